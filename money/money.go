@@ -1,0 +1,106 @@
+// Package money holds exact monetary amounts: a decimal value and an ISO 4217
+// currency whose exponent (minor unit digits: JPY 0, USD 2, KWD 3) decides how
+// the amount converts to the integer minor units providers speak.
+// No float is ever used.
+package money
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// ErrUnknownCurrency is returned for a code that is not an active ISO 4217 code.
+var ErrUnknownCurrency = errors.New("unknown ISO 4217 currency code")
+
+// Money is an exact amount in a currency.
+type Money struct {
+	Amount   decimal.Decimal
+	Currency string
+}
+
+// Exponent returns the number of minor-unit digits of an ISO 4217 currency.
+func Exponent(code string) (int, error) {
+	e, ok := iso4217[strings.ToUpper(code)]
+	if !ok || code != strings.ToUpper(code) {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, code)
+	}
+	return e, nil
+}
+
+// ValidCurrency reports whether code is an active ISO 4217 code (upper case).
+func ValidCurrency(code string) bool {
+	_, err := Exponent(code)
+	return err == nil
+}
+
+// Parse reads a plain decimal string ("55.00", "100") in a currency.
+func Parse(value, currency string) (Money, error) {
+	if _, err := Exponent(currency); err != nil {
+		return Money{}, err
+	}
+	d, err := decimal.NewFromString(strings.TrimSpace(value))
+	if err != nil {
+		return Money{}, fmt.Errorf("amount %q is not a decimal number: %w", value, err)
+	}
+	return Money{Amount: d, Currency: currency}, nil
+}
+
+// MustParse is Parse for constants in tests and examples; it panics on error.
+func MustParse(value, currency string) Money {
+	m, err := Parse(value, currency)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// FromMinor builds an amount from integer minor units (1234 USD = 12.34).
+func FromMinor(minor int64, currency string) (Money, error) {
+	exp, err := Exponent(currency)
+	if err != nil {
+		return Money{}, err
+	}
+	return Money{Amount: decimal.New(minor, int32(-exp)), Currency: currency}, nil
+}
+
+// MinorUnits converts to integer minor units. An amount with a fraction of a
+// minor unit (12.345 USD) is an error: it is never rounded silently.
+func (m Money) MinorUnits() (int64, error) {
+	exp, err := Exponent(m.Currency)
+	if err != nil {
+		return 0, err
+	}
+	shifted := m.Amount.Shift(int32(exp))
+	if !shifted.Equal(shifted.Truncate(0)) {
+		return 0, fmt.Errorf("amount %s %s has a fraction of a minor unit (%s allows %d decimals)", m.Amount.String(), m.Currency, m.Currency, exp)
+	}
+	if !shifted.BigInt().IsInt64() {
+		return 0, fmt.Errorf("amount %s %s is too large", m.Amount.String(), m.Currency)
+	}
+	return shifted.IntPart(), nil
+}
+
+// String formats the amount with exactly the currency's exponent digits when
+// that is lossless ("55.00" USD, "100" JPY, "1.500" KWD), else in full.
+func (m Money) String() string {
+	exp, err := Exponent(m.Currency)
+	if err != nil || m.Amount.Exponent() < int32(-exp) && !m.Amount.Equal(m.Amount.Truncate(int32(exp))) {
+		return m.Amount.String()
+	}
+	return m.Amount.StringFixed(int32(exp))
+}
+
+// Cmp compares two amounts of the same currency; it panics on mixed currencies,
+// which is a programming error.
+func (m Money) Cmp(o Money) int {
+	if m.Currency != o.Currency {
+		panic("money: comparing " + m.Currency + " with " + o.Currency)
+	}
+	return m.Amount.Cmp(o.Amount)
+}
+
+// IsPositive reports whether the amount is greater than zero.
+func (m Money) IsPositive() bool { return m.Amount.IsPositive() }

@@ -1,0 +1,122 @@
+// Package providers defines what the settlement pipeline needs from a payment
+// provider, and how provider errors are classified.
+//
+// The pipeline (package handlers) owns durability and idempotency: it records
+// every state transition before and after calling a provider. A provider client
+// only translates one call into the provider's API and back, and says whether a
+// failure is worth retrying.
+//
+// Five providers with different models fit this interface:
+//
+//	Radial   ConfirmFunds + settlement create; Settle answers Accepted and the
+//	         verdict arrives later on Radial's status queue. Idempotent by
+//	         requestId, so a crash is recovered by calling Settle again.
+//	Paysafe  Settle may answer Pending; Poller re-checks later. Reconciler looks
+//	         the settlement up by merchantRefNum before any new attempt.
+//	Frisbii  Idempotent by key; Settle is simply repeated.
+//	Miva     No idempotency key: Reconciler re-reads the payment list.
+package providers
+
+import (
+	"context"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/money"
+)
+
+// Request is one settlement as a provider sees it.
+type Request struct {
+	// Provider is the provider's name (radial, paysafe, ...).
+	Provider string
+	// RequestID is the PaymentSettlementRequest requestId: the idempotency key
+	// sent to providers that accept one.
+	RequestID string
+	// StoreID and TenderType come from the message headers.
+	StoreID    string
+	TenderType string
+	// OrderID is PaymentContext/OrderId or PaymentContextBase/OrderId.
+	OrderID string
+	// Type is messages.SettlementDebit or messages.SettlementCredit.
+	Type string
+	// Amount is the amount to debit or credit.
+	Amount money.Money
+	// AuthorizationAmount is the original authorization amount used for
+	// ConfirmFunds (header original_authorization_amount, else Amount).
+	AuthorizationAmount money.Money
+	// Attempt counts deliveries of this request that reached the pipeline (1 first).
+	Attempt int
+	// Headers holds the request message's headers (authorization_id, ...).
+	Headers map[string]string
+	// Message is the parsed request.
+	Message *messages.PaymentSettlementRequest
+	// Refs are provider references recorded by earlier steps of this request
+	// (for example a chosen payment record or a settlement id). Providers may
+	// return more in ConfirmResult.Refs and Outcome.Refs; the pipeline stores
+	// them durably before the next step.
+	Refs map[string]string
+}
+
+// ConfirmResult answers ConfirmFunds.
+type ConfirmResult struct {
+	// Available is true when the authorization covers the debit.
+	Available bool
+	// Reason explains a refusal in words a person can act on.
+	Reason string
+	// Refs are references to keep (e.g. the authorization chosen).
+	Refs map[string]string
+}
+
+// Kind is the kind of a settlement outcome.
+type Kind string
+
+const (
+	// Settled: the money moved; the request ends with status S.
+	Settled Kind = "settled"
+	// Refused: the provider declined; the request ends with status R.
+	Refused Kind = "refused"
+	// Accepted: the provider took the request and will report the verdict
+	// asynchronously (Radial's status queue). It must never be submitted again.
+	Accepted Kind = "accepted"
+	// Pending: created but not final; the pipeline re-checks via Poller
+	// after RecheckAfter.
+	Pending Kind = "pending"
+)
+
+// Outcome is the result of Settle, Reconcile or Poll.
+type Outcome struct {
+	Kind Kind
+	// Reason is the decline reason for Refused.
+	Reason string
+	// Ref is the provider's reference for the settlement, if any.
+	Ref string
+	// Refs are further references to record.
+	Refs map[string]string
+	// RecheckAfter is the delay before polling a Pending outcome.
+	RecheckAfter time.Duration
+}
+
+// Provider is a payment provider client.
+type Provider interface {
+	// Name is the provider's routing name: settlement.request.<Name>.
+	Name() string
+	// ConfirmFunds checks, before a debit, that the authorization can still
+	// be captured. It is not called for credits.
+	ConfirmFunds(ctx context.Context, req *Request) (ConfirmResult, error)
+	// Settle submits the debit or credit. It must be idempotent on
+	// req.RequestID where the provider supports it.
+	Settle(ctx context.Context, req *Request) (Outcome, error)
+}
+
+// Reconciler is implemented by providers for which calling Settle again after
+// an uncertain attempt (a crash or timeout after the request may have reached
+// the provider) is not safe or not enough. The pipeline calls Reconcile first;
+// found=false means the earlier attempt left no trace and Settle may run.
+type Reconciler interface {
+	Reconcile(ctx context.Context, req *Request) (out Outcome, found bool, err error)
+}
+
+// Poller is implemented by providers whose Settle may answer Pending.
+type Poller interface {
+	Poll(ctx context.Context, req *Request) (Outcome, error)
+}
