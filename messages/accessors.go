@@ -1,6 +1,9 @@
 package messages
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // OrderID returns the order id from whichever payment context is present.
 func (r *PaymentSettlementRequest) OrderID() string {
@@ -39,5 +42,5 @@ func (a AccountID) String() string { return MaskAccount(a.Value) }
 
 // GoString masks the account number (%#v never shows it).
 func (a AccountID) GoString() string {
-	return `messages.AccountID{IsToken:"` + a.IsToken + `", Value:"` + MaskAccount(a.Value) + `"}`
+	return "messages.AccountID{IsToken:" + strconv.Quote(a.IsToken) + ", Value:" + strconv.Quote(MaskAccount(a.Value)) + "}"
 }

@@ -7,6 +7,7 @@ package money
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -14,6 +15,14 @@ import (
 
 // ErrUnknownCurrency is returned for a code that is not an active ISO 4217 code.
 var ErrUnknownCurrency = errors.New("unknown ISO 4217 currency code")
+
+// ErrInvalidAmount is returned by Parse for a value that is not a plain
+// decimal number.
+var ErrInvalidAmount = errors.New("amount is not a plain decimal number")
+
+// plainDecimal is the lexical form Parse accepts: the xsd:decimal form, an
+// optional sign, digits and an optional fraction; no exponent, no grouping.
+var plainDecimal = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
 
 // Money is an exact amount in a currency.
 type Money struct {
@@ -36,16 +45,35 @@ func ValidCurrency(code string) bool {
 	return err == nil
 }
 
-// Parse reads a plain decimal string ("55.00", "100") in a currency.
+// Parse reads a plain decimal string ("55.00", "100", "-1.5") in a currency.
+// Surrounding white space is ignored (XML collapses it); exponent notation
+// ("1e3"), grouping ("1,000") and anything else is refused with
+// ErrInvalidAmount. Parse does not check the currency's exponent: use
+// MinorUnits for that.
 func Parse(value, currency string) (Money, error) {
 	if _, err := Exponent(currency); err != nil {
 		return Money{}, err
 	}
-	d, err := decimal.NewFromString(strings.TrimSpace(value))
+	d, err := ParseDecimal(value)
 	if err != nil {
-		return Money{}, fmt.Errorf("amount %q is not a decimal number: %w", value, err)
+		return Money{}, err
 	}
 	return Money{Amount: d, Currency: currency}, nil
+}
+
+// ParseDecimal reads a plain decimal string without a currency, with the
+// rules of Parse: surrounding white space is ignored, anything but an
+// optional sign, digits and an optional fraction is ErrInvalidAmount.
+func ParseDecimal(value string) (decimal.Decimal, error) {
+	v := strings.TrimSpace(value)
+	if !plainDecimal.MatchString(v) {
+		return decimal.Decimal{}, fmt.Errorf("%w: %q", ErrInvalidAmount, value)
+	}
+	d, err := decimal.NewFromString(v)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%w: %q: %w", ErrInvalidAmount, value, err)
+	}
+	return d, nil
 }
 
 // MustParse is Parse for constants in tests and examples; it panics on error.
@@ -104,3 +132,14 @@ func (m Money) Cmp(o Money) int {
 
 // IsPositive reports whether the amount is greater than zero.
 func (m Money) IsPositive() bool { return m.Amount.IsPositive() }
+
+// FractionDigits returns the number of significant decimal places of the
+// amount, trailing zeros excluded, as XML Schema's fractionDigits counts
+// them: 55.00 has 0, 4.75 has 2, 1.500 has 1.
+func (m Money) FractionDigits() int {
+	n := m.Amount.Normalize()
+	if n.Exponent() >= 0 {
+		return 0
+	}
+	return int(-n.Exponent())
+}

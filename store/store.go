@@ -1,22 +1,3 @@
-// Package store is the durable memory of the settlement pipeline: one row per
-// settlement request (keyed by provider and requestId) holding the pipeline's
-// position, the provider's references and every status event published for it.
-//
-// The pipeline writes a transition before and after each provider call, so a
-// crash at any point leaves a row that says exactly how far the request got:
-//
-//	received ─► confirming ─► confirmed ─► submitting ─► acknowledged ─► settled | refused
-//	    │            └──────► withheld (funds not available: R, no debit)
-//	    └─(credit)────────────────────────► submitting ─► pending ─► settled | refused
-//
-// Terminal states (withheld, settled, refused) carry their status events; a
-// redelivered request in a terminal state republishes them (same message_id)
-// and never reaches the provider again. Parking is a flag, not a state: a parked
-// request keeps its position so that a replay resumes where it stopped.
-//
-// Two implementations share one SQL schema: SQLite (modernc.org/sqlite, the
-// embedded default, one process) and PostgreSQL (pgx, for replicas sharing
-// state). Open picks one from the DSN.
 package store
 
 import (
@@ -47,7 +28,8 @@ func (s State) Terminal() bool {
 }
 
 var (
-	// ErrNotFound is returned when no settlement has the key.
+	// ErrNotFound is returned when no settlement has the key (or, from
+	// MarkPublished, no status event has the message id).
 	ErrNotFound = errors.New("store: settlement not found")
 	// ErrStateConflict is returned by Transition when the settlement is not
 	// in one of the expected states (someone else moved it).
@@ -118,9 +100,12 @@ type StatusEvent struct {
 	// Seq numbers a settlement's events from 1.
 	Seq int
 	// DedupKey makes recording idempotent: recording an event whose DedupKey
-	// the settlement already has returns the existing event.
+	// the settlement already has returns the existing event. An event
+	// recorded without one is never deduplicated (its MessageID is stored as
+	// its DedupKey).
 	DedupKey string
-	// MessageID is the AMQP message_id; it never changes for an event.
+	// MessageID is the AMQP message_id; it never changes for an event. The
+	// store generates one (a random UUID) when it is empty.
 	MessageID string
 	// SettlementStatus is S or R.
 	SettlementStatus string
@@ -147,9 +132,11 @@ type Correlation struct {
 	OrderID        string
 	TenderType     string
 	SettlementType string
-	Amount         string
-	Currency       string
-	CorrelationID  string
+	// Amount is compared as text: pass the canonical form
+	// (money.Money.String()), as Register stored it.
+	Amount        string
+	Currency      string
+	CorrelationID string
 	// States limits the candidates to these states (any when empty).
 	States []State
 }
@@ -157,28 +144,39 @@ type Correlation struct {
 // Store is the durable settlement store.
 type Store interface {
 	// Register inserts s in state received if its key is new (created=true)
-	// and otherwise returns the stored settlement unchanged.
+	// and otherwise returns the stored settlement unchanged. A new settlement
+	// starts clean: s's State, Attempts, Refs, DeclineReason, ParkedReason and
+	// times are not used. Its history starts with "" → received.
 	Register(ctx context.Context, s Settlement) (stored Settlement, created bool, err error)
 	// Get returns a settlement or ErrNotFound.
 	Get(ctx context.Context, key Key) (Settlement, error)
 	// Transition moves a settlement from one of the states in from (any state
 	// when from is empty) to state to, applies ch, appends to the history and,
 	// when status is non-nil, records that status event, all in one
-	// transaction. It returns ErrStateConflict if the settlement is elsewhere.
-	// The returned event is the recorded one (or the existing one with the
-	// same DedupKey).
+	// transaction. It returns ErrNotFound for an unknown key and
+	// ErrStateConflict if the settlement is elsewhere (both possibly wrapped:
+	// test with errors.Is), and then changes nothing. The returned settlement
+	// is the updated one; the returned event is the recorded one (or the
+	// existing one with the same DedupKey; status.Key, Seq, CreatedAt and
+	// PublishedAt are set by the store).
 	Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error)
-	// Statuses returns a settlement's status events in Seq order.
+	// Statuses returns a settlement's status events in Seq order (none for
+	// an unknown key).
 	Statuses(ctx context.Context, key Key) ([]StatusEvent, error)
-	// MarkPublished records that an event was confirmed by the broker.
+	// MarkPublished records that an event was confirmed by the broker. The
+	// first confirmation's time is kept; an unknown messageID is an error
+	// wrapping ErrNotFound.
 	MarkPublished(ctx context.Context, messageID string, at time.Time) error
-	// History returns a settlement's transitions, oldest first.
+	// History returns a settlement's transitions, oldest first (none for an
+	// unknown key).
 	History(ctx context.Context, key Key) ([]Transition, error)
-	// Find returns settlements matching c, oldest first.
+	// Find returns settlements matching c, oldest first (created_at, then
+	// request id).
 	Find(ctx context.Context, c Correlation) ([]Settlement, error)
 	// LockOrder serializes work on one order: it blocks until no other holder
 	// (in this process, or in any replica sharing a PostgreSQL store) has the
-	// lock, or ctx ends. The returned function releases it.
+	// lock, or ctx ends (then it returns ctx's error, wrapped). The returned
+	// function releases it; calling it again does nothing.
 	LockOrder(ctx context.Context, provider, storeID, orderID string) (unlock func(), err error)
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error

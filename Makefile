@@ -1,0 +1,91 @@
+# settlement-worker — `make help` lists the targets.
+#
+# Infrastructure for tests and demos is local and throwaway:
+#   scripts/rabbitmq.sh  RabbitMQ on 127.0.0.1:5672 (management :15672), scratch .tmp/rabbitmq
+#   scripts/postgres.sh  PostgreSQL on 127.0.0.1:55432, scratch .tmp/postgres
+# Both `start` commands are idempotent and print `export NAME=value` lines
+# (nothing when AMQP_URL / STORE_TEST_POSTGRES_DSN already point at a
+# reachable server), which the recipes below eval so that the env reaches
+# go test / go run.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO ?= go
+# Extra flags for go test in `make test` / `make test-unit`, e.g.
+#   make test GO_TEST_FLAGS='-run TestSettle -v'
+GO_TEST_FLAGS ?=
+# Tests that disrupt the shared broker (testenv.RestartBroker) run alone in a
+# second pass of `make test`, selected by this -run pattern.
+EXCLUSIVE_TEST_RUN ?= RestartBroker|BrokerRestart
+BIN_DIR := bin
+
+# Shell snippets: start the infrastructure (if needed) and export its env.
+with_broker   = broker_env=$$(scripts/rabbitmq.sh start); eval "$$broker_env";
+with_postgres = pg_env=$$(scripts/postgres.sh start); eval "$$pg_env";
+
+.PHONY: help build broker-up broker-down broker-status postgres-up postgres-down \
+	test test-unit demo bench sandbox fmt lint clean
+
+help: ## Show this help
+	@echo "Usage: make TARGET [GO_TEST_FLAGS=...] [ARGS=...]"; echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build all packages, and the commands under cmd/ into bin/
+	$(GO) build ./...
+	mkdir -p $(BIN_DIR)
+	$(GO) build -o $(BIN_DIR)/ ./cmd/...
+
+broker-up: ## Start the local RabbitMQ (idempotent) and print its env
+	@scripts/rabbitmq.sh start
+
+broker-down: ## Stop the local RabbitMQ
+	@scripts/rabbitmq.sh stop
+
+broker-status: ## Tell whether the local RabbitMQ runs, and its env
+	@scripts/rabbitmq.sh status
+
+postgres-up: ## Start the local test PostgreSQL (idempotent) and print its env
+	@scripts/postgres.sh start
+
+postgres-down: ## Stop the local test PostgreSQL
+	@scripts/postgres.sh stop
+
+test: ## Everything CI runs: broker + postgres up, go vet, go test -race (GO_TEST_FLAGS=...)
+	@$(with_broker) $(with_postgres) \
+	echo "== broker: $$AMQP_URL" | sed -E 's#//([^:/]*):[^@]*@#//\1:***@#'; \
+	echo "== postgres: $$STORE_TEST_POSTGRES_DSN" | sed -E 's#//([^:/]*):[^@]*@#//\1:***@#'; \
+	echo "== go vet ./..."; \
+	$(GO) vet ./...; \
+	echo "== go test -race ./..."; \
+	$(GO) test -race -count=1 -timeout 30m $(GO_TEST_FLAGS) ./...; \
+	echo "== go test -race -p 1 -run '$(EXCLUSIVE_TEST_RUN)' ./... (tests that restart the broker, alone)"; \
+	TESTENV_EXCLUSIVE_BROKER=1 $(GO) test -race -count=1 -p 1 -timeout 15m -run '$(EXCLUSIVE_TEST_RUN)' ./... \
+		| { grep -v 'no tests to run' || true; }
+
+test-unit: ## Fast tests, no infrastructure needed: go test -race -short
+	$(GO) test -race -short $(GO_TEST_FLAGS) ./...
+
+demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo) against the local broker
+	@$(with_broker) $(GO) run ./cmd/settlement-demo $(ARGS)
+
+bench: ## Run the benchmark (go run ./cmd/settlement-bench) against the local broker
+	@$(with_broker) $(GO) run ./cmd/settlement-bench $(ARGS)
+
+sandbox: ## Run the provider sandbox (go run ./cmd/provider-sandbox) on the local broker
+	@$(with_broker) \
+	export SANDBOX_RADIAL_AMQP_URL="$${SANDBOX_RADIAL_AMQP_URL:-$${RADIAL_AMQP_URL:-}}"; \
+	[[ -n $$SANDBOX_RADIAL_AMQP_URL ]] || unset SANDBOX_RADIAL_AMQP_URL; \
+	$(GO) run ./cmd/provider-sandbox $(ARGS)
+
+fmt: ## Format the Go code (gofmt -w)
+	$(GO) fmt ./...
+
+lint: ## gofmt -l (fails on unformatted files) and go vet
+	@unformatted=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); \
+	if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+clean: ## Remove build outputs (bin/, coverage.out); brokers keep running
+	rm -rf $(BIN_DIR) coverage.out

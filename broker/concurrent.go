@@ -1,0 +1,112 @@
+package broker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/rs/zerolog"
+)
+
+// ConcurrentSubscriber turns one watermill-amqp subscriber into n concurrent
+// consumers of the same queue, and drains gracefully on Close.
+//
+// A watermill-amqp subscription hands out one message and waits for its ack
+// before the next, so prefetch alone adds no concurrency. Each Subscribe here
+// opens n subscriptions (n AMQP channels, each with its own prefetch) and
+// merges them; the Watermill router runs a goroutine per message, so up to n
+// messages are in flight.
+//
+// Close first stops handing out messages (those already received but not
+// handed out are nacked and requeued, untouched), then waits up to
+// DrainTimeout for the handed-out ones to be acked or nacked, and only then
+// closes the underlying subscriber. Closing it earlier would nack in-flight
+// messages whose settlement is still running.
+type ConcurrentSubscriber struct {
+	Sub          message.Subscriber
+	N            int
+	DrainTimeout time.Duration
+	Log          zerolog.Logger
+
+	mu       sync.Mutex
+	draining bool
+	drainCh  chan struct{}
+	inflight sync.WaitGroup
+	once     sync.Once
+}
+
+// NewConcurrentSubscriber wraps sub.
+func NewConcurrentSubscriber(sub message.Subscriber, n int, drain time.Duration, log zerolog.Logger) *ConcurrentSubscriber {
+	if n < 1 {
+		n = 1
+	}
+	return &ConcurrentSubscriber{Sub: sub, N: n, DrainTimeout: drain, Log: log, drainCh: make(chan struct{})}
+}
+
+// Subscribe implements message.Subscriber.
+func (c *ConcurrentSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	out := make(chan *message.Message)
+	var wg sync.WaitGroup
+	for i := 0; i < c.N; i++ {
+		in, err := c.Sub.Subscribe(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msg := range in {
+				c.forward(msg, out)
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out, nil
+}
+
+func (c *ConcurrentSubscriber) forward(msg *message.Message, out chan<- *message.Message) {
+	c.mu.Lock()
+	if c.draining {
+		c.mu.Unlock()
+		msg.Nack()
+		return
+	}
+	c.inflight.Add(1)
+	c.mu.Unlock()
+	select {
+	case out <- msg:
+		// Track it until the handler settles it.
+		go func() {
+			defer c.inflight.Done()
+			select {
+			case <-msg.Acked():
+			case <-msg.Nacked():
+			}
+		}()
+	case <-c.drainCh:
+		msg.Nack()
+		c.inflight.Done()
+	}
+}
+
+// Close drains, then closes the underlying subscriber.
+func (c *ConcurrentSubscriber) Close() error {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.draining = true
+		close(c.drainCh)
+		c.mu.Unlock()
+		done := make(chan struct{})
+		go func() { c.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(c.DrainTimeout):
+			c.Log.Warn().Dur("drain_timeout", c.DrainTimeout).Msg("in-flight messages did not finish in time; they will be redelivered")
+		}
+	})
+	return c.Sub.Close()
+}

@@ -1,0 +1,59 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+)
+
+// Dial connects to url, retrying with exponential backoff (capped at 10 s
+// between attempts) until it succeeds or ctx ends: a worker started before its
+// broker waits for it instead of exiting.
+func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connection, error) {
+	op := func() (*amqp.Connection, error) {
+		c, err := amqp.DialConfig(amqpURL, amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US",
+			Properties: amqp.Table{"connection_name": "settlement-worker"}})
+		if err != nil {
+			log.Warn().Err(err).Str("broker", Redact(amqpURL)).Msg("broker not reachable yet; retrying")
+			return nil, err
+		}
+		return c, nil
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 200 * time.Millisecond
+	b.MaxInterval = 10 * time.Second
+	c, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		return nil, fmt.Errorf("connect to broker %s: %w", Redact(amqpURL), err)
+	}
+	return c, nil
+}
+
+// Redact removes the password from an AMQP URL so that it can be logged.
+func Redact(amqpURL string) string {
+	u, err := url.Parse(amqpURL)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.String()
+}
+
+// Username returns the user of an AMQP URL ("guest" when none is given, as
+// RabbitMQ assumes).
+func Username(amqpURL string) string {
+	u, err := url.Parse(amqpURL)
+	if err != nil || u.User == nil || u.User.Username() == "" {
+		return "guest"
+	}
+	return u.User.Username()
+}

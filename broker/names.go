@@ -1,0 +1,48 @@
+package broker
+
+import (
+	"strings"
+	"time"
+)
+
+// The AMQP contract. See the README's table.
+const (
+	// IntakeExchange receives settlement requests (topic, durable).
+	IntakeExchange = "payments.settlements"
+	// StatusExchange receives PaymentSettlementStatus events (topic, durable).
+	StatusExchange = "payments.settlements.status"
+	// StatusMessageType is the AMQP type property of status events; Radial's
+	// own client library dispatches on it.
+	StatusMessageType = "PaymentSettlementStatus"
+)
+
+// RequestRoutingKey is the routing key a request for provider p is published with.
+func RequestRoutingKey(p string) string { return "settlement.request." + p }
+
+// RequestQueue is the queue holding provider p's requests.
+func RequestQueue(p string) string { return "q.Payments.Settlements.Request." + p }
+
+// RetryQueue is the queue where provider p's requests wait delay before they
+// are dead-lettered back to RequestQueue(p).
+func RetryQueue(p string, delay time.Duration) string {
+	return RequestQueue(p) + ".retry." + delay.String()
+}
+
+// ParkedQueue holds provider p's requests that cannot succeed, with the reason
+// in headers, ready to be replayed.
+func ParkedQueue(p string) string { return RequestQueue(p) + ".parked" }
+
+// ProviderStatusParkedQueue holds asynchronous provider statuses (Radial's)
+// that could not be parsed or matched to a settlement.
+func ProviderStatusParkedQueue(p string) string {
+	return "q.Payments.Settlements.ProviderStatus." + p + ".parked"
+}
+
+// StatusRoutingKey is the routing key of a status event for a store.
+func StatusRoutingKey(storeID string) string {
+	return "settlement.status." + strings.NewReplacer(".", "_", "#", "_", "*", "_").Replace(storeID)
+}
+
+// StatusQueueName is the default status queue for a broker user, in Radial's
+// queue style.
+func StatusQueueName(suffix string) string { return "q.Payments.Settlements.Status." + suffix }

@@ -1,0 +1,202 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+)
+
+// ErrUnroutable is returned when the broker could not route a published
+// message to any queue (a missing queue or binding).
+var ErrUnroutable = errors.New("broker returned the message as unroutable")
+
+// ErrNacked is returned when the broker refused a message (basic.nack).
+var ErrNacked = errors.New("broker did not confirm the message")
+
+// Publisher publishes with publisher confirms and the mandatory flag: Publish
+// returns nil only once the broker has taken responsibility for the message
+// (routed it to at least one queue and confirmed it). A lost connection is
+// re-established on the next Publish.
+//
+// Watermill's amqp publisher has confirms too, but it derives exchange and
+// routing key from one topic string; the worker publishes to several
+// exchanges and to queues directly (retry and parked queues) with the same
+// Marshaler, so this small publisher keeps both explicit.
+type Publisher struct {
+	url  string
+	log  zerolog.Logger
+	size int
+
+	mu   sync.Mutex
+	conn *amqp.Connection
+	idle []*confirmChannel
+	open int
+	free chan struct{}
+}
+
+type confirmChannel struct {
+	ch      *amqp.Channel
+	returns chan amqp.Return
+	closed  chan *amqp.Error
+}
+
+// NewPublisher connects (retrying until ctx ends) and returns a publisher
+// with at most poolSize channels in flight at once.
+func NewPublisher(ctx context.Context, amqpURL string, poolSize int, log zerolog.Logger) (*Publisher, error) {
+	if poolSize < 1 {
+		poolSize = 1
+	}
+	p := &Publisher{url: amqpURL, log: log, size: poolSize, free: make(chan struct{}, poolSize)}
+	for i := 0; i < poolSize; i++ {
+		p.free <- struct{}{}
+	}
+	conn, err := Dial(ctx, amqpURL, log)
+	if err != nil {
+		return nil, err
+	}
+	p.conn = conn
+	return p, nil
+}
+
+// Conn returns the publisher's current connection (for topology declaration).
+func (p *Publisher) Conn(ctx context.Context) (*amqp.Connection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.connLocked(ctx)
+}
+
+func (p *Publisher) connLocked(ctx context.Context) (*amqp.Connection, error) {
+	if p.conn != nil && !p.conn.IsClosed() {
+		return p.conn, nil
+	}
+	p.idle = nil
+	c, err := Dial(ctx, p.url, p.log)
+	if err != nil {
+		return nil, err
+	}
+	p.conn = c
+	return c, nil
+}
+
+// Publish publishes msg to exchange with routing key and waits for the
+// broker's confirm. It retries once on a fresh channel when the channel or
+// connection was lost.
+func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *message.Message) error {
+	pub, err := Marshaler{}.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("marshal message %s: %w", msg.UUID, err)
+	}
+	select {
+	case <-p.free:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { p.free <- struct{}{} }()
+
+	var lastErr error
+	for try := 0; try < 3; try++ {
+		cc, err := p.channel(ctx)
+		if err != nil {
+			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
+		}
+		err = cc.publish(ctx, exchange, key, pub)
+		if err == nil {
+			p.release(cc)
+			return nil
+		}
+		lastErr = err
+		if errors.Is(err, ErrUnroutable) || errors.Is(err, ErrNacked) || ctx.Err() != nil {
+			p.release(cc)
+			break
+		}
+		// Channel-level failure: drop the channel and try again.
+		_ = cc.ch.Close()
+	}
+	return fmt.Errorf("publish to %q/%q: %w", exchange, key, lastErr)
+}
+
+func (p *Publisher) channel(ctx context.Context) (*confirmChannel, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.idle) > 0 {
+		cc := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		select {
+		case <-cc.closed:
+			continue
+		default:
+			if !cc.ch.IsClosed() {
+				return cc, nil
+			}
+		}
+	}
+	conn, err := p.connLocked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		// The connection may be half-dead: force a redial next time.
+		_ = conn.Close()
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	return &confirmChannel{
+		ch:      ch,
+		returns: ch.NotifyReturn(make(chan amqp.Return, 1)),
+		closed:  ch.NotifyClose(make(chan *amqp.Error, 1)),
+	}, nil
+}
+
+func (p *Publisher) release(cc *confirmChannel) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !cc.ch.IsClosed() {
+		p.idle = append(p.idle, cc)
+	}
+}
+
+func (cc *confirmChannel) publish(ctx context.Context, exchange, key string, pub amqp.Publishing) error {
+	// Drain a stale return left by an earlier failed publish.
+	select {
+	case <-cc.returns:
+	default:
+	}
+	dc, err := cc.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, pub)
+	if err != nil {
+		return err
+	}
+	ok, err := dc.WaitContext(ctx)
+	if err != nil {
+		return err
+	}
+	// RabbitMQ sends basic.return before basic.ack for an unroutable
+	// mandatory message, and amqp091 delivers them in that order.
+	select {
+	case r := <-cc.returns:
+		return fmt.Errorf("%w: %s (%d)", ErrUnroutable, r.ReplyText, r.ReplyCode)
+	default:
+	}
+	if !ok {
+		return ErrNacked
+	}
+	return nil
+}
+
+// Close closes the connection.
+func (p *Publisher) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != nil {
+		return p.conn.Close()
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package broker
+
+import (
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Queue types.
+const (
+	QueueQuorum  = "quorum"
+	QueueClassic = "classic"
+)
+
+// StatusQueue is a status queue the worker declares and binds to the status
+// exchange so that status events are never published into the void.
+type StatusQueue struct {
+	// Name of the queue, e.g. q.Payments.Settlements.Status.guest.
+	Name string
+	// BindingKey on StatusExchange, e.g. settlement.status.# (all stores).
+	BindingKey string
+}
+
+// Topology is everything the worker declares on its broker at start. All
+// declarations are idempotent; arguments are fixed by the queue name (a retry
+// queue's delay is in its name), so a changed configuration declares new
+// queues instead of failing on existing ones.
+type Topology struct {
+	// Providers whose request, retry and parked queues are declared.
+	Providers []string
+	// QueueType is quorum (default; replicated, at-least-once dead-lettering)
+	// or classic.
+	QueueType string
+	// RetryDelays are the waits before attempt 2, 3, ...; one retry queue each.
+	RetryDelays []time.Duration
+	// DeliveryLimit guards against poison messages that crash the worker
+	// before it can ack: after this many deliveries a quorum queue
+	// dead-letters the message to the parked queue. 0 disables it.
+	DeliveryLimit int
+	// StatusQueues are declared and bound to StatusExchange.
+	StatusQueues []StatusQueue
+	// ParkProviderStatuses lists providers whose asynchronous statuses may be
+	// parked (Radial): their ProviderStatusParkedQueue is declared.
+	ParkProviderStatuses []string
+}
+
+// Declare declares the exchanges, queues and bindings on ch.
+func (t Topology) Declare(ch *amqp.Channel) error {
+	for _, ex := range []string{IntakeExchange, StatusExchange} {
+		if err := ch.ExchangeDeclare(ex, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+			return fmt.Errorf("declare exchange %s: %w", ex, err)
+		}
+	}
+	for _, p := range t.Providers {
+		parked := ParkedQueue(p)
+		if err := t.queue(ch, parked, nil); err != nil {
+			return err
+		}
+		args := amqp.Table{}
+		if t.QueueType != QueueClassic && t.DeliveryLimit > 0 {
+			args["x-delivery-limit"] = int64(t.DeliveryLimit)
+			args["x-dead-letter-exchange"] = ""
+			args["x-dead-letter-routing-key"] = parked
+			args["x-dead-letter-strategy"] = "at-least-once"
+			args["x-overflow"] = "reject-publish"
+		}
+		q := RequestQueue(p)
+		if err := t.queue(ch, q, args); err != nil {
+			return err
+		}
+		if err := ch.QueueBind(q, RequestRoutingKey(p), IntakeExchange, false, nil); err != nil {
+			return fmt.Errorf("bind %s: %w", q, err)
+		}
+		for _, d := range t.RetryDelays {
+			rargs := amqp.Table{
+				"x-message-ttl":             d.Milliseconds(),
+				"x-dead-letter-exchange":    "",
+				"x-dead-letter-routing-key": q,
+			}
+			if t.QueueType != QueueClassic {
+				// At-least-once dead-lettering: a retry never vanishes
+				// between the retry queue and the request queue.
+				rargs["x-dead-letter-strategy"] = "at-least-once"
+				rargs["x-overflow"] = "reject-publish"
+			}
+			if err := t.queue(ch, RetryQueue(p, d), rargs); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range t.ParkProviderStatuses {
+		if err := t.queue(ch, ProviderStatusParkedQueue(p), nil); err != nil {
+			return err
+		}
+	}
+	for _, sq := range t.StatusQueues {
+		if err := t.queue(ch, sq.Name, nil); err != nil {
+			return err
+		}
+		if err := ch.QueueBind(sq.Name, sq.BindingKey, StatusExchange, false, nil); err != nil {
+			return fmt.Errorf("bind %s: %w", sq.Name, err)
+		}
+	}
+	return nil
+}
+
+func (t Topology) queue(ch *amqp.Channel, name string, args amqp.Table) error {
+	if args == nil {
+		args = amqp.Table{}
+	}
+	qt := t.QueueType
+	if qt == "" {
+		qt = QueueQuorum
+	}
+	args["x-queue-type"] = qt
+	if _, err := ch.QueueDeclare(name, true, false, false, false, args); err != nil {
+		return fmt.Errorf("declare queue %s (%s): %w", name, qt, err)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+// Command settlement-worker settles payment requests from RabbitMQ with
+// payment providers and publishes PaymentSettlementStatus events.
+//
+// It is the composition root: it reads the configuration, builds the
+// provider clients and hands everything to worker.Run. `--help` prints the
+// environment variables.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/providers/radial"
+	"github.com/settlement-worker/settlement-worker/worker"
+)
+
+func main() {
+	for _, a := range os.Args[1:] {
+		if a == "--help" || a == "-h" || a == "help" {
+			config.PrintHelp(os.Stdout)
+			return
+		}
+	}
+	log := zerolog.New(os.Stderr).With().Timestamp().Str("service", "settlement-worker").Logger()
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "\nRun settlement-worker --help for the list of variables.")
+		os.Exit(2)
+	}
+	level, _ := zerolog.ParseLevel(cfg.LogLevel)
+	log = log.Level(level)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	deps := worker.Deps{Providers: map[string]providers.Provider{}}
+	if cfg.Enabled("radial") {
+		c, err := radial.New(radial.Config{
+			BaseURL: cfg.Radial.BaseURL, APIKey: cfg.Radial.APIKey,
+			Version: cfg.Radial.APIVersion, Timeout: cfg.Radial.Timeout,
+		}, &http.Client{})
+		if err != nil {
+			log.Fatal().Err(err).Msg("radial client")
+		}
+		deps.Providers["radial"] = c
+	}
+	if cfg.CrashAt != "" {
+		log.Warn().Str("crash_at", cfg.CrashAt).Msg("TEST MODE: the worker will SIGKILL itself at this crash point")
+		deps.Crash = func(point string) {
+			if point == cfg.CrashAt {
+				log.Warn().Str("crash_point", point).Msg("crash point reached: SIGKILL")
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	if err := worker.Run(ctx, cfg, deps, log); err != nil {
+		log.Error().Err(err).Msg("worker stopped with an error")
+		os.Exit(1)
+	}
+	log.Info().Msg("worker stopped")
+}

@@ -1,0 +1,200 @@
+// Package config reads the worker's configuration from the environment,
+// applies defaults, and validates it with errors that say what to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+)
+
+// Providers the worker knows.
+var KnownProviders = []string{"radial"}
+
+// Config is the worker's configuration. Each field's `help` tag documents it
+// for `settlement-worker --help` and the README.
+type Config struct {
+	// AMQPURL is the broker the worker consumes requests from and publishes
+	// status events to.
+	AMQPURL string `env:"AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/" help:"Broker for requests and status events (amqp:// or amqps://)."`
+	// Providers are the providers whose request queues are consumed.
+	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with (radial)."`
+	// QueueType is the type of the request, retry and parked queues.
+	QueueType string `env:"QUEUE_TYPE" envDefault:"quorum" help:"quorum (replicated; at-least-once dead-lettering) or classic."`
+	// StatusQueues are the status queues declared and bound at start, as
+	// name=bindingkey; empty means q.Payments.Settlements.Status.<user of AMQP_URL>=settlement.status.#.
+	StatusQueues []string `env:"STATUS_QUEUES" help:"Status queues to declare, name=binding key, comma-separated (default q.Payments.Settlements.Status.<AMQP user>=settlement.status.#)."`
+	// Concurrency is how many requests per provider are settled at once.
+	Concurrency int `env:"CONCURRENCY" envDefault:"16" help:"Requests settled at once per provider (consumers per queue)."`
+	// Prefetch is the AMQP prefetch of each consumer.
+	Prefetch int `env:"PREFETCH" envDefault:"1" help:"AMQP prefetch per consumer."`
+	// RetryDelays are the waits before attempts 2, 3, ... (one retry queue each).
+	RetryDelays []time.Duration `env:"RETRY_DELAYS" envDefault:"1s,5s,30s,2m,10m" help:"Waits before attempt 2, 3, ... of a transient failure; the last repeats."`
+	// MaxAttempts bounds the attempts before a request is parked.
+	MaxAttempts int `env:"MAX_ATTEMPTS" envDefault:"6" help:"Attempts before a transiently failing request is parked."`
+	// DeliveryLimit parks a message redelivered this many times without an
+	// ack (a poison message crashing the worker). 0 disables it.
+	DeliveryLimit int `env:"DELIVERY_LIMIT" envDefault:"20" help:"Quorum-queue delivery limit before a message that keeps crashing the worker is parked (0: off)."`
+	// StoreDSN selects the durable store.
+	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state)."`
+	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" help:"How long in-flight settlements may take to finish on SIGTERM."`
+	// HTTPAddr serves /healthz, /readyz and /metrics; empty disables it.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9090" help:"Address for /healthz, /readyz and /metrics (empty: off)."`
+	// LogLevel is the zerolog level.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error."`
+	// Radial configures the Radial provider.
+	Radial Radial `envPrefix:"RADIAL_"`
+	// CrashAt makes the worker kill itself with SIGKILL at a crash point
+	// (after_confirm, after_settle_call, after_status_publish). Tests only.
+	CrashAt string `env:"SETTLEMENT_WORKER_CRASH_AT" help:"Test only: SIGKILL the worker at this crash point (after_confirm, after_settle_call, after_status_publish)."`
+}
+
+// Radial is the Radial provider's configuration.
+type Radial struct {
+	// BaseURL is Radial's API root, e.g. https://.../ (the sandbox: http://127.0.0.1:8081/radial).
+	BaseURL string `env:"BASE_URL" help:"Radial API base URL (required when radial is enabled)."`
+	// APIKey is sent in the apikey header. Never logged.
+	APIKey string `env:"API_KEY" help:"Radial API key, sent as the apikey header (never logged)."`
+	// APIVersion is the v[M.m] part of Radial's URIs.
+	APIVersion string `env:"API_VERSION" envDefault:"v1.0" help:"Radial API version in the URI."`
+	// Timeout bounds each Radial HTTP call.
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Radial HTTP call."`
+	// AMQPURL is the broker holding Radial's status queue (may be Radial's own).
+	AMQPURL string `env:"AMQP_URL" help:"Broker with Radial's status queue (default: AMQP_URL)."`
+	// StatusQueue is Radial's status queue, consumed passively.
+	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL>)."`
+	// StatusConcurrency is how many Radial statuses are handled at once.
+	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"4" help:"Radial statuses handled at once."`
+}
+
+// Load reads the environment, applies defaults and validates.
+func Load() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		return c, fmt.Errorf("read configuration: %w", err)
+	}
+	c.applyDefaults()
+	return c, c.Validate()
+}
+
+func (c *Config) applyDefaults() {
+	if c.Radial.AMQPURL == "" {
+		c.Radial.AMQPURL = c.AMQPURL
+	}
+	if c.Radial.StatusQueue == "" {
+		c.Radial.StatusQueue = broker.StatusQueueName(broker.Username(c.Radial.AMQPURL))
+	}
+	if len(c.StatusQueues) == 0 {
+		c.StatusQueues = []string{broker.StatusQueueName(broker.Username(c.AMQPURL)) + "=settlement.status.#"}
+	}
+}
+
+// Enabled reports whether provider p is enabled.
+func (c Config) Enabled(p string) bool { return slices.Contains(c.Providers, p) }
+
+// StatusQueueBindings parses StatusQueues.
+func (c Config) StatusQueueBindings() []broker.StatusQueue {
+	var out []broker.StatusQueue
+	for _, s := range c.StatusQueues {
+		name, key, ok := strings.Cut(s, "=")
+		if !ok {
+			key = "settlement.status.#"
+		}
+		out = append(out, broker.StatusQueue{Name: strings.TrimSpace(name), BindingKey: strings.TrimSpace(key)})
+	}
+	return out
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	checkAMQP := func(name, v string) {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
+			bad(name, "must be an amqp:// or amqps:// URL with a host (got %q)", broker.Redact(v))
+		}
+	}
+	checkAMQP("AMQP_URL", c.AMQPURL)
+	if len(c.Providers) == 0 {
+		bad("PROVIDERS", "name at least one provider (%s)", strings.Join(KnownProviders, ", "))
+	}
+	for _, p := range c.Providers {
+		if !slices.Contains(KnownProviders, p) {
+			bad("PROVIDERS", "unknown provider %q (known: %s)", p, strings.Join(KnownProviders, ", "))
+		}
+	}
+	if c.QueueType != broker.QueueQuorum && c.QueueType != broker.QueueClassic {
+		bad("QUEUE_TYPE", "must be quorum or classic (got %q)", c.QueueType)
+	}
+	for _, sq := range c.StatusQueueBindings() {
+		if sq.Name == "" || sq.BindingKey == "" {
+			bad("STATUS_QUEUES", "entries are name=binding.key (got %q)", sq.Name+"="+sq.BindingKey)
+		}
+	}
+	if c.Concurrency < 1 || c.Concurrency > 1024 {
+		bad("CONCURRENCY", "must be between 1 and 1024 (got %d)", c.Concurrency)
+	}
+	if c.Prefetch < 1 {
+		bad("PREFETCH", "must be at least 1 (got %d)", c.Prefetch)
+	}
+	if len(c.RetryDelays) == 0 {
+		bad("RETRY_DELAYS", "give at least one delay, e.g. 1s,5s,30s")
+	}
+	for _, d := range c.RetryDelays {
+		if d < 10*time.Millisecond {
+			bad("RETRY_DELAYS", "delays must be at least 10ms (got %s)", d)
+		}
+	}
+	if c.MaxAttempts < 1 {
+		bad("MAX_ATTEMPTS", "must be at least 1 (got %d)", c.MaxAttempts)
+	}
+	if c.DeliveryLimit < 0 {
+		bad("DELIVERY_LIMIT", "must be 0 (off) or positive (got %d)", c.DeliveryLimit)
+	}
+	if strings.TrimSpace(c.StoreDSN) == "" {
+		bad("STORE_DSN", "is required: sqlite:/path/to/file.db or postgres://user:pass@host/db")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", "must be positive (got %s)", c.ShutdownTimeout)
+	}
+	if _, ok := map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel]; !ok {
+		bad("LOG_LEVEL", "must be debug, info, warn or error (got %q)", c.LogLevel)
+	}
+	if c.CrashAt != "" && !slices.Contains([]string{"after_confirm", "after_settle_call", "after_status_publish"}, c.CrashAt) {
+		bad("SETTLEMENT_WORKER_CRASH_AT", "unknown crash point %q", c.CrashAt)
+	}
+	if c.Enabled("radial") {
+		u, err := url.Parse(c.Radial.BaseURL)
+		if c.Radial.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("RADIAL_BASE_URL", "must be Radial's http(s) base URL (got %q)", c.Radial.BaseURL)
+		}
+		if c.Radial.APIKey == "" {
+			bad("RADIAL_API_KEY", "is required when radial is enabled")
+		}
+		if c.Radial.Timeout <= 0 {
+			bad("RADIAL_TIMEOUT", "must be positive")
+		}
+		checkAMQP("RADIAL_AMQP_URL", c.Radial.AMQPURL)
+		if c.Radial.StatusQueue == "" {
+			bad("RADIAL_STATUS_QUEUE", "is required")
+		}
+		if c.Radial.StatusConcurrency < 1 {
+			bad("RADIAL_STATUS_CONCURRENCY", "must be at least 1")
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
+	}
+	return nil
+}

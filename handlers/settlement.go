@@ -1,0 +1,615 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// Crash points: places where a test build may kill the worker (see
+// Settlement.Crash) to prove that a crash at each step boundary neither loses
+// a settlement nor debits twice.
+const (
+	CrashAfterConfirm       = "after_confirm"
+	CrashAfterSettleCall    = "after_settle_call"
+	CrashAfterStatusPublish = "after_status_publish"
+)
+
+// RetryPolicy bounds retries of transient failures.
+type RetryPolicy struct {
+	// Delays are the waits before attempt 2, 3, ...; the last one repeats.
+	Delays []time.Duration
+	// MaxAttempts is the total number of attempts before a message is parked.
+	MaxAttempts int
+}
+
+func (p RetryPolicy) delay(attempt int) time.Duration {
+	if len(p.Delays) == 0 {
+		return time.Second
+	}
+	i := attempt - 1
+	if i >= len(p.Delays) {
+		i = len(p.Delays) - 1
+	}
+	if i < 0 {
+		i = 0
+	}
+	return p.Delays[i]
+}
+
+// Settlement is the Watermill handler for one provider's request queue: it
+// runs confirm funds then debit (credits skip the confirm), records every
+// step durably before and after each provider call, and ends every request
+// in a status event, a retry or a parked message.
+//
+// Exactly one debit: the request's state is read under a per-order lock; a
+// terminal request republishes its recorded status and never reaches the
+// provider; a request found in "submitting" (a crash or timeout after the
+// call may have reached the provider) is recovered through the provider's
+// idempotency (Reconciler, or Settle again with the same key) — never by a
+// blind new submission; an acknowledged (asynchronous) request is never
+// submitted again.
+type Settlement struct {
+	// Provider is the provider client.
+	Provider providers.Provider
+	// Store is the durable settlement store.
+	Store store.Store
+	// Pub publishes status events, retries and parked messages with confirms.
+	Pub Publisher
+	// Retry is the retry policy for transient failures.
+	Retry RetryPolicy
+	// RequireTenderType demands the tender_type header (2–4 characters).
+	RequireTenderType bool
+	// CallTimeout bounds each provider call.
+	CallTimeout time.Duration
+	// Log is the handler's logger.
+	Log zerolog.Logger
+	// Metrics, when set, counts outcomes.
+	Metrics *Metrics
+	// Crash, when set, is called at each crash point (test builds only).
+	Crash func(point string)
+}
+
+// intake is a request message as understood by the pipeline.
+type intake struct {
+	req        *messages.PaymentSettlementRequest
+	key        store.Key
+	storeID    string
+	tenderType string
+	attempt    int
+	problems   []string
+	preq       *providers.Request
+}
+
+// Handle implements message.NoPublishHandlerFunc. It returns an error only
+// when the broker or the store is unavailable, so that the message is
+// requeued; every other outcome is acked.
+func (h *Settlement) Handle(msg *message.Message) error {
+	// The settlement must finish even when the worker is asked to stop: its
+	// context is detached from the router's and bounded instead.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), h.budget())
+	defer cancel()
+
+	attempt := attemptOf(msg)
+	log := h.Log.With().Str("provider", h.Provider.Name()).Int("attempt", attempt).Str("message_id", msg.UUID).Logger()
+
+	req, err := decodeRequest(msg)
+	if err != nil {
+		log.Warn().Err(err).Msg("request cannot be parsed; parking it")
+		return h.park(ctx, msg, attempt, "unparseable request: "+err.Error(), log)
+	}
+	in := h.understand(msg, req, attempt)
+	log = log.With().Str("request_id", in.key.RequestID).Str("order_id", req.OrderID()).
+		Str("store_id", in.storeID).Str("settlement_type", req.SettlementType).Logger()
+	if req.PaymentContext != nil {
+		log = log.With().Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value)).Logger()
+	}
+
+	lockKey := req.OrderID()
+	if lockKey == "" {
+		lockKey = "request:" + in.key.RequestID
+	}
+	unlock, err := h.Store.LockOrder(ctx, h.Provider.Name(), in.storeID, lockKey)
+	if err != nil {
+		return fmt.Errorf("lock order %s: %w", lockKey, err)
+	}
+	defer unlock()
+
+	s, created, err := h.Store.Register(ctx, h.newSettlement(msg, in))
+	if err != nil {
+		return fmt.Errorf("register %s: %w", in.key.RequestID, err)
+	}
+	if !created && s.Fingerprint != req.Fingerprint() {
+		reason := fmt.Sprintf("requestId %q was already used by a different request; this one was not settled (send it with a new requestId)", in.key.RequestID)
+		log.Warn().Msg(reason)
+		return h.park(ctx, msg, attempt, reason, log)
+	}
+	if !created {
+		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
+	}
+	if len(in.problems) > 0 && !s.State.Terminal() {
+		reason := "invalid request: " + strings.Join(in.problems, "; ")
+		log.Warn().Str("reason", reason).Msg("refusing invalid request")
+		return h.finish(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, log)
+	}
+	return h.run(ctx, msg, s, in, log)
+}
+
+// run advances the settlement from its recorded state until it ends, waits
+// for an asynchronous verdict, or is handed to the retry queues.
+func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, log zerolog.Logger) error {
+	freshSubmit := false
+	base := log
+	for {
+		log := base.With().Str("state", string(s.State)).Logger()
+		var err error
+		switch s.State {
+		case store.StateWithheld, store.StateSettled, store.StateRefused:
+			return h.republish(ctx, s, log)
+
+		case store.StateReceived:
+			next := store.StateSubmitting
+			if in.req.SettlementType == messages.SettlementDebit {
+				next = store.StateConfirming
+			}
+			freshSubmit = next == store.StateSubmitting
+			s, err = h.move(ctx, s, next, store.Change{IncAttempts: true, Note: "attempt " + strconv.Itoa(in.attempt)})
+
+		case store.StateConfirming:
+			if in.preq.AuthorizationAmount.Currency == "" {
+				in.preq.AuthorizationAmount = in.preq.Amount
+			}
+			var cr providers.ConfirmResult
+			cerr := h.timed("confirm_funds", func(cctx context.Context) error {
+				var e error
+				cr, e = h.Provider.ConfirmFunds(cctx, in.preq)
+				return e
+			}, ctx)
+			if cerr != nil {
+				return h.failed(ctx, msg, s, in, "confirm funds", cerr, log)
+			}
+			if !cr.Available {
+				reason := "funds not available"
+				if cr.Reason != "" && cr.Reason != reason {
+					reason += ": " + cr.Reason
+				}
+				log.Info().Str("reason", reason).Msg("confirm funds failed; withholding the debit")
+				return h.finish(ctx, msg, s, in, store.StateWithheld, messages.StatusRejected, reason, log)
+			}
+			s, err = h.move(ctx, s, store.StateConfirmed, store.Change{Refs: cr.Refs, Note: "funds confirmed"})
+			if err == nil {
+				h.crash(CrashAfterConfirm)
+			}
+
+		case store.StateConfirmed:
+			freshSubmit = true
+			s, err = h.move(ctx, s, store.StateSubmitting, store.Change{Note: "submitting to provider"})
+
+		case store.StateSubmitting:
+			in.preq.Refs = s.Refs
+			out, serr := h.submit(ctx, s, in, freshSubmit, log)
+			h.crash(CrashAfterSettleCall)
+			if serr != nil {
+				return h.failed(ctx, msg, s, in, "settle", serr, log)
+			}
+			return h.outcome(ctx, msg, s, in, out, log)
+
+		case store.StateAcknowledged:
+			log.Info().Msg("provider already acknowledged this settlement; its verdict arrives asynchronously (never resubmitted)")
+			return nil
+
+		case store.StatePending:
+			poller, ok := h.Provider.(providers.Poller)
+			if !ok {
+				return fmt.Errorf("settlement %s is pending but provider %s cannot be polled", s.RequestID, h.Provider.Name())
+			}
+			in.preq.Refs = s.Refs
+			var out providers.Outcome
+			perr := h.timed("poll", func(cctx context.Context) error {
+				var e error
+				out, e = poller.Poll(cctx, in.preq)
+				return e
+			}, ctx)
+			if perr != nil {
+				return h.failed(ctx, msg, s, in, "poll", perr, log)
+			}
+			return h.outcome(ctx, msg, s, in, out, log)
+
+		default:
+			return fmt.Errorf("settlement %s has unknown state %q", s.RequestID, s.State)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// submit calls Settle, or first Reconcile when an earlier run may already
+// have reached the provider.
+func (h *Settlement) submit(ctx context.Context, s store.Settlement, in *intake, fresh bool, log zerolog.Logger) (providers.Outcome, error) {
+	if r, ok := h.Provider.(providers.Reconciler); ok && !fresh {
+		var out providers.Outcome
+		var found bool
+		err := h.timed("reconcile", func(cctx context.Context) error {
+			var e error
+			out, found, e = r.Reconcile(cctx, in.preq)
+			return e
+		}, ctx)
+		if err != nil {
+			return out, err
+		}
+		if found {
+			log.Info().Str("outcome", string(out.Kind)).Msg("reconciled an earlier attempt with the provider")
+			return out, nil
+		}
+	}
+	if !fresh {
+		log.Info().Msg("an earlier attempt may have reached the provider; resubmitting with the same idempotency key")
+	}
+	// Radial correlates its asynchronous status on ClientContext: send ours.
+	req := *in.req
+	req.ClientContext = s.CorrelationID
+	preq := *in.preq
+	preq.Message = &req
+	var out providers.Outcome
+	err := h.timed("settle", func(cctx context.Context) error {
+		var e error
+		out, e = h.Provider.Settle(cctx, &preq)
+		return e
+	}, ctx)
+	return out, err
+}
+
+// outcome records what the provider answered.
+func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, out providers.Outcome, log zerolog.Logger) error {
+	refs := mergeRefs(out.Refs, "provider_ref", out.Ref)
+	switch out.Kind {
+	case providers.Accepted:
+		if _, err := h.move(ctx, s, store.StateAcknowledged, store.Change{Refs: refs, Note: "acknowledged by provider"}); err != nil {
+			return err
+		}
+		h.Metrics.outcome(h.Provider.Name(), "acknowledged")
+		log.Info().Msg("provider acknowledged the settlement; waiting for its status")
+		return nil
+	case providers.Settled:
+		s.Refs = mergeRefs(s.Refs, "provider_ref", out.Ref)
+		return h.finishWith(ctx, msg, s, in, store.StateSettled, messages.StatusSettled, "", refs, log)
+	case providers.Refused:
+		reason := out.Reason
+		if reason == "" {
+			reason = "refused by provider"
+		}
+		return h.finishWith(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, refs, log)
+	case providers.Pending:
+		if s.State != store.StatePending {
+			var err error
+			if s, err = h.move(ctx, s, store.StatePending, store.Change{Refs: refs, Note: "pending at provider"}); err != nil {
+				return err
+			}
+		}
+		return h.schedule(ctx, msg, in.attempt, out.RecheckAfter, true, "pending at provider", log)
+	default:
+		return fmt.Errorf("provider %s returned unknown outcome %q", h.Provider.Name(), out.Kind)
+	}
+}
+
+// failed handles a provider error: permanent ones refuse the request,
+// transient ones are retried until the attempts run out, then parked.
+func (h *Settlement) failed(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, op string, err error, log zerolog.Logger) error {
+	reason := providers.ReasonOf(err)
+	if providers.ClassOf(err) == providers.Permanent {
+		log.Warn().Err(err).Str("op", op).Msg("permanent provider failure; refusing")
+		return h.finish(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, log)
+	}
+	reason = op + ": " + reason
+	if in.attempt >= h.Retry.MaxAttempts {
+		reason = fmt.Sprintf("retries exhausted after %d attempts; last error: %s", in.attempt, reason)
+		log.Error().Err(err).Msg("parking request")
+		if _, _, terr := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked"}, nil); terr != nil {
+			log.Error().Err(terr).Msg("could not record the parking")
+		}
+		return h.park(ctx, msg, in.attempt, reason, log)
+	}
+	log.Warn().Err(err).Str("op", op).Msg("transient failure; retrying later")
+	h.Metrics.retry(h.Provider.Name())
+	return h.schedule(ctx, msg, in.attempt, h.Retry.delay(in.attempt), false, reason, log)
+}
+
+// finish moves the settlement to a terminal state with a status event and
+// publishes it.
+func (h *Settlement) finish(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, to store.State, verdict, reason string, log zerolog.Logger) error {
+	return h.finishWith(ctx, msg, s, in, to, verdict, reason, nil, log)
+}
+
+func (h *Settlement) finishWith(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, to store.State, verdict, reason string, refs map[string]string, log zerolog.Logger) error {
+	ev, err := newStatusEvent(s.Key, "final", statusFor(in.req, in.storeID, in.tenderType, verdict, reason))
+	if err != nil {
+		return err
+	}
+	ch := store.Change{Refs: refs, Note: fmt.Sprintf("%s (%s)", to, verdict)}
+	if reason != "" {
+		ch.DeclineReason = &reason
+	}
+	s, rec, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, ev)
+	if err != nil {
+		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
+	}
+	if err := publishStatus(ctx, h.Pub, h.Store, s, *rec); err != nil {
+		return err
+	}
+	h.crash(CrashAfterStatusPublish)
+	h.Metrics.outcome(h.Provider.Name(), string(to))
+	log.Info().Str("settlement_status", verdict).Str("decline_reason", reason).Msg("settlement finished")
+	return nil
+}
+
+// republish publishes a terminal settlement's recorded events again (same
+// message ids) without touching the provider.
+func (h *Settlement) republish(ctx context.Context, s store.Settlement, log zerolog.Logger) error {
+	evs, err := h.Store.Statuses(ctx, s.Key)
+	if err != nil {
+		return fmt.Errorf("read statuses of %s: %w", s.RequestID, err)
+	}
+	for _, ev := range evs {
+		if err := publishStatus(ctx, h.Pub, h.Store, s, ev); err != nil {
+			return err
+		}
+	}
+	h.Metrics.outcome(h.Provider.Name(), "duplicate")
+	log.Info().Int("events", len(evs)).Msg("duplicate of a finished request: republished its status, provider not called")
+	return nil
+}
+
+func (h *Settlement) move(ctx context.Context, s store.Settlement, to store.State, ch store.Change) (store.Settlement, error) {
+	next, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, nil)
+	if err != nil {
+		return s, fmt.Errorf("move %s from %s to %s: %w", s.RequestID, s.State, to, err)
+	}
+	return next, nil
+}
+
+// schedule republishes the message to the retry queue for delay, with the
+// attempt count (unchanged for a poll) in its headers, and acks the original.
+func (h *Settlement) schedule(ctx context.Context, msg *message.Message, attempt int, delay time.Duration, poll bool, reason string, log zerolog.Logger) error {
+	next := attempt + 1
+	if poll {
+		next = attempt
+	}
+	delay = h.nearestDelay(delay)
+	cp := copyMessage(msg)
+	cp.Metadata.Set(HeaderAttempt, strconv.Itoa(next))
+	cp.Metadata.Set(HeaderLastError, truncate(reason, 500))
+	if poll {
+		cp.Metadata.Set(HeaderPoll, "true")
+	} else {
+		delete(cp.Metadata, HeaderPoll)
+	}
+	q := broker.RetryQueue(h.Provider.Name(), delay)
+	if err := h.Pub.Publish(ctx, "", q, cp); err != nil {
+		return fmt.Errorf("schedule retry: %w", err)
+	}
+	log.Info().Dur("delay", delay).Int("next_attempt", next).Msg("scheduled")
+	return nil
+}
+
+// nearestDelay maps a wanted delay to the smallest configured retry queue
+// that waits at least that long (or the longest one).
+func (h *Settlement) nearestDelay(d time.Duration) time.Duration {
+	best := time.Duration(0)
+	for _, c := range h.Retry.Delays {
+		if c >= d && (best == 0 || c < best) {
+			best = c
+		}
+	}
+	if best == 0 {
+		for _, c := range h.Retry.Delays {
+			best = max(best, c)
+		}
+	}
+	if best == 0 {
+		best = time.Second
+	}
+	return best
+}
+
+// park publishes the message, body and properties intact, to the parked
+// queue with headers explaining why, and acks the original.
+func (h *Settlement) park(ctx context.Context, msg *message.Message, attempt int, reason string, log zerolog.Logger) error {
+	cp := copyMessage(msg)
+	cp.Metadata.Set(HeaderParkedReason, truncate(reason, 2000))
+	cp.Metadata.Set(HeaderParkedAt, time.Now().UTC().Format(time.RFC3339))
+	cp.Metadata.Set(HeaderParkedAttempts, strconv.Itoa(attempt))
+	cp.Metadata.Set(HeaderParkedFrom, broker.RequestQueue(h.Provider.Name()))
+	if err := h.Pub.Publish(ctx, "", broker.ParkedQueue(h.Provider.Name()), cp); err != nil {
+		return fmt.Errorf("park message: %w", err)
+	}
+	h.Metrics.outcome(h.Provider.Name(), "parked")
+	log.Warn().Str("parked_reason", reason).Msg("message parked")
+	return nil
+}
+
+func (h *Settlement) timed(op string, f func(context.Context) error, ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, h.callTimeout())
+	defer cancel()
+	start := time.Now()
+	err := f(cctx)
+	h.Metrics.call(h.Provider.Name(), op, time.Since(start), err)
+	return err
+}
+
+func (h *Settlement) crash(point string) {
+	if h.Crash != nil {
+		h.Crash(point)
+	}
+}
+
+func (h *Settlement) callTimeout() time.Duration {
+	if h.CallTimeout > 0 {
+		return h.CallTimeout
+	}
+	return 15 * time.Second
+}
+
+// budget bounds one delivery: a few provider calls plus store and broker work.
+func (h *Settlement) budget() time.Duration { return 4*h.callTimeout() + 30*time.Second }
+
+// attemptOf reads the attempt header (1 when absent or unreadable).
+func attemptOf(msg *message.Message) int {
+	if n, err := strconv.Atoi(msg.Metadata.Get(HeaderAttempt)); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
+// decodeRequest parses the body according to its content type.
+func decodeRequest(msg *message.Message) (*messages.PaymentSettlementRequest, error) {
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(msg.Metadata.Get(broker.MetaContentType), ";")[0]))
+	switch ct {
+	case "", ContentTypeXML, "text/xml":
+		return messages.DecodeSettlementRequest(msg.Payload)
+	case ContentTypeJSON:
+		return messages.DecodeSettlementRequestJSON(msg.Payload)
+	default:
+		return nil, fmt.Errorf("content type %q is not supported (use %s or %s)", ct, ContentTypeXML, ContentTypeJSON)
+	}
+}
+
+// understand validates the request and its headers and builds the
+// provider's view of it. Problems are collected, not returned: a request that
+// parses but is invalid ends with status R naming every problem.
+func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettlementRequest, attempt int) *intake {
+	in := &intake{
+		req:        req,
+		storeID:    strings.TrimSpace(msg.Metadata.Get(HeaderStoreID)),
+		tenderType: strings.TrimSpace(msg.Metadata.Get(HeaderTenderType)),
+		attempt:    attempt,
+	}
+	in.key = store.Key{Provider: h.Provider.Name(), RequestID: req.RequestID}
+	if in.key.RequestID == "" {
+		// No idempotency key: key the record by content so that a duplicate
+		// still maps to the same refusal.
+		in.key.RequestID = "no-request-id-" + req.Fingerprint()[:24]
+	}
+	var verrs messages.ValidationErrors
+	if err := req.Validate(); err != nil {
+		if errors.As(err, &verrs) {
+			for _, v := range verrs {
+				in.problems = append(in.problems, v.Path+" "+v.Rule)
+			}
+		} else {
+			in.problems = append(in.problems, err.Error())
+		}
+	}
+	switch {
+	case in.storeID == "":
+		in.problems = append(in.problems, "header "+HeaderStoreID+" is required")
+	case len(in.storeID) > 100:
+		in.problems = append(in.problems, "header "+HeaderStoreID+" must be at most 100 characters")
+	}
+	if h.RequireTenderType && (len(in.tenderType) < 2 || len(in.tenderType) > 4) {
+		in.problems = append(in.problems, fmt.Sprintf("header %s is required and must be 2 to 4 characters (got %q)", HeaderTenderType, in.tenderType))
+	}
+	in.preq = &providers.Request{
+		Provider:   h.Provider.Name(),
+		RequestID:  in.key.RequestID,
+		StoreID:    in.storeID,
+		TenderType: in.tenderType,
+		OrderID:    req.OrderID(),
+		Type:       req.SettlementType,
+		Attempt:    attempt,
+		Headers:    headersOf(msg),
+		Message:    req,
+	}
+	if amt, err := req.Amount.Money(); err == nil {
+		in.preq.Amount = amt
+	}
+	if v := strings.TrimSpace(msg.Metadata.Get(HeaderOriginalAuthAmount)); v != "" {
+		auth, err := messages.Amount{CurrencyCode: req.Amount.CurrencyCode, Value: v}.Money()
+		switch {
+		case err != nil:
+			in.problems = append(in.problems, fmt.Sprintf("header %s %q is not a decimal amount in %s", HeaderOriginalAuthAmount, v, req.Amount.CurrencyCode))
+		case !auth.IsPositive():
+			in.problems = append(in.problems, fmt.Sprintf("header %s must be positive (got %s)", HeaderOriginalAuthAmount, v))
+		default:
+			in.preq.AuthorizationAmount = auth
+		}
+	} else if req.SettlementType == messages.SettlementDebit {
+		h.Log.Info().Str("request_id", in.key.RequestID).Msg("no original_authorization_amount header: confirming funds for the settlement Amount")
+	}
+	return in
+}
+
+func (h *Settlement) newSettlement(msg *message.Message, in *intake) store.Settlement {
+	corr := in.req.ClientContext
+	if corr == "" {
+		corr = in.key.RequestID
+	}
+	amount := in.req.Amount.Value
+	if in.preq.Amount.Currency != "" {
+		amount = in.preq.Amount.String()
+	}
+	return store.Settlement{
+		Key:            in.key,
+		Fingerprint:    in.req.Fingerprint(),
+		StoreID:        in.storeID,
+		OrderID:        in.req.OrderID(),
+		TenderType:     in.tenderType,
+		SettlementType: in.req.SettlementType,
+		Amount:         amount,
+		Currency:       in.req.Amount.CurrencyCode,
+		ClientContext:  in.req.ClientContext,
+		CorrelationID:  corr,
+		Request:        msg.Payload,
+		ContentType:    msg.Metadata.Get(broker.MetaContentType),
+		Headers:        headersOf(msg),
+	}
+}
+
+// headersOf returns the message's AMQP headers without properties.
+func headersOf(msg *message.Message) map[string]string {
+	out := make(map[string]string, len(msg.Metadata))
+	for k, v := range msg.Metadata {
+		if !strings.HasPrefix(k, "amqp_") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func copyMessage(msg *message.Message) *message.Message {
+	cp := message.NewMessage(msg.UUID, msg.Payload)
+	for k, v := range msg.Metadata {
+		cp.Metadata.Set(k, v)
+	}
+	return cp
+}
+
+func mergeRefs(refs map[string]string, k, v string) map[string]string {
+	if v == "" {
+		return refs
+	}
+	out := make(map[string]string, len(refs)+1)
+	for a, b := range refs {
+		out[a] = b
+	}
+	out[k] = v
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

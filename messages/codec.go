@@ -1,0 +1,186 @@
+package messages
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Root element names of the messages the codec decodes.
+const (
+	rootSettlementRequest     = "PaymentSettlementRequest"
+	rootSettlementRequestList = "PaymentSettlementRequestList"
+	rootSettlementStatus      = "PaymentSettlementStatus"
+	rootStatusList            = "PaymentSettlementStatusList"
+	rootConfirmFundsRequest   = "ConfirmFundsRequest"
+	rootConfirmFundsReply     = "ConfirmFundsReply"
+	rootAckReply              = "AckReply"
+	rootFault                 = "Fault"
+)
+
+// DecodeSettlementRequest parses a PaymentSettlementRequest. It returns a
+// *ParseError when the body is not well-formed XML, declares a DOCTYPE or
+// entities, or has another root element or namespace. It does not validate:
+// call Validate on the result.
+func DecodeSettlementRequest(body []byte) (*PaymentSettlementRequest, error) {
+	return decodeXML[PaymentSettlementRequest](body, rootSettlementRequest)
+}
+
+// DecodeSettlementRequestList parses a PaymentSettlementRequestList, like
+// DecodeSettlementRequest.
+func DecodeSettlementRequestList(body []byte) (*PaymentSettlementRequestList, error) {
+	return decodeXML[PaymentSettlementRequestList](body, rootSettlementRequestList)
+}
+
+// DecodeSettlementStatus parses a PaymentSettlementStatus received from
+// Radial. Unknown elements (schema extensions) are ignored.
+func DecodeSettlementStatus(body []byte) (*PaymentSettlementStatus, error) {
+	return decodeXML[PaymentSettlementStatus](body, rootSettlementStatus)
+}
+
+// DecodeStatusList parses a PaymentSettlementStatusList (webhook delivery).
+func DecodeStatusList(body []byte) (*PaymentSettlementStatusList, error) {
+	return decodeXML[PaymentSettlementStatusList](body, rootStatusList)
+}
+
+// DecodeConfirmFundsRequest parses a ConfirmFundsRequest.
+func DecodeConfirmFundsRequest(body []byte) (*ConfirmFundsRequest, error) {
+	return decodeXML[ConfirmFundsRequest](body, rootConfirmFundsRequest)
+}
+
+// DecodeConfirmFundsReply parses a ConfirmFundsReply. Unknown elements are
+// ignored.
+func DecodeConfirmFundsReply(body []byte) (*ConfirmFundsReply, error) {
+	return decodeXML[ConfirmFundsReply](body, rootConfirmFundsReply)
+}
+
+// DecodeAckReply parses an AckReply. Unknown elements are ignored.
+func DecodeAckReply(body []byte) (*AckReply, error) {
+	return decodeXML[AckReply](body, rootAckReply)
+}
+
+// DecodeFault parses a Fault reply. Unknown elements are ignored.
+func DecodeFault(body []byte) (*Fault, error) {
+	return decodeXML[Fault](body, rootFault)
+}
+
+// decodeXML checks the body (well-formed, no DOCTYPE, one root element named
+// root in Namespace) and unmarshals it into a new T.
+func decodeXML[T any](body []byte, root string) (*T, error) {
+	body = bytes.TrimPrefix(body, utf8BOM)
+	if err := checkXML(body, root); err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := xml.Unmarshal(body, v); err != nil {
+		return nil, &ParseError{Msg: "body does not decode as " + root, Err: err}
+	}
+	return v, nil
+}
+
+// utf8BOM is the byte order mark some senders put before the document; it is
+// dropped before decoding.
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
+// checkXML reads every token of the body once: it refuses a body that is
+// empty or not well-formed, that declares a DOCTYPE or entities (<!...>:
+// no external entity is ever resolved), that has text or a second element
+// outside the root, or whose root is not root in Namespace.
+func checkXML(body []byte, root string) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &ParseError{Msg: "body is empty"}
+	}
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	depth, roots := 0, 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return &ParseError{Msg: "body is not well-formed XML", Err: err}
+		}
+		switch t := tok.(type) {
+		case xml.Directive:
+			return &ParseError{Msg: "body has a DOCTYPE or entity declaration, which is refused (XXE protection)"}
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+				if roots > 1 {
+					return &ParseError{Msg: "body has more than one root element"}
+				}
+				if t.Name.Local != root || t.Name.Space != Namespace {
+					return &ParseError{Msg: fmt.Sprintf("root element is %s, expected %s in namespace %s", describeName(t.Name), root, Namespace)}
+				}
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
+				return &ParseError{Msg: "body has text outside the root element"}
+			}
+		}
+	}
+	if roots == 0 {
+		return &ParseError{Msg: "body has no root element"}
+	}
+	return nil
+}
+
+// describeName prints an element name with its namespace when it matters.
+func describeName(n xml.Name) string {
+	switch n.Space {
+	case Namespace:
+		return n.Local
+	case "":
+		return n.Local + " (no namespace)"
+	default:
+		return fmt.Sprintf("%s in namespace %s", n.Local, n.Space)
+	}
+}
+
+// Encode marshals a message as XML with the <?xml version="1.0"
+// encoding="UTF-8"?> header. The root element carries
+// xmlns="http://api.gsicommerce.com/schema/checkout/1.0"; children are
+// unprefixed and so in the same namespace.
+func Encode(v any) ([]byte, error) {
+	body, err := xml.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("messages: encode %T: %w", v, err)
+	}
+	if len(body) == 0 {
+		return nil, fmt.Errorf("messages: encode %T: nothing to encode (nil message)", v)
+	}
+	out := make([]byte, 0, len(xmlHeader)+len(body))
+	out = append(out, xmlHeader...)
+	return append(out, body...), nil
+}
+
+// xmlHeader is the declaration Encode writes before the root element.
+const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+
+// Fingerprint is a hex SHA-256 over a canonical re-encoding of the request:
+// the XML that Encode writes, in a fixed element order and without the
+// received formatting (indentation, comments, attribute order, namespace
+// prefixes). The same request sent twice has the same fingerprint, whether
+// it came as XML or JSON; any changed value (an amount, an id) changes it.
+// Values are taken as received: "55.0" and "55.00" differ.
+func (r *PaymentSettlementRequest) Fingerprint() string {
+	if r == nil {
+		return ""
+	}
+	// Marshalling these types cannot fail: they hold only strings, slices
+	// and pointers to structs of strings. The error branch keeps the result
+	// defined anyway.
+	body, err := xml.Marshal(r)
+	if err != nil {
+		body = []byte("unencodable request: " + err.Error())
+	}
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,191 @@
+package messages
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// DecodeSettlementRequestJSON parses a PaymentSettlementRequest sent as JSON
+// with the json names of the types ({"requestId": ..., "amount":
+// {"currencyCode": "USD", "value": "55.00"}, ...}). It is strict: a field
+// name that is unknown, differs in case from the known one, or appears twice
+// in an object is refused with a *ParseError naming it, and so is anything
+// after the object. Like DecodeSettlementRequest it does not validate.
+func DecodeSettlementRequestJSON(body []byte) (*PaymentSettlementRequest, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &ParseError{Msg: "body is empty"}
+	}
+	r := new(PaymentSettlementRequest)
+	if err := checkJSONFields(json.NewDecoder(bytes.NewReader(body)), reflect.TypeOf(r), ""); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(r); err != nil {
+		return nil, jsonParseError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &ParseError{Msg: "body has data after the JSON object"}
+	}
+	r.XMLName = xml.Name{Space: Namespace, Local: rootSettlementRequest}
+	return r, nil
+}
+
+// jsonParseError describes an encoding/json error as a ParseError.
+func jsonParseError(err error) *ParseError {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return &ParseError{Msg: "body is not valid JSON", Err: err}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(the body)"
+		}
+		return &ParseError{Msg: fmt.Sprintf("JSON field %s must be %s, not %s", field, jsonKind(typ.Type), typ.Value), Err: err}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return &ParseError{Msg: "body has an " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
+	}
+	return &ParseError{Msg: "body does not decode as " + rootSettlementRequest, Err: err}
+}
+
+// jsonKind names the JSON value a Go type expects.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "a " + t.Kind().String()
+}
+
+// checkJSONFields walks the next JSON value with the Go type t it decodes
+// into and refuses object keys that are not the exact json name of a field
+// of t (encoding/json alone would match "RequestID" to "requestId" and keep
+// the last of two duplicates). Values whose shape does not fit t are
+// skipped here and reported by the decoder.
+func checkJSONFields(dec *json.Decoder, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonParseError(err)
+	}
+	delim, ok := tok.(json.Delim)
+	switch {
+	case !ok:
+		return nil
+	case delim == '{' && t.Kind() == reflect.Struct:
+		return checkJSONObject(dec, t, path)
+	case delim == '[' && t.Kind() == reflect.Slice:
+		for i := 0; dec.More(); i++ {
+			if err := checkJSONFields(dec, t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+	default:
+		err = skipJSON(dec, 1)
+	}
+	if err != nil {
+		return jsonParseError(err)
+	}
+	return nil
+}
+
+// checkJSONObject checks the keys of an object whose '{' was read.
+func checkJSONObject(dec *json.Decoder, t reflect.Type, path string) error {
+	fields := jsonFields(t)
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonParseError(err)
+		}
+		key, _ := tok.(string)
+		where := ""
+		if path != "" {
+			where = " in " + path
+		}
+		ft, ok := fields[key]
+		if !ok {
+			return &ParseError{Msg: fmt.Sprintf("body has an unknown JSON field %q%s", key, where)}
+		}
+		if seen[key] {
+			return &ParseError{Msg: fmt.Sprintf("body has the JSON field %q twice%s", key, where)}
+		}
+		seen[key] = true
+		if err := checkJSONFields(dec, ft, joinJSONPath(path, key)); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return jsonParseError(err)
+	}
+	return nil
+}
+
+// joinJSONPath appends a key to a dotted path.
+func joinJSONPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// jsonFields maps the exact json names of a struct's exported fields to
+// their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// skipJSON reads tokens until depth open delimiters are closed.
+func skipJSON(dec *json.Decoder, depth int) error {
+	for depth > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
+}

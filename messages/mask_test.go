@@ -1,0 +1,71 @@
+package messages
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestAccountNumberNeverPrinted(t *testing.T) {
+	const pan = "4400000000000008"
+	req, err := DecodeSettlementRequest(readGolden(t, "request_optional_payment_context.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.PaymentContext.PaymentAccountUniqueID.Value != pan {
+		t.Fatalf("fixture account = %q", req.PaymentContext.PaymentAccountUniqueID)
+	}
+	status := validStatus()
+	status.PaymentContext.PaymentAccountUniqueID.Value = pan
+	list := &PaymentSettlementStatusList{Statuses: []PaymentSettlementStatus{*status}}
+	confirm := &ConfirmFundsRequest{PaymentContext: req.PaymentContext}
+	values := map[string]any{
+		"*request":        req,
+		"request":         *req,
+		"*PaymentContext": req.PaymentContext,
+		"PaymentContext":  *req.PaymentContext,
+		"AccountID":       req.PaymentContext.PaymentAccountUniqueID,
+		"*AccountID":      &req.PaymentContext.PaymentAccountUniqueID,
+		"*status":         status,
+		"status list":     list,
+		"request list":    &PaymentSettlementRequestList{Requests: []PaymentSettlementRequest{*req}},
+		"confirm funds":   confirm,
+		"slice":           []*PaymentContext{req.PaymentContext},
+		"map":             map[string]*PaymentSettlementRequest{"r": req},
+		"nested anon":     struct{ R *PaymentSettlementRequest }{req},
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10v", "%-30s"}
+	for name, v := range values {
+		for _, verb := range verbs {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, pan) || strings.Contains(strings.ToLower(out), hex.EncodeToString([]byte(pan))) || strings.Contains(out, "44000000") {
+				t.Errorf("fmt %s of %s prints the account number: %s", verb, name, out)
+			}
+		}
+	}
+	if got := fmt.Sprintf("%v", req.PaymentContext); got != "{OrderId01013 ************0008}" {
+		t.Errorf("%%v of *PaymentContext = %q", got)
+	}
+	if got := fmt.Sprintf("%+v", *req.PaymentContext); got != "{OrderID:OrderId01013 PaymentAccountUniqueID:************0008}" {
+		t.Errorf("%%+v of PaymentContext = %q", got)
+	}
+	if got := fmt.Sprintf("%#v", req.PaymentContext.PaymentAccountUniqueID); got != `messages.AccountID{IsToken:"false", Value:"************0008"}` {
+		t.Errorf("%%#v of AccountID = %q", got)
+	}
+	if got := fmt.Sprintf("%+v", req); !strings.Contains(got, "PaymentContext:{OrderID:OrderId01013 PaymentAccountUniqueID:************0008}") {
+		t.Errorf("%%+v of the request does not show the masked context: %s", got)
+	}
+	var nilCtx *PaymentContext
+	if got := fmt.Sprintf("%v", nilCtx); got != "<nil>" {
+		t.Errorf("%%v of a nil *PaymentContext = %q", got)
+	}
+}
+
+func TestMaskAccount(t *testing.T) {
+	for in, want := range map[string]string{"4400000000000008": "************0008", "1234": "****", "12": "**", "": ""} {
+		if got := MaskAccount(in); got != want {
+			t.Errorf("MaskAccount(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package messages
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/settlement-worker/settlement-worker/money"
+)
+
+// validator collects every broken rule of a message; the check methods never
+// stop at the first problem.
+type validator struct {
+	errs ValidationErrors
+}
+
+// fail records one problem.
+func (v *validator) fail(path, format string, args ...any) {
+	v.errs = append(v.errs, ValidationError{Path: path, Rule: fmt.Sprintf(format, args...)})
+}
+
+// result is nil when nothing failed, else the collected ValidationErrors.
+func (v *validator) result() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+// got quotes a received value for a Rule, cut to 40 characters so that a
+// hostile value cannot flood the logs. Never call it with an account number.
+func got(s string) string {
+	const limit = 40
+	if utf8.RuneCountInString(s) > limit {
+		s = string([]rune(s)[:limit]) + "…"
+	}
+	return "(got " + strconv.Quote(s) + ")"
+}
+
+// blank reports whether a value is missing: empty or only white space (an
+// empty element and an absent one decode alike).
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// required records "is required" for a blank value and reports whether the
+// value is present.
+func (v *validator) required(path, s string) bool {
+	if blank(s) {
+		v.fail(path, "is required")
+		return false
+	}
+	return true
+}
+
+// maxLen checks a maximum length in characters (not bytes).
+func (v *validator) maxLen(path, s string, n int) {
+	if c := utf8.RuneCountInString(s); c > n {
+		v.fail(path, "must be at most %d characters (got %d)", n, c)
+	}
+}
+
+// requiredMax is required followed by maxLen.
+func (v *validator) requiredMax(path, s string, n int) {
+	if v.required(path, s) {
+		v.maxLen(path, s, n)
+	}
+}
+
+// lenBetween checks a length range in characters.
+func (v *validator) lenBetween(path, s string, lo, hi int) {
+	if c := utf8.RuneCountInString(s); c < lo || c > hi {
+		v.fail(path, "must be %d to %d characters (got %d)", lo, hi, c)
+	}
+}
+
+// oneOf checks an enumeration (case-sensitive, as in the schema). An empty
+// value is left to required.
+func (v *validator) oneOf(path, s string, allowed ...string) {
+	if s != "" && !slices.Contains(allowed, s) {
+		v.fail(path, "must be one of %s %s", strings.Join(allowed, ", "), got(s))
+	}
+}
+
+// noWhiteSpace checks the "no white space" restriction (the value is not
+// quoted: VAT invoice numbers are not echoed).
+func (v *validator) noWhiteSpace(path, s string) {
+	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+		v.fail(path, "must not contain white space")
+	}
+}
+
+// normalized checks xsd:normalizedString: no carriage return, line feed or tab.
+func (v *validator) normalized(path, s string) {
+	if strings.ContainsAny(s, "\r\n\t") {
+		v.fail(path, "must not contain tabs or line breaks (normalizedString)")
+	}
+}
+
+// boolean checks the schema's Boolean restriction "true or false".
+func (v *validator) boolean(path, s string) {
+	if s != "" && s != "true" && s != "false" {
+		v.fail(path, "must be true or false %s", got(s))
+	}
+}
+
+// integerRE is the xsd:integer lexical form.
+var integerRE = regexp.MustCompile(`^[+-]?[0-9]+$`)
+
+// integer checks an xsd:integer value (surrounding white space collapses).
+func (v *validator) integer(path, s string) {
+	if s != "" && !integerRE.MatchString(strings.TrimSpace(s)) {
+		v.fail(path, "must be an integer %s", got(s))
+	}
+}
+
+// decimalValue checks an xsd:decimal value (Quantity, VAT/@rate).
+func (v *validator) decimalValue(path, s string) {
+	if s == "" {
+		return
+	}
+	if _, err := money.ParseDecimal(s); err != nil {
+		v.fail(path, "must be a decimal number %s", got(s))
+	}
+}
+
+// sign says which amounts an amount check accepts.
+type sign int
+
+const (
+	positive    sign = iota // greater than zero, as the seed says of amounts
+	nonNegative             // zero allowed (TaxAmount)
+)
+
+// maxAmountPlaces is the seed's "up to two decimal places" for every amount.
+const maxAmountPlaces = 2
+
+// amount checks an Amount: a required value that is a decimal with the
+// wanted sign, at most two significant decimal places (as XML Schema's
+// fractionDigits counts them, so "55.00" has none) and no more than the
+// currency's exponent allows; and its @currencyCode, an upper-case active
+// ISO 4217 code, required unless currencyOptional.
+func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool) {
+	if a == nil {
+		v.fail(path, "is required")
+		return
+	}
+	cur := a.CurrencyCode
+	curOK := false
+	switch {
+	case cur == "" && currencyOptional:
+	case blank(cur):
+		v.fail(path+"/@currencyCode", "is required")
+	case money.ValidCurrency(cur):
+		curOK = true
+	case money.ValidCurrency(strings.ToUpper(cur)):
+		v.fail(path+"/@currencyCode", "must be an upper-case ISO 4217 currency code %s", got(cur))
+	default:
+		v.fail(path+"/@currencyCode", "must be an active 3-letter ISO 4217 currency code %s", got(cur))
+	}
+	if !v.required(path, a.Value) {
+		return
+	}
+	d, err := money.ParseDecimal(a.Value)
+	if err != nil {
+		v.fail(path, "must be a decimal number %s", got(a.Value))
+		return
+	}
+	switch {
+	case s == positive && !d.IsPositive():
+		v.fail(path, "must be a positive amount %s", got(a.Value))
+		return
+	case s == nonNegative && d.IsNegative():
+		v.fail(path, "must not be negative %s", got(a.Value))
+		return
+	}
+	places := money.Money{Amount: d}.FractionDigits()
+	if places > maxAmountPlaces {
+		v.fail(path, "must have at most %d decimal places %s", maxAmountPlaces, got(a.Value))
+		return
+	}
+	if curOK {
+		if exp, _ := money.Exponent(cur); places > exp {
+			v.fail(path, "must have at most %d decimal places for %s %s", exp, cur, got(a.Value))
+		}
+	}
+}
+
+// dateTimeRE is the xsd:dateTime lexical form, with the time part optional
+// so that an xsd:date is accepted too.
+var dateTimeRE = regexp.MustCompile(`^(-?[0-9]{4,})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$`)
+
+// yearMonthRE is the xsd:gYearMonth lexical form: "2030-10", "2030-10Z",
+// "2030-10-05:00" (October 2030 in time zone -05:00, the seed's example).
+var yearMonthRE = regexp.MustCompile(`^(-?[0-9]{4,})-([0-9]{2})(Z|[+-][0-9]{2}:[0-9]{2})?$`)
+
+// dateTime checks a DateTime element: an xsd:dateTime ("2021-04-28T11:56:00.998Z")
+// or, leniently, an xsd:date ("2021-04-28").
+func (v *validator) dateTime(path, s string) {
+	if s != "" && !validDateTime(strings.TrimSpace(s)) {
+		v.fail(path, "must be a date-time such as 2021-05-10T21:59:13Z %s", got(s))
+	}
+}
+
+// yearMonth checks a YearMonth element (xsd:gYearMonth).
+func (v *validator) yearMonth(path, s string) {
+	if s != "" && !validYearMonth(strings.TrimSpace(s)) {
+		v.fail(path, "must be a year and month such as 2030-10 %s", got(s))
+	}
+}
+
+// validDateTime reports whether s is an xsd:dateTime or xsd:date with real
+// calendar values.
+func validDateTime(s string) bool {
+	m := dateTimeRE.FindStringSubmatch(s)
+	if m == nil {
+		return false
+	}
+	y, mo, d := atoi(m[1]), atoi(m[2]), atoi(m[3])
+	if mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
+		return false
+	}
+	if m[4] != "" {
+		h, mi, sec := atoi(m[4]), atoi(m[5]), atoi(m[6])
+		end := h == 24 && mi == 0 && sec == 0 // 24:00:00 is midnight at the end of the day
+		if (h > 23 && !end) || mi > 59 || sec > 59 {
+			return false
+		}
+	}
+	return validZone(m[7])
+}
+
+// validYearMonth reports whether s is an xsd:gYearMonth.
+func validYearMonth(s string) bool {
+	m := yearMonthRE.FindStringSubmatch(s)
+	if m == nil {
+		return false
+	}
+	mo := atoi(m[2])
+	return mo >= 1 && mo <= 12 && validZone(m[3])
+}
+
+// validZone checks an optional time zone: "", "Z" or ±hh:mm up to ±14:00.
+func validZone(z string) bool {
+	if z == "" || z == "Z" {
+		return true
+	}
+	h, m := atoi(z[1:3]), atoi(z[4:6])
+	return m <= 59 && (h < 14 || h == 14 && m == 0)
+}
+
+// daysIn returns the number of days of a month.
+func daysIn(year, month int) int {
+	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// atoi converts digits already matched by a regular expression; a value too
+// large for int becomes -1, which every range check refuses.
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}

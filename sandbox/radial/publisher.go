@@ -1,0 +1,186 @@
+package radial
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// StatusMessageType is the AMQP type property of status messages; Radial's
+// client library dispatches on it.
+const StatusMessageType = "PaymentSettlementStatus"
+
+// Start runs the status publisher: every emitted status is published, in
+// order, to Config.StatusQueue on Config.StatusAMQPURL through the default
+// exchange, persistent and with publisher confirms. While the broker is
+// unreachable statuses wait in the outbox and the publisher reconnects with
+// exponential backoff. It stops when ctx is done or the sandbox is closed.
+func (s *Sandbox) Start(ctx context.Context) error {
+	if s.cfg.StatusAMQPURL == "" {
+		return errors.New("radial sandbox: Start needs Config.StatusAMQPURL")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return errors.New("radial sandbox: Start after Close")
+	default:
+	}
+	if s.started {
+		return errors.New("radial sandbox: already started")
+	}
+	s.started = true
+	s.wg.Add(1)
+	go s.runPublisher(ctx)
+	return nil
+}
+
+// publisherConn is the publisher's connection and confirm-mode channel.
+type publisherConn struct {
+	conn *amqp.Connection
+	ch   *amqp.Channel
+}
+
+func (p *publisherConn) close() {
+	if p == nil {
+		return
+	}
+	if p.ch != nil {
+		_ = p.ch.Close()
+	}
+	if p.conn != nil {
+		_ = p.conn.Close()
+	}
+}
+
+func (s *Sandbox) runPublisher(ctx context.Context) {
+	defer s.wg.Done()
+	var pc *publisherConn
+	defer func() { pc.close() }()
+	backoff := s.cfg.RetryMinBackoff
+	// Connect (and declare the queue) right away so that consumers find
+	// Radial's queue before the first status; failures are retried later.
+	if err := s.ensureConn(&pc); err != nil {
+		s.log.Warn().Err(err).Msg("status broker not reachable yet; statuses wait in the outbox")
+	}
+	for {
+		rec := s.nextPending()
+		if rec == nil {
+			select {
+			case <-s.kick:
+				continue
+			case <-ctx.Done():
+				return
+			case <-s.closed:
+				return
+			}
+		}
+		err := s.ensureConn(&pc)
+		if err == nil {
+			err = s.publish(ctx, pc, rec)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			pc.close()
+			pc = nil
+			s.log.Warn().Err(err).Str("message_id", rec.MessageID).Dur("retry_in", backoff).Msg("publishing settlement status failed; will retry")
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			case <-s.closed:
+				return
+			}
+			backoff = min(backoff*2, s.cfg.RetryMaxBackoff)
+			continue
+		}
+		backoff = s.cfg.RetryMinBackoff
+		s.markPublished(rec)
+	}
+}
+
+// nextPending returns the oldest unpublished status, counting the attempt.
+func (s *Sandbox) nextPending() *StatusRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.outbox) == 0 {
+		return nil
+	}
+	r := s.outbox[0]
+	r.Attempts++
+	return r
+}
+
+func (s *Sandbox) markPublished(r *StatusRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	r.Published, r.PublishedAt = true, &now
+	if len(s.outbox) > 0 && s.outbox[0] == r {
+		s.outbox = s.outbox[1:]
+	}
+	s.log.Debug().Str("message_id", r.MessageID).Str("request_id", r.RequestID).Msg("settlement status published")
+	s.notifyLocked()
+}
+
+// ensureConn (re)connects and declares Radial's durable status queue.
+func (s *Sandbox) ensureConn(pp **publisherConn) error {
+	if p := *pp; p != nil && !p.conn.IsClosed() && !p.ch.IsClosed() {
+		return nil
+	}
+	(*pp).close()
+	*pp = nil
+	conn, err := amqp.DialConfig(s.cfg.StatusAMQPURL, amqp.Config{
+		Properties: amqp.Table{"connection_name": "radial-sandbox-status-publisher"},
+		Dial:       amqp.DefaultDial(s.cfg.PublishTimeout),
+	})
+	if err != nil {
+		return fmt.Errorf("connecting to the status broker: %w", err)
+	}
+	p := &publisherConn{conn: conn}
+	if p.ch, err = conn.Channel(); err != nil {
+		p.close()
+		return fmt.Errorf("opening a channel: %w", err)
+	}
+	if err := p.ch.Confirm(false); err != nil {
+		p.close()
+		return fmt.Errorf("enabling publisher confirms: %w", err)
+	}
+	if _, err := p.ch.QueueDeclare(s.cfg.StatusQueue, true, false, false, false, nil); err != nil {
+		p.close()
+		return fmt.Errorf("declaring queue %s: %w", s.cfg.StatusQueue, err)
+	}
+	s.log.Info().Str("queue", s.cfg.StatusQueue).Msg("status publisher connected")
+	*pp = p
+	return nil
+}
+
+// publish sends one status and waits for the broker's confirm.
+func (s *Sandbox) publish(ctx context.Context, p *publisherConn, r *StatusRecord) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, "", s.cfg.StatusQueue, false, false, amqp.Publishing{
+		ContentType:  "application/xml",
+		Type:         StatusMessageType,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    r.MessageID,
+		Timestamp:    r.EmittedAt.UTC().Truncate(time.Second),
+		Body:         r.Body,
+	})
+	if err != nil {
+		return fmt.Errorf("publishing status %s: %w", r.MessageID, err)
+	}
+	ok, err := dc.WaitContext(ctx)
+	if err != nil {
+		return fmt.Errorf("waiting for the confirm of status %s: %w", r.MessageID, err)
+	}
+	if !ok {
+		return fmt.Errorf("broker refused (nack) status %s", r.MessageID)
+	}
+	return nil
+}

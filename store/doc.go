@@ -1,0 +1,51 @@
+// Package store is the durable memory of the settlement pipeline: one row per
+// settlement request (keyed by provider and requestId) holding the pipeline's
+// position, the provider's references and every status event published for it.
+//
+// The pipeline writes a transition before and after each provider call, so a
+// crash at any point leaves a row that says exactly how far the request got:
+//
+//	received ─► confirming ─► confirmed ─► submitting ─► acknowledged ─► settled | refused
+//	    │            └──────► withheld (funds not available: R, no debit)
+//	    └─(credit)────────────────────────► submitting ─► pending ─► settled | refused
+//
+// Terminal states (withheld, settled, refused) carry their status events; a
+// redelivered request in a terminal state republishes them (same message_id)
+// and never reaches the provider again. Parking is a flag, not a state: a parked
+// request keeps its position so that a replay resumes where it stopped.
+//
+// # Guarantees
+//
+// Transition is a compare-and-set: it moves a settlement only from one of the
+// expected states, so of two workers racing on one request exactly one wins
+// and the other gets ErrStateConflict. The state change, its history line and
+// its status event commit in one transaction: a status event is never
+// recorded for a transition that did not happen, nor the reverse. Recording
+// an event whose DedupKey the settlement already has returns the stored event
+// (same Seq, same MessageID) and inserts nothing.
+//
+// # Backends
+//
+// Two implementations share one SQL schema (embedded, versioned migrations in
+// migrations/, applied by Open and recorded in table schema_migrations):
+//
+//   - SQLite (modernc.org/sqlite, pure Go), the embedded default: DSN
+//     "sqlite:PATH", "file:PATH" or a bare path. WAL journal,
+//     synchronous=FULL (a committed transition survives a power cut),
+//     foreign keys on, every transaction BEGIN IMMEDIATE so that concurrent
+//     writers queue (busy_timeout) instead of deadlocking. ONE process owns
+//     an SQLite file: LockOrder is an in-process lock, so two processes on
+//     one file would not exclude each other. Replicas must use PostgreSQL.
+//   - PostgreSQL (github.com/jackc/pgx/v5/stdlib), for replicas sharing
+//     state: DSN "postgres://..." or "postgresql://...". Transition locks the
+//     row (SELECT ... FOR UPDATE). LockOrder queues goroutines on an
+//     in-process lock first (so waiters hold no connection), then takes the
+//     session advisory lock OrderLockKey(provider, store, order) on a
+//     dedicated connection, polling pg_try_advisory_lock so that a cancelled
+//     wait never leaves the lock held. The holder keeps that connection until
+//     it unlocks: size the server's max_connections for the orders held at
+//     once. If the connection drops while held, PostgreSQL releases the lock.
+//
+// Times are taken by the store (time.Now, or the WithClock option), kept in
+// UTC with microsecond precision in both backends.
+package store

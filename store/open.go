@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"               // registers the "sqlite" database/sql driver
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	clock       func() time.Time
+	busyTimeout time.Duration
+}
+
+// WithClock makes the store take its timestamps (created_at, updated_at,
+// transition and status times) from clock instead of time.Now. Tests use it;
+// the store converts whatever it returns to UTC, microsecond precision.
+func WithClock(clock func() time.Time) Option {
+	return func(o *options) {
+		if clock != nil {
+			o.clock = clock
+		}
+	}
+}
+
+// WithBusyTimeout sets how long an SQLite connection waits for another
+// writer before failing with "database is locked" (default 10s). PostgreSQL
+// ignores it.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.busyTimeout = d
+		}
+	}
+}
+
+// Open opens the store named by dsn and brings its schema up to date.
+//
+// The DSN picks the backend:
+//
+//   - "postgres://..." or "postgresql://..." — PostgreSQL through pgx
+//     (github.com/jackc/pgx/v5/stdlib); any pgx connection string option may
+//     be given. Use it when several replicas share state.
+//   - "sqlite:PATH", "file:PATH" or a bare PATH — SQLite through
+//     modernc.org/sqlite. The parent directory is created if missing. Driver
+//     options may follow a '?' (for example "?_pragma=cache_size(-20000)"),
+//     but the durability settings are fixed: journal_mode=WAL,
+//     synchronous=FULL, foreign_keys=on, transactions BEGIN IMMEDIATE. One
+//     process owns an SQLite file: LockOrder only serializes the goroutines
+//     of that process, so replicas must use PostgreSQL. ":memory:" opens a
+//     private in-memory database (tests only: nothing survives Close).
+//
+// Migrations are embedded in the binary, versioned in table
+// schema_migrations, and applied at Open; Open is idempotent and two
+// processes may open the same database at once (SQLite serializes them with
+// BEGIN IMMEDIATE, PostgreSQL with an advisory lock).
+func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
+	o := options{clock: time.Now, busyTimeout: 10 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dsn = strings.TrimSpace(dsn)
+	if dsn == "" {
+		return nil, errors.New(`STORE_DSN is empty: set it to "sqlite:/path/to/settlements.db" or "postgres://user:password@host:5432/dbname"`)
+	}
+	lower := strings.ToLower(dsn)
+	switch {
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return openPostgres(ctx, dsn, o)
+	case strings.HasPrefix(lower, "sqlite:"):
+		return openSQLite(ctx, dsn, dsn[len("sqlite:"):], o)
+	case strings.HasPrefix(lower, "file:"):
+		return openSQLite(ctx, dsn, dsn[len("file:"):], o)
+	case strings.Contains(dsn, "://"):
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return nil, fmt.Errorf("STORE_DSN: unsupported scheme %q: use sqlite:PATH (or file:PATH, or a bare path) for SQLite, postgres://... for PostgreSQL", scheme)
+	default:
+		return openSQLite(ctx, dsn, dsn, o)
+	}
+}
+
+// redact hides the password of a URL-style DSN for error messages.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return u.Redacted()
+}
+
+func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
+	shown := redact(dsn)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
+	}
+	// LockOrder holds one connection per held order lock; keep a few idle so
+	// that taking a lock does not usually mean a new connection.
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL (check host, port, credentials and that the database exists): %w", shown, err)
+	}
+	s := newSQLStore(db, postgresDialect, o)
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
+	}
+	return s, nil
+}
+
+// sqliteForced are the DSN parameters the store sets itself; the caller's
+// values for them are dropped.
+var sqliteForced = map[string]bool{
+	"_txlock": true, "_journal_mode": true, "_journal": true,
+	"_synchronous": true, "_sync": true, "_foreign_keys": true, "_fk": true,
+	"_busy_timeout": true, "_timeout": true,
+	"_time_format": true, "_texttotime": true, "_inttotime": true,
+}
+
+// sqliteForcedPragmas are the pragmas the store sets itself.
+var sqliteForcedPragmas = []string{"journal_mode", "synchronous", "foreign_keys", "busy_timeout"}
+
+// sqliteDSN turns the part of a STORE_DSN after its scheme into a file path
+// and the modernc.org/sqlite DSN to open it with.
+func sqliteDSN(rest string, busyTimeout time.Duration) (path, driverDSN string, err error) {
+	path, query, _ := strings.Cut(rest, "?")
+	if strings.HasPrefix(path, "//") { // sqlite:///abs/path, file:///abs/path
+		path = path[2:]
+	}
+	if path == "" {
+		return "", "", errors.New("no file path (want sqlite:/path/to/settlements.db)")
+	}
+	if strings.ContainsAny(path, "#\x00") {
+		return "", "", fmt.Errorf("file path %q contains '#' or NUL", path)
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", fmt.Errorf("bad options after '?': %w", err)
+	}
+	for k := range q {
+		if sqliteForced[strings.ToLower(k)] {
+			q.Del(k)
+		}
+	}
+	var pragmas []string
+	for _, p := range q["_pragma"] {
+		name := strings.ToLower(strings.TrimSpace(p))
+		forced := false
+		for _, f := range sqliteForcedPragmas {
+			if strings.HasPrefix(name, f) {
+				forced = true
+			}
+		}
+		if !forced {
+			pragmas = append(pragmas, p)
+		}
+	}
+	q.Del("_pragma")
+	pragmas = append(pragmas,
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"foreign_keys(1)",
+	)
+	q["_pragma"] = pragmas
+	q.Set("_txlock", "immediate")
+	// A bare path (no "file:" prefix): modernc.org/sqlite strips the query
+	// and opens the path as is, so no URI escaping is needed.
+	return path, path + "?" + q.Encode(), nil
+}
+
+func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error) {
+	path, driverDSN, err := sqliteDSN(rest, o.busyTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
+	}
+	memory := path == ":memory:"
+	if !memory {
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: cannot create directory %s: %w", dsn, dir, err)
+			}
+		}
+	}
+	db, err := sql.Open("sqlite", driverDSN)
+	if err != nil {
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
+	}
+	if memory {
+		// Every connection to ":memory:" is a database of its own.
+		db.SetMaxOpenConns(1)
+	}
+	// The first connections to a new file race to switch it to WAL, which
+	// SQLite can refuse with SQLITE_BUSY without waiting: retry for as long
+	// as the busy timeout.
+	deadline := time.Now().Add(o.busyTimeout)
+	for {
+		err := db.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			db.Close()
+			return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s (check the path and its permissions): %w", dsn, path, err)
+		}
+		time.Sleep(10*time.Millisecond + rand.N(20*time.Millisecond))
+	}
+	if !memory {
+		var mode string
+		if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			db.Close()
+			return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: journal_mode is %q, not WAL (is the file on a file system that supports WAL?)", dsn, path, mode)
+		}
+	}
+	s := newSQLStore(db, sqliteDialect, o)
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
+	}
+	return s, nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (another connection
+// holds the lock).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 5 // SQLITE_BUSY
+}

@@ -1,0 +1,568 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// dialect is what differs between the SQLite and PostgreSQL backends; the
+// statements are otherwise the same ($N placeholders work in both).
+type dialect struct {
+	name string
+	// forUpdate locks the selected row until the transaction ends.
+	// SQLite has no row locks and needs none: BEGIN IMMEDIATE already
+	// serializes writers.
+	forUpdate string
+	// timeArg turns a UTC time into a query argument.
+	timeArg func(time.Time) any
+	// advisoryLocks makes LockOrder take a PostgreSQL advisory lock.
+	advisoryLocks bool
+}
+
+var (
+	sqliteDialect = dialect{
+		name:    "sqlite",
+		timeArg: func(t time.Time) any { return formatTime(t) },
+	}
+	postgresDialect = dialect{
+		name:          "postgres",
+		forUpdate:     " FOR UPDATE",
+		timeArg:       func(t time.Time) any { return t },
+		advisoryLocks: true,
+	}
+)
+
+// timeLayout is how SQLite stores times: UTC, fixed width, so that text order
+// is time order.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// normTime is the precision both backends keep: UTC, microseconds.
+func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// timeCol scans a time column of either backend into a UTC time; a NULL
+// leaves *nullable nil (when set) or fails.
+type timeCol struct {
+	t        *time.Time
+	nullable **time.Time
+}
+
+func (c timeCol) Scan(v any) error {
+	var t time.Time
+	switch x := v.(type) {
+	case nil:
+		if c.nullable != nil {
+			*c.nullable = nil
+			return nil
+		}
+		return errors.New("store: unexpected NULL time")
+	case time.Time:
+		t = x
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			return fmt.Errorf("store: bad time %q: %w", x, err)
+		}
+		t = p
+	case []byte:
+		p, err := time.Parse(time.RFC3339Nano, string(x))
+		if err != nil {
+			return fmt.Errorf("store: bad time %q: %w", x, err)
+		}
+		t = p
+	default:
+		return fmt.Errorf("store: cannot scan %T into a time", v)
+	}
+	t = normTime(t)
+	if c.nullable != nil {
+		*c.nullable = &t
+	} else {
+		*c.t = t
+	}
+	return nil
+}
+
+type sqlStore struct {
+	db    *sql.DB
+	d     dialect
+	clock func() time.Time
+	locks keyedMutex
+}
+
+func newSQLStore(db *sql.DB, d dialect, o options) *sqlStore {
+	return &sqlStore{db: db, d: d, clock: o.clock}
+}
+
+func (s *sqlStore) now() time.Time { return normTime(s.clock()) }
+
+// knownStates are the states Transition accepts as a target.
+var knownStates = []State{
+	StateReceived, StateConfirming, StateConfirmed, StateWithheld, StateSubmitting,
+	StateAcknowledged, StatePending, StateSettled, StateRefused,
+}
+
+func encodeMap(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m) // keys sorted: stable text
+	return string(b), err
+}
+
+func decodeMap(s string) (map[string]string, error) {
+	m := map[string]string{}
+	if s == "" {
+		return m, nil
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+const settlementColumns = `provider, request_id, fingerprint, store_id, order_id, tender_type,
+	settlement_type, amount, currency, client_context, correlation_id, state, attempts,
+	refs, decline_reason, parked_reason, request, content_type, headers, created_at, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanSettlement(r rowScanner) (Settlement, error) {
+	var st Settlement
+	var state, refs, headers string
+	err := r.Scan(&st.Provider, &st.RequestID, &st.Fingerprint, &st.StoreID, &st.OrderID, &st.TenderType,
+		&st.SettlementType, &st.Amount, &st.Currency, &st.ClientContext, &st.CorrelationID, &state, &st.Attempts,
+		&refs, &st.DeclineReason, &st.ParkedReason, &st.Request, &st.ContentType, &headers,
+		timeCol{t: &st.CreatedAt}, timeCol{t: &st.UpdatedAt})
+	if err != nil {
+		return Settlement{}, err
+	}
+	st.State = State(state)
+	if st.Refs, err = decodeMap(refs); err != nil {
+		return Settlement{}, fmt.Errorf("store: refs of %s/%s: %w", st.Provider, st.RequestID, err)
+	}
+	if st.Headers, err = decodeMap(headers); err != nil {
+		return Settlement{}, fmt.Errorf("store: headers of %s/%s: %w", st.Provider, st.RequestID, err)
+	}
+	return st, nil
+}
+
+const statusColumns = `provider, request_id, seq, dedup_key, message_id, settlement_status, body, created_at, published_at`
+
+func scanStatus(r rowScanner) (StatusEvent, error) {
+	var ev StatusEvent
+	err := r.Scan(&ev.Provider, &ev.RequestID, &ev.Seq, &ev.DedupKey, &ev.MessageID, &ev.SettlementStatus,
+		&ev.Body, timeCol{t: &ev.CreatedAt}, timeCol{nullable: &ev.PublishedAt})
+	return ev, err
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func validKey(key Key) error {
+	if key.Provider == "" || key.RequestID == "" {
+		return fmt.Errorf("store: key needs a provider and a request id (got %q/%q)", key.Provider, key.RequestID)
+	}
+	return nil
+}
+
+// Register inserts s in state received (Attempts, Refs, reasons and times as
+// given are ignored: a new settlement starts clean) when its key is new, and
+// returns the stored row either way. The insert and its history line
+// ("" → received) are one transaction.
+func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, bool, error) {
+	if err := validKey(in.Key); err != nil {
+		return Settlement{}, false, err
+	}
+	headers, err := encodeMap(in.Headers)
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: headers: %w", in.Provider, in.RequestID, err)
+	}
+	now := s.now()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		ON CONFLICT (provider, request_id) DO NOTHING`,
+		in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
+		in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(StateReceived), 0,
+		"{}", "", "", in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+	}
+	created := n == 1
+	if created {
+		if err := s.addHistory(ctx, tx, in.Key, "", StateReceived, "registered", now); err != nil {
+			return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+		}
+	}
+	stored, err := s.get(ctx, tx, in.Key, false)
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+	}
+	return stored, created, nil
+}
+
+func (s *sqlStore) get(ctx context.Context, q querier, key Key, lock bool) (Settlement, error) {
+	query := `SELECT ` + settlementColumns + ` FROM settlements WHERE provider = $1 AND request_id = $2`
+	if lock {
+		query += s.d.forUpdate
+	}
+	st, err := scanSettlement(q.QueryRowContext(ctx, query, key.Provider, key.RequestID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Settlement{}, fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
+	}
+	return st, err
+}
+
+// Get returns a settlement or ErrNotFound.
+func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
+	st, err := s.get(ctx, s.db, key, false)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Settlement{}, fmt.Errorf("store: get %s/%s: %w", key.Provider, key.RequestID, err)
+	}
+	return st, err
+}
+
+func (s *sqlStore) addHistory(ctx context.Context, q querier, key Key, from, to State, note string, at time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, key.Provider, key.RequestID, string(from), string(to), note, s.d.timeArg(at))
+	return err
+}
+
+// Transition implements Store.Transition: a compare-and-set on the state,
+// the history line and the status event commit together or not at all.
+func (s *sqlStore) Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
+	st, ev, err := s.transition(ctx, key, from, to, ch, status)
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrStateConflict) {
+		err = fmt.Errorf("store: transition %s/%s to %s: %w", key.Provider, key.RequestID, to, err)
+	}
+	return st, ev, err
+}
+
+func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
+	if err := validKey(key); err != nil {
+		return Settlement{}, nil, err
+	}
+	if !slices.Contains(knownStates, to) {
+		return Settlement{}, nil, fmt.Errorf("unknown state %q", to)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Settlement{}, nil, err
+	}
+	defer tx.Rollback()
+
+	cur, err := s.get(ctx, tx, key, true)
+	if err != nil {
+		return Settlement{}, nil, err
+	}
+	if len(from) > 0 && !slices.Contains(from, cur.State) {
+		return Settlement{}, nil, fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, cur.State, from)
+	}
+
+	now := s.now()
+	next := cur
+	next.State = to
+	next.UpdatedAt = now
+	if len(ch.Refs) > 0 {
+		next.Refs = maps.Clone(cur.Refs)
+		maps.Copy(next.Refs, ch.Refs)
+	}
+	if ch.DeclineReason != nil {
+		next.DeclineReason = *ch.DeclineReason
+	}
+	if ch.ParkedReason != nil {
+		next.ParkedReason = *ch.ParkedReason
+	}
+	if ch.IncAttempts {
+		next.Attempts++
+	}
+	refs, err := encodeMap(next.Refs)
+	if err != nil {
+		return Settlement{}, nil, fmt.Errorf("refs: %w", err)
+	}
+
+	// The compare-and-set. The row is already locked (PostgreSQL FOR UPDATE,
+	// SQLite BEGIN IMMEDIATE), so this cannot miss; it is the guarantee
+	// should that ever change.
+	args := []any{string(to), next.Attempts, refs, next.DeclineReason, next.ParkedReason, s.d.timeArg(now), key.Provider, key.RequestID}
+	query := `UPDATE settlements SET state = $1, attempts = $2, refs = $3, decline_reason = $4,
+		parked_reason = $5, updated_at = $6 WHERE provider = $7 AND request_id = $8`
+	if len(from) > 0 {
+		marks := make([]string, len(from))
+		for i, f := range from {
+			args = append(args, string(f))
+			marks[i] = fmt.Sprintf("$%d", len(args))
+		}
+		query += ` AND state IN (` + strings.Join(marks, ", ") + `)`
+	}
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return Settlement{}, nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Settlement{}, nil, err
+	} else if n != 1 {
+		return Settlement{}, nil, fmt.Errorf("%w: %s/%s moved concurrently", ErrStateConflict, key.Provider, key.RequestID)
+	}
+	if err := s.addHistory(ctx, tx, key, cur.State, to, ch.Note, now); err != nil {
+		return Settlement{}, nil, err
+	}
+	var ev *StatusEvent
+	if status != nil {
+		if ev, err = s.recordStatus(ctx, tx, key, *status, now); err != nil {
+			return Settlement{}, nil, fmt.Errorf("status event: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return Settlement{}, nil, err
+	}
+	return next, ev, nil
+}
+
+// recordStatus inserts ev as the settlement's next event, or returns the
+// event it already has with the same DedupKey.
+func (s *sqlStore) recordStatus(ctx context.Context, tx *sql.Tx, key Key, ev StatusEvent, now time.Time) (*StatusEvent, error) {
+	if ev.DedupKey != "" {
+		old, err := scanStatus(tx.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM status_events
+			WHERE provider = $1 AND request_id = $2 AND dedup_key = $3`, key.Provider, key.RequestID, ev.DedupKey))
+		if err == nil {
+			return &old, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+	}
+	if ev.MessageID == "" {
+		ev.MessageID = newMessageID()
+	}
+	if ev.DedupKey == "" {
+		ev.DedupKey = ev.MessageID
+	}
+	ev.Key = key
+	ev.CreatedAt = now
+	ev.PublishedAt = nil
+	// The settlement row is locked, so no other transaction can take this seq.
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events
+		WHERE provider = $1 AND request_id = $2`, key.Provider, key.RequestID).Scan(&ev.Seq); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO status_events (`+statusColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)`,
+		key.Provider, key.RequestID, ev.Seq, ev.DedupKey, ev.MessageID, ev.SettlementStatus, ev.Body, s.d.timeArg(now)); err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+// newMessageID returns a random (version 4) UUID.
+func newMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Statuses returns a settlement's status events in Seq order (none for an
+// unknown key).
+func (s *sqlStore) Statuses(ctx context.Context, key Key) ([]StatusEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+statusColumns+` FROM status_events
+		WHERE provider = $1 AND request_id = $2 ORDER BY seq`, key.Provider, key.RequestID)
+	if err != nil {
+		return nil, fmt.Errorf("store: statuses of %s/%s: %w", key.Provider, key.RequestID, err)
+	}
+	defer rows.Close()
+	var out []StatusEvent
+	for rows.Next() {
+		ev, err := scanStatus(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: statuses of %s/%s: %w", key.Provider, key.RequestID, err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: statuses of %s/%s: %w", key.Provider, key.RequestID, err)
+	}
+	return out, nil
+}
+
+// MarkPublished records the first broker confirmation of an event; later
+// confirmations (republished duplicates) keep the first time. It returns an
+// error wrapping ErrNotFound when no event has messageID.
+func (s *sqlStore) MarkPublished(ctx context.Context, messageID string, at time.Time) error {
+	if at.IsZero() {
+		at = s.clock()
+	}
+	at = normTime(at)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: mark %s published: %w", messageID, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE status_events SET published_at = $1
+		WHERE message_id = $2 AND published_at IS NULL`, s.d.timeArg(at), messageID)
+	if err != nil {
+		return fmt.Errorf("store: mark %s published: %w", messageID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: mark %s published: %w", messageID, err)
+	}
+	if n == 0 {
+		var count int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM status_events WHERE message_id = $1`, messageID).Scan(&count); err != nil {
+			return fmt.Errorf("store: mark %s published: %w", messageID, err)
+		}
+		if count == 0 {
+			return fmt.Errorf("%w: no status event has message_id %q", ErrNotFound, messageID)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: mark %s published: %w", messageID, err)
+	}
+	return nil
+}
+
+// History returns a settlement's transitions, oldest first (none for an
+// unknown key).
+func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT from_state, to_state, note, at FROM settlement_transitions
+		WHERE provider = $1 AND request_id = $2 ORDER BY id`, key.Provider, key.RequestID)
+	if err != nil {
+		return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
+	}
+	defer rows.Close()
+	var out []Transition
+	for rows.Next() {
+		tr := Transition{Key: key}
+		var from, to string
+		if err := rows.Scan(&from, &to, &tr.Note, timeCol{t: &tr.At}); err != nil {
+			return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
+		}
+		tr.From, tr.To = State(from), State(to)
+		out = append(out, tr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
+	}
+	return out, nil
+}
+
+// Find returns the settlements matching every non-empty field of c (Amount
+// compared as text: pass the canonical form), oldest first (created_at, then
+// request_id).
+func (s *sqlStore) Find(ctx context.Context, c Correlation) ([]Settlement, error) {
+	var where []string
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			args = append(args, v)
+			where = append(where, fmt.Sprintf("%s = $%d", col, len(args)))
+		}
+	}
+	eq("provider", c.Provider)
+	eq("store_id", c.StoreID)
+	eq("order_id", c.OrderID)
+	eq("tender_type", c.TenderType)
+	eq("settlement_type", c.SettlementType)
+	eq("amount", c.Amount)
+	eq("currency", c.Currency)
+	eq("correlation_id", c.CorrelationID)
+	if len(c.States) > 0 {
+		marks := make([]string, len(c.States))
+		for i, st := range c.States {
+			args = append(args, string(st))
+			marks[i] = fmt.Sprintf("$%d", len(args))
+		}
+		where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
+	}
+	query := `SELECT ` + settlementColumns + ` FROM settlements`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY created_at, request_id`
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: find: %w", err)
+	}
+	defer rows.Close()
+	var out []Settlement
+	for rows.Next() {
+		st, err := scanSettlement(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: find: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: find: %w", err)
+	}
+	return out, nil
+}
+
+// LockOrder implements Store.LockOrder. Waiters queue on an in-process
+// mutex first, so that only the holder uses a database connection; with
+// PostgreSQL the holder then takes the order's session advisory lock on a
+// dedicated connection, which serializes the replicas.
+func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID string) (func(), error) {
+	unlockLocal, err := s.locks.lock(ctx, orderKey(provider, storeID, orderID))
+	if err != nil {
+		return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
+	}
+	if !s.d.advisoryLocks {
+		return unlockLocal, nil
+	}
+	key := lockKey(provider, storeID, orderID)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		unlockLocal()
+		return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
+	}
+	if err := pgAdvisoryLock(ctx, conn, key); err != nil {
+		discardConn(conn)
+		unlockLocal()
+		return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pgAdvisoryUnlock(conn, key)
+			unlockLocal()
+		})
+	}, nil
+}
+
+// Ping checks the database is reachable.
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping %s: %w", s.d.name, err)
+	}
+	return nil
+}
+
+// Close releases the database.
+func (s *sqlStore) Close() error { return s.db.Close() }

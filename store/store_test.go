@@ -1,0 +1,939 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// backends are the implementations the conformance suite runs against. Each
+// call of dsn gives a fresh, empty database.
+var backends = []struct {
+	name string
+	dsn  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string {
+		// A directory that does not exist yet: Open creates it.
+		return "sqlite:" + filepath.Join(t.TempDir(), "data", "settlements.db")
+	}},
+	{"postgres", func(t *testing.T) string { return testenv.PostgresDSN(t) }},
+}
+
+// fakeClock advances by step at every reading, so that every timestamp the
+// store takes is distinct and predictable.
+type fakeClock struct {
+	mu   sync.Mutex
+	now  time.Time
+	step time.Duration
+}
+
+func newFakeClock() *fakeClock {
+	// Nanoseconds on purpose: the store keeps microseconds.
+	return &fakeClock{now: time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC), step: time.Millisecond}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.now
+	c.now = c.now.Add(c.step)
+	return t.In(time.FixedZone("elsewhere", 3600)) // the store must convert to UTC
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// env is what one conformance case gets: a fresh database and a store on it.
+type env struct {
+	*testing.T
+	backend string
+	dsn     string
+	clock   *fakeClock
+	st      Store
+	ctx     context.Context
+}
+
+// open opens another store on the same database (a reopened process, or
+// another replica); it is closed at the end of the test.
+func (e *env) open() Store {
+	e.Helper()
+	st, err := Open(e.ctx, e.dsn, WithClock(e.clock.Now))
+	if err != nil {
+		e.Fatalf("Open(%s): %v", e.dsn, err)
+	}
+	e.Cleanup(func() { st.Close() })
+	return st
+}
+
+func (e *env) register(s Settlement) Settlement {
+	e.Helper()
+	got, created, err := e.st.Register(e.ctx, s)
+	if err != nil {
+		e.Fatalf("Register(%v): %v", s.Key, err)
+	}
+	if !created {
+		e.Fatalf("Register(%v): created = false for a new key", s.Key)
+	}
+	return got
+}
+
+func (e *env) transition(key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent) {
+	e.Helper()
+	s, ev, err := e.st.Transition(e.ctx, key, from, to, ch, status)
+	if err != nil {
+		e.Fatalf("Transition(%v, %v → %s): %v", key, from, to, err)
+	}
+	return s, ev
+}
+
+func (e *env) get(key Key) Settlement {
+	e.Helper()
+	s, err := e.st.Get(e.ctx, key)
+	if err != nil {
+		e.Fatalf("Get(%v): %v", key, err)
+	}
+	return s
+}
+
+func (e *env) history(key Key) []Transition {
+	e.Helper()
+	h, err := e.st.History(e.ctx, key)
+	if err != nil {
+		e.Fatalf("History(%v): %v", key, err)
+	}
+	return h
+}
+
+func (e *env) statuses(key Key) []StatusEvent {
+	e.Helper()
+	evs, err := e.st.Statuses(e.ctx, key)
+	if err != nil {
+		e.Fatalf("Statuses(%v): %v", key, err)
+	}
+	return evs
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func sample(requestID string) Settlement {
+	return Settlement{
+		Key:            Key{Provider: "acme", RequestID: requestID},
+		Fingerprint:    "sha256:" + requestID,
+		StoreID:        "store-1",
+		OrderID:        "order-" + requestID,
+		TenderType:     "CARD",
+		SettlementType: "DEBIT",
+		Amount:         "12.50",
+		Currency:       "EUR",
+		ClientContext:  "ctx-" + requestID,
+		CorrelationID:  "ctx-" + requestID,
+		Request:        []byte("<PaymentSettlementRequest id=\"" + requestID + "\"/>\x00\xff"),
+		ContentType:    "application/xml",
+		Headers:        map[string]string{"x-tenant": "t1", "x-trace": "abc"},
+	}
+}
+
+func states(h []Transition) string {
+	var b strings.Builder
+	for _, tr := range h {
+		fmt.Fprintf(&b, "%s>%s ", tr.From, tr.To)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// suite is the conformance suite: every case runs against every backend
+// (unless only names one), each on a fresh database.
+var suite = []struct {
+	name string
+	only string
+	run  func(e *env)
+}{
+	{"RegisterNewAndExisting", "", testRegister},
+	{"GetNotFound", "", testNotFound},
+	{"PipelineDebit", "", testPipelineDebit},
+	{"PipelineCredit", "", testPipelineCredit},
+	{"StateConflict", "", testStateConflict},
+	{"TerminalWithStatusInOneTransaction", "", testTerminalStatus},
+	{"StatusDedup", "", testStatusDedup},
+	{"MarkPublished", "", testMarkPublished},
+	{"Find", "", testFind},
+	{"LockOrderSerializes", "", testLockOrderSerializes},
+	{"LockOrderDifferentOrders", "", testLockOrderDifferentOrders},
+	{"LockOrderCancel", "", testLockOrderCancel},
+	{"Reopen", "", testReopen},
+	{"ConcurrentOpen", "", testConcurrentOpen},
+	{"ConcurrentTransition", "", testConcurrentTransition},
+	{"TwoReplicasLockOrder", "postgres", testTwoReplicas},
+}
+
+func TestConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			for _, c := range suite {
+				t.Run(c.name, func(t *testing.T) {
+					if c.only != "" && c.only != b.name {
+						t.Skipf("%s only", c.only)
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+					defer cancel()
+					e := &env{T: t, backend: b.name, dsn: b.dsn(t), clock: newFakeClock(), ctx: ctx}
+					e.st = e.open()
+					if err := e.st.Ping(ctx); err != nil {
+						t.Fatalf("Ping: %v", err)
+					}
+					c.run(e)
+				})
+			}
+		})
+	}
+}
+
+func testRegister(e *env) {
+	in := sample("r1")
+	in.State = StateSettled // ignored: a new settlement starts received
+	in.Attempts = 7
+	in.Refs = map[string]string{"ignored": "yes"}
+	want := e.clock.now.UTC().Truncate(time.Microsecond)
+
+	got, created, err := e.st.Register(e.ctx, in)
+	if err != nil || !created {
+		e.Fatalf("Register = %v, %v; want created", created, err)
+	}
+	check := func(what string, got Settlement) {
+		e.Helper()
+		if got.Key != in.Key || got.Fingerprint != in.Fingerprint || got.StoreID != in.StoreID ||
+			got.OrderID != in.OrderID || got.TenderType != in.TenderType || got.SettlementType != in.SettlementType ||
+			got.Amount != in.Amount || got.Currency != in.Currency || got.ClientContext != in.ClientContext ||
+			got.CorrelationID != in.CorrelationID || got.ContentType != in.ContentType {
+			e.Errorf("%s: fields = %+v, want those of %+v", what, got, in)
+		}
+		if !bytes.Equal(got.Request, in.Request) {
+			e.Errorf("%s: Request = %q, want %q", what, got.Request, in.Request)
+		}
+		if !maps.Equal(got.Headers, in.Headers) {
+			e.Errorf("%s: Headers = %v, want %v", what, got.Headers, in.Headers)
+		}
+		if got.State != StateReceived || got.Attempts != 0 || len(got.Refs) != 0 || got.Refs == nil ||
+			got.DeclineReason != "" || got.ParkedReason != "" {
+			e.Errorf("%s: state = %s attempts = %d refs = %#v, want received, 0, empty map", what, got.State, got.Attempts, got.Refs)
+		}
+		if !got.CreatedAt.Equal(want) || !got.UpdatedAt.Equal(want) || got.CreatedAt.Location() != time.UTC {
+			e.Errorf("%s: CreatedAt = %v UpdatedAt = %v, want %v UTC", what, got.CreatedAt, got.UpdatedAt, want)
+		}
+	}
+	check("Register", got)
+	check("Get", e.get(in.Key))
+
+	// Same key again, other content: the stored row comes back unchanged.
+	again := sample("r1")
+	again.Fingerprint = "sha256:other"
+	again.Amount = "99.99"
+	got2, created, err := e.st.Register(e.ctx, again)
+	if err != nil || created {
+		e.Fatalf("Register again = %v, %v; want existing", created, err)
+	}
+	check("Register again", got2)
+
+	h := e.history(in.Key)
+	if len(h) != 1 || h[0].From != "" || h[0].To != StateReceived || h[0].Key != in.Key || !h[0].At.Equal(want) {
+		e.Errorf("History = %+v, want one line \"\" → received at %v", h, want)
+	}
+
+	// Empty refs/headers/body round-trip as empty.
+	bare := Settlement{Key: Key{Provider: "acme", RequestID: "bare"}}
+	got3 := e.register(bare)
+	if len(got3.Request) != 0 || len(got3.Headers) != 0 || got3.Headers == nil {
+		e.Errorf("bare = %+v", got3)
+	}
+	if _, _, err := e.st.Register(e.ctx, Settlement{Key: Key{Provider: "acme"}}); err == nil {
+		e.Errorf("Register without request id: no error")
+	}
+}
+
+func testNotFound(e *env) {
+	key := Key{Provider: "acme", RequestID: "missing"}
+	if _, err := e.st.Get(e.ctx, key); !errors.Is(err, ErrNotFound) {
+		e.Errorf("Get = %v, want ErrNotFound", err)
+	}
+	if _, _, err := e.st.Transition(e.ctx, key, []State{StateReceived}, StateConfirming, Change{}, nil); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrStateConflict) {
+		e.Errorf("Transition = %v, want ErrNotFound", err)
+	}
+	if _, _, err := e.st.Transition(e.ctx, key, nil, StateConfirming, Change{}, nil); !errors.Is(err, ErrNotFound) {
+		e.Errorf("Transition (any state) = %v, want ErrNotFound", err)
+	}
+	if h := e.history(key); len(h) != 0 {
+		e.Errorf("History = %v, want none", h)
+	}
+	if evs := e.statuses(key); len(evs) != 0 {
+		e.Errorf("Statuses = %v, want none", evs)
+	}
+}
+
+func testPipelineDebit(e *env) {
+	key := e.register(sample("d1")).Key
+
+	s, _ := e.transition(key, []State{StateReceived}, StateConfirming, Change{IncAttempts: true, Note: "confirm funds"}, nil)
+	if s.State != StateConfirming || s.Attempts != 1 {
+		e.Fatalf("after confirming: %s attempts %d", s.State, s.Attempts)
+	}
+	// Parking keeps the position; unparking clears the flag.
+	s, _ = e.transition(key, []State{StateConfirming}, StateConfirming, Change{ParkedReason: ptr("provider timeout"), Note: "parked"}, nil)
+	if s.ParkedReason != "provider timeout" || e.get(key).ParkedReason != "provider timeout" {
+		e.Fatalf("parked reason = %q", s.ParkedReason)
+	}
+	s, _ = e.transition(key, []State{StateConfirming}, StateConfirmed, Change{ParkedReason: ptr(""), Refs: map[string]string{"paymentRecord": "PR-1"}}, nil)
+	if s.ParkedReason != "" || s.Refs["paymentRecord"] != "PR-1" {
+		e.Fatalf("after confirmed: %+v", s)
+	}
+	e.transition(key, []State{StateConfirmed}, StateSubmitting, Change{IncAttempts: true}, nil)
+	e.transition(key, []State{StateSubmitting}, StateAcknowledged, Change{Refs: map[string]string{"settlementId": "S-9", "paymentRecord": "PR-1b"}}, nil)
+	final, ev := e.transition(key, []State{StateAcknowledged, StatePending}, StateSettled, Change{Note: "settled"},
+		&StatusEvent{DedupKey: "final", MessageID: "m-d1", SettlementStatus: "S", Body: []byte("<S/>")})
+
+	want := map[string]string{"paymentRecord": "PR-1b", "settlementId": "S-9"}
+	got := e.get(key)
+	for _, s := range []Settlement{final, got} {
+		if s.State != StateSettled || s.Attempts != 2 || !maps.Equal(s.Refs, want) || !s.State.Terminal() {
+			e.Errorf("final = %s attempts %d refs %v, want settled 2 %v", s.State, s.Attempts, s.Refs, want)
+		}
+	}
+	if !final.UpdatedAt.Equal(got.UpdatedAt) || !got.UpdatedAt.After(got.CreatedAt) {
+		e.Errorf("UpdatedAt = %v (returned %v), CreatedAt %v", got.UpdatedAt, final.UpdatedAt, got.CreatedAt)
+	}
+	if ev == nil || ev.Seq != 1 || ev.MessageID != "m-d1" {
+		e.Errorf("event = %+v", ev)
+	}
+
+	h := e.history(key)
+	if s := states(h); s != ">received received>confirming confirming>confirming confirming>confirmed confirmed>submitting submitting>acknowledged acknowledged>settled" {
+		e.Errorf("History = %s", s)
+	}
+	for i := 1; i < len(h); i++ {
+		if !h[i].At.After(h[i-1].At) {
+			e.Errorf("History not in time order: %v then %v", h[i-1].At, h[i].At)
+		}
+	}
+	if h[1].Note != "confirm funds" || h[2].Note != "parked" || h[6].Note != "settled" {
+		e.Errorf("History notes = %q %q %q", h[1].Note, h[2].Note, h[6].Note)
+	}
+}
+
+func testPipelineCredit(e *env) {
+	in := sample("c1")
+	in.SettlementType = "CREDIT"
+	key := e.register(in).Key
+	e.transition(key, []State{StateReceived}, StateSubmitting, Change{IncAttempts: true}, nil)
+	e.transition(key, []State{StateSubmitting}, StatePending, Change{Refs: map[string]string{"settlementId": "S-1"}}, nil)
+	s, ev := e.transition(key, []State{StateAcknowledged, StatePending}, StateRefused, Change{DeclineReason: ptr("card expired")},
+		&StatusEvent{DedupKey: "final", MessageID: "m-c1", SettlementStatus: "R", Body: []byte("<R/>")})
+	if s.State != StateRefused || s.DeclineReason != "card expired" || e.get(key).DeclineReason != "card expired" {
+		e.Errorf("refused = %+v", s)
+	}
+	if ev.SettlementStatus != "R" {
+		e.Errorf("event = %+v", ev)
+	}
+	if got := states(e.history(key)); got != ">received received>submitting submitting>pending pending>refused" {
+		e.Errorf("History = %s", got)
+	}
+}
+
+func testStateConflict(e *env) {
+	key := e.register(sample("x1")).Key
+	before := e.get(key)
+	_, ev, err := e.st.Transition(e.ctx, key, []State{StateConfirming, StateSubmitting}, StateConfirmed,
+		Change{IncAttempts: true, Refs: map[string]string{"a": "b"}}, &StatusEvent{DedupKey: "k", MessageID: "m-x1"})
+	if !errors.Is(err, ErrStateConflict) || errors.Is(err, ErrNotFound) || ev != nil {
+		e.Fatalf("Transition = %v, %v; want ErrStateConflict", ev, err)
+	}
+	after := e.get(key)
+	if after.State != before.State || after.Attempts != 0 || len(after.Refs) != 0 || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		e.Errorf("conflict changed the row: %+v", after)
+	}
+	if h := e.history(key); len(h) != 1 {
+		e.Errorf("conflict added history: %s", states(h))
+	}
+	if evs := e.statuses(key); len(evs) != 0 {
+		e.Errorf("conflict recorded an event: %+v", evs)
+	}
+	// No expected state: any state goes.
+	if s, _ := e.transition(key, nil, StateConfirming, Change{}, nil); s.State != StateConfirming {
+		e.Errorf("Transition from any = %s", s.State)
+	}
+	if _, _, err := e.st.Transition(e.ctx, key, nil, State("bogus"), Change{}, nil); err == nil {
+		e.Errorf("Transition to an unknown state: no error")
+	}
+}
+
+func testTerminalStatus(e *env) {
+	key := e.register(sample("w1")).Key
+	e.transition(key, []State{StateReceived}, StateConfirming, Change{IncAttempts: true}, nil)
+	body := []byte("<PaymentSettlementStatus><Status>R</Status></PaymentSettlementStatus>")
+	s, ev := e.transition(key, []State{StateConfirming}, StateWithheld, Change{DeclineReason: ptr("insufficient funds")},
+		&StatusEvent{Key: Key{Provider: "ignored", RequestID: "ignored"}, DedupKey: "final", MessageID: "m-w1", SettlementStatus: "R", Body: body})
+	if s.State != StateWithheld || s.DeclineReason != "insufficient funds" {
+		e.Errorf("settlement = %+v", s)
+	}
+	if ev == nil || ev.Key != key || ev.Seq != 1 || ev.DedupKey != "final" || ev.MessageID != "m-w1" ||
+		ev.SettlementStatus != "R" || !bytes.Equal(ev.Body, body) || ev.PublishedAt != nil || ev.CreatedAt.IsZero() {
+		e.Fatalf("event = %+v", ev)
+	}
+	evs := e.statuses(key)
+	if len(evs) != 1 || evs[0].MessageID != "m-w1" || !bytes.Equal(evs[0].Body, body) || !evs[0].CreatedAt.Equal(ev.CreatedAt) ||
+		!evs[0].CreatedAt.Equal(s.UpdatedAt) {
+		e.Errorf("Statuses = %+v, want %+v", evs, ev)
+	}
+
+	// One transaction: when the event cannot be recorded (its message_id
+	// belongs to another settlement's event), the state does not move.
+	other := e.register(sample("w2")).Key
+	_, _, err := e.st.Transition(e.ctx, other, []State{StateReceived}, StateRefused, Change{DeclineReason: ptr("x")},
+		&StatusEvent{DedupKey: "final", MessageID: "m-w1", SettlementStatus: "R"})
+	if err == nil {
+		e.Fatalf("Transition with a duplicate message_id: no error")
+	}
+	if got := e.get(other); got.State != StateReceived || got.DeclineReason != "" {
+		e.Errorf("failed transition left %+v", got)
+	}
+	if h := e.history(other); len(h) != 1 {
+		e.Errorf("failed transition left history %s", states(h))
+	}
+	if evs := e.statuses(other); len(evs) != 0 {
+		e.Errorf("failed transition left events %+v", evs)
+	}
+}
+
+func testStatusDedup(e *env) {
+	key := e.register(sample("s1")).Key
+	_, first := e.transition(key, []State{StateReceived}, StateSettled, Change{},
+		&StatusEvent{DedupKey: "final", MessageID: "m-1", SettlementStatus: "S", Body: []byte("one")})
+
+	// Redelivery: same DedupKey, a new message id → the existing event.
+	_, again := e.transition(key, []State{StateSettled}, StateSettled, Change{Note: "redelivered"},
+		&StatusEvent{DedupKey: "final", MessageID: "m-other", SettlementStatus: "S", Body: []byte("two")})
+	if again.Seq != 1 || again.MessageID != "m-1" || string(again.Body) != "one" || !again.CreatedAt.Equal(first.CreatedAt) {
+		e.Errorf("deduplicated event = %+v, want %+v", again, first)
+	}
+	if evs := e.statuses(key); len(evs) != 1 {
+		e.Errorf("Statuses = %d events, want 1", len(evs))
+	}
+
+	// A new DedupKey: seq 2, its message id kept.
+	_, second := e.transition(key, []State{StateSettled}, StateSettled, Change{},
+		&StatusEvent{DedupKey: "correction", MessageID: "m-2", SettlementStatus: "S", Body: []byte("three")})
+	if second.Seq != 2 || second.MessageID != "m-2" || second.DedupKey != "correction" {
+		e.Errorf("second event = %+v", second)
+	}
+	// No message id: the store makes one; no dedup key: never deduplicated.
+	_, third := e.transition(key, nil, StateSettled, Change{}, &StatusEvent{SettlementStatus: "S"})
+	_, fourth := e.transition(key, nil, StateSettled, Change{}, &StatusEvent{SettlementStatus: "S"})
+	if third.Seq != 3 || fourth.Seq != 4 || len(third.MessageID) != 36 || third.MessageID == fourth.MessageID {
+		e.Errorf("generated events = %+v, %+v", third, fourth)
+	}
+	evs := e.statuses(key)
+	var seqs []int
+	var ids []string
+	for _, ev := range evs {
+		seqs = append(seqs, ev.Seq)
+		ids = append(ids, ev.MessageID)
+	}
+	if !slices.Equal(seqs, []int{1, 2, 3, 4}) || ids[0] != "m-1" || ids[1] != "m-2" {
+		e.Errorf("Statuses seqs = %v ids = %v", seqs, ids)
+	}
+	// The same DedupKey on another settlement is another event.
+	other := e.register(sample("s2")).Key
+	if _, ev := e.transition(other, nil, StateSettled, Change{}, &StatusEvent{DedupKey: "final", MessageID: "m-s2"}); ev.Seq != 1 || ev.MessageID != "m-s2" {
+		e.Errorf("other settlement's event = %+v", ev)
+	}
+}
+
+func testMarkPublished(e *env) {
+	key := e.register(sample("p1")).Key
+	e.transition(key, nil, StateSettled, Change{}, &StatusEvent{DedupKey: "a", MessageID: "m-a"})
+	e.transition(key, nil, StateSettled, Change{}, &StatusEvent{DedupKey: "b", MessageID: "m-b"})
+	at := time.Date(2025, 5, 6, 7, 8, 9, 987654321, time.FixedZone("x", -7200))
+	if err := e.st.MarkPublished(e.ctx, "m-a", at); err != nil {
+		e.Fatalf("MarkPublished: %v", err)
+	}
+	// A republished duplicate confirms again: the first time stays.
+	if err := e.st.MarkPublished(e.ctx, "m-a", at.Add(time.Hour)); err != nil {
+		e.Fatalf("MarkPublished again: %v", err)
+	}
+	evs := e.statuses(key)
+	want := at.UTC().Truncate(time.Microsecond)
+	if evs[0].PublishedAt == nil || !evs[0].PublishedAt.Equal(want) || evs[0].PublishedAt.Location() != time.UTC {
+		e.Errorf("PublishedAt = %v, want %v", evs[0].PublishedAt, want)
+	}
+	if evs[1].PublishedAt != nil {
+		e.Errorf("other event PublishedAt = %v, want nil", evs[1].PublishedAt)
+	}
+	if err := e.st.MarkPublished(e.ctx, "m-unknown", at); !errors.Is(err, ErrNotFound) {
+		e.Errorf("MarkPublished(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func testFind(e *env) {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	add := func(id string, at time.Duration, f func(*Settlement)) {
+		s := sample(id)
+		f(&s)
+		e.clock.Set(base.Add(at))
+		e.register(s)
+	}
+	// Registered out of order: Find sorts by created_at, then request_id.
+	add("f3", 3*time.Second, func(s *Settlement) {})
+	add("f1", 1*time.Second, func(s *Settlement) { s.OrderID = "o-1" })
+	add("f2b", 2*time.Second, func(s *Settlement) { s.OrderID = "o-1"; s.Amount = "7.00" })
+	add("f2a", 2*time.Second, func(s *Settlement) { s.OrderID = "o-1"; s.TenderType = "GIFT" })
+	add("f0", 0, func(s *Settlement) { s.Provider = "other"; s.OrderID = "o-1" })
+	add("f4", 4*time.Second, func(s *Settlement) {
+		s.StoreID = "store-2"
+		s.OrderID = "o-1"
+		s.Currency = "USD"
+		s.SettlementType = "CREDIT"
+	})
+	e.transition(Key{"acme", "f2b"}, nil, StatePending, Change{}, nil)
+	e.transition(Key{"acme", "f4"}, nil, StateAcknowledged, Change{}, nil)
+
+	for _, tc := range []struct {
+		name string
+		c    Correlation
+		want []string
+	}{
+		{"all", Correlation{}, []string{"f0", "f1", "f2a", "f2b", "f3", "f4"}},
+		{"provider", Correlation{Provider: "acme"}, []string{"f1", "f2a", "f2b", "f3", "f4"}},
+		{"order", Correlation{Provider: "acme", StoreID: "store-1", OrderID: "o-1"}, []string{"f1", "f2a", "f2b"}},
+		{"order any store", Correlation{Provider: "acme", OrderID: "o-1"}, []string{"f1", "f2a", "f2b", "f4"}},
+		{"tender", Correlation{OrderID: "o-1", TenderType: "GIFT"}, []string{"f2a"}},
+		{"amount", Correlation{Provider: "acme", Amount: "7.00"}, []string{"f2b"}},
+		{"amount is text", Correlation{Provider: "acme", Amount: "7.0"}, nil},
+		{"currency", Correlation{Currency: "USD"}, []string{"f4"}},
+		{"settlement type", Correlation{SettlementType: "CREDIT"}, []string{"f4"}},
+		{"correlation id", Correlation{Provider: "acme", CorrelationID: "ctx-f3"}, []string{"f3"}},
+		{"states", Correlation{Provider: "acme", States: []State{StatePending, StateAcknowledged}}, []string{"f2b", "f4"}},
+		{"state", Correlation{OrderID: "o-1", States: []State{StateReceived}}, []string{"f0", "f1", "f2a"}},
+		{"nothing", Correlation{Provider: "acme", OrderID: "nope"}, nil},
+	} {
+		e.Run(tc.name, func(t *testing.T) {
+			got, err := e.st.Find(e.ctx, tc.c)
+			if err != nil {
+				t.Fatalf("Find: %v", err)
+			}
+			var ids []string
+			for _, s := range got {
+				ids = append(ids, s.RequestID)
+			}
+			if !slices.Equal(ids, tc.want) {
+				t.Errorf("Find(%+v) = %v, want %v", tc.c, ids, tc.want)
+			}
+		})
+	}
+	got, err := e.st.Find(e.ctx, Correlation{Provider: "acme", OrderID: "o-1", TenderType: "GIFT"})
+	if err != nil || len(got) != 1 {
+		e.Fatalf("Find = %v, %v", got, err)
+	}
+	if s := got[0]; !maps.Equal(s.Headers, sample("").Headers) || s.Amount != "12.50" || !s.CreatedAt.Equal(base.Add(2*time.Second)) {
+		e.Errorf("Find row = %+v", s)
+	}
+}
+
+// hammerLock has workers goroutines take the lock of one order iterations
+// times each, from the stores given (round robin), and fails if two holders
+// ever overlap. shared is a plain variable written under the lock: with one
+// store the race detector checks the in-process lock too.
+func hammerLock(e *env, stores []Store, workers, iterations int, plain bool) {
+	var active, overlaps, total atomic.Int32
+	shared := 0
+	var wg sync.WaitGroup
+	for w := range workers {
+		st := stores[w%len(stores)]
+		wg.Go(func() {
+			for range iterations {
+				unlock, err := st.LockOrder(e.ctx, "acme", "store-1", "order-1")
+				if err != nil {
+					e.Errorf("LockOrder: %v", err)
+					return
+				}
+				if active.Add(1) != 1 {
+					overlaps.Add(1)
+				}
+				if plain {
+					shared++
+				}
+				time.Sleep(200 * time.Microsecond)
+				total.Add(1)
+				active.Add(-1)
+				unlock()
+				unlock() // harmless
+			}
+		})
+	}
+	wg.Wait()
+	if overlaps.Load() != 0 {
+		e.Errorf("%d times two holders had one order lock at once", overlaps.Load())
+	}
+	if int(total.Load()) != workers*iterations || (plain && shared != workers*iterations) {
+		e.Errorf("total = %d shared = %d, want %d", total.Load(), shared, workers*iterations)
+	}
+}
+
+func testLockOrderSerializes(e *env) {
+	hammerLock(e, []Store{e.st}, 8, 20, true)
+	if n := e.st.(*sqlStore).locks.size(); n != 0 {
+		e.Errorf("%d lock entries left after all unlocked", n)
+	}
+}
+
+func testLockOrderDifferentOrders(e *env) {
+	unlock, err := e.st.LockOrder(e.ctx, "acme", "store-1", "order-1")
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer unlock()
+	// Other orders (another order id, store or provider) are not blocked.
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, o := range [][3]string{{"acme", "store-1", "order-2"}, {"acme", "store-2", "order-1"}, {"other", "store-1", "order-1"}} {
+		wg.Go(func() {
+			u, err := e.st.LockOrder(ctx, o[0], o[1], o[2])
+			if err != nil {
+				e.Errorf("LockOrder(%v) while order-1 is held: %v", o, err)
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // held together
+			u()
+		})
+	}
+	wg.Wait()
+}
+
+func testLockOrderCancel(e *env) {
+	unlock, err := e.st.LockOrder(e.ctx, "acme", "store-1", "order-1")
+	if err != nil {
+		e.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := e.st.LockOrder(ctx, "acme", "store-1", "order-1"); !errors.Is(err, context.DeadlineExceeded) {
+		e.Fatalf("LockOrder while held = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		e.Errorf("cancelled wait took %v", d)
+	}
+	done, stop := context.WithCancel(e.ctx)
+	stop()
+	if _, err := e.st.LockOrder(done, "acme", "store-1", "order-2"); !errors.Is(err, context.Canceled) {
+		e.Errorf("LockOrder with a cancelled ctx = %v, want Canceled", err)
+	}
+
+	// A waiter cancelled while queued does not get the lock later.
+	waitCtx, cancelWait := context.WithCancel(e.ctx)
+	errc := make(chan error, 1)
+	go func() {
+		u, err := e.st.LockOrder(waitCtx, "acme", "store-1", "order-1")
+		if err == nil {
+			u()
+		}
+		errc <- err
+	}()
+	time.Sleep(30 * time.Millisecond)
+	cancelWait()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		e.Errorf("cancelled waiter = %v, want Canceled", err)
+	}
+	unlock()
+
+	// Released: it can be taken again, here and from another replica (the
+	// cancelled waits left no lock behind).
+	ctx2, cancel2 := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel2()
+	u, err := e.st.LockOrder(ctx2, "acme", "store-1", "order-1")
+	if err != nil {
+		e.Fatalf("LockOrder after release: %v", err)
+	}
+	u()
+	if e.backend == "postgres" {
+		u, err := e.open().LockOrder(ctx2, "acme", "store-1", "order-1")
+		if err != nil {
+			e.Fatalf("LockOrder from another replica after release: %v", err)
+		}
+		u()
+	}
+	if n := e.st.(*sqlStore).locks.size(); n != 0 {
+		e.Errorf("%d lock entries left after all unlocked", n)
+	}
+}
+
+func testReopen(e *env) {
+	key := e.register(sample("k1")).Key
+	e.transition(key, []State{StateReceived}, StateWithheld, Change{DeclineReason: ptr("no funds"), Refs: map[string]string{"r": "1"}},
+		&StatusEvent{DedupKey: "final", MessageID: "m-k1", SettlementStatus: "R", Body: []byte("<R/>")})
+	if err := e.st.MarkPublished(e.ctx, "m-k1", time.Now()); err != nil {
+		e.Fatal(err)
+	}
+	before := e.get(key)
+	if err := e.st.Close(); err != nil {
+		e.Fatalf("Close: %v", err)
+	}
+
+	// Opening again applies no migration twice and finds everything.
+	for range 2 {
+		st := e.open()
+		got, err := st.Get(e.ctx, key)
+		if err != nil {
+			e.Fatalf("Get after reopen: %v", err)
+		}
+		if got.State != StateWithheld || got.DeclineReason != "no funds" || got.Refs["r"] != "1" ||
+			!got.UpdatedAt.Equal(before.UpdatedAt) || !bytes.Equal(got.Request, before.Request) {
+			e.Errorf("after reopen = %+v, want %+v", got, before)
+		}
+		evs, err := st.Statuses(e.ctx, key)
+		if err != nil || len(evs) != 1 || evs[0].PublishedAt == nil {
+			e.Errorf("Statuses after reopen = %+v, %v", evs, err)
+		}
+		if h, err := st.History(e.ctx, key); err != nil || len(h) != 2 {
+			e.Errorf("History after reopen = %+v, %v", h, err)
+		}
+		var versions int
+		if err := st.(*sqlStore).db.QueryRowContext(e.ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil {
+			e.Fatal(err)
+		}
+		ms, _ := loadMigrations(st.(*sqlStore).d.name)
+		if versions != len(ms) {
+			e.Errorf("schema_migrations has %d rows, want %d", versions, len(ms))
+		}
+		st.Close()
+	}
+}
+
+func testConcurrentOpen(e *env) {
+	// Two more processes start at once against a fresh database... here,
+	// the database e.st already migrated plus a brand new one.
+	dsn := e.dsn
+	if e.backend == "sqlite" {
+		dsn = "sqlite:" + filepath.Join(e.TempDir(), "concurrent.db")
+	} else {
+		dsn = testenv.PostgresDSN(e.T)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			st, err := Open(e.ctx, dsn)
+			if err != nil {
+				e.Errorf("concurrent Open: %v", err)
+				return
+			}
+			defer st.Close()
+			if _, _, err := st.Register(e.ctx, sample("co")); err != nil {
+				e.Errorf("Register: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func testConcurrentTransition(e *env) {
+	key := e.register(sample("cc")).Key
+	const n = 10
+	var wg sync.WaitGroup
+	var wins, conflicts atomic.Int32
+	start := make(chan struct{})
+	// Half the contenders use a second store (another pool, or a replica).
+	second := e.open()
+	for i := range n {
+		st := e.st
+		if i%2 == 1 {
+			st = second
+		}
+		wg.Go(func() {
+			<-start
+			_, _, err := st.Transition(e.ctx, key, []State{StateReceived}, StateConfirming,
+				Change{IncAttempts: true, Note: fmt.Sprint("worker ", i)}, nil)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, ErrStateConflict):
+				conflicts.Add(1)
+			default:
+				e.Errorf("Transition: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != n-1 {
+		e.Errorf("wins = %d conflicts = %d, want 1 and %d", wins.Load(), conflicts.Load(), n-1)
+	}
+	if got := e.get(key); got.State != StateConfirming || got.Attempts != 1 {
+		e.Errorf("after the race: %s attempts %d", got.State, got.Attempts)
+	}
+	if h := e.history(key); len(h) != 2 {
+		e.Errorf("History = %s, want 2 lines", states(h))
+	}
+}
+
+func testTwoReplicas(e *env) {
+	a, b := e.st, e.open()
+	hammerLock(e, []Store{a, b}, 6, 5, false)
+
+	// b waits while a holds, and honours its ctx.
+	unlock, err := a.LockOrder(e.ctx, "acme", "store-1", "order-1")
+	if err != nil {
+		e.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 150*time.Millisecond)
+	defer cancel()
+	if _, err := b.LockOrder(ctx, "acme", "store-1", "order-1"); !errors.Is(err, context.DeadlineExceeded) {
+		e.Fatalf("replica b while a holds = %v, want DeadlineExceeded", err)
+	}
+	// b is waiting when a releases: b gets it.
+	got := make(chan error, 1)
+	go func() {
+		u, err := b.LockOrder(e.ctx, "acme", "store-1", "order-1")
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			e.Errorf("replica b after a released: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		e.Errorf("replica b did not get the lock after a released it")
+	}
+}
+
+// TestOpenErrors checks that a bad STORE_DSN says what to fix.
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dsn      string
+		contains []string
+	}{
+		{"", []string{"STORE_DSN is empty"}},
+		{"mysql://localhost/db", []string{"STORE_DSN", "unsupported scheme", "mysql"}},
+		{"sqlite:", []string{"STORE_DSN", "cannot open SQLite", "no file path"}},
+		{"sqlite:" + filepath.Join(file, "sub", "x.db"), []string{"STORE_DSN", "cannot open SQLite", "cannot create directory"}},
+		{"postgres://user:s3cret@127.0.0.1:1/db?connect_timeout=2", []string{"STORE_DSN", "cannot open PostgreSQL", "127.0.0.1:1"}},
+	} {
+		st, err := Open(ctx, tc.dsn)
+		if err == nil {
+			st.Close()
+			t.Errorf("Open(%q): no error", tc.dsn)
+			continue
+		}
+		for _, c := range tc.contains {
+			if !strings.Contains(err.Error(), c) {
+				t.Errorf("Open(%q) = %q, want it to say %q", tc.dsn, err, c)
+			}
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open(%q) = %q: leaks the password", tc.dsn, err)
+		}
+	}
+}
+
+// TestSQLiteSettings checks the durability settings hold on every
+// connection, whatever the DSN asks for, for every DSN spelling.
+func TestSQLiteSettings(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, dsn := range []string{
+		"sqlite:" + filepath.Join(dir, "a", "s.db"),
+		"sqlite://" + filepath.Join(dir, "b", "s.db") + "?_pragma=synchronous(OFF)&_journal_mode=DELETE&_txlock=deferred",
+		"file:" + filepath.Join(dir, "c", "s.db") + "?_pragma=journal_mode(DELETE)&_pragma=cache_size(-4000)",
+		filepath.Join(dir, "d", "s.db"),
+	} {
+		t.Run(dsn, func(t *testing.T) {
+			st, err := Open(ctx, dsn, WithBusyTimeout(7*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			db := st.(*sqlStore).db
+			db.SetMaxIdleConns(0) // every query below on a new connection
+			for _, p := range []struct{ pragma, want string }{
+				{"journal_mode", "wal"}, {"synchronous", "2"}, {"foreign_keys", "1"}, {"busy_timeout", "7000"},
+			} {
+				var got string
+				if err := db.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != p.want {
+					t.Errorf("PRAGMA %s = %s, want %s", p.pragma, got, p.want)
+				}
+			}
+			if strings.Contains(dsn, "cache_size") {
+				var cs int
+				if err := db.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cs); err != nil || cs != -4000 {
+					t.Errorf("PRAGMA cache_size = %d, %v; want the DSN's -4000", cs, err)
+				}
+			}
+		})
+	}
+	// ":memory:" works (one connection) for tests of other packages.
+	st, err := Open(ctx, "sqlite::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, _, err := st.Register(ctx, sample("m")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, Key{"acme", "m"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeyedMutexFreesEntries(t *testing.T) {
+	var k keyedMutex
+	ctx := context.Background()
+	u1, err := k.lock(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, _ := k.lock(ctx, "b")
+	if k.size() != 2 {
+		t.Errorf("size = %d, want 2", k.size())
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := k.lock(short, "a"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("lock(held) = %v", err)
+	}
+	u1()
+	u2()
+	u1()
+	if k.size() != 0 {
+		t.Errorf("size = %d after unlocking everything", k.size())
+	}
+	if OrderLockKey("p", "s", "o") != lockKey("p", "s", "o") || lockKey("p", "s", "o") == lockKey("p", "so", "") {
+		t.Errorf("lock keys")
+	}
+}

@@ -1,0 +1,187 @@
+// Package worker wires the settlement worker together: store, broker
+// topology, Watermill router with one handler per provider queue plus the
+// providers' asynchronous status queues, health and metrics endpoints, and
+// graceful shutdown.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// Deps are what Run needs besides the configuration: the provider clients
+// (built by the composition root) and an optional crash hook for tests.
+type Deps struct {
+	// Providers by name; each enabled provider must be present.
+	Providers map[string]providers.Provider
+	// Crash is called at each crash point (tests only; nil in production).
+	Crash func(point string)
+}
+
+// Run runs the worker until ctx is cancelled, then shuts down gracefully:
+// it stops taking messages, lets in-flight settlements finish (their final
+// writes and publishes are not cancelled) within cfg.ShutdownTimeout, and
+// returns nil.
+func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) error {
+	st, err := store.Open(ctx, cfg.StoreDSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	pub, err := broker.NewPublisher(ctx, cfg.AMQPURL, cfg.Concurrency*len(cfg.Providers)+cfg.Radial.StatusConcurrency+2, log)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	if err := declare(ctx, cfg, pub); err != nil {
+		return err
+	}
+	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := handlers.NewMetrics(reg)
+
+	wlog := newWMLogger(log)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownTimeout}, wlog)
+	if err != nil {
+		return fmt.Errorf("create router: %w", err)
+	}
+	retry := handlers.RetryPolicy{Delays: cfg.RetryDelays, MaxAttempts: cfg.MaxAttempts}
+	for _, name := range cfg.Providers {
+		p, ok := deps.Providers[name]
+		if !ok {
+			return fmt.Errorf("provider %s is enabled but has no client", name)
+		}
+		sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: cfg.AMQPURL, Prefetch: cfg.Prefetch}, wlog)
+		if err != nil {
+			return err
+		}
+		h := &handlers.Settlement{
+			Provider: p, Store: st, Pub: pub, Retry: retry,
+			RequireTenderType: name == "radial",
+			CallTimeout:       callTimeout(cfg, name),
+			Log:               log.With().Str("handler", "settle").Logger(),
+			Metrics:           metrics, Crash: deps.Crash,
+		}
+		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
+			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.Handle)
+	}
+	if cfg.Enabled("radial") {
+		q := cfg.Radial.StatusQueue
+		err := broker.WaitForQueue(ctx, cfg.Radial.AMQPURL, q, func(err error) {
+			log.Warn().Err(err).Str("queue", q).Msg("waiting for Radial's status queue")
+		})
+		if err != nil {
+			return fmt.Errorf("radial status queue %s: %w", q, err)
+		}
+		sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: cfg.Radial.AMQPURL, Prefetch: cfg.Prefetch, Passive: true}, wlog)
+		if err != nil {
+			return err
+		}
+		h := &handlers.ProviderStatus{
+			Provider: "radial", Queue: q, Store: st, Pub: pub,
+			Log:     log.With().Str("handler", "radial-status").Logger(),
+			Metrics: metrics, Crash: deps.Crash,
+		}
+		router.AddConsumerHandler("status-radial", q,
+			broker.NewConcurrentSubscriber(sub, cfg.Radial.StatusConcurrency, cfg.ShutdownTimeout, log), h.Handle)
+	}
+
+	srv := httpServer(cfg, st, router, reg)
+	if srv != nil {
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error().Err(err).Str("addr", cfg.HTTPAddr).Msg("http server failed")
+			}
+		}()
+	}
+
+	log.Info().Int("concurrency", cfg.Concurrency).Msg("settlement worker running")
+	runErr := router.Run(ctx)
+	log.Info().Msg("router stopped")
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	if runErr != nil && ctx.Err() == nil {
+		return fmt.Errorf("router: %w", runErr)
+	}
+	return nil
+}
+
+func callTimeout(cfg config.Config, provider string) time.Duration {
+	if provider == "radial" {
+		return cfg.Radial.Timeout
+	}
+	return 15 * time.Second
+}
+
+// declare declares the topology once at start.
+func declare(ctx context.Context, cfg config.Config, pub *broker.Publisher) error {
+	conn, err := pub.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	defer ch.Close()
+	t := broker.Topology{
+		Providers:     cfg.Providers,
+		QueueType:     cfg.QueueType,
+		RetryDelays:   cfg.RetryDelays,
+		DeliveryLimit: cfg.DeliveryLimit,
+		StatusQueues:  cfg.StatusQueueBindings(),
+	}
+	if cfg.Enabled("radial") {
+		t.ParkProviderStatuses = []string{"radial"}
+	}
+	if err := t.Declare(ch); err != nil {
+		return fmt.Errorf("declare topology: %w", err)
+	}
+	return nil
+}
+
+func httpServer(cfg config.Config, st store.Store, router *message.Router, reg *prometheus.Registry) *http.Server {
+	if cfg.HTTPAddr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if !router.IsRunning() {
+			http.Error(w, "router not running", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+}
