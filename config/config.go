@@ -46,8 +46,8 @@ type Config struct {
 	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state)."`
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" help:"How long in-flight settlements may take to finish on SIGTERM."`
-	// HTTPAddr serves /healthz, /readyz and /metrics; empty disables it.
-	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9090" help:"Address for /healthz, /readyz and /metrics (empty: off)."`
+	// HTTPAddr serves /healthz, /readyz and /metrics; "off" disables it.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9090" help:"Address for /healthz, /readyz and /metrics (off: disabled)."`
 	// LogLevel is the zerolog level.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error."`
 	// Radial configures the Radial provider.

@@ -111,7 +111,7 @@ func (e *env) start(extra ...string) *proc {
 		"RETRY_DELAYS=200ms,400ms",
 		"MAX_ATTEMPTS=4",
 		"CONCURRENCY=4",
-		"HTTP_ADDR=",
+		"HTTP_ADDR=off",
 		"LOG_LEVEL=debug",
 		"SHUTDOWN_TIMEOUT=10s",
 	}, e.workerEnv...)

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -278,5 +280,33 @@ func TestChargebackAfterSettlementIsAFurtherEvent(t *testing.T) {
 	evs := e.waitEvents(id, 2, wait)
 	if evs[0].Status.SettlementStatus != "S" || evs[1].Status.SettlementStatus != "R" || evs[1].Status.DeclineReason != "Chargeback" {
 		t.Fatalf("want S then R(Chargeback), got %s then %s(%s)", evs[0].Status.SettlementStatus, evs[1].Status.SettlementStatus, evs[1].Status.DeclineReason)
+	}
+}
+
+func TestParkedRequestCanBeReplayed(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.authorize(radial.Authorization{OrderID: "o-replay", Amount: "100.00"})
+	if err := e.sb.SetFaults(radial.EndpointSettle, radial.Faults{FailNext: 100, FailStatus: 502}); err != nil {
+		t.Fatal(err)
+	}
+	e.start("MAX_ATTEMPTS=2")
+	id := uniq("replay")
+	e.publish(req{RequestID: id, OrderID: "o-replay", Amount: "15.00"})
+	if !e.worker.waitLog("message parked", wait) {
+		t.Fatal("request was not parked")
+	}
+	// The operator fixes the cause and replays.
+	if err := e.sb.SetFaults(radial.EndpointSettle, radial.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e.bin, "replay-parked", "radial")
+	cmd.Env = append(os.Environ(), "AMQP_URL="+e.amqpURL, "RADIAL_BASE_URL=http://x", "RADIAL_API_KEY=k")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "replayed 1 message") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	oneEvent(t, e, id, messages.StatusSettled)
+	if d := debits(e.ledger(id)); d != 1 {
+		t.Fatalf("want one debit, got %d", d)
 	}
 }

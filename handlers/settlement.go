@@ -138,6 +138,14 @@ func (h *Settlement) Handle(msg *message.Message) error {
 	if !created {
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 	}
+	if s.ParkedReason != "" {
+		// A parked request was replayed by an operator.
+		none := ""
+		if s, _, err = h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &none, Note: "replayed after parking"}, nil); err != nil {
+			return fmt.Errorf("unpark %s: %w", in.key.RequestID, err)
+		}
+		log.Info().Msg("replayed after parking; resuming")
+	}
 	if len(in.problems) > 0 && !s.State.Terminal() {
 		reason := "invalid request: " + strings.Join(in.problems, "; ")
 		log.Warn().Str("reason", reason).Msg("refusing invalid request")

@@ -162,7 +162,7 @@ func declare(ctx context.Context, cfg config.Config, pub *broker.Publisher) erro
 }
 
 func httpServer(cfg config.Config, st store.Store, router *message.Router, reg *prometheus.Registry) *http.Server {
-	if cfg.HTTPAddr == "" {
+	if cfg.HTTPAddr == "" || cfg.HTTPAddr == "off" {
 		return nil
 	}
 	mux := http.NewServeMux()

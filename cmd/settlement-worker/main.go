@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/providers/radial"
@@ -26,8 +27,12 @@ func main() {
 	for _, a := range os.Args[1:] {
 		if a == "--help" || a == "-h" || a == "help" {
 			config.PrintHelp(os.Stdout)
+			fmt.Println("\nCommands:\n  settlement-worker                   run the worker\n  settlement-worker replay-parked P   move provider P's parked requests back to its request queue")
 			return
 		}
+	}
+	if len(os.Args) > 1 && os.Args[1] == "replay-parked" {
+		os.Exit(replayParked(os.Args[2:]))
 	}
 	log := zerolog.New(os.Stderr).With().Timestamp().Str("service", "settlement-worker").Logger()
 	cfg, err := config.Load()
@@ -68,4 +73,33 @@ func main() {
 		os.Exit(1)
 	}
 	log.Info().Msg("worker stopped")
+}
+
+// replayParked moves a provider's parked requests back to its request queue
+// (after the cause was fixed): settlement-worker replay-parked radial [N].
+func replayParked(args []string) int {
+	if len(args) < 1 {
+		fmt.Fprintln(os.Stderr, "usage: settlement-worker replay-parked PROVIDER [LIMIT]")
+		return 2
+	}
+	limit := 0
+	if len(args) > 1 {
+		if _, err := fmt.Sscan(args[1], &limit); err != nil {
+			fmt.Fprintln(os.Stderr, "LIMIT must be a number")
+			return 2
+		}
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	p := args[0]
+	n, err := broker.Replay(context.Background(), cfg.AMQPURL, broker.ParkedQueue(p), broker.RequestQueue(p), limit)
+	fmt.Printf("replayed %d message(s) from %s\n", n, broker.ParkedQueue(p))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }

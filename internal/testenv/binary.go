@@ -86,7 +86,7 @@ func buildBinary(t testing.TB, pkg string) (string, error) {
 	if name == "." || name == "/" || name == "" {
 		name = "main"
 	}
-	dir := filepath.Join(binDir, sanitize(pkg, 200))
+	dir := filepath.Join(binDir, sanitize(strings.TrimPrefix(pkg, "./"), 200))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}

@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/sandbox/radial"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// TestSIGTERMFinishesInFlightSettlement stops the worker while a settlement
+// call is in flight: the call and its state write finish, the worker exits 0
+// in bounded time, and after a restart the settlement ends with one debit.
+func TestSIGTERMFinishesInFlightSettlement(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.authorize(radial.Authorization{OrderID: "o-term", Amount: "100.00"})
+	if err := e.sb.SetFaults(radial.EndpointSettle, radial.Faults{LatencyMS: 1500}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.start()
+	id := uniq("term")
+	e.publish(req{RequestID: id, OrderID: "o-term", Amount: "25.00"})
+
+	deadline := time.Now().Add(wait)
+	for e.sb.Calls().Settle.Total == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the settle call is now in flight
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ws, exited := p.wait(20 * time.Second)
+	if !exited || ws.ExitStatus() != 0 {
+		t.Fatalf("worker should exit 0 after SIGTERM (exited %v, status %v)", exited, ws)
+	}
+	t.Logf("worker stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if !p.waitLog("provider acknowledged the settlement", time.Second) {
+		t.Errorf("the in-flight settlement did not finish before exit")
+	}
+	e.start()
+	oneEvent(t, e, id, messages.StatusSettled)
+	if led := e.ledger(id); len(led) != 1 {
+		t.Fatalf("ledger: %+v", led)
+	}
+}
+
+// TestSameOrderIsSerializedOtherOrdersRunConcurrently checks from the
+// store's history that two settlements of one order never have provider
+// calls in flight at the same time, while different orders do.
+func TestSameOrderIsSerializedOtherOrdersRunConcurrently(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	if err := e.sb.SetFaults(radial.EndpointAll, radial.Faults{LatencyMS: 300}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{"o-same", "o-a", "o-b"} {
+		e.authorize(radial.Authorization{OrderID: o, Amount: "100.00"})
+	}
+	// Same-order messages wait for the order lock on a consumer: leave
+	// consumers free for the other orders.
+	e.start("CONCURRENCY=8")
+	var same, other []string
+	for i := 0; i < 3; i++ {
+		id := uniq(fmt.Sprintf("same%d", i))
+		same = append(same, id)
+		e.publish(req{RequestID: id, OrderID: "o-same", Amount: "10.00"})
+	}
+	for _, o := range []string{"o-a", "o-b"} {
+		id := uniq("other-" + o)
+		other = append(other, id)
+		e.publish(req{RequestID: id, OrderID: o, Amount: "10.00"})
+	}
+	for _, id := range append(append([]string{}, same...), other...) {
+		oneEvent(t, e, id, messages.StatusSettled)
+	}
+	e.worker.stop()
+
+	st, err := store.Open(context.Background(), "sqlite:"+e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	window := func(id string) [2]time.Time {
+		h, err := st.History(context.Background(), store.Key{Provider: "radial", RequestID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w [2]time.Time
+		for _, tr := range h {
+			if tr.To == store.StateConfirming {
+				w[0] = tr.At
+			}
+			if tr.To == store.StateAcknowledged {
+				w[1] = tr.At
+			}
+		}
+		if w[0].IsZero() || w[1].IsZero() {
+			t.Fatalf("%s: incomplete history %+v", id, h)
+		}
+		return w
+	}
+	overlap := func(a, b [2]time.Time) bool { return a[0].Before(b[1]) && b[0].Before(a[1]) }
+	var ws [][2]time.Time
+	for _, id := range same {
+		ws = append(ws, window(id))
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i][0].Before(ws[j][0]) })
+	for i := 1; i < len(ws); i++ {
+		if overlap(ws[i-1], ws[i]) {
+			t.Errorf("two settlements of the same order overlapped: %v and %v", ws[i-1], ws[i])
+		}
+	}
+	if !overlap(window(other[0]), window(other[1])) {
+		t.Errorf("settlements of different orders should run concurrently")
+	}
+}
+
+// TestBrokerRestartMidStreamLosesNothing restarts RabbitMQ while requests
+// are being settled: every request still ends with one debit and one status.
+func TestBrokerRestartMidStreamLosesNothing(t *testing.T) {
+	testenv.RequireExclusiveBroker(t)
+	e := newEnv(t, envOpts{})
+	if err := e.sb.SetFaults(radial.EndpointSettle, radial.Faults{LatencyMS: 100}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	for i := 0; i < n; i++ {
+		e.authorize(radial.Authorization{OrderID: fmt.Sprintf("o-br%d", i), Amount: "100.00"})
+	}
+	e.start()
+	var ids []string
+	for i := 0; i < n; i++ {
+		id := uniq(fmt.Sprintf("br%d", i))
+		ids = append(ids, id)
+		e.publish(req{RequestID: id, OrderID: fmt.Sprintf("o-br%d", i), Amount: "10.00"})
+		if i == n/2 {
+			testenv.RestartBroker(t)
+		}
+	}
+	for _, id := range ids {
+		evs := e.waitEvents(id, 1, 90*time.Second)
+		if evs[0].Status.SettlementStatus != "S" {
+			t.Errorf("%s: %s %s", id, evs[0].Status.SettlementStatus, evs[0].Status.DeclineReason)
+		}
+		if d := debits(e.ledger(id)); d != 1 {
+			t.Errorf("%s: %d debits", id, d)
+		}
+	}
+}
