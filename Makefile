@@ -19,7 +19,15 @@ GO_TEST_FLAGS ?=
 # Tests that disrupt the shared broker (testenv.RestartBroker) run alone in a
 # second pass of `make test`, selected by this -run pattern.
 EXCLUSIVE_TEST_RUN ?= RestartBroker|BrokerRestart
+# Packages for `make test` / `make test-unit` / `make lint`.
+PKGS ?= ./...
 BIN_DIR := bin
+
+# The second pass of `make test` runs on its own throwaway broker, so that
+# restarting it disturbs no one else's tests.
+exclusive_broker = AMQP_URL= RABBITMQ_SCRATCH=$(CURDIR)/.tmp/rabbitmq-exclusive \
+	RABBITMQ_AMQP_PORT=5674 RABBITMQ_MANAGEMENT_PORT=15674 RABBITMQ_NODE=settlement-exclusive@localhost \
+	scripts/rabbitmq.sh
 
 # Shell snippets: start the infrastructure (if needed) and export its env.
 with_broker   = broker_env=$$(scripts/rabbitmq.sh start); eval "$$broker_env";
@@ -52,20 +60,25 @@ postgres-up: ## Start the local test PostgreSQL (idempotent) and print its env
 postgres-down: ## Stop the local test PostgreSQL
 	@scripts/postgres.sh stop
 
-test: ## Everything CI runs: broker + postgres up, go vet, go test -race (GO_TEST_FLAGS=...)
+test: ## Everything CI runs: broker + postgres up, go vet, go test -race (GO_TEST_FLAGS=..., PKGS=...)
 	@$(with_broker) $(with_postgres) \
 	echo "== broker: $$AMQP_URL" | sed -E 's#//([^:/]*):[^@]*@#//\1:***@#'; \
 	echo "== postgres: $$STORE_TEST_POSTGRES_DSN" | sed -E 's#//([^:/]*):[^@]*@#//\1:***@#'; \
-	echo "== go vet ./..."; \
-	$(GO) vet ./...; \
-	echo "== go test -race ./..."; \
-	$(GO) test -race -count=1 -timeout 30m $(GO_TEST_FLAGS) ./...; \
-	echo "== go test -race -p 1 -run '$(EXCLUSIVE_TEST_RUN)' ./... (tests that restart the broker, alone)"; \
-	TESTENV_EXCLUSIVE_BROKER=1 $(GO) test -race -count=1 -p 1 -timeout 15m -run '$(EXCLUSIVE_TEST_RUN)' ./... \
-		| { grep -v 'no tests to run' || true; }
+	echo "== go vet $(PKGS)"; \
+	$(GO) vet $(PKGS); \
+	rc=0; \
+	echo "== go test -race $(PKGS)"; \
+	$(GO) test -race -count=1 -timeout 30m $(GO_TEST_FLAGS) $(PKGS) || rc=$$?; \
+	echo "== go test -race -p 1 -run '$(EXCLUSIVE_TEST_RUN)' $(PKGS) (tests that disrupt the broker, alone, on a private broker)"; \
+	if excl_env=$$($(exclusive_broker) start); then eval "$$excl_env"; \
+	else echo "(no private broker: using the shared one)"; fi; \
+	TESTENV_EXCLUSIVE_BROKER=1 $(GO) test -race -count=1 -p 1 -timeout 15m -run '$(EXCLUSIVE_TEST_RUN)' $(PKGS) \
+		| { grep -v -e 'no tests to run' -e 'no test files' || true; } || rc=$$?; \
+	$(exclusive_broker) stop 2>/dev/null || true; \
+	exit $$rc
 
 test-unit: ## Fast tests, no infrastructure needed: go test -race -short
-	$(GO) test -race -short $(GO_TEST_FLAGS) ./...
+	$(GO) test -race -short $(GO_TEST_FLAGS) $(PKGS)
 
 demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo) against the local broker
 	@$(with_broker) $(GO) run ./cmd/settlement-demo $(ARGS)
@@ -83,9 +96,9 @@ fmt: ## Format the Go code (gofmt -w)
 	$(GO) fmt ./...
 
 lint: ## gofmt -l (fails on unformatted files) and go vet
-	@unformatted=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); \
+	@unformatted=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' $(PKGS))); \
 	if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet $(PKGS)
 
 clean: ## Remove build outputs (bin/, coverage.out); brokers keep running
 	rm -rf $(BIN_DIR) coverage.out

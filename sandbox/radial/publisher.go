@@ -58,9 +58,25 @@ func (p *publisherConn) close() {
 
 func (s *Sandbox) runPublisher(ctx context.Context) {
 	defer s.wg.Done()
+	// Close must not wait for a publish confirm or a dial to time out.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	var pc *publisherConn
 	defer func() { pc.close() }()
 	backoff := s.cfg.RetryMinBackoff
+	// Connect (and declare the status queue) right away, as Radial's queue
+	// exists before any client consumes it; a failure is retried when the
+	// first status is due.
+	if err := s.ensureConn(&pc); err != nil {
+		s.cfg.Logger.Warn().Err(err).Msg("status broker not reachable yet; will retry")
+	}
 	// Connect (and declare the queue) right away so that consumers find
 	// Radial's queue before the first status; failures are retried later.
 	if err := s.ensureConn(&pc); err != nil {

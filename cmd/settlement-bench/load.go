@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/messages"
+)
+
+// Request headers, as an order system sends them.
+const (
+	benchStoreID = "BENCH"
+	benchTender  = "VC"
+)
+
+// newRequest is the settlement request of one benchmark message: a debit
+// with a PaymentContextBase, a distinct order per request.
+func newRequest(requestID, orderID string) messages.PaymentSettlementRequest {
+	return messages.PaymentSettlementRequest{
+		RequestID:          requestID,
+		PaymentContextBase: &messages.PaymentContextBase{OrderID: orderID},
+		InvoiceID:          "inv-" + requestID,
+		Amount:             messages.Amount{CurrencyCode: "USD", Value: "100.00"},
+		TaxAmount:          &messages.Amount{CurrencyCode: "USD", Value: "6.00"},
+		SettlementType:     messages.SettlementDebit,
+		FinalDebit:         "true",
+		OmsOrderID:         orderID,
+	}
+}
+
+// requestBody is a typical encoded request (for the reported size).
+func requestBody() ([]byte, error) {
+	r := newRequest("w0-000000", "ord-w0-000000")
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("benchmark request is invalid: %w", err)
+	}
+	return messages.Encode(r)
+}
+
+// load is one batch of requests, published with confirms from several
+// goroutines with at most window outstanding, and the time each was
+// published and completed (consumed, or its status event received).
+type load struct {
+	ids    []string
+	index  map[string]int
+	bodies [][]byte
+	window chan struct{}
+
+	start   time.Time
+	sentAt  []atomic.Int64 // since start, +1 (0: not published)
+	doneAt  []atomic.Int64 // since start, +1 (0: not completed)
+	next    atomic.Int64
+	done    atomic.Int64
+	allDone chan struct{}
+}
+
+// newLoad encodes n requests whose ids start with prefix.
+func newLoad(prefix string, n, window int) (*load, error) {
+	l := &load{
+		ids: make([]string, n), index: make(map[string]int, n), bodies: make([][]byte, n),
+		window: make(chan struct{}, window),
+		sentAt: make([]atomic.Int64, n), doneAt: make([]atomic.Int64, n),
+		allDone: make(chan struct{}),
+		start:   time.Now(),
+	}
+	for i := range n {
+		id := fmt.Sprintf("%s-%06d", prefix, i)
+		r := newRequest(id, "ord-"+id)
+		if i == 0 {
+			if err := r.Validate(); err != nil {
+				return nil, fmt.Errorf("benchmark request is invalid: %w", err)
+			}
+		}
+		b, err := messages.Encode(r)
+		if err != nil {
+			return nil, err
+		}
+		l.ids[i], l.index[id], l.bodies[i] = id, i, b
+	}
+	return l, nil
+}
+
+func (l *load) n() int { return len(l.ids) }
+
+// complete records request i as completed and frees its window slot. It
+// reports false for a request already completed (a duplicate).
+func (l *load) complete(i int) bool {
+	if i < 0 || i >= l.n() || l.sentAt[i].Load() == 0 {
+		return false
+	}
+	if !l.doneAt[i].CompareAndSwap(0, int64(time.Since(l.start))+1) {
+		return false
+	}
+	<-l.window
+	if l.done.Add(1) == int64(l.n()) {
+		close(l.allDone)
+	}
+	return true
+}
+
+// completeID completes the request with this requestId; it reports false
+// for an unknown id or a duplicate.
+func (l *load) completeID(id string) bool {
+	i, ok := l.index[id]
+	return ok && l.complete(i)
+}
+
+// run publishes every request and waits until all completed (the caller
+// consumes and calls complete), limit passes, or ctx ends.
+func (l *load) run(ctx context.Context, conn *amqp.Connection, publishers int, limit time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- l.publish(ctx, conn, publishers) }()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.allDone:
+			return nil
+		case err := <-pubErr:
+			if err != nil {
+				return err
+			}
+			pubErr = nil // all published; wait for the rest
+		case <-t.C:
+			return fmt.Errorf("only %d of %d completed within %s", l.done.Load(), l.n(), limit)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// publish publishes every request to the intake exchange from publishers
+// goroutines, each on its own confirm-mode channel of conn, waiting for each
+// confirm. It returns when all are confirmed, or on the first error.
+func (l *load) publish(ctx context.Context, conn *amqp.Connection, publishers int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, publishers)
+	for range publishers {
+		ch, err := conn.Channel()
+		if err != nil {
+			return fmt.Errorf("open publisher channel: %w", err)
+		}
+		if err := ch.Confirm(false); err != nil {
+			return fmt.Errorf("confirm mode: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer ch.Close()
+			if err := l.publishLoop(ctx, ch); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+func (l *load) publishLoop(ctx context.Context, ch *amqp.Channel) error {
+	headers := amqp.Table{handlers.HeaderStoreID: benchStoreID, handlers.HeaderTenderType: benchTender}
+	for {
+		select {
+		case l.window <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		i := int(l.next.Add(1) - 1)
+		if i >= l.n() {
+			<-l.window
+			return nil
+		}
+		l.sentAt[i].Store(int64(time.Since(l.start)) + 1)
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey("radial"), true, false, amqp.Publishing{
+			ContentType:  handlers.ContentTypeXML,
+			DeliveryMode: amqp.Persistent,
+			MessageId:    l.ids[i],
+			Headers:      headers,
+			Body:         l.bodies[i],
+		})
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", l.ids[i], err)
+		}
+		ok, err := dc.WaitContext(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return fmt.Errorf("confirm of %s: %w", l.ids[i], err)
+		}
+		if !ok {
+			if ch.IsClosed() {
+				return fmt.Errorf("channel closed before the confirm of %s (was the broker restarted?)", l.ids[i])
+			}
+			return fmt.Errorf("broker refused (nack) %s", l.ids[i])
+		}
+	}
+}
+
+// times returns when request id was published and completed (zero times
+// when it was not).
+func (l *load) times(id string) (sent, done time.Time) {
+	i, ok := l.index[id]
+	if !ok {
+		return
+	}
+	if p := l.sentAt[i].Load(); p != 0 {
+		sent = l.start.Add(time.Duration(p - 1))
+	}
+	if d := l.doneAt[i].Load(); d != 0 {
+		done = l.start.Add(time.Duration(d - 1))
+	}
+	return sent, done
+}
+
+// sample summarizes the completed requests.
+func (l *load) sample(name string) sample {
+	s := sample{name: name, n: l.n()}
+	first, last := int64(-1), int64(0)
+	for i := range l.n() {
+		d, p := l.doneAt[i].Load(), l.sentAt[i].Load()
+		if p != 0 && (first < 0 || p < first) {
+			first = p
+		}
+		if d == 0 || p == 0 {
+			continue
+		}
+		s.lat = append(s.lat, time.Duration(d-p))
+		last = max(last, d)
+	}
+	if first >= 0 && last > first {
+		s.elapsed = time.Duration(last - first)
+	}
+	s.sort()
+	return s
+}

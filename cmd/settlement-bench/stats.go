@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// sample is the outcome of one measured run: how many requests, how long
+// from the first publish to the last completion, and each request's latency.
+type sample struct {
+	name    string
+	n       int             // requests in the run
+	elapsed time.Duration   // first publish → last completion
+	lat     []time.Duration // completed requests, sorted
+}
+
+func (s *sample) sort() { slices.Sort(s.lat) }
+
+// completed is the number of requests that completed.
+func (s sample) completed() int { return len(s.lat) }
+
+// rate is completed requests per second.
+func (s sample) rate() float64 {
+	if s.elapsed <= 0 {
+		return 0
+	}
+	return float64(s.completed()) / s.elapsed.Seconds()
+}
+
+// pct is the p-th percentile (nearest rank) of the latencies.
+func (s sample) pct(p float64) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(s.lat)))) - 1
+	return s.lat[min(max(i, 0), len(s.lat)-1)]
+}
+
+func (s sample) summary() string {
+	return fmt.Sprintf("%d/%d in %s: %s/s, p50 %s, p99 %s", s.completed(), s.n,
+		s.elapsed.Round(time.Millisecond), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)))
+}
+
+// report is everything printed at the end.
+type report struct {
+	opts     options
+	machine  string
+	command  string
+	bodySize int
+	raw      *sample
+	workers  []workerResult
+}
+
+func (r *report) print(w io.Writer) {
+	o := r.opts
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "### Settlement throughput (%s queues, CONCURRENCY=%d)\n\n", o.queueType, o.concurrency)
+	fmt.Fprintf(w, "Measured with `%s` on %s. Requests: %d-byte PaymentSettlementRequest debits (PaymentContextBase, distinct orders), at most %d outstanding.\n\n",
+		r.command, r.machine, r.bodySize, o.window)
+	fmt.Fprintln(w, "| Path | Messages | Throughput | p50 latency | p99 latency | Peak RSS | vs raw |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
+	if r.raw != nil {
+		fmt.Fprintf(w, "| Raw amqp091-go: publish+confirm → consume+ack (%d publishers, prefetch %d) | %s | %s msg/s | %s | %s | – | 1.00 |\n",
+			o.concurrency, o.concurrency, count(*r.raw), fmtRate(r.raw.rate()), fmtDur(r.raw.pct(50)), fmtDur(r.raw.pct(99)))
+	}
+	for _, wr := range r.workers {
+		s := wr.sample
+		fmt.Fprintf(w, "| Worker end to end, Radial sandbox %s | %s | %s settlements/s | %s | %s | %s | %s |\n",
+			fmtLatency(wr.latency), count(s), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)),
+			fmtBytes(wr.peakRSS), r.vsRaw(s))
+	}
+	fmt.Fprintln(w)
+	if r.raw != nil {
+		for _, wr := range r.workers {
+			fmt.Fprintf(w, "- worker (sandbox %s) / raw throughput: %s\n", fmtLatency(wr.latency), r.vsRaw(wr.sample))
+		}
+	}
+	if len(r.workers) > 1 {
+		base := r.workers[0]
+		for _, wr := range r.workers[1:] {
+			ratio := ratioOf(wr.sample.rate(), base.sample.rate())
+			verdict := "FAIL"
+			if ratio >= 0.5 && wr.sample.completed() == wr.sample.n {
+				verdict = "PASS"
+			}
+			fmt.Fprintf(w, "- worker throughput at %s / at %s: %.2f — %s (provider latency must not set the pace: within a factor of 2)\n",
+				fmtLatency(wr.latency), fmtLatency(base.latency), ratio, verdict)
+		}
+	}
+	fmt.Fprintln(w, "- Ratios are what to compare: absolute figures move with the machine and whatever else shares it.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Latency is request published → PaymentSettlementStatus event received (raw: published → consumed).")
+	fmt.Fprintln(w)
+	for _, wr := range r.workers {
+		fmt.Fprintf(w, "Details at %s: %s\n", fmtLatency(wr.latency), wr.details())
+	}
+	fmt.Fprintf(w, "\nCommand: %s\n", r.command)
+}
+
+func (r *report) vsRaw(s sample) string {
+	if r.raw == nil || r.raw.rate() == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", ratioOf(s.rate(), r.raw.rate()))
+}
+
+func ratioOf(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// count is "n", or "done of n" for an incomplete run.
+func count(s sample) string {
+	if s.completed() == s.n {
+		return fmt.Sprint(s.n)
+	}
+	return fmt.Sprintf("%d of %d", s.completed(), s.n)
+}
+
+func fmtRate(r float64) string {
+	switch {
+	case r >= 1000:
+		whole := fmt.Sprintf("%.0f", r)
+		var b strings.Builder
+		for i, c := range whole {
+			if i > 0 && (len(whole)-i)%3 == 0 {
+				b.WriteByte(',')
+			}
+			b.WriteRune(c)
+		}
+		return b.String()
+	case r >= 100:
+		return fmt.Sprintf("%.0f", r)
+	default:
+		return fmt.Sprintf("%.1f", r)
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "–"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+}
+
+func fmtLatency(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+func fmtBytes(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+// describeMachine names the CPU, the broker and the toolchain, for the README.
+func describeMachine(ctx context.Context, mgmtURL string) string {
+	parts := []string{fmt.Sprintf("%d cores", runtime.NumCPU())}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				parts[0] += " (" + strings.TrimSpace(v) + ")"
+				break
+			}
+		}
+		f.Close()
+	}
+	if v := rabbitVersion(ctx, mgmtURL); v != "" {
+		parts = append(parts, "RabbitMQ "+v)
+	}
+	parts = append(parts, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH)
+	return strings.Join(parts, ", ")
+}
