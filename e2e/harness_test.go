@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -100,6 +98,19 @@ func newEnv(t *testing.T, o envOpts) *env {
 // start runs the worker and waits until it consumes.
 func (e *env) start(extra ...string) *proc {
 	e.t.Helper()
+	p := e.spawn(extra...)
+	if !p.waitLog("settlement worker running", 60*time.Second) {
+		e.t.Fatalf("worker did not start; log:\n%s", p.logText())
+	}
+	if e.statuses == nil {
+		e.statuses = collect(e.t, e.amqpURL, statusQueue)
+	}
+	return p
+}
+
+// spawn runs the worker without waiting for it.
+func (e *env) spawn(extra ...string) *proc {
+	e.t.Helper()
 	vars := append([]string{
 		"AMQP_URL=" + e.amqpURL,
 		"RADIAL_AMQP_URL=" + e.radialURL,
@@ -118,12 +129,6 @@ func (e *env) start(extra ...string) *proc {
 	vars = append(vars, extra...)
 	p := startProc(e.t, e.bin, vars)
 	e.worker = p
-	if !p.waitLog("settlement worker running", 60*time.Second) {
-		e.t.Fatalf("worker did not start; log:\n%s", p.logText())
-	}
-	if e.statuses == nil {
-		e.statuses = collect(e.t, e.amqpURL, statusQueue)
-	}
 	return p
 }
 
@@ -432,25 +437,6 @@ func (e *env) parked(queue string, want int, timeout time.Duration) []amqp.Deliv
 		out = append(out, d)
 	}
 	return out
-}
-
-// freePort returns a loopback port that is free now.
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func httpGet(url string) (int, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 func uniq(prefix string) string {

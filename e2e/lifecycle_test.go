@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -151,5 +154,62 @@ func TestBrokerRestartMidStreamLosesNothing(t *testing.T) {
 		if d := debits(e.ledger(id)); d != 1 {
 			t.Errorf("%s: %d debits", id, d)
 		}
+	}
+}
+
+// TestWorkerWaitsForItsBroker starts the worker before its broker (vhost)
+// exists: it retries with backoff instead of exiting, and settles once the
+// broker is there.
+func TestWorkerWaitsForItsBroker(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	u, err := url.Parse(e.amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vhost := strings.TrimPrefix(u.Path, "/")
+	mgmt := testenv.ManagementURL(t)
+	mgmtDo(t, mgmt, http.MethodDelete, "/api/vhosts/"+url.PathEscape(vhost), "")
+
+	p := e.spawn()
+	if !p.waitLog("broker not reachable yet", wait) {
+		t.Fatalf("the worker should wait for its broker; log:\n%s", p.logText())
+	}
+	if ws, exited := p.wait(time.Second); exited {
+		t.Fatalf("the worker exited (%v) instead of waiting", ws)
+	}
+	mgmtDo(t, mgmt, http.MethodPut, "/api/vhosts/"+url.PathEscape(vhost), "{}")
+	mgmtDo(t, mgmt, http.MethodPut, "/api/permissions/"+url.PathEscape(vhost)+"/"+u.User.Username(), `{"configure":".*","write":".*","read":".*"}`)
+	if !p.waitLog("settlement worker running", 60*time.Second) {
+		t.Fatalf("the worker did not start once the broker was there")
+	}
+	e.statuses = collect(t, e.amqpURL, statusQueue)
+	e.authorize(radial.Authorization{OrderID: "o-late", Amount: "10.00"})
+	id := uniq("late")
+	e.publish(req{RequestID: id, OrderID: "o-late", Amount: "10.00"})
+	oneEvent(t, e, id, messages.StatusSettled)
+}
+
+func mgmtDo(t *testing.T, base, method, path, body string) {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, _ := u.User.Password()
+	user := u.User.Username()
+	u.User = nil
+	r, err := http.NewRequest(method, strings.TrimRight(u.String(), "/")+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetBasicAuth(user, pass)
+	r.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: HTTP %d", method, path, resp.StatusCode)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -63,6 +64,14 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	if err != nil {
 		return fmt.Errorf("create router: %w", err)
 	}
+	// A handler returns an error only when the store or the broker is
+	// unavailable; retry in place with backoff before the message is nacked
+	// and requeued (each run is idempotent). A message that keeps failing is
+	// parked by the request queue's delivery limit.
+	router.AddMiddleware(middleware.Retry{
+		MaxRetries: 3, InitialInterval: 500 * time.Millisecond, Multiplier: 2, MaxInterval: 5 * time.Second,
+		Logger: wlog,
+	}.Middleware)
 	retry := handlers.RetryPolicy{Delays: cfg.RetryDelays, MaxAttempts: cfg.MaxAttempts}
 	for _, name := range cfg.Providers {
 		p, ok := deps.Providers[name]
