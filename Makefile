@@ -80,8 +80,23 @@ test: ## Everything CI runs: broker + postgres up, go vet, go test -race (GO_TES
 test-unit: ## Fast tests, no infrastructure needed: go test -race -short
 	$(GO) test -race -short $(GO_TEST_FLAGS) $(PKGS)
 
-demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo) against the local broker
-	@$(with_broker) $(GO) run ./cmd/settlement-demo $(ARGS)
+demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo); starts a local RabbitMQ if none is reachable
+	@if [[ -z $${AMQP_URL:-} && ! -x $${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}/rabbitmq-server ]] \
+		&& command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
+		echo "== no local rabbitmq-server: RabbitMQ from deployments/docker-compose.yml"; \
+		export RABBITMQ_USER=$${RABBITMQ_USER:-settlement} RABBITMQ_PASSWORD=$${RABBITMQ_PASSWORD:-settlement-demo} \
+			POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-unused-by-demo} RADIAL_API_KEY=$${RADIAL_API_KEY:-unused-by-demo}; \
+		compose="docker compose -f deployments/docker-compose.yml -f cmd/settlement-demo/docker-compose.amqp.yml"; \
+		$$compose up -d rabbitmq; \
+		$$compose run --rm rabbitmq-init; \
+		export AMQP_URL=amqp://$$RABBITMQ_USER:$$RABBITMQ_PASSWORD@127.0.0.1:5672/ \
+			RADIAL_AMQP_URL=amqp://$$RABBITMQ_USER:$$RABBITMQ_PASSWORD@127.0.0.1:5672/radial \
+			RABBITMQ_MANAGEMENT_URL=http://$$RABBITMQ_USER:$$RABBITMQ_PASSWORD@127.0.0.1:15672 \
+			SETTLEMENT_DEMO_BROKER_STOP="docker compose -f deployments/docker-compose.yml stop rabbitmq"; \
+	else \
+		$(with_broker) \
+	fi; \
+	$(GO) run ./cmd/settlement-demo $(ARGS)
 
 bench: ## Run the benchmark (go run ./cmd/settlement-bench) against the local broker
 	@$(with_broker) $(GO) run ./cmd/settlement-bench $(ARGS)

@@ -3,7 +3,6 @@ package broker_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -247,5 +246,3 @@ func killConnections(t *testing.T, u, name string) int {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
-func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }

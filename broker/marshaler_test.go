@@ -14,9 +14,10 @@ import (
 	"github.com/settlement-worker/settlement-worker/broker"
 )
 
-// sentProps are the properties and headers every marshaler case publishes.
+// sentTimestamp is the AMQP timestamp (second precision) of sentPublishing.
 var sentTimestamp = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
+// sentPublishing carries every property and a few typed headers.
 func sentPublishing(body string) amqp.Publishing {
 	return amqp.Publishing{
 		ContentType:   "application/xml",

@@ -309,4 +309,3 @@ func TestTopologyStatusQueueBinding(t *testing.T) {
 		})
 	}
 }
-

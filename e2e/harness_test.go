@@ -328,30 +328,67 @@ type event struct {
 	Body          []byte
 }
 
-// collector consumes our status queue.
+// collector consumes our status queue, reconnecting when the broker
+// restarts (the queue is durable: nothing is lost meanwhile).
 type collector struct {
 	mu     sync.Mutex
 	events []event
-	conn   *amqp.Connection
 }
 
 func collect(t *testing.T, url, queue string) *collector {
 	c := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ready := make(chan error, 1)
+	go func() {
+		first := true
+		for ctx.Err() == nil {
+			err := c.consume(ctx, url, queue, func(err error) {
+				if first {
+					ready <- err
+					first = false
+				}
+			})
+			if first {
+				ready <- err
+				first = false
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatalf("collector: %v", err)
+	}
+	return c
+}
+
+// consume reads deliveries until the connection drops or ctx ends.
+func (c *collector) consume(ctx context.Context, url, queue string, started func(error)) error {
 	conn, err := amqp.Dial(url)
 	if err != nil {
-		t.Fatalf("collector dial: %v", err)
+		return err
 	}
-	c.conn = conn
+	defer conn.Close()
 	ch, err := conn.Channel()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	ds, err := ch.Consume(queue, "e2e-collector", true, false, false, false, nil)
+	ds, err := ch.Consume(queue, "", true, false, false, false, nil)
 	if err != nil {
-		t.Fatalf("consume %s: %v", queue, err)
+		return fmt.Errorf("consume %s: %w", queue, err)
 	}
-	go func() {
-		for d := range ds {
+	started(nil)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-ds:
+			if !ok {
+				return nil
+			}
 			ev := event{MessageID: d.MessageId, CorrelationID: d.CorrelationId, Type: d.Type, ContentType: d.ContentType,
 				Persistent: d.DeliveryMode == amqp.Persistent, Headers: map[string]string{}, Body: d.Body}
 			for k, v := range d.Headers {
@@ -364,9 +401,7 @@ func collect(t *testing.T, url, queue string) *collector {
 			c.events = append(c.events, ev)
 			c.mu.Unlock()
 		}
-	}()
-	t.Cleanup(func() { conn.Close() })
-	return c
+	}
 }
 
 // of returns the events of a request (by correlation id).

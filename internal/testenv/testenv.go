@@ -32,6 +32,15 @@
 // containers once the test binary exits, and only the temporary directory
 // holding the binaries built by Binary is left behind in os.TempDir().
 //
+// # Tests that disrupt the broker
+//
+// RestartBroker drops every connection to the broker, other test packages'
+// included, so tests that call it (or otherwise disturb the broker) start
+// with RequireExclusiveBroker and are named *RestartBroker* or
+// *BrokerRestart*: they are skipped unless TESTENV_EXCLUSIVE_BROKER=1, and
+// `make test` runs them in a second pass, `go test -p 1 -run
+// 'RestartBroker|BrokerRestart' ./...`, on a private broker of their own.
+//
 // Set TESTENV_NO_DOCKER=1 to never try Docker.
 package testenv
 

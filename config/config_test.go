@@ -1,0 +1,467 @@
+package config_test
+
+import (
+	"bytes"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/config"
+)
+
+// allVars are the environment variables the worker documents.
+var allVars = []string{
+	"AMQP_URL", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
+	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "STORE_DSN", "SHUTDOWN_TIMEOUT",
+	"HTTP_ADDR", "LOG_LEVEL",
+	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT",
+	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
+	"SETTLEMENT_WORKER_CRASH_AT",
+}
+
+// cleanEnv unsets every variable the configuration reads (restored after
+// the test), so that the developer's or CI's environment, e.g. the
+// AMQP_URL and RADIAL_AMQP_URL exported by scripts/rabbitmq.sh, cannot leak in.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	names := slices.Clone(allVars)
+	for _, v := range config.Vars() {
+		names = append(names, v.Name)
+	}
+	for _, n := range names {
+		t.Setenv(n, "")
+		if err := os.Unsetenv(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// setEnv sets pairs of name, value.
+func setEnv(t *testing.T, kv ...string) {
+	t.Helper()
+	for i := 0; i+1 < len(kv); i += 2 {
+		t.Setenv(kv[i], kv[i+1])
+	}
+}
+
+// minimal is the least a radial deployment must set.
+var minimal = []string{"RADIAL_BASE_URL", "http://127.0.0.1:8081/radial", "RADIAL_API_KEY", "k3y-s3cr3t-value"}
+
+func TestLoadDefaults(t *testing.T) {
+	cleanEnv(t)
+	setEnv(t, minimal...)
+	c, err := config.Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := config.Config{
+		AMQPURL:         "amqp://guest:guest@127.0.0.1:5672/",
+		Providers:       []string{"radial"},
+		QueueType:       "quorum",
+		StatusQueues:    []string{"q.Payments.Settlements.Status.guest=settlement.status.#"},
+		Concurrency:     16,
+		Prefetch:        1,
+		RetryDelays:     []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
+		MaxAttempts:     6,
+		DeliveryLimit:   20,
+		StoreDSN:        "sqlite:settlement-worker.db",
+		ShutdownTimeout: 30 * time.Second,
+		HTTPAddr:        "127.0.0.1:9090",
+		LogLevel:        "info",
+		Radial: config.Radial{
+			BaseURL:           "http://127.0.0.1:8081/radial",
+			APIKey:            "k3y-s3cr3t-value",
+			APIVersion:        "v1.0",
+			Timeout:           10 * time.Second,
+			AMQPURL:           "amqp://guest:guest@127.0.0.1:5672/",
+			StatusQueue:       "q.Payments.Settlements.Status.guest",
+			StatusConcurrency: 4,
+		},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load with a clean environment:\n got %+v\nwant %+v", c, want)
+	}
+	if !c.Enabled("radial") || c.Enabled("paysafe") {
+		t.Errorf("Enabled: radial %v, paysafe %v", c.Enabled("radial"), c.Enabled("paysafe"))
+	}
+	if got := c.StatusQueueBindings(); !reflect.DeepEqual(got, []broker.StatusQueue{{Name: "q.Payments.Settlements.Status.guest", BindingKey: "settlement.status.#"}}) {
+		t.Errorf("StatusQueueBindings = %+v", got)
+	}
+}
+
+// TestLoadEmptyVariablesMeanDefault: an empty variable is the same as an
+// unset one (so "HTTP_ADDR=" does not disable the HTTP server: "off" does).
+func TestLoadEmptyVariablesMeanDefault(t *testing.T) {
+	cleanEnv(t)
+	setEnv(t, minimal...)
+	for _, n := range []string{"CONCURRENCY", "RETRY_DELAYS", "HTTP_ADDR", "QUEUE_TYPE", "RADIAL_TIMEOUT"} {
+		t.Setenv(n, "")
+	}
+	c, err := config.Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Concurrency != 16 || len(c.RetryDelays) != 5 || c.HTTPAddr != "127.0.0.1:9090" || c.QueueType != "quorum" || c.Radial.Timeout != 10*time.Second {
+		t.Errorf("empty variables did not fall back to defaults: %+v", c)
+	}
+	t.Setenv("HTTP_ADDR", "off")
+	if c, err := config.Load(); err != nil || c.HTTPAddr != "off" {
+		t.Errorf("HTTP_ADDR=off: %q, %v", c.HTTPAddr, err)
+	}
+}
+
+func TestLoadDerivedFromAMQPUser(t *testing.T) {
+	cases := []struct {
+		name             string
+		env              []string
+		wantRadialURL    string
+		wantRadialQueue  string
+		wantStatusQueues []string
+	}{
+		{
+			name:             "user of AMQP_URL",
+			env:              []string{"AMQP_URL", "amqp://alice:pw@broker:5672/payments"},
+			wantRadialURL:    "amqp://alice:pw@broker:5672/payments",
+			wantRadialQueue:  "q.Payments.Settlements.Status.alice",
+			wantStatusQueues: []string{"q.Payments.Settlements.Status.alice=settlement.status.#"},
+		},
+		{
+			name:             "no user in AMQP_URL: guest",
+			env:              []string{"AMQP_URL", "amqp://broker/"},
+			wantRadialURL:    "amqp://broker/",
+			wantRadialQueue:  "q.Payments.Settlements.Status.guest",
+			wantStatusQueues: []string{"q.Payments.Settlements.Status.guest=settlement.status.#"},
+		},
+		{
+			name:             "RADIAL_AMQP_URL with its own user",
+			env:              []string{"AMQP_URL", "amqps://alice:pw@broker/", "RADIAL_AMQP_URL", "amqps://radial-user:pw2@radial.example/radial"},
+			wantRadialURL:    "amqps://radial-user:pw2@radial.example/radial",
+			wantRadialQueue:  "q.Payments.Settlements.Status.radial-user",
+			wantStatusQueues: []string{"q.Payments.Settlements.Status.alice=settlement.status.#"},
+		},
+		{
+			name:             "explicit RADIAL_STATUS_QUEUE and STATUS_QUEUES win",
+			env:              []string{"AMQP_URL", "amqp://alice:pw@broker/", "RADIAL_STATUS_QUEUE", "q.radial.custom", "STATUS_QUEUES", "q.a=settlement.status.S1,q.b"},
+			wantRadialURL:    "amqp://alice:pw@broker/",
+			wantRadialQueue:  "q.radial.custom",
+			wantStatusQueues: []string{"q.a=settlement.status.S1", "q.b"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			setEnv(t, minimal...)
+			setEnv(t, tc.env...)
+			c, err := config.Load()
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Radial.AMQPURL != tc.wantRadialURL {
+				t.Errorf("RADIAL_AMQP_URL = %q, want %q", c.Radial.AMQPURL, tc.wantRadialURL)
+			}
+			if c.Radial.StatusQueue != tc.wantRadialQueue {
+				t.Errorf("RADIAL_STATUS_QUEUE = %q, want %q", c.Radial.StatusQueue, tc.wantRadialQueue)
+			}
+			if !reflect.DeepEqual(c.StatusQueues, tc.wantStatusQueues) {
+				t.Errorf("STATUS_QUEUES = %q, want %q", c.StatusQueues, tc.wantStatusQueues)
+			}
+		})
+	}
+}
+
+func TestStatusQueueBindings(t *testing.T) {
+	c := config.Config{StatusQueues: []string{"q.a=settlement.status.S1", " q.b ", "q.c = settlement.status.* ", "q.d=a=b"}}
+	want := []broker.StatusQueue{
+		{Name: "q.a", BindingKey: "settlement.status.S1"},
+		{Name: "q.b", BindingKey: "settlement.status.#"},
+		{Name: "q.c", BindingKey: "settlement.status.*"},
+		{Name: "q.d", BindingKey: "a=b"},
+	}
+	if got := c.StatusQueueBindings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("StatusQueueBindings = %+v, want %+v", got, want)
+	}
+}
+
+// TestLoadValidationRules sets one bad variable at a time: Load must fail
+// with a message that names the variable (and only then the problem).
+func TestLoadValidationRules(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     []string
+		wantVar string
+		want    string // a further fragment of the message
+	}{
+		{"AMQP_URL not amqp", []string{"AMQP_URL", "http://broker:5672/"}, "AMQP_URL", "amqp:// or amqps://"},
+		{"AMQP_URL without host", []string{"AMQP_URL", "amqp:///vhost"}, "AMQP_URL", "with a host"},
+		{"AMQP_URL garbage", []string{"AMQP_URL", "::not a url::"}, "AMQP_URL", ""},
+		{"PROVIDERS unknown", []string{"PROVIDERS", "radial,paysafe"}, "PROVIDERS", `unknown provider "paysafe"`},
+		{"PROVIDERS blank entry", []string{"PROVIDERS", "radial,"}, "PROVIDERS", `unknown provider ""`},
+		{"QUEUE_TYPE", []string{"QUEUE_TYPE", "stream"}, "QUEUE_TYPE", `"stream"`},
+		{"STATUS_QUEUES without name", []string{"STATUS_QUEUES", "=settlement.status.#"}, "STATUS_QUEUES", "name=binding.key"},
+		{"STATUS_QUEUES without key", []string{"STATUS_QUEUES", "q.a="}, "STATUS_QUEUES", "name=binding.key"},
+		{"CONCURRENCY 0", []string{"CONCURRENCY", "0"}, "CONCURRENCY", "between 1 and 1024"},
+		{"CONCURRENCY too high", []string{"CONCURRENCY", "1025"}, "CONCURRENCY", "(got 1025)"},
+		{"PREFETCH 0", []string{"PREFETCH", "0"}, "PREFETCH", "at least 1"},
+		{"RETRY_DELAYS too short", []string{"RETRY_DELAYS", "1s,5ms"}, "RETRY_DELAYS", "at least 10ms (got 5ms)"},
+		{"RETRY_DELAYS zero", []string{"RETRY_DELAYS", "0s"}, "RETRY_DELAYS", "at least 10ms"},
+		{"RETRY_DELAYS negative", []string{"RETRY_DELAYS", "-1s"}, "RETRY_DELAYS", "at least 10ms"},
+		{"MAX_ATTEMPTS 0", []string{"MAX_ATTEMPTS", "0"}, "MAX_ATTEMPTS", "at least 1"},
+		{"DELIVERY_LIMIT negative", []string{"DELIVERY_LIMIT", "-1"}, "DELIVERY_LIMIT", "0 (off) or positive"},
+		{"STORE_DSN blank", []string{"STORE_DSN", "   "}, "STORE_DSN", "is required"},
+		{"SHUTDOWN_TIMEOUT zero", []string{"SHUTDOWN_TIMEOUT", "0s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
+		{"SHUTDOWN_TIMEOUT negative", []string{"SHUTDOWN_TIMEOUT", "-5s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
+		{"LOG_LEVEL", []string{"LOG_LEVEL", "trace"}, "LOG_LEVEL", `"trace"`},
+		{"SETTLEMENT_WORKER_CRASH_AT", []string{"SETTLEMENT_WORKER_CRASH_AT", "before_breakfast"}, "SETTLEMENT_WORKER_CRASH_AT", `"before_breakfast"`},
+		{"RADIAL_BASE_URL missing", []string{"RADIAL_BASE_URL", ""}, "RADIAL_BASE_URL", "http(s)"},
+		{"RADIAL_BASE_URL not http", []string{"RADIAL_BASE_URL", "ftp://radial.example/"}, "RADIAL_BASE_URL", "http(s)"},
+		{"RADIAL_BASE_URL without scheme", []string{"RADIAL_BASE_URL", "radial.example/api"}, "RADIAL_BASE_URL", "http(s)"},
+		{"RADIAL_BASE_URL without host", []string{"RADIAL_BASE_URL", "https://"}, "RADIAL_BASE_URL", "http(s)"},
+		{"RADIAL_API_KEY missing", []string{"RADIAL_API_KEY", ""}, "RADIAL_API_KEY", "is required"},
+		{"RADIAL_TIMEOUT zero", []string{"RADIAL_TIMEOUT", "0s"}, "RADIAL_TIMEOUT", "must be positive"},
+		{"RADIAL_AMQP_URL not amqp", []string{"RADIAL_AMQP_URL", "https://radial.example/"}, "RADIAL_AMQP_URL", "amqp:// or amqps://"},
+		{"RADIAL_STATUS_CONCURRENCY 0", []string{"RADIAL_STATUS_CONCURRENCY", "0"}, "RADIAL_STATUS_CONCURRENCY", "at least 1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			setEnv(t, minimal...)
+			setEnv(t, tc.env...)
+			_, err := config.Load()
+			if err == nil {
+				t.Fatalf("Load accepted %v", tc.env)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.wantVar+":") {
+				t.Errorf("error does not name %s:\n%s", tc.wantVar, msg)
+			}
+			if tc.want != "" && !strings.Contains(msg, tc.want) {
+				t.Errorf("error does not say %q:\n%s", tc.want, msg)
+			}
+			// One problem, one line (a bad AMQP_URL is RADIAL_AMQP_URL's default too).
+			lines := problemLines(msg)
+			if tc.wantVar != "AMQP_URL" && len(lines) != 1 {
+				t.Errorf("want exactly one problem, got %d:\n%s", len(lines), msg)
+			}
+			if strings.Contains(msg, "k3y-s3cr3t-value") {
+				t.Errorf("error reveals RADIAL_API_KEY:\n%s", msg)
+			}
+		})
+	}
+}
+
+// problemLines returns the lines of a Validate error after its heading.
+func problemLines(msg string) []string {
+	var out []string
+	for i, l := range strings.Split(msg, "\n") {
+		if i == 0 || strings.TrimSpace(l) == "" {
+			continue
+		}
+		out = append(out, strings.TrimSpace(l))
+	}
+	return out
+}
+
+// TestValidateRules covers what the environment cannot express.
+func TestValidateRules(t *testing.T) {
+	valid := func() config.Config {
+		return config.Config{
+			AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Providers: []string{"radial"}, QueueType: "classic",
+			StatusQueues: []string{"q.s=settlement.status.#"}, Concurrency: 1, Prefetch: 1,
+			RetryDelays: []time.Duration{10 * time.Millisecond}, MaxAttempts: 1, DeliveryLimit: 0,
+			StoreDSN: "sqlite:x.db", ShutdownTimeout: time.Second, LogLevel: "debug", CrashAt: "after_status_publish",
+			Radial: config.Radial{BaseURL: "https://radial.example/api", APIKey: "k", APIVersion: "v1.0", Timeout: time.Second,
+				AMQPURL: "amqps://u:p@radial.example/", StatusQueue: "q.st", StatusConcurrency: 1},
+		}
+	}
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("boundary values rejected: %v", err)
+	}
+	cases := []struct {
+		name    string
+		mutate  func(*config.Config)
+		wantVar string
+	}{
+		{"no providers", func(c *config.Config) { c.Providers = nil }, "PROVIDERS"},
+		{"no retry delays", func(c *config.Config) { c.RetryDelays = nil }, "RETRY_DELAYS"},
+		{"no radial status queue", func(c *config.Config) { c.Radial.StatusQueue = "" }, "RADIAL_STATUS_QUEUE"},
+		{"radial timeout negative", func(c *config.Config) { c.Radial.Timeout = -time.Second }, "RADIAL_TIMEOUT"},
+		{"radial status concurrency negative", func(c *config.Config) { c.Radial.StatusConcurrency = -1 }, "RADIAL_STATUS_CONCURRENCY"},
+		{"empty queue type", func(c *config.Config) { c.QueueType = "" }, "QUEUE_TYPE"},
+		{"empty log level", func(c *config.Config) { c.LogLevel = "" }, "LOG_LEVEL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid()
+			tc.mutate(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.wantVar+":") {
+				t.Fatalf("Validate = %v, want an error naming %s", err, tc.wantVar)
+			}
+		})
+	}
+	t.Run("radial settings ignored when radial is disabled", func(t *testing.T) {
+		c := valid()
+		c.Providers = []string{}
+		c.Radial = config.Radial{}
+		err := c.Validate()
+		if err == nil || strings.Contains(err.Error(), "RADIAL_") {
+			t.Errorf("Validate = %v, want only the PROVIDERS problem", err)
+		}
+	})
+}
+
+func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
+	cleanEnv(t)
+	setEnv(t, "RADIAL_BASE_URL", "http://radial.example/",
+		"CONCURRENCY", "0", "PREFETCH", "0", "LOG_LEVEL", "loud", "QUEUE_TYPE", "lazy", "RETRY_DELAYS", "1ms")
+	_, err := config.Load()
+	if err == nil {
+		t.Fatal("Load accepted a broken configuration")
+	}
+	msg := err.Error()
+	for _, v := range []string{"CONCURRENCY", "PREFETCH", "LOG_LEVEL", "QUEUE_TYPE", "RETRY_DELAYS", "RADIAL_API_KEY"} {
+		if !strings.Contains(msg, v+":") {
+			t.Errorf("error does not report %s:\n%s", v, msg)
+		}
+	}
+	if got := len(problemLines(msg)); got != 6 {
+		t.Errorf("%d problems reported, want 6:\n%s", got, msg)
+	}
+	if !strings.HasPrefix(msg, "invalid configuration:") {
+		t.Errorf("error does not start with its heading:\n%s", msg)
+	}
+}
+
+// TestLoadParseErrorsNameTheVariable: a value that cannot even be parsed
+// ("CONCURRENCY=many") must be reported, like every other configuration
+// problem, under the name of the environment variable to fix, not the Go
+// field name.
+func TestLoadParseErrorsNameTheVariable(t *testing.T) {
+	cases := []struct{ name, value string }{
+		{"CONCURRENCY", "many"},
+		{"RETRY_DELAYS", "1s,5"},
+		{"SHUTDOWN_TIMEOUT", "30"},
+		{"RADIAL_TIMEOUT", "soon"},
+		{"RADIAL_STATUS_CONCURRENCY", "4.5"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			setEnv(t, minimal...)
+			t.Setenv(tc.name, tc.value)
+			_, err := config.Load()
+			if err == nil {
+				t.Fatalf("Load accepted %s=%q", tc.name, tc.value)
+			}
+			if !strings.Contains(err.Error(), tc.name) {
+				t.Errorf("%s=%q: error does not name the variable: %v", tc.name, tc.value, err)
+			}
+		})
+	}
+}
+
+// TestValidationNeverEchoesSecrets: URLs are shown in errors so that a typo
+// can be spotted, but never with their password.
+func TestValidationNeverEchoesSecrets(t *testing.T) {
+	const pw = "pa55w0rd-xyz"
+	cases := []struct{ name, value string }{
+		{"AMQP_URL", "http://user:" + pw + "@broker/"},
+		{"RADIAL_AMQP_URL", "https://user:" + pw + "@radial.example/"},
+		{"RADIAL_BASE_URL", "ftp://user:" + pw + "@radial.example/"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			setEnv(t, minimal...)
+			t.Setenv(tc.name, tc.value)
+			_, err := config.Load()
+			if err == nil || !strings.Contains(err.Error(), tc.name+":") {
+				t.Fatalf("Load = %v, want an error naming %s", err, tc.name)
+			}
+			if strings.Contains(err.Error(), pw) {
+				t.Errorf("error shows the password of %s:\n%s", tc.name, err)
+			}
+		})
+	}
+}
+
+func TestPrintHelp(t *testing.T) {
+	cleanEnv(t)
+	const secret = "sup3r-s3cret-api-key"
+	setEnv(t, "RADIAL_API_KEY", secret, "AMQP_URL", "amqp://u:hunter2-pw@broker/")
+	var b bytes.Buffer
+	config.PrintHelp(&b)
+	out := b.String()
+	if strings.Contains(out, secret) || strings.Contains(out, "hunter2-pw") {
+		t.Errorf("help prints a value from the environment:\n%s", out)
+	}
+	lines := strings.Split(out, "\n")
+	for _, name := range allVars {
+		found := false
+		for _, l := range lines {
+			f := strings.Fields(l)
+			found = found || len(f) > 0 && f[0] == name
+		}
+		if !found {
+			t.Errorf("help does not list %s:\n%s", name, out)
+		}
+	}
+	// Every variable the struct reads is documented, with its default.
+	vars := config.Vars()
+	if len(vars) != len(allVars) {
+		t.Errorf("Vars() lists %d variables, want %d: %+v", len(vars), len(allVars), vars)
+	}
+	for _, v := range vars {
+		if !slices.Contains(allVars, v.Name) {
+			t.Errorf("undocumented variable %s in Vars()", v.Name)
+		}
+		if strings.TrimSpace(v.Help) == "" {
+			t.Errorf("%s has no help text", v.Name)
+		}
+		if v.Default != "" && !strings.Contains(out, v.Default) {
+			t.Errorf("help does not show %s's default %q", v.Name, v.Default)
+		}
+		if v.Name == "RADIAL_API_KEY" && v.Default != "" {
+			t.Errorf("RADIAL_API_KEY has a default %q", v.Default)
+		}
+	}
+	md := config.MarkdownTable()
+	for _, name := range allVars {
+		if !strings.Contains(md, "`"+name+"`") {
+			t.Errorf("Markdown table does not list %s", name)
+		}
+	}
+	if strings.Contains(md, secret) {
+		t.Error("Markdown table shows RADIAL_API_KEY's value")
+	}
+}
+
+// TestVarsCoverStruct walks Config by reflection: every env tag appears in
+// Vars, with its prefix.
+func TestVarsCoverStruct(t *testing.T) {
+	var walk func(rt reflect.Type, prefix string) []string
+	walk = func(rt reflect.Type, prefix string) []string {
+		var out []string
+		for i := 0; i < rt.NumField(); i++ {
+			f := rt.Field(i)
+			if p, ok := f.Tag.Lookup("envPrefix"); ok {
+				out = append(out, walk(f.Type, prefix+p)...)
+			} else if e := f.Tag.Get("env"); e != "" {
+				out = append(out, prefix+strings.Split(e, ",")[0])
+			}
+		}
+		return out
+	}
+	want := walk(reflect.TypeOf(config.Config{}), "")
+	var got []string
+	for _, v := range config.Vars() {
+		got = append(got, v.Name)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Vars() = %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,617 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/money"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	statusQueue   = "q.status.all"
+	radialQueue   = "q.Payments.Settlements.Status.radial"
+	testStoreID   = "S1"
+	testTender    = "VC"
+	testOrderID   = "ORD-1"
+	testAmount    = "100.00"
+	testCurrency  = "USD"
+	otherOrderID  = "ORD-404"
+	conflictingCC = "cc-A"
+)
+
+// stepClock gives every store timestamp its own millisecond, so that "oldest"
+// is well defined however fast the test seeds.
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+// psEnv is one case's infrastructure: a fresh vhost with the status
+// exchange, a status queue bound to settlement.status.# and the provider
+// status parked queue; a real SQLite store; the handler under test.
+type psEnv struct {
+	t  *testing.T
+	h  *ProviderStatus
+	st store.Store
+	ch *amqp.Channel
+}
+
+func newPSEnv(t *testing.T) *psEnv {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	u := testenv.AMQPURL(t)
+	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	conn, err := pub.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := broker.Topology{
+		StatusQueues:         []broker.StatusQueue{{Name: statusQueue, BindingKey: "settlement.status.#"}},
+		ParkProviderStatuses: []string{"radial"},
+	}
+	if err := top.Declare(dch); err != nil {
+		t.Fatalf("declare topology: %v", err)
+	}
+	_ = dch.Close()
+
+	cconn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cconn.Close() })
+	ch, err := cconn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clock := &stepClock{now: time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC)}
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), store.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return &psEnv{
+		t:  t,
+		st: st,
+		ch: ch,
+		h: &ProviderStatus{
+			Provider: "radial", Queue: radialQueue, Store: st, Pub: pub,
+			Log: zerolog.Nop(),
+		},
+	}
+}
+
+// seedSpec is a settlement registered directly in the store.
+type seedSpec struct {
+	id     string
+	cc     string // the request's own ClientContext ("" for none)
+	amount string // default testAmount
+	order  string // default testOrderID
+	state  store.State
+	json   bool // request stored as JSON
+}
+
+func (e *psEnv) seed(s seedSpec) store.Settlement {
+	e.t.Helper()
+	ctx := context.Background()
+	if s.amount == "" {
+		s.amount = testAmount
+	}
+	if s.order == "" {
+		s.order = testOrderID
+	}
+	req := &messages.PaymentSettlementRequest{
+		RequestID: s.id,
+		PaymentContext: &messages.PaymentContext{
+			OrderID:                s.order,
+			PaymentAccountUniqueID: messages.AccountID{IsToken: "true", Value: "4111110PASeK1111"},
+		},
+		InvoiceID:      "inv-" + s.id,
+		Amount:         messages.Amount{CurrencyCode: testCurrency, Value: s.amount},
+		TaxAmount:      &messages.Amount{CurrencyCode: testCurrency, Value: "0.00"},
+		SettlementType: messages.SettlementDebit,
+		ClientContext:  s.cc,
+	}
+	body, ct := []byte(nil), ContentTypeXML
+	var err error
+	if s.json {
+		body, err = json.Marshal(req)
+		ct = ContentTypeJSON
+	} else {
+		body, err = messages.Encode(req)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	corr := s.cc
+	if corr == "" {
+		corr = s.id
+	}
+	m, err := req.Amount.Money()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	key := store.Key{Provider: "radial", RequestID: s.id}
+	_, created, err := e.st.Register(ctx, store.Settlement{
+		Key: key, Fingerprint: req.Fingerprint(), StoreID: testStoreID, OrderID: s.order, TenderType: testTender,
+		SettlementType: messages.SettlementDebit, Amount: m.String(), Currency: testCurrency,
+		ClientContext: s.cc, CorrelationID: corr, Request: body, ContentType: ct,
+		Headers: map[string]string{HeaderStoreID: testStoreID, HeaderTenderType: testTender},
+	})
+	if err != nil || !created {
+		e.t.Fatalf("register %s: created %v, %v", s.id, created, err)
+	}
+	path := map[store.State][]store.State{
+		store.StateConfirmed:    {store.StateConfirming, store.StateConfirmed},
+		store.StateSubmitting:   {store.StateConfirming, store.StateConfirmed, store.StateSubmitting},
+		store.StateAcknowledged: {store.StateConfirming, store.StateConfirmed, store.StateSubmitting, store.StateAcknowledged},
+		store.StateSettled:      {store.StateConfirming, store.StateConfirmed, store.StateSubmitting, store.StateAcknowledged, store.StateSettled},
+	}[s.state]
+	if s.state != store.StateReceived && path == nil {
+		e.t.Fatalf("seed: no path to %s", s.state)
+	}
+	var out store.Settlement
+	for _, to := range path {
+		if out, _, err = e.st.Transition(ctx, key, nil, to, store.Change{Note: "seed"}, nil); err != nil {
+			e.t.Fatalf("seed %s → %s: %v", s.id, to, err)
+		}
+	}
+	return out
+}
+
+// statusSpec is a PaymentSettlementStatus as Radial would send it.
+type statusSpec struct {
+	cc      string
+	amount  string // default testAmount
+	order   string // default testOrderID
+	tender  string // default testTender
+	verdict string // default S
+	decline string
+	msgID   string // AMQP message_id; "" for none
+	raw     string // when set, the body verbatim
+}
+
+func (s statusSpec) message(t *testing.T) *message.Message {
+	t.Helper()
+	body := []byte(s.raw)
+	if s.raw == "" {
+		st := messages.PaymentSettlementStatus{
+			PaymentContext: &messages.PaymentContext{
+				OrderID:                or(s.order, testOrderID),
+				PaymentAccountUniqueID: messages.AccountID{IsToken: "true", Value: "4111110PASeK1111"},
+			},
+			TenderType:       or(s.tender, testTender),
+			Amount:           messages.Amount{CurrencyCode: testCurrency, Value: or(s.amount, testAmount)},
+			SettlementType:   messages.SettlementDebit,
+			SettlementStatus: or(s.verdict, messages.StatusSettled),
+			DeclineReason:    s.decline,
+			ClientContext:    s.cc,
+			StoreID:          testStoreID,
+		}
+		var err error
+		if body, err = messages.Encode(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uuid := s.msgID
+	if uuid == "" {
+		uuid = fmt.Sprintf("wm-%d", time.Now().UnixNano()) // watermill's own id, not the AMQP one
+	}
+	m := message.NewMessage(uuid, body)
+	m.Metadata.Set(broker.MetaContentType, ContentTypeXML)
+	if s.msgID != "" {
+		m.Metadata.Set(broker.MetaMessageID, s.msgID)
+	}
+	m.Metadata.Set("x-delivery-count", "0")
+	return m
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// step feeds one status to the handler and says what must follow.
+type step struct {
+	st statusSpec
+	// Either an event for target is published...
+	target    string
+	wantCC    string // ClientContext of the event (our request's own)
+	wantState store.State
+	sameAs    int // index of an earlier step whose event must be republished; -1 for a new event
+	// ...or the status is parked with a reason containing park.
+	park string
+}
+
+func (e *psEnv) get(queue string) (amqp.Delivery, bool) {
+	e.t.Helper()
+	d, ok, err := e.ch.Get(queue, true)
+	if err != nil {
+		e.t.Fatalf("get %s: %v", queue, err)
+	}
+	return d, ok
+}
+
+func TestProviderStatusCorrelation(t *testing.T) {
+	ack := store.StateAcknowledged
+	settled := store.StateSettled
+	refused := store.StateRefused
+	cases := []struct {
+		name  string
+		seeds []seedSpec
+		steps []step
+		// final states of every seeded settlement, and their event counts
+		wantStates map[string]store.State
+		wantEvents map[string]int
+	}{
+		{
+			name: "exact ClientContext match wins over an older look-alike",
+			seeds: []seedSpec{
+				{id: "req-old", cc: "cc-old", state: ack},
+				{id: "req-A", cc: "cc-A", state: ack},
+			},
+			steps:      []step{{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-old": ack, "req-A": settled},
+			wantEvents: map[string]int{"req-old": 0, "req-A": 1},
+		},
+		{
+			name:       "ClientContext is our requestId when the request had none",
+			seeds:      []seedSpec{{id: "req-A", state: ack}},
+			steps:      []step{{st: statusSpec{cc: "req-A", msgID: "m1"}, target: "req-A", wantCC: "", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-A": settled},
+		},
+		{
+			name:       "status without ClientContext matched by fields",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}, {id: "req-other", cc: "cc-o", order: otherOrderID, state: ack}},
+			steps:      []step{{st: statusSpec{msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-A": settled, "req-other": ack},
+		},
+		{
+			name:       "amount written differently still matches",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps:      []step{{st: statusSpec{amount: "100", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-A": settled},
+		},
+		{
+			name: "two indistinguishable acknowledged candidates: oldest first, then the next",
+			// req-z is registered first: age, not request id, decides.
+			seeds: []seedSpec{{id: "req-z", cc: "cc-z", state: ack}, {id: "req-a", cc: "cc-a", state: ack}},
+			steps: []step{
+				{st: statusSpec{msgID: "m1"}, target: "req-z", wantCC: "cc-z", wantState: settled, sameAs: -1},
+				{st: statusSpec{msgID: "m2"}, target: "req-a", wantCC: "cc-a", wantState: settled, sameAs: -1},
+			},
+			wantStates: map[string]store.State{"req-z": settled, "req-a": settled},
+			wantEvents: map[string]int{"req-z": 1, "req-a": 1},
+		},
+		{
+			name:  "redelivered status (same message_id): same event, no second transition",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
+			},
+			wantStates: map[string]store.State{"req-A": settled},
+			wantEvents: map[string]int{"req-A": 1},
+		},
+		{
+			name:  "redelivered status without message_id: deduplicated by body",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{cc: "cc-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{cc: "cc-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
+			},
+			wantStates: map[string]store.State{"req-A": settled},
+			wantEvents: map[string]int{"req-A": 1},
+		},
+		{
+			name:  "chargeback R after S: a further event, state refused",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{cc: "cc-A", msgID: "m2", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: -1},
+			},
+			wantStates: map[string]store.State{"req-A": refused},
+			wantEvents: map[string]int{"req-A": 2},
+		},
+		{
+			name:       "later status without ClientContext goes to the most recent finished candidate",
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}, {id: "req-a", cc: "cc-a", state: settled}},
+			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-a", wantCC: "cc-a", wantState: refused, sameAs: -1}},
+			wantStates: map[string]store.State{"req-z": settled, "req-a": refused},
+		},
+		{
+			name:       "ClientContext of a request with another amount: parked as conflicting",
+			seeds:      []seedSpec{{id: "req-A", cc: conflictingCC, state: ack}},
+			steps:      []step{{st: statusSpec{cc: conflictingCC, amount: "90.00", msgID: "m1"}, park: "conflicting"}},
+			wantStates: map[string]store.State{"req-A": ack},
+			wantEvents: map[string]int{"req-A": 0},
+		},
+		{
+			name:       "ClientContext of a request for another order: parked as conflicting",
+			seeds:      []seedSpec{{id: "req-A", cc: conflictingCC, state: ack}},
+			steps:      []step{{st: statusSpec{cc: conflictingCC, order: otherOrderID, msgID: "m1"}, park: "conflicting"}},
+			wantStates: map[string]store.State{"req-A": ack},
+		},
+		{
+			name:       "nothing matches: parked",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps:      []step{{st: statusSpec{order: otherOrderID, msgID: "m1"}, park: "no settlement matches"}},
+			wantStates: map[string]store.State{"req-A": ack},
+		},
+		{
+			name:       "unknown ClientContext: parked",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps:      []step{{st: statusSpec{cc: "cc-unknown", msgID: "m1"}, park: "no settlement matches"}},
+			wantStates: map[string]store.State{"req-A": ack},
+		},
+		{
+			name:  "unparseable XML: parked",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{raw: "<PaymentSettlementStatus><oops", msgID: "m1"}, park: "unparseable"},
+				{st: statusSpec{raw: "", msgID: "m2", cc: "cc-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+			},
+			wantStates: map[string]store.State{"req-A": settled},
+		},
+		{
+			name:       "invalid status: parked",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps:      []step{{st: statusSpec{cc: "cc-A", tender: "X", msgID: "m1"}, park: "invalid provider status"}},
+			wantStates: map[string]store.State{"req-A": ack},
+		},
+		{
+			name:       "status while still submitting (crash race): applied",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateSubmitting}},
+			steps:      []step{{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-A": settled},
+		},
+		{
+			name:       "status for a settlement never submitted: parked",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateConfirmed}},
+			steps:      []step{{st: statusSpec{cc: "cc-A", msgID: "m1"}, park: "none has been submitted yet"}},
+			wantStates: map[string]store.State{"req-A": store.StateConfirmed},
+		},
+		{
+			name:       "request stored as JSON: the event still carries its ClientContext",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-json", state: ack, json: true}},
+			steps:      []step{{st: statusSpec{cc: "cc-json", msgID: "m1"}, target: "req-A", wantCC: "cc-json", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-A": settled},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPSEnv(t)
+			ctx := context.Background()
+			for _, s := range tc.seeds {
+				e.seed(s)
+			}
+			var eventIDs []string
+			for i, s := range tc.steps {
+				in := s.st.message(t)
+				if err := e.h.Handle(in); err != nil {
+					t.Fatalf("step %d: Handle: %v", i, err)
+				}
+				if s.park != "" {
+					eventIDs = append(eventIDs, "")
+					e.checkParked(i, in, s.park)
+					continue
+				}
+				if d, ok := e.get(broker.ProviderStatusParkedQueue("radial")); ok {
+					t.Fatalf("step %d: parked: %v", i, d.Headers[HeaderParkedReason])
+				}
+				id := e.checkEvent(i, s)
+				if s.sameAs >= 0 {
+					if id != eventIDs[s.sameAs] {
+						t.Errorf("step %d: republished event has message id %s, want %s (step %d's)", i, id, eventIDs[s.sameAs], s.sameAs)
+					}
+				} else {
+					for j, prev := range eventIDs {
+						if prev == id {
+							t.Errorf("step %d: new event reuses message id %s of step %d", i, id, j)
+						}
+					}
+				}
+				eventIDs = append(eventIDs, id)
+			}
+			if d, ok := e.get(statusQueue); ok {
+				t.Errorf("unexpected extra event %s for %s", d.MessageId, d.CorrelationId)
+			}
+			for id, want := range tc.wantStates {
+				s, err := e.st.Get(ctx, store.Key{Provider: "radial", RequestID: id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.State != want {
+					t.Errorf("%s is %s, want %s", id, s.State, want)
+				}
+			}
+			for id, want := range tc.wantEvents {
+				evs, err := e.st.Statuses(ctx, store.Key{Provider: "radial", RequestID: id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(evs) != want {
+					t.Errorf("%s has %d recorded events, want %d", id, len(evs), want)
+				}
+				for _, ev := range evs {
+					if ev.PublishedAt == nil {
+						t.Errorf("%s: event %s not marked published", id, ev.MessageID)
+					}
+				}
+				hist, err := e.st.History(ctx, store.Key{Provider: "radial", RequestID: id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				finals := 0
+				for _, tr := range hist {
+					if tr.To == store.StateSettled || tr.To == store.StateRefused {
+						finals++
+					}
+				}
+				if finals != want {
+					t.Errorf("%s: %d transitions to a verdict, want %d (history %+v)", id, finals, want, hist)
+				}
+			}
+		})
+	}
+}
+
+// checkEvent checks the one status event published for step i and returns
+// its message id.
+func (e *psEnv) checkEvent(i int, s step) string {
+	t := e.t
+	t.Helper()
+	d, ok := e.get(statusQueue)
+	if !ok {
+		t.Fatalf("step %d: no status event published", i)
+	}
+	if d.CorrelationId != s.target || d.Headers[HeaderRequestID] != s.target {
+		t.Errorf("step %d: event correlation id %q / request_id %v, want %q", i, d.CorrelationId, d.Headers[HeaderRequestID], s.target)
+	}
+	if d.Type != broker.StatusMessageType || d.ContentType != ContentTypeXML || d.MessageId == "" {
+		t.Errorf("step %d: event properties: type %q, content type %q, message id %q", i, d.Type, d.ContentType, d.MessageId)
+	}
+	if d.Exchange != broker.StatusExchange || d.RoutingKey != broker.StatusRoutingKey(testStoreID) {
+		t.Errorf("step %d: event published to %s/%s", i, d.Exchange, d.RoutingKey)
+	}
+	verdict := or(s.st.verdict, messages.StatusSettled)
+	if d.Headers[HeaderSettlementStatus] != verdict || d.Headers[HeaderStoreID] != testStoreID ||
+		d.Headers[HeaderProvider] != "radial" || d.Headers["order_id"] != testOrderID {
+		t.Errorf("step %d: event headers %v", i, d.Headers)
+	}
+	st, err := messages.DecodeSettlementStatus(d.Body)
+	if err != nil {
+		t.Fatalf("step %d: event body: %v\n%s", i, err, d.Body)
+	}
+	if st.ClientContext != s.wantCC {
+		t.Errorf("step %d: event ClientContext %q, want our request's %q", i, st.ClientContext, s.wantCC)
+	}
+	want, _ := money.Parse(testAmount, testCurrency)
+	got, err := st.Amount.Money()
+	if err != nil || got.Cmp(want) != 0 {
+		t.Errorf("step %d: event amount %+v", i, st.Amount)
+	}
+	if st.SettlementStatus != verdict || st.StoreID != testStoreID || st.TenderType != testTender || st.OrderID() != testOrderID {
+		t.Errorf("step %d: event %+v", i, st)
+	}
+	if verdict == messages.StatusRejected && st.DeclineReason != s.st.decline {
+		t.Errorf("step %d: event DeclineReason %q, want %q", i, st.DeclineReason, s.st.decline)
+	}
+	return d.MessageId
+}
+
+// checkParked checks that step i's status was parked, intact, with a reason.
+func (e *psEnv) checkParked(i int, in *message.Message, reason string) {
+	t := e.t
+	t.Helper()
+	if d, ok := e.get(statusQueue); ok {
+		t.Errorf("step %d: an event was published (%s) for a parked status", i, d.CorrelationId)
+	}
+	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
+	if !ok {
+		t.Fatalf("step %d: status not parked", i)
+	}
+	got, _ := d.Headers[HeaderParkedReason].(string)
+	if !strings.Contains(got, reason) {
+		t.Errorf("step %d: parked_reason %q, want it to mention %q", i, got, reason)
+	}
+	if d.Headers[HeaderParkedFrom] != radialQueue {
+		t.Errorf("step %d: parked_from_queue %v, want %s", i, d.Headers[HeaderParkedFrom], radialQueue)
+	}
+	if at, _ := d.Headers[HeaderParkedAt].(string); at == "" {
+		t.Errorf("step %d: no parked_at", i)
+	} else if _, err := time.Parse(time.RFC3339, at); err != nil {
+		t.Errorf("step %d: parked_at %q: %v", i, at, err)
+	}
+	if string(d.Body) != string(in.Payload) || d.MessageId != in.UUID {
+		t.Errorf("step %d: parked copy changed: message id %q (want %q), body %q", i, d.MessageId, in.UUID, d.Body)
+	}
+	// The consumed status carried x-delivery-count=0 (set in message());
+	// the parked queue is a quorum queue, which sets its own on delivery, so
+	// only its value can be checked: a republished "0" would be a string.
+	if v, ok := d.Headers["x-delivery-count"]; ok {
+		if _, isString := v.(string); isString {
+			t.Errorf("step %d: parked copy republished the consumed x-delivery-count header %q", i, v)
+		}
+	}
+}
+
+// TestProviderStatusConcurrentIndistinguishable handles statuses for four
+// indistinguishable acknowledged settlements at once (the worker runs
+// RADIAL_STATUS_CONCURRENCY handlers): the order lock must give each
+// settlement exactly one of them.
+func TestProviderStatusConcurrentIndistinguishable(t *testing.T) {
+	e := newPSEnv(t)
+	const n = 4
+	for i := 0; i < n; i++ {
+		e.seed(seedSpec{id: fmt.Sprintf("req-%d", i), cc: fmt.Sprintf("cc-%d", i), state: store.StateAcknowledged})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		m := statusSpec{msgID: fmt.Sprintf("m%d", i)}.message(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- e.h.Handle(m)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Handle: %v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i < n; i++ {
+		d, ok := e.get(statusQueue)
+		if !ok {
+			t.Fatalf("%d events published, want %d", i, n)
+		}
+		if seen[d.CorrelationId] {
+			t.Errorf("%s got two statuses", d.CorrelationId)
+		}
+		seen[d.CorrelationId] = true
+	}
+	for i := 0; i < n; i++ {
+		s, err := e.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: fmt.Sprintf("req-%d", i)})
+		if err != nil || s.State != store.StateSettled {
+			t.Errorf("req-%d: %s, %v; want settled", i, s.State, err)
+		}
+	}
+}
