@@ -73,7 +73,9 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 			}
 		case MetaRedelivered, MetaRoutingKey, MetaExchange:
 		default:
-			if !isBrokerOwned(k) {
+			// watermill-amqp's own metadata (_watermill_amqp_redelivered)
+			// describes this delivery, not the message.
+			if !isBrokerOwned(k) && !strings.HasPrefix(k, "_watermill_") {
 				p.Headers[k] = v
 			}
 		}
@@ -93,7 +95,7 @@ func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	}
 	msg := message.NewMessage(id, d.Body)
 	for k, v := range d.Headers {
-		if k == "_watermill_message_uuid" {
+		if strings.HasPrefix(k, "_watermill_") {
 			continue
 		}
 		msg.Metadata.Set(k, Stringify(v))

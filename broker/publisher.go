@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -100,22 +101,36 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 
 	var lastErr error
 	for try := 0; try < 3; try++ {
+		if try > 0 {
+			select {
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			case <-ctx.Done():
+				return fmt.Errorf("publish to %q/%q: %w (last error: %v)", exchange, key, ctx.Err(), lastErr)
+			}
+		}
 		cc, err := p.channel(ctx)
 		if err != nil {
-			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
+			lastErr = err
+			continue
 		}
 		err = cc.publish(ctx, exchange, key, pub)
-		if err == nil {
+		switch {
+		case err == nil:
 			p.release(cc)
 			return nil
-		}
-		lastErr = err
-		if errors.Is(err, ErrUnroutable) || errors.Is(err, ErrNacked) || ctx.Err() != nil {
+		case ctx.Err() != nil:
+			// A confirm (or return) may still arrive on this channel and
+			// be mistaken for the next publish's: never reuse it.
+			_ = cc.ch.Close()
+			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
+		case errors.Is(err, ErrUnroutable) || errors.Is(err, ErrNacked):
 			p.release(cc)
-			break
+			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
+		default:
+			// The channel or connection was lost: try a fresh one.
+			_ = cc.ch.Close()
+			lastErr = err
 		}
-		// Channel-level failure: drop the channel and try again.
-		_ = cc.ch.Close()
 	}
 	return fmt.Errorf("publish to %q/%q: %w", exchange, key, lastErr)
 }
@@ -179,16 +194,34 @@ func (cc *confirmChannel) publish(ctx context.Context, exchange, key string, pub
 		return err
 	}
 	// RabbitMQ sends basic.return before basic.ack for an unroutable
-	// mandatory message, and amqp091 delivers them in that order.
+	// mandatory message, and amqp091 delivers them in that order. A closed
+	// returns channel means the channel itself was closed.
 	select {
-	case r := <-cc.returns:
-		return fmt.Errorf("%w: %s (%d)", ErrUnroutable, r.ReplyText, r.ReplyCode)
+	case r, open := <-cc.returns:
+		if open {
+			return fmt.Errorf("%w: %s (%d)", ErrUnroutable, r.ReplyText, r.ReplyCode)
+		}
 	default:
 	}
 	if !ok {
+		if cc.ch.IsClosed() {
+			return cc.lost()
+		}
 		return ErrNacked
 	}
 	return nil
+}
+
+// lost describes why the channel closed (retryable on a fresh channel).
+func (cc *confirmChannel) lost() error {
+	select {
+	case e, open := <-cc.closed:
+		if open && e != nil {
+			return fmt.Errorf("channel closed before the confirm: %w", e)
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+	return errors.New("channel closed before the confirm")
 }
 
 // Close closes the connection.

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,21 +41,46 @@ type Topology struct {
 	DeliveryLimit int
 	// StatusQueues are declared and bound to StatusExchange.
 	StatusQueues []StatusQueue
+	// Warn, when set, is told about existing queues kept with arguments
+	// other than configured.
+	Warn func(string)
 	// ParkProviderStatuses lists providers whose asynchronous statuses may be
 	// parked (Radial): their ProviderStatusParkedQueue is declared.
 	ParkProviderStatuses []string
 }
 
-// Declare declares the exchanges, queues and bindings on ch.
-func (t Topology) Declare(ch *amqp.Channel) error {
+// Declare declares the exchanges, queues and bindings on conn.
+//
+// A queue that already exists with other arguments (a changed
+// DELIVERY_LIMIT or QUEUE_TYPE: RabbitMQ refuses to redeclare it,
+// 406 PRECONDITION_FAILED) is kept as it is, and Warn is called: changing
+// such an argument means deleting the queue or applying a policy.
+func (t Topology) Declare(conn *amqp.Connection) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	defer func() { _ = ch.Close() }()
+	d := &declarer{t: t, conn: conn, ch: ch}
+	return d.declare()
+}
+
+type declarer struct {
+	t    Topology
+	conn *amqp.Connection
+	ch   *amqp.Channel
+}
+
+func (d *declarer) declare() error {
+	t := d.t
 	for _, ex := range []string{IntakeExchange, StatusExchange} {
-		if err := ch.ExchangeDeclare(ex, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		if err := d.ch.ExchangeDeclare(ex, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 			return fmt.Errorf("declare exchange %s: %w", ex, err)
 		}
 	}
 	for _, p := range t.Providers {
 		parked := ParkedQueue(p)
-		if err := t.queue(ch, parked, nil); err != nil {
+		if err := d.queue(parked, nil); err != nil {
 			return err
 		}
 		args := amqp.Table{}
@@ -66,15 +92,15 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 			args["x-overflow"] = "reject-publish"
 		}
 		q := RequestQueue(p)
-		if err := t.queue(ch, q, args); err != nil {
+		if err := d.queue(q, args); err != nil {
 			return err
 		}
-		if err := ch.QueueBind(q, RequestRoutingKey(p), IntakeExchange, false, nil); err != nil {
+		if err := d.ch.QueueBind(q, RequestRoutingKey(p), IntakeExchange, false, nil); err != nil {
 			return fmt.Errorf("bind %s: %w", q, err)
 		}
-		for _, d := range t.RetryDelays {
+		for _, delay := range t.RetryDelays {
 			rargs := amqp.Table{
-				"x-message-ttl":             d.Milliseconds(),
+				"x-message-ttl":             delay.Milliseconds(),
 				"x-dead-letter-exchange":    "",
 				"x-dead-letter-routing-key": q,
 			}
@@ -84,37 +110,53 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 				rargs["x-dead-letter-strategy"] = "at-least-once"
 				rargs["x-overflow"] = "reject-publish"
 			}
-			if err := t.queue(ch, RetryQueue(p, d), rargs); err != nil {
+			if err := d.queue(RetryQueue(p, delay), rargs); err != nil {
 				return err
 			}
 		}
 	}
 	for _, p := range t.ParkProviderStatuses {
-		if err := t.queue(ch, ProviderStatusParkedQueue(p), nil); err != nil {
+		if err := d.queue(ProviderStatusParkedQueue(p), nil); err != nil {
 			return err
 		}
 	}
 	for _, sq := range t.StatusQueues {
-		if err := t.queue(ch, sq.Name, nil); err != nil {
+		if err := d.queue(sq.Name, nil); err != nil {
 			return err
 		}
-		if err := ch.QueueBind(sq.Name, sq.BindingKey, StatusExchange, false, nil); err != nil {
+		if err := d.ch.QueueBind(sq.Name, sq.BindingKey, StatusExchange, false, nil); err != nil {
 			return fmt.Errorf("bind %s: %w", sq.Name, err)
 		}
 	}
 	return nil
 }
 
-func (t Topology) queue(ch *amqp.Channel, name string, args amqp.Table) error {
+func (d *declarer) queue(name string, args amqp.Table) error {
 	if args == nil {
 		args = amqp.Table{}
 	}
-	qt := t.QueueType
+	qt := d.t.QueueType
 	if qt == "" {
 		qt = QueueQuorum
 	}
 	args["x-queue-type"] = qt
-	if _, err := ch.QueueDeclare(name, true, false, false, false, args); err != nil {
+	_, err := d.ch.QueueDeclare(name, true, false, false, false, args)
+	var aerr *amqp.Error
+	if errors.As(err, &aerr) && aerr.Code == amqp.PreconditionFailed {
+		// The channel is closed by the refusal: reopen it and keep the
+		// existing queue if it is there.
+		if d.ch, err = d.conn.Channel(); err != nil {
+			return fmt.Errorf("reopen channel: %w", err)
+		}
+		if _, perr := d.ch.QueueDeclarePassive(name, true, false, false, false, nil); perr != nil {
+			return fmt.Errorf("declare queue %s (%s): %w", name, qt, perr)
+		}
+		if d.t.Warn != nil {
+			d.t.Warn(fmt.Sprintf("queue %s exists with other arguments than configured (%s); keeping it: delete it or use a policy to change them", name, aerr.Reason))
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("declare queue %s (%s): %w", name, qt, err)
 	}
 	return nil

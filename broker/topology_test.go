@@ -30,8 +30,8 @@ func fullTopology(qtype string) broker.Topology {
 // declareOn declares t on a fresh channel of u.
 func declareOn(t *testing.T, u string, top broker.Topology) {
 	t.Helper()
-	_, ch := dial(t, u)
-	if err := top.Declare(ch); err != nil {
+	conn, _ := dial(t, u)
+	if err := top.Declare(conn); err != nil {
 		t.Fatalf("Declare: %v", err)
 	}
 }
@@ -80,9 +80,9 @@ func TestTopologyDeclareIsIdempotent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			u := amqpURL(t)
 			top := fullTopology(qtype)
-			_, ch := dial(t, u)
+			conn, _ := dial(t, u)
 			for i := 0; i < 2; i++ {
-				if err := top.Declare(ch); err != nil {
+				if err := top.Declare(conn); err != nil {
 					t.Fatalf("Declare #%d: %v", i+1, err)
 				}
 			}
@@ -148,8 +148,8 @@ func TestTopologyDeclareAfterConfigChange(t *testing.T) {
 			top := fullTopology(broker.QueueQuorum)
 			declareOn(t, u, top)
 			tc.change(&top)
-			_, ch := dial(t, u)
-			if err := top.Declare(ch); err != nil {
+			conn, _ := dial(t, u)
+			if err := top.Declare(conn); err != nil {
 				t.Fatalf("Declare after changing the configuration (%s): %v", tc.name, err)
 			}
 		})

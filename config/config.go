@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ type Radial struct {
 func Load() (Config, error) {
 	var c Config
 	if err := env.Parse(&c); err != nil {
-		return c, fmt.Errorf("read configuration: %w", err)
+		return c, fmt.Errorf("read configuration: %w", nameVariables(err))
 	}
 	c.applyDefaults()
 	return c, c.Validate()
@@ -177,7 +178,7 @@ func (c Config) Validate() error {
 	if c.Enabled("radial") {
 		u, err := url.Parse(c.Radial.BaseURL)
 		if c.Radial.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("RADIAL_BASE_URL", "must be Radial's http(s) base URL (got %q)", c.Radial.BaseURL)
+			bad("RADIAL_BASE_URL", "must be Radial's http(s) base URL (got %q)", redactHTTP(c.Radial.BaseURL))
 		}
 		if c.Radial.APIKey == "" {
 			bad("RADIAL_API_KEY", "is required when radial is enabled")
@@ -194,7 +195,49 @@ func (c Config) Validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("invalid configuration:\n  %w", errors.Join(errs...))
+		lines := make([]string, len(errs))
+		for i, e := range errs {
+			lines[i] = "  " + e.Error()
+		}
+		return errors.New("invalid configuration:\n" + strings.Join(lines, "\n"))
 	}
 	return nil
+}
+
+// nameVariables rewrites caarlos0/env's parse errors, which name the Go
+// field ("Timeout"), to name the environment variable(s) that were set for it.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			out = append(out, e)
+			continue
+		}
+		var names []string
+		for _, v := range Vars() {
+			if _, set := os.LookupEnv(v.Name); set && v.field == pe.Name {
+				names = append(names, v.Name)
+			}
+		}
+		if len(names) == 0 {
+			out = append(out, e)
+			continue
+		}
+		out = append(out, fmt.Errorf("%s: cannot parse %q as %s: %v", strings.Join(names, " or "), os.Getenv(names[0]), pe.Type, pe.Err))
+	}
+	return errors.Join(out...)
+}
+
+// redactHTTP hides the password of an http(s) URL.
+func redactHTTP(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	return u.Redacted()
 }

@@ -11,6 +11,7 @@ import (
 // Var documents one environment variable.
 type Var struct {
 	Name, Default, Help string
+	field               string
 }
 
 // Vars lists every environment variable the worker reads, in field order.
@@ -30,7 +31,7 @@ func vars(t reflect.Type, prefix string) []Var {
 		if name == "" {
 			continue
 		}
-		out = append(out, Var{Name: prefix + strings.Split(name, ",")[0], Default: f.Tag.Get("envDefault"), Help: f.Tag.Get("help")})
+		out = append(out, Var{Name: prefix + strings.Split(name, ",")[0], Default: f.Tag.Get("envDefault"), Help: f.Tag.Get("help"), field: f.Name})
 	}
 	return out
 }

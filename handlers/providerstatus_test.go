@@ -73,18 +73,13 @@ func newPSEnv(t *testing.T) *psEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	top := broker.Topology{
 		StatusQueues:         []broker.StatusQueue{{Name: statusQueue, BindingKey: "settlement.status.#"}},
 		ParkProviderStatuses: []string{"radial"},
 	}
-	if err := top.Declare(dch); err != nil {
+	if err := top.Declare(conn); err != nil {
 		t.Fatalf("declare topology: %v", err)
 	}
-	_ = dch.Close()
 
 	cconn, err := amqp.Dial(u)
 	if err != nil {

@@ -50,7 +50,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return err
 	}
 	defer pub.Close()
-	if err := declare(ctx, cfg, pub); err != nil {
+	if err := declare(ctx, cfg, pub, log); err != nil {
 		return err
 	}
 	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
@@ -144,27 +144,23 @@ func callTimeout(cfg config.Config, provider string) time.Duration {
 }
 
 // declare declares the topology once at start.
-func declare(ctx context.Context, cfg config.Config, pub *broker.Publisher) error {
+func declare(ctx context.Context, cfg config.Config, pub *broker.Publisher, log zerolog.Logger) error {
 	conn, err := pub.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	defer ch.Close()
 	t := broker.Topology{
 		Providers:     cfg.Providers,
 		QueueType:     cfg.QueueType,
 		RetryDelays:   cfg.RetryDelays,
 		DeliveryLimit: cfg.DeliveryLimit,
 		StatusQueues:  cfg.StatusQueueBindings(),
+		Warn:          func(msg string) { log.Warn().Msg(msg) },
 	}
 	if cfg.Enabled("radial") {
 		t.ParkProviderStatuses = []string{"radial"}
 	}
-	if err := t.Declare(ch); err != nil {
+	if err := t.Declare(conn); err != nil {
 		return fmt.Errorf("declare topology: %w", err)
 	}
 	return nil

@@ -2,7 +2,7 @@
 // settlement worker settles compared with what RabbitMQ itself can carry,
 // and whether a slow provider sets its pace.
 //
-// It runs three phases against the broker of AMQP_URL, each in a fresh vhost
+// It runs against the broker of AMQP_URL, in three fresh vhosts
 // (bench-<random>-raw, -worker, -radial) created through the management API
 // (RABBITMQ_MANAGEMENT_URL) and deleted at the end, also on Ctrl-C:
 //
@@ -24,9 +24,17 @@
 //     Radial's queue, and our status event.
 //
 // Both phases keep at most -window requests outstanding (published, not yet
-// completed): latency then means service time under saturation rather than
-// the depth of a burst dumped into the queue, while throughput is the same as
-// long as the window keeps every worker consumer busy.
+// completed; default 4 × concurrency): latency then means service time under
+// saturation rather than the depth of a burst dumped into the queue, while
+// throughput is the same as long as the window keeps the worker busy (a
+// burst, -window 100000, measures the same throughput within the noise).
+// The raw phase sends -raw-n messages (default 10 × n): the broker is far
+// faster than the worker, and a short run would mostly measure its start.
+//
+// The sandbox records when it took each settlement and when its status was
+// confirmed on Radial's queue, which splits each worker latency into three
+// stages printed below the table; requests queue before the slowest stage,
+// so that table shows where the worker spends its time.
 //
 // Timings on a shared 2-core machine are noisy (the broker, the sandbox, the
 // worker and this program share the cores), so the result that matters is a
@@ -39,7 +47,12 @@
 // Usage:
 //
 //	make bench [ARGS='-n 300']
-//	go run ./cmd/settlement-bench [-n 2000] [-concurrency 32] [-latency 0ms,20ms] [-queue-type quorum|classic]
+//	go run ./cmd/settlement-bench [-n 2000] [-concurrency 32] [-latency 0ms,20ms]
+//	    [-queue-type quorum|classic] [-timeout 3m] [-window 128] [-raw-n 20000]
+//	    [-worker-env NAME=VALUE]...
+//
+// The default run takes about a minute on a 2-core machine (the worker
+// settles on the order of 100 per second there).
 package main
 
 import (
@@ -220,7 +233,7 @@ func bench(ctx context.Context, o options) (*report, error) {
 	progress("raw: %s", raw.summary())
 
 	for i, lat := range o.latencies {
-		progress("worker run %d/%d: %d settlements, sandbox latency %s, CONCURRENCY=%d", i+1, len(o.latencies), o.n, lat, o.concurrency)
+		progress("worker run %d/%d: %d settlements, sandbox latency %s, CONCURRENCY=%d", i+1, len(o.latencies), o.n, fmtLatency(lat), o.concurrency)
 		w, err := runWorker(ctx, o, workerRunConfig{
 			index: i, latency: lat, bin: bin, dir: tmp,
 			workerURL: vh.url(vhostWorker), radialURL: vh.url(vhostRadial),
@@ -229,9 +242,9 @@ func bench(ctx context.Context, o options) (*report, error) {
 			rep.workers = append(rep.workers, *w)
 		}
 		if err != nil {
-			return rep, fmt.Errorf("worker run at %s: %w", lat, err)
+			return rep, fmt.Errorf("worker run at %s: %w", fmtLatency(lat), err)
 		}
-		progress("worker at %s: %s", lat, w.sample.summary())
+		progress("worker at %s: %s", fmtLatency(lat), w.sample.summary())
 	}
 	return rep, nil
 }

@@ -38,7 +38,7 @@ func runRaw(ctx context.Context, o options, url string) (*sample, error) {
 	// The same request queue as the worker's (delivery limit and overflow
 	// included), without retry queues: nothing is retried here.
 	t := broker.Topology{Providers: []string{"radial"}, QueueType: o.queueType, DeliveryLimit: 20}
-	if err := t.Declare(ch); err != nil {
+	if err := t.Declare(conConn); err != nil {
 		return nil, err
 	}
 	if err := ch.Qos(o.concurrency, 0, false); err != nil {

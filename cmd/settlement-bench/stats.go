@@ -98,9 +98,23 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w, "- Ratios are what to compare: absolute figures move with the machine and whatever else shares it.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Latency is request published → PaymentSettlementStatus event received (raw: published → consumed).")
-	fmt.Fprintln(w)
-	for _, wr := range r.workers {
-		fmt.Fprintf(w, "Details at %s: %s\n", fmtLatency(wr.latency), wr.details())
+	if len(r.workers) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Where a settlement's time goes (p50 / p99 of each stage; requests queue before the slowest):")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| Worker run | published → Radial settle call | → Radial status on its queue | → our status event | Worker CPU per settlement |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
+		for _, wr := range r.workers {
+			fmt.Fprintf(w, "| Radial sandbox %s |", fmtLatency(wr.latency))
+			for _, st := range wr.stages {
+				fmt.Fprintf(w, " %s / %s |", fmtDur(st.pct(50)), fmtDur(st.pct(99)))
+			}
+			fmt.Fprintf(w, " %s |\n", wr.cpuPer())
+		}
+		fmt.Fprintln(w)
+		for _, wr := range r.workers {
+			fmt.Fprintf(w, "- Checks at %s: %s\n", fmtLatency(wr.latency), wr.checks())
+		}
 	}
 	fmt.Fprintf(w, "\nCommand: %s\n", r.command)
 }

@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -288,7 +289,7 @@ func (d *demo) shutdown() int {
 			d.out.step("worker stopped on SIGTERM: exit 0 in %s", took.Round(time.Millisecond))
 		}
 		warns, errs, lines := d.worker.logLevels()
-		d.out.step("worker log: %d warning(s), %d error(s)  %s", warns, errs, d.worker.logPath)
+		d.out.step("worker log: %s; %d error(s)  %s", countsOf(warns, "warning"), errs, d.worker.logPath)
 		for _, l := range lines {
 			d.out.say("      %s", l)
 		}
@@ -305,6 +306,30 @@ func (d *demo) shutdown() int {
 		}
 	}
 	return code
+}
+
+// countsOf renders message counts: `3 warnings ("a" ×2, "b")`.
+func countsOf(m map[string]int, noun string) string {
+	total := 0
+	keys := make([]string, 0, len(m))
+	for k, n := range m {
+		total += n
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		part := strconv.Quote(k)
+		if m[k] > 1 {
+			part += fmt.Sprintf(" ×%d", m[k])
+		}
+		parts = append(parts, part)
+	}
+	s := fmt.Sprintf("%d %s(s)", total, noun)
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
 }
 
 func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }

@@ -181,10 +181,11 @@ func (p *proc) tail(n int) string {
 // logLevels counts the warn and error lines of a zerolog JSON log and
 // returns the error lines, shortened, for printing (the worker masks
 // account numbers and never logs credentials).
-func (p *proc) logLevels() (warns, errs int, errLines []string) {
+func (p *proc) logLevels() (warns map[string]int, errs int, errLines []string) {
+	warns = map[string]int{}
 	f, err := os.Open(p.logPath)
 	if err != nil {
-		return 0, 0, nil
+		return warns, 0, nil
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -201,7 +202,7 @@ func (p *proc) logLevels() (warns, errs int, errLines []string) {
 		}
 		switch l.Level {
 		case "warn":
-			warns++
+			warns[l.Message]++
 		case "error", "fatal", "panic":
 			errs++
 			if len(errLines) < 5 {

@@ -66,6 +66,9 @@ func (r *results) evaluate() {
 			if len(s.events) > 0 {
 				bad("got status event(s) %s for a message that should be parked", s.gotStatuses())
 			}
+			for _, pp := range s.parkedProblems {
+				bad("parked copy: %s", pp)
+			}
 		} else {
 			if got, want := s.gotStatuses(), strings.Join(s.expect, "→"); got != want {
 				bad("status events %s, expected %s", orNone(got), want)
@@ -73,6 +76,12 @@ func (r *results) evaluate() {
 			for _, ev := range s.events {
 				if ev.order != s.order {
 					bad("status event %s names order %q, expected %q", short(ev.messageID), ev.order, s.order)
+				}
+				if ev.clientContext != s.clientContext {
+					bad("status event %s carries ClientContext %q, expected the request's own %q", short(ev.messageID), ev.clientContext, s.clientContext)
+				}
+				for _, c := range ev.contract {
+					bad("status event %s: %s", short(ev.messageID), c)
 				}
 				if ev.status != messages.StatusRejected {
 					continue

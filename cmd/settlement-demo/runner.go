@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,12 @@ type statusEvent struct {
 	typ       string
 	amount    string
 	messageID string
+	// clientContext is the status's ClientContext, which must be the
+	// request's own (empty when it had none).
+	clientContext string
+	// contract lists where the event departs from the README's AMQP
+	// contract (properties, headers, routing key).
+	contract []string
 }
 
 // tracker matches status events to scenarios and lets the demo wait for
@@ -88,9 +95,13 @@ func (t *tracker) onStatus(d amqp.Delivery) {
 	if ev.requestID == "" {
 		ev.requestID = broker.Stringify(d.Headers[handlers.HeaderRequestID])
 	}
+	ev.contract = checkContract(d)
 	st, err := messages.DecodeSettlementStatus(d.Body)
 	if err == nil {
-		ev.reason, ev.typ = st.DeclineReason, st.SettlementType
+		ev.reason, ev.typ, ev.clientContext = st.DeclineReason, st.SettlementType, st.ClientContext
+		if st.SettlementStatus != ev.status {
+			ev.contract = append(ev.contract, fmt.Sprintf("header settlement_status %q but the body says %q", ev.status, st.SettlementStatus))
+		}
 		ev.amount = st.Amount.Value + " " + st.Amount.CurrencyCode
 		if ev.order == "" {
 			ev.order = st.OrderID()
@@ -129,11 +140,71 @@ func (t *tracker) onStatus(d amqp.Delivery) {
 }
 
 // setParked records the parked copy of a scenario's message.
-func (t *tracker) setParked(s *scenario, reason string) {
+func (t *tracker) setParked(s *scenario, reason string, problems []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s.parked = reason
+	s.parkedProblems = problems
 	t.notifyLocked()
+}
+
+// checkParked checks a parked message against the README: body and
+// properties intact, headers parked_reason, parked_at (RFC 3339),
+// parked_attempts and parked_from_queue.
+func checkParked(m amqp.Delivery, s *scenario) []string {
+	var p []string
+	if !bytes.Equal(m.Body, s.body) {
+		p = append(p, "the parked body differs from the published one")
+	}
+	if m.ContentType != handlers.ContentTypeXML || m.MessageId != s.id {
+		p = append(p, fmt.Sprintf("properties not intact: content type %q, message_id %q", m.ContentType, m.MessageId))
+	}
+	if broker.Stringify(m.Headers[handlers.HeaderParkedReason]) == "" {
+		p = append(p, "no parked_reason header")
+	}
+	if _, err := time.Parse(time.RFC3339, broker.Stringify(m.Headers[handlers.HeaderParkedAt])); err != nil {
+		p = append(p, fmt.Sprintf("parked_at %q is not RFC 3339", broker.Stringify(m.Headers[handlers.HeaderParkedAt])))
+	}
+	if broker.Stringify(m.Headers[handlers.HeaderParkedAttempts]) == "" {
+		p = append(p, "no parked_attempts header")
+	}
+	if got := broker.Stringify(m.Headers[handlers.HeaderParkedFrom]); got != broker.RequestQueue(provider) {
+		p = append(p, fmt.Sprintf("parked_from_queue is %q, expected %q", got, broker.RequestQueue(provider)))
+	}
+	if broker.Stringify(m.Headers[handlers.HeaderStoreID]) != storeID {
+		p = append(p, "the request's store_id header was not kept")
+	}
+	return p
+}
+
+// checkContract checks a status event against the README's contract:
+// content type, type, persistent, message_id, correlation_id, the headers
+// and the routing key settlement.status.<store_id>.
+func checkContract(d amqp.Delivery) []string {
+	var p []string
+	want := func(what, got, exp string) {
+		if got != exp {
+			p = append(p, fmt.Sprintf("%s is %q, expected %q", what, got, exp))
+		}
+	}
+	want("content type", d.ContentType, handlers.ContentTypeXML)
+	want("type", d.Type, broker.StatusMessageType)
+	if d.DeliveryMode != amqp.Persistent {
+		p = append(p, "not persistent")
+	}
+	if d.MessageId == "" {
+		p = append(p, "no message_id")
+	}
+	want("header request_id", broker.Stringify(d.Headers[handlers.HeaderRequestID]), d.CorrelationId)
+	want("header store_id", broker.Stringify(d.Headers[handlers.HeaderStoreID]), storeID)
+	want("header provider", broker.Stringify(d.Headers[handlers.HeaderProvider]), provider)
+	want("routing key", d.RoutingKey, broker.StatusRoutingKey(storeID))
+	for _, h := range []string{handlers.HeaderSettlementStatus, "order_id"} {
+		if broker.Stringify(d.Headers[h]) == "" {
+			p = append(p, "no "+h+" header")
+		}
+	}
+	return p
 }
 
 func short(id string) string {
@@ -196,7 +267,7 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 					return
 				}
 				reason := broker.Stringify(m.Headers[handlers.HeaderParkedReason])
-				tr.setParked(s, reason)
+				tr.setParked(s, reason, checkParked(m, s))
 				d.out.event("PARKED", "%s  read back from %s (then removed): parked_reason %q, parked_attempts %s",
 					s.id, parkedQ, reason, broker.Stringify(m.Headers[handlers.HeaderParkedAttempts]))
 			}()
@@ -215,7 +286,11 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 		if s.account != "" {
 			acct = " acct " + s.account
 		}
-		d.out.event("PUBLISH", "%-15s  order %-20s  %-6s %-10s  %s%s — %s%s", s.id, s.order, s.typ, s.amount+" "+currency, s.tender, acct, s.what, copies)
+		what := fmt.Sprintf("%-6s %-10s", s.typ, s.amount+" "+currency)
+		if s.typ == "" {
+			what = fmt.Sprintf("%-17s", "(not XML)")
+		}
+		d.out.event("PUBLISH", "%-15s  order %-20s  %s  %s%s — %s%s", s.id, s.order, what, s.tender, acct, s.what, copies)
 		return nil
 	}
 	phase := func(p int) []*scenario {

@@ -58,7 +58,9 @@ type scenario struct {
 	typ     string // Debit or Credit
 	amount  string
 	account string // masked account, when the request has one
-	authAmt string // original_authorization_amount header ("" = none)
+	// clientContext is the request's ClientContext ("" when none).
+	clientContext string
+	authAmt       string // original_authorization_amount header ("" = none)
 
 	auth    *radial.Authorization // sandbox script for its order, if any
 	body    []byte
@@ -70,10 +72,12 @@ type scenario struct {
 	want    ledgerWant
 
 	// Results, filled while the demo runs (under tracker.mu).
-	events    []statusEvent
-	repeats   int // events whose message_id was seen before (dropped)
-	parked    string
-	published time.Time
+	events  []statusEvent
+	repeats int // events whose message_id was seen before (dropped)
+	parked  string
+	// parkedProblems: where the parked copy departs from the README.
+	parkedProblems []string
+	published      time.Time
 	// After the run.
 	ledger    []radial.Entry
 	failed5xx int // settle calls answered 503 while it ran (transient one)
@@ -205,7 +209,7 @@ func buildScenarios(root, runID string) ([]*scenario, error) {
 
 	// 8. Not XML at all (a truncated message): parked with a reason.
 	add(&scenario{
-		id: id(8), kind: "unparseable body", order: order(8), tender: "VC", typ: "?",
+		id: id(8), kind: "unparseable body", order: order(8), tender: "VC",
 		what: "truncated XML body",
 		body: []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 			`<PaymentSettlementRequest requestId="` + id(8) + `" xmlns="` + messages.Namespace + `"><PaymentContextBase><OrderId>` + order(8)),
@@ -275,6 +279,7 @@ func fillFrom(s *scenario, r *messages.PaymentSettlementRequest) {
 	s.order = r.OrderID()
 	s.typ = r.SettlementType
 	s.amount = r.Amount.Value
+	s.clientContext = r.ClientContext
 	if r.PaymentContext != nil {
 		s.account = messages.MaskAccount(r.PaymentContext.PaymentAccountUniqueID.Value)
 	}
