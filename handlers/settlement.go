@@ -75,11 +75,17 @@ type Settlement struct {
 	CallTimeout time.Duration
 	// Log is the handler's logger.
 	Log zerolog.Logger
+	// PendingDeadline parks a settlement still pending at the provider
+	// this long after it was first pending (0: no deadline).
+	PendingDeadline time.Duration
 	// Metrics, when set, counts outcomes.
 	Metrics *Metrics
 	// Crash, when set, is called at each crash point (test builds only).
 	Crash func(point string)
 }
+
+// refPendingSince records when a settlement first became pending.
+const refPendingSince = "pending_since"
 
 // intake is a request message as understood by the pipeline.
 type intake struct {
@@ -141,7 +147,12 @@ func (h *Settlement) Handle(msg *message.Message) error {
 	if s.ParkedReason != "" {
 		// A parked request was replayed by an operator.
 		none := ""
-		if s, _, err = h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &none, Note: "replayed after parking"}, nil); err != nil {
+		ch := store.Change{ParkedReason: &none, Note: "replayed after parking"}
+		if s.State == store.StatePending {
+			// A replayed pending settlement gets a fresh deadline.
+			ch.Refs = map[string]string{refPendingSince: time.Now().UTC().Format(time.RFC3339)}
+		}
+		if s, _, err = h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, ch, nil); err != nil {
 			return fmt.Errorf("unpark %s: %w", in.key.RequestID, err)
 		}
 		log.Info().Msg("replayed after parking; resuming")
@@ -301,10 +312,19 @@ func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.
 		return h.finishWith(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, refs, log)
 	case providers.Pending:
 		if s.State != store.StatePending {
+			refs = mergeRefs(refs, refPendingSince, time.Now().UTC().Format(time.RFC3339))
 			var err error
 			if s, err = h.move(ctx, s, store.StatePending, store.Change{Refs: refs, Note: "pending at provider"}); err != nil {
 				return err
 			}
+		}
+		if since, err := time.Parse(time.RFC3339, s.Refs[refPendingSince]); err == nil && h.PendingDeadline > 0 && time.Since(since) > h.PendingDeadline {
+			reason := fmt.Sprintf("still pending at the provider %s after %s (deadline %s): check it with the provider, then replay",
+				since.Format(time.RFC3339), time.Since(since).Round(time.Second), h.PendingDeadline)
+			if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked: pending deadline"}, nil); err != nil {
+				return err
+			}
+			return h.park(ctx, msg, in.attempt, reason, log)
 		}
 		return h.schedule(ctx, msg, in.attempt, out.RecheckAfter, true, "pending at provider", log)
 	default:

@@ -200,10 +200,11 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
 	}
-	if memory {
-		// Every connection to ":memory:" is a database of its own.
-		db.SetMaxOpenConns(1)
-	}
+	// One connection: SQLite has one writer at a time anyway, and waiting
+	// in Go's pool is a queue, whereas many connections contending for the
+	// write lock back off in SQLite's busy handler (sleeping 1-100 ms each
+	// time). Every connection to ":memory:" is moreover a database of its own.
+	db.SetMaxOpenConns(1)
 	// The first connections to a new file race to switch it to WAL, which
 	// SQLite can refuse with SQLITE_BUSY without waiting: retry for as long
 	// as the busy timeout.

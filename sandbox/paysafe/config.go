@@ -1,0 +1,111 @@
+package paysafe
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults applied by NewSandbox to zero Config fields.
+const (
+	DefaultUsername      = "sandbox-user"
+	DefaultPassword      = "sandbox-password"
+	DefaultInitialStatus = StatusPending
+	DefaultBatchInterval = 2 * time.Second
+	DefaultMaxSettlement = 10
+	DefaultMaxBodyBytes  = 1 << 20
+)
+
+// Config configures a Sandbox. Zero fields take the defaults listed on each
+// field; call WithDefaults to see the effective values.
+type Config struct {
+	// Prefix is the URL path prefix every route is served under, for
+	// example "/paysafe" so that one process can host several providers.
+	// Empty serves at the root. A trailing slash is ignored.
+	Prefix string
+	// Username and Password are the API key's user name and password that
+	// HTTP basic authentication must carry. Defaults "sandbox-user" and
+	// "sandbox-password".
+	Username string
+	Password string
+	// InitialStatus is the status a new settlement or refund is created
+	// with: RECEIVED, PENDING (default, Paysafe's usual answer), PROCESSING
+	// or COMPLETED (an account configured to settle immediately).
+	InitialStatus string
+	// BatchInterval is how often the batch runs, moving RECEIVED, PENDING
+	// and PROCESSING settlements and refunds to COMPLETED (or to a scripted
+	// FAILED). Default 2s; a negative value disables the clock so that only
+	// RunBatch (or POST {prefix}/_sandbox/batch) batches.
+	BatchInterval time.Duration
+	// MaxSettlements is how many settlements one authorization accepts
+	// before error 3202. Default 10.
+	MaxSettlements int
+	// MaxBodyBytes limits request bodies; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// RandSeed seeds the generator behind FailPerMille; 0 picks a seed from
+	// the clock. Set it for reproducible fault patterns.
+	RandSeed uint64
+	// AllowRemoteAdmin serves the admin API to non-loopback callers too.
+	// Default false: only 127.0.0.0/8 and ::1 may use {prefix}/_sandbox/.
+	AllowRemoteAdmin bool
+	// Logger receives the sandbox's logs (never the credentials). The zero
+	// Logger discards everything.
+	Logger zerolog.Logger
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.Prefix = strings.TrimRight(c.Prefix, "/")
+	if c.Prefix != "" && !strings.HasPrefix(c.Prefix, "/") {
+		c.Prefix = "/" + c.Prefix
+	}
+	if c.Username == "" {
+		c.Username = DefaultUsername
+	}
+	if c.Password == "" {
+		c.Password = DefaultPassword
+	}
+	if c.InitialStatus == "" {
+		c.InitialStatus = DefaultInitialStatus
+	}
+	if c.BatchInterval == 0 {
+		c.BatchInterval = DefaultBatchInterval
+	}
+	if c.MaxSettlements == 0 {
+		c.MaxSettlements = DefaultMaxSettlement
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return c
+}
+
+// Validate reports configuration errors of c after defaults are applied.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	if strings.ContainsAny(c.Prefix, "{}") || strings.Contains(c.Prefix, "//") {
+		errs = append(errs, fmt.Errorf("prefix %q is not a plain path", c.Prefix))
+	}
+	if strings.Contains(c.Username, ":") {
+		errs = append(errs, errors.New("username must not contain ':' (HTTP basic authentication)"))
+	}
+	switch c.InitialStatus {
+	case StatusReceived, StatusPending, StatusProcessing, StatusCompleted:
+	default:
+		errs = append(errs, fmt.Errorf("initial status %q is not RECEIVED, PENDING, PROCESSING or COMPLETED", c.InitialStatus))
+	}
+	if c.MaxSettlements < 0 {
+		errs = append(errs, errors.New("max settlements must not be negative"))
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("max body bytes must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("paysafe sandbox config: %w", err)
+	}
+	return nil
+}
