@@ -10,7 +10,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/handlers"
 )
 
 // provider is the provider whose queues the demo uses.
@@ -133,12 +132,12 @@ func (b *bus) waitQueue(ctx context.Context, name string, timeout time.Duration)
 // intake exchange with the provider's routing key, persistent, mandatory,
 // and waits for the broker's confirm.
 func (b *bus) publish(ctx context.Context, s *scenario) error {
-	h := amqp.Table{handlers.HeaderStoreID: storeID, handlers.HeaderTenderType: s.tender, "demo_request": s.id}
+	h := amqp.Table{headerStoreID: storeID, headerTenderType: s.tender, "demo_request": s.id}
 	if s.authAmt != "" {
-		h[handlers.HeaderOriginalAuthAmount] = s.authAmt
+		h[headerOriginalAuthAmount] = s.authAmt
 	}
 	msg := amqp.Publishing{
-		ContentType:  handlers.ContentTypeXML,
+		ContentType:  contentTypeXML,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    s.id,
 		Timestamp:    time.Now(),

@@ -9,6 +9,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/handlers"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/sandbox/radial"
 )
@@ -111,5 +112,28 @@ func TestEvaluateFlagsMismatches(t *testing.T) {
 	r.evaluate()
 	if r.ok() || len(s.problems) != 4 {
 		t.Fatalf("problems = %q, want 4 (order, reason, count, history)", s.problems)
+	}
+}
+
+// TestContractConstants keeps the demo's copy of the contract's names in
+// step with package handlers.
+func TestContractConstants(t *testing.T) {
+	pairs := map[string][2]string{
+		"store_id":        {headerStoreID, handlers.HeaderStoreID},
+		"tender_type":     {headerTenderType, handlers.HeaderTenderType},
+		"original auth":   {headerOriginalAuthAmount, handlers.HeaderOriginalAuthAmount},
+		"request_id":      {headerRequestID, handlers.HeaderRequestID},
+		"provider":        {headerProvider, handlers.HeaderProvider},
+		"status":          {headerSettlementStatus, handlers.HeaderSettlementStatus},
+		"parked_reason":   {headerParkedReason, handlers.HeaderParkedReason},
+		"parked_at":       {headerParkedAt, handlers.HeaderParkedAt},
+		"parked_attempts": {headerParkedAttempts, handlers.HeaderParkedAttempts},
+		"parked_from":     {headerParkedFrom, handlers.HeaderParkedFrom},
+		"content type":    {contentTypeXML, handlers.ContentTypeXML},
+	}
+	for name, p := range pairs {
+		if p[0] != p[1] {
+			t.Errorf("%s: demo uses %q, handlers %q", name, p[0], p[1])
+		}
 	}
 }

@@ -30,24 +30,25 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// build compiles ./cmd/<name> into <root>/bin/<name> for each name and
-// returns the binaries' paths.
+// build compiles ./cmd/<name> into <root>/bin/<name> for each name, in one
+// go build (so that packages compile in parallel), and returns the paths.
 func build(ctx context.Context, root string, names ...string) ([]string, error) {
 	bin := filepath.Join(root, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return nil, err
 	}
+	args := []string{"build", "-o", bin + string(filepath.Separator)}
 	var paths []string
 	for _, n := range names {
-		p := filepath.Join(bin, n)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", p, "./cmd/"+n)
-		cmd.Dir = root
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("go build ./cmd/%s: %w\n%s", n, err, stderr.String())
-		}
-		paths = append(paths, p)
+		args = append(args, "./cmd/"+n)
+		paths = append(paths, filepath.Join(bin, n))
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return paths, nil
 }

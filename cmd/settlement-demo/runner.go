@@ -12,7 +12,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/handlers"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/sandbox/radial"
 )
@@ -88,12 +87,12 @@ func (t *tracker) onStatus(d amqp.Delivery) {
 	ev := statusEvent{
 		at:        time.Now(),
 		requestID: d.CorrelationId,
-		order:     broker.Stringify(d.Headers["order_id"]),
-		status:    broker.Stringify(d.Headers[handlers.HeaderSettlementStatus]),
+		order:     broker.Stringify(d.Headers[headerOrderID]),
+		status:    broker.Stringify(d.Headers[headerSettlementStatus]),
 		messageID: d.MessageId,
 	}
 	if ev.requestID == "" {
-		ev.requestID = broker.Stringify(d.Headers[handlers.HeaderRequestID])
+		ev.requestID = broker.Stringify(d.Headers[headerRequestID])
 	}
 	ev.contract = checkContract(d)
 	st, err := messages.DecodeSettlementStatus(d.Body)
@@ -156,22 +155,22 @@ func checkParked(m amqp.Delivery, s *scenario) []string {
 	if !bytes.Equal(m.Body, s.body) {
 		p = append(p, "the parked body differs from the published one")
 	}
-	if m.ContentType != handlers.ContentTypeXML || m.MessageId != s.id {
+	if m.ContentType != contentTypeXML || m.MessageId != s.id {
 		p = append(p, fmt.Sprintf("properties not intact: content type %q, message_id %q", m.ContentType, m.MessageId))
 	}
-	if broker.Stringify(m.Headers[handlers.HeaderParkedReason]) == "" {
+	if broker.Stringify(m.Headers[headerParkedReason]) == "" {
 		p = append(p, "no parked_reason header")
 	}
-	if _, err := time.Parse(time.RFC3339, broker.Stringify(m.Headers[handlers.HeaderParkedAt])); err != nil {
-		p = append(p, fmt.Sprintf("parked_at %q is not RFC 3339", broker.Stringify(m.Headers[handlers.HeaderParkedAt])))
+	if _, err := time.Parse(time.RFC3339, broker.Stringify(m.Headers[headerParkedAt])); err != nil {
+		p = append(p, fmt.Sprintf("parked_at %q is not RFC 3339", broker.Stringify(m.Headers[headerParkedAt])))
 	}
-	if broker.Stringify(m.Headers[handlers.HeaderParkedAttempts]) == "" {
+	if broker.Stringify(m.Headers[headerParkedAttempts]) == "" {
 		p = append(p, "no parked_attempts header")
 	}
-	if got := broker.Stringify(m.Headers[handlers.HeaderParkedFrom]); got != broker.RequestQueue(provider) {
+	if got := broker.Stringify(m.Headers[headerParkedFrom]); got != broker.RequestQueue(provider) {
 		p = append(p, fmt.Sprintf("parked_from_queue is %q, expected %q", got, broker.RequestQueue(provider)))
 	}
-	if broker.Stringify(m.Headers[handlers.HeaderStoreID]) != storeID {
+	if broker.Stringify(m.Headers[headerStoreID]) != storeID {
 		p = append(p, "the request's store_id header was not kept")
 	}
 	return p
@@ -187,7 +186,7 @@ func checkContract(d amqp.Delivery) []string {
 			p = append(p, fmt.Sprintf("%s is %q, expected %q", what, got, exp))
 		}
 	}
-	want("content type", d.ContentType, handlers.ContentTypeXML)
+	want("content type", d.ContentType, contentTypeXML)
 	want("type", d.Type, broker.StatusMessageType)
 	if d.DeliveryMode != amqp.Persistent {
 		p = append(p, "not persistent")
@@ -195,11 +194,11 @@ func checkContract(d amqp.Delivery) []string {
 	if d.MessageId == "" {
 		p = append(p, "no message_id")
 	}
-	want("header request_id", broker.Stringify(d.Headers[handlers.HeaderRequestID]), d.CorrelationId)
-	want("header store_id", broker.Stringify(d.Headers[handlers.HeaderStoreID]), storeID)
-	want("header provider", broker.Stringify(d.Headers[handlers.HeaderProvider]), provider)
+	want("header request_id", broker.Stringify(d.Headers[headerRequestID]), d.CorrelationId)
+	want("header store_id", broker.Stringify(d.Headers[headerStoreID]), storeID)
+	want("header provider", broker.Stringify(d.Headers[headerProvider]), provider)
 	want("routing key", d.RoutingKey, broker.StatusRoutingKey(storeID))
-	for _, h := range []string{handlers.HeaderSettlementStatus, "order_id"} {
+	for _, h := range []string{headerSettlementStatus, headerOrderID} {
 		if broker.Stringify(d.Headers[h]) == "" {
 			p = append(p, "no "+h+" header")
 		}
@@ -266,10 +265,10 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 					parkedErr <- fmt.Errorf("%s: not found in %s: %w", s.id, parkedQ, err)
 					return
 				}
-				reason := broker.Stringify(m.Headers[handlers.HeaderParkedReason])
+				reason := broker.Stringify(m.Headers[headerParkedReason])
 				tr.setParked(s, reason, checkParked(m, s))
 				d.out.event("PARKED", "%s  read back from %s (then removed): parked_reason %q, parked_attempts %s",
-					s.id, parkedQ, reason, broker.Stringify(m.Headers[handlers.HeaderParkedAttempts]))
+					s.id, parkedQ, reason, broker.Stringify(m.Headers[headerParkedAttempts]))
 			}()
 		}
 		s.published = time.Now()

@@ -143,9 +143,9 @@ type EntryStatus struct {
 
 // LedgerFilter selects ledger entries; empty fields match everything.
 type LedgerFilter struct {
-	AccountID      string
-	Kind           string
-	MerchantRefNum string
+	AccountID       string
+	Kind            string
+	MerchantRefNum  string
 	AuthorizationID string
 }
 

@@ -1,0 +1,105 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
+)
+
+// Publisher publishes a message and returns only once the broker confirmed
+// it (routed and persisted). *broker.Publisher satisfies it.
+type Publisher interface {
+	Publish(ctx context.Context, exchange, key string, msg *message.Message) error
+}
+
+// Header names and content type of request messages. They are the worker's
+// (handlers.HeaderStoreID, ...; a test keeps them equal), repeated here so
+// that the intake does not import the settlement pipeline.
+const (
+	headerStoreID            = "store_id"
+	headerTenderType         = "tender_type"
+	headerOriginalAuthAmount = "original_authorization_amount"
+	// headerIntakeSource says which endpoint accepted the request
+	// ("retailops" or "radial-webhook"); informational.
+	headerIntakeSource = "intake_source"
+	contentTypeXML     = "application/xml"
+)
+
+// outgoing is one settlement request ready to publish.
+type outgoing struct {
+	req        *messages.PaymentSettlementRequest
+	provider   string
+	storeID    string
+	tenderType string
+	authAmount string // original_authorization_amount header, optional
+	source     string
+}
+
+// message encodes the request as the worker expects it: XML body, content
+// type application/xml, persistent (broker.Marshaler always sets it),
+// message_id = requestId, headers store_id, tender_type and, when known,
+// original_authorization_amount.
+func (o outgoing) message() (*message.Message, error) {
+	body, err := messages.Encode(o.req)
+	if err != nil {
+		return nil, fmt.Errorf("encode request %s: %w", o.req.RequestID, err)
+	}
+	msg := message.NewMessage(o.req.RequestID, body)
+	msg.Metadata.Set(broker.MetaContentType, contentTypeXML)
+	msg.Metadata.Set(broker.MetaMessageID, o.req.RequestID)
+	msg.Metadata.Set(headerStoreID, o.storeID)
+	if o.tenderType != "" {
+		msg.Metadata.Set(headerTenderType, o.tenderType)
+	}
+	if o.authAmount != "" {
+		msg.Metadata.Set(headerOriginalAuthAmount, o.authAmount)
+	}
+	msg.Metadata.Set(headerIntakeSource, o.source)
+	return msg, nil
+}
+
+// publishAll publishes every request to the intake exchange with routing key
+// settlement.request.<provider> and waits for all confirms, at most
+// concurrency at a time. It returns nil only when every one was confirmed;
+// the caller answers the HTTP client only after it returns.
+//
+// The context is detached from the HTTP request's (a client hanging up
+// must not abort half a batch) and bounded by timeout instead.
+func publishAll(ctx context.Context, pub Publisher, out []outgoing, concurrency int) error {
+	sem := make(chan struct{}, max(concurrency, 1))
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, o := range out {
+		msg, err := o.message()
+		if err != nil {
+			return err
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return errors.Join(append(errs, fmt.Errorf("publish %s: %w", o.req.RequestID, ctx.Err()))...)
+		}
+		wg.Add(1)
+		go func(o outgoing, msg *message.Message) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := pub.Publish(ctx, broker.IntakeExchange, broker.RequestRoutingKey(o.provider), msg); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("publish request %s: %w", o.req.RequestID, err))
+				mu.Unlock()
+			}
+		}(o, msg)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,155 @@
+package miva
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Endpoint names a function for fault injection and counters.
+type Endpoint string
+
+// Endpoints.
+const (
+	EndpointList    Endpoint = "list"    // OrderPaymentList_Load
+	EndpointCapture Endpoint = "capture" // OrderPayment_Capture
+	EndpointRefund  Endpoint = "refund"  // OrderPayment_Refund
+	EndpointVoid    Endpoint = "void"    // OrderPayment_VOID
+	// EndpointAll applies SetFaults to every endpoint.
+	EndpointAll Endpoint = "all"
+)
+
+// endpoints lists the real endpoints in a stable order.
+var endpoints = []Endpoint{EndpointList, EndpointCapture, EndpointRefund, EndpointVoid}
+
+func (e Endpoint) valid() bool {
+	switch e {
+	case EndpointList, EndpointCapture, EndpointRefund, EndpointVoid, EndpointAll:
+		return true
+	}
+	return false
+}
+
+// endpointOf maps a Function to its endpoint ("" when unknown).
+func endpointOf(function string) Endpoint {
+	switch function {
+	case FunctionPaymentList:
+		return EndpointList
+	case FunctionCapture:
+		return EndpointCapture
+	case FunctionRefund:
+		return EndpointRefund
+	case FunctionVoid:
+		return EndpointVoid
+	}
+	return ""
+}
+
+// Faults are the failure knobs of one endpoint. Counters ("next N") are
+// consumed one per call that passed authentication, in this precedence:
+// HangNext, FailNext, ErrorNext, FailPerMille, DropNext. LatencyMS applies
+// to every such call first.
+type Faults struct {
+	// LatencyMS delays every answer by this many milliseconds.
+	LatencyMS int `json:"latency_ms,omitempty"`
+	// FailNext makes the next N calls answer FailStatus with a plain-text
+	// body, without acting.
+	FailNext int `json:"fail_next,omitempty"`
+	// FailStatus is the status of FailNext and FailPerMille answers
+	// (500–599). Default 503.
+	FailStatus int `json:"fail_status,omitempty"`
+	// ErrorNext makes the next N calls answer HTTP 200 with a Miva error
+	// body {"success":0,"error_code":ErrorCode,...}, without acting.
+	ErrorNext int `json:"error_next,omitempty"`
+	// ErrorCode is the error_code of ErrorNext answers. Default
+	// processor_unavailable.
+	ErrorCode string `json:"error_code,omitempty"`
+	// ErrorMessage is their error_message. Default: a sentence naming the code.
+	ErrorMessage string `json:"error_message,omitempty"`
+	// FailPerMille makes each call answer FailStatus with this probability
+	// in thousandths (0–1000), without acting.
+	FailPerMille int `json:"fail_per_mille,omitempty"`
+	// HangNext makes the next N calls hold the connection without an
+	// answer until the client gives up or the sandbox closes.
+	HangNext int `json:"hang_next,omitempty"`
+	// DropNext processes the next N calls normally (a capture really
+	// captures) but answers 502: the reply is lost after Miva acted, which
+	// only reconciliation can recover.
+	DropNext int `json:"drop_next,omitempty"`
+}
+
+// FaultsRequest is the body of PUT {prefix}/_sandbox/faults: Faults for an
+// endpoint (list, capture, refund, void or all). They replace the current ones.
+type FaultsRequest struct {
+	Endpoint Endpoint `json:"endpoint"`
+	Faults
+}
+
+// FaultsState is the body of GET {prefix}/_sandbox/faults.
+type FaultsState struct {
+	List    Faults `json:"list"`
+	Capture Faults `json:"capture"`
+	Refund  Faults `json:"refund"`
+	Void    Faults `json:"void"`
+}
+
+// Validate checks the knobs.
+func (f Faults) Validate() error {
+	var errs []error
+	if f.LatencyMS < 0 || f.FailNext < 0 || f.ErrorNext < 0 || f.HangNext < 0 || f.DropNext < 0 {
+		errs = append(errs, errors.New("latency and counters must not be negative"))
+	}
+	if f.FailStatus != 0 && (f.FailStatus < 500 || f.FailStatus > 599) {
+		errs = append(errs, fmt.Errorf("fail_status %d is not 5xx", f.FailStatus))
+	}
+	if f.FailPerMille < 0 || f.FailPerMille > 1000 {
+		errs = append(errs, fmt.Errorf("fail_per_mille %d is not within 0–1000", f.FailPerMille))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("faults: %w", err)
+	}
+	return nil
+}
+
+// faultPlan is what the fault knobs decided for one call.
+type faultPlan struct {
+	latency    time.Duration
+	hang       bool
+	failStatus int       // plain 5xx answer, without acting
+	err        *apiError // Miva error body, without acting
+	drop       bool
+}
+
+// plan consumes the knobs of f for one call; roll is a number in [0,1000).
+func (f *Faults) plan(roll int) faultPlan {
+	p := faultPlan{latency: time.Duration(f.LatencyMS) * time.Millisecond}
+	failStatus := f.FailStatus
+	if failStatus == 0 {
+		failStatus = http.StatusServiceUnavailable
+	}
+	switch {
+	case f.HangNext > 0:
+		f.HangNext--
+		p.hang = true
+	case f.FailNext > 0:
+		f.FailNext--
+		p.failStatus = failStatus
+	case f.ErrorNext > 0:
+		f.ErrorNext--
+		code, msg := f.ErrorCode, f.ErrorMessage
+		if code == "" {
+			code = CodeProcessorUnavailable
+		}
+		if msg == "" {
+			msg = "Injected error " + code + " (miva sandbox)"
+		}
+		p.err = &apiError{code: code, message: msg}
+	case roll < f.FailPerMille:
+		p.failStatus = failStatus
+	case f.DropNext > 0:
+		f.DropNext--
+		p.drop = true
+	}
+	return p
+}

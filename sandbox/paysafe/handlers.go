@@ -1,0 +1,191 @@
+package paysafe
+
+import (
+	"net/http"
+	"time"
+)
+
+// handleGetAuth serves GET .../auths/{id}: the authorization with its
+// availableToSettle (what confirm funds reads).
+func (s *Sandbox) handleGetAuth(w http.ResponseWriter, r *http.Request) {
+	const ep = EndpointAuth
+	if _, ok := s.begin(w, r, ep); !ok {
+		return
+	}
+	acctID, id := r.PathValue("account"), r.PathValue("id")
+	s.mu.Lock()
+	var reply AuthorizationReply
+	var rf *refusal
+	a := s.accountLocked(acctID, false)
+	switch {
+	case a == nil:
+		rf = unknownID("account", acctID)
+	case a.auths[id] == nil:
+		rf = unknownID("authorization", id)
+	default:
+		z := a.auths[id]
+		s.countersLocked(ep).Processed++
+		reply = AuthorizationReply{
+			Links:             []Link{{Rel: "self", Href: s.baseURL(r) + APIPath + "/accounts/" + acctID + "/auths/" + id}},
+			ID:                id,
+			MerchantRefNum:    z.script.MerchantRefNum,
+			TxnTime:           z.txnTime.Format(time.RFC3339),
+			Status:            z.script.Status,
+			Amount:            z.script.Amount,
+			AvailableToSettle: z.availableToSettle(),
+			CurrencyCode:      z.script.Currency,
+		}
+	}
+	s.mu.Unlock()
+	if rf != nil {
+		s.answerRefusal(w, r, ep, rf)
+		return
+	}
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// handleSettle serves POST .../auths/{id}/settlements.
+func (s *Sandbox) handleSettle(w http.ResponseWriter, r *http.Request) {
+	s.create(w, r, EndpointSettle, s.settleLocked)
+}
+
+// handleRefund serves POST .../settlements/{id}/refunds.
+func (s *Sandbox) handleRefund(w http.ResponseWriter, r *http.Request) {
+	s.create(w, r, EndpointRefund, s.refundLocked)
+}
+
+// create runs a settlement or refund creation: credentials, faults, body,
+// ledger rules, then the answer (or a dropped reply).
+func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, ep Endpoint,
+	act func(account, parent string, req SettlementRequest, dropped bool) (*entry, *refusal)) {
+	plan, ok := s.begin(w, r, ep)
+	if !ok {
+		return
+	}
+	var req SettlementRequest
+	if !s.readRequest(w, r, ep, &req) {
+		return
+	}
+	acctID, parent := r.PathValue("account"), r.PathValue("id")
+	s.mu.Lock()
+	e, rf := act(acctID, parent, req, plan.drop)
+	var view any
+	if rf == nil {
+		s.countersLocked(ep).Processed++
+		view = s.view(r, e)
+	}
+	s.mu.Unlock()
+	if rf != nil {
+		s.log.Info().Str("endpoint", string(ep)).Str("account", acctID).Str("merchant_ref_num", req.MerchantRefNum).
+			Str("code", rf.code).Msg("refused")
+		s.answerRefusal(w, r, ep, rf)
+		return
+	}
+	s.log.Info().Str("endpoint", string(ep)).Str("account", acctID).Str("parent", parent).Str("id", e.ID).
+		Str("merchant_ref_num", e.MerchantRefNum).Int64("amount", e.Amount).Str("currency", e.Currency).
+		Str("status", e.Status).Bool("reply_dropped", plan.drop).Msg("created")
+	if plan.drop {
+		s.dropReply(w, ep)
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
+}
+
+// getHandler serves GET .../settlements/{id} and .../refunds/{id}.
+func (s *Sandbox) getHandler(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		const ep = EndpointGet
+		plan, ok := s.begin(w, r, ep)
+		if !ok {
+			return
+		}
+		s.mu.Lock()
+		e, rf := s.findLocked(r.PathValue("account"), kind, r.PathValue("id"))
+		var view any
+		if rf == nil {
+			s.countersLocked(ep).Processed++
+			view = s.view(r, e)
+		}
+		s.mu.Unlock()
+		s.answer(w, r, ep, plan, view, rf)
+	}
+}
+
+// lookupHandler serves GET .../settlements and .../refunds, filtered by
+// the merchantRefNum query parameter when given.
+func (s *Sandbox) lookupHandler(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		const ep = EndpointLookup
+		plan, ok := s.begin(w, r, ep)
+		if !ok {
+			return
+		}
+		acctID := r.PathValue("account")
+		s.mu.Lock()
+		var view any
+		var rf *refusal
+		if s.accountLocked(acctID, false) == nil {
+			rf = unknownID("account", acctID)
+		} else {
+			s.countersLocked(ep).Processed++
+			es := s.lookupLocked(acctID, kind, r.URL.Query().Get("merchantRefNum"))
+			if kind == KindRefund {
+				l := RefundList{Refunds: []Refund{}}
+				for _, e := range es {
+					l.Refunds = append(l.Refunds, s.refundView(r, e))
+				}
+				view = l
+			} else {
+				l := SettlementList{Settlements: []Settlement{}}
+				for _, e := range es {
+					l.Settlements = append(l.Settlements, s.settlementView(r, e))
+				}
+				view = l
+			}
+		}
+		s.mu.Unlock()
+		s.answer(w, r, ep, plan, view, rf)
+	}
+}
+
+// cancelHandler serves PUT .../settlements/{id} and .../refunds/{id} with
+// {"status":"CANCELLED"}.
+func (s *Sandbox) cancelHandler(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		const ep = EndpointCancel
+		plan, ok := s.begin(w, r, ep)
+		if !ok {
+			return
+		}
+		var req StatusUpdate
+		if !s.readRequest(w, r, ep, &req) {
+			return
+		}
+		if req.Status != StatusCancelled {
+			s.answerRefusal(w, r, ep, &refusal{status: http.StatusBadRequest, code: CodeFieldErrors, message: "Field error(s)",
+				fieldErrors: []FieldError{{Field: "status", Error: "only CANCELLED may be requested"}}})
+			return
+		}
+		s.mu.Lock()
+		e, rf := s.cancelLocked(r.PathValue("account"), kind, r.PathValue("id"))
+		var view any
+		if rf == nil {
+			s.countersLocked(ep).Processed++
+			view = s.view(r, e)
+		}
+		s.mu.Unlock()
+		s.answer(w, r, ep, plan, view, rf)
+	}
+}
+
+// answer writes a view, a refusal, or a dropped reply.
+func (s *Sandbox) answer(w http.ResponseWriter, r *http.Request, ep Endpoint, plan faultPlan, view any, rf *refusal) {
+	switch {
+	case rf != nil:
+		s.answerRefusal(w, r, ep, rf)
+	case plan.drop:
+		s.dropReply(w, ep)
+	default:
+		writeJSON(w, http.StatusOK, view)
+	}
+}

@@ -1,0 +1,257 @@
+package paysafe
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+)
+
+// APIPath is the Card Payments API root below the prefix.
+const APIPath = "/cardpayments/v1"
+
+func (s *Sandbox) routes() http.Handler {
+	p := s.cfg.Prefix
+	a := p + APIPath + "/accounts/{account}"
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+p+"/cardpayments/monitor", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "READY"})
+	})
+	mux.HandleFunc("GET "+a+"/auths/{id}", s.handleGetAuth)
+	mux.HandleFunc("POST "+a+"/auths/{id}/settlements", s.handleSettle)
+	mux.HandleFunc("GET "+a+"/settlements", s.lookupHandler(KindSettlement))
+	mux.HandleFunc("GET "+a+"/settlements/{id}", s.getHandler(KindSettlement))
+	mux.HandleFunc("PUT "+a+"/settlements/{id}", s.cancelHandler(KindSettlement))
+	mux.HandleFunc("POST "+a+"/settlements/{id}/refunds", s.handleRefund)
+	mux.HandleFunc("GET "+a+"/refunds", s.lookupHandler(KindRefund))
+	mux.HandleFunc("GET "+a+"/refunds/{id}", s.getHandler(KindRefund))
+	mux.HandleFunc("PUT "+a+"/refunds/{id}", s.cancelHandler(KindRefund))
+	s.adminRoutes(mux, p+"/_sandbox")
+	return mux
+}
+
+// checkAuth compares the basic credentials in constant time.
+func (s *Sandbox) checkAuth(r *http.Request) bool {
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	uok := subtle.ConstantTimeCompare([]byte(u), []byte(s.cfg.Username)) == 1
+	pok := subtle.ConstantTimeCompare([]byte(p), []byte(s.cfg.Password)) == 1
+	return uok && pok
+}
+
+// begin counts the call, checks the credentials and consumes the fault
+// knobs. It returns false when the call has been answered.
+func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) (faultPlan, bool) {
+	s.count(ep, func(c *EndpointCalls) { c.Total++ })
+	if !s.checkAuth(r) {
+		s.count(ep, func(c *EndpointCalls) { c.Unauthorized++ })
+		w.Header().Set("WWW-Authenticate", `Basic realm="Paysafe API"`)
+		writeError(w, &refusal{status: http.StatusUnauthorized, code: CodeInvalidCredentials,
+			message: "The authentication credentials are invalid."}, "")
+		return faultPlan{}, false
+	}
+	s.mu.Lock()
+	p := s.faults[ep].plan(s.rng.IntN(1000))
+	cnt := s.countersLocked(ep)
+	switch {
+	case p.hang:
+		cnt.Hung++
+	case p.failStatus != 0:
+		cnt.Failed++
+	}
+	s.mu.Unlock()
+	if p.latency > 0 && !s.sleep(r, p.latency) {
+		return p, false
+	}
+	switch {
+	case p.hang:
+		s.log.Info().Str("endpoint", string(ep)).Msg("fault: hanging the call")
+		select {
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
+		// Drop the connection without an answer, as a dead server would.
+		panic(http.ErrAbortHandler)
+	case p.failStatus != 0 && p.failCode != "":
+		writeError(w, &refusal{status: p.failStatus, code: p.failCode, message: injectedMessage(p.failCode)}, "")
+		return p, false
+	case p.failStatus != 0:
+		http.Error(w, http.StatusText(p.failStatus)+" (injected by the paysafe sandbox)", p.failStatus)
+		return p, false
+	}
+	return p, true
+}
+
+// injectedMessage is the message of an injected coded failure.
+func injectedMessage(code string) string {
+	if code == CodeInProgress {
+		return "Another request for this transaction is already in progress. Retry later."
+	}
+	return "The request failed (error injected by the paysafe sandbox)."
+}
+
+// sleep waits d unless the client leaves or the sandbox closes.
+func (s *Sandbox) sleep(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+// readRequest decodes a JSON body strictly into v, answering 400/413/415
+// itself when it cannot.
+func (s *Sandbox) readRequest(w http.ResponseWriter, r *http.Request, ep Endpoint, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			s.count(ep, func(c *EndpointCalls) { c.BadRequest++ })
+			writeError(w, &refusal{status: http.StatusUnsupportedMediaType, code: CodeNotParseable,
+				message: "The Content-Type must be application/json."}, "")
+			return false
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		status := http.StatusBadRequest
+		if errors.As(err, &tooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.count(ep, func(c *EndpointCalls) { c.BadRequest++ })
+		writeError(w, &refusal{status: status, code: CodeNotParseable, message: "The request body could not be read."}, "")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		s.count(ep, func(c *EndpointCalls) { c.BadRequest++ })
+		rf := &refusal{status: http.StatusBadRequest, code: CodeNotParseable, message: "You submitted a request that is not parseable."}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			rf.code, rf.message = CodeFieldErrors, "Field error(s)"
+			rf.fieldErrors = []FieldError{{Field: typeErr.Field, Error: "has an invalid type or value"}}
+		}
+		writeError(w, rf, err.Error())
+		return false
+	}
+	return true
+}
+
+// answerRefusal counts and writes a ledger refusal.
+func (s *Sandbox) answerRefusal(w http.ResponseWriter, r *http.Request, ep Endpoint, rf *refusal) {
+	s.count(ep, func(c *EndpointCalls) {
+		switch {
+		case rf.status == http.StatusNotFound:
+			c.NotFound++
+		case rf.code == CodeFieldErrors || rf.code == CodeNotParseable:
+			c.BadRequest++
+		default:
+			c.Refused++
+		}
+	})
+	var links []Link
+	if rf.existing != nil {
+		links = []Link{{Rel: "existing_entity", Href: s.selfHref(r, rf.existing)}}
+	}
+	writeErrorLinks(w, rf, "", links)
+}
+
+// writeError writes a Paysafe error reply with the code in the body and in
+// the X-Application-Status-Code header.
+func writeError(w http.ResponseWriter, rf *refusal, detail string) {
+	writeErrorLinks(w, rf, detail, nil)
+}
+
+func writeErrorLinks(w http.ResponseWriter, rf *refusal, detail string, links []Link) {
+	e := ErrorReply{Error: APIError{
+		Code:        rf.code,
+		Message:     rf.message,
+		FieldErrors: rf.fieldErrors,
+		Links:       []Link{{Rel: "errorinfo", Href: ErrorInfoBase + rf.code}},
+	}, Links: links}
+	if detail != "" {
+		e.Error.Details = []string{detail}
+	}
+	w.Header().Set(HeaderStatusCode, rf.code)
+	writeJSON(w, rf.status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// dropReply answers 502 after the request was processed ("act then drop").
+func (s *Sandbox) dropReply(w http.ResponseWriter, ep Endpoint) {
+	s.count(ep, func(c *EndpointCalls) { c.Dropped++ })
+	http.Error(w, "Bad Gateway (reply dropped by the paysafe sandbox after processing)", http.StatusBadGateway)
+}
+
+// baseURL is the scheme, host and prefix the links of a reply start with.
+func (s *Sandbox) baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + s.cfg.Prefix
+}
+
+// selfHref is the link of a settlement or refund.
+func (s *Sandbox) selfHref(r *http.Request, e *entry) string {
+	return s.baseURL(r) + APIPath + "/accounts/" + e.AccountID + "/" + e.Kind + "s/" + e.ID
+}
+
+// settlementView renders a settlement as Paysafe answers it.
+func (s *Sandbox) settlementView(r *http.Request, e *entry) Settlement {
+	return Settlement{
+		Links:             []Link{{Rel: "self", Href: s.selfHref(r, e)}},
+		ID:                e.ID,
+		MerchantRefNum:    e.MerchantRefNum,
+		TxnTime:           e.TxnTime.Format(time.RFC3339),
+		Status:            e.Status,
+		Amount:            e.Amount,
+		AvailableToRefund: e.AvailableToRefund,
+		Error:             failureOf(e),
+	}
+}
+
+// refundView renders a refund as Paysafe answers it.
+func (s *Sandbox) refundView(r *http.Request, e *entry) Refund {
+	return Refund{
+		Links:          []Link{{Rel: "self", Href: s.selfHref(r, e)}},
+		ID:             e.ID,
+		MerchantRefNum: e.MerchantRefNum,
+		TxnTime:        e.TxnTime.Format(time.RFC3339),
+		Status:         e.Status,
+		Amount:         e.Amount,
+		Error:          failureOf(e),
+	}
+}
+
+func (s *Sandbox) view(r *http.Request, e *entry) any {
+	if e.Kind == KindRefund {
+		return s.refundView(r, e)
+	}
+	return s.settlementView(r, e)
+}
+
+func failureOf(e *entry) *APIError {
+	if e.Status != StatusFailed {
+		return nil
+	}
+	return &APIError{Code: CodeDeclined, Message: e.FailureMessage}
+}
