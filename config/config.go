@@ -17,7 +17,7 @@ import (
 )
 
 // Providers the worker knows.
-var KnownProviders = []string{"radial"}
+var KnownProviders = []string{"radial", "paysafe", "frisbii", "miva"}
 
 // Config is the worker's configuration. Each field's `help` tag documents it
 // for `settlement-worker --help` and the README.
@@ -51,8 +51,17 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9090" help:"Address for /healthz, /readyz and /metrics (off: disabled)."`
 	// LogLevel is the zerolog level.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error."`
+	// PendingDeadline parks a settlement still pending at its provider
+	// (Paysafe before batching) this long after it first was.
+	PendingDeadline time.Duration `env:"PENDING_DEADLINE" envDefault:"72h" help:"Park a settlement still pending at the provider after this long (Paysafe batches daily)."`
 	// Radial configures the Radial provider.
 	Radial Radial `envPrefix:"RADIAL_"`
+	// Paysafe configures the Paysafe provider.
+	Paysafe Paysafe `envPrefix:"PAYSAFE_"`
+	// Frisbii configures the Frisbii (Reepay) provider.
+	Frisbii Frisbii `envPrefix:"FRISBII_"`
+	// Miva configures the Miva Merchant provider.
+	Miva Miva `envPrefix:"MIVA_"`
 	// CrashAt makes the worker kill itself with SIGKILL at a crash point
 	// (after_confirm, after_settle_call, after_status_publish). Tests only.
 	CrashAt string `env:"SETTLEMENT_WORKER_CRASH_AT" help:"Test only: SIGKILL the worker at this crash point (after_confirm, after_settle_call, after_status_publish)."`
@@ -74,6 +83,50 @@ type Radial struct {
 	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL>)."`
 	// StatusConcurrency is how many Radial statuses are handled at once.
 	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"4" help:"Radial statuses handled at once."`
+}
+
+// Paysafe is the Paysafe Card Payments provider's configuration.
+type Paysafe struct {
+	// BaseURL is Paysafe's API root (the sandbox: http://127.0.0.1:8081/paysafe).
+	BaseURL string `env:"BASE_URL" help:"Paysafe API base URL (required when paysafe is enabled)."`
+	// Username and Password are the API key (HTTP basic auth). Never logged.
+	Username string `env:"USERNAME" help:"Paysafe API key user name (basic auth)."`
+	Password string `env:"PASSWORD" help:"Paysafe API key password (basic auth; never logged)."`
+	// Accounts maps each store to its Paysafe account id.
+	Accounts map[string]string `env:"ACCOUNTS" help:"Paysafe account per store: STORE:ACCOUNT,STORE2:ACCOUNT2."`
+	// Currencies maps an account to its currency, to refuse a request in
+	// another currency before any call.
+	Currencies map[string]string `env:"CURRENCIES" help:"Optional currency per Paysafe account: ACCOUNT:USD,..."`
+	// Timeout bounds each Paysafe HTTP call.
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Paysafe HTTP call."`
+	// RecheckAfter is the delay before re-checking a pending settlement.
+	RecheckAfter time.Duration `env:"RECHECK_AFTER" envDefault:"30s" help:"Delay before re-checking a PENDING settlement (rounded up to a RETRY_DELAYS queue)."`
+}
+
+// Frisbii is the Frisbii (Reepay) provider's configuration.
+type Frisbii struct {
+	// BaseURL is Frisbii's API root (the sandbox: http://127.0.0.1:8081/frisbii).
+	BaseURL string `env:"BASE_URL" help:"Frisbii API base URL (required when frisbii is enabled)."`
+	// APIKey is the private API key (basic auth user). Never logged.
+	APIKey string `env:"API_KEY" help:"Frisbii private API key (basic auth; never logged)."`
+	// Timeout bounds each Frisbii HTTP call.
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Frisbii HTTP call."`
+	// RefundRecheck is the delay before re-checking a refund answered "processing".
+	RefundRecheck time.Duration `env:"REFUND_RECHECK" envDefault:"30s" help:"Delay before re-checking a refund still processing."`
+}
+
+// Miva is the Miva Merchant JSON API provider's configuration.
+type Miva struct {
+	// BaseURL is the store's json.mvc URL (the sandbox: http://127.0.0.1:8081/miva/mm5/json.mvc).
+	BaseURL string `env:"BASE_URL" help:"Miva JSON API URL, .../mm5/json.mvc (required when miva is enabled)."`
+	// StoreCode is the Miva store code.
+	StoreCode string `env:"STORE_CODE" help:"Miva store code."`
+	// APIToken is the API access token. Never logged.
+	APIToken string `env:"API_TOKEN" help:"Miva API access token (never logged)."`
+	// SigningKey, when set, signs requests with HMAC-SHA256. Never logged.
+	SigningKey string `env:"SIGNING_KEY" help:"Optional Miva HMAC-SHA256 signing key (never logged)."`
+	// Timeout bounds each Miva HTTP call.
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Miva HTTP call."`
 }
 
 // Load reads the environment, applies defaults and validates.
@@ -192,6 +245,39 @@ func (c Config) Validate() error {
 		}
 		if c.Radial.StatusConcurrency < 1 {
 			bad("RADIAL_STATUS_CONCURRENCY", "must be at least 1")
+		}
+	}
+	checkHTTP := func(name, v string) {
+		u, err := url.Parse(v)
+		if v == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(name, "must be an http(s) URL (got %q)", redactHTTP(v))
+		}
+	}
+	if c.PendingDeadline <= 0 {
+		bad("PENDING_DEADLINE", "must be positive (got %s)", c.PendingDeadline)
+	}
+	if c.Enabled("paysafe") {
+		checkHTTP("PAYSAFE_BASE_URL", c.Paysafe.BaseURL)
+		if c.Paysafe.Username == "" || c.Paysafe.Password == "" {
+			bad("PAYSAFE_USERNAME", "and PAYSAFE_PASSWORD are required when paysafe is enabled")
+		}
+		if len(c.Paysafe.Accounts) == 0 {
+			bad("PAYSAFE_ACCOUNTS", "map each store to its Paysafe account, e.g. STORE1:89987201")
+		}
+	}
+	if c.Enabled("frisbii") {
+		checkHTTP("FRISBII_BASE_URL", c.Frisbii.BaseURL)
+		if c.Frisbii.APIKey == "" {
+			bad("FRISBII_API_KEY", "is required when frisbii is enabled")
+		}
+	}
+	if c.Enabled("miva") {
+		checkHTTP("MIVA_BASE_URL", c.Miva.BaseURL)
+		if c.Miva.StoreCode == "" {
+			bad("MIVA_STORE_CODE", "is required when miva is enabled")
+		}
+		if c.Miva.APIToken == "" {
+			bad("MIVA_API_TOKEN", "is required when miva is enabled")
 		}
 	}
 	if len(errs) > 0 {

@@ -20,6 +20,11 @@ var allVars = []string{
 	"HTTP_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT",
 	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
+	"PENDING_DEADLINE",
+	"PAYSAFE_BASE_URL", "PAYSAFE_USERNAME", "PAYSAFE_PASSWORD", "PAYSAFE_ACCOUNTS", "PAYSAFE_CURRENCIES",
+	"PAYSAFE_TIMEOUT", "PAYSAFE_RECHECK_AFTER",
+	"FRISBII_BASE_URL", "FRISBII_API_KEY", "FRISBII_TIMEOUT", "FRISBII_REFUND_RECHECK",
+	"MIVA_BASE_URL", "MIVA_STORE_CODE", "MIVA_API_TOKEN", "MIVA_SIGNING_KEY", "MIVA_TIMEOUT",
 	"SETTLEMENT_WORKER_CRASH_AT",
 }
 
@@ -81,6 +86,10 @@ func TestLoadDefaults(t *testing.T) {
 			StatusQueue:       "q.Payments.Settlements.Status.guest",
 			StatusConcurrency: 4,
 		},
+		PendingDeadline: 72 * time.Hour,
+		Paysafe:         config.Paysafe{Timeout: 10 * time.Second, RecheckAfter: 30 * time.Second},
+		Frisbii:         config.Frisbii{Timeout: 10 * time.Second, RefundRecheck: 30 * time.Second},
+		Miva:            config.Miva{Timeout: 10 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load with a clean environment:\n got %+v\nwant %+v", c, want)
@@ -198,7 +207,11 @@ func TestLoadValidationRules(t *testing.T) {
 		{"AMQP_URL not amqp", []string{"AMQP_URL", "http://broker:5672/"}, "AMQP_URL", "amqp:// or amqps://"},
 		{"AMQP_URL without host", []string{"AMQP_URL", "amqp:///vhost"}, "AMQP_URL", "with a host"},
 		{"AMQP_URL garbage", []string{"AMQP_URL", "::not a url::"}, "AMQP_URL", ""},
-		{"PROVIDERS unknown", []string{"PROVIDERS", "radial,paysafe"}, "PROVIDERS", `unknown provider "paysafe"`},
+		{"PROVIDERS unknown", []string{"PROVIDERS", "radial,stripe"}, "PROVIDERS", `unknown provider "stripe"`},
+		{"PAYSAFE_ACCOUNTS missing", []string{"PROVIDERS", "radial,paysafe", "PAYSAFE_BASE_URL", "http://p", "PAYSAFE_USERNAME", "u", "PAYSAFE_PASSWORD", "p"}, "PAYSAFE_ACCOUNTS", "STORE1:"},
+		{"FRISBII_API_KEY missing", []string{"PROVIDERS", "frisbii", "FRISBII_BASE_URL", "http://f"}, "FRISBII_API_KEY", "required"},
+		{"MIVA_STORE_CODE missing", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t"}, "MIVA_STORE_CODE", "required"},
+		{"PENDING_DEADLINE 0", []string{"PENDING_DEADLINE", "0s"}, "PENDING_DEADLINE", "positive"},
 		{"PROVIDERS blank entry", []string{"PROVIDERS", "radial,"}, "PROVIDERS", `unknown provider ""`},
 		{"QUEUE_TYPE", []string{"QUEUE_TYPE", "stream"}, "QUEUE_TYPE", `"stream"`},
 		{"STATUS_QUEUES without name", []string{"STATUS_QUEUES", "=settlement.status.#"}, "STATUS_QUEUES", "name=binding.key"},
@@ -273,6 +286,7 @@ func TestValidateRules(t *testing.T) {
 			StatusQueues: []string{"q.s=settlement.status.#"}, Concurrency: 1, Prefetch: 1,
 			RetryDelays: []time.Duration{10 * time.Millisecond}, MaxAttempts: 1, DeliveryLimit: 0,
 			StoreDSN: "sqlite:x.db", ShutdownTimeout: time.Second, LogLevel: "debug", CrashAt: "after_status_publish",
+			PendingDeadline: time.Second,
 			Radial: config.Radial{BaseURL: "https://radial.example/api", APIKey: "k", APIVersion: "v1.0", Timeout: time.Second,
 				AMQPURL: "amqps://u:p@radial.example/", StatusQueue: "q.st", StatusConcurrency: 1},
 		}

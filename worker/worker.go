@@ -88,6 +88,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			RequireTenderType: name == "radial",
 			CallTimeout:       callTimeout(cfg, name),
 			Log:               log.With().Str("handler", "settle").Logger(),
+			PendingDeadline:   cfg.PendingDeadline,
 			Metrics:           metrics, Crash: deps.Crash,
 		}
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
@@ -138,8 +139,15 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 }
 
 func callTimeout(cfg config.Config, provider string) time.Duration {
-	if provider == "radial" {
+	switch provider {
+	case "radial":
 		return cfg.Radial.Timeout
+	case "paysafe":
+		return cfg.Paysafe.Timeout
+	case "frisbii":
+		return cfg.Frisbii.Timeout
+	case "miva":
+		return cfg.Miva.Timeout
 	}
 	return 15 * time.Second
 }

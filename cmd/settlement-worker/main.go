@@ -9,7 +9,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/config"
-	"github.com/settlement-worker/settlement-worker/providers"
-	"github.com/settlement-worker/settlement-worker/providers/radial"
 	"github.com/settlement-worker/settlement-worker/worker"
 )
 
@@ -47,17 +44,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	deps := worker.Deps{Providers: map[string]providers.Provider{}}
-	if cfg.Enabled("radial") {
-		c, err := radial.New(radial.Config{
-			BaseURL: cfg.Radial.BaseURL, APIKey: cfg.Radial.APIKey,
-			Version: cfg.Radial.APIVersion, Timeout: cfg.Radial.Timeout,
-		}, &http.Client{})
-		if err != nil {
-			log.Fatal().Err(err).Msg("radial client")
-		}
-		deps.Providers["radial"] = c
+	clients, err := providerClients(cfg)
+	if err != nil {
+		log.Fatal().Err(err).Msg("provider clients")
 	}
+	deps := worker.Deps{Providers: clients}
 	if cfg.CrashAt != "" {
 		log.Warn().Str("crash_at", cfg.CrashAt).Msg("TEST MODE: the worker will SIGKILL itself at this crash point")
 		deps.Crash = func(point string) {
