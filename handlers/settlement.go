@@ -183,7 +183,18 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 				next = store.StateConfirming
 			}
 			freshSubmit = next == store.StateSubmitting
-			s, err = h.move(ctx, s, next, store.Change{IncAttempts: true, Note: "attempt " + strconv.Itoa(in.attempt)})
+			ch := store.Change{IncAttempts: true, Note: "attempt " + strconv.Itoa(in.attempt)}
+			if p, ok := h.Provider.(providers.Preparer); ok && next == store.StateSubmitting {
+				perr := h.timed("prepare", func(cctx context.Context) error {
+					var e error
+					ch.Refs, e = p.Prepare(cctx, in.preq)
+					return e
+				}, ctx)
+				if perr != nil {
+					return h.failed(ctx, msg, s, in, "prepare", perr, log)
+				}
+			}
+			s, err = h.move(ctx, s, next, ch)
 
 		case store.StateConfirming:
 			if in.preq.AuthorizationAmount.Currency == "" {

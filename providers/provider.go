@@ -120,3 +120,12 @@ type Reconciler interface {
 type Poller interface {
 	Poll(ctx context.Context, req *Request) (Outcome, error)
 }
+
+// Preparer is implemented by providers that must record references before a
+// submission that ConfirmFunds does not precede (a credit): the pipeline
+// calls Prepare and stores its refs in the same transition that announces the
+// submission, so that Reconcile has a baseline after a crash (Miva's payment
+// records before a refund).
+type Preparer interface {
+	Prepare(ctx context.Context, req *Request) (map[string]string, error)
+}

@@ -78,11 +78,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("starting the radial status publisher: %w", err)
 	}
 
+	others, err := otherSandboxes(cfg, log)
+	if err != nil {
+		_ = sb.Close()
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/radial/", sb.Handler())
+	for _, o := range others {
+		mux.Handle(o.prefix+"/", o.handler)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok","providers":["radial"]}`+"\n")
+		_, _ = io.WriteString(w, `{"status":"ok","providers":["radial","paysafe","frisbii","miva"]}`+"\n")
 	})
 	srv := &http.Server{
 		Handler:           accessLog(log, mux),
@@ -102,6 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	select {
 	case err := <-serveErr:
 		_ = sb.Close()
+		for _, o := range others {
+			_ = o.close()
+		}
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
@@ -109,6 +120,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Closing the sandbox first releases calls held by a "hang" fault, so
 	// that Shutdown can finish.
 	closeErr := sb.Close()
+	for _, o := range others {
+		_ = o.close()
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -32,7 +32,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
@@ -207,13 +206,11 @@ func (c *Client) secrets(req *providers.Request) []string {
 	return s
 }
 
-// redact masks every secret found in s.
+// redact replaces every secret found in s with [redacted].
 func redact(s string, secrets ...string) string {
 	for _, v := range secrets {
-		if len(v) >= 4 {
-			s = strings.ReplaceAll(s, v, messages.MaskAccount(v))
-		} else if v != "" {
-			s = strings.ReplaceAll(s, v, "****")
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "[redacted]")
 		}
 	}
 	return s

@@ -23,8 +23,8 @@ func (s *Sandbox) routes() http.Handler {
 	return mux
 }
 
-// call is one API call being answered.
-type call struct {
+// apiCall is one API call being answered.
+type apiCall struct {
 	w         http.ResponseWriter
 	r         *http.Request
 	ep        Endpoint
@@ -34,8 +34,8 @@ type call struct {
 
 // begin counts the call, sets Request-Id, checks basic auth and consumes
 // the fault knobs. It returns nil when the call has been answered.
-func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) *call {
-	c := &call{w: w, r: r, ep: ep, requestID: uuid.NewString()}
+func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) *apiCall {
+	c := &apiCall{w: w, r: r, ep: ep, requestID: uuid.NewString()}
 	// Frisbii: "All responses will contain a unique request identifier in
 	// the HTTP headers with name Request-Id."
 	w.Header().Set("Request-Id", c.requestID)
@@ -118,7 +118,7 @@ func (s *Sandbox) count(ep Endpoint, f func(*EndpointCalls)) {
 
 // readBody checks the content type and size and decodes the JSON body into
 // v. Unknown fields are ignored (Frisbii's API is open for extension).
-func (s *Sandbox) readBody(c *call, v any) *apiError {
+func (s *Sandbox) readBody(c *apiCall, v any) *apiError {
 	if ct := c.r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return &apiError{code: CodeInvalidRequest, status: http.StatusUnsupportedMediaType, message: "Content-Type must be application/json"}
@@ -139,7 +139,7 @@ func (s *Sandbox) readBody(c *call, v any) *apiError {
 }
 
 // writeError answers with Frisbii's error body and counts 4xx answers.
-func (s *Sandbox) writeError(c *call, e *apiError) {
+func (s *Sandbox) writeError(c *apiCall, e *apiError) {
 	status := e.httpStatus()
 	if status >= 400 && status < 500 && status != http.StatusUnauthorized {
 		s.count(c.ep, func(ec *EndpointCalls) { ec.ClientErrors++ })
@@ -157,7 +157,7 @@ func (s *Sandbox) writeError(c *call, e *apiError) {
 }
 
 // dropReply answers 502 after the operation was performed (drop_next).
-func (s *Sandbox) dropReply(c *call) {
+func (s *Sandbox) dropReply(c *apiCall) {
 	s.count(c.ep, func(ec *EndpointCalls) { ec.Dropped++ })
 	http.Error(c.w, "Bad Gateway (reply dropped by the frisbii sandbox after processing)", http.StatusBadGateway)
 }

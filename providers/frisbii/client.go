@@ -1,0 +1,137 @@
+// Package frisbii is settlement-worker's client of Frisbii's (formerly
+// Reepay's) payment API. It implements providers.Provider, Reconciler and
+// Poller:
+//
+//	ConfirmFunds  GET  {BaseURL}/v1/charge/{handle}
+//	Settle debit  POST {BaseURL}/v1/charge/{handle}/settle
+//	Settle credit POST {BaseURL}/v1/refund
+//	Poll          GET  {BaseURL}/v1/refund/{id}   (a refund still processing)
+//
+// Authentication is HTTP basic auth with the private API key as user name
+// and an empty password. Every money-moving call carries the idempotency key
+// req.RequestID, the same on every retry, so a retry after a timeout or a
+// 5xx can never settle or refund twice (seed 002: "multiple requests with
+// the same key will yield the same result. In case of networking errors the
+// same request with same key can safely be retried").
+//
+// Frisbii answers acquirer declines with HTTP 200 and the charge's (or
+// refund's) error_state and error; other failures with an error body
+// {"code","error","message","http_status",...}. DeclineClasses and
+// ErrorClasses say how each is treated. Neither the API key nor card data
+// ever appears in an error.
+package frisbii
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// Name is the provider's routing name.
+const Name = "frisbii"
+
+// maxReplyBytes bounds how much of a reply is read.
+const maxReplyBytes = 1 << 20
+
+// Client calls Frisbii. It is safe for concurrent use.
+type Client struct {
+	cfg Config
+	hc  *http.Client
+}
+
+var (
+	_ providers.Provider   = (*Client)(nil)
+	_ providers.Reconciler = (*Client)(nil)
+	_ providers.Poller     = (*Client)(nil)
+)
+
+// New validates cfg and returns a client. A nil hc uses a new http.Client;
+// every call is bounded by cfg.Timeout whatever hc's own timeout.
+func New(cfg Config, hc *http.Client) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	if hc == nil {
+		hc = &http.Client{Timeout: cfg.Timeout}
+	}
+	return &Client{cfg: cfg, hc: hc}, nil
+}
+
+// Name returns "frisbii".
+func (c *Client) Name() string { return Name }
+
+// reply is an HTTP answer read in full.
+type reply struct {
+	status int
+	body   []byte
+}
+
+// call sends one request (in, when not nil, as a JSON body) bounded by
+// cfg.Timeout. Transport failures and timeouts come back as transient
+// errors.
+func (c *Client) call(ctx context.Context, op, method, path string, in any) (reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return reply{}, fmt.Errorf("frisbii %s: encoding the request: %w", op, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	hr, err := http.NewRequestWithContext(ctx, method, c.cfg.BaseURL+path, body)
+	if err != nil {
+		return reply{}, fmt.Errorf("frisbii %s: building the request: %w", op, err)
+	}
+	if in != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	hr.Header.Set("Accept", "application/json")
+	hr.SetBasicAuth(c.cfg.APIKey, "")
+	resp, err := c.hc.Do(hr)
+	if err != nil {
+		return reply{}, c.transportError(ctx, op, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	if err != nil {
+		return reply{}, c.transportError(ctx, op, err)
+	}
+	return reply{status: resp.StatusCode, body: data}, nil
+}
+
+// transportError classifies a failed exchange as transient. The URL error
+// is dropped from the message: it is rebuilt without the request's details.
+func (c *Client) transportError(ctx context.Context, op string, err error) error {
+	reason := "frisbii " + op + ": no answer (connection failed); retrying with the same idempotency key is safe"
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		reason = fmt.Sprintf("frisbii %s: no answer within %s (timeout); retrying with the same idempotency key is safe", op, c.cfg.Timeout)
+	}
+	return providers.TransientError("", reason, errors.New(c.redact(err.Error())))
+}
+
+// redact removes the API key from s (defence in depth: Frisbii never
+// echoes it, but a proxy or a misconfigured URL could).
+func (c *Client) redact(s string) string {
+	if c.cfg.APIKey == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
+}
+
+// decode parses a 200 JSON answer into v.
+func decode(r reply, v any) error {
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return fmt.Errorf("unparseable reply (%d bytes): %w", len(r.body), err)
+	}
+	return nil
+}

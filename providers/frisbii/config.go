@@ -1,0 +1,80 @@
+package frisbii
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults applied by Config.WithDefaults.
+const (
+	DefaultTimeout = 10 * time.Second
+	// DefaultRefundRecheck is how long after a refund answered "processing"
+	// (asynchronous payment methods only) the pipeline polls it again.
+	DefaultRefundRecheck = 30 * time.Second
+)
+
+// Config configures the Frisbii client. The lead wires each field from an
+// environment variable: FRISBII_BASE_URL, FRISBII_API_KEY, FRISBII_TIMEOUT,
+// FRISBII_REFUND_RECHECK.
+type Config struct {
+	// BaseURL is the API root before /v1/...: https://api.frisbii.com (or
+	// Reepay's https://api.reepay.com) or, against the sandbox,
+	// http://127.0.0.1:8081/frisbii. Required.
+	BaseURL string
+	// APIKey is the private API key (priv_…), sent as the HTTP basic auth
+	// user name with an empty password. Required; never logged nor put in
+	// errors.
+	APIKey string
+	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
+	Timeout time.Duration
+	// RefundRecheck is the delay before polling a refund Frisbii answered
+	// "processing". Default 30s.
+	RefundRecheck time.Duration
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	c.BaseURL = strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.RefundRecheck == 0 {
+		c.RefundRecheck = DefaultRefundRecheck
+	}
+	return c
+}
+
+// Validate reports what is wrong with c once defaults are applied. It never
+// quotes the API key.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	u, err := url.Parse(c.BaseURL)
+	switch {
+	case c.BaseURL == "":
+		errs = append(errs, errors.New("BaseURL is required"))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", c.BaseURL))
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		errs = append(errs, errors.New("BaseURL must not have a query, fragment or user info"))
+	}
+	switch {
+	case c.APIKey == "":
+		errs = append(errs, errors.New("APIKey is required"))
+	case strings.ContainsAny(c.APIKey, ": \t\r\n"):
+		errs = append(errs, errors.New("APIKey must not contain ':' or white space"))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("Timeout must be positive"))
+	}
+	if c.RefundRecheck < 0 {
+		errs = append(errs, errors.New("RefundRecheck must be positive"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("frisbii config: %w", err)
+	}
+	return nil
+}

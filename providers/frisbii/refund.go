@@ -1,0 +1,112 @@
+package frisbii
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// credit refunds the charge (POST /v1/refund {invoice, key, amount, text}).
+func (c *Client) credit(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+	const op = "refund"
+	handle, err := chargeHandle(req)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	amount, err := minorUnits(req.Amount)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	acq, err := acquirerReference(req)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	body := refundBody{Invoice: handle, Key: req.RequestID, Amount: amount, Text: refundText(req.Message, handle), AcquirerReference: acq}
+	r, err := c.call(ctx, op, http.MethodPost, "/v1/refund", body)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	if r.status != http.StatusOK {
+		return providers.Outcome{}, c.failure(op, r)
+	}
+	var rf refund
+	if err := decode(r, &rf); err != nil {
+		return providers.Outcome{}, providers.TransientError("", "frisbii refund: "+err.Error(), nil)
+	}
+	return c.refundOutcome(handle, req.RequestID, rf)
+}
+
+// refundText is the credit note text: the RefundReason, else the order text.
+func refundText(m *messages.PaymentSettlementRequest, handle string) string {
+	if m != nil && strings.TrimSpace(m.RefundReason) != "" {
+		return truncate(strings.TrimSpace(m.RefundReason), maxOrderText)
+	}
+	return truncate("Refund: "+orderText(m, handle), maxOrderText)
+}
+
+// refundOutcome reads a refund object: refunded → Settled; processing
+// (asynchronous payment methods) → Pending, polled after RefundRecheck;
+// failed → Refused, except a processing_error, which is transient (no
+// money moved; Frisbii recommends retrying "later ... but only a few
+// times", which the retry policy bounds).
+func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome, error) {
+	refs := map[string]string{RefChargeHandle: handle, RefIdempotencyKey: key, RefRefundID: rf.ID, RefTransaction: rf.Transaction}
+	switch rf.State {
+	case refundRefunded:
+		return providers.Outcome{Kind: providers.Settled, Ref: rf.ID, Refs: refs}, nil
+	case refundProcessing:
+		return providers.Outcome{Kind: providers.Pending, Ref: rf.ID, Refs: refs, RecheckAfter: c.cfg.RefundRecheck}, nil
+	case refundFailed:
+		if rf.ErrorState == errorStateProcessing {
+			return providers.Outcome{}, providers.TransientError(errorStateProcessing, fmt.Sprintf(
+				"Frisbii processing error on refund (%s); retried with the same idempotency key", orUnknown(rf.Error)), nil)
+		}
+		reason := fmt.Sprintf("Frisbii declined the refund (%s: %s)", orUnknown(rf.ErrorState), orUnknown(rf.Error))
+		if rf.AcquirerMessage != "" {
+			reason += "; acquirer: " + rf.AcquirerMessage
+		}
+		return providers.Outcome{Kind: providers.Refused, Ref: rf.ID, Refs: refs, Reason: reason}, nil
+	default:
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf("frisbii refund: unknown state %q; asking again with the same idempotency key", rf.State), nil)
+	}
+}
+
+// Poll re-checks a settlement left Pending: a refund still processing is
+// read with GET /v1/refund/{id}. Without a refund id (or if Frisbii does
+// not know it), and for debits, the call is repeated with the same
+// idempotency key, which answers its current result without moving money
+// twice.
+func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+	const op = "refund read"
+	if req == nil {
+		return providers.Outcome{}, fmt.Errorf("frisbii Poll: no request")
+	}
+	id := req.Refs[RefRefundID]
+	if id == "" || req.Type != messages.SettlementCredit {
+		return c.submit(ctx, req, true)
+	}
+	handle, err := chargeHandle(req)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	r, err := c.call(ctx, op, http.MethodGet, "/v1/refund/"+url.PathEscape(id), nil)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	if eb, ok := parseError(r); ok && eb.Code == codeRefundNotFound {
+		return c.submit(ctx, req, true)
+	}
+	if r.status != http.StatusOK {
+		return providers.Outcome{}, c.failure(op, r)
+	}
+	var rf refund
+	if err := decode(r, &rf); err != nil {
+		return providers.Outcome{}, providers.TransientError("", "frisbii refund read: "+err.Error(), nil)
+	}
+	return c.refundOutcome(handle, req.RequestID, rf)
+}

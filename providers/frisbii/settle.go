@@ -1,0 +1,197 @@
+package frisbii
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// Settle submits a debit (POST /v1/charge/{handle}/settle) or a credit
+// (POST /v1/refund) with the idempotency key req.RequestID.
+func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+	return c.submit(ctx, req, false)
+}
+
+// Reconcile is called by the pipeline instead of Settle when an earlier
+// attempt may have reached Frisbii (a crash or a transient failure after
+// the call). Frisbii offers no lookup by idempotency key, but a repeat with
+// the same key "will yield the same result": so Reconcile repeats the call
+// with the same key and body. If the earlier attempt was performed, Frisbii
+// answers its result and moves no money; if it never arrived, the repeat
+// performs it, exactly as a new Settle would. Because the call is known to
+// be a possible repeat, error 79 "Invoice already settled" is read as
+// success (Frisbii's settle charge reference: "For a retry it can be
+// interpreted as success"). found is true whenever Frisbii answered.
+func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
+	out, err := c.submit(ctx, req, true)
+	if err != nil {
+		return providers.Outcome{}, false, err
+	}
+	return out, true, nil
+}
+
+// submit dispatches on the settlement type. uncertain marks a call that
+// may repeat an earlier one.
+func (c *Client) submit(ctx context.Context, req *providers.Request, uncertain bool) (providers.Outcome, error) {
+	if req == nil {
+		return providers.Outcome{}, errors.New("frisbii: no request")
+	}
+	if req.RequestID == "" {
+		return providers.Outcome{}, providers.Permanentf("the request has no requestId to use as Frisbii's idempotency key")
+	}
+	typ := req.Type
+	if typ == "" && req.Message != nil {
+		typ = req.Message.SettlementType
+	}
+	switch typ {
+	case messages.SettlementDebit:
+		return c.debit(ctx, req, uncertain)
+	case messages.SettlementCredit:
+		return c.credit(ctx, req)
+	default:
+		return providers.Outcome{}, providers.Permanentf("settlement type %q is neither Debit nor Credit", typ)
+	}
+}
+
+// debit settles (captures) the charge.
+func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bool) (providers.Outcome, error) {
+	const op = "settle"
+	handle, err := chargeHandle(req)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	amount, err := minorUnits(req.Amount)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	acq, err := acquirerReference(req)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	if err := c.checkLeft(ctx, req, handle, amount, uncertain); err != nil {
+		return providers.Outcome{}, err
+	}
+	body := settleBody{Key: req.RequestID, AcquirerReference: acq}
+	refs := map[string]string{RefChargeHandle: handle, RefIdempotencyKey: req.RequestID, RefSettleMode: "order_lines"}
+	if lines, lerr := orderLines(req.Message, req.Amount, amount); lerr == nil {
+		body.OrderLines = lines
+	} else {
+		body.Amount, body.OrderText = amount, orderText(req.Message, handle)
+		refs[RefSettleMode] = "amount"
+	}
+	r, err := c.call(ctx, op, http.MethodPost, "/v1/charge/"+url.PathEscape(handle)+"/settle", body)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	if r.status == http.StatusOK {
+		var ch charge
+		if err := decode(r, &ch); err != nil {
+			return providers.Outcome{}, providers.TransientError("", "frisbii settle: "+err.Error(), nil)
+		}
+		return settleOutcome(handle, ch, refs)
+	}
+	if eb, ok := parseError(r); ok && eb.Code == CodeInvoiceAlreadySettled && (uncertain || req.Attempt > 1) {
+		refs[RefSettledBy] = "error 79 on retry"
+		return providers.Outcome{Kind: providers.Settled, Ref: handle, Refs: refs}, nil
+	}
+	return providers.Outcome{}, c.failure(op, r)
+}
+
+// checkLeft refuses, before any money moves, a settle larger than what is
+// left of the authorization (authorized − settled). It uses the amounts
+// ConfirmFunds recorded; without them it reads the charge, but only on a
+// first, certain attempt: after an uncertain one the charge may already
+// include this very settle, and only Frisbii, asked with the same key, can
+// tell (Frisbii enforces the limit itself with error 102).
+func (c *Client) checkLeft(ctx context.Context, req *providers.Request, handle string, amount int64, uncertain bool) error {
+	authorized, settled, ok := confirmedAmounts(req.Refs, handle)
+	if !ok {
+		if uncertain || req.Attempt > 1 {
+			return nil
+		}
+		ch, found, err := c.getCharge(ctx, handle)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return providers.Permanentf("%s (handle %s)", ReasonChargeNotFound, handle)
+		}
+		if ch.State != stateAuthorized && ch.State != stateSettled {
+			return nil // Frisbii answers with the precise error
+		}
+		authorized, settled = ch.authorized(), ch.settledSoFar()
+	}
+	if left := authorized - settled; left < amount {
+		if left <= 0 {
+			return providers.Permanentf("%s: nothing left of the authorization to settle", ReasonFullySettled)
+		}
+		return providers.Permanentf("settle refused before calling Frisbii: %s", onlyLeft(left, authorized, amount, req.Amount.Currency))
+	}
+	return nil
+}
+
+// confirmedAmounts reads the amounts ConfirmFunds recorded for handle.
+func confirmedAmounts(refs map[string]string, handle string) (authorized, settled int64, ok bool) {
+	if refs[RefChargeHandle] != handle {
+		return 0, 0, false
+	}
+	a, err1 := strconv.ParseInt(refs[RefAuthorizedAmount], 10, 64)
+	s, err2 := strconv.ParseInt(refs[RefSettledAmount], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return a, s, true
+}
+
+// settleOutcome reads a settle's HTTP 200 answer. Frisbii: "Use the
+// error_state, error and state parameters to determine if the operation was
+// successful ... For multiple settles the state is already settled so the
+// error and/or error_state parameter must be used to determine success."
+func settleOutcome(handle string, ch charge, refs map[string]string) (providers.Outcome, error) {
+	switch ch.ErrorState {
+	case "":
+	case errorStateHard:
+		return providers.Outcome{Kind: providers.Refused, Ref: handle, Refs: refs,
+			Reason: fmt.Sprintf("Frisbii declined the settle (hard_declined: %s)", orUnknown(ch.Error))}, nil
+	case errorStateSoft:
+		// A soft decline is "possibly recoverable", but retrying with the
+		// same key would replay it: the request ends R, and a new request
+		// (new requestId) may be sent later.
+		return providers.Outcome{Kind: providers.Refused, Ref: handle, Refs: refs,
+			Reason: fmt.Sprintf("Frisbii declined the settle (soft_declined: %s); the decline may be temporary: a new settlement request may succeed later", orUnknown(ch.Error))}, nil
+	case errorStateProcessing:
+		return providers.Outcome{}, providers.TransientError(errorStateProcessing, fmt.Sprintf(
+			"Frisbii processing error on settle (%s); retried with the same idempotency key", orUnknown(ch.Error)), nil)
+	default:
+		return providers.Outcome{}, providers.TransientError(ch.ErrorState, fmt.Sprintf(
+			"frisbii settle: unknown error_state %q (%s); retried with the same idempotency key", ch.ErrorState, orUnknown(ch.Error)), nil)
+	}
+	switch {
+	case ch.State == stateSettled && !ch.Processing:
+		ref := ch.Transaction
+		if ref == "" {
+			ref = handle
+		}
+		refs[RefTransaction] = ch.Transaction
+		return providers.Outcome{Kind: providers.Settled, Ref: ref, Refs: refs}, nil
+	case ch.State == stateFailed:
+		return providers.Outcome{Kind: providers.Refused, Ref: handle, Refs: refs,
+			Reason: "Frisbii declined the settle: charge failed (" + orUnknown(ch.Error) + ")"}, nil
+	default:
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"frisbii settle: answered state %q (processing %v) without an error; asking again with the same idempotency key", ch.State, ch.Processing), nil)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no error given"
+	}
+	return s
+}

@@ -1,0 +1,181 @@
+package miva
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// exactDecimal reads a JSON number (or a string holding one) from its text:
+// 7.0 stays exactly 7.0, never a float64.
+type exactDecimal struct {
+	d   decimal.Decimal
+	set bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (e *exactDecimal) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	text := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &text); err != nil {
+			return err
+		}
+		text = strings.TrimSpace(text)
+	}
+	d, err := decimal.NewFromString(text)
+	if err != nil {
+		return fmt.Errorf("%q is not a decimal number", text)
+	}
+	e.d, e.set = d, true
+	return nil
+}
+
+// flexInt reads an integer given as a JSON number or a numeric string.
+type flexInt struct {
+	n   int64
+	set bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	text := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &text); err != nil {
+			return err
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not an integer", text)
+	}
+	f.n, f.set = n, true
+	return nil
+}
+
+// flexString reads a string given as a JSON string or number (dtstamp is a
+// string in the seed's example; error codes could be numbers).
+type flexString string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*f = ""
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	default:
+		*f = flexString(b)
+	}
+	return nil
+}
+
+// Payment is one OrderPaymentList_Load record with exact amounts.
+type Payment struct {
+	// ID is the payment record id (OrderPayment_ID of later calls).
+	ID      int64
+	OrderID int64
+	// Type is 0 declined, 1 legacy authorization, 2 legacy capture,
+	// 3 authorization, 4 capture, 5 authorization + capture, 6 refund, 7 void.
+	Type   int
+	Refnum string
+	// Amount is the record's amount; Available what an authorization can
+	// still capture.
+	Amount             decimal.Decimal
+	FormattedAmount    string
+	Available          decimal.Decimal
+	FormattedAvailable string
+	// DTStamp and Expires are Unix timestamps as Miva writes them
+	// (Expires is "" when the record does not expire).
+	DTStamp  string
+	Expires  string
+	PayID    int64
+	PaySecID int64
+}
+
+// wirePayment is Payment as Miva writes it.
+type wirePayment struct {
+	ID                 flexInt      `json:"id"`
+	OrderID            flexInt      `json:"order_id"`
+	Type               flexInt      `json:"type"`
+	Refnum             flexString   `json:"refnum"`
+	Amount             exactDecimal `json:"amount"`
+	FormattedAmount    flexString   `json:"formatted_amount"`
+	Available          exactDecimal `json:"available"`
+	FormattedAvailable flexString   `json:"formatted_available"`
+	DTStamp            flexString   `json:"dtstamp"`
+	Expires            flexString   `json:"expires"`
+	PayID              flexInt      `json:"pay_id"`
+	PaySecID           flexInt      `json:"pay_secid"`
+}
+
+// DecodePayments decodes the data array of an OrderPaymentList_Load answer.
+// Records must have an id, a type and an amount; unknown fields are ignored.
+func DecodePayments(data []byte) ([]Payment, error) {
+	var ws []wirePayment
+	if err := json.Unmarshal(data, &ws); err != nil {
+		return nil, fmt.Errorf("miva payment list: %w", err)
+	}
+	out := make([]Payment, 0, len(ws))
+	for i, w := range ws {
+		if !w.ID.set || !w.Type.set || !w.Amount.set {
+			return nil, fmt.Errorf("miva payment list: record %d lacks id, type or amount", i)
+		}
+		out = append(out, Payment{
+			ID: w.ID.n, OrderID: w.OrderID.n, Type: int(w.Type.n), Refnum: string(w.Refnum),
+			Amount: w.Amount.d, FormattedAmount: string(w.FormattedAmount),
+			Available: w.Available.d, FormattedAvailable: string(w.FormattedAvailable),
+			DTStamp: string(w.DTStamp), Expires: string(w.Expires), PayID: w.PayID.n, PaySecID: w.PaySecID.n,
+		})
+	}
+	return out, nil
+}
+
+// ParsePaymentList decodes a whole OrderPaymentList_Load answer body
+// ({"success":1,"data":[...]}); an error answer is an *APIError.
+func ParsePaymentList(body []byte) ([]Payment, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, fmt.Errorf("miva payment list: %w", err)
+	}
+	if ok, _ := successFlag(env.Success); !ok {
+		return nil, &APIError{Function: FunctionPaymentList, Code: string(env.ErrorCode), Message: string(env.ErrorMessage)}
+	}
+	return DecodePayments(env.Data)
+}
+
+// listRequest is the OrderPaymentList_Load body (seed: Store_code,
+// Function, Order_ID). Miva_Request_Timestamp is sent on every call, as
+// Miva's SDKs do, for tokens that require timestamps.
+type listRequest struct {
+	StoreCode string `json:"Store_code"`
+	Function  string `json:"Function"`
+	OrderID   int64  `json:"Order_ID"`
+	Timestamp int64  `json:"Miva_Request_Timestamp"`
+}
+
+// paymentRequest is the OrderPayment_Capture / _Refund body. Amount is a
+// JSON number written from decimal text (json.Number is emitted verbatim).
+type paymentRequest struct {
+	StoreCode      string      `json:"Store_code"`
+	Function       string      `json:"Function"`
+	OrderPaymentID int64       `json:"OrderPayment_ID"`
+	Amount         json.Number `json:"Amount"`
+	Timestamp      int64       `json:"Miva_Request_Timestamp"`
+}

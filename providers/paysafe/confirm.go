@@ -1,0 +1,63 @@
+package paysafe
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// Reasons of a ConfirmFunds refusal (the pipeline prefixes them with
+// "funds not available: ").
+const (
+	ReasonAuthNotFound = "authorization not found"
+)
+
+// ConfirmFunds reads the authorization (GET .../auths/{authId}) before a
+// debit: it is available when its status is COMPLETED, its currency is the
+// request's and availableToSettle (minor units, less every earlier partial
+// settlement) covers the debit's Amount. An unknown authorization (404) is
+// not available. Other failures are classified like any Paysafe error.
+func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (providers.ConfirmResult, error) {
+	const op = "ConfirmFunds"
+	t, err := c.target(req)
+	if err != nil {
+		return providers.ConfirmResult{}, err
+	}
+	if t.kind != KindSettlement {
+		return providers.ConfirmResult{}, providers.Permanentf("confirm funds applies to debits only")
+	}
+	r, err := c.do(ctx, op, http.MethodGet, path(t.account, "auths", t.parent), nil, nil)
+	if err != nil {
+		return providers.ConfirmResult{}, err
+	}
+	refs := map[string]string{RefAccountID: t.account, RefAuthorizationID: t.parent}
+	if r.notFound() {
+		return providers.ConfirmResult{Available: false, Reason: ReasonAuthNotFound, Refs: refs}, nil
+	}
+	if !r.ok() {
+		return providers.ConfirmResult{}, classify(op, r, c.secrets(req)...)
+	}
+	var a authorization
+	if err := decode(op, r, &a); err != nil {
+		return providers.ConfirmResult{}, err
+	}
+	if a.AvailableToSettle == nil || a.Status == "" {
+		return providers.ConfirmResult{}, providers.TransientError("", "paysafe ConfirmFunds: the authorization reply has no status or availableToSettle", nil)
+	}
+	refs[RefStatus] = a.Status
+	res := providers.ConfirmResult{Refs: refs}
+	avail := *a.AvailableToSettle
+	switch {
+	case a.Status != StatusCompleted:
+		res.Reason = "authorization is " + a.Status
+	case a.CurrencyCode != "" && a.CurrencyCode != t.money.Currency:
+		res.Reason = fmt.Sprintf("authorization is in %s, the settlement in %s", a.CurrencyCode, t.money.Currency)
+	case avail < t.amount:
+		res.Reason = fmt.Sprintf("only %s of %s still available to settle", t.format(avail), t.format(t.amount))
+	default:
+		res.Available = true
+	}
+	return res, nil
+}

@@ -1,0 +1,74 @@
+package paysafe
+
+import (
+	"fmt"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// outcome maps a settlement or refund to the pipeline's outcome:
+//
+//	RECEIVED, PENDING, PROCESSING  Pending (re-checked after RecheckAfter)
+//	COMPLETED                      Settled
+//	FAILED, CANCELLED              Refused, with a reason
+//
+// Any other status, a reply without an id, or a transaction whose
+// merchantRefNum or amount is not the request's is a transient error: the
+// money may be moving, so the request must never be refused on it; it is
+// retried, then parked for an operator.
+func (c *Client) outcome(t target, tx transaction) (providers.Outcome, error) {
+	if tx.ID == "" {
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf("paysafe %s: the reply has no id (status %q)", t.kind, tx.Status), nil)
+	}
+	if tx.MerchantRefNum != "" && tx.MerchantRefNum != t.merchantRefNum {
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"paysafe %s %s has merchantRefNum %q, this request %q; investigate before replaying", t.kind, tx.ID, tx.MerchantRefNum, t.merchantRefNum), nil)
+	}
+	if tx.Amount != t.amount {
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"paysafe %s %s (merchantRefNum %s) is for %s but this request is for %s; it was not submitted again: investigate at Paysafe",
+			t.kind, tx.ID, t.merchantRefNum, t.format(tx.Amount), t.format(t.amount)), nil)
+	}
+	refs := map[string]string{RefKind: t.kind, RefAccountID: t.account, RefStatus: tx.Status}
+	if t.kind == KindRefund {
+		refs[RefRefundID] = tx.ID
+		if t.parent != "" {
+			refs[RefRefundedSettlementID] = t.parent
+		}
+	} else {
+		refs[RefSettlementID] = tx.ID
+		if t.parent != "" {
+			refs[RefAuthorizationID] = t.parent
+		}
+	}
+	out := providers.Outcome{Ref: tx.ID, Refs: refs}
+	switch tx.Status {
+	case StatusReceived, StatusPending, StatusProcessing:
+		out.Kind, out.RecheckAfter = providers.Pending, c.cfg.RecheckAfter
+	case StatusCompleted:
+		out.Kind = providers.Settled
+	case StatusFailed:
+		out.Kind, out.Reason = providers.Refused, redact(failedReason(t, tx), t.secrets...)
+	case StatusCancelled:
+		out.Kind = providers.Refused
+		out.Reason = fmt.Sprintf("Paysafe settlement %s was CANCELLED before it was batched; the customer was not charged", tx.ID)
+		if t.kind == KindRefund {
+			out.Reason = fmt.Sprintf("Paysafe refund %s was CANCELLED; no money was returned", tx.ID)
+		}
+	default:
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf("paysafe %s %s has an unknown status %q", t.kind, tx.ID, tx.Status), nil)
+	}
+	return out, nil
+}
+
+// failedReason explains a FAILED transaction with Paysafe's error, if any.
+func failedReason(t target, tx transaction) string {
+	reason := fmt.Sprintf("Paysafe %s %s FAILED", t.kind, tx.ID)
+	if tx.Error != nil && (tx.Error.Code != "" || tx.Error.Message != "") {
+		reason += ": " + truncate(tx.Error.Message, 200)
+		if tx.Error.Code != "" {
+			reason += " (error " + tx.Error.Code + ")"
+		}
+	}
+	return reason
+}

@@ -1,0 +1,54 @@
+package paysafe
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// Poll re-reads a pending settlement or refund by the id Settle recorded in
+// Refs (GET .../settlements/{id} or .../refunds/{id}) and maps its status
+// like Settle. Without a recorded id it falls back to the lookup by
+// merchantRefNum. Poll errors are transient: a pending transaction is
+// never refused because it could not be read.
+func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+	t, err := c.baseTarget(req, c.recordedAccount)
+	if err != nil {
+		return providers.Outcome{}, transient(err)
+	}
+	if k := req.Refs[RefKind]; k == KindSettlement || k == KindRefund {
+		t.kind = k
+	}
+	t.parent = parentOf(req, t.kind)
+	id := req.Refs[RefSettlementID]
+	if t.kind == KindRefund {
+		id = req.Refs[RefRefundID]
+	}
+	if id == "" {
+		out, found, err := c.lookup(ctx, t)
+		if err != nil || found {
+			return out, err
+		}
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"paysafe poll: no %s id was recorded and none carries merchantRefNum %s", t.kind, t.merchantRefNum), nil)
+	}
+	op := "poll " + t.kind
+	r, err := c.do(ctx, op, http.MethodGet, path(t.account, t.kind+"s", id), nil, nil)
+	if err != nil {
+		return providers.Outcome{}, err
+	}
+	if r.notFound() {
+		return providers.Outcome{}, providers.TransientError(CodeUnknownID, fmt.Sprintf(
+			"paysafe poll: Paysafe account %s does not know %s %s recorded for this request; check PAYSAFE_ACCOUNTS", t.account, t.kind, id), nil)
+	}
+	if !r.ok() {
+		return providers.Outcome{}, transient(classify(op, r, t.secrets...))
+	}
+	var tx transaction
+	if err := decode(op, r, &tx); err != nil {
+		return providers.Outcome{}, err
+	}
+	return c.outcome(t, tx)
+}
