@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -20,15 +21,24 @@ import (
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/sandbox/frisbii"
+	"github.com/settlement-worker/settlement-worker/sandbox/miva"
+	"github.com/settlement-worker/settlement-worker/sandbox/paysafe"
 	"github.com/settlement-worker/settlement-worker/sandbox/radial"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 const (
-	apiKey      = "e2e-key"
-	statusQueue = "q.Payments.Settlements.Status.guest"
-	storeID     = "ABCXYZ"
+	paysafeUser    = "e2e-user"
+	paysafePass    = "e2e-pass"
+	paysafeAccount = "1001"
+	frisbiiKey     = "priv_e2e"
+	mivaToken      = "e2e-token"
+	mivaStore      = "beta"
+	apiKey         = "e2e-key"
+	statusQueue    = "q.Payments.Settlements.Status.guest"
+	storeID        = "ABCXYZ"
 )
 
 // env is one end-to-end world: a fresh vhost for the worker, a fresh vhost
@@ -39,6 +49,9 @@ type env struct {
 	amqpURL   string
 	radialURL string
 	sb        *radial.Sandbox
+	paysafe   *paysafe.Sandbox
+	frisbii   *frisbii.Sandbox
+	miva      *miva.Sandbox
 	srv       *httptest.Server
 	dbPath    string
 	bin       string
@@ -82,7 +95,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatalf("sandbox start: %v", err)
 	}
 	e.sb = sb
-	e.srv = httptest.NewServer(sb.Handler())
+	e.others(t)
+	mux := http.NewServeMux()
+	mux.Handle("/radial/", sb.Handler())
+	mux.Handle("/paysafe/", e.paysafe.Handler())
+	mux.Handle("/frisbii/", e.frisbii.Handler())
+	mux.Handle("/miva/", e.miva.Handler())
+	e.srv = httptest.NewServer(mux)
 	declareRadialQueue(t, e.radialURL)
 	t.Cleanup(func() {
 		if e.worker != nil {
@@ -91,6 +110,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		e.srv.Close()
 		cancel()
 		sb.Close()
+		e.paysafe.Close()
+		e.frisbii.Close()
+		e.miva.Close()
 	})
 	return e
 }
@@ -118,6 +140,15 @@ func (e *env) spawn(extra ...string) *proc {
 		"RADIAL_BASE_URL=" + e.srv.URL + "/radial",
 		"RADIAL_API_KEY=" + apiKey,
 		"RADIAL_TIMEOUT=2s",
+		"PROVIDERS=radial,paysafe,frisbii,miva",
+		"PAYSAFE_BASE_URL=" + e.srv.URL + "/paysafe",
+		"PAYSAFE_USERNAME=" + paysafeUser, "PAYSAFE_PASSWORD=" + paysafePass,
+		"PAYSAFE_ACCOUNTS=" + storeID + ":" + paysafeAccount,
+		"PAYSAFE_TIMEOUT=2s", "PAYSAFE_RECHECK_AFTER=200ms",
+		"FRISBII_BASE_URL=" + e.srv.URL + "/frisbii", "FRISBII_API_KEY=" + frisbiiKey, "FRISBII_TIMEOUT=2s",
+		"FRISBII_REFUND_RECHECK=200ms",
+		"MIVA_BASE_URL=" + e.srv.URL + "/miva/mm5/json.mvc", "MIVA_STORE_CODE=" + mivaStore,
+		"MIVA_API_TOKEN=" + mivaToken, "MIVA_TIMEOUT=2s",
 		"STORE_DSN=sqlite:" + e.dbPath,
 		"RETRY_DELAYS=200ms,400ms",
 		"MAX_ATTEMPTS=4",
@@ -223,6 +254,9 @@ func (p *proc) stop() {
 
 // req describes a request to publish.
 type req struct {
+	// Provider routes the request (radial when empty).
+	Provider      string
+	Headers       map[string]string
 	RequestID     string
 	OrderID       string
 	Type          string
@@ -288,7 +322,10 @@ func (e *env) publish(r req) {
 	if r.AuthAmount != "" {
 		headers["original_authorization_amount"] = r.AuthAmount
 	}
-	dc, err := ch.PublishWithDeferredConfirm(broker.IntakeExchange, broker.RequestRoutingKey("radial"), true, false, amqp.Publishing{
+	for k, v := range r.Headers {
+		headers[k] = v
+	}
+	dc, err := ch.PublishWithDeferredConfirm(broker.IntakeExchange, broker.RequestRoutingKey(or(r.Provider, "radial")), true, false, amqp.Publishing{
 		ContentType: or(r.ContentType, "application/xml"), DeliveryMode: amqp.Persistent,
 		MessageId: "pub-" + r.RequestID, Headers: headers, Body: r.xml(e.t),
 	})
@@ -492,5 +529,20 @@ func declareRadialQueue(t *testing.T, url string) {
 	}
 	if _, err := ch.QueueDeclare(statusQueue, true, false, false, false, nil); err != nil {
 		t.Fatalf("declare radial status queue: %v", err)
+	}
+}
+
+// others builds the Paysafe, Frisbii and Miva sandboxes.
+func (e *env) others(t *testing.T) {
+	var err error
+	if e.paysafe, err = paysafe.NewSandbox(paysafe.Config{Prefix: "/paysafe", Username: paysafeUser, Password: paysafePass,
+		BatchInterval: -1}); err != nil {
+		t.Fatalf("paysafe sandbox: %v", err)
+	}
+	if e.frisbii, err = frisbii.NewSandbox(frisbii.Config{Prefix: "/frisbii", APIKey: frisbiiKey}); err != nil {
+		t.Fatalf("frisbii sandbox: %v", err)
+	}
+	if e.miva, err = miva.NewSandbox(miva.Config{Prefix: "/miva", APIToken: mivaToken, StoreCode: mivaStore}); err != nil {
+		t.Fatalf("miva sandbox: %v", err)
 	}
 }

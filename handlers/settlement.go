@@ -210,9 +210,9 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 				return h.failed(ctx, msg, s, in, "confirm funds", cerr, log)
 			}
 			if !cr.Available {
-				reason := "funds not available"
-				if cr.Reason != "" && cr.Reason != reason {
-					reason += ": " + cr.Reason
+				reason := cr.Reason
+				if !strings.HasPrefix(reason, "funds not available") {
+					reason = strings.TrimSuffix("funds not available: "+reason, ": ")
 				}
 				log.Info().Str("reason", reason).Msg("confirm funds failed; withholding the debit")
 				return h.finish(ctx, msg, s, in, store.StateWithheld, messages.StatusRejected, reason, log)

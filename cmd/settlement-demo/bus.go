@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,7 +33,7 @@ type bus struct {
 func dialBus(amqpURL, radialURL string) (*bus, error) {
 	rc, err := amqp.Dial(radialURL)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to Radial's vhost %s: %w (scripts/rabbitmq.sh start creates the radial vhost)", broker.Redact(radialURL), err)
+		return nil, fmt.Errorf("cannot connect to Radial's vhost %s: %w (is the broker up, with the radial vhost? make broker-up starts a local one)", broker.Redact(radialURL), err)
 	}
 	rc.Close()
 	conn, err := amqp.DialConfig(amqpURL, amqp.Config{Properties: amqp.Table{"connection_name": "settlement-demo (order system)"}})
@@ -104,6 +105,24 @@ func (b *bus) checkNobodyElseConsumes(radialQueue string) error {
 	}
 	defer rc.Close()
 	return check(rc, "Radial's vhost", radialQueue)
+}
+
+// leftovers counts the requests waiting in the request queue and the demo's
+// retry queues (an earlier run interrupted mid-way leaves some).
+func (b *bus) leftovers() (n int, queues []string) {
+	names := []string{broker.RequestQueue(provider)}
+	for _, d := range strings.Split(retryDelays, ",") {
+		if dur, err := time.ParseDuration(d); err == nil {
+			names = append(names, broker.RetryQueue(provider, dur))
+		}
+	}
+	for _, q := range names {
+		if m := queueDepth(b.conn, q); m > 0 {
+			n += m
+			queues = append(queues, q)
+		}
+	}
+	return n, queues
 }
 
 // waitQueue waits until the worker declared a queue.

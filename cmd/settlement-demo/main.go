@@ -108,12 +108,7 @@ func run() int {
 	defer stop()
 
 	d := &demo{opt: o, out: newPrinter(os.Stdout), runID: newRunID()}
-	code := d.run(ctx)
-	if ctx.Err() != nil && code != exitOK {
-		d.out.say("interrupted: the worker and the sandbox were stopped")
-		code = exitInterrupted
-	}
-	return code
+	return d.run(ctx)
 }
 
 // newRunID returns a short id that makes this run's requestIds and order ids
@@ -151,20 +146,27 @@ func (d *demo) run(ctx context.Context) int {
 	var res *results
 	err := d.setup(ctx)
 	if err != nil {
-		d.out.fail("setup: %v", err)
 		code = exitSetup
+		if ctx.Err() == nil {
+			d.out.fail("setup: %v", err)
+		}
 	} else {
 		res, err = d.scenarios(ctx)
 		switch {
+		case ctx.Err() != nil:
+			code = exitInterrupted
 		case res == nil:
 			d.out.fail("%v", err)
 			code = exitSetup
-		case err != nil:
-			d.out.fail("%v", err)
+		case err != nil: // printed before the summary
 			code = exitMismatch
 		case !res.ok():
 			code = exitMismatch
 		}
+	}
+	if ctx.Err() != nil {
+		code = exitInterrupted
+		d.out.fail("interrupted: stopping the worker and the sandbox")
 	}
 	if c := d.shutdown(); c != exitOK && code == exitOK {
 		code = c
@@ -172,6 +174,8 @@ func (d *demo) run(ctx context.Context) int {
 
 	d.out.say("")
 	switch {
+	case code == exitInterrupted:
+		d.out.say("INTERRUPTED after %s: the worker and the sandbox were stopped", since(start))
 	case code == exitOK:
 		d.out.say("PASS: all %d requests ended as expected, one ledger entry each at most; worker stopped cleanly (%s)", len(res.scs), since(start))
 	case res != nil:
@@ -212,6 +216,9 @@ func (d *demo) setup(ctx context.Context) error {
 	}
 	if err := d.bus.checkNobodyElseConsumes(d.opt.radialQueue); err != nil {
 		return err
+	}
+	if n, queues := d.bus.leftovers(); n > 0 {
+		d.out.step("note: %d request(s) of earlier runs wait in %s; the worker will settle them too (their status events are ignored here)", n, strings.Join(queues, ", "))
 	}
 
 	t = time.Now()

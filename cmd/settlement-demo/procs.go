@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -219,6 +220,34 @@ func (p *proc) logLevels() (warns map[string]int, errs int, errLines []string) {
 		}
 	}
 	return warns, errs, errLines
+}
+
+// confirmAmounts reads the sandbox's log: the amount of every ConfirmFunds
+// request it processed (not deduplicated repeats), by order, sorted.
+func confirmAmounts(logPath string) (map[string][]string, error) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l struct {
+			Message   string `json:"message"`
+			Order     string `json:"order_id"`
+			Amount    string `json:"amount"`
+			Duplicate bool   `json:"duplicate"`
+		}
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Message == "confirm funds" && !l.Duplicate {
+			out[l.Order] = append(out[l.Order], l.Amount)
+		}
+	}
+	for _, v := range out {
+		sort.Strings(v)
+	}
+	return out, sc.Err()
 }
 
 func shorten(s string, n int) string {

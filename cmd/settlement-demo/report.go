@@ -21,6 +21,9 @@ type results struct {
 	stray        []radial.Entry // ledger entries of this run's orders under unknown requestIds
 	calls        *radial.Calls
 	statusParked int // Radial statuses the worker parked during the run
+	// confirms are the amounts of the ConfirmFunds calls the sandbox
+	// processed, by order (from its log); nil when the log was unreadable.
+	confirms map[string][]string
 }
 
 // ok reports whether every scenario matched.
@@ -102,11 +105,44 @@ func (r *results) evaluate() {
 				bad("sandbox ledger history %s, expected %s", orNone(h), orNone(s.want.history))
 			}
 		}
+		if s.resend && s.repeats == 0 {
+			bad("the second publish produced no event; a duplicate of a finished request should republish its recorded event (same message_id)")
+		}
+		if r.confirms != nil {
+			if got, want := r.confirms[s.order], r.wantConfirms(s.order); s.isFirstOn(r.scs) && strings.Join(got, ",") != strings.Join(want, ",") {
+				bad("ConfirmFunds calls for order %s asked for [%s], expected [%s] (the original_authorization_amount, else the Amount; credits skip it)",
+					s.order, strings.Join(got, ", "), strings.Join(want, ", "))
+			}
+		}
 		if s.faulty && s.failed5xx != failNext {
 			bad("the sandbox answered %d settle call(s) 503 while it ran, expected %d", s.failed5xx, failNext)
 		}
 		s.problems = p
 	}
+}
+
+// wantConfirms is the amounts ConfirmFunds must be asked for on an order:
+// one per valid debit.
+func (r *results) wantConfirms(order string) []string {
+	var out []string
+	for _, s := range r.scs {
+		if s.order == order && s.confirmAmt != "" {
+			out = append(out, s.confirmAmt)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// isFirstOn reports whether s is the first scenario on its order (which
+// carries the order's ConfirmFunds check).
+func (s *scenario) isFirstOn(scs []*scenario) bool {
+	for _, o := range scs {
+		if o.order == s.order {
+			return o == s
+		}
+	}
+	return false
 }
 
 func (s *scenario) gotStatuses() string {
@@ -142,24 +178,25 @@ func (s *scenario) ledgerHistory() string {
 // gotLabel is the GOT column.
 func (s *scenario) gotLabel() string {
 	if s.expect[0] == outParked && s.parked != "" {
-		return fmt.Sprintf("parked %q", shorten(s.parked, 46))
+		return fmt.Sprintf("parked %q", shorten(s.parked, 40))
 	}
 	got := orNone(s.gotStatuses())
 	var reasons []string
 	for _, ev := range s.events {
 		if ev.reason != "" {
-			reasons = append(reasons, shorten(ev.reason, 46))
+			reasons = append(reasons, shorten(ev.reason, 40))
 		}
 	}
 	if len(reasons) > 0 {
 		got += fmt.Sprintf(" %q", strings.Join(reasons, "; "))
 	}
 	if s.repeats > 0 {
-		got += fmt.Sprintf(" (+%d repeat dropped)", s.repeats)
+		got += fmt.Sprintf(" +%d repeat (same message_id)", s.repeats)
 	}
 	if s.faulty {
 		got += fmt.Sprintf(" after %d×503", s.failed5xx)
 	}
+
 	return got
 }
 
@@ -205,7 +242,7 @@ func (d *demo) totals(r *results) {
 		if len(s.problems) == 0 {
 			okN++
 		}
-		publishes += s.copies
+		publishes += s.publishes()
 		events += len(s.events)
 		repeats += s.repeats
 	}
@@ -226,6 +263,17 @@ func (d *demo) totals(r *results) {
 	}
 	for _, e := range r.stray {
 		d.out.say("!! ledger     unexpected entry: requestId %s, order %s, %s %s %s, history %v", e.RequestID, e.OrderID, e.Type, e.Amount, e.Currency, e.History)
+	}
+	if r.confirms != nil {
+		n := 0
+		for _, s := range r.scs {
+			if s.isFirstOn(r.scs) {
+				n += len(r.confirms[s.order])
+			}
+		}
+		seed := r.scs[0]
+		d.out.say("confirm    %d ConfirmFunds requests for this run's orders, one per valid debit, none for the credit; %s asked for %s (its original_authorization_amount) to settle %s",
+			n, seed.id, strings.Join(r.confirms[seed.order], ","), seed.amount)
 	}
 	if c := r.calls; c != nil {
 		d.out.say("sandbox    confirm funds: %d calls; settlement create: %d calls (%d answered 503 by injection, %d repeated requestIds deduplicated)",

@@ -255,7 +255,7 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 
 	var wg sync.WaitGroup
 	parkedErr := make(chan error, len(scs))
-	publish := func(s *scenario) error {
+	publish := func(s *scenario, again bool) error {
 		if s.expect[0] == outParked {
 			wg.Add(1)
 			go func() {
@@ -271,26 +271,22 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 					s.id, parkedQ, reason, broker.Stringify(m.Headers[headerParkedAttempts]))
 			}()
 		}
-		s.published = time.Now()
-		for i := 0; i < s.copies; i++ {
-			if err := d.bus.publish(octx, s); err != nil {
-				return err
-			}
-		}
-		copies := ""
-		if s.copies > 1 {
-			copies = fmt.Sprintf(" (×%d, identical)", s.copies)
+		what := fmt.Sprintf("%-6s %-10s", s.typ, s.amount+" "+currency)
+		if s.typ == "" {
+			what = fmt.Sprintf("%-17s", "(not XML)")
 		}
 		acct := ""
 		if s.account != "" {
 			acct = " acct " + s.account
 		}
-		what := fmt.Sprintf("%-6s %-10s", s.typ, s.amount+" "+currency)
-		if s.typ == "" {
-			what = fmt.Sprintf("%-17s", "(not XML)")
+		desc := s.what
+		if again {
+			desc = "the identical message again (same requestId, same body): must not be settled twice"
 		}
-		d.out.event("PUBLISH", "%-15s  order %-20s  %s  %s%s — %s%s", s.id, s.order, what, s.tender, acct, s.what, copies)
-		return nil
+		// Printed before the publish: the worker may answer before the
+		// broker's confirm reaches us.
+		d.out.event("PUBLISH", "%-15s  order %-20s  %s  %s%s — %s", s.id, s.order, what, s.tender, acct, desc)
+		return d.bus.publish(octx, s)
 	}
 	phase := func(p int) []*scenario {
 		var out []*scenario
@@ -304,17 +300,32 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 
 	runErr := func() error {
 		for _, s := range phase(phaseFirst) {
-			if err := publish(s); err != nil {
+			if err := publish(s, false); err != nil {
 				return err
 			}
 		}
-		// The credit refunds what the seed's VC debit captured: wait for it.
+		// The credit refunds what the seed's VC debit captured, and a
+		// duplicate is sent once the original has its status.
 		debited := scs[0]
-		if err := tr.wait(octx, debited.done); err != nil {
-			return fmt.Errorf("waiting for %s (the debit the credit refunds): %w", debited.id, err)
+		if err := tr.wait(octx, func() bool {
+			for _, s := range scs {
+				if s.resend && !s.started() {
+					return false
+				}
+			}
+			return debited.done()
+		}); err != nil {
+			return fmt.Errorf("waiting for %s (the debit the credit refunds) and the originals of duplicates: %w", debited.id, err)
+		}
+		for _, s := range scs {
+			if s.resend {
+				if err := publish(s, true); err != nil {
+					return err
+				}
+			}
 		}
 		for _, s := range phase(phaseAfterDebit) {
-			if err := publish(s); err != nil {
+			if err := publish(s, false); err != nil {
 				return err
 			}
 		}
@@ -341,7 +352,7 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 				}
 				d.out.event("FAULTS", "sandbox: the next %d settle calls answer 503 (only %s is in flight)", failNext, s.id)
 			}
-			if err := publish(s); err != nil {
+			if err := publish(s, false); err != nil {
 				return err
 			}
 			err = tr.wait(octx, s.done)
@@ -402,10 +413,16 @@ func (d *demo) scenarios(ctx context.Context) (*results, error) {
 	if c, err := admin.Calls(lctx); err == nil {
 		res.calls = &c
 	}
+	if c, err := confirmAmounts(d.sandbox.logPath); err == nil {
+		res.confirms = c
+	}
 	res.statusParked = queueDepth(d.bus.conn, broker.ProviderStatusParkedQueue(provider)) - statusParked
 	tr.mu.Lock()
 	res.evaluate()
 	tr.mu.Unlock()
+	if runErr != nil {
+		d.out.fail("%v", runErr)
+	}
 	d.report(res)
 	return res, runErr
 }

@@ -62,14 +62,21 @@ type scenario struct {
 	clientContext string
 	authAmt       string // original_authorization_amount header ("" = none)
 
-	auth    *radial.Authorization // sandbox script for its order, if any
-	body    []byte
-	copies  int // publishes of the identical message
-	phase   int
-	faulty  bool // set the sandbox's settle faults just before publishing it
-	expect  []string
-	reasons []string // substrings every R reason must contain
-	want    ledgerWant
+	auth *radial.Authorization // sandbox script for its order, if any
+	body []byte
+	// resend publishes the identical message again once its first status
+	// arrived: the worker must not settle it again but republish the
+	// recorded event, same message_id (which the order system drops).
+	resend bool
+	// confirmAmt is the amount ConfirmFunds must ask for: the
+	// original_authorization_amount header, else the Amount; "" when the
+	// request must not reach ConfirmFunds (credits, invalid requests).
+	confirmAmt string
+	phase      int
+	faulty     bool // set the sandbox's settle faults just before publishing it
+	expect     []string
+	reasons    []string // substrings every R reason must contain
+	want       ledgerWant
 
 	// Results, filled while the demo runs (under tracker.mu).
 	events  []statusEvent
@@ -77,7 +84,6 @@ type scenario struct {
 	parked  string
 	// parkedProblems: where the parked copy departs from the README.
 	parkedProblems []string
-	published      time.Time
 	// After the run.
 	ledger    []radial.Entry
 	failed5xx int // settle calls answered 503 while it ran (transient one)
@@ -105,7 +111,15 @@ func (s *scenario) done() bool {
 	if len(s.expect) == 1 && s.expect[0] == outParked {
 		return s.parked != ""
 	}
-	return len(s.events) >= len(s.expect)
+	return len(s.events) >= len(s.expect) && (!s.resend || s.repeats > 0)
+}
+
+// publishes is how many times its message is published.
+func (s *scenario) publishes() int {
+	if s.resend {
+		return 2
+	}
+	return 1
 }
 
 // started reports whether its first outcome arrived.
@@ -201,8 +215,8 @@ func buildScenarios(root, runID string) ([]*scenario, error) {
 	// 7. The same message published twice: one debit.
 	dup := synth(id(7), order(7), messages.SettlementDebit, "25.00", false)
 	add(scenarioSpec{
-		id: id(7), kind: "same request published twice", tender: "PY", authAmt: "25.00", copies: 2,
-		what: "PayPal debit, the identical message published twice",
+		id: id(7), kind: "same request published twice", tender: "PY", authAmt: "25.00", resend: true,
+		what: "PayPal debit; the identical message is published again after its status",
 		auth: auth(order(7), "25.00"), phase: phaseFirst, expect: []string{outSettled},
 		want: ledgerWant{debits: 1, history: "S"}, req: dup,
 	}.withReq())
@@ -238,11 +252,14 @@ func buildScenarios(root, runID string) ([]*scenario, error) {
 	}.withReq())
 
 	for _, s := range out {
-		if s.copies == 0 {
-			s.copies = 1
-		}
 		if s.body == nil {
 			return nil, fmt.Errorf("scenario %s has no body", s.id)
+		}
+		if req, err := messages.DecodeSettlementRequest(s.body); err == nil && req.Validate() == nil && req.SettlementType == messages.SettlementDebit {
+			s.confirmAmt = s.authAmt
+			if s.confirmAmt == "" {
+				s.confirmAmt = s.amount
+			}
 		}
 	}
 	return out, nil
@@ -252,8 +269,8 @@ func buildScenarios(root, runID string) ([]*scenario, error) {
 type scenarioSpec struct {
 	id, kind, what, tender, authAmt string
 	auth                            *radial.Authorization
-	phase, copies                   int
-	faulty                          bool
+	phase                           int
+	faulty, resend                  bool
 	expect, reasons                 []string
 	want                            ledgerWant
 	req                             *messages.PaymentSettlementRequest
@@ -262,7 +279,7 @@ type scenarioSpec struct {
 func (sp scenarioSpec) withReq() *scenario {
 	s := &scenario{
 		id: sp.id, kind: sp.kind, what: sp.what, tender: sp.tender, authAmt: sp.authAmt,
-		auth: sp.auth, phase: sp.phase, copies: sp.copies, faulty: sp.faulty,
+		auth: sp.auth, phase: sp.phase, resend: sp.resend, faulty: sp.faulty,
 		expect: sp.expect, reasons: sp.reasons, want: sp.want,
 	}
 	body, err := messages.Encode(sp.req)

@@ -1,0 +1,91 @@
+package intake
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Event is one entry of the RetailOPS response's "events" array, in the
+// seed's shape (000: {"status": "error", "error_code", "error_message",
+// "diagnostic_data": [], "associations": [{"type", "identity"}]}).
+type Event struct {
+	// Status is "error" for every event this intake sends.
+	Status string `json:"status"`
+	// ErrorCode is a stable, upper-case code (see the Err* constants).
+	ErrorCode string `json:"error_code"`
+	// ErrorMessage says what is wrong and what to do, in words.
+	ErrorMessage string `json:"error_message"`
+	// DiagnosticData holds details (field paths, validation rules); never
+	// secrets or card data.
+	DiagnosticData []string `json:"diagnostic_data"`
+	// Associations name what the event is about (the order).
+	Associations []Association `json:"associations"`
+}
+
+// Association names an object an event is about. Type uses the RetailOPS
+// SDK's identifier types (order_id, order_refnum, ...).
+type Association struct {
+	Type     string `json:"type"`
+	Identity string `json:"identity"`
+}
+
+// Response is the RetailOPS webhook answer: {"events": [...]}, empty when
+// everything was accepted.
+type Response struct {
+	Events []Event `json:"events"`
+}
+
+// Error codes of RetailOPS events.
+const (
+	ErrUnauthorized       = "UNAUTHORIZED"
+	ErrMalformedJSON      = "MALFORMED_JSON"
+	ErrUnsupportedAction  = "UNSUPPORTED_ACTION"
+	ErrUnsupportedVersion = "UNSUPPORTED_VERSION"
+	ErrMissingField       = "MISSING_FIELD"
+	ErrInvalidField       = "INVALID_FIELD"
+	ErrUnknownChannel     = "CHANNEL_NOT_CONFIGURED"
+	ErrInvalidAmount      = "INVALID_AMOUNT"
+	ErrInconsistentAmount = "INCONSISTENT_AMOUNT"
+	ErrDuplicateAccount   = "DUPLICATE_ACCOUNT"
+	ErrInvalidRequest     = "INVALID_SETTLEMENT_REQUEST"
+	ErrPublishFailed      = "PUBLISH_FAILED"
+)
+
+// StatusError is the status of every event the intake sends.
+const StatusError = "error"
+
+// newEvent builds an error event about the order (when its id is known).
+func newEvent(code, msg string, order orderRef, diag ...string) Event {
+	if diag == nil {
+		diag = []string{}
+	}
+	return Event{Status: StatusError, ErrorCode: code, ErrorMessage: msg, DiagnosticData: diag, Associations: order.associations()}
+}
+
+// orderRef identifies the order an event is about.
+type orderRef struct {
+	id     string
+	refnum string
+}
+
+func (o orderRef) associations() []Association {
+	as := []Association{}
+	if o.id != "" {
+		as = append(as, Association{Type: "order_id", Identity: o.id})
+	}
+	if o.refnum != "" {
+		as = append(as, Association{Type: "order_refnum", Identity: o.refnum})
+	}
+	return as
+}
+
+// writeEvents answers with status and {"events": events}.
+func writeEvents(w http.ResponseWriter, status int, events ...Event) {
+	if events == nil {
+		events = []Event{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Response{Events: events})
+}

@@ -1,0 +1,141 @@
+package intake
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// The RetailOPS order_settle_payment v1 webhook body (seed 000: "RetailOPS
+// webhook API version 1"). Only the fields the mapping reads are declared;
+// RetailOPS's schema allows additional properties, so unknown fields are
+// ignored. Scalars are flexible: the seed sends ids and amounts as JSON
+// numbers, the RetailOPS SDK's channel API schema sends the same ids as
+// strings ("id": "6", "payment_series_id": "2572"); both are accepted.
+
+// Action and version this endpoint implements.
+const (
+	actionSettlePayment  = "order_settle_payment"
+	versionSettlePayment = "1"
+)
+
+// settleEnvelope is the whole request.
+type settleEnvelope struct {
+	Version flexScalar `json:"version"`
+	Action  flexScalar `json:"action"`
+	// IntegrationAuthToken is where RetailOPS puts the integration auth
+	// key (the RetailOps SDK's verify tool inserts it as the top-level
+	// "integration_auth_token" field of every request body).
+	IntegrationAuthToken string     `json:"integration_auth_token"`
+	Data                 settleData `json:"data"`
+}
+
+type settleData struct {
+	Channel struct {
+		ID flexScalar `json:"id"`
+	} `json:"channel"`
+	Order settleOrder `json:"order"`
+}
+
+type settleOrder struct {
+	ID              flexScalar `json:"id"`
+	PaymentSeriesID flexScalar `json:"payment_series_id"`
+	ChannelRefnum   flexScalar `json:"channel_refnum"`
+	GrandTotal      flexScalar `json:"grand_total"`
+	ChannelPayment  *account   `json:"channel_payment"`
+	PaymentStatus   *struct {
+		ByAccount []account `json:"by_account"`
+	} `json:"payment_status"`
+	Shipments []shipment `json:"shipments"`
+}
+
+// account is one entry of payment_status.by_account (or channel_payment):
+// the payment state of one payment account of the order.
+type account struct {
+	ID                  flexScalar `json:"id"`
+	ChannelID           flexScalar `json:"channel_id"`
+	Method              flexScalar `json:"method"`
+	Module              flexScalar `json:"module"`
+	Success             flexScalar `json:"success"`
+	CapturesAreExternal flexScalar `json:"captures_are_external"`
+	CapturesAreDeferred flexScalar `json:"captures_are_deferred"`
+	Authed              flexScalar `json:"authed"`
+	Available           flexScalar `json:"available"`
+	Captured            flexScalar `json:"captured"`
+	Charged             flexScalar `json:"charged"`
+	Credited            flexScalar `json:"credited"`
+	Settled             flexScalar `json:"settled"`
+	Unsettled           flexScalar `json:"unsettled"`
+	Voided              flexScalar `json:"voided"`
+}
+
+type shipment struct {
+	ID       flexScalar `json:"id"`
+	Packages []pkg      `json:"packages"`
+}
+
+type pkg struct {
+	ID               flexScalar `json:"id"`
+	CarrierName      flexScalar `json:"carrier_name"`
+	CarrierCode      flexScalar `json:"carrier_code"`
+	CarrierClassName flexScalar `json:"carrier_class_name"`
+	ClassName        flexScalar `json:"class_name"`
+	TrackingNumber   flexScalar `json:"tracking_number"`
+	DateShipped      flexScalar `json:"date_shipped"`
+}
+
+// flexScalar is a JSON string, number or boolean kept as its exact text:
+// a number is its literal digits ("35", "12.50"), never a float64, so
+// amounts convert to decimals exactly. null and absence leave it unset.
+type flexScalar struct {
+	Text string
+	Set  bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *flexScalar) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return nil
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		f.Text, f.Set = s, true
+	case b[0] == '{' || b[0] == '[':
+		return fmt.Errorf("expected a string or number, got %s", map[byte]string{'{': "an object", '[': "an array"}[b[0]])
+	default:
+		// A number (json.Number keeps the literal) or true/false.
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err == nil {
+			f.Text, f.Set = n.String(), true
+			return nil
+		}
+		switch string(b) {
+		case "true":
+			f.Text, f.Set = "1", true
+		case "false":
+			f.Text, f.Set = "0", true
+		default:
+			return fmt.Errorf("expected a string or number, got %s", b)
+		}
+	}
+	return nil
+}
+
+// decodeEnvelope parses the body with UseNumber; a body that is not one
+// JSON object, or whose fields have the wrong JSON types, is an error.
+func decodeEnvelope(body []byte) (*settleEnvelope, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var env settleEnvelope
+	if err := dec.Decode(&env); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("data after the JSON object")
+	}
+	return &env, nil
+}

@@ -1,0 +1,130 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/messages"
+)
+
+// prepared is a batch ready to POST.
+type prepared struct {
+	list messages.PaymentSettlementStatusList
+	ids  []string // message ids of list's statuses, same order
+	dups int      // duplicates dropped (same message_id, or already delivered)
+}
+
+// flush delivers one batch and then acks all of its messages with one
+// multiple-ack (the batch holds every unacked delivery of the channel).
+// Undecodable messages are parked first; duplicates are sent once.
+func (d *Deliverer) flush(ctx context.Context, ch *amqp.Channel, batch []amqp.Delivery, closed <-chan *amqp.Error, park *parker) error {
+	p, err := d.prepare(ctx, batch, park)
+	if err != nil {
+		return err
+	}
+	log := d.log.With().Int("messages", len(batch)).Int("statuses", len(p.ids)).Int("duplicates", p.dups).Logger()
+	if len(p.ids) > 0 {
+		body, err := messages.Encode(p.list)
+		if err != nil {
+			return fmt.Errorf("encode status list: %w", err)
+		}
+		if err := d.deliver(ctx, body, batchKey(p.ids), closed); err != nil {
+			return err
+		}
+		// Remembered before the ack: if the ack is lost, the redelivered
+		// copies are recognised and acked without a second POST.
+		d.recent.add(p.ids...)
+	}
+	if err := ch.Ack(batch[len(batch)-1].DeliveryTag, true); err != nil {
+		return fmt.Errorf("ack batch: %w", err)
+	}
+	log.Info().Msg("status batch delivered and acked")
+	return nil
+}
+
+// prepare decodes the batch's statuses, dropping duplicates (same AMQP
+// message_id — stable across republication, README — or, without one, the
+// same body) and parking what cannot be decoded.
+func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *parker) (prepared, error) {
+	var p prepared
+	seen := map[string]bool{}
+	for _, dl := range batch {
+		id := messageID(dl)
+		if seen[id] || d.recent.has(id) {
+			p.dups++
+			continue
+		}
+		st, err := messages.DecodeSettlementStatus(dl.Body)
+		if err != nil {
+			reason := "not a PaymentSettlementStatus, cannot be delivered in a PaymentSettlementStatusList: " + err.Error()
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			perr := park.park(pctx, dl, reason)
+			cancel()
+			if perr != nil {
+				return p, fmt.Errorf("park undecodable message %s: %w", id, perr)
+			}
+			d.log.Warn().Str("message_id", id).Str("parked_queue", d.cfg.ParkedQueue).Str("reason", reason).Msg("status message parked")
+			continue
+		}
+		seen[id] = true
+		p.list.Statuses = append(p.list.Statuses, *st)
+		p.ids = append(p.ids, id)
+	}
+	return p, nil
+}
+
+// deliver POSTs body until the webhook answers 2xx, waiting with
+// exponential backoff between attempts. It gives up only when ctx ends
+// (Close) or the consumer channel closes — the messages are then still
+// unacked and will be redelivered.
+func (d *Deliverer) deliver(ctx context.Context, body []byte, key string, closed <-chan *amqp.Error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = d.cfg.RetryInitial, d.cfg.RetryMax
+	b.Reset()
+	for attempt := 1; ; attempt++ {
+		err := d.post(ctx, body, key)
+		if err == nil {
+			if attempt > 1 {
+				d.log.Info().Int("attempt", attempt).Str("batch", key).Msg("webhook accepted the batch after retries")
+			}
+			return nil
+		}
+		wait := b.NextBackOff()
+		d.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Str("batch", key).
+			Msg("webhook did not accept the batch; keeping its messages unacked and retrying")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e := <-closed:
+			return fmt.Errorf("consumer channel closed while retrying: %v", e)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// messageID is the AMQP message_id, or a hash of the body when absent.
+func messageID(dl amqp.Delivery) string {
+	if id := strings.TrimSpace(dl.MessageId); id != "" {
+		return id
+	}
+	sum := sha256.Sum256(dl.Body)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// batchKey identifies a batch's content: the same statuses give the same
+// key on every retry (sent as Idempotency-Key).
+func batchKey(ids []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// errStatus is a non-2xx answer of the webhook.
+var errStatus = errors.New("webhook answered a non-2xx status")

@@ -1,0 +1,50 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// HeaderIdempotencyKey carries a key derived from the batch's message ids:
+// a webhook that stores it can drop a batch it already processed (a POST
+// answered 2xx whose ack was lost is sent again after a restart).
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// post sends one PaymentSettlementStatusList. Only a 2xx answer is a
+// delivery; timeouts, connection errors, 3xx, 4xx and 5xx are failures
+// (a 4xx too: statuses must not be dropped because the receiver refused
+// them; an operator fixes the receiver while the batch waits).
+//
+// The POST runs on a context detached from ctx and bounded by HTTPTimeout,
+// so that Close lets an attempt in flight finish and its batch be acked.
+func (d *Deliverer) post(ctx context.Context, body []byte, key string) error {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.HTTPTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(pctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build webhook request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+	req.Header.Set(HeaderIdempotencyKey, key)
+	switch d.cfg.AuthMode {
+	case AuthBasic:
+		req.SetBasicAuth(d.cfg.Username, d.cfg.Password)
+	case AuthHeaders:
+		req.Header.Set(d.cfg.UsernameHeader, d.cfg.Username)
+		req.Header.Set(d.cfg.PasswordHeader, d.cfg.Password)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		// net/http strips the URL's password from its errors.
+		return fmt.Errorf("POST %s: %w", redactURL(d.cfg.URL), err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+)
+
+// Headers set on a parked status message (the worker's names,
+// handlers.HeaderParked*).
+const (
+	headerParkedReason = "parked_reason"
+	headerParkedAt     = "parked_at"
+	headerParkedFrom   = "parked_from_queue"
+)
+
+// declare declares the status exchange (idempotent: the deliverer may start
+// before the worker), the deliverer's queue with its bindings, and the
+// parked queue. A queue that exists with other arguments is kept as it is.
+func (d *Deliverer) declare(conn *amqp.Connection) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	defer func() { _ = ch.Close() }()
+	if err := ch.ExchangeDeclare(broker.StatusExchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %s: %w", broker.StatusExchange, err)
+	}
+	for _, q := range []string{d.cfg.Queue, d.cfg.ParkedQueue} {
+		if ch, err = d.declareQueue(conn, ch, q); err != nil {
+			return err
+		}
+	}
+	for _, key := range d.cfg.BindingKeys {
+		if err := ch.QueueBind(d.cfg.Queue, key, broker.StatusExchange, false, nil); err != nil {
+			return fmt.Errorf("bind %s to %s with %s: %w", d.cfg.Queue, broker.StatusExchange, key, err)
+		}
+	}
+	return nil
+}
+
+// declareQueue declares a durable queue of the configured type. When the
+// queue exists with other arguments (RabbitMQ refuses with 406 and closes
+// the channel) it reopens a channel, checks the queue exists and keeps it.
+func (d *Deliverer) declareQueue(conn *amqp.Connection, ch *amqp.Channel, name string) (*amqp.Channel, error) {
+	_, err := ch.QueueDeclare(name, true, false, false, false, amqp.Table{"x-queue-type": d.cfg.QueueType})
+	var aerr *amqp.Error
+	if errors.As(err, &aerr) && aerr.Code == amqp.PreconditionFailed {
+		if ch, err = conn.Channel(); err != nil {
+			return nil, fmt.Errorf("reopen channel: %w", err)
+		}
+		if _, perr := ch.QueueDeclarePassive(name, true, false, false, false, nil); perr != nil {
+			return nil, fmt.Errorf("declare queue %s: %w", name, perr)
+		}
+		d.log.Warn().Str("queue", name).Str("reason", aerr.Reason).Msg("queue exists with other arguments than configured; keeping it")
+		return ch, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("declare queue %s (%s): %w", name, d.cfg.QueueType, err)
+	}
+	return ch, nil
+}
+
+// parker republishes undecodable status messages to the parked queue with
+// publisher confirms, body and properties intact.
+type parker struct {
+	ch      *amqp.Channel
+	returns chan amqp.Return
+	queue   string
+	from    string
+}
+
+func newParker(conn *amqp.Connection, queue, from string) (*parker, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open parking channel: %w", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		_ = ch.Close()
+		return nil, fmt.Errorf("enable confirms on the parking channel: %w", err)
+	}
+	return &parker{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, 1)), queue: queue, from: from}, nil
+}
+
+func (p *parker) close() { _ = p.ch.Close() }
+
+// park publishes dl to the parked queue (default exchange, mandatory) and
+// waits for the confirm; the caller acks dl only after it returns nil.
+func (p *parker) park(ctx context.Context, dl amqp.Delivery, reason string) error {
+	headers := amqp.Table{}
+	for k, v := range dl.Headers {
+		if k == "x-death" || k == "x-delivery-count" {
+			continue
+		}
+		headers[k] = v
+	}
+	headers[headerParkedReason] = reason
+	headers[headerParkedAt] = time.Now().UTC().Format(time.RFC3339)
+	headers[headerParkedFrom] = p.from
+	pub := amqp.Publishing{
+		Headers: headers, ContentType: dl.ContentType, ContentEncoding: dl.ContentEncoding,
+		DeliveryMode: amqp.Persistent, CorrelationId: dl.CorrelationId, MessageId: dl.MessageId,
+		Timestamp: dl.Timestamp, Type: dl.Type, AppId: dl.AppId, Body: dl.Body,
+	}
+	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, "", p.queue, true, false, pub)
+	if err != nil {
+		return err
+	}
+	ok, err := dc.WaitContext(ctx)
+	if err != nil {
+		return err
+	}
+	select {
+	case r := <-p.returns:
+		return fmt.Errorf("parked queue %s did not take the message: %s", p.queue, r.ReplyText)
+	default:
+	}
+	if !ok {
+		return fmt.Errorf("broker refused the parked copy (nack)")
+	}
+	return nil
+}
