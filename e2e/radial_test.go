@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -308,5 +309,33 @@ func TestParkedRequestCanBeReplayed(t *testing.T) {
 	oneEvent(t, e, id, messages.StatusSettled)
 	if d := debits(e.ledger(id)); d != 1 {
 		t.Fatalf("want one debit, got %d", d)
+	}
+}
+
+func TestJSONRequestSettles(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.authorize(radial.Authorization{OrderID: "o-json", Amount: "100.00"})
+	e.start()
+	id := uniq("json")
+	x := req{RequestID: id, OrderID: "o-json", Amount: "12.50", Account: "4111111111111111"}.xml(t)
+	m, err := messages.DecodeSettlementRequest(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.publish(req{RequestID: id, Body: body, ContentType: "application/json"})
+	ev := oneEvent(t, e, id, messages.StatusSettled)
+	if ev.Status.Amount.Value != "12.50" || ev.Status.PaymentContext == nil {
+		t.Errorf("status: %+v", ev.Status)
+	}
+	// A JSON body with an unknown field is parked with the field named.
+	bad := uniq("jsonbad")
+	e.publish(req{RequestID: bad, Body: []byte(`{"requestId":"` + bad + `","amount":{"currencyCode":"USD","value":"1.00"},"surprise":1}`), ContentType: "application/json"})
+	parked := e.parked(broker.ParkedQueue("radial"), 1, wait)
+	if len(parked) != 1 || !strings.Contains(broker.Stringify(parked[0].Headers[handlers.HeaderParkedReason]), "surprise") {
+		t.Fatalf("want the bad JSON parked naming the field, got %d", len(parked))
 	}
 }
