@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/intake"
+	"github.com/settlement-worker/settlement-worker/webhook"
 )
 
 // Providers the worker knows.
@@ -62,6 +65,14 @@ type Config struct {
 	Frisbii Frisbii `envPrefix:"FRISBII_"`
 	// Miva configures the Miva Merchant provider.
 	Miva Miva `envPrefix:"MIVA_"`
+	// Intake configures the HTTP intake (RetailOPS webhook, Radial-format
+	// endpoint); INTAKE_ADDR=off (the default) disables it.
+	Intake intake.Config `envPrefix:"INTAKE_"`
+	// IntakeChannels is the RetailOPS channel map (see intake.ParseChannels).
+	IntakeChannels string `env:"INTAKE_RETAILOPS_CHANNELS" help:"RetailOPS channels: ID=provider:store:tender:currency,... e.g. 21=radial:ABCXYZ:PY:USD."`
+	// Webhook configures delivery of status events as
+	// PaymentSettlementStatusList batches; empty WEBHOOK_URL disables it.
+	Webhook webhook.Config `envPrefix:"WEBHOOK_"`
 	// CrashAt makes the worker kill itself with SIGKILL at a crash point
 	// (after_confirm, after_settle_call, after_status_publish). Tests only.
 	CrashAt string `env:"SETTLEMENT_WORKER_CRASH_AT" help:"Test only: SIGKILL the worker at this crash point (after_confirm, after_settle_call, after_status_publish)."`
@@ -140,6 +151,20 @@ func Load() (Config, error) {
 }
 
 func (c *Config) applyDefaults() {
+	if c.Intake.Addr == "" {
+		c.Intake.Addr = "off"
+	}
+	c.Intake.ApplyDefaults()
+	if ch, err := intake.ParseChannels(c.IntakeChannels); err == nil {
+		c.Intake.RetailOPS.Channels = ch
+	}
+	if c.Webhook.AMQPURL == "" {
+		c.Webhook.AMQPURL = c.AMQPURL
+	}
+	if c.Webhook.QueueType == "" {
+		c.Webhook.QueueType = c.QueueType
+	}
+	c.Webhook.ApplyDefaults()
 	if c.Radial.AMQPURL == "" {
 		c.Radial.AMQPURL = c.AMQPURL
 	}
@@ -150,6 +175,12 @@ func (c *Config) applyDefaults() {
 		c.StatusQueues = []string{broker.StatusQueueName(broker.Username(c.AMQPURL)) + "=settlement.status.#"}
 	}
 }
+
+// IntakeEnabled reports whether the HTTP intake runs.
+func (c Config) IntakeEnabled() bool { return c.Intake.Addr != "off" && c.Intake.Addr != "" }
+
+// WebhookEnabled reports whether status events are delivered to a webhook.
+func (c Config) WebhookEnabled() bool { return c.Webhook.URL != "" }
 
 // Enabled reports whether provider p is enabled.
 func (c Config) Enabled(p string) bool { return slices.Contains(c.Providers, p) }
@@ -280,6 +311,19 @@ func (c Config) Validate() error {
 			bad("MIVA_API_TOKEN", "is required when miva is enabled")
 		}
 	}
+	if c.IntakeEnabled() {
+		if _, err := intake.ParseChannels(c.IntakeChannels); err != nil {
+			bad("INTAKE_RETAILOPS_CHANNELS", "%v", err)
+		}
+		if err := c.Intake.Validate(); err != nil {
+			bad("INTAKE_ADDR", "the HTTP intake is enabled (%s), but:\n  %s", c.Intake.Addr, withEnvNames(err.Error(), reflect.TypeOf(c.Intake), "INTAKE_"))
+		}
+	}
+	if c.WebhookEnabled() {
+		if err := c.Webhook.Validate(); err != nil {
+			bad("WEBHOOK_URL", "status delivery to a webhook is enabled, but:\n  %s", withEnvNames(err.Error(), reflect.TypeOf(c.Webhook), "WEBHOOK_"))
+		}
+	}
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {
@@ -326,4 +370,50 @@ func redactHTTP(raw string) string {
 		return "(unparseable url)"
 	}
 	return u.Redacted()
+}
+
+// withEnvNames rewrites Go field paths in a sub-config's validation message
+// ("Radial.APIKeys") to the environment variables that set them
+// (INTAKE_RADIAL_API_KEYS).
+func withEnvNames(msg string, t reflect.Type, prefix string) string {
+	names, bare := map[string]string{}, map[string]string{}
+	var walk func(t reflect.Type, goPath, envPrefix string)
+	walk = func(t reflect.Type, goPath, envPrefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if p, ok := f.Tag.Lookup("envPrefix"); ok {
+				walk(f.Type, goPath+f.Name+".", envPrefix+p)
+				continue
+			}
+			e := strings.Split(f.Tag.Get("env"), ",")[0]
+			if e == "-" && f.Name == "Channels" {
+				e = "CHANNELS" // set through INTAKE_RETAILOPS_CHANNELS
+			}
+			if e != "" && e != "-" {
+				names[goPath+f.Name] = envPrefix + e
+				if _, dup := bare[f.Name]; dup {
+					bare[f.Name] = ""
+				} else {
+					bare[f.Name] = envPrefix + e
+				}
+			}
+		}
+	}
+	walk(t, "", prefix)
+	for k, v := range bare {
+		if _, full := names[k]; !full && v != "" {
+			names[k] = v
+		}
+	}
+	keys := make([]string, 0, len(names))
+	for k := range names {
+		keys = append(keys, k)
+	}
+	// Longest first, so that "Radial.APIKeys" wins over "APIKeys".
+	slices.SortFunc(keys, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k, names[k])
+	}
+	return strings.ReplaceAll(strings.NewReplacer(pairs...).Replace(msg), "\n", "\n  ")
 }

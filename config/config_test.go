@@ -11,6 +11,8 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/intake"
+	"github.com/settlement-worker/settlement-worker/webhook"
 )
 
 // allVars are the environment variables the worker documents.
@@ -25,6 +27,15 @@ var allVars = []string{
 	"PAYSAFE_TIMEOUT", "PAYSAFE_RECHECK_AFTER",
 	"FRISBII_BASE_URL", "FRISBII_API_KEY", "FRISBII_TIMEOUT", "FRISBII_REFUND_RECHECK",
 	"MIVA_BASE_URL", "MIVA_STORE_CODE", "MIVA_API_TOKEN", "MIVA_SIGNING_KEY", "MIVA_TIMEOUT",
+	"INTAKE_ADDR", "INTAKE_MAX_BODY_BYTES", "INTAKE_READ_HEADER_TIMEOUT", "INTAKE_READ_TIMEOUT",
+	"INTAKE_WRITE_TIMEOUT", "INTAKE_IDLE_TIMEOUT", "INTAKE_PUBLISH_TIMEOUT", "INTAKE_PUBLISH_CONCURRENCY",
+	"INTAKE_SHUTDOWN_TIMEOUT", "INTAKE_RETAILOPS_PATH", "INTAKE_RETAILOPS_AUTH_KEYS", "INTAKE_RADIAL_PATH",
+	"INTAKE_RADIAL_PROVIDER", "INTAKE_RADIAL_API_KEYS", "INTAKE_RADIAL_BASIC_USER", "INTAKE_RADIAL_BASIC_PASSWORD",
+	"INTAKE_RADIAL_MAX_BATCH", "INTAKE_RETAILOPS_CHANNELS",
+	"WEBHOOK_AMQP_URL", "WEBHOOK_QUEUE", "WEBHOOK_BINDING_KEYS", "WEBHOOK_QUEUE_TYPE", "WEBHOOK_PARKED_QUEUE",
+	"WEBHOOK_URL", "WEBHOOK_AUTH_MODE", "WEBHOOK_USERNAME", "WEBHOOK_PASSWORD", "WEBHOOK_USERNAME_HEADER",
+	"WEBHOOK_PASSWORD_HEADER", "WEBHOOK_BATCH_SIZE", "WEBHOOK_BATCH_WAIT", "WEBHOOK_HTTP_TIMEOUT",
+	"WEBHOOK_RETRY_INITIAL", "WEBHOOK_RETRY_MAX", "WEBHOOK_RECENT_IDS",
 	"SETTLEMENT_WORKER_CRASH_AT",
 }
 
@@ -91,6 +102,11 @@ func TestLoadDefaults(t *testing.T) {
 		Frisbii:         config.Frisbii{Timeout: 10 * time.Second, RefundRecheck: 30 * time.Second},
 		Miva:            config.Miva{Timeout: 10 * time.Second},
 	}
+	want.Intake.Addr = "off"
+	want.Intake.ApplyDefaults()
+	want.Intake.RetailOPS.Channels, _ = intake.ParseChannels("")
+	want.Webhook = webhook.Config{AMQPURL: want.AMQPURL, QueueType: "quorum"}
+	want.Webhook.ApplyDefaults()
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load with a clean environment:\n got %+v\nwant %+v", c, want)
 	}
@@ -464,8 +480,8 @@ func TestVarsCoverStruct(t *testing.T) {
 			f := rt.Field(i)
 			if p, ok := f.Tag.Lookup("envPrefix"); ok {
 				out = append(out, walk(f.Type, prefix+p)...)
-			} else if e := f.Tag.Get("env"); e != "" {
-				out = append(out, prefix+strings.Split(e, ",")[0])
+			} else if e := strings.Split(f.Tag.Get("env"), ",")[0]; e != "" && e != "-" {
+				out = append(out, prefix+e)
 			}
 		}
 		return out

@@ -15,23 +15,37 @@ type Var struct {
 }
 
 // Vars lists every environment variable the worker reads, in field order.
+// Defaults come from the envDefault tags, or, for the intake and webhook
+// sections whose defaults are set in code, from their ApplyDefaults.
 func Vars() []Var {
-	return vars(reflect.TypeOf(Config{}), "")
+	var d Config
+	d.Intake.ApplyDefaults()
+	d.Intake.Addr = "off"
+	d.Webhook.ApplyDefaults()
+	return vars(reflect.ValueOf(d), "")
 }
 
-func vars(t reflect.Type, prefix string) []Var {
+func vars(v reflect.Value, prefix string) []Var {
+	t := v.Type()
 	var out []Var
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if p, ok := f.Tag.Lookup("envPrefix"); ok {
-			out = append(out, vars(f.Type, prefix+p)...)
+			out = append(out, vars(v.Field(i), prefix+p)...)
 			continue
 		}
-		name := f.Tag.Get("env")
-		if name == "" {
+		name := strings.Split(f.Tag.Get("env"), ",")[0]
+		if name == "" || name == "-" {
 			continue
 		}
-		out = append(out, Var{Name: prefix + strings.Split(name, ",")[0], Default: f.Tag.Get("envDefault"), Help: f.Tag.Get("help"), field: f.Name})
+		def := f.Tag.Get("envDefault")
+		if _, tagged := f.Tag.Lookup("envDefault"); !tagged && !v.Field(i).IsZero() {
+			def = fmt.Sprint(v.Field(i).Interface())
+			if fv, ok := v.Field(i).Interface().([]string); ok {
+				def = strings.Join(fv, ",")
+			}
+		}
+		out = append(out, Var{Name: prefix + name, Default: def, Help: f.Tag.Get("help"), field: f.Name})
 	}
 	return out
 }

@@ -78,11 +78,15 @@ func publishAll(ctx context.Context, pub Publisher, out []outgoing, concurrency 
 		mu   sync.Mutex
 		errs []error
 	)
-	for _, o := range out {
+	msgs := make([]*message.Message, len(out))
+	for i, o := range out {
 		msg, err := o.message()
 		if err != nil {
 			return err
 		}
+		msgs[i] = msg
+	}
+	for i, o := range out {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -98,7 +102,7 @@ func publishAll(ctx context.Context, pub Publisher, out []outgoing, concurrency 
 				errs = append(errs, fmt.Errorf("publish request %s: %w", o.req.RequestID, err))
 				mu.Unlock()
 			}
-		}(o, msg)
+		}(o, msgs[i])
 	}
 	wg.Wait()
 	return errors.Join(errs...)

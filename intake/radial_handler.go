@@ -57,8 +57,8 @@ func (s *Server) radial(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With().Str("endpoint", "radial").Logger()
 	body, ref := s.preflight(w, r, "application/xml", "text/xml")
 	if ref != nil {
-		log.Warn().Int("status", ref.status).Str("code", ref.code).Msg(ref.msg)
-		writeFault(w, ref.status, ref.code, ref.msg)
+		log.Warn().Int("status", ref.status).Str("code", ref.fault).Msg(ref.msg)
+		writeFault(w, ref.status, ref.fault, ref.msg)
 		return
 	}
 	if !s.radialAuthorized(r) {
@@ -207,8 +207,9 @@ func (s *Server) checkRadial(reqs []*messages.PaymentSettlementRequest, isList b
 		return append(problems, fmt.Sprintf("PaymentSettlementRequestList holds %d requests; at most %d are accepted at once", len(reqs), s.cfg.Radial.MaxBatch))
 	}
 	if p.authAmount != "" && len(reqs) == 1 {
-		if _, err := (messages.Amount{CurrencyCode: reqs[0].Amount.CurrencyCode, Value: p.authAmount}).Money(); err != nil {
-			problems = append(problems, fmt.Sprintf("original authorization amount %q is not an amount in %s", p.authAmount, reqs[0].Amount.CurrencyCode))
+		m, err := (messages.Amount{CurrencyCode: reqs[0].Amount.CurrencyCode, Value: p.authAmount}).Money()
+		if err != nil || !m.IsPositive() {
+			problems = append(problems, fmt.Sprintf("original authorization amount %q is not a positive amount in %s", p.authAmount, reqs[0].Amount.CurrencyCode))
 		}
 	}
 	seen := map[string]int{}

@@ -288,8 +288,8 @@ func TestRadialRefusals(t *testing.T) {
 		{"tender type too long", "", "", encode(t, validRequest("s-2")), with(radialAuth, HeaderTenderType, "VISA1"), 400, FaultInvalidRequest, "tender type"},
 		{"authorization amount on a list", "", "", list(t, "a-1"), with(radialAuth, HeaderOriginalAuthAmount, "5.00"), 400, FaultInvalidRequest, "singly"},
 		{"bad authorization amount", "", "", encode(t, validRequest("a-2")), with(radialAuth, HeaderOriginalAuthAmount, "5.001"), 400, FaultInvalidRequest, "authorization amount"},
-		{"JSON content type", "", "application/json", encode(t, validRequest("c-1")), radialAuth, 415, "UNSUPPORTED_MEDIA_TYPE", "application/xml"},
-		{"GET", http.MethodGet, "", nil, radialAuth, 405, "METHOD_NOT_ALLOWED", "POST"},
+		{"JSON content type", "", "application/json", encode(t, validRequest("c-1")), radialAuth, 415, "UnsupportedMediaType", "application/xml"},
+		{"GET", http.MethodGet, "", nil, radialAuth, 405, "MethodNotAllowed", "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,13 +25,16 @@ type Event struct {
 // Association names an object an event is about. Type uses the RetailOPS
 // SDK's identifier types (order_id, order_refnum, ...).
 type Association struct {
-	Type     string `json:"type"`
+	// Type is the identifier type: order_id or order_refnum.
+	Type string `json:"type"`
+	// Identity is the identifier's value, e.g. "4897".
 	Identity string `json:"identity"`
 }
 
 // Response is the RetailOPS webhook answer: {"events": [...]}, empty when
 // everything was accepted.
 type Response struct {
+	// Events lists one error event per problem; never null.
 	Events []Event `json:"events"`
 }
 

@@ -130,11 +130,11 @@ func (p *settlePlan) account(path string, a *account, ch Channel, series string,
 		return
 	}
 	seen[id] = true
-	if a.Success.Set && a.Success.Text != "1" {
+	if a.Success.Set && !a.Success.flag() {
 		p.skipped = append(p.skipped, fmt.Sprintf("account %s: payment not successful (success=%s)", id, a.Success.Text))
 		return
 	}
-	if a.CapturesAreExternal.Text != "1" {
+	if !a.CapturesAreExternal.flag() {
 		p.skipped = append(p.skipped, fmt.Sprintf("account %s: captured by RetailOPS itself (captures_are_external=%q)", id, a.CapturesAreExternal.Text))
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // The RetailOPS order_settle_payment v1 webhook body (seed 000: "RetailOPS
@@ -123,6 +124,13 @@ func (f *flexScalar) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// flag reads a RetailOPS boolean: 1 (the schema's "boolean value ...
+// represented as integer"), true or "true".
+func (f flexScalar) flag() bool {
+	t := strings.TrimSpace(f.Text)
+	return t == "1" || strings.EqualFold(t, "true")
 }
 
 // decodeEnvelope parses the body with UseNumber; a body that is not one

@@ -86,3 +86,25 @@ func TestRecentIDs(t *testing.T) {
 		t.Error("a disabled set remembers")
 	}
 }
+
+// Close before Run: Run returns at once; Close is idempotent.
+func TestCloseBeforeRun(t *testing.T) {
+	d, err := New(validConfig(), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(t.Context()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+}

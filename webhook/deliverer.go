@@ -81,6 +81,11 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	d.wg.Add(1)
 	d.mu.Unlock()
 	defer d.wg.Done()
+	defer func() {
+		d.mu.Lock()
+		d.running = false
+		d.mu.Unlock()
+	}()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -115,7 +120,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 }
 
 // Close stops Run and waits for it to return: the POST in flight, if any,
-// finishes; unacked statuses go back to the queue. Close is idempotent.
+// finishes; unacked statuses go back to the queue. Close is idempotent; a
+// closed Deliverer does not run again (Run returns nil at once): create a
+// new one.
 func (d *Deliverer) Close() error {
 	d.mu.Lock()
 	if !d.closed {

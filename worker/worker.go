@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -22,8 +23,10 @@ import (
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/intake"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
+	"github.com/settlement-worker/settlement-worker/webhook"
 )
 
 // Deps are what Run needs besides the configuration: the provider clients
@@ -46,7 +49,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	}
 	defer st.Close()
 
-	pub, err := broker.NewPublisher(ctx, cfg.AMQPURL, cfg.Concurrency*len(cfg.Providers)+cfg.Radial.StatusConcurrency+2, log)
+	pub, err := broker.NewPublisher(ctx, cfg.AMQPURL, cfg.Concurrency*len(cfg.Providers)+cfg.Radial.StatusConcurrency+cfg.Intake.PublishConcurrency+2, log)
 	if err != nil {
 		return err
 	}
@@ -120,6 +123,51 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error().Err(err).Str("addr", cfg.HTTPAddr).Msg("http server failed")
+			}
+		}()
+	}
+
+	// The HTTP intake and the webhook deliverer stop with ctx; the
+	// publisher is closed (deferred) only after they returned.
+	var aux sync.WaitGroup
+	defer aux.Wait()
+	auxCtx, cancelAux := context.WithCancel(ctx)
+	defer cancelAux() // runs before aux.Wait: nothing outlives Run
+
+	if cfg.IntakeEnabled() {
+		ready := func(ctx context.Context) error {
+			if _, err := pub.Conn(ctx); err != nil {
+				return err
+			}
+			if !router.IsRunning() {
+				return errors.New("router not running")
+			}
+			return nil
+		}
+		in, err := intake.New(cfg.Intake, pub, ready, log.With().Str("component", "intake").Logger())
+		if err != nil {
+			return fmt.Errorf("intake: %w", err)
+		}
+		aux.Add(1)
+		go func() {
+			defer aux.Done()
+			if err := in.Run(auxCtx); err != nil {
+				log.Error().Err(err).Msg("http intake stopped")
+			}
+		}()
+		log.Info().Str("addr", cfg.Intake.Addr).Msg("http intake listening")
+	}
+	if cfg.WebhookEnabled() {
+		d, err := webhook.New(cfg.Webhook, log.With().Str("component", "webhook").Logger())
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		aux.Add(1)
+		go func() {
+			defer aux.Done()
+			defer d.Close()
+			if err := d.Run(auxCtx); err != nil {
+				log.Error().Err(err).Msg("webhook deliverer stopped")
 			}
 		}()
 	}

@@ -1,0 +1,31 @@
+// Package webhook delivers status events to a webhook client as
+// PaymentSettlementStatusList batches, the list form Radial documents for
+// clients using webhooks (seed 003, "Payment Settlement Status List Event").
+//
+// The Deliverer consumes its own durable queue (Config.Queue, default
+// q.Payments.Settlements.Status.webhook), bound to payments.settlements.status
+// with Config.BindingKeys (settlement.status.# for every store, or
+// settlement.status.<store_id>). It collects up to BatchSize events, or what
+// arrived within BatchWait of a batch's first event, drops duplicates
+// (same AMQP message_id, which the worker keeps stable across
+// republication, and ids delivered recently), and POSTs one
+// PaymentSettlementStatusList to Config.URL with basic auth or
+// username/password headers, Content-Type application/xml and an
+// Idempotency-Key derived from the batch's message ids.
+//
+// A batch's messages are acked only after a 2xx. On any other answer, a
+// timeout or a connection error the same batch is retried with exponential
+// backoff (RetryInitial doubling to RetryMax) while its messages stay
+// unacked, until it is delivered or the deliverer is closed; a restart or a
+// lost connection hands them back to the broker, which redelivers them.
+// Delivery is at-least-once: a POST answered 2xx whose ack is lost is sent
+// again (a receiver can deduplicate on Idempotency-Key or on the statuses).
+// A message that is not a PaymentSettlementStatus is parked in
+// Config.ParkedQueue with parked_reason instead of blocking the queue.
+//
+// Usage:
+//
+//	d, err := webhook.New(cfg, log)
+//	go d.Run(ctx)   // returns nil when ctx ends or Close is called
+//	defer d.Close() // waits for an in-flight POST, leaves the rest unacked
+package webhook
