@@ -93,7 +93,7 @@ type Radial struct {
 	// StatusQueue is Radial's status queue, consumed passively.
 	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL>)."`
 	// StatusConcurrency is how many Radial statuses are handled at once.
-	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"4" help:"Radial statuses handled at once."`
+	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once."`
 }
 
 // Paysafe is the Paysafe Card Payments provider's configuration.

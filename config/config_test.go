@@ -95,7 +95,7 @@ func TestLoadDefaults(t *testing.T) {
 			Timeout:           10 * time.Second,
 			AMQPURL:           "amqp://guest:guest@127.0.0.1:5672/",
 			StatusQueue:       "q.Payments.Settlements.Status.guest",
-			StatusConcurrency: 4,
+			StatusConcurrency: 16,
 		},
 		PendingDeadline: 72 * time.Hour,
 		Paysafe:         config.Paysafe{Timeout: 10 * time.Second, RecheckAfter: 30 * time.Second},

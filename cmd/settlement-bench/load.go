@@ -53,6 +53,11 @@ type load struct {
 	index  map[string]int
 	bodies [][]byte
 	window chan struct{}
+	// provider routes the requests (settlement.request.<provider>);
+	// headers are each request's headers (nil: the Radial ones, benchStoreID
+	// and benchTender).
+	provider string
+	headers  []amqp.Table
 
 	start   time.Time
 	sentAt  []atomic.Int64 // since start, +1 (0: not published)
@@ -62,18 +67,36 @@ type load struct {
 	allDone chan struct{}
 }
 
-// newLoad encodes n requests whose ids start with prefix.
+// newLoad encodes n Radial requests whose ids start with prefix.
 func newLoad(prefix string, n, window int) (*load, error) {
+	reqs := make([]loadRequest, n)
+	for i := range reqs {
+		id := fmt.Sprintf("%s-%06d", prefix, i)
+		reqs[i] = loadRequest{id: id, orderID: "ord-" + id}
+	}
+	return newLoadOf("radial", reqs, window)
+}
+
+// loadRequest is one request of a load: its requestId, its order and its
+// headers (nil: the Radial ones).
+type loadRequest struct {
+	id, orderID string
+	headers     amqp.Table
+}
+
+// newLoadOf encodes reqs, to be published to provider's routing key.
+func newLoadOf(provider string, reqs []loadRequest, window int) (*load, error) {
+	n := len(reqs)
 	l := &load{
 		ids: make([]string, n), index: make(map[string]int, n), bodies: make([][]byte, n),
-		window: make(chan struct{}, window),
-		sentAt: make([]atomic.Int64, n), doneAt: make([]atomic.Int64, n),
+		window:   make(chan struct{}, window),
+		provider: provider,
+		sentAt:   make([]atomic.Int64, n), doneAt: make([]atomic.Int64, n),
 		allDone: make(chan struct{}),
 		start:   time.Now(),
 	}
-	for i := range n {
-		id := fmt.Sprintf("%s-%06d", prefix, i)
-		r := newRequest(id, "ord-"+id)
+	for i, rq := range reqs {
+		r := newRequest(rq.id, rq.orderID)
 		if i == 0 {
 			if err := r.Validate(); err != nil {
 				return nil, fmt.Errorf("benchmark request is invalid: %w", err)
@@ -83,7 +106,16 @@ func newLoad(prefix string, n, window int) (*load, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.ids[i], l.index[id], l.bodies[i] = id, i, b
+		if _, dup := l.index[rq.id]; dup {
+			return nil, fmt.Errorf("duplicate requestId %s in a load", rq.id)
+		}
+		l.ids[i], l.index[rq.id], l.bodies[i] = rq.id, i, b
+		if rq.headers != nil {
+			if l.headers == nil {
+				l.headers = make([]amqp.Table, n)
+			}
+			l.headers[i] = rq.headers
+		}
 	}
 	return l, nil
 }
@@ -171,7 +203,8 @@ func (l *load) publish(ctx context.Context, conn *amqp.Connection, publishers in
 }
 
 func (l *load) publishLoop(ctx context.Context, ch *amqp.Channel) error {
-	headers := amqp.Table{handlers.HeaderStoreID: benchStoreID, handlers.HeaderTenderType: benchTender}
+	radialHeaders := amqp.Table{handlers.HeaderStoreID: benchStoreID, handlers.HeaderTenderType: benchTender}
+	key := broker.RequestRoutingKey(l.provider)
 	for {
 		select {
 		case l.window <- struct{}{}:
@@ -183,8 +216,12 @@ func (l *load) publishLoop(ctx context.Context, ch *amqp.Channel) error {
 			<-l.window
 			return nil
 		}
+		headers := radialHeaders
+		if l.headers != nil && l.headers[i] != nil {
+			headers = l.headers[i]
+		}
 		l.sentAt[i].Store(int64(time.Since(l.start)) + 1)
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey("radial"), true, false, amqp.Publishing{
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, key, true, false, amqp.Publishing{
 			ContentType:  handlers.ContentTypeXML,
 			DeliveryMode: amqp.Persistent,
 			MessageId:    l.ids[i],

@@ -4,7 +4,8 @@
 //
 // It runs against the broker of AMQP_URL, in three fresh vhosts
 // (bench-<random>-raw, -worker, -radial) created through the management API
-// (RABBITMQ_MANAGEMENT_URL) and deleted at the end, also on Ctrl-C:
+// (RABBITMQ_MANAGEMENT_URL) and deleted at the end, also on Ctrl-C (the
+// mixed run reuses -worker and -radial, purged first):
 //
 //  1. The limit: raw amqp091-go publish-with-confirms and consume-with-ack of
 //     real encoded PaymentSettlementRequest bodies (same size and headers as
@@ -22,10 +23,29 @@
 //     queue, matched on correlation_id = requestId), so it includes the whole
 //     pipeline: confirm funds, settle, Radial's asynchronous status through
 //     Radial's queue, and our status event.
+//  3. The mixed-provider run (-mixed, on by default; -only-mixed runs
+//     nothing else): one worker with PROVIDERS=radial,paysafe,frisbii,miva,
+//     the four sandboxes in-process on one loopback HTTP server under
+//     /radial, /paysafe, /frisbii and /miva (as e2e/harness_test.go mounts
+//     them), one authorization seeded per request (distinct numeric
+//     orders), and -mixed-n debits per provider published at once, each
+//     provider with its own publishers and window (so a slower provider
+//     cannot starve the others' intake). Status events are matched to their
+//     provider by the event's provider header and correlation_id. Paysafe
+//     answers PENDING and batches every 50 ms; the worker re-checks a
+//     pending settlement through its 100 ms retry queue
+//     (PAYSAFE_RECHECK_AFTER=100ms, RETRY_DELAYS=100ms,1s,5s). Each
+//     provider's throughput is its requests over the time from the run's
+//     first publish to its last status event. The run checks that every
+//     request got exactly one S event and left exactly one debit in its
+//     sandbox's ledger, and reports any mismatch (exit status 1: a
+//     correctness failure, unlike a timing); the mixed total is compared
+//     with the single-provider Radial 0 ms run.
 //
-// Both phases keep at most -window requests outstanding (published, not yet
-// completed; default 4 × concurrency): latency then means service time under
-// saturation rather than the depth of a burst dumped into the queue, while
+// Every phase keeps at most -window requests outstanding (published, not yet
+// completed; default 4 × concurrency; in the mixed run, per provider):
+// latency then means service time under saturation rather than the depth
+// of a burst dumped into the queue, while
 // throughput is the same as long as the window keeps the worker busy (a
 // burst, -window 100000, measures the same throughput within the noise).
 // The raw phase sends -raw-n messages (default 10 × n): the broker is far
@@ -34,7 +54,9 @@
 // The sandbox records when it took each settlement and when its status was
 // confirmed on Radial's queue, which splits each worker latency into three
 // stages printed below the table; requests queue before the slowest stage,
-// so that table shows where the worker spends its time.
+// so that table shows where the worker spends its time. The mixed run
+// prints the same split per provider from each sandbox's ledger (Paysafe's
+// middle stage is its batch; Frisbii and Miva have none).
 //
 // Timings on a shared 2-core machine are noisy (the broker, the sandbox, the
 // worker and this program share the cores), so the result that matters is a
@@ -49,10 +71,11 @@
 //	make bench [ARGS='-n 300']
 //	go run ./cmd/settlement-bench [-n 2000] [-concurrency 32] [-latency 0ms,20ms]
 //	    [-queue-type quorum|classic] [-timeout 3m] [-window 128] [-raw-n 20000]
-//	    [-worker-env NAME=VALUE]...
+//	    [-mixed=true|false] [-only-mixed] [-mixed-n 400] [-worker-env NAME=VALUE]...
 //
-// The default run takes about a minute on a 2-core machine (the worker
-// settles on the order of 100 per second there).
+// The default run takes about two minutes on a 2-core machine (the worker
+// settles on the order of 100 per second there), the mixed run alone
+// (-only-mixed) about 30 seconds.
 package main
 
 import (
@@ -83,6 +106,9 @@ type options struct {
 	mgmtURL     string
 	keep        bool
 	workerEnv   []string
+	mixed       bool // run the mixed-provider phase
+	onlyMixed   bool // run only the mixed-provider phase
+	mixedN      int  // requests per provider in the mixed run
 }
 
 func main() { os.Exit(run()) }
@@ -128,6 +154,9 @@ func parseFlags(args []string) (options, error) {
 	lat := fs.String("latency", "0ms,20ms", "comma-separated Radial sandbox latencies, one worker run each")
 	fs.StringVar(&o.queueType, "queue-type", broker.QueueQuorum, "queue type of the request queues: quorum or classic")
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "time limit of each phase (raw run, each worker run)")
+	fs.BoolVar(&o.mixed, "mixed", true, "run the mixed-provider phase: radial, paysafe, frisbii and miva in one worker")
+	fs.BoolVar(&o.onlyMixed, "only-mixed", false, "run only the mixed-provider phase (no raw or single-provider runs)")
+	fs.IntVar(&o.mixedN, "mixed-n", 400, "settlement requests per provider in the mixed-provider run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the vhosts and the temporary directory (debugging)")
 	fs.Func("worker-env", "extra worker setting NAME=VALUE, repeatable (experiments, e.g. RADIAL_STATUS_CONCURRENCY=16)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -150,6 +179,12 @@ func parseFlags(args []string) (options, error) {
 	var errs []error
 	if o.n < 1 {
 		errs = append(errs, errors.New("-n must be at least 1"))
+	}
+	if o.mixedN < 1 {
+		errs = append(errs, errors.New("-mixed-n must be at least 1"))
+	}
+	if o.onlyMixed && !o.mixed {
+		errs = append(errs, errors.New("-only-mixed and -mixed=false exclude each other"))
 	}
 	if o.concurrency < 1 || o.concurrency > 1024 {
 		errs = append(errs, errors.New("-concurrency must be between 1 and 1024"))
@@ -224,6 +259,10 @@ func bench(ctx context.Context, o options) (*report, error) {
 	}
 	rep.bodySize = len(body)
 
+	if o.onlyMixed {
+		return rep, benchMixed(ctx, o, rep, bin, tmp, vh)
+	}
+
 	progress("raw broker run: %d messages, %d publishers, prefetch %d, %s queue", o.rawN, o.concurrency, o.concurrency, o.queueType)
 	raw, err := runRaw(ctx, o, vh.url(vhostRaw))
 	rep.raw = raw
@@ -246,7 +285,31 @@ func bench(ctx context.Context, o options) (*report, error) {
 		}
 		progress("worker at %s: %s", fmtLatency(lat), w.sample.summary())
 	}
+	if o.mixed {
+		return rep, benchMixed(ctx, o, rep, bin, tmp, vh)
+	}
 	return rep, nil
+}
+
+// benchMixed runs the mixed-provider phase into rep.
+func benchMixed(ctx context.Context, o options, rep *report, bin, tmp string, vh *vhosts) error {
+	progress("mixed run: %d settlements per provider (%s), CONCURRENCY=%d", o.mixedN, strings.Join(mixedProviders, ", "), o.concurrency)
+	m, err := runMixed(ctx, o, workerRunConfig{
+		index: len(o.latencies), bin: bin, dir: tmp,
+		workerURL: vh.url(vhostWorker), radialURL: vh.url(vhostRadial),
+	})
+	rep.mixed = m
+	if err != nil {
+		return fmt.Errorf("mixed run: %w", err)
+	}
+	for _, pr := range m.providers {
+		progress("mixed %s: %s", pr.provider, pr.sample.summary())
+	}
+	progress("mixed total: %s", m.total.summary())
+	if !m.ok() {
+		return errors.New("mixed run: the checks found mismatches (exactly one S and one ledger debit per request, nothing parked): see \"Checks\" in the report")
+	}
+	return nil
 }
 
 func envOr(k, d string) string {

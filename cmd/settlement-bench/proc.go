@@ -70,16 +70,24 @@ func startWorker(bin string, vars []string) (*workerProc, error) {
 	return p, nil
 }
 
-// waitReady waits until the worker consumes: its request queue has
-// `concurrency` consumers and Radial's status queue at least one. That
-// signal works at every log level, and comes after the worker's "settlement
-// worker running" line, which is logged at info (so not printed at
-// LOG_LEVEL=warn) and before the consumers are attached.
-func (p *workerProc) waitReady(ctx context.Context, workerURL, radialURL string, concurrency int) error {
+// waitReady waits until the worker consumes: the request queue of each of
+// its providers has `concurrency` consumers and Radial's status queue at
+// least one. That signal works at every log level, and comes after the
+// worker's "settlement worker running" line, which is logged at info (so
+// not printed at LOG_LEVEL=warn) and before the consumers are attached.
+func (p *workerProc) waitReady(ctx context.Context, workerURL, radialURL string, providers []string, concurrency int) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	ready := func() bool {
+		for _, pv := range providers {
+			if consumers(workerURL, broker.RequestQueue(pv)) < concurrency {
+				return false
+			}
+		}
+		return consumers(radialURL, radialStatusQueue) >= 1
+	}
 	for {
-		if consumers(workerURL, broker.RequestQueue("radial")) >= concurrency && consumers(radialURL, radialStatusQueue) >= 1 {
+		if ready() {
 			return nil
 		}
 		select {

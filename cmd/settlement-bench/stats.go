@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
@@ -57,9 +58,21 @@ type report struct {
 	bodySize int
 	raw      *sample
 	workers  []workerResult
+	mixed    *mixedResult
 }
 
 func (r *report) print(w io.Writer) {
+	if r.raw != nil || len(r.workers) > 0 {
+		r.printSingle(w)
+	}
+	if r.mixed != nil {
+		r.printMixed(w)
+	}
+	fmt.Fprintf(w, "\nCommand: %s\n", r.command)
+}
+
+// printSingle prints the raw and single-provider (Radial) runs.
+func (r *report) printSingle(w io.Writer) {
 	o := r.opts
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "### Settlement throughput (%s queues, CONCURRENCY=%d)\n\n", o.queueType, o.concurrency)
@@ -116,7 +129,85 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "- Checks at %s: %s\n", fmtLatency(wr.latency), wr.checks())
 		}
 	}
-	fmt.Fprintf(w, "\nCommand: %s\n", r.command)
+}
+
+// printMixed prints the mixed-provider run.
+func (r *report) printMixed(w io.Writer) {
+	o, m := r.opts, r.mixed
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "### Mixed providers in one worker (%s queues, CONCURRENCY=%d per provider)\n\n", o.queueType, o.concurrency)
+	fmt.Fprintf(w, "PROVIDERS=%s, each sandbox in-process under its prefix on one loopback server; %d debits per provider (distinct orders, one authorization each), all published at once, at most %d outstanding per provider. "+
+		"Paysafe answers PENDING and batches every %s; the worker re-checks after PAYSAFE_RECHECK_AFTER=%s (RETRY_DELAYS=%s). Radial sandbox latency 0 ms.\n\n",
+		strings.Join(mixedProviders, ","), m.perProvider, o.window, paysafeBatchInterval, mixedRecheck, mixedRetryDelays)
+	fmt.Fprintln(w, "| Provider | Messages | Throughput | p50 latency | p99 latency | Ledger debits | Peak RSS |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
+	for _, pr := range m.providers {
+		s := pr.sample
+		fmt.Fprintf(w, "| %s | %s | %s settlements/s | %s | %s | %d | – |\n",
+			pr.provider, count(s), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)), pr.debits)
+	}
+	var debits int
+	for _, pr := range m.providers {
+		debits += pr.debits
+	}
+	fmt.Fprintf(w, "| **all four** | %s | %s settlements/s | %s | %s | %d | %s |\n",
+		count(m.total), fmtRate(m.total.rate()), fmtDur(m.total.pct(50)), fmtDur(m.total.pct(99)), debits, fmtBytes(m.peakRSS))
+	fmt.Fprintln(w)
+	var radial0 *workerResult
+	for i := range r.workers {
+		if r.workers[i].latency == 0 {
+			radial0 = &r.workers[i]
+		}
+	}
+	if radial0 != nil && radial0.sample.rate() > 0 {
+		fmt.Fprintf(w, "- mixed total / single-provider Radial 0 ms throughput: %.2f (%s vs %s settlements/s)\n",
+			ratioOf(m.total.rate(), radial0.sample.rate()), fmtRate(m.total.rate()), fmtRate(radial0.sample.rate()))
+	} else {
+		fmt.Fprintln(w, "- mixed total / single-provider Radial 0 ms throughput: – (no Radial 0 ms run in this invocation; run without -only-mixed)")
+	}
+	fmt.Fprintln(w, "- Throughput per provider: its settlements / (run's first publish → its last status event); all four: every settlement / (first publish → last status event).")
+	fmt.Fprintln(w, "- Latency is request published → its PaymentSettlementStatus event received, matched by the event's provider header and correlation_id.")
+	if n := m.total.completed(); n > 0 && m.cpu > 0 {
+		fmt.Fprintf(w, "- Worker CPU per settlement: %s\n", fmtDur(m.cpu/time.Duration(n)))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Where a settlement's time goes in the mixed run (p50 / p99 of each stage, from the sandboxes' ledgers; Frisbii and Miva answer the settle call synchronously):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| Provider | published → settle call | → provider verdict (Radial: status on its queue; Paysafe: batch COMPLETED) | → our status event |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|")
+	for _, pr := range m.providers {
+		fmt.Fprintf(w, "| %s |", pr.provider)
+		for _, st := range pr.stages {
+			fmt.Fprintf(w, " %s / %s |", fmtDur(st.pct(50)), fmtDur(st.pct(99)))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	for _, pr := range m.providers {
+		var vs []string
+		for _, k := range slices.Sorted(maps.Keys(pr.verdicts)) {
+			vs = append(vs, fmt.Sprintf("%d %s", pr.verdicts[k], k))
+		}
+		verdict := "OK"
+		if len(pr.problems) > 0 {
+			verdict = "MISMATCH: " + strings.Join(pr.problems, "; ")
+		}
+		fmt.Fprintf(w, "- Checks %s: requests by status events %s; %d ledger debits for %d requests; sandbox calls %s; %d parked — %s\n",
+			pr.provider, strings.Join(vs, ", "), pr.debits, pr.sample.n, pr.calls, pr.parked, verdict)
+	}
+	overall := "every request got exactly one S and exactly one ledger debit"
+	if !m.ok() {
+		overall = "MISMATCHES, see above"
+		if len(m.problems) > 0 {
+			overall += "; " + strings.Join(m.problems, "; ")
+		}
+	}
+	logs := fmt.Sprintf("%d worker log lines at warn or above", m.logLines)
+	if m.lastLog != "" {
+		logs += " (last: " + m.lastLog + ")"
+	}
+	fmt.Fprintf(w, "- Checks overall: %d redelivered status events (same message_id, dropped); %s — %s\n",
+		m.duplicates, logs, overall)
 }
 
 func (r *report) vsRaw(s sample) string {

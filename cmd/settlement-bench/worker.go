@@ -163,7 +163,7 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 	}
 	defer p.stop()
 	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	err = p.waitReady(readyCtx, rc.workerURL, rc.radialURL, o.concurrency)
+	err = p.waitReady(readyCtx, rc.workerURL, rc.radialURL, []string{"radial"}, o.concurrency)
 	cancel()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package paysafe
 
 import (
+	"github.com/rs/zerolog"
 	"net/http"
 	"time"
 )
@@ -70,9 +71,13 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, ep Endpoint,
 	s.mu.Lock()
 	e, rf := act(acctID, parent, req, plan.drop)
 	var view any
+	var logged zerolog.Logger
 	if rf == nil {
 		s.countersLocked(ep).Processed++
 		view = s.view(r, e)
+		// Read e under the lock: the batch clock changes it.
+		logged = s.log.With().Str("id", e.ID).Str("merchant_ref_num", e.MerchantRefNum).
+			Int64("amount", e.Amount).Str("currency", e.Currency).Str("status", e.Status).Logger()
 	}
 	s.mu.Unlock()
 	if rf != nil {
@@ -81,9 +86,8 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, ep Endpoint,
 		s.answerRefusal(w, r, ep, rf)
 		return
 	}
-	s.log.Info().Str("endpoint", string(ep)).Str("account", acctID).Str("parent", parent).Str("id", e.ID).
-		Str("merchant_ref_num", e.MerchantRefNum).Int64("amount", e.Amount).Str("currency", e.Currency).
-		Str("status", e.Status).Bool("reply_dropped", plan.drop).Msg("created")
+	logged.Info().Str("endpoint", string(ep)).Str("account", acctID).Str("parent", parent).
+		Bool("reply_dropped", plan.drop).Msg("created")
 	if plan.drop {
 		s.dropReply(w, ep)
 		return
