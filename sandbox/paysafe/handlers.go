@@ -1,9 +1,10 @@
 package paysafe
 
 import (
-	"github.com/rs/zerolog"
 	"net/http"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // handleGetAuth serves GET .../auths/{id}: the authorization with its
