@@ -269,9 +269,14 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 // have reached the provider.
 func (h *Settlement) submit(ctx context.Context, s store.Settlement, in *intake, fresh bool, log zerolog.Logger) (providers.Outcome, error) {
 	if r, ok := h.Provider.(providers.Reconciler); ok && !fresh {
+		claimed, err := h.claimedRefs(ctx, s)
+		if err != nil {
+			return providers.Outcome{}, err
+		}
+		in.preq.Claimed = claimed
 		var out providers.Outcome
 		var found bool
-		err := h.timed("reconcile", func(cctx context.Context) error {
+		err = h.timed("reconcile", func(cctx context.Context) error {
 			var e error
 			out, found, e = r.Reconcile(cctx, in.preq)
 			return e
@@ -299,6 +304,22 @@ func (h *Settlement) submit(ctx context.Context, s store.Settlement, in *intake,
 		return e
 	}, ctx)
 	return out, err
+}
+
+// claimedRefs lists the provider references recorded by the other
+// settlements of s's order, for Reconcile.
+func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]string, error) {
+	others, err := h.Store.Find(ctx, store.Correlation{Provider: s.Provider, StoreID: s.StoreID, OrderID: s.OrderID})
+	if err != nil {
+		return nil, fmt.Errorf("find the other settlements of order %s: %w", s.OrderID, err)
+	}
+	var out []string
+	for _, o := range others {
+		if o.RequestID != s.RequestID && o.Refs["provider_ref"] != "" {
+			out = append(out, o.Refs["provider_ref"])
+		}
+	}
+	return out, nil
 }
 
 // outcome records what the provider answered.

@@ -55,6 +55,11 @@ type Request struct {
 	// return more in ConfirmResult.Refs and Outcome.Refs; the pipeline stores
 	// them durably before the next step.
 	Refs map[string]string
+	// Claimed are the provider references (provider_ref) already attributed
+	// to OTHER settlements of the same order. Set for Reconcile: a provider
+	// without idempotency keys (Miva) must not take another settlement's
+	// capture of the same amount for this request's.
+	Claimed []string
 }
 
 // ConfirmResult answers ConfirmFunds.

@@ -3,6 +3,7 @@ package miva
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,8 +88,13 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 				"check the order in the Miva admin, then settle the request by hand (Miva has no idempotency key; the worker will not %s again)",
 			oid, what, strings.Join(ids, ", "), fmtAmount(req, amount), what), nil)
 	}
-	if rs := newRecords(ps, before, want, amount); len(rs) > 0 {
-		return settled(rs[0].ID, "new_record")
+	// Records the worker already attributed to other settlements of this
+	// order (a same-amount capture made while this request waited to retry)
+	// are not this request's.
+	for _, r := range newRecords(ps, before, want, amount) {
+		if !slices.Contains(req.Claimed, strconv.FormatInt(r.ID, 10)) {
+			return settled(r.ID, "new_record")
+		}
 	}
 	if req.Type == messages.SettlementDebit && availableFell(ps, req.Refs, before, amount) {
 		return settled(0, "available_decrease")

@@ -66,6 +66,9 @@ const (
 	RefRefundedSettlementID = "paysafe_refunded_settlement_id"
 	// RefStatus is the last Paysafe status seen.
 	RefStatus = "paysafe_status"
+	// refAwaitingBatch marks a refund refused with 3404 (settlement not
+	// batched yet): Poll asks for the refund again.
+	refAwaitingBatch = "paysafe_refund_awaiting_batch"
 )
 
 // Kinds of Paysafe transactions (values of RefKind).

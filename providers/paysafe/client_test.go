@@ -260,9 +260,19 @@ func TestRefundFlow(t *testing.T) {
 	settled := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("rf-debit", authID, "50.00", "USD")))
 	settlementID := settled.Ref
 
-	_, err := e.client.Settle(ctx(t), credit("rf-early", settlementID, "10.00", "USD"))
-	checkErr(t, err, providers.Transient, paysafe.CodeRefundNotBatched, "not batched yet")
+	// Before the batch, a refund is pending (3404), not an error; polled
+	// after the batch, it is asked again and created.
+	early := credit("rf-early", settlementID, "10.00", "USD")
+	waiting := expect(t, providers.Pending)(e.client.Settle(ctx(t), early))
+	if waiting.Ref != "" || waiting.Refs[paysafe.RefKind] != paysafe.KindRefund {
+		t.Fatalf("a refund before the batch: %+v", waiting)
+	}
+	expect(t, providers.Pending)(e.client.Poll(ctx(t), withRefs(early, waiting)))
 	e.sb.RunBatch()
+	created := expect(t, providers.Pending)(e.client.Poll(ctx(t), withRefs(early, waiting)))
+	if created.Ref == "" || created.Refs[paysafe.RefRefundID] != created.Ref {
+		t.Fatalf("the refund after the batch: %+v", created)
+	}
 
 	req := credit("rf-1", settlementID, "30.00", "USD")
 	out := expect(t, providers.Pending)(e.client.Settle(ctx(t), req))
@@ -276,7 +286,7 @@ func TestRefundFlow(t *testing.T) {
 	if dup := expect(t, providers.Pending)(e.client.Settle(ctx(t), req)); dup.Ref != out.Ref {
 		t.Fatalf("duplicate refund reconciled to %s, want %s", dup.Ref, out.Ref)
 	}
-	_, err = e.client.Settle(ctx(t), credit("rf-2", settlementID, "20.01", "USD"))
+	_, err := e.client.Settle(ctx(t), credit("rf-2", settlementID, "20.01", "USD"))
 	checkErr(t, err, providers.Permanent, paysafe.CodeRefundExceeds, "exceeds what remains refundable")
 	e.sb.RunBatch()
 	expect(t, providers.Settled)(e.client.Poll(ctx(t), polled))
@@ -293,8 +303,8 @@ func TestRefundFlow(t *testing.T) {
 		_, err := e.client.Settle(ctx(t), credit("rf-4", "", "1.00", "USD"))
 		checkErr(t, err, providers.Permanent, "", "no Paysafe settlement id to refund")
 	})
-	if n := len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund})); n != 2 {
-		t.Fatalf("%d refunds, want 2", n)
+	if n := len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund})); n != 3 { // rf-early, rf-1, rf-3
+		t.Fatalf("%d refunds, want 3", n)
 	}
 }
 

@@ -66,7 +66,7 @@ var ErrorClasses = map[string]ErrorRule{
 	CodeRefundNotRefundable: {Class: providers.Permanent, Source: SourceSandbox,
 		Reason: "the settlement failed or was cancelled; there is nothing to refund"},
 	CodeRefundNotBatched: {Class: providers.Transient, Source: SourceSandbox,
-		Reason: "the settlement is not batched yet and cannot be refunded before the batch; retrying later"},
+		Reason: "the settlement is not batched yet and cannot be refunded before the batch; the refund is pending and asked again after the batch (bounded by PENDING_DEADLINE)"},
 	CodeRefundExceeds: {Class: providers.Permanent, Source: SourceSandbox,
 		Reason: "the refund amount exceeds what remains refundable on the settlement"},
 	CodeDuplicate: {Class: providers.Transient, Reconcile: true, Source: SourceRecalled,

@@ -31,6 +31,10 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 		if err != nil || found {
 			return out, err
 		}
+		if t.kind == KindRefund && req.Refs[refAwaitingBatch] == "true" {
+			// The refund waited for the settlement's batch: ask again.
+			return c.Settle(ctx, req)
+		}
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
 			"paysafe poll: no %s id was recorded and none carries merchantRefNum %s", t.kind, t.merchantRefNum), nil)
 	}

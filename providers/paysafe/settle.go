@@ -36,6 +36,13 @@ func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.
 		return c.outcome(t, tx)
 	}
 	code, _ := r.errorCode()
+	if code == CodeRefundNotBatched && t.kind == KindRefund {
+		// The settlement is refunded only after Paysafe's daily batch:
+		// the refund is pending, re-tried (through Poll) on the pending
+		// schedule and bounded by PENDING_DEADLINE, not by the attempts.
+		return providers.Outcome{Kind: providers.Pending, RecheckAfter: c.cfg.RecheckAfter,
+			Refs: map[string]string{RefKind: KindRefund, RefAccountID: t.account, refAwaitingBatch: "true"}}, nil
+	}
 	if rule, ok := ErrorClasses[code]; ok && rule.Reconcile {
 		out, found, err := c.lookup(ctx, t)
 		if err != nil {
