@@ -15,6 +15,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,7 +55,17 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return err
 	}
 	defer pub.Close()
-	if err := declare(ctx, cfg, pub, log); err != nil {
+	// The broker may accept connections before it can declare queues (a
+	// node starting, a quorum not formed yet): retry like the connection.
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = 10 * time.Second
+	if _, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := declare(ctx, cfg, pub, log)
+		if err != nil {
+			log.Warn().Err(err).Msg("cannot declare the topology yet; retrying")
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0)); err != nil {
 		return err
 	}
 	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
