@@ -29,7 +29,7 @@ type Config struct {
 	// status events to.
 	AMQPURL string `env:"AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/" help:"Broker for requests and status events (amqp:// or amqps://)."`
 	// Providers are the providers whose request queues are consumed.
-	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with (radial)."`
+	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with: radial, paysafe, frisbii, miva."`
 	// QueueType is the type of the request, retry and parked queues.
 	QueueType string `env:"QUEUE_TYPE" envDefault:"quorum" help:"quorum (replicated; at-least-once dead-lettering) or classic."`
 	// StatusQueues are the status queues declared and bound at start, as

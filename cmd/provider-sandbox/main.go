@@ -1,7 +1,8 @@
 // Command provider-sandbox serves faithful sandboxes of the payment
 // providers settlement-worker talks to, for demos and end-to-end tests where
-// the real providers cannot be reached. Today it mounts Radial under /radial
-// (the worker's RADIAL_BASE_URL is then http://<addr>/radial) and answers
+// the real providers cannot be reached. It mounts Radial under /radial (the
+// worker's RADIAL_BASE_URL is then http://<addr>/radial), Paysafe under
+// /paysafe, Frisbii under /frisbii and Miva under /miva, and answers
 // GET /healthz. It is configured by environment variables only; run it with
 // --help for the table.
 package main

@@ -13,9 +13,6 @@ import (
 	"github.com/settlement-worker/settlement-worker/broker"
 )
 
-// provider is the provider whose queues the demo uses.
-const provider = "radial"
-
 // bus is the demo's side of the broker: the order system publishing
 // requests and subscribing to status events.
 type bus struct {
@@ -83,7 +80,7 @@ func queueInfo(conn *amqp.Connection, name string) (q amqp.Queue, exists bool, e
 }
 
 // checkNobodyElseConsumes refuses to run when another worker already
-// consumes the request queue or Radial's status queue: it would take some
+// consumes a request queue or Radial's status queue: it would take some
 // of the demo's messages and settle them with another sandbox.
 func (b *bus) checkNobodyElseConsumes(radialQueue string) error {
 	check := func(conn *amqp.Connection, where, name string) error {
@@ -96,8 +93,10 @@ func (b *bus) checkNobodyElseConsumes(radialQueue string) error {
 		}
 		return nil
 	}
-	if err := check(b.conn, "our broker", broker.RequestQueue(provider)); err != nil {
-		return err
+	for _, p := range allProviders {
+		if err := check(b.conn, "our broker", broker.RequestQueue(p)); err != nil {
+			return err
+		}
 	}
 	rc, err := amqp.Dial(b.radial)
 	if err != nil {
@@ -107,13 +106,16 @@ func (b *bus) checkNobodyElseConsumes(radialQueue string) error {
 	return check(rc, "Radial's vhost", radialQueue)
 }
 
-// leftovers counts the requests waiting in the request queue and the demo's
-// retry queues (an earlier run interrupted mid-way leaves some).
+// leftovers counts the requests waiting in the request queues and the
+// demo's retry queues (an earlier run interrupted mid-way leaves some).
 func (b *bus) leftovers() (n int, queues []string) {
-	names := []string{broker.RequestQueue(provider)}
-	for _, d := range strings.Split(retryDelays, ",") {
-		if dur, err := time.ParseDuration(d); err == nil {
-			names = append(names, broker.RetryQueue(provider, dur))
+	var names []string
+	for _, p := range allProviders {
+		names = append(names, broker.RequestQueue(p))
+		for _, d := range strings.Split(retryDelays, ",") {
+			if dur, err := time.ParseDuration(d); err == nil {
+				names = append(names, broker.RetryQueue(p, dur))
+			}
 		}
 	}
 	for _, q := range names {
@@ -151,9 +153,15 @@ func (b *bus) waitQueue(ctx context.Context, name string, timeout time.Duration)
 // intake exchange with the provider's routing key, persistent, mandatory,
 // and waits for the broker's confirm.
 func (b *bus) publish(ctx context.Context, s *scenario) error {
-	h := amqp.Table{headerStoreID: storeID, headerTenderType: s.tender, "demo_request": s.id}
+	h := amqp.Table{headerStoreID: s.store, "demo_request": s.id}
+	if s.tender != "" {
+		h[headerTenderType] = s.tender
+	}
 	if s.authAmt != "" {
 		h[headerOriginalAuthAmount] = s.authAmt
+	}
+	for k, v := range s.headers {
+		h[k] = v
 	}
 	msg := amqp.Publishing{
 		ContentType:  contentTypeXML,
@@ -168,7 +176,7 @@ func (b *bus) publish(ctx context.Context, s *scenario) error {
 	defer b.pubMu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	dc, err := b.pub.PublishWithDeferredConfirmWithContext(cctx, broker.IntakeExchange, broker.RequestRoutingKey(provider), true, false, msg)
+	dc, err := b.pub.PublishWithDeferredConfirmWithContext(cctx, broker.IntakeExchange, broker.RequestRoutingKey(s.provider), true, false, msg)
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", s.id, err)
 	}

@@ -1,11 +1,24 @@
 // Command settlement-demo runs the settlement worker end to end on a local
 // broker, for `make demo`: it builds the worker and the provider sandbox,
-// starts both as subprocesses, publishes example settlement requests (the
-// seed's two examples and one request per interesting path: funds check
-// failed, credit, invalid, declined, chargeback, transient 503s, unparseable,
-// duplicate), prints every status event as it arrives, then a summary that
-// checks each outcome against what the README promises and against the
-// sandbox's ledger. It exits non-zero when anything did not match.
+// starts both as subprocesses with every provider enabled (radial,
+// paysafe, frisbii, miva), the HTTP intake and the status webhook, seeds
+// each provider sandbox through its admin API, and sends example
+// settlement requests:
+//
+//   - Radial over AMQP: the seed's two examples and one request per
+//     interesting path (funds check failed, credit, invalid, declined,
+//     chargeback, transient 503s, unparseable, duplicate);
+//   - Paysafe, Frisbii and Miva over AMQP: a debit, a funds-check refusal,
+//     a credit of the debit, and a provider decline each;
+//   - the HTTP intake: the seed RetailOPS order_settle_payment webhook
+//     posted twice (one settlement), and a PaymentSettlementRequestList
+//     of two posted to the Radial-format endpoint.
+//
+// It prints every status event as it arrives (and every batch the webhook
+// receives), then a summary per provider and intake that checks each
+// outcome against what the README promises and against the provider
+// sandbox's ledger (exactly one debit per debit request). It exits
+// non-zero when anything did not match.
 //
 // Environment (what scripts/rabbitmq.sh start prints):
 //
@@ -30,6 +43,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -124,12 +138,15 @@ type demo struct {
 	out   *printer
 	runID string
 
-	root       string // module root
-	dir        string // temp dir: logs, store
-	radialBase string // the sandbox's Radial base URL
-	sandbox    *proc
-	worker     *proc
-	bus        *bus
+	root    string      // module root
+	dir     string      // temp dir: logs, store
+	urls    sandboxURLs // the sandbox's base URLs, as the worker uses them
+	sandbox *proc
+	worker  *proc
+	bus     *bus
+	intake  *intakeClient
+	webhook *webhookReceiver
+	tracker atomic.Pointer[tracker]
 }
 
 // run does the whole demo and returns the exit code. Every started process
@@ -177,7 +194,8 @@ func (d *demo) run(ctx context.Context) int {
 	case code == exitInterrupted:
 		d.out.say("INTERRUPTED after %s: the worker and the sandbox were stopped", since(start))
 	case code == exitOK:
-		d.out.say("PASS: all %d requests ended as expected, one ledger entry each at most; worker stopped cleanly (%s)", len(res.scs), since(start))
+		d.out.say("PASS: all %d requests of %d providers and 2 HTTP intakes ended as expected, one ledger entry each at most; worker stopped cleanly (%s)",
+			len(res.scs), len(allProviders), since(start))
 	case res != nil:
 		d.out.say("FAIL: see the !! lines above (%s)", since(start))
 	default:
@@ -232,6 +250,13 @@ func (d *demo) setup(ctx context.Context) error {
 		"SANDBOX_RADIAL_API_KEY=" + apiKey,
 		"SANDBOX_RADIAL_STATUS_QUEUE=" + d.opt.radialQueue,
 		"SANDBOX_RADIAL_STATUS_DELAY=" + sandboxStatusDelay.String(),
+		"SANDBOX_PAYSAFE_USERNAME=" + paysafeUser,
+		"SANDBOX_PAYSAFE_PASSWORD=" + paysafePassword,
+		"SANDBOX_PAYSAFE_BATCH_INTERVAL=" + paysafeBatch.String(),
+		"SANDBOX_FRISBII_API_KEY=" + frisbiiAPIKey,
+		"SANDBOX_MIVA_API_TOKEN=" + mivaToken,
+		"SANDBOX_MIVA_STORE_CODE=" + mivaStoreCode,
+		"SANDBOX_MIVA_CURRENCY=" + currency,
 		"SANDBOX_LOG_LEVEL=info",
 	})
 	if err != nil {
@@ -240,22 +265,57 @@ func (d *demo) setup(ctx context.Context) error {
 	if err := d.sandbox.waitHTTP(ctx, "http://"+sbAddr+"/healthz", 20*time.Second); err != nil {
 		return err
 	}
-	d.radialBase = "http://" + sbAddr + "/radial"
-	radialBase := d.radialBase
-	d.out.step("sandbox  %s  pid %d, status delay %s, Radial status queue %s (%s)  log %s",
-		radialBase, d.sandbox.pid(), sandboxStatusDelay, d.opt.radialQueue, since(t), d.sandbox.logPath)
+	d.urls = urlsOf("http://" + sbAddr)
+	d.out.step("sandbox  http://%s  pid %d (%s)  log %s", sbAddr, d.sandbox.pid(), since(t), d.sandbox.logPath)
+	d.out.say("           /radial   status delay %s, Radial's status queue %s", sandboxStatusDelay, d.opt.radialQueue)
+	d.out.say("           /paysafe  batches PENDING settlements and refunds every %s", paysafeBatch)
+	d.out.say("           /frisbii  /miva (store code %s)", mivaStoreCode)
+
+	if d.webhook, err = startWebhook(d.out); err != nil {
+		return err
+	}
+	d.webhook.tr = d.tracker.Load
+	d.out.step("webhook  receiver %s (basic auth), prints every PaymentSettlementStatusList the worker POSTs", d.webhook.url)
 
 	t = time.Now()
 	httpAddr, err := freeAddr()
 	if err != nil {
 		return err
 	}
+	intakeAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
 	d.worker, err = startProc(ctx, "settlement-worker", bins[0], filepath.Join(d.dir, "worker.log"), []string{
 		"AMQP_URL=" + d.opt.amqpURL,
+		"PROVIDERS=" + strings.Join(allProviders, ","),
 		"RADIAL_AMQP_URL=" + d.opt.radialURL,
 		"RADIAL_STATUS_QUEUE=" + d.opt.radialQueue,
-		"RADIAL_BASE_URL=" + radialBase,
+		"RADIAL_BASE_URL=" + d.urls.radial,
 		"RADIAL_API_KEY=" + apiKey,
+		"PAYSAFE_BASE_URL=" + d.urls.paysafe,
+		"PAYSAFE_USERNAME=" + paysafeUser,
+		"PAYSAFE_PASSWORD=" + paysafePassword,
+		"PAYSAFE_ACCOUNTS=" + paysafeStore + ":" + paysafeAccount,
+		"PAYSAFE_CURRENCIES=" + paysafeAccount + ":" + currency,
+		"PAYSAFE_RECHECK_AFTER=" + paysafeRecheck.String(),
+		"FRISBII_BASE_URL=" + d.urls.frisbii,
+		"FRISBII_API_KEY=" + frisbiiAPIKey,
+		"FRISBII_REFUND_RECHECK=" + paysafeRecheck.String(),
+		"MIVA_BASE_URL=" + d.urls.miva,
+		"MIVA_STORE_CODE=" + mivaStoreCode,
+		"MIVA_API_TOKEN=" + mivaToken,
+		"INTAKE_ADDR=" + intakeAddr,
+		"INTAKE_RETAILOPS_AUTH_KEYS=" + intakeRetailOPSKey,
+		"INTAKE_RETAILOPS_CHANNELS=" + retailOPSChannel + "=" + provMiva + ":" + mivaStore + ":" + retailOPSTender + ":" + currency,
+		"INTAKE_RADIAL_API_KEYS=" + intakeRadialKey,
+		"WEBHOOK_URL=" + d.webhook.url,
+		"WEBHOOK_AUTH_MODE=basic",
+		"WEBHOOK_USERNAME=" + webhookUser,
+		"WEBHOOK_PASSWORD=" + webhookPassword,
+		"WEBHOOK_QUEUE=" + webhookQueue,
+		"WEBHOOK_BATCH_WAIT=200ms",
+		"WEBHOOK_RETRY_INITIAL=200ms",
 		"STORE_DSN=sqlite:" + filepath.Join(d.dir, "demo.db"),
 		"RETRY_DELAYS=" + retryDelays,
 		"MAX_ATTEMPTS=" + strconv.Itoa(maxAttempts),
@@ -269,8 +329,17 @@ func (d *demo) setup(ctx context.Context) error {
 	if err := d.worker.waitHTTP(ctx, "http://"+httpAddr+"/readyz", 60*time.Second); err != nil {
 		return err
 	}
-	d.out.step("worker   ready (GET /readyz 200 on %s)  pid %d, retries %s, max %d attempts (%s)  log %s",
-		httpAddr, d.worker.pid(), retryDelays, maxAttempts, since(t), d.worker.logPath)
+	if err := d.worker.waitHTTP(ctx, "http://"+intakeAddr+"/readyz", 20*time.Second); err != nil {
+		return err
+	}
+	d.intake = &intakeClient{base: "http://" + intakeAddr, hc: newHTTPClient(), out: d.out}
+	d.out.step("worker   ready (GET /readyz 200 on %s and on the intake %s)  pid %d (%s)  log %s",
+		httpAddr, intakeAddr, d.worker.pid(), since(t), d.worker.logPath)
+	d.out.say("           PROVIDERS=%s, RETRY_DELAYS=%s, MAX_ATTEMPTS=%d, PAYSAFE_RECHECK_AFTER=%s",
+		strings.Join(allProviders, ","), retryDelays, maxAttempts, paysafeRecheck)
+	d.out.say("           intake: POST /orders (RetailOPS channel %s → %s, store %s), POST /radial/settlements (→ radial)",
+		retailOPSChannel, provMiva, mivaStore)
+	d.out.say("           webhook: queue %s → %s", webhookQueue, d.webhook.url)
 	return nil
 }
 
@@ -300,6 +369,9 @@ func (d *demo) shutdown() int {
 		for _, l := range lines {
 			d.out.say("      %s", l)
 		}
+	}
+	if d.webhook != nil {
+		d.webhook.stop()
 	}
 	if d.sandbox != nil {
 		exit, took, err := d.sandbox.stop(15 * time.Second)

@@ -250,6 +250,23 @@ func confirmAmounts(logPath string) (map[string][]string, error) {
 	return out, sc.Err()
 }
 
+// logLeaks names the secrets (see secrets) a log contains; it never
+// returns the values themselves.
+func logLeaks(logPath string) []string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return []string{"(the log could not be read: " + err.Error() + ")"}
+	}
+	var out []string
+	for name, v := range secrets {
+		if v != "" && bytes.Contains(b, []byte(v)) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func shorten(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
