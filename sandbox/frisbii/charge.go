@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // handleGetCharge serves GET /v1/charge/{handle}.
@@ -25,11 +27,11 @@ func (s *Sandbox) handleGetCharge(w http.ResponseWriter, r *http.Request) {
 		s.writeError(c, newAPIError(CodeInvoiceNotFound, "no charge with handle "+handle))
 		return
 	}
-	if c.plan.drop {
+	if c.plan.Drop {
 		s.dropReply(c)
 		return
 	}
-	writeJSON(w, http.StatusOK, view)
+	kit.WriteJSON(w, http.StatusOK, view)
 }
 
 // newCharge builds a charge from a validated seed.

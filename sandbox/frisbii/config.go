@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Defaults applied by Config.WithDefaults to zero fields.
@@ -45,10 +47,7 @@ type Config struct {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	c.Prefix = strings.TrimRight(c.Prefix, "/")
-	if c.Prefix != "" && !strings.HasPrefix(c.Prefix, "/") {
-		c.Prefix = "/" + c.Prefix
-	}
+	c.Prefix = kit.CleanPrefix(c.Prefix)
 	if c.APIKey == "" {
 		c.APIKey = DefaultAPIKey
 	}

@@ -1,11 +1,6 @@
 package frisbii
 
-import (
-	"errors"
-	"fmt"
-	"net/http"
-	"time"
-)
+import "github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 
 // Endpoint names a sandbox endpoint for fault injection and counters.
 type Endpoint string
@@ -22,18 +17,6 @@ const (
 
 // endpoints lists every real endpoint.
 var endpoints = []Endpoint{EndpointCharge, EndpointSettle, EndpointRefund, EndpointRefundGet}
-
-func (e Endpoint) valid() bool {
-	if e == EndpointAll {
-		return true
-	}
-	for _, x := range endpoints {
-		if e == x {
-			return true
-		}
-	}
-	return false
-}
 
 // Faults are the failure knobs of one endpoint. Counters ("next N") are
 // consumed one per call, in this precedence: HangNext, FailNext,
@@ -76,50 +59,13 @@ type FaultsState struct {
 }
 
 // Validate checks the knobs.
-func (f Faults) Validate() error {
-	var errs []error
-	if f.LatencyMS < 0 || f.FailNext < 0 || f.HangNext < 0 || f.DropNext < 0 {
-		errs = append(errs, errors.New("latency and counters must not be negative"))
-	}
-	if f.FailStatus != 0 && (f.FailStatus < 500 || f.FailStatus > 599) {
-		errs = append(errs, fmt.Errorf("fail_status %d is not 5xx", f.FailStatus))
-	}
-	if f.FailPerMille < 0 || f.FailPerMille > 1000 {
-		errs = append(errs, fmt.Errorf("fail_per_mille %d is not within 0–1000", f.FailPerMille))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("faults: %w", err)
-	}
-	return nil
-}
+func (f Faults) Validate() error { return f.knobs().Validate(false) }
 
-// faultPlan is what the fault knobs decided for one call.
-type faultPlan struct {
-	latency    time.Duration
-	hang       bool
-	failStatus int // error answer without acting
-	drop       bool
+// knobs is the view of f's shared knobs that kit plans and validates.
+func (f *Faults) knobs() kit.Knobs {
+	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
+		HangNext: &f.HangNext, FailNext: &f.FailNext, DropNext: &f.DropNext}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).
-func (f *Faults) plan(roll int) faultPlan {
-	p := faultPlan{latency: time.Duration(f.LatencyMS) * time.Millisecond}
-	failStatus := f.FailStatus
-	if failStatus == 0 {
-		failStatus = http.StatusServiceUnavailable
-	}
-	switch {
-	case f.HangNext > 0:
-		f.HangNext--
-		p.hang = true
-	case f.FailNext > 0:
-		f.FailNext--
-		p.failStatus = failStatus
-	case roll < f.FailPerMille:
-		p.failStatus = failStatus
-	case f.DropNext > 0:
-		f.DropNext--
-		p.drop = true
-	}
-	return p
-}
+func (f *Faults) plan(roll int) kit.Plan { return f.knobs().Plan(roll) }

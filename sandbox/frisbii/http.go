@@ -7,9 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 func (s *Sandbox) routes() http.Handler {
@@ -29,7 +31,7 @@ type apiCall struct {
 	r         *http.Request
 	ep        Endpoint
 	requestID string
-	plan      faultPlan
+	plan      kit.Plan
 }
 
 // begin counts the call, sets Request-Id, checks basic auth and consumes
@@ -47,30 +49,14 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) *ap
 		return nil
 	}
 	s.mu.Lock()
-	c.plan = s.faults[ep].plan(s.rng.IntN(1000))
+	c.plan = s.faults.Of(ep).plan(s.rng.IntN(1000))
 	ec := s.countersLocked(ep)
-	switch {
-	case c.plan.hang:
-		ec.Hung++
-	case c.plan.failStatus != 0:
-		ec.Failed5xx++
-	}
+	c.plan.Count(&ec.Hung, &ec.Failed5xx, nil)
 	s.mu.Unlock()
-	if c.plan.latency > 0 && !s.sleep(r, c.plan.latency) {
-		return nil
-	}
-	switch {
-	case c.plan.hang:
-		s.log.Info().Str("endpoint", string(ep)).Msg("fault: hanging the call")
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
-		// Drop the connection without an answer, as a dead server would.
-		panic(http.ErrAbortHandler)
-	case c.plan.failStatus != 0:
-		s.writeError(c, &apiError{code: CodeInternalError, status: c.plan.failStatus,
+	if !c.plan.Apply(r, s.closed, s.log, string(ep), func() {
+		s.writeError(c, &apiError{code: CodeInternalError, status: c.plan.FailStatus,
 			message: "injected by the frisbii sandbox; retry with the same idempotency key"})
+	}) {
 		return nil
 	}
 	return c
@@ -81,20 +67,6 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) *ap
 func (s *Sandbox) authenticated(r *http.Request) bool {
 	user, _, ok := r.BasicAuth()
 	return ok && user != "" && subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.APIKey)) == 1
-}
-
-// sleep waits d unless the client leaves or the sandbox closes.
-func (s *Sandbox) sleep(r *http.Request, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-s.closed:
-		return false
-	}
 }
 
 func (s *Sandbox) countersLocked(ep Endpoint) *EndpointCalls {
@@ -144,7 +116,7 @@ func (s *Sandbox) writeError(c *apiCall, e *apiError) {
 	if status >= 400 && status < 500 && status != http.StatusUnauthorized {
 		s.count(c.ep, func(ec *EndpointCalls) { ec.ClientErrors++ })
 	}
-	writeJSON(c.w, status, ErrorBody{
+	kit.WriteJSON(c.w, status, ErrorBody{
 		Code:       e.code,
 		Error:      errorTexts[e.code],
 		Message:    e.message,
@@ -156,16 +128,63 @@ func (s *Sandbox) writeError(c *apiCall, e *apiError) {
 	})
 }
 
+// outcome is what one settle or refund call decided; T is its answer,
+// Charge or Refund.
+type outcome[T any] struct {
+	resp     T
+	err      *apiError
+	entry    *Entry // created by this call
+	replay   bool
+	conflict bool
+	declined bool
+}
+
+type (
+	settleResult = outcome[Charge]
+	refundResult = outcome[Refund]
+)
+
+// countLocked counts the call on ec and marks the entry it created when its
+// reply is dropped.
+func (o outcome[T]) countLocked(ec *EndpointCalls, dropped bool) {
+	switch {
+	case o.conflict:
+		ec.Conflicts++
+	case o.replay:
+		ec.Replays++
+	case o.err == nil:
+		ec.Processed++
+	}
+	if o.declined {
+		ec.Declined++
+	}
+	if o.entry != nil && dropped {
+		o.entry.ReplyDropped = true
+	}
+}
+
+// answer logs the call as msg (ev names it; state and errorState are its
+// answer's) and answers it: a dropped reply, the error, or the answer.
+func (o outcome[T]) answer(s *Sandbox, c *apiCall, ev *zerolog.Event, msg, state, errorState string) {
+	ev = ev.Bool("replay", o.replay).Bool("reply_dropped", c.plan.Drop)
+	if o.err != nil {
+		ev = ev.Int("error_code", o.err.code)
+	} else {
+		ev = ev.Str("state", state).Str("error_state", errorState)
+	}
+	ev.Msg(msg)
+	switch {
+	case c.plan.Drop:
+		s.dropReply(c)
+	case o.err != nil:
+		s.writeError(c, o.err)
+	default:
+		kit.WriteJSON(c.w, http.StatusOK, o.resp)
+	}
+}
+
 // dropReply answers 502 after the operation was performed (drop_next).
 func (s *Sandbox) dropReply(c *apiCall) {
 	s.count(c.ep, func(ec *EndpointCalls) { ec.Dropped++ })
-	http.Error(c.w, "Bad Gateway (reply dropped by the frisbii sandbox after processing)", http.StatusBadGateway)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	kit.WriteDropped(c.w, "frisbii")
 }

@@ -4,17 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-)
 
-// refundResult is what one refund call decided.
-type refundResult struct {
-	resp     Refund
-	err      *apiError
-	entry    *Entry
-	replay   bool
-	conflict bool
-	declined bool
-}
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
+)
 
 // handleRefund serves POST /v1/refund.
 func (s *Sandbox) handleRefund(w http.ResponseWriter, r *http.Request) {
@@ -56,39 +48,11 @@ func (s *Sandbox) handleRefund(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
 	s.tickLocked(now)
 	res := s.refundLocked(req, amount, fp, now)
-	ec := s.countersLocked(EndpointRefund)
-	switch {
-	case res.conflict:
-		ec.Conflicts++
-	case res.replay:
-		ec.Replays++
-	case res.err == nil:
-		ec.Processed++
-	}
-	if res.declined {
-		ec.Declined++
-	}
-	if res.entry != nil && c.plan.drop {
-		res.entry.ReplyDropped = true
-	}
+	res.countLocked(s.countersLocked(EndpointRefund), c.plan.Drop)
 	s.mu.Unlock()
 
-	ev := s.log.Info().Str("handle", req.Invoice).Str("key", req.Key).Int64("amount", amount).
-		Bool("replay", res.replay).Bool("reply_dropped", c.plan.drop)
-	if res.err != nil {
-		ev = ev.Int("error_code", res.err.code)
-	} else {
-		ev = ev.Str("state", res.resp.State).Str("error_state", res.resp.ErrorState)
-	}
-	ev.Msg("refund")
-	switch {
-	case c.plan.drop:
-		s.dropReply(c)
-	case res.err != nil:
-		s.writeError(c, res.err)
-	default:
-		writeJSON(w, http.StatusOK, res.resp)
-	}
+	res.answer(s, c, s.log.Info().Str("handle", req.Invoice).Str("key", req.Key).Int64("amount", amount),
+		"refund", res.resp.State, res.resp.ErrorState)
 }
 
 // refundLocked creates a refund of a settled charge, at most what was
@@ -196,9 +160,9 @@ func (s *Sandbox) handleGetRefund(w http.ResponseWriter, r *http.Request) {
 		s.writeError(c, newAPIError(CodeRefundNotFound, "no refund with id "+id))
 		return
 	}
-	if c.plan.drop {
+	if c.plan.Drop {
 		s.dropReply(c)
 		return
 	}
-	writeJSON(w, http.StatusOK, view)
+	kit.WriteJSON(w, http.StatusOK, view)
 }

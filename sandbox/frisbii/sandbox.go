@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Sandbox is an in-memory Frisbii: HTTP handlers, charges, refunds,
@@ -27,7 +29,7 @@ type Sandbox struct {
 	refundKeys map[refundKey]*refundRecord
 	entries    []*Entry
 	entrySeq   int64
-	faults     map[Endpoint]*Faults
+	faults     kit.FaultSet[Endpoint, Faults]
 	calls      Calls
 	rng        *rand.Rand
 
@@ -88,14 +90,10 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	seed := cfg.RandSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
 	s := &Sandbox{
 		cfg:    cfg,
 		log:    cfg.Logger.With().Str("component", "frisbii-sandbox").Logger(),
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:    kit.NewRand(cfg.RandSeed),
 		closed: make(chan struct{}),
 	}
 	s.resetLocked()
@@ -128,10 +126,7 @@ func (s *Sandbox) resetLocked() {
 	s.refundKeys = map[refundKey]*refundRecord{}
 	s.entries = nil
 	s.entrySeq = 0
-	s.faults = map[Endpoint]*Faults{}
-	for _, ep := range endpoints {
-		s.faults[ep] = &Faults{}
-	}
+	s.faults = kit.NewFaultSet[Endpoint, Faults](EndpointAll, endpoints...)
 	s.calls = Calls{}
 }
 

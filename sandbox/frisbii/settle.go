@@ -7,16 +7,6 @@ import (
 	"time"
 )
 
-// settleResult is what one settle call decided.
-type settleResult struct {
-	resp     Charge
-	err      *apiError
-	entry    *Entry // created by this call
-	replay   bool
-	conflict bool
-	declined bool
-}
-
 // handleSettle serves POST /v1/charge/{handle}/settle.
 func (s *Sandbox) handleSettle(w http.ResponseWriter, r *http.Request) {
 	c := s.begin(w, r, EndpointSettle)
@@ -39,39 +29,11 @@ func (s *Sandbox) handleSettle(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
 	s.tickLocked(now)
 	res := s.settleLocked(handle, in, fingerprint(handle, in), now)
-	ec := s.countersLocked(EndpointSettle)
-	switch {
-	case res.conflict:
-		ec.Conflicts++
-	case res.replay:
-		ec.Replays++
-	case res.err == nil:
-		ec.Processed++
-	}
-	if res.declined {
-		ec.Declined++
-	}
-	if res.entry != nil && c.plan.drop {
-		res.entry.ReplyDropped = true
-	}
+	res.countLocked(s.countersLocked(EndpointSettle), c.plan.Drop)
 	s.mu.Unlock()
 
-	ev := s.log.Info().Str("handle", handle).Str("key", in.Key).Int64("amount", in.total()).
-		Bool("replay", res.replay).Bool("reply_dropped", c.plan.drop)
-	if res.err != nil {
-		ev = ev.Int("error_code", res.err.code)
-	} else {
-		ev = ev.Str("state", res.resp.State).Str("error_state", res.resp.ErrorState)
-	}
-	ev.Msg("settle")
-	switch {
-	case c.plan.drop:
-		s.dropReply(c)
-	case res.err != nil:
-		s.writeError(c, res.err)
-	default:
-		writeJSON(w, http.StatusOK, res.resp)
-	}
+	res.answer(s, c, s.log.Info().Str("handle", handle).Str("key", in.Key).Int64("amount", in.total()),
+		"settle", res.resp.State, res.resp.ErrorState)
 }
 
 // settleLocked performs a settle. A known key with the same content answers

@@ -1,9 +1,6 @@
 package frisbii
 
-import (
-	"fmt"
-	"sort"
-)
+import "sort"
 
 // SeedCharge creates or replaces a charge (its money, refunds and ledger
 // entries are forgotten; idempotency records of other charges are kept).
@@ -46,21 +43,9 @@ func (s *Sandbox) Charges() []ChargeInfo {
 // SetFaults replaces the fault knobs of an endpoint (or of all with
 // EndpointAll).
 func (s *Sandbox) SetFaults(ep Endpoint, f Faults) error {
-	if !ep.valid() {
-		return fmt.Errorf("faults: unknown endpoint %q (charge, settle, refund, refund_get or all)", ep)
-	}
-	if err := f.Validate(); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range endpoints {
-		if ep == EndpointAll || ep == e {
-			c := f
-			s.faults[e] = &c
-		}
-	}
-	return nil
+	return s.faults.Set(ep, f, Faults.Validate)
 }
 
 // Faults returns the fault knobs as they are now (counters consumed so far
@@ -69,10 +54,10 @@ func (s *Sandbox) Faults() FaultsState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return FaultsState{
-		Charge:    *s.faults[EndpointCharge],
-		Settle:    *s.faults[EndpointSettle],
-		Refund:    *s.faults[EndpointRefund],
-		RefundGet: *s.faults[EndpointRefundGet],
+		Charge:    s.faults.Get(EndpointCharge),
+		Settle:    s.faults.Get(EndpointSettle),
+		Refund:    s.faults.Get(EndpointRefund),
+		RefundGet: s.faults.Get(EndpointRefundGet),
 	}
 }
 

@@ -1,23 +1,18 @@
 package miva
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
-	"time"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // AdminClient speaks the sandbox's JSON admin API, for demos and end-to-end
 // tests that run the sandbox as a separate process.
 type AdminClient struct {
-	base string
-	hc   *http.Client
+	kc *kit.AdminClient
 }
 
 // NewAdminClient returns a client for the sandbox mounted at prefixURL: the
@@ -25,119 +20,55 @@ type AdminClient struct {
 // "http://127.0.0.1:8081/miva"; the worker's MIVA_BASE_URL is then
 // prefixURL + "/mm5/json.mvc"). A nil hc uses a client with a 10s timeout.
 func NewAdminClient(prefixURL string, hc *http.Client) (*AdminClient, error) {
-	u, err := url.Parse(prefixURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	kc := kit.NewAdminClient("miva", prefixURL, hc)
+	if kc == nil {
 		return nil, fmt.Errorf("miva sandbox admin: URL %q is not an absolute http(s) URL", prefixURL)
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
-	}
-	return &AdminClient{base: strings.TrimRight(prefixURL, "/") + "/_sandbox", hc: hc}, nil
+	return &AdminClient{kc: kc}, nil
 }
 
 // SeedOrder creates or replaces an order and its payment records.
 func (c *AdminClient) SeedOrder(ctx context.Context, o OrderSeed) (OrderState, error) {
-	var st OrderState
-	err := c.do(ctx, http.MethodPut, AdminOrders, o, &st)
-	return st, err
+	return kit.Call[OrderState](ctx, c.kc, http.MethodPut, AdminOrders, o)
 }
 
 // Order returns one order with its records and totals.
 func (c *AdminClient) Order(ctx context.Context, orderID int64) (OrderState, error) {
-	var st OrderState
-	err := c.do(ctx, http.MethodGet, AdminOrders+"/"+strconv.FormatInt(orderID, 10), nil, &st)
-	return st, err
+	return kit.Call[OrderState](ctx, c.kc, http.MethodGet, AdminOrders+"/"+strconv.FormatInt(orderID, 10), nil)
 }
 
 // Orders lists every order.
 func (c *AdminClient) Orders(ctx context.Context) ([]OrderState, error) {
-	var st []OrderState
-	err := c.do(ctx, http.MethodGet, AdminOrders, nil, &st)
-	return st, err
+	return kit.Call[[]OrderState](ctx, c.kc, http.MethodGet, AdminOrders, nil)
 }
 
 // SetFaults replaces the fault knobs of an endpoint (list, capture,
 // refund, void or all).
 func (c *AdminClient) SetFaults(ctx context.Context, ep Endpoint, f Faults) (FaultsState, error) {
-	var st FaultsState
-	err := c.do(ctx, http.MethodPut, AdminFaults, FaultsRequest{Endpoint: ep, Faults: f}, &st)
-	return st, err
+	return kit.Call[FaultsState](ctx, c.kc, http.MethodPut, AdminFaults, FaultsRequest{Endpoint: ep, Faults: f})
 }
 
 // Faults returns the current fault knobs.
 func (c *AdminClient) Faults(ctx context.Context) (FaultsState, error) {
-	var st FaultsState
-	err := c.do(ctx, http.MethodGet, AdminFaults, nil, &st)
-	return st, err
+	return kit.Call[FaultsState](ctx, c.kc, http.MethodGet, AdminFaults, nil)
 }
 
 // Ledger returns the ledger entries matching f.
 func (c *AdminClient) Ledger(ctx context.Context, f LedgerFilter) ([]Entry, error) {
-	q := url.Values{}
+	var orderID string
 	if f.OrderID != 0 {
-		q.Set("order_id", strconv.FormatInt(f.OrderID, 10))
+		orderID = strconv.FormatInt(f.OrderID, 10)
 	}
-	if f.Function != "" {
-		q.Set("function", f.Function)
-	}
-	path := AdminLedger
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var es []Entry
-	err := c.do(ctx, http.MethodGet, path, nil, &es)
-	return es, err
+	path := kit.WithQuery(AdminLedger, "order_id", orderID, "function", f.Function)
+	return kit.Call[[]Entry](ctx, c.kc, http.MethodGet, path, nil)
 }
 
 // Calls returns the call counters.
 func (c *AdminClient) Calls(ctx context.Context) (Calls, error) {
-	var cs Calls
-	err := c.do(ctx, http.MethodGet, AdminCalls, nil, &cs)
-	return cs, err
+	return kit.Call[Calls](ctx, c.kc, http.MethodGet, AdminCalls, nil)
 }
 
 // Reset clears the sandbox (see Sandbox.Reset).
 func (c *AdminClient) Reset(ctx context.Context) error {
-	return c.do(ctx, http.MethodPost, AdminReset, nil, nil)
-}
-
-func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("miva sandbox admin %s %s: encoding: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return fmt.Errorf("miva sandbox admin %s %s: %w", method, path, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("miva sandbox admin %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("miva sandbox admin %s %s: reading the reply: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var ae adminError
-		if json.Unmarshal(data, &ae) == nil && ae.Error != "" {
-			return fmt.Errorf("miva sandbox admin %s %s: HTTP %d: %s", method, path, resp.StatusCode, ae.Error)
-		}
-		return fmt.Errorf("miva sandbox admin %s %s: HTTP %d", method, path, resp.StatusCode)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("miva sandbox admin %s %s: decoding the reply: %w", method, path, err)
-	}
-	return nil
+	return c.kc.Do(ctx, http.MethodPost, AdminReset, nil, nil)
 }

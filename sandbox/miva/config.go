@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/money"
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Defaults applied by Config.WithDefaults to zero fields.
@@ -68,10 +69,7 @@ type Config struct {
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	c.Prefix = strings.TrimRight(c.Prefix, "/")
-	if c.Prefix != "" && !strings.HasPrefix(c.Prefix, "/") {
-		c.Prefix = "/" + c.Prefix
-	}
+	c.Prefix = kit.CleanPrefix(c.Prefix)
 	if c.EndpointPath == "" {
 		c.EndpointPath = DefaultEndpointPath
 	}

@@ -1,11 +1,6 @@
 package miva
 
-import (
-	"errors"
-	"fmt"
-	"net/http"
-	"time"
-)
+import "github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 
 // Endpoint names a function for fault injection and counters.
 type Endpoint string
@@ -22,14 +17,6 @@ const (
 
 // endpoints lists the real endpoints in a stable order.
 var endpoints = []Endpoint{EndpointList, EndpointCapture, EndpointRefund, EndpointVoid}
-
-func (e Endpoint) valid() bool {
-	switch e {
-	case EndpointList, EndpointCapture, EndpointRefund, EndpointVoid, EndpointAll:
-		return true
-	}
-	return false
-}
 
 // endpointOf maps a Function to its endpoint ("" when unknown).
 func endpointOf(function string) Endpoint {
@@ -95,48 +82,25 @@ type FaultsState struct {
 }
 
 // Validate checks the knobs.
-func (f Faults) Validate() error {
-	var errs []error
-	if f.LatencyMS < 0 || f.FailNext < 0 || f.ErrorNext < 0 || f.HangNext < 0 || f.DropNext < 0 {
-		errs = append(errs, errors.New("latency and counters must not be negative"))
-	}
-	if f.FailStatus != 0 && (f.FailStatus < 500 || f.FailStatus > 599) {
-		errs = append(errs, fmt.Errorf("fail_status %d is not 5xx", f.FailStatus))
-	}
-	if f.FailPerMille < 0 || f.FailPerMille > 1000 {
-		errs = append(errs, fmt.Errorf("fail_per_mille %d is not within 0–1000", f.FailPerMille))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("faults: %w", err)
-	}
-	return nil
+func (f Faults) Validate() error { return f.knobs().Validate(false) }
+
+// faultPlan is what the fault knobs decided for one call; Own is an
+// ErrorNext answer with err.
+type faultPlan struct {
+	kit.Plan
+	err *apiError // Miva error body, without acting
 }
 
-// faultPlan is what the fault knobs decided for one call.
-type faultPlan struct {
-	latency    time.Duration
-	hang       bool
-	failStatus int       // plain 5xx answer, without acting
-	err        *apiError // Miva error body, without acting
-	drop       bool
+// knobs is the view of f's shared knobs that kit plans and validates.
+func (f *Faults) knobs() kit.Knobs {
+	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
+		HangNext: &f.HangNext, FailNext: &f.FailNext, OwnNext: &f.ErrorNext, DropNext: &f.DropNext}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).
 func (f *Faults) plan(roll int) faultPlan {
-	p := faultPlan{latency: time.Duration(f.LatencyMS) * time.Millisecond}
-	failStatus := f.FailStatus
-	if failStatus == 0 {
-		failStatus = http.StatusServiceUnavailable
-	}
-	switch {
-	case f.HangNext > 0:
-		f.HangNext--
-		p.hang = true
-	case f.FailNext > 0:
-		f.FailNext--
-		p.failStatus = failStatus
-	case f.ErrorNext > 0:
-		f.ErrorNext--
+	p := faultPlan{Plan: f.knobs().Plan(roll)}
+	if p.Own {
 		code, msg := f.ErrorCode, f.ErrorMessage
 		if code == "" {
 			code = CodeProcessorUnavailable
@@ -145,11 +109,6 @@ func (f *Faults) plan(roll int) faultPlan {
 			msg = "Injected error " + code + " (miva sandbox)"
 		}
 		p.err = &apiError{code: code, message: msg}
-	case roll < f.FailPerMille:
-		p.failStatus = failStatus
-	case f.DropNext > 0:
-		f.DropNext--
-		p.drop = true
 	}
 	return p
 }

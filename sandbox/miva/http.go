@@ -6,7 +6,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"time"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 func (s *Sandbox) routes() http.Handler {
@@ -55,18 +56,17 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	plan := s.faults[ep].plan(s.rng.IntN(1000))
+	plan := s.faults.Of(ep).plan(s.rng.IntN(1000))
 	cnt := s.countersLocked(ep)
-	switch {
-	case plan.hang:
-		cnt.Hung++
-	case plan.failStatus != 0:
-		cnt.Failed5xx++
-	case plan.err != nil:
-		cnt.Errored++
-	}
+	plan.Count(&cnt.Hung, &cnt.Failed5xx, &cnt.Errored)
 	s.mu.Unlock()
-	if !s.applyFaults(w, r, ep, plan) {
+	if !plan.Apply(r, s.closed, s.log, string(ep), func() {
+		if plan.err != nil {
+			s.writeJSON(w, http.StatusOK, errorResponse(plan.err))
+			return
+		}
+		kit.WriteInjectedFailure(w, "miva", plan.FailStatus)
+	}) {
 		return
 	}
 
@@ -80,7 +80,7 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 		cnt.BadRequest++
 	default:
 		cnt.Processed++
-		if out.entry != nil && plan.drop {
+		if out.entry != nil && plan.Drop {
 			out.entry.ReplyDropped = true
 		}
 	}
@@ -90,7 +90,7 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	ev := s.log.Info().Str("function", function).Bool("reply_dropped", plan.drop)
+	ev := s.log.Info().Str("function", function).Bool("reply_dropped", plan.Drop)
 	if entry.Seq != 0 {
 		ev = ev.Int64("order_id", entry.OrderID).Int64("payment_id", entry.PaymentID).Int64("record_id", entry.RecordID).
 			Str("amount", entry.Amount).Str("currency", entry.Currency)
@@ -100,9 +100,9 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ev.Msg("json api call")
 
-	if plan.drop {
+	if plan.Drop {
 		s.count(ep, func(c *EndpointCalls) { c.Dropped++ })
-		http.Error(w, "Bad Gateway (reply dropped by the miva sandbox after processing)", http.StatusBadGateway)
+		kit.WriteDropped(w, "miva")
 		return
 	}
 	if e != nil {
@@ -144,43 +144,4 @@ func (s *Sandbox) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// applyFaults runs the pre-processing part of a fault plan. It returns
-// false when the call was answered (or abandoned) by a fault.
-func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request, ep Endpoint, p faultPlan) bool {
-	if p.latency > 0 && !s.sleep(r, p.latency) {
-		return false
-	}
-	switch {
-	case p.hang:
-		s.log.Info().Str("endpoint", string(ep)).Msg("fault: hanging the call")
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
-		// Drop the connection without an answer, as a dead server would.
-		panic(http.ErrAbortHandler)
-	case p.failStatus != 0:
-		http.Error(w, http.StatusText(p.failStatus)+" (injected by the miva sandbox)", p.failStatus)
-		return false
-	case p.err != nil:
-		s.writeJSON(w, http.StatusOK, errorResponse(p.err))
-		return false
-	}
-	return true
-}
-
-// sleep waits d unless the client leaves or the sandbox closes.
-func (s *Sandbox) sleep(r *http.Request, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-s.closed:
-		return false
-	}
 }

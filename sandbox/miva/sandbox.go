@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Sandbox is an in-memory Miva store: its JSON API endpoint, the orders'
@@ -26,7 +27,7 @@ type Sandbox struct {
 	nextID   int64
 	entries  []Entry
 	entrySeq int64
-	faults   map[Endpoint]*Faults
+	faults   kit.FaultSet[Endpoint, Faults]
 	calls    Calls
 	rng      *rand.Rand
 
@@ -65,14 +66,10 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	seed := cfg.RandSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
 	s := &Sandbox{
 		cfg:    cfg,
 		log:    cfg.Logger.With().Str("component", "miva-sandbox").Logger(),
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:    kit.NewRand(cfg.RandSeed),
 		closed: make(chan struct{}),
 	}
 	s.resetLocked()
@@ -102,10 +99,7 @@ func (s *Sandbox) resetLocked() {
 	s.nextID = 1
 	s.entries = nil
 	s.entrySeq = 0
-	s.faults = map[Endpoint]*Faults{}
-	for _, e := range endpoints {
-		s.faults[e] = &Faults{}
-	}
+	s.faults = kit.NewFaultSet[Endpoint, Faults](EndpointAll, endpoints...)
 	s.calls = Calls{}
 }
 

@@ -127,21 +127,9 @@ func (o *order) list() []PaymentRecord {
 // SetFaults replaces the fault knobs of an endpoint (or of all with
 // EndpointAll).
 func (s *Sandbox) SetFaults(ep Endpoint, f Faults) error {
-	if !ep.valid() {
-		return fmt.Errorf("faults: unknown endpoint %q (list, capture, refund, void or all)", ep)
-	}
-	if err := f.Validate(); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range endpoints {
-		if ep == EndpointAll || ep == e {
-			c := f
-			s.faults[e] = &c
-		}
-	}
-	return nil
+	return s.faults.Set(ep, f, Faults.Validate)
 }
 
 // Faults returns the fault knobs as they are now (counters consumed so far
@@ -150,8 +138,8 @@ func (s *Sandbox) Faults() FaultsState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return FaultsState{
-		List: *s.faults[EndpointList], Capture: *s.faults[EndpointCapture],
-		Refund: *s.faults[EndpointRefund], Void: *s.faults[EndpointVoid],
+		List: s.faults.Get(EndpointList), Capture: s.faults.Get(EndpointCapture),
+		Refund: s.faults.Get(EndpointRefund), Void: s.faults.Get(EndpointVoid),
 	}
 }
 

@@ -1,11 +1,11 @@
 package paysafe
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
-	"time"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Endpoint names a group of routes for fault injection and counters.
@@ -76,68 +76,34 @@ type FaultsState map[Endpoint]Faults
 
 // Validate checks the knobs.
 func (f Faults) Validate() error {
-	var errs []error
-	if f.LatencyMS < 0 || f.FailNext < 0 || f.HangNext < 0 || f.DropNext < 0 {
-		errs = append(errs, errors.New("latency and counters must not be negative"))
-	}
-	if f.FailStatus != 0 && (f.FailStatus < 400 || f.FailStatus > 599) {
-		errs = append(errs, fmt.Errorf("fail_status %d is not 4xx or 5xx", f.FailStatus))
-	}
+	var failCode error
 	if f.FailCode != "" && !codeRE.MatchString(f.FailCode) {
-		errs = append(errs, fmt.Errorf("fail_code %q is not a numeric Paysafe error code", f.FailCode))
+		failCode = fmt.Errorf("fail_code %q is not a numeric Paysafe error code", f.FailCode)
 	}
-	if f.FailPerMille < 0 || f.FailPerMille > 1000 {
-		errs = append(errs, fmt.Errorf("fail_per_mille %d is not within 0–1000", f.FailPerMille))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("faults: %w", err)
-	}
-	return nil
-}
-
-func (e Endpoint) valid() bool {
-	if e == EndpointAll {
-		return true
-	}
-	for _, x := range endpoints {
-		if e == x {
-			return true
-		}
-	}
-	return false
+	return f.knobs().Validate(true, failCode)
 }
 
 // faultPlan is what the fault knobs decided for one call.
 type faultPlan struct {
-	latency    time.Duration
-	hang       bool
-	failStatus int    // error answer without acting
-	failCode   string // Paysafe error code of the failure, if any
-	drop       bool
+	kit.Plan
+	failCode string // Paysafe error code of the failure, if any
+}
+
+// knobs is the view of f's shared knobs that kit plans and validates.
+func (f *Faults) knobs() kit.Knobs {
+	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
+		HangNext: &f.HangNext, FailNext: &f.FailNext, DropNext: &f.DropNext}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).
 func (f *Faults) plan(roll int) faultPlan {
-	p := faultPlan{latency: time.Duration(f.LatencyMS) * time.Millisecond}
-	failStatus := f.FailStatus
-	if failStatus == 0 {
-		failStatus = http.StatusServiceUnavailable
-		if f.FailCode != "" {
-			failStatus = http.StatusConflict
-		}
+	k := f.knobs()
+	if k.FailStatus == 0 && f.FailCode != "" {
+		k.FailStatus = http.StatusConflict
 	}
-	switch {
-	case f.HangNext > 0:
-		f.HangNext--
-		p.hang = true
-	case f.FailNext > 0:
-		f.FailNext--
-		p.failStatus, p.failCode = failStatus, f.FailCode
-	case roll < f.FailPerMille:
-		p.failStatus, p.failCode = failStatus, f.FailCode
-	case f.DropNext > 0:
-		f.DropNext--
-		p.drop = true
+	p := faultPlan{Plan: k.Plan(roll)}
+	if p.FailStatus != 0 {
+		p.failCode = f.FailCode
 	}
 	return p
 }

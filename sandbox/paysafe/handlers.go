@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // handleGetAuth serves GET .../auths/{id}: the authorization with its
@@ -43,7 +45,7 @@ func (s *Sandbox) handleGetAuth(w http.ResponseWriter, r *http.Request) {
 		s.answerRefusal(w, r, ep, rf)
 		return
 	}
-	writeJSON(w, http.StatusOK, reply)
+	kit.WriteJSON(w, http.StatusOK, reply)
 }
 
 // handleSettle serves POST .../auths/{id}/settlements.
@@ -70,7 +72,7 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, ep Endpoint,
 	}
 	acctID, parent := r.PathValue("account"), r.PathValue("id")
 	s.mu.Lock()
-	e, rf := act(acctID, parent, req, plan.drop)
+	e, rf := act(acctID, parent, req, plan.Drop)
 	var view any
 	var logged zerolog.Logger
 	if rf == nil {
@@ -88,12 +90,12 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, ep Endpoint,
 		return
 	}
 	logged.Info().Str("endpoint", string(ep)).Str("account", acctID).Str("parent", parent).
-		Bool("reply_dropped", plan.drop).Msg("created")
-	if plan.drop {
+		Bool("reply_dropped", plan.Drop).Msg("created")
+	if plan.Drop {
 		s.dropReply(w, ep)
 		return
 	}
-	writeJSON(w, http.StatusOK, view)
+	kit.WriteJSON(w, http.StatusOK, view)
 }
 
 // getHandler serves GET .../settlements/{id} and .../refunds/{id}.
@@ -188,9 +190,9 @@ func (s *Sandbox) answer(w http.ResponseWriter, r *http.Request, ep Endpoint, pl
 	switch {
 	case rf != nil:
 		s.answerRefusal(w, r, ep, rf)
-	case plan.drop:
+	case plan.Drop:
 		s.dropReply(w, ep)
 	default:
-		writeJSON(w, http.StatusOK, view)
+		kit.WriteJSON(w, http.StatusOK, view)
 	}
 }

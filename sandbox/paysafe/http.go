@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // APIPath is the Card Payments API root below the prefix.
@@ -19,7 +21,7 @@ func (s *Sandbox) routes() http.Handler {
 	a := p + APIPath + "/accounts/{account}"
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+p+"/cardpayments/monitor", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "READY"})
+		kit.WriteJSON(w, http.StatusOK, map[string]string{"status": "READY"})
 	})
 	mux.HandleFunc("GET "+a+"/auths/{id}", s.handleGetAuth)
 	mux.HandleFunc("POST "+a+"/auths/{id}/settlements", s.handleSettle)
@@ -57,35 +59,18 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) (fa
 		return faultPlan{}, false
 	}
 	s.mu.Lock()
-	p := s.faults[ep].plan(s.rng.IntN(1000))
+	p := s.faults.Of(ep).plan(s.rng.IntN(1000))
 	cnt := s.countersLocked(ep)
-	switch {
-	case p.hang:
-		cnt.Hung++
-	case p.failStatus != 0:
-		cnt.Failed++
-	}
+	p.Count(&cnt.Hung, &cnt.Failed, nil)
 	s.mu.Unlock()
-	if p.latency > 0 && !s.sleep(r, p.latency) {
-		return p, false
-	}
-	switch {
-	case p.hang:
-		s.log.Info().Str("endpoint", string(ep)).Msg("fault: hanging the call")
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
+	ok := p.Apply(r, s.closed, s.log, string(ep), func() {
+		if p.failCode != "" {
+			writeError(w, &refusal{status: p.FailStatus, code: p.failCode, message: injectedMessage(p.failCode)}, "")
+			return
 		}
-		// Drop the connection without an answer, as a dead server would.
-		panic(http.ErrAbortHandler)
-	case p.failStatus != 0 && p.failCode != "":
-		writeError(w, &refusal{status: p.failStatus, code: p.failCode, message: injectedMessage(p.failCode)}, "")
-		return p, false
-	case p.failStatus != 0:
-		http.Error(w, http.StatusText(p.failStatus)+" (injected by the paysafe sandbox)", p.failStatus)
-		return p, false
-	}
-	return p, true
+		kit.WriteInjectedFailure(w, "paysafe", p.FailStatus)
+	})
+	return p, ok
 }
 
 // injectedMessage is the message of an injected coded failure.
@@ -94,20 +79,6 @@ func injectedMessage(code string) string {
 		return "Another request for this transaction is already in progress. Retry later."
 	}
 	return "The request failed (error injected by the paysafe sandbox)."
-}
-
-// sleep waits d unless the client leaves or the sandbox closes.
-func (s *Sandbox) sleep(r *http.Request, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-s.closed:
-		return false
-	}
 }
 
 // readRequest decodes a JSON body strictly into v, answering 400/413/415
@@ -184,21 +155,13 @@ func writeErrorLinks(w http.ResponseWriter, rf *refusal, detail string, links []
 		e.Error.Details = []string{detail}
 	}
 	w.Header().Set(HeaderStatusCode, rf.code)
-	writeJSON(w, rf.status, e)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	kit.WriteJSON(w, rf.status, e)
 }
 
 // dropReply answers 502 after the request was processed ("act then drop").
 func (s *Sandbox) dropReply(w http.ResponseWriter, ep Endpoint) {
 	s.count(ep, func(c *EndpointCalls) { c.Dropped++ })
-	http.Error(w, "Bad Gateway (reply dropped by the paysafe sandbox after processing)", http.StatusBadGateway)
+	kit.WriteDropped(w, "paysafe")
 }
 
 // baseURL is the scheme, host and prefix the links of a reply start with.

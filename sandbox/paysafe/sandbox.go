@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Sandbox is an in-memory Paysafe Card Payments API: HTTP handlers,
@@ -21,7 +23,7 @@ type Sandbox struct {
 	accounts map[string]*account
 	entries  []*entry
 	entrySeq int64
-	faults   map[Endpoint]*Faults
+	faults   kit.FaultSet[Endpoint, Faults]
 	calls    Calls
 	rng      *rand.Rand
 
@@ -61,14 +63,10 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	seed := cfg.RandSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
 	s := &Sandbox{
 		cfg:    cfg,
 		log:    cfg.Logger.With().Str("component", "paysafe-sandbox").Logger(),
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:    kit.NewRand(cfg.RandSeed),
 		closed: make(chan struct{}),
 	}
 	s.resetLocked()
@@ -99,10 +97,7 @@ func (s *Sandbox) Reset() {
 func (s *Sandbox) resetLocked() {
 	s.accounts = map[string]*account{}
 	s.entries = nil
-	s.faults = map[Endpoint]*Faults{}
-	for _, e := range endpoints {
-		s.faults[e] = &Faults{}
-	}
+	s.faults = kit.NewFaultSet[Endpoint, Faults](EndpointAll, endpoints...)
 	s.calls = Calls{}
 }
 

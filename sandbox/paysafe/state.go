@@ -105,21 +105,9 @@ func (s *Sandbox) cancel(accountID, kind, id string) (Entry, error) {
 // SetFaults replaces the fault knobs of an endpoint (or of all with
 // EndpointAll).
 func (s *Sandbox) SetFaults(ep Endpoint, f Faults) error {
-	if !ep.valid() {
-		return fmt.Errorf("faults: unknown endpoint %q (auth, settle, refund, get, lookup, cancel or all)", ep)
-	}
-	if err := f.Validate(); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range endpoints {
-		if ep == EndpointAll || ep == e {
-			c := f
-			s.faults[e] = &c
-		}
-	}
-	return nil
+	return s.faults.Set(ep, f, Faults.Validate)
 }
 
 // Faults returns the fault knobs as they are now (counters consumed so far
@@ -127,11 +115,7 @@ func (s *Sandbox) SetFaults(ep Endpoint, f Faults) error {
 func (s *Sandbox) Faults() FaultsState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := FaultsState{}
-	for e, f := range s.faults {
-		out[e] = *f
-	}
-	return out
+	return s.faults.All()
 }
 
 // Calls returns the call counters.

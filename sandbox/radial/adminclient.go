@@ -1,162 +1,74 @@
 package radial
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
-	"time"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // AdminClient speaks the sandbox's JSON admin API, for demos and end-to-end
 // tests that run the sandbox as a separate process.
 type AdminClient struct {
-	base string
-	hc   *http.Client
+	kc *kit.AdminClient
 }
 
 // NewAdminClient returns a client for the sandbox mounted at baseURL, the
 // same URL the worker uses as RADIAL_BASE_URL (for example
 // "http://127.0.0.1:8081/radial"). A nil hc uses a client with a 10s timeout.
 func NewAdminClient(baseURL string, hc *http.Client) (*AdminClient, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	kc := kit.NewAdminClient("radial", baseURL, hc)
+	if kc == nil {
 		return nil, fmt.Errorf("radial sandbox admin: base URL %q is not an absolute http(s) URL", baseURL)
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
-	}
-	return &AdminClient{base: strings.TrimRight(baseURL, "/") + "/_sandbox", hc: hc}, nil
+	return &AdminClient{kc: kc}, nil
 }
 
 // Authorize creates or replaces an authorization script.
 func (c *AdminClient) Authorize(ctx context.Context, a Authorization) (AuthorizationState, error) {
-	var st AuthorizationState
-	err := c.do(ctx, http.MethodPut, AdminAuthorizations, a, &st)
-	return st, err
+	return kit.Call[AuthorizationState](ctx, c.kc, http.MethodPut, AdminAuthorizations, a)
 }
 
 // Authorizations lists every authorization and its balances.
 func (c *AdminClient) Authorizations(ctx context.Context) ([]AuthorizationState, error) {
-	var st []AuthorizationState
-	err := c.do(ctx, http.MethodGet, AdminAuthorizations, nil, &st)
-	return st, err
+	return kit.Call[[]AuthorizationState](ctx, c.kc, http.MethodGet, AdminAuthorizations, nil)
 }
 
 // SetFaults replaces the fault knobs of an endpoint (confirm, settle, all).
 func (c *AdminClient) SetFaults(ctx context.Context, ep Endpoint, f Faults) (FaultsState, error) {
-	var st FaultsState
-	err := c.do(ctx, http.MethodPut, AdminFaults, FaultsRequest{Endpoint: ep, Faults: f}, &st)
-	return st, err
+	return kit.Call[FaultsState](ctx, c.kc, http.MethodPut, AdminFaults, FaultsRequest{Endpoint: ep, Faults: f})
 }
 
 // Faults returns the current fault knobs.
 func (c *AdminClient) Faults(ctx context.Context) (FaultsState, error) {
-	var st FaultsState
-	err := c.do(ctx, http.MethodGet, AdminFaults, nil, &st)
-	return st, err
+	return kit.Call[FaultsState](ctx, c.kc, http.MethodGet, AdminFaults, nil)
 }
 
 // Ledger returns the ledger entries matching f.
 func (c *AdminClient) Ledger(ctx context.Context, f LedgerFilter) ([]Entry, error) {
-	q := url.Values{}
-	if f.RequestID != "" {
-		q.Set("request_id", f.RequestID)
-	}
-	if f.OrderID != "" {
-		q.Set("order_id", f.OrderID)
-	}
-	path := AdminLedger
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var es []Entry
-	err := c.do(ctx, http.MethodGet, path, nil, &es)
-	return es, err
+	path := kit.WithQuery(AdminLedger, "request_id", f.RequestID, "order_id", f.OrderID)
+	return kit.Call[[]Entry](ctx, c.kc, http.MethodGet, path, nil)
 }
 
 // Calls returns the call counters.
 func (c *AdminClient) Calls(ctx context.Context) (Calls, error) {
-	var cs Calls
-	err := c.do(ctx, http.MethodGet, AdminCalls, nil, &cs)
-	return cs, err
+	return kit.Call[Calls](ctx, c.kc, http.MethodGet, AdminCalls, nil)
 }
 
 // Statuses returns the statuses emitted since the last reset (without
 // their XML bodies).
 func (c *AdminClient) Statuses(ctx context.Context) ([]StatusRecord, error) {
-	var rs []StatusRecord
-	err := c.do(ctx, http.MethodGet, AdminStatuses, nil, &rs)
-	return rs, err
+	return kit.Call[[]StatusRecord](ctx, c.kc, http.MethodGet, AdminStatuses, nil)
 }
 
 // Reset clears the sandbox (see Sandbox.Reset).
 func (c *AdminClient) Reset(ctx context.Context) error {
-	return c.do(ctx, http.MethodPost, AdminReset, nil, nil)
+	return c.kc.Do(ctx, http.MethodPost, AdminReset, nil, nil)
 }
 
 // WaitLedger polls the ledger until ok accepts the entries matching f or
 // ctx ends; it returns the last entries seen.
 func (c *AdminClient) WaitLedger(ctx context.Context, f LedgerFilter, ok func([]Entry) bool) ([]Entry, error) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		es, err := c.Ledger(ctx, f)
-		if err == nil && ok(es) {
-			return es, nil
-		}
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = ctx.Err()
-			}
-			return es, fmt.Errorf("radial sandbox admin: waiting for the ledger: %w", err)
-		case <-tick.C:
-		}
-	}
-}
-
-func (c *AdminClient) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("radial sandbox admin %s %s: encoding: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return fmt.Errorf("radial sandbox admin %s %s: %w", method, path, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("radial sandbox admin %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("radial sandbox admin %s %s: reading the reply: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var ae adminError
-		if json.Unmarshal(data, &ae) == nil && ae.Error != "" {
-			return fmt.Errorf("radial sandbox admin %s %s: HTTP %d: %s", method, path, resp.StatusCode, ae.Error)
-		}
-		return fmt.Errorf("radial sandbox admin %s %s: HTTP %d", method, path, resp.StatusCode)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("radial sandbox admin %s %s: decoding the reply: %w", method, path, err)
-	}
-	return nil
+	return kit.WaitLedger(ctx, c.kc, func(ctx context.Context) ([]Entry, error) { return c.Ledger(ctx, f) }, ok)
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Defaults applied by NewSandbox to zero Config fields.
@@ -72,10 +74,7 @@ func Bool(v bool) *bool { return &v }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	c.Prefix = strings.TrimRight(c.Prefix, "/")
-	if c.Prefix != "" && !strings.HasPrefix(c.Prefix, "/") {
-		c.Prefix = "/" + c.Prefix
-	}
+	c.Prefix = kit.CleanPrefix(c.Prefix)
 	if c.APIKey == "" {
 		c.APIKey = DefaultAPIKey
 	}

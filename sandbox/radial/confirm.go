@@ -17,44 +17,14 @@ func (s *Sandbox) handleConfirm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, f, status := s.readXMLBody(w, r)
-	if f != nil {
-		s.count(ep, func(c *EndpointCalls) { c.BadRequest++ })
-		s.writeXML(w, status, f)
-		return
-	}
-	req, err := messages.DecodeConfirmFundsRequest(body)
-	if err != nil {
-		s.badRequest(w, ep, FaultMalformedRequest, "ConfirmFundsRequest could not be parsed: "+err.Error())
-		return
-	}
-	if err := req.Validate(); err != nil {
-		s.badRequest(w, ep, FaultValidation, err.Error())
-		return
-	}
-	amount, err := req.Amount.Money()
-	if err != nil {
-		s.badRequest(w, ep, FaultValidation, "ConfirmFundsRequest/Amount: "+err.Error())
-		return
-	}
-	fp, err := fingerprint(c, req)
-	if err != nil {
-		s.log.Error().Err(err).Msg("fingerprinting a confirm funds request")
-		s.writeXML(w, http.StatusInternalServerError, fault(FaultInternal, "internal error"))
+	req, amount, fp, ok := confirmRequest.read(s, w, r, ep, c)
+	if !ok {
 		return
 	}
 
 	s.mu.Lock()
 	reply, dup, conflict := s.confirmLocked(c, req, amount, fp)
-	cnt := s.countersLocked(ep)
-	switch {
-	case conflict:
-		cnt.Conflicts++
-	case dup:
-		cnt.DedupHits++
-	default:
-		cnt.Processed++
-	}
+	s.countDedupLocked(ep, dup, conflict)
 	s.mu.Unlock()
 
 	if conflict {
@@ -65,7 +35,7 @@ func (s *Sandbox) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		Str("order_id", orderOf(req.PaymentContext, req.PaymentContextBase)).Str("account", accountOf(req.PaymentContext)).
 		Str("amount", amount.String()).Str("currency", amount.Currency).Str("funds_available", reply.FundsAvailable).
 		Bool("duplicate", dup).Msg("confirm funds")
-	if plan.drop {
+	if plan.Drop {
 		s.dropReply(w, ep)
 		return
 	}

@@ -1,10 +1,10 @@
 package radial
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"time"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Endpoint names a sandbox endpoint for fault injection and counters.
@@ -63,63 +63,37 @@ type FaultsState struct {
 
 // Validate checks the knobs.
 func (f Faults) Validate() error {
-	var errs []error
-	if f.LatencyMS < 0 || f.FailNext < 0 || f.FaultNext < 0 || f.HangNext < 0 || f.DropNext < 0 {
-		errs = append(errs, errors.New("latency and counters must not be negative"))
-	}
-	if f.FailStatus != 0 && (f.FailStatus < 500 || f.FailStatus > 599) {
-		errs = append(errs, fmt.Errorf("fail_status %d is not 5xx", f.FailStatus))
-	}
+	var faultStatus error
 	if f.FaultStatus != 0 && f.FaultStatus != 200 && (f.FaultStatus < 400 || f.FaultStatus > 599) {
-		errs = append(errs, fmt.Errorf("fault_status %d is not 200, 4xx or 5xx", f.FaultStatus))
+		faultStatus = fmt.Errorf("fault_status %d is not 200, 4xx or 5xx", f.FaultStatus)
 	}
-	if f.FailPerMille < 0 || f.FailPerMille > 1000 {
-		errs = append(errs, fmt.Errorf("fail_per_mille %d is not within 0–1000", f.FailPerMille))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("faults: %w", err)
-	}
-	return nil
+	return f.knobs().Validate(false, faultStatus)
 }
 
-func (e Endpoint) valid() bool {
-	return e == EndpointConfirm || e == EndpointSettle || e == EndpointAll
-}
+// endpoints lists every real endpoint.
+var endpoints = []Endpoint{EndpointConfirm, EndpointSettle}
 
-// faultPlan is what the fault knobs decided for one call.
+// faultPlan is what the fault knobs decided for one call; Own is a Fault
+// answer with faultStatus.
 type faultPlan struct {
-	latency     time.Duration
-	hang        bool
-	failStatus  int // plain 5xx answer, without acting
-	faultStatus int // Fault answer, without acting
-	drop        bool
+	kit.Plan
+	faultStatus int
+}
+
+// knobs is the view of f's shared knobs that kit plans and validates.
+func (f *Faults) knobs() kit.Knobs {
+	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
+		HangNext: &f.HangNext, FailNext: &f.FailNext, OwnNext: &f.FaultNext, DropNext: &f.DropNext}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).
 func (f *Faults) plan(roll int) faultPlan {
-	p := faultPlan{latency: time.Duration(f.LatencyMS) * time.Millisecond}
-	failStatus := f.FailStatus
-	if failStatus == 0 {
-		failStatus = http.StatusServiceUnavailable
-	}
-	switch {
-	case f.HangNext > 0:
-		f.HangNext--
-		p.hang = true
-	case f.FailNext > 0:
-		f.FailNext--
-		p.failStatus = failStatus
-	case f.FaultNext > 0:
-		f.FaultNext--
+	p := faultPlan{Plan: f.knobs().Plan(roll)}
+	if p.Own {
 		p.faultStatus = f.FaultStatus
 		if p.faultStatus == 0 {
 			p.faultStatus = http.StatusInternalServerError
 		}
-	case roll < f.FailPerMille:
-		p.failStatus = failStatus
-	case f.DropNext > 0:
-		f.DropNext--
-		p.drop = true
 	}
 	return p
 }

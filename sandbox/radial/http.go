@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/money"
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Fault codes the sandbox answers with.
@@ -101,6 +102,56 @@ func (s *Sandbox) readXMLBody(w http.ResponseWriter, r *http.Request) ([]byte, *
 	return body, nil, 0
 }
 
+// xmlRequest describes the XML request an endpoint takes.
+type xmlRequest[R interface{ Validate() error }] struct {
+	root   string // its root element, named in Faults
+	what   string // its name in logs
+	decode func([]byte) (R, error)
+	amount func(R) messages.Amount
+}
+
+var (
+	confirmRequest = xmlRequest[*messages.ConfirmFundsRequest]{
+		root: "ConfirmFundsRequest", what: "confirm funds request", decode: messages.DecodeConfirmFundsRequest,
+		amount: func(q *messages.ConfirmFundsRequest) messages.Amount { return q.Amount },
+	}
+	settleRequest = xmlRequest[*messages.PaymentSettlementRequest]{
+		root: "PaymentSettlementRequest", what: "settlement request", decode: messages.DecodeSettlementRequest,
+		amount: func(q *messages.PaymentSettlementRequest) messages.Amount { return q.Amount },
+	}
+)
+
+// read reads, decodes and validates the request of a call begin let
+// through, and parses its amount and fingerprints it. When the request
+// cannot be acted on, it answers with a Fault itself and ok is false.
+func (x xmlRequest[R]) read(s *Sandbox, w http.ResponseWriter, r *http.Request, ep Endpoint, c apiCall) (req R, amount money.Money, fp string, ok bool) {
+	body, f, status := s.readXMLBody(w, r)
+	if f != nil {
+		s.count(ep, func(c *EndpointCalls) { c.BadRequest++ })
+		s.writeXML(w, status, f)
+		return req, amount, fp, false
+	}
+	req, err := x.decode(body)
+	if err != nil {
+		s.badRequest(w, ep, FaultMalformedRequest, x.root+" could not be parsed: "+err.Error())
+		return req, amount, fp, false
+	}
+	if err := req.Validate(); err != nil {
+		s.badRequest(w, ep, FaultValidation, err.Error())
+		return req, amount, fp, false
+	}
+	if amount, err = x.amount(req).Money(); err != nil {
+		s.badRequest(w, ep, FaultValidation, x.root+"/Amount: "+err.Error())
+		return req, amount, fp, false
+	}
+	if fp, err = fingerprint(c, req); err != nil {
+		s.log.Error().Err(err).Msg("fingerprinting a " + x.what)
+		s.writeXML(w, http.StatusInternalServerError, fault(FaultInternal, "internal error"))
+		return req, amount, fp, false
+	}
+	return req, amount, fp, true
+}
+
 // writeXML encodes v as the reply.
 func (s *Sandbox) writeXML(w http.ResponseWriter, status int, v any) {
 	body, err := messages.Encode(v)
@@ -113,45 +164,6 @@ func (s *Sandbox) writeXML(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// applyFaults runs the pre-processing part of a fault plan. It returns
-// false when the call was answered (or abandoned) by a fault.
-func (s *Sandbox) applyFaults(w http.ResponseWriter, r *http.Request, ep Endpoint, p faultPlan) bool {
-	if p.latency > 0 && !s.sleep(r, p.latency) {
-		return false
-	}
-	switch {
-	case p.hang:
-		s.log.Info().Str("endpoint", string(ep)).Msg("fault: hanging the call")
-		select {
-		case <-r.Context().Done():
-		case <-s.closed:
-		}
-		// Drop the connection without an answer, as a dead server would.
-		panic(http.ErrAbortHandler)
-	case p.failStatus != 0:
-		http.Error(w, http.StatusText(p.failStatus)+" (injected by the radial sandbox)", p.failStatus)
-		return false
-	case p.faultStatus != 0:
-		s.writeXML(w, p.faultStatus, fault(FaultInjected, "the service failed to process the request (injected fault); retry with the same requestId"))
-		return false
-	}
-	return true
-}
-
-// sleep waits d unless the client leaves or the sandbox closes.
-func (s *Sandbox) sleep(r *http.Request, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	case <-s.closed:
-		return false
-	}
 }
 
 // begin counts the call, checks the key and the route, and consumes the
@@ -173,21 +185,18 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) (ap
 		return c, faultPlan{}, false
 	}
 	s.mu.Lock()
-	p := s.faults[ep].plan(s.rng.IntN(1000))
+	p := s.faults.Of(ep).plan(s.rng.IntN(1000))
 	cnt = s.countersLocked(ep)
-	switch {
-	case p.hang:
-		cnt.Hung++
-	case p.failStatus != 0:
-		cnt.Failed5xx++
-	case p.faultStatus != 0:
-		cnt.Faulted++
-	}
+	p.Count(&cnt.Hung, &cnt.Failed5xx, &cnt.Faulted)
 	s.mu.Unlock()
-	if !s.applyFaults(w, r, ep, p) {
-		return c, p, false
-	}
-	return c, p, true
+	ok := p.Apply(r, s.closed, s.log, string(ep), func() {
+		if p.Own {
+			s.writeXML(w, p.faultStatus, fault(FaultInjected, "the service failed to process the request (injected fault); retry with the same requestId"))
+			return
+		}
+		kit.WriteInjectedFailure(w, "radial", p.FailStatus)
+	})
+	return c, p, ok
 }
 
 func (s *Sandbox) countersLocked(ep Endpoint) *EndpointCalls {
@@ -203,6 +212,20 @@ func (s *Sandbox) count(ep Endpoint, f func(*EndpointCalls)) {
 	f(s.countersLocked(ep))
 }
 
+// countDedupLocked counts a request that reached the ledger: new, a repeat
+// of a known requestId, or a conflict with it.
+func (s *Sandbox) countDedupLocked(ep Endpoint, dup, conflict bool) {
+	cnt := s.countersLocked(ep)
+	switch {
+	case conflict:
+		cnt.Conflicts++
+	case dup:
+		cnt.DedupHits++
+	default:
+		cnt.Processed++
+	}
+}
+
 // badRequest answers 400 with a Fault naming the problem.
 func (s *Sandbox) badRequest(w http.ResponseWriter, ep Endpoint, code, desc string) {
 	s.count(ep, func(c *EndpointCalls) { c.BadRequest++ })
@@ -213,5 +236,5 @@ func (s *Sandbox) badRequest(w http.ResponseWriter, ep Endpoint, code, desc stri
 // drop" fault).
 func (s *Sandbox) dropReply(w http.ResponseWriter, ep Endpoint) {
 	s.count(ep, func(c *EndpointCalls) { c.Dropped++ })
-	http.Error(w, "Bad Gateway (reply dropped by the radial sandbox after processing)", http.StatusBadGateway)
+	kit.WriteDropped(w, "radial")
 }

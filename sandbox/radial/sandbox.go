@@ -5,13 +5,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/shopspring/decimal"
 
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/money"
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
 )
 
 // Sandbox is an in-memory Radial: HTTP handlers, ledger, scheduler of
@@ -26,7 +26,7 @@ type Sandbox struct {
 	entries   []*entry
 	byRequest map[string]*entry
 	confirms  map[string]*confirmRecord
-	faults    map[Endpoint]*Faults
+	faults    kit.FaultSet[Endpoint, Faults]
 	calls     Calls
 	rng       *rand.Rand
 	events    []event
@@ -77,14 +77,10 @@ func NewSandbox(cfg Config) (*Sandbox, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	seed := cfg.RandSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
 	s := &Sandbox{
 		cfg:     cfg,
 		log:     cfg.Logger.With().Str("component", "radial-sandbox").Logger(),
-		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:     kit.NewRand(cfg.RandSeed),
 		changed: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		kick:    make(chan struct{}, 1),
@@ -133,7 +129,7 @@ func (s *Sandbox) resetLocked() {
 	s.entries = nil
 	s.byRequest = map[string]*entry{}
 	s.confirms = map[string]*confirmRecord{}
-	s.faults = map[Endpoint]*Faults{EndpointConfirm: {}, EndpointSettle: {}}
+	s.faults = kit.NewFaultSet[Endpoint, Faults](EndpointAll, endpoints...)
 	s.calls = Calls{}
 	s.events = nil
 	s.statuses = append([]*StatusRecord(nil), s.outbox...)

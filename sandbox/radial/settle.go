@@ -15,44 +15,14 @@ func (s *Sandbox) handleSettle(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, f, status := s.readXMLBody(w, r)
-	if f != nil {
-		s.count(ep, func(c *EndpointCalls) { c.BadRequest++ })
-		s.writeXML(w, status, f)
-		return
-	}
-	req, err := messages.DecodeSettlementRequest(body)
-	if err != nil {
-		s.badRequest(w, ep, FaultMalformedRequest, "PaymentSettlementRequest could not be parsed: "+err.Error())
-		return
-	}
-	if err := req.Validate(); err != nil {
-		s.badRequest(w, ep, FaultValidation, err.Error())
-		return
-	}
-	amount, err := req.Amount.Money()
-	if err != nil {
-		s.badRequest(w, ep, FaultValidation, "PaymentSettlementRequest/Amount: "+err.Error())
-		return
-	}
-	fp, err := fingerprint(c, req)
-	if err != nil {
-		s.log.Error().Err(err).Msg("fingerprinting a settlement request")
-		s.writeXML(w, http.StatusInternalServerError, fault(FaultInternal, "internal error"))
+	req, amount, fp, ok := settleRequest.read(s, w, r, ep, c)
+	if !ok {
 		return
 	}
 
 	s.mu.Lock()
-	e, dup, conflict := s.settleLocked(c, req, amount, fp, plan.drop)
-	cnt := s.countersLocked(ep)
-	switch {
-	case conflict:
-		cnt.Conflicts++
-	case dup:
-		cnt.DedupHits++
-	default:
-		cnt.Processed++
-	}
+	e, dup, conflict := s.settleLocked(c, req, amount, fp, plan.Drop)
+	s.countDedupLocked(ep, dup, conflict)
 	s.mu.Unlock()
 
 	if conflict {
@@ -62,8 +32,8 @@ func (s *Sandbox) handleSettle(w http.ResponseWriter, r *http.Request) {
 	s.log.Info().Str("request_id", req.RequestID).Str("store_id", c.store).Str("tender_type", c.tender).
 		Str("order_id", req.OrderID()).Str("account", accountOf(req.PaymentContext)).
 		Str("type", req.SettlementType).Str("amount", amount.String()).Str("currency", amount.Currency).
-		Int64("seq", e.Seq).Bool("duplicate", dup).Bool("reply_dropped", plan.drop).Msg("settlement create")
-	if plan.drop {
+		Int64("seq", e.Seq).Bool("duplicate", dup).Bool("reply_dropped", plan.Drop).Msg("settlement create")
+	if plan.Drop {
 		s.dropReply(w, ep)
 		return
 	}

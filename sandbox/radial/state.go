@@ -67,21 +67,9 @@ func (z *authz) state() AuthorizationState {
 // SetFaults replaces the fault knobs of an endpoint (or of all with
 // EndpointAll).
 func (s *Sandbox) SetFaults(ep Endpoint, f Faults) error {
-	if !ep.valid() {
-		return fmt.Errorf("faults: unknown endpoint %q (confirm, settle or all)", ep)
-	}
-	if err := f.Validate(); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range []Endpoint{EndpointConfirm, EndpointSettle} {
-		if ep == EndpointAll || ep == e {
-			c := f
-			s.faults[e] = &c
-		}
-	}
-	return nil
+	return s.faults.Set(ep, f, Faults.Validate)
 }
 
 // Faults returns the fault knobs as they are now (counters consumed so far
@@ -89,7 +77,7 @@ func (s *Sandbox) SetFaults(ep Endpoint, f Faults) error {
 func (s *Sandbox) Faults() FaultsState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return FaultsState{Confirm: *s.faults[EndpointConfirm], Settle: *s.faults[EndpointSettle]}
+	return FaultsState{Confirm: s.faults.Get(EndpointConfirm), Settle: s.faults.Get(EndpointSettle)}
 }
 
 // Calls returns the call counters.
