@@ -81,7 +81,7 @@ func TestConfirmFundsContract(t *testing.T) {
 		{name: "fraction of a cent", req: debit("x1", "AUTH", "10.005"), class: providers.Permanent, reason: "fraction of a minor unit"},
 		{name: "invalid handle", req: debit("x2", "ORDER 1/2", "1.00"), class: providers.Permanent, reason: "is not a Frisbii charge handle"},
 		{name: "503", req: debit("x3", "AUTH", "1.00"), faults: &sandbox.Faults{FailNext: 1}, class: providers.Transient, code: "2", reason: "HTTP 503"},
-		{name: "hang", req: debit("x4", "AUTH", "1.00"), faults: &sandbox.Faults{HangNext: 1}, class: providers.Transient, reason: "no answer within 300ms"},
+		{name: "hang", req: debit("x4", "AUTH", "1.00"), faults: &sandbox.Faults{HangNext: 1}, class: providers.Transient, reason: "no answer within 1.5s"},
 		{name: "wrong key", req: debit("x5", "AUTH", "1.00"), client: newClient(t, e.srv.URL+"/frisbii", "priv_wrong_secret"),
 			class: providers.Transient, code: "6", reason: "FRISBII_API_KEY"},
 	}

@@ -18,7 +18,7 @@ import (
 const (
 	apiKey  = "priv_contract_test_key_0123"
 	pan     = "4400000000000008"
-	timeout = 300 * time.Millisecond
+	timeout = 1500 * time.Millisecond
 )
 
 // clock is a settable time source for the sandbox.

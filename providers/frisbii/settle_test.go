@@ -54,7 +54,7 @@ func TestSettleContract(t *testing.T) {
 			class: providers.Transient, code: "2", reason: "HTTP 503", calls: 1},
 		{name: "timeout is transient", seed: sandbox.ChargeSeed{Handle: "O1", Amount: 10000}, faults: &sandbox.Faults{HangNext: 1},
 			req:   func(e *env) *providers.Request { return debit("s1", "O1", "100.00") },
-			class: providers.Transient, reason: "no answer within 300ms", calls: 1},
+			class: providers.Transient, reason: "no answer within 1.5s", calls: 1},
 		{name: "dropped reply is transient (and settled)", seed: sandbox.ChargeSeed{Handle: "O1", Amount: 10000}, faults: &sandbox.Faults{DropNext: 1},
 			req:   func(e *env) *providers.Request { return debit("s1", "O1", "100.00") },
 			class: providers.Transient, code: "502", reason: "HTTP 502", settled: 10000, calls: 1},

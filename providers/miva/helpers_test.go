@@ -23,7 +23,7 @@ const (
 	signingKey = "c2VjcmV0LXNpZ25pbmcta2V5LWZvci1jb250cmFjdA==" // base64
 	storeCode  = "beta"
 	pan        = "4400000000000008"
-	timeout    = 300 * time.Millisecond
+	timeout    = 1500 * time.Millisecond
 )
 
 // seedExampleResponse is the seed document's OrderPaymentList_Load

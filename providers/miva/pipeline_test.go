@@ -156,7 +156,7 @@ func TestPipelineNeverCapturesTwice(t *testing.T) {
 		crashAt string
 	}{
 		{"capture reply lost (502), retried", &sandbox.Faults{DropNext: 1}, ""},
-		{"capture timed out before Miva acted (latency beyond the client timeout), retried", &sandbox.Faults{LatencyMS: 500}, ""},
+		{"capture timed out before Miva acted (latency beyond the client timeout), retried", &sandbox.Faults{LatencyMS: 2500}, ""},
 		{"worker crashed right after the capture, redelivered", nil, handlers.CrashAfterSettleCall},
 		{"worker crashed after confirming funds, redelivered", nil, handlers.CrashAfterConfirm},
 	}

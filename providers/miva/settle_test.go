@@ -62,7 +62,7 @@ func TestSettleDebitContract(t *testing.T) {
 		{name: "wrong token → transient", token: "wrong-token-xyz", req: debit("200102", "1.00"), errClass: ptr(providers.Transient), errCode: "access_denied", reason: "MIVA_API_TOKEN"},
 		{name: "503 → transient", faults: &sandbox.Faults{FailNext: 1}, req: debit("200102", "1.00"), errClass: ptr(providers.Transient), errCode: "503", reason: "HTTP 503"},
 		{name: "gateway unreachable → transient", faults: &sandbox.Faults{ErrorNext: 1}, req: debit("200102", "1.00"), errClass: ptr(providers.Transient), errCode: "processor_unavailable", reason: "processor_unavailable"},
-		{name: "hang → transient timeout", faults: &sandbox.Faults{HangNext: 1}, req: debit("200102", "1.00"), errClass: ptr(providers.Transient), reason: "no answer within 300ms"},
+		{name: "hang → transient timeout", faults: &sandbox.Faults{HangNext: 1}, req: debit("200102", "1.00"), errClass: ptr(providers.Transient), reason: "no answer within 1.5s"},
 		{name: "lost reply → transient, money moved", faults: &sandbox.Faults{DropNext: 1}, req: debit("200102", "1.00"), errClass: ptr(providers.Transient), errCode: "502", reason: "HTTP 502",
 			captures: 1, newType: sandbox.TypeCapture, amount: "1.00", available: "0.00"},
 	}

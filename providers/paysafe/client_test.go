@@ -145,7 +145,7 @@ func TestSettleErrors(t *testing.T) {
 		{name: "503", auth: sandbox.Authorization{Amount: 1000}, amount: "1.00",
 			faults: &sandbox.Faults{FailNext: 1}, class: providers.Transient, code: "503", reason: "HTTP 503"},
 		{name: "hang until the client timeout", auth: sandbox.Authorization{Amount: 1000}, amount: "1.00",
-			faults: &sandbox.Faults{HangNext: 1}, class: providers.Transient, reason: "no answer within 300ms"},
+			faults: &sandbox.Faults{HangNext: 1}, class: providers.Transient, reason: "no answer within 1.5s"},
 		{name: "basic auth refused", auth: sandbox.Authorization{Amount: 1000}, amount: "1.00",
 			creds: [2]string{user, "wrong-secret-password"}, class: providers.Transient, code: paysafe.CodeInvalidCredentials,
 			reason: "refused the API credentials; check PAYSAFE_USERNAME and PAYSAFE_PASSWORD"},

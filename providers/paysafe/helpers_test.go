@@ -25,7 +25,7 @@ const (
 	acctJP  = "1001"
 	acctKW  = "1002"
 	pan     = "4400000000000008"
-	timeout = 300 * time.Millisecond
+	timeout = 1500 * time.Millisecond
 	recheck = 7 * time.Second
 )
 

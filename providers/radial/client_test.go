@@ -22,7 +22,7 @@ const (
 	apiKey  = "contract-test-api-key"
 	store   = "ABCXYZ"
 	pan     = "4400000000000008"
-	timeout = 300 * time.Millisecond
+	timeout = 1500 * time.Millisecond
 )
 
 // env is a sandbox on loopback and a client of it.
@@ -190,7 +190,7 @@ func TestSettleContract(t *testing.T) {
 		{name: "fault reply with HTTP 200", faults: &sandbox.Faults{FaultNext: 1, FaultStatus: 200}, wantErr: true, code: sandbox.FaultInjected, reason: "fault reply (HTTP 200)"},
 		{name: "fault reply with HTTP 500", faults: &sandbox.Faults{FaultNext: 1}, wantErr: true, code: sandbox.FaultInjected, reason: "fault reply (HTTP 500)"},
 		{name: "503", faults: &sandbox.Faults{FailNext: 1}, wantErr: true, code: "503", reason: "HTTP 503"},
-		{name: "hang until the client timeout", faults: &sandbox.Faults{HangNext: 1}, wantErr: true, reason: "no answer within 300ms"},
+		{name: "hang until the client timeout", faults: &sandbox.Faults{HangNext: 1}, wantErr: true, reason: "no answer within 1.5s"},
 		{name: "processed then dropped (502)", faults: &sandbox.Faults{DropNext: 1}, wantErr: true, code: "502", reason: "HTTP 502", entries: 1},
 		{name: "wrong API key", key: "wrong-secret-key", wantErr: true, code: "401", reason: "check the configured Radial API key"},
 		{name: "malformed request", mutate: func(r *providers.Request) { r.Message.InvoiceID = ""; r.Message.Amount.Value = "-5" },
