@@ -219,12 +219,8 @@ func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettl
 }
 
 func (h *ProviderStatus) park(ctx context.Context, msg *message.Message, reason string, log zerolog.Logger) error {
-	cp := copyMessage(msg)
-	cp.Metadata.Set(HeaderParkedReason, truncate(reason, 2000))
-	cp.Metadata.Set(HeaderParkedAt, time.Now().UTC().Format(time.RFC3339))
-	cp.Metadata.Set(HeaderParkedFrom, h.Queue)
-	if err := h.Pub.Publish(ctx, "", broker.ProviderStatusParkedQueue(h.Provider), cp); err != nil {
-		return fmt.Errorf("park provider status: %w", err)
+	if err := parkMessage(ctx, h.Pub, msg, broker.ProviderStatusParkedQueue(h.Provider), h.Queue, reason, 0); err != nil {
+		return err
 	}
 	h.Metrics.outcome(h.Provider, "status_parked")
 	log.Warn().Str("parked_reason", reason).Msg("provider status parked")

@@ -486,16 +486,29 @@ func (h *Settlement) nearestDelay(d time.Duration) time.Duration {
 // park publishes the message, body and properties intact, to the parked
 // queue with headers explaining why, and acks the original.
 func (h *Settlement) park(ctx context.Context, msg *message.Message, attempt int, reason string, log zerolog.Logger) error {
+	p := h.Provider.Name()
+	if err := parkMessage(ctx, h.Pub, msg, broker.ParkedQueue(p), broker.RequestQueue(p), reason, attempt); err != nil {
+		return err
+	}
+	h.Metrics.outcome(p, "parked")
+	log.Warn().Str("parked_reason", reason).Msg("message parked")
+	return nil
+}
+
+// parkMessage publishes a copy of msg, body and properties intact, to the
+// parked queue with headers saying why, when, after how many attempts
+// (when attempts > 0) and where it came from, so that it can be replayed.
+func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parked, from, reason string, attempts int) error {
 	cp := copyMessage(msg)
 	cp.Metadata.Set(HeaderParkedReason, truncate(reason, 2000))
 	cp.Metadata.Set(HeaderParkedAt, time.Now().UTC().Format(time.RFC3339))
-	cp.Metadata.Set(HeaderParkedAttempts, strconv.Itoa(attempt))
-	cp.Metadata.Set(HeaderParkedFrom, broker.RequestQueue(h.Provider.Name()))
-	if err := h.Pub.Publish(ctx, "", broker.ParkedQueue(h.Provider.Name()), cp); err != nil {
-		return fmt.Errorf("park message: %w", err)
+	cp.Metadata.Set(HeaderParkedFrom, from)
+	if attempts > 0 {
+		cp.Metadata.Set(HeaderParkedAttempts, strconv.Itoa(attempts))
 	}
-	h.Metrics.outcome(h.Provider.Name(), "parked")
-	log.Warn().Str("parked_reason", reason).Msg("message parked")
+	if err := pub.Publish(ctx, "", parked, cp); err != nil {
+		return fmt.Errorf("park message in %s: %w", parked, err)
+	}
 	return nil
 }
 
