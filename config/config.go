@@ -88,6 +88,12 @@ type Radial struct {
 	APIVersion string `env:"API_VERSION" envDefault:"v1.0" help:"Radial API version in the URI."`
 	// Timeout bounds each Radial HTTP call.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Radial HTTP call."`
+	// SettleWindow is how long after a call was sent Radial may still commit
+	// it; an uncertain attempt is reconciled only after it.
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Radial may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
+	// StatusDeadline parks an acknowledged settlement that got no status
+	// on Radial's queue this long after it was acknowledged.
+	StatusDeadline time.Duration `env:"STATUS_DEADLINE" envDefault:"24h" help:"Park a settlement Radial acknowledged but sent no status for after this long (0: never)."`
 	// AMQPURL is the broker holding Radial's status queue (may be Radial's own).
 	AMQPURL string `env:"AMQP_URL" help:"Broker with Radial's status queue (default: AMQP_URL)."`
 	// StatusQueue is Radial's status queue, consumed passively.
@@ -110,6 +116,9 @@ type Paysafe struct {
 	Currencies map[string]string `env:"CURRENCIES" help:"Optional currency per Paysafe account: ACCOUNT:USD,..."`
 	// Timeout bounds each Paysafe HTTP call.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Paysafe HTTP call."`
+	// SettleWindow is how long after a call was sent Paysafe may still commit
+	// it; an uncertain attempt is reconciled only after it.
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Paysafe may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
 	// RecheckAfter is the delay before re-checking a pending settlement.
 	RecheckAfter time.Duration `env:"RECHECK_AFTER" envDefault:"30s" help:"Delay before re-checking a PENDING settlement (rounded up to a RETRY_DELAYS queue)."`
 }
@@ -122,6 +131,9 @@ type Frisbii struct {
 	APIKey string `env:"API_KEY" help:"Frisbii private API key (basic auth; never logged)."`
 	// Timeout bounds each Frisbii HTTP call.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Frisbii HTTP call."`
+	// SettleWindow is how long after a call was sent Frisbii may still commit
+	// it; an uncertain attempt is reconciled only after it.
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Frisbii may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
 	// RefundRecheck is the delay before re-checking a refund answered "processing".
 	RefundRecheck time.Duration `env:"REFUND_RECHECK" envDefault:"30s" help:"Delay before re-checking a refund still processing."`
 }
@@ -138,6 +150,9 @@ type Miva struct {
 	SigningKey string `env:"SIGNING_KEY" help:"Optional Miva HMAC-SHA256 signing key (never logged)."`
 	// Timeout bounds each Miva HTTP call.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Miva HTTP call."`
+	// SettleWindow is how long after a call was sent Miva may still commit
+	// it; an uncertain attempt is reconciled only after it.
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Miva may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
 }
 
 // Load reads the environment, applies defaults and validates.

@@ -69,9 +69,10 @@ type Settlement struct {
 	Pub Publisher
 	// Retry is the retry policy for transient failures.
 	Retry RetryPolicy
-	// RequireTenderType demands the tender_type header (2–4 characters).
+	// RequireTenderType demands the tender_type header (2–4 characters)
+	// even when the provider's Facts do not.
 	RequireTenderType bool
-	// CallTimeout bounds each provider call.
+	// CallTimeout bounds each provider call (0: the provider's Facts, else 15s).
 	CallTimeout time.Duration
 	// Log is the handler's logger.
 	Log zerolog.Logger
@@ -531,8 +532,14 @@ func (h *Settlement) callTimeout() time.Duration {
 	if h.CallTimeout > 0 {
 		return h.CallTimeout
 	}
+	if t := h.facts().CallTimeout; t > 0 {
+		return t
+	}
 	return 15 * time.Second
 }
+
+// facts are the provider's declared facts.
+func (h *Settlement) facts() providers.Facts { return providers.FactsOf(h.Provider) }
 
 // budget bounds one delivery: a few provider calls plus store and broker work.
 func (h *Settlement) budget() time.Duration { return 4*h.callTimeout() + 30*time.Second }
@@ -590,7 +597,7 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 	case len(in.storeID) > 100:
 		in.problems = append(in.problems, "header "+HeaderStoreID+" must be at most 100 characters")
 	}
-	if h.RequireTenderType && (len(in.tenderType) < 2 || len(in.tenderType) > 4) {
+	if (h.RequireTenderType || h.facts().RequireTenderType) && (len(in.tenderType) < 2 || len(in.tenderType) > 4) {
 		in.problems = append(in.problems, fmt.Sprintf("header %s is required and must be 2 to 4 characters (got %q)", HeaderTenderType, in.tenderType))
 	}
 	in.preq = &providers.Request{
@@ -624,10 +631,7 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 }
 
 func (h *Settlement) newSettlement(msg *message.Message, in *intake) store.Settlement {
-	corr := in.req.ClientContext
-	if corr == "" {
-		corr = in.key.RequestID
-	}
+	corr := correlationID(in.key, in.req)
 	amount := in.req.Amount.Value
 	if in.preq.Amount.Currency != "" {
 		amount = in.preq.Amount.String()

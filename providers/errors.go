@@ -3,6 +3,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 // Class says whether a failure may succeed on a later attempt.
@@ -15,11 +16,19 @@ const (
 	// Permanent failures are not retried: the request ends with status R and
 	// the error's Reason as DeclineReason.
 	Permanent
+	// Unresolved failures leave the outcome unknowable without a person
+	// (money may or may not have moved, and the provider cannot tell which
+	// settlement it belongs to): the request is parked with the error's
+	// Reason at once, neither retried nor refused.
+	Unresolved
 )
 
 func (c Class) String() string {
-	if c == Permanent {
+	switch c {
+	case Permanent:
 		return "permanent"
+	case Unresolved:
+		return "unresolved"
 	}
 	return "transient"
 }
@@ -34,6 +43,11 @@ type Error struct {
 	Reason string
 	// Err is the underlying error.
 	Err error
+	// NotSent marks a transient failure that proves the call did not reach
+	// the provider, or was refused before it acted (connection refused,
+	// HTTP 503 or 429): nothing can have been committed, so the next attempt
+	// need not wait for a settle window or reconcile.
+	NotSent bool
 }
 
 func (e *Error) Error() string {
@@ -60,6 +74,27 @@ func PermanentError(code, reason string, err error) error {
 // TransientError returns a transient error with a reason.
 func TransientError(code, reason string, err error) error {
 	return &Error{Class: Transient, Code: code, Reason: reason, Err: err}
+}
+
+// UnresolvedError returns an error that parks the request for a person.
+func UnresolvedError(code, reason string, err error) error {
+	return &Error{Class: Unresolved, Code: code, Reason: reason, Err: err}
+}
+
+// NotSentError returns a transient error for a call that cannot have been
+// committed by the provider (see Error.NotSent).
+func NotSentError(code, reason string, err error) error {
+	return &Error{Class: Transient, Code: code, Reason: reason, Err: err, NotSent: true}
+}
+
+// WasNotSent reports whether err proves that the call did not reach the
+// provider (see Error.NotSent), or is a connection refusal.
+func WasNotSent(err error) bool {
+	var pe *Error
+	if errors.As(err, &pe) && pe.NotSent {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // Permanentf is PermanentError with a formatted reason and no code.

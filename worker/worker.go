@@ -99,11 +99,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		h := &handlers.Settlement{
 			Provider: p, Store: st, Pub: pub, Retry: retry,
-			RequireTenderType: name == "radial",
-			CallTimeout:       callTimeout(cfg, name),
-			Log:               log.With().Str("handler", "settle").Logger(),
-			PendingDeadline:   cfg.PendingDeadline,
-			Metrics:           metrics, Crash: deps.Crash,
+			Log:             log.With().Str("handler", "settle").Logger(),
+			PendingDeadline: cfg.PendingDeadline,
+			Metrics:         metrics, Crash: deps.Crash,
 		}
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
 			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.Handle)
@@ -195,20 +193,6 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return fmt.Errorf("router: %w", runErr)
 	}
 	return nil
-}
-
-func callTimeout(cfg config.Config, provider string) time.Duration {
-	switch provider {
-	case "radial":
-		return cfg.Radial.Timeout
-	case "paysafe":
-		return cfg.Paysafe.Timeout
-	case "frisbii":
-		return cfg.Frisbii.Timeout
-	case "miva":
-		return cfg.Miva.Timeout
-	}
-	return 15 * time.Second
 }
 
 // declare declares the topology once at start.

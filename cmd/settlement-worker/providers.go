@@ -20,25 +20,26 @@ func providerClients(cfg config.Config) (map[string]providers.Provider, error) {
 			return radial.New(radial.Config{
 				BaseURL: cfg.Radial.BaseURL, APIKey: cfg.Radial.APIKey,
 				Version: cfg.Radial.APIVersion, Timeout: cfg.Radial.Timeout,
+				SettleWindow: cfg.Radial.SettleWindow, StatusDeadline: cfg.Radial.StatusDeadline,
 			}, hc)
 		},
 		"paysafe": func() (providers.Provider, error) {
 			return paysafe.New(paysafe.Config{
 				BaseURL: cfg.Paysafe.BaseURL, Username: cfg.Paysafe.Username, Password: cfg.Paysafe.Password,
 				Accounts: cfg.Paysafe.Accounts, Currencies: cfg.Paysafe.Currencies,
-				Timeout: cfg.Paysafe.Timeout, RecheckAfter: cfg.Paysafe.RecheckAfter,
+				Timeout: cfg.Paysafe.Timeout, RecheckAfter: cfg.Paysafe.RecheckAfter, SettleWindow: cfg.Paysafe.SettleWindow,
 			}, hc)
 		},
 		"frisbii": func() (providers.Provider, error) {
 			return frisbii.New(frisbii.Config{
 				BaseURL: cfg.Frisbii.BaseURL, APIKey: cfg.Frisbii.APIKey,
-				Timeout: cfg.Frisbii.Timeout, RefundRecheck: cfg.Frisbii.RefundRecheck,
+				Timeout: cfg.Frisbii.Timeout, RefundRecheck: cfg.Frisbii.RefundRecheck, SettleWindow: cfg.Frisbii.SettleWindow,
 			}, hc)
 		},
 		"miva": func() (providers.Provider, error) {
 			return miva.New(miva.Config{
 				BaseURL: cfg.Miva.BaseURL, StoreCode: cfg.Miva.StoreCode, APIToken: cfg.Miva.APIToken,
-				SigningKey: cfg.Miva.SigningKey, Timeout: cfg.Miva.Timeout,
+				SigningKey: cfg.Miva.SigningKey, Timeout: cfg.Miva.Timeout, SettleWindow: cfg.Miva.SettleWindow,
 			}, hc)
 		},
 	}

@@ -11,6 +11,9 @@ import (
 // Defaults applied by Config.WithDefaults.
 const (
 	DefaultTimeout = 10 * time.Second
+	// DefaultSettleWindow is the settle window when Config.SettleWindow is
+	// zero (at least twice the timeout).
+	DefaultSettleWindow = time.Minute
 	// DefaultRefundRecheck is how long after a refund answered "processing"
 	// (asynchronous payment methods only) the pipeline polls it again.
 	DefaultRefundRecheck = 30 * time.Second
@@ -30,6 +33,10 @@ type Config struct {
 	APIKey string
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
 	Timeout time.Duration
+	// SettleWindow is how long after a call was sent the provider may still
+	// commit it; an uncertain attempt is reconciled only after it. Default
+	// DefaultSettleWindow.
+	SettleWindow time.Duration
 	// RefundRecheck is the delay before polling a refund Frisbii answered
 	// "processing". Default 30s.
 	RefundRecheck time.Duration
@@ -40,6 +47,9 @@ func (c Config) WithDefaults() Config {
 	c.BaseURL = strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SettleWindow == 0 {
+		c.SettleWindow = max(DefaultSettleWindow, 2*c.Timeout)
 	}
 	if c.RefundRecheck == 0 {
 		c.RefundRecheck = DefaultRefundRecheck

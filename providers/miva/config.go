@@ -12,6 +12,10 @@ import (
 // DefaultTimeout bounds each HTTP call when Config.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
 
+// DefaultSettleWindow is the settle window when Config.SettleWindow is
+// zero (at least twice the timeout).
+const DefaultSettleWindow = time.Minute
+
 // Config configures the Miva client. Its String method masks the secrets,
 // so a Config can be logged.
 type Config struct {
@@ -31,6 +35,10 @@ type Config struct {
 	SigningKey string
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
 	Timeout time.Duration
+	// SettleWindow is how long after a call was sent the provider may still
+	// commit it; an uncertain attempt is reconciled only after it. Default
+	// DefaultSettleWindow.
+	SettleWindow time.Duration
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -40,6 +48,9 @@ func (c Config) WithDefaults() Config {
 	c.SigningKey = strings.TrimSpace(c.SigningKey)
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SettleWindow == 0 {
+		c.SettleWindow = max(DefaultSettleWindow, 2*c.Timeout)
 	}
 	return c
 }

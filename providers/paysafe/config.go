@@ -13,7 +13,10 @@ import (
 
 // Defaults applied by Config.WithDefaults.
 const (
-	DefaultTimeout      = 10 * time.Second
+	DefaultTimeout = 10 * time.Second
+	// DefaultSettleWindow is the settle window when Config.SettleWindow is
+	// zero (at least twice the timeout).
+	DefaultSettleWindow = time.Minute
 	DefaultRecheckAfter = 30 * time.Second
 )
 
@@ -40,6 +43,10 @@ type Config struct {
 	Currencies map[string]string
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
 	Timeout time.Duration
+	// SettleWindow is how long after a call was sent the provider may still
+	// commit it; an uncertain attempt is reconciled only after it. Default
+	// DefaultSettleWindow.
+	SettleWindow time.Duration
 	// RecheckAfter is the delay before re-checking a settlement or refund
 	// that Paysafe has not batched yet (Outcome.RecheckAfter of Pending).
 	// Default 30s; the pipeline owns the overall deadline.
@@ -51,6 +58,9 @@ func (c Config) WithDefaults() Config {
 	c.BaseURL = strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SettleWindow == 0 {
+		c.SettleWindow = max(DefaultSettleWindow, 2*c.Timeout)
 	}
 	if c.RecheckAfter == 0 {
 		c.RecheckAfter = DefaultRecheckAfter

@@ -13,6 +13,9 @@ import (
 const (
 	DefaultVersion = "v1.0"
 	DefaultTimeout = 10 * time.Second
+	// DefaultSettleWindow is the settle window when Config.SettleWindow is
+	// zero (at least twice the timeout).
+	DefaultSettleWindow = time.Minute
 )
 
 var versionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
@@ -30,6 +33,14 @@ type Config struct {
 	Version string
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
 	Timeout time.Duration
+	// SettleWindow is how long after a call was sent the provider may still
+	// commit it; an uncertain attempt is reconciled only after it. Default
+	// DefaultSettleWindow.
+	SettleWindow time.Duration
+	// StatusDeadline is how long an acknowledged settlement may wait for
+	// its status on Radial's queue before it is parked for a person
+	// (0: no deadline).
+	StatusDeadline time.Duration
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -40,6 +51,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SettleWindow == 0 {
+		c.SettleWindow = max(DefaultSettleWindow, 2*c.Timeout)
 	}
 	return c
 }
