@@ -23,6 +23,20 @@ type Knobs struct {
 	// when the sandbox has none, is its own kind of answer without acting
 	// (a Radial Fault, a Miva error body): Plan.Own says it fired.
 	HangNext, FailNext, OwnNext, DropNext *int
+	// LateNext (nil when the sandbox has none) makes the next N calls
+	// commit late: the sandbox waits LateMS whether or not the client is
+	// still there, then acts (a capture really captures) and answers a
+	// client that has usually given up by then. This is the unfavourable
+	// case a client timeout cannot rule out: the provider committed after
+	// the client stopped waiting.
+	LateNext *int
+	// LateMS is the wait of a late commit (0: 2 seconds).
+	LateMS int
+	// LatePerMille, HangPerMille and DropPerMille are the probabilities, in
+	// thousandths, of a late commit, a hung call and a dropped answer (act,
+	// then 502), for chaos runs. With FailPerMille they share one roll, so
+	// their sum must be at most 1000.
+	LatePerMille, HangPerMille, DropPerMille int
 }
 
 // Validate checks the knobs: no negative latency or counter, a FailStatus
@@ -31,7 +45,7 @@ type Knobs struct {
 // when none), reported after FailStatus's.
 func (k Knobs) Validate(allow4xx bool, more ...error) error {
 	var errs []error
-	if k.LatencyMS < 0 || negative(k.HangNext) || negative(k.FailNext) || negative(k.OwnNext) || negative(k.DropNext) {
+	if k.LatencyMS < 0 || k.LateMS < 0 || negative(k.HangNext) || negative(k.FailNext) || negative(k.OwnNext) || negative(k.DropNext) || negative(k.LateNext) {
 		errs = append(errs, errors.New("latency and counters must not be negative"))
 	}
 	switch {
@@ -44,6 +58,10 @@ func (k Knobs) Validate(allow4xx bool, more ...error) error {
 	errs = append(errs, more...)
 	if k.FailPerMille < 0 || k.FailPerMille > 1000 {
 		errs = append(errs, fmt.Errorf("fail_per_mille %d is not within 0–1000", k.FailPerMille))
+	}
+	if k.LatePerMille < 0 || k.HangPerMille < 0 || k.DropPerMille < 0 ||
+		(k.FailPerMille <= 1000 && k.FailPerMille+k.LatePerMille+k.HangPerMille+k.DropPerMille > 1000) {
+		errs = append(errs, fmt.Errorf("per-mille probabilities must not be negative and must add up to at most 1000"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("faults: %w", err)
@@ -60,11 +78,14 @@ type Plan struct {
 	FailStatus int  // fail answer with this status, without acting
 	Own        bool // the sandbox's own fault answer, without acting
 	Drop       bool // act, then answer 502
+	Late       bool // wait LateDelay even if the client leaves, then act
+	LateDelay  time.Duration
 }
 
 // Plan consumes the knobs for one call; roll is a number in [0,1000). At
 // most one counter is consumed, in this precedence: HangNext, FailNext,
-// OwnNext, FailPerMille, DropNext.
+// OwnNext, LateNext, then one roll against FailPerMille, LatePerMille,
+// HangPerMille and DropPerMille (in that order), then DropNext.
 func (k Knobs) Plan(roll int) Plan {
 	p := Plan{Latency: time.Duration(k.LatencyMS) * time.Millisecond}
 	failStatus := k.FailStatus
@@ -78,10 +99,24 @@ func (k Knobs) Plan(roll int) Plan {
 		p.FailStatus = failStatus
 	case take(k.OwnNext):
 		p.Own = true
+	case take(k.LateNext):
+		p.Late = true
 	case roll < k.FailPerMille:
 		p.FailStatus = failStatus
+	case roll < k.FailPerMille+k.LatePerMille:
+		p.Late = true
+	case roll < k.FailPerMille+k.LatePerMille+k.HangPerMille:
+		p.Hang = true
+	case roll < k.FailPerMille+k.LatePerMille+k.HangPerMille+k.DropPerMille:
+		p.Drop = true
 	case take(k.DropNext):
 		p.Drop = true
+	}
+	if p.Late {
+		p.LateDelay = time.Duration(k.LateMS) * time.Millisecond
+		if p.LateDelay == 0 {
+			p.LateDelay = 2 * time.Second
+		}
 	}
 	return p
 }
@@ -116,6 +151,17 @@ func (p Plan) Count(hung, failed, own *int) {
 func (p Plan) Apply(r *http.Request, closed <-chan struct{}, log zerolog.Logger, endpoint string, answer func()) bool {
 	if p.Latency > 0 && !sleep(r, p.Latency, closed) {
 		return false
+	}
+	if p.Late {
+		log.Info().Str("endpoint", endpoint).Dur("delay", p.LateDelay).Msg("fault: committing late, whether or not the client waits")
+		t := time.NewTimer(p.LateDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-closed:
+			return false
+		}
 	}
 	switch {
 	case p.Hang:

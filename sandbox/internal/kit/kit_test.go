@@ -206,3 +206,50 @@ func TestSmallHelpers(t *testing.T) {
 		t.Fatal("same seed, different numbers")
 	}
 }
+
+func TestPlanLateCommit(t *testing.T) {
+	late := 1
+	k := Knobs{LateNext: &late, LateMS: 50}
+	p := k.Plan(999)
+	if !p.Late || p.LateDelay != 50*time.Millisecond || late != 0 {
+		t.Fatalf("plan %+v, late_next left %d: want a 50ms late commit", p, late)
+	}
+	if p := k.Plan(999); p.Late {
+		t.Fatalf("second plan %+v: late_next was 1", p)
+	}
+	k = Knobs{FailPerMille: 100, LatePerMille: 50, HangPerMille: 10, DropPerMille: 10}
+	for roll, want := range map[int]string{0: "fail", 99: "fail", 100: "late", 149: "late", 150: "hang", 159: "hang", 160: "drop", 169: "drop", 170: "none"} {
+		p := k.Plan(roll)
+		got := "none"
+		switch {
+		case p.FailStatus != 0:
+			got = "fail"
+		case p.Late:
+			got = "late"
+		case p.Hang:
+			got = "hang"
+		case p.Drop:
+			got = "drop"
+		}
+		if got != want {
+			t.Errorf("roll %d: %s, want %s", roll, got, want)
+		}
+	}
+	if err := (Knobs{FailPerMille: 600, LatePerMille: 500}).Validate(false); err == nil {
+		t.Error("per-mille sum 1100 accepted")
+	}
+}
+
+func TestApplyLateCommitActsAfterTheClientLeft(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequest(http.MethodPost, "/", nil).WithContext(ctx)
+	cancel() // the client has already given up
+	start := time.Now()
+	p := Plan{Late: true, LateDelay: 30 * time.Millisecond}
+	if !p.Apply(r, make(chan struct{}), zerolog.Nop(), "capture", func() { t.Error("answered a fault") }) {
+		t.Fatal("a late commit did not act")
+	}
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Fatalf("acted after %s, want the late delay", d)
+	}
+}
