@@ -90,7 +90,7 @@ type Radial struct {
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Radial HTTP call."`
 	// SettleWindow is how long after a call was sent Radial may still commit
 	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Radial may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Radial may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 	// StatusDeadline parks an acknowledged settlement that got no status
 	// on Radial's queue this long after it was acknowledged.
 	StatusDeadline time.Duration `env:"STATUS_DEADLINE" envDefault:"24h" help:"Park a settlement Radial acknowledged but sent no status for after this long (0: never)."`
@@ -118,7 +118,7 @@ type Paysafe struct {
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Paysafe HTTP call."`
 	// SettleWindow is how long after a call was sent Paysafe may still commit
 	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Paysafe may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Paysafe may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 	// RecheckAfter is the delay before re-checking a pending settlement.
 	RecheckAfter time.Duration `env:"RECHECK_AFTER" envDefault:"30s" help:"Delay before re-checking a PENDING settlement (rounded up to a RETRY_DELAYS queue)."`
 }
@@ -133,7 +133,7 @@ type Frisbii struct {
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Frisbii HTTP call."`
 	// SettleWindow is how long after a call was sent Frisbii may still commit
 	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Frisbii may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Frisbii may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 	// RefundRecheck is the delay before re-checking a refund answered "processing".
 	RefundRecheck time.Duration `env:"REFUND_RECHECK" envDefault:"30s" help:"Delay before re-checking a refund still processing."`
 }
@@ -152,7 +152,7 @@ type Miva struct {
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Miva HTTP call."`
 	// SettleWindow is how long after a call was sent Miva may still commit
 	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Miva may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least 2×TIMEOUT)."`
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Miva may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 }
 
 // Load reads the environment, applies defaults and validates.
@@ -302,6 +302,7 @@ func (c Config) Validate() error {
 	if c.PendingDeadline <= 0 {
 		bad("PENDING_DEADLINE", "must be positive (got %s)", c.PendingDeadline)
 	}
+	c.validateWindows(bad)
 	if c.Enabled("paysafe") {
 		checkHTTP("PAYSAFE_BASE_URL", c.Paysafe.BaseURL)
 		if c.Paysafe.Username == "" || c.Paysafe.Password == "" {
@@ -431,4 +432,27 @@ func withEnvNames(msg string, t reflect.Type, prefix string) string {
 		pairs = append(pairs, k, names[k])
 	}
 	return strings.ReplaceAll(strings.NewReplacer(pairs...).Replace(msg), "\n", "\n  ")
+}
+
+// validateWindows checks each enabled provider's settle window: an attempt
+// is uncertain for at least its call timeout, so a shorter window would
+// reconcile while the call may still be in flight.
+func (c Config) validateWindows(bad func(name, format string, args ...any)) {
+	windows := []struct {
+		provider, prefix string
+		timeout, window  time.Duration
+	}{
+		{"radial", "RADIAL_", c.Radial.Timeout, c.Radial.SettleWindow},
+		{"paysafe", "PAYSAFE_", c.Paysafe.Timeout, c.Paysafe.SettleWindow},
+		{"frisbii", "FRISBII_", c.Frisbii.Timeout, c.Frisbii.SettleWindow},
+		{"miva", "MIVA_", c.Miva.Timeout, c.Miva.SettleWindow},
+	}
+	for _, w := range windows {
+		if c.Enabled(w.provider) && w.window < w.timeout {
+			bad(w.prefix+"SETTLE_WINDOW", "must be at least %sTIMEOUT (%s): a call may still be in flight until then (got %s)", w.prefix, w.timeout, w.window)
+		}
+	}
+	if c.Enabled("radial") && c.Radial.StatusDeadline < 0 {
+		bad("RADIAL_STATUS_DEADLINE", "must be 0 (never) or positive (got %s)", c.Radial.StatusDeadline)
+	}
 }

@@ -156,6 +156,9 @@ func (e *env) spawn(extra ...string) *proc {
 		"HTTP_ADDR=off",
 		"LOG_LEVEL=debug",
 		"SHUTDOWN_TIMEOUT=10s",
+		// Uncertain attempts are reconciled after the settle window: longer
+		// than the sandboxes' processing and than the 2s timeouts.
+		"RADIAL_SETTLE_WINDOW=3s", "PAYSAFE_SETTLE_WINDOW=3s", "FRISBII_SETTLE_WINDOW=3s", "MIVA_SETTLE_WINDOW=3s",
 	}, e.workerEnv...)
 	vars = append(vars, extra...)
 	p := startProc(e.t, e.bin, vars)

@@ -11,6 +11,8 @@ type Metrics struct {
 	outcomes *prometheus.CounterVec
 	retries  *prometheus.CounterVec
 	calls    *prometheus.HistogramVec
+	panics   *prometheus.CounterVec
+	swept    *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg.
@@ -30,7 +32,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}, []string{"provider", "op", "result"}),
 	}
-	reg.MustRegister(m.outcomes, m.retries, m.calls)
+	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "settlement_handler_panics_total",
+		Help: "Handler panics recovered into a parked message, by provider and handler (settle, status).",
+	}, []string{"provider", "handler"})
+	m.swept = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "settlement_swept_total",
+		Help: "Settlements the sweeper acted on past their state's deadline, by provider, state and action (parked, relayed).",
+	}, []string{"provider", "state", "action"})
+	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept)
 	return m
 }
 
@@ -53,5 +63,17 @@ func (m *Metrics) call(provider, op string, d time.Duration, err error) {
 			res = "error"
 		}
 		m.calls.WithLabelValues(provider, op, res).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) panicked(provider, handler string) {
+	if m != nil {
+		m.panics.WithLabelValues(provider, handler).Inc()
+	}
+}
+
+func (m *Metrics) sweptOne(provider, state, action string) {
+	if m != nil {
+		m.swept.WithLabelValues(provider, state, action).Inc()
 	}
 }

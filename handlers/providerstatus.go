@@ -62,7 +62,7 @@ var finished = []store.State{store.StateSettled, store.StateRefused}
 
 // Handle implements message.NoPublishHandlerFunc.
 func (h *ProviderStatus) Handle(msg *message.Message) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), time.Minute)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), statusBudget)
 	defer cancel()
 	log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
 
@@ -254,3 +254,6 @@ func countIn(cands []store.Settlement, states []store.State) int {
 	}
 	return n
 }
+
+// statusBudget bounds the handling of one provider status.
+const statusBudget = time.Minute

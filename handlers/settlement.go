@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,8 +86,20 @@ type Settlement struct {
 	Crash func(point string)
 }
 
-// refPendingSince records when a settlement first became pending.
-const refPendingSince = "pending_since"
+// Refs the pipeline records on a settlement (besides the provider's own).
+const (
+	// refPendingSince records when a settlement first became pending.
+	refPendingSince = "pending_since"
+	// refCallSentAt records, durably before the call, when the last
+	// Settle call was sent (RFC 3339 with nanoseconds).
+	refCallSentAt = "call_sent_at"
+	// refCallNotSent is "true" when the last Settle call failed in a way
+	// that proves the provider did not act on it (providers.WasNotSent).
+	refCallNotSent = "call_not_sent"
+	// refAttemptsBase is the attempt count when the settlement was last
+	// replayed after parking: the retry budget counts from there.
+	refAttemptsBase = "attempts_base"
+)
 
 // intake is a request message as understood by the pipeline.
 type intake struct {
@@ -94,9 +107,34 @@ type intake struct {
 	key        store.Key
 	storeID    string
 	tenderType string
-	attempt    int
-	problems   []string
-	preq       *providers.Request
+	// attempt is the attempt of this delivery within the current retry
+	// budget (attempts recorded in the store since the last replay, plus
+	// this one); attempts are counted in the store, never read from a
+	// header that a publisher could set.
+	attempt int
+	// counted is set once this delivery's attempt is recorded.
+	counted  bool
+	problems []string
+	preq     *providers.Request
+	lock     lockRef
+}
+
+// lockRef names the order lock a delivery holds, to check it before each
+// provider call.
+type lockRef struct{ storeID, orderID string }
+
+// syncAttempt derives the attempt numbers from the stored settlement: the
+// delivery about to run is attempt s.Attempts+1 overall (the provider sees
+// that number, e.g. in Radial's ConfirmFunds requestId) and
+// s.Attempts+1-base within the retry budget.
+func (in *intake) syncAttempt(s store.Settlement) {
+	base, _ := strconv.Atoi(s.Refs[refAttemptsBase])
+	n := s.Attempts
+	if !in.counted {
+		n++
+	}
+	in.attempt = max(1, n-base)
+	in.preq.Attempt = max(1, n)
 }
 
 // Handle implements message.NoPublishHandlerFunc. It returns an error only
@@ -108,21 +146,24 @@ func (h *Settlement) Handle(msg *message.Message) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), h.budget())
 	defer cancel()
 
-	attempt := attemptOf(msg)
-	log := h.Log.With().Str("provider", h.Provider.Name()).Int("attempt", attempt).Str("message_id", msg.UUID).Logger()
+	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
 
 	req, err := decodeRequest(msg)
 	if err != nil {
 		log.Warn().Err(err).Msg("request cannot be parsed; parking it")
-		return h.park(ctx, msg, attempt, "unparseable request: "+err.Error(), log)
+		return h.park(ctx, msg, 0, "unparseable request: "+err.Error(), log)
 	}
-	in := h.understand(msg, req, attempt)
+	in := h.understand(msg, req, attemptOf(msg))
 	log = log.With().Str("request_id", in.key.RequestID).Str("order_id", req.OrderID()).
 		Str("store_id", in.storeID).Str("settlement_type", req.SettlementType).Logger()
 	if req.PaymentContext != nil {
 		log = log.With().Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value)).Logger()
 	}
 
+	// Every delivery that passes the identity checks below has the same
+	// store, order and requestId as the recorded request, so it takes the
+	// same lock: deliveries of one requestId are serialized, as are the
+	// settlements of one order.
 	lockKey := req.OrderID()
 	if lockKey == "" {
 		lockKey = "request:" + in.key.RequestID
@@ -132,42 +173,88 @@ func (h *Settlement) Handle(msg *message.Message) error {
 		return fmt.Errorf("lock order %s: %w", lockKey, err)
 	}
 	defer unlock()
+	in.lock = lockRef{storeID: in.storeID, orderID: lockKey}
 
 	s, created, err := h.Store.Register(ctx, h.newSettlement(msg, in))
 	if err != nil {
 		return fmt.Errorf("register %s: %w", in.key.RequestID, err)
 	}
-	if !created && s.Fingerprint != req.Fingerprint() {
-		reason := fmt.Sprintf("requestId %q was already used by a different request; this one was not settled (send it with a new requestId)", in.key.RequestID)
-		log.Warn().Msg(reason)
-		return h.park(ctx, msg, attempt, reason, log)
-	}
 	if !created {
+		if reason := h.identityMismatch(s, req, msg); reason != "" {
+			log.Warn().Str("recorded_state", string(s.State)).Msg(reason)
+			return h.park(ctx, msg, 0, reason, log)
+		}
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 	}
 	if s.ParkedReason != "" {
-		// A parked request was replayed by an operator.
+		// A parked request was replayed by an operator: it gets a fresh
+		// retry budget (attempts counted from here) and, when pending, a
+		// fresh deadline.
 		none := ""
-		ch := store.Change{ParkedReason: &none, Note: "replayed after parking"}
+		ch := store.Change{ParkedReason: &none, Note: "replayed after parking",
+			Refs: map[string]string{refAttemptsBase: strconv.Itoa(s.Attempts)}}
 		if s.State == store.StatePending {
-			// A replayed pending settlement gets a fresh deadline.
-			ch.Refs = map[string]string{refPendingSince: time.Now().UTC().Format(time.RFC3339)}
+			ch.Refs[refPendingSince] = time.Now().UTC().Format(time.RFC3339)
 		}
 		if s, _, err = h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, ch, nil); err != nil {
 			return fmt.Errorf("unpark %s: %w", in.key.RequestID, err)
 		}
 		log.Info().Msg("replayed after parking; resuming")
 	}
-	if len(in.problems) > 0 && !s.State.Terminal() {
+	in.syncAttempt(s)
+	// A request is validated once, when it is new: a settlement past
+	// received resumes from the store and is never refused again.
+	if len(in.problems) > 0 && s.State == store.StateReceived {
 		reason := "invalid request: " + strings.Join(in.problems, "; ")
 		log.Warn().Str("reason", reason).Msg("refusing invalid request")
 		return h.finish(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, log)
 	}
-	return h.run(ctx, msg, s, in, log)
+	return h.run(ctx, msg, s, in, log.With().Int("attempt", in.attempt).Logger())
+}
+
+// identityMismatch compares a delivery of a known requestId with the
+// recorded request: its body (fingerprint) and every header that steers
+// money (the generic ones and the provider's Facts.MoneyHeaders). It
+// returns why the delivery is not the recorded request, or "".
+func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentSettlementRequest, msg *message.Message) string {
+	if s.Fingerprint != req.Fingerprint() {
+		return fmt.Sprintf("requestId %q was already used by a different request; this one was not settled (send it with a new requestId)", s.RequestID)
+	}
+	for _, name := range h.moneyHeaders() {
+		got := strings.TrimSpace(msg.Metadata.Get(name))
+		want := strings.TrimSpace(s.Headers[name])
+		if got != want {
+			return fmt.Sprintf("requestId %q was recorded with header %s %s but this delivery has %s; it was not applied (the recorded request, now %s, goes on unchanged; send a different request with a new requestId)",
+				s.RequestID, name, describeHeader(want), describeHeader(got), s.State)
+		}
+	}
+	return ""
+}
+
+// moneyHeaders are the headers that are part of a request's identity.
+func (h *Settlement) moneyHeaders() []string {
+	out := []string{HeaderStoreID, HeaderTenderType, HeaderOriginalAuthAmount}
+	for _, m := range h.facts().MoneyHeaders {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// describeHeader quotes a header value for a parked reason (they are ids
+// and amounts, never card data), or says it is absent.
+func describeHeader(v string) string {
+	if v == "" {
+		return "absent"
+	}
+	return strconv.Quote(truncate(v, 64))
 }
 
 // run advances the settlement from its recorded state until it ends, waits
-// for an asynchronous verdict, or is handed to the retry queues.
+// for an asynchronous verdict, or is handed to the retry queues. The states,
+// the step each runs and what a crash in that step means are listed in the
+// package documentation (doc.go).
 func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, log zerolog.Logger) error {
 	freshSubmit := false
 	base := log
@@ -184,22 +271,35 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 				next = store.StateConfirming
 			}
 			freshSubmit = next == store.StateSubmitting
-			ch := store.Change{IncAttempts: true, Note: "attempt " + strconv.Itoa(in.attempt)}
-			if p, ok := h.Provider.(providers.Preparer); ok && next == store.StateSubmitting {
-				perr := h.timed("prepare", func(cctx context.Context) error {
-					var e error
-					ch.Refs, e = p.Prepare(cctx, in.preq)
-					return e
-				}, ctx)
-				if perr != nil {
-					return h.failed(ctx, msg, s, in, "prepare", perr, log)
+			ch := store.Change{IncAttempts: true, Note: "attempt " + strconv.Itoa(in.preq.Attempt)}
+			if next == store.StateSubmitting {
+				if p, ok := h.Provider.(providers.Preparer); ok {
+					if err := h.checkLock(ctx, in); err != nil {
+						return h.failed(ctx, msg, s, in, "prepare", err, log)
+					}
+					perr := h.timed("prepare", func(cctx context.Context) error {
+						var e error
+						ch.Refs, e = p.Prepare(cctx, in.preq)
+						return e
+					}, ctx)
+					if perr != nil {
+						return h.failed(ctx, msg, s, in, "prepare", perr, log)
+					}
 				}
+				ch.Refs = mergeRefs(mergeRefs(ch.Refs, refCallSentAt, now()), refCallNotSent, "false")
 			}
 			s, err = h.move(ctx, s, next, ch)
+			in.counted = err == nil
 
 		case store.StateConfirming:
+			if s, err = h.countAttempt(ctx, s, in); err != nil {
+				return err
+			}
 			if in.preq.AuthorizationAmount.Currency == "" {
 				in.preq.AuthorizationAmount = in.preq.Amount
+			}
+			if err := h.checkLock(ctx, in); err != nil {
+				return h.failed(ctx, msg, s, in, "confirm funds", err, log)
 			}
 			var cr providers.ConfirmResult
 			cerr := h.timed("confirm_funds", func(cctx context.Context) error {
@@ -224,17 +324,14 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 			}
 
 		case store.StateConfirmed:
+			// The time of the call is recorded with the move, durably
+			// before the call: a crash after it makes the attempt uncertain.
 			freshSubmit = true
-			s, err = h.move(ctx, s, store.StateSubmitting, store.Change{Note: "submitting to provider"})
+			s, err = h.move(ctx, s, store.StateSubmitting, store.Change{Note: "submitting to provider",
+				Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}})
 
 		case store.StateSubmitting:
-			in.preq.Refs = s.Refs
-			out, serr := h.submit(ctx, s, in, freshSubmit, log)
-			h.crash(CrashAfterSettleCall)
-			if serr != nil {
-				return h.failed(ctx, msg, s, in, "settle", serr, log)
-			}
-			return h.outcome(ctx, msg, s, in, out, log)
+			return h.submitting(ctx, msg, s, in, freshSubmit, log)
 
 		case store.StateAcknowledged:
 			log.Info().Msg("provider already acknowledged this settlement; its verdict arrives asynchronously (never resubmitted)")
@@ -266,34 +363,98 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 	}
 }
 
-// submit calls Settle, or first Reconcile when an earlier run may already
-// have reached the provider.
-func (h *Settlement) submit(ctx context.Context, s store.Settlement, in *intake, fresh bool, log zerolog.Logger) (providers.Outcome, error) {
-	if r, ok := h.Provider.(providers.Reconciler); ok && !fresh {
-		claimed, err := h.claimedRefs(ctx, s)
-		if err != nil {
-			return providers.Outcome{}, err
+// submitting runs the submitting state: Settle on a fresh attempt; after an
+// attempt whose outcome is unknown, first wait out the provider's settle
+// window, then reconcile (or, for an idempotent provider, submit again with
+// the same key); a non-idempotent provider whose records still show nothing
+// is parked for a person, never submitted again.
+func (h *Settlement) submitting(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, fresh bool, log zerolog.Logger) error {
+	facts := h.facts()
+	uncertain := !fresh && s.Refs[refCallNotSent] != "true"
+	if uncertain {
+		sentAt := s.UpdatedAt // rows recorded before call_sent_at existed
+		if t, err := time.Parse(time.RFC3339Nano, s.Refs[refCallSentAt]); err == nil {
+			sentAt = t
 		}
-		in.preq.Claimed = claimed
-		var out providers.Outcome
-		var found bool
-		err = h.timed("reconcile", func(cctx context.Context) error {
-			var e error
-			out, found, e = r.Reconcile(cctx, in.preq)
-			return e
-		}, ctx)
-		if err != nil {
-			return out, err
+		if wait := time.Until(sentAt.Add(facts.SettleWindow)); wait > 0 {
+			log.Info().Dur("wait", wait).Time("call_sent_at", sentAt).
+				Msg("the last call may still be committed by the provider; reconciling after its settle window")
+			return h.schedule(ctx, msg, in.attempt, wait, true, "waiting for the settle window before reconciling", log)
 		}
-		if found {
+	}
+	var err error
+	if s, err = h.countAttempt(ctx, s, in); err != nil {
+		return err
+	}
+	if err := h.checkLock(ctx, in); err != nil {
+		return h.failed(ctx, msg, s, in, "settle", err, log)
+	}
+	in.preq.Refs = s.Refs
+	if uncertain {
+		out, found, rerr := h.reconcile(ctx, s, in, log)
+		switch {
+		case rerr != nil:
+			return h.failed(ctx, msg, s, in, "reconcile", rerr, log)
+		case found:
 			log.Info().Str("outcome", string(out.Kind)).Msg("reconciled an earlier attempt with the provider")
-			return out, nil
+			return h.outcome(ctx, msg, s, in, out, log)
+		case !facts.Idempotent:
+			reason := fmt.Sprintf("the settle call sent at %s got no answer and %s shows no trace of it after its settle window (%s): "+
+				"it is not known whether money moved, and %s has no idempotency key, so it is not sent again; check the order with %s, then settle it by hand",
+				s.Refs[refCallSentAt], h.Provider.Name(), facts.SettleWindow, h.Provider.Name(), h.Provider.Name())
+			return h.parkSettlement(ctx, msg, s, in, reason, log)
+		}
+		log.Info().Msg("an earlier attempt may have reached the provider; resubmitting with the same idempotency key")
+		ch := store.Change{Note: "resubmitting", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}}
+		if s, err = h.move(ctx, s, store.StateSubmitting, ch); err != nil {
+			return err
+		}
+	} else if !fresh {
+		// The last call provably did not reach the provider: send again.
+		ch := store.Change{Note: "resubmitting (last call not sent)", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}}
+		if s, err = h.move(ctx, s, store.StateSubmitting, ch); err != nil {
+			return err
 		}
 	}
-	if !fresh {
-		log.Info().Msg("an earlier attempt may have reached the provider; resubmitting with the same idempotency key")
+	out, serr := h.settle(ctx, s, in)
+	h.crash(CrashAfterSettleCall)
+	if serr != nil {
+		if providers.WasNotSent(serr) {
+			// Recorded so that the retry need not wait for the window.
+			if next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent", Refs: map[string]string{refCallNotSent: "true"}}); err == nil {
+				s = next
+			}
+		}
+		return h.failed(ctx, msg, s, in, "settle", serr, log)
 	}
-	// Radial correlates its asynchronous status on ClientContext: send ours.
+	return h.outcome(ctx, msg, s, in, out, log)
+}
+
+// reconcile asks a Reconciler whether an earlier attempt reached the
+// provider; found=false without a Reconciler.
+func (h *Settlement) reconcile(ctx context.Context, s store.Settlement, in *intake, log zerolog.Logger) (providers.Outcome, bool, error) {
+	r, ok := h.Provider.(providers.Reconciler)
+	if !ok {
+		return providers.Outcome{}, false, nil
+	}
+	claimed, err := h.claimedRefs(ctx, s)
+	if err != nil {
+		return providers.Outcome{}, false, err
+	}
+	in.preq.Claimed = claimed
+	var out providers.Outcome
+	var found bool
+	err = h.timed("reconcile", func(cctx context.Context) error {
+		var e error
+		out, found, e = r.Reconcile(cctx, in.preq)
+		return e
+	}, ctx)
+	return out, found, err
+}
+
+// settle calls the provider's Settle with our correlation id as the
+// request's ClientContext (Radial correlates its asynchronous status on it).
+func (h *Settlement) settle(ctx context.Context, s store.Settlement, in *intake) (providers.Outcome, error) {
 	req := *in.req
 	req.ClientContext = s.CorrelationID
 	preq := *in.preq
@@ -306,6 +467,43 @@ func (h *Settlement) submit(ctx context.Context, s store.Settlement, in *intake,
 	}, ctx)
 	return out, err
 }
+
+// countAttempt records, once per delivery and before its first provider
+// call, that an attempt starts: attempts are counted in the store.
+func (h *Settlement) countAttempt(ctx context.Context, s store.Settlement, in *intake) (store.Settlement, error) {
+	if in.counted {
+		return s, nil
+	}
+	next, err := h.move(ctx, s, s.State, store.Change{IncAttempts: true, Note: "attempt " + strconv.Itoa(in.preq.Attempt)})
+	if err != nil {
+		return s, err
+	}
+	in.counted = true
+	in.syncAttempt(next)
+	return next, nil
+}
+
+// LockChecker is implemented by stores that can tell whether an order lock
+// taken with LockOrder is still held (a PostgreSQL session can be lost while
+// the worker holds its advisory lock).
+type LockChecker interface {
+	CheckLock(ctx context.Context, provider, storeID, orderID string) error
+}
+
+// checkLock verifies, right before a provider call, that the order lock is
+// still held; a lost lock is a transient failure (the call is not made).
+func (h *Settlement) checkLock(ctx context.Context, in *intake) error {
+	c, ok := h.Store.(LockChecker)
+	if !ok {
+		return nil
+	}
+	if err := c.CheckLock(ctx, h.Provider.Name(), in.lock.storeID, in.lock.orderID); err != nil {
+		return providers.NotSentError("", "the order lock was lost before the provider call (store session ended); not called, retrying", err)
+	}
+	return nil
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // claimedRefs lists the provider references recorded by the other
 // settlements of s's order, for Reconcile.
@@ -354,10 +552,7 @@ func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.
 		if since, err := time.Parse(time.RFC3339, s.Refs[refPendingSince]); err == nil && h.PendingDeadline > 0 && time.Since(since) > h.PendingDeadline {
 			reason := fmt.Sprintf("still pending at the provider %s after %s (deadline %s): check it with the provider, then replay",
 				since.Format(time.RFC3339), time.Since(since).Round(time.Second), h.PendingDeadline)
-			if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked: pending deadline"}, nil); err != nil {
-				return err
-			}
-			return h.park(ctx, msg, in.attempt, reason, log)
+			return h.parkSettlement(ctx, msg, s, in, reason, log)
 		}
 		return h.schedule(ctx, msg, in.attempt, out.RecheckAfter, true, "pending at provider", log)
 	default:
@@ -365,26 +560,37 @@ func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.
 	}
 }
 
-// failed handles a provider error: permanent ones refuse the request,
-// transient ones are retried until the attempts run out, then parked.
+// failed handles a provider error (the one classification, providers.ClassOf):
+// permanent ones refuse the request, unresolved ones park it for a person at
+// once, transient ones are retried until the attempts run out, then parked.
 func (h *Settlement) failed(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, op string, err error, log zerolog.Logger) error {
 	reason := providers.ReasonOf(err)
-	if providers.ClassOf(err) == providers.Permanent {
+	switch providers.ClassOf(err) {
+	case providers.Permanent:
 		log.Warn().Err(err).Str("op", op).Msg("permanent provider failure; refusing")
 		return h.finish(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, log)
+	case providers.Unresolved:
+		log.Error().Err(err).Str("op", op).Msg("outcome cannot be decided without a person; parking")
+		return h.parkSettlement(ctx, msg, s, in, op+": "+reason, log)
 	}
 	reason = op + ": " + reason
 	if in.attempt >= h.Retry.MaxAttempts {
 		reason = fmt.Sprintf("retries exhausted after %d attempts; last error: %s", in.attempt, reason)
 		log.Error().Err(err).Msg("parking request")
-		if _, _, terr := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked"}, nil); terr != nil {
-			log.Error().Err(terr).Msg("could not record the parking")
-		}
-		return h.park(ctx, msg, in.attempt, reason, log)
+		return h.parkSettlement(ctx, msg, s, in, reason, log)
 	}
 	log.Warn().Err(err).Str("op", op).Msg("transient failure; retrying later")
 	h.Metrics.retry(h.Provider.Name())
 	return h.schedule(ctx, msg, in.attempt, h.Retry.delay(in.attempt), false, reason, log)
+}
+
+// parkSettlement records the parked reason on the settlement, then parks
+// its message.
+func (h *Settlement) parkSettlement(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, reason string, log zerolog.Logger) error {
+	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked"}, nil); err != nil {
+		return fmt.Errorf("record the parking of %s: %w", s.RequestID, err)
+	}
+	return h.park(ctx, msg, in.attempt, reason, log)
 }
 
 // finish moves the settlement to a terminal state with a status event and

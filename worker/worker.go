@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			Metrics:         metrics, Crash: deps.Crash,
 		}
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
-			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.Handle)
+			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
 	}
 	if cfg.Enabled("radial") {
 		q := cfg.Radial.StatusQueue
@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			Metrics: metrics, Crash: deps.Crash,
 		}
 		router.AddConsumerHandler("status-radial", q,
-			broker.NewConcurrentSubscriber(sub, cfg.Radial.StatusConcurrency, cfg.ShutdownTimeout, log), h.Handle)
+			broker.NewConcurrentSubscriber(sub, cfg.Radial.StatusConcurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
 	}
 
 	srv := httpServer(cfg, st, router, reg)

@@ -319,6 +319,9 @@ func (d *demo) setup(ctx context.Context) error {
 		"STORE_DSN=sqlite:" + filepath.Join(d.dir, "demo.db"),
 		"RETRY_DELAYS=" + retryDelays,
 		"MAX_ATTEMPTS=" + strconv.Itoa(maxAttempts),
+		// A reply lost in a scenario is reconciled after the settle window.
+		"RADIAL_TIMEOUT=2s", "PAYSAFE_TIMEOUT=2s", "FRISBII_TIMEOUT=2s", "MIVA_TIMEOUT=2s",
+		"RADIAL_SETTLE_WINDOW=3s", "PAYSAFE_SETTLE_WINDOW=3s", "FRISBII_SETTLE_WINDOW=3s", "MIVA_SETTLE_WINDOW=3s",
 		"HTTP_ADDR=" + httpAddr,
 		"LOG_LEVEL=warn",
 		"SHUTDOWN_TIMEOUT=10s",

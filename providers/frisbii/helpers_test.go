@@ -62,7 +62,7 @@ func newEnv(t *testing.T) *env {
 
 func newClient(t *testing.T, base, key string) *frisbii.Client {
 	t.Helper()
-	c, err := frisbii.New(frisbii.Config{BaseURL: base, APIKey: key, Timeout: timeout, RefundRecheck: 5 * time.Second}, nil)
+	c, err := frisbii.New(frisbii.Config{BaseURL: base, APIKey: key, Timeout: timeout, RefundRecheck: 5 * time.Second, SettleWindow: time.Nanosecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

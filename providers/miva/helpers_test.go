@@ -114,7 +114,7 @@ func newEnv(t *testing.T, cfg sandbox.Config, seeds ...sandbox.OrderSeed) *env {
 
 func newClient(t *testing.T, url, tok, key string) *miva.Client {
 	t.Helper()
-	c, err := miva.New(miva.Config{BaseURL: url, StoreCode: storeCode, APIToken: tok, SigningKey: key, Timeout: timeout}, nil)
+	c, err := miva.New(miva.Config{BaseURL: url, StoreCode: storeCode, APIToken: tok, SigningKey: key, Timeout: timeout, SettleWindow: time.Nanosecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,7 @@ func clientConfig(base, u, p string) paysafe.Config {
 		Accounts:     map[string]string{store: acct, storeJP: acctJP, storeKW: acctKW},
 		Currencies:   map[string]string{acctJP: "JPY"},
 		Timeout:      timeout,
+		SettleWindow: time.Nanosecond,
 		RecheckAfter: recheck,
 	}
 }

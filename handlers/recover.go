@@ -1,0 +1,86 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// HandleSafely is Handle with a panic turned into a parked message: a
+// handler panic (a bug, a malformed reply the code did not expect) would
+// otherwise nack and requeue the message at once, in a hot loop, until a
+// quorum queue's delivery limit dead-letters it without a reason (and
+// forever on a classic queue). The message is parked once, with the panic
+// in parked_reason; the settlement, when it is recorded, gets the same
+// parked reason; the panic is counted in settlement_handler_panics_total.
+func (h *Settlement) HandleSafely(msg *message.Message) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		reason := panicReason(r)
+		log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
+		log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Msg("handler panicked; parking the message")
+		h.Metrics.panicked(h.Provider.Name(), "settle")
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), h.budget())
+		defer cancel()
+		h.recordPanic(ctx, msg, reason, log)
+		err = h.park(ctx, msg, 0, reason, log)
+	}()
+	return h.Handle(msg)
+}
+
+// recordPanic sets the parked reason on the settlement the message
+// belongs to, when it is recorded (best effort: the parked message is what
+// an operator replays).
+func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reason string, log zerolog.Logger) {
+	req, err := decodeRequest(msg)
+	if err != nil || req.RequestID == "" {
+		return
+	}
+	key := store.Key{Provider: h.Provider.Name(), RequestID: req.RequestID}
+	if _, _, err := h.Store.Transition(ctx, key, nil, currentState(ctx, h.Store, key), store.Change{ParkedReason: &reason, Note: "parked: handler panic"}, nil); err != nil {
+		log.Warn().Err(err).Msg("could not record the parking on the settlement")
+	}
+}
+
+// currentState returns key's state ("" when unknown, which makes the
+// Transition fail harmlessly).
+func currentState(ctx context.Context, st store.Store, key store.Key) store.State {
+	s, err := st.Get(ctx, key)
+	if err != nil {
+		return ""
+	}
+	return s.State
+}
+
+// HandleSafely is Handle with a panic turned into a parked status (see
+// Settlement.HandleSafely).
+func (h *ProviderStatus) HandleSafely(msg *message.Message) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
+		log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Msg("status handler panicked; parking the status")
+		h.Metrics.panicked(h.Provider, "status")
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), statusBudget)
+		defer cancel()
+		err = h.park(ctx, msg, panicReason(r), log)
+	}()
+	return h.Handle(msg)
+}
+
+// panicReason is the parked reason of a panic (one line, bounded).
+func panicReason(r any) string {
+	s := strings.Join(strings.Fields(fmt.Sprint(r)), " ")
+	return "the worker failed on this message (a bug: handler panic: " + truncate(s, 300) + "); it was parked, not retried: report it, then replay"
+}
