@@ -57,6 +57,15 @@ type Config struct {
 	// PendingDeadline parks a settlement still pending at its provider
 	// (Paysafe before batching) this long after it first was.
 	PendingDeadline time.Duration `env:"PENDING_DEADLINE" envDefault:"72h" help:"Park a settlement still pending at the provider after this long (Paysafe batches daily)."`
+	// SweepInterval is the time between the sweeper's rounds (outbox relay,
+	// overdue verdicts, stuck settlements); 0 disables the sweeper.
+	SweepInterval time.Duration `env:"SWEEP_INTERVAL" envDefault:"30s" help:"Time between sweeper rounds: relay unpublished status events, park overdue verdicts, resume stuck settlements (0: off)."`
+	// StuckAfter is how long a settlement may stay in flight without a
+	// transition before the sweeper republishes its request to resume it.
+	StuckAfter time.Duration `env:"STUCK_AFTER" envDefault:"1h" help:"Resume a settlement that made no progress for this long in received/confirming/submitting/pending (longer than the longest RETRY_DELAYS plus settle window)."`
+	// OutboxRelayAfter is how old a recorded but unpublished status event
+	// must be before the sweeper publishes it.
+	OutboxRelayAfter time.Duration `env:"OUTBOX_RELAY_AFTER" envDefault:"1m" help:"Publish a status event recorded but not confirmed as published after this long."`
 	// Radial configures the Radial provider.
 	Radial Radial `envPrefix:"RADIAL_"`
 	// Paysafe configures the Paysafe provider.
@@ -303,6 +312,7 @@ func (c Config) Validate() error {
 		bad("PENDING_DEADLINE", "must be positive (got %s)", c.PendingDeadline)
 	}
 	c.validateWindows(bad)
+	c.validateSweeper(bad)
 	if c.Enabled("paysafe") {
 		checkHTTP("PAYSAFE_BASE_URL", c.Paysafe.BaseURL)
 		if c.Paysafe.Username == "" || c.Paysafe.Password == "" {
@@ -454,5 +464,27 @@ func (c Config) validateWindows(bad func(name, format string, args ...any)) {
 	}
 	if c.Enabled("radial") && c.Radial.StatusDeadline < 0 {
 		bad("RADIAL_STATUS_DEADLINE", "must be 0 (never) or positive (got %s)", c.Radial.StatusDeadline)
+	}
+}
+
+// validateSweeper checks the sweeper's deadlines: a settlement waiting in a
+// retry queue or for a settle window must not be taken for a stuck one.
+func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
+	if c.SweepInterval < 0 {
+		bad("SWEEP_INTERVAL", "must be 0 (off) or positive (got %s)", c.SweepInterval)
+	}
+	if c.SweepInterval == 0 {
+		return
+	}
+	longest := time.Duration(0)
+	for _, d := range c.RetryDelays {
+		longest = max(longest, d)
+	}
+	longest += max(c.Radial.SettleWindow, c.Paysafe.SettleWindow, c.Frisbii.SettleWindow, c.Miva.SettleWindow)
+	if c.StuckAfter <= longest {
+		bad("STUCK_AFTER", "must be longer than the longest RETRY_DELAYS plus the longest *_SETTLE_WINDOW (%s), or a settlement waiting to be retried would be taken for a stuck one (got %s)", longest, c.StuckAfter)
+	}
+	if c.OutboxRelayAfter <= 0 {
+		bad("OUTBOX_RELAY_AFTER", "must be positive (got %s)", c.OutboxRelayAfter)
 	}
 }

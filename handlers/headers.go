@@ -26,6 +26,9 @@ const (
 	HeaderParkedAt = "parked_at"
 	// HeaderParkedAttempts is how many attempts were made before parking.
 	HeaderParkedAttempts = "parked_attempts"
+	// HeaderSwept marks a request the sweeper republished from the store to
+	// resume a settlement that made no progress past its deadline.
+	HeaderSwept = "settlement_swept"
 	// HeaderParkedFrom is the queue the message was parked from; replaying
 	// means publishing it back there (to the default exchange).
 	HeaderParkedFrom = "parked_from_queue"

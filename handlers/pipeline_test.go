@@ -32,6 +32,7 @@ type scripted struct {
 	commitOnErr bool
 	settleDelay time.Duration
 	panicSettle bool
+	accept      bool // Settle answers Accepted (asynchronous verdict)
 	confirmErrs []error
 	// reconcileFound reports, for Reconcile, whether the ledger has the
 	// request (it looks it up by requestId, as a reference lookup would).
@@ -85,6 +86,9 @@ func (p *scripted) Settle(_ context.Context, req *providers.Request) (providers.
 	if err != nil {
 		return providers.Outcome{}, err
 	}
+	if p.accept {
+		return providers.Outcome{Kind: providers.Accepted}, nil
+	}
 	return providers.Outcome{Kind: providers.Settled, Ref: "cap-" + req.RequestID}, nil
 }
 
@@ -118,11 +122,17 @@ type sentMsg struct {
 type recPub struct {
 	mu   sync.Mutex
 	msgs []sentMsg
+	// failStatus makes publishing status events fail (a broker outage
+	// right after the terminal commit).
+	failStatus bool
 }
 
 func (p *recPub) Publish(_ context.Context, _, key string, msg *message.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.failStatus && strings.HasPrefix(key, statusQ) {
+		return errors.New("broker unreachable")
+	}
 	p.msgs = append(p.msgs, sentMsg{key, msg})
 	return nil
 }
@@ -447,7 +457,6 @@ func TestPanicParksTheMessage(t *testing.T) {
 	}
 }
 
-var _ = errors.New
 
 // statusQ is the routing key prefix of status events.
 const statusQ = "settlement.status."

@@ -178,6 +178,14 @@ type Store interface {
 	// lock, or ctx ends (then it returns ctx's error, wrapped). The returned
 	// function releases it; calling it again does nothing.
 	LockOrder(ctx context.Context, provider, storeID, orderID string) (unlock func(), err error)
+	// Stale returns the settlements in one of states that are not parked and
+	// were last updated before before, oldest update first, at most limit
+	// (all when limit <= 0).
+	Stale(ctx context.Context, states []State, before time.Time, limit int) ([]Settlement, error)
+	// Unpublished returns the status events never marked published that
+	// were recorded before before, oldest first, at most limit (all when
+	// limit <= 0): the transactional outbox.
+	Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error)
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

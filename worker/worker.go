@@ -181,6 +181,23 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}()
 	}
 
+	if cfg.SweepInterval > 0 {
+		enabled := map[string]providers.Provider{}
+		for _, name := range cfg.Providers {
+			enabled[name] = deps.Providers[name]
+		}
+		sw := &handlers.Sweeper{
+			Store: st, Pub: pub, Providers: enabled, Interval: cfg.SweepInterval,
+			StuckAfter: cfg.StuckAfter, OutboxAfter: cfg.OutboxRelayAfter,
+			Log: log.With().Str("component", "sweeper").Logger(), Metrics: metrics,
+		}
+		aux.Add(1)
+		go func() {
+			defer aux.Done()
+			_ = sw.Run(auxCtx)
+		}()
+	}
+
 	log.Info().Int("concurrency", cfg.Concurrency).Msg("settlement worker running")
 	runErr := router.Run(ctx)
 	log.Info().Msg("router stopped")

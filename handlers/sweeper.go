@@ -1,0 +1,250 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// Sweeper makes sure nothing waits forever in silence. Every Interval it:
+//
+//  1. relays the outbox: status events recorded in the store but never
+//     confirmed as published (a crash between the terminal commit and the
+//     publish whose message is gone) are published again, with their
+//     recorded message_id;
+//  2. parks settlements acknowledged by an asynchronous provider (Radial)
+//     that got no verdict within the provider's Facts.StatusDeadline: the
+//     settlement gets a parked reason and a copy of its request goes to the
+//     parked queue, so that alerts, `parked ls` and the operator see it;
+//  3. resumes settlements left in an in-flight state (received, confirming,
+//     confirmed, submitting, pending) for longer than StuckAfter, whose
+//     message may be gone: the recorded request is published to the
+//     provider's request queue again, and the pipeline resumes it from the
+//     store (the settle window, reconciliation, the attempt budget and the
+//     pending deadline all apply, so it ends settled, refused or parked).
+//
+// With replicas, one sweeper runs a round at a time (a store lock).
+type Sweeper struct {
+	// Store is the settlement store.
+	Store store.Store
+	// Pub publishes relayed events, parked copies and resumed requests.
+	Pub Publisher
+	// Providers are the enabled providers by name; settlements of others
+	// are left alone.
+	Providers map[string]providers.Provider
+	// Interval is the time between rounds.
+	Interval time.Duration
+	// StuckAfter is how long a settlement may stay in an in-flight state
+	// without a transition before it is resumed. It must exceed the longest
+	// retry delay plus the longest settle window.
+	StuckAfter time.Duration
+	// OutboxAfter is how old an unpublished event must be before it is
+	// relayed (the pipeline publishes right after recording it).
+	OutboxAfter time.Duration
+	// Batch bounds the rows each step handles per round (default 500).
+	Batch int
+	// Log is the sweeper's logger.
+	Log zerolog.Logger
+	// Metrics, when set, counts what the sweeper did.
+	Metrics *Metrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// SweepReport counts what one round did.
+type SweepReport struct {
+	Relayed, Parked, Resumed int
+}
+
+// inFlight are the states a settlement passes through while its message is
+// being handled or waits in a retry queue.
+var inFlight = []store.State{store.StateReceived, store.StateConfirming, store.StateConfirmed, store.StateSubmitting, store.StatePending}
+
+// Run sweeps every Interval until ctx ends.
+func (w *Sweeper) Run(ctx context.Context) error {
+	t := time.NewTicker(w.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		rep, err := w.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.Log.Warn().Err(err).Msg("sweep failed; trying again next round")
+		case rep != SweepReport{}:
+			w.Log.Info().Int("relayed", rep.Relayed).Int("parked", rep.Parked).Int("resumed", rep.Resumed).Msg("sweep")
+		}
+	}
+}
+
+// Sweep runs one round (see Sweeper). It skips the round when another
+// replica holds the sweep lock.
+func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
+	var rep SweepReport
+	lctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	unlock, err := w.Store.LockOrder(lctx, "sweeper", "", "round")
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return rep, nil // another replica sweeps
+		}
+		return rep, fmt.Errorf("take the sweep lock: %w", err)
+	}
+	defer unlock()
+	now := w.now()
+	if err := w.relay(ctx, now, &rep); err != nil {
+		return rep, err
+	}
+	if err := w.parkOverdue(ctx, now, &rep); err != nil {
+		return rep, err
+	}
+	if err := w.resume(ctx, now, &rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// relay publishes the outbox.
+func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) error {
+	evs, err := w.Store.Unpublished(ctx, now.Add(-w.OutboxAfter), w.batch())
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		s, err := w.Store.Get(ctx, ev.Key)
+		if err != nil {
+			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
+		}
+		if err := publishStatus(ctx, w.Pub, w.Store, s, ev); err != nil {
+			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
+		}
+		rep.Relayed++
+		w.Metrics.sweptOne(s.Provider, string(s.State), "relayed")
+		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).
+			Msg("status event recorded but never confirmed as published: relayed")
+	}
+	return nil
+}
+
+// parkOverdue parks acknowledged settlements past their provider's
+// status deadline.
+func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepReport) error {
+	for name, p := range w.Providers {
+		deadline := providers.FactsOf(p).StatusDeadline
+		if deadline <= 0 {
+			continue
+		}
+		stale, err := w.Store.Stale(ctx, []store.State{store.StateAcknowledged}, now.Add(-deadline), w.batch())
+		if err != nil {
+			return err
+		}
+		for _, s := range stale {
+			if s.Provider != name {
+				continue
+			}
+			reason := fmt.Sprintf("%s acknowledged this settlement at %s but sent no status within %s: ask %s for its status; "+
+				"it is never submitted again (replaying it only clears this parking, and a late status is still applied)",
+				name, s.UpdatedAt.Format(time.RFC3339), deadline, name)
+			if err := w.parkStored(ctx, s, reason); err != nil {
+				return err
+			}
+			rep.Parked++
+		}
+	}
+	return nil
+}
+
+// resume republishes the requests of settlements stuck in flight.
+func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) error {
+	if w.StuckAfter <= 0 {
+		return nil
+	}
+	stale, err := w.Store.Stale(ctx, inFlight, now.Add(-w.StuckAfter), w.batch())
+	if err != nil {
+		return err
+	}
+	for _, s := range stale {
+		if _, ok := w.Providers[s.Provider]; !ok {
+			continue
+		}
+		// Recorded first: the history shows it, and the next round leaves
+		// the settlement alone for another StuckAfter.
+		note := fmt.Sprintf("swept: no progress since %s; request republished", s.UpdatedAt.Format(time.RFC3339))
+		if _, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{Note: note}, nil); err != nil {
+			if errors.Is(err, store.ErrStateConflict) {
+				continue // it moved meanwhile
+			}
+			return err
+		}
+		msg := storedRequest(s)
+		msg.Metadata.Set(HeaderSwept, "true")
+		if err := w.Pub.Publish(ctx, "", broker.RequestQueue(s.Provider), msg); err != nil {
+			return fmt.Errorf("resume %s: %w", s.RequestID, err)
+		}
+		rep.Resumed++
+		w.Metrics.sweptOne(s.Provider, string(s.State), "resumed")
+		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("state", string(s.State)).
+			Time("updated_at", s.UpdatedAt).Msg("settlement made no progress past its deadline: request republished to resume it")
+	}
+	return nil
+}
+
+// parkStored records reason on the settlement and puts a copy of its
+// request in the provider's parked queue.
+func (w *Sweeper) parkStored(ctx context.Context, s store.Settlement, reason string) error {
+	if _, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked by the sweeper"}, nil); err != nil {
+		if errors.Is(err, store.ErrStateConflict) {
+			return nil // the verdict arrived meanwhile
+		}
+		return err
+	}
+	msg := storedRequest(s)
+	if err := parkMessage(ctx, w.Pub, msg, broker.ParkedQueue(s.Provider), broker.RequestQueue(s.Provider), reason, s.Attempts); err != nil {
+		return err
+	}
+	w.Metrics.sweptOne(s.Provider, string(s.State), "parked")
+	w.Metrics.outcome(s.Provider, "parked")
+	w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("parked_reason", reason).Msg("settlement parked by the sweeper")
+	return nil
+}
+
+// storedRequest rebuilds a request message from the store.
+func storedRequest(s store.Settlement) *message.Message {
+	msg := message.NewMessage(uuid.NewString(), s.Request)
+	for k, v := range s.Headers {
+		msg.Metadata.Set(k, v)
+	}
+	for _, k := range []string{HeaderAttempt, HeaderLastError, HeaderPoll, HeaderParkedReason, HeaderParkedAt, HeaderParkedAttempts, HeaderParkedFrom} {
+		delete(msg.Metadata, k)
+	}
+	if s.ContentType != "" {
+		msg.Metadata.Set(broker.MetaContentType, s.ContentType)
+	}
+	return msg
+}
+
+func (w *Sweeper) batch() int {
+	if w.Batch > 0 {
+		return w.Batch
+	}
+	return 500
+}
+
+func (w *Sweeper) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}

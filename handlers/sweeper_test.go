@@ -1,0 +1,104 @@
+package handlers
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+func (r *rig) sweeper(later time.Duration) *Sweeper {
+	return &Sweeper{
+		Store: r.st, Pub: r.pub, Providers: map[string]providers.Provider{r.p.name: r.p},
+		Interval: time.Second, StuckAfter: time.Minute, OutboxAfter: time.Second,
+		Log: r.h.Log, Now: func() time.Time { return time.Now().Add(later) },
+	}
+}
+
+// Hole 6, outbox: a status recorded with the terminal state but never
+// published (the broker went away, then the message was lost) is relayed
+// by the sweeper with its recorded message_id, once.
+func TestSweeperRelaysUnpublishedEvents(t *testing.T) {
+	r := newRig(t, newScripted("prov", providers.Facts{}))
+	r.pub.failStatus = true
+	if err := r.h.Handle(requestMsg(t, "req-1", messages.SettlementDebit, nil)); err == nil {
+		t.Fatal("Handle succeeded although the status could not be published")
+	}
+	evs, err := r.st.Statuses(context.Background(), store.Key{Provider: "prov", RequestID: "req-1"})
+	if err != nil || len(evs) != 1 || evs[0].PublishedAt != nil {
+		t.Fatalf("recorded events %+v (%v): want one, unpublished", evs, err)
+	}
+	r.pub.failStatus = false
+	w := r.sweeper(time.Minute)
+	rep, err := w.Sweep(context.Background())
+	if err != nil || rep.Relayed != 1 {
+		t.Fatalf("sweep %+v, %v: want one event relayed", rep, err)
+	}
+	got := only(t, r.pub.take(), statusQ)
+	if got.UUID != evs[0].MessageID {
+		t.Errorf("relayed message_id %s, want the recorded %s", got.UUID, evs[0].MessageID)
+	}
+	if rep, _ := w.Sweep(context.Background()); rep.Relayed != 0 {
+		t.Errorf("second sweep relayed %d again", rep.Relayed)
+	}
+}
+
+// Hole 6: a settlement acknowledged by an asynchronous provider that never
+// sends a status is parked past the provider's deadline, with a reason.
+func TestSweeperParksAcknowledgedPastDeadline(t *testing.T) {
+	p := newScripted("radial", providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
+	p.accept = true
+	r := newRig(t, p)
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	r.pub.take()
+	if rep, _ := r.sweeper(30 * time.Minute).Sweep(context.Background()); rep.Parked != 0 {
+		t.Fatalf("parked before the deadline: %+v", rep)
+	}
+	rep, err := r.sweeper(2 * time.Hour).Sweep(context.Background())
+	if err != nil || rep.Parked != 1 {
+		t.Fatalf("sweep %+v, %v: want one parked", rep, err)
+	}
+	parked := only(t, r.pub.take(), broker.ParkedQueue("radial"))
+	s := r.get(t, "req-1")
+	if s.State != store.StateAcknowledged || !strings.Contains(s.ParkedReason, "no status within") ||
+		parked.Metadata.Get(HeaderParkedReason) != s.ParkedReason {
+		t.Errorf("settlement %s parked %q; parked message reason %q", s.State, s.ParkedReason, parked.Metadata.Get(HeaderParkedReason))
+	}
+	if rep, _ := r.sweeper(3 * time.Hour).Sweep(context.Background()); rep.Parked != 0 {
+		t.Errorf("parked twice: %+v", rep)
+	}
+}
+
+// Hole 6: a settlement left in flight after its message is gone is resumed
+// from the store and ends with a status.
+func TestSweeperResumesSettlementsWhoseMessageIsGone(t *testing.T) {
+	p := newScripted("prov", providers.Facts{})
+	p.settleErrs = []error{providers.NotSentError("503", "busy", nil)}
+	r := newRig(t, p)
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, map[string]string{"x-extra": "kept"}))
+	r.pub.take() // the retry message is lost
+	if rep, _ := r.sweeper(30 * time.Second).Sweep(context.Background()); rep.Resumed != 0 {
+		t.Fatalf("resumed before StuckAfter: %+v", rep)
+	}
+	rep, err := r.sweeper(2 * time.Minute).Sweep(context.Background())
+	if err != nil || rep.Resumed != 1 {
+		t.Fatalf("sweep %+v, %v: want one resumed", rep, err)
+	}
+	resumed := only(t, r.pub.take(), broker.RequestQueue("prov"))
+	if resumed.Metadata.Get(HeaderSwept) != "true" || resumed.Metadata.Get("x-extra") != "kept" || resumed.Metadata.Get(HeaderStoreID) != "STORE1" {
+		t.Errorf("resumed message headers %v", resumed.Metadata)
+	}
+	r.deliver(t, resumed)
+	only(t, r.pub.take(), statusQ)
+	if s := r.get(t, "req-1"); s.State != store.StateSettled {
+		t.Errorf("state %s, want settled", s.State)
+	}
+	if _, _, ledger := p.counts(); ledger["req-1"] != 1 {
+		t.Errorf("ledger %v, want one capture", ledger)
+	}
+}
