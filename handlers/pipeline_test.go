@@ -46,7 +46,7 @@ func newScripted(name string, f providers.Facts) *scripted {
 	return &scripted{name: name, facts: f, ledger: map[string]int{}}
 }
 
-func (p *scripted) Name() string            { return p.name }
+func (p *scripted) Name() string           { return p.name }
 func (p *scripted) Facts() providers.Facts { return p.facts }
 
 func (p *scripted) ConfirmFunds(_ context.Context, req *providers.Request) (providers.ConfirmResult, error) {
@@ -456,7 +456,6 @@ func TestPanicParksTheMessage(t *testing.T) {
 		t.Errorf("settlement parked reason %q", s.ParkedReason)
 	}
 }
-
 
 // statusQ is the routing key prefix of status events.
 const statusQ = "settlement.status."

@@ -1,0 +1,54 @@
+// Package handlers holds the settlement pipeline: the Watermill handlers for
+// a provider's request queue (Settlement) and for a provider's asynchronous
+// status queue (ProviderStatus), and the Sweeper that finds what would
+// otherwise wait forever.
+//
+// # The settlement state machine
+//
+// A settlement is recorded in the store (package store) before and after
+// every provider call; each delivery of its request reads the recorded state
+// under the order's lock and runs the step of that state. This table is the
+// whole machine; Settlement.run is its loop, read top to bottom.
+//
+//	state         step run on delivery                     a crash during or after the step means
+//	------------  ---------------------------------------  ---------------------------------------------
+//	(new)         parse, validate once, Register            nothing recorded, or "received": redelivery
+//	                                                        resumes; an invalid request ends R here
+//	received      debit → confirming; credit → Prepare      nothing sent yet: the redelivery starts over
+//	              (baseline refs), record call_sent_at,
+//	              → submitting
+//	confirming    count the attempt, ConfirmFunds           a read at the provider: repeated safely
+//	              → confirmed, or → withheld (R)
+//	confirmed     record call_sent_at → submitting          nothing sent yet
+//	submitting    fresh: Settle                             UNCERTAIN: the provider may have committed,
+//	              uncertain (a redelivery, not proven             or may commit late. The next delivery
+//	              unsent): wait until call_sent_at +              waits out Facts.SettleWindow, then
+//	              SettleWindow, then Reconcile; found →           Reconcile; found → its outcome; not found
+//	              its outcome; not found → Settle again            → Settle again with the same key when the
+//	              (idempotent providers) or park                   provider is Idempotent, else park for a
+//	              (others)                                         person: never a blind second capture
+//	acknowledged  nothing: the verdict arrives on the       the status handler moves it to settled or
+//	              provider's status queue (never            refused; the sweeper parks it after
+//	              resubmitted)                              Facts.StatusDeadline
+//	pending       Poll after RecheckAfter                   a read: repeated safely; parked after
+//	                                                        PENDING_DEADLINE
+//	settled       republish the recorded event(s)           the event and the state were committed
+//	refused                                                 together (the outbox); the sweeper relays
+//	withheld                                                an event never confirmed as published
+//
+// Identity: a delivery of a known requestId must carry the recorded body
+// (fingerprint) and the recorded money-steering headers (store_id,
+// tender_type, original_authorization_amount and the provider's
+// Facts.MoneyHeaders); otherwise it is parked, naming the header, and the
+// recorded settlement goes on untouched. A settlement past received is never
+// validated again.
+//
+// Errors have one classification (providers.ClassOf): Permanent ends the
+// request with R; Unresolved parks it for a person at once; Transient is
+// retried through the retry queues (attempts counted in the store, never in
+// a header) until MaxAttempts, then parked. A transient error that proves the
+// call did not reach the provider (providers.WasNotSent) lets the next
+// attempt submit at once instead of waiting for the settle window. A handler
+// panic parks the message once with the panic as its reason
+// (Settlement.HandleSafely).
+package handlers
