@@ -83,8 +83,8 @@ type Config struct {
 	// PaymentSettlementStatusList batches; empty WEBHOOK_URL disables it.
 	Webhook webhook.Config `envPrefix:"WEBHOOK_"`
 	// CrashAt makes the worker kill itself with SIGKILL at a crash point
-	// (after_confirm, after_settle_call, after_status_publish). Tests only.
-	CrashAt string `env:"SETTLEMENT_WORKER_CRASH_AT" help:"Test only: SIGKILL the worker at this crash point (after_confirm, after_settle_call, after_status_publish)."`
+	// (after_confirm, after_settle_call, after_terminal_commit, after_status_publish). Tests only.
+	CrashAt string `env:"SETTLEMENT_WORKER_CRASH_AT" help:"Test only: SIGKILL the worker at this crash point (after_confirm, after_settle_call, after_terminal_commit, after_status_publish)."`
 }
 
 // Radial is the Radial provider's configuration.
@@ -280,7 +280,7 @@ func (c Config) Validate() error {
 	if _, ok := map[string]bool{"debug": true, "info": true, "warn": true, "error": true}[c.LogLevel]; !ok {
 		bad("LOG_LEVEL", "must be debug, info, warn or error (got %q)", c.LogLevel)
 	}
-	if c.CrashAt != "" && !slices.Contains([]string{"after_confirm", "after_settle_call", "after_status_publish"}, c.CrashAt) {
+	if c.CrashAt != "" && !slices.Contains([]string{"after_confirm", "after_settle_call", "after_terminal_commit", "after_status_publish"}, c.CrashAt) {
 		bad("SETTLEMENT_WORKER_CRASH_AT", "unknown crash point %q", c.CrashAt)
 	}
 	if c.Enabled("radial") {

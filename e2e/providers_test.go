@@ -307,6 +307,80 @@ var pvCases = []pvCase{
 		}
 	}},
 
+	{name: "DuplicateWithChangedMoneyHeaderIsParked", radial: true, run: func(t *testing.T, e *env, d pvDriver) {
+		// The same requestId and body with another store_id, tender or
+		// provider header (one that chooses what is charged) is not the
+		// recorded request: it is parked, naming the header, and never
+		// reaches the provider; the recorded one settles once.
+		d.authorize(t, e, pvOrder, "100.00", "USD")
+		e.start()
+		r := pvDebit(t, e, d, uniq("hdr"), "25.00")
+		e.publish(r)
+		pvSettled(t, e, d, r)
+		changed := []struct {
+			header string
+			mutate func(*req)
+		}{
+			{"store_id", func(x *req) { x.Store = "OTHERSTORE" }},
+			{"tender_type", func(x *req) { x.Tender = "MC" }},
+		}
+		for k := range r.Headers {
+			changed = append(changed, struct {
+				header string
+				mutate func(*req)
+			}{k, func(x *req) { x.Headers[k] = x.Headers[k] + "9" }})
+		}
+		for _, c := range changed {
+			dup := r
+			dup.Headers = map[string]string{}
+			for k, v := range r.Headers {
+				dup.Headers[k] = v
+			}
+			c.mutate(&dup)
+			e.publish(dup)
+		}
+		parked := e.parked(broker.ParkedQueue(d.name), len(changed), wait)
+		if len(parked) != len(changed) {
+			t.Fatalf("%d duplicates parked, want %d", len(parked), len(changed))
+		}
+		var reasons []string
+		for _, p := range parked {
+			reasons = append(reasons, broker.Stringify(p.Headers[handlers.HeaderParkedReason]))
+		}
+		for _, c := range changed {
+			if !strings.Contains(strings.Join(reasons, "\n"), "header "+c.header+" ") {
+				t.Errorf("no parked_reason names header %s: %q", c.header, reasons)
+			}
+		}
+		if evs := distinct(e.statuses.of(r.RequestID)); len(evs) != 1 {
+			t.Errorf("%d distinct status events, want 1", len(evs))
+		}
+		pvOne(t, "debit", pvLive(d.ledger(e, r.RequestID, pvOrder), false), 2500, "USD")
+	}},
+
+	{name: "TwoEqualAmountDebitsOfOneOrderBothMoveMoney", radial: true, run: func(t *testing.T, e *env, d pvDriver) {
+		// Two settlements of one order with equal amounts, the first one's
+		// reply lost: each S stands for a capture of its own.
+		d.authorize(t, e, pvOrder, "100.00", "USD")
+		d.dropSettle(t, e)
+		e.start()
+		a := pvDebit(t, e, d, uniq("eqa"), "20.00")
+		b := pvDebit(t, e, d, uniq("eqb"), "20.00")
+		e.publish(a)
+		e.publish(b)
+		pvSettled(t, e, d, a)
+		pvSettled(t, e, d, b)
+		all := append(pvLive(d.ledger(e, a.RequestID, pvOrder), false), pvLive(d.ledger(e, b.RequestID, pvOrder), false)...)
+		if d.name == "miva" {
+			all = pvLive(d.ledger(e, "", pvOrder), false)
+		}
+		if len(all) != 2 {
+			t.Fatalf("two S but %d debit(s) at the provider: %+v", len(all), all)
+		}
+	}},
+
+	{name: "CrashAfterTerminalCommitPublishesOnce", radial: true, run: pvCrashAt(handlers.CrashAfterTerminalCommit)},
+
 	{name: "CurrencyExponents", radial: true, run: func(t *testing.T, e *env, d pvDriver) {
 		// JPY has exponent 0, KWD exponent 3: the same order id cannot
 		// carry two currencies, so each runs on its own order.

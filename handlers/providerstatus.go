@@ -131,6 +131,9 @@ func (h *ProviderStatus) Handle(msg *message.Message) error {
 	if err != nil {
 		return fmt.Errorf("record provider status for %s: %w", target.RequestID, err)
 	}
+	if h.Crash != nil {
+		h.Crash(CrashAfterTerminalCommit)
+	}
 	if err := publishStatus(ctx, h.Pub, h.Store, s, *rec); err != nil {
 		return err
 	}

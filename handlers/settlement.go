@@ -22,9 +22,12 @@ import (
 // Settlement.Crash) to prove that a crash at each step boundary neither loses
 // a settlement nor debits twice.
 const (
-	CrashAfterConfirm       = "after_confirm"
-	CrashAfterSettleCall    = "after_settle_call"
-	CrashAfterStatusPublish = "after_status_publish"
+	CrashAfterConfirm    = "after_confirm"
+	CrashAfterSettleCall = "after_settle_call"
+	// CrashAfterTerminalCommit is after the terminal state and its event
+	// were committed, before the event is published (the outbox relays it).
+	CrashAfterTerminalCommit = "after_terminal_commit"
+	CrashAfterStatusPublish  = "after_status_publish"
 )
 
 // RetryPolicy bounds retries of transient failures.
@@ -612,6 +615,7 @@ func (h *Settlement) finishWith(ctx context.Context, msg *message.Message, s sto
 	if err != nil {
 		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 	}
+	h.crash(CrashAfterTerminalCommit)
 	if err := publishStatus(ctx, h.Pub, h.Store, s, *rec); err != nil {
 		return err
 	}
