@@ -577,6 +577,14 @@ func (h *Settlement) failed(ctx context.Context, msg *message.Message, s store.S
 		return h.parkSettlement(ctx, msg, s, in, op+": "+reason, log)
 	}
 	reason = op + ": " + reason
+	if !in.counted {
+		// A failure outside a counted attempt (a poll) still spends the
+		// retry budget, so that it cannot loop forever.
+		var cerr error
+		if s, cerr = h.countAttempt(ctx, s, in); cerr != nil {
+			return cerr
+		}
+	}
 	if in.attempt >= h.Retry.MaxAttempts {
 		reason = fmt.Sprintf("retries exhausted after %d attempts; last error: %s", in.attempt, reason)
 		log.Error().Err(err).Msg("parking request")
