@@ -47,7 +47,7 @@ var ErrorClasses = []ErrorClass{
 	{74, 409, "Concurrent resource update", providers.Transient, "another update of the charge raced ours; retried with the same key"},
 	{77, 400, "Transaction declined", providers.Permanent, ""},
 	{78, 400, "Transaction processing error", providers.Transient, "retried with the same key"},
-	{79, 400, "Invoice already settled", providers.Permanent, "nothing left to settle; on a retry (attempt > 1 or after an uncertain attempt) read as Settled"},
+	{79, 400, "Invoice already settled", providers.Permanent, "nothing left to settle; on a retry (attempt > 1 or after an uncertain attempt) Unresolved: a settle performed under the same key would have been replayed, so other settles used the charge (parked for a person)"},
 	{80, 400, "Invoice has processing transaction", providers.Transient, "an earlier transaction is still processing; retried later"},
 	{81, 400, "Online refund not supported, use manual refund", providers.Permanent, ""},
 	{82, 400, "Invoice wrong state", providers.Permanent, ""},
