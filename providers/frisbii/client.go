@@ -30,6 +30,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/settlement-worker/settlement-worker/providers"
 )
@@ -115,6 +116,10 @@ func (c *Client) transportError(ctx context.Context, op string, err error) error
 	reason := "frisbii " + op + ": no answer (connection failed); retrying with the same idempotency key is safe"
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		reason = fmt.Sprintf("frisbii %s: no answer within %s (timeout); retrying with the same idempotency key is safe", op, c.cfg.Timeout)
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Refused before any byte of the request reached Frisbii.
+		return providers.NotSentError("", "frisbii "+op+": connection refused, nothing was sent; retrying with the same idempotency key is safe", errors.New(c.redact(err.Error())))
 	}
 	return providers.TransientError("", reason, errors.New(c.redact(err.Error())))
 }

@@ -47,7 +47,7 @@ var ErrorClasses = []ErrorClass{
 	{74, 409, "Concurrent resource update", providers.Transient, "another update of the charge raced ours; retried with the same key"},
 	{77, 400, "Transaction declined", providers.Permanent, ""},
 	{78, 400, "Transaction processing error", providers.Transient, "retried with the same key"},
-	{79, 400, "Invoice already settled", providers.Permanent, "nothing left to settle; on a retry (attempt > 1 or after an uncertain attempt) read as Settled"},
+	{79, 400, "Invoice already settled", providers.Permanent, "nothing left to settle; on a retry (attempt > 1 or after an uncertain attempt) Unresolved: a settle performed under the same key would have been replayed, so other settles used the charge (parked for a person)"},
 	{80, 400, "Invoice has processing transaction", providers.Transient, "an earlier transaction is still processing; retried later"},
 	{81, 400, "Online refund not supported, use manual refund", providers.Permanent, ""},
 	{82, 400, "Invoice wrong state", providers.Permanent, ""},
@@ -147,7 +147,7 @@ func (c *Client) failure(op string, r reply) error {
 		if class == providers.Transient {
 			reason += fmt.Sprintf(" [HTTP %d; retried with the same idempotency key]", r.status)
 		}
-		return &providers.Error{Class: class, Code: strconv.Itoa(eb.Code), Reason: c.redact(reason)}
+		return &providers.Error{Class: class, Code: strconv.Itoa(eb.Code), Reason: c.redact(reason), NotSent: refusedUnsent(r.status)}
 	}
 	if r.status == http.StatusUnauthorized || r.status == http.StatusForbidden {
 		return providers.TransientError(strconv.Itoa(r.status), fmt.Sprintf(
@@ -156,6 +156,18 @@ func (c *Client) failure(op string, r reply) error {
 	if r.status/100 == 2 {
 		return providers.TransientError("", fmt.Sprintf("frisbii %s: HTTP %d with an unparseable reply (%d bytes)", op, r.status, len(r.body)), nil)
 	}
-	return providers.TransientError(strconv.Itoa(r.status), fmt.Sprintf(
-		"frisbii %s: HTTP %d %s; retrying with the same idempotency key is safe", op, r.status, http.StatusText(r.status)), nil)
+	reason := fmt.Sprintf("frisbii %s: HTTP %d %s; retrying with the same idempotency key is safe", op, r.status, http.StatusText(r.status))
+	if refusedUnsent(r.status) {
+		return providers.NotSentError(strconv.Itoa(r.status), reason, nil)
+	}
+	return providers.TransientError(strconv.Itoa(r.status), reason, nil)
+}
+
+// refusedUnsent reports whether an HTTP status proves the call was refused
+// before Frisbii acted: 503 (unavailable) and 429 (rate or concurrency
+// limit, errors 122/123). Every other answer, a 409 "Concurrent resource
+// update" for a key still in flight included, leaves open whether the
+// operation (or the one it repeats) commits, so NotSent stays false.
+func refusedUnsent(status int) bool {
+	return status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
@@ -24,10 +25,11 @@ func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.
 // the same key "will yield the same result": so Reconcile repeats the call
 // with the same key and body. If the earlier attempt was performed, Frisbii
 // answers its result and moves no money; if it never arrived, the repeat
-// performs it, exactly as a new Settle would. Because the call is known to
-// be a possible repeat, error 79 "Invoice already settled" is read as
-// success (Frisbii's settle charge reference: "For a retry it can be
-// interpreted as success"). found is true whenever Frisbii answered.
+// performs it, exactly as a new Settle would. Error 79 "Invoice already
+// settled" on this repeat is NOT read as success: a settle performed under
+// this key would have been replayed, so other settles used the charge; the
+// request is parked as providers.Unresolved (see settledByOther). found is
+// true whenever Frisbii answered with a verdict.
 func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
 	out, err := c.submit(ctx, req, true)
 	if err != nil {
@@ -97,10 +99,48 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 		return settleOutcome(handle, ch, refs)
 	}
 	if eb, ok := parseError(r); ok && eb.Code == CodeInvoiceAlreadySettled && (uncertain || req.Attempt > 1) {
-		refs[RefSettledBy] = "error 79 on retry"
-		return providers.Outcome{Kind: providers.Settled, Ref: handle, Refs: refs}, nil
+		return providers.Outcome{}, c.settledByOther(ctx, req, handle, amount)
 	}
 	return providers.Outcome{}, c.failure(op, r)
+}
+
+// settledByOther answers error 79 "Invoice already settled" on a possible
+// repeat. It never reports S. The rule:
+//
+// Every settle is sent with the idempotency key req.RequestID, and Frisbii
+// keeps the result under that key: "multiple requests with the same key will
+// yield the same result" (seed 002). So when an earlier attempt of THIS
+// request was performed, the repeat is answered with that attempt's result
+// (HTTP 200, the settled charge) and settleOutcome reports S from it. Error
+// 79 on a keyed repeat therefore means Frisbii holds no performed settle
+// under this key: the charge was filled by other settles ("If two settle
+// attempts are attempted and the first succeeds the second will fail
+// because charge is already settled", seed 002). Frisbii's advice to read 79
+// as success on a retry holds for key-less retries only. The charge object
+// exposes the total settled (amount), not who settled it, so it cannot prove
+// otherwise; the only case it cannot rule out is a key Frisbii has expired,
+// which a person must check. The request is parked (providers.Unresolved)
+// with the charge's figures, read with GET /v1/charge/{handle}.
+func (c *Client) settledByOther(ctx context.Context, req *providers.Request, handle string, amount int64) error {
+	cur := req.Amount.Currency
+	f := func(n int64) string {
+		m, err := money.FromMinor(n, cur)
+		if err != nil {
+			return strconv.FormatInt(n, 10) + " minor units"
+		}
+		return m.String() + " " + cur
+	}
+	want := f(amount)
+	facts := "the charge could not be read"
+	if ch, found, err := c.getCharge(ctx, handle); err == nil && found {
+		facts = fmt.Sprintf("Frisbii shows %s settled of %s authorized (state %s, last transaction %s)",
+			f(ch.settledSoFar()), f(ch.authorized()), ch.State, orUnknown(ch.Transaction))
+	}
+	return providers.UnresolvedError(strconv.Itoa(CodeInvoiceAlreadySettled), fmt.Sprintf(
+		"Frisbii error 79 Invoice already settled on a repeat of settle key %s: charge %s was settled by another settlement; "+
+			"this request's %s was not settled (a settle performed under this key would have been replayed); %s; "+
+			"check in the Frisbii admin which settlements moved the money before deciding S or R",
+		req.RequestID, handle, want, facts), nil)
 }
 
 // checkLeft refuses, before any money moves, a settle larger than what is

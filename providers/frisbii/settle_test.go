@@ -68,9 +68,9 @@ func TestSettleContract(t *testing.T) {
 				return r
 			},
 			class: providers.Permanent, code: "79", reason: "Invoice already settled", settled: 10000, calls: 1},
-		{name: "error 79 on a retry is settled", seed: sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled},
-			req:  func(e *env) *providers.Request { r := debit("s1", "O1", "100.00"); r.Attempt = 2; return r },
-			want: providers.Settled, settled: 10000, calls: 1},
+		{name: "error 79 on a retry is unresolved, never settled (hole 4)", seed: sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled},
+			req:   func(e *env) *providers.Request { r := debit("s1", "O1", "100.00"); r.Attempt = 2; return r },
+			class: providers.Unresolved, code: "79", reason: "was not settled", settled: 10000, calls: 1},
 		{name: "fully settled on a first attempt is refused before the call", seed: sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled},
 			req:   func(e *env) *providers.Request { return debit("s1", "O1", "100.00") },
 			class: providers.Permanent, reason: frisbii.ReasonFullySettled, settled: 10000},
@@ -198,11 +198,11 @@ func TestSettleKeyAndRecovery(t *testing.T) {
 			t.Fatalf("Reconcile = %+v, %v, %v", out, found, err)
 		}
 	})
-	t.Run("reconcile reads error 79 as settled", func(t *testing.T) {
+	t.Run("reconcile parks error 79 as unresolved", func(t *testing.T) {
 		e := newEnv(t)
 		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled})
 		out, found, err := e.client.Reconcile(ctx, debit("late", "O1", "100.00"))
-		if err != nil || !found || out.Kind != providers.Settled || out.Refs[frisbii.RefSettledBy] == "" {
+		if providers.ClassOf(err) != providers.Unresolved || out.Kind == providers.Settled || !strings.Contains(err.Error(), "Frisbii admin") {
 			t.Fatalf("Reconcile = %+v, %v, %v", out, found, err)
 		}
 	})

@@ -105,7 +105,7 @@ const (
 	RefIdempotencyKey = "frisbii_idempotency_key"
 	// RefSettleMode is "order_lines" or "amount": how the settle was sent.
 	RefSettleMode = "frisbii_settle_mode"
-	// RefSettledBy is set to "error 79 on retry" when a retry found the
-	// charge fully settled and read that as success.
+	// RefSettledBy is no longer set: error 79 on a retry is Unresolved
+	// (hole 4). Kept so that refs recorded by older versions still parse.
 	RefSettledBy = "frisbii_settled_by"
 )

@@ -259,6 +259,11 @@ type EndpointCalls struct {
 	Failed5xx int `json:"failed_5xx"`
 	Hung      int `json:"hung"`
 	Dropped   int `json:"dropped"`
+	// Late counts late commits (late_next, late_per_mille); InFlight the
+	// calls answered 409 (error 74) because a call with the same key was
+	// still waiting to commit (also counted in Conflicts).
+	Late     int `json:"late"`
+	InFlight int `json:"in_flight"`
 }
 
 // Calls counts the calls per endpoint.

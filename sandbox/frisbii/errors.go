@@ -16,6 +16,7 @@ const (
 	CodeRefundAmountTooHigh = 65  // 400 refund beyond settled − refunded
 	CodeInvoiceSettled      = 79  // 400 "Invoice already settled": nothing left to settle
 	CodeProcessingTxn       = 80  // 400 "Invoice has processing transaction"
+	CodeConcurrentUpdate    = 74  // 409 "Concurrent resource update": the key is in flight
 	CodeAmountTooHigh       = 102 // 400 "Amount higher than authorized amount"
 	CodeMustBeAuthorized    = 106 // 400 settle of a charge that is not authorized
 	CodeRefundNotFound      = 107 // 404 "Refund not found"
@@ -33,6 +34,7 @@ var errorTexts = map[int]string{
 	CodeRefundAmountTooHigh: "Refund amount too high",
 	CodeInvoiceSettled:      "Invoice already settled",
 	CodeProcessingTxn:       "Invoice has processing transaction",
+	CodeConcurrentUpdate:    "Concurrent resource update",
 	CodeAmountTooHigh:       "Amount higher than authorized amount",
 	CodeMustBeAuthorized:    "Invoice must be authorized",
 	CodeRefundNotFound:      "Refund not found",
@@ -45,6 +47,7 @@ var codeStatus = map[int]int{
 	CodeInternalError:    http.StatusInternalServerError,
 	CodeNotAuthenticated: http.StatusUnauthorized,
 	CodeInvoiceNotFound:  http.StatusNotFound,
+	CodeConcurrentUpdate: http.StatusConflict,
 	CodeRefundNotFound:   http.StatusNotFound,
 }
 

@@ -19,8 +19,9 @@ const (
 var endpoints = []Endpoint{EndpointCharge, EndpointSettle, EndpointRefund, EndpointRefundGet}
 
 // Faults are the failure knobs of one endpoint. Counters ("next N") are
-// consumed one per call, in this precedence: HangNext, FailNext,
-// FailPerMille, DropNext. LatencyMS applies to every call first.
+// consumed one per call, in this precedence: HangNext, FailNext, LateNext,
+// then one roll against FailPerMille, LatePerMille, HangPerMille and
+// DropPerMille, then DropNext. LatencyMS applies to every call first.
 type Faults struct {
 	// LatencyMS delays every answer by this many milliseconds.
 	LatencyMS int `json:"latency_ms,omitempty"`
@@ -40,6 +41,22 @@ type Faults struct {
 	// recorded) but answers 502: a timeout after the provider acted,
 	// recovered only by retrying with the same idempotency key.
 	DropNext int `json:"drop_next,omitempty"`
+	// LateNext makes the next N calls commit late: the sandbox reads the
+	// request, waits LateMS whether or not the client is still there, then
+	// acts (money moves, the key is recorded) and answers a client that has
+	// usually given up. While it waits, the key is in flight: a call with
+	// the same key answers 409, error 74 "Concurrent resource update"
+	// (sandbox choice, see README).
+	LateNext int `json:"late_next,omitempty"`
+	// LateMS is the wait of a late commit (0: 2 seconds).
+	LateMS int `json:"late_ms,omitempty"`
+	// LatePerMille, HangPerMille and DropPerMille are per-call
+	// probabilities in thousandths of a late commit, a hang and a dropped
+	// reply, for chaos runs. With FailPerMille they share one roll: the sum
+	// must be at most 1000.
+	LatePerMille int `json:"late_per_mille,omitempty"`
+	HangPerMille int `json:"hang_per_mille,omitempty"`
+	DropPerMille int `json:"drop_per_mille,omitempty"`
 }
 
 // FaultsRequest is the body of PUT {prefix}/_sandbox/faults: Faults for an
@@ -64,7 +81,9 @@ func (f Faults) Validate() error { return f.knobs().Validate(false) }
 // knobs is the view of f's shared knobs that kit plans and validates.
 func (f *Faults) knobs() kit.Knobs {
 	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
-		HangNext: &f.HangNext, FailNext: &f.FailNext, DropNext: &f.DropNext}
+		HangNext: &f.HangNext, FailNext: &f.FailNext, DropNext: &f.DropNext,
+		LateNext: &f.LateNext, LateMS: f.LateMS,
+		LatePerMille: f.LatePerMille, HangPerMille: f.HangPerMille, DropPerMille: f.DropPerMille}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).

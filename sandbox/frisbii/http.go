@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
@@ -53,7 +54,12 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) *ap
 	ec := s.countersLocked(ep)
 	c.plan.Count(&ec.Hung, &ec.Failed5xx, nil)
 	s.mu.Unlock()
-	if !c.plan.Apply(r, s.closed, s.log, string(ep), func() {
+	// A late commit waits in lateWait, after the handler has read the
+	// request, so that the act depends on nothing of the (by then usually
+	// cancelled) request.
+	early := c.plan
+	early.Late = false
+	if !early.Apply(r, s.closed, s.log, string(ep), func() {
 		s.writeError(c, &apiError{code: CodeInternalError, status: c.plan.FailStatus,
 			message: "injected by the frisbii sandbox; retry with the same idempotency key"})
 	}) {
@@ -187,4 +193,56 @@ func (o outcome[T]) answer(s *Sandbox, c *apiCall, ev *zerolog.Event, msg, state
 func (s *Sandbox) dropReply(c *apiCall) {
 	s.count(c.ep, func(ec *EndpointCalls) { ec.Dropped++ })
 	kit.WriteDropped(c.w, "frisbii")
+}
+
+// flightKey names an idempotency key in flight on an endpoint.
+type flightKey struct {
+	ep  Endpoint
+	key string
+}
+
+// startLocked is called, with s.mu held, before a money-moving call with
+// idempotency key key acts. If a call with the same key is still in flight
+// (a late commit waiting), it answers 409, error 74 "Concurrent resource
+// update", and returns false: the repeat neither acts nor waits (sandbox
+// choice; seed 002 says only that "multiple requests with the same key will
+// yield the same result", not how a concurrent one is answered). Otherwise,
+// for a late-commit plan it marks the key in flight, releases s.mu, waits
+// LateDelay whether or not the client is still there, and takes s.mu again
+// (done must then be called). An empty key is never tracked.
+func (s *Sandbox) startLocked(c *apiCall, key string) (ok bool, done func()) {
+	fk := flightKey{c.ep, key}
+	if key != "" && s.inFlight[fk] {
+		ec := s.countersLocked(c.ep)
+		ec.InFlight++
+		ec.Conflicts++
+		s.mu.Unlock()
+		s.writeError(c, newAPIError(CodeConcurrentUpdate, "a request with idempotency key "+key+
+			" is still being processed; retry with the same key later"))
+		s.mu.Lock()
+		return false, func() {}
+	}
+	if !c.plan.Late {
+		return true, func() {}
+	}
+	s.countersLocked(c.ep).Late++
+	if key != "" {
+		s.inFlight[fk] = true
+	}
+	s.mu.Unlock()
+	s.log.Info().Str("endpoint", string(c.ep)).Dur("delay", c.plan.LateDelay).Msg("fault: committing late, whether or not the client waits")
+	t := time.NewTimer(c.plan.LateDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.closed:
+		// The sandbox is closing: drop the connection without acting, as
+		// a dead server would.
+		s.mu.Lock()
+		delete(s.inFlight, fk)
+		s.mu.Unlock()
+		panic(http.ErrAbortHandler)
+	}
+	s.mu.Lock()
+	return true, func() { delete(s.inFlight, fk) }
 }

@@ -45,9 +45,16 @@ func (s *Sandbox) handleRefund(w http.ResponseWriter, r *http.Request) {
 	fp := fingerprint(req.Invoice, req.Key, amount, req.Text, req.AcquirerReference)
 
 	s.mu.Lock()
+	ok, done := s.startLocked(c, refundFlightKey(req.Invoice, req.Key))
+	if !ok {
+		done()
+		s.mu.Unlock()
+		return
+	}
 	now := s.cfg.Now()
 	s.tickLocked(now)
 	res := s.refundLocked(req, amount, fp, now)
+	done()
 	res.countLocked(s.countersLocked(EndpointRefund), c.plan.Drop)
 	s.mu.Unlock()
 
@@ -165,4 +172,12 @@ func (s *Sandbox) handleGetRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kit.WriteJSON(w, http.StatusOK, view)
+}
+
+// refundFlightKey names a refund key in flight (keys are per invoice).
+func refundFlightKey(invoice, key string) string {
+	if key == "" {
+		return ""
+	}
+	return invoice + "\x00" + key
 }

@@ -27,6 +27,7 @@ type Sandbox struct {
 	processing []*refund          // refunds still processing
 	settleKeys map[string]*settleRecord
 	refundKeys map[refundKey]*refundRecord
+	inFlight   map[flightKey]bool // keys of late commits still waiting
 	entries    []*Entry
 	entrySeq   int64
 	faults     kit.FaultSet[Endpoint, Faults]
@@ -124,6 +125,7 @@ func (s *Sandbox) resetLocked() {
 	s.processing = nil
 	s.settleKeys = map[string]*settleRecord{}
 	s.refundKeys = map[refundKey]*refundRecord{}
+	s.inFlight = map[flightKey]bool{}
 	s.entries = nil
 	s.entrySeq = 0
 	s.faults = kit.NewFaultSet[Endpoint, Faults](EndpointAll, endpoints...)

@@ -26,9 +26,16 @@ func (s *Sandbox) handleSettle(w http.ResponseWriter, r *http.Request) {
 	handle := r.PathValue("handle")
 
 	s.mu.Lock()
+	ok, done := s.startLocked(c, in.Key)
+	if !ok {
+		done()
+		s.mu.Unlock()
+		return
+	}
 	now := s.cfg.Now()
 	s.tickLocked(now)
 	res := s.settleLocked(handle, in, fingerprint(handle, in), now)
+	done()
 	res.countLocked(s.countersLocked(EndpointSettle), c.plan.Drop)
 	s.mu.Unlock()
 
