@@ -55,7 +55,7 @@ func TestHTTPFailuresAreTransient(t *testing.T) {
 		reason string
 	}{
 		{"404: wrong endpoint path", e.srv.URL + "/miva/mm5/nothing.mvc", "404", "unexpected HTTP 404"},
-		{"connection refused", "http://127.0.0.1:1/mm5/json.mvc", "", "request failed"},
+		{"connection refused", "http://127.0.0.1:1/mm5/json.mvc", "", "connection refused (the call did not reach Miva)"},
 		{"204 without a body", e.srv.URL + "/miva/_sandbox/reset", "", "unparseable reply"},
 	}
 	for _, tc := range tests {

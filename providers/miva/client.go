@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -132,6 +133,10 @@ func (c *Client) call(ctx context.Context, function string, body any) (json.RawM
 
 // transportError classifies a failed exchange as transient.
 func (c *Client) transportError(ctx context.Context, function string, err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Nothing listened: the call cannot have reached Miva.
+		return providers.NotSentError("", "miva "+function+": connection refused (the call did not reach Miva)", errors.New(c.redact(err.Error())))
+	}
 	reason := "miva " + function + ": request failed (the call may have reached Miva; a retry reconciles first)"
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		reason = fmt.Sprintf("miva %s: no answer within %s (the call may have reached Miva; a retry reconciles first)", function, c.cfg.Timeout)
@@ -148,12 +153,17 @@ type envelope struct {
 }
 
 // decode classifies an HTTP answer and returns the data of a success.
+// Answers that prove the function did not run (HTTP 401/403/429/503, a
+// Miva error body refusing the credentials, store or function) are
+// NotSent; 500, 502, 504 and any other error may come after Miva acted.
 func (c *Client) decode(function string, status int, raw []byte) (json.RawMessage, error) {
 	code := strconv.Itoa(status)
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return nil, providers.TransientError(code, fmt.Sprintf(
+		return nil, providers.NotSentError(code, fmt.Sprintf(
 			"miva %s: HTTP %d: Miva refused the credentials; check MIVA_API_TOKEN and MIVA_SIGNING_KEY, then replay the parked request", function, status), nil)
+	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
+		return nil, providers.NotSentError(code, fmt.Sprintf("miva %s: HTTP %d %s (refused before acting)", function, status, http.StatusText(status)), nil)
 	case status >= 500:
 		return nil, providers.TransientError(code, fmt.Sprintf("miva %s: HTTP %d %s", function, status, http.StatusText(status)), nil)
 	case status/100 != 2:

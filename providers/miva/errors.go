@@ -107,6 +107,11 @@ func (c *Client) classify(function, code, message string) error {
 	if hint, ok := configCodes[code]; ok {
 		reason += "; " + hint
 	}
+	if _, ok := configCodes[code]; ok {
+		// Authentication, store and function refusals come before the
+		// function runs: nothing can have been committed.
+		return providers.NotSentError(code, reason, nil)
+	}
 	return providers.TransientError(code, reason, nil)
 }
 

@@ -1,6 +1,7 @@
 package miva
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -17,27 +18,35 @@ import (
 // whose outcome is unknown (a crash, a timeout, a lost reply) already
 // captured or refunded. Miva keeps no idempotency key, so the only
 // evidence is the order's payment list, compared with the baseline the
-// client recorded (RefRecordsBefore):
+// client recorded (RefRecordsBefore) and with the records the pipeline
+// already attributed to other settlements of the same order (req.Claimed;
+// record ids are only compared within this Miva order's payment list):
 //
-//   - a record created since the baseline, of the settlement's kind
-//     (capture: type 2 or 4; refund: type 6) and of exactly its amount →
-//     found, Settled, Ref = that record;
-//   - debit only: the authorization's available fell by at least the
-//     amount since RefAvailableBefore, beyond what new voids and other new
-//     captures explain → found, Settled (no record to name);
-//   - otherwise found=false: nothing happened, Settle may run.
+//   - candidates are the records created since the baseline, of the
+//     settlement's kind (capture: type 2 or 4; refund: type 6), of exactly
+//     its amount, and not claimed by another settlement;
+//   - exactly one candidate → found, Settled, Ref = that record;
+//   - several candidates → the client cannot tell which is this request's:
+//     Unresolved ("order N is ambiguous: ..."), parked for a person;
+//   - none, but (debit only) the authorization's available fell by at
+//     least the amount since RefAvailableBefore, beyond what new voids and
+//     other new captures explain → money moved with no record to name:
+//     Unresolved, never Settled (reporting S without a record would let two
+//     settlements of the same amount both claim one capture);
+//   - otherwise found=false: nothing happened (once the settle window has
+//     passed; the pipeline parks a non-idempotent provider's request then).
 //
-// Without a baseline (a credit: the pipeline calls ConfirmFunds, and so
-// records refs, for debits only, unless it records Prepare's refs):
-// no record of that kind and amount on the order → found=false; one or
-// more → the client cannot tell this request's refund from an older one of
-// the same amount, and neither refunding again nor reporting S is safe:
-// Reconcile returns a transient error naming the records, so the request
-// is retried, then parked for a person to check in the Miva admin.
+// Without a baseline (a credit whose Prepare refs were not recorded): no
+// unclaimed record of that kind and amount on the order → found=false; one
+// or more → the client cannot tell this request's refund from an older one
+// of the same amount, and neither refunding again nor reporting S is safe:
+// Unresolved, naming the records, parked at once for a person to check in
+// the Miva admin.
 //
 // Residual ambiguity: a capture or refund of the same amount made on the
 // same order by someone else (a person in the Miva admin) between the
-// baseline and Reconcile is taken for this request's.
+// baseline and Reconcile, while this request's attempt made none, is taken
+// for this request's.
 func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
 	oid, err := orderIDOf(req)
 	if err != nil {
@@ -63,41 +72,53 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 	if v := req.Refs[RefPaymentID]; v != "" {
 		refs[RefPaymentID] = v
 	}
-	settled := func(id int64, by string) (providers.Outcome, bool, error) {
-		refs[RefReconciledBy] = by
-		out := providers.Outcome{Kind: providers.Settled, Refs: refs}
-		if id != 0 {
-			out.Ref = strconv.FormatInt(id, 10)
-			refs[key] = out.Ref
+	amt := fmtAmount(req, amount)
+	claimed := "none"
+	if len(req.Claimed) > 0 {
+		claimed = strings.Join(req.Claimed, ", ")
+	}
+	// unclaimed drops the records attributed to other settlements.
+	unclaimed := func(rs []Payment) (out []Payment, ids []string) {
+		rs = slices.Clone(rs)
+		slices.SortFunc(rs, func(a, b Payment) int { return cmp.Compare(a.ID, b.ID) })
+		for _, r := range rs {
+			id := strconv.FormatInt(r.ID, 10)
+			if !slices.Contains(req.Claimed, id) {
+				out = append(out, r)
+				ids = append(ids, id)
+			}
 		}
-		return out, true, nil
+		return out, ids
+	}
+	unresolved := func(detail string) (providers.Outcome, bool, error) {
+		return providers.Outcome{}, false, providers.UnresolvedError("", fmt.Sprintf(
+			"miva reconcile: order %d is ambiguous: %s (%s of %s; records claimed by other settlements: %s); "+
+				"check the order in the Miva admin, then settle the request by hand (Miva has no idempotency key; the worker will not %s again)",
+			oid, detail, what, amt, claimed, what), nil)
 	}
 
 	before, hasBaseline := parseIDList(req.Refs)
 	if !hasBaseline {
-		matches := newRecords(ps, nil, want, amount)
-		if len(matches) == 0 {
+		_, ids := unclaimed(newRecords(ps, nil, want, amount))
+		if len(ids) == 0 {
 			return providers.Outcome{}, false, nil
 		}
-		ids := make([]string, len(matches))
-		for i, p := range matches {
-			ids[i] = strconv.FormatInt(p.ID, 10)
-		}
-		return providers.Outcome{}, false, providers.TransientError("", fmt.Sprintf(
-			"miva reconcile: order %d already has %s record(s) %s of %s and no baseline was recorded, so it cannot be told whether this request's earlier attempt made one; "+
-				"check the order in the Miva admin, then settle the request by hand (Miva has no idempotency key; the worker will not %s again)",
-			oid, what, strings.Join(ids, ", "), fmtAmount(req, amount), what), nil)
+		return unresolved(fmt.Sprintf("order %d already has %s record(s) %s of %s and no baseline was recorded, so it cannot be told whether this request's earlier attempt made one",
+			oid, what, strings.Join(ids, ", "), amt))
 	}
-	// Records the worker already attributed to other settlements of this
-	// order (a same-amount capture made while this request waited to retry)
-	// are not this request's.
-	for _, r := range newRecords(ps, before, want, amount) {
-		if !slices.Contains(req.Claimed, strconv.FormatInt(r.ID, 10)) {
-			return settled(r.ID, "new_record")
-		}
+	cands, ids := unclaimed(newRecords(ps, before, want, amount))
+	switch {
+	case len(cands) == 1:
+		refs[RefReconciledBy] = "new_record"
+		ref := strconv.FormatInt(cands[0].ID, 10)
+		refs[key] = ref
+		return providers.Outcome{Kind: providers.Settled, Ref: ref, Refs: refs}, true, nil
+	case len(cands) > 1:
+		return unresolved(fmt.Sprintf("records %s are all new unclaimed %ss of the amount since the baseline, and it cannot be told which one is this request's", strings.Join(ids, ", "), what))
 	}
 	if req.Type == messages.SettlementDebit && availableFell(ps, req.Refs, before, amount) {
-		return settled(0, "available_decrease")
+		return unresolved(fmt.Sprintf("authorization record %s lost %s of its available since the baseline (was %s) but no new unclaimed capture record shows it",
+			req.Refs[RefPaymentID], amt, req.Refs[RefAvailableBefore]))
 	}
 	return providers.Outcome{}, false, nil
 }

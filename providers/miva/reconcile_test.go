@@ -80,21 +80,29 @@ func TestReconcileDebitEvidence(t *testing.T) {
 			map[string]string{miva.RefPaymentID: "4", miva.RefAvailableBefore: "0", miva.RefRecordsBefore: "2,4,5"}, "1.00", false, "", "", ""},
 		{"new capture record of the amount", withRecords(seedExample, "0", sandbox.RecordSeed{ID: 5, Type: sandbox.TypeCapture, Amount: "1.00", ParentID: 4}),
 			refs, "1.00", true, "new_record", "5", ""},
-		{"available fell by the amount without a record", withRecords(seedExample, "0"), refs, "1.00", true, "available_decrease", "", ""},
+		{"available fell by the amount without a record: no record to name, unresolved", withRecords(seedExample, "0"), refs, "1.00", false, "", "", "order 200102 is ambiguous"},
+		{"two unclaimed new capture records of the amount: unresolved", withRecords(seedExample, "0",
+			sandbox.RecordSeed{ID: 5, Type: sandbox.TypeCapture, Amount: "0.50", ParentID: 4}, sandbox.RecordSeed{ID: 6, Type: sandbox.TypeCapture, Amount: "0.50", ParentID: 4}),
+			refs, "0.50", false, "", "", "records 5, 6"},
 		{"available fell because of a void", withRecords(seedExample, "0", sandbox.RecordSeed{ID: 5, Type: sandbox.TypeVoid, Amount: "1.00", ParentID: 4}),
 			refs, "1.00", false, "", "", ""},
 		{"no baseline and no capture of the amount", seedExample, map[string]string{}, "1.00", false, "", "", ""},
 		{"no baseline and a capture of the amount: ambiguous, parked", withRecords(seedExample, "0", sandbox.RecordSeed{ID: 5, Type: sandbox.TypeCapture, Amount: "1.00", ParentID: 4}),
 			map[string]string{}, "1.00", false, "", "", "capture record(s) 5 of 1.00 USD"},
+		{"the only new capture record is claimed by another settlement: not this one", withRecords(seedExample, "0.50",
+			sandbox.RecordSeed{ID: 5, Type: sandbox.TypeCapture, Amount: "0.50", ParentID: 4}), refs, "0.50", false, "", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, sandbox.Config{}, tc.seed)
 			req := debit("200102", tc.amount)
 			req.Refs = tc.refs
+			if strings.Contains(tc.name, "claimed by another") {
+				req.Claimed = []string{"5"}
+			}
 			out, found, err := e.client.Reconcile(context.Background(), req)
 			if tc.errMsg != "" {
-				checkErr(t, err, providers.Transient, "", tc.errMsg)
+				checkErr(t, err, providers.Unresolved, "", tc.errMsg)
 				return
 			}
 			if err != nil || found != tc.found {
@@ -205,7 +213,7 @@ func TestCreditRecovery(t *testing.T) {
 		if found {
 			t.Fatal("found without a baseline")
 		}
-		checkErr(t, err, providers.Transient, "", "already has refund record(s) 92 of 10.00 USD")
+		checkErr(t, err, providers.Unresolved, "", "already has refund record(s) 92 of 10.00 USD")
 		if len(refunds(e)) != 1 {
 			t.Fatal("refunded twice")
 		}

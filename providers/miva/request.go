@@ -33,7 +33,7 @@ const (
 	// RefRefundID is the refund record a credit created.
 	RefRefundID = "miva_refund_id"
 	// RefReconciledBy says how Reconcile found an earlier attempt:
-	// "new_record" or "available_decrease".
+	// "new_record" (an available decrease without a record is Unresolved).
 	RefReconciledBy = "miva_reconciled_by"
 )
 

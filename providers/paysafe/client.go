@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/settlement-worker/settlement-worker/providers"
 )
@@ -185,6 +186,10 @@ func (c *Client) do(ctx context.Context, op, method, p string, query url.Values,
 // underlying error is dropped: a url.Error repeats the URL, which is
 // harmless, but nothing from the exchange is worth the risk of echoing.
 func (c *Client) transportError(ctx context.Context, op string, err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Nothing listened: the call cannot have reached Paysafe.
+		return providers.NotSentError("", "paysafe "+op+": connection refused (the call did not reach Paysafe)", nil)
+	}
 	reason := "paysafe " + op + ": the request failed before an answer (connection error); the next attempt looks the transaction up by merchantRefNum first"
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		reason = fmt.Sprintf("paysafe %s: no answer within %s (timeout; the request may have reached Paysafe, so the next attempt looks it up by merchantRefNum first)", op, c.cfg.Timeout)

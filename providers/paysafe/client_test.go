@@ -250,7 +250,7 @@ func TestDuplicateMerchantRefNumIsReconciled(t *testing.T) {
 
 	t.Run("same merchantRefNum, other amount", func(t *testing.T) {
 		_, err := e.client.Settle(ctx(t), debit("dup-1", authID, "10.00", "USD"))
-		checkErr(t, err, providers.Transient, "", "is for 20.00 USD but this request is for 10.00 USD")
+		checkErr(t, err, providers.Unresolved, "", "is for 20.00 USD but this request is for 10.00 USD")
 	})
 }
 
@@ -414,7 +414,7 @@ func TestLookupAndPollFailuresAreTransient(t *testing.T) {
 	}
 	resp.Body.Close()
 	_, _, err = e.client.Reconcile(ctx(t), req)
-	checkErr(t, err, providers.Transient, "", "2 live settlements carry merchantRefNum lp-1")
+	checkErr(t, err, providers.Unresolved, "", "2 settlements carry merchantRefNum lp-1")
 }
 
 func ptr[T any](v T) *T { return &v }

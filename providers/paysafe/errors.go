@@ -134,7 +134,22 @@ func classify(op string, r reply, secrets ...string) error {
 	if rule.Class == providers.Permanent {
 		return providers.PermanentError(code, reason, nil)
 	}
+	if refusedBeforeActing(r.status, code) && !rule.Reconcile {
+		return providers.NotSentError(code, reason, nil)
+	}
 	return providers.TransientError(code, reason, nil)
+}
+
+// refusedBeforeActing reports whether a transient answer proves Paysafe
+// did not act on the call: credentials refused (HTTP 401/403, error 5279),
+// rate limited (429) or unavailable (503). 500, 502, 504 and 3417 (another
+// request in progress) are not: the call, or an earlier one, may be acting.
+func refusedBeforeActing(status int, code string) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	}
+	return code == CodeInvalidCredentials
 }
 
 // transient reclassifies err as transient: a failure of a lookup or a poll
@@ -145,7 +160,7 @@ func transient(err error) error {
 	if err == nil || !errors.As(err, &pe) || pe.Class == providers.Transient {
 		return err
 	}
-	return providers.TransientError(pe.Code, pe.Reason, pe.Err)
+	return &providers.Error{Class: providers.Transient, Code: pe.Code, Reason: pe.Reason, Err: pe.Err, NotSent: pe.NotSent}
 }
 
 // notFound reports whether a reply says the id is unknown.

@@ -12,20 +12,21 @@ import (
 //	COMPLETED                      Settled
 //	FAILED, CANCELLED              Refused, with a reason
 //
-// Any other status, a reply without an id, or a transaction whose
-// merchantRefNum or amount is not the request's is a transient error: the
+// Any other status or a reply without an id is a transient error: the
 // money may be moving, so the request must never be refused on it; it is
-// retried, then parked for an operator.
+// retried, then parked for an operator. A transaction whose merchantRefNum
+// or amount is not the request's is Unresolved: money may have moved but
+// not as this request asked, so it is parked for a person at once.
 func (c *Client) outcome(t target, tx transaction) (providers.Outcome, error) {
 	if tx.ID == "" {
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf("paysafe %s: the reply has no id (status %q)", t.kind, tx.Status), nil)
 	}
 	if tx.MerchantRefNum != "" && tx.MerchantRefNum != t.merchantRefNum {
-		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+		return providers.Outcome{}, providers.UnresolvedError("", fmt.Sprintf(
 			"paysafe %s %s has merchantRefNum %q, this request %q; investigate before replaying", t.kind, tx.ID, tx.MerchantRefNum, t.merchantRefNum), nil)
 	}
 	if tx.Amount != t.amount {
-		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+		return providers.Outcome{}, providers.UnresolvedError("", fmt.Sprintf(
 			"paysafe %s %s (merchantRefNum %s) is for %s but this request is for %s; it was not submitted again: investigate at Paysafe",
 			t.kind, tx.ID, t.merchantRefNum, t.format(tx.Amount), t.format(t.amount)), nil)
 	}

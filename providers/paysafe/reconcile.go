@@ -14,8 +14,11 @@ import (
 // merchantRefNum (GET .../settlements?merchantRefNum= or .../refunds?...)
 // before any new attempt after a timeout or crash. found=true returns the
 // outcome of the transaction found; found=false means no earlier attempt
-// reached Paysafe and Settle may run. Lookup failures are transient: they
-// never refuse a request.
+// reached Paysafe (trustworthy only once the settle window has passed since
+// the attempt was sent: Paysafe may commit late). An ambiguous lookup
+// (several transactions with the merchantRefNum, or one of another amount)
+// is Unresolved, see lookup. Lookup failures are transient: they never
+// refuse a request.
 func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
 	t, err := c.baseTarget(req, c.recordedAccount)
 	if err != nil {
@@ -42,9 +45,19 @@ func parentOf(req *providers.Request, kind string) string {
 	return v
 }
 
-// lookup finds the transaction of kind with t's merchantRefNum. With
-// several, the one still holding money wins; two such are a duplicate an
-// operator must resolve (transient, so the request is parked, not refused).
+// lookup finds the transaction of kind with t's merchantRefNum and trusts
+// it only when it is unambiguous:
+//
+//   - none → found=false (nothing reached Paysafe, or, before the settle
+//     window has passed, a late commit is not visible yet: the pipeline
+//     reconciles only after the window);
+//   - exactly one, of the request's amount → its outcome;
+//   - several with the merchantRefNum (whatever their status), or one of
+//     another amount → Unresolved: the client sends the requestId as
+//     merchantRefNum with dupCheck, so Paysafe refuses a second transaction
+//     with it (5031) and several can only come from a submission without
+//     dupCheck (someone else, or a bug); which one is this request's money
+//     cannot be told, so a person decides (never a guess, never a retry).
 func (c *Client) lookup(ctx context.Context, t target) (providers.Outcome, bool, error) {
 	op := "lookup " + t.kind
 	r, err := c.do(ctx, op, http.MethodGet, path(t.account, t.kind+"s"), url.Values{"merchantRefNum": {t.merchantRefNum}}, nil)
@@ -62,32 +75,25 @@ func (c *Client) lookup(ctx context.Context, t target) (providers.Outcome, bool,
 	if t.kind == KindRefund {
 		txs = list.Refunds
 	}
-	var match, alive []transaction
+	var match []transaction
 	for _, tx := range txs {
 		if tx.MerchantRefNum == t.merchantRefNum {
 			match = append(match, tx)
-			if tx.Status != StatusFailed && tx.Status != StatusCancelled {
-				alive = append(alive, tx)
-			}
 		}
 	}
-	switch {
-	case len(match) == 0:
+	switch len(match) {
+	case 0:
 		return providers.Outcome{}, false, nil
-	case len(alive) > 1:
-		ids := make([]string, len(alive))
-		for i, tx := range alive {
-			ids[i] = tx.ID
-		}
-		return providers.Outcome{}, false, providers.TransientError("", fmt.Sprintf(
-			"paysafe: %d live %ss carry merchantRefNum %s (%s); cancel or refund the duplicates at Paysafe, then replay",
-			len(alive), t.kind, t.merchantRefNum, strings.Join(ids, ", ")), nil)
-	case len(alive) == 1:
-		out, err := c.outcome(t, alive[0])
-		return out, err == nil, err
-	default:
-		// Every attempt failed or was cancelled: the latest one speaks.
-		out, err := c.outcome(t, match[len(match)-1])
+	case 1:
+		out, err := c.outcome(t, match[0])
 		return out, err == nil, err
 	}
+	ds := make([]string, len(match))
+	for i, tx := range match {
+		ds[i] = fmt.Sprintf("%s %s %s", tx.ID, tx.Status, t.format(tx.Amount))
+	}
+	return providers.Outcome{}, false, providers.UnresolvedError("", fmt.Sprintf(
+		"paysafe: %d %ss carry merchantRefNum %s (%s) and this request is for %s; it cannot be told which one is this request's: "+
+			"check them at Paysafe (cancel or refund the duplicates), then settle the request by hand",
+		len(match), t.kind, t.merchantRefNum, strings.Join(ds, "; "), t.format(t.amount)), nil)
 }

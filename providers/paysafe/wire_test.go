@@ -135,9 +135,12 @@ func TestHTTPClassification(t *testing.T) {
 		url := dead.URL
 		dead.Close()
 		_, err := newClient(t, url, user, pass).Settle(ctx(t), debit("h-2", "a1", "1.00", "USD"))
-		checkErr(t, err, providers.Transient, "", "looks the transaction up by merchantRefNum first")
+		checkErr(t, err, providers.Transient, "", "connection refused (the call did not reach Paysafe)")
+		if !providers.WasNotSent(err) {
+			t.Fatalf("connection refused is not NotSent: %v", err)
+		}
 		_, err = newClient(t, url, user, pass).ConfirmFunds(ctx(t), debit("h-2", "a1", "1.00", "USD"))
-		checkErr(t, err, providers.Transient, "", "request failed")
+		checkErr(t, err, providers.Transient, "", "connection refused")
 	})
 
 	t.Run("confirm funds failures", func(t *testing.T) {

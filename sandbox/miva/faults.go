@@ -35,8 +35,9 @@ func endpointOf(function string) Endpoint {
 
 // Faults are the failure knobs of one endpoint. Counters ("next N") are
 // consumed one per call that passed authentication, in this precedence:
-// HangNext, FailNext, ErrorNext, FailPerMille, DropNext. LatencyMS applies
-// to every such call first.
+// HangNext, FailNext, ErrorNext, LateNext, then one roll against
+// FailPerMille, LatePerMille, HangPerMille and DropPerMille (in that order),
+// then DropNext. LatencyMS applies to every such call first.
 type Faults struct {
 	// LatencyMS delays every answer by this many milliseconds.
 	LatencyMS int `json:"latency_ms,omitempty"`
@@ -64,6 +65,19 @@ type Faults struct {
 	// captures) but answers 502: the reply is lost after Miva acted, which
 	// only reconciliation can recover.
 	DropNext int `json:"drop_next,omitempty"`
+	// LateNext makes the next N calls commit late: the sandbox waits LateMS
+	// whether or not the client is still there, then acts (a capture really
+	// captures, with the time of the commit) and answers a client that has
+	// usually left. Only reconciliation after the settle window finds it.
+	LateNext int `json:"late_next,omitempty"`
+	// LateMS is the wait of a late commit. Default 2000.
+	LateMS int `json:"late_ms,omitempty"`
+	// LatePerMille, HangPerMille and DropPerMille make each call commit
+	// late, hang, or act and drop its reply with these probabilities in
+	// thousandths; with FailPerMille they sum to at most 1000 (chaos runs).
+	LatePerMille int `json:"late_per_mille,omitempty"`
+	HangPerMille int `json:"hang_per_mille,omitempty"`
+	DropPerMille int `json:"drop_per_mille,omitempty"`
 }
 
 // FaultsRequest is the body of PUT {prefix}/_sandbox/faults: Faults for an
@@ -94,7 +108,8 @@ type faultPlan struct {
 // knobs is the view of f's shared knobs that kit plans and validates.
 func (f *Faults) knobs() kit.Knobs {
 	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
-		HangNext: &f.HangNext, FailNext: &f.FailNext, OwnNext: &f.ErrorNext, DropNext: &f.DropNext}
+		HangNext: &f.HangNext, FailNext: &f.FailNext, OwnNext: &f.ErrorNext, DropNext: &f.DropNext,
+		LateNext: &f.LateNext, LateMS: f.LateMS, LatePerMille: f.LatePerMille, HangPerMille: f.HangPerMille, DropPerMille: f.DropPerMille}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).

@@ -59,6 +59,9 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 	plan := s.faults.Of(ep).plan(s.rng.IntN(1000))
 	cnt := s.countersLocked(ep)
 	plan.Count(&cnt.Hung, &cnt.Failed5xx, &cnt.Errored)
+	if plan.Late {
+		cnt.Late++
+	}
 	s.mu.Unlock()
 	if !plan.Apply(r, s.closed, s.log, string(ep), func() {
 		if plan.err != nil {
@@ -68,6 +71,11 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 		kit.WriteInjectedFailure(w, "miva", plan.FailStatus)
 	}) {
 		return
+	}
+	if plan.Late {
+		// A late commit acts at the time it commits. Nothing below depends
+		// on r.Context(): the client has usually left, the act goes on.
+		now = s.cfg.Now()
 	}
 
 	s.mu.Lock()
@@ -83,6 +91,9 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 		if out.entry != nil && plan.Drop {
 			out.entry.ReplyDropped = true
 		}
+		if out.entry != nil && plan.Late {
+			out.entry.LateCommit = true
+		}
 	}
 	var entry Entry
 	if out.entry != nil {
@@ -90,7 +101,7 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	ev := s.log.Info().Str("function", function).Bool("reply_dropped", plan.Drop)
+	ev := s.log.Info().Str("function", function).Bool("reply_dropped", plan.Drop).Bool("late_commit", plan.Late)
 	if entry.Seq != 0 {
 		ev = ev.Int64("order_id", entry.OrderID).Int64("payment_id", entry.PaymentID).Int64("record_id", entry.RecordID).
 			Str("amount", entry.Amount).Str("currency", entry.Currency)

@@ -406,9 +406,70 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("late commit acts after the client gave up", func(t *testing.T) {
+		sb, srv := newTestSandbox(t, Config{})
+		mustSeed(t, sb, order)
+		if err := sb.SetFaults(EndpointCapture, Faults{LateNext: 1, LateMS: 300}); err != nil {
+			t.Fatal(err)
+		}
+		hc := srv.Client()
+		hc.Timeout = 50 * time.Millisecond
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+apiPath,
+			strings.NewReader(`{"Store_code":"beta","Function":"OrderPayment_Capture","OrderPayment_ID":1,"Amount":1.00}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(AuthorizationHeader, "MIVA "+testToken)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("late commit answered in time: HTTP %d", resp.StatusCode)
+		}
+		if len(sb.Ledger()) != 0 {
+			t.Fatal("committed before the late delay")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(sb.Ledger()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the late commit never happened (did it depend on the cancelled request?)")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if es := sb.Ledger(); len(es) != 1 || !es[0].LateCommit {
+			t.Fatalf("ledger %+v", es)
+		}
+		if c := sb.Calls().Capture; c.Late != 1 || c.Processed != 1 {
+			t.Fatalf("counters %+v", c)
+		}
+		if f := sb.Faults(); f.Capture.LateNext != 0 {
+			t.Fatalf("late_next not consumed: %+v", f.Capture)
+		}
+	})
+
+	t.Run("per-mille late, hang and drop knobs", func(t *testing.T) {
+		for _, tc := range []struct {
+			f      Faults
+			status int
+			check  func(c EndpointCalls) bool
+		}{
+			{Faults{DropPerMille: 1000}, http.StatusBadGateway, func(c EndpointCalls) bool { return c.Dropped == 1 && c.Processed == 1 }},
+			{Faults{LatePerMille: 1000, LateMS: 10}, http.StatusOK, func(c EndpointCalls) bool { return c.Late == 1 && c.Processed == 1 }},
+		} {
+			sb, srv := newTestSandbox(t, Config{})
+			mustSeed(t, sb, order)
+			if err := sb.SetFaults(EndpointCapture, tc.f); err != nil {
+				t.Fatal(err)
+			}
+			if status, r := call(t, srv, FunctionCapture, capture); status != tc.status {
+				t.Fatalf("%+v: HTTP %d %s", tc.f, status, r.body)
+			}
+			if c := sb.Calls().Capture; !tc.check(c) {
+				t.Fatalf("%+v: counters %+v", tc.f, c)
+			}
+		}
+	})
+
 	t.Run("validation", func(t *testing.T) {
 		sb, _ := newTestSandbox(t, Config{})
-		for _, f := range []Faults{{FailNext: -1}, {FailStatus: 404}, {FailPerMille: 1001}} {
+		for _, f := range []Faults{{FailNext: -1}, {FailStatus: 404}, {FailPerMille: 1001}, {LateNext: -1}, {LateMS: -1},
+			{LatePerMille: 600, HangPerMille: 600}, {DropPerMille: -1}} {
 			if err := sb.SetFaults(EndpointCapture, f); err == nil {
 				t.Fatalf("accepted %+v", f)
 			}

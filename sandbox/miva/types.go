@@ -214,8 +214,11 @@ type Entry struct {
 	Currency  string `json:"currency"`
 	// ReplyDropped is true when a drop_next fault answered 502 although
 	// the money moved.
-	ReplyDropped bool      `json:"reply_dropped,omitempty"`
-	At           time.Time `json:"at"`
+	ReplyDropped bool `json:"reply_dropped,omitempty"`
+	// LateCommit is true when a late-commit fault made this call act after
+	// waiting, whether or not its client was still there.
+	LateCommit bool      `json:"late_commit,omitempty"`
+	At         time.Time `json:"at"`
 }
 
 // LedgerFilter selects ledger entries; zero fields match everything.
@@ -243,11 +246,14 @@ type EndpointCalls struct {
 	Declined int `json:"declined"`
 	// Processed counts successful calls (including dropped replies).
 	Processed int `json:"processed"`
-	// Injected faults: plain 5xx, Miva error bodies, hangs, dropped replies.
+	// Injected faults: plain 5xx, Miva error bodies, hangs, dropped replies,
+	// late commits (counted when the late wait begins; a late call that
+	// acts is also counted in Processed, Declined or BadRequest).
 	Failed5xx int `json:"failed_5xx"`
 	Errored   int `json:"errored"`
 	Hung      int `json:"hung"`
 	Dropped   int `json:"dropped"`
+	Late      int `json:"late"`
 }
 
 // Calls counts the calls per function; Other counts calls whose body or

@@ -105,4 +105,13 @@ func TestAdminLoopbackOnly(t *testing.T) {
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "bogus") {
 		t.Fatalf("unknown field: HTTP %d %s", rec.Code, rec.Body)
 	}
+	req = httptest.NewRequest(http.MethodPut, "/paysafe/_sandbox/faults", strings.NewReader(
+		`{"endpoint":"settle","late_next":2,"late_ms":100,"late_per_mille":1,"hang_per_mille":2,"drop_per_mille":3}`))
+	req.RemoteAddr = "127.0.0.1:1"
+	rec = httptest.NewRecorder()
+	sb.Handler().ServeHTTP(rec, req)
+	want := Faults{LateNext: 2, LateMS: 100, LatePerMille: 1, HangPerMille: 2, DropPerMille: 3}
+	if rec.Code != http.StatusOK || sb.Faults()[EndpointSettle] != want {
+		t.Fatalf("late knobs: HTTP %d %s; %+v", rec.Code, rec.Body, sb.Faults()[EndpointSettle])
+	}
 }

@@ -43,7 +43,10 @@
 // A JSON admin API under {prefix}/_sandbox/ (loopback callers only) seeds
 // authorizations, runs batches, injects faults (latency, fail_next with an
 // HTTP status and/or a Paysafe error code such as 3417, fail_per_mille,
-// hang_next, drop_next: act then answer 502) and exposes the ledger and call
-// counters; AdminClient speaks it from Go. In-process tests use the same
-// features through the Sandbox methods.
+// hang_next, drop_next: act then answer 502, late_next with late_ms: wait
+// whether or not the client stays, then act and answer a client that has
+// usually left; late_per_mille, hang_per_mille, drop_per_mille for chaos
+// runs) and exposes the ledger and call counters (with late); AdminClient
+// speaks it from Go. In-process tests use the same features through the
+// Sandbox methods.
 package paysafe

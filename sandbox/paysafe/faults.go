@@ -36,9 +36,10 @@ var endpoints = []Endpoint{EndpointAuth, EndpointSettle, EndpointRefund, Endpoin
 var codeRE = regexp.MustCompile(`^[0-9]{1,6}$`)
 
 // Faults are the failure knobs of one endpoint. Counters ("next N") are
-// consumed one per call, in this precedence: HangNext, FailNext,
-// FailPerMille, DropNext. LatencyMS applies to every call first. Faults act
-// after the credentials are checked.
+// consumed one per call, in this precedence: HangNext, FailNext, LateNext,
+// then one roll against FailPerMille, LatePerMille, HangPerMille and
+// DropPerMille (in that order), then DropNext. LatencyMS applies to every
+// call first. Faults act after the credentials are checked.
 type Faults struct {
 	// LatencyMS delays every answer by this many milliseconds.
 	LatencyMS int `json:"latency_ms,omitempty"`
@@ -61,6 +62,19 @@ type Faults struct {
 	// is created) but answers 502: the reply is lost after Paysafe acted,
 	// recovered only by looking the transaction up by merchantRefNum.
 	DropNext int `json:"drop_next,omitempty"`
+	// LateNext makes the next N calls commit late: the sandbox waits LateMS
+	// whether or not the client is still there, then acts (a settlement or
+	// refund is created) and answers a client that has usually left. Only a
+	// lookup by merchantRefNum after the settle window finds it.
+	LateNext int `json:"late_next,omitempty"`
+	// LateMS is the wait of a late commit. Default 2000.
+	LateMS int `json:"late_ms,omitempty"`
+	// LatePerMille, HangPerMille and DropPerMille make each call commit
+	// late, hang, or act and drop its reply with these probabilities in
+	// thousandths; with FailPerMille they sum to at most 1000 (chaos runs).
+	LatePerMille int `json:"late_per_mille,omitempty"`
+	HangPerMille int `json:"hang_per_mille,omitempty"`
+	DropPerMille int `json:"drop_per_mille,omitempty"`
 }
 
 // FaultsRequest is the body of PUT {prefix}/_sandbox/faults: Faults for an
@@ -92,7 +106,8 @@ type faultPlan struct {
 // knobs is the view of f's shared knobs that kit plans and validates.
 func (f *Faults) knobs() kit.Knobs {
 	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
-		HangNext: &f.HangNext, FailNext: &f.FailNext, DropNext: &f.DropNext}
+		HangNext: &f.HangNext, FailNext: &f.FailNext, DropNext: &f.DropNext,
+		LateNext: &f.LateNext, LateMS: f.LateMS, LatePerMille: f.LatePerMille, HangPerMille: f.HangPerMille, DropPerMille: f.DropPerMille}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).

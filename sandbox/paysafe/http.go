@@ -62,7 +62,16 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) (fa
 	p := s.faults.Of(ep).plan(s.rng.IntN(1000))
 	cnt := s.countersLocked(ep)
 	p.Count(&cnt.Hung, &cnt.Failed, nil)
+	if p.Late {
+		cnt.Late++
+	}
 	s.mu.Unlock()
+	if p.Late {
+		// The late commit acts after the client has usually left: take
+		// the body now, while the connection is surely there, so that
+		// nothing after the wait depends on the request or its context.
+		r.Body = buffered(r.Body, s.cfg.MaxBodyBytes)
+	}
 	ok := p.Apply(r, s.closed, s.log, string(ep), func() {
 		if p.failCode != "" {
 			writeError(w, &refusal{status: p.FailStatus, code: p.failCode, message: injectedMessage(p.failCode)}, "")
@@ -218,3 +227,24 @@ func failureOf(e *entry) *APIError {
 	}
 	return &APIError{Code: CodeDeclined, Message: e.FailureMessage}
 }
+
+// buffered reads up to limit+1 bytes of body into memory and returns a
+// reader of them (then of the read error, if any), so that a handler can
+// read the body after its client left.
+func buffered(body io.ReadCloser, limit int64) io.ReadCloser {
+	if body == nil || body == http.NoBody {
+		return body
+	}
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	_ = body.Close()
+	var rest io.Reader = bytes.NewReader(data)
+	if err != nil {
+		rest = io.MultiReader(rest, errReader{err})
+	}
+	return io.NopCloser(rest)
+}
+
+// errReader returns err on every read.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

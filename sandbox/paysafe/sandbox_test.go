@@ -328,9 +328,70 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("late commit acts after the client gave up", func(t *testing.T) {
+		sb, srv := newTestSandbox(t, Config{})
+		authID := authorize(t, sb, Authorization{Amount: 5000})
+		if err := sb.SetFaults(EndpointSettle, Faults{LateNext: 1, LateMS: 300}); err != nil {
+			t.Fatal(err)
+		}
+		hc := srv.Client()
+		hc.Timeout = 50 * time.Millisecond
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+acctPath("/auths/"+authID+"/settlements"),
+			strings.NewReader(`{"merchantRefNum":"late-1","amount":100,"dupCheck":true}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(testUser, testPass)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("late commit answered in time: HTTP %d", resp.StatusCode)
+		}
+		if len(sb.Ledger()) != 0 {
+			t.Fatal("committed before the late delay")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(sb.Ledger()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the late commit never happened (did it depend on the cancelled request?)")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if es := sb.Ledger(); len(es) != 1 || es[0].MerchantRefNum != "late-1" || es[0].Amount != 100 {
+			t.Fatalf("ledger %+v", es)
+		}
+		if c := sb.Calls().Settle; c.Late != 1 || c.Processed != 1 {
+			t.Fatalf("counters %+v", c)
+		}
+		// A second settlement with the merchantRefNum is refused (5031).
+		r := call(t, srv, http.MethodPost, acctPath("/auths/"+authID+"/settlements"), SettlementRequest{MerchantRefNum: "late-1", Amount: amt(100)})
+		mustError(t, r, http.StatusConflict, CodeDuplicate)
+	})
+
+	t.Run("per-mille drop and late knobs", func(t *testing.T) {
+		for _, tc := range []struct {
+			f      Faults
+			status int
+			check  func(c EndpointCalls) bool
+		}{
+			{Faults{DropPerMille: 1000}, http.StatusBadGateway, func(c EndpointCalls) bool { return c.Dropped == 1 && c.Processed == 1 }},
+			{Faults{LatePerMille: 1000, LateMS: 10}, http.StatusOK, func(c EndpointCalls) bool { return c.Late == 1 && c.Processed == 1 }},
+		} {
+			sb, srv := newTestSandbox(t, Config{})
+			authID := authorize(t, sb, Authorization{Amount: 5000})
+			if err := sb.SetFaults(EndpointSettle, tc.f); err != nil {
+				t.Fatal(err)
+			}
+			if r := call(t, srv, http.MethodPost, acctPath("/auths/"+authID+"/settlements"), SettlementRequest{MerchantRefNum: "pm", Amount: amt(100)}); r.status != tc.status {
+				t.Fatalf("%+v: HTTP %d %s", tc.f, r.status, r.body)
+			}
+			if c := sb.Calls().Settle; !tc.check(c) {
+				t.Fatalf("%+v: counters %+v", tc.f, c)
+			}
+		}
+	})
+
 	t.Run("invalid knobs", func(t *testing.T) {
 		sb, _ := newTestSandbox(t, Config{})
-		for _, f := range []Faults{{FailNext: -1}, {FailStatus: 302}, {FailCode: "abc"}, {FailPerMille: 1001}} {
+		for _, f := range []Faults{{FailNext: -1}, {FailStatus: 302}, {FailCode: "abc"}, {FailPerMille: 1001},
+			{LateNext: -1}, {LateMS: -1}, {LatePerMille: 500, DropPerMille: 501}, {HangPerMille: -1}} {
 			if err := sb.SetFaults(EndpointSettle, f); err == nil {
 				t.Errorf("%+v accepted", f)
 			}

@@ -175,10 +175,13 @@ type EndpointCalls struct {
 	Processed int `json:"processed"`
 	// Refused counts business errors (3202, 3203, 3204, 3205, 5031, ...).
 	Refused int `json:"refused"`
-	// Injected faults: error answers, hangs, dropped replies.
+	// Injected faults: error answers, hangs, dropped replies, late commits
+	// (counted when the late wait begins; a late call that then acts is
+	// also counted in Processed or Refused).
 	Failed  int `json:"failed"`
 	Hung    int `json:"hung"`
 	Dropped int `json:"dropped"`
+	Late    int `json:"late"`
 }
 
 // Calls counts the calls per endpoint.
