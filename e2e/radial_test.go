@@ -339,3 +339,51 @@ func TestJSONRequestSettles(t *testing.T) {
 		t.Fatalf("want the bad JSON parked naming the field, got %d", len(parked))
 	}
 }
+
+// TestRepeatedStatusIsOneEvent has Radial send each status three times,
+// body-identical under new message_ids: the worker republishes its one
+// recorded event (same message_id) instead of publishing new ones.
+func TestRepeatedStatusIsOneEvent(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.authorize(radial.Authorization{OrderID: "o-repeat", Amount: "100.00", RepeatStatus: 2})
+	e.start()
+	id := uniq("repeat")
+	e.publish(req{RequestID: id, OrderID: "o-repeat", Amount: "25.00", ClientContext: "cc-repeat"})
+	first := oneEvent(t, e, id, messages.StatusSettled)
+	deadline := time.Now().Add(wait)
+	for len(e.statuses.of(id)) < 3 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	all := e.statuses.of(id)
+	if len(all) != 3 || len(distinct(all)) != 1 || all[2].MessageID != first.MessageID {
+		t.Fatalf("want the one event published three times under message_id %s, got %d deliveries, %d distinct", first.MessageID, len(all), len(distinct(all)))
+	}
+	if first.Status.ClientContext != "cc-repeat" {
+		t.Errorf("event ClientContext %q, want the request's own", first.Status.ClientContext)
+	}
+}
+
+// TestSameClientContextTwoSettlements settles two debits of one order with
+// the same ClientContext and amount: the worker sends each its own
+// correlation id, and each gets exactly one event carrying the order
+// system's ClientContext.
+func TestSameClientContextTwoSettlements(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.authorize(radial.Authorization{OrderID: "o-twin", Amount: "100.00"})
+	e.start()
+	a, b := uniq("twin-a"), uniq("twin-b")
+	e.publish(req{RequestID: a, OrderID: "o-twin", Amount: "30.00", ClientContext: "cc-twin"})
+	e.publish(req{RequestID: b, OrderID: "o-twin", Amount: "30.00", ClientContext: "cc-twin"})
+	sent := map[string]bool{}
+	for _, id := range []string{a, b} {
+		ev := oneEvent(t, e, id, messages.StatusSettled)
+		if ev.Status.ClientContext != "cc-twin" {
+			t.Errorf("%s: event ClientContext %q, want the request's own", id, ev.Status.ClientContext)
+		}
+		led := e.ledger(id)
+		if len(led) != 1 || led[0].ClientContext == "" || led[0].ClientContext == "cc-twin" || sent[led[0].ClientContext] {
+			t.Fatalf("%s: Radial must get a ClientContext unique to the settlement, ledger: %+v", id, led)
+		}
+		sent[led[0].ClientContext] = true
+	}
+}

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -22,24 +20,30 @@ import (
 // verdict and publishes our status event. A status that cannot be parsed or
 // matched is parked with the reason, never dropped.
 //
-// Correlation rule (Radial's status carries no requestId):
+// Correlation rule (Radial's status carries no requestId; it echoes the
+// ClientContext we sent):
 //
-//  1. The worker always sends a ClientContext (the request's own, or its
-//     requestId when it had none), and Radial echoes it. A status with a
-//     ClientContext matches the settlements of the same provider and StoreId
-//     with that correlation id; they must also agree on OrderId, TenderType,
-//     SettlementType and Amount, else the status is parked as conflicting.
-//  2. A status without ClientContext matches on StoreId, OrderId, TenderType,
-//     SettlementType and Amount.
-//  3. A status already recorded (same AMQP message_id, or the same body when
-//     there is no message_id) is a redelivery: its event is republished.
-//  4. Among the candidates, the oldest one awaiting a verdict (submitting or
-//     acknowledged) takes the status; when several are equally plausible the
-//     oldest wins and a warning is logged.
-//  5. With none awaiting, the status is a later one (a chargeback R after an
-//     S) for the most recent finished candidate, and is published as a
-//     further event.
-//  6. No candidate: parked with "no settlement matches".
+//  1. The worker sends a ClientContext unique per settlement, derived from
+//     provider and requestId (correlationID), and keeps the order system's
+//     own ClientContext for our events. A status whose ClientContext is one
+//     of our correlation ids matches exactly that settlement, which must
+//     agree on OrderId, TenderType, SettlementType and Amount (else the
+//     status is parked as conflicting) and must have been submitted (a
+//     submitting settlement qualifies: the call did reach the provider).
+//  2. Otherwise (no ClientContext, or one that is not ours: settlements
+//     stored before correlation ids were unique keep their old one) the
+//     status matches on StoreId, OrderId, TenderType, SettlementType and
+//     Amount, and on that legacy correlation id when it has one. Only an
+//     acknowledged candidate can take it, never a submitting one (its call
+//     may not have reached the provider); with none acknowledged, a finished
+//     one (a chargeback R after an S). More than one candidate at that
+//     step is ambiguous: the status is parked naming them, never guessed.
+//  3. Dedup is per settlement: a status whose AMQP message_id produced one
+//     of the settlement's events, or whose verdict (and DeclineReason)
+//     repeats the settlement's latest event, is a redelivery or a repeat:
+//     the recorded event is republished with its message_id. A different
+//     verdict (an R chargeback after an S) is a further event.
+//  4. No candidate: parked with "no settlement matches".
 type ProviderStatus struct {
 	// Provider is the provider's name (radial).
 	Provider string
@@ -82,43 +86,58 @@ func (h *ProviderStatus) Handle(msg *message.Message) error {
 	}
 	defer unlock()
 
-	dedup := dedupKey(msg)
-	cands, reason, err := h.candidates(ctx, st)
+	exact, cands, reason, err := h.candidates(ctx, st)
 	if err != nil {
 		return err
+	}
+	if exact != nil {
+		cands = []store.Settlement{*exact}
 	}
 	if len(cands) == 0 {
 		return h.park(ctx, msg, reason, log)
 	}
-	// A redelivered status: republish what was recorded for it.
-	for _, c := range cands {
-		evs, err := h.Store.Statuses(ctx, c.Key)
-		if err != nil {
-			return fmt.Errorf("read statuses of %s: %w", c.RequestID, err)
-		}
-		for _, ev := range evs {
-			if ev.DedupKey == dedup {
-				log.Info().Str("request_id", c.RequestID).Msg("provider status seen before; republishing our event")
-				return publishStatus(ctx, h.Pub, h.Store, c, ev)
+
+	// A redelivery (same message_id) of a status already applied to one of
+	// the candidates: republish what was recorded for it.
+	msgID := msg.Metadata.Get(broker.MetaMessageID)
+	if msgID != "" {
+		for _, c := range cands {
+			evs, err := h.Store.Statuses(ctx, c.Key)
+			if err != nil {
+				return fmt.Errorf("read statuses of %s: %w", c.RequestID, err)
+			}
+			for _, ev := range evs {
+				if dedupMessageID(ev.DedupKey) == msgID {
+					log.Info().Str("request_id", c.RequestID).Msg("provider status redelivered; republishing our event")
+					return publishStatus(ctx, h.Pub, h.Store, c, ev)
+				}
 			}
 		}
 	}
 
-	target, from := pick(cands)
+	target, from, reason := pick(exact, cands)
 	if target == nil {
-		return h.park(ctx, msg, fmt.Sprintf("%d settlement(s) match but none has been submitted yet", len(cands)), log)
+		return h.park(ctx, msg, reason, log)
 	}
-	if n := countIn(cands, from); n > 1 {
-		log.Warn().Int("candidates", n).Str("request_id", target.RequestID).Msg("ambiguous provider status: several settlements match; the oldest takes it")
+	log = log.With().Str("request_id", target.RequestID).Bool("exact_correlation", exact != nil).Logger()
+
+	evs, err := h.Store.Statuses(ctx, target.Key)
+	if err != nil {
+		return fmt.Errorf("read statuses of %s: %w", target.RequestID, err)
 	}
-	log = log.With().Str("request_id", target.RequestID).Logger()
+	// The same verdict again (under a new message_id, or none): a repeat of
+	// the latest event, not a new one.
+	if n := len(evs); n > 0 && sameVerdict(evs[n-1], st) {
+		log.Info().Msg("provider status repeats the latest verdict; republishing our event")
+		return publishStatus(ctx, h.Pub, h.Store, *target, evs[n-1])
+	}
 
 	to := store.StateSettled
 	if st.SettlementStatus == messages.StatusRejected {
 		to = store.StateRefused
 	}
 	ours := h.ourStatus(*target, st)
-	ev, err := newStatusEvent(target.Key, dedup, ours)
+	ev, err := newStatusEvent(target.Key, dedupKey(len(evs)+1, st.SettlementStatus, msgID), ours)
 	if err != nil {
 		return err
 	}
@@ -149,8 +168,11 @@ func (h *ProviderStatus) Handle(msg *message.Message) error {
 	return nil
 }
 
-// candidates applies rules 1, 2 and 6.
-func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSettlementStatus) ([]store.Settlement, string, error) {
+// candidates applies correlation rules 1, 2 and 4. It returns the
+// settlement whose correlation id the status carries (exact), or else the
+// settlements the fields (and a legacy correlation id) match; with neither,
+// the reason to park.
+func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSettlementStatus) (exact *store.Settlement, cands []store.Settlement, reason string, err error) {
 	amount := st.Amount.Value
 	if m, err := st.Amount.Money(); err == nil {
 		amount = m.String()
@@ -158,49 +180,107 @@ func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSet
 	c := store.Correlation{
 		Provider: h.Provider, StoreID: st.StoreID, OrderID: st.OrderID(), TenderType: st.TenderType,
 		SettlementType: st.SettlementType, Amount: amount, Currency: st.Amount.CurrencyCode,
-		CorrelationID: st.ClientContext,
 	}
-	cands, err := h.Store.Find(ctx, c)
+	conflict := func(o store.Settlement) string {
+		return fmt.Sprintf("ClientContext %q belongs to request %s (order %s, %s %s %s %s) but the status says order %s, %s %s %s %s: conflicting, not applied",
+			st.ClientContext, o.RequestID, o.OrderID, o.TenderType, o.SettlementType, o.Amount, o.Currency,
+			st.OrderID(), st.TenderType, st.SettlementType, amount, st.Amount.CurrencyCode)
+	}
+	var byCtx []store.Settlement
+	if st.ClientContext != "" {
+		byCtx, err = h.Store.Find(ctx, store.Correlation{Provider: h.Provider, StoreID: st.StoreID, CorrelationID: st.ClientContext})
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("find settlements by ClientContext: %w", err)
+		}
+		for i := range byCtx {
+			if o := byCtx[i]; ownCorrelation(o) {
+				if o.OrderID != c.OrderID || o.TenderType != c.TenderType || o.SettlementType != c.SettlementType ||
+					o.Amount != c.Amount || o.Currency != c.Currency {
+					return nil, nil, conflict(o), nil
+				}
+				return &byCtx[i], nil, "", nil
+			}
+		}
+		// Not one of ours: a legacy correlation id (or a stranger's).
+		c.CorrelationID = st.ClientContext
+	}
+	cands, err = h.Store.Find(ctx, c)
 	if err != nil {
-		return nil, "", fmt.Errorf("find settlements: %w", err)
+		return nil, nil, "", fmt.Errorf("find settlements by fields: %w", err)
 	}
 	if len(cands) > 0 {
-		return cands, "", nil
+		return nil, cands, "", nil
 	}
-	if st.ClientContext != "" {
-		byCtx, err := h.Store.Find(ctx, store.Correlation{Provider: h.Provider, StoreID: st.StoreID, CorrelationID: st.ClientContext})
-		if err != nil {
-			return nil, "", fmt.Errorf("find settlements: %w", err)
-		}
-		if len(byCtx) > 0 {
-			o := byCtx[0]
-			return nil, fmt.Sprintf("ClientContext %q belongs to request %s (order %s, %s %s %s %s) but the status says order %s, %s %s %s %s: conflicting, not applied",
-				st.ClientContext, o.RequestID, o.OrderID, o.TenderType, o.SettlementType, o.Amount, o.Currency,
-				st.OrderID(), st.TenderType, st.SettlementType, amount, st.Amount.CurrencyCode), nil
-		}
+	if len(byCtx) > 0 {
+		return nil, nil, conflict(byCtx[0]), nil
 	}
-	return nil, fmt.Sprintf("no settlement matches store %s, order %s, tender %s, %s %s %s, ClientContext %q",
+	return nil, nil, fmt.Sprintf("no settlement matches store %s, order %s, tender %s, %s %s %s, ClientContext %q",
 		st.StoreID, st.OrderID(), st.TenderType, st.SettlementType, amount, st.Amount.CurrencyCode, st.ClientContext), nil
 }
 
-// pick applies rules 4 and 5: the oldest awaiting candidate, else the most
-// recent finished one. It returns the states to transition from.
-func pick(cands []store.Settlement) (*store.Settlement, []store.State) {
-	for i := range cands {
-		if containsState(awaiting, cands[i].State) {
-			return &cands[i], awaiting
+// pick chooses the settlement that takes the status and the states to
+// transition it from, or says why none can (rules 1 and 2).
+func pick(exact *store.Settlement, cands []store.Settlement) (*store.Settlement, []store.State, string) {
+	if exact != nil {
+		switch {
+		case containsState(awaiting, exact.State):
+			return exact, awaiting, ""
+		case containsState(finished, exact.State):
+			return exact, finished, ""
 		}
+		return nil, nil, fmt.Sprintf("ClientContext %q is request %s's, which is %s: it has not been submitted, not applied",
+			exact.CorrelationID, exact.RequestID, exact.State)
 	}
-	for i := len(cands) - 1; i >= 0; i-- {
-		if containsState(finished, cands[i].State) {
-			return &cands[i], finished
+	inState := func(states ...store.State) []store.Settlement {
+		var out []store.Settlement
+		for _, c := range cands {
+			if containsState(states, c.State) {
+				out = append(out, c)
+			}
 		}
+		return out
 	}
-	return nil, nil
+	if ack := inState(store.StateAcknowledged); len(ack) == 1 {
+		return &ack[0], []store.State{store.StateAcknowledged}, ""
+	} else if len(ack) > 1 {
+		return nil, nil, "ambiguous: acknowledged settlements " + describe(ack) + " all match and the status carries none of our correlation ids; not applied"
+	}
+	if sub := inState(store.StateSubmitting); len(sub) > 0 {
+		return nil, nil, "settlement(s) " + describe(sub) + " match but are still submitting, and the status carries none of our correlation ids (the call may not have reached the provider); not applied"
+	}
+	if fin := inState(finished...); len(fin) == 1 {
+		return &fin[0], finished, ""
+	} else if len(fin) > 1 {
+		return nil, nil, "ambiguous: finished settlements " + describe(fin) + " all match a later status that carries none of our correlation ids; not applied"
+	}
+	return nil, nil, fmt.Sprintf("settlement(s) %s match but none has been submitted yet", describe(cands))
+}
+
+// describe lists settlements as "req-1 (acknowledged), req-2 (acknowledged)".
+func describe(ss []store.Settlement) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = fmt.Sprintf("%s (%s)", s.RequestID, s.State)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sameVerdict reports whether the recorded event ev already says what st
+// says: the same S, or the same R with the same DeclineReason.
+func sameVerdict(ev store.StatusEvent, st *messages.PaymentSettlementStatus) bool {
+	if ev.SettlementStatus != st.SettlementStatus {
+		return false
+	}
+	if st.SettlementStatus != messages.StatusRejected {
+		return true
+	}
+	prev, err := messages.DecodeSettlementStatus(ev.Body)
+	return err == nil && prev.DeclineReason == st.DeclineReason
 }
 
 // ourStatus rebuilds the status from the stored request, so that the order
-// system gets its own ClientContext and payment context back.
+// system gets its own ClientContext (not our correlation id) and payment
+// context back.
 func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettlementStatus) messages.PaymentSettlementStatus {
 	var req *messages.PaymentSettlementRequest
 	var err error
@@ -230,13 +310,24 @@ func (h *ProviderStatus) park(ctx context.Context, msg *message.Message, reason 
 	return nil
 }
 
-// dedupKey identifies a provider status across redeliveries.
-func dedupKey(msg *message.Message) string {
-	if id := msg.Metadata.Get(broker.MetaMessageID); id != "" {
-		return "amqp:" + id
+// dedupKey is the DedupKey of a settlement's seq-th event: unique per
+// settlement and event, carrying the verdict and the AMQP message_id of the
+// provider status that produced it (the secondary dedup key).
+func dedupKey(seq int, verdict, msgID string) string {
+	return fmt.Sprintf("ps:%d:%s:amqp:%s", seq, verdict, msgID)
+}
+
+// dedupMessageID returns the provider status message_id recorded in a
+// DedupKey ("" when none): dedupKey's form, or "amqp:<id>" as recorded
+// before dedup was per settlement.
+func dedupMessageID(key string) string {
+	if i := strings.Index(key, ":amqp:"); strings.HasPrefix(key, "ps:") && i >= 0 {
+		return key[i+len(":amqp:"):]
 	}
-	sum := sha256.Sum256(msg.Payload)
-	return "body:" + hex.EncodeToString(sum[:])
+	if id, ok := strings.CutPrefix(key, "amqp:"); ok {
+		return id
+	}
+	return ""
 }
 
 func containsState(set []store.State, s store.State) bool {
@@ -246,16 +337,6 @@ func containsState(set []store.State, s store.State) bool {
 		}
 	}
 	return false
-}
-
-func countIn(cands []store.Settlement, states []store.State) int {
-	n := 0
-	for _, c := range cands {
-		if containsState(states, c.State) {
-			n++
-		}
-	}
-	return n
 }
 
 // statusBudget bounds the handling of one provider status.

@@ -57,6 +57,9 @@ type psEnv struct {
 	h  *ProviderStatus
 	st store.Store
 	ch *amqp.Channel
+	// corr maps each seeded request id to the correlation id it was
+	// registered with (what Radial echoes as ClientContext).
+	corr map[string]string
 }
 
 func newPSEnv(t *testing.T) *psEnv {
@@ -116,6 +119,9 @@ type seedSpec struct {
 	order  string // default testOrderID
 	state  store.State
 	json   bool // request stored as JSON
+	// legacy registers the settlement as the worker did before correlation
+	// ids were unique: CorrelationID = its own ClientContext, else its id.
+	legacy bool
 }
 
 func (e *psEnv) seed(s seedSpec) store.Settlement {
@@ -150,15 +156,19 @@ func (e *psEnv) seed(s seedSpec) store.Settlement {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	corr := s.cc
-	if corr == "" {
-		corr = s.id
+	key := store.Key{Provider: "radial", RequestID: s.id}
+	corr := correlationID(key, req)
+	if s.legacy {
+		corr = or(s.cc, s.id)
 	}
+	if e.corr == nil {
+		e.corr = map[string]string{}
+	}
+	e.corr[s.id] = corr
 	m, err := req.Amount.Money()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	key := store.Key{Provider: "radial", RequestID: s.id}
 	_, created, err := e.st.Register(ctx, store.Settlement{
 		Key: key, Fingerprint: req.Fingerprint(), StoreID: testStoreID, OrderID: s.order, TenderType: testTender,
 		SettlementType: messages.SettlementDebit, Amount: m.String(), Currency: testCurrency,
@@ -189,6 +199,7 @@ func (e *psEnv) seed(s seedSpec) store.Settlement {
 // statusSpec is a PaymentSettlementStatus as Radial would send it.
 type statusSpec struct {
 	cc      string
+	ccOf    string // when set, cc is the correlation id of this seeded request
 	amount  string // default testAmount
 	order   string // default testOrderID
 	tender  string // default testTender
@@ -242,13 +253,16 @@ func or(v, def string) string {
 
 // step feeds one status to the handler and says what must follow.
 type step struct {
-	st statusSpec
+	// seed, when set, registers a settlement before this step.
+	seed *seedSpec
+	st   statusSpec
 	// Either an event for target is published...
 	target    string
 	wantCC    string // ClientContext of the event (our request's own)
 	wantState store.State
 	sameAs    int // index of an earlier step whose event must be republished; -1 for a new event
-	// ...or the status is parked with a reason containing park.
+	// ...or the status is parked with a reason containing every
+	// "|"-separated part of park.
 	park string
 }
 
@@ -274,20 +288,48 @@ func TestProviderStatusCorrelation(t *testing.T) {
 		wantEvents map[string]int
 	}{
 		{
-			name: "exact ClientContext match wins over an older look-alike",
+			name: "our correlation id matches exactly that settlement, not an older look-alike",
 			seeds: []seedSpec{
 				{id: "req-old", cc: "cc-old", state: ack},
 				{id: "req-A", cc: "cc-A", state: ack},
 			},
-			steps:      []step{{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
 			wantStates: map[string]store.State{"req-old": ack, "req-A": settled},
 			wantEvents: map[string]int{"req-old": 0, "req-A": 1},
 		},
 		{
-			name:       "ClientContext is our requestId when the request had none",
-			seeds:      []seedSpec{{id: "req-A", state: ack}},
+			name: "two settlements with the same ClientContext, order and amount: both settled, one event each",
+			seeds: []seedSpec{
+				{id: "req-1", cc: "cc-same", state: ack},
+				{id: "req-2", cc: "cc-same", state: ack},
+			},
+			// No message_id: the two statuses differ only by our correlation id.
+			steps: []step{
+				{st: statusSpec{ccOf: "req-2"}, target: "req-2", wantCC: "cc-same", wantState: settled, sameAs: -1},
+				{st: statusSpec{ccOf: "req-1"}, target: "req-1", wantCC: "cc-same", wantState: settled, sameAs: -1},
+			},
+			wantStates: map[string]store.State{"req-1": settled, "req-2": settled},
+			wantEvents: map[string]int{"req-1": 1, "req-2": 1},
+		},
+		{
+			name:       "legacy: ClientContext is our requestId when the request had none",
+			seeds:      []seedSpec{{id: "req-A", state: ack, legacy: true}},
 			steps:      []step{{st: statusSpec{cc: "req-A", msgID: "m1"}, target: "req-A", wantCC: "", wantState: settled, sameAs: -1}},
 			wantStates: map[string]store.State{"req-A": settled},
+		},
+		{
+			name:       "legacy: the request's own ClientContext still matches",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack, legacy: true}, {id: "req-B", cc: "cc-B", state: ack, legacy: true}},
+			steps:      []step{{st: statusSpec{cc: "cc-B", msgID: "m1"}, target: "req-B", wantCC: "cc-B", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-A": ack, "req-B": settled},
+			wantEvents: map[string]int{"req-A": 0, "req-B": 1},
+		},
+		{
+			name:       "legacy: two settlements share the ClientContext: ambiguous, parked",
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-same", state: ack, legacy: true}, {id: "req-a", cc: "cc-same", state: ack, legacy: true}},
+			steps:      []step{{st: statusSpec{cc: "cc-same", msgID: "m1"}, park: "ambiguous|req-z|req-a"}},
+			wantStates: map[string]store.State{"req-z": ack, "req-a": ack},
+			wantEvents: map[string]int{"req-z": 0, "req-a": 0},
 		},
 		{
 			name:       "status without ClientContext matched by fields",
@@ -298,67 +340,108 @@ func TestProviderStatusCorrelation(t *testing.T) {
 		{
 			name:       "amount written differently still matches",
 			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
-			steps:      []step{{st: statusSpec{amount: "100", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", amount: "100", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
 			wantStates: map[string]store.State{"req-A": settled},
 		},
 		{
-			name: "two indistinguishable acknowledged candidates: oldest first, then the next",
-			// req-z is registered first: age, not request id, decides.
-			seeds: []seedSpec{{id: "req-z", cc: "cc-z", state: ack}, {id: "req-a", cc: "cc-a", state: ack}},
+			name: "fallback match with two acknowledged candidates: ambiguous, parked naming both",
+			// req-z is registered first: no "oldest wins" guess.
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: ack}, {id: "req-a", cc: "cc-a", state: ack}},
+			steps:      []step{{st: statusSpec{msgID: "m1"}, park: "ambiguous|req-z|req-a"}},
+			wantStates: map[string]store.State{"req-z": ack, "req-a": ack},
+			wantEvents: map[string]int{"req-z": 0, "req-a": 0},
+		},
+		{
+			name:  "body-identical statuses for two settlements, one after the other: both applied",
+			seeds: []seedSpec{{id: "req-1", cc: "cc-1", state: ack}},
 			steps: []step{
-				{st: statusSpec{msgID: "m1"}, target: "req-z", wantCC: "cc-z", wantState: settled, sameAs: -1},
-				{st: statusSpec{msgID: "m2"}, target: "req-a", wantCC: "cc-a", wantState: settled, sameAs: -1},
+				{st: statusSpec{}, target: "req-1", wantCC: "cc-1", wantState: settled, sameAs: -1},
+				{seed: &seedSpec{id: "req-2", cc: "cc-2", state: ack}, st: statusSpec{}, target: "req-2", wantCC: "cc-2", wantState: settled, sameAs: -1},
 			},
-			wantStates: map[string]store.State{"req-z": settled, "req-a": settled},
-			wantEvents: map[string]int{"req-z": 1, "req-a": 1},
+			wantStates: map[string]store.State{"req-1": settled, "req-2": settled},
+			wantEvents: map[string]int{"req-1": 1, "req-2": 1},
 		},
 		{
 			name:  "redelivered status (same message_id): same event, no second transition",
 			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
 			steps: []step{
-				{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
-				{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
+				{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
 			},
 			wantStates: map[string]store.State{"req-A": settled},
 			wantEvents: map[string]int{"req-A": 1},
 		},
 		{
-			name:  "redelivered status without message_id: deduplicated by body",
+			name:  "redelivered status without message_id: deduplicated",
 			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
 			steps: []step{
-				{st: statusSpec{cc: "cc-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
-				{st: statusSpec{cc: "cc-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
+				{st: statusSpec{ccOf: "req-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
 			},
 			wantStates: map[string]store.State{"req-A": settled},
 			wantEvents: map[string]int{"req-A": 1},
 		},
 		{
-			name:  "chargeback R after S: a further event, state refused",
+			name:  "status repeated under a new message_id: the recorded event is republished",
 			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
 			steps: []step{
-				{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
-				{st: statusSpec{cc: "cc-A", msgID: "m2", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m2"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
+			},
+			wantStates: map[string]store.State{"req-A": settled},
+			wantEvents: map[string]int{"req-A": 1},
+		},
+		{
+			name:  "status without ClientContext repeated under a new message_id: republished",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{msgID: "m2"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
+			},
+			wantStates: map[string]store.State{"req-A": settled},
+			wantEvents: map[string]int{"req-A": 1},
+		},
+		{
+			name:  "chargeback R after S: a further event; its repeat and a late S redelivery are republished",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m2", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m3", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: 1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: 0},
 			},
 			wantStates: map[string]store.State{"req-A": refused},
 			wantEvents: map[string]int{"req-A": 2},
 		},
 		{
-			name:       "later status without ClientContext goes to the most recent finished candidate",
-			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}, {id: "req-a", cc: "cc-a", state: settled}},
-			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-a", wantCC: "cc-a", wantState: refused, sameAs: -1}},
-			wantStates: map[string]store.State{"req-z": settled, "req-a": refused},
+			name:       "later status without ClientContext goes to the one finished candidate",
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}, {id: "req-a", cc: "cc-a", order: otherOrderID, state: settled}},
+			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-z", wantCC: "cc-z", wantState: refused, sameAs: -1}},
+			wantStates: map[string]store.State{"req-z": refused, "req-a": settled},
 		},
 		{
-			name:       "ClientContext of a request with another amount: parked as conflicting",
-			seeds:      []seedSpec{{id: "req-A", cc: conflictingCC, state: ack}},
-			steps:      []step{{st: statusSpec{cc: conflictingCC, amount: "90.00", msgID: "m1"}, park: "conflicting"}},
+			name:       "later status without ClientContext, two finished candidates: ambiguous, parked",
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}, {id: "req-a", cc: "cc-a", state: settled}},
+			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, park: "ambiguous|req-z|req-a"}},
+			wantStates: map[string]store.State{"req-z": settled, "req-a": settled},
+		},
+		{
+			name:       "our correlation id with another amount: parked as conflicting",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", amount: "90.00", msgID: "m1"}, park: "conflicting|req-A"}},
 			wantStates: map[string]store.State{"req-A": ack},
 			wantEvents: map[string]int{"req-A": 0},
 		},
 		{
-			name:       "ClientContext of a request for another order: parked as conflicting",
-			seeds:      []seedSpec{{id: "req-A", cc: conflictingCC, state: ack}},
-			steps:      []step{{st: statusSpec{cc: conflictingCC, order: otherOrderID, msgID: "m1"}, park: "conflicting"}},
+			name:       "our correlation id with another order: parked as conflicting",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", order: otherOrderID, msgID: "m1"}, park: "conflicting"}},
+			wantStates: map[string]store.State{"req-A": ack},
+		},
+		{
+			name:       "legacy ClientContext of a request with another amount: parked as conflicting",
+			seeds:      []seedSpec{{id: "req-A", cc: conflictingCC, state: ack, legacy: true}},
+			steps:      []step{{st: statusSpec{cc: conflictingCC, amount: "90.00", msgID: "m1"}, park: "conflicting"}},
 			wantStates: map[string]store.State{"req-A": ack},
 		},
 		{
@@ -378,32 +461,44 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
 			steps: []step{
 				{st: statusSpec{raw: "<PaymentSettlementStatus><oops", msgID: "m1"}, park: "unparseable"},
-				{st: statusSpec{raw: "", msgID: "m2", cc: "cc-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{raw: "", msgID: "m2", ccOf: "req-A"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
 			},
 			wantStates: map[string]store.State{"req-A": settled},
 		},
 		{
 			name:       "invalid status: parked",
 			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
-			steps:      []step{{st: statusSpec{cc: "cc-A", tender: "X", msgID: "m1"}, park: "invalid provider status"}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", tender: "X", msgID: "m1"}, park: "invalid provider status"}},
 			wantStates: map[string]store.State{"req-A": ack},
 		},
 		{
-			name:       "status while still submitting (crash race): applied",
+			name:       "status with our correlation id while still submitting (crash race): applied",
 			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateSubmitting}},
-			steps:      []step{{st: statusSpec{cc: "cc-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
 			wantStates: map[string]store.State{"req-A": settled},
+		},
+		{
+			name:       "status without ClientContext for a submitting settlement: parked",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateSubmitting}},
+			steps:      []step{{st: statusSpec{msgID: "m1"}, park: "submitting|req-A"}},
+			wantStates: map[string]store.State{"req-A": store.StateSubmitting},
+		},
+		{
+			name:       "legacy ClientContext for a submitting settlement: parked",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateSubmitting, legacy: true}},
+			steps:      []step{{st: statusSpec{cc: "cc-A", msgID: "m1"}, park: "submitting"}},
+			wantStates: map[string]store.State{"req-A": store.StateSubmitting},
 		},
 		{
 			name:       "status for a settlement never submitted: parked",
 			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateConfirmed}},
-			steps:      []step{{st: statusSpec{cc: "cc-A", msgID: "m1"}, park: "none has been submitted yet"}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", msgID: "m1"}, park: "not been submitted"}},
 			wantStates: map[string]store.State{"req-A": store.StateConfirmed},
 		},
 		{
 			name:       "request stored as JSON: the event still carries its ClientContext",
 			seeds:      []seedSpec{{id: "req-A", cc: "cc-json", state: ack, json: true}},
-			steps:      []step{{st: statusSpec{cc: "cc-json", msgID: "m1"}, target: "req-A", wantCC: "cc-json", wantState: settled, sameAs: -1}},
+			steps:      []step{{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-json", wantState: settled, sameAs: -1}},
 			wantStates: map[string]store.State{"req-A": settled},
 		},
 	}
@@ -416,6 +511,12 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			}
 			var eventIDs []string
 			for i, s := range tc.steps {
+				if s.seed != nil {
+					e.seed(*s.seed)
+				}
+				if s.st.ccOf != "" {
+					s.st.cc = e.corr[s.st.ccOf]
+				}
 				in := s.st.message(t)
 				if err := e.h.Handle(in); err != nil {
 					t.Fatalf("step %d: Handle: %v", i, err)
@@ -541,8 +642,10 @@ func (e *psEnv) checkParked(i int, in *message.Message, reason string) {
 		t.Fatalf("step %d: status not parked", i)
 	}
 	got, _ := d.Headers[HeaderParkedReason].(string)
-	if !strings.Contains(got, reason) {
-		t.Errorf("step %d: parked_reason %q, want it to mention %q", i, got, reason)
+	for _, part := range strings.Split(reason, "|") {
+		if !strings.Contains(got, part) {
+			t.Errorf("step %d: parked_reason %q, want it to mention %q", i, got, part)
+		}
 	}
 	if d.Headers[HeaderParkedFrom] != radialQueue {
 		t.Errorf("step %d: parked_from_queue %v, want %s", i, d.Headers[HeaderParkedFrom], radialQueue)
@@ -566,9 +669,9 @@ func (e *psEnv) checkParked(i int, in *message.Message, reason string) {
 }
 
 // TestProviderStatusConcurrentIndistinguishable handles statuses for four
-// indistinguishable acknowledged settlements at once (the worker runs
-// RADIAL_STATUS_CONCURRENCY handlers): the order lock must give each
-// settlement exactly one of them.
+// acknowledged settlements of the same order and amount at once (the worker
+// runs RADIAL_STATUS_CONCURRENCY handlers), told apart only by our
+// correlation ids: each settlement must get exactly its own.
 func TestProviderStatusConcurrentIndistinguishable(t *testing.T) {
 	e := newPSEnv(t)
 	const n = 4
@@ -578,7 +681,7 @@ func TestProviderStatusConcurrentIndistinguishable(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
-		m := statusSpec{msgID: fmt.Sprintf("m%d", i)}.message(t)
+		m := statusSpec{cc: e.corr[fmt.Sprintf("req-%d", i)], msgID: fmt.Sprintf("m%d", i)}.message(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -608,5 +711,34 @@ func TestProviderStatusConcurrentIndistinguishable(t *testing.T) {
 		if err != nil || s.State != store.StateSettled {
 			t.Errorf("req-%d: %s, %v; want settled", i, s.State, err)
 		}
+	}
+}
+
+// TestCorrelationID checks the ClientContext the worker sends: unique per
+// settlement even when requests share their own ClientContext, stable for
+// a resubmission, short and plain enough for Radial's ClientContext.
+func TestCorrelationID(t *testing.T) {
+	shared := &messages.PaymentSettlementRequest{ClientContext: "cc-same"}
+	cases := []struct {
+		name string
+		a, b store.Key
+		same bool
+	}{
+		{"same request resubmitted", store.Key{Provider: "radial", RequestID: "r1"}, store.Key{Provider: "radial", RequestID: "r1"}, true},
+		{"two requests sharing a ClientContext", store.Key{Provider: "radial", RequestID: "r1"}, store.Key{Provider: "radial", RequestID: "r2"}, false},
+		{"same requestId, other provider", store.Key{Provider: "radial", RequestID: "r1"}, store.Key{Provider: "other", RequestID: "r1"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := correlationID(tc.a, shared), correlationID(tc.b, shared)
+			if (a == b) != tc.same {
+				t.Errorf("correlationID(%v) = %q, correlationID(%v) = %q; same = %v, want %v", tc.a, a, tc.b, b, a == b, tc.same)
+			}
+			for _, id := range []string{a, b} {
+				if len(id) > 40 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+					t.Errorf("correlation id %q: want at most 40 characters of [a-z0-9-]", id)
+				}
+			}
+		})
 	}
 }

@@ -226,6 +226,36 @@ func TestScriptedVerdictAndChargeback(t *testing.T) {
 	}
 }
 
+// TestRepeatStatus checks the repeat_status knob: the same status body
+// again, each time under a new message_id, and no money moved twice.
+func TestRepeatStatus(t *testing.T) {
+	sb, srv := newTestSandbox(t, Config{})
+	if _, err := sb.Authorize(Authorization{StoreID: testStore, OrderID: "REP", Amount: "50.00", Currency: "USD", RepeatStatus: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Authorize(Authorization{StoreID: testStore, OrderID: "BAD", Amount: "50.00", Currency: "USD", RepeatStatus: -1}); err == nil {
+		t.Errorf("repeat_status -1 accepted")
+	}
+	settle(t, srv, settlement("rp1", "REP", messages.SettlementDebit, "20.00"))
+	recs, err := sb.WaitStatuses(3, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, r := range recs {
+		if r.RequestID != "rp1" || r.SettlementStatus != "S" || string(r.Body) != string(recs[0].Body) || ids[r.MessageID] {
+			t.Errorf("status %+v: want rp1's S, body-identical, under a new message_id", r)
+		}
+		ids[r.MessageID] = true
+	}
+	if len(recs) != 3 {
+		t.Errorf("%d statuses, want 3", len(recs))
+	}
+	if a, _ := sb.AuthorizationState(testStore, "REP"); a.Captured != "20.00" {
+		t.Errorf("captured = %s, want 20.00", a.Captured)
+	}
+}
+
 func TestHTTPErrors(t *testing.T) {
 	sb, srv := newTestSandbox(t, Config{MaxBodyBytes: 4096})
 	valid := encode(t, settlement("h1", "O3", messages.SettlementDebit, "1.00"))

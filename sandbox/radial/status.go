@@ -33,7 +33,8 @@ func statusMessage(e *entry, status, reason string) *messages.PaymentSettlementS
 	return m
 }
 
-// emitLocked puts a status in the outbox for the publisher.
+// emitLocked puts a status in the outbox for the publisher, repeated
+// under new message_ids when the order's script asks for it (RepeatStatus).
 func (s *Sandbox) emitLocked(e *entry, status, reason string, now time.Time) {
 	body, err := messages.Encode(statusMessage(e, status, reason))
 	if err != nil {
@@ -41,22 +42,28 @@ func (s *Sandbox) emitLocked(e *entry, status, reason string, now time.Time) {
 		// record visible rather than dropping the status.
 		s.log.Error().Err(err).Int64("entry_seq", e.Seq).Msg("encoding settlement status")
 	}
-	s.statusSeq++
-	r := &StatusRecord{
-		Seq:              s.statusSeq,
-		EntrySeq:         e.Seq,
-		RequestID:        e.RequestID,
-		OrderID:          e.OrderID,
-		MessageID:        uuid.NewString(),
-		SettlementStatus: status,
-		DeclineReason:    reason,
-		Body:             body,
-		EmittedAt:        now,
+	repeats := 0
+	if z := s.auths[authKey{e.StoreID, e.OrderID}]; z != nil {
+		repeats = z.script.RepeatStatus
 	}
-	s.statuses = append(s.statuses, r)
-	s.outbox = append(s.outbox, r)
-	s.log.Info().Str("request_id", e.RequestID).Str("order_id", e.OrderID).Str("store_id", e.StoreID).
-		Str("status", status).Str("decline_reason", reason).Str("message_id", r.MessageID).Msg("settlement status emitted")
+	for i := 0; i <= repeats; i++ {
+		s.statusSeq++
+		r := &StatusRecord{
+			Seq:              s.statusSeq,
+			EntrySeq:         e.Seq,
+			RequestID:        e.RequestID,
+			OrderID:          e.OrderID,
+			MessageID:        uuid.NewString(),
+			SettlementStatus: status,
+			DeclineReason:    reason,
+			Body:             body,
+			EmittedAt:        now,
+		}
+		s.statuses = append(s.statuses, r)
+		s.outbox = append(s.outbox, r)
+		s.log.Info().Str("request_id", e.RequestID).Str("order_id", e.OrderID).Str("store_id", e.StoreID).
+			Str("status", status).Str("decline_reason", reason).Str("message_id", r.MessageID).Int("repeat", i).Msg("settlement status emitted")
+	}
 	s.notifyLocked()
 	signal(s.kick)
 }

@@ -58,6 +58,11 @@ type Authorization struct {
 	// LaterStatuses are sent after every debit of this order that settled
 	// (S): for example a chargeback {after_ms: 300, status: "R"}.
 	LaterStatuses []LaterStatus `json:"later_statuses,omitempty"`
+	// RepeatStatus sends every status of this order RepeatStatus more
+	// times, body-identical but each under a new AMQP message_id (a
+	// provider that re-emits a status rather than the broker redelivering
+	// it).
+	RepeatStatus int `json:"repeat_status,omitempty"`
 }
 
 // LaterStatus is an extra PaymentSettlementStatus sent AfterMS milliseconds
@@ -102,6 +107,9 @@ func (a Authorization) Validate() error {
 	case "", messages.StatusSettled, messages.StatusRejected:
 	default:
 		errs = append(errs, fmt.Errorf("settle_verdict %q is not S or R", a.SettleVerdict))
+	}
+	if a.RepeatStatus < 0 || a.RepeatStatus > 10 {
+		errs = append(errs, fmt.Errorf("repeat_status %d is not within 0–10", a.RepeatStatus))
 	}
 	for i, l := range a.LaterStatuses {
 		if l.AfterMS < 0 {
