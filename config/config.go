@@ -106,7 +106,7 @@ type Radial struct {
 	// AMQPURL is the broker holding Radial's status queue (may be Radial's own).
 	AMQPURL string `env:"AMQP_URL" help:"Broker with Radial's status queue (default: AMQP_URL)."`
 	// StatusQueue is Radial's status queue, consumed passively.
-	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL>)."`
+	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL> when RADIAL_AMQP_URL is Radial's own broker or vhost; required on ours, and never one of our own queues)."`
 	// StatusConcurrency is how many Radial statuses are handled at once.
 	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once."`
 }
@@ -192,7 +192,11 @@ func (c *Config) applyDefaults() {
 	if c.Radial.AMQPURL == "" {
 		c.Radial.AMQPURL = c.AMQPURL
 	}
-	if c.Radial.StatusQueue == "" {
+	// Radial's status queue defaults to q.Payments.Settlements.Status.<user>
+	// only on Radial's own broker or vhost: on ours, that is the name of our
+	// own status queue, and consuming it would feed the worker its own
+	// events. There it must be named (Validate says so).
+	if c.Radial.StatusQueue == "" && !SameBroker(c.Radial.AMQPURL, c.AMQPURL) {
 		c.Radial.StatusQueue = broker.StatusQueueName(broker.Username(c.Radial.AMQPURL))
 	}
 	if len(c.StatusQueues) == 0 {
@@ -295,9 +299,7 @@ func (c Config) Validate() error {
 			bad("RADIAL_TIMEOUT", "must be positive")
 		}
 		checkAMQP("RADIAL_AMQP_URL", c.Radial.AMQPURL)
-		if c.Radial.StatusQueue == "" {
-			bad("RADIAL_STATUS_QUEUE", "is required")
-		}
+		c.validateRadialQueue(bad)
 		if c.Radial.StatusConcurrency < 1 {
 			bad("RADIAL_STATUS_CONCURRENCY", "must be at least 1")
 		}
@@ -487,4 +489,55 @@ func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
 	if c.OutboxRelayAfter <= 0 {
 		bad("OUTBOX_RELAY_AFTER", "must be positive (got %s)", c.OutboxRelayAfter)
 	}
+}
+
+// validateRadialQueue refuses a Radial status queue that is one of the
+// worker's own queues: consuming it would feed the worker its own status
+// events (each one "matching" a settlement and publishing another).
+func (c Config) validateRadialQueue(bad func(name, format string, args ...any)) {
+	q := c.Radial.StatusQueue
+	same := SameBroker(c.Radial.AMQPURL, c.AMQPURL)
+	switch {
+	case q == "" && same:
+		bad("RADIAL_STATUS_QUEUE", "is required when Radial's status queue is on the worker's own broker and vhost (RADIAL_AMQP_URL unset or equal to AMQP_URL's): "+
+			"its default name, %s, is the worker's own status queue; set RADIAL_STATUS_QUEUE to the queue Radial publishes to, or RADIAL_AMQP_URL to Radial's broker",
+			broker.StatusQueueName(broker.Username(c.AMQPURL)))
+	case q == "":
+		bad("RADIAL_STATUS_QUEUE", "is required")
+	case !same:
+	case slices.ContainsFunc(c.StatusQueueBindings(), func(sq broker.StatusQueue) bool { return sq.Name == q }):
+		bad("RADIAL_STATUS_QUEUE", "%s is our own status queue on the same broker (STATUS_QUEUES): the worker would consume its own events; name the queue Radial publishes to", q)
+	case c.WebhookEnabled() && q == c.Webhook.Queue, !c.WebhookEnabled() && q == webhook.DefaultQueue:
+		bad("RADIAL_STATUS_QUEUE", "%s is the webhook deliverer's queue (WEBHOOK_QUEUE), bound to our status exchange: the worker would consume its own events", q)
+	}
+}
+
+// SameBroker reports whether two AMQP URLs address the same broker and
+// virtual host (credentials aside; default ports and the "/" vhost made
+// explicit). Unparseable URLs are compared as text.
+func SameBroker(a, b string) bool {
+	ua, ea := url.Parse(a)
+	ub, eb := url.Parse(b)
+	if ea != nil || eb != nil {
+		return a == b
+	}
+	norm := func(u *url.URL) string {
+		port := u.Port()
+		if port == "" {
+			port = "5672"
+			if u.Scheme == "amqps" {
+				port = "5671"
+			}
+		}
+		host := strings.ToLower(u.Hostname())
+		if host == "localhost" || host == "::1" {
+			host = "127.0.0.1"
+		}
+		vhost := strings.TrimPrefix(u.Path, "/")
+		if vhost == "" {
+			vhost = "/"
+		}
+		return host + ":" + port + "/" + vhost
+	}
+	return norm(ua) == norm(ub)
 }

@@ -65,7 +65,8 @@ func setEnv(t *testing.T, kv ...string) {
 }
 
 // minimal is the least a radial deployment must set.
-var minimal = []string{"RADIAL_BASE_URL", "http://127.0.0.1:8081/radial", "RADIAL_API_KEY", "k3y-s3cr3t-value"}
+var minimal = []string{"RADIAL_BASE_URL", "http://127.0.0.1:8081/radial", "RADIAL_API_KEY", "k3y-s3cr3t-value",
+	"RADIAL_STATUS_QUEUE", "q.Payments.Settlements.Status.radial"}
 
 func TestLoadDefaults(t *testing.T) {
 	cleanEnv(t)
@@ -96,7 +97,7 @@ func TestLoadDefaults(t *testing.T) {
 			SettleWindow:      time.Minute,
 			StatusDeadline:    24 * time.Hour,
 			AMQPURL:           "amqp://guest:guest@127.0.0.1:5672/",
-			StatusQueue:       "q.Payments.Settlements.Status.guest",
+			StatusQueue:       "q.Payments.Settlements.Status.radial",
 			StatusConcurrency: 16,
 		},
 		PendingDeadline:  72 * time.Hour,
@@ -156,19 +157,19 @@ func TestLoadDerivedFromAMQPUser(t *testing.T) {
 			name:             "user of AMQP_URL",
 			env:              []string{"AMQP_URL", "amqp://alice:pw@broker:5672/payments"},
 			wantRadialURL:    "amqp://alice:pw@broker:5672/payments",
-			wantRadialQueue:  "q.Payments.Settlements.Status.alice",
+			wantRadialQueue:  "q.Payments.Settlements.Status.radial", // ours would collide: named
 			wantStatusQueues: []string{"q.Payments.Settlements.Status.alice=settlement.status.#"},
 		},
 		{
 			name:             "no user in AMQP_URL: guest",
 			env:              []string{"AMQP_URL", "amqp://broker/"},
 			wantRadialURL:    "amqp://broker/",
-			wantRadialQueue:  "q.Payments.Settlements.Status.guest",
+			wantRadialQueue:  "q.Payments.Settlements.Status.radial",
 			wantStatusQueues: []string{"q.Payments.Settlements.Status.guest=settlement.status.#"},
 		},
 		{
 			name:             "RADIAL_AMQP_URL with its own user",
-			env:              []string{"AMQP_URL", "amqps://alice:pw@broker/", "RADIAL_AMQP_URL", "amqps://radial-user:pw2@radial.example/radial"},
+			env:              []string{"AMQP_URL", "amqps://alice:pw@broker/", "RADIAL_AMQP_URL", "amqps://radial-user:pw2@radial.example/radial", "RADIAL_STATUS_QUEUE", ""},
 			wantRadialURL:    "amqps://radial-user:pw2@radial.example/radial",
 			wantRadialQueue:  "q.Payments.Settlements.Status.radial-user",
 			wantStatusQueues: []string{"q.Payments.Settlements.Status.alice=settlement.status.#"},
@@ -355,7 +356,7 @@ func TestValidateRules(t *testing.T) {
 
 func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	cleanEnv(t)
-	setEnv(t, "RADIAL_BASE_URL", "http://radial.example/",
+	setEnv(t, "RADIAL_BASE_URL", "http://radial.example/", "RADIAL_STATUS_QUEUE", "q.radial",
 		"CONCURRENCY", "0", "PREFETCH", "0", "LOG_LEVEL", "loud", "QUEUE_TYPE", "lazy", "RETRY_DELAYS", "1ms")
 	_, err := config.Load()
 	if err == nil {
@@ -502,5 +503,46 @@ func TestVarsCoverStruct(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Vars() = %v, want %v", got, want)
+	}
+}
+
+// Hole 9: Radial's status queue must never be one of the worker's own
+// queues on the same broker and vhost, or the worker consumes its own
+// status events in a loop.
+func TestRadialStatusQueueIsNeverOurOwn(t *testing.T) {
+	base := []string{"RADIAL_BASE_URL", "http://127.0.0.1:8081/radial", "RADIAL_API_KEY", "k"}
+	cases := []struct {
+		name    string
+		env     []string
+		wantErr string // "" when the configuration is valid
+	}{
+		{"defaults: Radial's queue would be on our broker", nil, "RADIAL_STATUS_QUEUE"},
+		{"same broker, our own status queue named",
+			[]string{"RADIAL_STATUS_QUEUE", "q.Payments.Settlements.Status.guest"}, "our own status queue"},
+		{"same broker and vhost written differently, default name",
+			[]string{"RADIAL_AMQP_URL", "amqp://guest:other@127.0.0.1/"}, "RADIAL_STATUS_QUEUE"},
+		{"same broker, one of several STATUS_QUEUES",
+			[]string{"STATUS_QUEUES", "q.a=settlement.status.S1,q.b", "RADIAL_STATUS_QUEUE", "q.b"}, "our own status queue"},
+		{"same broker, the webhook queue",
+			[]string{"RADIAL_STATUS_QUEUE", "q.Payments.Settlements.Status.webhook"}, "WEBHOOK_QUEUE"},
+		{"same broker, another queue", []string{"RADIAL_STATUS_QUEUE", "q.radial.statuses"}, ""},
+		{"Radial's own vhost, default name", []string{"RADIAL_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/radial"}, ""},
+		{"Radial's own broker", []string{"RADIAL_AMQP_URL", "amqps://radial-user:pw@radial.example/"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			setEnv(t, base...)
+			setEnv(t, tc.env...)
+			_, err := config.Load()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Load: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("Load accepted it; want an error mentioning %q", tc.wantErr)
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("error %q does not mention %q", err, tc.wantErr)
+			}
+		})
 	}
 }
