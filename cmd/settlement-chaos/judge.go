@@ -73,6 +73,7 @@ func judge(pv string, orders []*order, ledger []money, ob *observed, changed map
 			isParked := false
 			for _, p := range ob.parked[id] {
 				res.reasons[normalize(p.reason)]++
+				res.example("parked: "+prefix(normalize(p.reason), 40), "%s (%s copy, order %s): %s", id, p.copy, o.id, p.reason)
 				if strings.HasPrefix(p.copy, "changed:") {
 					res.changedParked++
 				} else {
@@ -225,4 +226,11 @@ func verdictOf(evs []event, parked bool) string {
 		return "parked"
 	}
 	return "none"
+}
+
+func prefix(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -68,6 +68,7 @@ type options struct {
 	node           string
 	keepBroker     bool
 	verbose        bool
+	window         int
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -105,6 +106,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.faults.lateMS, "late-ms", 2500, "delay of a late commit, ms (beyond the worker's 2s timeout)")
 	fs.IntVar(&o.faults.hang, "hang", 10, "per mille of provider calls that hang")
 	fs.IntVar(&o.faults.drop, "drop", 0, "per mille of provider calls that act, then answer 502")
+	fs.IntVar(&o.window, "window", 48, "most settlements per provider published and not yet finished (verdict or parked)")
 	fs.IntVar(&o.amqpPort, "amqp-port", 5676, "AMQP port of the private RabbitMQ node")
 	fs.IntVar(&o.mgmt, "mgmt-port", 15676, "management port of the private RabbitMQ node")
 	fs.StringVar(&o.node, "node", "chaos@localhost", "node name of the private RabbitMQ node")

@@ -43,6 +43,9 @@ type sandboxes struct {
 	miva    *miva.Sandbox
 	url     string
 	closers []func()
+	// radialSeeds counts the seed debits whose statuses go to Radial's
+	// queue before the worker starts (purged then).
+	radialSeeds int
 }
 
 func (s *sandboxes) close() {
@@ -110,6 +113,10 @@ func (s *sandboxes) seedOrder(pv string, o *order) error {
 	switch pv {
 	case "radial":
 		_, err = s.radial.Authorize(radial.Authorization{StoreID: storeID, OrderID: o.id, Amount: fmtMinor(total + 10000), Currency: currency})
+		if err == nil && o.credit { // a settled 100.00 debit to refund from
+			err = s.radialSettle(o.id, 10000)
+			s.radialSeeds++
+		}
 	case "paysafe":
 		if !o.credit {
 			_, err = s.paysafe.Authorize(paysafe.Authorization{AccountID: paysafeAccount, ID: "auth-" + o.id, Amount: total, Currency: currency})
@@ -139,6 +146,31 @@ func (s *sandboxes) seedOrder(pv string, o *order) error {
 	}
 	if err != nil {
 		return fmt.Errorf("seed %s order %s: %w", pv, o.id, err)
+	}
+	return nil
+}
+
+// radialSettle settles a debit of order through the sandbox's own API (seed
+// of a credit order); its requestId starts with "seed-".
+func (s *sandboxes) radialSettle(orderID string, minor int64) error {
+	r := messages.PaymentSettlementRequest{RequestID: "seed-" + orderID, PaymentContextBase: &messages.PaymentContextBase{OrderID: orderID},
+		InvoiceID: "s" + orderID, Amount: messages.Amount{CurrencyCode: currency, Value: fmtMinor(minor)},
+		TaxAmount: &messages.Amount{CurrencyCode: currency, Value: "0.00"}, SettlementType: messages.SettlementDebit, OmsOrderID: orderID}
+	body, err := messages.Encode(r)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/radial/v1.0/stores/"+storeID+"/payments/settlement/create/"+tender+".xml", bytes.NewReader(body))
+	req.Header.Set("apikey", radialKey)
+	req.Header.Set("Content-Type", "application/xml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("radial settle: %s %s", resp.Status, b)
 	}
 	return nil
 }
@@ -214,7 +246,7 @@ func (s *sandboxes) ledger(pv string) []money {
 	switch pv {
 	case "radial":
 		for _, e := range s.radial.Ledger() {
-			if e.State != "R" {
+			if e.State != "R" && !strings.HasPrefix(e.RequestID, "seed-") {
 				out = append(out, money{e.RequestID, e.OrderID, e.Type, parseMinor(e.Amount)})
 			}
 		}

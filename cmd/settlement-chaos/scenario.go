@@ -42,6 +42,24 @@ type observed struct {
 	nEvents int
 	nParked int
 	strays  int
+	// finished: requests with a verdict or parked (orig/dup copies), and
+	// how many per provider.
+	finished map[string]bool
+	nDone    map[string]int
+}
+
+// markDone records that id finished; call with mu held.
+func (ob *observed) markDone(id, pv string) {
+	if !ob.finished[id] {
+		ob.finished[id] = true
+		ob.nDone[pv]++
+	}
+}
+
+func (ob *observed) doneOf(pv string) int {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	return ob.nDone[pv]
 }
 
 func (ob *observed) snapshot() (int, int) {
@@ -111,6 +129,15 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		}
 	}
 	sb.paysafe.RunBatch() // the credit orders' seeded settlements: COMPLETED
+	// Radial's statuses of the seed debits: published, then purged, so
+	// that the worker never sees them.
+	if _, err := sb.radial.WaitPublished(sb.radialSeeds, time.Minute); err != nil {
+		return nil, "", fmt.Errorf("radial seeds: %w", err)
+	}
+	_ = withChannel(b.radial, func(ch *amqp.Channel) error {
+		_, err := ch.QueuePurge(radialQueue, false)
+		return err
+	})
 	for _, pv := range providers {
 		missing, err := sb.setFaults(pv, o.faults)
 		if err != nil {
@@ -122,10 +149,10 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	}
 
 	// Observers: our status queue and every parked queue, through restarts.
-	ob := &observed{events: map[string][]event{}, parked: map[string][]parked{}}
-	known := map[string]bool{}
+	ob := &observed{events: map[string][]event{}, parked: map[string][]parked{}, finished: map[string]bool{}, nDone: map[string]int{}}
+	known := map[string]string{} // requestId → provider
 	for _, s := range all {
-		known[s.id] = true
+		known[s.id] = s.pv
 	}
 	octx, stopObs := context.WithCancel(ctx)
 	defer stopObs()
@@ -140,10 +167,11 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		ob.mu.Lock()
 		defer ob.mu.Unlock()
 		ob.nEvents++
-		if !known[d.CorrelationId] {
+		if known[d.CorrelationId] == "" {
 			ob.strays++
 			return
 		}
+		ob.markDone(d.CorrelationId, known[d.CorrelationId])
 		ob.events[d.CorrelationId] = append(ob.events[d.CorrelationId], ev)
 	})
 	for _, pv := range providers {
@@ -155,6 +183,9 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 			ob.mu.Lock()
 			defer ob.mu.Unlock()
 			ob.nParked++
+			if p.copy == "orig" || p.copy == "dup" {
+				ob.markDone(p.requestID, pv)
+			}
 			ob.parked[p.requestID] = append(ob.parked[p.requestID], p)
 		})
 	}
@@ -193,7 +224,14 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			sent := 0
 			for _, or := range orders[pv] {
+				// At most o.window outstanding: the stream lasts, and
+				// the chaos lands in the middle of it.
+				for sent-ob.doneOf(pv) >= o.window && ctx.Err() == nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+				sent += len(or.settlements)
 				for i, s := range or.settlements {
 					body, err := s.body()
 					if err != nil {
@@ -220,13 +258,9 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	// of the verdicts; changed-header duplicates once half have verdicts.
 	total := len(all)
 	progressOf := func() float64 {
-		n := 0
-		for _, s := range all {
-			if ob.done(s.id) {
-				n++
-			}
-		}
-		return float64(n) / float64(total)
+		ob.mu.Lock()
+		defer ob.mu.Unlock()
+		return float64(len(ob.finished)) / float64(total)
 	}
 	changed := map[string]string{} // requestId → changed header
 	steps := []struct {
