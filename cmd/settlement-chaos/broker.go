@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +19,37 @@ import (
 type privateBroker struct {
 	script string
 	env    []string
-	amqp   string // AMQP_URL of the node (vhost /)
-	radial string // the node's "radial" vhost
+	amqp   string // AMQP_URL of the scenario's vhost
+	radial string // the scenario's vhost for Radial's status queue
+	port   int
+	mgmt   string
+}
+
+// freshVhosts points amqp and radial at two new vhosts named after the
+// scenario (deleting and redeclaring quorum queues of the same name right
+// away is fragile on RabbitMQ; fresh vhosts are not).
+func (b *privateBroker) freshVhosts(ctx context.Context, name string) error {
+	for _, vh := range []string{name, name + "-radial"} {
+		for _, call := range []struct{ path, body string }{
+			{"/api/vhosts/" + vh, "{}"},
+			{"/api/permissions/" + vh + "/guest", `{"configure":".*","write":".*","read":".*"}`},
+		} {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, b.mgmt+call.path, strings.NewReader(call.body))
+			req.SetBasicAuth("guest", "guest")
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("management API: %w", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				return fmt.Errorf("management API PUT %s: %s", call.path, resp.Status)
+			}
+		}
+	}
+	b.amqp = fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/%s", b.port, name)
+	b.radial = fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/%s-radial", b.port, name)
+	return nil
 }
 
 func newPrivateBroker(root string, amqpPort, mgmtPort int, node string) *privateBroker {
@@ -28,8 +58,8 @@ func newPrivateBroker(root string, amqpPort, mgmtPort int, node string) *private
 		env: []string{"AMQP_URL=", fmt.Sprintf("RABBITMQ_SCRATCH=%s/.tmp/rabbitmq-chaos", root),
 			fmt.Sprintf("RABBITMQ_AMQP_PORT=%d", amqpPort), fmt.Sprintf("RABBITMQ_MANAGEMENT_PORT=%d", mgmtPort),
 			"RABBITMQ_NODE=" + node},
-		amqp:   fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", amqpPort),
-		radial: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/radial", amqpPort),
+		port: amqpPort,
+		mgmt: fmt.Sprintf("http://127.0.0.1:%d", mgmtPort),
 	}
 }
 
@@ -167,34 +197,4 @@ func (p *publisher) close() {
 	if p.conn != nil {
 		p.conn.Close()
 	}
-}
-
-// deleteQueues removes the queues of an earlier scenario (missing ones are
-// fine), so that each scenario starts empty.
-func deleteQueues(url string, prefixes []string, names []string) {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	for _, q := range names {
-		if ch, err := conn.Channel(); err == nil {
-			_, _ = ch.QueueDelete(q, false, false, false)
-			ch.Close()
-		}
-	}
-	_ = prefixes
-}
-
-// queueNames lists the worker's queues for the providers and retry delays.
-func queueNames(providers []string, delays string, extra ...string) []string {
-	var out []string
-	for _, pv := range providers {
-		base := "q.Payments.Settlements.Request." + pv
-		out = append(out, base, base+".parked")
-		for _, d := range strings.Split(delays, ",") {
-			out = append(out, base+".retry."+strings.TrimSpace(d))
-		}
-	}
-	return append(out, extra...)
 }

@@ -154,14 +154,14 @@ func chaos(ctx context.Context, o options, out *os.File) (int, error) {
 	}
 	failures := 0
 	for _, st := range o.stores {
-		sc := scenario{name: "sqlite, 1 worker", storeDSN: sqliteDSN(filepath.Join(tmp, "sqlite")), replicas: 1}
+		sc := scenario{name: "sqlite, 1 worker", store: st, storeDSN: sqliteDSN(filepath.Join(tmp, "sqlite")), replicas: 1}
 		if st == "postgres" {
 			dsn, drop, err := freshPostgres(ctx)
 			if err != nil {
 				return failures, err
 			}
 			defer drop()
-			sc = scenario{name: "postgres, 2 replicas", storeDSN: dsn, replicas: 2}
+			sc = scenario{name: "postgres, 2 replicas", store: st, storeDSN: dsn, replicas: 2}
 		}
 		progress("scenario %s: %d settlements per provider", sc.name, o.n)
 		t0 := time.Now()

@@ -24,6 +24,7 @@ const retryDelays = "200ms,1s,2s"
 // scenario is one chaos run: a store and how many worker replicas.
 type scenario struct {
 	name     string
+	store    string // sqlite or postgres
 	storeDSN string // sqlite:PATH or postgres://...
 	replicas int
 }
@@ -96,8 +97,9 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		progress(f, a...)
 	}
 	statusQueue := broker.StatusQueueName("guest")
-	deleteQueues(b.amqp, nil, queueNames(providers, retryDelays, statusQueue, broker.ProviderStatusParkedQueue("radial")))
-	deleteQueues(b.radial, nil, []string{radialQueue})
+	if err := b.freshVhosts(ctx, fmt.Sprintf("chaos-%d-%s", time.Now().Unix(), sc.store)); err != nil {
+		return nil, "", err
+	}
 	if err := withChannel(b.radial, func(ch *amqp.Channel) error {
 		_, err := ch.QueueDeclare(radialQueue, true, false, false, false, nil)
 		return err
@@ -269,6 +271,8 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	}{{0.12, "kill"}, {0.25, "broker"}, {0.40, "kill"}, {0.50, "changed"}, {0.60, "broker"}, {0.75, "kill"}}
 	deadline := time.Now().Add(o.timeout)
 	kills := 0
+	restarted := make(chan error, 1)
+	restarted <- nil
 	for _, st := range steps {
 		for progressOf() < st.at && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(200 * time.Millisecond)
@@ -291,10 +295,14 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 				return nil, "", err
 			}
 		case "broker":
-			progress("%s: restarting the private broker at %.0f%% verdicts", sc.name, progressOf()*100)
-			if err := b.restart(ctx); err != nil {
+			// In the background: the next step (a SIGKILL) may land
+			// while the broker is down, as in production.
+			if err := <-restarted; err != nil {
 				return nil, "", err
 			}
+			progress("%s: restarting the private broker at %.0f%% verdicts", sc.name, progressOf()*100)
+			restarted = make(chan error, 1)
+			go func(done chan<- error) { done <- b.restart(ctx) }(restarted)
 		case "changed":
 			k := map[string]int{}
 			for _, s := range all {
@@ -311,6 +319,9 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 			}
 			progress("%s: published %d duplicates with a changed money header", sc.name, len(changed))
 		}
+	}
+	if err := <-restarted; err != nil {
+		return nil, "", err
 	}
 	wg.Wait()
 	progress("%s: %d published in %s; waiting until quiet", sc.name, published.Load(), time.Since(start).Round(time.Second))
