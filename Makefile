@@ -34,7 +34,7 @@ with_broker   = broker_env=$$(scripts/rabbitmq.sh start); eval "$$broker_env";
 with_postgres = pg_env=$$(scripts/postgres.sh start); eval "$$pg_env";
 
 .PHONY: help build broker-up broker-down broker-status postgres-up postgres-down \
-	test test-unit demo bench sandbox fmt lint clean
+	test test-unit demo bench chaos chaos-short sandbox fmt lint clean
 
 help: ## Show this help
 	@echo "Usage: make TARGET [GO_TEST_FLAGS=...] [ARGS=...]"; echo
@@ -105,6 +105,19 @@ demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo); starts a local 
 
 bench: ## Run the benchmark (go run ./cmd/settlement-bench) against the local broker
 	@$(with_broker) $(GO) run ./cmd/settlement-bench $(ARGS)
+
+# The chaos suite restarts its own RabbitMQ node (chaos@localhost on
+# 5676/15676, scratch .tmp/rabbitmq-chaos), never the shared broker; the
+# PostgreSQL scenario creates (and drops) a fresh database on the server of
+# STORE_TEST_POSTGRES_DSN.
+CHAOS_SHORT_N ?= 200
+chaos: ## Chaos suite: N settlements per provider (ARGS='-n 2000'), worker SIGKILLs, broker restarts, provider faults; SQLite and 2 PostgreSQL replicas
+	@[[ -n $${STORE_TEST_POSTGRES_DSN:-} ]] || { $(with_postgres) }; \
+	$(GO) run ./cmd/settlement-chaos $(ARGS)
+
+chaos-short: ## Short chaos suite (CHAOS_SHORT_N=200 per provider, both stores); what `make test` can run
+	@[[ -n $${STORE_TEST_POSTGRES_DSN:-} ]] || { $(with_postgres) }; \
+	$(GO) run ./cmd/settlement-chaos -n $(CHAOS_SHORT_N) -timeout 8m $(ARGS)
 
 sandbox: ## Run the provider sandbox (go run ./cmd/provider-sandbox) on the local broker
 	@$(with_broker) \

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// privateBroker is the chaos run's own RabbitMQ node, started and restarted
+// through scripts/rabbitmq.sh; the shared broker is never touched.
+type privateBroker struct {
+	script string
+	env    []string
+	amqp   string // AMQP_URL of the scenario's vhost
+	radial string // the scenario's vhost for Radial's status queue
+	port   int
+	mgmt   string
+}
+
+// freshVhosts points amqp and radial at two new vhosts named after the
+// scenario (deleting and redeclaring quorum queues of the same name right
+// away is fragile on RabbitMQ; fresh vhosts are not).
+func (b *privateBroker) freshVhosts(ctx context.Context, name string) error {
+	for _, vh := range []string{name, name + "-radial"} {
+		for _, call := range []struct{ path, body string }{
+			{"/api/vhosts/" + vh, "{}"},
+			{"/api/permissions/" + vh + "/guest", `{"configure":".*","write":".*","read":".*"}`},
+		} {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, b.mgmt+call.path, strings.NewReader(call.body))
+			req.SetBasicAuth("guest", "guest")
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("management API: %w", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				return fmt.Errorf("management API PUT %s: %s", call.path, resp.Status)
+			}
+		}
+	}
+	b.amqp = fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/%s", b.port, name)
+	b.radial = fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/%s-radial", b.port, name)
+	return nil
+}
+
+func newPrivateBroker(root string, amqpPort, mgmtPort int, node string) *privateBroker {
+	return &privateBroker{
+		script: filepath.Join(root, "scripts", "rabbitmq.sh"),
+		env: []string{"AMQP_URL=", fmt.Sprintf("RABBITMQ_SCRATCH=%s/.tmp/rabbitmq-chaos", root),
+			fmt.Sprintf("RABBITMQ_AMQP_PORT=%d", amqpPort), fmt.Sprintf("RABBITMQ_MANAGEMENT_PORT=%d", mgmtPort),
+			"RABBITMQ_NODE=" + node},
+		port: amqpPort,
+		mgmt: fmt.Sprintf("http://127.0.0.1:%d", mgmtPort),
+	}
+}
+
+func (b *privateBroker) run(ctx context.Context, verb string) error {
+	cmd := exec.CommandContext(ctx, b.script, verb)
+	cmd.Env = append(os.Environ(), b.env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("rabbitmq.sh %s: %w\n%s", verb, err, out)
+	}
+	return nil
+}
+
+func (b *privateBroker) start(ctx context.Context) error { return b.run(ctx, "start") }
+func (b *privateBroker) stop(ctx context.Context) error  { return b.run(ctx, "stop") }
+
+// restart stops and starts the node's RabbitMQ application (every
+// connection drops; durable queues and persistent messages survive).
+func (b *privateBroker) restart(ctx context.Context) error { return b.run(ctx, "restart-app") }
+
+// dial retries until the broker answers or ctx ends.
+func dial(ctx context.Context, url, name string) (*amqp.Connection, error) {
+	for {
+		c, err := amqp.DialConfig(url, amqp.Config{Properties: amqp.Table{"connection_name": name}})
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// consumeForever consumes queue (auto-ack) through broker restarts and
+// calls f for each delivery, until ctx ends. A queue that does not exist
+// yet (the worker declares it) is waited for.
+func consumeForever(ctx context.Context, url, queue string, f func(amqp.Delivery)) {
+	for ctx.Err() == nil {
+		conn, err := dial(ctx, url, "settlement-chaos-"+queue)
+		if err != nil {
+			return
+		}
+		ch, err := conn.Channel()
+		var ds <-chan amqp.Delivery
+		if err == nil {
+			ds, err = ch.Consume(queue, "", true, false, false, false, nil)
+		}
+		if err != nil {
+			conn.Close()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		func() {
+			for {
+				select {
+				case <-ctx.Done():
+					conn.Close()
+					return
+				case d, ok := <-ds:
+					if !ok {
+						conn.Close()
+						return
+					}
+					f(d)
+				}
+			}
+		}()
+	}
+}
+
+// publisher publishes with confirms, reconnecting through broker restarts:
+// a message whose confirm did not arrive is published again (same
+// message_id: a duplicate the worker must absorb).
+type publisher struct {
+	url  string
+	mu   sync.Mutex
+	conn *amqp.Connection
+	ch   *amqp.Channel
+}
+
+func (p *publisher) publish(ctx context.Context, key string, m amqp.Publishing) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p.ch == nil || p.ch.IsClosed() {
+			if p.conn != nil {
+				p.conn.Close()
+			}
+			conn, err := dial(ctx, p.url, "settlement-chaos-orders")
+			if err != nil {
+				return err
+			}
+			ch, err := conn.Channel()
+			if err == nil {
+				err = ch.Confirm(false)
+			}
+			if err != nil {
+				conn.Close()
+				time.Sleep(300 * time.Millisecond)
+				continue
+			}
+			p.conn, p.ch = conn, ch
+		}
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		dc, err := p.ch.PublishWithDeferredConfirmWithContext(pctx, "payments.settlements", key, true, false, m)
+		if err == nil {
+			var ok bool
+			ok, err = dc.WaitContext(pctx)
+			if err == nil && !ok {
+				err = fmt.Errorf("nacked")
+			}
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		_ = p.ch.Close()
+		p.ch = nil
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (p *publisher) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != nil {
+		p.conn.Close()
+	}
+}
