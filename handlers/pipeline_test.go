@@ -462,3 +462,27 @@ const statusQ = "settlement.status."
 
 // retryQ is the prefix of the rig provider's retry queues.
 func retryQ(r *rig) string { return broker.RequestQueue(r.p.name) + ".retry." }
+
+// Hole 3: a settlement of the order that settled without naming its
+// provider record makes a later reconciliation of the same amount
+// ambiguous for a provider without idempotency: parked, never S.
+func TestReconcileOnOrderWithUnnamedSettlementParks(t *testing.T) {
+	p := newScripted("prov", providers.Facts{SettleWindow: time.Nanosecond})
+	r := newRig(t, p)
+	// B settles without a provider_ref (its record could not be named).
+	if _, _, err := r.st.Register(context.Background(), store.Settlement{Key: store.Key{Provider: "prov", RequestID: "req-b"},
+		OrderID: "ORD-1", StoreID: "STORE1", SettlementType: messages.SettlementDebit, Amount: "100.00", Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.st.Transition(context.Background(), store.Key{Provider: "prov", RequestID: "req-b"}, nil, store.StateSettled, store.Change{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.settleErrs = []error{providers.TransientError("", "no answer", context.DeadlineExceeded)}
+	p.commitOnErr = true
+	r.deliver(t, requestMsg(t, "req-a", messages.SettlementDebit, nil))
+	r.deliver(t, only(t, r.pub.take(), retryQ(r)))
+	parked := only(t, r.pub.take(), broker.ParkedQueue("prov"))
+	if reason := parked.Metadata.Get(HeaderParkedReason); !strings.Contains(reason, "ambiguous") || !strings.Contains(reason, "req-b") {
+		t.Errorf("parked_reason %q", reason)
+	}
+}

@@ -509,17 +509,30 @@ func (h *Settlement) checkLock(ctx context.Context, in *intake) error {
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // claimedRefs lists the provider references recorded by the other
-// settlements of s's order, for Reconcile.
+// settlements of s's order, for Reconcile. For a provider without
+// idempotency keys, a settlement of the order that moved money without
+// naming its record (settled or parked with no provider_ref) makes the
+// order ambiguous: a record Reconcile finds could be that one's, so the
+// reconciliation is Unresolved and parks for a person.
 func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]string, error) {
 	others, err := h.Store.Find(ctx, store.Correlation{Provider: s.Provider, StoreID: s.StoreID, OrderID: s.OrderID})
 	if err != nil {
 		return nil, fmt.Errorf("find the other settlements of order %s: %w", s.OrderID, err)
 	}
-	var out []string
+	var out, unnamed []string
 	for _, o := range others {
-		if o.RequestID != s.RequestID && o.Refs["provider_ref"] != "" {
+		switch {
+		case o.RequestID == s.RequestID:
+		case o.Refs["provider_ref"] != "":
 			out = append(out, o.Refs["provider_ref"])
+		case o.State == store.StateSettled && o.SettlementType == s.SettlementType && o.Amount == s.Amount:
+			unnamed = append(unnamed, o.RequestID)
 		}
+	}
+	if len(unnamed) > 0 && !h.facts().Idempotent {
+		return nil, providers.UnresolvedError("", fmt.Sprintf(
+			"order %s is ambiguous: settlement(s) %s of the same amount settled without naming the %s record, so a record found now could be theirs; check the order with %s",
+			s.OrderID, strings.Join(unnamed, ", "), h.Provider.Name(), h.Provider.Name()), nil)
 	}
 	return out, nil
 }
