@@ -46,6 +46,9 @@ type pvDriver struct {
 	failSettle func(t *testing.T, e *env, n int)
 	// dropSettle makes the next settle call act, then answer 502.
 	dropSettle func(t *testing.T, e *env)
+	// lateSettle makes the next settle call commit late: after ms, when
+	// the worker's client (2s timeout) has given up.
+	lateSettle func(t *testing.T, e *env, ms int)
 	// ledger returns the sandbox's movements of a request (Miva has no
 	// request key: those of its order).
 	ledger func(e *env, requestID, order string) []pvMove
@@ -115,6 +118,9 @@ var radialDriver = pvDriver{
 	dropSettle: func(t *testing.T, e *env) {
 		pvMust(t, "radial faults", e.sb.SetFaults(radial.EndpointSettle, radial.Faults{DropNext: 1}))
 	},
+	lateSettle: func(t *testing.T, e *env, ms int) {
+		pvMust(t, "radial faults", e.sb.SetFaults(radial.EndpointSettle, radial.Faults{LateNext: 1, LateMS: ms}))
+	},
 	ledger: func(e *env, requestID, _ string) []pvMove {
 		var out []pvMove
 		for _, x := range e.sb.LedgerFiltered(radial.LedgerFilter{RequestID: requestID}) {
@@ -154,6 +160,9 @@ var paysafeDriver = pvDriver{
 	},
 	dropSettle: func(t *testing.T, e *env) {
 		pvMust(t, "paysafe faults", e.paysafe.SetFaults(paysafe.EndpointSettle, paysafe.Faults{DropNext: 1}))
+	},
+	lateSettle: func(t *testing.T, e *env, ms int) {
+		pvMust(t, "paysafe faults", e.paysafe.SetFaults(paysafe.EndpointSettle, paysafe.Faults{LateNext: 1, LateMS: ms}))
 	},
 	ledger: func(e *env, requestID, _ string) []pvMove {
 		var out []pvMove
@@ -216,6 +225,9 @@ var frisbiiDriver = pvDriver{
 	dropSettle: func(t *testing.T, e *env) {
 		pvMust(t, "frisbii faults", e.frisbii.SetFaults(frisbii.EndpointSettle, frisbii.Faults{DropNext: 1}))
 	},
+	lateSettle: func(t *testing.T, e *env, ms int) {
+		pvMust(t, "frisbii faults", e.frisbii.SetFaults(frisbii.EndpointSettle, frisbii.Faults{LateNext: 1, LateMS: ms}))
+	},
 	ledger: func(e *env, requestID, _ string) []pvMove {
 		var out []pvMove
 		for _, x := range e.frisbii.LedgerFiltered(frisbii.LedgerFilter{Key: requestID}) {
@@ -263,6 +275,9 @@ var mivaDriver = pvDriver{
 	},
 	dropSettle: func(t *testing.T, e *env) {
 		pvMust(t, "miva faults", e.miva.SetFaults(miva.EndpointCapture, miva.Faults{DropNext: 1}))
+	},
+	lateSettle: func(t *testing.T, e *env, ms int) {
+		pvMust(t, "miva faults", e.miva.SetFaults(miva.EndpointCapture, miva.Faults{LateNext: 1, LateMS: ms}))
 	},
 	ledger: func(e *env, _ string, order string) []pvMove {
 		n, err := strconv.ParseInt(order, 10, 64)

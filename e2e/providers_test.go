@@ -381,6 +381,29 @@ var pvCases = []pvCase{
 
 	{name: "CrashAfterTerminalCommitPublishesOnce", radial: true, run: pvCrashAt(handlers.CrashAfterTerminalCommit)},
 
+	{name: "LateCommitDebitsOnce", radial: true, run: func(t *testing.T, e *env, d pvDriver) {
+		// The provider commits the settle 2.5s after it was sent, after the
+		// worker's 2s timeout: the worker must find that money once the
+		// settle window (3s) has passed, never take it a second time.
+		d.authorize(t, e, pvOrder, "100.00", "USD")
+		d.lateSettle(t, e, 2500)
+		e.start()
+		if d.complete != nil {
+			t.Cleanup(d.complete(e))
+		}
+		r := pvDebit(t, e, d, uniq("late"), "15.00")
+		e.publish(r)
+		pvSettled(t, e, d, r)
+		time.Sleep(time.Second) // quiet: would a second debit follow?
+		all := pvLive(d.ledger(e, r.RequestID, pvOrder), false)
+		if d.name == "miva" {
+			all = pvLive(d.ledger(e, "", pvOrder), false)
+		}
+		if len(all) != 1 || all[0].Minor != 1500 {
+			t.Fatalf("ledger after a late commit: %+v, want exactly one debit of 15.00", all)
+		}
+	}},
+
 	{name: "CurrencyExponents", radial: true, run: func(t *testing.T, e *env, d pvDriver) {
 		// JPY has exponent 0, KWD exponent 3: the same order id cannot
 		// carry two currencies, so each runs on its own order.

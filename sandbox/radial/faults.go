@@ -46,6 +46,19 @@ type Faults struct {
 	// and its status scheduled) but answers 502: a crash or timeout after
 	// the provider acted, recovered only through requestId deduplication.
 	DropNext int `json:"drop_next,omitempty"`
+	// LateNext makes the next N calls commit late: the sandbox waits LateMS
+	// whether or not the client is still there, then acts (a settlement is
+	// recorded and its status scheduled) — the provider committed after the
+	// client gave up.
+	LateNext int `json:"late_next,omitempty"`
+	// LateMS is the wait of a late commit (0: 2 seconds).
+	LateMS int `json:"late_ms,omitempty"`
+	// LatePerMille, HangPerMille and DropPerMille are the probabilities, in
+	// thousandths, of a late commit, a hung call and a dropped answer
+	// (chaos runs); with FailPerMille their sum is at most 1000.
+	LatePerMille int `json:"late_per_mille,omitempty"`
+	HangPerMille int `json:"hang_per_mille,omitempty"`
+	DropPerMille int `json:"drop_per_mille,omitempty"`
 }
 
 // FaultsRequest is the body of PUT {prefix}/_sandbox/faults: Faults for an
@@ -83,7 +96,8 @@ type faultPlan struct {
 // knobs is the view of f's shared knobs that kit plans and validates.
 func (f *Faults) knobs() kit.Knobs {
 	return kit.Knobs{LatencyMS: f.LatencyMS, FailStatus: f.FailStatus, FailPerMille: f.FailPerMille,
-		HangNext: &f.HangNext, FailNext: &f.FailNext, OwnNext: &f.FaultNext, DropNext: &f.DropNext}
+		HangNext: &f.HangNext, FailNext: &f.FailNext, OwnNext: &f.FaultNext, DropNext: &f.DropNext,
+		LateNext: &f.LateNext, LateMS: f.LateMS, LatePerMille: f.LatePerMille, HangPerMille: f.HangPerMille, DropPerMille: f.DropPerMille}
 }
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).

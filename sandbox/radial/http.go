@@ -1,6 +1,7 @@
 package radial
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
 	"io"
@@ -189,6 +190,15 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) (ap
 	cnt = s.countersLocked(ep)
 	p.Count(&cnt.Hung, &cnt.Failed5xx, &cnt.Faulted)
 	s.mu.Unlock()
+	if p.Late {
+		// The late commit acts after the client may have gone: read the
+		// body now, while the connection is there.
+		b, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
+		if err != nil {
+			return c, p, false
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	ok := p.Apply(r, s.closed, s.log, string(ep), func() {
 		if p.Own {
 			s.writeXML(w, p.faultStatus, fault(FaultInjected, "the service failed to process the request (injected fault); retry with the same requestId"))
