@@ -57,9 +57,10 @@ type Settlement struct {
 	Currency string
 	// ClientContext is the ClientContext of the request as received.
 	ClientContext string
-	// CorrelationID is the ClientContext sent to the provider (the request's
-	// own, or the requestId when the request had none); asynchronous statuses
-	// are correlated on it.
+	// CorrelationID is the ClientContext sent to the provider: unique per
+	// settlement (handlers.correlationID; rows recorded by earlier versions
+	// keep the request's own ClientContext or requestId). Asynchronous
+	// statuses are correlated on it.
 	CorrelationID string
 	State         State
 	// Attempts counts pipeline runs that reached a provider call.
