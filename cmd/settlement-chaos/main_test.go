@@ -4,16 +4,22 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
 
-// TestChaosShort runs the short chaos suite (both stores) end to end: it
+// TestChaosShortWithBrokerRestarts runs the short chaos suite (both stores) end to end: it
 // starts its own RabbitMQ node, so it needs rabbitmq-server installed and
 // STORE_TEST_POSTGRES_DSN for the PostgreSQL scenario (else SQLite only).
-// CHAOS_SHORT_N sets the settlements per provider (default 200).
-func TestChaosShort(t *testing.T) {
+// CHAOS_SHORT_N sets the settlements per provider (default 200). It is
+// named *BrokerRestart* so that make test runs it in its exclusive pass,
+// alone (-p 1): it is CPU-heavy, and its timings must not starve the other
+// packages' end-to-end tests.
+func TestChaosShortWithBrokerRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos suite: minutes, a private broker")
 	}
+	testenv.RequireExclusiveBroker(t)
 	n := 200
 	if v, err := strconv.Atoi(os.Getenv("CHAOS_SHORT_N")); err == nil && v > 0 {
 		n = v
