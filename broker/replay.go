@@ -18,7 +18,42 @@ var replayDropped = []string{"parked_", "settlement_attempt", "settlement_last_e
 // headers removed. Each message is acked in the parked queue only after its
 // republication was confirmed, so a crash during a replay duplicates at
 // worst (which the worker's idempotency absorbs) and never loses one.
-func Replay(ctx context.Context, amqpURL, parked, fallback string, limit int) (int, error) {
+// ReplayOptions says what Replay moves.
+type ReplayOptions struct {
+	// Parked is the queue to replay from.
+	Parked string
+	// Fallback is the target of a message without a parked_from_queue header.
+	Fallback string
+	// Limit caps the messages moved (all when <= 0).
+	Limit int
+	// DryRun reads the messages without moving them.
+	DryRun bool
+}
+
+// ReplayedMessage describes one message replayed (or, in a dry run, that
+// would be).
+type ReplayedMessage struct {
+	RequestID string // message_id, else the request_id header
+	Reason    string // parked_reason header
+	Target    string // queue it is (would be) republished to
+}
+
+// ReplayResult is what a Replay did.
+type ReplayResult struct {
+	// Parked is the parked queue's depth when the replay started.
+	Parked int
+	// Moved is the number of messages republished and acked (0 in a dry run).
+	Moved int
+	// Messages lists the messages moved, or in a dry run those that would be.
+	Messages []ReplayedMessage
+}
+
+func Replay(ctx context.Context, amqpURL string, o ReplayOptions) (ReplayResult, error) {
+	n, err := replay(ctx, amqpURL, o.Parked, o.Fallback, o.Limit)
+	return ReplayResult{Moved: n}, err
+}
+
+func replay(ctx context.Context, amqpURL, parked, fallback string, limit int) (int, error) {
 	conn, err := amqp.Dial(amqpURL)
 	if err != nil {
 		return 0, fmt.Errorf("connect to %s: %w", Redact(amqpURL), err)

@@ -86,7 +86,8 @@ func replayParked(args []string) int {
 		return 2
 	}
 	p := args[0]
-	n, err := broker.Replay(context.Background(), cfg.AMQPURL, broker.ParkedQueue(p), broker.RequestQueue(p), limit)
+	res, err := broker.Replay(context.Background(), cfg.AMQPURL, broker.ReplayOptions{Parked: broker.ParkedQueue(p), Fallback: broker.RequestQueue(p), Limit: limit})
+	n := res.Moved
 	fmt.Printf("replayed %d message(s) from %s\n", n, broker.ParkedQueue(p))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
