@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/worker"
+)
+
+// run runs the worker until SIGTERM or SIGINT and returns the process's exit
+// code: 2 for a configuration error, 1 when the worker stops with an error.
+func run() int {
+	log := zerolog.New(os.Stderr).With().Timestamp().Str("service", "settlement-worker").Logger()
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "\nRun settlement-worker --help for the list of variables.")
+		return 2
+	}
+	level, _ := zerolog.ParseLevel(cfg.LogLevel)
+	log = log.Level(level)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	clients, err := providerClients(cfg)
+	if err != nil {
+		log.Fatal().Err(err).Msg("provider clients")
+	}
+	deps := worker.Deps{Providers: clients}
+	if cfg.CrashAt != "" {
+		log.Warn().Str("crash_at", cfg.CrashAt).Msg("TEST MODE: the worker will SIGKILL itself at this crash point")
+		deps.Crash = func(point string) {
+			if point == cfg.CrashAt {
+				log.Warn().Str("crash_point", point).Msg("crash point reached: SIGKILL")
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	if err := worker.Run(ctx, cfg, deps, log); err != nil {
+		log.Error().Err(err).Msg("worker stopped with an error")
+		return 1
+	}
+	log.Info().Msg("worker stopped")
+	return 0
+}
