@@ -303,7 +303,7 @@ func TestParkedRequestCanBeReplayed(t *testing.T) {
 	cmd := exec.Command(e.bin, "replay-parked", "radial")
 	cmd.Env = append(os.Environ(), "AMQP_URL="+e.amqpURL, "RADIAL_BASE_URL=http://x", "RADIAL_API_KEY=k")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "replayed 1 message") {
+	if err != nil || !strings.Contains(string(out), "replayed 1 of 1 parked message(s)") {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
 	oneEvent(t, e, id, messages.StatusSettled)
