@@ -243,6 +243,12 @@ func TestDuplicatePublishDebitsOnce(t *testing.T) {
 	if led := e.ledger(id); len(led) != 1 {
 		t.Fatalf("want exactly one debit, ledger: %+v", led)
 	}
+	// Judged from Radial's side too: once its ACK was delivered and
+	// recorded, no duplicate reached Radial again.
+	time.Sleep(500 * time.Millisecond) // quiet
+	if c := e.sb.Calls().Settle; c.Total != 1 || c.DedupHits != 0 {
+		t.Errorf("Radial got %d settlement calls (%d repeats): a duplicate after the delivered ACK reached it", c.Total, c.DedupHits)
+	}
 }
 
 // TestCrashAtEachStepDebitsOnce kills the worker with SIGKILL at each step
