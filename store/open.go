@@ -62,10 +62,15 @@ func WithBusyTimeout(d time.Duration) Option {
 //     of that process, so replicas must use PostgreSQL. ":memory:" opens a
 //     private in-memory database (tests only: nothing survives Close).
 //
+// An SQLite file is owned by one process: Open takes an exclusive lock on
+// PATH.lock (held until Close, dropped by the kernel if the process dies)
+// and fails with ErrInUse, naming STORE_DSN=postgres://… for replicas, when
+// another process holds it.
+//
 // Migrations are embedded in the binary, versioned in table
-// schema_migrations, and applied at Open; Open is idempotent and two
-// processes may open the same database at once (SQLite serializes them with
-// BEGIN IMMEDIATE, PostgreSQL with an advisory lock).
+// schema_migrations, and applied at Open; Open is idempotent, and replicas
+// may open the same PostgreSQL database at once (an advisory lock serializes
+// their migrations).
 func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 	o := options{clock: time.Now, busyTimeout: 10 * time.Second}
 	for _, opt := range opts {
@@ -196,6 +201,18 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 			}
 		}
 	}
+	release := func() {}
+	if !memory {
+		if release, err = lockFile(path); err != nil {
+			return nil, fmt.Errorf("STORE_DSN %q: %w", dsn, err)
+		}
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			release()
+		}
+	}()
 	db, err := sql.Open("sqlite", driverDSN)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
@@ -236,6 +253,8 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 		db.Close()
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
 	}
+	s.release = release
+	ok = true
 	return s, nil
 }
 

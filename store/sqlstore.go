@@ -97,6 +97,8 @@ type sqlStore struct {
 	d     dialect
 	clock func() time.Time
 	locks keyedMutex
+	// release drops the SQLite file lock (nil for PostgreSQL).
+	release func()
 }
 
 func newSQLStore(db *sql.DB, d dialect, o options) *sqlStore {
@@ -565,4 +567,11 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 // Close releases the database.
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	err := s.db.Close()
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+	return err
+}

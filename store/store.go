@@ -34,6 +34,9 @@ var (
 	// ErrStateConflict is returned by Transition when the settlement is not
 	// in one of the expected states (someone else moved it).
 	ErrStateConflict = errors.New("store: settlement is not in the expected state")
+	// ErrInUse is returned by Open when another process holds the SQLite
+	// database: SQLite serves one worker process (replicas use PostgreSQL).
+	ErrInUse = errors.New("store: database in use")
 )
 
 // Key identifies a settlement request.

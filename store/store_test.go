@@ -734,13 +734,23 @@ func testConcurrentOpen(e *env) {
 		dsn = testenv.PostgresDSN(e.T)
 	}
 	var wg sync.WaitGroup
+	var opened atomic.Int32
+	defer func() {
+		if opened.Load() == 0 {
+			e.Errorf("no concurrent Open succeeded")
+		}
+	}()
 	for range 4 {
 		wg.Go(func() {
 			st, err := Open(e.ctx, dsn)
+			if e.backend == "sqlite" && errors.Is(err, ErrInUse) {
+				return // one process owns an SQLite file
+			}
 			if err != nil {
 				e.Errorf("concurrent Open: %v", err)
 				return
 			}
+			opened.Add(1)
 			defer st.Close()
 			if _, _, err := st.Register(e.ctx, sample("co")); err != nil {
 				e.Errorf("Register: %v", err)
@@ -756,8 +766,12 @@ func testConcurrentTransition(e *env) {
 	var wg sync.WaitGroup
 	var wins, conflicts atomic.Int32
 	start := make(chan struct{})
-	// Half the contenders use a second store (another pool, or a replica).
-	second := e.open()
+	// Half the contenders use a second store (a replica) on PostgreSQL; an
+	// SQLite file has one owner.
+	second := e.st
+	if e.backend != "sqlite" {
+		second = e.open()
+	}
 	for i := range n {
 		st := e.st
 		if i%2 == 1 {
@@ -936,4 +950,32 @@ func TestKeyedMutexFreesEntries(t *testing.T) {
 	if OrderLockKey("p", "s", "o") != lockKey("p", "s", "o") || lockKey("p", "s", "o") == lockKey("p", "so", "") {
 		t.Errorf("lock keys")
 	}
+}
+
+// Hole 11: a second opener of an SQLite file (another worker process)
+// is refused at once, naming PostgreSQL for replicas; the file can be
+// opened again once the first closed it.
+func TestSQLiteFileHasOneOwner(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	ctx := context.Background()
+	first, err := Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(ctx, "sqlite:"+path)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second Open of the same SQLite file succeeded: two workers would break per-order serialization")
+	}
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "STORE_DSN=postgres://") {
+		t.Fatalf("error %q: want ErrInUse naming STORE_DSN=postgres://", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	again.Close()
 }
