@@ -486,3 +486,24 @@ func TestReconcileOnOrderWithUnnamedSettlementParks(t *testing.T) {
 		t.Errorf("parked_reason %q", reason)
 	}
 }
+
+// lostLock is a store whose order locks are lost (a PostgreSQL session
+// that ended while the worker held its advisory lock).
+type lostLock struct{ store.Store }
+
+func (lostLock) CheckLock(context.Context, string, string, string) error { return store.ErrLockLost }
+
+// Hole 12: with the order lock lost, the provider is not called; the
+// request is retried.
+func TestLostLockPreventsTheProviderCall(t *testing.T) {
+	p := newScripted("prov", providers.Facts{})
+	r := newRig(t, p)
+	r.h.Store = lostLock{r.st}
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	only(t, r.pub.take(), retryQ(r))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.settles != 0 || len(p.confirmAttempts) != 0 {
+		t.Fatalf("provider called %d settle / %d confirm times without the lock", p.settles, len(p.confirmAttempts))
+	}
+}

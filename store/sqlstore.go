@@ -99,6 +99,11 @@ type sqlStore struct {
 	locks keyedMutex
 	// release drops the SQLite file lock (nil for PostgreSQL).
 	release func()
+	// held are the order locks this store holds, by orderKey, for
+	// CheckLock (the PostgreSQL connection holding the advisory lock; nil
+	// for SQLite's in-process lock).
+	heldMu sync.Mutex
+	held   map[string]*sql.Conn
 }
 
 func newSQLStore(db *sql.DB, d dialect, o options) *sqlStore {
@@ -531,31 +536,73 @@ func (s *sqlStore) Find(ctx context.Context, c Correlation) ([]Settlement, error
 // PostgreSQL the holder then takes the order's session advisory lock on a
 // dedicated connection, which serializes the replicas.
 func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID string) (func(), error) {
-	unlockLocal, err := s.locks.lock(ctx, orderKey(provider, storeID, orderID))
+	okey := orderKey(provider, storeID, orderID)
+	unlockLocal, err := s.locks.lock(ctx, okey)
 	if err != nil {
 		return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
 	}
-	if !s.d.advisoryLocks {
-		return unlockLocal, nil
-	}
+	var conn *sql.Conn
 	key := lockKey(provider, storeID, orderID)
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		unlockLocal()
-		return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
+	if s.d.advisoryLocks {
+		if conn, err = s.db.Conn(ctx); err != nil {
+			unlockLocal()
+			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
+		}
+		if err := pgAdvisoryLock(ctx, conn, key); err != nil {
+			discardConn(conn)
+			unlockLocal()
+			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
+		}
 	}
-	if err := pgAdvisoryLock(ctx, conn, key); err != nil {
-		discardConn(conn)
-		unlockLocal()
-		return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
+	s.heldMu.Lock()
+	if s.held == nil {
+		s.held = map[string]*sql.Conn{}
 	}
+	s.held[okey] = conn
+	s.heldMu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			pgAdvisoryUnlock(conn, key)
+			s.heldMu.Lock()
+			delete(s.held, okey)
+			s.heldMu.Unlock()
+			if conn != nil {
+				pgAdvisoryUnlock(conn, key)
+			}
 			unlockLocal()
 		})
 	}, nil
+}
+
+// CheckLock reports whether this store still holds the order's lock taken
+// with LockOrder: nil when it does, an error wrapping ErrLockLost when it
+// was released or, with PostgreSQL, when the session holding the advisory
+// lock is gone (a failover, an idle timeout, a pooler, a terminated
+// backend) — then another replica may hold it, and the caller must not call
+// the provider. The settlement pipeline checks it right before every call.
+func (s *sqlStore) CheckLock(ctx context.Context, provider, storeID, orderID string) error {
+	okey := orderKey(provider, storeID, orderID)
+	s.heldMu.Lock()
+	conn, ok := s.held[okey]
+	s.heldMu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: order %s/%s/%s is not locked by this process", ErrLockLost, provider, storeID, orderID)
+	}
+	if conn == nil {
+		return nil // SQLite: the in-process lock is the whole lock
+	}
+	key := lockKey(provider, storeID, orderID)
+	var held bool
+	err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+		AND pid = pg_backend_pid() AND granted AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1)`,
+		int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)).Scan(&held)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: order %s/%s/%s: the session holding it cannot be checked: %v", ErrLockLost, provider, storeID, orderID, err)
+	case !held:
+		return fmt.Errorf("%w: order %s/%s/%s: the session no longer holds the advisory lock", ErrLockLost, provider, storeID, orderID)
+	}
+	return nil
 }
 
 // Ping checks the database is reachable.

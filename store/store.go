@@ -37,6 +37,9 @@ var (
 	// ErrInUse is returned by Open when another process holds the SQLite
 	// database: SQLite serves one worker process (replicas use PostgreSQL).
 	ErrInUse = errors.New("store: database in use")
+	// ErrLockLost is returned by CheckLock when an order lock is no longer
+	// held (released, or its PostgreSQL session ended).
+	ErrLockLost = errors.New("store: order lock lost")
 )
 
 // Key identifies a settlement request.
@@ -190,6 +193,9 @@ type Store interface {
 	// were recorded before before, oldest first, at most limit (all when
 	// limit <= 0): the transactional outbox.
 	Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error)
+	// CheckLock returns nil only while this store still holds the order's
+	// lock taken with LockOrder; else an error wrapping ErrLockLost.
+	CheckLock(ctx context.Context, provider, storeID, orderID string) error
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -979,3 +979,71 @@ func TestSQLiteFileHasOneOwner(t *testing.T) {
 	}
 	again.Close()
 }
+
+// Hole 12: a lost PostgreSQL lock session (a failover, an idle timeout, a
+// terminated backend) is detected before a provider call, and another
+// replica can then take the order.
+func TestCheckLockDetectsALostSession(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	a, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	unlock, err := a.LockOrder(ctx, "miva", "S1", "O1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if err := a.CheckLock(ctx, "miva", "S1", "O1"); err != nil {
+		t.Fatalf("CheckLock while held: %v", err)
+	}
+	if err := a.CheckLock(ctx, "miva", "S1", "O2"); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("CheckLock of an order never locked: %v, want ErrLockLost", err)
+	}
+	// Terminate the backend that holds the advisory lock.
+	key := OrderLockKey("miva", "S1", "O1")
+	admin := b.(*sqlStore).db
+	var terminated bool
+	if err := admin.QueryRowContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
+		AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1`,
+		int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)).Scan(&terminated); err != nil || !terminated {
+		t.Fatalf("terminate the lock holder: %v %v", terminated, err)
+	}
+	if err := a.CheckLock(ctx, "miva", "S1", "O1"); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("CheckLock after the session died: %v, want ErrLockLost", err)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	unlockB, err := b.LockOrder(lctx, "miva", "S1", "O1")
+	if err != nil {
+		t.Fatalf("another replica cannot take the order after the session died: %v", err)
+	}
+	unlockB()
+}
+
+func TestCheckLockSQLite(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	unlock, err := st.LockOrder(ctx, "miva", "S1", "O1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CheckLock(ctx, "miva", "S1", "O1"); err != nil {
+		t.Fatalf("CheckLock while held: %v", err)
+	}
+	unlock()
+	if err := st.CheckLock(ctx, "miva", "S1", "O1"); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("CheckLock after unlock: %v, want ErrLockLost", err)
+	}
+}
