@@ -72,9 +72,11 @@ test: ## Everything CI runs: broker + postgres up, go vet, go test -race (GO_TES
 	echo "== go test -race -p 1 -run '$(EXCLUSIVE_TEST_RUN)' $(PKGS) (tests that disrupt the broker, alone, on a private broker)"; \
 	if excl_env=$$($(exclusive_broker) start); then eval "$$excl_env"; \
 	else echo "(no private broker: using the shared one)"; fi; \
-	TESTENV_EXCLUSIVE_BROKER=1 $(GO) test -race -count=1 -p 1 -timeout 30m -run '$(EXCLUSIVE_TEST_RUN)' $(PKGS) \
+	TESTENV_EXCLUSIVE_BROKER=1 $(GO) test -race -count=1 -p 1 -timeout 15m -run '$(EXCLUSIVE_TEST_RUN)' $(PKGS) \
 		| { grep -v -e 'no tests to run' -e 'no test files' || true; } || rc=$$?; \
 	$(exclusive_broker) stop 2>/dev/null || true; \
+	echo "== go test -run TestChaosShort ./cmd/settlement-chaos (the short chaos suite, without -race: its own broker node)"; \
+	TESTENV_EXCLUSIVE_BROKER=1 $(GO) test -count=1 -timeout 20m -run TestChaosShort ./cmd/settlement-chaos || rc=$$?; \
 	exit $$rc
 
 test-unit: ## Fast tests, no infrastructure needed: go test -race -short

@@ -20,6 +20,9 @@ func TestChaosShortWithBrokerRestarts(t *testing.T) {
 		t.Skip("chaos suite: minutes, a private broker")
 	}
 	testenv.RequireExclusiveBroker(t)
+	if raceEnabled {
+		t.Skip("chaos suite under -race: make test runs it without the race detector (make chaos-short)")
+	}
 	n := 200
 	if v, err := strconv.Atoi(os.Getenv("CHAOS_SHORT_N")); err == nil && v > 0 {
 		n = v
