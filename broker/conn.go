@@ -57,3 +57,13 @@ func Username(amqpURL string) string {
 	}
 	return u.User.Username()
 }
+
+// CheckURL reports whether amqpURL is an amqp:// or amqps:// URL with a
+// host; the error never holds the password.
+func CheckURL(amqpURL string) error {
+	u, err := url.Parse(amqpURL)
+	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
+		return fmt.Errorf("must be an amqp:// or amqps:// URL with a host (got %q)", Redact(amqpURL))
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"net/url"
 	"strings"
 	"time"
 )
@@ -46,3 +47,33 @@ func StatusRoutingKey(storeID string) string {
 // StatusQueueName is the default status queue for a broker user, in Radial's
 // queue style.
 func StatusQueueName(suffix string) string { return "q.Payments.Settlements.Status." + suffix }
+
+// SameBroker reports whether two AMQP URLs address the same broker and
+// virtual host (credentials aside; default ports and the "/" vhost made
+// explicit). Unparseable URLs are compared as text.
+func SameBroker(a, b string) bool {
+	ua, ea := url.Parse(a)
+	ub, eb := url.Parse(b)
+	if ea != nil || eb != nil {
+		return a == b
+	}
+	norm := func(u *url.URL) string {
+		port := u.Port()
+		if port == "" {
+			port = "5672"
+			if u.Scheme == "amqps" {
+				port = "5671"
+			}
+		}
+		host := strings.ToLower(u.Hostname())
+		if host == "localhost" || host == "::1" {
+			host = "127.0.0.1"
+		}
+		vhost := strings.TrimPrefix(u.Path, "/")
+		if vhost == "" {
+			vhost = "/"
+		}
+		return host + ":" + port + "/" + vhost
+	}
+	return norm(ua) == norm(ub)
+}

@@ -16,11 +16,9 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/intake"
+	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/webhook"
 )
-
-// Providers the worker knows.
-var KnownProviders = []string{"radial", "paysafe", "frisbii", "miva"}
 
 // Config is the worker's configuration. Each field's `help` tag documents it
 // for `settlement-worker --help` and the README.
@@ -29,7 +27,7 @@ type Config struct {
 	// status events to.
 	AMQPURL string `env:"AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/" help:"Broker for requests and status events (amqp:// or amqps://)."`
 	// Providers are the providers whose request queues are consumed.
-	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with: radial, paysafe, frisbii, miva."`
+	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with: {providers}."`
 	// QueueType is the type of the request, retry and parked queues.
 	QueueType string `env:"QUEUE_TYPE" envDefault:"quorum" help:"quorum (replicated; at-least-once dead-lettering) or classic."`
 	// StatusQueues are the status queues declared and bound at start, as
@@ -66,14 +64,10 @@ type Config struct {
 	// OutboxRelayAfter is how old a recorded but unpublished status event
 	// must be before the sweeper publishes it.
 	OutboxRelayAfter time.Duration `env:"OUTBOX_RELAY_AFTER" envDefault:"1m" help:"Publish a status event recorded but not confirmed as published after this long."`
-	// Radial configures the Radial provider.
-	Radial Radial `envPrefix:"RADIAL_"`
-	// Paysafe configures the Paysafe provider.
-	Paysafe Paysafe `envPrefix:"PAYSAFE_"`
-	// Frisbii configures the Frisbii (Reepay) provider.
-	Frisbii Frisbii `envPrefix:"FRISBII_"`
-	// Miva configures the Miva Merchant provider.
-	Miva Miva `envPrefix:"MIVA_"`
+	// Sections are the registered providers' configuration sections by
+	// name, each read from the variables under its EnvPrefix (all of them
+	// are read; only the enabled ones are validated and built).
+	Sections map[string]providers.Section `env:"-"`
 	// Intake configures the HTTP intake (RetailOPS webhook, Radial-format
 	// endpoint); INTAKE_ADDR=off (the default) disables it.
 	Intake intake.Config `envPrefix:"INTAKE_"`
@@ -85,93 +79,61 @@ type Config struct {
 	// CrashAt makes the worker kill itself with SIGKILL at a crash point
 	// (after_confirm, after_settle_call, after_terminal_commit, after_status_publish). Tests only.
 	CrashAt string `env:"SETTLEMENT_WORKER_CRASH_AT" help:"Test only: SIGKILL the worker at this crash point (after_confirm, after_settle_call, after_terminal_commit, after_status_publish)."`
+
+	// registry is the providers Load was given, in order.
+	registry providers.Registry
 }
 
-// Radial is the Radial provider's configuration.
-type Radial struct {
-	// BaseURL is Radial's API root, e.g. https://.../ (the sandbox: http://127.0.0.1:8081/radial).
-	BaseURL string `env:"BASE_URL" help:"Radial API base URL (required when radial is enabled)."`
-	// APIKey is sent in the apikey header. Never logged.
-	APIKey string `env:"API_KEY" help:"Radial API key, sent as the apikey header (never logged)."`
-	// APIVersion is the v[M.m] part of Radial's URIs.
-	APIVersion string `env:"API_VERSION" envDefault:"v1.0" help:"Radial API version in the URI."`
-	// Timeout bounds each Radial HTTP call.
-	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Radial HTTP call."`
-	// SettleWindow is how long after a call was sent Radial may still commit
-	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Radial may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
-	// StatusDeadline parks an acknowledged settlement that got no status
-	// on Radial's queue this long after it was acknowledged.
-	StatusDeadline time.Duration `env:"STATUS_DEADLINE" envDefault:"24h" help:"Park a settlement Radial acknowledged but sent no status for after this long (0: never)."`
-	// AMQPURL is the broker holding Radial's status queue (may be Radial's own).
-	AMQPURL string `env:"AMQP_URL" help:"Broker with Radial's status queue (default: AMQP_URL)."`
-	// StatusQueue is Radial's status queue, consumed passively.
-	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL> when RADIAL_AMQP_URL is Radial's own broker or vhost; required on ours, and never one of our own queues)."`
-	// StatusConcurrency is how many Radial statuses are handled at once.
-	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once."`
-}
-
-// Paysafe is the Paysafe Card Payments provider's configuration.
-type Paysafe struct {
-	// BaseURL is Paysafe's API root (the sandbox: http://127.0.0.1:8081/paysafe).
-	BaseURL string `env:"BASE_URL" help:"Paysafe API base URL (required when paysafe is enabled)."`
-	// Username and Password are the API key (HTTP basic auth). Never logged.
-	Username string `env:"USERNAME" help:"Paysafe API key user name (basic auth)."`
-	Password string `env:"PASSWORD" help:"Paysafe API key password (basic auth; never logged)."`
-	// Accounts maps each store to its Paysafe account id.
-	Accounts map[string]string `env:"ACCOUNTS" help:"Paysafe account per store: STORE:ACCOUNT,STORE2:ACCOUNT2."`
-	// Currencies maps an account to its currency, to refuse a request in
-	// another currency before any call.
-	Currencies map[string]string `env:"CURRENCIES" help:"Optional currency per Paysafe account: ACCOUNT:USD,..."`
-	// Timeout bounds each Paysafe HTTP call.
-	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Paysafe HTTP call."`
-	// SettleWindow is how long after a call was sent Paysafe may still commit
-	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Paysafe may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
-	// RecheckAfter is the delay before re-checking a pending settlement.
-	RecheckAfter time.Duration `env:"RECHECK_AFTER" envDefault:"30s" help:"Delay before re-checking a PENDING settlement (rounded up to a RETRY_DELAYS queue)."`
-}
-
-// Frisbii is the Frisbii (Reepay) provider's configuration.
-type Frisbii struct {
-	// BaseURL is Frisbii's API root (the sandbox: http://127.0.0.1:8081/frisbii).
-	BaseURL string `env:"BASE_URL" help:"Frisbii API base URL (required when frisbii is enabled)."`
-	// APIKey is the private API key (basic auth user). Never logged.
-	APIKey string `env:"API_KEY" help:"Frisbii private API key (basic auth; never logged)."`
-	// Timeout bounds each Frisbii HTTP call.
-	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Frisbii HTTP call."`
-	// SettleWindow is how long after a call was sent Frisbii may still commit
-	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Frisbii may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
-	// RefundRecheck is the delay before re-checking a refund answered "processing".
-	RefundRecheck time.Duration `env:"REFUND_RECHECK" envDefault:"30s" help:"Delay before re-checking a refund still processing."`
-}
-
-// Miva is the Miva Merchant JSON API provider's configuration.
-type Miva struct {
-	// BaseURL is the store's json.mvc URL (the sandbox: http://127.0.0.1:8081/miva/mm5/json.mvc).
-	BaseURL string `env:"BASE_URL" help:"Miva JSON API URL, .../mm5/json.mvc (required when miva is enabled)."`
-	// StoreCode is the Miva store code.
-	StoreCode string `env:"STORE_CODE" help:"Miva store code."`
-	// APIToken is the API access token. Never logged.
-	APIToken string `env:"API_TOKEN" help:"Miva API access token (never logged)."`
-	// SigningKey, when set, signs requests with HMAC-SHA256. Never logged.
-	SigningKey string `env:"SIGNING_KEY" help:"Optional Miva HMAC-SHA256 signing key (never logged)."`
-	// Timeout bounds each Miva HTTP call.
-	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Miva HTTP call."`
-	// SettleWindow is how long after a call was sent Miva may still commit
-	// it; an uncertain attempt is reconciled only after it.
-	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Miva may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
-}
-
-// Load reads the environment, applies defaults and validates.
-func Load() (Config, error) {
-	var c Config
+// Load reads the environment (the worker's variables and each registered
+// provider's section), applies defaults and validates.
+func Load(reg providers.Registry) (Config, error) {
+	c := Config{registry: reg, Sections: map[string]providers.Section{}}
+	errs := []error{}
 	if err := env.Parse(&c); err != nil {
-		return c, fmt.Errorf("read configuration: %w", nameVariables(err))
+		errs = append(errs, err)
+	}
+	for _, r := range reg {
+		sec := r.NewSection()
+		if err := env.ParseWithOptions(sec, env.Options{Prefix: r.EnvPrefix}); err != nil {
+			errs = append(errs, err)
+		}
+		c.Sections[r.Name] = sec
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("read configuration: %w", nameVariables(err, reg))
 	}
 	c.applyDefaults()
 	return c, c.Validate()
+}
+
+// Registry returns the providers the configuration was loaded with.
+func (c Config) Registry() providers.Registry { return c.registry }
+
+// Host is what the providers' sections may know of the worker: its broker
+// and the queues it owns there.
+func (c Config) Host() providers.Host {
+	h := providers.Host{AMQPURL: c.AMQPURL}
+	for _, sq := range c.StatusQueueBindings() {
+		h.OwnQueues = append(h.OwnQueues, sq.Name)
+	}
+	// The webhook deliverer's queue is bound to our status exchange even
+	// when it is not enabled here (another replica may run it).
+	h.OwnQueues = append(h.OwnQueues, webhook.DefaultQueue)
+	if c.Webhook.Queue != "" && c.Webhook.Queue != webhook.DefaultQueue {
+		h.OwnQueues = append(h.OwnQueues, c.Webhook.Queue)
+	}
+	return h
+}
+
+// Facts returns the enabled providers' facts by name.
+func (c Config) Facts() map[string]providers.Facts {
+	out := map[string]providers.Facts{}
+	for _, name := range c.Providers {
+		if sec, ok := c.Sections[name]; ok {
+			out[name] = sec.Facts()
+		}
+	}
+	return out
 }
 
 func (c *Config) applyDefaults() {
@@ -179,6 +141,12 @@ func (c *Config) applyDefaults() {
 		c.Intake.Addr = "off"
 	}
 	c.Intake.ApplyDefaults()
+	c.Intake.TenderTypeRequired = nil
+	for _, r := range c.registry {
+		if sec := c.Sections[r.Name]; sec != nil && sec.Facts().RequireTenderType {
+			c.Intake.TenderTypeRequired = append(c.Intake.TenderTypeRequired, r.Name)
+		}
+	}
 	if ch, err := intake.ParseChannels(c.IntakeChannels); err == nil {
 		c.Intake.RetailOPS.Channels = ch
 	}
@@ -189,18 +157,12 @@ func (c *Config) applyDefaults() {
 		c.Webhook.QueueType = c.QueueType
 	}
 	c.Webhook.ApplyDefaults()
-	if c.Radial.AMQPURL == "" {
-		c.Radial.AMQPURL = c.AMQPURL
-	}
-	// Radial's status queue defaults to q.Payments.Settlements.Status.<user>
-	// only on Radial's own broker or vhost: on ours, that is the name of our
-	// own status queue, and consuming it would feed the worker its own
-	// events. There it must be named (Validate says so).
-	if c.Radial.StatusQueue == "" && !SameBroker(c.Radial.AMQPURL, c.AMQPURL) {
-		c.Radial.StatusQueue = broker.StatusQueueName(broker.Username(c.Radial.AMQPURL))
-	}
 	if len(c.StatusQueues) == 0 {
 		c.StatusQueues = []string{broker.StatusQueueName(broker.Username(c.AMQPURL)) + "=settlement.status.#"}
+	}
+	h := c.Host()
+	for _, sec := range c.Sections {
+		sec.Resolve(h)
 	}
 }
 
@@ -232,19 +194,16 @@ func (c Config) Validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
 	}
-	checkAMQP := func(name, v string) {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
-			bad(name, "must be an amqp:// or amqps:// URL with a host (got %q)", broker.Redact(v))
-		}
+	if err := broker.CheckURL(c.AMQPURL); err != nil {
+		bad("AMQP_URL", "%v", err)
 	}
-	checkAMQP("AMQP_URL", c.AMQPURL)
+	known := strings.Join(c.registry.Names(), ", ")
 	if len(c.Providers) == 0 {
-		bad("PROVIDERS", "name at least one provider (%s)", strings.Join(KnownProviders, ", "))
+		bad("PROVIDERS", "name at least one provider (%s)", known)
 	}
 	for _, p := range c.Providers {
-		if !slices.Contains(KnownProviders, p) {
-			bad("PROVIDERS", "unknown provider %q (known: %s)", p, strings.Join(KnownProviders, ", "))
+		if _, ok := c.registry.Lookup(p); !ok {
+			bad("PROVIDERS", "unknown provider %q (known: %s)", p, known)
 		}
 	}
 	if c.QueueType != broker.QueueQuorum && c.QueueType != broker.QueueClassic {
@@ -287,56 +246,19 @@ func (c Config) Validate() error {
 	if c.CrashAt != "" && !slices.Contains([]string{"after_confirm", "after_settle_call", "after_terminal_commit", "after_status_publish"}, c.CrashAt) {
 		bad("SETTLEMENT_WORKER_CRASH_AT", "unknown crash point %q", c.CrashAt)
 	}
-	if c.Enabled("radial") {
-		u, err := url.Parse(c.Radial.BaseURL)
-		if c.Radial.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("RADIAL_BASE_URL", "must be Radial's http(s) base URL (got %q)", redactHTTP(c.Radial.BaseURL))
-		}
-		if c.Radial.APIKey == "" {
-			bad("RADIAL_API_KEY", "is required when radial is enabled")
-		}
-		if c.Radial.Timeout <= 0 {
-			bad("RADIAL_TIMEOUT", "must be positive")
-		}
-		checkAMQP("RADIAL_AMQP_URL", c.Radial.AMQPURL)
-		c.validateRadialQueue(bad)
-		if c.Radial.StatusConcurrency < 1 {
-			bad("RADIAL_STATUS_CONCURRENCY", "must be at least 1")
-		}
-	}
-	checkHTTP := func(name, v string) {
-		u, err := url.Parse(v)
-		if v == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(name, "must be an http(s) URL (got %q)", redactHTTP(v))
-		}
-	}
 	if c.PendingDeadline <= 0 {
 		bad("PENDING_DEADLINE", "must be positive (got %s)", c.PendingDeadline)
 	}
-	c.validateWindows(bad)
 	c.validateSweeper(bad)
-	if c.Enabled("paysafe") {
-		checkHTTP("PAYSAFE_BASE_URL", c.Paysafe.BaseURL)
-		if c.Paysafe.Username == "" || c.Paysafe.Password == "" {
-			bad("PAYSAFE_USERNAME", "and PAYSAFE_PASSWORD are required when paysafe is enabled")
+	h := c.Host()
+	for _, name := range c.Providers {
+		r, ok := c.registry.Lookup(name)
+		sec := c.Sections[name]
+		if !ok || sec == nil {
+			continue
 		}
-		if len(c.Paysafe.Accounts) == 0 {
-			bad("PAYSAFE_ACCOUNTS", "map each store to its Paysafe account, e.g. STORE1:89987201")
-		}
-	}
-	if c.Enabled("frisbii") {
-		checkHTTP("FRISBII_BASE_URL", c.Frisbii.BaseURL)
-		if c.Frisbii.APIKey == "" {
-			bad("FRISBII_API_KEY", "is required when frisbii is enabled")
-		}
-	}
-	if c.Enabled("miva") {
-		checkHTTP("MIVA_BASE_URL", c.Miva.BaseURL)
-		if c.Miva.StoreCode == "" {
-			bad("MIVA_STORE_CODE", "is required when miva is enabled")
-		}
-		if c.Miva.APIToken == "" {
-			bad("MIVA_API_TOKEN", "is required when miva is enabled")
+		for _, err := range sec.Check(h) {
+			errs = append(errs, sectionProblem(err, sec, r))
 		}
 	}
 	if c.IntakeEnabled() {
@@ -362,9 +284,24 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// sectionProblem words a provider section's problem like the others: the
+// Go field names its Check uses become the variables that set them, and a
+// message that starts with one ("RADIAL_API_KEY is required") is put as
+// "RADIAL_API_KEY: is required (PROVIDERS includes radial)".
+func sectionProblem(err error, sec providers.Section, r providers.Registration) error {
+	msg := withEnvNames(err.Error(), reflect.TypeOf(sec).Elem(), r.EnvPrefix)
+	first, rest, _ := strings.Cut(msg, " ")
+	if strings.HasPrefix(first, r.EnvPrefix) && !strings.HasPrefix(rest, "and ") {
+		msg = first + ": " + rest
+	} else {
+		msg = r.EnvPrefix + "*: " + msg
+	}
+	return fmt.Errorf("%s (PROVIDERS includes %s)", msg, r.Name)
+}
+
 // nameVariables rewrites caarlos0/env's parse errors, which name the Go
 // field ("Timeout"), to name the environment variable(s) that were set for it.
-func nameVariables(err error) error {
+func nameVariables(err error, reg providers.Registry) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
@@ -377,7 +314,7 @@ func nameVariables(err error) error {
 			continue
 		}
 		var names []string
-		for _, v := range Vars() {
+		for _, v := range Vars(reg) {
 			if _, set := os.LookupEnv(v.Name); set && v.field == pe.Name {
 				names = append(names, v.Name)
 			}
@@ -446,29 +383,6 @@ func withEnvNames(msg string, t reflect.Type, prefix string) string {
 	return strings.ReplaceAll(strings.NewReplacer(pairs...).Replace(msg), "\n", "\n  ")
 }
 
-// validateWindows checks each enabled provider's settle window: an attempt
-// is uncertain for at least its call timeout, so a shorter window would
-// reconcile while the call may still be in flight.
-func (c Config) validateWindows(bad func(name, format string, args ...any)) {
-	windows := []struct {
-		provider, prefix string
-		timeout, window  time.Duration
-	}{
-		{"radial", "RADIAL_", c.Radial.Timeout, c.Radial.SettleWindow},
-		{"paysafe", "PAYSAFE_", c.Paysafe.Timeout, c.Paysafe.SettleWindow},
-		{"frisbii", "FRISBII_", c.Frisbii.Timeout, c.Frisbii.SettleWindow},
-		{"miva", "MIVA_", c.Miva.Timeout, c.Miva.SettleWindow},
-	}
-	for _, w := range windows {
-		if c.Enabled(w.provider) && w.window < w.timeout {
-			bad(w.prefix+"SETTLE_WINDOW", "must be at least %sTIMEOUT (%s): a call may still be in flight until then (got %s)", w.prefix, w.timeout, w.window)
-		}
-	}
-	if c.Enabled("radial") && c.Radial.StatusDeadline < 0 {
-		bad("RADIAL_STATUS_DEADLINE", "must be 0 (never) or positive (got %s)", c.Radial.StatusDeadline)
-	}
-}
-
 // validateSweeper checks the sweeper's deadlines: a settlement waiting in a
 // retry queue or for a settle window must not be taken for a stuck one.
 func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
@@ -482,62 +396,15 @@ func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
 	for _, d := range c.RetryDelays {
 		longest = max(longest, d)
 	}
-	longest += max(c.Radial.SettleWindow, c.Paysafe.SettleWindow, c.Frisbii.SettleWindow, c.Miva.SettleWindow)
+	window := time.Duration(0)
+	for _, f := range c.Facts() {
+		window = max(window, f.SettleWindow)
+	}
+	longest += window
 	if c.StuckAfter <= longest {
 		bad("STUCK_AFTER", "must be longer than the longest RETRY_DELAYS plus the longest *_SETTLE_WINDOW (%s), or a settlement waiting to be retried would be taken for a stuck one (got %s)", longest, c.StuckAfter)
 	}
 	if c.OutboxRelayAfter <= 0 {
 		bad("OUTBOX_RELAY_AFTER", "must be positive (got %s)", c.OutboxRelayAfter)
 	}
-}
-
-// validateRadialQueue refuses a Radial status queue that is one of the
-// worker's own queues: consuming it would feed the worker its own status
-// events (each one "matching" a settlement and publishing another).
-func (c Config) validateRadialQueue(bad func(name, format string, args ...any)) {
-	q := c.Radial.StatusQueue
-	same := SameBroker(c.Radial.AMQPURL, c.AMQPURL)
-	switch {
-	case q == "" && same:
-		bad("RADIAL_STATUS_QUEUE", "is required when Radial's status queue is on the worker's own broker and vhost (RADIAL_AMQP_URL unset or equal to AMQP_URL's): "+
-			"its default name, %s, is the worker's own status queue; set RADIAL_STATUS_QUEUE to the queue Radial publishes to, or RADIAL_AMQP_URL to Radial's broker",
-			broker.StatusQueueName(broker.Username(c.AMQPURL)))
-	case q == "":
-		bad("RADIAL_STATUS_QUEUE", "is required")
-	case !same:
-	case slices.ContainsFunc(c.StatusQueueBindings(), func(sq broker.StatusQueue) bool { return sq.Name == q }):
-		bad("RADIAL_STATUS_QUEUE", "%s is our own status queue on the same broker (STATUS_QUEUES): the worker would consume its own events; name the queue Radial publishes to", q)
-	case c.WebhookEnabled() && q == c.Webhook.Queue, !c.WebhookEnabled() && q == webhook.DefaultQueue:
-		bad("RADIAL_STATUS_QUEUE", "%s is the webhook deliverer's queue (WEBHOOK_QUEUE), bound to our status exchange: the worker would consume its own events", q)
-	}
-}
-
-// SameBroker reports whether two AMQP URLs address the same broker and
-// virtual host (credentials aside; default ports and the "/" vhost made
-// explicit). Unparseable URLs are compared as text.
-func SameBroker(a, b string) bool {
-	ua, ea := url.Parse(a)
-	ub, eb := url.Parse(b)
-	if ea != nil || eb != nil {
-		return a == b
-	}
-	norm := func(u *url.URL) string {
-		port := u.Port()
-		if port == "" {
-			port = "5672"
-			if u.Scheme == "amqps" {
-				port = "5671"
-			}
-		}
-		host := strings.ToLower(u.Hostname())
-		if host == "localhost" || host == "::1" {
-			host = "127.0.0.1"
-		}
-		vhost := strings.TrimPrefix(u.Path, "/")
-		if vhost == "" {
-			vhost = "/"
-		}
-		return host + ":" + port + "/" + vhost
-	}
-	return norm(ua) == norm(ub)
 }

@@ -12,6 +12,12 @@ import (
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/intake"
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/providers/all"
+	"github.com/settlement-worker/settlement-worker/providers/frisbii"
+	"github.com/settlement-worker/settlement-worker/providers/miva"
+	"github.com/settlement-worker/settlement-worker/providers/paysafe"
+	"github.com/settlement-worker/settlement-worker/providers/radial"
 	"github.com/settlement-worker/settlement-worker/webhook"
 )
 
@@ -45,7 +51,7 @@ var allVars = []string{
 func cleanEnv(t *testing.T) {
 	t.Helper()
 	names := slices.Clone(allVars)
-	for _, v := range config.Vars() {
+	for _, v := range config.Vars(all.Providers) {
 		names = append(names, v.Name)
 	}
 	for _, n := range names {
@@ -71,28 +77,34 @@ var minimal = []string{"RADIAL_BASE_URL", "http://127.0.0.1:8081/radial", "RADIA
 func TestLoadDefaults(t *testing.T) {
 	cleanEnv(t)
 	setEnv(t, minimal...)
-	c, err := config.Load()
+	c, err := config.Load(all.Providers)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	want := config.Config{
-		AMQPURL:         "amqp://guest:guest@127.0.0.1:5672/",
-		Providers:       []string{"radial"},
-		QueueType:       "quorum",
-		StatusQueues:    []string{"q.Payments.Settlements.Status.guest=settlement.status.#"},
-		Concurrency:     16,
-		Prefetch:        1,
-		RetryDelays:     []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
-		MaxAttempts:     6,
-		DeliveryLimit:   20,
-		StoreDSN:        "sqlite:settlement-worker.db",
-		ShutdownTimeout: 30 * time.Second,
-		HTTPAddr:        "127.0.0.1:9090",
-		LogLevel:        "info",
-		Radial: config.Radial{
+		AMQPURL:          "amqp://guest:guest@127.0.0.1:5672/",
+		Providers:        []string{"radial"},
+		QueueType:        "quorum",
+		StatusQueues:     []string{"q.Payments.Settlements.Status.guest=settlement.status.#"},
+		Concurrency:      16,
+		Prefetch:         1,
+		RetryDelays:      []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
+		MaxAttempts:      6,
+		DeliveryLimit:    20,
+		StoreDSN:         "sqlite:settlement-worker.db",
+		ShutdownTimeout:  30 * time.Second,
+		HTTPAddr:         "127.0.0.1:9090",
+		LogLevel:         "info",
+		PendingDeadline:  72 * time.Hour,
+		SweepInterval:    30 * time.Second,
+		StuckAfter:       time.Hour,
+		OutboxRelayAfter: time.Minute,
+	}
+	wantSections := map[string]providers.Section{
+		"radial": &radial.Config{
 			BaseURL:           "http://127.0.0.1:8081/radial",
 			APIKey:            "k3y-s3cr3t-value",
-			APIVersion:        "v1.0",
+			Version:           "v1.0",
 			Timeout:           10 * time.Second,
 			SettleWindow:      time.Minute,
 			StatusDeadline:    24 * time.Hour,
@@ -100,19 +112,24 @@ func TestLoadDefaults(t *testing.T) {
 			StatusQueue:       "q.Payments.Settlements.Status.radial",
 			StatusConcurrency: 16,
 		},
-		PendingDeadline:  72 * time.Hour,
-		SweepInterval:    30 * time.Second,
-		StuckAfter:       time.Hour,
-		OutboxRelayAfter: time.Minute,
-		Paysafe:          config.Paysafe{Timeout: 10 * time.Second, SettleWindow: time.Minute, RecheckAfter: 30 * time.Second},
-		Frisbii:          config.Frisbii{Timeout: 10 * time.Second, SettleWindow: time.Minute, RefundRecheck: 30 * time.Second},
-		Miva:             config.Miva{Timeout: 10 * time.Second, SettleWindow: time.Minute},
+		"paysafe": &paysafe.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RecheckAfter: 30 * time.Second},
+		"frisbii": &frisbii.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RefundRecheck: 30 * time.Second},
+		"miva":    &miva.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute},
 	}
+	if !reflect.DeepEqual(c.Sections, wantSections) {
+		t.Errorf("provider sections:\n got %+v\nwant %+v", c.Sections, wantSections)
+	}
+	want.Sections = c.Sections
 	want.Intake.Addr = "off"
 	want.Intake.ApplyDefaults()
 	want.Intake.RetailOPS.Channels, _ = intake.ParseChannels("")
+	want.Intake.TenderTypeRequired = []string{"radial"}
 	want.Webhook = webhook.Config{AMQPURL: want.AMQPURL, QueueType: "quorum"}
 	want.Webhook.ApplyDefaults()
+	if !reflect.DeepEqual(c.Registry().Names(), all.Providers.Names()) {
+		t.Errorf("Registry = %v", c.Registry().Names())
+	}
+	c = config.WithoutRegistry(c)
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load with a clean environment:\n got %+v\nwant %+v", c, want)
 	}
@@ -132,15 +149,15 @@ func TestLoadEmptyVariablesMeanDefault(t *testing.T) {
 	for _, n := range []string{"CONCURRENCY", "RETRY_DELAYS", "HTTP_ADDR", "QUEUE_TYPE", "RADIAL_TIMEOUT"} {
 		t.Setenv(n, "")
 	}
-	c, err := config.Load()
+	c, err := config.Load(all.Providers)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if c.Concurrency != 16 || len(c.RetryDelays) != 5 || c.HTTPAddr != "127.0.0.1:9090" || c.QueueType != "quorum" || c.Radial.Timeout != 10*time.Second {
+	if c.Concurrency != 16 || len(c.RetryDelays) != 5 || c.HTTPAddr != "127.0.0.1:9090" || c.QueueType != "quorum" || radialOf(c).Timeout != 10*time.Second {
 		t.Errorf("empty variables did not fall back to defaults: %+v", c)
 	}
 	t.Setenv("HTTP_ADDR", "off")
-	if c, err := config.Load(); err != nil || c.HTTPAddr != "off" {
+	if c, err := config.Load(all.Providers); err != nil || c.HTTPAddr != "off" {
 		t.Errorf("HTTP_ADDR=off: %q, %v", c.HTTPAddr, err)
 	}
 }
@@ -187,15 +204,15 @@ func TestLoadDerivedFromAMQPUser(t *testing.T) {
 			cleanEnv(t)
 			setEnv(t, minimal...)
 			setEnv(t, tc.env...)
-			c, err := config.Load()
+			c, err := config.Load(all.Providers)
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			if c.Radial.AMQPURL != tc.wantRadialURL {
-				t.Errorf("RADIAL_AMQP_URL = %q, want %q", c.Radial.AMQPURL, tc.wantRadialURL)
+			if radialOf(c).AMQPURL != tc.wantRadialURL {
+				t.Errorf("RADIAL_AMQP_URL = %q, want %q", radialOf(c).AMQPURL, tc.wantRadialURL)
 			}
-			if c.Radial.StatusQueue != tc.wantRadialQueue {
-				t.Errorf("RADIAL_STATUS_QUEUE = %q, want %q", c.Radial.StatusQueue, tc.wantRadialQueue)
+			if radialOf(c).StatusQueue != tc.wantRadialQueue {
+				t.Errorf("RADIAL_STATUS_QUEUE = %q, want %q", radialOf(c).StatusQueue, tc.wantRadialQueue)
 			}
 			if !reflect.DeepEqual(c.StatusQueues, tc.wantStatusQueues) {
 				t.Errorf("STATUS_QUEUES = %q, want %q", c.StatusQueues, tc.wantStatusQueues)
@@ -230,7 +247,7 @@ func TestLoadValidationRules(t *testing.T) {
 		{"AMQP_URL without host", []string{"AMQP_URL", "amqp:///vhost"}, "AMQP_URL", "with a host"},
 		{"AMQP_URL garbage", []string{"AMQP_URL", "::not a url::"}, "AMQP_URL", ""},
 		{"PROVIDERS unknown", []string{"PROVIDERS", "radial,stripe"}, "PROVIDERS", `unknown provider "stripe"`},
-		{"PAYSAFE_ACCOUNTS missing", []string{"PROVIDERS", "radial,paysafe", "PAYSAFE_BASE_URL", "http://p", "PAYSAFE_USERNAME", "u", "PAYSAFE_PASSWORD", "p"}, "PAYSAFE_ACCOUNTS", "STORE1:"},
+		{"PAYSAFE_ACCOUNTS missing", []string{"PROVIDERS", "radial,paysafe", "PAYSAFE_BASE_URL", "http://p", "PAYSAFE_USERNAME", "u", "PAYSAFE_PASSWORD", "p"}, "PAYSAFE_ACCOUNTS", "at least one store"},
 		{"FRISBII_API_KEY missing", []string{"PROVIDERS", "frisbii", "FRISBII_BASE_URL", "http://f"}, "FRISBII_API_KEY", "required"},
 		{"MIVA_STORE_CODE missing", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t"}, "MIVA_STORE_CODE", "required"},
 		{"PENDING_DEADLINE 0", []string{"PENDING_DEADLINE", "0s"}, "PENDING_DEADLINE", "positive"},
@@ -251,12 +268,14 @@ func TestLoadValidationRules(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT negative", []string{"SHUTDOWN_TIMEOUT", "-5s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
 		{"LOG_LEVEL", []string{"LOG_LEVEL", "trace"}, "LOG_LEVEL", `"trace"`},
 		{"SETTLEMENT_WORKER_CRASH_AT", []string{"SETTLEMENT_WORKER_CRASH_AT", "before_breakfast"}, "SETTLEMENT_WORKER_CRASH_AT", `"before_breakfast"`},
-		{"RADIAL_BASE_URL missing", []string{"RADIAL_BASE_URL", ""}, "RADIAL_BASE_URL", "http(s)"},
+		{"RADIAL_BASE_URL missing", []string{"RADIAL_BASE_URL", ""}, "RADIAL_BASE_URL", "is required"},
 		{"RADIAL_BASE_URL not http", []string{"RADIAL_BASE_URL", "ftp://radial.example/"}, "RADIAL_BASE_URL", "http(s)"},
 		{"RADIAL_BASE_URL without scheme", []string{"RADIAL_BASE_URL", "radial.example/api"}, "RADIAL_BASE_URL", "http(s)"},
 		{"RADIAL_BASE_URL without host", []string{"RADIAL_BASE_URL", "https://"}, "RADIAL_BASE_URL", "http(s)"},
 		{"RADIAL_API_KEY missing", []string{"RADIAL_API_KEY", ""}, "RADIAL_API_KEY", "is required"},
-		{"RADIAL_TIMEOUT zero", []string{"RADIAL_TIMEOUT", "0s"}, "RADIAL_TIMEOUT", "must be positive"},
+		{"RADIAL_TIMEOUT negative", []string{"RADIAL_TIMEOUT", "-1s"}, "RADIAL_TIMEOUT", "must be positive"},
+		{"RADIAL_SETTLE_WINDOW shorter than the timeout", []string{"RADIAL_SETTLE_WINDOW", "5s"}, "RADIAL_SETTLE_WINDOW", "at least RADIAL_TIMEOUT"},
+		{"MIVA_SETTLE_WINDOW shorter than the timeout", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t", "MIVA_STORE_CODE", "s", "MIVA_SETTLE_WINDOW", "1s"}, "MIVA_SETTLE_WINDOW", "at least MIVA_TIMEOUT"},
 		{"RADIAL_AMQP_URL not amqp", []string{"RADIAL_AMQP_URL", "https://radial.example/"}, "RADIAL_AMQP_URL", "amqp:// or amqps://"},
 		{"RADIAL_STATUS_CONCURRENCY 0", []string{"RADIAL_STATUS_CONCURRENCY", "0"}, "RADIAL_STATUS_CONCURRENCY", "at least 1"},
 	}
@@ -265,7 +284,7 @@ func TestLoadValidationRules(t *testing.T) {
 			cleanEnv(t)
 			setEnv(t, minimal...)
 			setEnv(t, tc.env...)
-			_, err := config.Load()
+			_, err := config.Load(all.Providers)
 			if err == nil {
 				t.Fatalf("Load accepted %v", tc.env)
 			}
@@ -303,15 +322,18 @@ func problemLines(msg string) []string {
 // TestValidateRules covers what the environment cannot express.
 func TestValidateRules(t *testing.T) {
 	valid := func() config.Config {
-		return config.Config{
-			AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Providers: []string{"radial"}, QueueType: "classic",
-			StatusQueues: []string{"q.s=settlement.status.#"}, Concurrency: 1, Prefetch: 1,
-			RetryDelays: []time.Duration{10 * time.Millisecond}, MaxAttempts: 1, DeliveryLimit: 0,
-			StoreDSN: "sqlite:x.db", ShutdownTimeout: time.Second, LogLevel: "debug", CrashAt: "after_status_publish",
-			PendingDeadline: time.Second, SweepInterval: time.Second, StuckAfter: 3 * time.Second, OutboxRelayAfter: time.Second,
-			Radial: config.Radial{BaseURL: "https://radial.example/api", APIKey: "k", APIVersion: "v1.0", Timeout: time.Second,
-				SettleWindow: time.Second, AMQPURL: "amqps://u:p@radial.example/", StatusQueue: "q.st", StatusConcurrency: 1},
+		cleanEnv(t)
+		setEnv(t, minimal...)
+		setEnv(t, "QUEUE_TYPE", "classic", "STATUS_QUEUES", "q.s=settlement.status.#", "CONCURRENCY", "1", "RETRY_DELAYS", "10ms",
+			"MAX_ATTEMPTS", "1", "DELIVERY_LIMIT", "0", "STORE_DSN", "sqlite:x.db", "SHUTDOWN_TIMEOUT", "1s", "LOG_LEVEL", "debug",
+			"SETTLEMENT_WORKER_CRASH_AT", "after_status_publish", "PENDING_DEADLINE", "1s", "SWEEP_INTERVAL", "1s", "STUCK_AFTER", "3s",
+			"OUTBOX_RELAY_AFTER", "1s", "RADIAL_TIMEOUT", "1s", "RADIAL_SETTLE_WINDOW", "1s", "RADIAL_AMQP_URL", "amqps://u:p@radial.example/",
+			"RADIAL_STATUS_QUEUE", "q.st", "RADIAL_STATUS_CONCURRENCY", "1")
+		c, err := config.Load(all.Providers)
+		if err != nil {
+			t.Fatalf("boundary values rejected: %v", err)
 		}
+		return c
 	}
 	if err := valid().Validate(); err != nil {
 		t.Fatalf("boundary values rejected: %v", err)
@@ -323,13 +345,13 @@ func TestValidateRules(t *testing.T) {
 	}{
 		{"no providers", func(c *config.Config) { c.Providers = nil }, "PROVIDERS"},
 		{"no retry delays", func(c *config.Config) { c.RetryDelays = nil }, "RETRY_DELAYS"},
-		{"no radial status queue", func(c *config.Config) { c.Radial.StatusQueue = "" }, "RADIAL_STATUS_QUEUE"},
-		{"radial timeout negative", func(c *config.Config) { c.Radial.Timeout = -time.Second }, "RADIAL_TIMEOUT"},
-		{"radial settle window shorter than the timeout", func(c *config.Config) { c.Radial.SettleWindow = time.Second - 1 }, "RADIAL_SETTLE_WINDOW"},
+		{"no radial status queue", func(c *config.Config) { radialOf(*c).StatusQueue = "" }, "RADIAL_STATUS_QUEUE"},
+		{"radial timeout negative", func(c *config.Config) { radialOf(*c).Timeout = -time.Second }, "RADIAL_TIMEOUT"},
+		{"radial settle window shorter than the timeout", func(c *config.Config) { radialOf(*c).SettleWindow = time.Second - 1 }, "RADIAL_SETTLE_WINDOW"},
 		{"stuck deadline within a retry delay and settle window", func(c *config.Config) { c.StuckAfter = time.Second }, "STUCK_AFTER"},
 		{"sweep interval negative", func(c *config.Config) { c.SweepInterval = -time.Second }, "SWEEP_INTERVAL"},
-		{"radial status deadline negative", func(c *config.Config) { c.Radial.StatusDeadline = -time.Second }, "RADIAL_STATUS_DEADLINE"},
-		{"radial status concurrency negative", func(c *config.Config) { c.Radial.StatusConcurrency = -1 }, "RADIAL_STATUS_CONCURRENCY"},
+		{"radial status deadline negative", func(c *config.Config) { radialOf(*c).StatusDeadline = -time.Second }, "RADIAL_STATUS_DEADLINE"},
+		{"radial status concurrency negative", func(c *config.Config) { radialOf(*c).StatusConcurrency = -1 }, "RADIAL_STATUS_CONCURRENCY"},
 		{"empty queue type", func(c *config.Config) { c.QueueType = "" }, "QUEUE_TYPE"},
 		{"empty log level", func(c *config.Config) { c.LogLevel = "" }, "LOG_LEVEL"},
 	}
@@ -346,7 +368,7 @@ func TestValidateRules(t *testing.T) {
 	t.Run("radial settings ignored when radial is disabled", func(t *testing.T) {
 		c := valid()
 		c.Providers = []string{}
-		c.Radial = config.Radial{}
+		*radialOf(c) = radial.Config{}
 		err := c.Validate()
 		if err == nil || strings.Contains(err.Error(), "RADIAL_") {
 			t.Errorf("Validate = %v, want only the PROVIDERS problem", err)
@@ -358,7 +380,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	cleanEnv(t)
 	setEnv(t, "RADIAL_BASE_URL", "http://radial.example/", "RADIAL_STATUS_QUEUE", "q.radial",
 		"CONCURRENCY", "0", "PREFETCH", "0", "LOG_LEVEL", "loud", "QUEUE_TYPE", "lazy", "RETRY_DELAYS", "1ms")
-	_, err := config.Load()
+	_, err := config.Load(all.Providers)
 	if err == nil {
 		t.Fatal("Load accepted a broken configuration")
 	}
@@ -393,7 +415,7 @@ func TestLoadParseErrorsNameTheVariable(t *testing.T) {
 			cleanEnv(t)
 			setEnv(t, minimal...)
 			t.Setenv(tc.name, tc.value)
-			_, err := config.Load()
+			_, err := config.Load(all.Providers)
 			if err == nil {
 				t.Fatalf("Load accepted %s=%q", tc.name, tc.value)
 			}
@@ -418,7 +440,7 @@ func TestValidationNeverEchoesSecrets(t *testing.T) {
 			cleanEnv(t)
 			setEnv(t, minimal...)
 			t.Setenv(tc.name, tc.value)
-			_, err := config.Load()
+			_, err := config.Load(all.Providers)
 			if err == nil || !strings.Contains(err.Error(), tc.name+":") {
 				t.Fatalf("Load = %v, want an error naming %s", err, tc.name)
 			}
@@ -434,7 +456,7 @@ func TestPrintHelp(t *testing.T) {
 	const secret = "sup3r-s3cret-api-key"
 	setEnv(t, "RADIAL_API_KEY", secret, "AMQP_URL", "amqp://u:hunter2-pw@broker/")
 	var b bytes.Buffer
-	config.PrintHelp(&b)
+	config.PrintHelp(&b, all.Providers)
 	out := b.String()
 	if strings.Contains(out, secret) || strings.Contains(out, "hunter2-pw") {
 		t.Errorf("help prints a value from the environment:\n%s", out)
@@ -451,7 +473,7 @@ func TestPrintHelp(t *testing.T) {
 		}
 	}
 	// Every variable the struct reads is documented, with its default.
-	vars := config.Vars()
+	vars := config.Vars(all.Providers)
 	if len(vars) != len(allVars) {
 		t.Errorf("Vars() lists %d variables, want %d: %+v", len(vars), len(allVars), vars)
 	}
@@ -469,7 +491,7 @@ func TestPrintHelp(t *testing.T) {
 			t.Errorf("RADIAL_API_KEY has a default %q", v.Default)
 		}
 	}
-	md := config.MarkdownTable()
+	md := config.MarkdownTable(all.Providers)
 	for _, name := range allVars {
 		if !strings.Contains(md, "`"+name+"`") {
 			t.Errorf("Markdown table does not list %s", name)
@@ -496,9 +518,17 @@ func TestVarsCoverStruct(t *testing.T) {
 		}
 		return out
 	}
-	want := walk(reflect.TypeOf(config.Config{}), "")
+	var want []string
+	for _, name := range walk(reflect.TypeOf(config.Config{}), "") {
+		if name == "INTAKE_ADDR" { // the provider sections come before the intake's
+			for _, r := range all.Providers {
+				want = append(want, walk(reflect.TypeOf(r.NewSection()).Elem(), r.EnvPrefix)...)
+			}
+		}
+		want = append(want, name)
+	}
 	var got []string
-	for _, v := range config.Vars() {
+	for _, v := range config.Vars(all.Providers) {
 		got = append(got, v.Name)
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -534,7 +564,7 @@ func TestRadialStatusQueueIsNeverOurOwn(t *testing.T) {
 			cleanEnv(t)
 			setEnv(t, base...)
 			setEnv(t, tc.env...)
-			_, err := config.Load()
+			_, err := config.Load(all.Providers)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("Load: %v", err)
@@ -546,3 +576,6 @@ func TestRadialStatusQueueIsNeverOurOwn(t *testing.T) {
 		})
 	}
 }
+
+// radialOf is the radial section of c (shared: changes write through).
+func radialOf(c config.Config) *radial.Config { return c.Sections["radial"].(*radial.Config) }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/settlement-worker/settlement-worker/providers/all"
 	"os"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestREADMEConfigTableIsCurrent(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("README.md has no %q ... %q section", begin, end)
 	}
-	want := MarkdownTable()
+	want := MarkdownTable(all.Providers)
 	if got := s[i+len(begin) : j]; got != want {
 		if os.Getenv("UPDATE_README") != "" {
 			if err := os.WriteFile(path, []byte(s[:i+len(begin)]+want+s[j:]), 0o644); err != nil {

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/providers/all"
 )
 
 const composeFile = "docker-compose.yml"
@@ -250,7 +250,10 @@ func TestComposeWorkerEnv(t *testing.T) {
 // Every variable set on the worker must be one its config reads: a typo
 // would silently fall back to a default.
 func TestComposeWorkerEnvKnownToConfig(t *testing.T) {
-	known := configEnvNames(reflect.TypeFor[config.Config](), "")
+	var known []string
+	for _, v := range config.Vars(all.Providers) {
+		known = append(known, v.Name)
+	}
 	if len(known) == 0 {
 		t.Fatal("no env tags found on config.Config")
 	}
@@ -260,21 +263,6 @@ func TestComposeWorkerEnvKnownToConfig(t *testing.T) {
 			t.Errorf("settlement-worker: %s is not read by config.Config (known: %v)", name, known)
 		}
 	}
-}
-
-// configEnvNames lists the env names of a caarlos0/env struct.
-func configEnvNames(typ reflect.Type, prefix string) []string {
-	var out []string
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
-			out = append(out, prefix+name)
-		}
-		if f.Type.Kind() == reflect.Struct {
-			out = append(out, configEnvNames(f.Type, prefix+f.Tag.Get("envPrefix"))...)
-		}
-	}
-	return out
 }
 
 func TestComposeRequiresSecrets(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,6 +65,10 @@ type Config struct {
 	RetailOPS RetailOPSConfig `envPrefix:"RETAILOPS_"`
 	// Radial configures the Radial-format endpoint for webhook clients.
 	Radial RadialConfig `envPrefix:"RADIAL_"`
+	// TenderTypeRequired names the providers whose requests must carry a
+	// tender type (2–4 characters); the composition root fills it from
+	// each provider's Facts.RequireTenderType.
+	TenderTypeRequired []string `env:"-"`
 }
 
 // RetailOPSConfig configures POST /orders (order_settle_payment v1).
@@ -195,7 +200,7 @@ func (c Config) Validate() error {
 	checkPath("RetailOPS.Path", c.RetailOPS.Path)
 	checkPath("Radial.Path", c.Radial.Path)
 	if Enabled(c.RetailOPS.Path) {
-		errs = append(errs, c.RetailOPS.validate()...)
+		errs = append(errs, c.RetailOPS.validate(c.TenderTypeRequired)...)
 	}
 	if Enabled(c.Radial.Path) {
 		errs = append(errs, c.Radial.validate()...)
@@ -203,7 +208,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (r RetailOPSConfig) validate() []error {
+func (r RetailOPSConfig) validate(tenderTypeRequired []string) []error {
 	var errs []error
 	if len(nonEmpty(r.AuthKeys)) == 0 {
 		errs = append(errs, errors.New("RetailOPS.AuthKeys: at least one integration auth key is required (RetailOPS must be refused without it)"))
@@ -212,8 +217,11 @@ func (r RetailOPSConfig) validate() []error {
 		errs = append(errs, errors.New("RetailOPS.Channels: at least one channel id must map to a provider"))
 	}
 	for _, id := range sortedKeys(r.Channels) {
-		if err := r.Channels[id].validate(); err != nil {
+		ch := r.Channels[id]
+		if err := ch.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("RetailOPS.Channels[%s]: %w", id, err))
+		} else if ch.TenderType == "" && slices.Contains(tenderTypeRequired, ch.Provider) {
+			errs = append(errs, fmt.Errorf("RetailOPS.Channels[%s]: provider %s needs a tender type (2 to 4 characters)", id, ch.Provider))
 		}
 	}
 	return errs
@@ -227,7 +235,7 @@ func (ch Channel) validate() error {
 	if n := utf8.RuneCountInString(ch.StoreID); n == 0 || n > 100 || strings.TrimSpace(ch.StoreID) != ch.StoreID {
 		errs = append(errs, fmt.Errorf("store id must be 1 to 100 characters without surrounding spaces (got %q)", ch.StoreID))
 	}
-	if n := len(ch.TenderType); (ch.Provider == "radial" || n > 0) && (n < 2 || n > 4) {
+	if n := len(ch.TenderType); n > 0 && (n < 2 || n > 4) {
 		errs = append(errs, fmt.Errorf("tender type must be 2 to 4 characters (got %q)", ch.TenderType))
 	}
 	if !money.ValidCurrency(ch.Currency) {

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -197,7 +198,7 @@ func (s *Server) checkRadial(reqs []*messages.PaymentSettlementRequest, isList b
 	case n > 100:
 		problems = append(problems, "store id must be at most 100 characters")
 	}
-	if n := len(p.tenderType); (s.cfg.Radial.Provider == "radial" || n > 0) && (n < 2 || n > 4) {
+	if n := len(p.tenderType); (slices.Contains(s.cfg.TenderTypeRequired, s.cfg.Radial.Provider) || n > 0) && (n < 2 || n > 4) {
 		problems = append(problems, fmt.Sprintf("tender type is required and must be 2 to 4 characters (header %s or query parameter %s)", HeaderTenderType, QueryTenderType))
 	}
 	switch {

@@ -15,6 +15,11 @@
 //	         the settlement up by merchantRefNum before any new attempt.
 //	Frisbii  Idempotent by key; Settle is simply repeated.
 //	Miva     No idempotency key: Reconciler re-reads the payment list.
+//
+// Each provider package exports one Registration: its configuration
+// Section (read by package config under its EnvPrefix), its Facts (what
+// keeps money safe with it) and its client; package all lists them. The
+// generic packages never name a provider.
 package providers
 
 import (

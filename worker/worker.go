@@ -50,7 +50,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	}
 	defer st.Close()
 
-	pub, err := broker.NewPublisher(ctx, cfg.AMQPURL, cfg.Concurrency*len(cfg.Providers)+cfg.Radial.StatusConcurrency+cfg.Intake.PublishConcurrency+2, log)
+	sources := statusSources(cfg, deps)
+	publishers := cfg.Concurrency*len(cfg.Providers) + cfg.Intake.PublishConcurrency + 2
+	for _, s := range sources {
+		publishers += s.Concurrency
+	}
+	pub, err := broker.NewPublisher(ctx, cfg.AMQPURL, publishers, log)
 	if err != nil {
 		return err
 	}
@@ -60,7 +65,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval = 10 * time.Second
 	if _, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := declare(ctx, cfg, pub, log)
+		err := declare(ctx, cfg, sources, pub, log)
 		if err != nil {
 			log.Warn().Err(err).Msg("cannot declare the topology yet; retrying")
 		}
@@ -106,25 +111,28 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
 			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
 	}
-	if cfg.Enabled("radial") {
-		q := cfg.Radial.StatusQueue
-		err := broker.WaitForQueue(ctx, cfg.Radial.AMQPURL, q, func(err error) {
-			log.Warn().Err(err).Str("queue", q).Msg("waiting for Radial's status queue")
+	for _, name := range cfg.Providers {
+		src, ok := sources[name]
+		if !ok {
+			continue
+		}
+		err := broker.WaitForQueue(ctx, src.AMQPURL, src.Queue, func(err error) {
+			log.Warn().Err(err).Str("provider", name).Str("queue", src.Queue).Msg("waiting for the provider's status queue")
 		})
 		if err != nil {
-			return fmt.Errorf("radial status queue %s: %w", q, err)
+			return fmt.Errorf("%s status queue %s: %w", name, src.Queue, err)
 		}
-		sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: cfg.Radial.AMQPURL, Prefetch: cfg.Prefetch, Passive: true}, wlog)
+		sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: src.AMQPURL, Prefetch: cfg.Prefetch, Passive: true}, wlog)
 		if err != nil {
 			return err
 		}
 		h := &handlers.ProviderStatus{
-			Provider: "radial", Queue: q, Store: st, Pub: pub,
-			Log:     log.With().Str("handler", "radial-status").Logger(),
+			Provider: name, Queue: src.Queue, Store: st, Pub: pub,
+			Log:     log.With().Str("handler", name+"-status").Logger(),
 			Metrics: metrics, Crash: deps.Crash,
 		}
-		router.AddConsumerHandler("status-radial", q,
-			broker.NewConcurrentSubscriber(sub, cfg.Radial.StatusConcurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
+		router.AddConsumerHandler("status-"+name, src.Queue,
+			broker.NewConcurrentSubscriber(sub, src.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
 	}
 
 	srv := httpServer(cfg, st, router, reg)
@@ -212,8 +220,20 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	return nil
 }
 
+// statusSources are the status queues of the enabled providers that have
+// one (their clients are providers.StatusSourcer), by provider name.
+func statusSources(cfg config.Config, deps Deps) map[string]providers.StatusSource {
+	out := map[string]providers.StatusSource{}
+	for _, name := range cfg.Providers {
+		if s, ok := deps.Providers[name].(providers.StatusSourcer); ok {
+			out[name] = s.StatusSource()
+		}
+	}
+	return out
+}
+
 // declare declares the topology once at start.
-func declare(ctx context.Context, cfg config.Config, pub *broker.Publisher, log zerolog.Logger) error {
+func declare(ctx context.Context, cfg config.Config, sources map[string]providers.StatusSource, pub *broker.Publisher, log zerolog.Logger) error {
 	conn, err := pub.Conn(ctx)
 	if err != nil {
 		return err
@@ -226,8 +246,10 @@ func declare(ctx context.Context, cfg config.Config, pub *broker.Publisher, log 
 		StatusQueues:  cfg.StatusQueueBindings(),
 		Warn:          func(msg string) { log.Warn().Msg(msg) },
 	}
-	if cfg.Enabled("radial") {
-		t.ParkProviderStatuses = []string{"radial"}
+	for _, name := range cfg.Providers {
+		if _, ok := sources[name]; ok {
+			t.ParkProviderStatuses = append(t.ParkProviderStatuses, name)
+		}
 	}
 	if err := t.Declare(conn); err != nil {
 		return fmt.Errorf("declare topology: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/providers/all"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -68,7 +69,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		defaultHelp(c, args)
 		if c == root || c.Name() == "run" {
 			fmt.Fprintln(c.OutOrStdout())
-			config.PrintHelp(c.OutOrStdout())
+			config.PrintHelp(c.OutOrStdout(), all.Providers)
 		}
 	})
 	root.AddCommand(
@@ -109,13 +110,13 @@ func newReplayCmd() *cobra.Command {
 		Long: "replay-parked moves PROVIDER's parked requests back to the queue they were\n" +
 			"parked from (after the cause was fixed), at most as many as were parked when\n" +
 			"it started. It needs only AMQP_URL (default " + amqpURLDefault() + ").\n" +
-			"PROVIDER is one of: " + strings.Join(config.KnownProviders, ", ") + ".",
+			"PROVIDER is one of: " + strings.Join(all.Providers.Names(), ", ") + ".",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("replay-parked takes one PROVIDER (%s), got %d argument(s)", strings.Join(config.KnownProviders, ", "), len(args))
+				return fmt.Errorf("replay-parked takes one PROVIDER (%s), got %d argument(s)", strings.Join(all.Providers.Names(), ", "), len(args))
 			}
-			if !slices.Contains(config.KnownProviders, args[0]) {
-				return fmt.Errorf("unknown provider %q: want one of %s", args[0], strings.Join(config.KnownProviders, ", "))
+			if !slices.Contains(all.Providers.Names(), args[0]) {
+				return fmt.Errorf("unknown provider %q: want one of %s", args[0], strings.Join(all.Providers.Names(), ", "))
 			}
 			return nil
 		},
@@ -160,7 +161,7 @@ func replayParked(ctx context.Context, stdout, stderr io.Writer, p string, limit
 
 // amqpURLDefault is AMQP_URL's default from the configuration.
 func amqpURLDefault() string {
-	for _, v := range config.Vars() {
+	for _, v := range config.Vars(all.Providers) {
 		if v.Name == "AMQP_URL" {
 			return v.Default
 		}

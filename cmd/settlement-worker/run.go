@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/providers/all"
 	"github.com/settlement-worker/settlement-worker/worker"
 )
 
@@ -17,7 +18,7 @@ import (
 // code: 2 for a configuration error, 1 when the worker stops with an error.
 func run() int {
 	log := zerolog.New(os.Stderr).With().Timestamp().Str("service", "settlement-worker").Logger()
-	cfg, err := config.Load()
+	cfg, err := config.Load(all.Providers)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		fmt.Fprintln(os.Stderr, "\nRun settlement-worker --help for the list of variables.")

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/providers"
 )
 
 // Defaults applied by Config.WithDefaults.
@@ -26,20 +28,20 @@ type Config struct {
 	// BaseURL is the API root before /v1/...: https://api.frisbii.com (or
 	// Reepay's https://api.reepay.com) or, against the sandbox,
 	// http://127.0.0.1:8081/frisbii. Required.
-	BaseURL string
+	BaseURL string `env:"BASE_URL" help:"Frisbii API base URL (required when frisbii is enabled)."`
 	// APIKey is the private API key (priv_…), sent as the HTTP basic auth
 	// user name with an empty password. Required; never logged nor put in
 	// errors.
-	APIKey string
+	APIKey string `env:"API_KEY" help:"Frisbii private API key (basic auth; never logged)."`
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
-	Timeout time.Duration
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Frisbii HTTP call."`
 	// SettleWindow is how long after a call was sent the provider may still
 	// commit it; an uncertain attempt is reconciled only after it. Default
 	// DefaultSettleWindow.
-	SettleWindow time.Duration
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Frisbii may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 	// RefundRecheck is the delay before polling a refund Frisbii answered
 	// "processing". Default 30s.
-	RefundRecheck time.Duration
+	RefundRecheck time.Duration `env:"REFUND_RECHECK" envDefault:"30s" help:"Delay before re-checking a refund still processing."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -67,7 +69,7 @@ func (c Config) Validate() error {
 	case c.BaseURL == "":
 		errs = append(errs, errors.New("BaseURL is required"))
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", c.BaseURL))
+		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", providers.RedactURL(c.BaseURL)))
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		errs = append(errs, errors.New("BaseURL must not have a query, fragment or user info"))
 	}

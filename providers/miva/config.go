@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/providers"
 )
 
 // DefaultTimeout bounds each HTTP call when Config.Timeout is zero.
@@ -22,23 +24,23 @@ type Config struct {
 	// BaseURL is the store's JSON API URL, json.mvc included: for example
 	// https://www.example.com/mm5/json.mvc or, against the sandbox,
 	// http://127.0.0.1:8081/miva/mm5/json.mvc. Required.
-	BaseURL string
+	BaseURL string `env:"BASE_URL" help:"Miva JSON API URL, .../mm5/json.mvc (required when miva is enabled)."`
 	// StoreCode is sent as Store_code in every call. Required.
-	StoreCode string
+	StoreCode string `env:"STORE_CODE" help:"Miva store code."`
 	// APIToken is the API access token (Miva admin: Users > API Tokens),
 	// sent in X-Miva-API-Authorization. Required; never logged nor put in
 	// errors.
-	APIToken string
+	APIToken string `env:"API_TOKEN" help:"Miva API access token (never logged)."`
 	// SigningKey is the token's base64 HMAC signing key. When set, every
 	// call is signed "MIVA-HMAC-SHA256 <token>:<signature>"; when empty
 	// the header is "MIVA <token>". Never logged nor put in errors.
-	SigningKey string
+	SigningKey string `env:"SIGNING_KEY" help:"Optional Miva HMAC-SHA256 signing key (never logged)."`
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
-	Timeout time.Duration
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Miva HTTP call."`
 	// SettleWindow is how long after a call was sent the provider may still
 	// commit it; an uncertain attempt is reconciled only after it. Default
 	// DefaultSettleWindow.
-	SettleWindow time.Duration
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Miva may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -65,7 +67,7 @@ func (c Config) Validate() error {
 	case c.BaseURL == "":
 		errs = append(errs, errors.New("BaseURL is required"))
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", c.BaseURL))
+		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", providers.RedactURL(c.BaseURL)))
 	case u.RawQuery != "" || u.Fragment != "":
 		errs = append(errs, errors.New("BaseURL must not have a query or fragment"))
 	}

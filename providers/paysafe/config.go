@@ -25,32 +25,32 @@ type Config struct {
 	// BaseURL is the API root, before /cardpayments/v1/...: for example
 	// https://api.paysafe.com, https://api.test.paysafe.com or, against the
 	// sandbox, http://127.0.0.1:8081/paysafe. Required.
-	BaseURL string
+	BaseURL string `env:"BASE_URL" help:"Paysafe API base URL (required when paysafe is enabled)."`
 	// Username and Password are the Paysafe API key's user name and
 	// password, sent with HTTP basic authentication. Required; never logged
 	// nor put in errors.
-	Username string
-	Password string
+	Username string `env:"USERNAME" help:"Paysafe API key user name (basic auth)."`
+	Password string `env:"PASSWORD" help:"Paysafe API key password (basic auth; never logged)."`
 	// Accounts maps a store id (the request's store_id header) to the
 	// Paysafe merchant account number its card payments use. At least one
 	// entry is required.
-	Accounts map[string]string
+	Accounts map[string]string `env:"ACCOUNTS" help:"Paysafe account per store: STORE:ACCOUNT,STORE2:ACCOUNT2."`
 	// Currencies optionally maps a Paysafe account number to its currency
 	// (ISO 4217). Paysafe accounts settle in one currency and settlement
 	// requests carry no currency, so a request in another currency would
 	// be misread by a factor of ten or more: when the account's currency is
 	// known here, such a request is refused before any call.
-	Currencies map[string]string
+	Currencies map[string]string `env:"CURRENCIES" help:"Optional currency per Paysafe account: ACCOUNT:USD,..."`
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
-	Timeout time.Duration
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Paysafe HTTP call."`
 	// SettleWindow is how long after a call was sent the provider may still
 	// commit it; an uncertain attempt is reconciled only after it. Default
 	// DefaultSettleWindow.
-	SettleWindow time.Duration
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Paysafe may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 	// RecheckAfter is the delay before re-checking a settlement or refund
 	// that Paysafe has not batched yet (Outcome.RecheckAfter of Pending).
 	// Default 30s; the pipeline owns the overall deadline.
-	RecheckAfter time.Duration
+	RecheckAfter time.Duration `env:"RECHECK_AFTER" envDefault:"30s" help:"Delay before re-checking a PENDING settlement (rounded up to a RETRY_DELAYS queue)."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.

@@ -1,8 +1,24 @@
 package paysafe
 
-import "github.com/settlement-worker/settlement-worker/providers"
+import (
+	"net/http"
 
-var _ providers.Declarer = (*Client)(nil)
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// Provider registers paysafe with the worker: its configuration section
+// (PAYSAFE_*), its client and its facts.
+var Provider = providers.Registration{
+	Name:       "paysafe",
+	EnvPrefix:  "PAYSAFE_",
+	Summary:    "Paysafe Card Payments: settlements and refunds of an authorization; pending until Paysafe batches, deduplicated on merchantRefNum.",
+	NewSection: func() providers.Section { return new(Config) },
+}
+
+var (
+	_ providers.Declarer = (*Client)(nil)
+	_ providers.Section  = (*Config)(nil)
+)
 
 // Facts declares what the pipeline needs to keep money safe with paysafe.
 // Paysafe deduplicates on merchantRefNum (the requestId, sent with dupCheck):
@@ -10,12 +26,30 @@ var _ providers.Declarer = (*Client)(nil)
 // has passed, and submitted again with the same merchantRefNum if it is not
 // found — a late commit of the first makes Paysafe refuse the second (5031),
 // which the client reads as the existing settlement.
-func (c *Client) Facts() providers.Facts {
+func (c Config) Facts() providers.Facts {
 	return providers.Facts{
 		MoneyHeaders:      []string{HeaderAuthorizationID, HeaderSettlementID},
 		RequireTenderType: false,
-		CallTimeout:       c.cfg.Timeout,
-		SettleWindow:      c.cfg.SettleWindow,
+		CallTimeout:       c.Timeout,
+		SettleWindow:      c.SettleWindow,
 		Idempotent:        true,
 	}
 }
+
+// Facts are the client's configuration's facts.
+func (c *Client) Facts() providers.Facts { return c.cfg.Facts() }
+
+// Resolve applies the section's defaults.
+func (c *Config) Resolve(providers.Host) { *c = c.WithDefaults() }
+
+// Check reports every problem of the section.
+func (c *Config) Check(providers.Host) []error {
+	errs := providers.Problems(c.Validate())
+	if err := providers.CheckWindow(c.Timeout, c.SettleWindow); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// NewProvider builds the paysafe client.
+func (c *Config) NewProvider(hc *http.Client) (providers.Provider, error) { return New(*c, hc) }

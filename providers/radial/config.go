@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/providers"
 )
 
 // Defaults applied by Config.WithDefaults.
@@ -25,22 +27,31 @@ type Config struct {
 	// BaseURL is the Radial API root, before /v{M.m}/stores/...: for example
 	// https://api.radial.example or, against the sandbox,
 	// http://127.0.0.1:8081/radial. Required.
-	BaseURL string
+	BaseURL string `env:"BASE_URL" help:"Radial API base URL (required when radial is enabled)."`
 	// APIKey is sent in the apikey header of every call. Required; never
 	// logged nor put in errors.
-	APIKey string
+	APIKey string `env:"API_KEY" help:"Radial API key, sent as the apikey header (never logged)."`
 	// Version is the API version segment of the URI. Default "v1.0".
-	Version string
+	Version string `env:"API_VERSION" envDefault:"v1.0" help:"Radial API version in the URI."`
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
-	Timeout time.Duration
+	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Radial HTTP call."`
 	// SettleWindow is how long after a call was sent the provider may still
 	// commit it; an uncertain attempt is reconciled only after it. Default
 	// DefaultSettleWindow.
-	SettleWindow time.Duration
+	SettleWindow time.Duration `env:"SETTLE_WINDOW" envDefault:"1m" help:"How long Radial may take to commit a call; an attempt whose outcome is unknown is reconciled only after this (at least TIMEOUT; longer than the provider takes to commit)."`
 	// StatusDeadline is how long an acknowledged settlement may wait for
 	// its status on Radial's queue before it is parked for a person
 	// (0: no deadline).
-	StatusDeadline time.Duration
+	StatusDeadline time.Duration `env:"STATUS_DEADLINE" envDefault:"24h" help:"Park a settlement Radial acknowledged but sent no status for after this long (0: never)."`
+
+	// AMQPURL is the broker holding Radial's status queue (may be Radial's
+	// own); Resolve defaults it to the worker's. Not used by the client.
+	AMQPURL string `env:"AMQP_URL" help:"Broker with Radial's status queue (default: AMQP_URL)."`
+	// StatusQueue is Radial's status queue, consumed passively. Not used
+	// by the client.
+	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL> when RADIAL_AMQP_URL is Radial's own broker or vhost; required on ours, and never one of our own queues)."`
+	// StatusConcurrency is how many Radial statuses are handled at once.
+	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -67,7 +78,7 @@ func (c Config) Validate() error {
 	case c.BaseURL == "":
 		errs = append(errs, errors.New("BaseURL is required"))
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", c.BaseURL))
+		errs = append(errs, fmt.Errorf("BaseURL %q is not an absolute http(s) URL", providers.RedactURL(c.BaseURL)))
 	case u.RawQuery != "" || u.Fragment != "":
 		errs = append(errs, errors.New("BaseURL must not have a query or fragment"))
 	}

@@ -1,18 +1,97 @@
 package radial
 
-import "github.com/settlement-worker/settlement-worker/providers"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
 
-var _ providers.Declarer = (*Client)(nil)
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// Provider registers Radial with the worker: its configuration section
+// (RADIAL_*), its client, its facts and its status queue.
+var Provider = providers.Registration{
+	Name:       "radial",
+	EnvPrefix:  "RADIAL_",
+	Summary:    "Radial Payments (the reference wire format): ConfirmFunds, then a settlement whose verdict arrives on Radial's status queue.",
+	NewSection: func() providers.Section { return new(Config) },
+}
+
+var (
+	_ providers.Declarer      = (*Client)(nil)
+	_ providers.StatusSourcer = (*Client)(nil)
+	_ providers.Section       = (*Config)(nil)
+)
 
 // Facts declares what the pipeline needs to keep money safe with radial.
-// Radial deduplicates on requestId, so an uncertain attempt is simply submitted again; its verdict arrives on its status queue, awaited at most StatusDeadline.
-func (c *Client) Facts() providers.Facts {
+// Radial deduplicates on requestId, so an uncertain attempt is simply
+// submitted again; its verdict arrives on its status queue, awaited at most
+// StatusDeadline.
+func (c Config) Facts() providers.Facts {
 	return providers.Facts{
 		MoneyHeaders:      nil,
 		RequireTenderType: true,
-		CallTimeout:       c.cfg.Timeout,
-		SettleWindow:      c.cfg.SettleWindow,
+		CallTimeout:       c.Timeout,
+		SettleWindow:      c.SettleWindow,
 		Idempotent:        true,
-		StatusDeadline:    c.cfg.StatusDeadline,
+		StatusDeadline:    c.StatusDeadline,
 	}
 }
+
+// Facts are the client's configuration's facts.
+func (c *Client) Facts() providers.Facts { return c.cfg.Facts() }
+
+// StatusSource is Radial's status queue.
+func (c *Client) StatusSource() providers.StatusSource {
+	return providers.StatusSource{AMQPURL: c.cfg.AMQPURL, Queue: c.cfg.StatusQueue, Concurrency: c.cfg.StatusConcurrency}
+}
+
+// Resolve defaults Radial's status broker to the worker's, and its status
+// queue to q.Payments.Settlements.Status.<user> — but only on Radial's own
+// broker or vhost: on ours, that is the name of our own status queue, and
+// consuming it would feed the worker its own events. There it must be
+// named (Check says so).
+func (c *Config) Resolve(h providers.Host) {
+	*c = c.WithDefaults()
+	if c.AMQPURL == "" {
+		c.AMQPURL = h.AMQPURL
+	}
+	if c.StatusQueue == "" && !broker.SameBroker(c.AMQPURL, h.AMQPURL) {
+		c.StatusQueue = broker.StatusQueueName(broker.Username(c.AMQPURL))
+	}
+}
+
+// Check reports every problem of the section, including a status queue
+// that is one of the worker's own.
+func (c *Config) Check(h providers.Host) []error {
+	errs := providers.Problems(c.Validate())
+	if err := providers.CheckWindow(c.Timeout, c.SettleWindow); err != nil {
+		errs = append(errs, err)
+	}
+	if c.StatusDeadline < 0 {
+		errs = append(errs, fmt.Errorf("StatusDeadline must be 0 (never) or positive (got %s)", c.StatusDeadline))
+	}
+	if c.StatusConcurrency < 1 {
+		errs = append(errs, errors.New("StatusConcurrency must be at least 1"))
+	}
+	if err := broker.CheckURL(c.AMQPURL); err != nil {
+		errs = append(errs, fmt.Errorf("AMQPURL %w", err))
+	}
+	q, same := c.StatusQueue, broker.SameBroker(c.AMQPURL, h.AMQPURL)
+	switch {
+	case q == "" && same:
+		errs = append(errs, fmt.Errorf("StatusQueue is required when Radial's status queue is on the worker's own broker and vhost (RADIAL_AMQP_URL unset or equal to AMQP_URL's): "+
+			"its default name, %s, is the worker's own status queue; set StatusQueue to the queue Radial publishes to, or AMQPURL to Radial's broker",
+			broker.StatusQueueName(broker.Username(h.AMQPURL))))
+	case q == "":
+		errs = append(errs, errors.New("StatusQueue is required"))
+	case same && slices.Contains(h.OwnQueues, q):
+		errs = append(errs, fmt.Errorf("StatusQueue %s is our own status queue on the same broker (one of STATUS_QUEUES, or the WEBHOOK_QUEUE bound to our status exchange): the worker would consume its own events; name the queue Radial publishes to", q))
+	}
+	return errs
+}
+
+// NewProvider builds the Radial client.
+func (c *Config) NewProvider(hc *http.Client) (providers.Provider, error) { return New(*c, hc) }
