@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -19,6 +21,9 @@ func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connec
 		c, err := amqp.DialConfig(amqpURL, amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US",
 			Properties: amqp.Table{"connection_name": "settlement-worker"}})
 		if err != nil {
+			if IsRefused(err) {
+				return nil, refusedIsPermanent(err)
+			}
 			log.Warn().Err(err).Str("broker", Redact(amqpURL)).Msg("broker not reachable yet; retrying")
 			return nil, err
 		}
@@ -66,4 +71,34 @@ func CheckURL(amqpURL string) error {
 		return fmt.Errorf("must be an amqp:// or amqps:// URL with a host (got %q)", Redact(amqpURL))
 	}
 	return nil
+}
+
+// IsRefused reports whether err is the broker refusing the connection for a
+// reason that retrying cannot fix: refused credentials (403 ACCESS_REFUSED)
+// or an unknown virtual host (530 NOT_ALLOWED "vhost … not found"). A
+// worker stops on it with an error naming the setting, instead of retrying
+// forever as if the broker were not reachable yet.
+func IsRefused(err error) bool {
+	if errors.Is(err, amqp.ErrCredentials) {
+		return true
+	}
+	var ae *amqp.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Code {
+	case amqp.AccessRefused:
+		return true
+	case amqp.NotAllowed:
+		return strings.Contains(ae.Reason, "not found")
+	}
+	return false
+}
+
+// refusedIsPermanent stops a backoff loop on IsRefused errors.
+func refusedIsPermanent(err error) error {
+	if IsRefused(err) {
+		return backoff.Permanent(fmt.Errorf("the broker refused the connection (check the user, password and vhost): %w", err))
+	}
+	return err
 }

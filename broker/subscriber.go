@@ -50,7 +50,8 @@ func NewSubscriber(ctx context.Context, cfg SubscriberConfig, logger watermill.L
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval = 10 * time.Second
 	sub, err := backoff.Retry(ctx, func() (*wamqp.Subscriber, error) {
-		return wamqp.NewSubscriber(wc, logger)
+		s, err := wamqp.NewSubscriber(wc, logger)
+		return s, refusedIsPermanent(err)
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 	if err != nil {
 		return nil, fmt.Errorf("subscribe at %s: %w", Redact(cfg.URL), err)
@@ -84,6 +85,9 @@ func WaitForQueue(ctx context.Context, url, queue string, onRetry func(error)) e
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		conn, err := amqp.Dial(url)
 		if err != nil {
+			if IsRefused(err) {
+				return struct{}{}, refusedIsPermanent(err)
+			}
 			onRetry(err)
 			return struct{}{}, err
 		}

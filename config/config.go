@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -49,7 +50,10 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" help:"How long in-flight settlements may take to finish on SIGTERM."`
 	// HTTPAddr serves /healthz, /readyz and /metrics; "off" disables it.
-	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9090" help:"Address for /healthz, /readyz and /metrics (off: disabled)."`
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:9090" help:"Address for /healthz, /readyz and /metrics, served from start (off: disabled; an address that cannot be bound stops the worker)."`
+	// PprofAddr serves Go's profiles (/debug/pprof/); off by default, and
+	// meant for loopback: profiles reveal the process's internals.
+	PprofAddr string `env:"PPROF_ADDR" envDefault:"off" help:"Address for /debug/pprof/ profiles (off: disabled; keep it on loopback)."`
 	// LogLevel is the zerolog level.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error."`
 	// PendingDeadline parks a settlement still pending at its provider
@@ -236,6 +240,17 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.StoreDSN) == "" {
 		bad("STORE_DSN", "is required: sqlite:/path/to/file.db or postgres://user:pass@host/db")
+	}
+	for _, a := range []struct{ name, addr string }{{"HTTP_ADDR", c.HTTPAddr}, {"PPROF_ADDR", c.PprofAddr}} {
+		if a.addr == "off" || (a.name == "HTTP_ADDR" && a.addr == "") {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
+			bad(a.name, "must be host:port (e.g. 127.0.0.1:9090) or off (got %q)", a.addr)
+		}
+	}
+	if c.PprofAddr != "off" && c.PprofAddr == c.HTTPAddr {
+		bad("PPROF_ADDR", "must differ from HTTP_ADDR: profiles are served on their own address")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive (got %s)", c.ShutdownTimeout)

@@ -64,6 +64,9 @@ type StatusSource struct {
 	Queue string
 	// Concurrency is how many statuses are handled at once.
 	Concurrency int
+	// URLSetting names the variable that sets AMQPURL, for errors
+	// (RADIAL_AMQP_URL).
+	URLSetting string
 }
 
 // StatusSourcer is implemented by a client whose verdicts arrive on a

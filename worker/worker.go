@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
@@ -43,47 +40,91 @@ type Deps struct {
 // it stops taking messages, lets in-flight settlements finish (their final
 // writes and publishes are not cancelled) within cfg.ShutdownTimeout, and
 // returns nil.
+//
+// /healthz, /readyz and /metrics are served from the start (an HTTP_ADDR
+// that cannot be bound is an error); /readyz is 503 until every dependency
+// is up and whenever one is down. A broker that refuses the connection
+// (credentials, vhost) stops the worker with an error naming the setting;
+// one that is not reachable yet is waited for. A provider's status queue is
+// waited for in the background: the other providers settle meanwhile.
 func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) error {
-	st, err := store.Open(ctx, cfg.StoreDSN)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := handlers.NewMetrics(reg)
+	ready := NewReadiness()
+	ready.Waiting("store", "opening")
+	ready.Waiting("broker", "connecting")
+	ready.Waiting("router", "starting")
+
+	// A failure that must stop the worker (a refused broker, a server that
+	// died) cancels runCtx with its cause.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	fatal := func(err error) { stopRun(err) }
+
+	ops, err := listen(cfg.HTTPAddr, opsMux(ready, reg))
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s cannot be served: %w", cfg.HTTPAddr, err)
+	}
+	defer ops.shutdown()
+	ops.serve(func(err error) { fatal(fmt.Errorf("HTTP_ADDR %s: server stopped: %w", cfg.HTTPAddr, err)) })
+	prof, err := listen(cfg.PprofAddr, pprofMux())
+	if err != nil {
+		return fmt.Errorf("PPROF_ADDR %s cannot be served: %w", cfg.PprofAddr, err)
+	}
+	defer prof.shutdown()
+	prof.serve(func(err error) { log.Error().Err(err).Str("addr", cfg.PprofAddr).Msg("pprof server stopped") })
+
+	st, err := store.Open(runCtx, cfg.StoreDSN)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	ready.Set("store", st.Ping)
 
 	sources := statusSources(cfg, deps)
 	publishers := cfg.Concurrency*len(cfg.Providers) + cfg.Intake.PublishConcurrency + 2
 	for _, s := range sources {
 		publishers += s.Concurrency
 	}
-	pub, err := broker.NewPublisher(ctx, cfg.AMQPURL, publishers, log)
+	pub, err := broker.NewPublisher(runCtx, cfg.AMQPURL, publishers, log)
 	if err != nil {
-		return err
+		return brokerError("AMQP_URL", err)
 	}
 	defer pub.Close()
+	ready.Set("broker", func(ctx context.Context) error {
+		_, err := pub.Conn(ctx) // reconnects if the connection was lost
+		return err
+	})
 	// The broker may accept connections before it can declare queues (a
 	// node starting, a quorum not formed yet): retry like the connection.
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval = 10 * time.Second
-	if _, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := declare(ctx, cfg, sources, pub, log)
+	if _, err := backoff.Retry(runCtx, func() (struct{}, error) {
+		err := declare(runCtx, cfg, sources, pub, log)
 		if err != nil {
+			if broker.IsRefused(err) {
+				return struct{}{}, backoff.Permanent(err)
+			}
 			log.Warn().Err(err).Msg("cannot declare the topology yet; retrying")
 		}
 		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0)); err != nil {
-		return err
+		return brokerError("AMQP_URL", err)
 	}
 	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := handlers.NewMetrics(reg)
 
 	wlog := newWMLogger(log)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownTimeout}, wlog)
 	if err != nil {
 		return fmt.Errorf("create router: %w", err)
 	}
+	ready.Set("router", func(context.Context) error {
+		if !router.IsRunning() {
+			return errors.New("not running")
+		}
+		return nil
+	})
 	// A handler returns an error only when the store or the broker is
 	// unavailable; retry in place with backoff before the message is nacked
 	// and requeued (each run is idempotent). A message that keeps failing is
@@ -98,10 +139,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		if !ok {
 			return fmt.Errorf("provider %s is enabled but has no client", name)
 		}
-		sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: cfg.AMQPURL, Prefetch: cfg.Prefetch}, wlog)
+		sub, err := broker.NewSubscriber(runCtx, broker.SubscriberConfig{URL: cfg.AMQPURL, Prefetch: cfg.Prefetch}, wlog)
 		if err != nil {
-			return err
+			return brokerError("AMQP_URL", err)
 		}
+		ready.Set("consumer "+name, connected(sub.IsConnected))
 		h := &handlers.Settlement{
 			Provider: p, Store: st, Pub: pub, Retry: retry,
 			Log:             log.With().Str("handler", "settle").Logger(),
@@ -111,48 +153,33 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
 			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
 	}
+
+	// The HTTP intake, the webhook deliverer, the sweeper and the status
+	// consumers' start-up stop with runCtx; the publisher is closed
+	// (deferred) only after they returned.
+	var aux sync.WaitGroup
+	defer aux.Wait()
+	auxCtx, cancelAux := context.WithCancel(runCtx)
+	defer cancelAux() // runs before aux.Wait: nothing outlives Run
+
 	for _, name := range cfg.Providers {
 		src, ok := sources[name]
 		if !ok {
 			continue
 		}
-		err := broker.WaitForQueue(ctx, src.AMQPURL, src.Queue, func(err error) {
-			log.Warn().Err(err).Str("provider", name).Str("queue", src.Queue).Msg("waiting for the provider's status queue")
-		})
-		if err != nil {
-			return fmt.Errorf("%s status queue %s: %w", name, src.Queue, err)
-		}
-		sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: src.AMQPURL, Prefetch: cfg.Prefetch, Passive: true}, wlog)
-		if err != nil {
-			return err
-		}
-		h := &handlers.ProviderStatus{
-			Provider: name, Queue: src.Queue, Store: st, Pub: pub,
-			Log:     log.With().Str("handler", name+"-status").Logger(),
-			Metrics: metrics, Crash: deps.Crash,
-		}
-		router.AddConsumerHandler("status-"+name, src.Queue,
-			broker.NewConcurrentSubscriber(sub, src.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
-	}
-
-	srv := httpServer(cfg, st, router, reg)
-	if srv != nil {
+		dep := name + " status queue"
+		ready.Waiting(dep, "waiting for "+src.Queue)
+		aux.Add(1)
 		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error().Err(err).Str("addr", cfg.HTTPAddr).Msg("http server failed")
+			defer aux.Done()
+			if err := consumeStatuses(auxCtx, cfg, name, src, router, st, pub, metrics, deps, ready, log); err != nil && auxCtx.Err() == nil {
+				fatal(err)
 			}
 		}()
 	}
 
-	// The HTTP intake and the webhook deliverer stop with ctx; the
-	// publisher is closed (deferred) only after they returned.
-	var aux sync.WaitGroup
-	defer aux.Wait()
-	auxCtx, cancelAux := context.WithCancel(ctx)
-	defer cancelAux() // runs before aux.Wait: nothing outlives Run
-
 	if cfg.IntakeEnabled() {
-		ready := func(ctx context.Context) error {
+		readyFn := func(ctx context.Context) error {
 			if _, err := pub.Conn(ctx); err != nil {
 				return err
 			}
@@ -161,7 +188,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			}
 			return nil
 		}
-		in, err := intake.New(cfg.Intake, pub, ready, log.With().Str("component", "intake").Logger())
+		in, err := intake.New(cfg.Intake, pub, readyFn, log.With().Str("component", "intake").Logger())
 		if err != nil {
 			return fmt.Errorf("intake: %w", err)
 		}
@@ -179,6 +206,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		if err != nil {
 			return fmt.Errorf("webhook: %w", err)
 		}
+		ready.Set("webhook", connected(d.Ready))
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
@@ -207,17 +235,72 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	}
 
 	log.Info().Int("concurrency", cfg.Concurrency).Msg("settlement worker running")
-	runErr := router.Run(ctx)
+	runErr := router.Run(runCtx)
 	log.Info().Msg("router stopped")
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
+	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil && !errors.Is(cause, context.Canceled) {
+		return cause
 	}
 	if runErr != nil && ctx.Err() == nil {
 		return fmt.Errorf("router: %w", runErr)
 	}
 	return nil
+}
+
+// consumeStatuses waits for a provider's status queue (it belongs to the
+// provider; the worker never declares it), then adds its handler to the
+// running router. Only a refused connection is an error.
+func consumeStatuses(ctx context.Context, cfg config.Config, name string, src providers.StatusSource, router *message.Router,
+	st store.Store, pub *broker.Publisher, metrics *handlers.Metrics, deps Deps, ready *Readiness, log zerolog.Logger,
+) error {
+	dep := name + " status queue"
+	err := broker.WaitForQueue(ctx, src.AMQPURL, src.Queue, func(err error) {
+		ready.Waiting(dep, "waiting for "+src.Queue+": "+err.Error())
+		log.Warn().Err(err).Str("provider", name).Str("queue", src.Queue).Msg("waiting for the provider's status queue")
+	})
+	if err != nil {
+		return brokerError(src.URLSetting, fmt.Errorf("%s status queue %s: %w", name, src.Queue, err))
+	}
+	wlog := newWMLogger(log)
+	sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: src.AMQPURL, Prefetch: cfg.Prefetch, Passive: true}, wlog)
+	if err != nil {
+		return brokerError(src.URLSetting, err)
+	}
+	h := &handlers.ProviderStatus{
+		Provider: name, Queue: src.Queue, Store: st, Pub: pub,
+		Log:     log.With().Str("handler", name+"-status").Logger(),
+		Metrics: metrics, Crash: deps.Crash,
+	}
+	router.AddConsumerHandler("status-"+name, src.Queue,
+		broker.NewConcurrentSubscriber(sub, src.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
+	select {
+	case <-router.Running():
+	case <-ctx.Done():
+		return nil
+	}
+	if err := router.RunHandlers(ctx); err != nil {
+		return fmt.Errorf("%s status queue %s: %w", name, src.Queue, err)
+	}
+	ready.Set(dep, connected(sub.IsConnected))
+	log.Info().Str("provider", name).Str("queue", src.Queue).Msg("consuming the provider's status queue")
+	return nil
+}
+
+// brokerError names the setting of a broker that refused the connection.
+func brokerError(setting string, err error) error {
+	if broker.IsRefused(err) {
+		return fmt.Errorf("%s: %w", setting, err)
+	}
+	return err
+}
+
+// connected adapts an "is it connected" function to a readiness check.
+func connected(up func() bool) func(context.Context) error {
+	return func(context.Context) error {
+		if !up() {
+			return errors.New("disconnected (reconnecting)")
+		}
+		return nil
+	}
 }
 
 // statusSources are the status queues of the enabled providers that have
@@ -255,33 +338,4 @@ func declare(ctx context.Context, cfg config.Config, sources map[string]provider
 		return fmt.Errorf("declare topology: %w", err)
 	}
 	return nil
-}
-
-func httpServer(cfg config.Config, st store.Store, router *message.Router, reg *prometheus.Registry) *http.Server {
-	if cfg.HTTPAddr == "" || cfg.HTTPAddr == "off" {
-		return nil
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := st.Ping(ctx); err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if !router.IsRunning() {
-			http.Error(w, "router not running", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	// Profiles for incidents; HTTP_ADDR is loopback by default.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 }

@@ -45,7 +45,8 @@ func (c *Client) Facts() providers.Facts { return c.cfg.Facts() }
 
 // StatusSource is Radial's status queue.
 func (c *Client) StatusSource() providers.StatusSource {
-	return providers.StatusSource{AMQPURL: c.cfg.AMQPURL, Queue: c.cfg.StatusQueue, Concurrency: c.cfg.StatusConcurrency}
+	return providers.StatusSource{AMQPURL: c.cfg.AMQPURL, Queue: c.cfg.StatusQueue, Concurrency: c.cfg.StatusConcurrency,
+		URLSetting: Provider.EnvPrefix + "AMQP_URL"}
 }
 
 // Resolve defaults Radial's status broker to the worker's, and its status
