@@ -28,7 +28,7 @@ type Config struct {
 	// status events to.
 	AMQPURL string `env:"AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/" help:"Broker for requests and status events (amqp:// or amqps://)."`
 	// Providers are the providers whose request queues are consumed.
-	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with: {providers}."`
+	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with: {providers} (one section below each)."`
 	// QueueType is the type of the request, retry and parked queues.
 	QueueType string `env:"QUEUE_TYPE" envDefault:"quorum" help:"quorum (replicated; at-least-once dead-lettering) or classic."`
 	// StatusQueues are the status queues declared and bound at start, as
@@ -90,21 +90,29 @@ type Config struct {
 
 // Load reads the environment (the worker's variables and each registered
 // provider's section), applies defaults and validates.
+//
+// Every variable V may instead be given as V_FILE, the path of a file
+// holding its value (the Docker and Kubernetes secrets convention; one
+// trailing newline is dropped).
 func Load(reg providers.Registry) (Config, error) {
 	c := Config{registry: reg, Sections: map[string]providers.Section{}}
+	environ, err := environment(Vars(reg))
+	if err != nil {
+		return c, fmt.Errorf("read configuration: %w", err)
+	}
 	errs := []error{}
-	if err := env.Parse(&c); err != nil {
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		errs = append(errs, err)
 	}
 	for _, r := range reg {
 		sec := r.NewSection()
-		if err := env.ParseWithOptions(sec, env.Options{Prefix: r.EnvPrefix}); err != nil {
+		if err := env.ParseWithOptions(sec, env.Options{Prefix: r.EnvPrefix, Environment: environ}); err != nil {
 			errs = append(errs, err)
 		}
 		c.Sections[r.Name] = sec
 	}
 	if err := errors.Join(errs...); err != nil {
-		return c, fmt.Errorf("read configuration: %w", nameVariables(err, reg))
+		return c, fmt.Errorf("read configuration: %w", nameVariables(err, reg, environ))
 	}
 	c.applyDefaults()
 	return c, c.Validate()
@@ -299,6 +307,37 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// environment is the process environment with every documented variable V
+// that is unset but has V_FILE set read from that file. Setting both is an
+// error, as is a file that cannot be read; neither error shows a value.
+func environment(vars []Var) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[k] = v
+		}
+	}
+	var errs []error
+	for _, v := range vars {
+		path, ok := out[v.Name+"_FILE"]
+		if !ok || path == "" {
+			continue
+		}
+		if val, set := out[v.Name]; set && val != "" {
+			errs = append(errs, fmt.Errorf("%s: set either %s or %s_FILE, not both", v.Name, v.Name, v.Name))
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s_FILE: cannot read %s: %w", v.Name, path, errors.Unwrap(err)))
+			continue
+		}
+		val := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		out[v.Name] = val
+	}
+	return out, errors.Join(errs...)
+}
+
 // sectionProblem words a provider section's problem like the others: the
 // Go field names its Check uses become the variables that set them, and a
 // message that starts with one ("RADIAL_API_KEY is required") is put as
@@ -316,7 +355,7 @@ func sectionProblem(err error, sec providers.Section, r providers.Registration) 
 
 // nameVariables rewrites caarlos0/env's parse errors, which name the Go
 // field ("Timeout"), to name the environment variable(s) that were set for it.
-func nameVariables(err error, reg providers.Registry) error {
+func nameVariables(err error, reg providers.Registry, environ map[string]string) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
@@ -330,7 +369,7 @@ func nameVariables(err error, reg providers.Registry) error {
 		}
 		var names []string
 		for _, v := range Vars(reg) {
-			if _, set := os.LookupEnv(v.Name); set && v.field == pe.Name {
+			if _, set := environ[v.Name]; set && v.field == pe.Name {
 				names = append(names, v.Name)
 			}
 		}
@@ -338,7 +377,7 @@ func nameVariables(err error, reg providers.Registry) error {
 			out = append(out, e)
 			continue
 		}
-		out = append(out, fmt.Errorf("%s: cannot parse %q as %s: %v", strings.Join(names, " or "), os.Getenv(names[0]), pe.Type, pe.Err))
+		out = append(out, fmt.Errorf("%s: cannot parse %q as %s: %v", strings.Join(names, " or "), environ[names[0]], pe.Type, pe.Err))
 	}
 	return errors.Join(out...)
 }

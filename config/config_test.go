@@ -3,6 +3,7 @@ package config_test
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -583,3 +584,56 @@ func TestRadialStatusQueueIsNeverOurOwn(t *testing.T) {
 
 // radialOf is the radial section of c (shared: changes write through).
 func radialOf(c config.Config) *radial.Config { return c.Sections["radial"].(*radial.Config) }
+
+// Every variable V can be given as V_FILE (Docker and Kubernetes secrets):
+// the file's content, one trailing newline dropped, is V's value.
+func TestVariablesFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := write("radial_api_key", "k3y-from-a-file\n")
+	amqpURL := write("amqp_url", "amqp://app:s3cret-from-file@broker:5672/payments")
+
+	cleanEnv(t)
+	setEnv(t, minimal...)
+	t.Setenv("RADIAL_API_KEY", "")
+	os.Unsetenv("RADIAL_API_KEY")
+	setEnv(t, "RADIAL_API_KEY_FILE", key, "AMQP_URL_FILE", amqpURL)
+	c, err := config.Load(all.Providers)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := radialOf(c).APIKey; got != "k3y-from-a-file" {
+		t.Errorf("RADIAL_API_KEY from RADIAL_API_KEY_FILE = %q", got)
+	}
+	if c.AMQPURL != "amqp://app:s3cret-from-file@broker:5672/payments" {
+		t.Errorf("AMQP_URL from AMQP_URL_FILE = %q", c.AMQPURL)
+	}
+
+	cases := []struct{ name, v, file, want string }{
+		{"both set", "RADIAL_API_KEY", key, "set either RADIAL_API_KEY or RADIAL_API_KEY_FILE, not both"},
+		{"unreadable", "", filepath.Join(dir, "missing"), "RADIAL_API_KEY_FILE: cannot read"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			setEnv(t, minimal...)
+			if tc.v == "" {
+				os.Unsetenv("RADIAL_API_KEY")
+			}
+			t.Setenv("RADIAL_API_KEY_FILE", tc.file)
+			_, err := config.Load(all.Providers)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "k3y") {
+				t.Errorf("error shows the secret: %v", err)
+			}
+		})
+	}
+}
