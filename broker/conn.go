@@ -15,14 +15,16 @@ import (
 
 // Dial connects to url, retrying with exponential backoff (capped at 10 s
 // between attempts) until it succeeds or ctx ends: a worker started before its
-// broker waits for it instead of exiting.
+// broker waits for it instead of exiting. A refused connection (IsRefused)
+// is retried for RefusedGrace, then returned.
 func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connection, error) {
+	refused := refusals{}
 	op := func() (*amqp.Connection, error) {
 		c, err := amqp.DialConfig(amqpURL, amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US",
 			Properties: amqp.Table{"connection_name": "settlement-worker"}})
 		if err != nil {
-			if IsRefused(err) {
-				return nil, refusedIsPermanent(err)
+			if err := refused.check(err); err != nil {
+				return nil, err
 			}
 			log.Warn().Err(err).Str("broker", Redact(amqpURL)).Msg("broker not reachable yet; retrying")
 			return nil, err
@@ -95,10 +97,30 @@ func IsRefused(err error) bool {
 	return false
 }
 
-// refusedIsPermanent stops a backoff loop on IsRefused errors.
-func refusedIsPermanent(err error) error {
-	if IsRefused(err) {
-		return backoff.Permanent(fmt.Errorf("the broker refused the connection (check the user, password and vhost): %w", err))
+// RefusedGrace is how long a connection the broker refuses (IsRefused) is
+// retried before the refusal is taken as permanent: a user or vhost created
+// by an init job just after the worker started is waited for; a wrong
+// password stops the worker once it has lasted this long. The composition
+// root sets it from AMQP_REFUSED_GRACE.
+var RefusedGrace = time.Minute
+
+// refusals tracks the refusals of one connection attempt loop.
+type refusals struct{ since time.Time }
+
+// check returns a backoff.Permanent error once refusals have lasted
+// RefusedGrace, nil for an error that is not a refusal or is still within
+// the grace (the caller retries it).
+func (r *refusals) check(err error) error {
+	if !IsRefused(err) {
+		r.since = time.Time{}
+		return nil
 	}
-	return err
+	if r.since.IsZero() {
+		r.since = time.Now()
+	}
+	if time.Since(r.since) < RefusedGrace {
+		return nil
+	}
+	return backoff.Permanent(fmt.Errorf("the broker refused the connection for %s (check the user, password and vhost): %w",
+		time.Since(r.since).Round(time.Second), err))
 }

@@ -14,9 +14,13 @@ import (
 )
 
 // A broker that refuses the credentials or does not know the vhost is not
-// "not reachable yet": Dial, NewSubscriber and WaitForQueue stop at once
-// with an error IsRefused recognizes, instead of retrying forever.
+// "not reachable yet": once RefusedGrace has passed (here 0), Dial and
+// WaitForQueue stop with an error IsRefused recognizes, instead of
+// retrying forever.
 func TestRefusedConnectionsAreNotRetried(t *testing.T) {
+	prev := broker.RefusedGrace
+	broker.RefusedGrace = 0
+	t.Cleanup(func() { broker.RefusedGrace = prev })
 	base := testenv.AMQPURL(t)
 	u, err := url.Parse(base)
 	if err != nil {
@@ -53,4 +57,22 @@ func TestRefusedConnectionsAreNotRetried(t *testing.T) {
 			t.Fatalf("Dial to a closed port = %v, want retries until the context ends", err)
 		}
 	})
+}
+
+// Within RefusedGrace a refusal is retried: a vhost created just after the
+// worker started (an init job) is waited for.
+func TestRefusalWithinTheGraceIsRetried(t *testing.T) {
+	prev := broker.RefusedGrace
+	broker.RefusedGrace = time.Hour
+	t.Cleanup(func() { broker.RefusedGrace = prev })
+	u, err := url.Parse(testenv.AMQPURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/no-such-vhost-yet"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := broker.Dial(ctx, u.String(), zerolog.Nop()); ctx.Err() == nil {
+		t.Fatalf("Dial = %v before the context ended, want retries within the grace", err)
+	}
 }

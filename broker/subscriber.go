@@ -49,9 +49,13 @@ func NewSubscriber(ctx context.Context, cfg SubscriberConfig, logger watermill.L
 	}
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval = 10 * time.Second
+	refused := refusals{}
 	sub, err := backoff.Retry(ctx, func() (*wamqp.Subscriber, error) {
 		s, err := wamqp.NewSubscriber(wc, logger)
-		return s, refusedIsPermanent(err)
+		if perr := refused.check(err); perr != nil {
+			return nil, perr
+		}
+		return s, err
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 	if err != nil {
 		return nil, fmt.Errorf("subscribe at %s: %w", Redact(cfg.URL), err)
@@ -82,11 +86,12 @@ func (passiveTopology) BuildTopology(ch *amqp.Channel, p wamqp.BuildTopologyPara
 func WaitForQueue(ctx context.Context, url, queue string, onRetry func(error)) error {
 	b := backoff.NewExponentialBackOff()
 	b.MaxInterval = 5 * time.Second
+	refused := refusals{}
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		conn, err := amqp.Dial(url)
 		if err != nil {
-			if IsRefused(err) {
-				return struct{}{}, refusedIsPermanent(err)
+			if perr := refused.check(err); perr != nil {
+				return struct{}{}, perr
 			}
 			onRetry(err)
 			return struct{}{}, err

@@ -27,6 +27,9 @@ type Config struct {
 	// AMQPURL is the broker the worker consumes requests from and publishes
 	// status events to.
 	AMQPURL string `env:"AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/" help:"Broker for requests and status events (amqp:// or amqps://)."`
+	// AMQPRefusedGrace is how long a broker that refuses the connection is
+	// retried before the worker stops.
+	AMQPRefusedGrace time.Duration `env:"AMQP_REFUSED_GRACE" envDefault:"1m" help:"How long a broker that refuses the connection (403 user or password, 530 unknown vhost) is retried before the worker stops naming the setting (users and vhosts made by an init job after start are waited for)."`
 	// Providers are the providers whose request queues are consumed.
 	Providers []string `env:"PROVIDERS" envDefault:"radial" help:"Comma-separated providers to settle with: {providers} (one section below each)."`
 	// QueueType is the type of the request, retry and parked queues.
@@ -259,6 +262,9 @@ func (c Config) Validate() error {
 	}
 	if c.PprofAddr != "off" && c.PprofAddr == c.HTTPAddr {
 		bad("PPROF_ADDR", "must differ from HTTP_ADDR: profiles are served on their own address")
+	}
+	if c.AMQPRefusedGrace < 0 {
+		bad("AMQP_REFUSED_GRACE", "must be 0 or positive (got %s)", c.AMQPRefusedGrace)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive (got %s)", c.ShutdownTimeout)

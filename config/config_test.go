@@ -24,7 +24,7 @@ import (
 
 // allVars are the environment variables the worker documents.
 var allVars = []string{
-	"AMQP_URL", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
+	"AMQP_URL", "AMQP_REFUSED_GRACE", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
 	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "STORE_DSN", "SHUTDOWN_TIMEOUT",
 	"HTTP_ADDR", "PPROF_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
@@ -84,6 +84,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := config.Config{
 		AMQPURL:          "amqp://guest:guest@127.0.0.1:5672/",
+		AMQPRefusedGrace: time.Minute,
 		Providers:        []string{"radial"},
 		QueueType:        "quorum",
 		StatusQueues:     []string{"q.Payments.Settlements.Status.guest=settlement.status.#"},

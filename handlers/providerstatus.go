@@ -8,10 +8,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/store"
+	"github.com/settlement-worker/settlement-worker/tracing"
 )
 
 // ProviderStatus is the Watermill handler for a provider's asynchronous
@@ -65,9 +68,13 @@ var awaiting = []store.State{store.StateSubmitting, store.StateAcknowledged}
 var finished = []store.State{store.StateSettled, store.StateRefused}
 
 // Handle implements message.NoPublishHandlerFunc.
-func (h *ProviderStatus) Handle(msg *message.Message) error {
+func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), statusBudget)
 	defer cancel()
+	ctx, span := tracing.Start(tracing.Extract(ctx, msg), h.Provider+" status",
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("settlement.provider", h.Provider), attribute.String("messaging.message.id", msg.UUID)))
+	defer func() { tracing.End(span, err) }()
 	log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
 
 	st, err := messages.DecodeSettlementStatus(msg.Payload)

@@ -11,11 +11,14 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
+	"github.com/settlement-worker/settlement-worker/tracing"
 )
 
 // Crash points: places where a test build may kill the worker (see
@@ -143,11 +146,17 @@ func (in *intake) syncAttempt(s store.Settlement) {
 // Handle implements message.NoPublishHandlerFunc. It returns an error only
 // when the broker or the store is unavailable, so that the message is
 // requeued; every other outcome is acked.
-func (h *Settlement) Handle(msg *message.Message) error {
+func (h *Settlement) Handle(msg *message.Message) (err error) {
 	// The settlement must finish even when the worker is asked to stop: its
 	// context is detached from the router's and bounded instead.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), h.budget())
 	defer cancel()
+	// One span per delivery (an attempt), in the trace the request's
+	// headers carry.
+	ctx, span := tracing.Start(tracing.Extract(ctx, msg), "settle "+h.Provider.Name(),
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("settlement.provider", h.Provider.Name()), attribute.String("messaging.message.id", msg.UUID)))
+	defer func() { tracing.End(span, err) }()
 
 	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
 
@@ -157,6 +166,8 @@ func (h *Settlement) Handle(msg *message.Message) error {
 		return h.park(ctx, msg, 0, "unparseable request: "+err.Error(), log)
 	}
 	in := h.understand(msg, req, attemptOf(msg))
+	span.SetAttributes(attribute.String("settlement.request_id", in.key.RequestID), attribute.String("settlement.order_id", req.OrderID()),
+		attribute.String("settlement.type", req.SettlementType))
 	log = log.With().Str("request_id", in.key.RequestID).Str("order_id", req.OrderID()).
 		Str("store_id", in.storeID).Str("settlement_type", req.SettlementType).Logger()
 	if req.PaymentContext != nil {
@@ -632,7 +643,10 @@ func (h *Settlement) finishWith(ctx context.Context, msg *message.Message, s sto
 	if reason != "" {
 		ch.DeclineReason = &reason
 	}
-	s, rec, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, ev)
+	tctx, span := tracing.Start(ctx, "store.transition", trace.WithAttributes(
+		attribute.String("settlement.from", string(s.State)), attribute.String("settlement.to", string(to))))
+	s, rec, err := h.Store.Transition(tctx, s.Key, []store.State{s.State}, to, ch, ev)
+	tracing.End(span, err)
 	if err != nil {
 		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 	}
@@ -664,7 +678,10 @@ func (h *Settlement) republish(ctx context.Context, s store.Settlement, log zero
 }
 
 func (h *Settlement) move(ctx context.Context, s store.Settlement, to store.State, ch store.Change) (store.Settlement, error) {
+	ctx, span := tracing.Start(ctx, "store.transition", trace.WithAttributes(
+		attribute.String("settlement.from", string(s.State)), attribute.String("settlement.to", string(to))))
 	next, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, nil)
+	tracing.End(span, err)
 	if err != nil {
 		return s, fmt.Errorf("move %s from %s to %s: %w", s.RequestID, s.State, to, err)
 	}
@@ -745,11 +762,14 @@ func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parke
 }
 
 func (h *Settlement) timed(op string, f func(context.Context) error, ctx context.Context) error {
+	ctx, span := tracing.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("settlement.provider", h.Provider.Name())))
 	cctx, cancel := context.WithTimeout(ctx, h.callTimeout())
 	defer cancel()
 	start := time.Now()
 	err := f(cctx)
 	h.Metrics.call(h.Provider.Name(), op, time.Since(start), err)
+	tracing.End(span, err)
 	return err
 }
 

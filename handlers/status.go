@@ -7,10 +7,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/store"
+	"github.com/settlement-worker/settlement-worker/tracing"
 )
 
 // Publisher publishes a message and returns once the broker confirmed it.
@@ -82,7 +85,12 @@ func publishStatus(ctx context.Context, pub Publisher, st store.Store, s store.S
 	msg.Metadata.Set(HeaderProvider, s.Provider)
 	msg.Metadata.Set(HeaderSettlementStatus, ev.SettlementStatus)
 	msg.Metadata.Set("order_id", s.OrderID)
-	if err := pub.Publish(ctx, broker.StatusExchange, broker.StatusRoutingKey(s.StoreID), msg); err != nil {
+	ctx, span := tracing.Start(ctx, "publish status", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.message.id", ev.MessageID), attribute.String("settlement.status", ev.SettlementStatus)))
+	tracing.Inject(ctx, msg) // the order system's trace goes on through our event
+	err := pub.Publish(ctx, broker.StatusExchange, broker.StatusRoutingKey(s.StoreID), msg)
+	tracing.End(span, err)
+	if err != nil {
 		return fmt.Errorf("publish status %s of %s: %w", ev.MessageID, s.RequestID, err)
 	}
 	if err := st.MarkPublished(ctx, ev.MessageID, time.Now().UTC()); err != nil {

@@ -75,6 +75,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	defer prof.shutdown()
 	prof.serve(func(err error) { log.Error().Err(err).Str("addr", cfg.PprofAddr).Msg("pprof server stopped") })
 
+	broker.RefusedGrace = cfg.AMQPRefusedGrace
 	st, err := store.Open(runCtx, cfg.StoreDSN)
 	if err != nil {
 		return err

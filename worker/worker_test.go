@@ -211,7 +211,7 @@ func TestRunStopsOnWhatRetryingCannotFix(t *testing.T) {
 	}{
 		{"HTTP_ADDR in use", []string{"HTTP_ADDR", busy.Addr().String()}, "HTTP_ADDR " + busy.Addr().String() + " cannot be served"},
 		{"PPROF_ADDR in use", []string{"PPROF_ADDR", busy.Addr().String()}, "PPROF_ADDR"},
-		{"unknown vhost", []string{"AMQP_URL", wrongVhost.String()}, "refused the connection (check the user, password and vhost)"},
+		{"unknown vhost", []string{"AMQP_URL", wrongVhost.String(), "AMQP_REFUSED_GRACE", "0s"}, "check the user, password and vhost"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,7 +228,7 @@ func TestRunStopsOnWhatRetryingCannotFix(t *testing.T) {
 		})
 	}
 	t.Run("provider status broker refused", func(t *testing.T) {
-		cfg, clients := load(t, amqpURL)
+		cfg, clients := load(t, amqpURL, "AMQP_REFUSED_GRACE", "0s")
 		src := clients["acme"].(withStatus)
 		src.source.AMQPURL = wrongVhost.String()
 		_, done := start(t, cfg, clients)

@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/providers/all"
+	"github.com/settlement-worker/settlement-worker/tracing"
 	"github.com/settlement-worker/settlement-worker/worker"
 )
 
@@ -30,9 +32,26 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	shutdownTracing, err := tracing.Setup(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(sctx); err != nil {
+			log.Warn().Err(err).Msg("flushing traces")
+		}
+	}()
+	if tracing.Enabled() {
+		log.Info().Msg("tracing: exporting spans over OTLP (OTEL_* variables)")
+	}
+
 	clients, err := providerClients(cfg)
 	if err != nil {
-		log.Fatal().Err(err).Msg("provider clients")
+		log.Error().Err(err).Msg("provider clients")
+		return 2
 	}
 	deps := worker.Deps{Providers: clients}
 	if cfg.CrashAt != "" {
