@@ -18,7 +18,7 @@ import (
 // allVars are the environment variables the worker documents.
 var allVars = []string{
 	"AMQP_URL", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
-	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "STORE_DSN", "SHUTDOWN_TIMEOUT",
+	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "MAX_REQUEST_BYTES", "STORE_DSN", "SHUTDOWN_TIMEOUT",
 	"HTTP_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
 	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
@@ -85,6 +85,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetryDelays:     []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
 		MaxAttempts:     6,
 		DeliveryLimit:   20,
+		MaxRequestBytes: 1 << 20,
 		StoreDSN:        "sqlite:settlement-worker.db",
 		ShutdownTimeout: 30 * time.Second,
 		HTTPAddr:        "127.0.0.1:9090",
@@ -246,6 +247,8 @@ func TestLoadValidationRules(t *testing.T) {
 		{"RETRY_DELAYS negative", []string{"RETRY_DELAYS", "-1s"}, "RETRY_DELAYS", "at least 10ms"},
 		{"MAX_ATTEMPTS 0", []string{"MAX_ATTEMPTS", "0"}, "MAX_ATTEMPTS", "at least 1"},
 		{"DELIVERY_LIMIT negative", []string{"DELIVERY_LIMIT", "-1"}, "DELIVERY_LIMIT", "0 (off) or positive"},
+		{"MAX_REQUEST_BYTES 0", []string{"MAX_REQUEST_BYTES", "0"}, "MAX_REQUEST_BYTES", "must be positive (got 0)"},
+		{"MAX_REQUEST_BYTES negative", []string{"MAX_REQUEST_BYTES", "-1"}, "MAX_REQUEST_BYTES", "must be positive"},
 		{"STORE_DSN blank", []string{"STORE_DSN", "   "}, "STORE_DSN", "is required"},
 		{"SHUTDOWN_TIMEOUT zero", []string{"SHUTDOWN_TIMEOUT", "0s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
 		{"SHUTDOWN_TIMEOUT negative", []string{"SHUTDOWN_TIMEOUT", "-5s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
@@ -306,7 +309,7 @@ func TestValidateRules(t *testing.T) {
 		return config.Config{
 			AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", Providers: []string{"radial"}, QueueType: "classic",
 			StatusQueues: []string{"q.s=settlement.status.#"}, Concurrency: 1, Prefetch: 1,
-			RetryDelays: []time.Duration{10 * time.Millisecond}, MaxAttempts: 1, DeliveryLimit: 0,
+			RetryDelays: []time.Duration{10 * time.Millisecond}, MaxAttempts: 1, DeliveryLimit: 0, MaxRequestBytes: 1,
 			StoreDSN: "sqlite:x.db", ShutdownTimeout: time.Second, LogLevel: "debug", CrashAt: "after_status_publish",
 			PendingDeadline: time.Second, SweepInterval: time.Second, StuckAfter: 3 * time.Second, OutboxRelayAfter: time.Second,
 			Radial: config.Radial{BaseURL: "https://radial.example/api", APIKey: "k", APIVersion: "v1.0", Timeout: time.Second,
