@@ -48,6 +48,10 @@ type Config struct {
 	// DeliveryLimit parks a message redelivered this many times without an
 	// ack (a poison message crashing the worker). 0 disables it.
 	DeliveryLimit int `env:"DELIVERY_LIMIT" envDefault:"20" help:"Quorum-queue delivery limit before a message that keeps crashing the worker is parked (0: off)."`
+	// MaxRequestBytes parks a request message with a larger body before it
+	// is parsed or sent to a provider; the HTTP intake refuses such a
+	// request at the door.
+	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" help:"Largest settlement request body in bytes; a larger one is parked (intake: refused) before any provider call."`
 	// StoreDSN selects the durable store.
 	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state)."`
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
@@ -156,12 +160,6 @@ func (c *Config) applyDefaults() {
 		c.Intake.Addr = "off"
 	}
 	c.Intake.ApplyDefaults()
-	c.Intake.TenderTypeRequired = nil
-	for _, r := range c.registry {
-		if sec := c.Sections[r.Name]; sec != nil && sec.Facts().RequireTenderType {
-			c.Intake.TenderTypeRequired = append(c.Intake.TenderTypeRequired, r.Name)
-		}
-	}
 	if ch, err := intake.ParseChannels(c.IntakeChannels); err == nil {
 		c.Intake.RetailOPS.Channels = ch
 	}
@@ -248,6 +246,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeliveryLimit < 0 {
 		bad("DELIVERY_LIMIT", "must be 0 (off) or positive (got %d)", c.DeliveryLimit)
+	}
+	if c.MaxRequestBytes <= 0 {
+		bad("MAX_REQUEST_BYTES", "must be positive (got %d)", c.MaxRequestBytes)
 	}
 	if strings.TrimSpace(c.StoreDSN) == "" {
 		bad("STORE_DSN", "is required: sqlite:/path/to/file.db or postgres://user:pass@host/db")

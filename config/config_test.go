@@ -25,7 +25,7 @@ import (
 // allVars are the environment variables the worker documents.
 var allVars = []string{
 	"AMQP_URL", "AMQP_REFUSED_GRACE", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
-	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "STORE_DSN", "SHUTDOWN_TIMEOUT",
+	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "MAX_REQUEST_BYTES", "STORE_DSN", "SHUTDOWN_TIMEOUT",
 	"HTTP_ADDR", "PPROF_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
 	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
@@ -93,6 +93,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetryDelays:      []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
 		MaxAttempts:      6,
 		DeliveryLimit:    20,
+		MaxRequestBytes:  1 << 20,
 		StoreDSN:         "sqlite:settlement-worker.db",
 		ShutdownTimeout:  30 * time.Second,
 		HTTPAddr:         "127.0.0.1:9090",
@@ -126,7 +127,6 @@ func TestLoadDefaults(t *testing.T) {
 	want.Intake.Addr = "off"
 	want.Intake.ApplyDefaults()
 	want.Intake.RetailOPS.Channels, _ = intake.ParseChannels("")
-	want.Intake.TenderTypeRequired = []string{"radial"}
 	want.Webhook = webhook.Config{AMQPURL: want.AMQPURL, QueueType: "quorum"}
 	want.Webhook.ApplyDefaults()
 	if !reflect.DeepEqual(c.Registry().Names(), all.Providers.Names()) {
@@ -266,6 +266,8 @@ func TestLoadValidationRules(t *testing.T) {
 		{"RETRY_DELAYS negative", []string{"RETRY_DELAYS", "-1s"}, "RETRY_DELAYS", "at least 10ms"},
 		{"MAX_ATTEMPTS 0", []string{"MAX_ATTEMPTS", "0"}, "MAX_ATTEMPTS", "at least 1"},
 		{"DELIVERY_LIMIT negative", []string{"DELIVERY_LIMIT", "-1"}, "DELIVERY_LIMIT", "0 (off) or positive"},
+		{"MAX_REQUEST_BYTES 0", []string{"MAX_REQUEST_BYTES", "0"}, "MAX_REQUEST_BYTES", "must be positive (got 0)"},
+		{"MAX_REQUEST_BYTES negative", []string{"MAX_REQUEST_BYTES", "-1"}, "MAX_REQUEST_BYTES", "must be positive"},
 		{"STORE_DSN blank", []string{"STORE_DSN", "   "}, "STORE_DSN", "is required"},
 		{"SHUTDOWN_TIMEOUT zero", []string{"SHUTDOWN_TIMEOUT", "0s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
 		{"SHUTDOWN_TIMEOUT negative", []string{"SHUTDOWN_TIMEOUT", "-5s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
@@ -331,7 +333,7 @@ func TestValidateRules(t *testing.T) {
 		cleanEnv(t)
 		setEnv(t, minimal...)
 		setEnv(t, "QUEUE_TYPE", "classic", "STATUS_QUEUES", "q.s=settlement.status.#", "CONCURRENCY", "1", "RETRY_DELAYS", "10ms",
-			"MAX_ATTEMPTS", "1", "DELIVERY_LIMIT", "0", "STORE_DSN", "sqlite:x.db", "SHUTDOWN_TIMEOUT", "1s", "LOG_LEVEL", "debug",
+			"MAX_ATTEMPTS", "1", "DELIVERY_LIMIT", "0", "MAX_REQUEST_BYTES", "1", "STORE_DSN", "sqlite:x.db", "SHUTDOWN_TIMEOUT", "1s", "LOG_LEVEL", "debug",
 			"SETTLEMENT_WORKER_CRASH_AT", "after_status_publish", "PENDING_DEADLINE", "1s", "SWEEP_INTERVAL", "1s", "STUCK_AFTER", "3s",
 			"OUTBOX_RELAY_AFTER", "1s", "RADIAL_TIMEOUT", "1s", "RADIAL_SETTLE_WINDOW", "1s", "RADIAL_AMQP_URL", "amqps://u:p@radial.example/",
 			"RADIAL_STATUS_QUEUE", "q.st", "RADIAL_STATUS_CONCURRENCY", "1")

@@ -402,6 +402,17 @@ func collect(t *testing.T, url, queue string) *collector {
 	if err := <-ready; err != nil {
 		t.Fatalf("collector: %v", err)
 	}
+	// Issue 7: every status the worker published during the test is a
+	// valid PaymentSettlementStatus document.
+	t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, ev := range c.events {
+			if err := messages.ValidateStatusDocument(ev.Body); err != nil {
+				t.Errorf("status event %s (request %s) is not a valid PaymentSettlementStatus: %v\n%s", ev.MessageID, ev.CorrelationID, err, ev.Body)
+			}
+		}
+	})
 	return c
 }
 

@@ -133,9 +133,16 @@ func TestInvalidRequestIsRefusedAndUnparseableIsParked(t *testing.T) {
 	e.authorize(radial.Authorization{OrderID: "o-ok", Amount: "100.00"})
 	e.start()
 
-	// Parses, but has both payment contexts and a 3-decimal amount.
+	// Invalid (no InvoiceId), but every value a status echoes is valid:
+	// refused with an R naming the problem.
+	refused := uniq("refused")
+	body := req{RequestID: refused, OrderID: "o-refused", Amount: "1.00"}.xml(t)
+	body = []byte(strings.Replace(string(body), "<InvoiceId>inv-o-refused</InvoiceId>", "", 1))
+	e.publish(req{RequestID: refused, Body: body})
+	// Parses, but has both payment contexts and a 3-decimal amount: no
+	// valid PaymentSettlementStatus can echo it (issue 7), so it is parked.
 	bad := uniq("bad")
-	body := req{RequestID: bad, OrderID: "o-bad", Amount: "1.001"}.xml(t)
+	body = req{RequestID: bad, OrderID: "o-bad", Amount: "1.001"}.xml(t)
 	body = []byte(strings.Replace(string(body), "<PaymentContextBase>", "<PaymentContext><OrderId>o-bad</OrderId><PaymentAccountUniqueId isToken=\"true\">4111</PaymentAccountUniqueId></PaymentContext><PaymentContextBase>", 1))
 	e.publish(req{RequestID: bad, Body: body})
 	// Cannot be parsed at all.
@@ -145,26 +152,34 @@ func TestInvalidRequestIsRefusedAndUnparseableIsParked(t *testing.T) {
 	ok := uniq("ok")
 	e.publish(req{RequestID: ok, OrderID: "o-ok", Amount: "5.00"})
 
-	ev := oneEvent(t, e, bad, messages.StatusRejected)
-	for _, want := range []string{"PaymentContext", "decimal"} {
-		if !strings.Contains(ev.Status.DeclineReason, want) {
-			t.Errorf("decline reason %q does not mention %q", ev.Status.DeclineReason, want)
-		}
+	ev := oneEvent(t, e, refused, messages.StatusRejected)
+	if !strings.Contains(ev.Status.DeclineReason, "InvoiceId") {
+		t.Errorf("decline reason %q does not mention InvoiceId", ev.Status.DeclineReason)
 	}
 	oneEvent(t, e, ok, messages.StatusSettled)
 
-	parked := e.parked(broker.ParkedQueue("radial"), 1, wait)
-	if len(parked) != 1 {
-		t.Fatalf("want 1 parked message, got %d", len(parked))
+	parked := e.parked(broker.ParkedQueue("radial"), 2, wait)
+	if len(parked) != 2 {
+		t.Fatalf("want 2 parked messages, got %d", len(parked))
 	}
-	p := parked[0]
-	if string(p.Body) != "this is not <xml" || p.MessageId != "pub-"+garbage {
-		t.Errorf("parked message must keep its body and properties: %q %q", p.Body, p.MessageId)
+	for _, p := range parked {
+		r := broker.Stringify(p.Headers[handlers.HeaderParkedReason])
+		switch p.MessageId {
+		case "pub-" + garbage:
+			if string(p.Body) != "this is not <xml" || !strings.Contains(r, "unparseable") {
+				t.Errorf("parked message must keep its body and properties: %q, reason %q", p.Body, r)
+			}
+		case "pub-" + bad:
+			for _, want := range []string{"no PaymentSettlementStatus published", "PaymentContext and PaymentContextBase", "decimal places"} {
+				if !strings.Contains(r, want) {
+					t.Errorf("parked_reason %q does not mention %q", r, want)
+				}
+			}
+		default:
+			t.Errorf("unexpected parked message %q", p.MessageId)
+		}
 	}
-	if r := broker.Stringify(p.Headers[handlers.HeaderParkedReason]); !strings.Contains(r, "unparseable") {
-		t.Errorf("parked_reason %q", r)
-	}
-	if len(e.ledger(bad)) != 0 {
+	if len(e.ledger(bad)) != 0 || len(e.ledger(refused)) != 0 {
 		t.Errorf("invalid request reached the provider")
 	}
 }

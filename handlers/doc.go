@@ -12,8 +12,10 @@
 //
 //	state         step run on delivery                     a crash during or after the step means
 //	------------  ---------------------------------------  ---------------------------------------------
-//	(new)         parse, validate once, Register            nothing recorded, or "received": redelivery
-//	                                                        resumes; an invalid request ends R here
+//	(new)         size bound, parse, validate once,         nothing recorded, or "received": redelivery
+//	              Register                                  resumes; an invalid request ends R here,
+//	                                                        or is parked unrecorded when no valid
+//	                                                        status can report it (see below)
 //	received      debit → confirming; credit → Prepare      nothing sent yet: the redelivery starts over
 //	              (baseline refs), record call_sent_at,
 //	              → submitting
@@ -42,6 +44,18 @@
 // Facts.MoneyHeaders); otherwise it is parked, naming the header, and the
 // recorded settlement goes on untouched. A settlement past received is never
 // validated again.
+//
+// Status events: every PaymentSettlementStatus is checked with
+// messages.ValidateStatusDocument before it is recorded, and every recorded
+// one again before it is published (republished, relayed); an invalid
+// document is never published. A request above MaxRequestBytes is parked
+// before it is parsed. A new request whose status would break Radial's
+// schema — its Amount, currency, SettlementType, payment context or the
+// ids a status echoes are invalid, or the store_id or tender_type header
+// is missing or malformed — is parked, with the validator's reasons, before
+// it is recorded or sent to the provider: no verdict on it could be
+// reported. An invalid request whose echoed values are all valid ends R
+// with its problems as the DeclineReason (package messages, doc.go).
 //
 // Errors have one classification (providers.ClassOf): Permanent ends the
 // request with R; Unresolved parks it for a person at once; Transient is

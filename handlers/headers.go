@@ -4,7 +4,8 @@ package handlers
 const (
 	// HeaderStoreID is required: the store the settlement belongs to.
 	HeaderStoreID = "store_id"
-	// HeaderTenderType is required for Radial (2–4 characters, e.g. VC, PY).
+	// HeaderTenderType is required (2–4 characters, e.g. VC, PY): every
+	// PaymentSettlementStatus carries it, so a request without it is parked.
 	HeaderTenderType = "tender_type"
 	// HeaderOriginalAuthAmount is the original authorization amount used for
 	// ConfirmFunds; when absent the settlement Amount is used.

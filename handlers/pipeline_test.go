@@ -287,23 +287,34 @@ func TestConcurrentDuplicatesWithDifferentStoreSettleOnce(t *testing.T) {
 }
 
 // Hole 1: a redelivery of a settlement past received is not validated
-// again (here the provider's rules changed in between): it resumes.
+// again (here the rules changed since it was recorded: it has no
+// InvoiceId, which is now required): it resumes.
 func TestRedeliveryPastReceivedIsNotRevalidated(t *testing.T) {
+	ctx := context.Background()
 	p := newScripted("radial", providers.Facts{Idempotent: true})
-	p.confirmErrs = []error{nil}
-	p.settleErrs = []error{providers.NotSentError("503", "busy", nil)}
 	r := newRig(t, p)
-	msg := requestMsg(t, "req-1", messages.SettlementDebit, map[string]string{HeaderTenderType: ""})
-	r.deliver(t, msg)
-	retry := only(t, r.pub.take(), retryQ(r))
-	if s := r.get(t, "req-1"); s.State != store.StateSubmitting {
-		t.Fatalf("state %s, want submitting", s.State)
+	req := testRequest()
+	req.InvoiceID = ""
+	msg := requestMsgFor(t, req, nil)
+	in := r.h.understand(msg, req, 1)
+	if len(in.problems) == 0 {
+		t.Fatal("the request is valid today; the test needs one the current rules refuse")
 	}
-	r.h.RequireTenderType = true // would refuse the request if validated again
-	r.deliver(t, retry)
-	only(t, r.pub.take(), statusQ)
-	if s := r.get(t, "req-1"); s.State != store.StateSettled {
+	s, _, err := r.st.Register(ctx, r.h.newSettlement(msg, in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.st.Transition(ctx, s.Key, []store.State{store.StateReceived}, store.StateSubmitting,
+		store.Change{Note: "recorded by an older version", Refs: map[string]string{refCallNotSent: "true"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.deliver(t, msg)
+	checkStatusBody(t, only(t, r.pub.take(), statusQ).Payload)
+	if s := r.get(t, req.RequestID); s.State != store.StateSettled {
 		t.Fatalf("state %s, want settled (resumed, not refused)", s.State)
+	}
+	if settles, _, _ := p.counts(); settles != 1 {
+		t.Errorf("provider settled %d times, want 1", settles)
 	}
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -116,7 +117,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 			for _, ev := range evs {
 				if dedupMessageID(ev.DedupKey) == msgID {
 					log.Info().Str("request_id", c.RequestID).Msg("provider status redelivered; republishing our event")
-					return publishStatus(ctx, h.Pub, h.Store, c, ev)
+					return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, c, ev), log)
 				}
 			}
 		}
@@ -136,7 +137,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	// the latest event, not a new one.
 	if n := len(evs); n > 0 && sameVerdict(evs[n-1], st) {
 		log.Info().Msg("provider status repeats the latest verdict; republishing our event")
-		return publishStatus(ctx, h.Pub, h.Store, *target, evs[n-1])
+		return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, *target, evs[n-1]), log)
 	}
 
 	to := store.StateSettled
@@ -146,7 +147,10 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	ours := h.ourStatus(*target, st)
 	ev, err := newStatusEvent(target.Key, dedupKey(len(evs)+1, st.SettlementStatus, msgID), ours)
 	if err != nil {
-		return err
+		// Our status for this verdict would break the schema (a settlement
+		// recorded before statuses were checked): not applied, not
+		// published; the provider's status is kept for a person.
+		return h.parkInvalid(ctx, msg, err, log)
 	}
 	ch := store.Change{Note: "provider status " + st.SettlementStatus}
 	if st.DeclineReason != "" {
@@ -306,6 +310,17 @@ func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettl
 		tender = st.TenderType
 	}
 	return statusFor(req, s.StoreID, tender, st.SettlementStatus, st.DeclineReason)
+}
+
+// parkInvalid parks the provider status when err is an
+// *InvalidStatusError (our event for it would not be a valid document) and
+// returns any other err unchanged.
+func (h *ProviderStatus) parkInvalid(ctx context.Context, msg *message.Message, err error, log zerolog.Logger) error {
+	var invalid *InvalidStatusError
+	if errors.As(err, &invalid) {
+		return h.park(ctx, msg, "provider status not applied: "+invalid.Error(), log)
+	}
+	return err
 }
 
 func (h *ProviderStatus) park(ctx context.Context, msg *message.Message, reason string, log zerolog.Logger) error {

@@ -76,8 +76,10 @@ type Settlement struct {
 	Pub Publisher
 	// Retry is the retry policy for transient failures.
 	Retry RetryPolicy
-	// RequireTenderType demands the tender_type header (2–4 characters)
-	// even when the provider's Facts do not.
+	// RequireTenderType also lists a missing or malformed tender_type
+	// header among the request's problems, even when the provider's Facts
+	// do not. Either way such a request is parked, since no valid
+	// PaymentSettlementStatus can report it without a TenderType.
 	RequireTenderType bool
 	// CallTimeout bounds each provider call (0: the provider's Facts, else 15s).
 	CallTimeout time.Duration
@@ -90,6 +92,10 @@ type Settlement struct {
 	Metrics *Metrics
 	// Crash, when set, is called at each crash point (test builds only).
 	Crash func(point string)
+	// MaxRequestBytes parks a request message whose body is larger, before
+	// it is parsed, recorded or sent to the provider (0: no limit). The
+	// worker sets it from MAX_REQUEST_BYTES.
+	MaxRequestBytes int64
 }
 
 // Refs the pipeline records on a settlement (besides the provider's own).
@@ -121,8 +127,11 @@ type intake struct {
 	// counted is set once this delivery's attempt is recorded.
 	counted  bool
 	problems []string
-	preq     *providers.Request
-	lock     lockRef
+	// unreportable lists why no valid PaymentSettlementStatus can carry
+	// this request's outcome (statusProblems); such a request is parked.
+	unreportable []string
+	preq         *providers.Request
+	lock         lockRef
 }
 
 // lockRef names the order lock a delivery holds, to check it before each
@@ -160,6 +169,13 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 
 	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
 
+	if n := int64(len(msg.Payload)); h.MaxRequestBytes > 0 && n > h.MaxRequestBytes {
+		reason := fmt.Sprintf("request body is %d bytes, above MAX_REQUEST_BYTES (%d): not parsed, not recorded, not sent to %s, no status published; "+
+			"send a smaller request (or raise MAX_REQUEST_BYTES and replay)", n, h.MaxRequestBytes, h.Provider.Name())
+		log.Warn().Int64("bytes", n).Msg("request too large; parking it")
+		return h.park(ctx, msg, 0, reason, log)
+	}
+
 	req, err := decodeRequest(msg)
 	if err != nil {
 		log.Warn().Err(err).Msg("request cannot be parsed; parking it")
@@ -188,6 +204,20 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	}
 	defer unlock()
 	in.lock = lockRef{storeID: in.storeID, orderID: lockKey}
+
+	// A new request that no valid PaymentSettlementStatus can answer is
+	// parked before anything is recorded or sent: its outcome could never
+	// be reported. A request already recorded is never checked again.
+	if len(in.unreportable) > 0 {
+		switch _, err := h.Store.Get(ctx, in.key); {
+		case errors.Is(err, store.ErrNotFound):
+			reason := h.unreportableReason(in)
+			log.Warn().Str("reason", reason).Msg("no valid status can answer this request; parking it")
+			return h.park(ctx, msg, 0, reason, log)
+		case err != nil:
+			return fmt.Errorf("look up %s: %w", in.key.RequestID, err)
+		}
+	}
 
 	s, created, err := h.Store.Register(ctx, h.newSettlement(msg, in))
 	if err != nil {
@@ -245,6 +275,20 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 	return ""
 }
 
+// unreportableReason is the parked reason of a request that no valid
+// PaymentSettlementStatus can answer: the status's problems, and the
+// request's own when it is also invalid.
+func (h *Settlement) unreportableReason(in *intake) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "not settled and no PaymentSettlementStatus published: a status for this request would break Radial's schema (%s)",
+		strings.Join(in.unreportable, "; "))
+	if len(in.problems) > 0 {
+		fmt.Fprintf(&b, "; invalid request: %s", strings.Join(in.problems, "; "))
+	}
+	fmt.Fprintf(&b, "; not recorded, not sent to %s: fix the request and send it again", h.Provider.Name())
+	return b.String()
+}
+
 // moneyHeaders are the headers that are part of a request's identity.
 func (h *Settlement) moneyHeaders() []string {
 	out := []string{HeaderStoreID, HeaderTenderType, HeaderOriginalAuthAmount}
@@ -277,7 +321,12 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 		var err error
 		switch s.State {
 		case store.StateWithheld, store.StateSettled, store.StateRefused:
-			return h.republish(ctx, s, log)
+			err := h.republish(ctx, s, log)
+			var invalid *InvalidStatusError
+			if errors.As(err, &invalid) {
+				return h.park(ctx, msg, 0, "duplicate of a finished request whose recorded status is not republished: "+invalid.Error(), log)
+			}
+			return err
 
 		case store.StateReceived:
 			next := store.StateSubmitting
@@ -635,13 +684,27 @@ func (h *Settlement) finish(ctx context.Context, msg *message.Message, s store.S
 }
 
 func (h *Settlement) finishWith(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, to store.State, verdict, reason string, refs map[string]string, log zerolog.Logger) error {
-	ev, err := newStatusEvent(s.Key, "final", statusFor(in.req, in.storeID, in.tenderType, verdict, reason))
-	if err != nil {
-		return err
-	}
 	ch := store.Change{Refs: refs, Note: fmt.Sprintf("%s (%s)", to, verdict)}
 	if reason != "" {
 		ch.DeclineReason = &reason
+	}
+	ev, err := newStatusEvent(s.Key, "final", statusFor(in.req, in.storeID, in.tenderType, verdict, reason))
+	var invalid *InvalidStatusError
+	if errors.As(err, &invalid) {
+		// Only a request recorded before statuses were checked gets here
+		// (new ones are parked before any call): the verdict is recorded,
+		// without an event, and a person is told.
+		parked := fmt.Sprintf("%s by %s, but %v; tell the order system by other means", to, h.Provider.Name(), invalid)
+		ch.ParkedReason = &parked
+		ch.Note += ", no valid status"
+		if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, nil); err != nil {
+			return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
+		}
+		h.Metrics.outcome(h.Provider.Name(), string(to))
+		return h.park(ctx, msg, in.attempt, parked, log)
+	}
+	if err != nil {
+		return err
 	}
 	tctx, span := tracing.Start(ctx, "store.transition", trace.WithAttributes(
 		attribute.String("settlement.from", string(s.State)), attribute.String("settlement.to", string(to))))
@@ -851,6 +914,7 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 	if (h.RequireTenderType || h.facts().RequireTenderType) && (len(in.tenderType) < 2 || len(in.tenderType) > 4) {
 		in.problems = append(in.problems, fmt.Sprintf("header %s is required and must be 2 to 4 characters (got %q)", HeaderTenderType, in.tenderType))
 	}
+	in.unreportable = statusProblems(req, in.storeID, in.tenderType)
 	in.preq = &providers.Request{
 		Provider:   h.Provider.Name(),
 		RequestID:  in.key.RequestID,

@@ -412,3 +412,38 @@ func TestEventMessageID(t *testing.T) {
 		t.Errorf("event body does not decode: %v", err)
 	}
 }
+
+// statusProblems says why no valid status can report a request, naming the
+// status's own paths; none for a request whose echoed values are valid.
+func TestStatusProblems(t *testing.T) {
+	noInvoice := testRequest()
+	noInvoice.InvoiceID = "" // not echoed: still reportable
+	badCurrency := testRequest()
+	badCurrency.Amount.CurrencyCode = "US"
+	both := testRequest()
+	both.PaymentContextBase = &messages.PaymentContextBase{OrderID: "ORD-1"}
+	capture := testRequest()
+	capture.SettlementType = "Capture"
+	cases := []struct {
+		name            string
+		req             *messages.PaymentSettlementRequest
+		storeID, tender string
+		want            []string
+	}{
+		{"valid", testRequest(), "S1", "VC", nil},
+		{"invalid but reportable", noInvoice, "S1", "VC", nil},
+		{"currency US", badCurrency, "S1", "VC", []string{`PaymentSettlementStatus/Amount/@currencyCode: must be an active 3-letter ISO 4217 currency code (got "US")`}},
+		{"both contexts", both, "S1", "VC", []string{"PaymentSettlementStatus: PaymentContext and PaymentContextBase are a choice: send only one"}},
+		{"SettlementType Capture", capture, "S1", "VC", []string{`PaymentSettlementStatus/SettlementType: must be one of Debit, Credit (got "Capture")`}},
+		{"no tender type", testRequest(), "S1", "", []string{"PaymentSettlementStatus/TenderType: is required"}},
+		{"no store", testRequest(), "", "VC", []string{"PaymentSettlementStatus/StoreId: is required"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := statusProblems(tc.req, tc.storeID, tc.tender)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("statusProblems = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

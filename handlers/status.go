@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,7 +33,9 @@ func eventMessageID(key store.Key, dedup string) string {
 
 // statusFor builds our PaymentSettlementStatus for a request: the request's
 // payment context, amount, type and ClientContext, the store and tender type
-// from its headers, and the verdict.
+// from its headers, and the verdict. It echoes the request's values as they
+// are, valid or not, and never invents one; encodeStatus then decides
+// whether the document may be published.
 func statusFor(req *messages.PaymentSettlementRequest, storeID, tenderType, verdict, reason string) messages.PaymentSettlementStatus {
 	st := messages.PaymentSettlementStatus{
 		TenderType:       tenderType,
@@ -42,11 +45,14 @@ func statusFor(req *messages.PaymentSettlementRequest, storeID, tenderType, verd
 		StoreID:          storeID,
 		Amount:           req.Amount,
 	}
-	switch {
-	case req.PaymentContext != nil:
+	// Each context the request has is echoed, so that a request with both
+	// (or neither) yields a status the schema refuses instead of one in
+	// which the worker picked a context for the order system.
+	if req.PaymentContext != nil {
 		pc := *req.PaymentContext
 		st.PaymentContext = &pc
-	case req.PaymentContextBase != nil:
+	}
+	if req.PaymentContextBase != nil {
 		pcb := *req.PaymentContextBase
 		st.PaymentContextBase = &pcb
 	}
@@ -56,11 +62,69 @@ func statusFor(req *messages.PaymentSettlementRequest, storeID, tenderType, verd
 	return st
 }
 
-// newStatusEvent encodes a status as an event to record in the store.
-func newStatusEvent(key store.Key, dedup string, st messages.PaymentSettlementStatus) (*store.StatusEvent, error) {
+// InvalidStatusError is a PaymentSettlementStatus the worker built or
+// recorded that breaks Radial's schema (messages.ValidateStatusDocument).
+// Such a document is never recorded, published or delivered: the caller
+// parks what it was handling with Error as the reason.
+type InvalidStatusError struct {
+	// RequestID is the settlement the status was for.
+	RequestID string
+	// Err is the validator's verdict (messages.ValidationErrors).
+	Err error
+}
+
+// Error says what is wrong and that nothing was published.
+func (e *InvalidStatusError) Error() string {
+	return fmt.Sprintf("no PaymentSettlementStatus published for request %s: the status would not be valid against Radial's schema (%v)", e.RequestID, e.Err)
+}
+
+// Unwrap returns the validator's verdict.
+func (e *InvalidStatusError) Unwrap() error { return e.Err }
+
+// encodeStatus encodes a status and checks the document with
+// messages.ValidateStatusDocument; an invalid one is an *InvalidStatusError.
+func encodeStatus(requestID string, st messages.PaymentSettlementStatus) ([]byte, error) {
 	body, err := messages.Encode(st)
 	if err != nil {
-		return nil, fmt.Errorf("encode status for %s: %w", key.RequestID, err)
+		return nil, fmt.Errorf("encode status for %s: %w", requestID, err)
+	}
+	if err := messages.ValidateStatusDocument(body); err != nil {
+		return nil, &InvalidStatusError{RequestID: requestID, Err: err}
+	}
+	return body, nil
+}
+
+// statusProblems lists why no valid PaymentSettlementStatus can report req
+// under these headers: the problems of the status that would answer it
+// (its R refusal has the same values, plus a DeclineReason). None means
+// every verdict on req can be published.
+func statusProblems(req *messages.PaymentSettlementRequest, storeID, tenderType string) []string {
+	_, err := encodeStatus(req.RequestID, statusFor(req, storeID, tenderType, messages.StatusRejected, "refused"))
+	var invalid *InvalidStatusError
+	if !errors.As(err, &invalid) {
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return nil
+	}
+	var verrs messages.ValidationErrors
+	if !errors.As(invalid.Err, &verrs) {
+		return []string{invalid.Err.Error()}
+	}
+	out := make([]string, len(verrs))
+	for i, v := range verrs {
+		out[i] = v.Error()
+	}
+	return out
+}
+
+// newStatusEvent encodes a status as an event to record in the store. A
+// status that is not valid against the schema is refused with an
+// *InvalidStatusError: it is never recorded, so never published.
+func newStatusEvent(key store.Key, dedup string, st messages.PaymentSettlementStatus) (*store.StatusEvent, error) {
+	body, err := encodeStatus(key.RequestID, st)
+	if err != nil {
+		return nil, err
 	}
 	return &store.StatusEvent{
 		Key:              key,
@@ -72,8 +136,14 @@ func newStatusEvent(key store.Key, dedup string, st messages.PaymentSettlementSt
 }
 
 // publishStatus publishes a recorded event to the status exchange with
-// confirms and marks it published.
+// confirms and marks it published. It checks the recorded body first: an
+// event that is not a valid PaymentSettlementStatus (recorded by a version
+// that did not check) is not published; the error is an
+// *InvalidStatusError.
 func publishStatus(ctx context.Context, pub Publisher, st store.Store, s store.Settlement, ev store.StatusEvent) error {
+	if err := messages.ValidateStatusDocument(ev.Body); err != nil {
+		return &InvalidStatusError{RequestID: s.RequestID, Err: err}
+	}
 	msg := message.NewMessage(ev.MessageID, ev.Body)
 	msg.Metadata.Set(broker.MetaContentType, ContentTypeXML)
 	msg.Metadata.Set(broker.MetaType, broker.StatusMessageType)

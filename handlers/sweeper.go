@@ -127,7 +127,17 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 		if err != nil {
 			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 		}
-		if err := publishStatus(ctx, w.Pub, w.Store, s, ev); err != nil {
+		err = publishStatus(ctx, w.Pub, w.Store, s, ev)
+		var invalid *InvalidStatusError
+		if errors.As(err, &invalid) {
+			// Recorded by a version that did not check its statuses: it is
+			// never published; the settlement is marked for a person.
+			if err := w.markInvalid(ctx, s, invalid); err != nil {
+				return fmt.Errorf("relay %s: %w", ev.MessageID, err)
+			}
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 		}
 		rep.Relayed++
@@ -136,6 +146,22 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			Msg("status event recorded but never confirmed as published: relayed")
 	}
 	return nil
+}
+
+// markInvalid records, once, on a settlement whose recorded status event is
+// not a valid PaymentSettlementStatus why that event is never relayed.
+func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *InvalidStatusError) error {
+	w.Log.Error().Str("provider", s.Provider).Str("request_id", s.RequestID).Err(invalid).
+		Msg("recorded status event is not a valid PaymentSettlementStatus: not relayed")
+	if s.ParkedReason != "" {
+		return nil
+	}
+	reason := "recorded status event not relayed: " + invalid.Error()
+	_, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "invalid status event"}, nil)
+	if errors.Is(err, store.ErrStateConflict) {
+		return nil // it moved meanwhile; the next round looks again
+	}
+	return err
 }
 
 // parkOverdue parks acknowledged settlements past their provider's

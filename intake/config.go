@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/settlement-worker/settlement-worker/money"
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // Off is the value of a path or address that disables it.
@@ -23,6 +22,7 @@ const (
 	DefaultRadialPath         = "/radial/settlements"
 	DefaultRadialProvider     = "radial"
 	DefaultMaxBodyBytes       = 1 << 20 // 1 MiB
+	DefaultMaxRequestBytes    = 1 << 20 // 1 MiB, the worker's MAX_REQUEST_BYTES default
 	DefaultMaxBatch           = 500
 	DefaultReadHeaderTimeout  = 5 * time.Second
 	DefaultReadTimeout        = 15 * time.Second
@@ -43,6 +43,11 @@ type Config struct {
 	Addr string `env:"ADDR" help:"Listen address of the HTTP intake (off: disabled)."`
 	// MaxBodyBytes limits every request body; a larger one is refused with 413.
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" help:"Largest accepted request body in bytes (413 above)."`
+	// MaxRequestBytes is the worker's MAX_REQUEST_BYTES: a settlement
+	// request larger than this once encoded would be parked by the worker,
+	// so it is refused here (a Fault, or an error event) and not published.
+	// The worker sets it; it is not an INTAKE_ variable.
+	MaxRequestBytes int64 `env:"-" help:"The worker's MAX_REQUEST_BYTES."`
 	// ReadHeaderTimeout bounds reading a request's headers (slowloris guard).
 	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" help:"Time allowed to read a request's headers."`
 	// ReadTimeout bounds reading a whole request, body included.
@@ -65,10 +70,6 @@ type Config struct {
 	RetailOPS RetailOPSConfig `envPrefix:"RETAILOPS_"`
 	// Radial configures the Radial-format endpoint for webhook clients.
 	Radial RadialConfig `envPrefix:"RADIAL_"`
-	// TenderTypeRequired names the providers whose requests must carry a
-	// tender type (2–4 characters); the composition root fills it from
-	// each provider's Facts.RequireTenderType.
-	TenderTypeRequired []string `env:"-"`
 }
 
 // RetailOPSConfig configures POST /orders (order_settle_payment v1).
@@ -92,11 +93,12 @@ type Channel struct {
 	Provider string
 	// StoreID is sent as the store_id header (at most 100 characters).
 	StoreID string
-	// TenderType is sent as the tender_type header (2 to 4 characters;
-	// required for radial), e.g. PY.
+	// TenderType is sent as the tender_type header (2 to 4 characters,
+	// required for every provider: status events carry it), e.g. PY.
 	TenderType string
-	// Currency is the ISO 4217 code of the channel's amounts: RetailOPS's
-	// payment numbers carry no currency.
+	// Currency is the ISO 4217 code of the channel's amounts (one that
+	// Radial's schema lists, messages.SchemaCurrency): RetailOPS's payment
+	// numbers carry no currency.
 	Currency string
 }
 
@@ -129,6 +131,7 @@ func DefaultConfig() Config {
 func (c *Config) ApplyDefaults() {
 	setDefault(&c.Addr, DefaultAddr)
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.MaxRequestBytes, DefaultMaxRequestBytes)
 	setDefault(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDefault(&c.ReadTimeout, DefaultReadTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
@@ -177,6 +180,9 @@ func (c Config) Validate() error {
 	if c.WriteTimeout <= c.PublishTimeout {
 		bad("WriteTimeout", "must exceed PublishTimeout (%s), or a client could miss the outcome of its publishes (got %s)", c.PublishTimeout, c.WriteTimeout)
 	}
+	if c.MaxRequestBytes <= 0 {
+		bad("MaxRequestBytes", "must be positive (got %d)", c.MaxRequestBytes)
+	}
 	if c.MaxBodyBytes < 1024 {
 		bad("MaxBodyBytes", "must be at least 1024 (got %d)", c.MaxBodyBytes)
 	}
@@ -200,7 +206,7 @@ func (c Config) Validate() error {
 	checkPath("RetailOPS.Path", c.RetailOPS.Path)
 	checkPath("Radial.Path", c.Radial.Path)
 	if Enabled(c.RetailOPS.Path) {
-		errs = append(errs, c.RetailOPS.validate(c.TenderTypeRequired)...)
+		errs = append(errs, c.RetailOPS.validate()...)
 	}
 	if Enabled(c.Radial.Path) {
 		errs = append(errs, c.Radial.validate()...)
@@ -208,7 +214,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (r RetailOPSConfig) validate(tenderTypeRequired []string) []error {
+func (r RetailOPSConfig) validate() []error {
 	var errs []error
 	if len(nonEmpty(r.AuthKeys)) == 0 {
 		errs = append(errs, errors.New("RetailOPS.AuthKeys: at least one integration auth key is required (RetailOPS must be refused without it)"))
@@ -217,11 +223,8 @@ func (r RetailOPSConfig) validate(tenderTypeRequired []string) []error {
 		errs = append(errs, errors.New("RetailOPS.Channels: at least one channel id must map to a provider"))
 	}
 	for _, id := range sortedKeys(r.Channels) {
-		ch := r.Channels[id]
-		if err := ch.validate(); err != nil {
+		if err := r.Channels[id].validate(); err != nil {
 			errs = append(errs, fmt.Errorf("RetailOPS.Channels[%s]: %w", id, err))
-		} else if ch.TenderType == "" && slices.Contains(tenderTypeRequired, ch.Provider) {
-			errs = append(errs, fmt.Errorf("RetailOPS.Channels[%s]: provider %s needs a tender type (2 to 4 characters)", id, ch.Provider))
 		}
 	}
 	return errs
@@ -235,11 +238,12 @@ func (ch Channel) validate() error {
 	if n := utf8.RuneCountInString(ch.StoreID); n == 0 || n > 100 || strings.TrimSpace(ch.StoreID) != ch.StoreID {
 		errs = append(errs, fmt.Errorf("store id must be 1 to 100 characters without surrounding spaces (got %q)", ch.StoreID))
 	}
-	if n := len(ch.TenderType); n > 0 && (n < 2 || n > 4) {
-		errs = append(errs, fmt.Errorf("tender type must be 2 to 4 characters (got %q)", ch.TenderType))
+	// Every provider: each PaymentSettlementStatus carries a TenderType.
+	if n := len(ch.TenderType); n < 2 || n > 4 {
+		errs = append(errs, fmt.Errorf("tender type must be 2 to 4 characters (got %q): every status event carries it", ch.TenderType))
 	}
-	if !money.ValidCurrency(ch.Currency) {
-		errs = append(errs, fmt.Errorf("currency must be an active upper-case ISO 4217 code (got %q)", ch.Currency))
+	if !messages.SchemaCurrency(ch.Currency) {
+		errs = append(errs, fmt.Errorf("currency must be an active upper-case ISO 4217 code that Radial's schema lists (got %q)", ch.Currency))
 	}
 	return errors.Join(errs...)
 }
@@ -278,8 +282,8 @@ func (c Config) String() string {
 //	<channel id>=<provider>:<store id>:<tender type>:<currency>
 //	21=radial:ABCXYZ:PY:USD,22=radial:STORE-EU:VC:EUR
 //
-// The tender type may be empty for providers that do not need one
-// (22=other:STORE::EUR).
+// Every field is required, the tender type too, whatever the provider:
+// each PaymentSettlementStatus carries it.
 func ParseChannels(s string) (map[string]Channel, error) {
 	out := map[string]Channel{}
 	var errs []error

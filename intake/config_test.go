@@ -24,6 +24,9 @@ func TestConfigValidate(t *testing.T) {
 		{"no channels", func(c *Config) { c.RetailOPS.Channels = nil }, "RetailOPS.Channels"},
 		{"bad currency", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", "S", "PY", "usd"} }, "Channels[21]: currency"},
 		{"radial channel needs a tender type", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", "S", "", "USD"} }, "tender type"},
+		{"every channel needs a tender type (statuses carry it)", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"paysafe", "S", "", "USD"} }, "tender type"},
+		{"currency Radial's schema lacks", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"paysafe", "S", "VC", "ZMW"} }, "Channels[21]: currency"},
+		{"request bound not positive", func(c *Config) { c.MaxRequestBytes = -1 }, "MaxRequestBytes"},
 		{"provider not routable", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial.eu", "S", "PY", "USD"} }, "provider"},
 		{"store id too long", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", strings.Repeat("s", 101), "PY", "USD"} }, "store id"},
 		{"radial without credentials", func(c *Config) { c.Radial.APIKeys, c.Radial.BasicUser, c.Radial.BasicPassword = nil, "", "" }, "needs credentials"},
@@ -80,8 +83,9 @@ func TestParseChannels(t *testing.T) {
 		err  string
 	}{
 		{"21=radial:ABCXYZ:PY:USD", map[string]Channel{"21": {"radial", "ABCXYZ", "PY", "USD"}}, ""},
-		{" 21=radial:A:PY:USD ; 22=other:B::EUR,", map[string]Channel{
-			"21": {"radial", "A", "PY", "USD"}, "22": {"other", "B", "", "EUR"}}, ""},
+		{" 21=radial:A:PY:USD ; 22=other:B:VC:EUR,", map[string]Channel{
+			"21": {"radial", "A", "PY", "USD"}, "22": {"other", "B", "VC", "EUR"}}, ""},
+		{"22=other:B::EUR", nil, "tender type"},
 		{"", map[string]Channel{}, ""},
 		{"21=radial:A:PY", nil, "want <channel id>="},
 		{"21=radial:A:PY:USD,21=radial:B:PY:USD", nil, "listed twice"},

@@ -29,7 +29,9 @@
 // "order_id", "identity": "4897"}]} as in the seed's response example):
 //
 //	200 {"events": []}        every request published and confirmed, or nothing to capture
-//	200 {"events": [errors]}  valid call, order not settleable; nothing published
+//	200 {"events": [errors]}  valid call, order not settleable (including a built request
+//	                          above the worker's MAX_REQUEST_BYTES: REQUEST_TOO_LARGE);
+//	                          nothing published
 //	400 + event               not JSON (MALFORMED_JSON), not order_settle_payment v1
 //	                          (UNSUPPORTED_ACTION, UNSUPPORTED_VERSION)
 //	401 + event               wrong or missing integration auth key (UNAUTHORIZED)
@@ -74,8 +76,11 @@
 //
 //	200 AckReply        every request published and confirmed
 //	400 Fault           MalformedRequest (unparseable, DOCTYPE, wrong root) or
-//	                    InvalidRequest (Validate failures, store/tender missing,
-//	                    duplicate requestIds, too many) — nothing published
+//	                    InvalidRequest (Validate failures, store/tender missing
+//	                    — both are required whatever the provider, since every
+//	                    status event carries them —, a request above the
+//	                    worker's MAX_REQUEST_BYTES once encoded, duplicate
+//	                    requestIds, too many) — nothing published
 //	401 Fault           Unauthorized
 //	503 Fault           ServiceUnavailable: a publish failed; retry the same body
 //

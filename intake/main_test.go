@@ -44,7 +44,6 @@ func testConfig() Config {
 	c.Radial.BasicUser = testBasicUser
 	c.Radial.BasicPassword = testBasicPass
 	c.Radial.MaxBatch = 10
-	c.TenderTypeRequired = []string{"radial"} // as radial.Provider's Facts declare
 	return c
 }
 

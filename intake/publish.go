@@ -64,6 +64,19 @@ func (o outgoing) message() (*message.Message, error) {
 	return msg, nil
 }
 
+// oversized says why req is refused when its encoding is larger than
+// MaxRequestBytes (the worker would park it unread), or returns "".
+func (s *Server) oversized(req *messages.PaymentSettlementRequest) string {
+	body, err := messages.Encode(req)
+	if err != nil {
+		return "cannot be encoded: " + err.Error()
+	}
+	if n := int64(len(body)); s.cfg.MaxRequestBytes > 0 && n > s.cfg.MaxRequestBytes {
+		return fmt.Sprintf("is %d bytes once encoded, above MAX_REQUEST_BYTES (%d): the worker would park it unsettled; send less (fewer shipments, shorter texts)", n, s.cfg.MaxRequestBytes)
+	}
+	return ""
+}
+
 // publishAll publishes every request to the intake exchange with routing key
 // settlement.request.<provider> and waits for all confirms, at most
 // concurrency at a time. It returns nil only when every one was confirmed;

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -198,7 +197,8 @@ func (s *Server) checkRadial(reqs []*messages.PaymentSettlementRequest, isList b
 	case n > 100:
 		problems = append(problems, "store id must be at most 100 characters")
 	}
-	if n := len(p.tenderType); (slices.Contains(s.cfg.TenderTypeRequired, s.cfg.Radial.Provider) || n > 0) && (n < 2 || n > 4) {
+	// Required whatever the provider: every status event carries it.
+	if n := len(p.tenderType); n < 2 || n > 4 {
 		problems = append(problems, fmt.Sprintf("tender type is required and must be 2 to 4 characters (header %s or query parameter %s)", HeaderTenderType, QueryTenderType))
 	}
 	switch {
@@ -215,6 +215,13 @@ func (s *Server) checkRadial(reqs []*messages.PaymentSettlementRequest, isList b
 	}
 	seen := map[string]int{}
 	for i, req := range reqs {
+		if msg := s.oversized(req); msg != "" {
+			path := "PaymentSettlementRequest"
+			if isList {
+				path = fmt.Sprintf("PaymentSettlementRequestList/PaymentSettlementRequest[%d]", i+1)
+			}
+			problems = append(problems, path+" "+msg)
+		}
 		if err := req.Validate(); err != nil {
 			diag := validationDiag(err)
 			if isList {

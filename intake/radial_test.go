@@ -260,6 +260,9 @@ func TestRadialRefusals(t *testing.T) {
 	invalid.Amount.Value = "-5.00"
 	invalid.InvoiceID = ""
 	withInvalid := messages.PaymentSettlementRequestList{Requests: []messages.PaymentSettlementRequest{validRequest("ok-1"), invalid}}
+	zmw := validRequest("zmw-1")
+	zmw.Amount.CurrencyCode = "ZMW"
+	zmw.TaxAmount.CurrencyCode = "ZMW"
 	many := make([]string, 11)
 	for i := range many {
 		many[i] = fmt.Sprintf("m-%d", i)
@@ -286,6 +289,7 @@ func TestRadialRefusals(t *testing.T) {
 		{"list too long", "", "", list(t, many...), radialAuth, 400, FaultInvalidRequest, "at most 10"},
 		{"no store id", "", "", encode(t, validRequest("s-1")), with(radialAuth, HeaderStoreID, ""), 400, FaultInvalidRequest, "store id"},
 		{"tender type too long", "", "", encode(t, validRequest("s-2")), with(radialAuth, HeaderTenderType, "VISA1"), 400, FaultInvalidRequest, "tender type"},
+		{"currency Radial's schema lacks", "", "", encode(t, zmw), radialAuth, 400, FaultInvalidRequest, "Radial's schema enumerates"},
 		{"authorization amount on a list", "", "", list(t, "a-1"), with(radialAuth, HeaderOriginalAuthAmount, "5.00"), 400, FaultInvalidRequest, "singly"},
 		{"bad authorization amount", "", "", encode(t, validRequest("a-2")), with(radialAuth, HeaderOriginalAuthAmount, "5.001"), 400, FaultInvalidRequest, "authorization amount"},
 		{"JSON content type", "", "application/json", encode(t, validRequest("c-1")), radialAuth, 415, "UnsupportedMediaType", "application/xml"},
@@ -312,6 +316,46 @@ func TestRadialRefusals(t *testing.T) {
 				t.Fatalf("refused request published %d", len(ds))
 			}
 		})
+	}
+}
+
+// Issue 7: a request the worker would park — larger than MAX_REQUEST_BYTES
+// once encoded, or without the tender type every status carries, whatever
+// the provider — is refused at the door.
+func TestRadialRefusesWhatTheWorkerWouldPark(t *testing.T) {
+	small := encode(t, validRequest("size-ok"))
+	cfg := testConfig()
+	cfg.MaxRequestBytes = int64(len(small)) + 40
+	e := newEnv(t, envOptions{topology: true, cfg: &cfg})
+	big := validRequest("size-big")
+	big.RefundReason = strings.Repeat("r", 200)
+	resp, body := e.post(radialPath, "application/xml", encode(t, big), radialAuth)
+	f := checkFault(t, resp, body, http.StatusBadRequest, FaultInvalidRequest)
+	if !strings.Contains(f.Description, "MAX_REQUEST_BYTES") {
+		t.Errorf("fault %q does not name MAX_REQUEST_BYTES", f.Description)
+	}
+	listBody := encode(t, messages.PaymentSettlementRequestList{Requests: []messages.PaymentSettlementRequest{validRequest("size-l1"), big}})
+	resp, body = e.post(radialPath, "application/xml", listBody, radialAuth)
+	f = checkFault(t, resp, body, http.StatusBadRequest, FaultInvalidRequest)
+	if !strings.Contains(f.Description, "PaymentSettlementRequestList/PaymentSettlementRequest[2]") {
+		t.Errorf("fault %q does not name the list's second request", f.Description)
+	}
+	if ds := e.requests("radial", 200*time.Millisecond); len(ds) != 0 {
+		t.Fatalf("refused request published %d", len(ds))
+	}
+	resp, body = e.post(radialPath, "application/xml", small, radialAuth)
+	checkAck(t, resp, body)
+	if ds := e.requests("radial", 5*time.Second); len(ds) != 1 {
+		t.Fatalf("published %d, want the request within the bound", len(ds))
+	}
+
+	other := testConfig()
+	other.Radial.Provider = "paysafe"
+	e = newEnv(t, envOptions{topology: true, cfg: &other})
+	resp, body = e.post(radialPath, "application/xml", encode(t, validRequest("no-tender")), with(radialAuth, HeaderTenderType, ""))
+	f = checkFault(t, resp, body, http.StatusBadRequest, FaultInvalidRequest)
+	if !strings.Contains(f.Description, "tender type is required") {
+		t.Errorf("fault %q does not require the tender type", f.Description)
 	}
 }
 

@@ -51,6 +51,7 @@ const (
 	ErrInconsistentAmount = "INCONSISTENT_AMOUNT"
 	ErrDuplicateAccount   = "DUPLICATE_ACCOUNT"
 	ErrInvalidRequest     = "INVALID_SETTLEMENT_REQUEST"
+	ErrRequestTooLarge    = "REQUEST_TOO_LARGE"
 	ErrPublishFailed      = "PUBLISH_FAILED"
 )
 

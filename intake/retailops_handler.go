@@ -60,6 +60,12 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 	}
 
 	plan := planSettlement(env, s.cfg.RetailOPS.Channels)
+	for _, o := range plan.out {
+		if msg := s.oversized(o.req); msg != "" {
+			plan.events = append(plan.events, newEvent(ErrRequestTooLarge,
+				fmt.Sprintf("the settlement request %s built from the order %s; nothing was settled", o.req.RequestID, msg), order, o.req.RequestID))
+		}
+	}
 	for _, sk := range plan.skipped {
 		log.Info().Str("skipped", sk).Msg("not settled")
 	}

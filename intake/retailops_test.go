@@ -487,3 +487,23 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// Issue 7: a settlement request built from the order that is larger than
+// MAX_REQUEST_BYTES once encoded would be parked by the worker: the order
+// is refused with an error event instead, and nothing is published.
+func TestRetailOPSRequestAboveMaxRequestBytes(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxRequestBytes = 300
+	e := newEnv(t, envOptions{topology: true, cfg: &cfg})
+	resp, body := e.post(ordersPath, "application/json", seed(t), bearer)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	ev := decodeEvents(t, body)
+	if len(ev.Events) != 1 || ev.Events[0].ErrorCode != ErrRequestTooLarge || !strings.Contains(ev.Events[0].ErrorMessage, "MAX_REQUEST_BYTES") {
+		t.Fatalf("events %+v, want one %s naming MAX_REQUEST_BYTES", ev.Events, ErrRequestTooLarge)
+	}
+	if ds := e.requests("radial", 200*time.Millisecond); len(ds) != 0 {
+		t.Fatalf("published %d requests", len(ds))
+	}
+}

@@ -21,10 +21,55 @@
 //   - amount.go: Amount.Money, the bridge to the exact money package.
 //   - errors.go: ValidationError, ValidationErrors and ParseError.
 //   - rules.go: the reusable checks (lengths, enumerations, amounts, dates).
+//   - currency_schema.go: the currency codes Radial's schema enumerates and
+//     SchemaCurrency.
 //   - validate.go: PaymentSettlementRequest.Validate and the list's Validate.
 //   - validate_status.go: Validate of PaymentSettlementStatus, its list,
 //     ConfirmFundsRequest and ConfirmFundsReply.
+//   - status_document.go: ValidateStatusDocument, the check of an encoded
+//     status (or list) as a schema validator sees it.
 //
 // Decoding never validates: a caller decodes, then calls Validate, which
 // reports every problem of a message at once.
+//
+// # Status documents
+//
+// Order systems, and Radial's client libraries, validate
+// PaymentSettlementStatus and PaymentSettlementStatusList documents
+// against Radial's checkout/1.0 schema
+// (Payment-Service-PaymentSettlement-1.0.xsd) and drop what fails.
+// ValidateStatusDocument applies that
+// schema's rules, as far as they are known (testdata/xsd/README.md says
+// where they come from): the element order, the required elements and
+// the PaymentContext / PaymentContextBase choice, the enumerations
+// (SettlementType Debit|Credit, SettlementStatus S|R, Amount/@currencyCode
+// one of the ISO 4217 codes the schema lists that is still active), the
+// decimal form of Amount (positive, at most two fraction digits) and the
+// lengths of OrderId, PaymentAccountUniqueId, TenderType and StoreId. The
+// worker runs it on every status it records, publishes or POSTs; tests
+// cross-check it with xmllint and testdata/xsd/PaymentSettlementStatus.xsd.
+//
+// # Refusing an invalid request
+//
+// A status echoes its request: the payment context, Amount,
+// SettlementType and ClientContext, with the store_id and tender_type
+// headers. The worker never invents or repairs one of those values — no
+// substitute currency or amount, no made-up context, no choice between two
+// contexts — so what a refusal can carry depends on the request:
+//
+//   - When every echoed value is valid (the request's problems are
+//     elsewhere: InvoiceId, TaxAmount, requestId, BillingAddress, ...),
+//     the refusal is a status R whose DeclineReason lists every problem.
+//   - When a status would have to carry an invalid value (a currency such
+//     as "US", "XYZ" or one the schema does not list, an Amount such as
+//     "ten dollars" or "10.001", SettlementType "Capture", no or both
+//     payment contexts, an over-long OrderId or account id, a missing or
+//     malformed store_id or tender_type), no valid status can report the
+//     request. It is not published as an invalid document, nor as some
+//     other refusal message: it is parked, with the validator's verdict as
+//     its parked_reason, before it is recorded or sent to a provider.
+//
+// Either way every request ends in a PaymentSettlementStatus event or is
+// parked with a reason (package handlers applies this; README, "Status
+// events").
 package messages

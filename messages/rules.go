@@ -122,9 +122,20 @@ func (v *validator) decimalValue(path, s string) {
 	if s == "" {
 		return
 	}
-	if _, err := money.ParseDecimal(s); err != nil {
+	if _, err := money.ParseDecimal(s); err != nil || !xsdDecimal(s) {
 		v.fail(path, "must be a decimal number %s", got(s))
 	}
+}
+
+// xsdDecimalRE is the xsd:decimal lexical form: an optional sign, digits and
+// an optional fraction; no exponent, no grouping.
+var xsdDecimalRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
+
+// xsdDecimal reports whether s is an xsd:decimal once XML white space (space,
+// tab, CR, LF) is collapsed. money.ParseDecimal also trims other Unicode
+// spaces (a no-break space), which a schema validator refuses.
+func xsdDecimal(s string) bool {
+	return xsdDecimalRE.MatchString(strings.Trim(s, " \t\r\n"))
 }
 
 // sign says which amounts an amount check accepts.
@@ -142,7 +153,8 @@ const maxAmountPlaces = 2
 // wanted sign, at most two significant decimal places (as XML Schema's
 // fractionDigits counts them, so "55.00" has none) and no more than the
 // currency's exponent allows; and its @currencyCode, an upper-case active
-// ISO 4217 code, required unless currencyOptional.
+// ISO 4217 code that Radial's schema enumerates (SchemaCurrency), required
+// unless currencyOptional.
 func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool) {
 	if a == nil {
 		v.fail(path, "is required")
@@ -154,8 +166,10 @@ func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool
 	case cur == "" && currencyOptional:
 	case blank(cur):
 		v.fail(path+"/@currencyCode", "is required")
-	case money.ValidCurrency(cur):
+	case SchemaCurrency(cur):
 		curOK = true
+	case money.ValidCurrency(cur):
+		v.fail(path+"/@currencyCode", "must be one of the ISO 4217 codes Radial's schema enumerates (ISOCurrencyCodeType), which lacks this active code %s", got(cur))
 	case money.ValidCurrency(strings.ToUpper(cur)):
 		v.fail(path+"/@currencyCode", "must be an upper-case ISO 4217 currency code %s", got(cur))
 	default:
@@ -165,7 +179,7 @@ func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool
 		return
 	}
 	d, err := money.ParseDecimal(a.Value)
-	if err != nil {
+	if err != nil || !xsdDecimal(a.Value) {
 		v.fail(path, "must be a decimal number %s", got(a.Value))
 		return
 	}

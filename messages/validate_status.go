@@ -2,11 +2,16 @@ package messages
 
 import "strings"
 
-// Validate checks a PaymentSettlementStatus received from Radial against the
-// status table: the context choice, TenderType (2 to 4 characters), a
-// positive Amount with its currency, SettlementType Debit|Credit,
+// Validate checks the values of a PaymentSettlementStatus against the
+// status table and the schema's types: the context choice and its ids
+// (OrderId at most 20 characters, PaymentAccountUniqueId at most 22 with
+// isToken true or false), TenderType (2 to 4 characters), a positive
+// xsd:decimal Amount with at most two fraction digits and a currency the
+// schema lists (SchemaCurrency), SettlementType Debit|Credit,
 // SettlementStatus S|R and StoreId (at most 100 characters). It returns all
-// problems at once as ValidationErrors, or nil.
+// problems at once as ValidationErrors, or nil. The order and presence of
+// the elements in an encoded document are ValidateStatusDocument's to
+// check.
 func (s *PaymentSettlementStatus) Validate() error {
 	v := &validator{}
 	if s == nil {

@@ -44,6 +44,30 @@ func TestValidateStatusRules(t *testing.T) {
 		{"SettlementType Capture", func(st *PaymentSettlementStatus) { st.SettlementType = "Capture" }, s + "/SettlementType", `must be one of Debit, Credit (got "Capture")`},
 		{"SettlementStatus X", func(st *PaymentSettlementStatus) { st.SettlementStatus = "X" }, s + "/SettlementStatus", `must be one of S, R (got "X")`},
 		{"missing SettlementStatus", func(st *PaymentSettlementStatus) { st.SettlementStatus = "" }, s + "/SettlementStatus", "is required"},
+		// Issue 7: each value an invalid request may carry, as the schema
+		// types it (Amount/@currencyCode is ISOCurrencyCodeType, Amount is a
+		// decimal with two fraction digits, SettlementType an enumeration).
+		{"Amount currency US", func(st *PaymentSettlementStatus) { st.Amount.CurrencyCode = "US" }, s + "/Amount/@currencyCode", `must be an active 3-letter ISO 4217 currency code (got "US")`},
+		{"Amount currency XYZ", func(st *PaymentSettlementStatus) { st.Amount.CurrencyCode = "XYZ" }, s + "/Amount/@currencyCode", `must be an active 3-letter ISO 4217 currency code (got "XYZ")`},
+		{"Amount currency EEK, withdrawn but in the schema's list", func(st *PaymentSettlementStatus) { st.Amount.CurrencyCode = "EEK" }, s + "/Amount/@currencyCode", `must be an active 3-letter ISO 4217 currency code (got "EEK")`},
+		{"Amount currency ZMW, active but not in the schema's list", func(st *PaymentSettlementStatus) { st.Amount.CurrencyCode = "ZMW" }, s + "/Amount/@currencyCode", `must be one of the ISO 4217 codes Radial's schema enumerates (ISOCurrencyCodeType), which lacks this active code (got "ZMW")`},
+		{"missing currency", func(st *PaymentSettlementStatus) { st.Amount.CurrencyCode = "" }, s + "/Amount/@currencyCode", "is required"},
+		{"Amount ten dollars", func(st *PaymentSettlementStatus) { st.Amount.Value = "ten dollars" }, s + "/Amount", `must be a decimal number (got "ten dollars")`},
+		{"Amount 1e3", func(st *PaymentSettlementStatus) { st.Amount.Value = "1e3" }, s + "/Amount", `must be a decimal number (got "1e3")`},
+		{"Amount padded with a no-break space", func(st *PaymentSettlementStatus) { st.Amount.Value = "\u00a010.00" }, s + "/Amount", `must be a decimal number (got "\u00a010.00")`},
+		{"Amount padded with XML white space", func(st *PaymentSettlementStatus) { st.Amount.Value = "\n 10.00\t" }, "", ""},
+		{"Amount 10.001", func(st *PaymentSettlementStatus) { st.Amount.Value = "10.001" }, s + "/Amount", `must have at most 2 decimal places (got "10.001")`},
+		{"Amount 0.00", func(st *PaymentSettlementStatus) { st.Amount.Value = "0.00" }, s + "/Amount", `must be a positive amount (got "0.00")`},
+		{"missing Amount", func(st *PaymentSettlementStatus) { st.Amount.Value = "" }, s + "/Amount", "is required"},
+		{"isToken yes", func(st *PaymentSettlementStatus) { st.PaymentContext.PaymentAccountUniqueID.IsToken = "yes" }, s + "/PaymentContext/PaymentAccountUniqueId/@isToken", `must be one of true, false (got "yes")`},
+		{"account of 22", func(st *PaymentSettlementStatus) { st.PaymentContext.PaymentAccountUniqueID.Value = chars(22) }, "", ""},
+		{"account of 23", func(st *PaymentSettlementStatus) { st.PaymentContext.PaymentAccountUniqueID.Value = chars(23) }, s + "/PaymentContext/PaymentAccountUniqueId", "must be at most 22 characters (got 23)"},
+		{"missing OrderId", func(st *PaymentSettlementStatus) { st.PaymentContext.OrderID = "" }, s + "/PaymentContext/OrderId", "is required"},
+		{"PaymentContextBase OrderId of 21", func(st *PaymentSettlementStatus) {
+			st.PaymentContext, st.PaymentContextBase = nil, &PaymentContextBase{OrderID: chars(21)}
+		}, s + "/PaymentContextBase/OrderId", "must be at most 20 characters (got 21)"},
+		{"SettlementType debit", func(st *PaymentSettlementStatus) { st.SettlementType = "debit" }, s + "/SettlementType", `must be one of Debit, Credit (got "debit")`},
+		{"missing SettlementType", func(st *PaymentSettlementStatus) { st.SettlementType = "" }, s + "/SettlementType", "is required"},
 		{"StoreId of 100", func(st *PaymentSettlementStatus) { st.StoreID = chars(100) }, "", ""},
 		{"StoreId of 101", func(st *PaymentSettlementStatus) { st.StoreID = chars(101) }, s + "/StoreId", "must be at most 100 characters (got 101)"},
 		{"missing StoreId", func(st *PaymentSettlementStatus) { st.StoreID = "" }, s + "/StoreId", "is required"},

@@ -36,6 +36,10 @@ func (d *Deliverer) flush(ctx context.Context, ch *amqp.Channel, batch []amqp.De
 		if err != nil {
 			return fmt.Errorf("encode status list: %w", err)
 		}
+		// Every status was checked; the list is checked as it goes out.
+		if err := messages.ValidateStatusDocument(body); err != nil {
+			return fmt.Errorf("status list of %d statuses is not a valid PaymentSettlementStatusList, not POSTed: %w", len(p.ids), err)
+		}
 		if err := d.deliver(ctx, body, batchKey(p.ids), closed); err != nil {
 			return err
 		}
@@ -52,7 +56,8 @@ func (d *Deliverer) flush(ctx context.Context, ch *amqp.Channel, batch []amqp.De
 
 // prepare decodes the batch's statuses, dropping duplicates (same AMQP
 // message_id — stable across republication, README — or, without one, the
-// same body) and parking what cannot be decoded.
+// same body) and parking what cannot be decoded or is not a valid
+// PaymentSettlementStatus (messages.ValidateStatusDocument).
 func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *parker) (prepared, error) {
 	var p prepared
 	seen := map[string]bool{}
@@ -62,14 +67,21 @@ func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *pa
 			p.dups++
 			continue
 		}
+		reason := ""
 		st, err := messages.DecodeSettlementStatus(dl.Body)
 		if err != nil {
-			reason := "not a PaymentSettlementStatus, cannot be delivered in a PaymentSettlementStatusList: " + err.Error()
+			reason = "not a PaymentSettlementStatus, cannot be delivered in a PaymentSettlementStatusList: " + err.Error()
+		} else if verr := messages.ValidateStatusDocument(dl.Body); verr != nil {
+			// Only valid documents go into a list: a client validating
+			// against Radial's schema would refuse the whole batch.
+			reason = "not a valid PaymentSettlementStatus (Radial's schema), not delivered in a PaymentSettlementStatusList: " + verr.Error()
+		}
+		if reason != "" {
 			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			perr := park.park(pctx, dl, reason)
 			cancel()
 			if perr != nil {
-				return p, fmt.Errorf("park undecodable message %s: %w", id, perr)
+				return p, fmt.Errorf("park status message %s: %w", id, perr)
 			}
 			d.log.Warn().Str("message_id", id).Str("parked_queue", d.cfg.ParkedQueue).Str("reason", reason).Msg("status message parked")
 			continue

@@ -1,7 +1,9 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/base64"
+	"errors"
 	"maps"
 	"net/http"
 	"strings"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/internal/xsdtest"
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // Statuses arrive as PaymentSettlementStatusList batches with basic auth;
@@ -246,6 +250,71 @@ func TestParksUndecodableMessages(t *testing.T) {
 	}
 	if m.MessageId != "junk-1" || string(m.Body) != "not xml" || m.Headers["parked_reason"] == nil || m.Headers["parked_from_queue"] != cfg.Queue {
 		t.Fatalf("parked copy %q %q %v", m.MessageId, m.Body, m.Headers)
+	}
+	if n := depth(t, u, cfg.Queue); n != 0 {
+		t.Fatalf("%d left in the queue", n)
+	}
+}
+
+// Issue 7: a status that is not a valid PaymentSettlementStatus (an
+// invalid value, a misordered document — as an older worker published
+// them) is parked with the validator's reason; the POSTed lists hold only
+// valid statuses and are valid documents themselves.
+func TestParksInvalidStatuses(t *testing.T) {
+	u := testenv.AMQPURL(t)
+	r := newReceiver(t)
+	cfg := testConfig(u, r)
+	d := start(t, cfg)
+	p := newPublisher(t, u)
+	badCurrency := bytes.Replace(status(t, "bad1"), []byte(`currencyCode="USD"`), []byte(`currencyCode="XYZ"`), 1)
+	misordered := []byte(`<PaymentSettlementStatus xmlns="` + messages.Namespace + `"><TenderType>PY</TenderType>` +
+		`<PaymentContextBase><OrderId>bad2</OrderId></PaymentContextBase><Amount currencyCode="USD">35.00</Amount>` +
+		`<SettlementType>Debit</SettlementType><SettlementStatus>R</SettlementStatus><StoreId>ABCXYZ</StoreId></PaymentSettlementStatus>`)
+	p.publish("bad-1", badCurrency)
+	p.publish("bad-2", misordered)
+	p.statuses("g1", "g2")
+	waitFor(t, 10*time.Second, "the good statuses", func() bool { return len(r.accepted()) == 2 })
+	time.Sleep(cfg.BatchWait + 200*time.Millisecond)
+	_ = d.Close()
+	if got := r.accepted(); !maps.Equal(got, map[string]int{"g1": 1, "g2": 1}) {
+		t.Errorf("delivered %v, want only g1 and g2", got)
+	}
+	for i, post := range r.snapshot() {
+		if err := messages.ValidateStatusDocument(post.body); err != nil {
+			t.Errorf("POST %d is not a valid PaymentSettlementStatusList: %v\n%s", i+1, err, post.body)
+		}
+		switch ok, diag, err := xsdtest.Validate(post.body); {
+		case errors.Is(err, xsdtest.ErrNoXMLLint):
+			t.Log(err)
+		case err != nil:
+			t.Error(err)
+		case !ok:
+			t.Errorf("xmllint refuses POST %d:\n%s\n%s", i+1, diag, post.body)
+		}
+	}
+	conn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, _ := conn.Channel()
+	parked := map[string]string{}
+	for {
+		m, ok, err := ch.Get(cfg.Queue+".parked", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		reason, _ := m.Headers["parked_reason"].(string)
+		parked[m.MessageId] = reason
+	}
+	for id, want := range map[string]string{"bad-1": `Amount/@currencyCode: must be an active 3-letter ISO 4217 currency code (got "XYZ")`,
+		"bad-2": "PaymentContextBase: is out of the schema's order"} {
+		if !strings.Contains(parked[id], want) || !strings.Contains(parked[id], "not a valid PaymentSettlementStatus") {
+			t.Errorf("parked %s with reason %q, want it to contain %q", id, parked[id], want)
+		}
 	}
 	if n := depth(t, u, cfg.Queue); n != 0 {
 		t.Fatalf("%d left in the queue", n)

@@ -20,8 +20,11 @@
 // lost connection hands them back to the broker, which redelivers them.
 // Delivery is at-least-once: a POST answered 2xx whose ack is lost is sent
 // again (a receiver can deduplicate on Idempotency-Key or on the statuses).
-// A message that is not a PaymentSettlementStatus is parked in
-// Config.ParkedQueue with parked_reason instead of blocking the queue.
+// A message that is not a PaymentSettlementStatus, or not a valid one
+// against Radial's schema (messages.ValidateStatusDocument: the worker never
+// publishes one, an older version might have), is parked in
+// Config.ParkedQueue with parked_reason instead of blocking the queue or
+// spoiling a batch; every POSTed list is checked as a document too.
 //
 // Usage:
 //

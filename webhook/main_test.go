@@ -30,6 +30,7 @@ func testLogger(t *testing.T) zerolog.Logger {
 // post is one request received by the test webhook.
 type post struct {
 	header   http.Header
+	body     []byte
 	statuses []messages.PaymentSettlementStatus
 	err      error
 	status   int // the answer
@@ -52,7 +53,7 @@ func newReceiver(t *testing.T) *receiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		l, err := messages.DecodeStatusList(body)
-		p := post{header: req.Header.Clone(), err: err}
+		p := post{header: req.Header.Clone(), body: body, err: err}
 		if l != nil {
 			p.statuses = l.Statuses
 		}

@@ -150,6 +150,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			Log:             log.With().Str("handler", "settle").Logger(),
 			PendingDeadline: cfg.PendingDeadline,
 			Metrics:         metrics, Crash: deps.Crash,
+			MaxRequestBytes: cfg.MaxRequestBytes,
 		}
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
 			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
@@ -189,7 +190,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			}
 			return nil
 		}
-		in, err := intake.New(cfg.Intake, pub, readyFn, log.With().Str("component", "intake").Logger())
+		icfg := cfg.Intake
+		icfg.MaxRequestBytes = cfg.MaxRequestBytes
+		in, err := intake.New(icfg, pub, readyFn, log.With().Str("component", "intake").Logger())
 		if err != nil {
 			return fmt.Errorf("intake: %w", err)
 		}

@@ -222,10 +222,9 @@ func paysafeAuthID(order string) string { return "auth-" + order }
 
 // headers are the request headers an order system sends for r.
 func (r mixedRequest) headers() amqp.Table {
-	h := amqp.Table{handlers.HeaderStoreID: benchStoreID}
+	// Every provider gets the tender type: each status event carries it.
+	h := amqp.Table{handlers.HeaderStoreID: benchStoreID, handlers.HeaderTenderType: benchTender}
 	switch r.provider {
-	case "radial":
-		h[handlers.HeaderTenderType] = benchTender
 	case "paysafe":
 		h[pvpaysafe.HeaderAuthorizationID] = paysafeAuthID(r.orderID)
 	case "frisbii":

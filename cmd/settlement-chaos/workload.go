@@ -80,10 +80,9 @@ func (s *settlement) body() ([]byte, error) {
 
 // headers are what an order system sends with s.
 func (s *settlement) headers() amqp.Table {
-	h := amqp.Table{handlers.HeaderStoreID: storeID, copyHeader: "orig"}
+	// Every provider gets the tender type: each status event carries it.
+	h := amqp.Table{handlers.HeaderStoreID: storeID, handlers.HeaderTenderType: tender, copyHeader: "orig"}
 	switch s.pv {
-	case "radial":
-		h[handlers.HeaderTenderType] = tender
 	case "paysafe":
 		if s.typ == messages.SettlementCredit {
 			h[pvpaysafe.HeaderSettlementID] = s.order.settlementID

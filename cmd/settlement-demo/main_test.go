@@ -91,8 +91,14 @@ func TestScenariosAreWhatTheyClaim(t *testing.T) {
 		}
 		verr := req.Validate()
 		if s.kind == "invalid request" {
-			if verr == nil || !strings.Contains(verr.Error(), "InvoiceId") || !strings.Contains(verr.Error(), "Amount") {
-				t.Errorf("%s: validation = %v, want InvoiceId and Amount problems", s.id, verr)
+			if verr == nil || !strings.Contains(verr.Error(), "InvoiceId") || !strings.Contains(verr.Error(), "TaxAmount") {
+				t.Errorf("%s: validation = %v, want InvoiceId and TaxAmount problems", s.id, verr)
+			}
+			// It ends R only if every value a status echoes is valid.
+			if st := (messages.PaymentSettlementStatus{PaymentContext: req.PaymentContext, PaymentContextBase: req.PaymentContextBase,
+				TenderType: s.tender, Amount: req.Amount, SettlementType: req.SettlementType, SettlementStatus: messages.StatusRejected,
+				StoreID: "STORE"}); st.Validate() != nil {
+				t.Errorf("%s: no valid R can report it (%v): the worker would park it", s.id, st.Validate())
 			}
 		} else if verr != nil {
 			t.Errorf("%s: %v", s.id, verr)

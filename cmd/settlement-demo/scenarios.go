@@ -333,13 +333,17 @@ func buildScenarios(root, runID string) ([]*scenario, error) {
 		expect:     []string{outRefused}, reasons: []string{"funds not available"},
 	}).withReq(synth(id(3), order(3), messages.SettlementDebit, "30.00", true)))
 
-	// 4. Invalid: three decimals and no InvoiceId: R naming both.
-	invalid := synth(id(4), order(4), messages.SettlementDebit, "10.005", true)
+	// 4. Invalid: a TaxAmount of three decimals and no InvoiceId: R naming
+	// both (neither is echoed in a status, so a valid R can report them; an
+	// invalid Amount or currency would be parked instead: README, "Status
+	// events").
+	invalid := synth(id(4), order(4), messages.SettlementDebit, "10.00", true)
 	invalid.InvoiceID = ""
+	invalid.TaxAmount.Value = "0.005"
 	add((&scenario{
 		id: id(4), kind: "invalid request", tender: "VC",
-		what:   "debit of 10.005 (three decimals) without InvoiceId",
-		expect: []string{outRefused}, reasons: []string{"InvoiceId", "Amount"},
+		what:   "debit with a TaxAmount of 0.005 (three decimals) and no InvoiceId",
+		expect: []string{outRefused}, reasons: []string{"InvoiceId", "TaxAmount"},
 	}).withReq(invalid))
 
 	// 5. The sandbox declines the settlement.
