@@ -20,8 +20,7 @@ import (
 func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connection, error) {
 	refused := refusals{}
 	op := func() (*amqp.Connection, error) {
-		c, err := amqp.DialConfig(amqpURL, amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US",
-			Properties: amqp.Table{"connection_name": "settlement-worker"}})
+		c, err := amqp.DialConfig(amqpURL, dialConfig("settlement-worker"))
 		if err != nil {
 			if err := refused.check(err); err != nil {
 				return nil, err

@@ -61,7 +61,7 @@ type ReplayResult struct {
 // delivery against a quorum queue's delivery limit); nothing moves.
 func Replay(ctx context.Context, amqpURL string, o ReplayOptions) (ReplayResult, error) {
 	var res ReplayResult
-	conn, err := amqp.Dial(amqpURL)
+	conn, err := amqp.DialConfig(amqpURL, dialConfig("settlement-worker-replay"))
 	if err != nil {
 		return res, fmt.Errorf("connect to %s: %w", Redact(amqpURL), err)
 	}

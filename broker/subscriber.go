@@ -34,7 +34,7 @@ func NewSubscriber(ctx context.Context, cfg SubscriberConfig, logger watermill.L
 	wc := wamqp.Config{
 		Connection: wamqp.ConnectionConfig{
 			AmqpURI:    cfg.URL,
-			AmqpConfig: &amqp.Config{Heartbeat: 10 * time.Second, Locale: "en_US", Properties: amqp.Table{"connection_name": "settlement-worker-consumer"}},
+			AmqpConfig: ptr(dialConfig("settlement-worker-consumer")),
 			Reconnect: &wamqp.ReconnectConfig{
 				BackoffInitialInterval: 200 * time.Millisecond, BackoffRandomizationFactor: 0.5,
 				BackoffMultiplier: 1.5, BackoffMaxInterval: 5 * time.Second,
@@ -88,7 +88,7 @@ func WaitForQueue(ctx context.Context, url, queue string, onRetry func(error)) e
 	b.MaxInterval = 5 * time.Second
 	refused := refusals{}
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		conn, err := amqp.Dial(url)
+		conn, err := amqp.DialConfig(url, dialConfig("settlement-worker-probe"))
 		if err != nil {
 			if perr := refused.check(err); perr != nil {
 				return struct{}{}, perr
@@ -111,3 +111,5 @@ func WaitForQueue(ctx context.Context, url, queue string, onRetry func(error)) e
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 	return err
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -27,6 +27,11 @@ type Config struct {
 	// AMQPURL is the broker the worker consumes requests from and publishes
 	// status events to.
 	AMQPURL string `env:"AMQP_URL" envDefault:"amqp://guest:guest@127.0.0.1:5672/" help:"Broker for requests and status events (amqp:// or amqps://)."`
+	// AMQPTLSCAFile, AMQPTLSCertFile and AMQPTLSKeyFile configure TLS for
+	// every amqps:// connection (ours, the webhook's, a provider's).
+	AMQPTLSCAFile   string `env:"AMQP_TLS_CA_FILE" help:"PEM CA bundle that signed the broker certificates of amqps:// URLs (default: the system's roots)."`
+	AMQPTLSCertFile string `env:"AMQP_TLS_CERT_FILE" help:"PEM client certificate for brokers that verify clients (with AMQP_TLS_KEY_FILE)."`
+	AMQPTLSKeyFile  string `env:"AMQP_TLS_KEY_FILE" help:"PEM key of AMQP_TLS_CERT_FILE."`
 	// AMQPRefusedGrace is how long a broker that refuses the connection is
 	// retried before the worker stops.
 	AMQPRefusedGrace time.Duration `env:"AMQP_REFUSED_GRACE" envDefault:"1m" help:"How long a broker that refuses the connection (403 user or password, 530 unknown vhost) is retried before the worker stops naming the setting (users and vhosts made by an init job after start are waited for)."`
@@ -123,6 +128,11 @@ func Load(reg providers.Registry) (Config, error) {
 	}
 	c.applyDefaults()
 	return c, c.Validate()
+}
+
+// AMQPTLS names the TLS files of amqps:// connections.
+func (c Config) AMQPTLS() broker.TLSFiles {
+	return broker.TLSFiles{CAFile: c.AMQPTLSCAFile, CertFile: c.AMQPTLSCertFile, KeyFile: c.AMQPTLSKeyFile}
 }
 
 // Registry returns the providers the configuration was loaded with.
@@ -263,6 +273,9 @@ func (c Config) Validate() error {
 	}
 	if c.PprofAddr != "off" && c.PprofAddr == c.HTTPAddr {
 		bad("PPROF_ADDR", "must differ from HTTP_ADDR: profiles are served on their own address")
+	}
+	if _, err := c.AMQPTLS().Load(); err != nil {
+		bad("AMQP_TLS_CA_FILE", "or AMQP_TLS_CERT_FILE / AMQP_TLS_KEY_FILE: %v", err)
 	}
 	if c.AMQPRefusedGrace < 0 {
 		bad("AMQP_REFUSED_GRACE", "must be 0 or positive (got %s)", c.AMQPRefusedGrace)

@@ -76,6 +76,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	prof.serve(func(err error) { log.Error().Err(err).Str("addr", cfg.PprofAddr).Msg("pprof server stopped") })
 
 	broker.RefusedGrace = cfg.AMQPRefusedGrace
+	tlsConfig, err := cfg.AMQPTLS().Load()
+	if err != nil {
+		return fmt.Errorf("AMQP_TLS_*: %w", err)
+	}
+	broker.UseTLS(tlsConfig)
 	st, err := store.Open(runCtx, cfg.StoreDSN)
 	if err != nil {
 		return err
