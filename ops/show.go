@@ -135,31 +135,33 @@ func view(ctx context.Context, st store.Store, s store.Settlement) (Settlement, 
 }
 
 func printSettlement(e Env, v Settlement) {
-	w := table(e.out())
+	kv := func(k, format string, a ...any) {
+		fmt.Fprintf(e.out(), "  %-15s %s\n", k, fmt.Sprintf(format, a...))
+	}
 	state := v.State
 	if v.ParkedReason != "" {
 		state += " (PARKED)"
 	}
-	fmt.Fprintf(w, "settlement\t%s\t(provider %s)\n", v.RequestID, v.Provider)
-	fmt.Fprintf(w, "state\t%s\tattempts %d\n", state, v.Attempts)
-	fmt.Fprintf(w, "store / order\t%s / %s\n", dash(v.StoreID), dash(v.OrderID))
-	fmt.Fprintf(w, "type\t%s %s %s\ttender %s\n", dash(v.SettlementType), v.Amount, v.Currency, dash(v.TenderType))
+	fmt.Fprintf(e.out(), "settlement %s (provider %s)\n", v.RequestID, v.Provider)
+	kv("state", "%s, attempts %d", state, v.Attempts)
+	kv("store / order", "%s / %s", dash(v.StoreID), dash(v.OrderID))
+	kv("settlement", "%s %s %s, tender %s", dash(v.SettlementType), v.Amount, v.Currency, dash(v.TenderType))
 	if v.Account != "" {
-		fmt.Fprintf(w, "account\t%s\n", v.Account)
+		kv("account", "%s", v.Account)
 	}
-	fmt.Fprintf(w, "created\t%s\tupdated %s\n", stamp(v.CreatedAt), stamp(v.UpdatedAt))
+	kv("created", "%s", stamp(v.CreatedAt))
+	kv("updated", "%s (%s ago)", stamp(v.UpdatedAt), age(e.now().Sub(v.UpdatedAt)))
 	for _, k := range slices.Sorted(maps.Keys(v.Refs)) {
-		fmt.Fprintf(w, "ref\t%s\t%s\n", k, v.Refs[k])
+		kv("ref "+k, "%s", v.Refs[k])
 	}
 	if v.DeclineReason != "" {
-		fmt.Fprintf(w, "decline reason\t%s\n", oneLine(v.DeclineReason, 0))
+		kv("decline reason", "%s", oneLine(v.DeclineReason, 0))
 	}
 	if v.ParkedReason != "" {
-		fmt.Fprintf(w, "parked reason\t%s\n", oneLine(v.ParkedReason, 0))
+		kv("parked reason", "%s", oneLine(v.ParkedReason, 0))
 	}
-	_ = w.Flush()
 	fmt.Fprintln(e.out(), "history:")
-	w = table(e.out())
+	w := table(e.out())
 	for _, h := range v.History {
 		from := h.From
 		if from == "" {
