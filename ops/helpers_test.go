@@ -129,7 +129,14 @@ func (f *fixture) env() ops.Env {
 }
 
 // reset empties the captured output.
-func (f *fixture) reset() { f.out.mu.Lock(); f.out.b.Reset(); f.out.mu.Unlock(); f.errOut.mu.Lock(); f.errOut.b.Reset(); f.errOut.mu.Unlock() }
+func (f *fixture) reset() {
+	f.out.mu.Lock()
+	f.out.b.Reset()
+	f.out.mu.Unlock()
+	f.errOut.mu.Lock()
+	f.errOut.b.Reset()
+	f.errOut.mu.Unlock()
+}
 
 func (f *fixture) publish(exchange, key string, p amqp.Publishing) {
 	f.t.Helper()
