@@ -330,7 +330,7 @@ func newStuckCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
 				d := olderThan
-				if d == 0 {
+				if !c.Flags().Changed("older-than") {
 					cfg, _ := config.LoadOps()
 					d = cfg.StuckAfter
 				}
