@@ -195,3 +195,157 @@ func TestReplayDryRun(t *testing.T) {
 	}
 	waitDepth(t, ch, parked, 3)
 }
+
+// drainIDs reads every message of queue (acking them) and returns their
+// message ids in order.
+func drainIDs(t *testing.T, ch *amqp.Channel, queue string) []string {
+	t.Helper()
+	var ids []string
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			t.Fatalf("get %s: %v", queue, err)
+		}
+		if !ok {
+			return ids
+		}
+		ids = append(ids, d.MessageId)
+	}
+}
+
+// Browse reads every message and leaves the queue as it was: same
+// messages, same order, for quorum and classic queues alike; reading it
+// twice gives the same list.
+func TestBrowseKeepsMessagesAndOrder(t *testing.T) {
+	for _, qt := range []string{"quorum", "classic"} {
+		t.Run(qt, func(t *testing.T) {
+			u := amqpURL(t)
+			conn, ch := dial(t, u)
+			parked := "browse." + qt + ".parked"
+			declare(t, ch, parked, qt, nil)
+			var want []string
+			for i := range 6 {
+				id := fmt.Sprintf("m%d", i)
+				want = append(want, id)
+				park(t, u, parked, id, "", "provider down")
+			}
+			for range 2 {
+				var got []string
+				depth, read, err := broker.Browse(testCtx(t, 10*time.Second), conn, parked, func(d amqp.Delivery) {
+					got = append(got, d.MessageId)
+				})
+				if err != nil || depth != 6 || read != 6 || fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("Browse = %d, %d, %v, %v; want 6, 6, %v", depth, read, got, err, want)
+				}
+				waitDepth(t, ch, parked, 6)
+			}
+			if got := drainIDs(t, ch, parked); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("after browsing: %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// A filtered replay moves the matching messages only; the others go back
+// to the parked queue untouched and in their order. A filtered purge
+// deletes the matching ones the same way.
+func TestReplayAndPurgeWithMatch(t *testing.T) {
+	u := amqpURL(t)
+	conn, ch := dial(t, u)
+	parked, target := "replay.match.parked", "replay.match.requests"
+	declare(t, ch, parked, "quorum", nil)
+	declare(t, ch, target, "quorum", nil)
+	for i := range 6 {
+		reason := "provider down"
+		if i%2 == 1 {
+			reason = "declined by a person"
+		}
+		park(t, u, parked, fmt.Sprintf("m%d", i), target, reason)
+	}
+	down := func(d amqp.Delivery) bool { return d.Headers["parked_reason"] == "provider down" }
+	var progress []int
+	res, err := broker.ReplayOn(testCtx(t, 10*time.Second), conn, broker.ReplayOptions{
+		Parked: parked, Fallback: target, Match: down, Limit: 2,
+		Progress: func(read, depth int) { progress = append(progress, read, depth) },
+	})
+	// After the limit, the rest is read and put back with m1, so that the
+	// order survives queues that requeue at the tail.
+	if err != nil || res.Moved != 2 || res.Parked != 6 || res.Read != 6 {
+		t.Fatalf("Replay = %+v, %v; want 2 moved of 6, 6 read", res, err)
+	}
+	if fmt.Sprint(progress) != "[1 6 2 6 3 6 4 6 5 6 6 6]" {
+		t.Errorf("progress calls %v", progress)
+	}
+	waitDepth(t, ch, target, 2)
+	waitDepth(t, ch, parked, 4)
+	if got := drainIDs(t, ch, target); fmt.Sprint(got) != "[m0 m2]" {
+		t.Fatalf("replayed %v, want [m0 m2]", got)
+	}
+
+	// Purge what is left of "provider down": m4 (m1 was requeued: it must
+	// still come first).
+	res, err = broker.ReplayOn(testCtx(t, 10*time.Second), conn, broker.ReplayOptions{Parked: parked, Match: down, Purge: true})
+	if err != nil || res.Moved != 1 || res.Read != 4 || len(res.Messages) != 1 || res.Messages[0].RequestID != "m4" {
+		t.Fatalf("Purge = %+v, %v; want m4 deleted of 4 read", res, err)
+	}
+	waitDepth(t, ch, parked, 3)
+	if queueDepth(t, ch, target) != 0 {
+		t.Fatal("a purge republished")
+	}
+	got := drainIDs(t, ch, parked)
+	if fmt.Sprint(got) != "[m1 m3 m5]" {
+		t.Fatalf("left parked %v, want [m1 m3 m5] in order", got)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	u := amqpURL(t)
+	conn, ch := dial(t, u)
+	declare(t, ch, "inspect.q", "quorum", nil)
+	park(t, u, "inspect.q", "a", "", "r")
+	if _, err := ch.Consume("inspect.q", "", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := broker.Inspect(conn, "inspect.q")
+	if err != nil || !s.Exists || s.Consumers != 1 {
+		t.Fatalf("Inspect = %+v, %v; want exists with 1 consumer", s, err)
+	}
+	s, err = broker.Inspect(conn, "inspect.missing")
+	if err != nil || s.Exists {
+		t.Fatalf("Inspect(missing) = %+v, %v; want not existing, no error", s, err)
+	}
+	if _, err := broker.ReplayOn(testCtx(t, 5*time.Second), conn, broker.ReplayOptions{Parked: "inspect.missing"}); !broker.IsNotFound(err) {
+		t.Fatalf("ReplayOn(missing) = %v, want a NOT_FOUND error", err)
+	}
+}
+
+// A dry run with a limit, and a replay that fails half way, leave the
+// parked queue in its order (RabbitMQ 3.x quorum queues requeue at the
+// tail: the messages read must be put back together with the rest).
+func TestReplayKeepsOrderOnLimitAndFailure(t *testing.T) {
+	u := amqpURL(t)
+	conn, ch := dial(t, u)
+	parked, target := "replay.order.parked", "replay.order.requests"
+	declare(t, ch, parked, "quorum", nil)
+	declare(t, ch, target, "quorum", nil)
+	for i := range 5 {
+		from := target
+		if i == 2 {
+			from = "q.does-not-exist"
+		}
+		park(t, u, parked, fmt.Sprintf("m%d", i), from, "r")
+	}
+	res, err := broker.ReplayOn(testCtx(t, 10*time.Second), conn, broker.ReplayOptions{Parked: parked, Fallback: target, DryRun: true, Limit: 1})
+	if err != nil || len(res.Messages) != 1 || res.Read != 5 {
+		t.Fatalf("dry run = %+v, %v", res, err)
+	}
+	waitDepth(t, ch, parked, 5)
+	res, err = broker.ReplayOn(testCtx(t, 10*time.Second), conn, broker.ReplayOptions{Parked: parked, Fallback: target})
+	if err == nil || res.Moved != 2 || res.Read != 5 {
+		t.Fatalf("replay = %+v, %v; want 2 moved, then an error on m2", res, err)
+	}
+	waitDepth(t, ch, parked, 3)
+	if got := drainIDs(t, ch, parked); fmt.Sprint(got) != "[m2 m3 m4]" {
+		t.Fatalf("parked after the failure: %v, want [m2 m3 m4]", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -59,6 +60,22 @@ func loadMigrations(dialect string) ([]migration, error) {
 
 // migrationLockKey is the PostgreSQL advisory lock taken around migrations.
 var migrationLockKey = lockKey("settlement-worker/store", "schema", "migrations")
+
+// prepare migrates a store opened for writing; a read-only one only checks
+// that the schema is there.
+func (s *sqlStore) prepare(ctx context.Context) error {
+	if !s.readOnly {
+		return s.migrate(ctx)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n == 0 {
+		if err == nil {
+			err = errors.New("no migration applied")
+		}
+		return fmt.Errorf("no settlement schema (has a worker run with this STORE_DSN?): %w", err)
+	}
+	return nil
+}
 
 // migrate applies the migrations the database does not have yet.
 func (s *sqlStore) migrate(ctx context.Context) error {

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	"modernc.org/sqlite"               // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
+	"modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 )
 
 // Option configures Open.
@@ -22,6 +23,7 @@ type Option func(*options)
 type options struct {
 	clock       func() time.Time
 	busyTimeout time.Duration
+	readOnly    bool
 }
 
 // WithClock makes the store take its timestamps (created_at, updated_at,
@@ -44,6 +46,16 @@ func WithBusyTimeout(d time.Duration) Option {
 			o.busyTimeout = d
 		}
 	}
+}
+
+// ReadOnly opens the store for reading only, for operator commands: no
+// migration is applied (a database without the schema is an error), an
+// SQLite file is opened with mode=ro and query_only and without taking
+// PATH.lock, so that it can be read while a worker owns it (WAL lets
+// readers run beside the writer), and PostgreSQL sessions have
+// default_transaction_read_only on. Every write fails.
+func ReadOnly() Option {
+	return func(o *options) { o.readOnly = true }
 }
 
 // Open opens the store named by dsn and brings its schema up to date.
@@ -107,9 +119,19 @@ func redact(dsn string) string {
 
 func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	shown := redact(dsn)
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
+	var db *sql.DB
+	if o.readOnly {
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
+		}
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		db = stdlib.OpenDB(*cfg)
+	} else {
+		var err error
+		if db, err = sql.Open("pgx", dsn); err != nil {
+			return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
+		}
 	}
 	// LockOrder holds one connection per held order lock; keep a few idle so
 	// that taking a lock does not usually mean a new connection.
@@ -120,7 +142,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL (check host, port, credentials and that the database exists): %w", shown, err)
 	}
 	s := newSQLStore(db, postgresDialect, o)
-	if err := s.migrate(ctx); err != nil {
+	if err := s.prepare(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
 	}
@@ -193,6 +215,9 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
 	}
+	if o.readOnly {
+		return openSQLiteReadOnly(ctx, dsn, path, driverDSN)
+	}
 	memory := path == ":memory:"
 	if !memory {
 		if dir := filepath.Dir(path); dir != "" {
@@ -249,12 +274,42 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 		}
 	}
 	s := newSQLStore(db, sqliteDialect, o)
-	if err := s.migrate(ctx); err != nil {
+	if err := s.prepare(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
 	}
 	s.release = release
 	ok = true
+	return s, nil
+}
+
+// openSQLiteReadOnly opens path with mode=ro and query_only, without the
+// owner's lock file and without migrating. driverDSN is what sqliteDSN made
+// of the STORE_DSN (a bare path and its options): it becomes a file: URI so
+// that SQLite applies mode=ro.
+func openSQLiteReadOnly(ctx context.Context, dsn, path, driverDSN string) (Store, error) {
+	if path == ":memory:" {
+		return nil, fmt.Errorf("STORE_DSN %q: a private in-memory database cannot be read by another process", dsn)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s read-only: %w (is STORE_DSN the worker's?)", dsn, path, err)
+	}
+	_, query, _ := strings.Cut(driverDSN, "?")
+	q, _ := url.ParseQuery(query)
+	q.Del("_txlock")
+	q.Set("mode", "ro")
+	q.Add("_pragma", "query_only(1)")
+	uri := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", uri)
+	if err != nil {
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := newSQLStore(db, sqliteDialect, options{clock: time.Now, readOnly: true})
+	if err := s.prepare(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s read-only: %w", dsn, path, err)
+	}
 	return s, nil
 }
 

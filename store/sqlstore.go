@@ -96,7 +96,9 @@ type sqlStore struct {
 	db    *sql.DB
 	d     dialect
 	clock func() time.Time
-	locks keyedMutex
+	// readOnly: opened with ReadOnly (no migrations).
+	readOnly bool
+	locks    keyedMutex
 	// release drops the SQLite file lock (nil for PostgreSQL).
 	release func()
 	// held are the order locks this store holds, by orderKey, for
@@ -107,7 +109,7 @@ type sqlStore struct {
 }
 
 func newSQLStore(db *sql.DB, d dialect, o options) *sqlStore {
-	return &sqlStore{db: db, d: d, clock: o.clock}
+	return &sqlStore{db: db, d: d, clock: o.clock, readOnly: o.readOnly}
 }
 
 func (s *sqlStore) now() time.Time { return normTime(s.clock()) }

@@ -148,6 +148,17 @@ type Correlation struct {
 	States []State
 }
 
+// StateCount is how many settlements of a provider are in a state.
+type StateCount struct {
+	Provider string
+	State    State
+	Count    int
+	// Parked is how many of them are parked.
+	Parked int
+	// OldestUpdate is the earliest UpdatedAt among them.
+	OldestUpdate time.Time
+}
+
 // Store is the durable settlement store.
 type Store interface {
 	// Register inserts s in state received if its key is new (created=true)
@@ -193,6 +204,10 @@ type Store interface {
 	// were recorded before before, oldest first, at most limit (all when
 	// limit <= 0): the transactional outbox.
 	Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error)
+	// Counts returns the number of settlements per provider and state (with
+	// how many are parked and the oldest update), ordered by provider and
+	// state, for operators.
+	Counts(ctx context.Context) ([]StateCount, error)
 	// CheckLock returns nil only while this store still holds the order's
 	// lock taken with LockOrder; else an error wrapping ErrLockLost.
 	CheckLock(ctx context.Context, provider, storeID, orderID string) error

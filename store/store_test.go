@@ -181,6 +181,8 @@ var suite = []struct {
 	{"ConcurrentOpen", "", testConcurrentOpen},
 	{"ConcurrentTransition", "", testConcurrentTransition},
 	{"TwoReplicasLockOrder", "postgres", testTwoReplicas},
+	{"Counts", "", testCounts},
+	{"ReadOnly", "", testReadOnly},
 }
 
 func TestConformance(t *testing.T) {
@@ -980,6 +982,54 @@ func TestSQLiteFileHasOneOwner(t *testing.T) {
 	again.Close()
 }
 
+// A read-only open needs an existing database with the schema, and works
+// on an SQLite file whose worker stopped (no -wal or -shm left).
+func TestOpenReadOnly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	missing := "sqlite:" + filepath.Join(dir, "missing.db")
+	if st, err := Open(ctx, missing, ReadOnly()); err == nil || !strings.Contains(err.Error(), "read-only") {
+		if st != nil {
+			st.Close()
+		}
+		t.Fatalf("read-only Open of a missing file = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); !os.IsNotExist(err) {
+		t.Fatal("a read-only Open created the file")
+	}
+	path := filepath.Join(dir, "stopped.db")
+	w, err := Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.Register(ctx, sample("r1")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ro, err := Open(ctx, "sqlite:"+path, ReadOnly())
+	if err != nil {
+		t.Fatalf("read-only Open of a stopped worker's file: %v", err)
+	}
+	if _, err := ro.Get(ctx, Key{"acme", "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	// A worker can start while the reader is open.
+	w, err = Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatalf("worker Open beside a reader: %v", err)
+	}
+	w.Close()
+	ro.Close()
+
+	pg := testenv.PostgresDSN(t)
+	if st, err := Open(ctx, pg, ReadOnly()); err == nil || !strings.Contains(err.Error(), "no settlement schema") {
+		if st != nil {
+			st.Close()
+		}
+		t.Fatalf("read-only Open of an empty PostgreSQL database = %v", err)
+	}
+}
+
 // Hole 12: a lost PostgreSQL lock session (a failover, an idle timeout, a
 // terminated backend) is detected before a provider call, and another
 // replica can then take the order.
@@ -1046,4 +1096,67 @@ func TestCheckLockSQLite(t *testing.T) {
 	if err := st.CheckLock(ctx, "miva", "S1", "O1"); !errors.Is(err, ErrLockLost) {
 		t.Fatalf("CheckLock after unlock: %v, want ErrLockLost", err)
 	}
+}
+
+func testCounts(e *env) {
+	if got, err := e.st.Counts(e.ctx); err != nil || len(got) != 0 {
+		e.Fatalf("Counts on an empty store = %v, %v", got, err)
+	}
+	r1 := e.register(sample("r1"))
+	e.register(sample("r2"))
+	e.register(sample("r3"))
+	other := sample("r4")
+	other.Provider = "beta"
+	r4 := e.register(other)
+	e.transition(Key{"acme", "r2"}, nil, StateConfirming, Change{ParkedReason: ptr("provider down")}, nil)
+	r3, _ := e.transition(Key{"acme", "r3"}, nil, StateConfirming, Change{}, nil)
+	got, err := e.st.Counts(e.ctx)
+	if err != nil {
+		e.Fatal(err)
+	}
+	want := []StateCount{
+		{Provider: "acme", State: StateConfirming, Count: 2, Parked: 1, OldestUpdate: e.get(Key{"acme", "r2"}).UpdatedAt},
+		{Provider: "acme", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r1.UpdatedAt},
+		{Provider: "beta", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r4.UpdatedAt},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		e.Errorf("Counts =\n%v\nwant\n%v", got, want)
+	}
+	if !got[0].OldestUpdate.Before(r3.UpdatedAt) || got[0].OldestUpdate.Location() != time.UTC {
+		e.Errorf("oldest update %v: want r2's, before r3's %v, in UTC", got[0].OldestUpdate, r3.UpdatedAt)
+	}
+}
+
+// A read-only store reads what a writer (a running worker, which for
+// SQLite holds PATH.lock) wrote, and refuses to write.
+func testReadOnly(e *env) {
+	e.register(sample("r1"))
+	e.transition(Key{"acme", "r1"}, nil, StateConfirming, Change{Note: "n"}, nil)
+	ro, err := Open(e.ctx, e.dsn, ReadOnly())
+	if err != nil {
+		e.Fatalf("Open read-only beside a writer: %v", err)
+	}
+	defer ro.Close()
+	if s, err := ro.Get(e.ctx, Key{"acme", "r1"}); err != nil || s.State != StateConfirming {
+		e.Fatalf("read-only Get = %v, %v", s.State, err)
+	}
+	if h, err := ro.History(e.ctx, Key{"acme", "r1"}); err != nil || len(h) != 2 {
+		e.Fatalf("read-only History = %v, %v", h, err)
+	}
+	if c, err := ro.Counts(e.ctx); err != nil || len(c) != 1 {
+		e.Fatalf("read-only Counts = %v, %v", c, err)
+	}
+	// The writer's later changes are seen.
+	e.register(sample("r2"))
+	if _, err := ro.Get(e.ctx, Key{"acme", "r2"}); err != nil {
+		e.Fatalf("read-only Get of a later write: %v", err)
+	}
+	if _, _, err := ro.Register(e.ctx, sample("r3")); err == nil {
+		e.Fatal("a read-only store wrote")
+	}
+	if _, err := e.st.Get(e.ctx, Key{"acme", "r3"}); !errors.Is(err, ErrNotFound) {
+		e.Fatalf("r3 after a refused write: %v", err)
+	}
+	// The writer keeps writing while a reader is open.
+	e.transition(Key{"acme", "r1"}, nil, StateConfirmed, Change{}, nil)
 }

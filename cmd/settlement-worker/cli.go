@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/ops"
 	"github.com/settlement-worker/settlement-worker/providers/all"
 )
 
@@ -54,7 +50,13 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "settlement-worker",
 		Short: "Settle payment requests from RabbitMQ with payment providers",
 		Long: "settlement-worker settles payment requests from RabbitMQ with payment providers\n" +
-			"and publishes PaymentSettlementStatus events. Without a command it runs the worker.",
+			"and publishes PaymentSettlementStatus events. Without a command it runs the worker.\n" +
+			"The operator commands (parked, show, stuck, stats, publish, tail) need only\n" +
+			"AMQP_URL and STORE_DSN.",
+		Example: "  settlement-worker                      # run the worker\n" +
+			"  settlement-worker stats                # queues and settlements at a glance\n" +
+			"  settlement-worker parked ls            # what needs a person\n" +
+			"  settlement-worker show REQUEST_ID      # one settlement's history",
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -74,16 +76,24 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.AddCommand(
 		&cobra.Command{
-			Use:   "run",
-			Short: "Run the worker (the default)",
-			Args:  cobra.NoArgs,
-			RunE:  runWorker,
+			Use:     "run",
+			Short:   "Run the worker (the default)",
+			Example: "  settlement-worker run\n  PROVIDERS=radial,paysafe STORE_DSN=postgres://… settlement-worker",
+			Args:    cobra.NoArgs,
+			RunE:    runWorker,
 		},
+		newParkedCmd(),
 		newReplayCmd(),
+		newShowCmd(),
+		newStuckCmd(),
+		newStatsCmd(),
+		newPublishCmd(),
+		newTailCmd(),
 		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			Args:  cobra.NoArgs,
+			Use:     "version",
+			Short:   "Print the version",
+			Example: "  settlement-worker version",
+			Args:    cobra.NoArgs,
 			Run: func(c *cobra.Command, _ []string) {
 				fmt.Fprintln(c.OutOrStdout(), "settlement-worker", buildVersion())
 			},
@@ -100,63 +110,38 @@ func runWorker(*cobra.Command, []string) error {
 }
 
 func newReplayCmd() *cobra.Command {
-	var (
-		limit  int
-		dryRun bool
-	)
+	var o ops.ReplayOptions
 	c := &cobra.Command{
 		Use:   "replay-parked PROVIDER",
-		Short: "Move a provider's parked requests back to the queue they were parked from",
+		Short: "Replay a provider's parked requests (same as parked replay --provider PROVIDER)",
 		Long: "replay-parked moves PROVIDER's parked requests back to the queue they were\n" +
 			"parked from (after the cause was fixed), at most as many as were parked when\n" +
-			"it started. It needs only AMQP_URL (default " + amqpURLDefault() + ").\n" +
+			"it started. It is kept for compatibility: parked replay --provider PROVIDER\n" +
+			"does the same and filters. It needs only AMQP_URL (default " + amqpURLDefault() + ").\n" +
 			"PROVIDER is one of: " + strings.Join(all.Providers.Names(), ", ") + ".",
+		Example: "  settlement-worker replay-parked radial --dry-run\n" +
+			"  settlement-worker replay-parked radial --limit 10",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("replay-parked takes one PROVIDER (%s), got %d argument(s)", strings.Join(all.Providers.Names(), ", "), len(args))
 			}
-			if !slices.Contains(all.Providers.Names(), args[0]) {
-				return fmt.Errorf("unknown provider %q: want one of %s", args[0], strings.Join(all.Providers.Names(), ", "))
+			return checkProvider(args[0])
+		},
+		PreRunE: func(*cobra.Command, []string) error {
+			if o.Limit < 0 {
+				return fmt.Errorf("--limit must be >= 0, got %d", o.Limit)
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if limit < 0 {
-				return fmt.Errorf("--limit must be >= 0, got %d", limit)
-			}
-			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return replayParked(ctx, c.OutOrStdout(), c.ErrOrStderr(), args[0], limit, dryRun)
+			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				return ops.Replay(ctx, e, ops.Filter{Providers: args}, o)
+			})
 		},
 	}
-	c.Flags().IntVar(&limit, "limit", 0, "move at most N messages (0: all that were parked at the start)")
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be replayed and move nothing")
+	c.Flags().IntVar(&o.Limit, "limit", 0, "move at most N messages (0: all that were parked at the start)")
+	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be replayed and move nothing")
 	return c
-}
-
-// replayParked replays provider p's parked queue and prints a summary.
-func replayParked(ctx context.Context, stdout, stderr io.Writer, p string, limit int, dryRun bool) error {
-	amqpURL := os.Getenv("AMQP_URL")
-	if amqpURL == "" {
-		amqpURL = amqpURLDefault()
-	}
-	parked := broker.ParkedQueue(p)
-	res, err := broker.Replay(ctx, amqpURL, broker.ReplayOptions{
-		Parked: parked, Fallback: broker.RequestQueue(p), Limit: limit, DryRun: dryRun,
-	})
-	if dryRun {
-		for _, m := range res.Messages {
-			fmt.Fprintf(stdout, "%s\treason=%q\t-> %s\n", m.RequestID, m.Reason, m.Target)
-		}
-		fmt.Fprintf(stdout, "would replay %d of %d parked message(s) from %s\n", len(res.Messages), res.Parked, parked)
-	} else {
-		fmt.Fprintf(stdout, "replayed %d of %d parked message(s) from %s\n", res.Moved, res.Parked, parked)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "replay-parked:", err)
-		return exitCode(1)
-	}
-	return nil
 }
 
 // amqpURLDefault is AMQP_URL's default from the configuration.

@@ -63,6 +63,22 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"--no-such-flag"},
 		{"no-such-command"},
 		{"run", "extra"},
+		{"parked", "no-such-command"},
+		{"parked", "ls", "extra"},
+		{"parked", "ls", "--provider", "nosuch"},
+		{"parked", "ls", "--older-than", "soon"},
+		{"parked", "ls", "--no-such-flag"},
+		{"parked", "replay", "--limit", "-1"},
+		{"parked", "purge", "--request-id", "r1"}, // stdin is not a terminal: --yes is required
+		{"show"},
+		{"show", "a", "b"},
+		{"show", "a", "--provider", "nosuch"},
+		{"stuck", "--state", "settled"},
+		{"stuck", "--older-than", "1x"},
+		{"stats", "extra"},
+		{"publish", "--provider", "radial", "--store", "S1"},
+		{"publish", "--file", "f.xml", "--provider", "radial", "--store", "S1", "--header", "novalue"},
+		{"tail", "--provider", "nosuch"},
 	} {
 		_, errOut, code := sw(t, env, args...)
 		if code != 2 || !strings.Contains(errOut, "Usage:") {
@@ -82,6 +98,14 @@ func TestHelpAndVersion(t *testing.T) {
 	out, _, code = sw(t, env, "replay-parked", "--help")
 	if code != 0 || !strings.Contains(out, "--dry-run") || !strings.Contains(out, "--limit") {
 		t.Errorf("replay-parked --help: exit %d:\n%s", code, out)
+	}
+	// Every command has an example.
+	for _, args := range [][]string{{"run"}, {"version"}, {"replay-parked"}, {"parked"}, {"parked", "ls"}, {"parked", "replay"},
+		{"parked", "purge"}, {"show"}, {"stuck"}, {"stats"}, {"publish"}, {"tail"}} {
+		out, errOut, code := sw(t, env, append(args, "--help")...)
+		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "  settlement-worker "+strings.Join(args, " ")) {
+			t.Errorf("%v --help: exit %d, want an example:\n%s%s", args, code, out, errOut)
+		}
 	}
 	out, _, code = sw(t, env, "version")
 	if code != 0 || !strings.HasPrefix(out, "settlement-worker ") {

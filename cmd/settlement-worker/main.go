@@ -3,8 +3,10 @@
 //
 // It is the composition root: the command line (cli.go) chooses between
 // running the worker (run.go: configuration → provider clients →
-// worker.Run) and the operator commands (replay-parked, version). `--help`
-// prints the commands and the environment variables.
+// worker.Run) and the operator commands (operator.go: parked ls|replay|purge,
+// replay-parked, show, stuck, stats, publish, tail — thin wiring of package
+// ops — and version). `--help` prints the commands and the environment
+// variables.
 package main
 
 import "os"

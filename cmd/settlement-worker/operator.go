@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/settlement-worker/settlement-worker/config"
+	"github.com/settlement-worker/settlement-worker/ops"
+	"github.com/settlement-worker/settlement-worker/providers/all"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// The operator commands: thin wiring of package ops. They read AMQP_URL and
+// STORE_DSN (config.Ops), never a provider's settings.
+
+const opsEnvHelp = "It needs only AMQP_URL and STORE_DSN (the store is opened read-only, so it works\n" +
+	"beside a running worker, SQLite included)."
+
+// opsRun runs f with the operator environment and a context that SIGINT
+// and SIGTERM cancel. A configuration error exits 2, a failure 1.
+func opsRun(c *cobra.Command, f func(ctx context.Context, e ops.Env) error) error {
+	cfg, err := config.LoadOps()
+	if err != nil {
+		fmt.Fprintf(c.ErrOrStderr(), "%s: %v\n", c.CommandPath(), err)
+		return exitCode(2)
+	}
+	e := ops.Env{
+		AMQPURL: cfg.AMQPURL, StoreDSN: cfg.StoreDSN, Providers: all.Providers.Names(), RetryDelays: cfg.RetryDelays,
+		Out: c.OutOrStdout(), Err: c.ErrOrStderr(), Progress: progressBars(c.ErrOrStderr()),
+	}
+	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := f(ctx, e); err != nil {
+		fmt.Fprintf(c.ErrOrStderr(), "%s: %v\n", c.CommandPath(), err)
+		return exitCode(1)
+	}
+	return nil
+}
+
+// isTerminal reports whether w (or r) is a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressBars draws progress bars on w when it is a terminal.
+func progressBars(w io.Writer) func(string, int) ops.Progress {
+	if !isTerminal(w) {
+		return nil
+	}
+	return func(label string, total int) ops.Progress {
+		return bar{progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(label),
+			progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(50*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))}
+	}
+}
+
+type bar struct{ b *progressbar.ProgressBar }
+
+func (b bar) Set(n int) { _ = b.b.Set(n) }
+func (b bar) Finish()   { _ = b.b.Finish() }
+
+// ageValue is a duration flag that also takes days: 90m, 6h, 2d, 1d12h.
+type ageValue struct{ d *time.Duration }
+
+func (a ageValue) String() string {
+	if a.d == nil || *a.d == 0 {
+		return "0" // pflag shows no default for "0"
+	}
+	return a.d.String()
+}
+
+func (a ageValue) Type() string { return "duration" }
+
+func (a ageValue) Set(s string) error {
+	d, err := parseAge(s)
+	if err != nil {
+		return err
+	}
+	*a.d = d
+	return nil
+}
+
+func parseAge(s string) (time.Duration, error) {
+	var days time.Duration
+	if i := strings.Index(s, "d"); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration (e.g. 90m, 6h, 2d)", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d+days < 0 {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 90m, 6h, 2d)", s)
+	}
+	return d + days, nil
+}
+
+// checkProvider is a usage error for a provider this build does not know.
+func checkProvider(p string) error {
+	if p != "" && !slices.Contains(all.Providers.Names(), p) {
+		return fmt.Errorf("unknown provider %q: want one of %s", p, strings.Join(all.Providers.Names(), ", "))
+	}
+	return nil
+}
+
+func providerList(p string) []string {
+	if p == "" {
+		return nil
+	}
+	return []string{p}
+}
+
+// filterFlags adds the parked message filters to c.
+func filterFlags(c *cobra.Command, f *ops.Filter, provider *string) {
+	c.Flags().StringVar(provider, "provider", "", "only this provider's parked queue (default: every provider's): "+strings.Join(all.Providers.Names(), ", "))
+	c.Flags().StringVar(&f.RequestID, "request-id", "", "only the request with this requestId (or message_id)")
+	c.Flags().StringVar(&f.Reason, "reason", "", "only messages whose parked reason contains this text (any case)")
+	c.Flags().Var(ageValue{&f.OlderThan}, "older-than", "only messages parked at least this long ago (90m, 6h, 2d)")
+}
+
+func newParkedCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "parked",
+		Short: "List, replay or purge parked requests",
+		Long: "parked reads the parked queues, where the worker puts the requests it cannot\n" +
+			"settle without a person, with why, when and after how many attempts.\n" + opsEnvHelp,
+		Example: "  settlement-worker parked ls\n" +
+			"  settlement-worker parked replay --provider radial --reason 'provider down'",
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())
+			}
+			return c.Help()
+		},
+	}
+	c.AddCommand(newParkedLsCmd(), newParkedReplayCmd(), newParkedPurgeCmd())
+	return c
+}
+
+func newParkedLsCmd() *cobra.Command {
+	var (
+		f        ops.Filter
+		provider string
+		asJSON   bool
+	)
+	c := &cobra.Command{
+		Use:   "ls",
+		Short: "List parked requests (nothing moves)",
+		Long: "ls lists the parked requests of every provider (or of --provider): request id,\n" +
+			"order, provider, attempts, when and why parked. It reads each parked queue and\n" +
+			"puts every message back in its order (they are held unacked meanwhile, and\n" +
+			"requeued together): nothing is lost or moved. " + opsEnvHelp,
+		Example: "  settlement-worker parked ls\n" +
+			"  settlement-worker parked ls --provider radial --reason 'provider down' --older-than 2h\n" +
+			"  settlement-worker parked ls --json | jq -r '.[].request_id'",
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			return checkProvider(provider)
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			f.Providers = providerList(provider)
+			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.List(ctx, e, f, asJSON) })
+		},
+	}
+	filterFlags(c, &f, &provider)
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return c
+}
+
+func newParkedReplayCmd() *cobra.Command {
+	var (
+		f        ops.Filter
+		provider string
+		o        ops.ReplayOptions
+	)
+	c := &cobra.Command{
+		Use:   "replay",
+		Short: "Move parked requests back to the queue they were parked from",
+		Long: "replay moves the matching parked requests back to the queue they were parked\n" +
+			"from (after the cause was fixed): the worker settles them again with a fresh\n" +
+			"retry budget. It reads at most as many messages as each parked queue held when\n" +
+			"it started; messages that do not match stay parked, untouched and in order.\n" +
+			"A progress bar shows on a terminal, a summary line per queue otherwise.\n" + opsEnvHelp,
+		Example: "  settlement-worker parked replay --provider radial --reason 'provider down' --dry-run\n" +
+			"  settlement-worker parked replay --provider radial --reason 'provider down'\n" +
+			"  settlement-worker parked replay --request-id 7f3c2a --provider paysafe",
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if o.Limit < 0 {
+				return fmt.Errorf("--limit must be >= 0, got %d", o.Limit)
+			}
+			return checkProvider(provider)
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			f.Providers = providerList(provider)
+			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Replay(ctx, e, f, o) })
+		},
+	}
+	filterFlags(c, &f, &provider)
+	c.Flags().IntVar(&o.Limit, "limit", 0, "move at most N messages in all (0: every match)")
+	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be replayed and move nothing")
+	return c
+}
+
+func newParkedPurgeCmd() *cobra.Command {
+	var (
+		f        ops.Filter
+		provider string
+		limit    int
+		yes      bool
+	)
+	c := &cobra.Command{
+		Use:   "purge",
+		Short: "Delete parked requests for good",
+		Long: "purge deletes the matching parked requests (the settlements keep their records\n" +
+			"and parked reason in the store: see show). On a terminal it lists them and asks\n" +
+			"for confirmation; --yes skips the question, and is required when stdin is not a\n" +
+			"terminal. Bounded like replay; messages that do not match stay parked in order.\n" + opsEnvHelp,
+		Example: "  settlement-worker parked purge --provider radial --request-id 7f3c2a\n" +
+			"  settlement-worker parked purge --reason 'duplicate' --older-than 7d --yes",
+		Args: cobra.NoArgs,
+		PreRunE: func(c *cobra.Command, _ []string) error {
+			if limit < 0 {
+				return fmt.Errorf("--limit must be >= 0, got %d", limit)
+			}
+			if !yes && !isTerminal(c.InOrStdin()) {
+				return fmt.Errorf("parked purge deletes messages: pass --yes (stdin is not a terminal, so it cannot ask)")
+			}
+			return checkProvider(provider)
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			f.Providers = providerList(provider)
+			o := ops.PurgeOptions{Limit: limit}
+			if !yes {
+				in := bufio.NewReader(c.InOrStdin())
+				o.Confirm = func(n int) bool {
+					fmt.Fprintf(c.ErrOrStderr(), "Delete these %d parked message(s) for good? Type yes to confirm: ", n)
+					line, _ := in.ReadString('\n')
+					return strings.TrimSpace(strings.ToLower(line)) == "yes"
+				}
+			}
+			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Purge(ctx, e, f, o) })
+		},
+	}
+	filterFlags(c, &f, &provider)
+	c.Flags().IntVar(&limit, "limit", 0, "delete at most N messages in all (0: every match)")
+	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	return c
+}
+
+func newShowCmd() *cobra.Command {
+	var (
+		provider string
+		asJSON   bool
+	)
+	c := &cobra.Command{
+		Use:   "show REQUEST_ID",
+		Short: "Show a settlement's whole history from the store",
+		Long: "show prints a settlement from the store: amounts, state, attempts, provider\n" +
+			"references, decline and parked reasons, every state change with its time, and\n" +
+			"the status events recorded with their message_id and whether they were\n" +
+			"published. Request and status bodies are never printed; the account is masked.\n" +
+			"Without --provider every provider is searched. " + opsEnvHelp,
+		Example: "  settlement-worker show 7f3c2a\n" +
+			"  settlement-worker show 7f3c2a --provider radial --json",
+		Args: cobra.ExactArgs(1),
+		PreRunE: func(*cobra.Command, []string) error {
+			return checkProvider(provider)
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				return ops.Show(ctx, e, args[0], providerList(provider), asJSON)
+			})
+		},
+	}
+	c.Flags().StringVar(&provider, "provider", "", "the provider (default: search every provider)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func newStuckCmd() *cobra.Command {
+	var (
+		states    []string
+		provider  string
+		olderThan time.Duration
+		asJSON    bool
+	)
+	waiting := make([]string, len(ops.WaitingStates))
+	for i, s := range ops.WaitingStates {
+		waiting[i] = string(s)
+	}
+	c := &cobra.Command{
+		Use:   "stuck",
+		Short: "List settlements that have waited too long in a state",
+		Long: "stuck lists the settlements last updated longer ago than --older-than (default\n" +
+			"STUCK_AFTER, 1h) in the given states (default: every non-final state), by\n" +
+			"provider and state, oldest first. Parked settlements are listed by parked ls.\n" +
+			"The worker's sweeper resumes stuck settlements by itself; this shows what it\n" +
+			"is waiting on. " + opsEnvHelp,
+		Example: "  settlement-worker stuck\n" +
+			"  settlement-worker stuck --state pending --older-than 2d",
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			for _, s := range states {
+				if !slices.Contains(waiting, s) {
+					return fmt.Errorf("unknown state %q: want one of %s", s, strings.Join(waiting, ", "))
+				}
+			}
+			return checkProvider(provider)
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				d := olderThan
+				if !c.Flags().Changed("older-than") {
+					cfg, _ := config.LoadOps()
+					d = cfg.StuckAfter
+				}
+				var ss []store.State
+				for _, s := range states {
+					ss = append(ss, store.State(s))
+				}
+				return ops.Stuck(ctx, e, ss, providerList(provider), d, asJSON)
+			})
+		},
+	}
+	c.Flags().StringSliceVar(&states, "state", nil, "only these states (repeat or comma-separate): "+strings.Join(waiting, ", "))
+	c.Flags().StringVar(&provider, "provider", "", "only this provider")
+	c.Flags().Var(ageValue{&olderThan}, "older-than", "waiting longer than this (default STUCK_AFTER); 90m, 6h, 2d")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func newStatsCmd() *cobra.Command {
+	var asJSON bool
+	return withJSON(&cobra.Command{
+		Use:   "stats",
+		Short: "Show queue depths and consumers, and settlements per state",
+		Long: "stats prints, per provider, the ready messages and consumers of the request,\n" +
+			"retry (named from RETRY_DELAYS) and parked queues, then the settlements per\n" +
+			"provider and state with how many are parked and the oldest last update. If the\n" +
+			"broker or the store cannot be reached, the other half is still printed.\n" + opsEnvHelp,
+		Example: "  settlement-worker stats\n" +
+			"  watch -n 10 settlement-worker stats",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Stats(ctx, e, asJSON) })
+		},
+	}, &asJSON)
+}
+
+func withJSON(c *cobra.Command, asJSON *bool) *cobra.Command {
+	c.Flags().BoolVar(asJSON, "json", false, "print JSON")
+	return c
+}
+
+func newPublishCmd() *cobra.Command {
+	var (
+		o       ops.PublishOptions
+		headers []string
+	)
+	c := &cobra.Command{
+		Use:   "publish",
+		Short: "Publish a settlement request by hand (and wait for its status)",
+		Long: "publish sends the request in --file (XML or JSON: from the extension, else the\n" +
+			"first character) as the order system does: to the payments.settlements exchange\n" +
+			"with the provider's routing key, the store_id and tender_type headers,\n" +
+			"persistent, with publisher confirms. With --wait it prints the request's status\n" +
+			"event (from a temporary queue bound to the status exchange before publishing),\n" +
+			"or fails when none comes in time. " + opsEnvHelp,
+		Example: "  settlement-worker publish --file request.xml --provider radial --store ABCXYZ --tender VC --wait 30s\n" +
+			"  settlement-worker publish --file refund.json --provider paysafe --store S1 \\\n" +
+			"      --header original_authorization_amount=25.00",
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			o.Headers = map[string]string{}
+			for _, h := range headers {
+				k, v, ok := strings.Cut(h, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--header %q: want NAME=VALUE", h)
+				}
+				o.Headers[k] = v
+			}
+			if o.Wait < 0 {
+				return fmt.Errorf("--wait must be >= 0, got %s", o.Wait)
+			}
+			return checkProvider(o.Provider)
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Publish(ctx, e, o) })
+		},
+	}
+	c.Flags().StringVar(&o.File, "file", "", "the request, XML or JSON (required)")
+	c.Flags().StringVar(&o.Provider, "provider", "", "the provider: "+strings.Join(all.Providers.Names(), ", ")+" (required)")
+	c.Flags().StringVar(&o.StoreID, "store", "", "the store_id header (required)")
+	c.Flags().StringVar(&o.TenderType, "tender", "", "the tender_type header (Radial requires it)")
+	c.Flags().StringArrayVar(&headers, "header", nil, "another header, NAME=VALUE (repeatable)")
+	c.Flags().DurationVar(&o.Wait, "wait", 0, "wait this long for the status event and print it (0: do not wait)")
+	for _, f := range []string{"file", "provider", "store"} {
+		_ = c.MarkFlagRequired(f)
+	}
+	return c
+}
+
+func newTailCmd() *cobra.Command {
+	var o ops.TailOptions
+	c := &cobra.Command{
+		Use:   "tail",
+		Short: "Print status events as they are published (Ctrl-C stops)",
+		Long: "tail prints every PaymentSettlementStatus event published (one line each: time,\n" +
+			"provider, request id, order, status, decline reason) from a temporary\n" +
+			"auto-delete queue bound to the status exchange: it takes nothing from the\n" +
+			"queues the order systems read. It stops on Ctrl-C. " + opsEnvHelp,
+		Example: "  settlement-worker tail\n" +
+			"  settlement-worker tail --store ABCXYZ --provider radial | grep rejected",
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			return checkProvider(o.Provider)
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
+			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Tail(ctx, e, o) })
+		},
+	}
+	c.Flags().StringVar(&o.StoreID, "store", "", "only this store's events")
+	c.Flags().StringVar(&o.Provider, "provider", "", "only this provider's events")
+	return c
+}

@@ -1,0 +1,139 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// Env is what the commands need.
+type Env struct {
+	// AMQPURL is the broker (AMQP_URL).
+	AMQPURL string
+	// StoreDSN is the settlement store (STORE_DSN), opened read-only.
+	StoreDSN string
+	// Providers are the providers a command covers when none is named
+	// (every registered one).
+	Providers []string
+	// RetryDelays name the retry queues (RETRY_DELAYS).
+	RetryDelays []time.Duration
+	// Out receives the results, Err notes and warnings.
+	Out, Err io.Writer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Progress, when set, starts a progress indicator for a run of total
+	// steps labelled label (a bar on a terminal). Nil: none.
+	Progress func(label string, total int) Progress
+}
+
+// Progress shows how far a long run got.
+type Progress interface {
+	// Set records that n of the total steps are done.
+	Set(n int)
+	// Finish ends the indicator.
+	Finish()
+}
+
+func (e Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e Env) out() io.Writer {
+	if e.Out == nil {
+		return io.Discard
+	}
+	return e.Out
+}
+
+func (e Env) errw() io.Writer {
+	if e.Err == nil {
+		return io.Discard
+	}
+	return e.Err
+}
+
+// dial connects to the broker once (an operator wants an answer, not a
+// retry loop).
+func (e Env) dial() (*amqp.Connection, error) {
+	conn, err := amqp.DialConfig(e.AMQPURL, amqp.Config{
+		Heartbeat: 10 * time.Second, Locale: "en_US", Dial: amqp.DefaultDial(10 * time.Second),
+		Properties: amqp.Table{"connection_name": "settlement-worker operator"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to the broker %s (AMQP_URL): %w", broker.Redact(e.AMQPURL), err)
+	}
+	return conn, nil
+}
+
+// openStore opens the store read-only.
+func (e Env) openStore(ctx context.Context) (store.Store, error) {
+	st, err := store.Open(ctx, e.StoreDSN, store.ReadOnly())
+	if err != nil {
+		return nil, fmt.Errorf("%w (operator commands read the worker's STORE_DSN)", err)
+	}
+	return st, nil
+}
+
+// table is a tab-aligned writer.
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// age formats a duration for a person: 45s, 12m, 3h05m, 2d04h.
+func age(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}
+
+// stamp formats a time in UTC to the second.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// stampMS formats a time in UTC to the millisecond (history lines).
+func stampMS(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// oneLine makes free text fit a table cell: no line breaks or tabs, at
+// most max runes (no cap when max <= 0).
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); max > 0 && len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,418 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
+)
+
+// Headers the worker sets on parked messages (handlers/headers.go; the
+// values are the AMQP contract, repeated here so that the operator
+// commands do not import the pipeline).
+const (
+	headerParkedReason   = "parked_reason"
+	headerParkedAt       = "parked_at"
+	headerParkedAttempts = "parked_attempts"
+	headerParkedFrom     = "parked_from_queue"
+	headerAttempt        = "settlement_attempt"
+	headerStoreID        = "store_id"
+	headerTenderType     = "tender_type"
+	headerRequestID      = "request_id"
+	headerProvider       = "provider"
+	headerStatus         = "settlement_status"
+	headerOrderID        = "order_id"
+
+	contentTypeXML  = "application/xml"
+	contentTypeJSON = "application/json"
+)
+
+// ParkedMessage describes a parked request without its body.
+type ParkedMessage struct {
+	Provider  string `json:"provider"`
+	RequestID string `json:"request_id"`
+	OrderID   string `json:"order_id,omitempty"`
+	StoreID   string `json:"store_id,omitempty"`
+	Reason    string `json:"reason"`
+	// Attempts made before parking (0: unknown or none).
+	Attempts int `json:"attempts,omitempty"`
+	// ParkedAt is nil when the message says nothing of it.
+	ParkedAt  *time.Time `json:"parked_at,omitempty"`
+	From      string     `json:"parked_from_queue,omitempty"`
+	MessageID string     `json:"message_id,omitempty"`
+}
+
+// Filter selects parked messages. Empty fields select everything.
+type Filter struct {
+	// Providers whose parked queues are read (Env.Providers when empty).
+	Providers []string
+	// RequestID matches the request's requestId or the message_id exactly.
+	RequestID string
+	// Reason matches a substring of the parked reason, ignoring case.
+	Reason string
+	// OlderThan selects messages parked at least this long ago; a message
+	// whose parking time is unknown does not match.
+	OlderThan time.Duration
+}
+
+func (f Filter) match(m ParkedMessage, now time.Time) bool {
+	if f.RequestID != "" && f.RequestID != m.RequestID && f.RequestID != m.MessageID {
+		return false
+	}
+	if f.Reason != "" && !strings.Contains(strings.ToLower(m.Reason), strings.ToLower(f.Reason)) {
+		return false
+	}
+	if f.OlderThan > 0 && (m.ParkedAt == nil || now.Sub(*m.ParkedAt) < f.OlderThan) {
+		return false
+	}
+	return true
+}
+
+func (f Filter) providers(e Env) []string {
+	if len(f.Providers) > 0 {
+		return f.Providers
+	}
+	return e.Providers
+}
+
+// describeParked reads a parked delivery: ids and order from the body
+// (which is never kept), the rest from the headers the worker set, or for
+// a message the broker dead-lettered (delivery limit) from x-death.
+func describeParked(provider string, d amqp.Delivery) ParkedMessage {
+	m := ParkedMessage{
+		Provider: provider, MessageID: d.MessageId,
+		StoreID: broker.Stringify(d.Headers[headerStoreID]),
+		Reason:  broker.Stringify(d.Headers[headerParkedReason]),
+		From:    broker.Stringify(d.Headers[headerParkedFrom]),
+	}
+	if req, err := decodeRequest(d.ContentType, d.Body); err == nil {
+		m.RequestID, m.OrderID = req.RequestID, req.OrderID()
+	}
+	if m.RequestID == "" {
+		m.RequestID = broker.Stringify(d.Headers[headerRequestID])
+	}
+	if m.RequestID == "" {
+		m.RequestID = d.MessageId
+	}
+	for _, h := range []string{headerParkedAttempts, headerAttempt} {
+		if n, err := strconv.Atoi(broker.Stringify(d.Headers[h])); err == nil && n > 0 {
+			m.Attempts = n
+			break
+		}
+	}
+	if t, err := time.Parse(time.RFC3339, broker.Stringify(d.Headers[headerParkedAt])); err == nil {
+		t = t.UTC()
+		m.ParkedAt = &t
+	}
+	if deaths, ok := d.Headers["x-death"].([]any); ok && len(deaths) > 0 {
+		if x, ok := deaths[0].(amqp.Table); ok {
+			if m.ParkedAt == nil {
+				if t, ok := x["time"].(time.Time); ok {
+					t = t.UTC()
+					m.ParkedAt = &t
+				}
+			}
+			if m.Reason == "" {
+				why := broker.Stringify(x["reason"])
+				m.Reason = "dead-lettered by the broker (" + why + ") from " + broker.Stringify(x["queue"])
+				if why == "delivery_limit" {
+					m.Reason += ": the worker failed on it repeatedly without settling it"
+				}
+			}
+		}
+	}
+	return m
+}
+
+// decodeRequest parses a request body by its content type, as the worker
+// does.
+func decodeRequest(contentType string, body []byte) (*messages.PaymentSettlementRequest, error) {
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
+	switch ct {
+	case "", contentTypeXML, "text/xml":
+		return messages.DecodeSettlementRequest(body)
+	case contentTypeJSON:
+		return messages.DecodeSettlementRequestJSON(body)
+	default:
+		return nil, fmt.Errorf("content type %q is not supported", ct)
+	}
+}
+
+// List prints the parked requests matching f, from every provider's
+// parked queue, oldest first within each queue, as a table or as JSON.
+// Messages are read and put back in their order (broker.Browse): nothing
+// is lost or moved.
+func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
+	conn, err := e.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	now := e.now()
+	var (
+		found   []ParkedMessage
+		total   int
+		queues  int
+		missing []string
+		errs    []error
+		counts  []int
+	)
+	for _, p := range f.providers(e) {
+		queue := broker.ParkedQueue(p)
+		var counts0 []int
+		depth, read, err := broker.Browse(ctx, conn, queue, func(d amqp.Delivery) {
+			m := describeParked(p, d)
+			counts0 = append(counts0, deliveryCount(d))
+			if f.match(m, now) {
+				found = append(found, m)
+			}
+		})
+		switch {
+		case broker.IsNotFound(err):
+			missing = append(missing, p)
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", queue, err))
+		}
+		queues++
+		total += read
+		counts = append(counts, counts0...)
+		if read < depth {
+			fmt.Fprintf(e.errw(), "note: %d of the %d message(s) in %s were not read: another client holds them unacked (another parked command running?)\n", depth-read, depth, queue)
+		}
+	}
+	warnDeliveryLimit(e, conn, counts)
+	if len(missing) > 0 {
+		fmt.Fprintf(e.errw(), "note: no parked queue for %s on this broker (the worker never ran with them)\n", strings.Join(missing, ", "))
+	}
+	if asJSON {
+		if found == nil {
+			found = []ParkedMessage{}
+		}
+		enc := json.NewEncoder(e.out())
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(found); err != nil {
+			return err
+		}
+	} else {
+		printParked(e, found, now)
+		fmt.Fprintf(e.out(), "%d of %d parked message(s) match, in %d queue(s)\n", len(found), total, queues)
+	}
+	return errors.Join(errs...)
+}
+
+func printParked(e Env, ms []ParkedMessage, now time.Time) {
+	if len(ms) == 0 {
+		return
+	}
+	w := table(e.out())
+	fmt.Fprintln(w, "PROVIDER\tREQUEST\tORDER\tATTEMPTS\tPARKED AT\tAGE\tREASON")
+	for _, m := range ms {
+		attempts, at, ago := "-", "-", "-"
+		if m.Attempts > 0 {
+			attempts = strconv.Itoa(m.Attempts)
+		}
+		if m.ParkedAt != nil {
+			at, ago = stamp(*m.ParkedAt), age(now.Sub(*m.ParkedAt))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Provider, oneLine(m.RequestID, 40), dash(oneLine(m.OrderID, 30)),
+			attempts, at, ago, oneLine(m.Reason, 100))
+	}
+	_ = w.Flush()
+}
+
+// deliveryCount is the broker's x-delivery-count of a quorum-queue delivery.
+func deliveryCount(d amqp.Delivery) int {
+	n, _ := strconv.Atoi(broker.Stringify(d.Headers["x-delivery-count"]))
+	return n
+}
+
+// warnDeliveryLimit warns when reading parked messages (a requeue each
+// time) brings them close to a quorum queue's default delivery limit:
+// RabbitMQ 4.0 to 4.2 count every requeue and drop a message after 20.
+func warnDeliveryLimit(e Env, conn *amqp.Connection, counts []int) {
+	major, minor := serverVersion(conn)
+	if major != 4 || minor >= 3 {
+		return
+	}
+	high := 0
+	for _, n := range counts {
+		high = max(high, n)
+	}
+	if high >= 10 {
+		fmt.Fprintf(e.errw(), "WARNING: parked messages were requeued %d times; RabbitMQ %d.%d drops a quorum-queue message after its delivery-limit (default 20) of requeues: set a policy delivery-limit=-1 on the parked queues (see the README)\n", high, major, minor)
+	}
+}
+
+func serverVersion(conn *amqp.Connection) (major, minor int) {
+	v := broker.Stringify(conn.Properties["version"])
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0
+	}
+	major, _ = strconv.Atoi(parts[0])
+	minor, _ = strconv.Atoi(parts[1])
+	return major, minor
+}
+
+// ReplayOptions bound a Replay or a Purge.
+type ReplayOptions struct {
+	// Limit caps the messages acted on, over all providers (0: no cap).
+	Limit int
+	// DryRun lists what would be done and changes nothing.
+	DryRun bool
+}
+
+// Replay moves the parked requests matching f back to the queue they were
+// parked from (broker.ReplayOn), each provider's parked queue bounded by
+// its depth at the start; the others stay parked, in their order. It
+// prints one line per message acted on and a summary per queue.
+func Replay(ctx context.Context, e Env, f Filter, o ReplayOptions) error {
+	return act(ctx, e, f, o, false)
+}
+
+// PurgeOptions bound a Purge.
+type PurgeOptions struct {
+	// Limit caps the messages deleted, over all providers (0: no cap).
+	Limit int
+	// Confirm, when set, is asked before anything is deleted, with the
+	// number of messages that match (listed first); false deletes
+	// nothing. Only the messages counted then can be deleted.
+	Confirm func(n int) bool
+}
+
+// Purge deletes the parked requests matching f (their settlements keep
+// their records and parked reason in the store).
+func Purge(ctx context.Context, e Env, f Filter, o PurgeOptions) error {
+	if o.Confirm == nil {
+		return act(ctx, e, f, ReplayOptions{Limit: o.Limit}, true)
+	}
+	var preview []int
+	n, err := actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit, DryRun: true}, true, nil, &preview)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	if !o.Confirm(n) {
+		fmt.Fprintln(e.out(), "nothing deleted")
+		return nil
+	}
+	_, err = actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit}, true, preview, nil)
+	return err
+}
+
+func act(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool) error {
+	_, err := actCounted(ctx, e, f, o, purge, nil, nil)
+	return err
+}
+
+// actCounted replays or purges (or previews) provider by provider. limits,
+// when set, caps each provider's count (what a preview found); counted,
+// when set, receives each provider's count.
+func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool, limits []int, counted *[]int) (int, error) {
+	conn, err := e.dial()
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	now := e.now()
+	verb, would := "replayed", "would replay"
+	if purge {
+		verb, would = "purged", "would purge"
+	}
+	var (
+		done    int
+		errs    []error
+		missing []string
+		listed  []ParkedMessage
+	)
+	for i, p := range f.providers(e) {
+		limit := 0
+		if o.Limit > 0 {
+			limit = o.Limit - done
+			if limit <= 0 {
+				break
+			}
+		}
+		if limits != nil {
+			if i >= len(limits) || limits[i] == 0 {
+				continue
+			}
+			if limit == 0 || limits[i] < limit {
+				limit = limits[i]
+			}
+		}
+		queue := broker.ParkedQueue(p)
+		var matched []ParkedMessage
+		var bar Progress
+		res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{
+			Parked: queue, Fallback: broker.RequestQueue(p), Limit: limit, DryRun: o.DryRun, Purge: purge,
+			Match: func(d amqp.Delivery) bool {
+				m := describeParked(p, d)
+				if !f.match(m, now) {
+					return false
+				}
+				matched = append(matched, m)
+				return true
+			},
+			Progress: func(read, depth int) {
+				if bar == nil && e.Progress != nil && !o.DryRun {
+					bar = e.Progress(p, depth)
+				}
+				if bar != nil {
+					bar.Set(read)
+				}
+			},
+		})
+		if bar != nil {
+			bar.Finish()
+		}
+		if broker.IsNotFound(err) {
+			missing = append(missing, p)
+			if counted != nil {
+				*counted = append(*counted, 0)
+			}
+			continue
+		}
+		acted := matched[:min(len(matched), len(res.Messages))]
+		for j, m := range acted {
+			target := ""
+			if !purge {
+				target = "\t-> " + res.Messages[j].Target
+			}
+			fmt.Fprintf(e.out(), "%s\t%s\torder=%s\treason=%q%s\n", p, m.RequestID, dash(m.OrderID), oneLine(m.Reason, 100), target)
+		}
+		listed = append(listed, acted...)
+		n := res.Moved
+		if o.DryRun {
+			n = len(res.Messages)
+			fmt.Fprintf(e.out(), "%s %d of %d parked message(s) from %s\n", would, n, res.Parked, queue)
+		} else {
+			fmt.Fprintf(e.out(), "%s %d of %d parked message(s) from %s\n", verb, n, res.Parked, queue)
+		}
+		if counted != nil {
+			*counted = append(*counted, n)
+		}
+		done += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", queue, err))
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(e.errw(), "note: no parked queue for %s on this broker (the worker never ran with them)\n", strings.Join(missing, ", "))
+	}
+	return done, errors.Join(errs...)
+}

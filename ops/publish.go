@@ -1,0 +1,177 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+)
+
+// PublishOptions say what Publish sends.
+type PublishOptions struct {
+	// File holds the request, XML or JSON: the content type comes from the
+	// extension (.xml, .json), else from the first character.
+	File     string
+	Provider string
+	// StoreID and TenderType become the store_id and tender_type headers.
+	StoreID    string
+	TenderType string
+	// Headers are more headers (original_authorization_amount, a
+	// provider's own).
+	Headers map[string]string
+	// Wait, when positive, waits that long for the request's status event
+	// and prints it.
+	Wait time.Duration
+}
+
+// Publish sends a settlement request as the order system does: to the
+// intake exchange with the provider's routing key, persistent and
+// mandatory, with publisher confirms. With o.Wait it first binds a
+// temporary exclusive queue to the status exchange (the store's routing
+// key), so that the status cannot be missed, and prints the first status
+// event whose request_id is the request's.
+func Publish(ctx context.Context, e Env, o PublishOptions) error {
+	body, err := os.ReadFile(o.File)
+	if err != nil {
+		return err
+	}
+	ct, err := contentTypeOf(o.File, body)
+	if err != nil {
+		return err
+	}
+	req, err := decodeRequest(ct, body)
+	if err != nil {
+		return fmt.Errorf("%s is not a settlement request the worker can read (%s): %w", o.File, ct, err)
+	}
+	if verr := req.Validate(); verr != nil {
+		fmt.Fprintf(e.errw(), "warning: the worker will refuse this request (status R): %v\n", verr)
+	}
+	if req.RequestID == "" {
+		fmt.Fprintln(e.errw(), "warning: the request has no requestId: it cannot be replayed or deduplicated")
+	}
+	conn, err := e.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	var statuses <-chan amqp.Delivery
+	if o.Wait > 0 {
+		if statuses, err = statusQueue(ch, broker.StatusRoutingKey(o.StoreID)); err != nil {
+			return err
+		}
+	}
+	if err := ch.Confirm(false); err != nil {
+		return err
+	}
+	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
+	h := amqp.Table{headerStoreID: o.StoreID}
+	if o.TenderType != "" {
+		h[headerTenderType] = o.TenderType
+	}
+	for k, v := range o.Headers {
+		h[k] = v
+	}
+	id := req.RequestID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(cctx, broker.IntakeExchange, broker.RequestRoutingKey(o.Provider), true, false, amqp.Publishing{
+		ContentType: ct, DeliveryMode: amqp.Persistent, MessageId: id, Timestamp: e.now(),
+		AppId: "settlement-worker publish", Headers: h, Body: body,
+	})
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	acked, err := dc.WaitContext(cctx)
+	if err != nil {
+		return fmt.Errorf("publish: waiting for the broker's confirm: %w", err)
+	}
+	if !acked {
+		return errors.New("publish: the broker refused the request (nack): is the request queue full?")
+	}
+	select {
+	case r := <-returns:
+		return fmt.Errorf("publish: unroutable (%d %s): no queue is bound to %s with %s; has the worker run with provider %s?",
+			r.ReplyCode, r.ReplyText, broker.IntakeExchange, broker.RequestRoutingKey(o.Provider), o.Provider)
+	default:
+	}
+	fmt.Fprintf(e.out(), "published request %s (order %s, %s) to %s with routing key %s\n",
+		dash(req.RequestID), dash(req.OrderID()), ct, broker.IntakeExchange, broker.RequestRoutingKey(o.Provider))
+	if o.Wait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(o.Wait)
+	defer timer.Stop()
+	for {
+		select {
+		case d, ok := <-statuses:
+			if !ok {
+				return errors.New("the broker closed the status queue")
+			}
+			if broker.Stringify(d.Headers[headerRequestID]) == req.RequestID || (req.RequestID != "" && d.CorrelationId == req.RequestID) {
+				if p := broker.Stringify(d.Headers[headerProvider]); p == "" || p == o.Provider {
+					fmt.Fprintln(e.out(), statusLine(d, e.now()))
+					return nil
+				}
+			}
+		case <-timer.C:
+			return fmt.Errorf("no status event for %s within %s: it may still be in flight (settlement-worker show %s)", dash(req.RequestID), o.Wait, req.RequestID)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// contentTypeOf picks XML or JSON from the file's extension, else its
+// first non-blank character.
+func contentTypeOf(file string, body []byte) (string, error) {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".xml":
+		return contentTypeXML, nil
+	case ".json":
+		return contentTypeJSON, nil
+	}
+	switch t := bytes.TrimSpace(body); {
+	case bytes.HasPrefix(t, []byte("<")):
+		return contentTypeXML, nil
+	case bytes.HasPrefix(t, []byte("{")):
+		return contentTypeJSON, nil
+	}
+	return "", fmt.Errorf("%s: cannot tell XML from JSON (name it .xml or .json)", file)
+}
+
+// statusQueue declares a temporary exclusive, auto-delete queue bound to
+// the status exchange with key, and consumes it.
+func statusQueue(ch *amqp.Channel, key string) (<-chan amqp.Delivery, error) {
+	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{"x-queue-type": "classic"})
+	if err != nil {
+		return nil, fmt.Errorf("declare a temporary status queue: %w", err)
+	}
+	if err := ch.QueueBind(q.Name, key, broker.StatusExchange, false, nil); err != nil {
+		if broker.IsNotFound(err) {
+			return nil, fmt.Errorf("exchange %s does not exist: has the worker run on this broker? %w", broker.StatusExchange, err)
+		}
+		return nil, fmt.Errorf("bind the temporary status queue: %w", err)
+	}
+	ds, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("consume the temporary status queue: %w", err)
+	}
+	return ds, nil
+}

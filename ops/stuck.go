@@ -1,0 +1,94 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// WaitingStates are the states a settlement passes through; one that stays
+// in them too long is stuck. Terminal states (settled, refused, withheld)
+// end the pipeline.
+var WaitingStates = []store.State{
+	store.StateReceived, store.StateConfirming, store.StateConfirmed,
+	store.StateSubmitting, store.StateAcknowledged, store.StatePending,
+}
+
+// StuckSettlement is a settlement waiting past the deadline.
+type StuckSettlement struct {
+	Provider  string    `json:"provider"`
+	State     string    `json:"state"`
+	RequestID string    `json:"request_id"`
+	StoreID   string    `json:"store_id"`
+	OrderID   string    `json:"order_id"`
+	Attempts  int       `json:"attempts"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Stuck prints the settlements in states (WaitingStates when empty) of
+// providers (all when empty) that were last updated more than olderThan
+// ago and are not parked, by provider and state, oldest first, with a
+// count per provider and state.
+func Stuck(ctx context.Context, e Env, states []store.State, providers []string, olderThan time.Duration, asJSON bool) error {
+	if len(states) == 0 {
+		states = WaitingStates
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := e.now()
+	stale, err := st.Stale(ctx, states, now.Add(-olderThan), 0)
+	if err != nil {
+		return err
+	}
+	out := []StuckSettlement{}
+	for _, s := range stale {
+		if len(providers) > 0 && !slices.Contains(providers, s.Provider) {
+			continue
+		}
+		out = append(out, StuckSettlement{Provider: s.Provider, State: string(s.State), RequestID: s.RequestID,
+			StoreID: s.StoreID, OrderID: s.OrderID, Attempts: s.Attempts, UpdatedAt: s.UpdatedAt})
+	}
+	// Stale orders by update; group by provider and state, keeping that.
+	slices.SortStableFunc(out, func(a, b StuckSettlement) int {
+		return strings.Compare(a.Provider+"\x00"+a.State, b.Provider+"\x00"+b.State)
+	})
+	if asJSON {
+		enc := json.NewEncoder(e.out())
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = string(s)
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(e.out(), "no settlement has waited more than %s in %s\n", olderThan, strings.Join(names, ", "))
+		return nil
+	}
+	w := table(e.out())
+	fmt.Fprintln(w, "PROVIDER\tSTATE\tREQUEST\tSTORE\tORDER\tATTEMPTS\tLAST UPDATE\tWAITING")
+	for _, s := range out {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Provider, s.State, oneLine(s.RequestID, 40), dash(s.StoreID),
+			dash(oneLine(s.OrderID, 30)), s.Attempts, stamp(s.UpdatedAt), age(now.Sub(s.UpdatedAt)))
+	}
+	_ = w.Flush()
+	fmt.Fprintf(e.out(), "%d settlement(s) waited more than %s:", len(out), olderThan)
+	for i := 0; i < len(out); {
+		j := i
+		for j < len(out) && out[j].Provider == out[i].Provider && out[j].State == out[i].State {
+			j++
+		}
+		fmt.Fprintf(e.out(), " %s/%s %d (oldest %s);", out[i].Provider, out[i].State, j-i, age(now.Sub(out[i].UpdatedAt)))
+		i = j
+	}
+	fmt.Fprintln(e.out(), " parked ones are listed by `parked ls`")
+	return nil
+}
