@@ -166,6 +166,16 @@ func (c Config) Facts() map[string]providers.Facts {
 }
 
 func (c *Config) applyDefaults() {
+	// PROVIDERS is forgiving: " Radial, PAYSAFE " is radial,paysafe, and an
+	// empty entry or a repeat is dropped.
+	var names []string
+	for _, p := range c.Providers {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p != "" && !slices.Contains(names, p) {
+			names = append(names, p)
+		}
+	}
+	c.Providers = names
 	if c.Intake.Addr == "" {
 		c.Intake.Addr = "off"
 	}

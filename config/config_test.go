@@ -224,6 +224,25 @@ func TestLoadDerivedFromAMQPUser(t *testing.T) {
 	}
 }
 
+// PROVIDERS is trimmed, case-insensitive, and ignores empty entries and
+// repeats.
+func TestProvidersAreForgiving(t *testing.T) {
+	cleanEnv(t)
+	setEnv(t, minimal...)
+	setEnv(t, "PROVIDERS", " Radial, ,RADIAL,", "")
+	c, err := config.Load(all.Providers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Providers, []string{"radial"}) {
+		t.Errorf("Providers = %q, want [radial]", c.Providers)
+	}
+	t.Setenv("PROVIDERS", " , ")
+	if _, err := config.Load(all.Providers); err == nil || !strings.Contains(err.Error(), "PROVIDERS: name at least one provider") {
+		t.Errorf("PROVIDERS of blanks: %v", err)
+	}
+}
+
 func TestStatusQueueBindings(t *testing.T) {
 	c := config.Config{StatusQueues: []string{"q.a=settlement.status.S1", " q.b ", "q.c = settlement.status.* ", "q.d=a=b"}}
 	want := []broker.StatusQueue{
@@ -254,7 +273,6 @@ func TestLoadValidationRules(t *testing.T) {
 		{"FRISBII_API_KEY missing", []string{"PROVIDERS", "frisbii", "FRISBII_BASE_URL", "http://f"}, "FRISBII_API_KEY", "required"},
 		{"MIVA_STORE_CODE missing", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t"}, "MIVA_STORE_CODE", "required"},
 		{"PENDING_DEADLINE 0", []string{"PENDING_DEADLINE", "0s"}, "PENDING_DEADLINE", "positive"},
-		{"PROVIDERS blank entry", []string{"PROVIDERS", "radial,"}, "PROVIDERS", `unknown provider ""`},
 		{"QUEUE_TYPE", []string{"QUEUE_TYPE", "stream"}, "QUEUE_TYPE", `"stream"`},
 		{"STATUS_QUEUES without name", []string{"STATUS_QUEUES", "=settlement.status.#"}, "STATUS_QUEUES", "name=binding.key"},
 		{"STATUS_QUEUES without key", []string{"STATUS_QUEUES", "q.a="}, "STATUS_QUEUES", "name=binding.key"},
