@@ -113,8 +113,14 @@ const (
 	refAttemptsBase = "attempts_base"
 )
 
-// intake is a request message as understood by the pipeline.
-type intake struct {
+// delivery is one delivery of a request message as the pipeline
+// understands it: the message, its parsed request, and what the steps of
+// this run share (the attempt, the lock held, the logger).
+type delivery struct {
+	// msg is the delivered message (retries and parking copy it).
+	msg *message.Message
+	// log carries the request's fields, and the state being run.
+	log        zerolog.Logger
 	req        *messages.PaymentSettlementRequest
 	key        store.Key
 	storeID    string
@@ -142,7 +148,7 @@ type lockRef struct{ storeID, orderID string }
 // delivery about to run is attempt s.Attempts+1 overall (the provider sees
 // that number, e.g. in Radial's ConfirmFunds requestId) and
 // s.Attempts+1-base within the retry budget.
-func (in *intake) syncAttempt(s store.Settlement) {
+func (in *delivery) syncAttempt(s store.Settlement) {
 	base, _ := strconv.Atoi(s.Refs[refAttemptsBase])
 	n := s.Attempts
 	if !in.counted {
@@ -189,6 +195,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	if req.PaymentContext != nil {
 		log = log.With().Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value)).Logger()
 	}
+	in.log = log
 
 	// Every delivery that passes the identity checks below has the same
 	// store, order and requestId as the recorded request, so it takes the
@@ -251,9 +258,11 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	if len(in.problems) > 0 && s.State == store.StateReceived {
 		reason := "invalid request: " + strings.Join(in.problems, "; ")
 		log.Warn().Str("reason", reason).Msg("refusing invalid request")
-		return h.finish(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, log)
+		in.log = log
+		return h.finish(ctx, s, in, ending{to: store.StateRefused, verdict: messages.StatusRejected, reason: reason})
 	}
-	return h.run(ctx, msg, s, in, log.With().Int("attempt", in.attempt).Logger())
+	in.log = log.With().Int("attempt", in.attempt).Logger()
+	return h.run(ctx, s, in)
 }
 
 // identityMismatch compares a delivery of a known requestId with the
@@ -278,7 +287,7 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 // unreportableReason is the parked reason of a request that no valid
 // PaymentSettlementStatus can answer: the status's problems, and the
 // request's own when it is also invalid.
-func (h *Settlement) unreportableReason(in *intake) string {
+func (h *Settlement) unreportableReason(in *delivery) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "not settled and no PaymentSettlementStatus published: a status for this request would break Radial's schema (%s)",
 		strings.Join(in.unreportable, "; "))
@@ -313,18 +322,19 @@ func describeHeader(v string) string {
 // for an asynchronous verdict, or is handed to the retry queues. The states,
 // the step each runs and what a crash in that step means are listed in the
 // package documentation (doc.go).
-func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, log zerolog.Logger) error {
+func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) error {
 	freshSubmit := false
-	base := log
+	base := in.log
 	for {
-		log := base.With().Str("state", string(s.State)).Logger()
+		in.log = base.With().Str("state", string(s.State)).Logger()
+		log := in.log
 		var err error
 		switch s.State {
 		case store.StateWithheld, store.StateSettled, store.StateRefused:
 			err := h.republish(ctx, s, log)
 			var invalid *InvalidStatusError
 			if errors.As(err, &invalid) {
-				return h.park(ctx, msg, 0, "duplicate of a finished request whose recorded status is not republished: "+invalid.Error(), log)
+				return h.park(ctx, in.msg, 0, "duplicate of a finished request whose recorded status is not republished: "+invalid.Error(), log)
 			}
 			return err
 
@@ -338,7 +348,7 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 			if next == store.StateSubmitting {
 				if p, ok := h.Provider.(providers.Preparer); ok {
 					if err := h.checkLock(ctx, in); err != nil {
-						return h.failed(ctx, msg, s, in, "prepare", err, log)
+						return h.failed(ctx, s, in, "prepare", err)
 					}
 					perr := h.timed("prepare", func(cctx context.Context) error {
 						var e error
@@ -346,7 +356,7 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 						return e
 					}, ctx)
 					if perr != nil {
-						return h.failed(ctx, msg, s, in, "prepare", perr, log)
+						return h.failed(ctx, s, in, "prepare", perr)
 					}
 				}
 				ch.Refs = mergeRefs(mergeRefs(ch.Refs, refCallSentAt, now()), refCallNotSent, "false")
@@ -362,7 +372,7 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 				in.preq.AuthorizationAmount = in.preq.Amount
 			}
 			if err := h.checkLock(ctx, in); err != nil {
-				return h.failed(ctx, msg, s, in, "confirm funds", err, log)
+				return h.failed(ctx, s, in, "confirm funds", err)
 			}
 			var cr providers.ConfirmResult
 			cerr := h.timed("confirm_funds", func(cctx context.Context) error {
@@ -371,7 +381,7 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 				return e
 			}, ctx)
 			if cerr != nil {
-				return h.failed(ctx, msg, s, in, "confirm funds", cerr, log)
+				return h.failed(ctx, s, in, "confirm funds", cerr)
 			}
 			if !cr.Available {
 				reason := cr.Reason
@@ -379,7 +389,7 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 					reason = strings.TrimSuffix("funds not available: "+reason, ": ")
 				}
 				log.Info().Str("reason", reason).Msg("confirm funds failed; withholding the debit")
-				return h.finish(ctx, msg, s, in, store.StateWithheld, messages.StatusRejected, reason, log)
+				return h.finish(ctx, s, in, ending{to: store.StateWithheld, verdict: messages.StatusRejected, reason: reason})
 			}
 			s, err = h.move(ctx, s, store.StateConfirmed, store.Change{Refs: cr.Refs, Note: "funds confirmed"})
 			if err == nil {
@@ -394,7 +404,7 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 				Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}})
 
 		case store.StateSubmitting:
-			return h.submitting(ctx, msg, s, in, freshSubmit, log)
+			return h.submitting(ctx, s, in, freshSubmit)
 
 		case store.StateAcknowledged:
 			log.Info().Msg("provider already acknowledged this settlement; its verdict arrives asynchronously (never resubmitted)")
@@ -413,9 +423,9 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 				return e
 			}, ctx)
 			if perr != nil {
-				return h.failed(ctx, msg, s, in, "poll", perr, log)
+				return h.failed(ctx, s, in, "poll", perr)
 			}
-			return h.outcome(ctx, msg, s, in, out, log)
+			return h.outcome(ctx, s, in, out)
 
 		default:
 			return fmt.Errorf("settlement %s has unknown state %q", s.RequestID, s.State)
@@ -431,7 +441,8 @@ func (h *Settlement) run(ctx context.Context, msg *message.Message, s store.Sett
 // window, then reconcile (or, for an idempotent provider, submit again with
 // the same key); a non-idempotent provider whose records still show nothing
 // is parked for a person, never submitted again.
-func (h *Settlement) submitting(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, fresh bool, log zerolog.Logger) error {
+func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *delivery, fresh bool) error {
+	log := in.log
 	facts := h.facts()
 	uncertain := !fresh && s.Refs[refCallNotSent] != "true"
 	if uncertain {
@@ -442,7 +453,7 @@ func (h *Settlement) submitting(ctx context.Context, msg *message.Message, s sto
 		if wait := time.Until(sentAt.Add(facts.SettleWindow)); wait > 0 {
 			log.Info().Dur("wait", wait).Time("call_sent_at", sentAt).
 				Msg("the last call may still be committed by the provider; reconciling after its settle window")
-			return h.schedule(ctx, msg, in.attempt, wait, true, "waiting for the settle window before reconciling", log)
+			return h.schedule(ctx, in, wait, true, "waiting for the settle window before reconciling")
 		}
 	}
 	var err error
@@ -450,22 +461,22 @@ func (h *Settlement) submitting(ctx context.Context, msg *message.Message, s sto
 		return err
 	}
 	if err := h.checkLock(ctx, in); err != nil {
-		return h.failed(ctx, msg, s, in, "settle", err, log)
+		return h.failed(ctx, s, in, "settle", err)
 	}
 	in.preq.Refs = s.Refs
 	if uncertain {
-		out, found, rerr := h.reconcile(ctx, s, in, log)
+		out, found, rerr := h.reconcile(ctx, s, in)
 		switch {
 		case rerr != nil:
-			return h.failed(ctx, msg, s, in, "reconcile", rerr, log)
+			return h.failed(ctx, s, in, "reconcile", rerr)
 		case found:
 			log.Info().Str("outcome", string(out.Kind)).Msg("reconciled an earlier attempt with the provider")
-			return h.outcome(ctx, msg, s, in, out, log)
+			return h.outcome(ctx, s, in, out)
 		case !facts.Idempotent:
 			reason := fmt.Sprintf("the settle call sent at %s got no answer and %s shows no trace of it after its settle window (%s): "+
 				"it is not known whether money moved, and %s has no idempotency key, so it is not sent again; check the order with %s, then settle it by hand",
 				s.Refs[refCallSentAt], h.Provider.Name(), facts.SettleWindow, h.Provider.Name(), h.Provider.Name())
-			return h.parkSettlement(ctx, msg, s, in, reason, log)
+			return h.parkSettlement(ctx, s, in, reason)
 		}
 		log.Info().Msg("an earlier attempt may have reached the provider; resubmitting with the same idempotency key")
 		ch := store.Change{Note: "resubmitting", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}}
@@ -488,14 +499,14 @@ func (h *Settlement) submitting(ctx context.Context, msg *message.Message, s sto
 				s = next
 			}
 		}
-		return h.failed(ctx, msg, s, in, "settle", serr, log)
+		return h.failed(ctx, s, in, "settle", serr)
 	}
-	return h.outcome(ctx, msg, s, in, out, log)
+	return h.outcome(ctx, s, in, out)
 }
 
 // reconcile asks a Reconciler whether an earlier attempt reached the
 // provider; found=false without a Reconciler.
-func (h *Settlement) reconcile(ctx context.Context, s store.Settlement, in *intake, log zerolog.Logger) (providers.Outcome, bool, error) {
+func (h *Settlement) reconcile(ctx context.Context, s store.Settlement, in *delivery) (providers.Outcome, bool, error) {
 	r, ok := h.Provider.(providers.Reconciler)
 	if !ok {
 		return providers.Outcome{}, false, nil
@@ -517,7 +528,7 @@ func (h *Settlement) reconcile(ctx context.Context, s store.Settlement, in *inta
 
 // settle calls the provider's Settle with our correlation id as the
 // request's ClientContext (Radial correlates its asynchronous status on it).
-func (h *Settlement) settle(ctx context.Context, s store.Settlement, in *intake) (providers.Outcome, error) {
+func (h *Settlement) settle(ctx context.Context, s store.Settlement, in *delivery) (providers.Outcome, error) {
 	req := *in.req
 	req.ClientContext = s.CorrelationID
 	preq := *in.preq
@@ -533,7 +544,7 @@ func (h *Settlement) settle(ctx context.Context, s store.Settlement, in *intake)
 
 // countAttempt records, once per delivery and before its first provider
 // call, that an attempt starts: attempts are counted in the store.
-func (h *Settlement) countAttempt(ctx context.Context, s store.Settlement, in *intake) (store.Settlement, error) {
+func (h *Settlement) countAttempt(ctx context.Context, s store.Settlement, in *delivery) (store.Settlement, error) {
 	if in.counted {
 		return s, nil
 	}
@@ -555,7 +566,7 @@ type LockChecker interface {
 
 // checkLock verifies, right before a provider call, that the order lock is
 // still held; a lost lock is a transient failure (the call is not made).
-func (h *Settlement) checkLock(ctx context.Context, in *intake) error {
+func (h *Settlement) checkLock(ctx context.Context, in *delivery) error {
 	c, ok := h.Store.(LockChecker)
 	if !ok {
 		return nil
@@ -598,7 +609,8 @@ func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]str
 }
 
 // outcome records what the provider answered.
-func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, out providers.Outcome, log zerolog.Logger) error {
+func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delivery, out providers.Outcome) error {
+	log := in.log
 	refs := mergeRefs(out.Refs, "provider_ref", out.Ref)
 	switch out.Kind {
 	case providers.Accepted:
@@ -610,13 +622,13 @@ func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.
 		return nil
 	case providers.Settled:
 		s.Refs = mergeRefs(s.Refs, "provider_ref", out.Ref)
-		return h.finishWith(ctx, msg, s, in, store.StateSettled, messages.StatusSettled, "", refs, log)
+		return h.finish(ctx, s, in, ending{to: store.StateSettled, verdict: messages.StatusSettled, reason: "", refs: refs})
 	case providers.Refused:
 		reason := out.Reason
 		if reason == "" {
 			reason = "refused by provider"
 		}
-		return h.finishWith(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, refs, log)
+		return h.finish(ctx, s, in, ending{to: store.StateRefused, verdict: messages.StatusRejected, reason: reason, refs: refs})
 	case providers.Pending:
 		if s.State != store.StatePending {
 			refs = mergeRefs(refs, refPendingSince, time.Now().UTC().Format(time.RFC3339))
@@ -628,9 +640,9 @@ func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.
 		if since, err := time.Parse(time.RFC3339, s.Refs[refPendingSince]); err == nil && h.PendingDeadline > 0 && time.Since(since) > h.PendingDeadline {
 			reason := fmt.Sprintf("still pending at the provider %s after %s (deadline %s): check it with the provider, then replay",
 				since.Format(time.RFC3339), time.Since(since).Round(time.Second), h.PendingDeadline)
-			return h.parkSettlement(ctx, msg, s, in, reason, log)
+			return h.parkSettlement(ctx, s, in, reason)
 		}
-		return h.schedule(ctx, msg, in.attempt, out.RecheckAfter, true, "pending at provider", log)
+		return h.schedule(ctx, in, out.RecheckAfter, true, "pending at provider")
 	default:
 		return fmt.Errorf("provider %s returned unknown outcome %q", h.Provider.Name(), out.Kind)
 	}
@@ -639,15 +651,16 @@ func (h *Settlement) outcome(ctx context.Context, msg *message.Message, s store.
 // failed handles a provider error (the one classification, providers.ClassOf):
 // permanent ones refuse the request, unresolved ones park it for a person at
 // once, transient ones are retried until the attempts run out, then parked.
-func (h *Settlement) failed(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, op string, err error, log zerolog.Logger) error {
+func (h *Settlement) failed(ctx context.Context, s store.Settlement, in *delivery, op string, err error) error {
+	log := in.log
 	reason := providers.ReasonOf(err)
 	switch providers.ClassOf(err) {
 	case providers.Permanent:
 		log.Warn().Err(err).Str("op", op).Msg("permanent provider failure; refusing")
-		return h.finish(ctx, msg, s, in, store.StateRefused, messages.StatusRejected, reason, log)
+		return h.finish(ctx, s, in, ending{to: store.StateRefused, verdict: messages.StatusRejected, reason: reason})
 	case providers.Unresolved:
 		log.Error().Err(err).Str("op", op).Msg("outcome cannot be decided without a person; parking")
-		return h.parkSettlement(ctx, msg, s, in, op+": "+reason, log)
+		return h.parkSettlement(ctx, s, in, op+": "+reason)
 	}
 	reason = op + ": " + reason
 	if !in.counted {
@@ -661,29 +674,37 @@ func (h *Settlement) failed(ctx context.Context, msg *message.Message, s store.S
 	if in.attempt >= h.Retry.MaxAttempts {
 		reason = fmt.Sprintf("retries exhausted after %d attempts; last error: %s", in.attempt, reason)
 		log.Error().Err(err).Msg("parking request")
-		return h.parkSettlement(ctx, msg, s, in, reason, log)
+		return h.parkSettlement(ctx, s, in, reason)
 	}
 	log.Warn().Err(err).Str("op", op).Msg("transient failure; retrying later")
 	h.Metrics.retry(h.Provider.Name())
-	return h.schedule(ctx, msg, in.attempt, h.Retry.delay(in.attempt), false, reason, log)
+	return h.schedule(ctx, in, h.Retry.delay(in.attempt), false, reason)
 }
 
 // parkSettlement records the parked reason on the settlement, then parks
 // its message.
-func (h *Settlement) parkSettlement(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, reason string, log zerolog.Logger) error {
+func (h *Settlement) parkSettlement(ctx context.Context, s store.Settlement, in *delivery, reason string) error {
 	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked"}, nil); err != nil {
 		return fmt.Errorf("record the parking of %s: %w", s.RequestID, err)
 	}
-	return h.park(ctx, msg, in.attempt, reason, log)
+	return h.park(ctx, in.msg, in.attempt, reason, in.log)
 }
 
-// finish moves the settlement to a terminal state with a status event and
-// publishes it.
-func (h *Settlement) finish(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, to store.State, verdict, reason string, log zerolog.Logger) error {
-	return h.finishWith(ctx, msg, s, in, to, verdict, reason, nil, log)
+// ending is how a settlement ends: its terminal state, the verdict of its
+// status event (S or R) with the decline reason, and provider references
+// to record with it.
+type ending struct {
+	to      store.State
+	verdict string
+	reason  string
+	refs    map[string]string
 }
 
-func (h *Settlement) finishWith(ctx context.Context, msg *message.Message, s store.Settlement, in *intake, to store.State, verdict, reason string, refs map[string]string, log zerolog.Logger) error {
+// finish moves the settlement to its terminal state with a status event,
+// recorded together (the outbox), and publishes it.
+func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *delivery, e ending) error {
+	msg, log := in.msg, in.log
+	to, verdict, reason, refs := e.to, e.verdict, e.reason, e.refs
 	ch := store.Change{Refs: refs, Note: fmt.Sprintf("%s (%s)", to, verdict)}
 	if reason != "" {
 		ch.DeclineReason = &reason
@@ -753,7 +774,8 @@ func (h *Settlement) move(ctx context.Context, s store.Settlement, to store.Stat
 
 // schedule republishes the message to the retry queue for delay, with the
 // attempt count (unchanged for a poll) in its headers, and acks the original.
-func (h *Settlement) schedule(ctx context.Context, msg *message.Message, attempt int, delay time.Duration, poll bool, reason string, log zerolog.Logger) error {
+func (h *Settlement) schedule(ctx context.Context, in *delivery, delay time.Duration, poll bool, reason string) error {
+	msg, attempt, log := in.msg, in.attempt, in.log
 	next := attempt + 1
 	if poll {
 		next = attempt
@@ -882,8 +904,10 @@ func decodeRequest(msg *message.Message) (*messages.PaymentSettlementRequest, er
 // understand validates the request and its headers and builds the
 // provider's view of it. Problems are collected, not returned: a request that
 // parses but is invalid ends with status R naming every problem.
-func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettlementRequest, attempt int) *intake {
-	in := &intake{
+func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettlementRequest, attempt int) *delivery {
+	in := &delivery{
+		msg:        msg,
+		log:        h.Log,
 		req:        req,
 		storeID:    strings.TrimSpace(msg.Metadata.Get(HeaderStoreID)),
 		tenderType: strings.TrimSpace(msg.Metadata.Get(HeaderTenderType)),
@@ -945,7 +969,7 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 	return in
 }
 
-func (h *Settlement) newSettlement(msg *message.Message, in *intake) store.Settlement {
+func (h *Settlement) newSettlement(msg *message.Message, in *delivery) store.Settlement {
 	corr := correlationID(in.key, in.req)
 	amount := in.req.Amount.Value
 	if in.preq.Amount.Currency != "" {
