@@ -114,7 +114,7 @@ func TestLoadDefaults(t *testing.T) {
 			StatusDeadline:    24 * time.Hour,
 			AMQPURL:           "amqp://guest:guest@127.0.0.1:5672/",
 			StatusQueue:       "q.Payments.Settlements.Status.radial",
-			StatusConcurrency: 1,
+			StatusConcurrency: 16,
 		},
 		"paysafe": &paysafe.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RecheckAfter: 30 * time.Second},
 		"frisbii": &frisbii.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RefundRecheck: 30 * time.Second},

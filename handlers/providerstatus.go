@@ -363,3 +363,15 @@ func containsState(set []store.State, s store.State) bool {
 
 // statusBudget bounds the handling of one provider status.
 const statusBudget = time.Minute
+
+// StatusOrderKey is the key under which a provider's statuses are applied
+// one at a time, in queue order: the store and order the status names (an S
+// and its chargeback R must not overtake each other). A status that cannot
+// be read has the key "" (they are parked one at a time).
+func StatusOrderKey(msg *message.Message) string {
+	st, err := messages.DecodeSettlementStatus(msg.Payload)
+	if err != nil {
+		return ""
+	}
+	return st.StoreID + "/" + st.OrderID()
+}

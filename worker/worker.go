@@ -269,18 +269,16 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	if err != nil {
 		return brokerError(src.URLSetting, fmt.Errorf("%s status queue %s: %w", name, src.Queue, err))
 	}
-	wlog := newWMLogger(log)
-	sub, err := broker.NewSubscriber(ctx, broker.SubscriberConfig{URL: src.AMQPURL, Prefetch: cfg.Prefetch, Passive: true}, wlog)
-	if err != nil {
-		return brokerError(src.URLSetting, err)
-	}
+	// Statuses of one order are applied in queue order (an S before its
+	// chargeback R), those of different orders concurrently.
+	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: handlers.StatusOrderKey,
+		DrainTimeout: cfg.ShutdownTimeout, Log: log.With().Str("queue", src.Queue).Logger()}
 	h := &handlers.ProviderStatus{
 		Provider: name, Queue: src.Queue, Store: st, Pub: pub,
 		Log:     log.With().Str("handler", name+"-status").Logger(),
 		Metrics: metrics, Crash: deps.Crash,
 	}
-	router.AddConsumerHandler("status-"+name, src.Queue,
-		broker.NewConcurrentSubscriber(sub, src.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
+	router.AddConsumerHandler("status-"+name, src.Queue, sub, h.HandleSafely)
 	select {
 	case <-router.Running():
 	case <-ctx.Done():
@@ -289,7 +287,7 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	if err := router.RunHandlers(ctx); err != nil {
 		return fmt.Errorf("%s status queue %s: %w", name, src.Queue, err)
 	}
-	ready.Set(dep, connected(sub.IsConnected))
+	ready.Set(dep, connected(sub.Connected))
 	log.Info().Str("provider", name).Str("queue", src.Queue).Msg("consuming the provider's status queue")
 	return nil
 }

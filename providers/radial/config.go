@@ -50,11 +50,9 @@ type Config struct {
 	// StatusQueue is Radial's status queue, consumed passively. Not used
 	// by the client.
 	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL> when RADIAL_AMQP_URL is Radial's own broker or vhost; required on ours, and never one of our own queues)."`
-	// StatusConcurrency is how many Radial statuses are handled at once.
-	// Above 1, two statuses of one settlement that wait in the queue
-	// together (an S and its chargeback R, after an outage) may be handled
-	// out of order; at 1 they are handled in queue order.
-	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"1" help:"Radial statuses handled at once; 1 (the default) handles them in queue order, above 1 two statuses of one settlement queued together (an S and its chargeback R) may be applied out of order."`
+	// StatusConcurrency is how many Radial statuses are handled at once
+	// (statuses of one order always one at a time, in queue order).
+	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once; those of one order one at a time, in queue order (an S before its chargeback R)."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.

@@ -1,0 +1,260 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+)
+
+// KeyedSubscriber consumes a queue with up to N messages in flight, and
+// never two of the same key at once: a message waits until every earlier
+// message of its key (in queue order) was acked or nacked. Statuses of one
+// order are so applied in the order the provider published them (an S
+// before its chargeback R), while statuses of different orders run
+// concurrently.
+//
+// It is its own AMQP consumer (one channel, prefetch N, manual acks):
+// watermill-amqp hands out one message per subscription and waits for its
+// ack, and merging several subscriptions (ConcurrentSubscriber) loses the
+// queue order. A connection lost is re-established with backoff; messages
+// not acked by then are redelivered by the broker, in order.
+type KeyedSubscriber struct {
+	// URL is the broker; Passive consumes a queue the worker does not own
+	// (checked with a passive declare, never declared).
+	URL     string
+	Passive bool
+	// N bounds the messages in flight (the channel's prefetch).
+	N int
+	// Key orders messages: those with the same key are handled one at a
+	// time, in queue order ("" is a key like any other).
+	Key func(*message.Message) string
+	// DrainTimeout bounds Close's wait for in-flight messages.
+	DrainTimeout time.Duration
+	Log          zerolog.Logger
+
+	connected atomic.Bool
+	mu        sync.Mutex
+	cancel    context.CancelFunc
+	stopping chan struct{} // closed by Close: hand out nothing more
+	inflight sync.WaitGroup
+	done     chan struct{}
+}
+
+// Subscribe starts consuming queue; the channel closes once Close was
+// called (or ctx ended) and the consumer stopped.
+func (k *KeyedSubscriber) Subscribe(ctx context.Context, queue string) (<-chan *message.Message, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cancel != nil {
+		return nil, errors.New("keyed subscriber: already subscribed")
+	}
+	ctx, k.cancel = context.WithCancel(ctx)
+	k.done, k.stopping = make(chan struct{}), make(chan struct{})
+	out := make(chan *message.Message)
+	go func() {
+		defer close(k.done)
+		defer close(out)
+		for ctx.Err() == nil {
+			err := k.session(ctx, queue, out)
+			if ctx.Err() != nil || k.stopped() {
+				return
+			}
+			k.Log.Warn().Err(err).Str("queue", queue).Msg("keyed consumer lost its connection; reconnecting")
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return out, nil
+}
+
+// session consumes on one connection until it fails or ctx ends.
+func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- *message.Message) error {
+	conn, err := Dial(ctx, k.URL, k.Log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	if k.Passive {
+		if _, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil); err != nil {
+			return fmt.Errorf("queue %s does not exist (it belongs to the provider; consumed passively): %w", queue, err)
+		}
+	}
+	if err := ch.Qos(max(k.N, 1), 0, false); err != nil {
+		return fmt.Errorf("set prefetch: %w", err)
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, queue, "", false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", queue, err)
+	}
+	k.connected.Store(true)
+	defer k.connected.Store(false)
+
+	// waiting holds, per key with a message in flight, the messages of
+	// that key received since, in order.
+	var mu sync.Mutex
+	waiting := map[string][]keyedDelivery{}
+	var emit func(kd keyedDelivery)
+	var settle func(kd keyedDelivery)
+	// next hands out the key's next waiting message, if any.
+	next := func(key string) {
+		mu.Lock()
+		q := waiting[key]
+		if len(q) == 0 {
+			delete(waiting, key)
+			mu.Unlock()
+			return
+		}
+		waiting[key] = q[1:]
+		mu.Unlock()
+		emit(q[0])
+	}
+	settle = func(kd keyedDelivery) {
+		retry := time.Duration(0)
+		for {
+			select {
+			case <-kd.msg.Acked():
+				_ = kd.d.Ack(false)
+			case <-kd.msg.Nacked():
+				// Handled again here, after a pause: requeued to the
+				// broker, it would be overtaken by its key's later
+				// messages. A stopping subscriber requeues it instead.
+				retry = min(max(2*retry, 500*time.Millisecond), 10*time.Second)
+				select {
+				case <-time.After(retry):
+					kd.msg = redo(ctx, kd.msg)
+					select {
+					case out <- kd.msg:
+						continue
+					case <-k.stopping:
+					case <-ctx.Done():
+						k.inflight.Done()
+						return
+					}
+				case <-k.stopping:
+				case <-ctx.Done():
+					k.inflight.Done()
+					return
+				}
+				_ = kd.d.Nack(false, true)
+			case <-ctx.Done():
+				// Abandoned: the broker redelivers it.
+				k.inflight.Done()
+				return
+			}
+			k.inflight.Done()
+			next(kd.key)
+			return
+		}
+	}
+	emit = func(kd keyedDelivery) {
+		select {
+		case out <- kd.msg:
+			go settle(kd)
+		case <-k.stopping:
+			_ = kd.d.Nack(false, true) // never handed out: back to the queue
+			k.inflight.Done()
+		case <-ctx.Done():
+			k.inflight.Done()
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-k.stopping:
+			// Hand out nothing more; the handed-out messages are still
+			// acked on this connection until Close ends it.
+			<-ctx.Done()
+			return ctx.Err()
+		case d, ok := <-deliveries:
+			if !ok {
+				return errors.New("delivery channel closed")
+			}
+			msg, err := Marshaler{}.Unmarshal(d)
+			if err != nil {
+				_ = d.Nack(false, true)
+				continue
+			}
+			msg.SetContext(ctx)
+			kd := keyedDelivery{d: d, msg: msg}
+			if k.Key != nil {
+				kd.key = k.Key(msg)
+			}
+			k.inflight.Add(1)
+			mu.Lock()
+			_, busy := waiting[kd.key]
+			if busy {
+				waiting[kd.key] = append(waiting[kd.key], kd)
+				mu.Unlock()
+				continue
+			}
+			waiting[kd.key] = nil
+			mu.Unlock()
+			emit(kd)
+		}
+	}
+}
+
+// redo is a fresh copy of a nacked message, to hand out again.
+func redo(ctx context.Context, msg *message.Message) *message.Message {
+	cp := msg.Copy()
+	cp.SetContext(ctx)
+	return cp
+}
+
+type keyedDelivery struct {
+	d   amqp.Delivery
+	msg *message.Message
+	key string
+}
+
+// Connected reports whether the consumer is consuming (for readiness).
+func (k *KeyedSubscriber) Connected() bool { return k.connected.Load() }
+
+func (k *KeyedSubscriber) stopped() bool {
+	select {
+	case <-k.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops handing out messages (those received but not handed out go
+// back to the queue), waits up to DrainTimeout for the handed-out ones to be
+// acked or nacked, and closes the connection (the broker redelivers what was
+// not acked).
+func (k *KeyedSubscriber) Close() error {
+	k.mu.Lock()
+	cancel, done, stopping := k.cancel, k.done, k.stopping
+	if cancel != nil && !k.stopped() {
+		close(stopping)
+	}
+	k.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	drained := make(chan struct{})
+	go func() { k.inflight.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(k.DrainTimeout):
+		k.Log.Warn().Dur("drain_timeout", k.DrainTimeout).Msg("in-flight messages did not finish in time; they will be redelivered")
+	}
+	cancel()
+	<-done
+	return nil
+}
