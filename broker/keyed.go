@@ -42,9 +42,9 @@ type KeyedSubscriber struct {
 	connected atomic.Bool
 	mu        sync.Mutex
 	cancel    context.CancelFunc
-	stopping chan struct{} // closed by Close: hand out nothing more
-	inflight sync.WaitGroup
-	done     chan struct{}
+	stopping  chan struct{} // closed by Close: hand out nothing more
+	inflight  sync.WaitGroup
+	done      chan struct{}
 }
 
 // Subscribe starts consuming queue; the channel closes once Close was
