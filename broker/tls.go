@@ -77,3 +77,7 @@ func dialConfig(name string) amqp.Config {
 	}
 	return c
 }
+
+// DialConfig is the amqp091 configuration this package dials with (TLS
+// included), for callers that dial once themselves (operator commands).
+func DialConfig(name string) amqp.Config { return dialConfig(name) }

@@ -18,6 +18,7 @@ import (
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/intake"
 	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/store"
 	"github.com/settlement-worker/settlement-worker/webhook"
 )
 
@@ -59,6 +60,11 @@ type Config struct {
 	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" help:"Largest settlement request body in bytes; a larger one is parked (intake: refused) before any provider call."`
 	// StoreDSN selects the durable store.
 	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state)."`
+	// StoreEncryptionKey seals request and status event bodies (which may
+	// hold raw card numbers) in the store; StoreEncryptionOldKeys still
+	// open what earlier keys sealed.
+	StoreEncryptionKey     string   `env:"STORE_ENCRYPTION_KEY" help:"Base64 256-bit key (openssl rand -base64 32) sealing request and status bodies at rest with AES-GCM (they may hold raw card numbers; never logged). Use STORE_ENCRYPTION_KEY_FILE."`
+	StoreEncryptionOldKeys []string `env:"STORE_ENCRYPTION_OLD_KEYS" help:"Earlier STORE_ENCRYPTION_KEYs, comma-separated: still open what they sealed (never logged)."`
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" help:"How long in-flight settlements may take to finish on SIGTERM."`
 	// HTTPAddr serves /healthz, /readyz and /metrics; "off" disables it.
@@ -128,6 +134,11 @@ func Load(reg providers.Registry) (Config, error) {
 	}
 	c.applyDefaults()
 	return c, c.Validate()
+}
+
+// StoreKeys is the keyring sealing bodies at rest (nil without a key).
+func (c Config) StoreKeys() (*store.Keyring, error) {
+	return store.ParseKeyring(c.StoreEncryptionKey, c.StoreEncryptionOldKeys)
 }
 
 // AMQPTLS names the TLS files of amqps:// connections.
@@ -286,6 +297,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.AMQPTLS().Load(); err != nil {
 		bad("AMQP_TLS_CA_FILE", "or AMQP_TLS_CERT_FILE / AMQP_TLS_KEY_FILE: %v", err)
+	}
+	if _, err := c.StoreKeys(); err != nil {
+		bad("STORE_ENCRYPTION_KEY", "%v", err)
 	}
 	if c.AMQPRefusedGrace < 0 {
 		bad("AMQP_REFUSED_GRACE", "must be 0 or positive (got %s)", c.AMQPRefusedGrace)

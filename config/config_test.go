@@ -25,7 +25,7 @@ import (
 // allVars are the environment variables the worker documents.
 var allVars = []string{
 	"AMQP_URL", "AMQP_TLS_CA_FILE", "AMQP_TLS_CERT_FILE", "AMQP_TLS_KEY_FILE", "AMQP_REFUSED_GRACE", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
-	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "MAX_REQUEST_BYTES", "STORE_DSN", "SHUTDOWN_TIMEOUT",
+	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "MAX_REQUEST_BYTES", "STORE_DSN", "STORE_ENCRYPTION_KEY", "STORE_ENCRYPTION_OLD_KEYS", "SHUTDOWN_TIMEOUT",
 	"HTTP_ADDR", "PPROF_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
 	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
@@ -292,6 +292,7 @@ func TestLoadValidationRules(t *testing.T) {
 		{"LOG_LEVEL", []string{"LOG_LEVEL", "trace"}, "LOG_LEVEL", `"trace"`},
 		{"HTTP_ADDR without port", []string{"HTTP_ADDR", "localhost"}, "HTTP_ADDR", "host:port"},
 		{"PPROF_ADDR without port", []string{"PPROF_ADDR", "0.0.0.0"}, "PPROF_ADDR", "host:port"},
+		{"STORE_ENCRYPTION_KEY short", []string{"STORE_ENCRYPTION_KEY", "c2hvcnQ="}, "STORE_ENCRYPTION_KEY", "32 random bytes"},
 		{"AMQP_TLS_CA_FILE missing", []string{"AMQP_TLS_CA_FILE", "/nonexistent/ca.pem"}, "AMQP_TLS_CA_FILE", "CA file"},
 		{"AMQP_TLS_CERT_FILE without key", []string{"AMQP_TLS_CERT_FILE", "/nonexistent/c.pem"}, "AMQP_TLS_CA_FILE", "both"},
 		{"PPROF_ADDR on HTTP_ADDR", []string{"PPROF_ADDR", "127.0.0.1:9090"}, "PPROF_ADDR", "must differ"},

@@ -8,6 +8,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // Ops is the configuration of the operator commands (parked, show, stuck,
@@ -21,9 +22,17 @@ type Ops struct {
 	RetryDelays []time.Duration `env:"RETRY_DELAYS" envDefault:"1s,5s,30s,2m,10m"`
 	StuckAfter  time.Duration   `env:"STUCK_AFTER" envDefault:"1h"`
 
+	StoreEncryptionKey     string   `env:"STORE_ENCRYPTION_KEY"`
+	StoreEncryptionOldKeys []string `env:"STORE_ENCRYPTION_OLD_KEYS"`
+
 	AMQPTLSCAFile   string `env:"AMQP_TLS_CA_FILE"`
 	AMQPTLSCertFile string `env:"AMQP_TLS_CERT_FILE"`
 	AMQPTLSKeyFile  string `env:"AMQP_TLS_KEY_FILE"`
+}
+
+// StoreKeys is the keyring opening bodies sealed at rest (nil without a key).
+func (o Ops) StoreKeys() (*store.Keyring, error) {
+	return store.ParseKeyring(o.StoreEncryptionKey, o.StoreEncryptionOldKeys)
 }
 
 // AMQPTLS names the TLS files of amqps:// connections.
@@ -50,6 +59,9 @@ func LoadOps() (Ops, error) {
 	var errs []error
 	if err := broker.CheckURL(o.AMQPURL); err != nil {
 		errs = append(errs, fmt.Errorf("AMQP_URL %w", err))
+	}
+	if _, err := o.StoreKeys(); err != nil {
+		errs = append(errs, fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err))
 	}
 	if o.StuckAfter <= 0 {
 		errs = append(errs, fmt.Errorf("STUCK_AFTER must be positive, got %s", o.StuckAfter))

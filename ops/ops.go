@@ -25,6 +25,8 @@ type Env struct {
 	Providers []string
 	// RetryDelays name the retry queues (RETRY_DELAYS).
 	RetryDelays []time.Duration
+	// Keys open the bodies sealed at rest (STORE_ENCRYPTION_KEY; nil: none).
+	Keys *store.Keyring
 	// Out receives the results, Err notes and warnings.
 	Out, Err io.Writer
 	// Now is the clock (time.Now when nil).
@@ -66,10 +68,9 @@ func (e Env) errw() io.Writer {
 // dial connects to the broker once (an operator wants an answer, not a
 // retry loop).
 func (e Env) dial() (*amqp.Connection, error) {
-	conn, err := amqp.DialConfig(e.AMQPURL, amqp.Config{
-		Heartbeat: 10 * time.Second, Locale: "en_US", Dial: amqp.DefaultDial(10 * time.Second),
-		Properties: amqp.Table{"connection_name": "settlement-worker operator"},
-	})
+	cfg := broker.DialConfig("settlement-worker operator") // AMQP_TLS_* included
+	cfg.Dial = amqp.DefaultDial(10 * time.Second)
+	conn, err := amqp.DialConfig(e.AMQPURL, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the broker %s (AMQP_URL): %w", broker.Redact(e.AMQPURL), err)
 	}
@@ -82,7 +83,7 @@ func (e Env) openStore(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (operator commands read the worker's STORE_DSN)", err)
 	}
-	return st, nil
+	return store.Encrypted(st, e.Keys), nil
 }
 
 // table is a tab-aligned writer.

@@ -81,11 +81,19 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return fmt.Errorf("AMQP_TLS_*: %w", err)
 	}
 	broker.UseTLS(tlsConfig)
+	keys, err := cfg.StoreKeys()
+	if err != nil {
+		return fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err)
+	}
+	if keys == nil {
+		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies are stored in clear (raw card numbers in them too); set it in production")
+	}
 	st, err := store.Open(runCtx, cfg.StoreDSN)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	st = store.Encrypted(st, keys)
 	ready.Set("store", st.Ping)
 
 	sources := statusSources(cfg, deps)

@@ -37,8 +37,12 @@ func opsRun(c *cobra.Command, f func(ctx context.Context, e ops.Env) error) erro
 		fmt.Fprintf(c.ErrOrStderr(), "%s: %v\n", c.CommandPath(), err)
 		return exitCode(2)
 	}
+	keys, err := cfg.StoreKeys()
+	if err != nil {
+		return err
+	}
 	e := ops.Env{
-		AMQPURL: cfg.AMQPURL, StoreDSN: cfg.StoreDSN, Providers: all.Providers.Names(), RetryDelays: cfg.RetryDelays,
+		AMQPURL: cfg.AMQPURL, StoreDSN: cfg.StoreDSN, Providers: all.Providers.Names(), RetryDelays: cfg.RetryDelays, Keys: keys,
 		Out: c.OutOrStdout(), Err: c.ErrOrStderr(), Progress: progressBars(c.ErrOrStderr()),
 	}
 	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGTERM, syscall.SIGINT)
