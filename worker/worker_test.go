@@ -167,6 +167,28 @@ func TestReadinessWaitsForStatusQueueWithoutHoldingBack(t *testing.T) {
 	if code, body := get(cfg.HTTPAddr, "/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics = %d", code)
 	}
+	// The backlog gauges and the counters start at zero for every enabled
+	// provider; the request queues' consumers are the worker's.
+	waitFor(t, "the backlog metrics", 30*time.Second, func() (bool, string) {
+		_, body := get(cfg.HTTPAddr, "/metrics")
+		for _, line := range []string{
+			`settlement_metrics_source_up{source="store"} 1`,
+			`settlement_metrics_source_up{source="broker"} 1`,
+			`settlement_settlements{provider="plain",state="received"} 0`,
+			`settlement_oldest_seconds{provider="acme",state="acknowledged"} 0`,
+			`settlement_parked_settlements{provider="acme"} 0`,
+			`settlement_queue_messages{provider="acme",queue="retry"} 0`,
+			`settlement_queue_consumers{provider="acme",queue="request"} 1`,
+			`settlement_queue_consumers{provider="plain",queue="request"} 1`,
+			`settlement_outcomes_total{outcome="settled",provider="plain"} 0`,
+			`settlement_retries_total{provider="acme"} 0`,
+		} {
+			if !strings.Contains(body, line+"\n") {
+				return false, "missing " + line
+			}
+		}
+		return true, ""
+	})
 	if code, _ := get(cfg.HTTPAddr, "/debug/pprof/"); code != 404 {
 		t.Errorf("/debug/pprof/ on HTTP_ADDR = %d, want 404 (profiles only on PPROF_ADDR)", code)
 	}
