@@ -209,6 +209,33 @@ func TestReadinessWaitsForStatusQueueWithoutHoldingBack(t *testing.T) {
 		code, body := get(cfg.HTTPAddr, "/readyz")
 		return code == 200 && strings.Contains(body, "acme status queue: ok"), body
 	})
+
+	// A request that cannot be read is parked: the outcome, the parked
+	// queue's depth and the router's metrics show it.
+	if err := ch.PublishWithContext(context.Background(), "", "q.Payments.Settlements.Request.plain", true, false,
+		amqp.Publishing{MessageId: "junk-1", Body: []byte("not a request")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the parked request in the metrics", 30*time.Second, func() (bool, string) {
+		_, body := get(cfg.HTTPAddr, "/metrics")
+		for _, line := range []string{
+			`settlement_outcomes_total{outcome="parked",provider="plain"} 1`,
+			`settlement_queue_messages{provider="plain",queue="parked"} 1`,
+			`settlement_router_handler_execution_time_seconds_count{handler_name="settle-plain",success="true"} 1`,
+			`settlement_router_subscriber_messages_received_total{acked="acked",handler_name="settle-plain",subscriber_name="broker.ConcurrentSubscriber"} 1`,
+		} {
+			if !strings.Contains(body, line+"\n") {
+				var router []string
+				for _, l := range strings.Split(body, "\n") {
+					if strings.HasPrefix(l, "settlement_router_") && !strings.Contains(l, "_bucket") {
+						router = append(router, l)
+					}
+				}
+				return false, "missing " + line + "; have " + strings.Join(router, "; ")
+			}
+		}
+		return true, ""
+	})
 }
 
 // Failures that retrying cannot fix stop the worker with an error naming
