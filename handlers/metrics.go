@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // Metrics are the pipeline's Prometheus metrics. A nil *Metrics records nothing.
@@ -42,6 +44,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"provider", "state", "action"})
 	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept)
 	return m
+}
+
+// Outcomes are the outcome label's values of settlement_outcomes_total.
+var Outcomes = []string{"settled", "refused", "withheld", "acknowledged", "parked", "duplicate", "status_parked"}
+
+// Init creates every label combination of the enabled providers at zero, so
+// that rate() and increase() see a counter's first increment after a restart
+// and absent() alerts do not fire for a provider that was simply quiet.
+func (m *Metrics) Init(providers []string) {
+	if m == nil {
+		return
+	}
+	for _, p := range providers {
+		for _, o := range Outcomes {
+			m.outcomes.WithLabelValues(p, o)
+		}
+		m.retries.WithLabelValues(p)
+		for _, h := range []string{"settle", "status"} {
+			m.panics.WithLabelValues(p, h)
+		}
+		for _, s := range inFlight {
+			m.swept.WithLabelValues(p, string(s), "resumed")
+			m.swept.WithLabelValues(p, string(s), "parked")
+		}
+		m.swept.WithLabelValues(p, string(store.StateAcknowledged), "parked")
+	}
 }
 
 func (m *Metrics) outcome(provider, outcome string) {

@@ -23,6 +23,10 @@ type Server struct {
 	ready ReadyFunc
 	log   zerolog.Logger
 	srv   *http.Server
+
+	// Metrics, when set before the server serves, counts the endpoints'
+	// answers (nil: none).
+	Metrics *Metrics
 }
 
 // New validates cfg (after applying defaults) and builds the server. pub
@@ -56,10 +60,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/readyz", s.readyz)
 	if Enabled(s.cfg.RetailOPS.Path) {
-		mux.HandleFunc(s.cfg.RetailOPS.Path, s.retailOPS)
+		mux.HandleFunc(s.cfg.RetailOPS.Path, s.counted(EndpointRetailOPS, s.retailOPS))
 	}
 	if Enabled(s.cfg.Radial.Path) {
-		mux.HandleFunc(s.cfg.Radial.Path, s.radial)
+		mux.HandleFunc(s.cfg.Radial.Path, s.counted(EndpointRadial, s.radial))
 	}
 	return mux
 }

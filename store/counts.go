@@ -3,14 +3,17 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Counts returns the number of settlements per provider and state, with how
-// many of them are parked and the oldest updated_at, ordered by provider and
-// state. It scans the table: it is for operator commands, not the pipeline.
+// many of them are parked, the oldest updated_at and the oldest of those not
+// parked, ordered by provider and state. It scans the table: it is for
+// operator commands and metrics scrapes (cached), not the pipeline.
 func (s *sqlStore) Counts(ctx context.Context) ([]StateCount, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT provider, state, COUNT(*),
-		SUM(CASE WHEN parked_reason <> '' THEN 1 ELSE 0 END), MIN(updated_at)
+		SUM(CASE WHEN parked_reason <> '' THEN 1 ELSE 0 END), MIN(updated_at),
+		MIN(CASE WHEN parked_reason = '' THEN updated_at END)
 		FROM settlements GROUP BY provider, state ORDER BY provider, state`)
 	if err != nil {
 		return nil, fmt.Errorf("store: counts: %w", err)
@@ -21,8 +24,12 @@ func (s *sqlStore) Counts(ctx context.Context) ([]StateCount, error) {
 		var c StateCount
 		var state string
 		var count, parked int64
-		if err := rows.Scan(&c.Provider, &state, &count, &parked, timeCol{t: &c.OldestUpdate}); err != nil {
+		var unparked *time.Time
+		if err := rows.Scan(&c.Provider, &state, &count, &parked, timeCol{t: &c.OldestUpdate}, timeCol{nullable: &unparked}); err != nil {
 			return nil, fmt.Errorf("store: counts: %w", err)
+		}
+		if unparked != nil {
+			c.OldestUnparked = *unparked
 		}
 		c.State, c.Count, c.Parked = State(state), int(count), int(parked)
 		out = append(out, c)

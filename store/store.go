@@ -157,6 +157,10 @@ type StateCount struct {
 	Parked int
 	// OldestUpdate is the earliest UpdatedAt among them.
 	OldestUpdate time.Time
+	// OldestUnparked is the earliest UpdatedAt among those not parked (zero
+	// when all are parked): how long the oldest one nobody was told about
+	// has waited.
+	OldestUnparked time.Time
 }
 
 // Store is the durable settlement store.

@@ -1115,15 +1115,20 @@ func testCounts(e *env) {
 		e.Fatal(err)
 	}
 	want := []StateCount{
-		{Provider: "acme", State: StateConfirming, Count: 2, Parked: 1, OldestUpdate: e.get(Key{"acme", "r2"}).UpdatedAt},
-		{Provider: "acme", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r1.UpdatedAt},
-		{Provider: "beta", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r4.UpdatedAt},
+		{Provider: "acme", State: StateConfirming, Count: 2, Parked: 1, OldestUpdate: e.get(Key{"acme", "r2"}).UpdatedAt, OldestUnparked: r3.UpdatedAt},
+		{Provider: "acme", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r1.UpdatedAt, OldestUnparked: r1.UpdatedAt},
+		{Provider: "beta", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r4.UpdatedAt, OldestUnparked: r4.UpdatedAt},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		e.Errorf("Counts =\n%v\nwant\n%v", got, want)
 	}
 	if !got[0].OldestUpdate.Before(r3.UpdatedAt) || got[0].OldestUpdate.Location() != time.UTC {
 		e.Errorf("oldest update %v: want r2's, before r3's %v, in UTC", got[0].OldestUpdate, r3.UpdatedAt)
+	}
+	// Every one parked: no oldest unparked.
+	e.transition(Key{"beta", "r4"}, nil, StateReceived, Change{ParkedReason: ptr("bad request")}, nil)
+	if got, err := e.st.Counts(e.ctx); err != nil || len(got) != 3 || got[2].Parked != 1 || !got[2].OldestUnparked.IsZero() {
+		e.Errorf("Counts with beta's only settlement parked = %v, %v: want parked 1, no oldest unparked", got, err)
 	}
 }
 

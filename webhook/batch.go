@@ -50,6 +50,8 @@ func (d *Deliverer) flush(ctx context.Context, ch *amqp.Channel, batch []amqp.De
 	if err := ch.Ack(batch[len(batch)-1].DeliveryTag, true); err != nil {
 		return fmt.Errorf("ack batch: %w", err)
 	}
+	d.Metrics.finished("delivered", len(p.ids))
+	d.Metrics.finished("duplicate", p.dups)
 	log.Info().Msg("status batch delivered and acked")
 	return nil
 }
@@ -84,6 +86,7 @@ func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *pa
 				return p, fmt.Errorf("park status message %s: %w", id, perr)
 			}
 			d.log.Warn().Str("message_id", id).Str("parked_queue", d.cfg.ParkedQueue).Str("reason", reason).Msg("status message parked")
+			d.Metrics.finished("parked", 1)
 			continue
 		}
 		seen[id] = true
@@ -103,6 +106,7 @@ func (d *Deliverer) deliver(ctx context.Context, body []byte, key string, closed
 	b.Reset()
 	for attempt := 1; ; attempt++ {
 		err := d.post(ctx, body, key)
+		d.Metrics.posted(err)
 		if err == nil {
 			if attempt > 1 {
 				d.log.Info().Int("attempt", attempt).Str("batch", key).Msg("webhook accepted the batch after retries")

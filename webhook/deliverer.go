@@ -36,6 +36,9 @@ type Deliverer struct {
 	client *http.Client
 	recent *recentIDs
 
+	// Metrics, when set before Run, counts deliveries (nil: none).
+	Metrics *Metrics
+
 	mu      sync.Mutex
 	closed  bool
 	running bool

@@ -50,7 +50,6 @@ type Deps struct {
 func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := handlers.NewMetrics(reg)
 	ready := NewReadiness()
 	ready.Waiting("store", "opening")
 	ready.Waiting("broker", "connecting")
@@ -127,12 +126,15 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return brokerError("AMQP_URL", err)
 	}
 	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
+	tel := RegisterMetrics(reg, cfg, st, pub.Conn)
+	metrics := tel.Handlers
 
 	wlog := newWMLogger(log)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownTimeout}, wlog)
 	if err != nil {
 		return fmt.Errorf("create router: %w", err)
 	}
+	tel.Instrument(router)
 	ready.Set("router", func(context.Context) error {
 		if !router.IsRunning() {
 			return errors.New("not running")
@@ -209,6 +211,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		if err != nil {
 			return fmt.Errorf("intake: %w", err)
 		}
+		in.Metrics = tel.Intake
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
@@ -223,6 +226,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		if err != nil {
 			return fmt.Errorf("webhook: %w", err)
 		}
+		d.Metrics = tel.Webhook
 		ready.Set("webhook", connected(d.Ready))
 		aux.Add(1)
 		go func() {

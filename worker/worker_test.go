@@ -167,6 +167,28 @@ func TestReadinessWaitsForStatusQueueWithoutHoldingBack(t *testing.T) {
 	if code, body := get(cfg.HTTPAddr, "/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics = %d", code)
 	}
+	// The backlog gauges and the counters start at zero for every enabled
+	// provider; the request queues' consumers are the worker's.
+	waitFor(t, "the backlog metrics", 30*time.Second, func() (bool, string) {
+		_, body := get(cfg.HTTPAddr, "/metrics")
+		for _, line := range []string{
+			`settlement_metrics_source_up{source="store"} 1`,
+			`settlement_metrics_source_up{source="broker"} 1`,
+			`settlement_settlements{provider="plain",state="received"} 0`,
+			`settlement_oldest_seconds{provider="acme",state="acknowledged"} 0`,
+			`settlement_parked_settlements{provider="acme"} 0`,
+			`settlement_queue_messages{provider="acme",queue="retry"} 0`,
+			`settlement_queue_consumers{provider="acme",queue="request"} 1`,
+			`settlement_queue_consumers{provider="plain",queue="request"} 1`,
+			`settlement_outcomes_total{outcome="settled",provider="plain"} 0`,
+			`settlement_retries_total{provider="acme"} 0`,
+		} {
+			if !strings.Contains(body, line+"\n") {
+				return false, "missing " + line
+			}
+		}
+		return true, ""
+	})
 	if code, _ := get(cfg.HTTPAddr, "/debug/pprof/"); code != 404 {
 		t.Errorf("/debug/pprof/ on HTTP_ADDR = %d, want 404 (profiles only on PPROF_ADDR)", code)
 	}
@@ -186,6 +208,33 @@ func TestReadinessWaitsForStatusQueueWithoutHoldingBack(t *testing.T) {
 	waitFor(t, "ready once the status queue exists", 30*time.Second, func() (bool, string) {
 		code, body := get(cfg.HTTPAddr, "/readyz")
 		return code == 200 && strings.Contains(body, "acme status queue: ok"), body
+	})
+
+	// A request that cannot be read is parked: the outcome, the parked
+	// queue's depth and the router's metrics show it.
+	if err := ch.PublishWithContext(context.Background(), "", "q.Payments.Settlements.Request.plain", true, false,
+		amqp.Publishing{MessageId: "junk-1", Body: []byte("not a request")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the parked request in the metrics", 30*time.Second, func() (bool, string) {
+		_, body := get(cfg.HTTPAddr, "/metrics")
+		for _, line := range []string{
+			`settlement_outcomes_total{outcome="parked",provider="plain"} 1`,
+			`settlement_queue_messages{provider="plain",queue="parked"} 1`,
+			`settlement_router_handler_execution_time_seconds_count{handler_name="settle-plain",success="true"} 1`,
+			`settlement_router_subscriber_messages_received_total{acked="acked",handler_name="settle-plain",subscriber_name="broker.ConcurrentSubscriber"} 1`,
+		} {
+			if !strings.Contains(body, line+"\n") {
+				var router []string
+				for _, l := range strings.Split(body, "\n") {
+					if strings.HasPrefix(l, "settlement_router_") && !strings.Contains(l, "_bucket") {
+						router = append(router, l)
+					}
+				}
+				return false, "missing " + line + "; have " + strings.Join(router, "; ")
+			}
+		}
+		return true, ""
 	})
 }
 

@@ -1,0 +1,332 @@
+// Package backlog exports, at scrape time, what is waiting in the settlement
+// pipeline and since when: settlements per provider and state with the age
+// of the oldest one, parked settlements, and the ready messages and
+// consumers of each provider's request, retry and parked queues (and the
+// webhook deliverer's queues). It reads the store (store.Counts) and the
+// broker (a passive declare per queue, broker.Inspect) — the operator's
+// `settlement-worker stats`, as Prometheus gauges.
+//
+// Reads are cached for Config.CacheFor so that scrapes cannot hammer the
+// store or the broker, and bounded by Config.Timeout. A source that cannot
+// be read does not fail the scrape: settlement_metrics_source_up{source}
+// says 0 and that source's gauges are left out (not reported as zero).
+package backlog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// States are the settlement states reported, every one starting at zero
+// for each enabled provider.
+var States = []store.State{
+	store.StateReceived, store.StateConfirming, store.StateConfirmed, store.StateSubmitting,
+	store.StateAcknowledged, store.StatePending,
+	store.StateWithheld, store.StateSettled, store.StateRefused,
+}
+
+// Queue roles, the queue label of settlement_queue_messages.
+const (
+	QueueRequest = "request"
+	QueueRetry   = "retry"
+	QueueParked  = "parked"
+)
+
+// Counter is the store's part the collector reads (store.Store has it).
+type Counter interface {
+	Counts(ctx context.Context) ([]store.StateCount, error)
+}
+
+// Config says what the collector reads.
+type Config struct {
+	// Providers are the enabled providers: each gets every series at zero.
+	Providers []string
+	// RetryDelays name the retry queues (RetryQueue(provider, delay)).
+	RetryDelays []time.Duration
+	// Store is read for the settlement gauges.
+	Store Counter
+	// Conn returns a connection to the broker (the worker's publisher's).
+	Conn func(ctx context.Context) (*amqp.Connection, error)
+	// WebhookQueue and WebhookParkedQueue are the webhook deliverer's
+	// queues; empty when the deliverer is off.
+	WebhookQueue, WebhookParkedQueue string
+	// CacheFor is how long a reading is served before the sources are read
+	// again (default 5s).
+	CacheFor time.Duration
+	// Timeout bounds each source's reading (default 5s).
+	Timeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+var (
+	descSettlements = prometheus.NewDesc("settlement_settlements",
+		"Settlements in the store by provider and state (parked ones included).", []string{"provider", "state"}, nil)
+	descOldest = prometheus.NewDesc("settlement_oldest_seconds",
+		"Age in seconds of the last update of the oldest settlement that is not parked, by provider and non-final state; 0 when there is none.",
+		[]string{"provider", "state"}, nil)
+	descParked = prometheus.NewDesc("settlement_parked_settlements",
+		"Settlements parked (a person must act: settlement-worker parked ls), by provider.", []string{"provider"}, nil)
+	descQueueMessages = prometheus.NewDesc("settlement_queue_messages",
+		"Ready messages in a provider's queues (request, retry summed over the delays, parked); 0 for a queue not declared.",
+		[]string{"provider", "queue"}, nil)
+	descQueueConsumers = prometheus.NewDesc("settlement_queue_consumers",
+		"Consumers of a provider's request queue (every worker replica's).", []string{"provider", "queue"}, nil)
+	descWebhookQueue = prometheus.NewDesc("settlement_webhook_queue_messages",
+		"Ready status messages waiting for the webhook deliverer (queue=pending) or parked by it (queue=parked).",
+		[]string{"queue"}, nil)
+	descSourceUp = prometheus.NewDesc("settlement_metrics_source_up",
+		"1 when the last reading of a source (store, broker) for these metrics succeeded, 0 when it failed.", []string{"source"}, nil)
+)
+
+// Collector is a prometheus.Collector reading the store and the broker.
+type Collector struct {
+	cfg Config
+
+	mu   sync.Mutex // one reading at a time; guards last
+	last *reading
+	// brokerBusy holds a token while a broker reading runs: a reading that
+	// outlived its timeout (Inspect takes no context) is not stacked on.
+	brokerBusy chan struct{}
+}
+
+// New returns a collector; register it on the worker's registry.
+func New(cfg Config) *Collector {
+	if cfg.CacheFor <= 0 {
+		cfg.CacheFor = 5 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Collector{cfg: cfg, brokerBusy: make(chan struct{}, 1)}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSettlements, descOldest, descParked, descQueueMessages, descQueueConsumers, descWebhookQueue, descSourceUp} {
+		ch <- d
+	}
+}
+
+type stateKey struct{ provider, state string }
+
+type queueKey struct{ provider, queue string }
+
+// reading is what one read of the sources found.
+type reading struct {
+	at time.Time
+
+	storeErr    error
+	settlements map[stateKey]float64
+	oldest      map[stateKey]float64
+	parked      map[string]float64
+
+	brokerErr error
+	messages  map[queueKey]float64
+	consumers map[queueKey]float64
+	webhook   map[string]float64
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	r := c.read()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	up := func(err error) float64 {
+		if err != nil {
+			return 0
+		}
+		return 1
+	}
+	gauge(descSourceUp, up(r.storeErr), "store")
+	gauge(descSourceUp, up(r.brokerErr), "broker")
+	if r.storeErr == nil {
+		for k, v := range r.settlements {
+			gauge(descSettlements, v, k.provider, k.state)
+		}
+		for k, v := range r.oldest {
+			gauge(descOldest, v, k.provider, k.state)
+		}
+		for p, v := range r.parked {
+			gauge(descParked, v, p)
+		}
+	}
+	if r.brokerErr == nil {
+		for k, v := range r.messages {
+			gauge(descQueueMessages, v, k.provider, k.queue)
+		}
+		for k, v := range r.consumers {
+			gauge(descQueueConsumers, v, k.provider, k.queue)
+		}
+		for q, v := range r.webhook {
+			gauge(descWebhookQueue, v, q)
+		}
+	}
+}
+
+// Errors returns the last reading's errors by source (nil when read), for
+// logs and tests; it reads the sources if the reading is stale.
+func (c *Collector) Errors() (storeErr, brokerErr error) {
+	r := c.read()
+	return r.storeErr, r.brokerErr
+}
+
+// read returns the cached reading, or reads the sources (concurrently,
+// each within Timeout) when it is older than CacheFor.
+func (c *Collector) read() *reading {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.cfg.Now()
+	if c.last != nil && now.Sub(c.last.at) < c.cfg.CacheFor {
+		return c.last
+	}
+	r := &reading{at: now}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		r.storeErr = c.readStore(now, r)
+	}()
+	go func() {
+		defer wg.Done()
+		r.brokerErr = c.readBroker(r)
+	}()
+	wg.Wait()
+	c.last = r
+	return r
+}
+
+func (c *Collector) readStore(now time.Time, r *reading) error {
+	if c.cfg.Store == nil {
+		return errors.New("no store")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	defer cancel()
+	counts, err := c.cfg.Store.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	r.settlements, r.oldest, r.parked = map[stateKey]float64{}, map[stateKey]float64{}, map[string]float64{}
+	for _, p := range c.cfg.Providers {
+		r.parked[p] = 0
+		for _, s := range States {
+			r.settlements[stateKey{p, string(s)}] = 0
+			if !s.Terminal() {
+				r.oldest[stateKey{p, string(s)}] = 0
+			}
+		}
+	}
+	for _, n := range counts {
+		k := stateKey{n.Provider, string(n.State)}
+		r.settlements[k] += float64(n.Count)
+		r.parked[n.Provider] += float64(n.Parked)
+		if n.State.Terminal() {
+			continue
+		}
+		age := 0.0
+		if !n.OldestUnparked.IsZero() {
+			age = max(now.Sub(n.OldestUnparked).Seconds(), 0)
+		}
+		r.oldest[k] = max(r.oldest[k], age)
+	}
+	return nil
+}
+
+// brokerRead is what readBroker's goroutine hands back.
+type brokerRead struct {
+	messages, consumers map[queueKey]float64
+	webhook             map[string]float64
+	err                 error
+}
+
+func (c *Collector) readBroker(r *reading) error {
+	if c.cfg.Conn == nil {
+		return errors.New("no broker")
+	}
+	select {
+	case c.brokerBusy <- struct{}{}:
+	default:
+		return errors.New("the previous broker reading has not returned yet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	defer cancel()
+	done := make(chan brokerRead, 1)
+	go func() {
+		defer func() { <-c.brokerBusy }()
+		done <- c.inspect(ctx)
+	}()
+	select {
+	case b := <-done:
+		r.messages, r.consumers, r.webhook = b.messages, b.consumers, b.webhook
+		return b.err
+	case <-ctx.Done():
+		return errors.New("broker reading timed out")
+	}
+}
+
+// inspect passively declares every queue of every provider.
+func (c *Collector) inspect(ctx context.Context) brokerRead {
+	b := brokerRead{messages: map[queueKey]float64{}, consumers: map[queueKey]float64{}}
+	conn, err := c.cfg.Conn(ctx)
+	if err != nil {
+		b.err = err
+		return b
+	}
+	depth := func(queue string) (broker.QueueState, error) {
+		if err := ctx.Err(); err != nil {
+			return broker.QueueState{}, err
+		}
+		return broker.Inspect(conn, queue)
+	}
+	for _, p := range c.cfg.Providers {
+		req, err := depth(broker.RequestQueue(p))
+		if err != nil {
+			b.err = err
+			return b
+		}
+		b.messages[queueKey{p, QueueRequest}] = float64(req.Messages)
+		b.consumers[queueKey{p, QueueRequest}] = float64(req.Consumers)
+		b.messages[queueKey{p, QueueRetry}] = 0
+		for _, d := range c.cfg.RetryDelays {
+			q, err := depth(broker.RetryQueue(p, d))
+			if err != nil {
+				b.err = err
+				return b
+			}
+			b.messages[queueKey{p, QueueRetry}] += float64(q.Messages)
+		}
+		parked, err := depth(broker.ParkedQueue(p))
+		if err != nil {
+			b.err = err
+			return b
+		}
+		b.messages[queueKey{p, QueueParked}] = float64(parked.Messages)
+	}
+	if c.cfg.WebhookQueue != "" {
+		b.webhook = map[string]float64{}
+		for role, name := range map[string]string{"pending": c.cfg.WebhookQueue, "parked": c.cfg.WebhookParkedQueue} {
+			if name == "" {
+				continue
+			}
+			q, err := depth(name)
+			if err != nil {
+				b.err = err
+				return b
+			}
+			b.webhook[role] = float64(q.Messages)
+		}
+	}
+	return b
+}
