@@ -646,6 +646,16 @@ func (s *sqlStore) CheckLock(ctx context.Context, provider, storeID, orderID str
 	return nil
 }
 
+// WriteStats reports how SQLite's writes were committed: the batches
+// (shared transactions, one fsync each) and the writes they held. Both are
+// zero for PostgreSQL.
+func (s *sqlStore) WriteStats() (batches, writes int64) {
+	if s.w == nil {
+		return 0, 0
+	}
+	return s.w.batches.Load(), s.w.jobs.Load()
+}
+
 // Ping checks the database is reachable.
 func (s *sqlStore) Ping(ctx context.Context) error {
 	var err error

@@ -73,6 +73,18 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := handlers.NewMetrics(reg)
+	if ws, ok := st.(interface{ WriteStats() (int64, int64) }); ok {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "settlement_store_write_batches_total",
+				Help: "SQLite write transactions committed (one fsync each); each holds the writes queued meanwhile (group commit).",
+			}, func() float64 { b, _ := ws.WriteStats(); return float64(b) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "settlement_store_writes_total",
+				Help: "SQLite writes committed (Register, Transition, MarkPublished); divided by settlement_store_write_batches_total, the mean batch size.",
+			}, func() float64 { _, w := ws.WriteStats(); return float64(w) }),
+		)
+	}
 
 	wlog := newWMLogger(log)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownTimeout}, wlog)
