@@ -275,7 +275,7 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 			}
 		}
 		if err != nil {
-			db.Close()
+			s.w.close() // stops the writer, closes db
 			return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s for reading: %w", dsn, path, err)
 		}
 		s.db, s.rstmts = rdb, newStmtCache(rdb)
