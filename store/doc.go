@@ -33,7 +33,14 @@
 //     "sqlite:PATH", "file:PATH" or a bare path. WAL journal,
 //     synchronous=FULL (a committed transition survives a power cut),
 //     foreign keys on, every transaction BEGIN IMMEDIATE so that concurrent
-//     writers queue (busy_timeout) instead of deadlocking. ONE process owns
+//     writers queue (busy_timeout) instead of deadlocking. Writes run on one
+//     pinned connection with every statement prepared once, and are
+//     committed in groups: one goroutine runs the writes queued meanwhile in
+//     arrival order in one transaction (one WAL fsync), each in a savepoint
+//     of its own (a failing write is rolled back alone), and releases every
+//     caller only after that COMMIT returned. Reads run on a small read-only
+//     (query_only) pool beside it, which WAL allows: a reader sees the last
+//     commit and never waits for the writer. ONE process owns
 //     an SQLite file: LockOrder is an in-process lock, so two processes on
 //     one file would not exclude each other. Replicas must use PostgreSQL.
 //   - PostgreSQL (github.com/jackc/pgx/v5/stdlib), for replicas sharing

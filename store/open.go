@@ -161,9 +161,13 @@ var sqliteForced = map[string]bool{
 // sqliteForcedPragmas are the pragmas the store sets itself.
 var sqliteForcedPragmas = []string{"journal_mode", "synchronous", "foreign_keys", "busy_timeout"}
 
+// sqliteReaders is the size of SQLite's read-only pool.
+const sqliteReaders = 4
+
 // sqliteDSN turns the part of a STORE_DSN after its scheme into a file path
-// and the modernc.org/sqlite DSN to open it with.
-func sqliteDSN(rest string, busyTimeout time.Duration) (path, driverDSN string, err error) {
+// and the modernc.org/sqlite DSN to open it with; readOnly adds
+// query_only(1) (the read pool).
+func sqliteDSN(rest string, busyTimeout time.Duration, readOnly bool) (path, driverDSN string, err error) {
 	path, query, _ := strings.Cut(rest, "?")
 	if strings.HasPrefix(path, "//") { // sqlite:///abs/path, file:///abs/path
 		path = path[2:]
@@ -203,6 +207,9 @@ func sqliteDSN(rest string, busyTimeout time.Duration) (path, driverDSN string, 
 		"synchronous(FULL)",
 		"foreign_keys(1)",
 	)
+	if readOnly {
+		pragmas = append(pragmas, "query_only(1)")
+	}
 	q["_pragma"] = pragmas
 	q.Set("_txlock", "immediate")
 	// A bare path (no "file:" prefix): modernc.org/sqlite strips the query
@@ -211,7 +218,7 @@ func sqliteDSN(rest string, busyTimeout time.Duration) (path, driverDSN string, 
 }
 
 func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error) {
-	path, driverDSN, err := sqliteDSN(rest, o.busyTimeout)
+	path, driverDSN, err := sqliteDSN(rest, o.busyTimeout, false)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
 	}
@@ -242,10 +249,11 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 	if err != nil {
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite: %w", dsn, err)
 	}
-	// One connection: SQLite has one writer at a time anyway, and waiting
-	// in Go's pool is a queue, whereas many connections contending for the
+	// One write connection: SQLite has one writer at a time anyway, and
+	// waiting in Go is a queue, whereas many connections contending for the
 	// write lock back off in SQLite's busy handler (sleeping 1-100 ms each
-	// time). Every connection to ":memory:" is moreover a database of its own.
+	// time). Every connection to ":memory:" is moreover a database of its
+	// own. Reads use a pool of their own, below.
 	db.SetMaxOpenConns(1)
 	// The first connections to a new file race to switch it to WAL, which
 	// SQLite can refuse with SQLITE_BUSY without waiting: retry for as long
@@ -277,6 +285,25 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 	if err := s.prepare(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
+	}
+	s.w = newSQLiteWriter(db)
+	if !memory {
+		// The read-only pool: in WAL mode readers see the last commit and
+		// neither wait for the writer nor make it wait.
+		_, readDSN, _ := sqliteDSN(rest, o.busyTimeout, true)
+		rdb, err := sql.Open("sqlite", readDSN)
+		if err == nil {
+			rdb.SetMaxOpenConns(sqliteReaders)
+			rdb.SetMaxIdleConns(sqliteReaders)
+			if err = rdb.PingContext(ctx); err != nil {
+				rdb.Close()
+			}
+		}
+		if err != nil {
+			s.w.close() // stops the writer, closes db
+			return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s for reading: %w", dsn, path, err)
+		}
+		s.db, s.rstmts = rdb, newStmtCache(rdb)
 	}
 	s.release = release
 	ok = true

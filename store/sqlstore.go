@@ -99,6 +99,13 @@ type sqlStore struct {
 	// readOnly: opened with ReadOnly (no migrations).
 	readOnly bool
 	locks    keyedMutex
+	// w is SQLite's writer: every write transaction runs on its one
+	// pinned connection (nil for PostgreSQL).
+	w *sqliteWriter
+	// rstmts caches the prepared statements of SQLite's read-only pool,
+	// which db then is (nil for PostgreSQL and ":memory:", whose reads go
+	// through the writer).
+	rstmts *stmtCache
 	// release drops the SQLite file lock (nil for PostgreSQL).
 	release func()
 	// held are the order locks this store holds, by orderKey, for
@@ -113,6 +120,37 @@ func newSQLStore(db *sql.DB, d dialect, o options) *sqlStore {
 }
 
 func (s *sqlStore) now() time.Time { return normTime(s.clock()) }
+
+// writeTx runs fn in one write transaction and commits it; fn's error rolls
+// everything back and is returned as is.
+func (s *sqlStore) writeTx(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.w != nil {
+		return s.w.tx(ctx, fn)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// read runs fn's queries, outside any write transaction: on SQLite's
+// read-only pool (WAL: readers see the last commit and never wait for the
+// writer), on the writer's connection for ":memory:", or on PostgreSQL's
+// pool.
+func (s *sqlStore) read(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	switch {
+	case s.rstmts != nil:
+		return fn(ctx, cachedQuerier{c: s.rstmts})
+	case s.w != nil:
+		return s.w.do(ctx, fn)
+	}
+	return fn(ctx, s.db)
+}
 
 // knownStates are the states Transition accepts as a target.
 var knownStates = []State{
@@ -199,36 +237,33 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 	if err != nil {
 		return Settlement{}, false, fmt.Errorf("store: register %s/%s: headers: %w", in.Provider, in.RequestID, err)
 	}
-	now := s.now()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`)
+	var stored Settlement
+	var created bool
+	err = s.writeTx(ctx, func(ctx context.Context, q querier) error {
+		now := s.now()
+		res, err := q.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT (provider, request_id) DO NOTHING`,
-		in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
-		in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(StateReceived), 0,
-		"{}", "", "", in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
-	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
-	}
-	created := n == 1
-	if created {
-		if err := s.addHistory(ctx, tx, in.Key, "", StateReceived, "registered", now); err != nil {
-			return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+			in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
+			in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(StateReceived), 0,
+			"{}", "", "", in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
+		if err != nil {
+			return err
 		}
-	}
-	stored, err := s.get(ctx, tx, in.Key, false)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		created = n == 1
+		if created {
+			if err := s.addHistory(ctx, q, in.Key, "", StateReceived, "registered", now); err != nil {
+				return err
+			}
+		}
+		stored, err = s.get(ctx, q, in.Key, false)
+		return err
+	})
 	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
 	}
 	return stored, created, nil
@@ -248,7 +283,12 @@ func (s *sqlStore) get(ctx context.Context, q querier, key Key, lock bool) (Sett
 
 // Get returns a settlement or ErrNotFound.
 func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
-	st, err := s.get(ctx, s.db, key, false)
+	var st Settlement
+	err := s.read(ctx, func(ctx context.Context, q querier) error {
+		var err error
+		st, err = s.get(ctx, q, key, false)
+		return err
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Settlement{}, fmt.Errorf("store: get %s/%s: %w", key.Provider, key.RequestID, err)
 	}
@@ -278,12 +318,21 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 	if !slices.Contains(knownStates, to) {
 		return Settlement{}, nil, fmt.Errorf("unknown state %q", to)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	var next Settlement
+	var ev *StatusEvent
+	err := s.writeTx(ctx, func(ctx context.Context, q querier) error {
+		var err error
+		next, ev, err = s.transitionTx(ctx, q, key, from, to, ch, status)
+		return err
+	})
 	if err != nil {
 		return Settlement{}, nil, err
 	}
-	defer tx.Rollback()
+	return next, ev, nil
+}
 
+// transitionTx is transition's work inside its transaction.
+func (s *sqlStore) transitionTx(ctx context.Context, tx querier, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
 	cur, err := s.get(ctx, tx, key, true)
 	if err != nil {
 		return Settlement{}, nil, err
@@ -346,15 +395,12 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 			return Settlement{}, nil, fmt.Errorf("status event: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return Settlement{}, nil, err
-	}
 	return next, ev, nil
 }
 
 // recordStatus inserts ev as the settlement's next event, or returns the
 // event it already has with the same DedupKey.
-func (s *sqlStore) recordStatus(ctx context.Context, tx *sql.Tx, key Key, ev StatusEvent, now time.Time) (*StatusEvent, error) {
+func (s *sqlStore) recordStatus(ctx context.Context, tx querier, key Key, ev StatusEvent, now time.Time) (*StatusEvent, error) {
 	if ev.DedupKey != "" {
 		old, err := scanStatus(tx.QueryRowContext(ctx, `SELECT `+statusColumns+` FROM status_events
 			WHERE provider = $1 AND request_id = $2 AND dedup_key = $3`, key.Provider, key.RequestID, ev.DedupKey))
@@ -396,24 +442,34 @@ func newMessageID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
+// queryAll runs a read query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *sqlStore, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := s.read(ctx, func(ctx context.Context, q querier) error {
+		out = out[:0]
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // Statuses returns a settlement's status events in Seq order (none for an
 // unknown key).
 func (s *sqlStore) Statuses(ctx context.Context, key Key) ([]StatusEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+statusColumns+` FROM status_events
+	out, err := queryAll(ctx, s, scanStatus, `SELECT `+statusColumns+` FROM status_events
 		WHERE provider = $1 AND request_id = $2 ORDER BY seq`, key.Provider, key.RequestID)
 	if err != nil {
-		return nil, fmt.Errorf("store: statuses of %s/%s: %w", key.Provider, key.RequestID, err)
-	}
-	defer rows.Close()
-	var out []StatusEvent
-	for rows.Next() {
-		ev, err := scanStatus(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: statuses of %s/%s: %w", key.Provider, key.RequestID, err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: statuses of %s/%s: %w", key.Provider, key.RequestID, err)
 	}
 	return out, nil
@@ -427,31 +483,34 @@ func (s *sqlStore) MarkPublished(ctx context.Context, messageID string, at time.
 		at = s.clock()
 	}
 	at = normTime(at)
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	err := s.writeTx(ctx, func(ctx context.Context, tx querier) error {
+		return s.markPublishedTx(ctx, tx, messageID, at)
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: mark %s published: %w", messageID, err)
 	}
-	defer tx.Rollback()
+	return err
+}
+
+// markPublishedTx is MarkPublished's work inside its transaction.
+func (s *sqlStore) markPublishedTx(ctx context.Context, tx querier, messageID string, at time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE status_events SET published_at = $1
 		WHERE message_id = $2 AND published_at IS NULL`, s.d.timeArg(at), messageID)
 	if err != nil {
-		return fmt.Errorf("store: mark %s published: %w", messageID, err)
+		return err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("store: mark %s published: %w", messageID, err)
+		return err
 	}
 	if n == 0 {
 		var count int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM status_events WHERE message_id = $1`, messageID).Scan(&count); err != nil {
-			return fmt.Errorf("store: mark %s published: %w", messageID, err)
+			return err
 		}
 		if count == 0 {
 			return fmt.Errorf("%w: no status event has message_id %q", ErrNotFound, messageID)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: mark %s published: %w", messageID, err)
 	}
 	return nil
 }
@@ -459,23 +518,17 @@ func (s *sqlStore) MarkPublished(ctx context.Context, messageID string, at time.
 // History returns a settlement's transitions, oldest first (none for an
 // unknown key).
 func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT from_state, to_state, note, at FROM settlement_transitions
-		WHERE provider = $1 AND request_id = $2 ORDER BY id`, key.Provider, key.RequestID)
-	if err != nil {
-		return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
-	}
-	defer rows.Close()
-	var out []Transition
-	for rows.Next() {
+	out, err := queryAll(ctx, s, func(r rowScanner) (Transition, error) {
 		tr := Transition{Key: key}
 		var from, to string
-		if err := rows.Scan(&from, &to, &tr.Note, timeCol{t: &tr.At}); err != nil {
-			return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
+		if err := r.Scan(&from, &to, &tr.Note, timeCol{t: &tr.At}); err != nil {
+			return Transition{}, err
 		}
 		tr.From, tr.To = State(from), State(to)
-		out = append(out, tr)
-	}
-	if err := rows.Err(); err != nil {
+		return tr, nil
+	}, `SELECT from_state, to_state, note, at FROM settlement_transitions
+		WHERE provider = $1 AND request_id = $2 ORDER BY id`, key.Provider, key.RequestID)
+	if err != nil {
 		return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
 	}
 	return out, nil
@@ -514,20 +567,8 @@ func (s *sqlStore) Find(ctx context.Context, c Correlation) ([]Settlement, error
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	query += ` ORDER BY created_at, request_id`
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, s, scanSettlement, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: find: %w", err)
-	}
-	defer rows.Close()
-	var out []Settlement
-	for rows.Next() {
-		st, err := scanSettlement(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: find: %w", err)
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: find: %w", err)
 	}
 	return out, nil
@@ -607,9 +648,28 @@ func (s *sqlStore) CheckLock(ctx context.Context, provider, storeID, orderID str
 	return nil
 }
 
+// WriteStats reports how SQLite's writes were committed: the batches
+// (shared transactions, one fsync each) and the writes they held. Both are
+// zero for PostgreSQL.
+func (s *sqlStore) WriteStats() (batches, writes int64) {
+	if s.w == nil {
+		return 0, 0
+	}
+	return s.w.batches.Load(), s.w.jobs.Load()
+}
+
 // Ping checks the database is reachable.
 func (s *sqlStore) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
+	var err error
+	switch {
+	case s.w != nil && s.rstmts == nil: // ":memory:": the writer's connection is the database
+		err = s.w.ping(ctx)
+	case s.w != nil && s.w.isClosed():
+		err = errClosed
+	default:
+		err = s.db.PingContext(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("store: ping %s: %w", s.d.name, err)
 	}
 	return nil
@@ -617,7 +677,20 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 // Close releases the database.
 func (s *sqlStore) Close() error {
-	err := s.db.Close()
+	var werr error
+	if s.w != nil {
+		werr = s.w.close() // waits for the write in progress
+	}
+	if s.rstmts != nil {
+		s.rstmts.close()
+	}
+	var err error
+	if s.w == nil || s.db != s.w.db {
+		err = s.db.Close()
+	}
+	if werr != nil {
+		err = werr
+	}
 	if s.release != nil {
 		s.release()
 		s.release = nil

@@ -911,6 +911,33 @@ func TestSQLiteSettings(t *testing.T) {
 					t.Errorf("PRAGMA cache_size = %d, %v; want the DSN's -4000", cs, err)
 				}
 			}
+			// db is the read-only pool; the writer's connection (which
+			// commits) has the same durability settings and is not
+			// query_only.
+			var ro string
+			if err := db.QueryRowContext(ctx, "PRAGMA query_only").Scan(&ro); err != nil || ro != "1" {
+				t.Errorf("read pool: PRAGMA query_only = %s, %v; want 1", ro, err)
+			}
+			if _, err := db.ExecContext(ctx, "DELETE FROM settlements"); err == nil {
+				t.Error("the read pool accepted a write")
+			}
+			err = st.(*sqlStore).w.do(ctx, func(ctx context.Context, q querier) error {
+				for _, p := range []struct{ pragma, want string }{
+					{"journal_mode", "wal"}, {"synchronous", "2"}, {"foreign_keys", "1"}, {"busy_timeout", "7000"}, {"query_only", "0"},
+				} {
+					var got string
+					if err := q.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(&got); err != nil {
+						return err
+					}
+					if got != p.want {
+						t.Errorf("writer: PRAGMA %s = %s, want %s", p.pragma, got, p.want)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 	// ":memory:" works (one connection) for tests of other packages.

@@ -27,20 +27,8 @@ func (s *sqlStore) Stale(ctx context.Context, states []State, before time.Time, 
 	if limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, s, scanSettlement, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: stale settlements: %w", err)
-	}
-	defer rows.Close()
-	var out []Settlement
-	for rows.Next() {
-		st, err := scanSettlement(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: stale settlements: %w", err)
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: stale settlements: %w", err)
 	}
 	return out, nil
@@ -55,20 +43,8 @@ func (s *sqlStore) Unpublished(ctx context.Context, before time.Time, limit int)
 	if limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, s.d.timeArg(normTime(before)))
+	out, err := queryAll(ctx, s, scanStatus, query, s.d.timeArg(normTime(before)))
 	if err != nil {
-		return nil, fmt.Errorf("store: unpublished events: %w", err)
-	}
-	defer rows.Close()
-	var out []StatusEvent
-	for rows.Next() {
-		ev, err := scanStatus(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: unpublished events: %w", err)
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: unpublished events: %w", err)
 	}
 	return out, nil

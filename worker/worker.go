@@ -87,12 +87,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	if keys == nil {
 		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies are stored in clear (raw card numbers in them too); set it in production")
 	}
-	st, err := store.Open(runCtx, cfg.StoreDSN)
+	rawStore, err := store.Open(runCtx, cfg.StoreDSN)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	st = store.Encrypted(st, keys)
+	defer rawStore.Close()
+	st := store.Encrypted(rawStore, keys)
 	ready.Set("store", st.Ping)
 
 	sources := statusSources(cfg, deps)
@@ -128,6 +128,18 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
 	tel := RegisterMetrics(reg, cfg, st, pub.Conn)
 	metrics := tel.Handlers
+	if ws, ok := rawStore.(interface{ WriteStats() (int64, int64) }); ok {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "settlement_store_write_batches_total",
+				Help: "SQLite write transactions committed (one fsync each); each holds the writes queued meanwhile (group commit).",
+			}, func() float64 { b, _ := ws.WriteStats(); return float64(b) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "settlement_store_writes_total",
+				Help: "SQLite writes committed (Register, Transition, MarkPublished); divided by settlement_store_write_batches_total, the mean batch size.",
+			}, func() float64 { _, w := ws.WriteStats(); return float64(w) }),
+		)
+	}
 
 	wlog := newWMLogger(log)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownTimeout}, wlog)
