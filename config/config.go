@@ -83,6 +83,9 @@ type Config struct {
 	// StuckAfter is how long a settlement may stay in flight without a
 	// transition before the sweeper republishes its request to resume it.
 	StuckAfter time.Duration `env:"STUCK_AFTER" envDefault:"1h" help:"Resume a settlement that made no progress for this long in received/confirming/submitting/pending (longer than the longest RETRY_DELAYS plus settle window)."`
+	// BodyRetention is how long the bodies of a finished settlement are
+	// kept (they may hold a raw card number); 0 keeps them.
+	BodyRetention time.Duration `env:"BODY_RETENTION" envDefault:"2160h" help:"Empty the request and status bodies (which may hold raw card numbers) of settlements finished this long ago; their record (ids, amounts, states, history) stays; a later duplicate is parked, not republished (0: keep them)."`
 	// OutboxRelayAfter is how old a recorded but unpublished status event
 	// must be before the sweeper publishes it.
 	OutboxRelayAfter time.Duration `env:"OUTBOX_RELAY_AFTER" envDefault:"1m" help:"Publish a status event recorded but not confirmed as published after this long."`
@@ -300,6 +303,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.StoreKeys(); err != nil {
 		bad("STORE_ENCRYPTION_KEY", "%v", err)
+	}
+	if c.BodyRetention < 0 {
+		bad("BODY_RETENTION", "must be 0 (keep) or positive (got %s)", c.BodyRetention)
 	}
 	if c.AMQPRefusedGrace < 0 {
 		bad("AMQP_REFUSED_GRACE", "must be 0 or positive (got %s)", c.AMQPRefusedGrace)

@@ -50,6 +50,10 @@ type Sweeper struct {
 	// OutboxAfter is how old an unpublished event must be before it is
 	// relayed (the pipeline publishes right after recording it).
 	OutboxAfter time.Duration
+	// Retention, when positive, empties the request and published event
+	// bodies (which may hold raw card numbers) of settlements finished
+	// longer ago (store.PurgeBodies).
+	Retention time.Duration
 	// Batch bounds the rows each step handles per round (default 500).
 	Batch int
 	// Log is the sweeper's logger.
@@ -62,7 +66,7 @@ type Sweeper struct {
 
 // SweepReport counts what one round did.
 type SweepReport struct {
-	Relayed, Parked, Resumed int
+	Relayed, Parked, Resumed, Purged int
 }
 
 // inFlight are the states a settlement passes through while its message is
@@ -84,7 +88,7 @@ func (w *Sweeper) Run(ctx context.Context) error {
 		case err != nil && ctx.Err() == nil:
 			w.Log.Warn().Err(err).Msg("sweep failed; trying again next round")
 		case rep != SweepReport{}:
-			w.Log.Info().Int("relayed", rep.Relayed).Int("parked", rep.Parked).Int("resumed", rep.Resumed).Msg("sweep")
+			w.Log.Info().Int("relayed", rep.Relayed).Int("parked", rep.Parked).Int("resumed", rep.Resumed).Int("bodies_purged", rep.Purged).Msg("sweep")
 		}
 	}
 }
@@ -112,6 +116,13 @@ func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	}
 	if err := w.resume(ctx, now, &rep); err != nil {
 		return rep, err
+	}
+	if w.Retention > 0 {
+		n, err := w.Store.PurgeBodies(ctx, now.Add(-w.Retention), w.batch())
+		rep.Purged += n
+		if err != nil {
+			return rep, err
+		}
 	}
 	return rep, nil
 }

@@ -211,6 +211,10 @@ type Store interface {
 	// Counts returns the number of settlements per provider and state (with
 	// how many are parked and the oldest update), ordered by provider and
 	// state, for operators.
+	// PurgeBodies empties the request and published status event bodies
+	// of finished, unparked settlements last updated before before (at
+	// most limit; all when <= 0) and returns how many (retention).
+	PurgeBodies(ctx context.Context, before time.Time, limit int) (int, error)
 	Counts(ctx context.Context) ([]StateCount, error)
 	// CheckLock returns nil only while this store still holds the order's
 	// lock taken with LockOrder; else an error wrapping ErrLockLost.

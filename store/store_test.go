@@ -183,6 +183,7 @@ var suite = []struct {
 	{"TwoReplicasLockOrder", "postgres", testTwoReplicas},
 	{"Counts", "", testCounts},
 	{"ReadOnly", "", testReadOnly},
+	{"PurgeBodies", "", testPurgeBodies},
 }
 
 func TestConformance(t *testing.T) {
@@ -1191,4 +1192,51 @@ func testReadOnly(e *env) {
 	}
 	// The writer keeps writing while a reader is open.
 	e.transition(Key{"acme", "r1"}, nil, StateConfirmed, Change{}, nil)
+}
+
+// testPurgeBodies: retention empties the bodies of finished, unparked
+// settlements older than the cut-off, keeps the record, and keeps an
+// unpublished event's body (the outbox needs it).
+func testPurgeBodies(e *env) {
+	start := e.clock.Now()
+	old := e.register(sample("old")).Key
+	e.transition(old, nil, StateSettled, Change{}, &StatusEvent{DedupKey: "final", MessageID: "m-old", SettlementStatus: "S", Body: []byte("<s>old</s>")})
+	if err := e.st.MarkPublished(e.ctx, "m-old", time.Time{}); err != nil {
+		e.Fatal(err)
+	}
+	unpub := e.register(sample("unpub")).Key
+	e.transition(unpub, nil, StateRefused, Change{}, &StatusEvent{DedupKey: "final", MessageID: "m-unpub", SettlementStatus: "R", Body: []byte("<s>unpub</s>")})
+	parked := e.register(sample("parked")).Key
+	e.transition(parked, nil, StateSettled, Change{ParkedReason: ptr("no valid status")}, nil)
+	inflight := e.register(sample("inflight")).Key
+	e.transition(inflight, nil, StateSubmitting, Change{}, nil)
+	e.clock.Set(start.Add(48 * time.Hour))
+	recent := e.register(sample("recent")).Key
+	e.transition(recent, nil, StateSettled, Change{}, nil)
+
+	n, err := e.st.PurgeBodies(e.ctx, start.Add(24*time.Hour), 0)
+	if err != nil || n != 2 {
+		e.Fatalf("PurgeBodies = %d, %v; want 2 (old, unpub)", n, err)
+	}
+	for key, wantEmpty := range map[Key]bool{old: true, unpub: true, parked: false, inflight: false, recent: false} {
+		s, err := e.st.Get(e.ctx, key)
+		if err != nil {
+			e.Fatal(err)
+		}
+		if (len(s.Request) == 0) != wantEmpty {
+			e.Errorf("%s: request body %q, want emptied=%v", key.RequestID, s.Request, wantEmpty)
+		}
+		if s.State == "" || s.Amount == "" {
+			e.Errorf("%s: the record itself was touched: %+v", key.RequestID, s)
+		}
+	}
+	if evs := e.statuses(old); len(evs) != 1 || len(evs[0].Body) != 0 || evs[0].MessageID != "m-old" {
+		e.Errorf("published event of old: %+v, want its body emptied and its message id kept", evs)
+	}
+	if evs := e.statuses(unpub); len(evs) != 1 || string(evs[0].Body) != "<s>unpub</s>" {
+		e.Errorf("unpublished event of unpub: %+v, want its body kept for the outbox", evs)
+	}
+	if n, err := e.st.PurgeBodies(e.ctx, start.Add(24*time.Hour), 0); err != nil || n != 0 {
+		e.Errorf("second PurgeBodies = %d, %v; want 0", n, err)
+	}
 }

@@ -257,7 +257,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		sw := &handlers.Sweeper{
 			Store: st, Pub: pub, Providers: enabled, Interval: cfg.SweepInterval,
-			StuckAfter: cfg.StuckAfter, OutboxAfter: cfg.OutboxRelayAfter,
+			StuckAfter: cfg.StuckAfter, OutboxAfter: cfg.OutboxRelayAfter, Retention: cfg.BodyRetention,
 			Log: log.With().Str("component", "sweeper").Logger(), Metrics: metrics,
 		}
 		aux.Add(1)

@@ -86,6 +86,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newReplayCmd(),
 		newShowCmd(),
 		newStuckCmd(),
+		newRetentionCmd(),
 		newStatsCmd(),
 		newPublishCmd(),
 		newTailCmd(),

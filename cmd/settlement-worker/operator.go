@@ -447,3 +447,31 @@ func newTailCmd() *cobra.Command {
 	c.Flags().StringVar(&o.Provider, "provider", "", "only this provider's events")
 	return c
 }
+
+func newRetentionCmd() *cobra.Command {
+	var (
+		olderThan time.Duration
+		limit     int
+	)
+	c := &cobra.Command{
+		Use:   "retention",
+		Short: "Empty the bodies of settlements finished long ago (card data at rest)",
+		Long: "retention empties the request and published status bodies (which may hold\n" +
+			"raw card numbers) of settlements finished (settled, refused, withheld; not\n" +
+			"parked) longer ago than --older-than. Their record stays: ids, amounts,\n" +
+			"states, history, provider references. A later duplicate of one is parked,\n" +
+			"not republished. It writes to the store: with SQLite, run it while the\n" +
+			"worker is stopped, or set BODY_RETENTION and let the worker's sweeper do it.",
+		Example: "  settlement-worker retention --older-than 2160h\n" +
+			"  settlement-worker retention --older-than 720h --limit 10000",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				return ops.Retention(ctx, e, olderThan, limit)
+			})
+		},
+	}
+	c.Flags().DurationVar(&olderThan, "older-than", 2160*time.Hour, "finished longer ago than this")
+	c.Flags().IntVar(&limit, "limit", 0, "at most this many settlements (0: all)")
+	return c
+}

@@ -1,0 +1,29 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// Retention empties the request and published status bodies (which may
+// hold raw card numbers) of settlements finished longer than olderThan ago,
+// at most limit (all when <= 0), and says how many. It is the one operator
+// command that writes: it opens the store for writing, so an SQLite file
+// owned by a running worker is refused (the worker's BODY_RETENTION does
+// the same in its sweeper).
+func Retention(ctx context.Context, e Env, olderThan time.Duration, limit int) error {
+	if olderThan <= 0 {
+		return fmt.Errorf("--older-than must be positive")
+	}
+	st, err := store.Open(ctx, e.StoreDSN)
+	if err != nil {
+		return fmt.Errorf("%w (retention writes: with SQLite, stop the worker or let its BODY_RETENTION do it)", err)
+	}
+	defer st.Close()
+	n, err := st.PurgeBodies(ctx, e.now().Add(-olderThan), limit)
+	fmt.Fprintf(e.out(), "emptied the bodies of %d settlement(s) finished before %s\n", n, e.now().Add(-olderThan).UTC().Format(time.RFC3339))
+	return err
+}
