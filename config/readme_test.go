@@ -10,7 +10,7 @@ import (
 // TestREADMEConfigTableIsCurrent keeps the README's configuration table in
 // step with the Config struct. Regenerate with UPDATE_README=1.
 func TestREADMEConfigTableIsCurrent(t *testing.T) {
-	const path = "../README.md"
+	const path = "../docs/configuration.md"
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -19,7 +19,7 @@ func TestREADMEConfigTableIsCurrent(t *testing.T) {
 	s := string(b)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q ... %q section", begin, end)
+		t.Fatalf("docs/configuration.md has no %q ... %q section", begin, end)
 	}
 	want := MarkdownTable(all.Providers)
 	if got := s[i+len(begin) : j]; got != want {
@@ -29,6 +29,6 @@ func TestREADMEConfigTableIsCurrent(t *testing.T) {
 			}
 			return
 		}
-		t.Errorf("README configuration table is out of date; run UPDATE_README=1 go test ./config/ -run README")
+		t.Errorf("docs/configuration.md's table is out of date; run UPDATE_README=1 go test ./config/ -run README")
 	}
 }
