@@ -45,6 +45,7 @@ type Deliverer struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	ready   atomic.Bool
+	target  targetState
 }
 
 // New validates cfg (after applying defaults) and returns a deliverer; Run

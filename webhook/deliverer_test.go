@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -337,4 +338,31 @@ func TestQueueDeclaredAndBoundBeforeDelivery(t *testing.T) {
 	r.setAnswer(nil)
 	start(t, cfg)
 	waitFor(t, 10*time.Second, "both statuses", func() bool { return len(r.accepted()) == 2 })
+}
+
+// The webhook target is reported down (for /readyz) while its last POST
+// failed, and up again once one is accepted.
+func TestTargetErrFollowsTheLastPost(t *testing.T) {
+	u := testenv.AMQPURL(t)
+	r := newReceiver(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	r.setAnswer(func(int) int {
+		if fail.Load() {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	cfg := testConfig(u, r)
+	d := start(t, cfg)
+	if err := d.TargetErr(); err != nil {
+		t.Fatalf("TargetErr before any POST = %v", err)
+	}
+	newPublisher(t, u).statuses("t1")
+	waitFor(t, 15*time.Second, "a failed POST to be reported", func() bool { return d.TargetErr() != nil })
+	if err := d.TargetErr(); !strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), cfg.Password) && cfg.Password != "" {
+		t.Errorf("TargetErr = %v", err)
+	}
+	fail.Store(false)
+	waitFor(t, 30*time.Second, "the target to be up after an accepted POST", func() bool { return d.TargetErr() == nil })
 }

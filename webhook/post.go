@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
+	"time"
 )
 
 // HeaderIdempotencyKey carries a key derived from the batch's message ids:
@@ -20,7 +22,8 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 //
 // The POST runs on a context detached from ctx and bounded by HTTPTimeout,
 // so that Close lets an attempt in flight finish and its batch be acked.
-func (d *Deliverer) post(ctx context.Context, body []byte, key string) error {
+func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err error) {
+	defer func() { d.target.record(err) }()
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.HTTPTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(pctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
@@ -47,4 +50,28 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) error {
 		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, resp.Status)
 	}
 	return nil
+}
+
+// targetState is the outcome of the last POST, for readiness.
+type targetState struct {
+	mu   sync.Mutex
+	err  error
+	when time.Time
+}
+
+func (t *targetState) record(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.err, t.when = err, time.Now()
+}
+
+// TargetErr reports the webhook target as down while its last POST failed
+// (nil before the first POST and after a success).
+func (d *Deliverer) TargetErr() error {
+	d.target.mu.Lock()
+	defer d.target.mu.Unlock()
+	if d.target.err == nil {
+		return nil
+	}
+	return fmt.Errorf("last POST failed at %s: %w", d.target.when.UTC().Format(time.RFC3339), d.target.err)
 }

@@ -240,6 +240,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		d.Metrics = tel.Webhook
 		ready.Set("webhook", connected(d.Ready))
+		ready.Set("webhook target", func(context.Context) error { return d.TargetErr() })
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
