@@ -34,7 +34,7 @@ with_broker   = broker_env=$$(scripts/rabbitmq.sh start); eval "$$broker_env";
 with_postgres = pg_env=$$(scripts/postgres.sh start); eval "$$pg_env";
 
 .PHONY: help build broker-up broker-down broker-status postgres-up postgres-down \
-	test test-unit demo bench chaos chaos-short sandbox fmt lint clean
+	test test-unit demo compose-test bench chaos chaos-short sandbox fmt lint clean
 
 help: ## Show this help
 	@echo "Usage: make TARGET [GO_TEST_FLAGS=...] [ARGS=...]"; echo
@@ -85,25 +85,23 @@ test-unit: ## Fast tests, no infrastructure needed: go test -race -short
 # demo compiles the three commands in the background while the broker
 # starts (on a cold build cache that is most of the time), then go run finds
 # them built; compile errors show up in go run / the demo's own build.
-demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo); starts a local RabbitMQ if none is reachable
+# Without AMQP_URL it installs Debian's rabbitmq-server when it is missing
+# (scripts/install-deps.sh: as root or with passwordless sudo, else it prints
+# the command to run and stops) and starts it on loopback.
+demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo); installs and starts a local RabbitMQ if needed
 	@$(GO) build -o $(BIN_DIR)/ ./cmd/settlement-demo ./cmd/settlement-worker ./cmd/provider-sandbox >/dev/null 2>&1 & prebuild=$$!; \
-	if [[ -z $${AMQP_URL:-} && ! -x $${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}/rabbitmq-server ]] \
-		&& command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
-		echo "== no local rabbitmq-server: RabbitMQ from deployments/docker-compose.yml"; \
-		export RABBITMQ_USER=$${RABBITMQ_USER:-settlement} RABBITMQ_PASSWORD=$${RABBITMQ_PASSWORD:-settlement-demo} \
-			POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-unused-by-demo} RADIAL_API_KEY=$${RADIAL_API_KEY:-unused-by-demo}; \
-		compose="docker compose -f deployments/docker-compose.yml -f cmd/settlement-demo/docker-compose.amqp.yml"; \
-		$$compose up -d rabbitmq; \
-		$$compose run --rm rabbitmq-init; \
-		export AMQP_URL=amqp://$$RABBITMQ_USER:$$RABBITMQ_PASSWORD@127.0.0.1:5672/ \
-			RADIAL_AMQP_URL=amqp://$$RABBITMQ_USER:$$RABBITMQ_PASSWORD@127.0.0.1:5672/radial \
-			RABBITMQ_MANAGEMENT_URL=http://$$RABBITMQ_USER:$$RABBITMQ_PASSWORD@127.0.0.1:15672 \
-			SETTLEMENT_DEMO_BROKER_STOP="docker compose -f deployments/docker-compose.yml stop rabbitmq"; \
-	else \
-		$(with_broker) \
-	fi; \
+	if [[ -z $${AMQP_URL:-} ]]; then scripts/install-deps.sh rabbitmq curl || { kill $$prebuild 2>/dev/null; exit 1; }; fi; \
+	$(with_broker) \
 	wait $$prebuild || true; \
 	$(GO) run ./cmd/settlement-demo $(ARGS)
+
+# compose-test builds every image locally (no registry: a debootstrapped
+# Debian base, RabbitMQ and PostgreSQL from Debian's packages, the worker
+# from host-built static binaries), runs deployments/docker-compose.yml with
+# docker-compose on a scratch dockerd when none is reachable, and checks no
+# settlement is lost across a worker restart. See scripts/compose-test.sh.
+compose-test: ## Run the docker-compose deployment for real: build images, up, settle across a worker restart, down -v
+	@scripts/compose-test.sh
 
 bench: ## Run the benchmark (go run ./cmd/settlement-bench) against the local broker
 	@$(with_broker) $(GO) run ./cmd/settlement-bench $(ARGS)
@@ -135,5 +133,5 @@ lint: ## gofmt -l (fails on unformatted files) and go vet
 	if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-clean: ## Remove build outputs (bin/, coverage.out); brokers keep running
+clean: ## Remove build outputs (bin/, coverage.out); brokers and the compose-test image cache (.tmp/compose) stay
 	rm -rf $(BIN_DIR) coverage.out
