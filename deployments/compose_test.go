@@ -171,8 +171,11 @@ func TestComposeServices(t *testing.T) {
 	if w.ContainerName != "" {
 		t.Errorf("settlement-worker: container_name %q prevents replicas", w.ContainerName)
 	}
-	// The worker publishes its HTTP port (metrics; pprof shares the
-	// listener) on loopback only, one host port per replica.
+	// The worker publishes its HTTP_ADDR (health, metrics) on loopback
+	// only, one host port per replica; profiles stay off.
+	if v, ok := w.Environment["PPROF_ADDR"]; ok && v != nil && *v != "off" {
+		t.Errorf("settlement-worker: PPROF_ADDR=%s: profiles are not for the deployment", *v)
+	}
 	if len(w.Ports) != 1 {
 		t.Fatalf("settlement-worker: ports %+v, want the HTTP port once", w.Ports)
 	}

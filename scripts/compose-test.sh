@@ -273,7 +273,12 @@ if ((metrics_ok < 2)); then
   echo "compose-test: /metrics answered on $metrics_ok of the ports $WORKER_HTTP_HOST_PORTS, want 2" >&2
   exit 1
 fi
-log "/metrics published on 127.0.0.1:$WORKER_HTTP_HOST_PORTS (both replicas)"
+pprof=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${WORKER_HTTP_HOST_PORTS%-*}/debug/pprof/" || true)
+if [[ $pprof == 200 ]]; then
+  echo "compose-test: /debug/pprof/ answers on the published port" >&2
+  exit 1
+fi
+log "/metrics published on 127.0.0.1:$WORKER_HTTP_HOST_PORTS (both replicas); /debug/pprof/ not served there (HTTP $pprof)"
 
 # ---- 5. settlements across a restart of the worker containers
 pass=$(cat "$SECRETS_DIR/rabbitmq_password")

@@ -176,7 +176,8 @@ func (t *tracker) setParked(s *scenario, reason string, problems []string) {
 
 // checkParked checks a parked message against the README: body and
 // properties intact, headers parked_reason, parked_at (RFC 3339),
-// parked_attempts and parked_from_queue.
+// parked_attempts (absent when parked before the first attempt) and
+// parked_from_queue.
 func checkParked(m amqp.Delivery, s *scenario) []string {
 	var p []string
 	if !bytes.Equal(m.Body, s.body) {
@@ -191,8 +192,10 @@ func checkParked(m amqp.Delivery, s *scenario) []string {
 	if _, err := time.Parse(time.RFC3339, broker.Stringify(m.Headers[headerParkedAt])); err != nil {
 		p = append(p, fmt.Sprintf("parked_at %q is not RFC 3339", broker.Stringify(m.Headers[headerParkedAt])))
 	}
-	if broker.Stringify(m.Headers[headerParkedAttempts]) == "" {
+	if a := broker.Stringify(m.Headers[headerParkedAttempts]); a == "" && !s.parkedUnattempted {
 		p = append(p, "no parked_attempts header")
+	} else if a != "" && s.parkedUnattempted {
+		p = append(p, fmt.Sprintf("parked_attempts %s for a request parked before any attempt", a))
 	}
 	if got := broker.Stringify(m.Headers[headerParkedFrom]); got != broker.RequestQueue(s.provider) {
 		p = append(p, fmt.Sprintf("parked_from_queue is %q, expected %q", got, broker.RequestQueue(s.provider)))

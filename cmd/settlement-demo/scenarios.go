@@ -198,6 +198,10 @@ type scenario struct {
 	reasons []string // substrings every R reason must contain
 	want    ledgerWant
 
+	// parkedUnattempted: parked before its first attempt (it never
+	// parsed), so the parked copy has no parked_attempts header.
+	parkedUnattempted bool
+
 	// Results, filled while the demo runs (under tracker.mu).
 	sent    int // publishes / POSTs done
 	events  []statusEvent
@@ -380,7 +384,7 @@ func buildScenarios(root, runID string) ([]*scenario, error) {
 		what: "truncated XML body",
 		body: []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 			`<PaymentSettlementRequest requestId="` + id(8) + `" xmlns="` + messages.Namespace + `"><PaymentContextBase><OrderId>` + order(8)),
-		expect: []string{outParked},
+		expect: []string{outParked}, parkedUnattempted: true,
 	})
 
 	// 9. A credit on the order debited by the seed's example, once that
