@@ -18,11 +18,16 @@ import (
 // merges them; the Watermill router runs a goroutine per message, so up to n
 // messages are in flight.
 //
-// Close first stops handing out messages (those already received but not
-// handed out are nacked and requeued, untouched), then waits up to
-// DrainTimeout for the handed-out ones to be acked or nacked, and only then
-// closes the underlying subscriber. Closing it earlier would nack in-flight
-// messages whose settlement is still running.
+// Close first stops handing out messages, then waits up to DrainTimeout for
+// the handed-out ones to be acked or nacked, and only then closes the
+// underlying subscriber. Closing it earlier would nack in-flight messages
+// whose settlement is still running. Messages received but not handed out
+// are held, unacked, until the underlying subscriber closes and requeues
+// them, untouched, once each: nacking them at once would have the broker
+// hand them straight back to the same open consumer, over and over for the
+// whole drain, and on a quorum queue every such return counts towards
+// x-delivery-limit, so a long drain would dead-letter (park) requests that
+// were never attempted.
 type ConcurrentSubscriber struct {
 	Sub          message.Subscriber
 	N            int
@@ -32,6 +37,7 @@ type ConcurrentSubscriber struct {
 	mu       sync.Mutex
 	draining bool
 	drainCh  chan struct{}
+	released chan struct{} // closed once the drain is over
 	inflight sync.WaitGroup
 	once     sync.Once
 }
@@ -41,7 +47,8 @@ func NewConcurrentSubscriber(sub message.Subscriber, n int, drain time.Duration,
 	if n < 1 {
 		n = 1
 	}
-	return &ConcurrentSubscriber{Sub: sub, N: n, DrainTimeout: drain, Log: log, drainCh: make(chan struct{})}
+	return &ConcurrentSubscriber{Sub: sub, N: n, DrainTimeout: drain, Log: log,
+		drainCh: make(chan struct{}), released: make(chan struct{})}
 }
 
 // Subscribe implements message.Subscriber.
@@ -72,7 +79,7 @@ func (c *ConcurrentSubscriber) forward(msg *message.Message, out chan<- *message
 	c.mu.Lock()
 	if c.draining {
 		c.mu.Unlock()
-		msg.Nack()
+		c.hold()
 		return
 	}
 	c.inflight.Add(1)
@@ -88,9 +95,16 @@ func (c *ConcurrentSubscriber) forward(msg *message.Message, out chan<- *message
 			}
 		}()
 	case <-c.drainCh:
-		msg.Nack()
 		c.inflight.Done()
+		c.hold()
 	}
+}
+
+// hold keeps a message that will not be handed out unacked until the drain
+// is over. The underlying subscriber, still waiting for its ack, requeues
+// it when Close closes it; meanwhile its consumer gets no other message.
+func (c *ConcurrentSubscriber) hold() {
+	<-c.released
 }
 
 // Close drains, then closes the underlying subscriber.
@@ -107,6 +121,7 @@ func (c *ConcurrentSubscriber) Close() error {
 		case <-time.After(c.DrainTimeout):
 			c.Log.Warn().Dur("drain_timeout", c.DrainTimeout).Msg("in-flight messages did not finish in time; they will be redelivered")
 		}
+		close(c.released)
 	})
 	return c.Sub.Close()
 }
