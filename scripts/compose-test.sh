@@ -283,8 +283,8 @@ log "/metrics published on 127.0.0.1:$WORKER_HTTP_HOST_PORTS (both replicas); /d
 # ---- 5. settlements across a restart of the worker containers
 pass=$(cat "$SECRETS_DIR/rabbitmq_password")
 log "compose-check: ${COMPOSE_TEST_N:-200} settlements, the worker restarted half-way"
-"$WORK/compose-check" -root "$ROOT" -n "${COMPOSE_TEST_N:-200}" \
-  -amqp "amqp://$RABBITMQ_USER:$pass@127.0.0.1:$COMPOSE_TEST_AMQP_PORT/" \
+AMQP_URL="amqp://$RABBITMQ_USER:$pass@127.0.0.1:$COMPOSE_TEST_AMQP_PORT/" \
+  "$WORK/compose-check" -root "$ROOT" -n "${COMPOSE_TEST_N:-200}" \
   -restart "${compose[*]} restart settlement-worker"
 wait_healthy settlement-worker 2 120
 log "PASSED"

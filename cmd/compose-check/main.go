@@ -262,6 +262,9 @@ func run(o options) int {
 		logf("FAIL: %s: %v", what, ids)
 	}
 	report("no status event (lost)", missing)
+	if len(missing) > 0 {
+		reportParked(conn, byID)
+	}
 	report("more than one status event", multiple)
 	report("not settled (S)", notSettled)
 	if fail {
@@ -400,6 +403,32 @@ func (p *publisher) publish(ctx context.Context, r *request) error {
 		return fmt.Errorf("publish %s: unroutable (%d %s)", ret.MessageId, ret.ReplyCode, ret.ReplyText)
 	default:
 		return nil
+	}
+}
+
+// reportParked prints this run's requests found in the parked queue, with
+// why: parked_reason (parked by the worker) or x-first-death-reason (dead-
+// lettered by the broker, e.g. delivery_limit). It leaves them there.
+func reportParked(conn *amqp.Connection, byID map[string]*request) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	defer ch.Close() // requeues what was read
+	queue := broker.ParkedQueue("radial")
+	for range 1000 {
+		d, ok, err := ch.Get(queue, false)
+		if err != nil || !ok {
+			return
+		}
+		if byID[d.MessageId] == nil {
+			continue
+		}
+		why := broker.Stringify(d.Headers["parked_reason"])
+		if why == "" {
+			why = "dead-lettered by the broker: " + broker.Stringify(d.Headers["x-first-death-reason"])
+		}
+		logf("  %s is in %s: %s", d.MessageId, queue, why)
 	}
 }
 
