@@ -51,12 +51,26 @@ func NewConcurrentSubscriber(sub message.Subscriber, n int, drain time.Duration,
 		drainCh: make(chan struct{}), released: make(chan struct{})}
 }
 
-// Subscribe implements message.Subscriber.
+// Subscribe implements message.Subscriber. When ctx ends (the router's
+// context, on SIGTERM) the subscription drains and closes as on Close. The
+// underlying subscriptions do not get ctx: ended by it, watermill-amqp
+// closes its channel and, until it notices, opens a new one, consumes and
+// closes it again, returning the prefetched message every time; on a quorum
+// queue each return counts towards x-delivery-limit, and the messages at
+// the head of the queue were dead-lettered (parked) by a graceful restart.
 func (c *ConcurrentSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	subCtx := context.WithoutCancel(ctx)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = c.Close()
+		case <-c.released:
+		}
+	}()
 	out := make(chan *message.Message)
 	var wg sync.WaitGroup
 	for i := 0; i < c.N; i++ {
-		in, err := c.Sub.Subscribe(ctx, topic)
+		in, err := c.Sub.Subscribe(subCtx, topic)
 		if err != nil {
 			return nil, err
 		}

@@ -211,52 +211,86 @@ func TestConcurrentSubscriberCloseRequeuesUnhandedMessages(t *testing.T) {
 }
 
 // TestConcurrentSubscriberLongDrainKeepsUnhandedMessages: a message received
-// but not handed out while a long drain runs stays in the queue. Nacking it
-// at once had the broker hand it back to the same open consumer in a loop
-// for the whole drain; on a quorum queue each return counts towards
-// x-delivery-limit, so a graceful restart dead-lettered requests that were
-// never attempted (found by make compose-test: parked with reason
-// delivery_limit, no status event).
+// but not handed out while a long drain runs stays in the queue, whether the
+// drain starts with Close or with the end of the subscription's context (the
+// router's, on SIGTERM: the worker's path). Before, Close nacked it at once
+// and the broker handed it back to the same open consumer in a loop for the
+// whole drain, and an ended context had watermill-amqp close and reopen its
+// channels, returning the prefetched message each time; on a quorum queue
+// each return counts towards x-delivery-limit, so a graceful restart
+// dead-lettered requests that were never attempted (found by make
+// compose-test: parked with reason delivery_limit, no status event).
 func TestConcurrentSubscriberLongDrainKeepsUnhandedMessages(t *testing.T) {
-	u := amqpURL(t)
-	_, ch := dial(t, u)
-	// The worker's DELIVERY_LIMIT; no dead-letter exchange: a message over
-	// the limit is dropped.
-	declare(t, ch, "q.longdrain", broker.QueueQuorum, amqp.Table{"x-delivery-limit": int32(20)})
-	publishN(t, u, "q.longdrain", 2, "m")
-	cs := broker.NewConcurrentSubscriber(newSubscriber(t, u, 1), 2, 10*time.Second, zerolog.Nop())
-	out, err := cs.Subscribe(testCtx(t, 30*time.Second), "q.longdrain")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := receive(t, out, 10*time.Second)
-	waitDelivered(t, u, "q.longdrain")
+	for _, how := range []string{"Close", "context"} {
+		t.Run(how, func(t *testing.T) {
+			u := amqpURL(t)
+			_, ch := dial(t, u)
+			// The worker's DELIVERY_LIMIT; no dead-letter exchange: a
+			// message over the limit is dropped.
+			declare(t, ch, "q.longdrain", broker.QueueQuorum, amqp.Table{"x-delivery-limit": int32(20)})
+			publishN(t, u, "q.longdrain", 2, "m")
+			cs := broker.NewConcurrentSubscriber(newSubscriber(t, u, 1), 2, 10*time.Second, zerolog.Nop())
+			ctx, cancel := context.WithCancel(testCtx(t, 30*time.Second))
+			defer cancel()
+			out, err := cs.Subscribe(ctx, "q.longdrain")
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := receive(t, out, 10*time.Second)
+			waitDelivered(t, u, "q.longdrain")
 
-	// The in-flight message takes a while: the drain lasts 1.5s.
-	go func() {
-		time.Sleep(1500 * time.Millisecond)
-		first.Ack()
-	}()
-	if err := cs.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	noMessage(t, out, 100*time.Millisecond)
+			// The in-flight message takes a while: the drain lasts 1.5s.
+			go func() {
+				time.Sleep(1500 * time.Millisecond)
+				first.Ack()
+			}()
+			start := time.Now()
+			if how == "Close" {
+				if err := cs.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+			} else {
+				cancel()
+				// The drain starts from the context's end, asynchronously:
+				// a message may still be handed out in that instant, but
+				// this test reads none before it has begun.
+				time.Sleep(100 * time.Millisecond)
+			}
+			// The subscription ends, after the drain, handing nothing out.
+			deadline := time.After(10 * time.Second)
+			for open := true; open; {
+				select {
+				case m, ok := <-out:
+					if ok {
+						t.Fatalf("message %s handed out while draining", m.UUID)
+					}
+					open = false
+				case <-deadline:
+					t.Fatal("the subscription did not end")
+				}
+			}
+			if d := time.Since(start); d < 1400*time.Millisecond {
+				t.Errorf("the subscription ended after %s, before the in-flight message was acked", d)
+			}
+			_ = cs.Close()
 
-	_, ch2 := dial(t, u)
-	d, ok := getOne(t, ch2, "q.longdrain", 3*time.Second)
-	if !ok {
-		t.Fatal("the message received but never handed out was dropped over x-delivery-limit during the drain")
+			_, ch2 := dial(t, u)
+			d, ok := getOne(t, ch2, "q.longdrain", 3*time.Second)
+			if !ok {
+				t.Fatal("the message received but never handed out was dropped over x-delivery-limit during the drain")
+			}
+			if d.MessageId == first.UUID {
+				t.Fatalf("the drained, acked message %s came back", first.UUID)
+			}
+			// Requeued when the underlying subscriber closes, perhaps
+			// handed to it once or twice more before its consumer loop
+			// stops: a few returns, not one per round trip of the drain.
+			if n, _ := d.Headers["x-delivery-count"].(int64); n > 5 {
+				t.Errorf("x-delivery-count %d after one drain", n)
+			}
+			_ = d.Ack(false)
+		})
 	}
-	if d.MessageId == first.UUID {
-		t.Fatalf("the drained, acked message %s came back", first.UUID)
-	}
-	// The underlying subscriber requeues it when it closes, and may be
-	// handed it once or twice more before its consumer loop stops: a few
-	// returns, not one per round trip for the whole drain.
-	if n, _ := d.Headers["x-delivery-count"].(int64); n > 10 {
-		t.Errorf("x-delivery-count %d after one drain", n)
-	}
-	_ = d.Ack(false)
 }
 
 // TestConcurrentSubscriberDrainTimeout: a handler that does not finish within

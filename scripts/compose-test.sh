@@ -27,9 +27,11 @@
 #
 # Settings (environment): COMPOSE_TEST_N (requests, default 200),
 # COMPOSE_TEST_AMQP_PORT (5692), RABBITMQ_MANAGEMENT_HOST_PORT (15692),
-# WORKER_HTTP_HOST_PORTS (9191-9192), COMPOSE_TEST_DOCKER_DIR (the scratch
+# WORKER_HTTP_HOST_PORTS (19191-19192), COMPOSE_TEST_DOCKER_DIR (the scratch
 # engine's dir, default .tmp/compose/docker), DEBIAN_MIRROR
-# (http://deb.debian.org/debian), COMPOSE_TEST_KEEP=1 (leave it running).
+# (http://deb.debian.org/debian), COMPOSE_TEST_TIMEOUT (for the status
+# events, 5m), COMPOSE_TEST_EXTRA_FILES (more compose files, e.g. one setting
+# LOG_LEVEL: debug), COMPOSE_TEST_KEEP=1 (leave it running).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -205,9 +207,10 @@ done
 export RABBITMQ_USER=settlement
 export COMPOSE_TEST_AMQP_PORT=${COMPOSE_TEST_AMQP_PORT:-5692}
 export RABBITMQ_MANAGEMENT_HOST_PORT=${RABBITMQ_MANAGEMENT_HOST_PORT:-15692}
-export WORKER_HTTP_HOST_PORTS=${WORKER_HTTP_HOST_PORTS:-9191-9192}
+export WORKER_HTTP_HOST_PORTS=${WORKER_HTTP_HOST_PORTS:-19191-19192}
 export COMPOSE_PROJECT_NAME=settlement-compose-test
 compose=(docker-compose -f deployments/docker-compose.yml -f deployments/docker-compose.debian.yml -f deployments/docker-compose.test.yml)
+for f in ${COMPOSE_TEST_EXTRA_FILES:-}; do compose+=(-f "$f"); done
 
 for port in "$COMPOSE_TEST_AMQP_PORT" "$RABBITMQ_MANAGEMENT_HOST_PORT" $(seq "${WORKER_HTTP_HOST_PORTS%-*}" "${WORKER_HTTP_HOST_PORTS#*-}"); do
   if timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1' _ "$port" 2>/dev/null; then
@@ -219,9 +222,10 @@ done
 teardown() {
   local rc=$?
   if [[ $rc != 0 ]]; then
-    echo "---- docker-compose ps / logs (failure)" >&2
+    echo "---- docker-compose ps / logs (failure; all of them in $WORK/compose.log)" >&2
     "${compose[@]}" ps >&2 || true
-    "${compose[@]}" logs --no-color --tail 40 >&2 || true
+    "${compose[@]}" logs --no-color >"$WORK/compose.log" 2>&1 || true
+    tail -n 40 "$WORK/compose.log" >&2 || true
   fi
   if [[ -n ${COMPOSE_TEST_KEEP:-} && $rc == 0 ]]; then
     log "COMPOSE_TEST_KEEP: left running (${compose[*]} down -v)"
@@ -284,7 +288,7 @@ log "/metrics published on 127.0.0.1:$WORKER_HTTP_HOST_PORTS (both replicas); /d
 pass=$(cat "$SECRETS_DIR/rabbitmq_password")
 log "compose-check: ${COMPOSE_TEST_N:-200} settlements, the worker restarted half-way"
 AMQP_URL="amqp://$RABBITMQ_USER:$pass@127.0.0.1:$COMPOSE_TEST_AMQP_PORT/" \
-  "$WORK/compose-check" -root "$ROOT" -n "${COMPOSE_TEST_N:-200}" \
+  "$WORK/compose-check" -root "$ROOT" -n "${COMPOSE_TEST_N:-200}" -timeout "${COMPOSE_TEST_TIMEOUT:-5m}" \
   -restart "${compose[*]} restart settlement-worker"
 wait_healthy settlement-worker 2 120
 log "PASSED"
