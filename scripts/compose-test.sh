@@ -261,8 +261,8 @@ wait_healthy() {
     sleep 2
   done
 }
-for svc in rabbitmq postgres provider-sandbox; do wait_healthy "$svc" 1 180; done
-wait_healthy settlement-worker 2 180
+for svc in rabbitmq postgres provider-sandbox; do wait_healthy "$svc" 1 600; done
+wait_healthy settlement-worker 2 600
 log "all services healthy"
 "${compose[@]}" ps
 
@@ -290,5 +290,5 @@ log "compose-check: ${COMPOSE_TEST_N:-200} settlements, the worker restarted hal
 AMQP_URL="amqp://$RABBITMQ_USER:$pass@127.0.0.1:$COMPOSE_TEST_AMQP_PORT/" \
   "$WORK/compose-check" -root "$ROOT" -n "${COMPOSE_TEST_N:-200}" -timeout "${COMPOSE_TEST_TIMEOUT:-5m}" \
   -restart "${compose[*]} restart settlement-worker"
-wait_healthy settlement-worker 2 120
+wait_healthy settlement-worker 2 600
 log "PASSED"
