@@ -60,13 +60,6 @@ func NewConcurrentSubscriber(sub message.Subscriber, n int, drain time.Duration,
 // the head of the queue were dead-lettered (parked) by a graceful restart.
 func (c *ConcurrentSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	subCtx := context.WithoutCancel(ctx)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = c.Close()
-		case <-c.released:
-		}
-	}()
 	out := make(chan *message.Message)
 	var wg sync.WaitGroup
 	for i := 0; i < c.N; i++ {
@@ -85,6 +78,15 @@ func (c *ConcurrentSubscriber) Subscribe(ctx context.Context, topic string) (<-c
 	go func() {
 		wg.Wait()
 		close(out)
+	}()
+	// Watched only once every subscription is made: watermill-amqp v3.1.0
+	// races when it is closed during Subscribe.
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = c.Close()
+		case <-c.released:
+		}
 	}()
 	return out, nil
 }

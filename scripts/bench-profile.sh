@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench-profile.sh OUT_DIR [settlement-bench flags...]
 #
-# Runs cmd/settlement-bench with the worker's HTTP server on a free loopback
-# port and, once the first worker run is under load, takes a 12 s CPU
+# Runs cmd/settlement-bench with the worker's HTTP server (metrics) and its
+# pprof server (PPROF_ADDR) on free loopback ports and, once the first worker run is under load, takes a 12 s CPU
 # profile of the worker (/debug/pprof/profile) and its store metrics before
 # and after. Writes OUT_DIR/report.txt (the bench's results),
 # progress.txt, cpu.pprof, metrics0.txt and metrics1.txt, then prints the
@@ -17,8 +17,10 @@ out=${1:?usage: bench-profile.sh OUT_DIR [settlement-bench flags...]}
 shift
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-go run ./cmd/settlement-bench -worker-env "HTTP_ADDR=127.0.0.1:$port" "$@" >"$out/report.txt" 2>"$out/progress.txt" &
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(freeport)  # HTTP_ADDR: /metrics
+pport=$(freeport) # PPROF_ADDR: /debug/pprof (served only there)
+go run ./cmd/settlement-bench -worker-env "HTTP_ADDR=127.0.0.1:$port" -worker-env "PPROF_ADDR=127.0.0.1:$pport" "$@" >"$out/report.txt" 2>"$out/progress.txt" &
 bench=$!
 for _ in $(seq 1 1200); do
 	grep -q "worker run 1/" "$out/progress.txt" 2>/dev/null && break
@@ -28,7 +30,7 @@ done
 sleep 4 # past the worker's start
 metrics() { curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^settlement_(store|outcomes)' >"$1" || true; }
 metrics "$out/metrics0.txt"
-curl -fsS -o "$out/cpu.pprof" "http://127.0.0.1:$port/debug/pprof/profile?seconds=12" || echo "no profile (did the run end before it?)" >&2
+curl -fsS -o "$out/cpu.pprof" "http://127.0.0.1:$pport/debug/pprof/profile?seconds=12" || echo "no profile (did the run end before it?)" >&2
 metrics "$out/metrics1.txt"
 rc=0
 wait "$bench" || rc=$?

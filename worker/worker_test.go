@@ -301,4 +301,11 @@ func TestPprofOnItsOwnAddress(t *testing.T) {
 		code, body := get(pprofAddr, "/debug/pprof/")
 		return code == 200, body
 	})
+	// Stop only once the consumers are subscribed: watermill-amqp v3.1.0
+	// races (a bool read by Subscribe, written by its connection-close
+	// handler) when its connection closes during Subscribe.
+	waitFor(t, "consumers subscribed", 30*time.Second, func() (bool, string) {
+		_, body := get(cfg.HTTPAddr, "/readyz")
+		return strings.Contains(body, "router: ok") && strings.Contains(body, "consumer plain: ok"), body
+	})
 }
