@@ -72,6 +72,12 @@
 //	go run ./cmd/settlement-bench [-n 2000] [-concurrency 32] [-latency 0ms,20ms]
 //	    [-queue-type quorum|classic] [-timeout 3m] [-window 128] [-raw-n 20000]
 //	    [-mixed=true|false] [-only-mixed] [-mixed-n 400] [-worker-env NAME=VALUE]...
+//	    [-postgres postgres://user:pw@host:port/db]
+//
+// With -postgres, one more worker run at the first -latency keeps its store
+// on a scratch database bench_<random> created on that server (the DSN's
+// user must be allowed to create databases) and dropped after the run; the
+// report compares its throughput with the SQLite run at the same latency.
 //
 // The default run takes about two minutes on a 2-core machine (the worker
 // settles on the order of 100 per second there), the mixed run alone
@@ -109,6 +115,10 @@ type options struct {
 	mixed       bool // run the mixed-provider phase
 	onlyMixed   bool // run only the mixed-provider phase
 	mixedN      int  // requests per provider in the mixed run
+	// postgres, when set, is a PostgreSQL server (admin DSN): one more
+	// worker run at the first latency with its store on a scratch
+	// database created there and dropped at the end.
+	postgres string
 }
 
 func main() { os.Exit(run()) }
@@ -157,6 +167,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.mixed, "mixed", true, "run the mixed-provider phase: radial, paysafe, frisbii and miva in one worker")
 	fs.BoolVar(&o.onlyMixed, "only-mixed", false, "run only the mixed-provider phase (no raw or single-provider runs)")
 	fs.IntVar(&o.mixedN, "mixed-n", 400, "settlement requests per provider in the mixed-provider run")
+	fs.StringVar(&o.postgres, "postgres", "", "also run the worker at the first -latency with STORE_DSN on a scratch database (created, then dropped) of this PostgreSQL server, e.g. postgres://postgres:postgres@127.0.0.1:55432/postgres?sslmode=disable")
 	fs.BoolVar(&o.keep, "keep", false, "keep the vhosts and the temporary directory (debugging)")
 	fs.Func("worker-env", "extra worker setting NAME=VALUE, repeatable (experiments, e.g. RADIAL_STATUS_CONCURRENCY=16)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -284,6 +295,26 @@ func bench(ctx context.Context, o options) (*report, error) {
 			return rep, fmt.Errorf("worker run at %s: %w", fmtLatency(lat), err)
 		}
 		progress("worker at %s: %s", fmtLatency(lat), w.sample.summary())
+	}
+	if o.postgres != "" {
+		lat := o.latencies[0]
+		db, err := createScratchDB(ctx, o.postgres)
+		if err != nil {
+			return rep, err
+		}
+		progress("worker run on PostgreSQL (database %s): %d settlements, sandbox latency %s, CONCURRENCY=%d", db.name, o.n, fmtLatency(lat), o.concurrency)
+		w, err := runWorker(ctx, o, workerRunConfig{
+			index: len(o.latencies) + 1, latency: lat, bin: bin, dir: tmp, storeDSN: db.dsn,
+			workerURL: vh.url(vhostWorker), radialURL: vh.url(vhostRadial),
+		})
+		db.drop()
+		if w != nil {
+			rep.workers = append(rep.workers, *w)
+		}
+		if err != nil {
+			return rep, fmt.Errorf("worker run on PostgreSQL at %s: %w", fmtLatency(lat), err)
+		}
+		progress("worker on PostgreSQL at %s: %s", fmtLatency(lat), w.sample.summary())
 	}
 	if o.mixed {
 		return rep, benchMixed(ctx, o, rep, bin, tmp, vh)

@@ -86,19 +86,25 @@ func (r *report) printSingle(w io.Writer) {
 	}
 	for _, wr := range r.workers {
 		s := wr.sample
-		fmt.Fprintf(w, "| Worker end to end, Radial sandbox %s | %s | %s settlements/s | %s | %s | %s | %s |\n",
-			fmtLatency(wr.latency), count(s), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)),
+		fmt.Fprintf(w, "| Worker end to end, Radial sandbox %s%s | %s | %s settlements/s | %s | %s | %s | %s |\n",
+			fmtLatency(wr.latency), wr.store, count(s), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)),
 			fmtBytes(wr.peakRSS), r.vsRaw(s))
 	}
 	fmt.Fprintln(w)
 	if r.raw != nil {
 		for _, wr := range r.workers {
-			fmt.Fprintf(w, "- worker (sandbox %s) / raw throughput: %s\n", fmtLatency(wr.latency), r.vsRaw(wr.sample))
+			fmt.Fprintf(w, "- worker (sandbox %s%s) / raw throughput: %s\n", fmtLatency(wr.latency), wr.store, r.vsRaw(wr.sample))
 		}
 	}
 	if len(r.workers) > 1 {
 		base := r.workers[0]
 		for _, wr := range r.workers[1:] {
+			if wr.store != "" {
+				if wr.latency == base.latency {
+					fmt.Fprintf(w, "- worker throughput at %s%s / SQLite: %.2f\n", fmtLatency(wr.latency), wr.store, ratioOf(wr.sample.rate(), base.sample.rate()))
+				}
+				continue
+			}
 			ratio := ratioOf(wr.sample.rate(), base.sample.rate())
 			verdict := "FAIL"
 			if ratio >= 0.5 && wr.sample.completed() == wr.sample.n {
@@ -118,7 +124,7 @@ func (r *report) printSingle(w io.Writer) {
 		fmt.Fprintln(w, "| Worker run | published → Radial settle call | → Radial status on its queue | → our status event | Worker CPU per settlement |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
 		for _, wr := range r.workers {
-			fmt.Fprintf(w, "| Radial sandbox %s |", fmtLatency(wr.latency))
+			fmt.Fprintf(w, "| Radial sandbox %s%s |", fmtLatency(wr.latency), wr.store)
 			for _, st := range wr.stages {
 				fmt.Fprintf(w, " %s / %s |", fmtDur(st.pct(50)), fmtDur(st.pct(99)))
 			}
@@ -126,7 +132,7 @@ func (r *report) printSingle(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		for _, wr := range r.workers {
-			fmt.Fprintf(w, "- Checks at %s: %s\n", fmtLatency(wr.latency), wr.checks())
+			fmt.Fprintf(w, "- Checks at %s%s: %s\n", fmtLatency(wr.latency), wr.store, wr.checks())
 		}
 	}
 }
@@ -155,7 +161,7 @@ func (r *report) printMixed(w io.Writer) {
 	fmt.Fprintln(w)
 	var radial0 *workerResult
 	for i := range r.workers {
-		if r.workers[i].latency == 0 {
+		if r.workers[i].latency == 0 && r.workers[i].store == "" {
 			radial0 = &r.workers[i]
 		}
 	}

@@ -40,11 +40,15 @@ type workerRunConfig struct {
 	dir       string
 	workerURL string
 	radialURL string
+	// storeDSN is the worker's STORE_DSN (empty: SQLite in the run's
+	// directory).
+	storeDSN string
 }
 
 // workerResult is one end-to-end run's measurements.
 type workerResult struct {
 	latency  time.Duration
+	store    string // ", PostgreSQL" or "" (SQLite), for the report
 	sample   sample
 	peakRSS  int64         // VmHWM of the worker, bytes
 	cpu      time.Duration // worker user+system CPU time
@@ -116,7 +120,7 @@ func stagesOf(l *load, sb *radial.Sandbox) []sample {
 // runWorker runs the worker binary against the in-process Radial sandbox and
 // times n settlements from publish to our status event.
 func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResult, error) {
-	res := &workerResult{latency: rc.latency, verdicts: map[string]int{}}
+	res := &workerResult{latency: rc.latency, store: storeLabel(rc.storeDSN), verdicts: map[string]int{}}
 	l, err := newLoad(fmt.Sprintf("w%d", rc.index), o.n, o.window)
 	if err != nil {
 		return nil, err
@@ -143,13 +147,17 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, err
 	}
+	storeDSN := rc.storeDSN
+	if storeDSN == "" {
+		storeDSN = "sqlite:" + filepath.Join(runDir, "bench.db")
+	}
 	env := []string{
 		"AMQP_URL=" + rc.workerURL,
 		"RADIAL_AMQP_URL=" + rc.radialURL,
 		"RADIAL_BASE_URL=" + srvURL + "/radial",
 		"RADIAL_API_KEY=" + radialAPIKey,
 		"RADIAL_STATUS_QUEUE=" + radialStatusQueue,
-		"STORE_DSN=sqlite:" + filepath.Join(runDir, "bench.db"),
+		"STORE_DSN=" + storeDSN,
 		"CONCURRENCY=" + strconv.Itoa(o.concurrency),
 		"QUEUE_TYPE=" + o.queueType,
 		"HTTP_ADDR=off",
