@@ -87,8 +87,9 @@ func (r *Keyring) seal(v []byte) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
-	out := append(append(append(append([]byte{}, sealedMagic...), k.id[:]...), nonce...), nil...)
-	return k.aead.Seal(out, nonce, v, k.id[:]), nil
+	head := make([]byte, 0, len(sealedMagic)+len(k.id)+len(nonce)+len(v)+k.aead.Overhead())
+	head = append(append(append(head, sealedMagic...), k.id[:]...), nonce...)
+	return k.aead.Seal(head, nonce, v, k.id[:]), nil
 }
 
 // open decrypts a sealed value; a value that is not sealed (recorded
