@@ -112,6 +112,16 @@ func Problems(err error) []error {
 	return []error{inner}
 }
 
+// CheckSection is a Section's usual Check: the problems of its Config's
+// Validate error plus the settle-window check.
+func CheckSection(validate error, timeout, window time.Duration) []error {
+	errs := Problems(validate)
+	if err := CheckWindow(timeout, window); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
 // CheckWindow is the check every Section makes of its settle window: an
 // attempt is uncertain for at least the call timeout, so a shorter window
 // would reconcile while the call may still be in flight.

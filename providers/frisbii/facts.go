@@ -41,11 +41,7 @@ func (c *Config) Resolve(providers.Host) { *c = c.WithDefaults() }
 
 // Check reports every problem of the section.
 func (c *Config) Check(providers.Host) []error {
-	errs := providers.Problems(c.Validate())
-	if err := providers.CheckWindow(c.Timeout, c.SettleWindow); err != nil {
-		errs = append(errs, err)
-	}
-	return errs
+	return providers.CheckSection(c.Validate(), c.Timeout, c.SettleWindow)
 }
 
 // NewProvider builds the frisbii client.

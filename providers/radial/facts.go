@@ -67,10 +67,7 @@ func (c *Config) Resolve(h providers.Host) {
 // Check reports every problem of the section, including a status queue
 // that is one of the worker's own.
 func (c *Config) Check(h providers.Host) []error {
-	errs := providers.Problems(c.Validate())
-	if err := providers.CheckWindow(c.Timeout, c.SettleWindow); err != nil {
-		errs = append(errs, err)
-	}
+	errs := providers.CheckSection(c.Validate(), c.Timeout, c.SettleWindow)
 	if c.StatusDeadline < 0 {
 		errs = append(errs, fmt.Errorf("StatusDeadline must be 0 (never) or positive (got %s)", c.StatusDeadline))
 	}
