@@ -4,7 +4,9 @@
 // consumers of each provider's request, retry and parked queues (and the
 // webhook deliverer's queues). It reads the store (store.Counts) and the
 // broker (a passive declare per queue, broker.Inspect) — the operator's
-// `settlement-worker stats`, as Prometheus gauges.
+// `settlement-worker stats`, as Prometheus gauges. With a Lag (lag.go) fed
+// by the request handlers it also estimates the consumer lag: the age of
+// the oldest ready request per provider.
 //
 // Reads are cached for Config.CacheFor so that scrapes cannot hammer the
 // store or the broker, and bounded by Config.Timeout. A source that cannot
@@ -65,6 +67,9 @@ type Config struct {
 	Timeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Lag, when set, is what the request handlers took: it gives
+	// settlement_request_oldest_ready_seconds (HeadAge).
+	Lag *Lag
 }
 
 var (
@@ -83,6 +88,9 @@ var (
 	descWebhookQueue = prometheus.NewDesc("settlement_webhook_queue_messages",
 		"Ready status messages waiting for the webhook deliverer (queue=pending) or parked by it (queue=parked).",
 		[]string{"queue"}, nil)
+	descHeadAge = prometheus.NewDesc("settlement_request_oldest_ready_seconds",
+		"Estimated age in seconds of the oldest ready request in a provider's request queue (consumer lag): 0 when none is ready; see backlog.HeadAge. Each replica estimates on its own: use the min over replicas.",
+		[]string{"provider"}, nil)
 	descSourceUp = prometheus.NewDesc("settlement_metrics_source_up",
 		"1 when the last reading of a source (store, broker) for these metrics succeeded, 0 when it failed.", []string{"source"}, nil)
 )
@@ -93,6 +101,9 @@ type Collector struct {
 
 	mu   sync.Mutex // one reading at a time; guards last
 	last *reading
+	// nonEmpty is, per provider, the first reading that found its request
+	// queue with ready messages since the last one that found it empty.
+	nonEmpty map[string]time.Time
 	// brokerBusy holds a token while a broker reading runs: a reading that
 	// outlived its timeout (Inspect takes no context) is not stacked on.
 	brokerBusy chan struct{}
@@ -109,12 +120,12 @@ func New(cfg Config) *Collector {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Collector{cfg: cfg, brokerBusy: make(chan struct{}, 1)}
+	return &Collector{cfg: cfg, brokerBusy: make(chan struct{}, 1), nonEmpty: map[string]time.Time{}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSettlements, descOldest, descParked, descQueueMessages, descQueueConsumers, descWebhookQueue, descSourceUp} {
+	for _, d := range []*prometheus.Desc{descSettlements, descOldest, descParked, descQueueMessages, descQueueConsumers, descWebhookQueue, descHeadAge, descSourceUp} {
 		ch <- d
 	}
 }
@@ -136,6 +147,7 @@ type reading struct {
 	messages  map[queueKey]float64
 	consumers map[queueKey]float64
 	webhook   map[string]float64
+	headAge   map[string]float64 // when Config.Lag is set
 }
 
 // Collect implements prometheus.Collector.
@@ -173,6 +185,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for q, v := range r.webhook {
 			gauge(descWebhookQueue, v, q)
 		}
+		for p, v := range r.headAge {
+			gauge(descHeadAge, v, p)
+		}
 	}
 }
 
@@ -204,6 +219,9 @@ func (c *Collector) read() *reading {
 		r.brokerErr = c.readBroker(r)
 	}()
 	wg.Wait()
+	if r.brokerErr == nil && c.cfg.Lag != nil {
+		c.headAges(now, r)
+	}
 	c.last = r
 	return r
 }
@@ -242,6 +260,21 @@ func (c *Collector) readStore(now time.Time, r *reading) error {
 		r.oldest[k] = max(r.oldest[k], age)
 	}
 	return nil
+}
+
+// headAges estimates each provider's settlement_request_oldest_ready_seconds
+// from the reading's ready requests and what the handlers took (c.mu held).
+func (c *Collector) headAges(now time.Time, r *reading) {
+	r.headAge = map[string]float64{}
+	for _, p := range c.cfg.Providers {
+		ready := r.messages[queueKey{p, QueueRequest}]
+		if ready <= 0 {
+			delete(c.nonEmpty, p)
+		} else if _, ok := c.nonEmpty[p]; !ok {
+			c.nonEmpty[p] = now
+		}
+		r.headAge[p] = HeadAge(now, ready, c.nonEmpty[p], c.cfg.Lag.Last(p))
+	}
 }
 
 // brokerRead is what readBroker's goroutine hands back.

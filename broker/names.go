@@ -77,3 +77,29 @@ func SameBroker(a, b string) bool {
 	}
 	return norm(ua) == norm(ub)
 }
+
+// HeaderReadyAt is set by the worker on every copy of a request it puts (back)
+// on the request path — a retry (when its delay ends), a request the sweeper
+// resumes, a replayed parked message — as RFC 3339 (UTC, nanoseconds): when
+// that copy is ready in the request queue. With the AMQP timestamp property
+// that order systems set on their publishes, it tells how long a request
+// waited in the queue before a worker took it (ReadySince).
+const HeaderReadyAt = "settlement_ready_at"
+
+// ReadySince returns when the message of metadata md became ready in its
+// request queue: its HeaderReadyAt, else its AMQP timestamp (MetaTimestamp,
+// second precision). ok is false when the message carries neither (a
+// publisher that sets no timestamp).
+func ReadySince(md map[string]string) (at time.Time, ok bool) {
+	for _, k := range []string{HeaderReadyAt, MetaTimestamp} {
+		if v := md[k]; v != "" {
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
+// ReadyAt formats t for HeaderReadyAt.
+func ReadyAt(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

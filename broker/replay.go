@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -278,6 +279,7 @@ func republication(d amqp.Delivery) amqp.Publishing {
 			headers[k] = v
 		}
 	}
+	headers[HeaderReadyAt] = ReadyAt(time.Now()) // the replayed copy is ready now
 	return amqp.Publishing{
 		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,

@@ -349,3 +349,28 @@ func TestReplayKeepsOrderOnLimitAndFailure(t *testing.T) {
 		t.Fatalf("parked after the failure: %v, want [m2 m3 m4]", got)
 	}
 }
+
+// A replayed copy says it is ready now (settlement_ready_at), whatever its
+// AMQP timestamp: the consumer lag counts from the replay, not from the
+// first publish.
+func TestReplayMarksTheCopyReadyNow(t *testing.T) {
+	u := amqpURL(t)
+	_, ch := dial(t, u)
+	parked, target := "replay.ready.parked", "replay.ready.requests"
+	declare(t, ch, parked, "quorum", nil)
+	declare(t, ch, target, "quorum", nil)
+	park(t, u, parked, "m0", target, "provider down")
+	before := time.Now().Add(-time.Second)
+	if _, err := broker.Replay(testCtx(t, 10*time.Second), u, broker.ReplayOptions{Parked: parked, Fallback: target}); err != nil {
+		t.Fatal(err)
+	}
+	waitDepth(t, ch, target, 1)
+	d, ok, err := ch.Get(target, true)
+	if err != nil || !ok {
+		t.Fatalf("get %s: %v %v", target, ok, err)
+	}
+	at, known := broker.ReadySince(map[string]string{broker.HeaderReadyAt: broker.Stringify(d.Headers[broker.HeaderReadyAt])})
+	if !known || at.Before(before) || at.After(time.Now().Add(time.Second)) {
+		t.Errorf("%s = %v (%v), want about now", broker.HeaderReadyAt, d.Headers[broker.HeaderReadyAt], known)
+	}
+}

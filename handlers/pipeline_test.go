@@ -327,8 +327,14 @@ func TestAttemptsAreCountedInTheStore(t *testing.T) {
 	p.confirmErrs = []error{busy, busy, busy, nil}
 	r := newRig(t, p)
 	msg := requestMsg(t, "req-1", messages.SettlementDebit, map[string]string{HeaderAttempt: "99"})
+	sent := time.Now()
 	r.deliver(t, msg)
 	next := only(t, r.pub.take(), retryQ(r))
+	// The retried copy says when its delay ends: the consumer lag of the
+	// request queue counts from then.
+	if at, ok := broker.ReadySince(next.Metadata); !ok || at.Before(sent) {
+		t.Errorf("retried copy %s = %q, want a time after the delivery", broker.HeaderReadyAt, next.Metadata.Get(broker.HeaderReadyAt))
+	}
 	r.deliver(t, next)
 	next = only(t, r.pub.take(), retryQ(r))
 	r.deliver(t, next)

@@ -789,6 +789,7 @@ func (h *Settlement) schedule(ctx context.Context, in *delivery, delay time.Dura
 	} else {
 		delete(cp.Metadata, HeaderPoll)
 	}
+	cp.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now().Add(delay)))
 	q := broker.RetryQueue(h.Provider.Name(), delay)
 	if err := h.Pub.Publish(ctx, "", q, cp); err != nil {
 		return fmt.Errorf("schedule retry: %w", err)

@@ -227,6 +227,7 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 		}
 		msg := storedRequest(s)
 		msg.Metadata.Set(HeaderSwept, "true")
+		msg.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now()))
 		if err := w.Pub.Publish(ctx, "", broker.RequestQueue(s.Provider), msg); err != nil {
 			return fmt.Errorf("resume %s: %w", s.RequestID, err)
 		}

@@ -93,6 +93,9 @@ func TestSweeperResumesSettlementsWhoseMessageIsGone(t *testing.T) {
 	if resumed.Metadata.Get(HeaderSwept) != "true" || resumed.Metadata.Get("x-extra") != "kept" || resumed.Metadata.Get(HeaderStoreID) != "STORE1" {
 		t.Errorf("resumed message headers %v", resumed.Metadata)
 	}
+	if _, ok := broker.ReadySince(resumed.Metadata); !ok || resumed.Metadata.Get(broker.HeaderReadyAt) == "" {
+		t.Errorf("resumed message has no %s", broker.HeaderReadyAt)
+	}
 	r.deliver(t, resumed)
 	only(t, r.pub.take(), statusQ)
 	if s := r.get(t, "req-1"); s.State != store.StateSettled {

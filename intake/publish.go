@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -53,6 +54,7 @@ func (o outgoing) message() (*message.Message, error) {
 	msg := message.NewMessage(o.req.RequestID, body)
 	msg.Metadata.Set(broker.MetaContentType, contentTypeXML)
 	msg.Metadata.Set(broker.MetaMessageID, o.req.RequestID)
+	msg.Metadata.Set(broker.MetaTimestamp, broker.ReadyAt(time.Now()))
 	msg.Metadata.Set(headerStoreID, o.storeID)
 	if o.tenderType != "" {
 		msg.Metadata.Set(headerTenderType, o.tenderType)

@@ -123,6 +123,10 @@ func TestRadialSingleRequest(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
 		}
 	}
+	// The AMQP timestamp lets the worker measure how long it waited.
+	if d.Timestamp.IsZero() || time.Since(d.Timestamp) > time.Minute {
+		t.Errorf("timestamp %v, want about now", d.Timestamp)
+	}
 }
 
 func TestRadialListForm(t *testing.T) {

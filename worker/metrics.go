@@ -25,7 +25,9 @@ type Telemetry struct {
 	Intake *intake.Metrics
 	// Backlog reads the store and the broker at scrape time.
 	Backlog *backlog.Collector
-	router  wmmetrics.PrometheusMetricsBuilder
+	// Lag times every request the request handlers take (consumer lag).
+	Lag    *backlog.Lag
+	router wmmetrics.PrometheusMetricsBuilder
 }
 
 // RegisterMetrics registers the worker's metrics on reg: the pipeline's
@@ -38,7 +40,8 @@ func RegisterMetrics(reg prometheus.Registerer, cfg config.Config, st backlog.Co
 		router:   wmmetrics.NewPrometheusMetricsBuilder(reg, "settlement", "router"),
 	}
 	t.Handlers.Init(cfg.Providers)
-	bcfg := backlog.Config{Providers: cfg.Providers, RetryDelays: cfg.RetryDelays, Conn: conn}
+	t.Lag = backlog.NewLag(reg, cfg.Providers, nil)
+	bcfg := backlog.Config{Providers: cfg.Providers, RetryDelays: cfg.RetryDelays, Conn: conn, Lag: t.Lag}
 	if st != nil {
 		bcfg.Store = st
 	}

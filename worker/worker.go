@@ -180,7 +180,8 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			MaxRequestBytes: cfg.MaxRequestBytes,
 		}
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
-			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely)
+			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely).
+			AddMiddleware(tel.Lag.Middleware(name))
 	}
 
 	// The HTTP intake, the webhook deliverer, the sweeper and the status

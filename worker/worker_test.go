@@ -182,6 +182,8 @@ func TestReadinessWaitsForStatusQueueWithoutHoldingBack(t *testing.T) {
 			`settlement_queue_consumers{provider="plain",queue="request"} 1`,
 			`settlement_outcomes_total{outcome="settled",provider="plain"} 0`,
 			`settlement_retries_total{provider="acme"} 0`,
+			`settlement_request_oldest_ready_seconds{provider="plain"} 0`,
+			`settlement_request_wait_seconds_count{provider="plain"} 0`,
 		} {
 			if !strings.Contains(body, line+"\n") {
 				return false, "missing " + line
@@ -211,9 +213,10 @@ func TestReadinessWaitsForStatusQueueWithoutHoldingBack(t *testing.T) {
 	})
 
 	// A request that cannot be read is parked: the outcome, the parked
-	// queue's depth and the router's metrics show it.
+	// queue's depth and the router's metrics show it; its wait in the
+	// queue is measured from its AMQP timestamp.
 	if err := ch.PublishWithContext(context.Background(), "", "q.Payments.Settlements.Request.plain", true, false,
-		amqp.Publishing{MessageId: "junk-1", Body: []byte("not a request")}); err != nil {
+		amqp.Publishing{MessageId: "junk-1", Body: []byte("not a request"), Timestamp: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the parked request in the metrics", 30*time.Second, func() (bool, string) {
@@ -223,6 +226,7 @@ func TestReadinessWaitsForStatusQueueWithoutHoldingBack(t *testing.T) {
 			`settlement_queue_messages{provider="plain",queue="parked"} 1`,
 			`settlement_router_handler_execution_time_seconds_count{handler_name="settle-plain",success="true"} 1`,
 			`settlement_router_subscriber_messages_received_total{acked="acked",handler_name="settle-plain",subscriber_name="broker.ConcurrentSubscriber"} 1`,
+			`settlement_request_wait_seconds_count{provider="plain"} 1`,
 		} {
 			if !strings.Contains(body, line+"\n") {
 				var router []string

@@ -1,0 +1,31 @@
+package broker_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+)
+
+func TestReadySince(t *testing.T) {
+	at := time.Date(2026, 12, 5, 10, 0, 0, 123456789, time.UTC)
+	ts := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		md   map[string]string
+		want time.Time
+		ok   bool
+	}{
+		{"the worker's header first", map[string]string{broker.HeaderReadyAt: broker.ReadyAt(at), broker.MetaTimestamp: ts.Format(time.RFC3339Nano)}, at, true},
+		{"else the AMQP timestamp", map[string]string{broker.MetaTimestamp: ts.Format(time.RFC3339Nano)}, ts, true},
+		{"an unparseable header falls back", map[string]string{broker.HeaderReadyAt: "soon", broker.MetaTimestamp: ts.Format(time.RFC3339Nano)}, ts, true},
+		{"neither", map[string]string{"store_id": "S1"}, time.Time{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := broker.ReadySince(c.md)
+			if ok != c.ok || !got.Equal(c.want) {
+				t.Errorf("ReadySince = %v, %v; want %v, %v", got, ok, c.want, c.ok)
+			}
+		})
+	}
+}
