@@ -185,22 +185,32 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanSettlement(r rowScanner) (Settlement, error) {
 	var st Settlement
+	if err := scanSettlementInto(r, &st); err != nil {
+		return Settlement{}, err
+	}
+	return st, nil
+}
+
+// scanSettlementInto scans the columns before, then settlementColumns into
+// st.
+func scanSettlementInto(r rowScanner, st *Settlement, before ...any) error {
 	var state, refs, headers string
-	err := r.Scan(&st.Provider, &st.RequestID, &st.Fingerprint, &st.StoreID, &st.OrderID, &st.TenderType,
+	dest := append(before, &st.Provider, &st.RequestID, &st.Fingerprint, &st.StoreID, &st.OrderID, &st.TenderType,
 		&st.SettlementType, &st.Amount, &st.Currency, &st.ClientContext, &st.CorrelationID, &state, &st.Attempts,
 		&refs, &st.DeclineReason, &st.ParkedReason, &st.Request, &st.ContentType, &headers,
 		timeCol{t: &st.CreatedAt}, timeCol{t: &st.UpdatedAt})
-	if err != nil {
-		return Settlement{}, err
+	if err := r.Scan(dest...); err != nil {
+		return err
 	}
 	st.State = State(state)
+	var err error
 	if st.Refs, err = decodeMap(refs); err != nil {
-		return Settlement{}, fmt.Errorf("store: refs of %s/%s: %w", st.Provider, st.RequestID, err)
+		return fmt.Errorf("store: refs of %s/%s: %w", st.Provider, st.RequestID, err)
 	}
 	if st.Headers, err = decodeMap(headers); err != nil {
-		return Settlement{}, fmt.Errorf("store: headers of %s/%s: %w", st.Provider, st.RequestID, err)
+		return fmt.Errorf("store: headers of %s/%s: %w", st.Provider, st.RequestID, err)
 	}
-	return st, nil
+	return nil
 }
 
 const statusColumns = `provider, request_id, seq, dedup_key, message_id, settlement_status, body, created_at, published_at`
@@ -239,6 +249,13 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 	}
 	var stored Settlement
 	var created bool
+	if s.pg() { // PostgreSQL: one statement
+		stored, created, err = s.pgRegister(ctx, in, headers)
+		if err != nil {
+			return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+		}
+		return stored, created, nil
+	}
 	err = s.writeTx(ctx, func(ctx context.Context, q querier) error {
 		now := s.now()
 		res, err := q.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`)
@@ -320,6 +337,11 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 	}
 	var next Settlement
 	var ev *StatusEvent
+	if s.pg() && status == nil { // PostgreSQL: one statement, no BEGIN/COMMIT
+		var err error
+		next, err = s.pgTransition(ctx, s.db, key, from, to, ch, s.now())
+		return next, nil, err
+	}
 	err := s.writeTx(ctx, func(ctx context.Context, q querier) error {
 		var err error
 		next, ev, err = s.transitionTx(ctx, q, key, from, to, ch, status)
@@ -333,6 +355,18 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 
 // transitionTx is transition's work inside its transaction.
 func (s *sqlStore) transitionTx(ctx context.Context, tx querier, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
+	if s.pg() { // PostgreSQL: the transition, then the event: two statements
+		now := s.now()
+		next, err := s.pgTransition(ctx, tx, key, from, to, ch, now)
+		if err != nil || status == nil {
+			return next, nil, err
+		}
+		ev, err := s.pgRecordStatus(ctx, tx, key, *status, now)
+		if err != nil {
+			return Settlement{}, nil, fmt.Errorf("status event: %w", err)
+		}
+		return next, ev, nil
+	}
 	cur, err := s.get(ctx, tx, key, true)
 	if err != nil {
 		return Settlement{}, nil, err
@@ -483,9 +517,14 @@ func (s *sqlStore) MarkPublished(ctx context.Context, messageID string, at time.
 		at = s.clock()
 	}
 	at = normTime(at)
-	err := s.writeTx(ctx, func(ctx context.Context, tx querier) error {
-		return s.markPublishedTx(ctx, tx, messageID, at)
-	})
+	var err error
+	if s.pg() { // PostgreSQL: the update alone needs no transaction
+		err = s.markPublishedTx(ctx, s.db, messageID, at)
+	} else {
+		err = s.writeTx(ctx, func(ctx context.Context, tx querier) error {
+			return s.markPublishedTx(ctx, tx, messageID, at)
+		})
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: mark %s published: %w", messageID, err)
 	}
