@@ -30,31 +30,45 @@ func settlementColumnsOf(alias string) string {
 // the stored row in one statement. A row inserted concurrently by another
 // session after this statement's snapshot is neither inserted (conflict)
 // nor visible; it is then read again.
-func (s *sqlStore) pgRegister(ctx context.Context, in Settlement, headers string) (Settlement, bool, error) {
+func (s *sqlStore) pgRegister(ctx context.Context, in Settlement, headers string, state State, attempts int, refs, decline, parked string, lines []histLine) (Settlement, bool, error) {
 	now := s.now()
+	froms, tos, notes := histArrays(lines)
 	var created bool
 	st, err := scanCreated(s.db.QueryRowContext(ctx, `WITH ins AS (
 		INSERT INTO settlements (`+settlementColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, '{}', '', '', $13, $14, $15, $16, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $17, $18, $19, $20, $13, $14, $15, $16, $16)
 		ON CONFLICT (provider, request_id) DO NOTHING
 		RETURNING `+settlementColumns+`
 	), hist AS (
 		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
-		SELECT provider, request_id, '', state, 'registered', created_at FROM ins
+		SELECT ins.provider, ins.request_id, h.f, h.t, h.n, ins.created_at
+		FROM ins, unnest($21::text[], $22::text[], $23::text[]) WITH ORDINALITY AS h(f, t, n, i)
+		ORDER BY h.i
 	)
 	SELECT true, `+settlementColumns+` FROM ins
 	UNION ALL
 	SELECT false, `+settlementColumnsOf("s")+` FROM settlements s
 	WHERE s.provider = $1 AND s.request_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
 		in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
-		in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(StateReceived),
-		in.Request, in.ContentType, headers, now), &created)
+		in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(state),
+		in.Request, in.ContentType, headers, now, attempts, refs, decline, parked,
+		froms, tos, notes), &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Inserted by another session after this statement's snapshot.
 		st, err = s.get(ctx, s.db, in.Key, false)
 		return st, false, err
 	}
 	return st, created, err
+}
+
+// histArrays are history lines as three parallel arrays (unnest).
+func histArrays(lines []histLine) (froms, tos, notes []string) {
+	for _, l := range lines {
+		froms = append(froms, string(l.from))
+		tos = append(tos, string(l.to))
+		notes = append(notes, l.note)
+	}
+	return froms, tos, notes
 }
 
 // scanCreated scans a boolean column, then a settlement.
@@ -87,6 +101,7 @@ func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []
 	if ch.IncAttempts {
 		inc = 1
 	}
+	froms, tos, notes := histArrays(historyLines("", to, ch)) // froms[0] is the row's state
 	fromStates := make([]string, len(from))
 	for i, f := range from {
 		fromStates[i] = string(f)
@@ -105,13 +120,15 @@ func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []
 		RETURNING old.state AS from_state, `+settlementColumnsOf("s")+`
 	), hist AS (
 		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
-		SELECT $1, $2, from_state, $3, $11::text, $10 FROM upd
+		SELECT $1, $2, CASE WHEN h.i = 1 THEN upd.from_state ELSE h.f END, h.t, h.n, $10
+		FROM upd, unnest($13::text[], $14::text[], $11::text[]) WITH ORDINALITY AS h(f, t, n, i)
+		ORDER BY h.i
 	)
 	SELECT true, `+settlementColumns+` FROM upd
 	UNION ALL
 	SELECT false, `+settlementColumns+` FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`,
 		key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
-		ch.ParkedReason != nil, parked, now, ch.Note, fromStates)
+		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos)
 	var moved bool
 	var st Settlement
 	err := scanSettlementInto(row, &st, &moved)

@@ -240,6 +240,65 @@ func validKey(key Key) error {
 // returns the stored row either way. The insert and its history line
 // ("" → received) are one transaction.
 func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, bool, error) {
+	return s.register(ctx, in, nil)
+}
+
+// RegisterMoving implements Store.RegisterMoving: a new settlement is
+// inserted already in state to with ch applied, its history being "" →
+// received and the transition's lines, in one transaction.
+func (s *sqlStore) RegisterMoving(ctx context.Context, in Settlement, to State, ch Change) (Settlement, bool, error) {
+	if !slices.Contains(knownStates, to) {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: unknown state %q", in.Provider, in.RequestID, to)
+	}
+	return s.register(ctx, in, &move{to: to, ch: ch})
+}
+
+// move is the transition a registration applies (RegisterMoving).
+type move struct {
+	to State
+	ch Change
+}
+
+// histLine is one line of a settlement's history.
+type histLine struct {
+	from, to State
+	note     string
+}
+
+// historyLines are the history lines of a move from from to to with ch:
+// one per state passed through (ch.Via), then the last with ch.Note.
+func historyLines(from, to State, ch Change) []histLine {
+	out := make([]histLine, 0, len(ch.Via)+1)
+	for _, w := range ch.Via {
+		out = append(out, histLine{from, w.State, w.Note})
+		from = w.State
+	}
+	return append(out, histLine{from, to, ch.Note})
+}
+
+// newRow is what a registration inserts: the settlement clean in state
+// received, or with m applied, and its history lines.
+func newRow(m *move) (state State, attempts int, refs, decline, parked string, lines []histLine, err error) {
+	lines = []histLine{{"", StateReceived, "registered"}}
+	if m == nil {
+		return StateReceived, 0, "{}", "", "", lines, nil
+	}
+	if refs, err = encodeMap(m.ch.Refs); err != nil {
+		return "", 0, "", "", "", nil, fmt.Errorf("refs: %w", err)
+	}
+	if m.ch.IncAttempts {
+		attempts = 1
+	}
+	if m.ch.DeclineReason != nil {
+		decline = *m.ch.DeclineReason
+	}
+	if m.ch.ParkedReason != nil {
+		parked = *m.ch.ParkedReason
+	}
+	return m.to, attempts, refs, decline, parked, append(lines, historyLines(StateReceived, m.to, m.ch)...), nil
+}
+
+func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settlement, bool, error) {
 	if err := validKey(in.Key); err != nil {
 		return Settlement{}, false, err
 	}
@@ -247,10 +306,14 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 	if err != nil {
 		return Settlement{}, false, fmt.Errorf("store: register %s/%s: headers: %w", in.Provider, in.RequestID, err)
 	}
+	state, attempts, refs, decline, parked, lines, err := newRow(m)
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+	}
 	var stored Settlement
 	var created bool
 	if s.pg() { // PostgreSQL: one statement
-		stored, created, err = s.pgRegister(ctx, in, headers)
+		stored, created, err = s.pgRegister(ctx, in, headers, state, attempts, refs, decline, parked, lines)
 		if err != nil {
 			return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
 		}
@@ -262,8 +325,8 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT (provider, request_id) DO NOTHING`,
 			in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
-			in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(StateReceived), 0,
-			"{}", "", "", in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
+			in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(state), attempts,
+			refs, decline, parked, in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
 		if err != nil {
 			return err
 		}
@@ -273,8 +336,10 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 		}
 		created = n == 1
 		if created {
-			if err := s.addHistory(ctx, q, in.Key, "", StateReceived, "registered", now); err != nil {
-				return err
+			for _, l := range lines {
+				if err := s.addHistory(ctx, q, in.Key, l.from, l.to, l.note, now); err != nil {
+					return err
+				}
 			}
 		}
 		stored, err = s.get(ctx, q, in.Key, false)
@@ -420,8 +485,10 @@ func (s *sqlStore) transitionTx(ctx context.Context, tx querier, key Key, from [
 	} else if n != 1 {
 		return Settlement{}, nil, fmt.Errorf("%w: %s/%s moved concurrently", ErrStateConflict, key.Provider, key.RequestID)
 	}
-	if err := s.addHistory(ctx, tx, key, cur.State, to, ch.Note, now); err != nil {
-		return Settlement{}, nil, err
+	for _, l := range historyLines(cur.State, to, ch) {
+		if err := s.addHistory(ctx, tx, key, l.from, l.to, l.note, now); err != nil {
+			return Settlement{}, nil, err
+		}
 	}
 	var ev *StatusEvent
 	if status != nil {
