@@ -12,16 +12,19 @@
 //
 //	state         step run on delivery                     a crash during or after the step means
 //	------------  ---------------------------------------  ---------------------------------------------
-//	(new)         size bound, parse, validate once,         nothing recorded, or "received": redelivery
-//	              Register                                  resumes; an invalid request ends R here,
-//	                                                        or is parked unrecorded when no valid
-//	                                                        status can report it (see below)
+//	(new)         size bound, parse, validate once,         nothing recorded, or "received" (or, for a
+//	              Register; a valid debit is registered     valid debit, "confirming"): redelivery
+//	              in confirming, its first attempt          resumes; an invalid request ends R here,
+//	              counted (one write: "" → received →       or is parked unrecorded when no valid
+//	              confirming)                               status can report it (see below)
 //	received      debit → confirming; credit → Prepare      nothing sent yet: the redelivery starts over
 //	              (baseline refs), record call_sent_at,
 //	              → submitting
-//	confirming    count the attempt, ConfirmFunds           a read at the provider: repeated safely
-//	              → confirmed, or → withheld (R)
-//	confirmed     record call_sent_at → submitting          nothing sent yet
+//	confirming    count the attempt, ConfirmFunds           a read at the provider: repeated safely,
+//	              → submitting with call_sent_at through    also after it answered (CrashAfterConfirm:
+//	              confirmed (one write), or → withheld (R)  nothing of its answer is recorded yet)
+//	confirmed     record call_sent_at → submitting          nothing sent yet (rows of earlier versions,
+//	                                                        which recorded confirmed on its own)
 //	submitting    fresh: Settle                             UNCERTAIN: the provider may have committed,
 //	              uncertain (a redelivery, not proven             or may commit late. The next delivery
 //	              unsent): wait until call_sent_at +              waits out Facts.SettleWindow, then

@@ -25,6 +25,9 @@ import (
 // Settlement.Crash) to prove that a crash at each step boundary neither loses
 // a settlement nor debits twice.
 const (
+	// CrashAfterConfirm is after ConfirmFunds answered that the funds are
+	// available, before that is recorded (with the move to submitting):
+	// the redelivery confirms again.
 	CrashAfterConfirm    = "after_confirm"
 	CrashAfterSettleCall = "after_settle_call"
 	// CrashAfterTerminalCommit is after the terminal state and its event
@@ -226,7 +229,19 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		}
 	}
 
-	s, created, err := h.Store.Register(ctx, h.newSettlement(msg, in))
+	// A new, valid debit is registered already in confirming, its first
+	// attempt counted: "received" would only say that nothing was sent
+	// yet, and so does "confirming" (its step is a read at the provider).
+	// One write instead of two.
+	var s store.Settlement
+	var created bool
+	if len(in.problems) == 0 && req.SettlementType == messages.SettlementDebit {
+		s, created, err = h.Store.RegisterMoving(ctx, h.newSettlement(msg, in), store.StateConfirming,
+			store.Change{IncAttempts: true, Note: "attempt 1"})
+		in.counted = created
+	} else {
+		s, created, err = h.Store.Register(ctx, h.newSettlement(msg, in))
+	}
 	if err != nil {
 		return fmt.Errorf("register %s: %w", in.key.RequestID, err)
 	}
@@ -391,14 +406,21 @@ func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) 
 				log.Info().Str("reason", reason).Msg("confirm funds failed; withholding the debit")
 				return h.finish(ctx, s, in, ending{to: store.StateWithheld, verdict: messages.StatusRejected, reason: reason})
 			}
-			s, err = h.move(ctx, s, store.StateConfirmed, store.Change{Refs: cr.Refs, Note: "funds confirmed"})
-			if err == nil {
-				h.crash(CrashAfterConfirm)
-			}
+			// Confirmed and submitting are recorded in one write, with the
+			// time of the settle call, durably before the call. A crash
+			// before it leaves the settlement in confirming: the
+			// redelivery repeats the confirmation, a read.
+			h.crash(CrashAfterConfirm)
+			freshSubmit = true
+			refs := mergeRefs(mergeRefs(cr.Refs, refCallSentAt, now()), refCallNotSent, "false")
+			s, err = h.move(ctx, s, store.StateSubmitting, store.Change{Refs: refs, Note: "submitting to provider",
+				Via: []store.Waypoint{{State: store.StateConfirmed, Note: "funds confirmed"}}})
 
 		case store.StateConfirmed:
-			// The time of the call is recorded with the move, durably
-			// before the call: a crash after it makes the attempt uncertain.
+			// Only rows recorded by earlier versions, which moved to
+			// confirmed on its own. The time of the call is recorded with
+			// the move, durably before the call: a crash after it makes
+			// the attempt uncertain.
 			freshSubmit = true
 			s, err = h.move(ctx, s, store.StateSubmitting, store.Change{Note: "submitting to provider",
 				Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}})

@@ -198,6 +198,16 @@ func (e *encrypted) Register(ctx context.Context, s Settlement) (Settlement, boo
 	return got, created, err
 }
 
+func (e *encrypted) RegisterMoving(ctx context.Context, s Settlement, to State, ch Change) (Settlement, bool, error) {
+	sealed, err := e.sealSettlement(s)
+	if err != nil {
+		return s, false, err
+	}
+	got, created, err := e.Store.RegisterMoving(ctx, sealed, to, ch)
+	got, err = e.openSettlement(got, err)
+	return got, created, err
+}
+
 func (e *encrypted) Get(ctx context.Context, key Key) (Settlement, error) {
 	return e.openSettlement(e.Store.Get(ctx, key))
 }

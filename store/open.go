@@ -117,6 +117,9 @@ func redact(dsn string) string {
 	return u.Redacted()
 }
 
+// pgMaxIdleConns bounds the idle PostgreSQL connections kept for reuse.
+const pgMaxIdleConns = 128
+
 func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	shown := redact(dsn)
 	var db *sql.DB
@@ -133,9 +136,13 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 			return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
 		}
 	}
-	// LockOrder holds one connection per held order lock; keep a few idle so
-	// that taking a lock does not usually mean a new connection.
-	db.SetMaxIdleConns(8)
+	// LockOrder holds one connection per held order lock, and its holder
+	// runs its statements on another: a loaded worker uses about twice its
+	// handlers' concurrency. Keep that many idle, or every release beyond
+	// the idle limit closes a session that the next lock opens again (a
+	// PostgreSQL backend started per settlement: under load the worker
+	// spent most of its time connecting). Idle ones close after 5 minutes.
+	db.SetMaxIdleConns(pgMaxIdleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

@@ -185,22 +185,32 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanSettlement(r rowScanner) (Settlement, error) {
 	var st Settlement
+	if err := scanSettlementInto(r, &st); err != nil {
+		return Settlement{}, err
+	}
+	return st, nil
+}
+
+// scanSettlementInto scans the columns before, then settlementColumns into
+// st.
+func scanSettlementInto(r rowScanner, st *Settlement, before ...any) error {
 	var state, refs, headers string
-	err := r.Scan(&st.Provider, &st.RequestID, &st.Fingerprint, &st.StoreID, &st.OrderID, &st.TenderType,
+	dest := append(before, &st.Provider, &st.RequestID, &st.Fingerprint, &st.StoreID, &st.OrderID, &st.TenderType,
 		&st.SettlementType, &st.Amount, &st.Currency, &st.ClientContext, &st.CorrelationID, &state, &st.Attempts,
 		&refs, &st.DeclineReason, &st.ParkedReason, &st.Request, &st.ContentType, &headers,
 		timeCol{t: &st.CreatedAt}, timeCol{t: &st.UpdatedAt})
-	if err != nil {
-		return Settlement{}, err
+	if err := r.Scan(dest...); err != nil {
+		return err
 	}
 	st.State = State(state)
+	var err error
 	if st.Refs, err = decodeMap(refs); err != nil {
-		return Settlement{}, fmt.Errorf("store: refs of %s/%s: %w", st.Provider, st.RequestID, err)
+		return fmt.Errorf("store: refs of %s/%s: %w", st.Provider, st.RequestID, err)
 	}
 	if st.Headers, err = decodeMap(headers); err != nil {
-		return Settlement{}, fmt.Errorf("store: headers of %s/%s: %w", st.Provider, st.RequestID, err)
+		return fmt.Errorf("store: headers of %s/%s: %w", st.Provider, st.RequestID, err)
 	}
-	return st, nil
+	return nil
 }
 
 const statusColumns = `provider, request_id, seq, dedup_key, message_id, settlement_status, body, created_at, published_at`
@@ -230,6 +240,65 @@ func validKey(key Key) error {
 // returns the stored row either way. The insert and its history line
 // ("" → received) are one transaction.
 func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, bool, error) {
+	return s.register(ctx, in, nil)
+}
+
+// RegisterMoving implements Store.RegisterMoving: a new settlement is
+// inserted already in state to with ch applied, its history being "" →
+// received and the transition's lines, in one transaction.
+func (s *sqlStore) RegisterMoving(ctx context.Context, in Settlement, to State, ch Change) (Settlement, bool, error) {
+	if !slices.Contains(knownStates, to) {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: unknown state %q", in.Provider, in.RequestID, to)
+	}
+	return s.register(ctx, in, &move{to: to, ch: ch})
+}
+
+// move is the transition a registration applies (RegisterMoving).
+type move struct {
+	to State
+	ch Change
+}
+
+// histLine is one line of a settlement's history.
+type histLine struct {
+	from, to State
+	note     string
+}
+
+// historyLines are the history lines of a move from from to to with ch:
+// one per state passed through (ch.Via), then the last with ch.Note.
+func historyLines(from, to State, ch Change) []histLine {
+	out := make([]histLine, 0, len(ch.Via)+1)
+	for _, w := range ch.Via {
+		out = append(out, histLine{from, w.State, w.Note})
+		from = w.State
+	}
+	return append(out, histLine{from, to, ch.Note})
+}
+
+// newRow is what a registration inserts: the settlement clean in state
+// received, or with m applied, and its history lines.
+func newRow(m *move) (state State, attempts int, refs, decline, parked string, lines []histLine, err error) {
+	lines = []histLine{{"", StateReceived, "registered"}}
+	if m == nil {
+		return StateReceived, 0, "{}", "", "", lines, nil
+	}
+	if refs, err = encodeMap(m.ch.Refs); err != nil {
+		return "", 0, "", "", "", nil, fmt.Errorf("refs: %w", err)
+	}
+	if m.ch.IncAttempts {
+		attempts = 1
+	}
+	if m.ch.DeclineReason != nil {
+		decline = *m.ch.DeclineReason
+	}
+	if m.ch.ParkedReason != nil {
+		parked = *m.ch.ParkedReason
+	}
+	return m.to, attempts, refs, decline, parked, append(lines, historyLines(StateReceived, m.to, m.ch)...), nil
+}
+
+func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settlement, bool, error) {
 	if err := validKey(in.Key); err != nil {
 		return Settlement{}, false, err
 	}
@@ -237,16 +306,27 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 	if err != nil {
 		return Settlement{}, false, fmt.Errorf("store: register %s/%s: headers: %w", in.Provider, in.RequestID, err)
 	}
+	state, attempts, refs, decline, parked, lines, err := newRow(m)
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+	}
 	var stored Settlement
 	var created bool
+	if s.pg() { // PostgreSQL: one statement
+		stored, created, err = s.pgRegister(ctx, in, headers, state, attempts, refs, decline, parked, lines)
+		if err != nil {
+			return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+		}
+		return stored, created, nil
+	}
 	err = s.writeTx(ctx, func(ctx context.Context, q querier) error {
 		now := s.now()
 		res, err := q.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		ON CONFLICT (provider, request_id) DO NOTHING`,
 			in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
-			in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(StateReceived), 0,
-			"{}", "", "", in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
+			in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(state), attempts,
+			refs, decline, parked, in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
 		if err != nil {
 			return err
 		}
@@ -256,8 +336,10 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 		}
 		created = n == 1
 		if created {
-			if err := s.addHistory(ctx, q, in.Key, "", StateReceived, "registered", now); err != nil {
-				return err
+			for _, l := range lines {
+				if err := s.addHistory(ctx, q, in.Key, l.from, l.to, l.note, now); err != nil {
+					return err
+				}
 			}
 		}
 		stored, err = s.get(ctx, q, in.Key, false)
@@ -320,6 +402,11 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 	}
 	var next Settlement
 	var ev *StatusEvent
+	if s.pg() && status == nil { // PostgreSQL: one statement, no BEGIN/COMMIT
+		var err error
+		next, err = s.pgTransition(ctx, s.db, key, from, to, ch, s.now())
+		return next, nil, err
+	}
 	err := s.writeTx(ctx, func(ctx context.Context, q querier) error {
 		var err error
 		next, ev, err = s.transitionTx(ctx, q, key, from, to, ch, status)
@@ -333,6 +420,18 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 
 // transitionTx is transition's work inside its transaction.
 func (s *sqlStore) transitionTx(ctx context.Context, tx querier, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
+	if s.pg() { // PostgreSQL: the transition, then the event: two statements
+		now := s.now()
+		next, err := s.pgTransition(ctx, tx, key, from, to, ch, now)
+		if err != nil || status == nil {
+			return next, nil, err
+		}
+		ev, err := s.pgRecordStatus(ctx, tx, key, *status, now)
+		if err != nil {
+			return Settlement{}, nil, fmt.Errorf("status event: %w", err)
+		}
+		return next, ev, nil
+	}
 	cur, err := s.get(ctx, tx, key, true)
 	if err != nil {
 		return Settlement{}, nil, err
@@ -386,8 +485,10 @@ func (s *sqlStore) transitionTx(ctx context.Context, tx querier, key Key, from [
 	} else if n != 1 {
 		return Settlement{}, nil, fmt.Errorf("%w: %s/%s moved concurrently", ErrStateConflict, key.Provider, key.RequestID)
 	}
-	if err := s.addHistory(ctx, tx, key, cur.State, to, ch.Note, now); err != nil {
-		return Settlement{}, nil, err
+	for _, l := range historyLines(cur.State, to, ch) {
+		if err := s.addHistory(ctx, tx, key, l.from, l.to, l.note, now); err != nil {
+			return Settlement{}, nil, err
+		}
 	}
 	var ev *StatusEvent
 	if status != nil {
@@ -483,9 +584,14 @@ func (s *sqlStore) MarkPublished(ctx context.Context, messageID string, at time.
 		at = s.clock()
 	}
 	at = normTime(at)
-	err := s.writeTx(ctx, func(ctx context.Context, tx querier) error {
-		return s.markPublishedTx(ctx, tx, messageID, at)
-	})
+	var err error
+	if s.pg() { // PostgreSQL: the update alone needs no transaction
+		err = s.markPublishedTx(ctx, s.db, messageID, at)
+	} else {
+		err = s.writeTx(ctx, func(ctx context.Context, tx querier) error {
+			return s.markPublishedTx(ctx, tx, messageID, at)
+		})
+	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: mark %s published: %w", messageID, err)
 	}

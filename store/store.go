@@ -98,6 +98,18 @@ type Change struct {
 	IncAttempts bool
 	// Note is kept in the transition history (no card data, no secrets).
 	Note string
+	// Via are states the settlement passes through on its way to the
+	// target, in order, each with its own history line, all in the same
+	// transaction: from → Via[0] → … → to, the last line with Note. Use it
+	// only where no step in between must be durable on its own (see the
+	// state table in package handlers).
+	Via []Waypoint
+}
+
+// Waypoint is a state passed through within one transition (Change.Via).
+type Waypoint struct {
+	State State
+	Note  string
 }
 
 // StatusEvent is one PaymentSettlementStatus published (or to be published)
@@ -170,6 +182,12 @@ type Store interface {
 	// starts clean: s's State, Attempts, Refs, DeclineReason, ParkedReason and
 	// times are not used. Its history starts with "" → received.
 	Register(ctx context.Context, s Settlement) (stored Settlement, created bool, err error)
+	// RegisterMoving is Register and, for a new settlement only, in the same
+	// transaction, Transition(key, [received], to, ch, nil): one write for
+	// two steps that need not be durable apart. Its history is "" →
+	// received, then the transition's line(s). A known key is returned
+	// unchanged (created=false), as by Register.
+	RegisterMoving(ctx context.Context, s Settlement, to State, ch Change) (stored Settlement, created bool, err error)
 	// Get returns a settlement or ErrNotFound.
 	Get(ctx context.Context, key Key) (Settlement, error)
 	// Transition moves a settlement from one of the states in from (any state

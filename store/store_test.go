@@ -184,6 +184,7 @@ var suite = []struct {
 	{"Counts", "", testCounts},
 	{"ReadOnly", "", testReadOnly},
 	{"PurgeBodies", "", testPurgeBodies},
+	{"RegisterMovingAndVia", "", testRegisterMovingAndVia},
 }
 
 func TestConformance(t *testing.T) {

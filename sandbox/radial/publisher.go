@@ -15,7 +15,9 @@ const StatusMessageType = "PaymentSettlementStatus"
 
 // Start runs the status publisher: every emitted status is published, in
 // order, to Config.StatusQueue on Config.StatusAMQPURL through the default
-// exchange, persistent and with publisher confirms. While the broker is
+// exchange, persistent and with publisher confirms (pipelined: every pending
+// status, up to publishWindow, is sent before their confirms are awaited,
+// so a slow confirm does not pace the statuses). While the broker is
 // unreachable statuses wait in the outbox and the publisher reconnects with
 // exponential backoff. It stops when ctx is done or the sandbox is closed.
 func (s *Sandbox) Start(ctx context.Context) error {
@@ -71,20 +73,15 @@ func (s *Sandbox) runPublisher(ctx context.Context) {
 	var pc *publisherConn
 	defer func() { pc.close() }()
 	backoff := s.cfg.RetryMinBackoff
-	// Connect (and declare the status queue) right away, as Radial's queue
-	// exists before any client consumes it; a failure is retried when the
-	// first status is due.
-	if err := s.ensureConn(&pc); err != nil {
-		s.cfg.Logger.Warn().Err(err).Msg("status broker not reachable yet; will retry")
-	}
 	// Connect (and declare the queue) right away so that consumers find
-	// Radial's queue before the first status; failures are retried later.
+	// Radial's queue before the first status; failures are retried when
+	// the first status is due.
 	if err := s.ensureConn(&pc); err != nil {
 		s.log.Warn().Err(err).Msg("status broker not reachable yet; statuses wait in the outbox")
 	}
 	for {
-		rec := s.nextPending()
-		if rec == nil {
+		batch := s.nextPending(publishWindow)
+		if len(batch) == 0 {
 			select {
 			case <-s.kick:
 				continue
@@ -95,8 +92,11 @@ func (s *Sandbox) runPublisher(ctx context.Context) {
 			}
 		}
 		err := s.ensureConn(&pc)
+		var rec *StatusRecord
 		if err == nil {
-			err = s.publish(ctx, pc, rec)
+			rec, err = s.publishBatch(ctx, pc, batch)
+		} else {
+			rec = batch[0]
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -116,31 +116,43 @@ func (s *Sandbox) runPublisher(ctx context.Context) {
 			continue
 		}
 		backoff = s.cfg.RetryMinBackoff
-		s.markPublished(rec)
 	}
 }
 
-// nextPending returns the oldest unpublished status, counting the attempt.
-func (s *Sandbox) nextPending() *StatusRecord {
+// publishWindow bounds the statuses published before their confirms are
+// awaited: the publisher sends every pending status (up to this many) on its
+// channel, then waits for their confirms in order, so that one broker
+// round trip carries a whole batch instead of one status.
+const publishWindow = 256
+
+// nextPending returns the oldest unpublished statuses (at most n), in
+// emission order, counting an attempt for each.
+func (s *Sandbox) nextPending(n int) []*StatusRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.outbox) == 0 {
-		return nil
+	batch := append([]*StatusRecord(nil), s.outbox[:min(n, len(s.outbox))]...)
+	for _, r := range batch {
+		r.Attempts++
 	}
-	r := s.outbox[0]
-	r.Attempts++
-	return r
+	return batch
 }
 
-func (s *Sandbox) markPublished(r *StatusRecord) {
+// markPublished records that the oldest statuses of the outbox, batch (in
+// emission order), were confirmed.
+func (s *Sandbox) markPublished(batch []*StatusRecord) {
+	if len(batch) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	r.Published, r.PublishedAt = true, &now
-	if len(s.outbox) > 0 && s.outbox[0] == r {
-		s.outbox = s.outbox[1:]
+	for _, r := range batch {
+		r.Published, r.PublishedAt = true, &now
+		if len(s.outbox) > 0 && s.outbox[0] == r {
+			s.outbox = s.outbox[1:]
+		}
+		s.log.Debug().Str("message_id", r.MessageID).Str("request_id", r.RequestID).Msg("settlement status published")
 	}
-	s.log.Debug().Str("message_id", r.MessageID).Str("request_id", r.RequestID).Msg("settlement status published")
 	s.notifyLocked()
 }
 
@@ -176,27 +188,49 @@ func (s *Sandbox) ensureConn(pp **publisherConn) error {
 	return nil
 }
 
-// publish sends one status and waits for the broker's confirm.
-func (s *Sandbox) publish(ctx context.Context, p *publisherConn, r *StatusRecord) error {
+// publishBatch publishes batch in order on one channel, then waits for the
+// broker's confirms in the same order, marking each prefix of confirmed
+// statuses published. At the first failure (a publish error, a nack, a
+// timeout) it returns the status that failed and the error: that status
+// and every later one of the batch stay in the outbox and are published
+// again, in order, after the reconnect (at least once: a later status may
+// already have reached the queue and then arrives twice).
+func (s *Sandbox) publishBatch(ctx context.Context, p *publisherConn, batch []*StatusRecord) (*StatusRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
-	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, "", s.cfg.StatusQueue, false, false, amqp.Publishing{
-		ContentType:  "application/xml",
-		Type:         StatusMessageType,
-		DeliveryMode: amqp.Persistent,
-		MessageId:    r.MessageID,
-		Timestamp:    r.EmittedAt.UTC().Truncate(time.Second),
-		Body:         r.Body,
-	})
-	if err != nil {
-		return fmt.Errorf("publishing status %s: %w", r.MessageID, err)
+	dcs := make([]*amqp.DeferredConfirmation, 0, len(batch))
+	var perr error
+	for _, r := range batch {
+		dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, "", s.cfg.StatusQueue, false, false, amqp.Publishing{
+			ContentType:  "application/xml",
+			Type:         StatusMessageType,
+			DeliveryMode: amqp.Persistent,
+			MessageId:    r.MessageID,
+			Timestamp:    r.EmittedAt.UTC().Truncate(time.Second),
+			Body:         r.Body,
+		})
+		if err != nil {
+			perr = fmt.Errorf("publishing status %s: %w", r.MessageID, err)
+			break
+		}
+		dcs = append(dcs, dc)
 	}
-	ok, err := dc.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("waiting for the confirm of status %s: %w", r.MessageID, err)
+	for i, dc := range dcs {
+		r := batch[i]
+		ok, err := dc.WaitContext(ctx)
+		if err == nil && !ok {
+			err = fmt.Errorf("broker refused (nack) status %s", r.MessageID)
+		} else if err != nil {
+			err = fmt.Errorf("waiting for the confirm of status %s: %w", r.MessageID, err)
+		}
+		if err != nil {
+			s.markPublished(batch[:i])
+			return r, err
+		}
 	}
-	if !ok {
-		return fmt.Errorf("broker refused (nack) status %s", r.MessageID)
+	s.markPublished(batch[:len(dcs)])
+	if perr != nil {
+		return batch[len(dcs)], perr
 	}
-	return nil
+	return nil, nil
 }
