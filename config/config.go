@@ -54,6 +54,8 @@ type Config struct {
 	// DeliveryLimit parks a message redelivered this many times without an
 	// ack (a poison message crashing the worker). 0 disables it.
 	DeliveryLimit int `env:"DELIVERY_LIMIT" envDefault:"20" help:"Quorum-queue delivery limit before a message that keeps crashing the worker is parked (0: off)."`
+	// OrderLockWait bounds a delivery's wait for its order's lock.
+	OrderLockWait time.Duration `env:"ORDER_LOCK_WAIT" envDefault:"250ms" help:"How long a request waits for its order's lock (another delivery of the same order holds it) before it is deferred through the shortest retry queue, uncounted, freeing its consumer; 0 waits without bound."`
 	// MaxRequestBytes parks a request message with a larger body before it
 	// is parsed or sent to a provider; the HTTP intake refuses such a
 	// request at the door.
@@ -280,6 +282,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeliveryLimit < 0 {
 		bad("DELIVERY_LIMIT", "must be 0 (off) or positive (got %d)", c.DeliveryLimit)
+	}
+	if c.OrderLockWait < 0 {
+		bad("ORDER_LOCK_WAIT", "must be 0 (wait without bound) or positive (got %s)", c.OrderLockWait)
 	}
 	if c.MaxRequestBytes <= 0 {
 		bad("MAX_REQUEST_BYTES", "must be positive (got %d)", c.MaxRequestBytes)

@@ -25,7 +25,7 @@ import (
 // allVars are the environment variables the worker documents.
 var allVars = []string{
 	"AMQP_URL", "AMQP_TLS_CA_FILE", "AMQP_TLS_CERT_FILE", "AMQP_TLS_KEY_FILE", "AMQP_REFUSED_GRACE", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
-	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "MAX_REQUEST_BYTES", "STORE_DSN", "STORE_ENCRYPTION_KEY", "STORE_ENCRYPTION_OLD_KEYS", "SHUTDOWN_TIMEOUT",
+	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "ORDER_LOCK_WAIT", "MAX_REQUEST_BYTES", "STORE_DSN", "STORE_ENCRYPTION_KEY", "STORE_ENCRYPTION_OLD_KEYS", "SHUTDOWN_TIMEOUT",
 	"HTTP_ADDR", "PPROF_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
 	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
@@ -93,6 +93,7 @@ func TestLoadDefaults(t *testing.T) {
 		RetryDelays:      []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute},
 		MaxAttempts:      6,
 		DeliveryLimit:    20,
+		OrderLockWait:    250 * time.Millisecond,
 		MaxRequestBytes:  1 << 20,
 		StoreDSN:         "sqlite:settlement-worker.db",
 		ShutdownTimeout:  30 * time.Second,
@@ -285,6 +286,7 @@ func TestLoadValidationRules(t *testing.T) {
 		{"RETRY_DELAYS negative", []string{"RETRY_DELAYS", "-1s"}, "RETRY_DELAYS", "at least 10ms"},
 		{"MAX_ATTEMPTS 0", []string{"MAX_ATTEMPTS", "0"}, "MAX_ATTEMPTS", "at least 1"},
 		{"DELIVERY_LIMIT negative", []string{"DELIVERY_LIMIT", "-1"}, "DELIVERY_LIMIT", "0 (off) or positive"},
+		{"ORDER_LOCK_WAIT negative", []string{"ORDER_LOCK_WAIT", "-1s"}, "ORDER_LOCK_WAIT", "0 (wait without bound) or positive"},
 		{"MAX_REQUEST_BYTES 0", []string{"MAX_REQUEST_BYTES", "0"}, "MAX_REQUEST_BYTES", "must be positive (got 0)"},
 		{"MAX_REQUEST_BYTES negative", []string{"MAX_REQUEST_BYTES", "-1"}, "MAX_REQUEST_BYTES", "must be positive"},
 		{"STORE_DSN blank", []string{"STORE_DSN", "   "}, "STORE_DSN", "is required"},

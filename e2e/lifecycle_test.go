@@ -65,7 +65,8 @@ func TestSameOrderIsSerializedOtherOrdersRunConcurrently(t *testing.T) {
 	for _, o := range []string{"o-same", "o-a", "o-b"} {
 		e.authorize(radial.Authorization{OrderID: o, Amount: "100.00"})
 	}
-	// Same-order messages wait for the order lock on a consumer: leave
+	// Same-order messages wait for the order lock (up to ORDER_LOCK_WAIT,
+	// then they are deferred) on a consumer: leave
 	// consumers free for the other orders.
 	e.start("CONCURRENCY=8")
 	var same, other []string
@@ -123,6 +124,49 @@ func TestSameOrderIsSerializedOtherOrdersRunConcurrently(t *testing.T) {
 	}
 	if !overlap(window(other[0]), window(other[1])) {
 		t.Errorf("settlements of different orders should run concurrently")
+	}
+}
+
+// TestBurstForOneOrderDoesNotStallOthers: with two consumers, a burst of
+// requests for one order (each settle takes 300 ms) does not hold both
+// consumers: a delivery that finds its order busy is deferred after
+// ORDER_LOCK_WAIT, so a request for another order published after the
+// burst settles long before the burst is through.
+func TestBurstForOneOrderDoesNotStallOthers(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	if err := e.sb.SetFaults(radial.EndpointSettle, radial.Faults{LatencyMS: 300}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{"o-burst", "o-lone"} {
+		e.authorize(radial.Authorization{OrderID: o, Amount: "1000.00"})
+	}
+	e.start("CONCURRENCY=2", "ORDER_LOCK_WAIT=100ms", "RETRY_DELAYS=500ms,5s")
+	var burst []string
+	for i := 0; i < 12; i++ {
+		id := uniq(fmt.Sprintf("burst%d", i))
+		burst = append(burst, id)
+		e.publish(req{RequestID: id, OrderID: "o-burst", Amount: "10.00"})
+	}
+	lone := uniq("lone")
+	e.publish(req{RequestID: lone, OrderID: "o-lone", Amount: "10.00"})
+	oneEvent(t, e, lone, messages.StatusSettled)
+	settled := 0
+	for _, id := range burst {
+		if len(e.statuses.of(id)) > 0 {
+			settled++
+		}
+	}
+	t.Logf("the lone order settled with %d of %d burst requests done", settled, len(burst))
+	for _, id := range burst {
+		oneEvent(t, e, id, messages.StatusSettled)
+	}
+	if settled > len(burst)/2 {
+		t.Errorf("the lone order waited for %d of %d requests of the busy order", settled, len(burst))
+	}
+	for _, id := range append(burst, lone) {
+		if led := e.ledger(id); len(led) != 1 {
+			t.Errorf("%s: ledger %+v, want one capture", id, led)
+		}
 	}
 }
 

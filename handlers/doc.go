@@ -41,6 +41,14 @@
 //	refused                                                 together (the outbox); the sweeper relays
 //	withheld                                                an event never confirmed as published
 //
+// Order lock: every step above runs under its order's lock (store.LockOrder;
+// one order's settlements and statuses never interleave). A delivery that
+// finds the lock held waits at most Settlement.LockWait (ORDER_LOCK_WAIT),
+// then is deferred: republished unchanged through the shortest retry queue
+// with no attempt counted and nothing recorded, so that a burst for one
+// order frees its consumers for other orders. A crash in between loses
+// nothing: the copy is confirmed before the delivery is acked.
+//
 // Identity: a delivery of a known requestId must carry the recorded body
 // (fingerprint) and the recorded money-steering headers (store_id,
 // tender_type, original_authorization_amount and the provider's

@@ -47,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // Outcomes are the outcome label's values of settlement_outcomes_total.
-var Outcomes = []string{"settled", "refused", "withheld", "acknowledged", "parked", "duplicate", "status_parked"}
+var Outcomes = []string{"settled", "refused", "withheld", "acknowledged", "parked", "duplicate", "status_parked", "deferred"}
 
 // Init creates every label combination of the enabled providers at zero, so
 // that rate() and increase() see a counter's first increment after a restart

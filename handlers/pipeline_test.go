@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
@@ -522,5 +523,45 @@ func TestLostLockPreventsTheProviderCall(t *testing.T) {
 	defer p.mu.Unlock()
 	if p.settles != 0 || len(p.confirmAttempts) != 0 {
 		t.Fatalf("provider called %d settle / %d confirm times without the lock", p.settles, len(p.confirmAttempts))
+	}
+}
+
+// A delivery whose order another delivery holds waits at most LockWait,
+// then goes back through the shortest retry queue, headers unchanged (no
+// attempt counted, nothing recorded, no provider call), and frees its
+// consumer; once the order is free, the deferred copy settles as usual.
+func TestBusyOrderIsDeferredNotWaitedFor(t *testing.T) {
+	p := newScripted("prov", providers.Facts{})
+	r := newRig(t, p)
+	r.h.LockWait = 50 * time.Millisecond
+	r.h.Metrics = NewMetrics(prometheus.NewRegistry())
+	unlock, err := r.st.LockOrder(context.Background(), "prov", "STORE1", testRequest().OrderID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, map[string]string{HeaderAttempt: "2"}))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the delivery held its consumer %v while the order was busy", took)
+	}
+	// Published to the shortest retry queue (1s), not the 5s one.
+	deferred := only(t, r.pub.take(), retryQ(r)+"1s")
+	if got := deferred.Metadata.Get(HeaderAttempt); got != "2" {
+		t.Errorf("deferred copy %s = %q, want the unchanged 2", HeaderAttempt, got)
+	}
+	if _, ok := broker.ReadySince(deferred.Metadata); !ok || deferred.Metadata.Get(broker.HeaderReadyAt) == "" {
+		t.Errorf("deferred copy has no %s", broker.HeaderReadyAt)
+	}
+	if _, err := r.st.Get(context.Background(), store.Key{Provider: "prov", RequestID: "req-1"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deferred request recorded: %v", err)
+	}
+	if len(p.confirmAttempts) != 0 {
+		t.Errorf("provider called while the order was busy: %v", p.confirmAttempts)
+	}
+	unlock()
+	r.deliver(t, deferred)
+	only(t, r.pub.take(), statusQ)
+	if s := r.get(t, "req-1"); s.State != store.StateSettled || s.Attempts != 1 {
+		t.Errorf("after the order was free: %s with %d attempts, want settled with 1", s.State, s.Attempts)
 	}
 }

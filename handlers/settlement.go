@@ -99,6 +99,12 @@ type Settlement struct {
 	// it is parsed, recorded or sent to the provider (0: no limit). The
 	// worker sets it from MAX_REQUEST_BYTES.
 	MaxRequestBytes int64
+	// LockWait is how long a delivery waits for its order's lock (held by
+	// another delivery of the same order) before it is deferred through the
+	// shortest retry queue, without counting an attempt, so that a burst
+	// for one order does not occupy every consumer. 0 waits as long as the
+	// handler's budget.
+	LockWait time.Duration
 }
 
 // Refs the pipeline records on a settlement (besides the provider's own).
@@ -208,7 +214,10 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	if lockKey == "" {
 		lockKey = "request:" + in.key.RequestID
 	}
-	unlock, err := h.Store.LockOrder(ctx, h.Provider.Name(), in.storeID, lockKey)
+	unlock, err := h.lockOrder(ctx, in.storeID, lockKey)
+	if errors.Is(err, errOrderBusy) {
+		return h.deferBusy(ctx, in, lockKey)
+	}
 	if err != nil {
 		return fmt.Errorf("lock order %s: %w", lockKey, err)
 	}
@@ -817,6 +826,41 @@ func (h *Settlement) schedule(ctx context.Context, in *delivery, delay time.Dura
 		return fmt.Errorf("schedule retry: %w", err)
 	}
 	log.Info().Dur("delay", delay).Int("next_attempt", next).Msg("scheduled")
+	return nil
+}
+
+// errOrderBusy is lockOrder's answer when another delivery held the order's
+// lock for all of LockWait.
+var errOrderBusy = errors.New("order busy")
+
+// lockOrder takes the order's lock, waiting at most LockWait (when set).
+func (h *Settlement) lockOrder(ctx context.Context, storeID, orderKey string) (func(), error) {
+	if h.LockWait <= 0 {
+		return h.Store.LockOrder(ctx, h.Provider.Name(), storeID, orderKey)
+	}
+	lctx, cancel := context.WithTimeout(ctx, h.LockWait)
+	defer cancel()
+	unlock, err := h.Store.LockOrder(lctx, h.Provider.Name(), storeID, orderKey)
+	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+		return nil, errOrderBusy
+	}
+	return unlock, err
+}
+
+// deferBusy puts a delivery whose order another delivery holds back on the
+// request path through the shortest retry queue, its headers unchanged (the
+// attempt is not counted: nothing was tried), and acks it: the consumer is
+// free for other orders meanwhile. Nothing was read or recorded for it.
+func (h *Settlement) deferBusy(ctx context.Context, in *delivery, orderKey string) error {
+	delay := h.nearestDelay(0)
+	cp := copyMessage(in.msg)
+	cp.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now().Add(delay)))
+	if err := h.Pub.Publish(ctx, "", broker.RetryQueue(h.Provider.Name(), delay), cp); err != nil {
+		return fmt.Errorf("defer (order %s busy): %w", orderKey, err)
+	}
+	h.Metrics.outcome(h.Provider.Name(), "deferred")
+	in.log.Info().Dur("delay", delay).Dur("lock_wait", h.LockWait).
+		Msg("another delivery of this order holds its lock: deferred through the retry queue (no attempt counted)")
 	return nil
 }
 

@@ -178,6 +178,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			PendingDeadline: cfg.PendingDeadline,
 			Metrics:         metrics, Crash: deps.Crash,
 			MaxRequestBytes: cfg.MaxRequestBytes,
+			LockWait:        cfg.OrderLockWait,
 		}
 		router.AddConsumerHandler("settle-"+name, broker.RequestQueue(name),
 			broker.NewConcurrentSubscriber(sub, cfg.Concurrency, cfg.ShutdownTimeout, log), h.HandleSafely).
