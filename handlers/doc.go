@@ -39,7 +39,17 @@
 //	                                                        PENDING_DEADLINE
 //	settled       republish the recorded event(s)           the event and the state were committed
 //	refused                                                 together (the outbox); the sweeper relays
-//	withheld                                                an event never confirmed as published
+//	withheld                                                an event never marked as published
+//
+// Publish marks: once the broker confirmed an event, its mark (published_at)
+// is queued on a store.Marker and written with others in one statement,
+// after the handler moved on (Settlement.Marks). Nothing waits for it: an
+// event whose mark is not written yet (or is lost in a crash) is still in
+// the outbox, and the relay publishes it again, with its message_id, after
+// OUTBOX_RELAY_AFTER (at least once, as for a crash at
+// CrashAfterStatusPublish). The relay of the process that published it
+// flushes the Marker first; other replicas' relays only see events older
+// than OUTBOX_RELAY_AFTER (at least 1s), far above a mark's delay.
 //
 // Identity: a delivery of a known requestId must carry the recorded body
 // (fingerprint) and the recorded money-steering headers (store_id,

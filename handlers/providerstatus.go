@@ -55,6 +55,10 @@ type ProviderStatus struct {
 	Queue string
 	// Store is the settlement store.
 	Store store.Store
+	// Marks, when set, takes the marks of confirmed status events and
+	// writes them in batches, off the handler's path (markDone); nil
+	// writes each at once.
+	Marks *store.Marker
 	// Pub publishes our status events and parked statuses.
 	Pub Publisher
 	// Log is the handler's logger.
@@ -117,7 +121,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 			for _, ev := range evs {
 				if dedupMessageID(ev.DedupKey) == msgID {
 					log.Info().Str("request_id", c.RequestID).Msg("provider status redelivered; republishing our event")
-					return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, c, ev), log)
+					return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, h.Marks, c, ev), log)
 				}
 			}
 		}
@@ -137,7 +141,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	// the latest event, not a new one.
 	if n := len(evs); n > 0 && sameVerdict(evs[n-1], st) {
 		log.Info().Msg("provider status repeats the latest verdict; republishing our event")
-		return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, *target, evs[n-1]), log)
+		return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, h.Marks, *target, evs[n-1]), log)
 	}
 
 	to := store.StateSettled
@@ -164,7 +168,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if h.Crash != nil {
 		h.Crash(CrashAfterTerminalCommit)
 	}
-	if err := publishStatus(ctx, h.Pub, h.Store, s, *rec); err != nil {
+	if err := publishStatus(ctx, h.Pub, h.Store, h.Marks, s, *rec); err != nil {
 		return err
 	}
 	if h.Crash != nil {

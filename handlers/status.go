@@ -136,11 +136,11 @@ func newStatusEvent(key store.Key, dedup string, st messages.PaymentSettlementSt
 }
 
 // publishStatus publishes a recorded event to the status exchange with
-// confirms and marks it published. It checks the recorded body first: an
-// event that is not a valid PaymentSettlementStatus (recorded by a version
-// that did not check) is not published; the error is an
-// *InvalidStatusError.
-func publishStatus(ctx context.Context, pub Publisher, st store.Store, s store.Settlement, ev store.StatusEvent) error {
+// confirms and, once the broker confirmed it, marks it published (markDone).
+// It checks the recorded body first: an event that is not a valid
+// PaymentSettlementStatus (recorded by a version that did not check) is not
+// published; the error is an *InvalidStatusError.
+func publishStatus(ctx context.Context, pub Publisher, st store.Store, marks *store.Marker, s store.Settlement, ev store.StatusEvent) error {
 	if err := messages.ValidateStatusDocument(ev.Body); err != nil {
 		return &InvalidStatusError{RequestID: s.RequestID, Err: err}
 	}
@@ -163,17 +163,26 @@ func publishStatus(ctx context.Context, pub Publisher, st store.Store, s store.S
 	if err != nil {
 		return fmt.Errorf("publish status %s of %s: %w", ev.MessageID, s.RequestID, err)
 	}
-	// MarkPublished stays synchronous, although nothing after it needs it:
-	// a late or lost mark only makes the sweeper relay the event again after
-	// OUTBOX_RELAY_AFTER, with the same message_id, which subscribers
-	// dedupe (the same holds for a crash between the confirm and this
-	// commit). With SQLite's group commit it costs one UPDATE inside a
-	// shared batch (under 1% of the worker's CPU), and waiting for it
-	// keeps "the handler returned" meaning "the outbox no longer holds the
-	// event", which the handler tests rely on.
-	if err := st.MarkPublished(ctx, ev.MessageID, time.Now().UTC()); err != nil {
-		// The event is out; failing here would only republish it.
-		return nil
-	}
+	markDone(ctx, st, marks, ev.MessageID)
 	return nil
+}
+
+// markDone records that the broker confirmed the event messageID. With a
+// Marker (the worker) the mark is queued and written with others in one
+// statement, off the handler's path; without one (tests, tools) it is
+// written at once. Either way nothing depends on it but the outbox relay:
+// an event confirmed but not (yet) marked, or whose mark is lost in a
+// crash or a failed write, is relayed again after OUTBOX_RELAY_AFTER with
+// the same message_id, which subscribers dedupe — at least once, as for a
+// crash between the confirm and the mark (CrashAfterStatusPublish). The
+// relay of this process flushes the Marker before reading the outbox
+// (Sweeper.relay).
+func markDone(ctx context.Context, st store.Store, marks *store.Marker, messageID string) {
+	now := time.Now().UTC()
+	if marks != nil {
+		marks.Mark(ctx, messageID, now)
+		return
+	}
+	// The event is out; a failed mark only makes the relay publish it again.
+	_ = st.MarkPublished(ctx, messageID, now)
 }
