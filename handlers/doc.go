@@ -58,10 +58,18 @@
 // recorded settlement goes on untouched. A settlement past received is never
 // validated again.
 //
-// Status events: every PaymentSettlementStatus is checked with
-// messages.ValidateStatusDocument before it is recorded, and every recorded
-// one again before it is published (republished, relayed); an invalid
-// document is never published. A request above MaxRequestBytes is parked
+// Status events: no invalid document is ever published. Every
+// PaymentSettlementStatus the worker builds is encoded and checked with
+// messages.ValidateStatusDocument before it is recorded (newStatusEvent);
+// one that fails is never recorded. Its first publish, right after the
+// commit, sends the bytes that were checked without parsing them again:
+// publishRecorded compares the body the store returned with the one just
+// validated and, unless they are the same bytes (an event the settlement
+// already had under the same DedupKey), checks it first. Every publish of a
+// body read back from the store — a duplicate's republish, a repeated
+// provider status, the outbox relay — checks it again (publishStatus), so
+// that an event recorded by a version that did not check, or altered in
+// the database, is not published either. A request above MaxRequestBytes is parked
 // before it is parsed. A new request whose status would break Radial's
 // schema — its Amount, currency, SettlementType, payment context or the
 // ids a status echoes are invalid, or the store_id or tender_type header

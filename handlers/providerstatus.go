@@ -168,7 +168,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if h.Crash != nil {
 		h.Crash(CrashAfterTerminalCommit)
 	}
-	if err := publishStatus(ctx, h.Pub, h.Store, h.Marks, s, *rec); err != nil {
+	if err := publishRecorded(ctx, h.Pub, h.Store, h.Marks, s, ev, *rec); err != nil {
 		return err
 	}
 	if h.Crash != nil {

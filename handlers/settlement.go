@@ -761,7 +761,7 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 	}
 	h.crash(CrashAfterTerminalCommit)
-	if err := publishStatus(ctx, h.Pub, h.Store, h.Marks, s, *rec); err != nil {
+	if err := publishRecorded(ctx, h.Pub, h.Store, h.Marks, s, ev, *rec); err != nil {
 		return err
 	}
 	h.crash(CrashAfterStatusPublish)
