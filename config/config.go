@@ -22,6 +22,13 @@ import (
 	"github.com/settlement-worker/settlement-worker/webhook"
 )
 
+// MinOutboxRelayAfter is the least OUTBOX_RELAY_AFTER: a confirmed
+// event's publish mark waits up to the Marker's linger (50ms) plus one
+// batch write before it is in the store, and a relay must not take such an
+// event for a lost one. (The relay of the same process flushes the marks
+// first; this margin is for the other replicas'.)
+const MinOutboxRelayAfter = time.Second
+
 // Config is the worker's configuration. Each field's `help` tag documents it
 // for `settlement-worker --help` and the README.
 type Config struct {
@@ -89,8 +96,9 @@ type Config struct {
 	// kept (they may hold a raw card number); 0 keeps them.
 	BodyRetention time.Duration `env:"BODY_RETENTION" envDefault:"2160h" help:"Empty the request and status bodies (which may hold raw card numbers) of settlements finished this long ago; their record (ids, amounts, states, history) stays; a later duplicate is parked, not republished (0: keep them)."`
 	// OutboxRelayAfter is how old a recorded but unpublished status event
-	// must be before the sweeper publishes it.
-	OutboxRelayAfter time.Duration `env:"OUTBOX_RELAY_AFTER" envDefault:"1m" help:"Publish a status event recorded but not confirmed as published after this long."`
+	// must be before the sweeper publishes it (at least
+	// MinOutboxRelayAfter).
+	OutboxRelayAfter time.Duration `env:"OUTBOX_RELAY_AFTER" envDefault:"1m" help:"Publish a status event recorded but not confirmed as published after this long (at least 1s)."`
 	// Sections are the registered providers' configuration sections by
 	// name, each read from the variables under its EnvPrefix (all of them
 	// are read; only the enabled ones are validated and built).
@@ -513,7 +521,7 @@ func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
 	if c.StuckAfter <= longest {
 		bad("STUCK_AFTER", "must be longer than the longest RETRY_DELAYS plus the longest *_SETTLE_WINDOW (%s), or a settlement waiting to be retried would be taken for a stuck one (got %s)", longest, c.StuckAfter)
 	}
-	if c.OutboxRelayAfter <= 0 {
-		bad("OUTBOX_RELAY_AFTER", "must be positive (got %s)", c.OutboxRelayAfter)
+	if c.OutboxRelayAfter < MinOutboxRelayAfter {
+		bad("OUTBOX_RELAY_AFTER", "must be at least %s, well above the delay of a confirmed event's publish mark (written in batches, store.Marker), or another replica's relay could take a confirmed event for a lost one (got %s)", MinOutboxRelayAfter, c.OutboxRelayAfter)
 	}
 }

@@ -291,6 +291,8 @@ func TestLoadValidationRules(t *testing.T) {
 		{"MAX_REQUEST_BYTES negative", []string{"MAX_REQUEST_BYTES", "-1"}, "MAX_REQUEST_BYTES", "must be positive"},
 		{"STORE_DSN blank", []string{"STORE_DSN", "   "}, "STORE_DSN", "is required"},
 		{"SHUTDOWN_TIMEOUT zero", []string{"SHUTDOWN_TIMEOUT", "0s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
+		{"OUTBOX_RELAY_AFTER zero", []string{"OUTBOX_RELAY_AFTER", "0s"}, "OUTBOX_RELAY_AFTER", "at least 1s"},
+		{"OUTBOX_RELAY_AFTER below the mark delay margin", []string{"OUTBOX_RELAY_AFTER", "999ms"}, "OUTBOX_RELAY_AFTER", "(got 999ms)"},
 		{"SHUTDOWN_TIMEOUT negative", []string{"SHUTDOWN_TIMEOUT", "-5s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
 		{"LOG_LEVEL", []string{"LOG_LEVEL", "trace"}, "LOG_LEVEL", `"trace"`},
 		{"HTTP_ADDR without port", []string{"HTTP_ADDR", "localhost"}, "HTTP_ADDR", "host:port"},

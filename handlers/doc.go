@@ -39,7 +39,17 @@
 //	                                                        PENDING_DEADLINE
 //	settled       republish the recorded event(s)           the event and the state were committed
 //	refused                                                 together (the outbox); the sweeper relays
-//	withheld                                                an event never confirmed as published
+//	withheld                                                an event never marked as published
+//
+// Publish marks: once the broker confirmed an event, its mark (published_at)
+// is queued on a store.Marker and written with others in one statement,
+// after the handler moved on (Settlement.Marks). Nothing waits for it: an
+// event whose mark is not written yet (or is lost in a crash) is still in
+// the outbox, and the relay publishes it again, with its message_id, after
+// OUTBOX_RELAY_AFTER (at least once, as for a crash at
+// CrashAfterStatusPublish). The relay of the process that published it
+// flushes the Marker first; other replicas' relays only see events older
+// than OUTBOX_RELAY_AFTER (at least 1s), far above a mark's delay.
 //
 // Order lock: every step above runs under its order's lock (store.LockOrder;
 // one order's settlements and statuses never interleave). A delivery that
@@ -56,10 +66,18 @@
 // recorded settlement goes on untouched. A settlement past received is never
 // validated again.
 //
-// Status events: every PaymentSettlementStatus is checked with
-// messages.ValidateStatusDocument before it is recorded, and every recorded
-// one again before it is published (republished, relayed); an invalid
-// document is never published. A request above MaxRequestBytes is parked
+// Status events: no invalid document is ever published. Every
+// PaymentSettlementStatus the worker builds is encoded and checked with
+// messages.ValidateStatusDocument before it is recorded (newStatusEvent);
+// one that fails is never recorded. Its first publish, right after the
+// commit, sends the bytes that were checked without parsing them again:
+// publishRecorded compares the body the store returned with the one just
+// validated and, unless they are the same bytes (an event the settlement
+// already had under the same DedupKey), checks it first. Every publish of a
+// body read back from the store — a duplicate's republish, a repeated
+// provider status, the outbox relay — checks it again (publishStatus), so
+// that an event recorded by a version that did not check, or altered in
+// the database, is not published either. A request above MaxRequestBytes is parked
 // before it is parsed. A new request whose status would break Radial's
 // schema — its Amount, currency, SettlementType, payment context or the
 // ids a status echoes are invalid, or the store_id or tender_type header

@@ -55,6 +55,10 @@ type ProviderStatus struct {
 	Queue string
 	// Store is the settlement store.
 	Store store.Store
+	// Marks, when set, takes the marks of confirmed status events and
+	// writes them in batches, off the handler's path (markDone); nil
+	// writes each at once.
+	Marks *store.Marker
 	// Pub publishes our status events and parked statuses.
 	Pub Publisher
 	// Log is the handler's logger.
@@ -78,7 +82,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	defer func() { tracing.End(span, err) }()
 	log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
 
-	st, err := messages.DecodeSettlementStatus(msg.Payload)
+	st, err := statusOf(msg)
 	if err != nil {
 		return h.park(ctx, msg, "unparseable provider status: "+err.Error(), log)
 	}
@@ -107,17 +111,31 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 
 	// A redelivery (same message_id) of a status already applied to one of
 	// the candidates: republish what was recorded for it.
+	// Each candidate's events are read once (read), for this check and for
+	// the target's below.
+	read := map[store.Key][]store.StatusEvent{}
+	statuses := func(key store.Key) ([]store.StatusEvent, error) {
+		if evs, ok := read[key]; ok {
+			return evs, nil
+		}
+		evs, err := h.Store.Statuses(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("read statuses of %s: %w", key.RequestID, err)
+		}
+		read[key] = evs
+		return evs, nil
+	}
 	msgID := msg.Metadata.Get(broker.MetaMessageID)
 	if msgID != "" {
 		for _, c := range cands {
-			evs, err := h.Store.Statuses(ctx, c.Key)
+			evs, err := statuses(c.Key)
 			if err != nil {
-				return fmt.Errorf("read statuses of %s: %w", c.RequestID, err)
+				return err
 			}
 			for _, ev := range evs {
 				if dedupMessageID(ev.DedupKey) == msgID {
 					log.Info().Str("request_id", c.RequestID).Msg("provider status redelivered; republishing our event")
-					return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, c, ev), log)
+					return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, h.Marks, c, ev), log)
 				}
 			}
 		}
@@ -129,15 +147,15 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	}
 	log = log.With().Str("request_id", target.RequestID).Bool("exact_correlation", exact != nil).Logger()
 
-	evs, err := h.Store.Statuses(ctx, target.Key)
+	evs, err := statuses(target.Key)
 	if err != nil {
-		return fmt.Errorf("read statuses of %s: %w", target.RequestID, err)
+		return err
 	}
 	// The same verdict again (under a new message_id, or none): a repeat of
 	// the latest event, not a new one.
 	if n := len(evs); n > 0 && sameVerdict(evs[n-1], st) {
 		log.Info().Msg("provider status repeats the latest verdict; republishing our event")
-		return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, *target, evs[n-1]), log)
+		return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, h.Marks, *target, evs[n-1]), log)
 	}
 
 	to := store.StateSettled
@@ -164,7 +182,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if h.Crash != nil {
 		h.Crash(CrashAfterTerminalCommit)
 	}
-	if err := publishStatus(ctx, h.Pub, h.Store, s, *rec); err != nil {
+	if err := publishRecorded(ctx, h.Pub, h.Store, h.Marks, s, ev, *rec); err != nil {
 		return err
 	}
 	if h.Crash != nil {
@@ -368,10 +386,49 @@ const statusBudget = time.Minute
 // one at a time, in queue order: the store and order the status names (an S
 // and its chargeback R must not overtake each other). A status that cannot
 // be read has the key "" (they are parked one at a time).
+//
+// The decoded status is kept in the message's context for the handler
+// (statusOf), so that a status is decoded once.
 func StatusOrderKey(msg *message.Message) string {
-	st, err := messages.DecodeSettlementStatus(msg.Payload)
+	st, err := decodeStatus(msg.Payload)
+	msg.SetContext(context.WithValue(msg.Context(), decodedStatusKey{}, &decodedStatus{payload: msg.Payload, st: st, err: err}))
 	if err != nil {
 		return ""
 	}
 	return st.StoreID + "/" + st.OrderID()
+}
+
+// decodeStatus is messages.DecodeSettlementStatus (a variable so that
+// tests can count the decodes).
+var decodeStatus = messages.DecodeSettlementStatus
+
+// decodedStatusKey is the context key of a status StatusOrderKey decoded.
+type decodedStatusKey struct{}
+
+// decodedStatus is a decoded status and the payload it was decoded from.
+type decodedStatus struct {
+	payload []byte
+	st      *messages.PaymentSettlementStatus
+	err     error
+}
+
+// statusOf decodes the provider status msg carries, or returns the one
+// StatusOrderKey decoded from that very payload (the same bytes in
+// memory: a message copied or given another payload is decoded again). It
+// returns a copy, which the caller may change.
+func statusOf(msg *message.Message) (*messages.PaymentSettlementStatus, error) {
+	d, ok := msg.Context().Value(decodedStatusKey{}).(*decodedStatus)
+	if !ok || !samePayload(d.payload, msg.Payload) {
+		return decodeStatus(msg.Payload)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	cp := *d.st
+	return &cp, nil
+}
+
+// samePayload reports whether a and b are the same bytes in memory.
+func samePayload(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

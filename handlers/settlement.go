@@ -75,6 +75,10 @@ type Settlement struct {
 	Provider providers.Provider
 	// Store is the durable settlement store.
 	Store store.Store
+	// Marks, when set, takes the marks of confirmed status events and
+	// writes them in batches, off the handler's path (markDone); nil
+	// writes each at once.
+	Marks *store.Marker
 	// Pub publishes status events, retries and parked messages with confirms.
 	Pub Publisher
 	// Retry is the retry policy for transient failures.
@@ -766,7 +770,7 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 	}
 	h.crash(CrashAfterTerminalCommit)
-	if err := publishStatus(ctx, h.Pub, h.Store, s, *rec); err != nil {
+	if err := publishRecorded(ctx, h.Pub, h.Store, h.Marks, s, ev, *rec); err != nil {
 		return err
 	}
 	h.crash(CrashAfterStatusPublish)
@@ -783,7 +787,7 @@ func (h *Settlement) republish(ctx context.Context, s store.Settlement, log zero
 		return fmt.Errorf("read statuses of %s: %w", s.RequestID, err)
 	}
 	for _, ev := range evs {
-		if err := publishStatus(ctx, h.Pub, h.Store, s, ev); err != nil {
+		if err := publishStatus(ctx, h.Pub, h.Store, h.Marks, s, ev); err != nil {
 			return err
 		}
 	}

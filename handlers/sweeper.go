@@ -36,6 +36,10 @@ import (
 type Sweeper struct {
 	// Store is the settlement store.
 	Store store.Store
+	// Marks, when set, is the Marker of this process's handlers: the relay
+	// flushes it before reading the outbox, so that an event confirmed but
+	// whose mark is still queued is not relayed as lost.
+	Marks *store.Marker
 	// Pub publishes relayed events, parked copies and resumed requests.
 	Pub Publisher
 	// Providers are the enabled providers by name; settlements of others
@@ -129,6 +133,12 @@ func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 
 // relay publishes the outbox.
 func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) error {
+	if w.Marks != nil {
+		if err := w.Marks.Flush(ctx); err != nil {
+			// Those events stay in the outbox: relayed again, at least once.
+			w.Log.Warn().Err(err).Msg("queued publish marks could not be written; their events will be relayed again")
+		}
+	}
 	evs, err := w.Store.Unpublished(ctx, now.Add(-w.OutboxAfter), w.batch())
 	if err != nil {
 		return err
@@ -138,7 +148,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 		if err != nil {
 			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 		}
-		err = publishStatus(ctx, w.Pub, w.Store, s, ev)
+		err = publishStatus(ctx, w.Pub, w.Store, w.Marks, s, ev)
 		var invalid *InvalidStatusError
 		if errors.As(err, &invalid) {
 			// Recorded by a version that did not check its statuses: it is

@@ -598,6 +598,48 @@ func (s *sqlStore) MarkPublished(ctx context.Context, messageID string, at time.
 	return err
 }
 
+// MarkPublishedMany implements Store.MarkPublishedMany: one UPDATE whose
+// ids are one parameter (a JSON array on SQLite, read with json_each; a
+// text[] on PostgreSQL), so its text is prepared once whatever the batch
+// size, and no parameter limit applies.
+func (s *sqlStore) MarkPublishedMany(ctx context.Context, messageIDs []string, at time.Time) (int, error) {
+	if len(messageIDs) == 0 {
+		return 0, nil
+	}
+	if at.IsZero() {
+		at = s.clock()
+	}
+	at = normTime(at)
+	var n int64
+	var err error
+	if s.pg() {
+		var res sql.Result
+		res, err = s.db.ExecContext(ctx, `UPDATE status_events SET published_at = $1
+			WHERE message_id = ANY($2::text[]) AND published_at IS NULL`, at, messageIDs)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+	} else {
+		ids, jerr := json.Marshal(messageIDs)
+		if jerr != nil {
+			return 0, fmt.Errorf("store: mark %d events published: %w", len(messageIDs), jerr)
+		}
+		err = s.writeTx(ctx, func(ctx context.Context, tx querier) error {
+			res, err := tx.ExecContext(ctx, `UPDATE status_events SET published_at = $1
+				WHERE message_id IN (SELECT value FROM json_each($2)) AND published_at IS NULL`, s.d.timeArg(at), string(ids))
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: mark %d events published: %w", len(messageIDs), err)
+	}
+	return int(n), nil
+}
+
 // markPublishedTx is MarkPublished's work inside its transaction.
 func (s *sqlStore) markPublishedTx(ctx context.Context, tx querier, messageID string, at time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE status_events SET published_at = $1

@@ -207,6 +207,12 @@ type Store interface {
 	// first confirmation's time is kept; an unknown messageID is an error
 	// wrapping ErrNotFound.
 	MarkPublished(ctx context.Context, messageID string, at time.Time) error
+	// MarkPublishedMany is MarkPublished for a batch, in one statement:
+	// every event with one of messageIDs not yet marked gets at; events
+	// already marked keep their first time and unknown ids are skipped. It
+	// returns how many events it marked. Marker batches the handlers'
+	// marks with it.
+	MarkPublishedMany(ctx context.Context, messageIDs []string, at time.Time) (int, error)
 	// History returns a settlement's transitions, oldest first (none for an
 	// unknown key).
 	History(ctx context.Context, key Key) ([]Transition, error)

@@ -173,6 +173,8 @@ var suite = []struct {
 	{"TerminalWithStatusInOneTransaction", "", testTerminalStatus},
 	{"StatusDedup", "", testStatusDedup},
 	{"MarkPublished", "", testMarkPublished},
+	{"MarkPublishedMany", "", testMarkPublishedMany},
+	{"MarkerCoalescesAndFlushes", "", testMarkerCoalescesAndFlushes},
 	{"Find", "", testFind},
 	{"LockOrderSerializes", "", testLockOrderSerializes},
 	{"LockOrderDifferentOrders", "", testLockOrderDifferentOrders},
@@ -490,6 +492,129 @@ func testMarkPublished(e *env) {
 	if err := e.st.MarkPublished(e.ctx, "m-unknown", at); !errors.Is(err, ErrNotFound) {
 		e.Errorf("MarkPublished(unknown) = %v, want ErrNotFound", err)
 	}
+}
+
+// testMarkPublishedMany: one statement marks a batch of events; an event
+// already marked keeps its first time, unknown ids are skipped, and a
+// batch larger than any statement's parameter limit still marks them all.
+func testMarkPublishedMany(e *env) {
+	key := e.register(sample("pm")).Key
+	const n = 1200
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m-%04d", i)
+		e.transition(key, nil, StateSettled, Change{}, &StatusEvent{DedupKey: ids[i], MessageID: ids[i]})
+	}
+	first := time.Date(2025, 5, 6, 7, 8, 9, 987654321, time.FixedZone("x", -7200))
+	if err := e.st.MarkPublished(e.ctx, ids[0], first); err != nil {
+		e.Fatalf("MarkPublished: %v", err)
+	}
+	at := first.Add(time.Hour)
+	cases := []struct {
+		name string
+		ids  []string
+		want int
+	}{
+		{"none", nil, 0},
+		{"one already marked", ids[:1], 0},
+		{"unknown only", []string{"m-unknown"}, 0},
+		{"the rest, with an unknown and a repeat", append(append([]string{"m-unknown", ids[5]}, ids[1:n-1]...), ids[5]), n - 2},
+	}
+	for _, c := range cases {
+		got, err := e.st.MarkPublishedMany(e.ctx, c.ids, at)
+		if err != nil || got != c.want {
+			e.Errorf("MarkPublishedMany(%s) = %d, %v; want %d", c.name, got, err, c.want)
+		}
+	}
+	evs := e.statuses(key)
+	for i, ev := range evs {
+		var want *time.Time
+		switch {
+		case i == 0:
+			t := first.UTC().Truncate(time.Microsecond)
+			want = &t
+		case i < n-1:
+			t := at.UTC().Truncate(time.Microsecond)
+			want = &t
+		}
+		if (want == nil) != (ev.PublishedAt == nil) || want != nil && !ev.PublishedAt.Equal(*want) {
+			e.Fatalf("event %s PublishedAt = %v, want %v", ev.MessageID, ev.PublishedAt, want)
+		}
+	}
+	unpub, err := e.st.Unpublished(e.ctx, time.Now().Add(time.Hour), 0)
+	if err != nil || len(unpub) != 1 || unpub[0].MessageID != ids[n-1] {
+		e.Errorf("Unpublished = %d events, %v; want only %s", len(unpub), err, ids[n-1])
+	}
+}
+
+// testMarkerCoalescesAndFlushes: marks queued on a Marker are written in
+// batches (one MarkPublishedMany each, not one write per event); Flush
+// returns once every mark queued before it is in the store, so the relay
+// never sees a confirmed event as lost; Close writes what is left.
+func testMarkerCoalescesAndFlushes(e *env) {
+	key := e.register(sample("mk")).Key
+	const n = 300
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("mk-%03d", i)
+		e.transition(key, nil, StateSettled, Change{}, &StatusEvent{DedupKey: ids[i], MessageID: ids[i]})
+	}
+	counting := &countingMarks{Store: e.st}
+	m := NewMarker(counting, MarkerOptions{Linger: time.Hour, MaxBatch: 128})
+	unpublished := func() int {
+		evs, err := e.st.Unpublished(e.ctx, time.Now().Add(time.Hour), 0)
+		if err != nil {
+			e.Fatalf("Unpublished: %v", err)
+		}
+		return len(evs)
+	}
+	at := time.Now()
+	for _, id := range ids[:200] {
+		m.Mark(e.ctx, id, at)
+	}
+	if err := m.Flush(e.ctx); err != nil {
+		e.Fatalf("Flush: %v", err)
+	}
+	if got := unpublished(); got != n-200 {
+		e.Errorf("after Flush: %d unpublished, want %d", got, n-200)
+	}
+	if calls := counting.calls.Load(); calls < 2 || calls > 4 {
+		e.Errorf("200 marks (MaxBatch 128) took %d MarkPublishedMany calls, want 2 to 4", calls)
+	}
+	if single := counting.single.Load(); single != 0 {
+		e.Errorf("%d MarkPublished calls, want none", single)
+	}
+	for _, id := range ids[200:] {
+		m.Mark(e.ctx, id, at)
+	}
+	if err := m.Close(); err != nil {
+		e.Fatalf("Close: %v", err)
+	}
+	if got := unpublished(); got != 0 {
+		e.Errorf("after Close: %d unpublished, want 0", got)
+	}
+	// After Close a mark is written at once.
+	e.transition(key, nil, StateSettled, Change{}, &StatusEvent{DedupKey: "late", MessageID: "mk-late"})
+	m.Mark(e.ctx, "mk-late", at)
+	if got := unpublished(); got != 0 {
+		e.Errorf("a mark after Close: %d unpublished, want 0", got)
+	}
+}
+
+// countingMarks counts the store's mark calls.
+type countingMarks struct {
+	Store
+	calls, single atomic.Int64
+}
+
+func (c *countingMarks) MarkPublishedMany(ctx context.Context, ids []string, at time.Time) (int, error) {
+	c.calls.Add(1)
+	return c.Store.MarkPublishedMany(ctx, ids, at)
+}
+
+func (c *countingMarks) MarkPublished(ctx context.Context, id string, at time.Time) error {
+	c.single.Add(1)
+	return c.Store.MarkPublished(ctx, id, at)
 }
 
 func testFind(e *env) {

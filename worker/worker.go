@@ -94,6 +94,13 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	defer rawStore.Close()
 	st := store.Encrypted(rawStore, keys)
 	ready.Set("store", st.Ping)
+	// Publish marks are written in batches, off the handlers' path; closed
+	// (its queued marks written) after the router and the sweeper stopped,
+	// before the store (defers run in reverse).
+	marks := store.NewMarker(st, store.MarkerOptions{OnError: func(err error, n int) {
+		log.Warn().Err(err).Int("events", n).Msg("publish marks not written; those events will be relayed again (same message_id)")
+	}})
+	defer marks.Close()
 
 	sources := statusSources(cfg, deps)
 	publishers := cfg.Concurrency*len(cfg.Providers) + cfg.Intake.PublishConcurrency + 2
@@ -136,7 +143,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			}, func() float64 { b, _ := ws.WriteStats(); return float64(b) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "settlement_store_writes_total",
-				Help: "SQLite writes committed (Register, Transition, MarkPublished); divided by settlement_store_write_batches_total, the mean batch size.",
+				Help: "SQLite writes committed (Register, Transition, a batch of publish marks); divided by settlement_store_write_batches_total, the mean batch size.",
 			}, func() float64 { _, w := ws.WriteStats(); return float64(w) }),
 		)
 	}
@@ -173,7 +180,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		ready.Set("consumer "+name, connected(sub.IsConnected))
 		h := &handlers.Settlement{
-			Provider: p, Store: st, Pub: pub, Retry: retry,
+			Provider: p, Store: st, Marks: marks, Pub: pub, Retry: retry,
 			Log:             log.With().Str("handler", "settle").Logger(),
 			PendingDeadline: cfg.PendingDeadline,
 			Metrics:         metrics, Crash: deps.Crash,
@@ -203,7 +210,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
-			if err := consumeStatuses(auxCtx, cfg, name, src, router, st, pub, metrics, deps, ready, log); err != nil && auxCtx.Err() == nil {
+			if err := consumeStatuses(auxCtx, cfg, name, src, router, st, marks, pub, metrics, deps, ready, log); err != nil && auxCtx.Err() == nil {
 				fatal(err)
 			}
 		}()
@@ -259,7 +266,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			enabled[name] = deps.Providers[name]
 		}
 		sw := &handlers.Sweeper{
-			Store: st, Pub: pub, Providers: enabled, Interval: cfg.SweepInterval,
+			Store: st, Marks: marks, Pub: pub, Providers: enabled, Interval: cfg.SweepInterval,
 			StuckAfter: cfg.StuckAfter, OutboxAfter: cfg.OutboxRelayAfter, Retention: cfg.BodyRetention,
 			Log: log.With().Str("component", "sweeper").Logger(), Metrics: metrics,
 		}
@@ -286,7 +293,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 // provider; the worker never declares it), then adds its handler to the
 // running router. Only a refused connection is an error.
 func consumeStatuses(ctx context.Context, cfg config.Config, name string, src providers.StatusSource, router *message.Router,
-	st store.Store, pub *broker.Publisher, metrics *handlers.Metrics, deps Deps, ready *Readiness, log zerolog.Logger,
+	st store.Store, marks *store.Marker, pub *broker.Publisher, metrics *handlers.Metrics, deps Deps, ready *Readiness, log zerolog.Logger,
 ) error {
 	dep := name + " status queue"
 	err := broker.WaitForQueue(ctx, src.AMQPURL, src.Queue, func(err error) {
@@ -301,7 +308,7 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: handlers.StatusOrderKey,
 		DrainTimeout: cfg.ShutdownTimeout, Log: log.With().Str("queue", src.Queue).Logger()}
 	h := &handlers.ProviderStatus{
-		Provider: name, Queue: src.Queue, Store: st, Pub: pub,
+		Provider: name, Queue: src.Queue, Store: st, Marks: marks, Pub: pub,
 		Log:     log.With().Str("handler", name+"-status").Logger(),
 		Metrics: metrics, Crash: deps.Crash,
 	}
