@@ -103,7 +103,7 @@ demo: ## Run the end-to-end demo (go run ./cmd/settlement-demo); installs and st
 compose-test: ## Run the docker-compose deployment for real: build images, up, settle across a worker restart, down -v
 	@scripts/compose-test.sh
 
-bench: ## Run the benchmark (go run ./cmd/settlement-bench) against the local broker
+bench: ## Run the benchmark (go run ./cmd/settlement-bench) against the local broker; ARGS='-backlog 100000' adds the backlog target
 	@$(with_broker) $(GO) run ./cmd/settlement-bench $(ARGS)
 
 # The chaos suite restarts its own RabbitMQ node (chaos@localhost on

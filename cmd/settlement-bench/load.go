@@ -152,6 +152,13 @@ func (l *load) run(ctx context.Context, conn *amqp.Connection, publishers int, l
 	defer cancel()
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- l.publish(ctx, conn, publishers) }()
+	return l.wait(ctx, pubErr, limit)
+}
+
+// wait waits until every request completed, limit passes, ctx ends or
+// pubErr (the publisher's outcome; nil: nothing is being published)
+// reports an error.
+func (l *load) wait(ctx context.Context, pubErr <-chan error, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	for {
@@ -203,8 +210,6 @@ func (l *load) publish(ctx context.Context, conn *amqp.Connection, publishers in
 }
 
 func (l *load) publishLoop(ctx context.Context, ch *amqp.Channel) error {
-	radialHeaders := amqp.Table{handlers.HeaderStoreID: benchStoreID, handlers.HeaderTenderType: benchTender}
-	key := broker.RequestRoutingKey(l.provider)
 	for {
 		select {
 		case l.window <- struct{}{}:
@@ -216,35 +221,131 @@ func (l *load) publishLoop(ctx context.Context, ch *amqp.Channel) error {
 			<-l.window
 			return nil
 		}
-		headers := radialHeaders
-		if l.headers != nil && l.headers[i] != nil {
-			headers = l.headers[i]
-		}
-		l.sentAt[i].Store(int64(time.Since(l.start)) + 1)
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, key, true, false, amqp.Publishing{
-			ContentType:  handlers.ContentTypeXML,
-			DeliveryMode: amqp.Persistent,
-			MessageId:    l.ids[i],
-			Headers:      headers,
-			Body:         l.bodies[i],
-		})
+		dc, err := l.publishOne(ctx, ch, i)
 		if err != nil {
-			return fmt.Errorf("publish %s: %w", l.ids[i], err)
+			return err
 		}
-		ok, err := dc.WaitContext(ctx)
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return fmt.Errorf("confirm of %s: %w", l.ids[i], err)
-		}
-		if !ok {
-			if ch.IsClosed() {
-				return fmt.Errorf("channel closed before the confirm of %s (was the broker restarted?)", l.ids[i])
-			}
-			return fmt.Errorf("broker refused (nack) %s", l.ids[i])
+		if err := l.confirmed(ctx, ch, dc, i); err != nil {
+			return err
 		}
 	}
+}
+
+// publishOne publishes request i on ch (a confirm-mode channel), records
+// when, and returns its deferred confirm. The caller holds its window slot.
+func (l *load) publishOne(ctx context.Context, ch *amqp.Channel, i int) (*amqp.DeferredConfirmation, error) {
+	headers := amqp.Table{handlers.HeaderStoreID: benchStoreID, handlers.HeaderTenderType: benchTender}
+	if l.headers != nil && l.headers[i] != nil {
+		headers = l.headers[i]
+	}
+	l.sentAt[i].Store(int64(time.Since(l.start)) + 1)
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey(l.provider), true, false, amqp.Publishing{
+		ContentType:  handlers.ContentTypeXML,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    l.ids[i],
+		Headers:      headers,
+		Body:         l.bodies[i],
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", l.ids[i], err)
+	}
+	return dc, nil
+}
+
+// confirmed waits for the broker's confirm of request i; it returns nil
+// when ctx is cancelled (the run is over), an error on a nack or a closed
+// channel.
+func (l *load) confirmed(ctx context.Context, ch *amqp.Channel, dc *amqp.DeferredConfirmation, i int) error {
+	ok, err := dc.WaitContext(ctx)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return fmt.Errorf("confirm of %s: %w", l.ids[i], err)
+	}
+	if !ok {
+		if ch.IsClosed() {
+			return fmt.Errorf("channel closed before the confirm of %s (was the broker restarted?)", l.ids[i])
+		}
+		return fmt.Errorf("broker refused (nack) %s", l.ids[i])
+	}
+	return nil
+}
+
+// runPaced publishes the requests open loop, request i at i × interval
+// after the start (publishPaced), and waits until all completed, limit
+// passes, or ctx ends. It returns how far the publisher fell behind its
+// schedule at most.
+func (l *load) runPaced(ctx context.Context, conn *amqp.Connection, interval, limit time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lag atomic.Int64
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- l.publishPaced(ctx, conn, interval, &lag) }()
+	err := l.wait(ctx, pubErr, limit)
+	return time.Duration(lag.Load()), err
+}
+
+// publishPaced is the open-loop publisher: a ticker every interval (at
+// least a millisecond) publishes, on one confirm-mode channel, every
+// request due by then (dueBy: request i at i × interval after the start,
+// so a late tick catches up), without waiting for the confirms, which a
+// second goroutine checks in order. Completions do not pace it: the window
+// is as large as the load (runWorker makes it so). lag gets the largest delay of
+// a publish behind its schedule.
+func (l *load) publishPaced(ctx context.Context, conn *amqp.Connection, interval time.Duration, lag *atomic.Int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open publisher channel: %w", err)
+	}
+	defer ch.Close()
+	if err := ch.Confirm(false); err != nil {
+		return fmt.Errorf("confirm mode: %w", err)
+	}
+	type pending struct {
+		dc *amqp.DeferredConfirmation
+		i  int
+	}
+	confirms := make(chan pending, l.n())
+	confirmErr := make(chan error, 1)
+	go func() {
+		for p := range confirms {
+			if err := l.confirmed(ctx, ch, p.dc, p.i); err != nil {
+				confirmErr <- err
+				cancel()
+				return
+			}
+		}
+		confirmErr <- nil
+	}()
+	tick := time.NewTicker(max(interval, time.Millisecond))
+	defer tick.Stop()
+	start := time.Now()
+	for next := 0; next < l.n(); {
+		for due := dueBy(time.Since(start), interval, l.n()); next < due; next++ {
+			l.window <- struct{}{} // never blocks: the window holds the whole load
+			lag.Store(max(lag.Load(), int64(time.Since(start)-time.Duration(next)*interval)))
+			dc, err := l.publishOne(ctx, ch, next)
+			if err != nil {
+				close(confirms)
+				return err
+			}
+			confirms <- pending{dc, next}
+		}
+		if next >= l.n() {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			close(confirms)
+			return <-confirmErr
+		}
+	}
+	close(confirms)
+	return <-confirmErr
 }
 
 // times returns when request id was published and completed (zero times
@@ -261,6 +362,18 @@ func (l *load) times(id string) (sent, done time.Time) {
 		done = l.start.Add(time.Duration(d - 1))
 	}
 	return sent, done
+}
+
+// lastDone is when the last request completed (zero when none did).
+func (l *load) lastDone() time.Time {
+	var last int64
+	for i := range l.n() {
+		last = max(last, l.doneAt[i].Load())
+	}
+	if last == 0 {
+		return time.Time{}
+	}
+	return l.start.Add(time.Duration(last - 1))
 }
 
 // sample summarizes the completed requests.

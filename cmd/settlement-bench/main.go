@@ -23,7 +23,25 @@
 //     queue, matched on correlation_id = requestId), so it includes the whole
 //     pipeline: confirm funds, settle, Radial's asynchronous status through
 //     Radial's queue, and our status event.
-//  3. The mixed-provider run (-mixed, on by default; -only-mixed runs
+//  3. The open-loop run (-openloop, on by default): one more worker run,
+//     Radial at 0 ms, with requests published at a fixed rate rather than
+//     through the window: a ticker publishes request i at i / rate after
+//     the start (catching up after a late tick) and checks the confirms on
+//     the side, so the publishing never waits for the worker. The rate is
+//     half the Radial 0 ms run's throughput (-openloop-rate overrides it)
+//     and it publishes for -openloop-duration (20 s). It reports p50/p99
+//     published → status event and the same stage split as the closed-loop
+//     runs, whose last stage (Radial's status on its queue → our status
+//     event) has its own target.
+//  4. The backlog run (-backlog N, off by default; issue 9's target is
+//     measured with 100000): N requests published with confirms into the
+//     worker's request queue (declared as the worker declares it) before
+//     the worker starts, then drained by a fresh worker (Radial at 0 ms).
+//     The drain rate is N over the time from the worker consuming (its
+//     consumers attached) to its last status event, compared with the
+//     Radial 0 ms closed-loop (-n) run; the worker's peak RSS is its
+//     VmHWM, the kernel's high-water mark over its whole life.
+//  5. The mixed-provider run (-mixed, on by default; -only-mixed runs
 //     nothing else): one worker with PROVIDERS=radial,paysafe,frisbii,miva,
 //     the four sandboxes in-process on one loopback HTTP server under
 //     /radial, /paysafe, /frisbii and /miva (as e2e/harness_test.go mounts
@@ -39,11 +57,20 @@
 //     first publish to its last status event. The run checks that every
 //     request got exactly one S event and left exactly one debit in its
 //     sandbox's ledger, and reports any mismatch (exit status 1: a
-//     correctness failure, unlike a timing); the mixed total is compared
-//     with the single-provider Radial 0 ms run.
+//     correctness failure, unlike a timing); the mixed total and each
+//     provider are compared with the single-provider Radial 0 ms run and
+//     the raw run.
 //
-// Every phase keeps at most -window requests outstanding (published, not yet
-// completed; default 4 × concurrency; in the mixed run, per provider):
+// Every Radial run (closed loop, open loop, backlog) is checked the same
+// way: exactly one S event (distinct message_id) and one live debit in
+// the sandbox's ledger per request, no event of another request, nothing
+// parked, watching for late duplicates for 2 s after the last request
+// completed; a mismatch is reported under "Checks" and makes the exit
+// status 1, after the remaining phases ran.
+//
+// Every closed-loop phase (all but the open loop and the backlog) keeps at
+// most -window requests outstanding (published, not yet completed;
+// default 4 × concurrency; in the mixed run, per provider):
 // latency then means service time under saturation rather than the depth
 // of a burst dumped into the queue, while
 // throughput is the same as long as the window keeps the worker busy (a
@@ -66,6 +93,15 @@
 // the pace (within a factor of 2). That line prints PASS or FAIL, but the exit
 // status only reflects errors, never timings.
 //
+// The report ends with a "Targets (issue 9)" table: each target, the value
+// this run measured and met / not met / not measured (with why): Radial
+// end to end ≥ 0.10 × raw; every provider of the mixed run ≥ 0.08 × raw;
+// worker CPU per settlement ≤ 0.7 ms (Radial 0 ms run); in the open loop at
+// half the maximum, p99 ≤ 100 ms and the Radial status → our status event
+// stage p99 ≤ 20 ms; throughput at 20 ms ≥ 0.90 × at 0 ms; the backlog
+// drain ≥ 0.90 × the closed-loop rate with a peak RSS ≤ 64 MiB; PostgreSQL
+// ≥ 0.5 × SQLite. The verdicts are informational, like the PASS line.
+//
 // Usage:
 //
 //	make bench [ARGS='-n 300']
@@ -73,15 +109,18 @@
 //	    [-queue-type quorum|classic] [-timeout 3m] [-window 128] [-raw-n 20000]
 //	    [-mixed=true|false] [-only-mixed] [-mixed-n 400] [-worker-env NAME=VALUE]...
 //	    [-postgres postgres://user:pw@host:port/db]
+//	    [-openloop=true|false] [-openloop-duration 20s] [-openloop-rate 0]
+//	    [-backlog 100000]
 //
 // With -postgres, one more worker run at the first -latency keeps its store
 // on a scratch database bench_<random> created on that server (the DSN's
 // user must be allowed to create databases) and dropped after the run; the
 // report compares its throughput with the SQLite run at the same latency.
 //
-// The default run takes about two minutes on a 2-core machine (the worker
-// settles on the order of 100 per second there), the mixed run alone
-// (-only-mixed) about 30 seconds.
+// The default run takes about two and a half minutes on a 2-core machine
+// (the worker settles on the order of 200 per second there; the open loop
+// adds about 30 seconds), the mixed run alone (-only-mixed) about 30
+// seconds; -backlog 100000 adds about ten minutes at that rate.
 package main
 
 import (
@@ -119,6 +158,15 @@ type options struct {
 	// worker run at the first latency with its store on a scratch
 	// database created there and dropped at the end.
 	postgres string
+	// openLoop runs the open-loop latency phase: requests at openLoopRate
+	// per second (0: half the Radial 0 ms run's throughput) for
+	// openLoopDuration.
+	openLoop         bool
+	openLoopDuration time.Duration
+	openLoopRate     float64
+	// backlog, when positive, is the number of requests of the backlog
+	// phase, published before its worker starts.
+	backlog int
 }
 
 func main() { os.Exit(run()) }
@@ -168,6 +216,10 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.onlyMixed, "only-mixed", false, "run only the mixed-provider phase (no raw or single-provider runs)")
 	fs.IntVar(&o.mixedN, "mixed-n", 400, "settlement requests per provider in the mixed-provider run")
 	fs.StringVar(&o.postgres, "postgres", "", "also run the worker at the first -latency with STORE_DSN on a scratch database (created, then dropped) of this PostgreSQL server, e.g. postgres://postgres:postgres@127.0.0.1:55432/postgres?sslmode=disable")
+	fs.BoolVar(&o.openLoop, "openloop", true, "run the open-loop latency phase: Radial 0 ms at a fixed publish rate (half the 0 ms run's throughput) for -openloop-duration")
+	fs.DurationVar(&o.openLoopDuration, "openloop-duration", 20*time.Second, "how long the open-loop phase publishes")
+	fs.Float64Var(&o.openLoopRate, "openloop-rate", 0, "publish rate of the open-loop phase, requests per second (0: half the Radial 0 ms run's throughput)")
+	fs.IntVar(&o.backlog, "backlog", 0, "run the backlog phase: publish this many requests before the worker starts, then time its drain (0: off; the issue 9 target is measured with 100000)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the vhosts and the temporary directory (debugging)")
 	fs.Func("worker-env", "extra worker setting NAME=VALUE, repeatable (experiments, e.g. RADIAL_STATUS_CONCURRENCY=16)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -193,6 +245,18 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.mixedN < 1 {
 		errs = append(errs, errors.New("-mixed-n must be at least 1"))
+	}
+	if o.backlog < 0 {
+		errs = append(errs, errors.New("-backlog must be 0 (off) or positive"))
+	}
+	if o.onlyMixed && o.backlog > 0 {
+		errs = append(errs, errors.New("-only-mixed and -backlog exclude each other"))
+	}
+	if o.openLoopDuration <= 0 {
+		errs = append(errs, errors.New("-openloop-duration must be positive"))
+	}
+	if o.openLoopRate < 0 {
+		errs = append(errs, errors.New("-openloop-rate must be 0 (half the Radial 0 ms run's throughput) or positive"))
 	}
 	if o.onlyMixed && !o.mixed {
 		errs = append(errs, errors.New("-only-mixed and -mixed=false exclude each other"))
@@ -274,6 +338,7 @@ func bench(ctx context.Context, o options) (*report, error) {
 		return rep, benchMixed(ctx, o, rep, bin, tmp, vh)
 	}
 
+	var mismatches []string // runs whose checks failed
 	progress("raw broker run: %d messages, %d publishers, prefetch %d, %s queue", o.rawN, o.concurrency, o.concurrency, o.queueType)
 	raw, err := runRaw(ctx, o, vh.url(vhostRaw))
 	rep.raw = raw
@@ -295,6 +360,9 @@ func bench(ctx context.Context, o options) (*report, error) {
 			return rep, fmt.Errorf("worker run at %s: %w", fmtLatency(lat), err)
 		}
 		progress("worker at %s: %s", fmtLatency(lat), w.sample.summary())
+		if !w.ok() {
+			mismatches = append(mismatches, "worker run at "+fmtLatency(lat))
+		}
 	}
 	if o.postgres != "" {
 		lat := o.latencies[0]
@@ -315,11 +383,83 @@ func bench(ctx context.Context, o options) (*report, error) {
 			return rep, fmt.Errorf("worker run on PostgreSQL at %s: %w", fmtLatency(lat), err)
 		}
 		progress("worker on PostgreSQL at %s: %s", fmtLatency(lat), w.sample.summary())
+		if !w.ok() {
+			mismatches = append(mismatches, "PostgreSQL run")
+		}
+	}
+	if o.openLoop {
+		if err := benchOpenLoop(ctx, o, rep, bin, tmp, vh); err != nil {
+			return rep, err
+		}
+		if !rep.openLoop.ok() {
+			mismatches = append(mismatches, "open-loop run")
+		}
+	}
+	if o.backlog > 0 {
+		if err := benchBacklog(ctx, o, rep, bin, tmp, vh); err != nil {
+			return rep, err
+		}
+		if !rep.backlog.ok() {
+			mismatches = append(mismatches, "backlog run")
+		}
 	}
 	if o.mixed {
-		return rep, benchMixed(ctx, o, rep, bin, tmp, vh)
+		if err := benchMixed(ctx, o, rep, bin, tmp, vh); err != nil {
+			return rep, err
+		}
+	}
+	if len(mismatches) > 0 {
+		return rep, fmt.Errorf("the checks found mismatches (exactly one S and one ledger debit per request, nothing parked) in the %s: see \"Checks\" in the report", strings.Join(mismatches, ", "))
 	}
 	return rep, nil
+}
+
+// benchOpenLoop runs the open-loop phase into rep: Radial at 0 ms, requests
+// published at a fixed rate (openLoopRate) for -openloop-duration. It is
+// skipped, with a note in the report, when no rate is known.
+func benchOpenLoop(ctx context.Context, o options, rep *report, bin, tmp string, vh *vhosts) error {
+	var radial0 float64
+	if w := rep.radial0(); w != nil {
+		radial0 = w.sample.rate()
+	}
+	rate, source := openLoopRate(o.openLoopRate, radial0)
+	if rate == 0 {
+		rep.openLoopNote = "skipped: no Radial 0 ms run to take half of; add 0ms to -latency or give -openloop-rate"
+		progress("open-loop run %s", rep.openLoopNote)
+		return nil
+	}
+	interval, n, err := openLoopPlan(rate, o.openLoopDuration)
+	if err != nil {
+		return err
+	}
+	rep.openLoopRate, rep.openLoopSource = rate, source
+	progress("open-loop run: %s/s (%s) for %s: %d settlements, one every %s, sandbox latency 0 ms", fmtRate(rate), source, o.openLoopDuration, n, interval)
+	w, err := runWorker(ctx, o, workerRunConfig{
+		index: len(o.latencies) + 2, bin: bin, dir: tmp, mode: openLoop, n: n, interval: interval,
+		workerURL: vh.url(vhostWorker), radialURL: vh.url(vhostRadial),
+	})
+	rep.openLoop = w
+	if err != nil {
+		return fmt.Errorf("open-loop run: %w", err)
+	}
+	progress("open loop: %s (publisher at most %s behind its schedule)", w.sample.summary(), fmtDur(w.lag))
+	return nil
+}
+
+// benchBacklog runs the backlog phase into rep: -backlog requests
+// published before the worker starts, then drained by it (Radial at 0 ms).
+func benchBacklog(ctx context.Context, o options, rep *report, bin, tmp string, vh *vhosts) error {
+	progress("backlog run: %d settlements published before the worker starts, sandbox latency 0 ms, CONCURRENCY=%d", o.backlog, o.concurrency)
+	w, err := runWorker(ctx, o, workerRunConfig{
+		index: len(o.latencies) + 3, bin: bin, dir: tmp, mode: backlog, n: o.backlog,
+		workerURL: vh.url(vhostWorker), radialURL: vh.url(vhostRadial),
+	})
+	rep.backlog = w
+	if err != nil {
+		return fmt.Errorf("backlog run: %w", err)
+	}
+	progress("backlog drain: %s/s (%d in %s after the worker consumed), peak RSS %s", fmtRate(w.sample.rate()), w.sample.completed(), w.sample.elapsed.Round(time.Millisecond), fmtBytes(w.peakRSS))
+	return nil
 }
 
 // benchMixed runs the mixed-provider phase into rep.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -49,10 +48,6 @@ const (
 	mixedRecheck = 100 * time.Millisecond
 	// mixedRetryDelays is the worker's RETRY_DELAYS in the mixed run.
 	mixedRetryDelays = "100ms,1s,5s"
-	// mixedGrace is how long the run keeps consuming status events after
-	// every request got its first one, to catch duplicates.
-	mixedGrace = 2 * time.Second
-
 	// The amount every request debits (newRequest), and its authorization.
 	benchAmount      = "100.00"
 	benchAmountMinor = 10000
@@ -106,14 +101,6 @@ func (m *mixedResult) ok() bool {
 		}
 	}
 	return true
-}
-
-// mixedEvent is one status event of the mixed run.
-type mixedEvent struct {
-	messageID string
-	provider  string // its provider header
-	status    string // its settlement_status header
-	reason    string // DeclineReason of an R
 }
 
 // mixedSandboxes are the four sandboxes on one loopback HTTP server.
@@ -241,11 +228,7 @@ func (s *mixedSandboxes) debits(provider string, orders map[string]string) (map[
 	var notes []string
 	switch provider {
 	case "radial":
-		for _, e := range s.radial.Ledger() {
-			if e.Type == messages.SettlementDebit && e.State != "R" {
-				out[e.RequestID]++
-			}
-		}
+		out = radialDebits(s.radial)
 	case "paysafe":
 		pending := 0
 		for _, e := range s.paysafe.LedgerFiltered(paysafe.LedgerFilter{Kind: paysafe.KindSettlement}) {
@@ -475,10 +458,10 @@ func runMixed(ctx context.Context, o options, rc workerRunConfig) (*mixedResult,
 
 	// Status events, correlated by their provider header and correlation_id.
 	var mu sync.Mutex
-	events := map[string][]mixedEvent{} // requestId → events
-	var strays []string                 // events of no request of this run
+	events := map[string][]statusEvent{} // requestId → events
+	var strays []string                  // events of no request of this run
 	if err := collect(conn, statusQueue, func(d amqp.Delivery) {
-		ev := mixedEvent{
+		ev := statusEvent{
 			messageID: d.MessageId,
 			provider:  broker.Stringify(d.Headers[handlers.HeaderProvider]),
 			status:    broker.Stringify(d.Headers[handlers.HeaderSettlementStatus]),
@@ -531,7 +514,7 @@ func runMixed(ctx context.Context, o options, rc workerRunConfig) (*mixedResult,
 	if runErr == nil {
 		// Late duplicates, a second verdict.
 		select {
-		case <-time.After(mixedGrace):
+		case <-time.After(duplicateGrace):
 		case <-ctx.Done():
 		}
 	}
@@ -576,92 +559,14 @@ func runMixed(ctx context.Context, o options, rc workerRunConfig) (*mixedResult,
 		res.total.n += pr.sample.n
 		res.total.lat = append(res.total.lat, pr.sample.lat...)
 
-		// Exactly one S per request, on events that name this provider.
-		var noS, manyS, withR, wrongProvider []string
-		var firstR string
-		for _, id := range l.ids {
-			seen := map[string]bool{}
-			s, r := 0, 0
-			for _, ev := range events[id] {
-				if ev.provider != pv {
-					wrongProvider = append(wrongProvider, fmt.Sprintf("%s (%q)", id, ev.provider))
-				}
-				if seen[ev.messageID] {
-					res.duplicates++
-					continue
-				}
-				seen[ev.messageID] = true
-				switch ev.status {
-				case "S":
-					s++
-				default:
-					r++
-					if firstR == "" {
-						firstR = fmt.Sprintf("%s: %s %q", id, ev.status, ev.reason)
-					}
-				}
-			}
-			switch {
-			case s == 0:
-				noS = append(noS, id)
-			case s > 1:
-				manyS = append(manyS, id)
-			}
-			if r > 0 {
-				withR = append(withR, id)
-			}
-			switch {
-			case s == 1 && r == 0:
-				pr.verdicts["S"]++
-			case s == 0 && r == 0:
-				pr.verdicts["none"]++
-			case s == 0:
-				pr.verdicts["R"]++
-			default:
-				pr.verdicts["S+R"]++
-			}
-		}
-		if len(noS) > 0 {
-			pr.problems = append(pr.problems, fmt.Sprintf("%d requests without an S event (%s)", len(noS), someIDs(noS)))
-		}
-		if len(manyS) > 0 {
-			pr.problems = append(pr.problems, fmt.Sprintf("%d requests with more than one S event (distinct message_id) (%s)", len(manyS), someIDs(manyS)))
-		}
-		if len(withR) > 0 {
-			pr.problems = append(pr.problems, fmt.Sprintf("%d requests with an R event (first: %s)", len(withR), firstR))
-		}
-		if len(wrongProvider) > 0 {
-			pr.problems = append(pr.problems, fmt.Sprintf("%d events of %s requests carry another provider header (%s)", len(wrongProvider), pv, someIDs(wrongProvider)))
-		}
-
-		// Exactly one ledger debit per request.
+		// Exactly one S per request, on events that name this provider,
+		// and exactly one ledger debit.
 		debits, notes := sb.debits(pv, orders[pv])
+		c := checkRequests(pv, l.ids, events, debits, func(k string) bool { return owner[k] == pv })
+		pr.verdicts, pr.debits = c.verdicts, c.debits
+		res.duplicates += c.duplicates
+		pr.problems = append(pr.problems, c.problems...)
 		pr.problems = append(pr.problems, notes...)
-		var zero, many, foreign []string
-		for _, id := range l.ids {
-			pr.debits += debits[id]
-			switch debits[id] {
-			case 0:
-				zero = append(zero, id)
-			case 1:
-			default:
-				many = append(many, fmt.Sprintf("%s ×%d", id, debits[id]))
-			}
-		}
-		for _, k := range slices.Sorted(maps.Keys(debits)) {
-			if owner[k] != pv {
-				foreign = append(foreign, fmt.Sprintf("%s ×%d", k, debits[k]))
-			}
-		}
-		if len(zero) > 0 {
-			pr.problems = append(pr.problems, fmt.Sprintf("%d requests without a ledger debit (%s)", len(zero), someIDs(zero)))
-		}
-		if len(many) > 0 {
-			pr.problems = append(pr.problems, fmt.Sprintf("%d requests debited more than once (%s)", len(many), someIDs(many)))
-		}
-		if len(foreign) > 0 {
-			pr.problems = append(pr.problems, fmt.Sprintf("%d ledger debits of no request of this provider (%s)", len(foreign), someIDs(foreign)))
-		}
 
 		pr.stages = sb.stages(pv, l, orders[pv])
 		pr.calls = sb.calls(pv)

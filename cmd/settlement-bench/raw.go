@@ -37,7 +37,7 @@ func runRaw(ctx context.Context, o options, url string) (*sample, error) {
 	}
 	// The same request queue as the worker's (delivery limit and overflow
 	// included), without retry queues: nothing is retried here.
-	t := broker.Topology{Providers: []string{"radial"}, QueueType: o.queueType, DeliveryLimit: 20}
+	t := broker.Topology{Providers: []string{"radial"}, QueueType: o.queueType, DeliveryLimit: workerDeliveryLimit}
 	if err := t.Declare(conConn); err != nil {
 		return nil, err
 	}

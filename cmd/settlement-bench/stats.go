@@ -59,15 +59,45 @@ type report struct {
 	raw      *sample
 	workers  []workerResult
 	mixed    *mixedResult
+	// The open-loop run, its rate and where the rate came from; the note
+	// says why it did not run.
+	openLoop       *workerResult
+	openLoopRate   float64
+	openLoopSource string
+	openLoopNote   string
+	backlog        *workerResult
 }
+
+// sqliteRun is the closed-loop run with its store on SQLite at this
+// sandbox latency, nil when there is none.
+func (r *report) sqliteRun(latency time.Duration) *workerResult {
+	for i := range r.workers {
+		if r.workers[i].latency == latency && r.workers[i].store == "" {
+			return &r.workers[i]
+		}
+	}
+	return nil
+}
+
+// radial0 is the Radial 0 ms closed-loop run on SQLite (-n requests), the
+// measured maximum the other phases are compared with; nil when there is
+// none.
+func (r *report) radial0() *workerResult { return r.sqliteRun(0) }
 
 func (r *report) print(w io.Writer) {
 	if r.raw != nil || len(r.workers) > 0 {
 		r.printSingle(w)
 	}
+	if r.openLoop != nil || r.openLoopNote != "" {
+		r.printOpenLoop(w)
+	}
+	if r.backlog != nil {
+		r.printBacklog(w)
+	}
 	if r.mixed != nil {
 		r.printMixed(w)
 	}
+	r.printTargets(w)
 	fmt.Fprintf(w, "\nCommand: %s\n", r.command)
 }
 
@@ -114,6 +144,9 @@ func (r *report) printSingle(w io.Writer) {
 				fmtLatency(wr.latency), fmtLatency(base.latency), ratio, verdict)
 		}
 	}
+	if t := r.latencyCostTarget(); t.measured {
+		fmt.Fprintf(w, "- issue 9 target: %s %s — measured %s, %s\n", t.name, t.goal, t.value, t.verdict())
+	}
 	fmt.Fprintln(w, "- Ratios are what to compare: absolute figures move with the machine and whatever else shares it.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Latency is request published → PaymentSettlementStatus event received (raw: published → consumed).")
@@ -145,26 +178,24 @@ func (r *report) printMixed(w io.Writer) {
 	fmt.Fprintf(w, "PROVIDERS=%s, each sandbox in-process under its prefix on one loopback server; %d debits per provider (distinct orders, one authorization each), all published at once, at most %d outstanding per provider. "+
 		"Paysafe answers PENDING and batches every %s; the worker re-checks after PAYSAFE_RECHECK_AFTER=%s (RETRY_DELAYS=%s). Radial sandbox latency 0 ms.\n\n",
 		strings.Join(mixedProviders, ","), m.perProvider, o.window, paysafeBatchInterval, mixedRecheck, mixedRetryDelays)
-	fmt.Fprintln(w, "| Provider | Messages | Throughput | p50 latency | p99 latency | Ledger debits | Peak RSS |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| Provider | Messages | Throughput | p50 latency | p99 latency | Ledger debits | Peak RSS | vs raw |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, pr := range m.providers {
 		s := pr.sample
-		fmt.Fprintf(w, "| %s | %s | %s settlements/s | %s | %s | %d | – |\n",
-			pr.provider, count(s), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)), pr.debits)
+		fmt.Fprintf(w, "| %s | %s | %s settlements/s | %s | %s | %d | – | %s |\n",
+			pr.provider, count(s), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)), pr.debits, r.vsRaw(s))
 	}
 	var debits int
 	for _, pr := range m.providers {
 		debits += pr.debits
 	}
-	fmt.Fprintf(w, "| **all four** | %s | %s settlements/s | %s | %s | %d | %s |\n",
-		count(m.total), fmtRate(m.total.rate()), fmtDur(m.total.pct(50)), fmtDur(m.total.pct(99)), debits, fmtBytes(m.peakRSS))
+	fmt.Fprintf(w, "| **all four** | %s | %s settlements/s | %s | %s | %d | %s | %s |\n",
+		count(m.total), fmtRate(m.total.rate()), fmtDur(m.total.pct(50)), fmtDur(m.total.pct(99)), debits, fmtBytes(m.peakRSS), r.vsRaw(m.total))
 	fmt.Fprintln(w)
-	var radial0 *workerResult
-	for i := range r.workers {
-		if r.workers[i].latency == 0 && r.workers[i].store == "" {
-			radial0 = &r.workers[i]
-		}
+	if r.raw != nil && r.raw.rate() > 0 {
+		fmt.Fprintf(w, "- vs raw: each provider's throughput / the raw broker run's %s msg/s (same run).\n", fmtRate(r.raw.rate()))
 	}
+	radial0 := r.radial0()
 	if radial0 != nil && radial0.sample.rate() > 0 {
 		fmt.Fprintf(w, "- mixed total / single-provider Radial 0 ms throughput: %.2f (%s vs %s settlements/s)\n",
 			ratioOf(m.total.rate(), radial0.sample.rate()), fmtRate(m.total.rate()), fmtRate(radial0.sample.rate()))
@@ -214,6 +245,52 @@ func (r *report) printMixed(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Checks overall: %d redelivered status events (same message_id, dropped); %s — %s\n",
 		m.duplicates, logs, overall)
+}
+
+// printOpenLoop prints the open-loop run: latency at a fixed publish rate.
+func (r *report) printOpenLoop(w io.Writer) {
+	o := r.opts
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "### Latency at a fixed rate (open loop, %s queues, CONCURRENCY=%d)\n\n", o.queueType, o.concurrency)
+	ol := r.openLoop
+	if ol == nil {
+		fmt.Fprintf(w, "Open-loop run %s.\n", r.openLoopNote)
+		return
+	}
+	s := ol.sample
+	fmt.Fprintf(w, "One worker, Radial sandbox 0 ms; requests published at %s/s (%s), one every %s whatever the worker's pace (a ticker, no window), for %s: %d requests. "+
+		"The publisher fell behind its schedule by at most %s.\n\n",
+		fmtRate(r.openLoopRate), r.openLoopSource, fmtDur(time.Duration(float64(time.Second)/r.openLoopRate)), o.openLoopDuration, s.n, fmtDur(ol.lag))
+	fmt.Fprintln(w, "| Run | Messages | Throughput | p50 latency | p99 latency | published → Radial settle call | → Radial status on its queue | → our status event | Worker CPU per settlement | Peak RSS |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintf(w, "| open loop at %s/s | %s | %s settlements/s | %s | %s |", fmtRate(r.openLoopRate), count(s), fmtRate(s.rate()), fmtDur(s.pct(50)), fmtDur(s.pct(99)))
+	for _, st := range ol.stages {
+		fmt.Fprintf(w, " %s / %s |", fmtDur(st.pct(50)), fmtDur(st.pct(99)))
+	}
+	fmt.Fprintf(w, " %s | %s |\n\n", ol.cpuPer(), fmtBytes(ol.peakRSS))
+	fmt.Fprintln(w, "- Latency is request published → PaymentSettlementStatus event received; the stages (p50 / p99) split it as in the closed-loop runs.")
+	fmt.Fprintf(w, "- Checks: %s\n", ol.checks())
+}
+
+// printBacklog prints the backlog run: the drain rate of a queue filled
+// before the worker started.
+func (r *report) printBacklog(w io.Writer) {
+	o, b := r.opts, r.backlog
+	s := b.sample
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "### Draining a backlog (%s queues, CONCURRENCY=%d)\n\n", o.queueType, o.concurrency)
+	fmt.Fprintf(w, "%d requests published (with confirms, %d publishers) into the request queue in %s before the worker started; the worker took %s from its start to consuming; the drain is timed from then to its last status event. Radial sandbox 0 ms.\n\n",
+		s.n, o.concurrency, b.prepublish.Round(time.Millisecond), b.startup.Round(time.Millisecond))
+	fmt.Fprintln(w, "| Run | Messages | Drain rate | vs closed loop (-n) | vs raw | Worker CPU per settlement | Peak RSS (VmHWM) |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
+	vsClosed := "–"
+	if c := r.radial0(); c != nil && c.sample.rate() > 0 {
+		vsClosed = fmt.Sprintf("%.2f", ratioOf(s.rate(), c.sample.rate()))
+	}
+	fmt.Fprintf(w, "| backlog of %d | %s | %s settlements/s | %s | %s | %s | %s |\n\n",
+		s.n, count(s), fmtRate(s.rate()), vsClosed, r.vsRaw(s), b.cpuPer(), fmtBytes(b.peakRSS))
+	fmt.Fprintln(w, "- vs closed loop: drain rate / the Radial 0 ms closed-loop run's throughput (same run). Peak RSS is the worker's high-water mark (VmHWM) over its whole life.")
+	fmt.Fprintf(w, "- Checks: %s\n", b.checks())
 }
 
 func (r *report) vsRaw(s sample) string {
