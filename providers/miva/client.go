@@ -72,7 +72,7 @@ var (
 	_ providers.Reconciler = (*Client)(nil)
 )
 
-// New validates cfg and returns a client. A nil hc uses a new http.Client;
+// New validates cfg and returns a client. A nil hc uses providers.HTTPClient;
 // every call is bounded by cfg.Timeout whatever hc's own timeout.
 func New(cfg Config, hc *http.Client) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
@@ -84,7 +84,7 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 		c.key, _ = base64.StdEncoding.DecodeString(cfg.SigningKey) // checked by Validate
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Timeout: cfg.Timeout}
+		c.hc = providers.HTTPClient(cfg.Timeout)
 	}
 	return c, nil
 }

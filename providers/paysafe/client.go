@@ -96,7 +96,7 @@ var (
 	_ providers.Poller     = (*Client)(nil)
 )
 
-// New validates cfg and returns a client. A nil hc uses a new http.Client;
+// New validates cfg and returns a client. A nil hc uses providers.HTTPClient;
 // every call is bounded by cfg.Timeout whatever hc's own timeout.
 func New(cfg Config, hc *http.Client) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
@@ -104,7 +104,7 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 	}
 	cfg = cfg.WithDefaults()
 	if hc == nil {
-		hc = &http.Client{Timeout: cfg.Timeout}
+		hc = providers.HTTPClient(cfg.Timeout)
 	}
 	return &Client{cfg: cfg, hc: hc}, nil
 }

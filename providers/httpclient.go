@@ -1,0 +1,37 @@
+package providers
+
+import (
+	"net"
+	"net/http"
+	"time"
+)
+
+// MaxIdleConnsPerHost is how many idle keep-alive connections a provider's
+// client keeps to its host: at least as many as settlements run at once
+// (CONCURRENCY), so that each call reuses one. net/http keeps 2 by
+// default: under load every other call dialled (and TLS-handshook) a new
+// connection and closed it after the answer, a twentieth of the worker's
+// CPU and a TIME_WAIT socket per call.
+const MaxIdleConnsPerHost = 256
+
+// HTTPClient is the client a provider's calls go through when the caller
+// gives none: each call bounded by timeout, over a transport of its own
+// (proxy from the environment, HTTP/2 when the provider offers it over
+// TLS) that keeps MaxIdleConnsPerHost idle connections for 90 s.
+func HTTPClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: NewTransport()}
+}
+
+// NewTransport is HTTPClient's transport.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          MaxIdleConnsPerHost,
+		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
