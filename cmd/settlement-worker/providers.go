@@ -2,16 +2,18 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
 // providerClients builds a client for every enabled provider from its
-// configuration section.
+// configuration section. They share one HTTP client whose transport keeps
+// enough idle connections per provider host for every settlement in
+// flight (providers.HTTPClient); each call is bounded by its provider's
+// TIMEOUT.
 func providerClients(cfg config.Config) (map[string]providers.Provider, error) {
-	hc := &http.Client{}
+	hc := providers.HTTPClient(0)
 	out := map[string]providers.Provider{}
 	for _, name := range cfg.Providers {
 		sec, ok := cfg.Sections[name]
