@@ -178,6 +178,28 @@ func (l *load) wait(ctx context.Context, pubErr <-chan error, limit time.Duratio
 	}
 }
 
+// waitProgress waits until every request completed, failing only when none
+// completed for stall (a backlog's drain takes as long as it takes).
+func (l *load) waitProgress(ctx context.Context, stall time.Duration) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, since := l.done.Load(), time.Now()
+	for {
+		select {
+		case <-l.allDone:
+			return nil
+		case <-tick.C:
+			if d := l.done.Load(); d != last {
+				last, since = d, time.Now()
+			} else if time.Since(since) >= stall {
+				return fmt.Errorf("only %d of %d completed; none for %s", d, l.n(), stall)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // publish publishes every request to the intake exchange from publishers
 // goroutines, each on its own confirm-mode channel of conn, waiting for each
 // confirm. It returns when all are confirmed, or on the first error.

@@ -211,7 +211,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.window, "window", 0, "most requests outstanding (published, not completed) at once (0: 4 × concurrency)")
 	lat := fs.String("latency", "0ms,20ms", "comma-separated Radial sandbox latencies, one worker run each")
 	fs.StringVar(&o.queueType, "queue-type", broker.QueueQuorum, "queue type of the request queues: quorum or classic")
-	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "time limit of each phase (raw run, each worker run)")
+	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "time limit of each phase (raw run, each worker run; the backlog drain fails only when nothing completes for this long)")
 	fs.BoolVar(&o.mixed, "mixed", true, "run the mixed-provider phase: radial, paysafe, frisbii and miva in one worker")
 	fs.BoolVar(&o.onlyMixed, "only-mixed", false, "run only the mixed-provider phase (no raw or single-provider runs)")
 	fs.IntVar(&o.mixedN, "mixed-n", 400, "settlement requests per provider in the mixed-provider run")

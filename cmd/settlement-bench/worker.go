@@ -303,7 +303,8 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 		}
 		res.lag, runErr = l.runPaced(ctx, conn, rc.interval, time.Duration(n)*rc.interval+o.timeout)
 	case backlog:
-		runErr = l.wait(ctx, nil, o.timeout)
+		// -timeout bounds a stall, not the drain.
+		runErr = l.waitProgress(ctx, o.timeout)
 	}
 	res.sample = l.sample(fmt.Sprintf("worker %s", rc.latency))
 	if rc.mode == backlog {
