@@ -1366,3 +1366,22 @@ func testPurgeBodies(e *env) {
 		e.Errorf("second PurgeBodies = %d, %v; want 0", n, err)
 	}
 }
+
+// WithWarmPool opens the PostgreSQL sessions before Open returns (the idle
+// pool holds them); SQLite ignores it.
+func TestWarmPool(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, testenv.PostgresDSN(t), WithWarmPool(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if s := st.(*sqlStore).db.Stats(); s.OpenConnections < 12 || s.Idle < 12 {
+		t.Errorf("after Open: %d sessions open, %d idle; want at least 12 of each", s.OpenConnections, s.Idle)
+	}
+	lite, err := Open(ctx, "sqlite:"+t.TempDir()+"/s.db", WithWarmPool(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite.Close()
+}

@@ -87,7 +87,14 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	if keys == nil {
 		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies are stored in clear (raw card numbers in them too); set it in production")
 	}
-	rawStore, err := store.Open(runCtx, cfg.StoreDSN)
+	// PostgreSQL: each settlement in flight holds a session for its order
+	// lock and uses another for its statements; open them before consuming.
+	sources := statusSources(cfg, deps)
+	sessions := 2 * cfg.Concurrency * len(cfg.Providers)
+	for _, s := range sources {
+		sessions += 2 * s.Concurrency
+	}
+	rawStore, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(sessions))
 	if err != nil {
 		return err
 	}
@@ -102,7 +109,6 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	}})
 	defer marks.Close()
 
-	sources := statusSources(cfg, deps)
 	publishers := cfg.Concurrency*len(cfg.Providers) + cfg.Intake.PublishConcurrency + 2
 	for _, s := range sources {
 		publishers += s.Concurrency
