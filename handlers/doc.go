@@ -75,7 +75,7 @@
 // validated and, unless they are the same bytes (an event the settlement
 // already had under the same DedupKey), checks it first. Every publish of a
 // body read back from the store — a duplicate's republish, a repeated
-// provider status, the outbox relay — checks it again (publishStatus), so
+// provider status, the outbox relay — checks it again (eventOut.publish), so
 // that an event recorded by a version that did not check, or altered in
 // the database, is not published either. A request above MaxRequestBytes is parked
 // before it is parsed. A new request whose status would break Radial's

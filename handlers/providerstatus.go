@@ -135,7 +135,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 			for _, ev := range evs {
 				if dedupMessageID(ev.DedupKey) == msgID {
 					log.Info().Str("request_id", c.RequestID).Msg("provider status redelivered; republishing our event")
-					return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, h.Marks, c, ev), log)
+					return h.parkInvalid(ctx, msg, h.out().publish(ctx, c, ev), log)
 				}
 			}
 		}
@@ -155,7 +155,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	// the latest event, not a new one.
 	if n := len(evs); n > 0 && sameVerdict(evs[n-1], st) {
 		log.Info().Msg("provider status repeats the latest verdict; republishing our event")
-		return h.parkInvalid(ctx, msg, publishStatus(ctx, h.Pub, h.Store, h.Marks, *target, evs[n-1]), log)
+		return h.parkInvalid(ctx, msg, h.out().publish(ctx, *target, evs[n-1]), log)
 	}
 
 	to := store.StateSettled
@@ -182,7 +182,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if h.Crash != nil {
 		h.Crash(CrashAfterTerminalCommit)
 	}
-	if err := publishRecorded(ctx, h.Pub, h.Store, h.Marks, s, ev, *rec); err != nil {
+	if err := h.out().publishRecorded(ctx, s, ev, *rec); err != nil {
 		return err
 	}
 	if h.Crash != nil {
@@ -432,3 +432,6 @@ func statusOf(msg *message.Message) (*messages.PaymentSettlementStatus, error) {
 func samePayload(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
+
+// out is where this handler's status events go.
+func (h *ProviderStatus) out() eventOut { return eventOut{h.Pub, h.Store, h.Marks} }

@@ -770,7 +770,7 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 	}
 	h.crash(CrashAfterTerminalCommit)
-	if err := publishRecorded(ctx, h.Pub, h.Store, h.Marks, s, ev, *rec); err != nil {
+	if err := h.out().publishRecorded(ctx, s, ev, *rec); err != nil {
 		return err
 	}
 	h.crash(CrashAfterStatusPublish)
@@ -787,7 +787,7 @@ func (h *Settlement) republish(ctx context.Context, s store.Settlement, log zero
 		return fmt.Errorf("read statuses of %s: %w", s.RequestID, err)
 	}
 	for _, ev := range evs {
-		if err := publishStatus(ctx, h.Pub, h.Store, h.Marks, s, ev); err != nil {
+		if err := h.out().publish(ctx, s, ev); err != nil {
 			return err
 		}
 	}
@@ -1100,3 +1100,6 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// out is where this handler's status events go.
+func (h *Settlement) out() eventOut { return eventOut{h.Pub, h.Store, h.Marks} }

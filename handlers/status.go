@@ -140,18 +140,27 @@ func newStatusEvent(key store.Key, dedup string, st messages.PaymentSettlementSt
 	}, nil
 }
 
-// publishStatus publishes a recorded event read back from the store (a
+// eventOut publishes recorded status events and marks them published: the
+// publisher, the store and (in the worker) the Marker every handler that
+// publishes status events holds.
+type eventOut struct {
+	pub   Publisher
+	st    store.Store
+	marks *store.Marker
+}
+
+// publish publishes a recorded event read back from the store (a
 // duplicate's republish, a repeated provider status, the outbox relay) to
 // the status exchange with confirms and, once the broker confirmed it,
 // marks it published (markDone). It checks the recorded body first: an
 // event that is not a valid PaymentSettlementStatus (recorded by a version
 // that did not check, or altered in the database) is not published; the
 // error is an *InvalidStatusError.
-func publishStatus(ctx context.Context, pub Publisher, st store.Store, marks *store.Marker, s store.Settlement, ev store.StatusEvent) error {
+func (o eventOut) publish(ctx context.Context, s store.Settlement, ev store.StatusEvent) error {
 	if err := validateStatusDocument(ev.Body); err != nil {
 		return &InvalidStatusError{RequestID: s.RequestID, Err: err}
 	}
-	return publishChecked(ctx, pub, st, marks, s, ev)
+	return o.publishChecked(ctx, s, ev)
 }
 
 // publishRecorded publishes rec, the event the store returned for built
@@ -159,17 +168,17 @@ func publishStatus(ctx context.Context, pub Publisher, st store.Store, marks *st
 // hot path's only check: when rec carries that very document (the same
 // bytes) it is published without being parsed again; any other body (an
 // event the settlement already had under the same DedupKey) goes through
-// publishStatus's check.
-func publishRecorded(ctx context.Context, pub Publisher, st store.Store, marks *store.Marker, s store.Settlement, built *store.StatusEvent, rec store.StatusEvent) error {
+// publish's check.
+func (o eventOut) publishRecorded(ctx context.Context, s store.Settlement, built *store.StatusEvent, rec store.StatusEvent) error {
 	if built == nil || !bytes.Equal(rec.Body, built.Body) {
-		return publishStatus(ctx, pub, st, marks, s, rec)
+		return o.publish(ctx, s, rec)
 	}
-	return publishChecked(ctx, pub, st, marks, s, rec)
+	return o.publishChecked(ctx, s, rec)
 }
 
 // publishChecked publishes an event whose body is a valid
 // PaymentSettlementStatus (checked by its caller) and marks it published.
-func publishChecked(ctx context.Context, pub Publisher, st store.Store, marks *store.Marker, s store.Settlement, ev store.StatusEvent) error {
+func (o eventOut) publishChecked(ctx context.Context, s store.Settlement, ev store.StatusEvent) error {
 	msg := message.NewMessage(ev.MessageID, ev.Body)
 	msg.Metadata.Set(broker.MetaContentType, ContentTypeXML)
 	msg.Metadata.Set(broker.MetaType, broker.StatusMessageType)
@@ -184,12 +193,12 @@ func publishChecked(ctx context.Context, pub Publisher, st store.Store, marks *s
 	ctx, span := tracing.Start(ctx, "publish status", trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("messaging.message.id", ev.MessageID), attribute.String("settlement.status", ev.SettlementStatus)))
 	tracing.Inject(ctx, msg) // the order system's trace goes on through our event
-	err := pub.Publish(ctx, broker.StatusExchange, broker.StatusRoutingKey(s.StoreID), msg)
+	err := o.pub.Publish(ctx, broker.StatusExchange, broker.StatusRoutingKey(s.StoreID), msg)
 	tracing.End(span, err)
 	if err != nil {
 		return fmt.Errorf("publish status %s of %s: %w", ev.MessageID, s.RequestID, err)
 	}
-	markDone(ctx, st, marks, ev.MessageID)
+	o.markDone(ctx, ev.MessageID)
 	return nil
 }
 
@@ -203,12 +212,12 @@ func publishChecked(ctx context.Context, pub Publisher, st store.Store, marks *s
 // crash between the confirm and the mark (CrashAfterStatusPublish). The
 // relay of this process flushes the Marker before reading the outbox
 // (Sweeper.relay).
-func markDone(ctx context.Context, st store.Store, marks *store.Marker, messageID string) {
+func (o eventOut) markDone(ctx context.Context, messageID string) {
 	now := time.Now().UTC()
-	if marks != nil {
-		marks.Mark(ctx, messageID, now)
+	if o.marks != nil {
+		o.marks.Mark(ctx, messageID, now)
 		return
 	}
 	// The event is out; a failed mark only makes the relay publish it again.
-	_ = st.MarkPublished(ctx, messageID, now)
+	_ = o.st.MarkPublished(ctx, messageID, now)
 }

@@ -148,7 +148,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 		if err != nil {
 			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 		}
-		err = publishStatus(ctx, w.Pub, w.Store, w.Marks, s, ev)
+		err = eventOut{w.Pub, w.Store, w.Marks}.publish(ctx, s, ev)
 		var invalid *InvalidStatusError
 		if errors.As(err, &invalid) {
 			// Recorded by a version that did not check its statuses: it is

@@ -122,7 +122,7 @@ func TestPublishRecordedChecksAnyOtherBody(t *testing.T) {
 			built := &store.StatusEvent{Key: s.Key, MessageID: "m-1", SettlementStatus: "S", Body: valid}
 			rec := *built
 			rec.Body = c.recorded
-			err = publishRecorded(context.Background(), pub, st, nil, s, built, rec)
+			err = eventOut{pub: pub, st: st}.publishRecorded(context.Background(), s, built, rec)
 			var inv *InvalidStatusError
 			if errors.As(err, &inv) != c.invalid {
 				t.Errorf("publishRecorded = %v, invalid want %v", err, c.invalid)
