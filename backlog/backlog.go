@@ -44,7 +44,7 @@ const (
 
 // Counter is the store's part the collector reads (store.Store has it).
 type Counter interface {
-	Counts(ctx context.Context) ([]store.StateCount, error)
+	Counts(ctx context.Context, states ...store.State) ([]store.StateCount, error)
 }
 
 // Config says what the collector reads.
@@ -63,6 +63,10 @@ type Config struct {
 	// CacheFor is how long a reading is served before the sources are read
 	// again (default 5s).
 	CacheFor time.Duration
+	// FinalEvery is how often the settlements in final states (settled,
+	// refused, withheld: the whole history, a table scan) are counted again
+	// (default 5m); the others, few and indexed, at every reading.
+	FinalEvery time.Duration
 	// Timeout bounds each source's reading (default 5s).
 	Timeout time.Duration
 	// Now is the clock (default time.Now).
@@ -101,6 +105,10 @@ type Collector struct {
 
 	mu   sync.Mutex // one reading at a time; guards last
 	last *reading
+	// final and finalAt are the last count of the final states and when it
+	// was read (read holds mu while readStore runs).
+	final   []store.StateCount
+	finalAt time.Time
 	// nonEmpty is, per provider, the first reading that found its request
 	// queue with ready messages since the last one that found it empty.
 	nonEmpty map[string]time.Time
@@ -116,6 +124,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.FinalEvery <= 0 {
+		cfg.FinalEvery = 5 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -232,10 +243,26 @@ func (c *Collector) readStore(now time.Time, r *reading) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
-	counts, err := c.cfg.Store.Counts(ctx)
+	var active, final []store.State
+	for _, s := range States {
+		if s.Terminal() {
+			final = append(final, s)
+		} else {
+			active = append(active, s)
+		}
+	}
+	counts, err := c.cfg.Store.Counts(ctx, active...)
 	if err != nil {
 		return err
 	}
+	if c.finalAt.IsZero() || now.Sub(c.finalAt) >= c.cfg.FinalEvery {
+		f, err := c.cfg.Store.Counts(ctx, final...)
+		if err != nil {
+			return err
+		}
+		c.final, c.finalAt = f, now
+	}
+	counts = append(counts, c.final...)
 	r.settlements, r.oldest, r.parked = map[stateKey]float64{}, map[stateKey]float64{}, map[string]float64{}
 	for _, p := range c.cfg.Providers {
 		r.parked[p] = 0

@@ -234,6 +234,32 @@ func TestCollector(t *testing.T) {
 	}
 }
 
+// The final states (the whole history: a table scan) are counted again
+// only every FinalEvery; the others, which alerts watch, at every reading.
+func TestCollectorCountsFinalStatesLessOften(t *testing.T) {
+	f := newFixture(t)
+	f.settlement("acme", "s1", t0, store.StateSettled, "")
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(f.collector(Config{FinalEvery: time.Minute}))
+	count := func(state string) float64 {
+		return gauge(t, reg, "settlement_settlements", `provider="acme",state="`+state+`"`)
+	}
+	f.clock.set(t0.Add(time.Second))
+	if n := count("settled"); n != 1 {
+		t.Fatalf("settled %v, want 1", n)
+	}
+	f.settlement("acme", "s2", t0.Add(2*time.Second), store.StateSettled, "")
+	f.settlement("acme", "a1", t0.Add(2*time.Second), store.StateAcknowledged, "")
+	f.clock.set(t0.Add(10 * time.Second)) // past CacheFor, within FinalEvery
+	if s, a := count("settled"), count("acknowledged"); s != 1 || a != 1 {
+		t.Fatalf("within FinalEvery: settled %v (want the cached 1), acknowledged %v (want 1)", s, a)
+	}
+	f.clock.set(t0.Add(2 * time.Minute))
+	if n := count("settled"); n != 2 {
+		t.Fatalf("after FinalEvery: settled %v, want 2", n)
+	}
+}
+
 // A source that cannot be read does not fail the scrape: its up gauge is 0
 // and its gauges are left out; the other source is still reported. The
 // webhook queues are reported when configured (0 when not declared).

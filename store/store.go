@@ -232,14 +232,15 @@ type Store interface {
 	// were recorded before before, oldest first, at most limit (all when
 	// limit <= 0): the transactional outbox.
 	Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error)
-	// Counts returns the number of settlements per provider and state (with
-	// how many are parked and the oldest update), ordered by provider and
-	// state, for operators.
 	// PurgeBodies empties the request and published status event bodies
 	// of finished, unparked settlements last updated before before (at
 	// most limit; all when <= 0) and returns how many (retention).
 	PurgeBodies(ctx context.Context, before time.Time, limit int) (int, error)
-	Counts(ctx context.Context) ([]StateCount, error)
+	// Counts returns the number of settlements per provider and state (with
+	// how many are parked and the oldest update), ordered by provider and
+	// state, for operators; only of states when any are given (all states
+	// scan the table, the non-final ones use an index).
+	Counts(ctx context.Context, states ...State) ([]StateCount, error)
 	// CheckLock returns nil only while this store still holds the order's
 	// lock taken with LockOrder; else an error wrapping ErrLockLost.
 	CheckLock(ctx context.Context, provider, storeID, orderID string) error

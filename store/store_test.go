@@ -1279,6 +1279,13 @@ func testCounts(e *env) {
 	if !got[0].OldestUpdate.Before(r3.UpdatedAt) || got[0].OldestUpdate.Location() != time.UTC {
 		e.Errorf("oldest update %v: want r2's, before r3's %v, in UTC", got[0].OldestUpdate, r3.UpdatedAt)
 	}
+	// Only the states asked for.
+	if got, err := e.st.Counts(e.ctx, StateConfirming, StateSettled); err != nil || fmt.Sprint(got) != fmt.Sprint(want[:1]) {
+		e.Errorf("Counts(confirming, settled) = %v, %v; want %v", got, err, want[:1])
+	}
+	if got, err := e.st.Counts(e.ctx, StateSettled); err != nil || len(got) != 0 {
+		e.Errorf("Counts(settled) = %v, %v; want none", got, err)
+	}
 	// Every one parked: no oldest unparked.
 	e.transition(Key{"beta", "r4"}, nil, StateReceived, Change{ParkedReason: ptr("bad request")}, nil)
 	if got, err := e.st.Counts(e.ctx); err != nil || len(got) != 3 || got[2].Parked != 1 || !got[2].OldestUnparked.IsZero() {
