@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1378,7 +1380,8 @@ func testPurgeBodies(e *env) {
 // pool holds them); SQLite ignores it.
 func TestWarmPool(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, testenv.PostgresDSN(t), WithWarmPool(12))
+	dsn := testenv.PostgresDSN(t)
+	st, err := Open(ctx, dsn, WithWarmPool(12))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1386,6 +1389,35 @@ func TestWarmPool(t *testing.T) {
 	if s := st.(*sqlStore).db.Stats(); s.OpenConnections < 12 || s.Idle < 12 {
 		t.Errorf("after Open: %d sessions open, %d idle; want at least 12 of each", s.OpenConnections, s.Idle)
 	}
+	// Best effort: a role allowed 3 sessions opens the store all the same.
+	role := fmt.Sprintf("warm_%d", time.Now().UnixNano()%1_000_000)
+	admin := st.(*sqlStore).db
+	if _, err := admin.ExecContext(ctx, `CREATE ROLE `+role+` LOGIN PASSWORD 'pw' CONNECTION LIMIT 3`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // after its database is dropped (cleanups run last first)
+		if db, err := sql.Open("pgx", dsn); err == nil {
+			_, _ = db.ExecContext(context.Background(), `DROP ROLE IF EXISTS `+role)
+			db.Close()
+		}
+	})
+	u, err := url.Parse(testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The role owns its database (and so may create the schema there).
+	if _, err := admin.ExecContext(ctx, `ALTER DATABASE `+strings.TrimPrefix(u.Path, "/")+` OWNER TO `+role); err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(role, "pw")
+	limited, err := Open(ctx, u.String(), WithWarmPool(12))
+	if err != nil {
+		t.Fatalf("Open with more sessions asked than the server allows: %v", err)
+	}
+	if s := limited.(*sqlStore).db.Stats(); s.OpenConnections > 3 {
+		t.Errorf("%d sessions open for a role limited to 3", s.OpenConnections)
+	}
+	limited.Close()
 	lite, err := Open(ctx, "sqlite:"+t.TempDir()+"/s.db", WithWarmPool(12))
 	if err != nil {
 		t.Fatal(err)

@@ -87,12 +87,13 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	if keys == nil {
 		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies are stored in clear (raw card numbers in them too); set it in production")
 	}
-	// PostgreSQL: each settlement in flight holds a session for its order
-	// lock and uses another for its statements; open them before consuming.
+	// PostgreSQL: each settlement and status in flight holds a session for
+	// its order lock (and briefly uses another for its statements): open
+	// the lock sessions before consuming.
 	sources := statusSources(cfg, deps)
-	sessions := 2 * cfg.Concurrency * len(cfg.Providers)
+	sessions := cfg.Concurrency * len(cfg.Providers)
 	for _, s := range sources {
-		sessions += 2 * s.Concurrency
+		sessions += s.Concurrency
 	}
 	rawStore, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(sessions))
 	if err != nil {
