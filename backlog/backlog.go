@@ -324,8 +324,12 @@ func (c *Collector) readBroker(r *reading) error {
 	defer cancel()
 	done := make(chan brokerRead, 1)
 	go func() {
-		defer func() { <-c.brokerBusy }()
-		done <- c.inspect(ctx)
+		b := c.inspect(ctx)
+		// The token goes back before the reading is handed over: the next
+		// reading, which may start as soon as this one returns, must not
+		// find it still taken.
+		<-c.brokerBusy
+		done <- b
 	}()
 	select {
 	case b := <-done:
