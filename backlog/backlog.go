@@ -35,6 +35,21 @@ var States = []store.State{
 	store.StateWithheld, store.StateSettled, store.StateRefused,
 }
 
+// activeStates and finalStates split States: the settlements still in
+// flight (few, counted at every reading) and the history (FinalEvery).
+var activeStates, finalStates = splitStates()
+
+func splitStates() (active, final []store.State) {
+	for _, s := range States {
+		if s.Terminal() {
+			final = append(final, s)
+		} else {
+			active = append(active, s)
+		}
+	}
+	return active, final
+}
+
 // Queue roles, the queue label of settlement_queue_messages.
 const (
 	QueueRequest = "request"
@@ -243,20 +258,12 @@ func (c *Collector) readStore(now time.Time, r *reading) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	defer cancel()
-	var active, final []store.State
-	for _, s := range States {
-		if s.Terminal() {
-			final = append(final, s)
-		} else {
-			active = append(active, s)
-		}
-	}
-	counts, err := c.cfg.Store.Counts(ctx, active...)
+	counts, err := c.cfg.Store.Counts(ctx, activeStates...)
 	if err != nil {
 		return err
 	}
 	if c.finalAt.IsZero() || now.Sub(c.finalAt) >= c.cfg.FinalEvery {
-		f, err := c.cfg.Store.Counts(ctx, final...)
+		f, err := c.cfg.Store.Counts(ctx, finalStates...)
 		if err != nil {
 			return err
 		}

@@ -824,9 +824,7 @@ func (h *Settlement) schedule(ctx context.Context, in *delivery, delay time.Dura
 	} else {
 		delete(cp.Metadata, HeaderPoll)
 	}
-	cp.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now().Add(delay)))
-	q := broker.RetryQueue(h.Provider.Name(), delay)
-	if err := h.Pub.Publish(ctx, "", q, cp); err != nil {
+	if err := h.toRetryQueue(ctx, cp, delay); err != nil {
 		return fmt.Errorf("schedule retry: %w", err)
 	}
 	log.Info().Dur("delay", delay).Int("next_attempt", next).Msg("scheduled")
@@ -857,15 +855,20 @@ func (h *Settlement) lockOrder(ctx context.Context, storeID, orderKey string) (f
 // free for other orders meanwhile. Nothing was read or recorded for it.
 func (h *Settlement) deferBusy(ctx context.Context, in *delivery, orderKey string) error {
 	delay := h.nearestDelay(0)
-	cp := copyMessage(in.msg)
-	cp.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now().Add(delay)))
-	if err := h.Pub.Publish(ctx, "", broker.RetryQueue(h.Provider.Name(), delay), cp); err != nil {
+	if err := h.toRetryQueue(ctx, copyMessage(in.msg), delay); err != nil {
 		return fmt.Errorf("defer (order %s busy): %w", orderKey, err)
 	}
 	h.Metrics.outcome(h.Provider.Name(), "deferred")
 	in.log.Info().Dur("delay", delay).Dur("lock_wait", h.LockWait).
 		Msg("another delivery of this order holds its lock: deferred through the retry queue (no attempt counted)")
 	return nil
+}
+
+// toRetryQueue publishes cp to the retry queue of delay (one of
+// Retry.Delays), saying when it will be ready again in the request queue.
+func (h *Settlement) toRetryQueue(ctx context.Context, cp *message.Message, delay time.Duration) error {
+	cp.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now().Add(delay)))
+	return h.Pub.Publish(ctx, "", broker.RetryQueue(h.Provider.Name(), delay), cp)
 }
 
 // nearestDelay maps a wanted delay to the smallest configured retry queue
