@@ -139,7 +139,7 @@ EOF
 write_files() {
   mkdir -p "$SCRATCH/bin" "$SCRATCH/log" "$SCRATCH/mnesia" "$RMQ_HOME"
   if [[ ! -s $RMQ_HOME/.erlang.cookie ]]; then
-    (umask 077; head -c 64 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 40 >"$RMQ_HOME/.erlang.cookie")
+    (umask 077; head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$RMQ_HOME/.erlang.cookie")
   fi
   chmod 400 "$RMQ_HOME/.erlang.cookie"
   : >"$SCRATCH/rabbitmq-env.conf"
