@@ -67,9 +67,11 @@
 // validated again.
 //
 // Status events: no invalid document is ever published. Every
-// PaymentSettlementStatus the worker builds is encoded and checked with
-// messages.ValidateStatusDocument before it is recorded (newStatusEvent);
-// one that fails is never recorded. Its first publish, right after the
+// PaymentSettlementStatus the worker builds is encoded and given
+// messages.ValidateStatusDocument's verdict before it is recorded
+// (newStatusEvent, through messages.EncodeStatus, which reaches that
+// verdict from the value without parsing the document unless a string
+// would not survive XML unchanged); one that fails is never recorded. Its first publish, right after the
 // commit, sends the bytes that were checked without parsing them again:
 // publishRecorded compares the body the store returned with the one just
 // validated and, unless they are the same bytes (an event the settlement

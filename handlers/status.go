@@ -83,17 +83,20 @@ func (e *InvalidStatusError) Error() string {
 func (e *InvalidStatusError) Unwrap() error { return e.Err }
 
 // validateStatusDocument is messages.ValidateStatusDocument (a variable
-// so that tests can count the documents parsed).
+// so that tests can count the documents parsed): the check of a recorded
+// body read back from the store.
 var validateStatusDocument = messages.ValidateStatusDocument
 
-// encodeStatus encodes a status and checks the document with
-// messages.ValidateStatusDocument; an invalid one is an *InvalidStatusError.
+// encodeStatus encodes a status the worker built and checks it as
+// messages.ValidateStatusDocument would check the document, without
+// parsing it (messages.EncodeStatus); an invalid one is an
+// *InvalidStatusError.
 func encodeStatus(requestID string, st messages.PaymentSettlementStatus) ([]byte, error) {
-	body, err := messages.Encode(st)
-	if err != nil {
+	body, err := messages.EncodeStatus(&st)
+	switch {
+	case body == nil:
 		return nil, fmt.Errorf("encode status for %s: %w", requestID, err)
-	}
-	if err := validateStatusDocument(body); err != nil {
+	case err != nil:
 		return nil, &InvalidStatusError{RequestID: requestID, Err: err}
 	}
 	return body, nil
@@ -102,19 +105,17 @@ func encodeStatus(requestID string, st messages.PaymentSettlementStatus) ([]byte
 // statusProblems lists why no valid PaymentSettlementStatus can report req
 // under these headers: the problems of the status that would answer it
 // (its R refusal has the same values, plus a DeclineReason). None means
-// every verdict on req can be published.
+// every verdict on req can be published. The status is checked as a value
+// (messages.CheckStatus), not encoded.
 func statusProblems(req *messages.PaymentSettlementRequest, storeID, tenderType string) []string {
-	_, err := encodeStatus(req.RequestID, statusFor(req, storeID, tenderType, messages.StatusRejected, "refused"))
-	var invalid *InvalidStatusError
-	if !errors.As(err, &invalid) {
-		if err != nil {
-			return []string{err.Error()}
-		}
+	st := statusFor(req, storeID, tenderType, messages.StatusRejected, "refused")
+	err := messages.CheckStatus(&st)
+	if err == nil {
 		return nil
 	}
 	var verrs messages.ValidationErrors
-	if !errors.As(invalid.Err, &verrs) {
-		return []string{invalid.Err.Error()}
+	if !errors.As(err, &verrs) {
+		return []string{err.Error()}
 	}
 	out := make([]string, len(verrs))
 	for i, v := range verrs {

@@ -27,10 +27,12 @@ func countValidations(t *testing.T) *atomic.Int64 {
 	return &n
 }
 
-// A status document is validated once on the hot path: the one built,
-// validated and recorded for a verdict is published without being parsed
-// again; a recorded body read back from the store (a duplicate's
-// republish, the relay) is validated before it is published.
+// No status document is parsed on the hot path: a status the worker builds
+// (the request's would-be refusal when it arrives, its verdict) is checked
+// as a value (messages.EncodeStatus, the document check's verdict without
+// the document) and published as encoded; a recorded body read back from
+// the store (a duplicate's republish, the relay) is parsed and validated
+// before it is published.
 func TestStatusDocumentValidatedOnceOnTheHotPath(t *testing.T) {
 	cases := []struct {
 		name string
@@ -41,16 +43,16 @@ func TestStatusDocumentValidatedOnceOnTheHotPath(t *testing.T) {
 		// many status events.
 		want, published int
 	}{
-		{"new debit: its request's reportability, then its S before it is recorded", func(t *testing.T, r *rig, n *atomic.Int64) {
+		{"new debit: its reportability and its S are checked as values", func(t *testing.T, r *rig, n *atomic.Int64) {
 			r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
-		}, 2, 1},
-		{"duplicate of a finished request: its reportability, then the recorded S, read back", func(t *testing.T, r *rig, n *atomic.Int64) {
+		}, 0, 1},
+		{"duplicate of a finished request: the recorded S, read back", func(t *testing.T, r *rig, n *atomic.Int64) {
 			msg := requestMsg(t, "req-1", messages.SettlementDebit, nil)
 			r.deliver(t, msg)
 			r.pub.take()
 			n.Store(0)
 			r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
-		}, 2, 1},
+		}, 1, 1},
 		{"relay of an unpublished event", func(t *testing.T, r *rig, n *atomic.Int64) {
 			r.pub.failStatus = true
 			if err := r.h.Handle(requestMsg(t, "req-1", messages.SettlementDebit, nil)); err == nil {
@@ -137,9 +139,10 @@ func TestPublishRecordedChecksAnyOtherBody(t *testing.T) {
 	}
 }
 
-// The provider status handler validates our event once: built before it
-// is recorded, not parsed again for its first publish; a redelivered
-// status republishes the recorded event, read back and validated.
+// The provider status handler parses no document for our event: it is
+// built and checked as a value before it is recorded and published as
+// encoded; a redelivered status republishes the recorded event, read back,
+// parsed and validated.
 func TestProviderStatusValidatesOurEventOnce(t *testing.T) {
 	e := newPSEnv(t)
 	e.seed(seedSpec{id: "req-A", cc: "cc-A", state: store.StateAcknowledged})
@@ -148,7 +151,7 @@ func TestProviderStatusValidatesOurEventOnce(t *testing.T) {
 		name string
 		want int64
 	}{
-		{"the verdict, new", 1},
+		{"the verdict, new", 0},
 		{"its redelivery", 1},
 	}
 	for _, s := range steps {

@@ -28,6 +28,9 @@
 //     ConfirmFundsRequest and ConfirmFundsReply.
 //   - status_document.go: ValidateStatusDocument, the check of an encoded
 //     status (or list) as a schema validator sees it.
+//   - status_check.go: EncodeStatus and CheckStatus, the same verdict on a
+//     status the worker built, reached from the value (RoundTrips says when
+//     that is exact; otherwise the document is parsed).
 //
 // Decoding never validates: a caller decodes, then calls Validate, which
 // reports every problem of a message at once.
