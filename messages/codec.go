@@ -70,8 +70,18 @@ func DecodeFault(body []byte) (*Fault, error) {
 
 // decodeXML checks the body (well-formed, no DOCTYPE, one root element named
 // root in Namespace) and unmarshals it into a new T.
+//
+// A body without "<!" (no DOCTYPE, entity declaration, comment or CDATA
+// section can be in it) is read once (decodeOnce); any other body, and any
+// body decodeOnce does not accept, is checked first and then unmarshalled,
+// which is what gives a refused body its exact error.
 func decodeXML[T any](body []byte, root string) (*T, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
+	if !bytes.Contains(body, markupDecl) {
+		if v, ok := decodeOnce[T](body, root); ok {
+			return v, nil
+		}
+	}
 	if err := checkXML(body, root); err != nil {
 		return nil, err
 	}
@@ -80,6 +90,65 @@ func decodeXML[T any](body []byte, root string) (*T, error) {
 		return nil, &ParseError{Msg: "body does not decode as " + root, Err: err}
 	}
 	return v, nil
+}
+
+// markupDecl starts every token checkXML refuses anywhere in a body (a
+// DOCTYPE or another declaration): "<!".
+var markupDecl = []byte("<!")
+
+// decodeOnce is checkXML and xml.Unmarshal in one reading of the tokens,
+// for a body without "<!" (so without the declarations checkXML refuses
+// wherever they are): it reads the prolog (nothing but white space,
+// comments and processing instructions), the root element named root in
+// Namespace and its content with DecodeElement — the decoder Unmarshal
+// uses, from the same token — and the rest to the end (no text, no second
+// element). ok is true only when checkXML would accept the body, and then
+// v is what Unmarshal returns; on false the caller takes the two-pass
+// path, which says what is wrong. TestDecodeOnceMatchesTwoPasses and
+// FuzzDecodeOnceMatchesTwoPasses hold the two paths equal.
+func decodeOnce[T any](body []byte, root string) (v *T, ok bool) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	var start xml.StartElement
+	for found := false; !found; {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			start, found = t, true
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return nil, false
+			}
+		case xml.Directive:
+			return nil, false
+		}
+	}
+	if start.Name.Local != root || start.Name.Space != Namespace {
+		return nil, false
+	}
+	v = new(T)
+	if err := dec.DecodeElement(v, &start); err != nil {
+		return nil, false
+	}
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return v, true
+		}
+		if err != nil {
+			return nil, false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement, xml.Directive:
+			return nil, false
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return nil, false
+			}
+		}
+	}
 }
 
 // utf8BOM is the byte order mark some senders put before the document; it is
