@@ -55,7 +55,7 @@ func (s *sqlStore) pgRegister(ctx context.Context, in Settlement, headers string
 		froms, tos, notes), &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Inserted by another session after this statement's snapshot.
-		st, err = s.get(ctx, s.db, in.Key, false)
+		st, err = s.get(ctx, s.db, in.Key)
 		return st, false, err
 	}
 	return st, created, err

@@ -56,6 +56,10 @@ type sqliteWriter struct {
 	// beforeCommit, when set (tests), is called with each batch's size
 	// just before its COMMIT.
 	beforeCommit func(n int)
+	// wrap, when set (tests, benchmarks), wraps the querier each write's
+	// function is given (to count its statements). Set it before the
+	// first write.
+	wrap func(querier) querier
 	// batches and jobs count committed batches and their jobs (tests).
 	batches, jobs atomic.Int64
 }
@@ -288,7 +292,11 @@ func (w *sqliteWriter) call(ctx context.Context, j *writeJob) (err error) {
 			err = fmt.Errorf("store: panic in a write: %v\n%s", r, debug.Stack())
 		}
 	}()
-	return j.fn(ctx, w.q)
+	var q querier = w.q
+	if w.wrap != nil {
+		q = w.wrap(q)
+	}
+	return j.fn(ctx, q)
 }
 
 // ensureConn pins the write connection if none is.

@@ -189,6 +189,10 @@ var suite = []struct {
 	{"ReadOnly", "", testReadOnly},
 	{"PurgeBodies", "", testPurgeBodies},
 	{"RegisterMovingAndVia", "", testRegisterMovingAndVia},
+	{"RegisterReturnsTheStoredRow", "", testRegisterReturnsTheStoredRow},
+	{"TransitionApplies", "", testTransitionApplies},
+	{"TransitionFails", "", testTransitionFails},
+	{"StatusEventPaths", "", testStatusEventPaths},
 }
 
 func TestConformance(t *testing.T) {
