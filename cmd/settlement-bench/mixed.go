@@ -443,6 +443,7 @@ func runMixed(ctx context.Context, o options, rc workerRunConfig) (*mixedResult,
 	if err != nil {
 		return nil, err
 	}
+	_, cpuAtReady := p.usage() // start-up is not per settlement
 
 	conn, err := amqp.DialConfig(rc.workerURL, amqp.Config{Properties: amqp.Table{"connection_name": "settlement-bench-orders-mixed"}})
 	if err != nil {
@@ -504,6 +505,7 @@ func runMixed(ctx context.Context, o options, rc workerRunConfig) (*mixedResult,
 		}()
 	}
 	wg.Wait()
+	_, cpuAtEnd := p.usage()
 	var runErr error
 	for _, err := range errs {
 		if err != nil {
@@ -518,7 +520,8 @@ func runMixed(ctx context.Context, o options, rc workerRunConfig) (*mixedResult,
 		case <-ctx.Done():
 		}
 	}
-	res.peakRSS, res.cpu = p.usage()
+	res.peakRSS, _ = p.usage()
+	res.cpu = cpuAtEnd - cpuAtReady
 	p.stop()
 	res.logLines = p.logged()
 

@@ -75,7 +75,10 @@ type workerResult struct {
 	mode     runMode
 	sample   sample
 	peakRSS  int64         // VmHWM of the worker, bytes
-	cpu      time.Duration // worker user+system CPU time
+	// cpu is the worker's user+system CPU time while it settled the run:
+	// from ready (start-up, migrations and the warm pool excluded: they
+	// are not per settlement and weighed on short runs) to the run's end.
+	cpu time.Duration
 	verdicts map[string]int
 	calls    radial.Calls
 	parked   int
@@ -289,6 +292,7 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 	}
 	ready := time.Now()
 	res.startup = ready.Sub(started)
+	_, cpuAtReady := p.usage()
 
 	var runErr error
 	switch rc.mode {
@@ -306,6 +310,8 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 		// -timeout bounds a stall, not the drain.
 		runErr = l.waitProgress(ctx, o.timeout)
 	}
+	_, cpuAtEnd := p.usage()
+	res.cpu = cpuAtEnd - cpuAtReady
 	res.sample = l.sample(fmt.Sprintf("worker %s", rc.latency))
 	if rc.mode == backlog {
 		// The drain: from the worker consuming to its last status event.
@@ -318,7 +324,7 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 		case <-ctx.Done():
 		}
 	}
-	res.peakRSS, res.cpu = p.usage()
+	res.peakRSS, _ = p.usage()
 	p.stop()
 	res.calls = sb.Calls()
 	res.stages = stagesOf(l, sb)
