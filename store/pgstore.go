@@ -7,19 +7,26 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PostgreSQL is bound by round trips, not by statement cost: each is a
 // network exchange with a server shared by every replica. So its writes
 // are single statements where the SQL allows it — a data-modifying CTE runs
-// the compare-and-set, the row lock, the update and the history line in one
-// statement, which PostgreSQL runs atomically (one implicit transaction,
-// no BEGIN and COMMIT round trips). SQLite, in-process, keeps the plain
+// the compare-and-set, the row lock, the update, the history line and the
+// status event (a terminal transition's) in one statement, which PostgreSQL
+// runs atomically (one implicit transaction, no BEGIN and COMMIT round
+// trips). SQLite, in-process, keeps the plain
 // statements in its group-committed transactions (sqlitewriter.go).
 
 // settlementColumnsOf is settlementColumns qualified with a table alias.
-func settlementColumnsOf(alias string) string {
-	cols := strings.Split(settlementColumns, ",")
+func settlementColumnsOf(alias string) string { return columnsOf(alias, settlementColumns) }
+
+// columnsOf is a list of columns (settlementColumns, statusColumns)
+// qualified with a table alias.
+func columnsOf(alias, columns string) string {
+	cols := strings.Split(columns, ",")
 	for i, c := range cols {
 		cols[i] = alias + "." + strings.TrimSpace(c)
 	}
@@ -78,16 +85,86 @@ func scanCreated(r *sql.Row, flag *bool) (Settlement, error) {
 	return st, err
 }
 
-// pgTransition is transitionTx on PostgreSQL in one statement on q (the
-// pool, autocommit, or a transaction): the row is locked (FOR UPDATE) and
-// compared, updated with ch merged in SQL (refs: the JSON objects merged,
-// new keys winning), and its history line inserted, all or nothing.
-func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []State, to State, ch Change, now time.Time) (Settlement, error) {
+// pgTransitionCTEs are the common table expressions of pgTransitionSQL
+// and pgTransitionEventSQL: the row locked (FOR UPDATE) and compared (old),
+// updated with the change merged in SQL (upd: refs are the JSON objects
+// merged, new keys winning), and its history lines inserted (hist). $1 and
+// $2 are the key, $3 the target state, $4 the attempts to add, $5 the refs
+// to merge (” none), $6 to $9 whether to set and the decline and parked
+// reasons, $10 the time, $11, $13 and $14 the history lines' notes, from
+// and to states (the first from state is the row's), $12 the from states
+// (none: any state).
+var pgTransitionCTEs = `WITH old AS (
+		SELECT ` + settlementColumns + ` FROM settlements WHERE provider = $1 AND request_id = $2 FOR UPDATE
+	), upd AS (
+		UPDATE settlements s SET state = $3, attempts = s.attempts + $4,
+			refs = CASE WHEN $5::text = '' THEN s.refs ELSE (s.refs::jsonb || $5::jsonb)::text END,
+			decline_reason = CASE WHEN $6 THEN $7 ELSE s.decline_reason END,
+			parked_reason = CASE WHEN $8 THEN $9 ELSE s.parked_reason END,
+			updated_at = $10
+		FROM old
+		WHERE s.provider = $1 AND s.request_id = $2 AND (cardinality($12::text[]) = 0 OR s.state = ANY($12::text[]))
+		RETURNING old.state AS from_state, ` + settlementColumnsOfS + `
+	), hist AS (
+		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
+		SELECT $1, $2, CASE WHEN h.i = 1 THEN upd.from_state ELSE h.f END, h.t, h.n, $10
+		FROM upd, unnest($13::text[], $14::text[], $11::text[]) WITH ORDINALITY AS h(f, t, n, i)
+		ORDER BY h.i
+	)`
+
+// settlementColumnsOfS is settlementColumnsOf("s"), computed once.
+var settlementColumnsOfS = settlementColumnsOf("s")
+
+// pgTransitionSQL is a transition without a status event: true and the
+// updated row, or false and the row as it is (the compare failed), or no
+// row (no such settlement).
+var pgTransitionSQL = pgTransitionCTEs + `
+	SELECT true, ` + settlementColumns + ` FROM upd
+	UNION ALL
+	SELECT false, ` + settlementColumns + ` FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`
+
+// pgTransitionEventSQL is a transition with its status event, in one
+// statement: pgTransitionSQL's row with the event's columns first (before
+// the settlement's). The event is the settlement's existing one with the
+// DedupKey $15 when $19 (ev has a DedupKey) and there is one (dup), or the
+// new one inserted (ins) with the next seq, message id $16 and dedup key
+// $15 (the message id when ev had no DedupKey), status $17, body $18,
+// created at $10. On a failed compare the event's columns are
+// placeholders, and nothing is inserted (ins reads upd).
+//
+// dup and the next seq are read in the statement's snapshot, taken before
+// the row lock: what a transaction that held the lock and committed after
+// that snapshot recorded is not seen. Such a transaction's event took the
+// seq the snapshot gives as next, so the insert then fails on the primary
+// key (or the DedupKey's unique index): a unique violation, on which
+// transition runs the transaction pgTransition and pgRecordStatus make,
+// whose later statement sees it (pgTransitionEvent).
+var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
+		SELECT ` + statusColumns + ` FROM status_events
+		WHERE provider = $1 AND request_id = $2 AND dedup_key = $15 AND $19
+	), ins AS (
+		INSERT INTO status_events (` + statusColumns + `)
+		SELECT $1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE provider = $1 AND request_id = $2),
+			$15, $16, $17, $18::bytea, $10, NULL
+		FROM upd WHERE NOT EXISTS (SELECT 1 FROM dup)
+		RETURNING ` + statusColumns + `
+	), ev AS (
+		SELECT ` + statusColumns + ` FROM ins
+		UNION ALL
+		SELECT ` + statusColumns + ` FROM dup
+	)
+	SELECT true, ` + columnsOf("ev", statusColumns) + `, ` + columnsOf("upd", settlementColumns) + ` FROM upd, ev
+	UNION ALL
+	SELECT false, $1, $2, 0, '', '', '', NULL::bytea, $10, NULL, ` + columnsOf("old", settlementColumns) + `
+	FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`
+
+// pgTransitionArgs are the parameters $1 to $14 of pgTransitionCTEs.
+func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time, extra int) ([]any, error) {
 	refs := ""
 	if len(ch.Refs) > 0 {
 		var err error
 		if refs, err = encodeMap(ch.Refs); err != nil {
-			return Settlement{}, fmt.Errorf("refs: %w", err)
+			return nil, fmt.Errorf("refs: %w", err)
 		}
 	}
 	var decline, parked string
@@ -106,47 +183,103 @@ func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []
 	for i, f := range from {
 		fromStates[i] = string(f)
 	}
-	// $12: no from states means any state.
-	row := q.QueryRowContext(ctx, `WITH old AS (
-		SELECT `+settlementColumns+` FROM settlements WHERE provider = $1 AND request_id = $2 FOR UPDATE
-	), upd AS (
-		UPDATE settlements s SET state = $3, attempts = s.attempts + $4,
-			refs = CASE WHEN $5::text = '' THEN s.refs ELSE (s.refs::jsonb || $5::jsonb)::text END,
-			decline_reason = CASE WHEN $6 THEN $7 ELSE s.decline_reason END,
-			parked_reason = CASE WHEN $8 THEN $9 ELSE s.parked_reason END,
-			updated_at = $10
-		FROM old
-		WHERE s.provider = $1 AND s.request_id = $2 AND (cardinality($12::text[]) = 0 OR s.state = ANY($12::text[]))
-		RETURNING old.state AS from_state, `+settlementColumnsOf("s")+`
-	), hist AS (
-		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
-		SELECT $1, $2, CASE WHEN h.i = 1 THEN upd.from_state ELSE h.f END, h.t, h.n, $10
-		FROM upd, unnest($13::text[], $14::text[], $11::text[]) WITH ORDINALITY AS h(f, t, n, i)
-		ORDER BY h.i
-	)
-	SELECT true, `+settlementColumns+` FROM upd
-	UNION ALL
-	SELECT false, `+settlementColumns+` FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`,
-		key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
-		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos)
-	var moved bool
-	var st Settlement
-	err := scanSettlementInto(row, &st, &moved)
+	args := make([]any, 0, 14+extra)
+	return append(args, key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
+		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos), nil
+}
+
+// pgTransitionResult is the error of a transition statement whose row was
+// scanned with err and moved (the settlement st).
+func pgTransitionResult(key Key, from []State, st Settlement, moved bool, err error) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return Settlement{}, fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
+		return fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
 	case err != nil:
-		return Settlement{}, err
+		return err
 	case !moved:
-		return Settlement{}, fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, st.State, from)
+		return fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, st.State, from)
+	}
+	return nil
+}
+
+// pgTransition is transitionTx on PostgreSQL without a status event, in
+// one statement on q (the pool, autocommit, or a transaction): the row is
+// locked (FOR UPDATE) and compared, updated with ch merged in SQL, and its
+// history lines inserted, all or nothing (pgTransitionSQL).
+func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []State, to State, ch Change, now time.Time) (Settlement, error) {
+	args, err := pgTransitionArgs(key, from, to, ch, now, 0)
+	if err != nil {
+		return Settlement{}, err
+	}
+	var moved bool
+	var st Settlement
+	err = scanSettlementInto(q.QueryRowContext(ctx, pgTransitionSQL, args...), &st, &moved)
+	if err := pgTransitionResult(key, from, st, moved, err); err != nil {
+		return Settlement{}, err
 	}
 	return st, nil
+}
+
+// pgTransitionEvent is Transition with a status event on PostgreSQL: one
+// statement (pgTransitionEventSQL), without BEGIN and COMMIT, where
+// pgTransition and pgRecordStatus in a transaction take four round trips.
+// It returns the same settlement, event and errors. When the statement
+// fails with a unique violation — a message_id already taken, a
+// settlement's own DedupKey taken by a message id without one, or a
+// transaction that recorded an event after this statement's snapshot
+// (see pgTransitionEventSQL) — nothing was written, and the transaction
+// runs instead: it returns today's error, or, after a concurrent event,
+// the event recorded after it (or the one with its DedupKey).
+func (s *sqlStore) pgTransitionEvent(ctx context.Context, key Key, from []State, to State, ch Change, status StatusEvent) (Settlement, *StatusEvent, error) {
+	ev := status
+	if ev.MessageID == "" {
+		ev.MessageID = newMessageID()
+	}
+	dedup := ev.DedupKey
+	if dedup == "" {
+		dedup = ev.MessageID
+	}
+	args, err := pgTransitionArgs(key, from, to, ch, s.now(), 5)
+	if err != nil {
+		return Settlement{}, nil, err
+	}
+	args = append(args, dedup, ev.MessageID, ev.SettlementStatus, ev.Body, ev.DedupKey != "")
+	var moved bool
+	var st Settlement
+	var out StatusEvent
+	err = scanSettlementInto(s.db.QueryRowContext(ctx, pgTransitionEventSQL, args...), &st, &moved,
+		&out.Provider, &out.RequestID, &out.Seq, &out.DedupKey, &out.MessageID, &out.SettlementStatus,
+		&out.Body, timeCol{t: &out.CreatedAt}, timeCol{nullable: &out.PublishedAt})
+	if isUniqueViolation(err) { // rare: the transaction (see above)
+		var next Settlement
+		var evp *StatusEvent
+		err := s.writeTx(ctx, func(ctx context.Context, q querier) error {
+			var err error
+			next, evp, err = s.transitionTx(ctx, q, key, from, to, ch, &status)
+			return err
+		})
+		if err != nil {
+			return Settlement{}, nil, err
+		}
+		return next, evp, nil
+	}
+	if err := pgTransitionResult(key, from, st, moved, err); err != nil {
+		return Settlement{}, nil, err
+	}
+	return st, &out, nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // pgRecordStatus is recordStatus on PostgreSQL in one statement: the
 // existing event with ev's DedupKey, or ev inserted as the settlement's
 // next event (the settlement row is locked by the caller's transaction, so
-// no other transaction can take the seq).
+// no other transaction can take the seq). It runs only on
+// pgTransitionEvent's rare path, after pgTransition in a transaction.
 func (s *sqlStore) pgRecordStatus(ctx context.Context, tx querier, key Key, ev StatusEvent, now time.Time) (*StatusEvent, error) {
 	if ev.MessageID == "" {
 		ev.MessageID = newMessageID()

@@ -473,7 +473,10 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 	}
 	var next Settlement
 	var ev *StatusEvent
-	if s.pg() && status == nil { // PostgreSQL: one statement, no BEGIN/COMMIT
+	if s.pg() { // PostgreSQL: one statement, no BEGIN/COMMIT
+		if status != nil {
+			return s.pgTransitionEvent(ctx, key, from, to, ch, *status)
+		}
 		var err error
 		next, err = s.pgTransition(ctx, s.db, key, from, to, ch, s.now())
 		return next, nil, err
@@ -489,7 +492,10 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 	return next, ev, nil
 }
 
-// transitionTx is transition's work inside its transaction.
+// transitionTx is transition's work inside its transaction. On
+// PostgreSQL, only pgTransitionEvent's rare path runs it: the transition,
+// then the event, two statements (a transition is otherwise one statement
+// without a transaction).
 func (s *sqlStore) transitionTx(ctx context.Context, tx querier, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
 	if s.pg() { // PostgreSQL: the transition, then the event: two statements
 		now := s.now()

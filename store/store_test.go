@@ -193,6 +193,7 @@ var suite = []struct {
 	{"TransitionApplies", "", testTransitionApplies},
 	{"TransitionFails", "", testTransitionFails},
 	{"StatusEventPaths", "", testStatusEventPaths},
+	{"ConcurrentEvents", "", testConcurrentEvents},
 }
 
 func TestConformance(t *testing.T) {
