@@ -82,6 +82,12 @@ func decodeXML[T any](body []byte, root string) (*T, error) {
 			return v, nil
 		}
 	}
+	return decodeTwoPasses[T](body, root)
+}
+
+// decodeTwoPasses checks the whole body (checkXML), then unmarshals it: the
+// path that says what is wrong with a refused body.
+func decodeTwoPasses[T any](body []byte, root string) (*T, error) {
 	if err := checkXML(body, root); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package messages
 
 import (
 	"bytes"
-	"encoding/xml"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,15 +12,7 @@ import (
 // twoPasses is decodeXML as it was before decodeOnce: the check, then
 // Unmarshal, for every body.
 func twoPasses[T any](body []byte, root string) (*T, error) {
-	body = bytes.TrimPrefix(body, utf8BOM)
-	if err := checkXML(body, root); err != nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := xml.Unmarshal(body, v); err != nil {
-		return nil, &ParseError{Msg: "body does not decode as " + root, Err: err}
-	}
-	return v, nil
+	return decodeTwoPasses[T](bytes.TrimPrefix(body, utf8BOM), root)
 }
 
 // sameDecode fails unless decodeXML returns what the two passes return for

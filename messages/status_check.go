@@ -36,7 +36,7 @@ func EncodeStatus(s *PaymentSettlementStatus) (body []byte, err error) {
 // encodes and parses only a status that RoundTrips says would not survive
 // encoding unchanged.
 func CheckStatus(s *PaymentSettlementStatus) error {
-	if s == nil || !s.RoundTrips() {
+	if !s.RoundTrips() { // nil included
 		_, err := EncodeStatus(s)
 		return err
 	}

@@ -146,35 +146,8 @@ func BenchmarkPostgresSettlementLifecycle(b *testing.B) {
 		parallelism int // goroutines per GOMAXPROCS; 0: serial
 	}{{"serial", 0}, {"parallel", 8}} {
 		b.Run(mode.name, func(b *testing.B) {
-			ctx := context.Background()
 			s, c := openCountingPostgres(b)
-			var ids atomic.Int64
-			b.ReportAllocs()
-			user0, sys0, cpuOK := cpuTime()
-			b.ResetTimer()
-			if mode.parallelism == 0 {
-				for i := 0; i < b.N; i++ {
-					if err := radialDebit(ctx, s, fmt.Sprintf("b-%d", i)); err != nil {
-						b.Fatal(err)
-					}
-				}
-			} else {
-				b.SetParallelism(mode.parallelism)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := radialDebit(ctx, s, fmt.Sprintf("b-%d", ids.Add(1))); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			b.StopTimer()
-			user1, sys1, _ := cpuTime()
-			if cpuOK {
-				b.ReportMetric(float64((user1-user0).Nanoseconds())/float64(b.N), "user-ns/op")
-				b.ReportMetric(float64((sys1-sys0).Nanoseconds())/float64(b.N), "sys-ns/op")
-			}
+			runLifecycles(b, s, mode.parallelism)
 			b.ReportMetric(float64(c.queries.Load())/float64(b.N), "stmts/op")
 			b.ReportMetric(float64(c.prepares.Load())/float64(b.N), "prepares/op")
 		})

@@ -70,15 +70,15 @@ type workerRunConfig struct {
 
 // workerResult is one end-to-end run's measurements.
 type workerResult struct {
-	latency  time.Duration
-	store    string // ", PostgreSQL" or "" (SQLite), for the report
-	mode     runMode
-	sample   sample
-	peakRSS  int64         // VmHWM of the worker, bytes
+	latency time.Duration
+	store   string // ", PostgreSQL" or "" (SQLite), for the report
+	mode    runMode
+	sample  sample
+	peakRSS int64 // VmHWM of the worker, bytes
 	// cpu is the worker's user+system CPU time while it settled the run:
 	// from ready (start-up, migrations and the warm pool excluded: they
 	// are not per settlement and weighed on short runs) to the run's end.
-	cpu time.Duration
+	cpu      time.Duration
 	verdicts map[string]int
 	calls    radial.Calls
 	parked   int
