@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
 
 // TestPostgresGenericPlansUseTheRightIndex pins the index each hot
@@ -79,6 +81,30 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 		}
 		if len(read) != 1 || read[0] != c.want {
 			t.Errorf("%s: the generic plan reads %v, want only %s:\n%s", c.name, read, c.want, text)
+		}
+	}
+}
+
+// TestPostgresSessionsPlanGenerically: the store's sessions plan each
+// statement once (setGenericPlans), unless STORE_DSN sets plan_cache_mode.
+func TestPostgresSessionsPlanGenerically(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	for _, c := range []struct{ dsn, want string }{
+		{dsn, "force_generic_plan"},
+		{dsn + "&plan_cache_mode=auto", "auto"},
+	} {
+		st, err := Open(ctx, c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := st.(*sqlStore).db.QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if got != c.want {
+			t.Errorf("STORE_DSN %s: plan_cache_mode %s, want %s", strings.TrimPrefix(c.dsn, dsn), got, c.want)
 		}
 	}
 }

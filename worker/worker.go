@@ -88,14 +88,15 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies are stored in clear (raw card numbers in them too); set it in production")
 	}
 	// PostgreSQL: each settlement and status in flight holds a session for
-	// its order lock (and briefly uses another for its statements): open
-	// the lock sessions before consuming.
+	// its order lock and uses another for its statements: open both before
+	// consuming (a session opened under load also prepares and plans every
+	// statement it runs while the others wait).
 	sources := statusSources(cfg, deps)
-	sessions := cfg.Concurrency * len(cfg.Providers)
+	inFlight := cfg.Concurrency * len(cfg.Providers)
 	for _, s := range sources {
-		sessions += s.Concurrency
+		inFlight += s.Concurrency
 	}
-	rawStore, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(sessions))
+	rawStore, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(2*inFlight))
 	if err != nil {
 		return err
 	}
