@@ -28,6 +28,7 @@ func run() int {
 	}
 	level, _ := zerolog.ParseLevel(cfg.LogLevel)
 	log = log.Level(level)
+	log.Debug().Str("gogc", worker.TuneGC(os.Getenv)).Msg("garbage collector target")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
