@@ -140,12 +140,12 @@ const planCacheMode = "plan_cache_mode"
 
 // setGenericPlans makes a new session plan each prepared statement once
 // (plan_cache_mode = force_generic_plan) instead of planning its first five
-// executions with their values, as PostgreSQL does by default. Every
-// statement the store prepares is a look-up whose generic plan is the right
-// one (TestPostgresGenericPlansUseTheRightIndex pins the hot ones), and
-// planning its CTEs again on each of the pool's sessions took about a tenth
-// of the server's CPU in the bench. It is a SET after connecting rather
-// than a startup parameter, which poolers such as PgBouncer refuse.
+// executions with their values, as PostgreSQL does by default. The store's
+// statements read by key or by an index their columns select, whatever the
+// values (TestPostgresGenericPlansUseTheRightIndex pins the hot ones), and
+// planning their CTEs again on each of the pool's sessions took a fifth of
+// the server's CPU in the bench. It is a SET after connecting rather than a
+// startup parameter, which poolers such as PgBouncer refuse.
 func setGenericPlans(ctx context.Context, conn *pgx.Conn) error {
 	if _, err := conn.Exec(ctx, "SET "+planCacheMode+" = force_generic_plan"); err != nil {
 		return fmt.Errorf("set %s: %w", planCacheMode, err)
