@@ -19,8 +19,8 @@ import (
 // then costs more as the table grows, until autovacuum's first ANALYZE.
 // That happened with settlements_correlation (provider, correlation_id) and
 // settlements_order (provider, store_id, order_id), and was measured: the
-// store's serial PostgreSQL lifecycle took 5.2 ms instead of 2.8 ms after
-// 3,000 settlements.
+// store's serial PostgreSQL lifecycle over 3,000 settlements took 6.1 ms
+// per settlement instead of 1.3 ms.
 func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 	s, _ := openCountingPostgres(t)
 	ctx := context.Background()
