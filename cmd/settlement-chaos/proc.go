@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -20,8 +21,11 @@ type worker struct {
 	name   string
 	cmd    *exec.Cmd
 	exited chan struct{}
-	mu     sync.Mutex
-	lines  []string
+	// stopping is set before the harness kills or stops the worker: an
+	// exit without it is the worker's own.
+	stopping atomic.Bool
+	mu       sync.Mutex
+	lines    []string
 }
 
 func startWorker(name, bin string, vars []string) (*worker, error) {
@@ -64,6 +68,7 @@ func startWorker(name, bin string, vars []string) (*worker, error) {
 
 // kill sends SIGKILL: no shutdown, in-flight settlements stay where they are.
 func (w *worker) kill() {
+	w.stopping.Store(true)
 	_ = w.cmd.Process.Signal(syscall.SIGKILL)
 	<-w.exited
 }
@@ -75,6 +80,7 @@ func (w *worker) stop() {
 		return
 	default:
 	}
+	w.stopping.Store(true)
 	_ = w.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-w.exited:

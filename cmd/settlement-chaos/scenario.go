@@ -92,8 +92,11 @@ func (ob *observed) hasVerdict(id string) bool {
 // runScenario runs sc and returns its per-provider results.
 func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, bin, dir string) ([]result, string, error) {
 	var notes []string
+	var notesMu sync.Mutex
 	note := func(f string, a ...any) {
+		notesMu.Lock()
 		notes = append(notes, fmt.Sprintf(f, a...))
+		notesMu.Unlock()
 		progress(f, a...)
 	}
 	statusQueue := broker.StatusQueueName("guest")
@@ -196,14 +199,46 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	env := workerEnv(sc, b, sb)
 	workers := make([]*worker, sc.replicas)
 	var wmu sync.Mutex
+	// A worker that exits without being told to is said at once, with the
+	// last lines of its log, and started again, as the deployments'
+	// restart policy (unless-stopped) does; a worker that keeps exiting is
+	// left down after maxSelfExits, and its requests are judged lost.
+	const maxSelfExits = 3
+	selfExits, closing := 0, false // under wmu
+	var watch func(i int, w *worker)
+	watch = func(i int, w *worker) {
+		go func() {
+			<-w.exited
+			if w.stopping.Load() {
+				return
+			}
+			note("%s: worker %s exited on its own; its log ends:\n%s", sc.name, w.name, w.tail())
+			wmu.Lock()
+			defer wmu.Unlock()
+			if closing || workers[i] != w || selfExits >= maxSelfExits {
+				return
+			}
+			selfExits++
+			time.Sleep(time.Second)
+			nw, err := startWorker(w.name, bin, env)
+			if err != nil {
+				note("%s: restart worker %s: %v", sc.name, w.name, err)
+				return
+			}
+			workers[i] = nw
+			watch(i, nw)
+		}()
+	}
 	for i := range workers {
 		if workers[i], err = startWorker(fmt.Sprintf("w%d", i), bin, env); err != nil {
 			return nil, "", err
 		}
+		watch(i, workers[i])
 	}
 	defer func() {
 		wmu.Lock()
 		defer wmu.Unlock()
+		closing = true
 		for _, w := range workers {
 			w.stop()
 		}
@@ -215,6 +250,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 
 	// Publish: every provider at once, each original followed by a
 	// same-header duplicate for one in ten.
+	deadline := time.Now().Add(o.timeout)
 	var published atomic.Int64
 	pubs := map[string]*publisher{}
 	var wg sync.WaitGroup
@@ -230,7 +266,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 			for _, or := range orders[pv] {
 				// At most o.window outstanding: the stream lasts, and
 				// the chaos lands in the middle of it.
-				for sent-ob.doneOf(pv) >= o.window && ctx.Err() == nil {
+				for sent-ob.doneOf(pv) >= o.window && ctx.Err() == nil && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
 				}
 				sent += len(or.settlements)
@@ -269,7 +305,6 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		at   float64
 		what string
 	}{{0.12, "kill"}, {0.25, "broker"}, {0.40, "kill"}, {0.50, "changed"}, {0.60, "broker"}, {0.75, "kill"}}
-	deadline := time.Now().Add(o.timeout)
 	kills := 0
 	restarted := make(chan error, 1)
 	restarted <- nil
@@ -290,6 +325,9 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 			workers[i].kill()
 			time.Sleep(time.Second)
 			workers[i], err = startWorker(workers[i].name, bin, env)
+			if err == nil {
+				watch(i, workers[i])
+			}
 			wmu.Unlock()
 			if err != nil {
 				return nil, "", err
