@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/rs/zerolog"
 )
 
@@ -58,12 +59,18 @@ func NewConcurrentSubscriber(sub message.Subscriber, n int, drain time.Duration,
 // closes it again, returning the prefetched message every time; on a quorum
 // queue each return counts towards x-delivery-limit, and the messages at
 // the head of the queue were dead-lettered (parked) by a graceful restart.
+//
+// Each underlying subscription is retried with backoff until it is made,
+// the underlying subscriber is closed, or ctx ends: watermill-amqp refuses
+// a subscription at once while its connection is down ("not connected to
+// AMQP", a broker restarting as the worker starts), and the router would
+// stop on that error, and the worker with it.
 func (c *ConcurrentSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	subCtx := context.WithoutCancel(ctx)
 	out := make(chan *message.Message)
 	var wg sync.WaitGroup
 	for i := 0; i < c.N; i++ {
-		in, err := c.Sub.Subscribe(subCtx, topic)
+		in, err := c.subscribeOne(ctx, subCtx, topic)
 		if err != nil {
 			return nil, err
 		}
@@ -89,6 +96,25 @@ func (c *ConcurrentSubscriber) Subscribe(ctx context.Context, topic string) (<-c
 		}
 	}()
 	return out, nil
+}
+
+// subscribeOne makes one underlying subscription (with subCtx), retrying
+// until it is made, the underlying subscriber is closed, or ctx ends.
+func (c *ConcurrentSubscriber) subscribeOne(ctx, subCtx context.Context, topic string) (<-chan *message.Message, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 200 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	return backoff.Retry(ctx, func() (<-chan *message.Message, error) {
+		in, err := c.Sub.Subscribe(subCtx, topic)
+		if err == nil {
+			return in, nil
+		}
+		if cl, ok := c.Sub.(interface{ Closed() bool }); ok && cl.Closed() {
+			return nil, backoff.Permanent(err)
+		}
+		c.Log.Warn().Err(err).Str("queue", topic).Msg("cannot subscribe yet (is the broker connection down?); retrying")
+		return nil, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 }
 
 func (c *ConcurrentSubscriber) forward(msg *message.Message, out chan<- *message.Message) {
