@@ -90,9 +90,13 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 func TestPostgresSessionsPlanGenerically(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	ctx := context.Background()
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
 	for _, c := range []struct{ dsn, want string }{
 		{dsn, "force_generic_plan"},
-		{dsn + "&plan_cache_mode=auto", "auto"},
+		{dsn + sep + "plan_cache_mode=auto", "auto"},
 	} {
 		st, err := Open(ctx, c.dsn)
 		if err != nil {
