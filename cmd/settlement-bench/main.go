@@ -11,9 +11,14 @@
 //     real encoded PaymentSettlementRequest bodies (same size and headers as
 //     the worker's input) through the intake topic exchange into a request
 //     queue declared exactly as the worker declares it (quorum by default),
-//     with the worker's in-flight concurrency: -concurrency publishers each
-//     waiting for its confirm, one consumer with that prefetch acking each
-//     message.
+//     with -publishers (32) publishers each waiting for its confirm, one
+//     consumer with that prefetch acking each message. The worker's loads
+//     use as many publishers; the worker itself runs with -concurrency
+//     (64) consumers per request queue, sized for the 20 ms run: a
+//     settlement holds its consumer for two provider calls and two group
+//     commits, so at a few hundred settlements a second and 20 ms a call,
+//     32 consumers set the pace (Little's law: in flight = rate × time
+//     held), 64 do not. Until 2026-12-06 one -concurrency (32) set both.
 //  2. The worker end to end, once per -latency value: the real
 //     settlement-worker binary as a subprocess (fresh process, fresh SQLite
 //     store), the Radial sandbox in-process on a loopback listener with that
@@ -70,7 +75,7 @@
 //
 // Every closed-loop phase (all but the open loop and the backlog) keeps at
 // most -window requests outstanding (published, not yet completed;
-// default 4 × concurrency; in the mixed run, per provider):
+// default 4 × -publishers; in the mixed run, per provider):
 // latency then means service time under saturation rather than the depth
 // of a burst dumped into the queue, while
 // throughput is the same as long as the window keeps the worker busy (a
@@ -105,7 +110,7 @@
 // Usage:
 //
 //	make bench [ARGS='-n 300']
-//	go run ./cmd/settlement-bench [-n 2000] [-concurrency 32] [-latency 0ms,20ms]
+//	go run ./cmd/settlement-bench [-n 2000] [-concurrency 64] [-publishers 32] [-latency 0ms,20ms]
 //	    [-queue-type quorum|classic] [-timeout 3m] [-window 128] [-raw-n 20000]
 //	    [-mixed=true|false] [-only-mixed] [-mixed-n 400] [-worker-env NAME=VALUE]...
 //	    [-postgres postgres://user:pw@host:port/db]
@@ -143,6 +148,7 @@ type options struct {
 	n           int
 	rawN        int
 	concurrency int
+	publishers  int
 	window      int
 	latencies   []time.Duration
 	queueType   string
@@ -207,8 +213,9 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("settlement-bench", flag.ContinueOnError)
 	fs.IntVar(&o.n, "n", 2000, "settlement requests per worker run (all distinct orders)")
 	fs.IntVar(&o.rawN, "raw-n", 0, "messages in the raw broker run (0: 10 × n, at least 5000)")
-	fs.IntVar(&o.concurrency, "concurrency", 32, "worker CONCURRENCY; also the raw run's publishers and prefetch")
-	fs.IntVar(&o.window, "window", 0, "most requests outstanding (published, not completed) at once (0: 4 × concurrency)")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "worker CONCURRENCY (consumers per request queue: settlements in flight per provider)")
+	fs.IntVar(&o.publishers, "publishers", 32, "the raw run's publishers and prefetch, and each load's publishers")
+	fs.IntVar(&o.window, "window", 0, "most requests outstanding (published, not completed) at once (0: 4 × publishers)")
 	lat := fs.String("latency", "0ms,20ms", "comma-separated Radial sandbox latencies, one worker run each")
 	fs.StringVar(&o.queueType, "queue-type", broker.QueueQuorum, "queue type of the request queues: quorum or classic")
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "time limit of each phase (raw run, each worker run; the backlog drain fails only when nothing completes for this long)")
@@ -264,6 +271,9 @@ func parseFlags(args []string) (options, error) {
 	if o.concurrency < 1 || o.concurrency > 1024 {
 		errs = append(errs, errors.New("-concurrency must be between 1 and 1024"))
 	}
+	if o.publishers < 1 || o.publishers > 1024 {
+		errs = append(errs, errors.New("-publishers must be between 1 and 1024"))
+	}
 	if o.queueType != broker.QueueQuorum && o.queueType != broker.QueueClassic {
 		errs = append(errs, fmt.Errorf("-queue-type must be quorum or classic (got %q)", o.queueType))
 	}
@@ -293,7 +303,7 @@ func parseFlags(args []string) (options, error) {
 		o.rawN = max(10*o.n, 5000)
 	}
 	if o.window <= 0 {
-		o.window = 4 * o.concurrency
+		o.window = 4 * o.publishers
 	}
 	return o, errors.Join(errs...)
 }
@@ -339,7 +349,7 @@ func bench(ctx context.Context, o options) (*report, error) {
 	}
 
 	var mismatches []string // runs whose checks failed
-	progress("raw broker run: %d messages, %d publishers, prefetch %d, %s queue", o.rawN, o.concurrency, o.concurrency, o.queueType)
+	progress("raw broker run: %d messages, %d publishers, prefetch %d, %s queue", o.rawN, o.publishers, o.publishers, o.queueType)
 	raw, err := runRaw(ctx, o, vh.url(vhostRaw))
 	rep.raw = raw
 	if err != nil {

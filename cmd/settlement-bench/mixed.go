@@ -499,7 +499,7 @@ func runMixed(ctx context.Context, o options, rc workerRunConfig) (*mixedResult,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := loads[pv].run(ctx, conn, o.concurrency, o.timeout); err != nil {
+			if err := loads[pv].run(ctx, conn, o.publishers, o.timeout); err != nil {
 				errs[i] = fmt.Errorf("%s: %w", pv, err)
 			}
 		}()

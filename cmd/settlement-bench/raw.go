@@ -41,7 +41,7 @@ func runRaw(ctx context.Context, o options, url string) (*sample, error) {
 	if err := t.Declare(conConn); err != nil {
 		return nil, err
 	}
-	if err := ch.Qos(o.concurrency, 0, false); err != nil {
+	if err := ch.Qos(o.publishers, 0, false); err != nil {
 		return nil, fmt.Errorf("qos: %w", err)
 	}
 	deliveries, err := ch.Consume(broker.RequestQueue("radial"), "settlement-bench-raw", false, false, false, false, nil)
@@ -59,7 +59,7 @@ func runRaw(ctx context.Context, o options, url string) (*sample, error) {
 		}
 	}()
 
-	runErr := l.run(ctx, pubConn, o.concurrency, o.timeout)
+	runErr := l.run(ctx, pubConn, o.publishers, o.timeout)
 	s := l.sample("raw")
 	select {
 	case err := <-consumed:

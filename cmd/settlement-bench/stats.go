@@ -112,7 +112,7 @@ func (r *report) printSingle(w io.Writer) {
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
 	if r.raw != nil {
 		fmt.Fprintf(w, "| Raw amqp091-go: publish+confirm → consume+ack (%d publishers, prefetch %d) | %s | %s msg/s | %s | %s | – | 1.00 |\n",
-			o.concurrency, o.concurrency, count(*r.raw), fmtRate(r.raw.rate()), fmtDur(r.raw.pct(50)), fmtDur(r.raw.pct(99)))
+			o.publishers, o.publishers, count(*r.raw), fmtRate(r.raw.rate()), fmtDur(r.raw.pct(50)), fmtDur(r.raw.pct(99)))
 	}
 	for _, wr := range r.workers {
 		s := wr.sample

@@ -178,8 +178,8 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 	if rc.mode != closedLoop {
 		// Never full: nothing completes while a backlog is published, and
 		// the open loop is not paced by completions. Each publisher holds a
-		// slot when it finds the load exhausted, hence the concurrency.
-		window = n + o.concurrency
+		// slot when it finds the load exhausted, hence the publishers.
+		window = n + o.publishers
 	}
 	l, err := newLoad(fmt.Sprintf("w%d", rc.index), n, window)
 	if err != nil {
@@ -268,7 +268,7 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 		}
 		progress("backlog: publishing %d requests before the worker starts", n)
 		t0 := time.Now()
-		if err := l.publish(ctx, conn, o.concurrency); err != nil {
+		if err := l.publish(ctx, conn, o.publishers); err != nil {
 			return nil, fmt.Errorf("publish the backlog: %w", err)
 		}
 		if err := ctx.Err(); err != nil {
@@ -300,7 +300,7 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 		if err := collect(conn, statusQueue, onEvent); err != nil {
 			return nil, err
 		}
-		runErr = l.run(ctx, conn, o.concurrency, o.timeout)
+		runErr = l.run(ctx, conn, o.publishers, o.timeout)
 	case openLoop:
 		if err := collect(conn, statusQueue, onEvent); err != nil {
 			return nil, err
