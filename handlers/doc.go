@@ -12,17 +12,23 @@
 //
 //	state         step run on delivery                     a crash during or after the step means
 //	------------  ---------------------------------------  ---------------------------------------------
-//	(new)         size bound, parse, validate once,         nothing recorded, or "received" (or, for a
-//	              Register; a valid debit is registered     valid debit, "confirming"): redelivery
-//	              in confirming, its first attempt          resumes; an invalid request ends R here,
-//	              counted (one write: "" → received →       or is parked unrecorded when no valid
-//	              confirming)                               status can report it (see below)
+//	(new)         size bound, parse, validate once;         nothing recorded, or "received": the
+//	              a valid debit is not recorded yet: it     redelivery resumes; an invalid request
+//	              runs confirming's step unrecorded (its    ends R here, or is parked unrecorded when
+//	              first attempt), then is registered with   no valid status can report it (below).
+//	              the outcome in ONE write: "" → received   A new debit's funds confirmation is a
+//	              → confirming → confirmed → submitting     read: a crash during or after it leaves
+//	              with call_sent_at (or → confirming when   nothing recorded, and the redelivery
+//	              it failed, then withheld or retried);     confirms again. A registration that
+//	              others: Register (→ received)             finds the requestId recorded meanwhile
+//	                                                        treats the delivery as a duplicate
 //	received      debit → confirming; credit → Prepare      nothing sent yet: the redelivery starts over
 //	              (baseline refs), record call_sent_at,
 //	              → submitting
 //	confirming    count the attempt, ConfirmFunds           a read at the provider: repeated safely,
 //	              → submitting with call_sent_at through    also after it answered (CrashAfterConfirm:
-//	              confirmed (one write), or → withheld (R)  nothing of its answer is recorded yet)
+//	              confirmed (one write), or → withheld (R)  nothing of its answer is recorded yet;
+//	                                                        for a new debit, nothing at all)
 //	confirmed     record call_sent_at → submitting          nothing sent yet (rows of earlier versions,
 //	                                                        which recorded confirmed on its own)
 //	submitting    fresh: Settle                             UNCERTAIN: the provider may have committed,

@@ -35,6 +35,10 @@ type scripted struct {
 	panicSettle bool
 	accept      bool // Settle answers Accepted (asynchronous verdict)
 	confirmErrs []error
+	// unavailable makes ConfirmFunds answer that the funds are not
+	// available; onSettle, when set, runs at the start of each Settle.
+	unavailable bool
+	onSettle    func(req *providers.Request)
 	// reconcileFound reports, for Reconcile, whether the ledger has the
 	// request (it looks it up by requestId, as a reference lookup would).
 	reconciles      int
@@ -61,10 +65,16 @@ func (p *scripted) ConfirmFunds(_ context.Context, req *providers.Request) (prov
 			return providers.ConfirmResult{}, err
 		}
 	}
+	if p.unavailable {
+		return providers.ConfirmResult{Reason: "insufficient funds"}, nil
+	}
 	return providers.ConfirmResult{Available: true}, nil
 }
 
 func (p *scripted) Settle(_ context.Context, req *providers.Request) (providers.Outcome, error) {
+	if p.onSettle != nil {
+		p.onSettle(req)
+	}
 	if p.settleDelay > 0 {
 		time.Sleep(p.settleDelay)
 	}

@@ -144,8 +144,11 @@ type delivery struct {
 	// header that a publisher could set.
 	attempt int
 	// counted is set once this delivery's attempt is recorded.
-	counted  bool
-	problems []string
+	counted bool
+	// unrecorded is set while a new debit is not in the store yet: it is
+	// registered with its funds confirmation's outcome (recordDebit).
+	unrecorded bool
+	problems   []string
 	// unreportable lists why no valid PaymentSettlementStatus can carry
 	// this request's outcome (statusProblems); such a request is parked.
 	unreportable []string
@@ -242,16 +245,24 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		}
 	}
 
-	// A new, valid debit is registered already in confirming, its first
-	// attempt counted: "received" would only say that nothing was sent
-	// yet, and so does "confirming" (its step is a read at the provider).
-	// One write instead of two.
+	// A new, valid debit is not recorded before its funds are confirmed:
+	// that step is a read at the provider, and a crash during it loses
+	// nothing (the redelivery finds no record and confirms again). It is
+	// registered with the confirmation's outcome, in one write, durably
+	// before the settle call (recordDebit): one write instead of two.
 	var s store.Settlement
 	var created bool
 	if len(in.problems) == 0 && req.SettlementType == messages.SettlementDebit {
-		s, created, err = h.Store.RegisterMoving(ctx, h.newSettlement(msg, in), store.StateConfirming,
-			store.Change{IncAttempts: true, Note: "attempt 1"})
-		in.counted = created
+		switch got, gerr := h.Store.Get(ctx, in.key); {
+		case errors.Is(gerr, store.ErrNotFound):
+			s, created = h.newSettlement(msg, in), true
+			s.State, s.Attempts = store.StateConfirming, 1
+			in.unrecorded, in.counted = true, true
+		case gerr != nil:
+			return fmt.Errorf("look up %s: %w", in.key.RequestID, gerr)
+		default:
+			s = got
+		}
 	} else {
 		s, created, err = h.Store.Register(ctx, h.newSettlement(msg, in))
 	}
@@ -351,6 +362,36 @@ func describeHeader(v string) string {
 // the step each runs and what a crash in that step means are listed in the
 // package documentation (doc.go).
 func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) error {
+	err := h.steps(ctx, s, in)
+	var rm *recordedMeanwhile
+	if !errors.As(err, &rm) {
+		return err
+	}
+	// A new debit's registration found its requestId recorded by another
+	// delivery meanwhile (recordDebit): this delivery is a duplicate, so
+	// it is checked as one and resumes from the record.
+	rec := rm.s
+	if reason := h.identityMismatch(rec, in.req, in.msg); reason != "" {
+		in.log.Warn().Str("recorded_state", string(rec.State)).Msg(reason)
+		return h.park(ctx, in.msg, 0, reason, in.log)
+	}
+	in.log.Info().Str("state", string(rec.State)).Msg("request recorded by another delivery meanwhile; resuming from its recorded state")
+	in.unrecorded, in.counted = false, false
+	in.syncAttempt(rec)
+	return h.steps(ctx, rec, in)
+}
+
+// recordedMeanwhile is recordDebit's error when the requestId was recorded
+// by another delivery while this one confirmed its funds; s is the record.
+type recordedMeanwhile struct{ s store.Settlement }
+
+func (e *recordedMeanwhile) Error() string {
+	return fmt.Sprintf("%s was recorded by another delivery (now %s) while its funds were confirmed", e.s.RequestID, e.s.State)
+}
+
+// steps is run's loop: the step of each state until the settlement ends,
+// waits, or is handed to the retry queues.
+func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery) error {
 	freshSubmit := false
 	base := in.log
 	for {
@@ -409,6 +450,9 @@ func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) 
 				return e
 			}, ctx)
 			if cerr != nil {
+				if s, err = h.recordDebit(ctx, s, in, store.StateConfirming, store.Change{}); err != nil {
+					return err
+				}
 				return h.failed(ctx, s, in, "confirm funds", cerr)
 			}
 			if !cr.Available {
@@ -417,17 +461,26 @@ func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) 
 					reason = strings.TrimSuffix("funds not available: "+reason, ": ")
 				}
 				log.Info().Str("reason", reason).Msg("confirm funds failed; withholding the debit")
+				if s, err = h.recordDebit(ctx, s, in, store.StateConfirming, store.Change{}); err != nil {
+					return err
+				}
 				return h.finish(ctx, s, in, ending{to: store.StateWithheld, verdict: messages.StatusRejected, reason: reason})
 			}
-			// Confirmed and submitting are recorded in one write, with the
-			// time of the settle call, durably before the call. A crash
-			// before it leaves the settlement in confirming: the
+			// Confirmed and submitting are recorded in one write (for a
+			// new debit, with its registration), with the time of the
+			// settle call, durably before the call. A crash before it
+			// leaves the settlement in confirming, or unrecorded: the
 			// redelivery repeats the confirmation, a read.
 			h.crash(CrashAfterConfirm)
 			freshSubmit = true
 			refs := mergeRefs(mergeRefs(cr.Refs, refCallSentAt, now()), refCallNotSent, "false")
-			s, err = h.move(ctx, s, store.StateSubmitting, store.Change{Refs: refs, Note: "submitting to provider",
-				Via: []store.Waypoint{{State: store.StateConfirmed, Note: "funds confirmed"}}})
+			ch := store.Change{Refs: refs, Note: "submitting to provider",
+				Via: []store.Waypoint{{State: store.StateConfirmed, Note: "funds confirmed"}}}
+			if in.unrecorded {
+				s, err = h.recordDebit(ctx, s, in, store.StateSubmitting, ch)
+			} else {
+				s, err = h.move(ctx, s, store.StateSubmitting, ch)
+			}
 
 		case store.StateConfirmed:
 			// Only rows recorded by earlier versions, which moved to
@@ -590,6 +643,35 @@ func (h *Settlement) countAttempt(ctx context.Context, s store.Settlement, in *d
 	in.counted = true
 	in.syncAttempt(next)
 	return next, nil
+}
+
+// recordDebit registers a new debit (in.unrecorded) in state to with ch,
+// in one write: its history is "" → received → confirming (its first
+// attempt, counted) → ch's waypoints → to. A debit already recorded is
+// returned as it is. A registration that finds the requestId recorded
+// meanwhile (another delivery of it, under another order lock: its
+// headers differ) records nothing and returns a *recordedMeanwhile: run
+// then treats this delivery as a duplicate of the record.
+func (h *Settlement) recordDebit(ctx context.Context, s store.Settlement, in *delivery, to store.State, ch store.Change) (store.Settlement, error) {
+	if !in.unrecorded {
+		return s, nil
+	}
+	ch.IncAttempts = true
+	if to == store.StateConfirming {
+		ch.Note = "attempt 1"
+	} else {
+		ch.Via = append([]store.Waypoint{{State: store.StateConfirming, Note: "attempt 1"}}, ch.Via...)
+	}
+	rec, created, err := h.Store.RegisterMoving(ctx, h.newSettlement(in.msg, in), to, ch)
+	if err != nil {
+		return s, fmt.Errorf("register %s: %w", in.key.RequestID, err)
+	}
+	if !created {
+		return s, &recordedMeanwhile{rec}
+	}
+	in.unrecorded = false
+	in.syncAttempt(rec)
+	return rec, nil
 }
 
 // LockChecker is implemented by stores that can tell whether an order lock
