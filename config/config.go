@@ -51,7 +51,10 @@ type Config struct {
 	// name=bindingkey; empty means q.Payments.Settlements.Status.<user of AMQP_URL>=settlement.status.#.
 	StatusQueues []string `env:"STATUS_QUEUES" help:"Status queues to declare, name=binding key, comma-separated (default q.Payments.Settlements.Status.<AMQP user>=settlement.status.#)."`
 	// Concurrency is how many requests per provider are settled at once.
-	Concurrency int `env:"CONCURRENCY" envDefault:"16" help:"Requests settled at once per provider (consumers per queue)."`
+	// A settlement holds its consumer for its provider calls and store
+	// commits, so the rate one provider's queue can reach is about
+	// Concurrency / that time (Little's law).
+	Concurrency int `env:"CONCURRENCY" envDefault:"16" help:"Requests settled at once per provider (consumers per queue). A settlement holds its consumer for its provider calls and store commits: size it as the rate wanted × that time (e.g. 64 for 500/s with 20 ms calls; docs/benchmark.md)."`
 	// Prefetch is the AMQP prefetch of each consumer.
 	Prefetch int `env:"PREFETCH" envDefault:"1" help:"AMQP prefetch per consumer."`
 	// RetryDelays are the waits before attempts 2, 3, ... (one retry queue each).
