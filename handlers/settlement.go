@@ -662,7 +662,9 @@ func (h *Settlement) recordDebit(ctx context.Context, s store.Settlement, in *de
 	} else {
 		ch.Via = append([]store.Waypoint{{State: store.StateConfirming, Note: "attempt 1"}}, ch.Via...)
 	}
-	rec, created, err := h.Store.RegisterMoving(ctx, h.newSettlement(in.msg, in), to, ch)
+	// s is the new settlement Handle built (newSettlement): Register takes
+	// its request fields, the state and history from to and ch.
+	rec, created, err := h.Store.RegisterMoving(ctx, s, to, ch)
 	if err != nil {
 		return s, fmt.Errorf("register %s: %w", in.key.RequestID, err)
 	}
