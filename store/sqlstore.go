@@ -802,27 +802,60 @@ func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
 // compared as text: pass the canonical form), oldest first (created_at, then
 // request_id).
 func (s *sqlStore) Find(ctx context.Context, c Correlation) ([]Settlement, error) {
-	var where []string
-	var args []any
-	eq := func(col, v string) {
+	vals := [len(findColumns)]string{c.Provider, c.StoreID, c.OrderID, c.TenderType, c.SettlementType,
+		c.Amount, c.Currency, c.CorrelationID}
+	shape := findShape{states: len(c.States)}
+	args := make([]any, 0, len(vals)+len(c.States))
+	for i, v := range vals {
 		if v != "" {
+			shape.fields |= 1 << i
 			args = append(args, v)
-			where = append(where, fmt.Sprintf("%s = $%d", col, len(args)))
 		}
 	}
-	eq("provider", c.Provider)
-	eq("store_id", c.StoreID)
-	eq("order_id", c.OrderID)
-	eq("tender_type", c.TenderType)
-	eq("settlement_type", c.SettlementType)
-	eq("amount", c.Amount)
-	eq("currency", c.Currency)
-	eq("correlation_id", c.CorrelationID)
-	if len(c.States) > 0 {
-		marks := make([]string, len(c.States))
-		for i, st := range c.States {
-			args = append(args, string(st))
-			marks[i] = fmt.Sprintf("$%d", len(args))
+	for _, st := range c.States {
+		args = append(args, string(st))
+	}
+	out, err := queryAll(ctx, s, scanSettlement, findQuery(shape), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: find: %w", err)
+	}
+	return out, nil
+}
+
+// findColumns are the columns Find compares, in Correlation's order.
+var findColumns = [...]string{"provider", "store_id", "order_id", "tender_type", "settlement_type",
+	"amount", "currency", "correlation_id"}
+
+// findShape is which of findColumns a Find compares (bit i: column i) and
+// how many states it accepts: the shape of its SQL text.
+type findShape struct {
+	fields uint8
+	states int
+}
+
+// findQueries caches findQuery's texts: a status handler finds on every
+// status, and the shapes used are few.
+var findQueries sync.Map // findShape → string
+
+// findQuery is the text of a Find of this shape: $1… the compared
+// columns' values in findColumns' order, then the states.
+func findQuery(shape findShape) string {
+	if q, ok := findQueries.Load(shape); ok {
+		return q.(string)
+	}
+	var where []string
+	n := 0
+	for i, col := range findColumns {
+		if shape.fields&(1<<i) != 0 {
+			n++
+			where = append(where, fmt.Sprintf("%s = $%d", col, n))
+		}
+	}
+	if shape.states > 0 {
+		marks := make([]string, shape.states)
+		for i := range marks {
+			n++
+			marks[i] = fmt.Sprintf("$%d", n)
 		}
 		where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
 	}
@@ -831,11 +864,8 @@ func (s *sqlStore) Find(ctx context.Context, c Correlation) ([]Settlement, error
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	query += ` ORDER BY created_at, request_id`
-	out, err := queryAll(ctx, s, scanSettlement, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: find: %w", err)
-	}
-	return out, nil
+	findQueries.Store(shape, query)
+	return query
 }
 
 // LockOrder implements Store.LockOrder. Waiters queue on an in-process
