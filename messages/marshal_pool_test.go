@@ -2,7 +2,11 @@ package messages
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -83,5 +87,32 @@ func TestEncodeDoesNotAllocateAnEncoderPerCall(t *testing.T) {
 	t.Logf("%d bytes per Encode", per)
 	if per >= 4096 {
 		t.Errorf("Encode allocated %d bytes per call, want less than xml.Marshal's 4 KiB buffer", per)
+	}
+}
+
+// Fingerprints recorded by earlier versions (sha256 of xml.Marshal) are
+// the ones computed now: a duplicate of a recorded request still matches.
+func TestFingerprintIsTheRecordedOne(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "request_*.xml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no request samples: %v", err)
+	}
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := DecodeSettlementRequest(body)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		b, err := xml.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if got, want := req.Fingerprint(), hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("%s: Fingerprint %s, want %s (sha256 of xml.Marshal)", f, got, want)
+		}
 	}
 }
