@@ -433,3 +433,52 @@ func TestGroupCommitCrashLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("%d writes acknowledged before SIGKILL, all found", len(acked))
 }
+
+// A write committed alone (a batch of one, without a savepoint) that fails
+// is rolled back whole and gets its own error; the writes after it apply.
+func TestGroupCommitAloneFailingWriteRollsBack(t *testing.T) {
+	s, _ := openSQLiteFile(t)
+	ctx := context.Background()
+	a, b := sample("a"), sample("b")
+	if _, _, err := s.Register(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := s.w.tx(ctx, func(ctx context.Context, q querier) error {
+		if _, err := q.ExecContext(ctx, `INSERT INTO settlements (provider, request_id, state, created_at, updated_at)
+			VALUES ('acme', 'b', 'received', 'x', 'x')`); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failing write: %v, want boom as is", err)
+	}
+	if _, _, err := s.Transition(ctx, a.Key, []State{StateConfirming}, StateSubmitting, Change{}, nil); !errors.Is(err, ErrStateConflict) {
+		t.Errorf("conflicting transition: %v, want ErrStateConflict", err)
+	}
+	err = s.w.tx(ctx, func(ctx context.Context, q querier) error {
+		if _, err := q.ExecContext(ctx, `UPDATE settlements SET state = 'refused' WHERE request_id = 'a'`); err != nil {
+			return err
+		}
+		panic("bug")
+	})
+	if err == nil || !strings.Contains(err.Error(), "panic in a write: bug") {
+		t.Errorf("panicking write: %v", err)
+	}
+	if _, _, err := s.Register(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Transition(ctx, a.Key, []State{StateReceived}, StateConfirming, Change{Note: "after"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, a.Key); err != nil || got.State != StateConfirming {
+		t.Errorf("a = %s, %v; want confirming (the panicking write rolled back)", got.State, err)
+	}
+	if gb, err := s.Get(ctx, b.Key); err != nil || gb.Fingerprint != b.Fingerprint {
+		t.Errorf("b = %+v, %v: want the Register's row, not the failed write's", gb, err)
+	}
+	if h := states(mustHistory(t, s, a.Key)); h != ">received received>confirming" {
+		t.Errorf("history of a = %q", h)
+	}
+}
