@@ -24,8 +24,9 @@ const maxWriteBatch = 256
 // COMMIT returned. Each caller's work runs inside its own savepoint: a
 // caller whose function fails is rolled back to its savepoint, alone, and
 // gets its own error; the others commit. (A batch of one needs no
-// savepoint: its failure rolls back the transaction, runAlone.) A caller sees the writes of the
-// callers before it in the batch (same transaction), so a compare-and-set
+// savepoint: its failure rolls back the transaction, runAlone.) A caller
+// sees the writes of the callers before it in the batch (same
+// transaction), so a compare-and-set
 // like Transition behaves exactly as if the transactions had run one after
 // the other in that order.
 //
