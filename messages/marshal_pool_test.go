@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -16,7 +15,7 @@ import (
 // also after an encoding that failed, and from goroutines at once.
 func TestEncodeMatchesXMLMarshal(t *testing.T) {
 	st := PaymentSettlementStatus{SettlementStatus: StatusSettled, DeclineReason: "a < b & \"c\""}
-	req := &PaymentSettlementRequest{SettlementType: SettlementDebit, ClientContext: "ctx"}
+	req := validRequest()
 	values := []any{st, req, &st}
 	want := make([][]byte, len(values))
 	for i, v := range values {
@@ -98,11 +97,7 @@ func TestFingerprintIsTheRecordedOne(t *testing.T) {
 		t.Fatalf("no request samples: %v", err)
 	}
 	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, err := DecodeSettlementRequest(body)
+		req, err := DecodeSettlementRequest(readGolden(t, filepath.Base(f)))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
