@@ -52,6 +52,10 @@
 //     wait never leaves the lock held. The holder keeps that connection until
 //     it unlocks: size the server's max_connections for the orders held at
 //     once. If the connection drops while held, PostgreSQL releases the lock.
+//     The statement that takes the lock also leaves a random token in the
+//     session's settings (settlement_worker.order_lock); CheckLock, before
+//     every provider call, reads it back on that session: a session that
+//     ended, was reset (DISCARD ALL) or is another one shows no such token.
 //
 // Times are taken by the store (time.Now, or the WithClock option), kept in
 // UTC with microsecond precision in both backends.

@@ -105,10 +105,18 @@ type sqlStore struct {
 	// release drops the SQLite file lock (nil for PostgreSQL).
 	release func()
 	// held are the order locks this store holds, by orderKey, for
-	// CheckLock (the PostgreSQL connection holding the advisory lock; nil
-	// for SQLite's in-process lock).
+	// CheckLock.
 	heldMu sync.Mutex
-	held   map[string]*sql.Conn
+	held   map[string]heldLock
+}
+
+// heldLock is an order lock LockOrder took: with PostgreSQL, the
+// connection whose session holds the advisory lock and the token that
+// session shows while it does (pgAdvisoryLock); zero for SQLite's
+// in-process lock.
+type heldLock struct {
+	conn  *sql.Conn
+	token string
 }
 
 func newSQLStore(db *sql.DB, d dialect, o options) *sqlStore {
@@ -878,24 +886,25 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 	if err != nil {
 		return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
 	}
-	var conn *sql.Conn
+	var h heldLock
 	key := lockKey(provider, storeID, orderID)
 	if s.d.advisoryLocks {
-		if conn, err = s.db.Conn(ctx); err != nil {
+		if h.conn, err = s.db.Conn(ctx); err != nil {
 			unlockLocal()
 			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
 		}
-		if err := pgAdvisoryLock(ctx, conn, key); err != nil {
-			discardConn(conn)
+		h.token = newLockToken(key)
+		if err := pgAdvisoryLock(ctx, h.conn, key, h.token); err != nil {
+			discardConn(h.conn)
 			unlockLocal()
 			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
 		}
 	}
 	s.heldMu.Lock()
 	if s.held == nil {
-		s.held = map[string]*sql.Conn{}
+		s.held = map[string]heldLock{}
 	}
-	s.held[okey] = conn
+	s.held[okey] = h
 	s.heldMu.Unlock()
 	var once sync.Once
 	return func() {
@@ -903,8 +912,8 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 			s.heldMu.Lock()
 			delete(s.held, okey)
 			s.heldMu.Unlock()
-			if conn != nil {
-				pgAdvisoryUnlock(conn, key)
+			if h.conn != nil {
+				pgAdvisoryUnlock(h.conn, key)
 			}
 			unlockLocal()
 		})
@@ -920,19 +929,15 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 func (s *sqlStore) CheckLock(ctx context.Context, provider, storeID, orderID string) error {
 	okey := orderKey(provider, storeID, orderID)
 	s.heldMu.Lock()
-	conn, ok := s.held[okey]
+	h, ok := s.held[okey]
 	s.heldMu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: order %s/%s/%s is not locked by this process", ErrLockLost, provider, storeID, orderID)
 	}
-	if conn == nil {
+	if h.conn == nil {
 		return nil // SQLite: the in-process lock is the whole lock
 	}
-	key := lockKey(provider, storeID, orderID)
-	var held bool
-	err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
-		AND pid = pg_backend_pid() AND granted AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1)`,
-		int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)).Scan(&held)
+	held, err := pgHoldsLock(ctx, h.conn, h.token)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: order %s/%s/%s: the session holding it cannot be checked: %v", ErrLockLost, provider, storeID, orderID, err)
