@@ -19,6 +19,12 @@
 //     commits, so at a few hundred settlements a second and 20 ms a call,
 //     32 consumers set the pace (Little's law: in flight = rate × time
 //     held), 64 do not. Until 2026-12-06 one -concurrency (32) set both.
+//     Radial's statuses get as many consumers on SQLite
+//     (-status-concurrency, RADIAL_STATUS_CONCURRENCY): each settlement
+//     yields one, and at the worker's default of 16 they were the stage
+//     requests queued before (group commit batches grow with the writers).
+//     The -postgres run keeps 16 (-postgres-status-concurrency): there the
+//     server's cores are the bound, and 64 status handlers halved its rate.
 //  2. The worker end to end, once per -latency value: the real
 //     settlement-worker binary as a subprocess (fresh process, fresh SQLite
 //     store), the Radial sandbox in-process on a loopback listener with that
@@ -148,18 +154,22 @@ type options struct {
 	n           int
 	rawN        int
 	concurrency int
-	publishers  int
-	window      int
-	latencies   []time.Duration
-	queueType   string
-	timeout     time.Duration
-	amqpURL     string
-	mgmtURL     string
-	keep        bool
-	workerEnv   []string
-	mixed       bool // run the mixed-provider phase
-	onlyMixed   bool // run only the mixed-provider phase
-	mixedN      int  // requests per provider in the mixed run
+	// statusConcurrency is the worker's RADIAL_STATUS_CONCURRENCY on
+	// SQLite (0: as concurrency); pgStatusConcurrency on PostgreSQL.
+	statusConcurrency   int
+	pgStatusConcurrency int
+	publishers          int
+	window              int
+	latencies           []time.Duration
+	queueType           string
+	timeout             time.Duration
+	amqpURL             string
+	mgmtURL             string
+	keep                bool
+	workerEnv           []string
+	mixed               bool // run the mixed-provider phase
+	onlyMixed           bool // run only the mixed-provider phase
+	mixedN              int  // requests per provider in the mixed run
 	// postgres, when set, is a PostgreSQL server (admin DSN): one more
 	// worker run at the first latency with its store on a scratch
 	// database created there and dropped at the end.
@@ -214,6 +224,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.n, "n", 2000, "settlement requests per worker run (all distinct orders)")
 	fs.IntVar(&o.rawN, "raw-n", 0, "messages in the raw broker run (0: 10 × n, at least 5000)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "worker CONCURRENCY (consumers per request queue: settlements in flight per provider)")
+	fs.IntVar(&o.statusConcurrency, "status-concurrency", 0, "worker RADIAL_STATUS_CONCURRENCY on SQLite (0: as -concurrency; one status per settlement)")
+	fs.IntVar(&o.pgStatusConcurrency, "postgres-status-concurrency", 16, "worker RADIAL_STATUS_CONCURRENCY in the -postgres run (the worker's default; more contends for a small server's cores)")
 	fs.IntVar(&o.publishers, "publishers", 32, "the raw run's publishers and prefetch, and each load's publishers")
 	fs.IntVar(&o.window, "window", 0, "most requests outstanding (published, not completed) at once (0: 4 × publishers)")
 	lat := fs.String("latency", "0ms,20ms", "comma-separated Radial sandbox latencies, one worker run each")
@@ -271,6 +283,12 @@ func parseFlags(args []string) (options, error) {
 	if o.concurrency < 1 || o.concurrency > 1024 {
 		errs = append(errs, errors.New("-concurrency must be between 1 and 1024"))
 	}
+	if o.statusConcurrency < 0 || o.statusConcurrency > 1024 {
+		errs = append(errs, errors.New("-status-concurrency must be between 0 (as -concurrency) and 1024"))
+	}
+	if o.pgStatusConcurrency < 1 || o.pgStatusConcurrency > 1024 {
+		errs = append(errs, errors.New("-postgres-status-concurrency must be between 1 and 1024"))
+	}
 	if o.publishers < 1 || o.publishers > 1024 {
 		errs = append(errs, errors.New("-publishers must be between 1 and 1024"))
 	}
@@ -304,6 +322,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.window <= 0 {
 		o.window = 4 * o.publishers
+	}
+	if o.statusConcurrency == 0 {
+		o.statusConcurrency = o.concurrency
 	}
 	return o, errors.Join(errs...)
 }

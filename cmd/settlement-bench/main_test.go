@@ -24,6 +24,17 @@ func TestParseFlagsPhases(t *testing.T) {
 		{name: "negative backlog", args: []string{"-backlog", "-1"}, wantErr: "-backlog must be"},
 		{name: "backlog with only the mixed run", args: []string{"-backlog", "10", "-only-mixed"}, wantErr: "-only-mixed and -backlog"},
 		{name: "zero open-loop duration", args: []string{"-openloop-duration", "0s"}, wantErr: "-openloop-duration must be positive"},
+		{name: "status consumers as request consumers by default, 16 on PostgreSQL", check: func(o options) bool {
+			return o.statusConcurrency == 64 && o.pgStatusConcurrency == 16
+		}},
+		{name: "status consumers follow -concurrency", args: []string{"-concurrency", "32"}, check: func(o options) bool {
+			return o.statusConcurrency == 32 && o.pgStatusConcurrency == 16
+		}},
+		{name: "status consumers set", args: []string{"-status-concurrency", "8", "-postgres-status-concurrency", "4"}, check: func(o options) bool {
+			return o.statusConcurrency == 8 && o.pgStatusConcurrency == 4
+		}},
+		{name: "negative status consumers", args: []string{"-status-concurrency", "-1"}, wantErr: "-status-concurrency must be"},
+		{name: "no PostgreSQL status consumers", args: []string{"-postgres-status-concurrency", "0"}, wantErr: "-postgres-status-concurrency must be"},
 		{name: "negative open-loop rate", args: []string{"-openloop-rate", "-5"}, wantErr: "-openloop-rate must be"},
 	}
 	for _, tt := range tests {

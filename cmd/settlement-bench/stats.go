@@ -105,7 +105,7 @@ func (r *report) print(w io.Writer) {
 func (r *report) printSingle(w io.Writer) {
 	o := r.opts
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "### Settlement throughput (%s queues, CONCURRENCY=%d)\n\n", o.queueType, o.concurrency)
+	fmt.Fprintf(w, "### Settlement throughput (%s queues, CONCURRENCY=%d, RADIAL_STATUS_CONCURRENCY=%d; %d on PostgreSQL)\n\n", o.queueType, o.concurrency, o.statusConcurrency, o.pgStatusConcurrency)
 	fmt.Fprintf(w, "Measured with `%s` on %s. Requests: %d-byte PaymentSettlementRequest debits (PaymentContextBase, distinct orders), at most %d outstanding.\n\n",
 		r.command, r.machine, r.bodySize, o.window)
 	fmt.Fprintln(w, "| Path | Messages | Throughput | p50 latency | p99 latency | Peak RSS | vs raw |")
@@ -278,7 +278,7 @@ func (r *report) printBacklog(w io.Writer) {
 	o, b := r.opts, r.backlog
 	s := b.sample
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "### Draining a backlog (%s queues, CONCURRENCY=%d)\n\n", o.queueType, o.concurrency)
+	fmt.Fprintf(w, "### Draining a backlog (%s queues, CONCURRENCY=%d, RADIAL_STATUS_CONCURRENCY=%d)\n\n", o.queueType, o.concurrency, o.statusConcurrency)
 	fmt.Fprintf(w, "%d requests published (with confirms, %d publishers) into the request queue in %s before the worker started; the worker took %s from its start to consuming; the drain is timed from then to its last status event. Radial sandbox 0 ms.\n\n",
 		s.n, o.concurrency, b.prepublish.Round(time.Millisecond), b.startup.Round(time.Millisecond))
 	fmt.Fprintln(w, "| Run | Messages | Drain rate | vs closed loop (-n) | vs raw | Worker CPU per settlement | Peak RSS (VmHWM) |")

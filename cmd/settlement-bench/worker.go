@@ -207,9 +207,9 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, err
 	}
-	storeDSN := rc.storeDSN
+	storeDSN, statuses := rc.storeDSN, o.pgStatusConcurrency
 	if storeDSN == "" {
-		storeDSN = "sqlite:" + filepath.Join(runDir, "bench.db")
+		storeDSN, statuses = "sqlite:"+filepath.Join(runDir, "bench.db"), o.statusConcurrency
 	}
 	env := []string{
 		"AMQP_URL=" + rc.workerURL,
@@ -219,6 +219,7 @@ func runWorker(ctx context.Context, o options, rc workerRunConfig) (*workerResul
 		"RADIAL_STATUS_QUEUE=" + radialStatusQueue,
 		"STORE_DSN=" + storeDSN,
 		"CONCURRENCY=" + strconv.Itoa(o.concurrency),
+		"RADIAL_STATUS_CONCURRENCY=" + strconv.Itoa(statuses),
 		"QUEUE_TYPE=" + o.queueType,
 		"HTTP_ADDR=off",
 		"LOG_LEVEL=warn",

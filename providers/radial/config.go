@@ -51,8 +51,11 @@ type Config struct {
 	// by the client.
 	StatusQueue string `env:"STATUS_QUEUE" help:"Radial's status queue (default q.Payments.Settlements.Status.<user of RADIAL_AMQP_URL> when RADIAL_AMQP_URL is Radial's own broker or vhost; required on ours, and never one of our own queues)."`
 	// StatusConcurrency is how many Radial statuses are handled at once
-	// (statuses of one order always one at a time, in queue order).
-	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once; those of one order one at a time, in queue order (an S before its chargeback R)."`
+	// (statuses of one order always one at a time, in queue order). A
+	// status handler holds its consumer for the order lock, a store commit
+	// and the publish of our event with its confirm; below CONCURRENCY
+	// the statuses become the stage settlements queue before.
+	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once; those of one order one at a time, in queue order (an S before its chargeback R). Each settlement yields one status: with SQLite size it as CONCURRENCY (more writers share each commit); with PostgreSQL the server's cores bound it (docs/benchmark.md)."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
