@@ -113,27 +113,28 @@ func newLockToken(key int64) string {
 // pgAdvisoryLock takes the session advisory lock key on conn, polling
 // pg_try_advisory_lock so that ctx is honoured while waiting and a
 // cancelled wait can never leave the lock held. The statement that takes
-// the lock also sets the session's lockTokenSetting to token, which
-// pgHoldsLock reads back. The caller must discard conn (discardConn) when
-// it returns an error: whether the last try took the lock is then unknown,
-// and ending the session is what releases it.
-func pgAdvisoryLock(ctx context.Context, conn *sql.Conn, key int64, token string) error {
+// the lock also sets the session's lockTokenSetting to a new token
+// (newLockToken), which it returns for pgHoldsLock. The caller must discard
+// conn (discardConn) when it returns an error: whether the last try took
+// the lock is then unknown, and ending the session is what releases it.
+func pgAdvisoryLock(ctx context.Context, conn *sql.Conn, key int64) (token string, err error) {
+	token = newLockToken(key)
 	wait := pgLockFirstWait
 	for {
 		var ok bool
 		// CASE evaluates in order: the token is set only with the lock.
 		if err := conn.QueryRowContext(ctx, `SELECT CASE WHEN pg_try_advisory_lock($1)
 			THEN set_config('`+lockTokenSetting+`', $2, false) = $2 ELSE false END`, key, token).Scan(&ok); err != nil {
-			return err
+			return "", err
 		}
 		if ok {
-			return nil
+			return token, nil
 		}
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return "", ctx.Err()
 		case <-t.C:
 		}
 		wait = min(wait*2, pgLockMaxWait)

@@ -22,31 +22,13 @@ import (
 // text once per connection: a round trip of its own, the first time only).
 type stmtCounter struct {
 	queries, prepares atomic.Int64
-
-	mu   sync.Mutex
-	sqls []string // the text of every statement, in order
+	last              atomic.Pointer[string] // the text of the latest statement
 }
 
 func (c *stmtCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	c.queries.Add(1)
-	c.mu.Lock()
-	c.sqls = append(c.sqls, d.SQL)
-	c.mu.Unlock()
+	c.last.Store(&d.SQL)
 	return ctx
-}
-
-// since returns the texts of the statements sent after the first n.
-func (c *stmtCounter) since(n int) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.sqls[min(n, len(c.sqls)):])
-}
-
-// sent is the number of statement texts recorded so far.
-func (c *stmtCounter) sent() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.sqls)
 }
 
 func (c *stmtCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}

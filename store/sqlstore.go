@@ -893,8 +893,7 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 			unlockLocal()
 			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
 		}
-		h.token = newLockToken(key)
-		if err := pgAdvisoryLock(ctx, h.conn, key, h.token); err != nil {
+		if h.token, err = pgAdvisoryLock(ctx, h.conn, key); err != nil {
 			discardConn(h.conn)
 			unlockLocal()
 			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
