@@ -51,6 +51,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -138,7 +139,16 @@ func chaos(ctx context.Context, o options, out *os.File) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(tmp)
+	failures := 0
+	// A failed run keeps what it judged from: the SQLite store, the
+	// PostgreSQL database and every worker's log.
+	defer func() {
+		if failures == 0 {
+			os.RemoveAll(tmp)
+			return
+		}
+		progress("kept for diagnosis: %s (the SQLite store, each worker's log)", tmp)
+	}()
 	progress("building the worker")
 	bin, err := buildWorker(ctx, tmp)
 	if err != nil {
@@ -152,7 +162,6 @@ func chaos(ctx context.Context, o options, out *os.File) (int, error) {
 	if !o.keepBroker {
 		defer func() { _ = b.stop(context.WithoutCancel(ctx)) }()
 	}
-	failures := 0
 	for _, st := range o.stores {
 		sc := scenario{name: "sqlite, 1 worker", store: st, storeDSN: sqliteDSN(filepath.Join(tmp, "sqlite")), replicas: 1}
 		if st == "postgres" {
@@ -160,7 +169,13 @@ func chaos(ctx context.Context, o options, out *os.File) (int, error) {
 			if err != nil {
 				return failures, err
 			}
-			defer drop()
+			defer func() {
+				if failures == 0 {
+					drop()
+					return
+				}
+				progress("kept for diagnosis: the PostgreSQL database %s", databaseOf(dsn))
+			}()
 			sc = scenario{name: "postgres, 2 replicas", store: st, storeDSN: dsn, replicas: 2}
 		}
 		progress("scenario %s: %d settlements per provider", sc.name, o.n)
@@ -175,6 +190,15 @@ func chaos(ctx context.Context, o options, out *os.File) (int, error) {
 		}
 	}
 	return failures, nil
+}
+
+// databaseOf is the database a PostgreSQL DSN names (no credentials).
+func databaseOf(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return strings.TrimPrefix(u.Path, "/")
 }
 
 func progress(format string, args ...any) {

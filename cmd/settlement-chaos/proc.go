@@ -16,7 +16,8 @@ import (
 )
 
 // worker is one settlement-worker subprocess; its stderr (JSON logs) is kept
-// in a short tail for failure messages.
+// in a short tail for failure messages and appended to its log file (kept
+// with the store when a run fails).
 type worker struct {
 	name   string
 	cmd    *exec.Cmd
@@ -28,7 +29,11 @@ type worker struct {
 	lines    []string
 }
 
-func startWorker(name, bin string, vars []string) (*worker, error) {
+func startWorker(name, bin, logPath string, vars []string) (*worker, error) {
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin)
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GOMAXPROCS", "GODEBUG"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -38,18 +43,22 @@ func startWorker(name, bin string, vars []string) (*worker, error) {
 	cmd.Env = append(cmd.Env, vars...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		logFile.Close()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		logFile.Close()
 		return nil, fmt.Errorf("start worker %s: %w", name, err)
 	}
 	w := &worker{name: name, cmd: cmd, exited: make(chan struct{})}
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
+		defer logFile.Close()
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
+			_, _ = fmt.Fprintln(logFile, sc.Text())
 			w.mu.Lock()
 			w.lines = append(w.lines, sc.Text())
 			if len(w.lines) > 20 {

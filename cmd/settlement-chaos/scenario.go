@@ -220,7 +220,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 			}
 			selfExits++
 			time.Sleep(time.Second)
-			nw, err := startWorker(w.name, bin, env)
+			nw, err := startWorker(w.name, bin, workerLog(dir, sc, w.name), env)
 			if err != nil {
 				note("%s: restart worker %s: %v", sc.name, w.name, err)
 				return
@@ -230,7 +230,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		}()
 	}
 	for i := range workers {
-		if workers[i], err = startWorker(fmt.Sprintf("w%d", i), bin, env); err != nil {
+		if workers[i], err = startWorker(fmt.Sprintf("w%d", i), bin, workerLog(dir, sc, fmt.Sprintf("w%d", i)), env); err != nil {
 			return nil, "", err
 		}
 		watch(i, workers[i])
@@ -324,7 +324,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 			progress("%s: SIGKILL worker %s at %.0f%% verdicts", sc.name, workers[i].name, progressOf()*100)
 			workers[i].kill()
 			time.Sleep(time.Second)
-			workers[i], err = startWorker(workers[i].name, bin, env)
+			workers[i], err = startWorker(workers[i].name, bin, workerLog(dir, sc, workers[i].name), env)
 			if err == nil {
 				watch(i, workers[i])
 			}
@@ -454,6 +454,12 @@ func lastLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// workerLog is the log file of worker name in scenario sc: every start of
+// it appends there.
+func workerLog(dir string, sc scenario, name string) string {
+	return filepath.Join(dir, sc.store+"-"+name+".log")
 }
 
 // sqliteDSN is a fresh SQLite store in dir.
