@@ -95,9 +95,12 @@ func dial(ctx context.Context, url, name string) (*amqp.Connection, error) {
 	}
 }
 
-// consumeForever consumes queue (auto-ack) through broker restarts and
-// calls f for each delivery, until ctx ends. A queue that does not exist
-// yet (the worker declares it) is waited for.
+// consumeForever consumes queue through broker restarts and calls f for
+// each delivery, acking it after f, until ctx ends. A queue that does not
+// exist yet (the worker declares it) is waited for. Deliveries are acked,
+// not auto-acked: a restart may redeliver what f already saw (the judge
+// counts events by message_id and parked copies apart) but never drops
+// what f has not seen, which the judge would call lost.
 func consumeForever(ctx context.Context, url, queue string, f func(amqp.Delivery)) {
 	for ctx.Err() == nil {
 		conn, err := dial(ctx, url, "settlement-chaos-"+queue)
@@ -107,7 +110,7 @@ func consumeForever(ctx context.Context, url, queue string, f func(amqp.Delivery
 		ch, err := conn.Channel()
 		var ds <-chan amqp.Delivery
 		if err == nil {
-			ds, err = ch.Consume(queue, "", true, false, false, false, nil)
+			ds, err = ch.Consume(queue, "", false, false, false, false, nil)
 		}
 		if err != nil {
 			conn.Close()
@@ -130,6 +133,7 @@ func consumeForever(ctx context.Context, url, queue string, f func(amqp.Delivery
 						return
 					}
 					f(d)
+					_ = d.Ack(false) // a lost ack redelivers: seen twice, not lost
 				}
 			}
 		}()
