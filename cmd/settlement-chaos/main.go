@@ -140,14 +140,21 @@ func chaos(ctx context.Context, o options, out *os.File) (int, error) {
 		return 0, err
 	}
 	failures := 0
-	// A failed run keeps what it judged from: the SQLite store, the
-	// PostgreSQL database and every worker's log.
+	// A failed run keeps what it judged from (the SQLite store, the
+	// PostgreSQL database, every worker's log); a passing one removes it.
+	type scratch struct {
+		what   string
+		remove func()
+	}
+	scratches := []scratch{{tmp + " (the SQLite store, each worker's log)", func() { os.RemoveAll(tmp) }}}
 	defer func() {
-		if failures == 0 {
-			os.RemoveAll(tmp)
-			return
+		for _, sc := range scratches {
+			if failures == 0 {
+				sc.remove()
+			} else {
+				progress("kept for diagnosis: %s", sc.what)
+			}
 		}
-		progress("kept for diagnosis: %s (the SQLite store, each worker's log)", tmp)
 	}()
 	progress("building the worker")
 	bin, err := buildWorker(ctx, tmp)
@@ -169,13 +176,7 @@ func chaos(ctx context.Context, o options, out *os.File) (int, error) {
 			if err != nil {
 				return failures, err
 			}
-			defer func() {
-				if failures == 0 {
-					drop()
-					return
-				}
-				progress("kept for diagnosis: the PostgreSQL database %s", databaseOf(dsn))
-			}()
+			scratches = append(scratches, scratch{"the PostgreSQL database " + databaseOf(dsn), drop})
 			sc = scenario{name: "postgres, 2 replicas", store: st, storeDSN: dsn, replicas: 2}
 		}
 		progress("scenario %s: %d settlements per provider", sc.name, o.n)
