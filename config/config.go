@@ -72,6 +72,9 @@ type Config struct {
 	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" help:"Largest settlement request body in bytes; a larger one is parked (intake: refused) before any provider call."`
 	// StoreDSN selects the durable store.
 	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state)."`
+	// StorePoolSize bounds the PostgreSQL sessions a worker runs its store
+	// statements on; the sessions holding order locks are apart.
+	StorePoolSize int `env:"STORE_POOL_SIZE" envDefault:"8" help:"PostgreSQL: the most sessions this worker runs its store statements on at once; the rest wait in the worker. Each order lock held (one per settlement or status in flight) keeps one more, mostly idle. A few busy sessions per server core do more than many (64 burned twice the server CPU per statement of 8 on 2 cores; docs/benchmark.md). SQLite ignores it."`
 	// StoreEncryptionKey seals request and status event bodies (which may
 	// hold raw card numbers) in the store; StoreEncryptionOldKeys still
 	// open what earlier keys sealed.
@@ -302,6 +305,9 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.StoreDSN) == "" {
 		bad("STORE_DSN", "is required: sqlite:/path/to/file.db or postgres://user:pass@host/db")
+	}
+	if c.StorePoolSize < 1 || c.StorePoolSize > 1024 {
+		bad("STORE_POOL_SIZE", "must be between 1 and 1024 (got %d)", c.StorePoolSize)
 	}
 	for _, a := range []struct{ name, addr string }{{"HTTP_ADDR", c.HTTPAddr}, {"PPROF_ADDR", c.PprofAddr}} {
 		if a.addr == "off" || (a.name == "HTTP_ADDR" && a.addr == "") {

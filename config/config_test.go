@@ -25,7 +25,7 @@ import (
 // allVars are the environment variables the worker documents.
 var allVars = []string{
 	"AMQP_URL", "AMQP_TLS_CA_FILE", "AMQP_TLS_CERT_FILE", "AMQP_TLS_KEY_FILE", "AMQP_REFUSED_GRACE", "PROVIDERS", "QUEUE_TYPE", "STATUS_QUEUES", "CONCURRENCY", "PREFETCH",
-	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "ORDER_LOCK_WAIT", "MAX_REQUEST_BYTES", "STORE_DSN", "STORE_ENCRYPTION_KEY", "STORE_ENCRYPTION_OLD_KEYS", "SHUTDOWN_TIMEOUT",
+	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "ORDER_LOCK_WAIT", "MAX_REQUEST_BYTES", "STORE_DSN", "STORE_POOL_SIZE", "STORE_ENCRYPTION_KEY", "STORE_ENCRYPTION_OLD_KEYS", "SHUTDOWN_TIMEOUT",
 	"HTTP_ADDR", "PPROF_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
 	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
@@ -96,6 +96,7 @@ func TestLoadDefaults(t *testing.T) {
 		OrderLockWait:    250 * time.Millisecond,
 		MaxRequestBytes:  1 << 20,
 		StoreDSN:         "sqlite:settlement-worker.db",
+		StorePoolSize:    8,
 		ShutdownTimeout:  30 * time.Second,
 		HTTPAddr:         "127.0.0.1:9090",
 		PprofAddr:        "off",
@@ -290,6 +291,7 @@ func TestLoadValidationRules(t *testing.T) {
 		{"MAX_REQUEST_BYTES 0", []string{"MAX_REQUEST_BYTES", "0"}, "MAX_REQUEST_BYTES", "must be positive (got 0)"},
 		{"MAX_REQUEST_BYTES negative", []string{"MAX_REQUEST_BYTES", "-1"}, "MAX_REQUEST_BYTES", "must be positive"},
 		{"STORE_DSN blank", []string{"STORE_DSN", "   "}, "STORE_DSN", "is required"},
+		{"STORE_POOL_SIZE 0", []string{"STORE_POOL_SIZE", "0"}, "STORE_POOL_SIZE", "between 1 and 1024 (got 0)"},
 		{"SHUTDOWN_TIMEOUT zero", []string{"SHUTDOWN_TIMEOUT", "0s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
 		{"OUTBOX_RELAY_AFTER zero", []string{"OUTBOX_RELAY_AFTER", "0s"}, "OUTBOX_RELAY_AFTER", "at least 1s"},
 		{"OUTBOX_RELAY_AFTER below the mark delay margin", []string{"OUTBOX_RELAY_AFTER", "999ms"}, "OUTBOX_RELAY_AFTER", "(got 999ms)"},

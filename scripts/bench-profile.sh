@@ -12,6 +12,9 @@
 #   go tool pprof -top -cum .tmp/prof/cpu.pprof
 #
 # Use an -n large enough for the first worker run to last well over 16 s.
+# PROFILE_PHASE names the progress line to wait for instead of the first
+# worker run's, e.g. PROFILE_PHASE='open-loop run' (with
+# -openloop-duration well over 16 s) profiles the open-loop phase.
 set -euo pipefail
 out=${1:?usage: bench-profile.sh OUT_DIR [settlement-bench flags...]}
 shift
@@ -23,7 +26,7 @@ pport=$(freeport) # PPROF_ADDR: /debug/pprof (served only there)
 go run ./cmd/settlement-bench -worker-env "HTTP_ADDR=127.0.0.1:$port" -worker-env "PPROF_ADDR=127.0.0.1:$pport" "$@" >"$out/report.txt" 2>"$out/progress.txt" &
 bench=$!
 for _ in $(seq 1 1200); do
-	grep -q "worker run 1/" "$out/progress.txt" 2>/dev/null && break
+	grep -q "${PROFILE_PHASE:-worker run 1/}" "$out/progress.txt" 2>/dev/null && break
 	kill -0 "$bench" 2>/dev/null || break
 	sleep 0.5
 done

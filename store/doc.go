@@ -50,8 +50,11 @@
 //     session advisory lock OrderLockKey(provider, store, order) on a
 //     dedicated connection, polling pg_try_advisory_lock so that a cancelled
 //     wait never leaves the lock held. The holder keeps that connection until
-//     it unlocks: size the server's max_connections for the orders held at
-//     once. If the connection drops while held, PostgreSQL releases the lock.
+//     it unlocks; lock sessions come from a pool of their own, and every
+//     other statement runs on a small bounded pool (WithPoolSize, default
+//     DefaultPoolSize), so that a holder never waits for a statement session
+//     with its lock's taken from the same pool: size the server's
+//     max_connections for the orders held at once plus that pool. If the connection drops while held, PostgreSQL releases the lock.
 //     The statement that takes the lock also leaves a random token in the
 //     session's settings (settlement_worker.order_lock); CheckLock, before
 //     every provider call, reads it back on that session: a session that

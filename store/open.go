@@ -26,6 +26,7 @@ type options struct {
 	busyTimeout time.Duration
 	readOnly    bool
 	warm        int
+	poolSize    int
 }
 
 // WithClock makes the store take its timestamps (created_at, updated_at,
@@ -50,8 +51,22 @@ func WithBusyTimeout(d time.Duration) Option {
 	}
 }
 
-// WithWarmPool makes Open connect up to n PostgreSQL sessions (at most the
-// idle pool's size) before it returns, so that the first settlements do not
+// DefaultPoolSize is how many PostgreSQL sessions a store runs its
+// statements on at most, unless WithPoolSize says otherwise.
+const DefaultPoolSize = 8
+
+// WithPoolSize bounds the PostgreSQL sessions the store runs its statements
+// on at once (n < 1: DefaultPoolSize); callers beyond it wait for a session
+// in the process, not in the server. The sessions that hold order locks
+// (LockOrder, one per lock held) are apart and not counted. SQLite ignores
+// it.
+func WithPoolSize(n int) Option {
+	return func(o *options) { o.poolSize = n }
+}
+
+// WithWarmPool makes Open connect up to n PostgreSQL sessions for order
+// locks (at most their idle pool's size), and the statement pool's
+// (WithPoolSize), before it returns, so that the first settlements do not
 // all wait for new sessions at once: a PostgreSQL connection costs a
 // backend process and a SCRAM handshake, and a loaded worker starting cold
 // spent its first seconds connecting (the bench's p99 was 10 s). It is
@@ -166,25 +181,45 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	if _, set := cfg.RuntimeParams[planCacheMode]; !set {
 		opts = append(opts, stdlib.OptionAfterConnect(setGenericPlans))
 	}
+	// Statements run on a small pool: a few busy sessions get more done
+	// than many on the server's cores (in the bench, 64 busy sessions
+	// burned twice the server CPU per statement that 8 did). Its sessions
+	// stay open while the store is.
+	size := o.poolSize
+	if size < 1 {
+		size = DefaultPoolSize
+	}
 	db := stdlib.OpenDB(*cfg, opts...)
-	// LockOrder holds one connection per held order lock, and its holder
-	// runs its statements on another: a loaded worker uses about twice its
-	// handlers' concurrency. Keep that many idle, or every release beyond
-	// the idle limit closes a session that the next lock opens again (a
-	// PostgreSQL backend started per settlement: under load the worker
-	// spent most of its time connecting). Idle ones close after a minute,
-	// so that a replica that was busy does not keep sessions another
-	// replica needs (max_connections).
-	db.SetMaxIdleConns(pgMaxIdleConns)
-	db.SetConnMaxIdleTime(time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	db.SetMaxOpenConns(size)
+	db.SetMaxIdleConns(size)
+	// Each order lock held keeps a session of its own (LockOrder), mostly
+	// idle: a pool apart, so that holders never wait for the statement
+	// pool's sessions with a lock's taken from it. Keep as many idle as
+	// locks are held at once, or every release beyond the idle limit
+	// closes a session that the next lock opens again (a PostgreSQL backend
+	// started per settlement: under load the worker spent most of its time
+	// connecting). Idle ones close after a minute, so that a replica that
+	// was busy does not keep sessions another replica needs
+	// (max_connections).
+	lockDB := stdlib.OpenDB(*cfg, opts...)
+	lockDB.SetMaxIdleConns(pgMaxIdleConns)
+	lockDB.SetConnMaxIdleTime(time.Minute)
+	closeBoth := func() {
 		db.Close()
+		lockDB.Close()
+	}
+	if err := db.PingContext(ctx); err != nil {
+		closeBoth()
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL (check host, port, credentials and that the database exists): %w", shown, err)
 	}
-	warmPool(ctx, db, min(o.warm, pgMaxIdleConns))
+	warmPool(ctx, db, size)
+	if !o.readOnly {
+		warmPool(ctx, lockDB, min(o.warm, pgMaxIdleConns))
+	}
 	s := newSQLStore(db, postgresDialect, o)
+	s.lockDB = lockDB
 	if err := s.prepare(ctx); err != nil {
-		db.Close()
+		closeBoth()
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
 	}
 	return s, nil

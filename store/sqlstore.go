@@ -108,6 +108,9 @@ type sqlStore struct {
 	// CheckLock.
 	heldMu sync.Mutex
 	held   map[string]heldLock
+	// lockDB is PostgreSQL's pool of order-lock sessions, apart from db's
+	// statement sessions (nil for SQLite, whose order locks are in-process).
+	lockDB *sql.DB
 }
 
 // heldLock is an order lock LockOrder took: with PostgreSQL, the
@@ -889,7 +892,7 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 	var h heldLock
 	key := lockKey(provider, storeID, orderID)
 	if s.d.advisoryLocks {
-		if h.conn, err = s.db.Conn(ctx); err != nil {
+		if h.conn, err = s.lockSessions().Conn(ctx); err != nil {
 			unlockLocal()
 			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
 		}
@@ -917,6 +920,15 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 			unlockLocal()
 		})
 	}, nil
+}
+
+// lockSessions is the pool LockOrder takes a PostgreSQL session from:
+// lockDB, or db for a store made without one (tests).
+func (s *sqlStore) lockSessions() *sql.DB {
+	if s.lockDB != nil {
+		return s.lockDB
+	}
+	return s.db
 }
 
 // CheckLock reports whether this store still holds the order's lock taken
@@ -985,6 +997,9 @@ func (s *sqlStore) Close() error {
 	var err error
 	if s.w == nil || s.db != s.w.db {
 		err = s.db.Close()
+	}
+	if s.lockDB != nil {
+		s.lockDB.Close()
 	}
 	if werr != nil {
 		err = werr

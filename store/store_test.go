@@ -23,16 +23,22 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // backends are the implementations the conformance suite runs against. Each
-// call of dsn gives a fresh, empty database.
+// call of dsn gives a fresh, empty database; kind is the implementation
+// (sqlite or postgres), opts what every Open of the case adds. PostgreSQL
+// runs twice: as configured by default, and with one statement session
+// (WithPoolSize(1)), where a statement that waited for a second session
+// while holding the first would never finish.
 var backends = []struct {
-	name string
-	dsn  func(t *testing.T) string
+	name, kind string
+	dsn        func(t *testing.T) string
+	opts       []Option
 }{
-	{"sqlite", func(t *testing.T) string {
+	{"sqlite", "sqlite", func(t *testing.T) string {
 		// A directory that does not exist yet: Open creates it.
 		return "sqlite:" + filepath.Join(t.TempDir(), "data", "settlements.db")
-	}},
-	{"postgres", func(t *testing.T) string { return testenv.PostgresDSN(t) }},
+	}, nil},
+	{"postgres", "postgres", func(t *testing.T) string { return testenv.PostgresDSN(t) }, nil},
+	{"postgres-one-session", "postgres", func(t *testing.T) string { return testenv.PostgresDSN(t) }, []Option{WithPoolSize(1)}},
 }
 
 // fakeClock advances by step at every reading, so that every timestamp the
@@ -67,6 +73,7 @@ type env struct {
 	*testing.T
 	backend string
 	dsn     string
+	opts    []Option
 	clock   *fakeClock
 	st      Store
 	ctx     context.Context
@@ -76,7 +83,7 @@ type env struct {
 // another replica); it is closed at the end of the test.
 func (e *env) open() Store {
 	e.Helper()
-	st, err := Open(e.ctx, e.dsn, WithClock(e.clock.Now))
+	st, err := Open(e.ctx, e.dsn, append([]Option{WithClock(e.clock.Now)}, e.opts...)...)
 	if err != nil {
 		e.Fatalf("Open(%s): %v", e.dsn, err)
 	}
@@ -201,12 +208,12 @@ func TestConformance(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			for _, c := range suite {
 				t.Run(c.name, func(t *testing.T) {
-					if c.only != "" && c.only != b.name {
+					if c.only != "" && c.only != b.kind {
 						t.Skipf("%s only", c.only)
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 					defer cancel()
-					e := &env{T: t, backend: b.name, dsn: b.dsn(t), clock: newFakeClock(), ctx: ctx}
+					e := &env{T: t, backend: b.kind, dsn: b.dsn(t), opts: b.opts, clock: newFakeClock(), ctx: ctx}
 					e.st = e.open()
 					if err := e.st.Ping(ctx); err != nil {
 						t.Fatalf("Ping: %v", err)
@@ -1381,8 +1388,9 @@ func testPurgeBodies(e *env) {
 	}
 }
 
-// WithWarmPool opens the PostgreSQL sessions before Open returns (the idle
-// pool holds them); SQLite ignores it.
+// WithWarmPool opens the order locks' PostgreSQL sessions before Open
+// returns, and the statement pool's (the idle pools hold them); SQLite
+// ignores it.
 func TestWarmPool(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresDSN(t)
@@ -1391,8 +1399,11 @@ func TestWarmPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if s := st.(*sqlStore).db.Stats(); s.OpenConnections < 12 || s.Idle < 12 {
-		t.Errorf("after Open: %d sessions open, %d idle; want at least 12 of each", s.OpenConnections, s.Idle)
+	if s := st.(*sqlStore).lockDB.Stats(); s.OpenConnections < 12 || s.Idle < 12 {
+		t.Errorf("after Open: %d lock sessions open, %d idle; want at least 12 of each", s.OpenConnections, s.Idle)
+	}
+	if s := st.(*sqlStore).db.Stats(); s.OpenConnections != DefaultPoolSize || s.Idle != DefaultPoolSize {
+		t.Errorf("after Open: %d statement sessions open, %d idle; want %d of each", s.OpenConnections, s.Idle, DefaultPoolSize)
 	}
 	// Best effort: a role allowed 3 sessions opens the store all the same.
 	role := fmt.Sprintf("warm_%d", time.Now().UnixNano()%1_000_000)
@@ -1419,8 +1430,8 @@ func TestWarmPool(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open with more sessions asked than the server allows: %v", err)
 	}
-	if s := limited.(*sqlStore).db.Stats(); s.OpenConnections > 3 {
-		t.Errorf("%d sessions open for a role limited to 3", s.OpenConnections)
+	if a, b := limited.(*sqlStore).db.Stats(), limited.(*sqlStore).lockDB.Stats(); a.OpenConnections+b.OpenConnections > 3 {
+		t.Errorf("%d + %d sessions open for a role limited to 3", a.OpenConnections, b.OpenConnections)
 	}
 	limited.Close()
 	lite, err := Open(ctx, "sqlite:"+t.TempDir()+"/s.db", WithWarmPool(12))

@@ -88,15 +88,16 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies are stored in clear (raw card numbers in them too); set it in production")
 	}
 	// PostgreSQL: each settlement and status in flight holds a session for
-	// its order lock and uses another for its statements: open both before
-	// consuming (a session opened under load also prepares and plans every
-	// statement it runs while the others wait).
+	// its order lock, and runs its statements on a small pool beside them
+	// (STORE_POOL_SIZE): open them all before consuming (a session opened
+	// under load also prepares and plans every statement it runs while the
+	// others wait).
 	sources := statusSources(cfg, deps)
 	inFlight := cfg.Concurrency * len(cfg.Providers)
 	for _, s := range sources {
 		inFlight += s.Concurrency
 	}
-	rawStore, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(2*inFlight))
+	rawStore, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(inFlight), store.WithPoolSize(cfg.StorePoolSize))
 	if err != nil {
 		return err
 	}
