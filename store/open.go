@@ -212,10 +212,8 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 		closeBoth()
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL (check host, port, credentials and that the database exists): %w", shown, err)
 	}
-	warmPool(ctx, db, size)
-	if !o.readOnly {
-		warmPool(ctx, lockDB, min(o.warm, pgMaxIdleConns))
-	}
+	warmPool(ctx, db, min(o.warm, size))
+	warmPool(ctx, lockDB, min(o.warm, pgMaxIdleConns))
 	s := newSQLStore(db, postgresDialect, o)
 	s.lockDB = lockDB
 	if err := s.prepare(ctx); err != nil {
