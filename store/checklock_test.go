@@ -62,7 +62,7 @@ func TestCheckLockSeesTheSessionLoseItsLock(t *testing.T) {
 			s.heldMu.Lock()
 			h := s.held[orderKey("miva", "S1", "O1")]
 			s.heldMu.Unlock()
-			if _, err := h.conn.ExecContext(ctx, tc.on); err != nil {
+			if _, err := h.sess.conn.ExecContext(ctx, tc.on); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.CheckLock(ctx, "miva", "S1", "O1"); !errors.Is(err, ErrLockLost) {

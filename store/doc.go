@@ -47,18 +47,23 @@
 //     state: DSN "postgres://..." or "postgresql://...". Transition locks the
 //     row (SELECT ... FOR UPDATE). LockOrder queues goroutines on an
 //     in-process lock first (so waiters hold no connection), then takes the
-//     session advisory lock OrderLockKey(provider, store, order) on a
-//     dedicated connection, polling pg_try_advisory_lock so that a cancelled
-//     wait never leaves the lock held. The holder keeps that connection until
-//     it unlocks; lock sessions come from a pool of their own, and every
-//     other statement runs on a small bounded pool (WithPoolSize, default
-//     DefaultPoolSize), so that a holder never waits for a statement session
-//     with its lock's taken from the same pool: size the server's
-//     max_connections for the orders held at once plus that pool. If the connection drops while held, PostgreSQL releases the lock.
-//     The statement that takes the lock also leaves a random token in the
-//     session's settings (settlement_worker.order_lock); CheckLock, before
-//     every provider call, reads it back on that session: a session that
-//     ended, was reset (DISCARD ALL) or is another one shows no such token.
+//     session advisory lock OrderLockKey(provider, store, order) on one of
+//     a few sessions of the store's own (pglocks.go: pgLockSessions, chosen
+//     by the key), polling pg_try_advisory_lock while another replica holds
+//     it. Each lock session runs a loop that serves every lock, unlock and
+//     check queued while its last statement ran with one statement, on a
+//     context of its own (a caller's cancelled context would make pgx close
+//     the session every other holder's lock is on); a lock taken for a
+//     caller that gave up is released. Every other statement runs on a small
+//     bounded pool (WithPoolSize, default DefaultPoolSize): size the server's
+//     max_connections for that pool plus pgLockSessions per replica. A lock
+//     session that ends (dropped, terminated, a failed or timed-out
+//     statement) releases every lock on it. It shows a random token in its
+//     settings (settlement_worker.order_lock), set when it was opened;
+//     CheckLock, before every provider call, is answered by a statement sent
+//     after it asked: a session that ended, was reset (DISCARD ALL) or is
+//     another one fails or shows no such token, and its holders see
+//     ErrLockLost.
 //
 // Times are taken by the store (time.Now, or the WithClock option), kept in
 // UTC with microsecond precision in both backends.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"sync"
@@ -93,67 +92,42 @@ func OrderLockKey(provider, storeID, orderID string) int64 {
 	return lockKey(provider, storeID, orderID)
 }
 
-// Polling bounds of pgAdvisoryLock.
+// Polling bounds of pgAdvisoryLock and pgLocks.lock.
 const (
 	pgLockFirstWait = 2 * time.Millisecond
 	pgLockMaxWait   = 100 * time.Millisecond
 )
 
 // lockTokenSetting is the session setting (a custom placeholder, settable
-// by any role) where pgAdvisoryLock leaves the token of the lock it took.
+// by any role) where an order-lock session shows the token set when it was
+// opened (pglocks.go), for the checks.
 const lockTokenSetting = "settlement_worker.order_lock"
 
-// newLockToken returns a token naming one hold of the advisory lock key:
-// the key and 64 random bits, so that no other session, nor this one's
-// earlier holds, can show it.
-func newLockToken(key int64) string {
-	return fmt.Sprintf("%d/%016x", key, rand.Uint64())
-}
-
-// pgAdvisoryLock takes the session advisory lock key on conn, polling
-// pg_try_advisory_lock so that ctx is honoured while waiting and a
-// cancelled wait can never leave the lock held. The statement that takes
-// the lock also sets the session's lockTokenSetting to a new token
-// (newLockToken), which it returns for pgHoldsLock. The caller must discard
-// conn (discardConn) when it returns an error: whether the last try took
-// the lock is then unknown, and ending the session is what releases it.
-func pgAdvisoryLock(ctx context.Context, conn *sql.Conn, key int64) (token string, err error) {
-	token = newLockToken(key)
+// pgAdvisoryLock takes the session advisory lock key on conn (the
+// migrations' lock), polling pg_try_advisory_lock so that ctx is honoured
+// while waiting and a cancelled wait can never leave the lock held. The
+// caller must discard conn (discardConn) when it returns an error: whether
+// the last try took the lock is then unknown, and ending the session is
+// what releases it.
+func pgAdvisoryLock(ctx context.Context, conn *sql.Conn, key int64) error {
 	wait := pgLockFirstWait
 	for {
 		var ok bool
-		// CASE evaluates in order: the token is set only with the lock.
-		if err := conn.QueryRowContext(ctx, `SELECT CASE WHEN pg_try_advisory_lock($1)
-			THEN set_config('`+lockTokenSetting+`', $2, false) = $2 ELSE false END`, key, token).Scan(&ok); err != nil {
-			return "", err
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+			return err
 		}
 		if ok {
-			return token, nil
+			return nil
 		}
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return "", ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 		wait = min(wait*2, pgLockMaxWait)
 	}
-}
-
-// pgHoldsLock reports whether conn's session is still the one that took
-// the advisory lock with token. A session advisory lock lasts until its
-// session ends or unlocks it, and only pgAdvisoryUnlock unlocks ours; the
-// setting lasts until the session ends or is reset (DISCARD ALL, which a
-// pooler sends between clients, also drops its advisory locks). So a
-// session that still shows the token still holds the lock; one that is
-// gone fails the query, and another server session (a pooler that moved
-// conn) shows another value. It is one cheap statement, where reading
-// pg_locks copied the server's whole lock table on every check.
-func pgHoldsLock(ctx context.Context, conn *sql.Conn, token string) (bool, error) {
-	var held bool
-	err := conn.QueryRowContext(ctx, `SELECT coalesce(current_setting('`+lockTokenSetting+`', true) = $1, false)`, token).Scan(&held)
-	return held, err
 }
 
 // pgAdvisoryUnlock releases the advisory lock and returns conn to the pool,

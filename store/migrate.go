@@ -90,7 +90,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migrations: %w", err)
 		}
-		if _, err := pgAdvisoryLock(ctx, conn, migrationLockKey); err != nil {
+		if err := pgAdvisoryLock(ctx, conn, migrationLockKey); err != nil {
 			discardConn(conn)
 			return fmt.Errorf("migrations: waiting for the migration lock: %w", err)
 		}

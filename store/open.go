@@ -57,16 +57,16 @@ const DefaultPoolSize = 8
 
 // WithPoolSize bounds the PostgreSQL sessions the store runs its statements
 // on at once (n < 1: DefaultPoolSize); callers beyond it wait for a session
-// in the process, not in the server. The sessions that hold order locks
-// (LockOrder, one per lock held) are apart and not counted. SQLite ignores
+// in the process, not in the server. The few sessions that hold order
+// locks (LockOrder, pglocks.go) are apart and not counted. SQLite ignores
 // it.
 func WithPoolSize(n int) Option {
 	return func(o *options) { o.poolSize = n }
 }
 
-// WithWarmPool makes Open connect up to n PostgreSQL sessions for order
-// locks (at most their idle pool's size), and the statement pool's
-// (WithPoolSize), before it returns, so that the first settlements do not
+// WithWarmPool makes Open connect the PostgreSQL sessions for order locks
+// (pglocks.go) and up to n of the statement pool's (WithPoolSize) before it
+// returns, so that the first settlements do not
 // all wait for new sessions at once: a PostgreSQL connection costs a
 // backend process and a SCRAM handshake, and a loaded worker starting cold
 // spent its first seconds connecting (the bench's p99 was 10 s). It is
@@ -146,9 +146,6 @@ func redact(dsn string) string {
 	return u.Redacted()
 }
 
-// pgMaxIdleConns bounds the idle PostgreSQL connections kept for reuse.
-const pgMaxIdleConns = 128
-
 // planCacheMode is the PostgreSQL setting setGenericPlans sets; a STORE_DSN
 // that names it (plan_cache_mode=auto) keeps its own.
 const planCacheMode = "plan_cache_mode"
@@ -192,18 +189,10 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	db := stdlib.OpenDB(*cfg, opts...)
 	db.SetMaxOpenConns(size)
 	db.SetMaxIdleConns(size)
-	// Each order lock held keeps a session of its own (LockOrder), mostly
-	// idle: a pool apart, so that holders never wait for the statement
-	// pool's sessions with a lock's taken from it. Keep as many idle as
-	// locks are held at once, or every release beyond the idle limit
-	// closes a session that the next lock opens again (a PostgreSQL backend
-	// started per settlement: under load the worker spent most of its time
-	// connecting). Idle ones close after a minute, so that a replica that
-	// was busy does not keep sessions another replica needs
-	// (max_connections).
+	// Order locks are held on a few sessions of their own (pglocks.go),
+	// taken from a pool apart, so that a holder never waits for the
+	// statement pool's sessions with a lock's taken from it.
 	lockDB := stdlib.OpenDB(*cfg, opts...)
-	lockDB.SetMaxIdleConns(pgMaxIdleConns)
-	lockDB.SetConnMaxIdleTime(time.Minute)
 	closeBoth := func() {
 		db.Close()
 		lockDB.Close()
@@ -213,9 +202,11 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL (check host, port, credentials and that the database exists): %w", shown, err)
 	}
 	warmPool(ctx, db, min(o.warm, size))
-	warmPool(ctx, lockDB, min(o.warm, pgMaxIdleConns))
 	s := newSQLStore(db, postgresDialect, o)
 	s.lockDB = lockDB
+	if o.warm > 0 {
+		s.pgLocks().warm(ctx)
+	}
 	if err := s.prepare(ctx); err != nil {
 		closeBoth()
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)

@@ -53,7 +53,7 @@ func openCountingPostgres(tb testing.TB) (*sqlStore, *stmtCounter) {
 	c := &stmtCounter{}
 	cfg.Tracer = c
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxIdleConns(pgMaxIdleConns)
+	db.SetMaxIdleConns(128) // statements and order-lock sessions share it
 	s := newSQLStore(db, postgresDialect, options{clock: time.Now})
 	if err := s.prepare(ctx); err != nil {
 		db.Close()

@@ -111,15 +111,17 @@ type sqlStore struct {
 	// lockDB is PostgreSQL's pool of order-lock sessions, apart from db's
 	// statement sessions (nil for SQLite, whose order locks are in-process).
 	lockDB *sql.DB
+	// pgl holds PostgreSQL's order locks on a few of those sessions (made
+	// once, by pgLocks).
+	pglOnce sync.Once
+	pgl     *pgLocks
 }
 
-// heldLock is an order lock LockOrder took: with PostgreSQL, the
-// connection whose session holds the advisory lock and the token that
-// session shows while it does (pgAdvisoryLock); zero for SQLite's
-// in-process lock.
+// heldLock is an order lock LockOrder took: with PostgreSQL, the session
+// holding its advisory lock (pglocks.go); zero for SQLite's in-process
+// lock.
 type heldLock struct {
-	conn  *sql.Conn
-	token string
+	sess *lockSession
 }
 
 func newSQLStore(db *sql.DB, d dialect, o options) *sqlStore {
@@ -892,12 +894,7 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 	var h heldLock
 	key := lockKey(provider, storeID, orderID)
 	if s.d.advisoryLocks {
-		if h.conn, err = s.lockSessions().Conn(ctx); err != nil {
-			unlockLocal()
-			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
-		}
-		if h.token, err = pgAdvisoryLock(ctx, h.conn, key); err != nil {
-			discardConn(h.conn)
+		if h.sess, err = s.pgLocks().lock(ctx, key); err != nil {
 			unlockLocal()
 			return nil, fmt.Errorf("store: lock order %s/%s/%s: %w", provider, storeID, orderID, err)
 		}
@@ -914,12 +911,19 @@ func (s *sqlStore) LockOrder(ctx context.Context, provider, storeID, orderID str
 			s.heldMu.Lock()
 			delete(s.held, okey)
 			s.heldMu.Unlock()
-			if h.conn != nil {
-				pgAdvisoryUnlock(h.conn, key)
+			if h.sess != nil {
+				h.sess.unlock(key)
 			}
 			unlockLocal()
 		})
 	}, nil
+}
+
+// pgLocks is the set of sessions PostgreSQL order locks are held on
+// (pglocks.go), made on first use from lockSessions.
+func (s *sqlStore) pgLocks() *pgLocks {
+	s.pglOnce.Do(func() { s.pgl = newPgLocks(s.lockSessions(), pgLockSessions) })
+	return s.pgl
 }
 
 // lockSessions is the pool LockOrder takes a PostgreSQL session from:
@@ -945,10 +949,10 @@ func (s *sqlStore) CheckLock(ctx context.Context, provider, storeID, orderID str
 	if !ok {
 		return fmt.Errorf("%w: order %s/%s/%s is not locked by this process", ErrLockLost, provider, storeID, orderID)
 	}
-	if h.conn == nil {
+	if h.sess == nil {
 		return nil // SQLite: the in-process lock is the whole lock
 	}
-	held, err := pgHoldsLock(ctx, h.conn, h.token)
+	held, err := h.sess.check(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: order %s/%s/%s: the session holding it cannot be checked: %v", ErrLockLost, provider, storeID, orderID, err)
@@ -993,6 +997,10 @@ func (s *sqlStore) Close() error {
 	}
 	if s.rstmts != nil {
 		s.rstmts.close()
+	}
+	s.pglOnce.Do(func() {}) // none made after Close
+	if s.pgl != nil {
+		s.pgl.close() // before db, whose sessions a store made in tests holds them on
 	}
 	var err error
 	if s.w == nil || s.db != s.w.db {

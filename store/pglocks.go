@@ -1,0 +1,362 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+)
+
+// PostgreSQL order locks are session advisory locks held on a few sessions
+// of the store's own (pgLockSessions), each shared by the locks whose keys
+// map to it. A session runs one loop: it takes every lock, unlock and check
+// request queued while its last statement ran and serves them all with one
+// statement (pgLockSQL). Under load a round trip so serves many holders,
+// where a session per lock sent one round trip per lock, check and unlock
+// (six per Radial settlement, about a fifth of the worker's CPU on
+// PostgreSQL) and kept a backend open per order held.
+//
+// What a holder relies on:
+//   - Only this store's unlock releases a lock, or the end of its session;
+//     a session that ends (terminated, failed over, a statement that
+//     failed or timed out) releases every lock on it at once, and each of
+//     its holders then sees ErrLockLost at its next CheckLock.
+//   - A check is answered by a statement sent after it was asked: the
+//     session was alive, and showed the token set when it was opened (a
+//     pooler's DISCARD ALL resets both its locks and that setting), after
+//     the caller asked.
+//   - Statements run on a context of their own with a timeout
+//     (pgLockStatementTimeout), never a caller's: pgx closes a connection
+//     whose statement's context is cancelled, which would end the session
+//     every other holder's lock is on. A caller whose context ends stops
+//     waiting; a lock taken for it meanwhile is released.
+//   - A key is held at most once per session: the in-process lock
+//     (keyedMutex) admits one holder per order, and a second request for a
+//     key the session holds (an FNV collision) is answered busy, as
+//     another session's hold would be.
+
+// pgLockSessions is how many PostgreSQL sessions a store holds its order
+// locks on.
+const pgLockSessions = 4
+
+// pgLockBatch bounds the requests one statement serves.
+const pgLockBatch = 256
+
+// pgLockStatementTimeout bounds a lock session's statement; one that takes
+// longer ends the session (and releases its locks).
+const pgLockStatementTimeout = 10 * time.Second
+
+// pgLockSQL serves one batch: whether the session still shows its token
+// ($1), then the unlocks ($2) and the tries ($3), each answered in order as
+// a string of 't' and 'f'. A batch never unlocks and locks one key: a
+// holder's unlock returns before its order's next holder asks.
+const pgLockSQL = `SELECT coalesce(current_setting('` + lockTokenSetting + `', true) = $1, false),
+	coalesce((SELECT string_agg(CASE WHEN pg_advisory_unlock(k) THEN 't' ELSE 'f' END, '' ORDER BY i)
+		FROM unnest($2::bigint[]) WITH ORDINALITY AS u(k, i)), ''),
+	coalesce((SELECT string_agg(CASE WHEN pg_try_advisory_lock(k) THEN 't' ELSE 'f' END, '' ORDER BY i)
+		FROM unnest($3::bigint[]) WITH ORDINALITY AS l(k, i)), '')`
+
+// pgLocks is a store's set of order-lock sessions.
+type pgLocks struct {
+	db *sql.DB // where sessions come from
+
+	mu       sync.Mutex
+	sessions []*lockSession // by slot; nil or ended: opened again on use
+	closed   bool
+}
+
+func newPgLocks(db *sql.DB, n int) *pgLocks {
+	return &pgLocks{db: db, sessions: make([]*lockSession, n)}
+}
+
+type lockOp uint8
+
+const (
+	opLock lockOp = iota
+	opUnlock
+	opCheck
+)
+
+type lockReq struct {
+	op  lockOp
+	key int64
+	res chan bool // buffered: the loop never waits for a caller
+}
+
+// lockSession is one session holding order locks, and its loop.
+type lockSession struct {
+	conn  *sql.Conn
+	token string
+	reqs  chan *lockReq
+	quit  chan struct{} // closed by pgLocks.close
+	ended chan struct{} // closed when the session has ended: its locks are released
+	err   error         // why it ended; set before ended is closed
+	keys  map[int64]bool
+}
+
+// errLockSessionEnded is the error of requests a session ended before it
+// answered them.
+var errLockSessionEnded = errors.New("order-lock session ended")
+
+// session returns the live session for key's slot, opening one if needed.
+func (p *pgLocks) session(ctx context.Context, key int64) (*lockSession, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errors.New("store closed")
+	}
+	return p.slotSession(ctx, int(uint64(key)%uint64(len(p.sessions))))
+}
+
+// slotSession returns slot's live session, opening one if needed; p.mu is
+// held.
+func (p *pgLocks) slotSession(ctx context.Context, slot int) (*lockSession, error) {
+	if ls := p.sessions[slot]; ls != nil && !ls.isEnded() {
+		return ls, nil
+	}
+	conn, err := p.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	token := fmt.Sprintf("session/%016x", rand.Uint64())
+	if _, err := conn.ExecContext(ctx, `SELECT set_config('`+lockTokenSetting+`', $1, false)`, token); err != nil {
+		discardConn(conn)
+		return nil, err
+	}
+	ls := &lockSession{conn: conn, token: token, reqs: make(chan *lockReq, pgLockBatch),
+		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}}
+	p.sessions[slot] = ls
+	go ls.run()
+	return ls, nil
+}
+
+// warm opens every slot's session, best effort: it stops at the first
+// session the server refuses (a slot without one opens it on use).
+func (p *pgLocks) warm(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for slot := range p.sessions {
+		if _, err := p.slotSession(ctx, slot); err != nil {
+			return
+		}
+	}
+}
+
+// close ends every session (releasing their locks).
+func (p *pgLocks) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, ls := range p.sessions {
+		if ls != nil {
+			close(ls.quit)
+			<-ls.ended
+		}
+	}
+}
+
+// lock takes key's advisory lock, polling while another session holds it,
+// until ctx ends. A session that ends under the request is replaced, a few
+// times.
+func (p *pgLocks) lock(ctx context.Context, key int64) (*lockSession, error) {
+	wait := pgLockFirstWait
+	for ended := 0; ; {
+		ls, err := p.session(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := ls.do(ctx, opLock, key)
+		switch {
+		case err == nil && ok:
+			return ls, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			if ended++; ended == 3 {
+				return nil, err
+			}
+			continue
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, pgLockMaxWait)
+	}
+}
+
+// do sends one request and waits for its answer, the session's end or
+// ctx's. A lock taken for a caller that stopped waiting is released.
+func (ls *lockSession) do(ctx context.Context, op lockOp, key int64) (bool, error) {
+	r := &lockReq{op: op, key: key, res: make(chan bool, 1)}
+	select {
+	case ls.reqs <- r:
+	case <-ls.ended:
+		return false, ls.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	select {
+	case ok := <-r.res:
+		return ok, nil
+	case <-ls.ended:
+		select {
+		case ok := <-r.res:
+			return ok, nil
+		default:
+			return false, ls.err
+		}
+	case <-ctx.Done():
+		if op == opLock {
+			go func() {
+				select {
+				case ok := <-r.res:
+					if ok {
+						ls.unlock(key)
+					}
+				case <-ls.ended:
+				}
+			}()
+		}
+		return false, ctx.Err()
+	}
+}
+
+// unlock releases key; a session that cannot confirm it ends, which
+// releases it too.
+func (ls *lockSession) unlock(key int64) {
+	_, _ = ls.do(context.Background(), opUnlock, key)
+}
+
+// check reports whether the session still holds its locks, from a
+// statement sent after the call.
+func (ls *lockSession) check(ctx context.Context) (bool, error) {
+	return ls.do(ctx, opCheck, 0)
+}
+
+func (ls *lockSession) isEnded() bool {
+	select {
+	case <-ls.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// run serves requests until the session ends or the store closes.
+func (ls *lockSession) run() {
+	batch := make([]*lockReq, 0, pgLockBatch)
+	for {
+		select {
+		case r := <-ls.reqs:
+			batch = append(batch[:0], r)
+		case <-ls.quit:
+			ls.end(errors.New("store closed"))
+			return
+		}
+	drain:
+		for len(batch) < pgLockBatch {
+			select {
+			case r := <-ls.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if err := ls.serve(batch); err != nil {
+			ls.end(err)
+			return
+		}
+	}
+}
+
+// serve runs one batch's statement and answers each request; an error ends
+// the session (after answering what can be answered).
+func (ls *lockSession) serve(batch []*lockReq) error {
+	var unlocks, tries []int64
+	var unlockReqs, tryReqs, checks []*lockReq
+	trying := map[int64]bool{}
+	for _, r := range batch {
+		switch r.op {
+		case opUnlock:
+			unlocks = append(unlocks, r.key)
+			unlockReqs = append(unlockReqs, r)
+		case opCheck:
+			checks = append(checks, r)
+		case opLock:
+			if ls.keys[r.key] || trying[r.key] {
+				r.res <- false // held on this session already: busy
+				continue
+			}
+			trying[r.key] = true
+			tries = append(tries, r.key)
+			tryReqs = append(tryReqs, r)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pgLockStatementTimeout)
+	defer cancel()
+	var alive bool
+	var unlocked, took string
+	err := ls.conn.QueryRowContext(ctx, pgLockSQL, ls.token, int64Array(unlocks), int64Array(tries)).Scan(&alive, &unlocked, &took)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %v", errLockSessionEnded, err)
+	case len(unlocked) != len(unlocks) || len(took) != len(tries):
+		return fmt.Errorf("%w: answered %d unlocks and %d locks for %d and %d", errLockSessionEnded, len(unlocked), len(took), len(unlocks), len(tries))
+	}
+	lost := !alive
+	for i, r := range unlockReqs {
+		delete(ls.keys, r.key)
+		if unlocked[i] != 't' {
+			lost = true // not held although this session took it
+		}
+		r.res <- true
+	}
+	if lost {
+		// Its locks are not all held (a reset, a pooler's other session):
+		// it ends, and the locks it took now with it.
+		for _, r := range checks {
+			r.res <- false
+		}
+		return fmt.Errorf("%w: the session no longer shows its token or its locks", errLockSessionEnded)
+	}
+	for i, r := range tryReqs {
+		if took[i] == 't' {
+			ls.keys[r.key] = true
+		}
+		r.res <- took[i] == 't'
+	}
+	for _, r := range checks {
+		r.res <- true
+	}
+	return nil
+}
+
+// end discards the session's connection, which ends it on the server and
+// releases its locks, and fails the requests still queued.
+func (ls *lockSession) end(err error) {
+	discardConn(ls.conn)
+	ls.err = err
+	close(ls.ended)
+}
+
+// int64Array is a PostgreSQL array literal of keys.
+func int64Array(keys []int64) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, k)
+	}
+	b.WriteByte('}')
+	return b.String()
+}

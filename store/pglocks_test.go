@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+)
+
+// advisoryHolders counts, on the test database, the order-lock keys held
+// and the sessions holding them.
+func advisoryHolders(t *testing.T, st Store) (keys, sessions int) {
+	t.Helper()
+	db := st.(*sqlStore).db
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*), count(DISTINCT pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&keys, &sessions); err != nil {
+		t.Fatal(err)
+	}
+	return keys, sessions
+}
+
+// Order locks are held on a few sessions, not one each: a session per lock
+// put a round trip per lock, check and unlock on its own connection (six
+// per Radial settlement, about a fifth of the worker's CPU on PostgreSQL)
+// and kept a backend per order held.
+func TestPostgresOrderLocksShareAFewSessions(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var unlocks []func()
+	for i := range 20 {
+		unlock, err := st.LockOrder(ctx, "radial", "S1", fmt.Sprint("shared-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlocks = append(unlocks, unlock)
+	}
+	keys, sessions := advisoryHolders(t, st)
+	if keys != 20 {
+		t.Fatalf("%d order locks held in pg_locks, want 20", keys)
+	}
+	if sessions > pgLockSessions {
+		t.Errorf("20 order locks held on %d sessions, want at most %d", sessions, pgLockSessions)
+	}
+	for i, unlock := range unlocks {
+		if err := st.CheckLock(ctx, "radial", "S1", fmt.Sprint("shared-", i)); err != nil {
+			t.Errorf("CheckLock of a held lock: %v", err)
+		}
+		unlock()
+	}
+	if keys, _ := advisoryHolders(t, st); keys != 0 {
+		t.Errorf("%d order locks still held after every unlock", keys)
+	}
+}
+
+// A holder whose context ends while it checks its lock does not end the
+// session the other holders share (pgx closes a connection whose
+// statement's context is cancelled: the statements run on a context of
+// their own).
+func TestPostgresCancelledCheckLeavesTheSharedSession(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqlStore)
+	s.pglOnce.Do(func() { s.pgl = newPgLocks(s.lockSessions(), 1) })
+	unlockA, err := st.LockOrder(ctx, "radial", "S1", "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlockA()
+	unlockB, err := st.LockOrder(ctx, "radial", "S1", "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlockB()
+	for range 50 {
+		cctx, cancel := context.WithCancel(ctx)
+		go cancel()
+		_ = st.CheckLock(cctx, "radial", "S1", "A")
+	}
+	if err := st.CheckLock(ctx, "radial", "S1", "B"); err != nil {
+		t.Fatalf("B's lock after A's cancelled checks: %v", err)
+	}
+	if err := st.CheckLock(ctx, "radial", "S1", "A"); err != nil {
+		t.Fatalf("A's lock after its cancelled checks: %v", err)
+	}
+}
+
+// LockOrder calls whose context ends at random moments (before the
+// request is sent, while it is in flight, after the lock was taken) leave
+// no lock held: a lock taken for a caller that gave up is released.
+func TestPostgresAbandonedLocksAreReleased(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, time.Duration(rand.N(2000))*time.Microsecond)
+			defer cancel()
+			if unlock, err := st.LockOrder(cctx, "radial", "S1", fmt.Sprint("abandoned-", i%20)); err == nil {
+				unlock()
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		keys, _ := advisoryHolders(t, st)
+		if keys == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d order locks still held after every caller gave up or unlocked", keys)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Every order can still be taken.
+	for i := range 20 {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		unlock, err := st.LockOrder(lctx, "radial", "S1", fmt.Sprint("abandoned-", i))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+	}
+}
+
+// When the session shared by several holders ends, every one of them sees
+// its lock lost, their unlocks return, and new locks are taken on a new
+// session.
+func TestPostgresEndedSharedSessionLosesEveryLockOnIt(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqlStore)
+	s.pglOnce.Do(func() { s.pgl = newPgLocks(s.lockSessions(), 1) })
+	var unlocks []func()
+	for i := range 3 {
+		unlock, err := st.LockOrder(ctx, "radial", "S1", fmt.Sprint("ended-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlocks = append(unlocks, unlock)
+	}
+	if _, err := s.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
+		AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := st.CheckLock(ctx, "radial", "S1", fmt.Sprint("ended-", i)); !errors.Is(err, ErrLockLost) {
+			t.Errorf("holder %d: CheckLock after its session ended = %v, want ErrLockLost", i, err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, unlock := range unlocks {
+			unlock()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("unlocks on an ended session do not return")
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	unlock, err := st.LockOrder(lctx, "radial", "S1", "ended-0")
+	if err != nil {
+		t.Fatalf("a lock after the shared session ended: %v", err)
+	}
+	if err := st.CheckLock(ctx, "radial", "S1", "ended-0"); err != nil {
+		t.Fatalf("CheckLock on the new session: %v", err)
+	}
+	unlock()
+}
