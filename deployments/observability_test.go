@@ -218,15 +218,23 @@ func exportedMetrics(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	tel.Instrument(router)
+	worker.RegisterStoreMetrics(rec, storeStats{})
 	for _, want := range []string{"settlement_settlements", "settlement_oldest_seconds", "settlement_queue_messages",
 		"settlement_outcomes_total", "settlement_webhook_posts_total", "settlement_intake_requests_total",
-		"settlement_router_handler_execution_time_seconds", "go_goroutines"} {
+		"settlement_router_handler_execution_time_seconds", "settlement_store_lock_sessions_ended_total", "go_goroutines"} {
 		if !rec.names[want] {
 			t.Fatalf("the worker's registry has no %s: %v", want, keys(rec.names))
 		}
 	}
 	return rec.names
 }
+
+// storeStats stands for a store that offers both of the store's own
+// counter sets (SQLite's WriteStats, PostgreSQL's LockStats).
+type storeStats struct{}
+
+func (storeStats) WriteStats() (int64, int64)              { return 0, 0 }
+func (storeStats) LockStats() (int64, int64, int64, int64) { return 0, 0, 0, 0 }
 
 // recorder registers on reg and records the names of what it registers.
 type recorder struct {

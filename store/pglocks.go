@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +37,8 @@ import (
 //     waiting; a lock taken for it meanwhile is released.
 //   - A key is held at most once per session: the in-process lock
 //     (keyedMutex) admits one holder per order, and a second request for a
-//     key the session holds (an FNV collision) is answered busy, as
+//     key the session holds (an FNV collision, or a lock taken for a
+//     caller that gave up and not yet released) is answered busy, as
 //     another session's hold would be.
 
 // pgLockSessions is how many PostgreSQL sessions a store holds its order
@@ -52,8 +54,8 @@ const pgLockStatementTimeout = 10 * time.Second
 
 // pgLockSQL serves one batch: whether the session still shows its token
 // ($1), then the unlocks ($2) and the tries ($3), each answered in order as
-// a string of 't' and 'f'. A batch never unlocks and locks one key: a
-// holder's unlock returns before its order's next holder asks.
+// a string of 't' and 'f'. A batch never unlocks and tries one key: serve
+// answers a try for a key the session holds "busy" without sending it.
 const pgLockSQL = `SELECT coalesce(current_setting('` + lockTokenSetting + `', true) = $1, false),
 	coalesce((SELECT string_agg(CASE WHEN pg_advisory_unlock(k) THEN 't' ELSE 'f' END, '' ORDER BY i)
 		FROM unnest($2::bigint[]) WITH ORDINALITY AS u(k, i)), ''),
@@ -63,6 +65,8 @@ const pgLockSQL = `SELECT coalesce(current_setting('` + lockTokenSetting + `', t
 // pgLocks is a store's set of order-lock sessions.
 type pgLocks struct {
 	db *sql.DB // where sessions come from
+	// stats count for LockStats.
+	stats lockStats
 
 	mu       sync.Mutex
 	sessions []*lockSession // by slot; nil or ended: opened again on use
@@ -71,6 +75,11 @@ type pgLocks struct {
 
 func newPgLocks(db *sql.DB, n int) *pgLocks {
 	return &pgLocks{db: db, sessions: make([]*lockSession, n)}
+}
+
+// lockStats are pgLocks' counters (LockStats).
+type lockStats struct {
+	opened, ended, statements, requests atomic.Int64
 }
 
 type lockOp uint8
@@ -96,6 +105,7 @@ type lockSession struct {
 	ended chan struct{} // closed when the session has ended: its locks are released
 	err   error         // why it ended; set before ended is closed
 	keys  map[int64]bool
+	stats *lockStats
 }
 
 // errLockSessionEnded is the error of requests a session ended before it
@@ -128,8 +138,9 @@ func (p *pgLocks) slotSession(ctx context.Context, slot int) (*lockSession, erro
 		return nil, err
 	}
 	ls := &lockSession{conn: conn, token: token, reqs: make(chan *lockReq, pgLockBatch),
-		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}}
+		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}, stats: &p.stats}
 	p.sessions[slot] = ls
+	p.stats.opened.Add(1)
 	go ls.run()
 	return ls, nil
 }
@@ -150,6 +161,9 @@ func (p *pgLocks) warm(ctx context.Context) {
 func (p *pgLocks) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
 	p.closed = true
 	for _, ls := range p.sessions {
 		if ls != nil {
@@ -270,7 +284,10 @@ func (ls *lockSession) run() {
 				break drain
 			}
 		}
+		ls.stats.statements.Add(1)
+		ls.stats.requests.Add(int64(len(batch)))
 		if err := ls.serve(batch); err != nil {
+			ls.stats.ended.Add(1)
 			ls.end(err)
 			return
 		}

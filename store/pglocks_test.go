@@ -60,6 +60,12 @@ func TestPostgresOrderLocksShareAFewSessions(t *testing.T) {
 	if keys, _ := advisoryHolders(t, st); keys != 0 {
 		t.Errorf("%d order locks still held after every unlock", keys)
 	}
+	// 20 locks, 20 checks and 20 unlocks, in at most as many statements.
+	opened, ended, statements, requests := st.(*sqlStore).LockStats()
+	if opened < 1 || opened > pgLockSessions || ended != 0 || requests != 60 || statements < 1 || statements > requests {
+		t.Errorf("LockStats = opened %d, ended %d, statements %d, requests %d; want 1–%d, 0, 1–60, 60",
+			opened, ended, statements, requests, pgLockSessions)
+	}
 }
 
 // A holder whose context ends while it checks its lock does not end the
@@ -170,6 +176,9 @@ func TestPostgresEndedSharedSessionLosesEveryLockOnIt(t *testing.T) {
 		if err := st.CheckLock(ctx, "radial", "S1", fmt.Sprint("ended-", i)); !errors.Is(err, ErrLockLost) {
 			t.Errorf("holder %d: CheckLock after its session ended = %v, want ErrLockLost", i, err)
 		}
+	}
+	if _, ended, _, _ := s.LockStats(); ended != 1 {
+		t.Errorf("LockStats: %d sessions ended, want 1", ended)
 	}
 	done := make(chan struct{})
 	go func() {

@@ -972,6 +972,21 @@ func (s *sqlStore) WriteStats() (batches, writes int64) {
 	return s.w.batches.Load(), s.w.jobs.Load()
 }
 
+// LockStats reports PostgreSQL's order-lock sessions (pglocks.go): the
+// sessions opened, those that ended while the store was open (each lost
+// every lock on it), and the statements they ran for the lock, unlock and
+// check requests served. All zero for SQLite and before the first lock.
+func (s *sqlStore) LockStats() (opened, ended, statements, requests int64) {
+	if !s.d.advisoryLocks {
+		return 0, 0, 0, 0
+	}
+	p := s.pgLocks()
+	if p == nil { // closed before its first lock
+		return 0, 0, 0, 0
+	}
+	return p.stats.opened.Load(), p.stats.ended.Load(), p.stats.statements.Load(), p.stats.requests.Load()
+}
+
 // Ping checks the database is reachable.
 func (s *sqlStore) Ping(ctx context.Context) error {
 	var err error

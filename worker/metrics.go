@@ -67,3 +67,50 @@ func RegisterMetrics(reg prometheus.Registerer, cfg config.Config, st backlog.Co
 func (t *Telemetry) Instrument(router *message.Router) {
 	t.router.AddPrometheusRouterMetrics(router)
 }
+
+// RegisterStoreMetrics registers the store's own counters on reg, those st
+// offers: SQLite's group commit (WriteStats) and PostgreSQL's order-lock
+// sessions (LockStats). Both read st at scrape time.
+func RegisterStoreMetrics(reg prometheus.Registerer, st any) {
+	if ws, ok := st.(interface{ WriteStats() (int64, int64) }); ok {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "settlement_store_write_batches_total",
+				Help: "SQLite write transactions committed (one fsync each); each holds the writes queued meanwhile (group commit).",
+			}, func() float64 { b, _ := ws.WriteStats(); return float64(b) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "settlement_store_writes_total",
+				Help: "SQLite writes committed (Register, Transition, a batch of publish marks); divided by settlement_store_write_batches_total, the mean batch size.",
+			}, func() float64 { _, w := ws.WriteStats(); return float64(w) }),
+		)
+	}
+	if ls, ok := st.(interface {
+		LockStats() (opened, ended, statements, requests int64)
+	}); ok {
+		registerLockStats(reg, ls.LockStats)
+	}
+}
+
+// registerLockStats registers the counters of PostgreSQL's order-lock
+// sessions (store.LockStats; all 0 with SQLite).
+func registerLockStats(reg prometheus.Registerer, stats func() (opened, ended, statements, requests int64)) {
+	counter := func(name, help string, pick func(o, e, st, rq int64) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
+			return float64(pick(stats()))
+		})
+	}
+	reg.MustRegister(
+		counter("settlement_store_lock_sessions_opened_total",
+			"PostgreSQL sessions opened to hold order locks (4 per replica, and one for each that ended).",
+			func(o, _, _, _ int64) int64 { return o }),
+		counter("settlement_store_lock_sessions_ended_total",
+			"PostgreSQL order-lock sessions that ended while the worker ran (dropped, terminated, a failed or timed-out statement, a reset): each released every order lock on it, and its holders retried before any provider call.",
+			func(_, e, _, _ int64) int64 { return e }),
+		counter("settlement_store_lock_statements_total",
+			"Statements the PostgreSQL order-lock sessions ran; each serves the locks, unlocks and checks queued meanwhile.",
+			func(_, _, st, _ int64) int64 { return st }),
+		counter("settlement_store_lock_requests_total",
+			"Order-lock requests (lock tries, unlocks, checks) the PostgreSQL sessions served; divided by settlement_store_lock_statements_total, the mean batch.",
+			func(_, _, _, rq int64) int64 { return rq }),
+	)
+}

@@ -144,18 +144,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
 	tel := RegisterMetrics(reg, cfg, st, pub.Conn)
 	metrics := tel.Handlers
-	if ws, ok := rawStore.(interface{ WriteStats() (int64, int64) }); ok {
-		reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "settlement_store_write_batches_total",
-				Help: "SQLite write transactions committed (one fsync each); each holds the writes queued meanwhile (group commit).",
-			}, func() float64 { b, _ := ws.WriteStats(); return float64(b) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "settlement_store_writes_total",
-				Help: "SQLite writes committed (Register, Transition, a batch of publish marks); divided by settlement_store_write_batches_total, the mean batch size.",
-			}, func() float64 { _, w := ws.WriteStats(); return float64(w) }),
-		)
-	}
+	RegisterStoreMetrics(reg, rawStore)
 
 	wlog := newWMLogger(log)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.ShutdownTimeout}, wlog)
