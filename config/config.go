@@ -74,7 +74,7 @@ type Config struct {
 	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state)."`
 	// StorePoolSize bounds the PostgreSQL sessions a worker runs its store
 	// statements on; the sessions holding order locks are apart.
-	StorePoolSize int `env:"STORE_POOL_SIZE" envDefault:"8" help:"PostgreSQL: the most sessions this worker runs its store statements on at once; the rest wait in the worker. Order locks are held on 4 sessions apart from these. A few busy sessions per server core do more than many (64 burned twice the server CPU per statement of 8 on 2 cores; docs/benchmark.md). SQLite ignores it."`
+	StorePoolSize int `env:"STORE_POOL_SIZE" envDefault:"8" help:"PostgreSQL: the most sessions this worker runs its store statements on at once; the rest wait in the worker. Order locks are held on 2 sessions apart from these. A few busy sessions per server core do more than many (64 burned twice the server CPU per statement of 8 on 2 cores; docs/benchmark.md). SQLite ignores it."`
 	// StoreEncryptionKey seals request and status event bodies (which may
 	// hold raw card numbers) in the store; StoreEncryptionOldKeys still
 	// open what earlier keys sealed.

@@ -43,7 +43,7 @@ import (
 
 // pgLockSessions is how many PostgreSQL sessions a store holds its order
 // locks on.
-const pgLockSessions = 4
+const pgLockSessions = 2
 
 // pgLockBatch bounds the requests one statement serves.
 const pgLockBatch = 256

@@ -14,7 +14,7 @@ import (
 // WithPoolSize bounds the PostgreSQL sessions the store runs its
 // statements on, and the order locks' sessions are apart from them: with
 // four order locks held and sixteen writers at once, the database sees at
-// most 2 + 4 sessions of the store. (An unbounded pool opened a session per
+// most 2 + pgLockSessions sessions of the store. (An unbounded pool opened a session per
 // concurrent caller: on a 2-core server, 64 busy sessions burned twice the
 // CPU per statement that a few did.)
 func TestPostgresStatementSessionsAreBounded(t *testing.T) {
@@ -78,8 +78,8 @@ func TestPostgresStatementSessionsAreBounded(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-watched
-	if peak > 2+4 {
-		t.Errorf("the database saw %d sessions of a store with WithPoolSize(2) holding 4 order locks; want at most 6", peak)
+	if peak > 2+pgLockSessions {
+		t.Errorf("the database saw %d sessions of a store with WithPoolSize(2) holding 4 order locks; want at most %d", peak, 2+pgLockSessions)
 	}
 	if peak == 0 {
 		t.Error("the observer saw no session")

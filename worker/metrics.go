@@ -101,7 +101,7 @@ func registerLockStats(reg prometheus.Registerer, stats func() (opened, ended, s
 	}
 	reg.MustRegister(
 		counter("settlement_store_lock_sessions_opened_total",
-			"PostgreSQL sessions opened to hold order locks (4 per replica, and one for each that ended).",
+			"PostgreSQL sessions opened to hold order locks (2 per replica, and one for each that ended).",
 			func(o, _, _, _ int64) int64 { return o }),
 		counter("settlement_store_lock_sessions_ended_total",
 			"PostgreSQL order-lock sessions that ended while the worker ran (dropped, terminated, a failed or timed-out statement, a reset): each released every order lock on it, and its holders retried before any provider call.",

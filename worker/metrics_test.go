@@ -17,7 +17,7 @@ func TestLockStatsMetrics(t *testing.T) {
 # HELP settlement_store_lock_sessions_ended_total PostgreSQL order-lock sessions that ended while the worker ran (dropped, terminated, a failed or timed-out statement, a reset): each released every order lock on it, and its holders retried before any provider call.
 # TYPE settlement_store_lock_sessions_ended_total counter
 settlement_store_lock_sessions_ended_total 1
-# HELP settlement_store_lock_sessions_opened_total PostgreSQL sessions opened to hold order locks (4 per replica, and one for each that ended).
+# HELP settlement_store_lock_sessions_opened_total PostgreSQL sessions opened to hold order locks (2 per replica, and one for each that ended).
 # TYPE settlement_store_lock_sessions_opened_total counter
 settlement_store_lock_sessions_opened_total 5
 # HELP settlement_store_lock_statements_total Statements the PostgreSQL order-lock sessions ran; each serves the locks, unlocks and checks queued meanwhile.
