@@ -66,13 +66,13 @@ func WithPoolSize(n int) Option {
 
 // WithWarmPool makes Open connect the PostgreSQL sessions for order locks
 // (pglocks.go) and up to n of the statement pool's (WithPoolSize) before it
-// returns, so that the first settlements do not
-// all wait for new sessions at once: a PostgreSQL connection costs a
-// backend process and a SCRAM handshake, and a loaded worker starting cold
-// spent its first seconds connecting (the bench's p99 was 10 s). It is
-// best effort: a server that refuses more sessions (max_connections) ends
-// the warming, not the Open; the pool then opens sessions when they are
-// needed, as without it. SQLite ignores it.
+// returns, so that the first settlements do not all wait for new sessions at
+// once: a PostgreSQL connection costs a backend process and a SCRAM
+// handshake, and a loaded worker starting cold spent its first seconds
+// connecting (the bench's p99 was 10 s). It is best effort: a server that
+// refuses more sessions (max_connections) ends the warming, not the Open;
+// the pool then opens sessions when they are needed, as without it. SQLite
+// ignores it.
 func WithWarmPool(n int) Option {
 	return func(o *options) { o.warm = max(n, 0) }
 }
@@ -204,12 +204,12 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	warmPool(ctx, db, min(o.warm, size))
 	s := newSQLStore(db, postgresDialect, o)
 	s.lockDB = lockDB
-	if o.warm > 0 {
-		s.pgLocks().warm(ctx)
-	}
 	if err := s.prepare(ctx); err != nil {
 		closeBoth()
 		return nil, fmt.Errorf("STORE_DSN %s: cannot open PostgreSQL: %w", shown, err)
+	}
+	if o.warm > 0 {
+		s.pgLocks().warm(ctx) // their loops run until Close
 	}
 	return s, nil
 }
