@@ -14,9 +14,9 @@ import (
 
 // advisoryHolders counts, on the test database, the order-lock keys held
 // and the sessions holding them.
-func advisoryHolders(t *testing.T, st Store) (keys, sessions int) {
+func advisoryHolders(t *testing.T, st *sqlStore) (keys, sessions int) {
 	t.Helper()
-	db := st.(*sqlStore).db
+	db := st.db
 	if err := db.QueryRowContext(context.Background(), `SELECT count(*), count(DISTINCT pid) FROM pg_locks
 		WHERE locktype = 'advisory' AND objsubid = 1 AND granted
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&keys, &sessions); err != nil {
@@ -25,17 +25,30 @@ func advisoryHolders(t *testing.T, st Store) (keys, sessions int) {
 	return keys, sessions
 }
 
+// openLockTestStore opens a PostgreSQL store on a new database, closed when
+// the test ends; sessions > 0 holds its order locks on that many sessions
+// instead of pgLockSessions.
+func openLockTestStore(t *testing.T, sessions int) *sqlStore {
+	t.Helper()
+	st, err := Open(context.Background(), testenv.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := st.(*sqlStore)
+	if sessions > 0 {
+		s.pglOnce.Do(func() { s.pgl = newPgLocks(s.lockSessions(), sessions) })
+	}
+	return s
+}
+
 // Order locks are held on a few sessions, not one each: a session per lock
 // put a round trip per lock, check and unlock on its own connection (six
 // per Radial settlement, about a fifth of the worker's CPU on PostgreSQL)
 // and kept a backend per order held.
 func TestPostgresOrderLocksShareAFewSessions(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openLockTestStore(t, 0)
 	var unlocks []func()
 	for i := range 20 {
 		unlock, err := st.LockOrder(ctx, "radial", "S1", fmt.Sprint("shared-", i))
@@ -61,7 +74,7 @@ func TestPostgresOrderLocksShareAFewSessions(t *testing.T) {
 		t.Errorf("%d order locks still held after every unlock", keys)
 	}
 	// 20 locks, 20 checks and 20 unlocks, in at most as many statements.
-	opened, ended, statements, requests := st.(*sqlStore).LockStats()
+	opened, ended, statements, requests := st.LockStats()
 	if opened < 1 || opened > pgLockSessions || ended != 0 || requests != 60 || statements < 1 || statements > requests {
 		t.Errorf("LockStats = opened %d, ended %d, statements %d, requests %d; want 1–%d, 0, 1–60, 60",
 			opened, ended, statements, requests, pgLockSessions)
@@ -74,13 +87,7 @@ func TestPostgresOrderLocksShareAFewSessions(t *testing.T) {
 // their own).
 func TestPostgresCancelledCheckLeavesTheSharedSession(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqlStore)
-	s.pglOnce.Do(func() { s.pgl = newPgLocks(s.lockSessions(), 1) })
+	st := openLockTestStore(t, 1)
 	unlockA, err := st.LockOrder(ctx, "radial", "S1", "A")
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +116,7 @@ func TestPostgresCancelledCheckLeavesTheSharedSession(t *testing.T) {
 // no lock held: a lock taken for a caller that gave up is released.
 func TestPostgresAbandonedLocksAreReleased(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openLockTestStore(t, 0)
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Go(func() {
@@ -153,13 +156,7 @@ func TestPostgresAbandonedLocksAreReleased(t *testing.T) {
 // session.
 func TestPostgresEndedSharedSessionLosesEveryLockOnIt(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, testenv.PostgresDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqlStore)
-	s.pglOnce.Do(func() { s.pgl = newPgLocks(s.lockSessions(), 1) })
+	st := openLockTestStore(t, 1)
 	var unlocks []func()
 	for i := range 3 {
 		unlock, err := st.LockOrder(ctx, "radial", "S1", fmt.Sprint("ended-", i))
@@ -168,7 +165,7 @@ func TestPostgresEndedSharedSessionLosesEveryLockOnIt(t *testing.T) {
 		}
 		unlocks = append(unlocks, unlock)
 	}
-	if _, err := s.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
+	if _, err := st.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
 		AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +174,7 @@ func TestPostgresEndedSharedSessionLosesEveryLockOnIt(t *testing.T) {
 			t.Errorf("holder %d: CheckLock after its session ended = %v, want ErrLockLost", i, err)
 		}
 	}
-	if _, ended, _, _ := s.LockStats(); ended != 1 {
+	if _, ended, _, _ := st.LockStats(); ended != 1 {
 		t.Errorf("LockStats: %d sessions ended, want 1", ended)
 	}
 	done := make(chan struct{})
