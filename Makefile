@@ -111,7 +111,7 @@ bench: ## Run the benchmark (go run ./cmd/settlement-bench) against the local br
 # PostgreSQL scenario creates (and drops) a fresh database on the server of
 # STORE_TEST_POSTGRES_DSN.
 CHAOS_SHORT_N ?= 200
-chaos: ## Chaos suite: N settlements per provider (ARGS='-n 2000'), worker SIGKILLs, broker restarts, provider faults; SQLite and 2 PostgreSQL replicas
+chaos: ## Chaos suite: N settlements per provider (ARGS='-n 2000'), worker SIGKILLs, broker restarts, provider faults, PostgreSQL lock sessions ended; SQLite and 2 PostgreSQL replicas
 	@[[ -n $${STORE_TEST_POSTGRES_DSN:-} ]] || { $(with_postgres) }; \
 	$(GO) run ./cmd/settlement-chaos $(ARGS)
 

@@ -18,7 +18,10 @@
 //   - sandbox faults on every endpoint (-fail, -late with -late-ms beyond
 //     the worker's 2 s timeout, -hang, -drop, per mille);
 //   - 3 worker SIGKILLs (alternating replicas) and 2 restarts of the
-//     private broker, at 12/40/75 % and 25/60 % of the verdicts;
+//     private broker, at 12/40/75 % and 25/60 % of the verdicts; with
+//     PostgreSQL, every session holding the replicas' order locks
+//     terminated at 33 and 66 % (pg_terminate_backend): each holder must
+//     stop before its next provider call, and the run reports how many did;
 //   - short worker timings (*_TIMEOUT=2s, *_SETTLE_WINDOW=4s, RETRY_DELAYS
 //     200ms,1s,2s, MAX_ATTEMPTS=8, SWEEP_INTERVAL=2s, STUCK_AFTER=15s,
 //     OUTBOX_RELAY_AFTER=2s).

@@ -61,3 +61,21 @@ func repoRoot(ctx context.Context) (string, error) {
 	}
 	return filepath.Dir(gomod), nil
 }
+
+// endLockSessions terminates, on the database of dsn, every session that
+// holds order locks (the replicas' lock sessions: their last statement
+// names the store's settlement_worker.order_lock setting) and returns how
+// many it ended. Each replica then sees every lock on them lost and must
+// stop before its next provider call.
+func endLockSessions(ctx context.Context, dsn string) (int, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()
+		AND query LIKE '%settlement_worker.order_lock%'`).Scan(&n)
+	return n, err
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -293,7 +294,8 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	}
 
 	// Chaos: three worker SIGKILLs and two broker restarts, at fractions
-	// of the verdicts; changed-header duplicates once half have verdicts.
+	// of the verdicts; changed-header duplicates once half have verdicts;
+	// with PostgreSQL, the replicas' order-lock sessions ended twice.
 	total := len(all)
 	progressOf := func() float64 {
 		ob.mu.Lock()
@@ -304,7 +306,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	steps := []struct {
 		at   float64
 		what string
-	}{{0.12, "kill"}, {0.25, "broker"}, {0.40, "kill"}, {0.50, "changed"}, {0.60, "broker"}, {0.75, "kill"}}
+	}{{0.12, "kill"}, {0.25, "broker"}, {0.33, "locks"}, {0.40, "kill"}, {0.50, "changed"}, {0.60, "broker"}, {0.66, "locks"}, {0.75, "kill"}}
 	kills := 0
 	restarted := make(chan error, 1)
 	restarted <- nil
@@ -341,6 +343,15 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 			progress("%s: restarting the private broker at %.0f%% verdicts", sc.name, progressOf()*100)
 			restarted = make(chan error, 1)
 			go func(done chan<- error) { done <- b.restart(ctx) }(restarted)
+		case "locks":
+			if sc.store != "postgres" {
+				continue // SQLite's order locks are in the process
+			}
+			n, err := endLockSessions(ctx, sc.storeDSN)
+			if err != nil {
+				return nil, "", fmt.Errorf("end the order-lock sessions: %w", err)
+			}
+			progress("%s: ended %d order-lock sessions at %.0f%% verdicts", sc.name, n, progressOf()*100)
 		case "changed":
 			k := map[string]int{}
 			for _, s := range all {
@@ -400,6 +411,17 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		}
 		if o.verbose {
 			fmt.Fprintf(os.Stderr, "worker %s log tail:\n%s\n", w.name, w.tail())
+		}
+		if b, err := os.ReadFile(workerLog(dir, sc, w.name)); err == nil {
+			n := 0
+			for _, line := range bytes.Split(b, []byte("\n")) {
+				if bytes.Contains(line, []byte("the order lock was lost")) {
+					n++
+				}
+			}
+			if n > 0 {
+				progress("%s: worker %s: %d log lines of an order lock found lost before a provider call (not called, retried)", sc.name, w.name, n)
+			}
 		}
 	}
 	wmu.Unlock()
