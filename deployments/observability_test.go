@@ -19,6 +19,7 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/intake"
+	"github.com/settlement-worker/settlement-worker/store"
 	"github.com/settlement-worker/settlement-worker/webhook"
 	"github.com/settlement-worker/settlement-worker/worker"
 )
@@ -233,8 +234,8 @@ func exportedMetrics(t *testing.T) map[string]bool {
 // counter sets (SQLite's WriteStats, PostgreSQL's LockStats).
 type storeStats struct{}
 
-func (storeStats) WriteStats() (int64, int64)              { return 0, 0 }
-func (storeStats) LockStats() (int64, int64, int64, int64) { return 0, 0, 0, 0 }
+func (storeStats) WriteStats() (int64, int64)  { return 0, 0 }
+func (storeStats) LockStats() store.LockCounts { return store.LockCounts{} }
 
 // recorder registers on reg and records the names of what it registers.
 type recorder struct {

@@ -683,6 +683,10 @@ type LockChecker interface {
 	CheckLock(ctx context.Context, provider, storeID, orderID string) error
 }
 
+// ReasonLockLost is what a delivery logs when checkLock finds its order
+// lock lost: the provider is not called, and the delivery is retried.
+const ReasonLockLost = "the order lock was lost before the provider call (store session ended); not called, retrying"
+
 // checkLock verifies, right before a provider call, that the order lock is
 // still held; a lost lock is a transient failure (the call is not made).
 func (h *Settlement) checkLock(ctx context.Context, in *delivery) error {
@@ -691,7 +695,7 @@ func (h *Settlement) checkLock(ctx context.Context, in *delivery) error {
 		return nil
 	}
 	if err := c.CheckLock(ctx, h.Provider.Name(), in.lock.storeID, in.lock.orderID); err != nil {
-		return providers.NotSentError("", "the order lock was lost before the provider call (store session ended); not called, retrying", err)
+		return providers.NotSentError("", ReasonLockLost, err)
 	}
 	return nil
 }

@@ -101,7 +101,12 @@ const (
 // lockTokenSetting is the session setting (a custom placeholder, settable
 // by any role) where an order-lock session shows the token set when it was
 // opened (pglocks.go), for the checks.
-const lockTokenSetting = "settlement_worker.order_lock"
+const lockTokenSetting = LockSessionSetting
+
+// LockSessionSetting names the PostgreSQL setting every order-lock session
+// sets when it opens: its statements name it, so that an operator (or the
+// chaos suite) can find those sessions in pg_stat_activity.
+const LockSessionSetting = "settlement_worker.order_lock"
 
 // pgAdvisoryLock takes the session advisory lock key on conn (the
 // migrations' lock), polling pg_try_advisory_lock so that ctx is honoured

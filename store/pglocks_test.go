@@ -74,10 +74,9 @@ func TestPostgresOrderLocksShareAFewSessions(t *testing.T) {
 		t.Errorf("%d order locks still held after every unlock", keys)
 	}
 	// 20 locks, 20 checks and 20 unlocks, in at most as many statements.
-	opened, ended, statements, requests := st.LockStats()
-	if opened < 1 || opened > pgLockSessions || ended != 0 || requests != 60 || statements < 1 || statements > requests {
-		t.Errorf("LockStats = opened %d, ended %d, statements %d, requests %d; want 1–%d, 0, 1–60, 60",
-			opened, ended, statements, requests, pgLockSessions)
+	c := st.LockStats()
+	if c.Opened < 1 || c.Opened > pgLockSessions || c.Ended != 0 || c.Requests != 60 || c.Statements < 1 || c.Statements > c.Requests {
+		t.Errorf("LockStats = %+v; want Opened 1–%d, Ended 0, Statements 1–60, Requests 60", c, pgLockSessions)
 	}
 }
 
@@ -174,8 +173,8 @@ func TestPostgresEndedSharedSessionLosesEveryLockOnIt(t *testing.T) {
 			t.Errorf("holder %d: CheckLock after its session ended = %v, want ErrLockLost", i, err)
 		}
 	}
-	if _, ended, _, _ := st.LockStats(); ended != 1 {
-		t.Errorf("LockStats: %d sessions ended, want 1", ended)
+	if c := st.LockStats(); c.Ended != 1 {
+		t.Errorf("LockStats: %d sessions ended, want 1", c.Ended)
 	}
 	done := make(chan struct{})
 	go func() {

@@ -972,19 +972,26 @@ func (s *sqlStore) WriteStats() (batches, writes int64) {
 	return s.w.batches.Load(), s.w.jobs.Load()
 }
 
-// LockStats reports PostgreSQL's order-lock sessions (pglocks.go): the
-// sessions opened, those that ended while the store was open (each lost
-// every lock on it), and the statements they ran for the lock, unlock and
-// check requests served. All zero for SQLite and before the first lock.
-func (s *sqlStore) LockStats() (opened, ended, statements, requests int64) {
+// LockCounts counts PostgreSQL's order-lock sessions (LockStats).
+type LockCounts struct {
+	Opened     int64 // sessions opened
+	Ended      int64 // sessions that ended while the store was open: each lost every lock on it
+	Statements int64 // statements the sessions ran
+	Requests   int64 // lock tries, unlocks and checks those statements served
+}
+
+// LockStats reports PostgreSQL's order-lock sessions (pglocks.go); all zero
+// for SQLite and before the first lock.
+func (s *sqlStore) LockStats() LockCounts {
 	if !s.d.advisoryLocks {
-		return 0, 0, 0, 0
+		return LockCounts{}
 	}
 	p := s.pgLocks()
 	if p == nil { // closed before its first lock
-		return 0, 0, 0, 0
+		return LockCounts{}
 	}
-	return p.stats.opened.Load(), p.stats.ended.Load(), p.stats.statements.Load(), p.stats.requests.Load()
+	return LockCounts{Opened: p.stats.opened.Load(), Ended: p.stats.ended.Load(),
+		Statements: p.stats.statements.Load(), Requests: p.stats.requests.Load()}
 }
 
 // Ping checks the database is reachable.

@@ -12,6 +12,7 @@ import (
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/handlers"
 	"github.com/settlement-worker/settlement-worker/intake"
+	"github.com/settlement-worker/settlement-worker/store"
 	"github.com/settlement-worker/settlement-worker/webhook"
 )
 
@@ -84,17 +85,15 @@ func RegisterStoreMetrics(reg prometheus.Registerer, st any) {
 			}, func() float64 { _, w := ws.WriteStats(); return float64(w) }),
 		)
 	}
-	if ls, ok := st.(interface {
-		LockStats() (opened, ended, statements, requests int64)
-	}); ok {
+	if ls, ok := st.(interface{ LockStats() store.LockCounts }); ok {
 		registerLockStats(reg, ls.LockStats)
 	}
 }
 
 // registerLockStats registers the counters of PostgreSQL's order-lock
 // sessions (store.LockStats; all 0 with SQLite).
-func registerLockStats(reg prometheus.Registerer, stats func() (opened, ended, statements, requests int64)) {
-	counter := func(name, help string, pick func(o, e, st, rq int64) int64) prometheus.Collector {
+func registerLockStats(reg prometheus.Registerer, stats func() store.LockCounts) {
+	counter := func(name, help string, pick func(store.LockCounts) int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
 			return float64(pick(stats()))
 		})
@@ -102,15 +101,15 @@ func registerLockStats(reg prometheus.Registerer, stats func() (opened, ended, s
 	reg.MustRegister(
 		counter("settlement_store_lock_sessions_opened_total",
 			"PostgreSQL sessions opened to hold order locks (2 per replica, and one for each that ended).",
-			func(o, _, _, _ int64) int64 { return o }),
+			func(c store.LockCounts) int64 { return c.Opened }),
 		counter("settlement_store_lock_sessions_ended_total",
 			"PostgreSQL order-lock sessions that ended while the worker ran (dropped, terminated, a failed or timed-out statement, a reset): each released every order lock on it, and its holders retried before any provider call.",
-			func(_, e, _, _ int64) int64 { return e }),
+			func(c store.LockCounts) int64 { return c.Ended }),
 		counter("settlement_store_lock_statements_total",
 			"Statements the PostgreSQL order-lock sessions ran; each serves the locks, unlocks and checks queued meanwhile.",
-			func(_, _, st, _ int64) int64 { return st }),
+			func(c store.LockCounts) int64 { return c.Statements }),
 		counter("settlement_store_lock_requests_total",
 			"Order-lock requests (lock tries, unlocks, checks) the PostgreSQL sessions served; divided by settlement_store_lock_statements_total, the mean batch.",
-			func(_, _, _, rq int64) int64 { return rq }),
+			func(c store.LockCounts) int64 { return c.Requests }),
 	)
 }

@@ -6,13 +6,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // The order-lock sessions' counters read the store's LockStats at scrape
 // time, each its own value.
 func TestLockStatsMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	registerLockStats(reg, func() (int64, int64, int64, int64) { return 5, 1, 300, 900 })
+	registerLockStats(reg, func() store.LockCounts {
+		return store.LockCounts{Opened: 5, Ended: 1, Statements: 300, Requests: 900}
+	})
 	want := `
 # HELP settlement_store_lock_sessions_ended_total PostgreSQL order-lock sessions that ended while the worker ran (dropped, terminated, a failed or timed-out statement, a reset): each released every order lock on it, and its holders retried before any provider call.
 # TYPE settlement_store_lock_sessions_ended_total counter

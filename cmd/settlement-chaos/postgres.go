@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // freshPostgres creates a new database on the server of
@@ -63,9 +65,8 @@ func repoRoot(ctx context.Context) (string, error) {
 }
 
 // endLockSessions terminates, on the database of dsn, every session that
-// holds order locks (the replicas' lock sessions: their last statement
-// names the store's settlement_worker.order_lock setting) and returns how
-// many it ended. Each replica then sees every lock on them lost and must
+// holds order locks (the replicas' lock sessions: their statements name
+// store.LockSessionSetting) and returns how many it ended. Each replica then sees every lock on them lost and must
 // stop before its next provider call.
 func endLockSessions(ctx context.Context, dsn string) (int, error) {
 	conn, err := pgx.Connect(ctx, dsn)
@@ -76,6 +77,6 @@ func endLockSessions(ctx context.Context, dsn string) (int, error) {
 	var n int
 	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()
-		AND query LIKE '%settlement_worker.order_lock%'`).Scan(&n)
+		AND strpos(query, $1) > 0`, store.LockSessionSetting).Scan(&n)
 	return n, err
 }

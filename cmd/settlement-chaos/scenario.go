@@ -415,7 +415,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		if b, err := os.ReadFile(workerLog(dir, sc, w.name)); err == nil {
 			n := 0
 			for _, line := range bytes.Split(b, []byte("\n")) {
-				if bytes.Contains(line, []byte("the order lock was lost")) {
+				if bytes.Contains(line, []byte(handlers.ReasonLockLost)) {
 					n++
 				}
 			}
