@@ -40,7 +40,9 @@
 //	              (others)                                         person: never a blind second capture
 //	acknowledged  nothing: the verdict arrives on the       the status handler moves it to settled or
 //	              provider's status queue (never            refused; the sweeper parks it after
-//	              resubmitted)                              Facts.StatusDeadline
+//	              resubmitted)                              Facts.StatusDeadline. The status may come
+//	                                                        first: the move to acknowledged then finds
+//	                                                        the verdict recorded, and the request ends
 //	pending       Poll after RecheckAfter                   a read: repeated safely; parked after
 //	                                                        PENDING_DEADLINE
 //	settled       republish the recorded event(s)           the event and the state were committed
@@ -58,7 +60,12 @@
 // than OUTBOX_RELAY_AFTER (at least 1s), far above a mark's delay.
 //
 // Order lock: every step above runs under its order's lock (store.LockOrder;
-// one order's settlements and statuses never interleave). A delivery that
+// one order's settlements and statuses never interleave), with one
+// exception: a provider status that names, by its correlation id, a
+// settlement awaiting its verdict (submitting or acknowledged) is applied
+// without the lock (ProviderStatus.awaited). Its move is a compare-and-set
+// from those states, so it applies once and never over another step's
+// write; anything else a status can meet goes through the lock. A delivery that
 // finds the lock held waits at most Settlement.LockWait (ORDER_LOCK_WAIT),
 // then is deferred: republished unchanged through the shortest retry queue
 // with no attempt counted and nothing recorded, so that a burst for one

@@ -91,6 +91,19 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	}
 	log = log.With().Str("order_id", st.OrderID()).Str("store_id", st.StoreID).
 		Str("settlement_status", st.SettlementStatus).Logger()
+	msgID := msg.Metadata.Get(broker.MetaMessageID)
+
+	// The usual case, without the order lock: the status names, by its
+	// correlation id, a settlement awaiting its verdict.
+	if target, ok, err := h.awaited(ctx, st); err != nil {
+		return err
+	} else if ok {
+		err := h.apply(ctx, msg, st, target, awaiting, 0, msgID, log)
+		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved meanwhile; applying the status under the order lock")
+	}
 
 	unlock, err := h.Store.LockOrder(ctx, h.Provider, st.StoreID, st.OrderID())
 	if err != nil {
@@ -125,7 +138,6 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		read[key] = evs
 		return evs, nil
 	}
-	msgID := msg.Metadata.Get(broker.MetaMessageID)
 	if msgID != "" {
 		for _, c := range cands {
 			evs, err := statuses(c.Key)
@@ -145,7 +157,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if target == nil {
 		return h.park(ctx, msg, reason, log)
 	}
-	log = log.With().Str("request_id", target.RequestID).Bool("exact_correlation", exact != nil).Logger()
+	log = log.With().Bool("exact_correlation", exact != nil).Logger()
 
 	evs, err := statuses(target.Key)
 	if err != nil {
@@ -158,12 +170,22 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		return h.parkInvalid(ctx, msg, h.out().publish(ctx, *target, evs[n-1]), log)
 	}
 
+	return h.apply(ctx, msg, st, *target, from, len(evs), msgID, log)
+}
+
+// apply records the status as target's verdict — a move from one of the
+// states from, with our status event, target having recorded events
+// events before it — and publishes our event. A store error is returned
+// wrapped (ErrStateConflict when target is no longer in from).
+func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
+	target store.Settlement, from []store.State, events int, msgID string, log zerolog.Logger) error {
+	log = log.With().Str("request_id", target.RequestID).Logger()
 	to := store.StateSettled
 	if st.SettlementStatus == messages.StatusRejected {
 		to = store.StateRefused
 	}
-	ours := h.ourStatus(*target, st)
-	ev, err := newStatusEvent(target.Key, dedupKey(len(evs)+1, st.SettlementStatus, msgID), ours)
+	ours := h.ourStatus(target, st)
+	ev, err := newStatusEvent(target.Key, dedupKey(events+1, st.SettlementStatus, msgID), ours)
 	if err != nil {
 		// Our status for this verdict would break the schema (a settlement
 		// recorded before statuses were checked): not applied, not
@@ -202,14 +224,8 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 // settlements the fields (and a legacy correlation id) match; with neither,
 // the reason to park.
 func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSettlementStatus) (exact *store.Settlement, cands []store.Settlement, reason string, err error) {
-	amount := st.Amount.Value
-	if m, err := st.Amount.Money(); err == nil {
-		amount = m.String()
-	}
-	c := store.Correlation{
-		Provider: h.Provider, StoreID: st.StoreID, OrderID: st.OrderID(), TenderType: st.TenderType,
-		SettlementType: st.SettlementType, Amount: amount, Currency: st.Amount.CurrencyCode,
-	}
+	c := h.fields(st)
+	amount := c.Amount
 	conflict := func(o store.Settlement) string {
 		return fmt.Sprintf("ClientContext %q belongs to request %s (order %s, %s %s %s %s) but the status says order %s, %s %s %s %s: conflicting, not applied",
 			st.ClientContext, o.RequestID, o.OrderID, o.TenderType, o.SettlementType, o.Amount, o.Currency,
@@ -217,18 +233,15 @@ func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSet
 	}
 	var byCtx []store.Settlement
 	if st.ClientContext != "" {
-		byCtx, err = h.Store.Find(ctx, store.Correlation{Provider: h.Provider, StoreID: st.StoreID, CorrelationID: st.ClientContext})
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("find settlements by ClientContext: %w", err)
+		var own *store.Settlement
+		if own, byCtx, err = h.byCorrelation(ctx, st); err != nil {
+			return nil, nil, "", err
 		}
-		for i := range byCtx {
-			if o := byCtx[i]; ownCorrelation(o) {
-				if o.OrderID != c.OrderID || o.TenderType != c.TenderType || o.SettlementType != c.SettlementType ||
-					o.Amount != c.Amount || o.Currency != c.Currency {
-					return nil, nil, conflict(o), nil
-				}
-				return &byCtx[i], nil, "", nil
+		if own != nil {
+			if !sameMoney(*own, c) {
+				return nil, nil, conflict(*own), nil
 			}
+			return own, nil, "", nil
 		}
 		// Not one of ours: a legacy correlation id (or a stranger's).
 		c.CorrelationID = st.ClientContext
@@ -245,6 +258,72 @@ func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSet
 	}
 	return nil, nil, fmt.Sprintf("no settlement matches store %s, order %s, tender %s, %s %s %s, ClientContext %q",
 		st.StoreID, st.OrderID(), st.TenderType, st.SettlementType, amount, st.Amount.CurrencyCode, st.ClientContext), nil
+}
+
+// fields is the correlation a status's own fields select (rule 2).
+func (h *ProviderStatus) fields(st *messages.PaymentSettlementStatus) store.Correlation {
+	amount := st.Amount.Value
+	if m, err := st.Amount.Money(); err == nil {
+		amount = m.String()
+	}
+	return store.Correlation{
+		Provider: h.Provider, StoreID: st.StoreID, OrderID: st.OrderID(), TenderType: st.TenderType,
+		SettlementType: st.SettlementType, Amount: amount, Currency: st.Amount.CurrencyCode,
+	}
+}
+
+// byCorrelation finds the settlements of the status's store whose
+// correlation id is its ClientContext, and among them the one that id was
+// made for (own: rule 1), if any.
+func (h *ProviderStatus) byCorrelation(ctx context.Context, st *messages.PaymentSettlementStatus) (own *store.Settlement, byCtx []store.Settlement, err error) {
+	byCtx, err = h.Store.Find(ctx, store.Correlation{Provider: h.Provider, StoreID: st.StoreID, CorrelationID: st.ClientContext})
+	if err != nil {
+		return nil, nil, fmt.Errorf("find settlements by ClientContext: %w", err)
+	}
+	for i := range byCtx {
+		if ownCorrelation(byCtx[i]) {
+			return &byCtx[i], byCtx, nil
+		}
+	}
+	return nil, byCtx, nil
+}
+
+// sameMoney reports whether s is the settlement the fields c describe: its
+// order, tender, type, amount and currency.
+func sameMoney(s store.Settlement, c store.Correlation) bool {
+	return s.OrderID == c.OrderID && s.TenderType == c.TenderType && s.SettlementType == c.SettlementType &&
+		s.Amount == c.Amount && s.Currency == c.Currency
+}
+
+// awaited returns the settlement a status can be applied to without the
+// order lock: the one its correlation id was made for (rule 1), with the
+// status's money, while it awaits its verdict (submitting or
+// acknowledged). Everything else — a settlement already finished, a
+// conflict, a status without one of our correlation ids — goes through
+// the order lock.
+//
+// Why no lock is needed here: the move to the verdict is a compare-and-set
+// from the awaiting states, so it applies at most once, and only if
+// nothing moved the settlement since it was read; on a conflict the status
+// is applied again under the lock, from the new state. A settlement
+// awaiting its verdict has no status events (events are recorded only
+// with a move to a final state, and final states are never left), so no
+// earlier status can have been applied to it and our event is its first.
+// The request handler may hold the order's lock meanwhile (the provider
+// can send its status before the handler recorded "acknowledged"); it
+// finds the verdict recorded when its own write fails (Settlement.outcome)
+// and ends there. Settlements and statuses therefore still never disagree:
+// only the waiting is gone, the status no longer queues a whole write
+// behind the request's.
+func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettlementStatus) (store.Settlement, bool, error) {
+	if st.ClientContext == "" {
+		return store.Settlement{}, false, nil
+	}
+	own, _, err := h.byCorrelation(ctx, st)
+	if err != nil || own == nil || !sameMoney(*own, h.fields(st)) || !containsState(awaiting, own.State) {
+		return store.Settlement{}, false, err
+	}
+	return *own, true, nil
 }
 
 // pick chooses the settlement that takes the status and the states to

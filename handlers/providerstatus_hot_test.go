@@ -41,8 +41,11 @@ func countDecodes(t *testing.T) *atomic.Int64 {
 
 // A provider status is decoded once: the decode StatusOrderKey made to
 // order it (broker.KeyedSubscriber) is the handler's too — but only for
-// the payload it decoded; and the handler reads each candidate's events
-// from the store once.
+// the payload it decoded. The usual status, for a settlement awaiting its
+// verdict, costs one store read (the settlement, by its correlation id):
+// such a settlement has no events to read. A later status (the settlement
+// is finished) reads each candidate's events once, after a second look-up
+// under the order lock (the first was made without it).
 func TestProviderStatusDecodesAndReadsOnce(t *testing.T) {
 	cases := []struct {
 		name string
@@ -53,21 +56,29 @@ func TestProviderStatusDecodesAndReadsOnce(t *testing.T) {
 		wantDecodes int64
 		wantReads   int64 // Statuses
 		wantFinds   int64
+		// later: req-A is settled already and the status is an R.
+		later bool
 	}{
-		{"ordered by its key, with a message_id", true, false, "m-1", 1, 1, 1},
-		{"ordered by its key, without a message_id", true, false, "", 1, 1, 1},
-		{"handled without a key", false, false, "m-1", 1, 1, 1},
-		{"payload replaced after its key was taken", true, true, "m-1", 2, 1, 1},
+		{"ordered by its key, with a message_id", true, false, "m-1", 1, 0, 1, false},
+		{"ordered by its key, without a message_id", true, false, "", 1, 0, 1, false},
+		{"handled without a key", false, false, "m-1", 1, 0, 1, false},
+		{"payload replaced after its key was taken", true, true, "m-1", 2, 0, 1, false},
+		{"a later status, with a message_id", true, false, "m-1", 1, 1, 2, true},
+		{"a later status, without a message_id", true, false, "", 1, 1, 2, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newPSEnv(t)
-			e.seed(seedSpec{id: "req-A", cc: "cc-A", state: store.StateAcknowledged})
+			stateA, verdict, want := store.StateAcknowledged, messages.StatusSettled, store.StateSettled
+			if c.later {
+				stateA, verdict, want = store.StateSettled, messages.StatusRejected, store.StateRefused
+			}
+			e.seed(seedSpec{id: "req-A", cc: "cc-A", state: stateA})
 			e.seed(seedSpec{id: "req-B", cc: "cc-B", order: "ORD-2", state: store.StateAcknowledged})
 			counter := &readCounter{Store: e.st}
 			e.h.Store = counter
 			decodes := countDecodes(t)
-			msg := statusSpec{cc: e.corr["req-A"], msgID: c.msgID}.message(t)
+			msg := statusSpec{cc: e.corr["req-A"], msgID: c.msgID, verdict: verdict, decline: map[bool]string{true: "chargeback"}[c.later]}.message(t)
 			if c.keyed {
 				if c.swap {
 					other := statusSpec{cc: e.corr["req-B"], order: "ORD-2", msgID: c.msgID}.message(t)
@@ -87,8 +98,8 @@ func TestProviderStatusDecodesAndReadsOnce(t *testing.T) {
 				t.Fatal("no status event published")
 			}
 			s, err := e.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-A"})
-			if err != nil || s.State != store.StateSettled {
-				t.Fatalf("req-A is %s (%v), want settled", s.State, err)
+			if err != nil || s.State != want {
+				t.Fatalf("req-A is %s (%v), want %s", s.State, err, want)
 			}
 			if got := decodes.Load(); got != c.wantDecodes {
 				t.Errorf("%d decodes, want %d", got, c.wantDecodes)

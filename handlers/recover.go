@@ -46,7 +46,11 @@ func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reas
 		return
 	}
 	key := store.Key{Provider: h.Provider.Name(), RequestID: req.RequestID}
-	if _, _, err := h.Store.Transition(ctx, key, nil, currentState(ctx, h.Store, key), store.Change{ParkedReason: &reason, Note: "parked: handler panic"}, nil); err != nil {
+	// A compare-and-set on the state just read: a verdict recorded
+	// meanwhile (the provider's status, which takes no order lock while
+	// the settlement awaits it) is not moved back.
+	cur := currentState(ctx, h.Store, key)
+	if _, _, err := h.Store.Transition(ctx, key, []store.State{cur}, cur, store.Change{ParkedReason: &reason, Note: "parked: handler panic"}, nil); err != nil {
 		log.Warn().Err(err).Msg("could not record the parking on the settlement")
 	}
 }

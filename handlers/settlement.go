@@ -738,6 +738,10 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 	switch out.Kind {
 	case providers.Accepted:
 		if _, err := h.move(ctx, s, store.StateAcknowledged, store.Change{Refs: refs, Note: "acknowledged by provider"}); err != nil {
+			if done, derr := h.verdictFirst(ctx, s, refs, err, log); done || derr != nil {
+				h.Metrics.outcome(h.Provider.Name(), "acknowledged")
+				return derr
+			}
 			return err
 		}
 		h.Metrics.outcome(h.Provider.Name(), "acknowledged")
@@ -769,6 +773,31 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 	default:
 		return fmt.Errorf("provider %s returned unknown outcome %q", h.Provider.Name(), out.Kind)
 	}
+}
+
+// verdictFirst handles a failed move to acknowledged (err) that found the
+// settlement's verdict already recorded: the provider's status, applied
+// without the order lock (ProviderStatus.awaited), came before the
+// acknowledgement was written. The status handler recorded and published
+// the verdict; the request is done (done=true). The acknowledgement's
+// references, if any, are kept on the finished settlement. Any other
+// failure is left to the caller (done=false, nil).
+func (h *Settlement) verdictFirst(ctx context.Context, s store.Settlement, refs map[string]string, err error, log zerolog.Logger) (bool, error) {
+	if !errors.Is(err, store.ErrStateConflict) {
+		return false, nil
+	}
+	cur, gerr := h.Store.Get(ctx, s.Key)
+	if gerr != nil || !containsState(finished, cur.State) {
+		return false, nil
+	}
+	if len(refs) > 0 {
+		if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{cur.State}, cur.State,
+			store.Change{Refs: refs, Note: "acknowledged by provider after its verdict"}, nil); err != nil {
+			return false, fmt.Errorf("record the acknowledgement's references on %s: %w", s.RequestID, err)
+		}
+	}
+	log.Info().Str("state", string(cur.State)).Msg("provider acknowledged the settlement after its status was recorded; nothing left to do")
+	return true, nil
 }
 
 // failed handles a provider error (the one classification, providers.ClassOf):
