@@ -33,7 +33,8 @@ type scripted struct {
 	commitOnErr bool
 	settleDelay time.Duration
 	panicSettle bool
-	accept      bool // Settle answers Accepted (asynchronous verdict)
+	accept      bool   // Settle answers Accepted (asynchronous verdict)
+	acceptRef   string // the reference an Accepted answer carries
 	confirmErrs []error
 	// unavailable makes ConfirmFunds answer that the funds are not
 	// available; onSettle, when set, runs at the start of each Settle.
@@ -98,7 +99,7 @@ func (p *scripted) Settle(_ context.Context, req *providers.Request) (providers.
 		return providers.Outcome{}, err
 	}
 	if p.accept {
-		return providers.Outcome{Kind: providers.Accepted}, nil
+		return providers.Outcome{Kind: providers.Accepted, Ref: p.acceptRef}, nil
 	}
 	return providers.Outcome{Kind: providers.Settled, Ref: "cap-" + req.RequestID}, nil
 }

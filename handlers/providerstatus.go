@@ -174,9 +174,9 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 }
 
 // apply records the status as target's verdict — a move from one of the
-// states from, with our status event, target having recorded events
-// events before it — and publishes our event. A store error is returned
-// wrapped (ErrStateConflict when target is no longer in from).
+// states from, with our status event, target's events+1-th — and
+// publishes our event. A store error is returned wrapped
+// (ErrStateConflict when target is no longer in one of the states from).
 func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
 	target store.Settlement, from []store.State, events int, msgID string, log zerolog.Logger) error {
 	log = log.With().Str("request_id", target.RequestID).Logger()

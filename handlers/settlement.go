@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -738,11 +739,12 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 	switch out.Kind {
 	case providers.Accepted:
 		if _, err := h.move(ctx, s, store.StateAcknowledged, store.Change{Refs: refs, Note: "acknowledged by provider"}); err != nil {
-			if done, derr := h.verdictFirst(ctx, s, refs, err, log); done || derr != nil {
-				h.Metrics.outcome(h.Provider.Name(), "acknowledged")
-				return derr
+			done, derr := h.verdictFirst(ctx, s, refs, err, log)
+			if derr != nil || !done {
+				return cmp.Or(derr, err)
 			}
-			return err
+			h.Metrics.outcome(h.Provider.Name(), "acknowledged")
+			return nil
 		}
 		h.Metrics.outcome(h.Provider.Name(), "acknowledged")
 		log.Info().Msg("provider acknowledged the settlement; waiting for its status")

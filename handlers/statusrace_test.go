@@ -37,8 +37,14 @@ func providerStatusMsg(t *testing.T, req *providers.Request, verdict, msgID stri
 // issue 9), and the request handler, finding the verdict recorded first,
 // must end quietly: one capture, one S, no retry.
 func TestStatusBeforeTheAcknowledgedWriteSettlesOnce(t *testing.T) {
+	for _, ref := range []string{"", "ack-7"} {
+		t.Run("acknowledgement reference "+or(ref, "none"), func(t *testing.T) { statusBeforeAcknowledged(t, ref) })
+	}
+}
+
+func statusBeforeAcknowledged(t *testing.T, ref string) {
 	p := newScripted("prov", providers.Facts{Idempotent: true})
-	p.accept = true
+	p.accept, p.acceptRef = true, ref
 	r := newRig(t, p)
 	ps := &ProviderStatus{Provider: "prov", Queue: "q.status.prov", Store: r.st, Pub: r.pub, Log: zerolog.Nop()}
 	statusDone := make(chan error, 1)
@@ -67,8 +73,12 @@ func TestStatusBeforeTheAcknowledgedWriteSettlesOnce(t *testing.T) {
 		t.Error("the provider status waited for the order lock held by the request it settles")
 	}
 	only(t, r.pub.take(), statusQ)
-	if s := r.get(t, "req-1"); s.State != store.StateSettled {
+	s := r.get(t, "req-1")
+	if s.State != store.StateSettled {
 		t.Errorf("settlement is %s, want settled", s.State)
+	}
+	if s.Refs["provider_ref"] != ref {
+		t.Errorf("provider_ref %q, want the acknowledgement's %q kept on the settled settlement", s.Refs["provider_ref"], ref)
 	}
 	if _, _, ledger := p.counts(); ledger["req-1"] != 1 {
 		t.Errorf("provider ledger has %d captures of req-1, want 1", ledger["req-1"])
