@@ -72,7 +72,11 @@ func statusBeforeAcknowledged(t *testing.T, ref string) {
 	if waited {
 		t.Error("the provider status waited for the order lock held by the request it settles")
 	}
-	only(t, r.pub.take(), statusQ)
+	if ms := r.pub.take(); len(ms) != 1 {
+		t.Errorf("%d messages published, want our one status event (nothing retried or parked)", len(ms))
+	} else {
+		only(t, ms, statusQ)
+	}
 	s := r.get(t, "req-1")
 	if s.State != store.StateSettled {
 		t.Errorf("settlement is %s, want settled", s.State)
