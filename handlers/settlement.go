@@ -705,10 +705,11 @@ func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // claimedRefs lists the provider references recorded by the other
 // settlements of s's order, for Reconcile. For a provider without
-// idempotency keys, a settlement of the order that moved money without
-// naming its record (settled or parked with no provider_ref) makes the
-// order ambiguous: a record Reconcile finds could be that one's, so the
-// reconciliation is Unresolved and parks for a person.
+// idempotency keys, another settlement of the order of the same type and
+// amount that moved money, or may have, without naming its record
+// (unnamedMove) makes the order ambiguous: a record Reconcile finds could
+// be that one's, so the reconciliation is Unresolved and parks for a
+// person.
 func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]string, error) {
 	others, err := h.Store.Find(ctx, store.Correlation{Provider: s.Provider, StoreID: s.StoreID, OrderID: s.OrderID})
 	if err != nil {
@@ -720,16 +721,35 @@ func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]str
 		case o.RequestID == s.RequestID:
 		case o.Refs["provider_ref"] != "":
 			out = append(out, o.Refs["provider_ref"])
-		case o.State == store.StateSettled && o.SettlementType == s.SettlementType && o.Amount == s.Amount:
+		case unnamedMove(o) && o.SettlementType == s.SettlementType && o.Amount == s.Amount:
 			unnamed = append(unnamed, o.RequestID)
 		}
 	}
 	if len(unnamed) > 0 && !h.facts().Idempotent {
 		return nil, providers.UnresolvedError("", fmt.Sprintf(
-			"order %s is ambiguous: settlement(s) %s of the same amount settled without naming the %s record, so a record found now could be theirs; check the order with %s",
+			"order %s is ambiguous: settlement(s) %s of the same amount moved money, or may have, without naming the %s record, so a record found now could be theirs; check the order with %s",
 			s.OrderID, strings.Join(unnamed, ", "), h.Provider.Name(), h.Provider.Name()), nil)
 	}
 	return out, nil
+}
+
+// unnamedMove reports whether settlement o moved money at its provider, or
+// may have, without naming the record it made (no provider_ref): it is
+// settled, or a call of it was sent whose outcome is not recorded yet
+// (submitting, unless its last call provably did not reach the provider;
+// acknowledged; pending), parked for a person or not. A settlement still
+// before its call, refused or withheld moved nothing.
+func unnamedMove(o store.Settlement) bool {
+	if o.Refs["provider_ref"] != "" {
+		return false
+	}
+	switch o.State {
+	case store.StateSettled, store.StateAcknowledged, store.StatePending:
+		return true
+	case store.StateSubmitting:
+		return o.Refs[refCallNotSent] != "true"
+	}
+	return false
 }
 
 // outcome records what the provider answered.

@@ -66,7 +66,7 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 	}
 	ps, err := c.PaymentList(ctx, oid)
 	if err != nil {
-		return providers.Outcome{}, false, err
+		return providers.Outcome{}, false, unresolvedRead(err)
 	}
 	refs := map[string]string{RefOrderID: strconv.FormatInt(oid, 10)}
 	if v := req.Refs[RefPaymentID]; v != "" {
@@ -146,4 +146,17 @@ func availableFell(ps []Payment, refs map[string]string, before map[int64]bool, 
 		}
 	}
 	return fell.GreaterThanOrEqual(amount)
+}
+
+// unresolvedRead classifies a failed payment-list read of Reconcile. The
+// read follows a call that may have moved money, so an error Miva's codes
+// make permanent (invalid_request, order_not_found, …) must not end the
+// request R: it is Unresolved, parked for a person. A transient one stays
+// transient (read again later).
+func unresolvedRead(err error) error {
+	if providers.ClassOf(err) != providers.Permanent {
+		return err
+	}
+	return providers.UnresolvedError("", "Miva refused the payment-list read that reconciles an earlier call ("+
+		providers.ReasonOf(err)+"): whether that call moved money is not known; check the order in the Miva admin", err)
 }
