@@ -46,7 +46,10 @@ import (
 //     of the settlement's events, or whose verdict (and DeclineReason)
 //     repeats the settlement's latest event, is a redelivery or a repeat:
 //     the recorded event is republished with its message_id. A different
-//     verdict (an R chargeback after an S) is a further event.
+//     verdict (an R chargeback after an S) is a further event, except an
+//     S for a refused settlement: a repeat of an earlier S, an S overtaken
+//     by its R or a reversal cannot be told apart, so it is parked
+//     (overturns) and the R stands.
 //  4. No candidate: parked with "no settlement matches".
 type ProviderStatus struct {
 	// Provider is the provider's name (radial).
@@ -168,6 +171,12 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if n := len(evs); n > 0 && sameVerdict(evs[n-1], st) {
 		log.Info().Msg("provider status repeats the latest verdict; republishing our event")
 		return h.parkInvalid(ctx, msg, h.out().publish(ctx, *target, evs[n-1]), log)
+	}
+	if reason := overturns(*target, evs, st); reason != "" {
+		return h.park(ctx, msg, reason, log)
+	}
+	if containsState(finished, target.State) {
+		from = []store.State{target.State} // the state just checked
 	}
 
 	return h.apply(ctx, msg, st, *target, from, len(evs), msgID, log)
@@ -362,6 +371,30 @@ func pick(exact *store.Settlement, cands []store.Settlement) (*store.Settlement,
 		return nil, nil, "ambiguous: finished settlements " + describe(fin) + " all match a later status that carries none of our correlation ids; not applied"
 	}
 	return nil, nil, fmt.Sprintf("settlement(s) %s match but none has been submitted yet", describe(cands))
+}
+
+// overturns says why status st is not applied to target, refused, when st
+// is an S ("" when it may be applied). Radial sends further statuses after
+// a verdict (a chargeback R after an S), but an S after an R cannot be
+// told apart: the earlier S re-sent under a new message_id, an S overtaken
+// by its chargeback (replicas order one order's statuses only within a
+// process), or a reversal of the R. Applying it would publish an S after
+// the R, perhaps wrongly, so a person decides.
+func overturns(target store.Settlement, evs []store.StatusEvent, st *messages.PaymentSettlementStatus) string {
+	if target.State != store.StateRefused || st.SettlementStatus != messages.StatusSettled {
+		return ""
+	}
+	history := "none"
+	if len(evs) > 0 {
+		vs := make([]string, len(evs))
+		for i, ev := range evs {
+			vs[i] = ev.SettlementStatus
+		}
+		history = strings.Join(vs, ", ")
+	}
+	return fmt.Sprintf("status S for request %s, which is refused (our events: %s): a repeat of an earlier S, an S overtaken by the R, "+
+		"or a reversal of the R cannot be told apart; not applied, check the settlement with %s",
+		target.RequestID, history, target.Provider)
 }
 
 // describe lists settlements as "req-1 (acknowledged), req-2 (acknowledged)".

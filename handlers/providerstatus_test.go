@@ -414,6 +414,42 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantEvents: map[string]int{"req-A": 2},
 		},
 		{
+			// Radial's S re-sent under a new message_id after the
+			// chargeback: it once moved the settlement back to settled
+			// and published an S after the R.
+			name:  "S repeated under a new message_id after its chargeback R: parked, the R stands",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{ccOf: "req-A", msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m2", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m3"}, park: "req-A|refused|not applied"},
+			},
+			wantStates: map[string]store.State{"req-A": refused},
+			wantEvents: map[string]int{"req-A": 2},
+		},
+		{
+			// Two replicas: the S taken by one that died before its
+			// commit is redelivered after the other applied the R.
+			name:  "S overtaken by the R (redelivered after it): parked, the R stands",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{ccOf: "req-A", msgID: "m2", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: -1},
+				{st: statusSpec{ccOf: "req-A", msgID: "m1"}, park: "req-A|refused|not applied"},
+			},
+			wantStates: map[string]store.State{"req-A": refused},
+			wantEvents: map[string]int{"req-A": 1},
+		},
+		{
+			name:  "S without ClientContext for the one refused candidate: parked",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			steps: []step{
+				{st: statusSpec{ccOf: "req-A", msgID: "m1", verdict: messages.StatusRejected, decline: "declined"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: -1},
+				{st: statusSpec{msgID: "m2"}, park: "req-A|refused|not applied"},
+			},
+			wantStates: map[string]store.State{"req-A": refused},
+			wantEvents: map[string]int{"req-A": 1},
+		},
+		{
 			name:       "later status without ClientContext goes to the one finished candidate",
 			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}, {id: "req-a", cc: "cc-a", order: otherOrderID, state: settled}},
 			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-z", wantCC: "cc-z", wantState: refused, sameAs: -1}},

@@ -415,7 +415,9 @@ func TestProviderStatusWithoutValidOwnStatusIsParked(t *testing.T) {
 	reason := "invalid request: both contexts"
 	seedLegacy(t, r, req, nil, store.Change{DeclineReason: &reason}, nil, store.StateRefused)
 	h := &ProviderStatus{Provider: "radial", Queue: "q.radial.status", Store: r.st, Pub: r.pub, Log: r.h.Log}
-	st := statusFor(testRequest(), "STORE1", "VC", messages.StatusSettled, "")
+	// A later R (a chargeback): an S for a refused settlement is parked
+	// before its document is built (overturns).
+	st := statusFor(testRequest(), "STORE1", "VC", messages.StatusRejected, "chargeback")
 	st.ClientContext = correlationID(store.Key{Provider: "radial", RequestID: req.RequestID}, req) // the ClientContext the worker sent
 	body, err := messages.Encode(st)
 	if err != nil {
