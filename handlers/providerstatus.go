@@ -206,6 +206,18 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 		r := st.DeclineReason
 		ch.DeclineReason = &r
 	}
+	if !containsState(finished, target.State) {
+		// The verdict ends any parking of a settlement that awaited it
+		// (the sweeper's status deadline, a panic, retries exhausted):
+		// what the person was to find out is now known. Cleared also when
+		// the read was older than the parking.
+		none := ""
+		ch.ParkedReason = &none
+		if target.ParkedReason != "" {
+			ch.Note += ", after it was parked"
+			log.Info().Str("parked_reason", truncate(target.ParkedReason, 200)).Msg("provider status for a parked settlement; its parking is cleared")
+		}
+	}
 	s, rec, err := h.Store.Transition(ctx, target.Key, from, to, ch, ev)
 	if err != nil {
 		return fmt.Errorf("record provider status for %s: %w", target.RequestID, err)

@@ -105,3 +105,46 @@ func TestSweeperResumesSettlementsWhoseMessageIsGone(t *testing.T) {
 		t.Errorf("ledger %v, want one capture", ledger)
 	}
 }
+
+// TestStatusAfterDeadlineParkingClearsTheParking: the sweeper parks an
+// acknowledged settlement at its status deadline; Radial's status arrives
+// just after. The verdict is applied and published, and the parking is
+// cleared with it. It once stayed: the settled settlement kept "sent no
+// status within …" as its parked reason, so it counted as parked for
+// operators (stats, the parked-settlements gauge) and retention, which
+// skips parked rows, never purged its request body (card data).
+func TestStatusAfterDeadlineParkingClearsTheParking(t *testing.T) {
+	p := newScripted("radial", providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
+	p.accept = true
+	r := newRig(t, p)
+	var sent *providers.Request
+	p.onSettle = func(req *providers.Request) { sent = req }
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	r.pub.take()
+	rep, err := r.sweeper(2 * time.Hour).Sweep(context.Background())
+	if err != nil || rep.Parked != 1 {
+		t.Fatalf("sweep %+v, %v: want one parked", rep, err)
+	}
+	r.pub.take()
+	ps := &ProviderStatus{Provider: "radial", Queue: "q.status.radial", Store: r.st, Pub: r.pub, Log: r.h.Log}
+	if err := ps.HandleSafely(providerStatusMsg(t, sent, messages.StatusSettled, "radial-status-1")); err != nil {
+		t.Fatal(err)
+	}
+	only(t, r.pub.take(), statusQ)
+	s := r.get(t, "req-1")
+	if s.State != store.StateSettled {
+		t.Fatalf("state %s, want settled", s.State)
+	}
+	if s.ParkedReason != "" {
+		t.Errorf("settled by Radial's status, yet still parked: %q", truncate(s.ParkedReason, 80))
+	}
+	w := r.sweeper(24 * 365 * time.Hour)
+	w.Retention = time.Hour
+	rep, err = w.Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.get(t, "req-1"); len(s.Request) > 0 {
+		t.Errorf("a year later the settled settlement still holds its request body (%d bytes; purged %d): retention skips it as parked", len(s.Request), rep.Purged)
+	}
+}
