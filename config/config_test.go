@@ -33,7 +33,7 @@ var allVars = []string{
 	"PAYSAFE_BASE_URL", "PAYSAFE_USERNAME", "PAYSAFE_PASSWORD", "PAYSAFE_ACCOUNTS", "PAYSAFE_CURRENCIES",
 	"PAYSAFE_TIMEOUT", "PAYSAFE_SETTLE_WINDOW", "PAYSAFE_RECHECK_AFTER",
 	"FRISBII_BASE_URL", "FRISBII_API_KEY", "FRISBII_TIMEOUT", "FRISBII_SETTLE_WINDOW", "FRISBII_REFUND_RECHECK",
-	"MIVA_BASE_URL", "MIVA_STORE_CODE", "MIVA_API_TOKEN", "MIVA_SIGNING_KEY", "MIVA_TIMEOUT", "MIVA_SETTLE_WINDOW",
+	"MIVA_BASE_URL", "MIVA_STORE_CODE", "MIVA_API_TOKEN", "MIVA_SIGNING_KEY", "MIVA_CURRENCY", "MIVA_TIMEOUT", "MIVA_SETTLE_WINDOW",
 	"INTAKE_ADDR", "INTAKE_MAX_BODY_BYTES", "INTAKE_READ_HEADER_TIMEOUT", "INTAKE_READ_TIMEOUT",
 	"INTAKE_WRITE_TIMEOUT", "INTAKE_IDLE_TIMEOUT", "INTAKE_PUBLISH_TIMEOUT", "INTAKE_PUBLISH_CONCURRENCY",
 	"INTAKE_SHUTDOWN_TIMEOUT", "INTAKE_RETAILOPS_PATH", "INTAKE_RETAILOPS_AUTH_KEYS", "INTAKE_RADIAL_PATH",
@@ -121,7 +121,7 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		"paysafe": &paysafe.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RecheckAfter: 30 * time.Second},
 		"frisbii": &frisbii.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RefundRecheck: 30 * time.Second},
-		"miva":    &miva.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute},
+		"miva":    &miva.Config{Currency: "USD", Timeout: 10 * time.Second, SettleWindow: time.Minute},
 	}
 	if !reflect.DeepEqual(c.Sections, wantSections) {
 		t.Errorf("provider sections:\n got %+v\nwant %+v", c.Sections, wantSections)
@@ -311,6 +311,7 @@ func TestLoadValidationRules(t *testing.T) {
 		{"RADIAL_API_KEY missing", []string{"RADIAL_API_KEY", ""}, "RADIAL_API_KEY", "is required"},
 		{"RADIAL_TIMEOUT negative", []string{"RADIAL_TIMEOUT", "-1s"}, "RADIAL_TIMEOUT", "must be positive"},
 		{"RADIAL_SETTLE_WINDOW shorter than the timeout", []string{"RADIAL_SETTLE_WINDOW", "5s"}, "RADIAL_SETTLE_WINDOW", "at least RADIAL_TIMEOUT"},
+		{"MIVA_CURRENCY not a currency", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t", "MIVA_STORE_CODE", "s", "MIVA_CURRENCY", "dollars"}, "MIVA_CURRENCY", "ISO 4217"},
 		{"MIVA_SETTLE_WINDOW shorter than the timeout", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t", "MIVA_STORE_CODE", "s", "MIVA_SETTLE_WINDOW", "1s"}, "MIVA_SETTLE_WINDOW", "at least MIVA_TIMEOUT"},
 		{"RADIAL_AMQP_URL not amqp", []string{"RADIAL_AMQP_URL", "https://radial.example/"}, "RADIAL_AMQP_URL", "amqp:// or amqps://"},
 		{"RADIAL_STATUS_CONCURRENCY 0", []string{"RADIAL_STATUS_CONCURRENCY", "0"}, "RADIAL_STATUS_CONCURRENCY", "at least 1"},

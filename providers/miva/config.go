@@ -8,11 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
 // DefaultTimeout bounds each HTTP call when Config.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
+
+// DefaultCurrency is the store's currency when Config.Currency is empty.
+const DefaultCurrency = "USD"
 
 // DefaultSettleWindow is the settle window when Config.SettleWindow is
 // zero (at least twice the timeout).
@@ -35,6 +39,11 @@ type Config struct {
 	// call is signed "MIVA-HMAC-SHA256 <token>:<signature>"; when empty
 	// the header is "MIVA <token>". Never logged nor put in errors.
 	SigningKey string `env:"SIGNING_KEY" help:"Optional Miva HMAC-SHA256 signing key (never logged)."`
+	// Currency is the store's currency (ISO 4217). Miva's API carries no
+	// currency: every amount is in the store's, so a settlement in another
+	// currency is refused before any call (a JPY 700 would otherwise
+	// capture 700.00 in the store's currency). Default USD.
+	Currency string `env:"CURRENCY" envDefault:"USD" help:"The Miva store's currency (ISO 4217): Miva's API has no currency field, so settlements in another currency are refused before any call."`
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Miva HTTP call."`
 	// SettleWindow is how long after a call was sent the provider may still
@@ -48,6 +57,10 @@ func (c Config) WithDefaults() Config {
 	c.BaseURL = strings.TrimSpace(c.BaseURL)
 	c.StoreCode = strings.TrimSpace(c.StoreCode)
 	c.SigningKey = strings.TrimSpace(c.SigningKey)
+	c.Currency = strings.ToUpper(strings.TrimSpace(c.Currency))
+	if c.Currency == "" {
+		c.Currency = DefaultCurrency
+	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -85,6 +98,9 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("SigningKey must be the base64 key Miva shows for the token"))
 		}
 	}
+	if !money.ValidCurrency(c.Currency) {
+		errs = append(errs, fmt.Errorf("Currency %q is not an ISO 4217 code", c.Currency))
+	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("Timeout must be positive"))
 	}
@@ -102,8 +118,8 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	return fmt.Sprintf("miva.Config{BaseURL:%q, StoreCode:%q, APIToken:%s, SigningKey:%s, Timeout:%s}",
-		c.BaseURL, c.StoreCode, mask(c.APIToken), mask(c.SigningKey), c.Timeout)
+	return fmt.Sprintf("miva.Config{BaseURL:%q, StoreCode:%q, APIToken:%s, SigningKey:%s, Currency:%q, Timeout:%s}",
+		c.BaseURL, c.StoreCode, mask(c.APIToken), mask(c.SigningKey), c.Currency, c.Timeout)
 }
 
 // GoString is String, so that %#v masks the secrets too.

@@ -27,7 +27,7 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	if err != nil {
 		return providers.ConfirmResult{}, err
 	}
-	amount, _, err := amountOf(req)
+	amount, _, err := c.amountOf(req)
 	if err != nil {
 		return providers.ConfirmResult{}, err
 	}

@@ -92,3 +92,59 @@ func TestConfirmFundsContract(t *testing.T) {
 		checkErr(t, err, providers.Permanent, "", "header miva_payment_id")
 	})
 }
+
+// TestOtherCurrencyThanTheStoresIsRefusedBeforeAnyCall: Miva's API carries
+// no currency, so a JPY 700 debit on a USD store once captured 700.00 USD
+// and reported S. A settlement in another currency than the store's
+// (Config.Currency) is refused before anything moves, debit or credit.
+func TestOtherCurrencyThanTheStoresIsRefusedBeforeAnyCall(t *testing.T) {
+	order := sandbox.OrderSeed{OrderID: 910, Records: []sandbox.RecordSeed{
+		{ID: 91, Type: sandbox.TypeAuth, Amount: "1000.00"},
+		{ID: 92, Type: sandbox.TypeCapture, Amount: "100.00", ParentID: 91},
+	}}
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		req  *providers.Request
+		call func(*miva.Client, *providers.Request) error
+	}{
+		{"debit, ConfirmFunds", request("cur-1", "910", "Debit", "700", "JPY"), func(c *miva.Client, r *providers.Request) error {
+			_, err := c.ConfirmFunds(ctx, r)
+			return err
+		}},
+		{"debit, Settle", request("cur-2", "910", "Debit", "7.00", "EUR"), func(c *miva.Client, r *providers.Request) error {
+			_, err := c.Settle(ctx, r)
+			return err
+		}},
+		{"credit, Prepare", request("cur-3", "910", "Credit", "5.000", "KWD"), func(c *miva.Client, r *providers.Request) error {
+			_, err := c.Prepare(ctx, r)
+			return err
+		}},
+		{"credit, Settle", request("cur-4", "910", "Credit", "5.00", "GBP"), func(c *miva.Client, r *providers.Request) error {
+			_, err := c.Settle(ctx, r)
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sandbox.Config{}, order)
+			calls := e.sb.Calls()
+			checkErr(t, tc.call(e.client, tc.req), providers.Permanent, "", "store's currency is USD (MIVA_CURRENCY)")
+			if e.sb.Calls() != calls || len(captures(e)) != 0 || len(refunds(e)) != 0 {
+				t.Fatalf("Miva was called (%+v, before %+v) or money moved (captures %v, refunds %v)", e.sb.Calls(), calls, captures(e), refunds(e))
+			}
+		})
+	}
+	t.Run("pipeline: a JPY debit on a USD store ends R, nothing captured", func(t *testing.T) {
+		e := newEnv(t, sandbox.Config{}, order)
+		p := newPipeline(t, e, "")
+		p.deliver(t, settlementMessageIn(t, "cur-5", "910", messages.SettlementDebit, "700", "JPY"))
+		st := statusOf(t, p.pub.take())
+		if st == nil || st.SettlementStatus != messages.StatusRejected || !strings.Contains(st.DeclineReason, "MIVA_CURRENCY") {
+			t.Fatalf("status %+v, want R naming MIVA_CURRENCY", st)
+		}
+		if n := len(captures(e)); n != 0 {
+			t.Fatalf("captures %d, want none", n)
+		}
+	})
+}

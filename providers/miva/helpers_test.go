@@ -121,6 +121,21 @@ func newClient(t *testing.T, url, tok, key string) *miva.Client {
 	return c
 }
 
+// clientFor is e's client (a store in miva.DefaultCurrency), or a client of
+// the same sandbox for a store in req's currency.
+func (e *env) clientFor(t *testing.T, req *providers.Request) *miva.Client {
+	t.Helper()
+	if req.Amount.Currency == "" || req.Amount.Currency == miva.DefaultCurrency {
+		return e.client
+	}
+	c, err := miva.New(miva.Config{BaseURL: e.url, StoreCode: storeCode, APIToken: token, Currency: req.Amount.Currency,
+		Timeout: timeout, SettleWindow: time.Nanosecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // lastBody returns the last request body whose Function is function.
 func (e *env) lastBody(function string) string {
 	e.mu.Lock()

@@ -100,6 +100,16 @@ func (p *pipeline) deliver(t *testing.T, msg *message.Message) (crashed bool) {
 
 func settlementMessage(t *testing.T, id, order, typ, amount string) *message.Message {
 	t.Helper()
+	return settlementMessageIn(t, id, order, typ, amount, "USD")
+}
+
+// settlementMessageIn is settlementMessage in currency cur.
+func settlementMessageIn(t *testing.T, id, order, typ, amount, cur string) *message.Message {
+	t.Helper()
+	tax := "0.00"
+	if cur == "JPY" {
+		tax = "0"
+	}
 	req := &messages.PaymentSettlementRequest{
 		RequestID: id,
 		PaymentContext: &messages.PaymentContext{
@@ -107,8 +117,8 @@ func settlementMessage(t *testing.T, id, order, typ, amount string) *message.Mes
 			PaymentAccountUniqueID: messages.AccountID{IsToken: "true", Value: pan},
 		},
 		InvoiceID:      "INV-" + id,
-		Amount:         messages.Amount{CurrencyCode: "USD", Value: amount},
-		TaxAmount:      &messages.Amount{CurrencyCode: "USD", Value: "0.00"},
+		Amount:         messages.Amount{CurrencyCode: cur, Value: amount},
+		TaxAmount:      &messages.Amount{CurrencyCode: cur, Value: tax},
 		SettlementType: typ,
 		ClientContext:  "cc-" + id,
 	}

@@ -52,7 +52,7 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 	if err != nil {
 		return providers.Outcome{}, false, err
 	}
-	amount, _, err := amountOf(req)
+	amount, _, err := c.amountOf(req)
 	if err != nil {
 		return providers.Outcome{}, false, err
 	}

@@ -169,7 +169,7 @@ func TestSettleCreditContract(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, sandbox.Config{}, orders...)
-			out, err := e.client.Settle(context.Background(), tc.req)
+			out, err := e.clientFor(t, tc.req).Settle(context.Background(), tc.req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -63,8 +63,10 @@ func orderIDOf(req *providers.Request) (int64, error) {
 }
 
 // amountOf returns the settlement amount and its JSON text with exactly
-// the currency's exponent ("1.00" USD, "700" JPY, "1.250" KWD).
-func amountOf(req *providers.Request) (decimal.Decimal, string, error) {
+// the currency's exponent ("1.00" USD, "700" JPY, "1.250" KWD). A
+// settlement in another currency than the store's (Config.Currency) is
+// refused: Miva would read its number in the store's currency.
+func (c *Client) amountOf(req *providers.Request) (decimal.Decimal, string, error) {
 	m := req.Amount
 	if m.Currency == "" {
 		return decimal.Decimal{}, "", providers.Permanentf("the settlement has no amount")
@@ -72,6 +74,10 @@ func amountOf(req *providers.Request) (decimal.Decimal, string, error) {
 	exp, err := money.Exponent(m.Currency)
 	if err != nil {
 		return decimal.Decimal{}, "", providers.Permanentf("currency %q is not an ISO 4217 code", m.Currency)
+	}
+	if m.Currency != c.cfg.Currency {
+		return decimal.Decimal{}, "", providers.Permanentf("the settlement is in %s but the Miva store's currency is %s (MIVA_CURRENCY): Miva's API carries no currency, so it would move %s %s",
+			m.Currency, c.cfg.Currency, m.Amount.String(), c.cfg.Currency)
 	}
 	if !m.IsPositive() {
 		return decimal.Decimal{}, "", providers.Permanentf("the settlement amount must be positive (got %s %s)", m.Amount.String(), m.Currency)

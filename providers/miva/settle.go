@@ -44,7 +44,7 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	amount, text, err := amountOf(req)
+	amount, text, err := c.amountOf(req)
 	if err != nil {
 		return providers.Outcome{}, err
 	}
@@ -81,7 +81,7 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	amount, text, err := amountOf(req)
+	amount, text, err := c.amountOf(req)
 	if err != nil {
 		return providers.Outcome{}, err
 	}
@@ -166,7 +166,7 @@ func (c *Client) Prepare(ctx context.Context, req *providers.Request) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	amount, _, err := amountOf(req)
+	amount, _, err := c.amountOf(req)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 // the pipeline does before Settle.
 func confirmed(t *testing.T, e *env, req *providers.Request) *providers.Request {
 	t.Helper()
-	res, err := e.client.ConfirmFunds(context.Background(), req)
+	res, err := e.clientFor(t, req).ConfirmFunds(context.Background(), req)
 	if err != nil || !res.Available {
 		t.Fatalf("ConfirmFunds = %+v, %v", res, err)
 	}
@@ -81,7 +81,7 @@ func TestSettleDebitContract(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			client := e.client
+			client := e.clientFor(t, req)
 			if tc.token != "" {
 				client = newClient(t, e.url, tc.token, "")
 			}
