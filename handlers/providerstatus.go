@@ -168,7 +168,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	}
 	// The same verdict again (under a new message_id, or none): a repeat of
 	// the latest event, not a new one.
-	if n := len(evs); n > 0 && sameVerdict(evs[n-1], st) {
+	if n := len(evs); n > 0 && sameVerdict(*target, evs[n-1], st) {
 		log.Info().Msg("provider status repeats the latest verdict; republishing our event")
 		return h.parkInvalid(ctx, msg, h.out().publish(ctx, *target, evs[n-1]), log)
 	}
@@ -202,8 +202,8 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 		return h.parkInvalid(ctx, msg, err, log)
 	}
 	ch := store.Change{Note: "provider status " + st.SettlementStatus}
-	if st.DeclineReason != "" {
-		r := st.DeclineReason
+	if st.DeclineReason != "" || to == store.StateRefused {
+		r := st.DeclineReason // an R's, even empty: sameVerdict reads it once bodies are purged
 		ch.DeclineReason = &r
 	}
 	if !containsState(finished, target.State) {
@@ -418,14 +418,19 @@ func describe(ss []store.Settlement) string {
 	return strings.Join(parts, ", ")
 }
 
-// sameVerdict reports whether the recorded event ev already says what st
-// says: the same S, or the same R with the same DeclineReason.
-func sameVerdict(ev store.StatusEvent, st *messages.PaymentSettlementStatus) bool {
+// sameVerdict reports whether target's latest recorded event ev already
+// says what st says: the same S, or the same R with the same
+// DeclineReason. An R whose body retention emptied is compared with the
+// DeclineReason target keeps (that of its latest R).
+func sameVerdict(target store.Settlement, ev store.StatusEvent, st *messages.PaymentSettlementStatus) bool {
 	if ev.SettlementStatus != st.SettlementStatus {
 		return false
 	}
 	if st.SettlementStatus != messages.StatusRejected {
 		return true
+	}
+	if len(ev.Body) == 0 {
+		return target.DeclineReason == st.DeclineReason
 	}
 	prev, err := messages.DecodeSettlementStatus(ev.Body)
 	return err == nil && prev.DeclineReason == st.DeclineReason

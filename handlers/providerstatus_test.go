@@ -778,3 +778,53 @@ func TestCorrelationID(t *testing.T) {
 		})
 	}
 }
+
+// TestProviderStatusRepeatAfterRetentionIsNotANewEvent: a chargeback R
+// repeated under a new message_id after BODY_RETENTION emptied the bodies
+// of the recorded events. Its DeclineReason could no longer be compared
+// with the purged R's, so it was recorded and published as a further R. It
+// is a repeat of the latest verdict (the settlement keeps the R's
+// DeclineReason): like any duplicate after retention, parked, not
+// republished, and no event is added.
+func TestProviderStatusRepeatAfterRetentionIsNotANewEvent(t *testing.T) {
+	e := newPSEnv(t)
+	e.seed(seedSpec{id: "req-A", cc: "cc-A", state: store.StateAcknowledged})
+	cc := e.corr["req-A"]
+	ctx := context.Background()
+	for _, s := range []statusSpec{
+		{cc: cc, msgID: "m1"},
+		{cc: cc, msgID: "m2", verdict: messages.StatusRejected, decline: "chargeback"},
+	} {
+		if err := e.h.Handle(s.message(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := e.st.PurgeBodies(ctx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 10); err != nil || n != 1 {
+		t.Fatalf("PurgeBodies = %d, %v; want the one settlement", n, err)
+	}
+	for e.drain(statusQueue) {
+	}
+	if err := e.h.Handle(statusSpec{cc: cc, msgID: "m3", verdict: messages.StatusRejected, decline: "chargeback"}.message(t)); err != nil {
+		t.Fatal(err)
+	}
+	key := store.Key{Provider: "radial", RequestID: "req-A"}
+	evs, err := e.st.Statuses(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 {
+		t.Errorf("%d events after the repeated chargeback, want 2 (S, R)", len(evs))
+	}
+	if _, ok := e.get(statusQueue); ok {
+		t.Error("an event was published for a repeat of the purged R")
+	}
+	if _, ok := e.get(broker.ProviderStatusParkedQueue("radial")); !ok {
+		t.Error("the repeat was not parked")
+	}
+}
+
+// drain takes one message off queue, reporting whether there was one.
+func (e *psEnv) drain(queue string) bool {
+	_, ok := e.get(queue)
+	return ok
+}
