@@ -106,7 +106,10 @@
 // retried through the retry queues (attempts counted in the store, never in
 // a header) until MaxAttempts, then parked. A transient error that proves the
 // call did not reach the provider (providers.WasNotSent) lets the next
-// attempt submit at once instead of waiting for the settle window. A handler
+// attempt submit at once instead of waiting for the settle window; for a
+// provider without idempotency keys it reconciles first, so that an answer
+// that wrongly said "not sent" (a proxy's 503 after the call went through)
+// cannot lead to a second capture. A handler
 // panic parks the message once with the panic as its reason
 // (Settlement.HandleSafely).
 package handlers

@@ -438,17 +438,30 @@ func TestUncertainAttemptWaitsForTheSettleWindow(t *testing.T) {
 	}
 }
 
-// A failure that proves the call was not sent is retried without waiting
-// for the window or reconciling.
+// A failure that says the call was not sent is retried without waiting for
+// the settle window. A provider with an idempotency key is sent the call
+// again at once; one without is read first (Reconcile), since that answer
+// alone stands between the retry and a second capture.
 func TestNotSentFailureIsRetriedAtOnce(t *testing.T) {
-	p := newScripted("prov", providers.Facts{SettleWindow: time.Hour})
-	p.settleErrs = []error{providers.NotSentError("503", "busy", nil)}
-	r := newRig(t, p)
-	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
-	r.deliver(t, only(t, r.pub.take(), retryQ(r)))
-	only(t, r.pub.take(), statusQ)
-	if settles, reconciles, ledger := p.counts(); settles != 2 || reconciles != 0 || ledger["req-1"] != 1 {
-		t.Fatalf("%d settles, %d reconciles, ledger %v; want 2, 0 and one capture", settles, reconciles, ledger)
+	for _, tc := range []struct {
+		name       string
+		idempotent bool
+		reconciles int
+	}{
+		{"idempotent: sent again", true, 0},
+		{"no idempotency key: reconciled, then sent again", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newScripted("prov", providers.Facts{SettleWindow: time.Hour, Idempotent: tc.idempotent})
+			p.settleErrs = []error{providers.NotSentError("503", "busy", nil)}
+			r := newRig(t, p)
+			r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+			r.deliver(t, only(t, r.pub.take(), retryQ(r)))
+			only(t, r.pub.take(), statusQ)
+			if settles, reconciles, ledger := p.counts(); settles != 2 || reconciles != tc.reconciles || ledger["req-1"] != 1 {
+				t.Fatalf("%d settles, %d reconciles, ledger %v; want 2, %d and one capture", settles, reconciles, ledger, tc.reconciles)
+			}
+		})
 	}
 }
 

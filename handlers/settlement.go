@@ -573,7 +573,20 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 			return err
 		}
 	} else if !fresh {
-		// The last call provably did not reach the provider: send again.
+		// The last call's answer said it did not reach the provider: send
+		// again. Without an idempotency key that answer is all that stands
+		// between a retry and a second capture (a proxy's 503 after the
+		// call went through), so the provider's records are read first.
+		if !facts.Idempotent {
+			out, found, rerr := h.reconcile(ctx, s, in)
+			switch {
+			case rerr != nil:
+				return h.failed(ctx, s, in, "reconcile", rerr)
+			case found:
+				log.Warn().Str("outcome", string(out.Kind)).Msg("the provider holds the call its answer said was not sent; recording its outcome, not sending again")
+				return h.outcome(ctx, s, in, out)
+			}
+		}
 		ch := store.Change{Note: "resubmitting (last call not sent)", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}}
 		if s, err = h.move(ctx, s, store.StateSubmitting, ch); err != nil {
 			return err

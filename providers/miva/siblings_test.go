@@ -112,3 +112,30 @@ func TestPipelineReconcileReadFailureNeverRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineNotSentAnswerAfterACaptureIsReconciledFirst: a proxy answers
+// 503 although Miva captured (the sandbox acts, then answers 503). The
+// client reads 503 as "refused before acting" (not sent), so the retry
+// captured again at once: two captures for one request. Miva has no
+// idempotency key, so a retry after a not-sent answer reads the payment
+// list first and settles with the capture it finds.
+func TestPipelineNotSentAnswerAfterACaptureIsReconciledFirst(t *testing.T) {
+	e := newEnv(t, sandbox.Config{}, seedExample)
+	p := newPipeline(t, e, "")
+	if err := e.sb.SetFaults(sandbox.EndpointCapture, sandbox.Faults{DropNext: 1, DropStatus: 503}); err != nil {
+		t.Fatal(err)
+	}
+	p.deliver(t, settlementMessage(t, "ns-1", "200102", messages.SettlementDebit, "1.00"))
+	next := retryOf(t, p.pub.take())
+	if n := len(captures(e)); n != 1 {
+		t.Fatalf("captures after the 503: %d, want 1", n)
+	}
+	p.deliver(t, next)
+	st := statusOf(t, p.pub.take())
+	if n := len(captures(e)); n != 1 {
+		t.Fatalf("captures %d after the retry, want 1 (captured twice)", n)
+	}
+	if st == nil || st.SettlementStatus != messages.StatusSettled {
+		t.Fatalf("status %+v, want S with the capture found", st)
+	}
+}

@@ -1,6 +1,10 @@
 package miva
 
-import "github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
+import (
+	"fmt"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
+)
 
 // Endpoint names a function for fault injection and counters.
 type Endpoint string
@@ -65,6 +69,10 @@ type Faults struct {
 	// captures) but answers 502: the reply is lost after Miva acted, which
 	// only reconciliation can recover.
 	DropNext int `json:"drop_next,omitempty"`
+	// DropStatus is the HTTP status of a dropped reply (DropNext,
+	// DropPerMille): default 502. 503 plays a proxy that answers "service
+	// unavailable" although the call went through.
+	DropStatus int `json:"drop_status,omitempty"`
 	// LateNext makes the next N calls commit late: the sandbox waits LateMS
 	// whether or not the client is still there, then acts (a capture really
 	// captures, with the time of the commit) and answers a client that has
@@ -96,13 +104,19 @@ type FaultsState struct {
 }
 
 // Validate checks the knobs.
-func (f Faults) Validate() error { return f.knobs().Validate(false) }
+func (f Faults) Validate() error {
+	if f.DropStatus != 0 && (f.DropStatus < 400 || f.DropStatus > 599) {
+		return fmt.Errorf("drop_status %d is not an HTTP error status (400-599)", f.DropStatus)
+	}
+	return f.knobs().Validate(false)
+}
 
 // faultPlan is what the fault knobs decided for one call; Own is an
 // ErrorNext answer with err.
 type faultPlan struct {
 	kit.Plan
-	err *apiError // Miva error body, without acting
+	err        *apiError // Miva error body, without acting
+	dropStatus int       // status of a dropped reply (0: kit's 502)
 }
 
 // knobs is the view of f's shared knobs that kit plans and validates.
@@ -114,7 +128,7 @@ func (f *Faults) knobs() kit.Knobs {
 
 // plan consumes the knobs of f for one call; roll is a number in [0,1000).
 func (f *Faults) plan(roll int) faultPlan {
-	p := faultPlan{Plan: f.knobs().Plan(roll)}
+	p := faultPlan{Plan: f.knobs().Plan(roll), dropStatus: f.DropStatus}
 	if p.Own {
 		code, msg := f.ErrorCode, f.ErrorMessage
 		if code == "" {

@@ -113,6 +113,10 @@ func (s *Sandbox) handleAPI(w http.ResponseWriter, r *http.Request) {
 
 	if plan.Drop {
 		s.count(ep, func(c *EndpointCalls) { c.Dropped++ })
+		if plan.dropStatus != 0 {
+			http.Error(w, http.StatusText(plan.dropStatus)+" (reply dropped by the miva sandbox after processing)", plan.dropStatus)
+			return
+		}
 		kit.WriteDropped(w, "miva")
 		return
 	}
