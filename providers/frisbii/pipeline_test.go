@@ -70,6 +70,16 @@ func pipeline(t *testing.T, e *env) (*handlers.Settlement, *recorder) {
 
 func requestMessage(t *testing.T, id, order, typ, amount string) *message.Message {
 	t.Helper()
+	return requestMessageIn(t, id, order, typ, amount, "USD")
+}
+
+// requestMessageIn is requestMessage in currency cur.
+func requestMessageIn(t *testing.T, id, order, typ, amount, cur string) *message.Message {
+	t.Helper()
+	tax := "0.00"
+	if cur == "JPY" {
+		tax = "0"
+	}
 	body, err := messages.Encode(&messages.PaymentSettlementRequest{
 		RequestID: id,
 		PaymentContext: &messages.PaymentContext{
@@ -77,8 +87,8 @@ func requestMessage(t *testing.T, id, order, typ, amount string) *message.Messag
 			PaymentAccountUniqueID: messages.AccountID{IsToken: "false", Value: pan},
 		},
 		InvoiceID:      "INV-" + order,
-		Amount:         messages.Amount{CurrencyCode: "USD", Value: amount},
-		TaxAmount:      &messages.Amount{CurrencyCode: "USD", Value: "0.00"},
+		Amount:         messages.Amount{CurrencyCode: cur, Value: amount},
+		TaxAmount:      &messages.Amount{CurrencyCode: cur, Value: tax},
 		SettlementType: typ,
 		ClientContext:  "cc-" + id,
 	})

@@ -2,6 +2,7 @@ package frisbii
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,7 +12,9 @@ import (
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
-// credit refunds the charge (POST /v1/refund {invoice, key, amount, text}).
+// credit refunds the charge (POST /v1/refund {invoice, key, amount, text}),
+// after checkRefundCurrency. Every path that sends the refund (Settle,
+// Reconcile, Poll without a refund id) comes through here.
 func (c *Client) credit(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
 	const op = "refund"
 	handle, err := chargeHandle(req)
@@ -24,6 +27,9 @@ func (c *Client) credit(ctx context.Context, req *providers.Request) (providers.
 	}
 	acq, err := acquirerReference(req)
 	if err != nil {
+		return providers.Outcome{}, err
+	}
+	if err := c.checkRefundCurrency(ctx, req, handle); err != nil {
 		return providers.Outcome{}, err
 	}
 	body := refundBody{Invoice: handle, Key: req.RequestID, Amount: amount, Text: refundText(req.Message, handle), AcquirerReference: acq}
@@ -39,6 +45,37 @@ func (c *Client) credit(ctx context.Context, req *providers.Request) (providers.
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund: "+err.Error(), nil)
 	}
 	return c.refundOutcome(handle, req.RequestID, rf)
+}
+
+// checkRefundCurrency reads the charge (GET /v1/charge/{handle}) before
+// the refund is sent and refuses (Permanent) a credit in another currency
+// than the charge's: a refund has no currency field, its amount is taken in
+// minor units of the charge's currency (a JPY 700 credit on a USD charge
+// would refund 7.00 USD), and credits skip ConfirmFunds. A failed read is
+// transient and NotSent: the refund was not sent. An unknown charge is left
+// to the refund call, which Frisbii answers with error 31 as before.
+func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request, handle string) error {
+	ch, found, err := c.getCharge(ctx, handle)
+	if err != nil {
+		var code string
+		var pe *providers.Error
+		if errors.As(err, &pe) {
+			code = pe.Code
+		}
+		return providers.NotSentError(code, "frisbii: the charge could not be read to check its currency before the refund; "+
+			"the refund was not sent: "+providers.ReasonOf(err), nil)
+	}
+	if !found {
+		return nil
+	}
+	if ch.Currency == "" {
+		return providers.NotSentError("", fmt.Sprintf("frisbii: charge %s was read without a currency; the refund was not sent", handle), nil)
+	}
+	if ch.Currency != req.Amount.Currency {
+		return providers.Permanentf("refund refused before calling Frisbii: charge %s is in %s, the credit in %s "+
+			"(Frisbii refunds minor units of the charge's currency); nothing was refunded", handle, ch.Currency, req.Amount.Currency)
+	}
+	return nil
 }
 
 // refundText is the credit note text: the RefundReason, else the order text.
