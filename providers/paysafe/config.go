@@ -39,7 +39,9 @@ type Config struct {
 	// (ISO 4217). Paysafe accounts settle in one currency and settlement
 	// requests carry no currency, so a request in another currency would
 	// be misread by a factor of ten or more: when the account's currency is
-	// known here, such a request is refused before any call.
+	// known here, such a request is refused before any call. Paysafe's
+	// settlement has no currency: a credit on an account not named here is
+	// checked only when it names its authorization (checkRefundCurrency).
 	Currencies map[string]string `env:"CURRENCIES" help:"Optional currency per Paysafe account: ACCOUNT:USD,..."`
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Paysafe HTTP call."`

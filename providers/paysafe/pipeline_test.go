@@ -74,6 +74,16 @@ func newPipeline(t *testing.T, e *env) *pipeline {
 // requestMessage is a PaymentSettlementRequest message for the pipeline.
 func requestMessage(t *testing.T, id, typ, amount string, headers map[string]string) *message.Message {
 	t.Helper()
+	return requestMessageIn(t, id, typ, amount, "USD", headers)
+}
+
+// requestMessageIn is requestMessage in currency cur.
+func requestMessageIn(t *testing.T, id, typ, amount, cur string, headers map[string]string) *message.Message {
+	t.Helper()
+	tax := "0.00"
+	if cur == "JPY" {
+		tax = "0"
+	}
 	req := &messages.PaymentSettlementRequest{
 		RequestID: id,
 		PaymentContext: &messages.PaymentContext{
@@ -81,8 +91,8 @@ func requestMessage(t *testing.T, id, typ, amount string, headers map[string]str
 			PaymentAccountUniqueID: messages.AccountID{IsToken: "false", Value: pan},
 		},
 		InvoiceID:      "INV-" + id,
-		Amount:         messages.Amount{CurrencyCode: "USD", Value: amount},
-		TaxAmount:      &messages.Amount{CurrencyCode: "USD", Value: "0.00"},
+		Amount:         messages.Amount{CurrencyCode: cur, Value: amount},
+		TaxAmount:      &messages.Amount{CurrencyCode: cur, Value: tax},
 		SettlementType: typ,
 		ClientContext:  "cc-" + id,
 	}

@@ -2,6 +2,7 @@ package paysafe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -22,6 +23,9 @@ func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.
 	op, p := "settlement", path(t.account, "auths", t.parent, "settlements")
 	if t.kind == KindRefund {
 		op, p = "refund", path(t.account, "settlements", t.parent, "refunds")
+		if err := c.checkRefundCurrency(ctx, req, t); err != nil {
+			return providers.Outcome{}, err
+		}
 	}
 	body := createRequest{MerchantRefNum: t.merchantRefNum, Amount: t.amount, DupCheck: true}
 	r, err := c.do(ctx, op, http.MethodPost, p, nil, body)
@@ -56,4 +60,56 @@ func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.
 			op, t.merchantRefNum, code, t.kind), nil)
 	}
 	return providers.Outcome{}, classify(op, r, c.secrets(req)...)
+}
+
+// checkRefundCurrency refuses (Permanent), before the refund is sent, a
+// credit in another currency than the account's: a refund has no currency
+// field, its amount is taken in minor units of the account's currency, and
+// credits skip ConfirmFunds. Paysafe's settlement object has no currency,
+// so the refunded settlement cannot tell; the account's currency comes from
+// PAYSAFE_CURRENCIES (compared by minorUnits, nothing to do here), else
+// from the authorization the credit names (authorization_id header or
+// AuthorizationResponseCode), read with GET .../auths/{id}: an account
+// settles in one currency. A failed read is transient and NotSent (the
+// refund was not sent); an authorization Paysafe does not know, or one
+// without a currencyCode, leaves the refund unchecked, as is a credit that
+// names none on an account PAYSAFE_CURRENCIES does not name.
+func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request, t target) error {
+	if c.cfg.Currencies[t.account] != "" {
+		return nil
+	}
+	authID, err := authorizationID(req)
+	if err != nil {
+		return nil
+	}
+	const op = "authorization read"
+	notSent := func(err error) error {
+		var code string
+		var pe *providers.Error
+		if errors.As(err, &pe) {
+			code = pe.Code
+		}
+		return providers.NotSentError(code, "paysafe: the authorization could not be read to check the currency before the refund; "+
+			"the refund was not sent: "+providers.ReasonOf(err), nil)
+	}
+	r, err := c.do(ctx, op, http.MethodGet, path(t.account, "auths", authID), nil, nil)
+	if err != nil {
+		return notSent(err)
+	}
+	if r.notFound() {
+		return nil
+	}
+	if !r.ok() {
+		return notSent(classify(op, r, t.secrets...))
+	}
+	var a authorization
+	if err := decode(op, r, &a); err != nil {
+		return notSent(err)
+	}
+	if a.CurrencyCode != "" && a.CurrencyCode != t.money.Currency {
+		return providers.Permanentf("refund refused before calling Paysafe: authorization %s of account %s is in %s, the credit in %s "+
+			"(Paysafe refunds minor units of the account's currency; set PAYSAFE_CURRENCIES); nothing was refunded",
+			authID, t.account, a.CurrencyCode, t.money.Currency)
+	}
+	return nil
 }
