@@ -102,6 +102,17 @@ func Permanentf(format string, args ...any) error {
 	return &Error{Class: Permanent, Reason: fmt.Sprintf(format, args...)}
 }
 
+// MismatchBeforeCall refuses a request, before its money-moving call, for a
+// mismatch (a currency) that earlier versions did not check: Permanent (R)
+// on the first attempt; Unresolved (parked) on a later one, whose earlier
+// attempt may have sent the call unchecked and moved money.
+func MismatchBeforeCall(attempt int, reason string) error {
+	if attempt > 1 {
+		return UnresolvedError("", reason+"; an earlier attempt may have been sent unchecked: check with the provider whether money moved", nil)
+	}
+	return Permanentf("%s", reason)
+}
+
 // ClassOf classifies any error. Unclassified errors (network errors, context
 // deadlines, unexpected replies) are transient: retrying with the same
 // idempotency key is always safe, refusing a payment by mistake is not.

@@ -72,8 +72,8 @@ func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request
 		return providers.NotSentError("", fmt.Sprintf("frisbii: charge %s was read without a currency; the refund was not sent", handle), nil)
 	}
 	if ch.Currency != req.Amount.Currency {
-		return providers.Permanentf("refund refused before calling Frisbii: charge %s is in %s, the credit in %s "+
-			"(Frisbii refunds minor units of the charge's currency); nothing was refunded", handle, ch.Currency, req.Amount.Currency)
+		return providers.MismatchBeforeCall(req.Attempt, fmt.Sprintf("refund refused before calling Frisbii: charge %s is in %s, the credit in %s "+
+			"(Frisbii refunds minor units of the charge's currency); this call was not sent", handle, ch.Currency, req.Amount.Currency))
 	}
 	return nil
 }

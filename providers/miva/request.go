@@ -2,6 +2,7 @@ package miva
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -76,8 +77,8 @@ func (c *Client) amountOf(req *providers.Request) (decimal.Decimal, string, erro
 		return decimal.Decimal{}, "", providers.Permanentf("currency %q is not an ISO 4217 code", m.Currency)
 	}
 	if m.Currency != c.cfg.Currency {
-		return decimal.Decimal{}, "", providers.Permanentf("the settlement is in %s but the Miva store's currency is %s (MIVA_CURRENCY): Miva's API carries no currency, so it would move %s %s",
-			m.Currency, c.cfg.Currency, m.Amount.String(), c.cfg.Currency)
+		return decimal.Decimal{}, "", providers.MismatchBeforeCall(req.Attempt, fmt.Sprintf("the settlement is in %s but the Miva store's currency is %s (MIVA_CURRENCY): Miva's API carries no currency, so it would move %s %s",
+			m.Currency, c.cfg.Currency, m.Amount.String(), c.cfg.Currency))
 	}
 	if !m.IsPositive() {
 		return decimal.Decimal{}, "", providers.Permanentf("the settlement amount must be positive (got %s %s)", m.Amount.String(), m.Currency)

@@ -42,7 +42,7 @@ type Config struct {
 	// known here, such a request is refused before any call. Paysafe's
 	// settlement has no currency: a credit on an account not named here is
 	// checked only when it names its authorization (checkRefundCurrency).
-	Currencies map[string]string `env:"CURRENCIES" help:"Optional currency per Paysafe account: ACCOUNT:USD,..."`
+	Currencies map[string]string `env:"CURRENCIES" help:"Currency per Paysafe account: ACCOUNT:USD,... Optional, but the only currency check of a credit that names no authorization (Paysafe's settlements carry no currency)."`
 	// Timeout bounds each HTTP call (connect, send, read). Default 10s.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"10s" help:"Timeout of each Paysafe HTTP call."`
 	// SettleWindow is how long after a call was sent the provider may still

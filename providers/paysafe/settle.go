@@ -107,9 +107,9 @@ func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request
 		return notSent(err)
 	}
 	if a.CurrencyCode != "" && a.CurrencyCode != t.money.Currency {
-		return providers.Permanentf("refund refused before calling Paysafe: authorization %s of account %s is in %s, the credit in %s "+
-			"(Paysafe refunds minor units of the account's currency; set PAYSAFE_CURRENCIES); nothing was refunded",
-			authID, t.account, a.CurrencyCode, t.money.Currency)
+		return providers.MismatchBeforeCall(req.Attempt, fmt.Sprintf("refund refused before calling Paysafe: authorization %s of account %s is in %s, the credit in %s "+
+			"(Paysafe refunds minor units of the account's currency; set PAYSAFE_CURRENCIES); this call was not sent",
+			authID, t.account, a.CurrencyCode, t.money.Currency))
 	}
 	return nil
 }
