@@ -24,6 +24,18 @@
 // an event whose DedupKey the settlement already has returns the stored event
 // (same Seq, same MessageID) and inserts nothing.
 //
+// # Text
+//
+// Both backends store the same text (text.go). Free text — decline and
+// parked reasons, notes, refs, a registration's ClientContext and
+// ContentType — is stored with each NUL byte and each run of invalid UTF-8
+// replaced by U+FFFD, which PostgreSQL would otherwise refuse (and SQLite
+// store): a provider's reason or reference never fails a transition.
+// Identifiers (the key, the columns Find compares, a status event's
+// DedupKey, MessageID and SettlementStatus) are not rewritten: Register
+// and Transition refuse one that is not valid text with ErrInvalidText,
+// and a read by one finds nothing. Bodies and headers are kept as given.
+//
 // # Backends
 //
 // Two implementations share one SQL schema (embedded, versioned migrations in

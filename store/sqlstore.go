@@ -311,6 +311,14 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 	if err := validKey(in.Key); err != nil {
 		return Settlement{}, false, err
 	}
+	cleaned, err := cleanRegistration(in) // text.go
+	if err != nil {
+		return Settlement{}, false, fmt.Errorf("store: register %q/%q: %w", in.Provider, in.RequestID, err)
+	}
+	in = cleaned
+	if m != nil {
+		m = &move{to: m.to, ch: cleanChange(m.ch)}
+	}
 	headers, err := encodeMap(in.Headers)
 	if err != nil {
 		return Settlement{}, false, fmt.Errorf("store: register %s/%s: headers: %w", in.Provider, in.RequestID, err)
@@ -412,6 +420,9 @@ func (s *sqlStore) get(ctx context.Context, q querier, key Key) (Settlement, err
 
 // Get returns a settlement or ErrNotFound.
 func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
+	if unstorableKey(key) { // text.go
+		return Settlement{}, fmt.Errorf("%w: %q/%q (%w)", ErrNotFound, key.Provider, key.RequestID, ErrInvalidText)
+	}
 	var st Settlement
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var err error
@@ -484,6 +495,14 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 	if !slices.Contains(knownStates, to) {
 		return Settlement{}, nil, fmt.Errorf("unknown state %q", to)
 	}
+	// Text both backends store alike (text.go).
+	if unstorableKey(key) {
+		return Settlement{}, nil, fmt.Errorf("%w: %q/%q (%w)", ErrNotFound, key.Provider, key.RequestID, ErrInvalidText)
+	}
+	if err := checkEventText(status); err != nil {
+		return Settlement{}, nil, err
+	}
+	ch = cleanChange(ch)
 	var next Settlement
 	var ev *StatusEvent
 	if s.pg() { // PostgreSQL: one statement, no BEGIN/COMMIT
@@ -697,6 +716,9 @@ func queryAll[T any](ctx context.Context, s *sqlStore, scan func(rowScanner) (T,
 // Statuses returns a settlement's status events in Seq order (none for an
 // unknown key).
 func (s *sqlStore) Statuses(ctx context.Context, key Key) ([]StatusEvent, error) {
+	if unstorableKey(key) { // text.go: none can be stored
+		return nil, nil
+	}
 	out, err := queryAll(ctx, s, scanStatus, `SELECT `+statusColumns+` FROM status_events
 		WHERE provider = $1 AND request_id = $2 ORDER BY seq`, key.Provider, key.RequestID)
 	if err != nil {
@@ -795,6 +817,9 @@ func (s *sqlStore) markPublishedTx(ctx context.Context, tx querier, messageID st
 // History returns a settlement's transitions, oldest first (none for an
 // unknown key).
 func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
+	if unstorableKey(key) { // text.go: none can be stored
+		return nil, nil
+	}
 	out, err := queryAll(ctx, s, func(r rowScanner) (Transition, error) {
 		tr := Transition{Key: key}
 		var from, to string
@@ -820,6 +845,9 @@ func (s *sqlStore) Find(ctx context.Context, c Correlation) ([]Settlement, error
 	shape := findShape{states: len(c.States)}
 	args := make([]any, 0, len(vals)+len(c.States))
 	for i, v := range vals {
+		if !validText(v) { // text.go: no settlement can match
+			return nil, nil
+		}
 		if v != "" {
 			shape.fields |= 1 << i
 			args = append(args, v)

@@ -180,7 +180,9 @@ type Store interface {
 	// Register inserts s in state received if its key is new (created=true)
 	// and otherwise returns the stored settlement unchanged. A new settlement
 	// starts clean: s's State, Attempts, Refs, DeclineReason, ParkedReason and
-	// times are not used. Its history starts with "" → received.
+	// times are not used. Its history starts with "" → received. Free text
+	// is cleaned and an identifier that is not valid text refused
+	// (ErrInvalidText): see the package documentation's Text.
 	Register(ctx context.Context, s Settlement) (stored Settlement, created bool, err error)
 	// RegisterMoving is Register and, for a new settlement only, in the same
 	// transaction, Transition(key, [received], to, ch, nil): one write for
@@ -198,7 +200,9 @@ type Store interface {
 	// test with errors.Is), and then changes nothing. The returned settlement
 	// is the updated one; the returned event is the recorded one (or the
 	// existing one with the same DedupKey; status.Key, Seq, CreatedAt and
-	// PublishedAt are set by the store).
+	// PublishedAt are set by the store). ch's free text is stored cleaned
+	// and a status event identifier that is not valid text refused
+	// (ErrInvalidText): see the package documentation's Text.
 	Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error)
 	// Statuses returns a settlement's status events in Seq order (none for
 	// an unknown key).

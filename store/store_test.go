@@ -201,6 +201,8 @@ var suite = []struct {
 	{"TransitionFails", "", testTransitionFails},
 	{"StatusEventPaths", "", testStatusEventPaths},
 	{"ConcurrentEvents", "", testConcurrentEvents},
+	{"ProviderTextIsStoredAlike", "", testProviderTextIsStoredAlike},
+	{"IdentifiersThatAreNotText", "", testIdentifiersThatAreNotText},
 }
 
 func TestConformance(t *testing.T) {
