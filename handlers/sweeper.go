@@ -32,6 +32,13 @@ import (
 //     store (the settle window, reconciliation, the attempt budget and the
 //     pending deadline all apply, so it ends settled, refused or parked).
 //
+// A step that fails does not stop the round: the next steps run, and the
+// round's error joins the steps' errors. A row whose sealed body cannot
+// be opened (store.UnreadableError: a key no longer configured, a damaged
+// value) is skipped, logged with its key (never its content) and counted
+// (settlement_swept_total, action "unreadable"), and the others are
+// handled.
+//
 // With replicas, one sweeper runs a round at a time (a store lock).
 type Sweeper struct {
 	// Store is the settlement store.
@@ -112,23 +119,47 @@ func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	}
 	defer unlock()
 	now := w.now()
-	if err := w.relay(ctx, now, &rep); err != nil {
-		return rep, err
+	// Every step runs whatever the others did: one failing (a row it cannot
+	// handle, a query) must not stop the others round after round.
+	var errs []error
+	step := func(name string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
 	}
-	if err := w.parkOverdue(ctx, now, &rep); err != nil {
-		return rep, err
-	}
-	if err := w.resume(ctx, now, &rep); err != nil {
-		return rep, err
-	}
+	step("relay the outbox", w.relay(ctx, now, &rep))
+	step("park overdue settlements", w.parkOverdue(ctx, now, &rep))
+	step("resume stuck settlements", w.resume(ctx, now, &rep))
 	if w.Retention > 0 {
 		n, err := w.Store.PurgeBodies(ctx, now.Add(-w.Retention), w.batch())
 		rep.Purged += n
-		if err != nil {
-			return rep, err
-		}
+		step("purge bodies", err)
 	}
-	return rep, nil
+	return rep, errors.Join(errs...)
+}
+
+// skipUnreadable logs and counts the rows a read left out because their
+// sealed body cannot be opened (store.UnreadableError, returned with the
+// rows that could be read) and returns nil for them; any other error is
+// returned as is.
+func (w *Sweeper) skipUnreadable(step string, err error) error {
+	var unreadable *store.UnreadableError
+	if !errors.As(err, &unreadable) {
+		return err
+	}
+	for _, r := range unreadable.Rows {
+		w.unreadable(step, r.Key, r.State, r.MessageID, r.Err)
+	}
+	return nil
+}
+
+// unreadable logs and counts one row skipped because its sealed body
+// cannot be opened: by its key, never its content.
+func (w *Sweeper) unreadable(step string, key store.Key, state store.State, messageID string, err error) {
+	w.Metrics.sweptOne(key.Provider, string(state), "unreadable")
+	w.Log.Error().Str("provider", key.Provider).Str("request_id", key.RequestID).Str("state", string(state)).
+		Str("event_message_id", messageID).Str("step", step).Err(err).
+		Msg("sealed body cannot be opened (STORE_ENCRYPTION_KEY, STORE_ENCRYPTION_OLD_KEYS, or a damaged value): skipped")
 }
 
 // relay publishes the outbox.
@@ -140,11 +171,15 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 		}
 	}
 	evs, err := w.Store.Unpublished(ctx, now.Add(-w.OutboxAfter), w.batch())
-	if err != nil {
+	if err := w.skipUnreadable("relay", err); err != nil {
 		return err
 	}
 	for _, ev := range evs {
 		s, err := w.Store.Get(ctx, ev.Key)
+		if errors.Is(err, store.ErrUnreadable) {
+			w.unreadable("relay", ev.Key, "", ev.MessageID, err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 		}
@@ -194,7 +229,7 @@ func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepRepo
 			continue
 		}
 		stale, err := w.Store.Stale(ctx, []store.State{store.StateAcknowledged}, now.Add(-deadline), w.batch())
-		if err != nil {
+		if err := w.skipUnreadable("park", err); err != nil {
 			return err
 		}
 		for _, s := range stale {
@@ -219,7 +254,7 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 		return nil
 	}
 	stale, err := w.Store.Stale(ctx, inFlight, now.Add(-w.StuckAfter), w.batch())
-	if err != nil {
+	if err := w.skipUnreadable("resume", err); err != nil {
 		return err
 	}
 	for _, s := range stale {

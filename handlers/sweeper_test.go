@@ -1,10 +1,16 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
@@ -103,6 +109,96 @@ func TestSweeperResumesSettlementsWhoseMessageIsGone(t *testing.T) {
 	}
 	if _, _, ledger := p.counts(); ledger["req-1"] != 1 {
 		t.Errorf("ledger %v, want one capture", ledger)
+	}
+}
+
+// failingOutbox is a store whose outbox cannot be read.
+type failingOutbox struct{ store.Store }
+
+func (failingOutbox) Unpublished(context.Context, time.Time, int) ([]store.StatusEvent, error) {
+	return nil, errors.New("outbox read failed")
+}
+
+// A sweep goes on past what it cannot handle: a status event whose sealed
+// body cannot be opened (a key no longer configured, a damaged value) is
+// skipped, logged by its key and counted, and the readable one is still
+// relayed; an outbox read that fails is the round's error, but the stuck
+// settlement is still resumed. Before, Unpublished failed as a whole on
+// the one unreadable event and Sweep returned at the relay's error: the
+// outbox was never relayed again and no settlement was ever parked or
+// resumed (TestReview2OneUnreadableEventHidesTheWholeOutbox).
+func TestSweepGoesOnPastAnUnreadableRowOrAFailingStep(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		wrap        func(store.Store) store.Store
+		wantErr     string
+		wantRelayed int
+	}{
+		{"an outbox event sealed with a key not configured",
+			func(st store.Store) store.Store { return store.Encrypted(st, nil) }, "", 1},
+		{"an outbox read that fails",
+			func(st store.Store) store.Store { return failingOutbox{store.Encrypted(st, nil)} }, "relay the outbox: outbox read failed", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newScripted("prov", providers.Facts{})
+			p.settleErrs = []error{providers.NotSentError("503", "busy", nil)}
+			r := newRig(t, p)
+			ctx := context.Background()
+			// stuck: in flight, its retry message lost.
+			r.deliver(t, requestMsg(t, "stuck", messages.SettlementDebit, nil))
+			r.pub.take()
+			// unpublished: settled, its status never published.
+			r.pub.failStatus = true
+			if err := r.h.Handle(requestMsg(t, "unpublished", messages.SettlementDebit, nil)); err == nil {
+				t.Fatal("Handle succeeded although the status could not be published")
+			}
+			r.pub.failStatus = false
+			// sealed: settled, its request and status event sealed with a
+			// key this worker does not have.
+			key := store.Key{Provider: "prov", RequestID: "sealed"}
+			sealed := []byte("SWE1\x01\x02\x03\x04 not for this worker's keys")
+			if _, _, err := r.st.Register(ctx, store.Settlement{Key: key, StoreID: "STORE1", OrderID: "O", Request: sealed}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := r.st.Transition(ctx, key, nil, store.StateSettled, store.Change{},
+				&store.StatusEvent{DedupKey: "final", SettlementStatus: "S", Body: sealed}); err != nil {
+				t.Fatal(err)
+			}
+
+			var logs bytes.Buffer
+			w := r.sweeper(2 * time.Minute)
+			w.Store = c.wrap(r.st)
+			w.Log = zerolog.New(&logs)
+			w.Metrics = NewMetrics(prometheus.NewRegistry())
+			rep, err := w.Sweep(ctx)
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Errorf("Sweep error %v, want %q", err, c.wantErr)
+			}
+			if rep.Relayed != c.wantRelayed || rep.Resumed != 1 {
+				t.Errorf("sweep %+v: want %d relayed and the stuck settlement resumed", rep, c.wantRelayed)
+			}
+			published := map[string]int{}
+			for _, m := range r.pub.take() {
+				switch {
+				case strings.HasPrefix(m.key, statusQ):
+					published[statusQ]++
+				case strings.HasPrefix(m.key, broker.RequestQueue("prov")):
+					published["request"]++
+				}
+			}
+			if published[statusQ] != c.wantRelayed || published["request"] != 1 {
+				t.Errorf("published %v: want %d status events and the stuck request", published, c.wantRelayed)
+			}
+			if c.wantErr != "" {
+				return
+			}
+			if !strings.Contains(logs.String(), `"request_id":"sealed"`) || strings.Contains(logs.String(), "not for this worker") {
+				t.Errorf("log %s: want the unreadable event named by its key, without its content", logs.String())
+			}
+			if v := testutil.ToFloat64(w.Metrics.swept.WithLabelValues("prov", "", "unreadable")); v != 1 {
+				t.Errorf("settlement_swept_total{action=unreadable} = %v, want 1", v)
+			}
+		})
 	}
 }
 

@@ -149,7 +149,7 @@ func (e *encrypted) openSettlement(s Settlement, err error) (Settlement, error) 
 	}
 	req, oerr := e.keys.open(s.Request)
 	if oerr != nil {
-		return s, fmt.Errorf("request body of %s: %w", s.RequestID, oerr)
+		return s, fmt.Errorf("%w: request body of %s/%s: %w", ErrUnreadable, s.Provider, s.RequestID, oerr)
 	}
 	s.Request = req
 	return s, nil
@@ -158,12 +158,14 @@ func (e *encrypted) openSettlement(s Settlement, err error) (Settlement, error) 
 func (e *encrypted) openEvent(ev StatusEvent) (StatusEvent, error) {
 	body, err := e.keys.open(ev.Body)
 	if err != nil {
-		return ev, fmt.Errorf("status event %s: %w", ev.MessageID, err)
+		return ev, fmt.Errorf("%w: status event %s of %s/%s: %w", ErrUnreadable, ev.MessageID, ev.Provider, ev.RequestID, err)
 	}
 	ev.Body = body
 	return ev, nil
 }
 
+// openSettlements opens every settlement of a read or fails: Find's
+// answer (see Store.Find).
 func (e *encrypted) openSettlements(ss []Settlement, err error) ([]Settlement, error) {
 	if err != nil {
 		return nil, err
@@ -176,6 +178,8 @@ func (e *encrypted) openSettlements(ss []Settlement, err error) ([]Settlement, e
 	return ss, nil
 }
 
+// openEvents opens every event of a read or fails: Statuses' answer (a
+// settlement's events are republished together).
 func (e *encrypted) openEvents(evs []StatusEvent, err error) ([]StatusEvent, error) {
 	if err != nil {
 		return nil, err
@@ -186,6 +190,84 @@ func (e *encrypted) openEvents(evs []StatusEvent, err error) ([]StatusEvent, err
 		}
 	}
 	return evs, nil
+}
+
+// ErrUnreadable is wrapped by the error of a read that met a sealed body
+// it cannot open (with ErrSealed for a key that is not configured, or a
+// decrypt error for a damaged value).
+var ErrUnreadable = errors.New("store: sealed body cannot be opened")
+
+// UnreadableRow is a row a read left out because its sealed body cannot
+// be opened. It names the row, never its content.
+type UnreadableRow struct {
+	Key Key
+	// State is the settlement's (Stale); MessageID is the status event's
+	// (Unpublished).
+	State     State
+	MessageID string
+	// Err says why (wraps ErrUnreadable, and ErrSealed or a decrypt error).
+	Err error
+}
+
+// UnreadableError is returned by an encrypted store's Stale and
+// Unpublished next to the rows they could read, when they left out some
+// whose sealed body cannot be opened (a key no longer configured, a
+// damaged value): one such row must not hide the others. It wraps
+// ErrUnreadable.
+type UnreadableError struct {
+	Rows []UnreadableRow
+}
+
+func (e *UnreadableError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "store: %d row(s) left out, their sealed body cannot be opened", len(e.Rows))
+	for i, r := range e.Rows {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Rows)-i)
+			break
+		}
+		fmt.Fprintf(&b, "; %v", r.Err)
+	}
+	return b.String()
+}
+
+func (e *UnreadableError) Unwrap() error { return ErrUnreadable }
+
+// readOpened is a limited read (limit <= 0: all rows) whose rows are
+// opened with open; a row that cannot be opened is left out and described
+// in the *UnreadableError returned with the others. Unreadable rows do not
+// go away (they stay the oldest), so when a full read left some out it
+// reads again with the limit raised by as many: they cannot crowd the
+// readable rows out of every round.
+func readOpened[T any](limit int, read func(limit int) ([]T, error), open func(T) (T, error), describe func(T, error) UnreadableRow) ([]T, error) {
+	n := limit
+	for {
+		rows, err := read(n)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]T, 0, len(rows))
+		var bad []UnreadableRow
+		for _, r := range rows {
+			o, err := open(r)
+			if err != nil {
+				bad = append(bad, describe(r, err))
+				continue
+			}
+			out = append(out, o)
+		}
+		if len(bad) == 0 {
+			return out, nil
+		}
+		if limit > 0 && len(rows) == n && len(out) < limit {
+			n = limit + len(bad) // > n: len(rows) - len(bad) < limit
+			continue
+		}
+		if limit > 0 && len(out) > limit { // rows left out before are gone
+			out = out[:limit]
+		}
+		return out, &UnreadableError{Rows: bad}
+	}
 }
 
 func (e *encrypted) Register(ctx context.Context, s Settlement) (Settlement, bool, error) {
@@ -223,13 +305,25 @@ func (e *encrypted) Transition(ctx context.Context, key Key, from []State, to St
 		status = &cp
 	}
 	s, ev, err := e.Store.Transition(ctx, key, from, to, ch, status)
-	if s, err = e.openSettlement(s, err); err != nil {
+	if err != nil {
 		return s, ev, err
 	}
+	// The transition is committed: an error now would have the caller do
+	// again what it recorded (a provider call). A request body that cannot
+	// be opened is returned empty, as after retention (PurgeBodies), and
+	// reported by the next read that needs it (Get, Stale).
+	if opened, oerr := e.openSettlement(s, nil); oerr == nil {
+		s = opened
+	} else {
+		s.Request = nil
+	}
 	if ev != nil {
+		// The event is published from this body: never an empty one. It
+		// fails only for an event recorded before under the same DedupKey
+		// (sealed with a key no longer configured, or damaged).
 		opened, err := e.openEvent(*ev)
 		if err != nil {
-			return s, nil, err
+			return s, nil, fmt.Errorf("transition of %s/%s to %s committed, but its status event cannot be read: %w", key.Provider, key.RequestID, to, err)
 		}
 		ev = &opened
 	}
@@ -244,10 +338,24 @@ func (e *encrypted) Find(ctx context.Context, c Correlation) ([]Settlement, erro
 	return e.openSettlements(e.Store.Find(ctx, c))
 }
 
+// Stale leaves out a settlement whose request body cannot be opened (see
+// Store.Stale).
 func (e *encrypted) Stale(ctx context.Context, states []State, before time.Time, limit int) ([]Settlement, error) {
-	return e.openSettlements(e.Store.Stale(ctx, states, before, limit))
+	return readOpened(limit, func(limit int) ([]Settlement, error) {
+		return e.Store.Stale(ctx, states, before, limit)
+	}, func(s Settlement) (Settlement, error) {
+		return e.openSettlement(s, nil)
+	}, func(s Settlement, err error) UnreadableRow {
+		return UnreadableRow{Key: s.Key, State: s.State, Err: err}
+	})
 }
 
+// Unpublished leaves out a status event whose body cannot be opened (see
+// Store.Unpublished).
 func (e *encrypted) Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error) {
-	return e.openEvents(e.Store.Unpublished(ctx, before, limit))
+	return readOpened(limit, func(limit int) ([]StatusEvent, error) {
+		return e.Store.Unpublished(ctx, before, limit)
+	}, e.openEvent, func(ev StatusEvent, err error) UnreadableRow {
+		return UnreadableRow{Key: ev.Key, MessageID: ev.MessageID, Err: err}
+	})
 }

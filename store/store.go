@@ -202,10 +202,16 @@ type Store interface {
 	// existing one with the same DedupKey; status.Key, Seq, CreatedAt and
 	// PublishedAt are set by the store). ch's free text is stored cleaned
 	// and a status event identifier that is not valid text refused
-	// (ErrInvalidText): see the package documentation's Text.
+	// (ErrInvalidText): see the package documentation's Text. With an
+	// encrypted store (Encrypted), a committed transition is never
+	// reported as failed for a body it cannot open: the settlement is
+	// returned with an empty Request; only a status event that cannot be
+	// opened (one recorded before under the same DedupKey) gives the
+	// settlement, no event and an error wrapping ErrUnreadable.
 	Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error)
 	// Statuses returns a settlement's status events in Seq order (none for
-	// an unknown key).
+	// an unknown key). With an encrypted store, one event whose body cannot
+	// be opened fails the read (ErrUnreadable).
 	Statuses(ctx context.Context, key Key) ([]StatusEvent, error)
 	// MarkPublished records that an event was confirmed by the broker. The
 	// first confirmation's time is kept; an unknown messageID is an error
@@ -221,7 +227,10 @@ type Store interface {
 	// unknown key).
 	History(ctx context.Context, key Key) ([]Transition, error)
 	// Find returns settlements matching c, oldest first (created_at, then
-	// request id).
+	// request id). With an encrypted store, one settlement whose request
+	// body cannot be opened fails the whole read (ErrUnreadable): a caller
+	// correlating a status or looking for an order's other settlements
+	// must not miss one.
 	Find(ctx context.Context, c Correlation) ([]Settlement, error)
 	// LockOrder serializes work on one order: it blocks until no other holder
 	// (in this process, or in any replica sharing a PostgreSQL store) has the
@@ -230,11 +239,17 @@ type Store interface {
 	LockOrder(ctx context.Context, provider, storeID, orderID string) (unlock func(), err error)
 	// Stale returns the settlements in one of states that are not parked and
 	// were last updated before before, oldest update first, at most limit
-	// (all when limit <= 0).
+	// (all when limit <= 0). With an encrypted store, a settlement whose
+	// request body cannot be opened is left out: the others are returned
+	// with an *UnreadableError naming it (any other error comes with no
+	// rows).
 	Stale(ctx context.Context, states []State, before time.Time, limit int) ([]Settlement, error)
 	// Unpublished returns the status events never marked published that
 	// were recorded before before, oldest first, at most limit (all when
-	// limit <= 0): the transactional outbox.
+	// limit <= 0): the transactional outbox. With an encrypted store, an
+	// event whose body cannot be opened is left out: the others are
+	// returned with an *UnreadableError naming it (any other error comes
+	// with no rows).
 	Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error)
 	// PurgeBodies empties the request and published status event bodies
 	// of finished, unparked settlements last updated before before (at
