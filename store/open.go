@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,7 +100,10 @@ func ReadOnly() Option {
 //     modernc.org/sqlite. The parent directory is created if missing. Driver
 //     options may follow a '?' (for example "?_pragma=cache_size(-20000)"),
 //     but the durability settings are fixed: journal_mode=WAL,
-//     synchronous=FULL, foreign_keys=on, transactions BEGIN IMMEDIATE. One
+//     synchronous=FULL, foreign_keys=on, transactions BEGIN IMMEDIATE (a
+//     _pragma naming one is dropped; one that is not a single
+//     name(value) or name=value, such as one holding a ';', is refused;
+//     and Open checks the settings hold on the writer). One
 //     process owns an SQLite file: LockOrder only serializes the goroutines
 //     of that process, so replicas must use PostgreSQL. ":memory:" opens a
 //     private in-memory database (tests only: nothing survives Close).
@@ -223,8 +228,34 @@ var sqliteForced = map[string]bool{
 	"_time_format": true, "_texttotime": true, "_inttotime": true,
 }
 
-// sqliteForcedPragmas are the pragmas the store sets itself.
+// sqliteForcedPragmas are the pragmas the store sets itself; a DSN's
+// _pragma naming one is dropped.
 var sqliteForcedPragmas = []string{"journal_mode", "synchronous", "foreign_keys", "busy_timeout"}
+
+// sqlitePragma is the one form a DSN's _pragma may take: a name (with or
+// without a schema), then nothing, "(value)" or "=value", the value made
+// of letters, digits, spaces, quotes and "_.+-". modernc.org/sqlite runs
+// "PRAGMA " + the text as given, in the text's sort order among the
+// store's own: a ';' would run a second statement after them (say
+// "pragma synchronous=OFF"), and a schema prefix would hide a forced
+// pragma's name from a prefix test.
+var sqlitePragma = regexp.MustCompile(`^\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(\s*[A-Za-z0-9_.+\-'" ]*\)|=\s*[A-Za-z0-9_.+\-'" ]*)?\s*$`)
+
+// dsnPragmas are the _pragma values of a DSN the store keeps: each checked
+// (sqlitePragma), those naming a forced pragma dropped.
+func dsnPragmas(values []string) ([]string, error) {
+	var out []string
+	for _, p := range values {
+		m := sqlitePragma.FindStringSubmatch(p)
+		if m == nil {
+			return nil, fmt.Errorf("_pragma %q: want one pragma, name(value) or name=value, without ';'", p)
+		}
+		if !slices.Contains(sqliteForcedPragmas, strings.ToLower(m[1])) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
 
 // sqliteReaders is the size of SQLite's read-only pool.
 const sqliteReaders = 4
@@ -252,18 +283,9 @@ func sqliteDSN(rest string, busyTimeout time.Duration, readOnly bool) (path, dri
 			q.Del(k)
 		}
 	}
-	var pragmas []string
-	for _, p := range q["_pragma"] {
-		name := strings.ToLower(strings.TrimSpace(p))
-		forced := false
-		for _, f := range sqliteForcedPragmas {
-			if strings.HasPrefix(name, f) {
-				forced = true
-			}
-		}
-		if !forced {
-			pragmas = append(pragmas, p)
-		}
+	pragmas, err := dsnPragmas(q["_pragma"])
+	if err != nil {
+		return "", "", err
 	}
 	q.Del("_pragma")
 	pragmas = append(pragmas,
@@ -335,16 +357,9 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 		}
 		time.Sleep(10*time.Millisecond + rand.N(20*time.Millisecond))
 	}
-	if !memory {
-		var mode string
-		if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
-		}
-		if !strings.EqualFold(mode, "wal") {
-			db.Close()
-			return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: journal_mode is %q, not WAL (is the file on a file system that supports WAL?)", dsn, path, mode)
-		}
+	if err := checkDurability(ctx, db, memory); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
 	}
 	s := newSQLStore(db, sqliteDialect, o)
 	if err := s.prepare(ctx); err != nil {
@@ -373,6 +388,29 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 	s.release = release
 	ok = true
 	return s, nil
+}
+
+// checkDurability checks on db, the writer's one connection, that the
+// settings the store forces hold, whatever the DSN added: journal_mode WAL
+// (not for ":memory:"), synchronous FULL (2) and foreign_keys on.
+func checkDurability(ctx context.Context, db *sql.DB, memory bool) error {
+	for _, c := range []struct{ pragma, want, hint string }{
+		{"journal_mode", "wal", " (is the file on a file system that supports WAL?)"},
+		{"synchronous", "2", " (FULL)"},
+		{"foreign_keys", "1", ""},
+	} {
+		if memory && c.pragma == "journal_mode" {
+			continue
+		}
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+			return fmt.Errorf("PRAGMA %s: %w", c.pragma, err)
+		}
+		if !strings.EqualFold(got, c.want) {
+			return fmt.Errorf("%s is %q, not %s%s", c.pragma, got, c.want, c.hint)
+		}
+	}
+	return nil
 }
 
 // openSQLiteReadOnly opens path with mode=ro and query_only, without the
