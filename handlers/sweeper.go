@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -221,21 +223,18 @@ func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *
 }
 
 // parkOverdue parks acknowledged settlements past their provider's
-// status deadline.
+// status deadline, reading each enabled provider's own (Store.Stale).
 func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepReport) error {
 	for name, p := range w.Providers {
 		deadline := providers.FactsOf(p).StatusDeadline
 		if deadline <= 0 {
 			continue
 		}
-		stale, err := w.Store.Stale(ctx, []store.State{store.StateAcknowledged}, now.Add(-deadline), w.batch())
+		stale, err := w.Store.Stale(ctx, []string{name}, []store.State{store.StateAcknowledged}, now.Add(-deadline), w.batch())
 		if err := w.skipUnreadable("park", err); err != nil {
 			return err
 		}
 		for _, s := range stale {
-			if s.Provider != name {
-				continue
-			}
 			reason := fmt.Sprintf("%s acknowledged this settlement at %s but sent no status within %s: ask %s for its status; "+
 				"it is never submitted again (replaying it only clears this parking, and a late status is still applied)",
 				name, s.UpdatedAt.Format(time.RFC3339), deadline, name)
@@ -250,17 +249,17 @@ func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepRepo
 
 // resume republishes the requests of settlements stuck in flight.
 func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) error {
-	if w.StuckAfter <= 0 {
+	if w.StuckAfter <= 0 || len(w.Providers) == 0 {
 		return nil
 	}
-	stale, err := w.Store.Stale(ctx, inFlight, now.Add(-w.StuckAfter), w.batch())
+	// Only the providers this worker runs, filtered by the store before
+	// the batch limit: the oldest rows of another could fill every batch.
+	names := slices.Sorted(maps.Keys(w.Providers))
+	stale, err := w.Store.Stale(ctx, names, inFlight, now.Add(-w.StuckAfter), w.batch())
 	if err := w.skipUnreadable("resume", err); err != nil {
 		return err
 	}
 	for _, s := range stale {
-		if _, ok := w.Providers[s.Provider]; !ok {
-			continue
-		}
 		// Recorded first: the history shows it, and the next round leaves
 		// the settlement alone for another StuckAfter.
 		note := fmt.Sprintf("swept: no progress since %s; request republished", s.UpdatedAt.Format(time.RFC3339))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +198,58 @@ func TestSweepGoesOnPastAnUnreadableRowOrAFailingStep(t *testing.T) {
 			}
 			if v := testutil.ToFloat64(w.Metrics.swept.WithLabelValues("prov", "", "unreadable")); v != 1 {
 				t.Errorf("settlement_swept_total{action=unreadable} = %v, want 1", v)
+			}
+		})
+	}
+}
+
+// The sweeper's batch counts only the providers it runs: with Batch=2 and
+// more rows of a disabled provider older than an enabled provider's
+// settlement, that settlement is still resumed (in flight past
+// StuckAfter) or parked (acknowledged past its status deadline). Before,
+// resume and parkOverdue read the oldest stale rows of every provider up
+// to Batch and skipped the disabled provider's afterwards: the enabled
+// provider's settlement was never reached, round after round.
+func TestSweepFindsAnEnabledProvidersRowsPastADisabledOnes(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		facts    providers.Facts
+		accept   bool          // the provider acknowledges (asynchronous)
+		settle   []error       // the provider's first answers
+		later    time.Duration // the sweep's clock ahead of now
+		disabled store.State   // the disabled provider's rows' state
+		want     SweepReport
+	}{
+		{"resume a stuck settlement", providers.Facts{}, false, []error{providers.NotSentError("503", "busy", nil)},
+			2 * time.Minute, store.StateSubmitting, SweepReport{Resumed: 1}},
+		{"park an overdue acknowledged settlement", providers.Facts{Idempotent: true, StatusDeadline: time.Hour}, true, nil,
+			2 * time.Hour, store.StateAcknowledged, SweepReport{Parked: 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newScripted("prov", c.facts)
+			p.accept = c.accept
+			p.settleErrs = c.settle
+			r := newRig(t, p)
+			ctx := context.Background()
+			for i := range 3 { // older than the enabled provider's
+				key := store.Key{Provider: "disabled", RequestID: fmt.Sprintf("d-%d", i)}
+				if _, _, err := r.st.RegisterMoving(ctx, store.Settlement{Key: key, StoreID: "STORE1", OrderID: "O"}, c.disabled, store.Change{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+			r.pub.take()
+			w := r.sweeper(c.later)
+			w.Batch = 2
+			rep, err := w.Sweep(ctx)
+			if err != nil || rep != c.want {
+				t.Fatalf("sweep %+v, %v; want %+v", rep, err, c.want)
+			}
+			for i := range 3 {
+				s, err := r.st.Get(ctx, store.Key{Provider: "disabled", RequestID: fmt.Sprintf("d-%d", i)})
+				if err != nil || s.ParkedReason != "" || s.State != c.disabled {
+					t.Errorf("the disabled provider's %s: %s, parked %q, %v; want it left alone", s.RequestID, s.State, s.ParkedReason, err)
+				}
 			}
 		})
 	}

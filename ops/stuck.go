@@ -44,7 +44,7 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 	}
 	defer st.Close()
 	now := e.now()
-	stale, err := st.Stale(ctx, states, now.Add(-olderThan), 0)
+	stale, err := st.Stale(ctx, providers, states, now.Add(-olderThan), 0)
 	if err != nil {
 		return err
 	}

@@ -42,12 +42,19 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	staleSQL, staleArgs := staleQuery(2, len(inFlightStates), 500)
+	staleArgs[0], staleArgs[1], staleArgs[2] = time.Now(), "radial", "other"
+	for i, st := range inFlightStates {
+		staleArgs[3+i] = string(st)
+	}
 	for _, c := range []struct {
 		name  string
 		query string
 		args  []any
 		want  string // the index the plan must read
 	}{
+		// The sweeper's read of the enabled providers' stuck settlements.
+		{"stale of providers", staleSQL, staleArgs, "settlements_state_updated"},
 		{"transition", pgTransitionSQL, trArgs, "settlements_pkey"},
 		{"get", `SELECT ` + settlementColumns + ` FROM settlements WHERE provider = $1 AND request_id = $2`,
 			[]any{key.Provider, key.RequestID}, "settlements_pkey"},
@@ -75,7 +82,8 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 		text := strings.Join(plan, "\n")
 		var read []string
 		for _, idx := range []string{"settlements_pkey", "settlements_correlation", "settlements_order", "settlements_state_updated"} {
-			if strings.Contains(text, " using "+idx+" on settlements") || strings.Contains(text, "Index Scan using "+idx+" ") {
+			if strings.Contains(text, " using "+idx+" on settlements") || strings.Contains(text, "Index Scan using "+idx+" ") ||
+				strings.Contains(text, "Bitmap Index Scan on "+idx+" ") {
 				read = append(read, idx)
 			}
 		}
@@ -84,6 +92,10 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 		}
 	}
 }
+
+// inFlightStates are the states the sweeper resumes from
+// (handlers.inFlight).
+var inFlightStates = []State{StateReceived, StateConfirming, StateConfirmed, StateSubmitting, StatePending}
 
 // TestPostgresSessionsPlanGenerically: the store's sessions plan each
 // statement once (setGenericPlans), unless STORE_DSN sets plan_cache_mode.

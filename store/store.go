@@ -237,13 +237,14 @@ type Store interface {
 	// lock, or ctx ends (then it returns ctx's error, wrapped). The returned
 	// function releases it; calling it again does nothing.
 	LockOrder(ctx context.Context, provider, storeID, orderID string) (unlock func(), err error)
-	// Stale returns the settlements in one of states that are not parked and
-	// were last updated before before, oldest update first, at most limit
-	// (all when limit <= 0). With an encrypted store, a settlement whose
+	// Stale returns the settlements of providers (any when empty) in one
+	// of states that are not parked and were last updated before before,
+	// oldest update first, at most limit (all when limit <= 0): the limit
+	// counts only the providers asked for. With an encrypted store, a settlement whose
 	// request body cannot be opened is left out: the others are returned
 	// with an *UnreadableError naming it (any other error comes with no
 	// rows).
-	Stale(ctx context.Context, states []State, before time.Time, limit int) ([]Settlement, error)
+	Stale(ctx context.Context, providers []string, states []State, before time.Time, limit int) ([]Settlement, error)
 	// Unpublished returns the status events never marked published that
 	// were recorded before before, oldest first, at most limit (all when
 	// limit <= 0): the transactional outbox. With an encrypted store, an

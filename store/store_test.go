@@ -203,6 +203,7 @@ var suite = []struct {
 	{"ConcurrentEvents", "", testConcurrentEvents},
 	{"ProviderTextIsStoredAlike", "", testProviderTextIsStoredAlike},
 	{"IdentifiersThatAreNotText", "", testIdentifiersThatAreNotText},
+	{"StaleCountsOnlyTheProvidersAskedFor", "", testStaleCountsOnlyTheProvidersAskedFor},
 }
 
 func TestConformance(t *testing.T) {

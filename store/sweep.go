@@ -7,31 +7,63 @@ import (
 	"time"
 )
 
-// Stale returns the settlements in one of states that are not parked and
-// were last updated before before, oldest update first, at most limit
-// (all when limit <= 0). The sweeper reads it to find settlements that
-// wait past their state's deadline.
-func (s *sqlStore) Stale(ctx context.Context, states []State, before time.Time, limit int) ([]Settlement, error) {
+// Stale returns the settlements of providers (any when empty) in one of
+// states that are not parked and were last updated before before, oldest
+// update first, at most limit (all when limit <= 0). The sweeper reads it
+// to find settlements that wait past their state's deadline, for the
+// providers it runs: filtered here, before the limit, so that the oldest
+// rows of a provider it does not run cannot fill every batch. Both
+// backends read settlements_state_updated (state, updated_at), the
+// provider a filter on the rows found (TestPostgresGenericPlansUseTheRightIndex,
+// TestSQLiteStaleReadsTheStateIndex).
+func (s *sqlStore) Stale(ctx context.Context, providers []string, states []State, before time.Time, limit int) ([]Settlement, error) {
 	if len(states) == 0 {
 		return nil, nil
 	}
-	args := []any{s.d.timeArg(normTime(before))}
-	marks := make([]string, len(states))
-	for i, st := range states {
-		args = append(args, string(st))
-		marks[i] = fmt.Sprintf("$%d", len(args))
+	query, args := staleQuery(len(providers), len(states), limit)
+	args[0] = s.d.timeArg(normTime(before))
+	for i, p := range providers {
+		args[1+i] = p
 	}
-	query := `SELECT ` + settlementColumns + ` FROM settlements
-		WHERE updated_at < $1 AND parked_reason = '' AND state IN (` + strings.Join(marks, ", ") + `)
-		ORDER BY updated_at, request_id`
-	if limit > 0 {
-		query += fmt.Sprintf(" LIMIT %d", limit)
+	for i, st := range states {
+		args[1+len(providers)+i] = string(st)
 	}
 	out, err := queryAll(ctx, s, scanSettlement, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: stale settlements: %w", err)
 	}
 	return out, nil
+}
+
+// staleQuery is Stale's statement for this many providers (none: any)
+// and states, and a slice for its arguments: $1 the time, then the
+// providers, then the states.
+func staleQuery(providers, states, limit int) (string, []any) {
+	n := 1
+	marks := func(k int) string {
+		m := make([]string, k)
+		for i := range m {
+			n++
+			m[i] = fmt.Sprintf("$%d", n)
+		}
+		return strings.Join(m, ", ")
+	}
+	query := `SELECT ` + settlementColumns + ` FROM settlements
+		WHERE updated_at < $1 AND parked_reason = ''`
+	if providers > 0 {
+		// provider || '': a filter on the rows the state index finds, never
+		// an index condition. Otherwise both SQLite (no statistics) and a
+		// generic plan on a young PostgreSQL table read the primary key by
+		// provider: every settlement of the providers, finished ones
+		// included.
+		query += ` AND provider || '' IN (` + marks(providers) + `)`
+	}
+	query += ` AND state IN (` + marks(states) + `)
+		ORDER BY updated_at, request_id`
+	if limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	return query, make([]any, n)
 }
 
 // Unpublished returns the status events never confirmed as published
