@@ -71,7 +71,7 @@ type Config struct {
 	// request at the door.
 	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" help:"Largest settlement request body in bytes; a larger one is parked (intake: refused) before any provider call."`
 	// StoreDSN selects the durable store.
-	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state)."`
+	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state). SQLite options: _pragma=name(value), one pragma each; journal_mode, synchronous, foreign_keys and busy_timeout are the worker's and checked at open."`
 	// StorePoolSize bounds the PostgreSQL sessions a worker runs its store
 	// statements on; the sessions holding order locks are apart.
 	StorePoolSize int `env:"STORE_POOL_SIZE" envDefault:"8" help:"PostgreSQL: the most sessions this worker runs its store statements on at once; the rest wait in the worker. Order locks are held on 2 sessions apart from these. A few busy sessions per server core do more than many (64 burned twice the server CPU per statement of 8 on 2 cores; docs/benchmark.md). SQLite ignores it."`
@@ -79,7 +79,7 @@ type Config struct {
 	// hold raw card numbers) in the store; StoreEncryptionOldKeys still
 	// open what earlier keys sealed.
 	StoreEncryptionKey     string   `env:"STORE_ENCRYPTION_KEY" help:"Base64 256-bit key (openssl rand -base64 32) sealing request and status bodies at rest with AES-GCM (they may hold raw card numbers; never logged). Use STORE_ENCRYPTION_KEY_FILE."`
-	StoreEncryptionOldKeys []string `env:"STORE_ENCRYPTION_OLD_KEYS" help:"Earlier STORE_ENCRYPTION_KEYs, comma-separated: still open what they sealed (never logged)."`
+	StoreEncryptionOldKeys []string `env:"STORE_ENCRYPTION_OLD_KEYS" help:"Earlier STORE_ENCRYPTION_KEYs, comma-separated: still open what they sealed (never logged). Keep a key while rows sealed with it remain: the sweeper skips rows no key opens."`
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" help:"How long in-flight settlements may take to finish on SIGTERM."`
 	// HTTPAddr serves /healthz, /readyz and /metrics; "off" disables it.
