@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,40 @@ func TestStats(t *testing.T) {
 	err := ops.Stats(f.ctx, e, false)
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(f.out.String(), "radial    received") {
 		t.Errorf("broker down: %v\n%s", err, f.out)
+	}
+}
+
+// TestStuckNamesUnreadableSettlements: a stuck settlement sealed with a key
+// the command does not have is named on the error output, and the command
+// fails, while the readable ones are still listed. Before, the whole
+// listing failed on the one unreadable row.
+func TestStuckNamesUnreadableSettlements(t *testing.T) {
+	keyA, err := store.ParseKeyring("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyB, err := store.ParseKeyring("BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "")
+	f.setClock(now.Add(-3 * time.Hour))
+	plain := f.st
+	f.st = store.Encrypted(plain, keyB)
+	f.register("radial", "readable")
+	f.st = store.Encrypted(plain, keyA)
+	f.register("radial", "sealed-with-a")
+
+	env := f.env()
+	env.Keys = keyB
+	err = ops.Stuck(f.ctx, env, nil, nil, time.Hour, false)
+	if !errors.Is(err, store.ErrUnreadable) {
+		t.Fatalf("Stuck = %v, want the unreadable row reported", err)
+	}
+	if out := f.out.String(); !strings.Contains(out, "readable") || strings.Contains(out, "sealed-with-a") {
+		t.Errorf("output does not list the readable settlement alone:\n%s", out)
+	}
+	if e := f.errOut.String(); !strings.Contains(e, "cannot read radial/sealed-with-a (received)") {
+		t.Errorf("error output does not name the unreadable settlement:\n%s", e)
 	}
 }

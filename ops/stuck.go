@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,7 +34,9 @@ type StuckSettlement struct {
 // Stuck prints the settlements in states (WaitingStates when empty) of
 // providers (all when empty) that were last updated more than olderThan
 // ago and are not parked, by provider and state, oldest first, with a
-// count per provider and state.
+// count per provider and state. Settlements whose sealed body no
+// configured key opens are named on the error output after the others, and
+// the command fails (store.UnreadableError).
 func Stuck(ctx context.Context, e Env, states []store.State, providers []string, olderThan time.Duration, asJSON bool) error {
 	if len(states) == 0 {
 		states = WaitingStates
@@ -45,8 +48,23 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 	defer st.Close()
 	now := e.now()
 	stale, err := st.Stale(ctx, providers, states, now.Add(-olderThan), 0)
-	if err != nil {
+	var unreadable *store.UnreadableError
+	if err != nil && !errors.As(err, &unreadable) {
 		return err
+	}
+	if unreadable != nil {
+		defer func() {
+			for _, r := range unreadable.Rows {
+				fmt.Fprintf(e.errw(), "cannot read %s/%s (%s): its sealed body opens with no configured key (STORE_ENCRYPTION_KEY, STORE_ENCRYPTION_OLD_KEYS)\n",
+					r.Key.Provider, r.Key.RequestID, r.State)
+			}
+		}()
+	}
+	result := func() error {
+		if unreadable != nil {
+			return unreadable
+		}
+		return nil
 	}
 	out := []StuckSettlement{}
 	for _, s := range stale {
@@ -63,7 +81,10 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 	if asJSON {
 		enc := json.NewEncoder(e.out())
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		return result()
 	}
 	names := make([]string, len(states))
 	for i, s := range states {
@@ -71,7 +92,7 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 	}
 	if len(out) == 0 {
 		fmt.Fprintf(e.out(), "no settlement has waited more than %s in %s\n", olderThan, strings.Join(names, ", "))
-		return nil
+		return result()
 	}
 	w := table(e.out())
 	fmt.Fprintln(w, "PROVIDER\tSTATE\tREQUEST\tSTORE\tORDER\tATTEMPTS\tLAST UPDATE\tWAITING")
@@ -90,5 +111,5 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 		i = j
 	}
 	fmt.Fprintln(e.out(), " parked ones are listed by `parked ls`")
-	return nil
+	return result()
 }
