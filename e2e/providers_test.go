@@ -412,13 +412,33 @@ var pvCases = []pvCase{
 		for _, c := range cs {
 			d.authorize(t, e, c.order, c.auth, c.currency)
 		}
-		e.start()
+		// A Miva store has one currency (MIVA_CURRENCY; its API carries
+		// none): a worker per currency, and a settlement in another
+		// currency is refused before any call.
+		perStore := d.name == "miva"
+		var p *proc
+		if !perStore {
+			e.start()
+		}
 		for _, c := range cs {
+			if perStore {
+				p = e.start("MIVA_CURRENCY=" + c.currency)
+			}
 			r := req{Provider: d.name, RequestID: uniq("cur-" + c.currency), OrderID: c.order, Amount: c.amount, Currency: c.currency,
 				Headers: d.headers(t, e, c.order, false, "")}
 			e.publish(r)
 			pvSettled(t, e, d, r)
 			pvOne(t, c.currency+" debit", pvLive(d.ledger(e, r.RequestID, c.order), false), pvMinor(t, c.amount, c.currency), c.currency)
+			if perStore {
+				other := req{Provider: d.name, RequestID: uniq("cur-other-" + c.currency), OrderID: c.order, Amount: "1.00", Currency: "USD",
+					Headers: d.headers(t, e, c.order, false, "")}
+				e.publish(other)
+				pvRefused(t, e, d, other, "MIVA_CURRENCY")
+				if got := pvLive(d.ledger(e, "", c.order), false); len(got) != 1 {
+					t.Fatalf("USD settlement on a %s Miva store: the order's ledger is %+v, want the %s debit alone", c.currency, got, c.currency)
+				}
+				p.stop()
+			}
 		}
 	}},
 }
