@@ -69,3 +69,20 @@ func TestMaskAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskPANs(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"account 4400000000000008 failed", "account ************0008 failed"},
+		{"4111111111111111", "************1111"},
+		{"two: 4111111111111111 and 5500000000000004.", "two: ************1111 and ************0004."},
+		{"order 1234567890123 (not Luhn)", "order 1234567890123 (not Luhn)"},
+		{"short 411111111111", "short 411111111111"},
+		{"20 digits 41111111111111111111", "20 digits 41111111111111111111"},
+		{"no digits", "no digits"},
+		{"", ""},
+	} {
+		if got := MaskPANs(tc.in); got != tc.want {
+			t.Errorf("MaskPANs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -128,7 +129,8 @@ func failure(op string, r reply, secrets ...string) error {
 			op, r.status), nil)
 	}
 	if f, err := messages.DecodeFault(r.body); err == nil {
-		return providers.TransientError(f.Code, redact(fmt.Sprintf("radial %s: fault reply (HTTP %d): %s: %s",
+		code := truncate(redact(f.Code, secrets...), 64)
+		return providers.TransientError(code, redact(fmt.Sprintf("radial %s: fault reply (HTTP %d): %s: %s",
 			op, r.status, f.Code, f.Description), secrets...), nil)
 	}
 	if r.status >= 500 {
@@ -140,14 +142,30 @@ func failure(op string, r reply, secrets ...string) error {
 	return providers.TransientError("", fmt.Sprintf("radial %s: HTTP %d with an unparseable reply (%d bytes)", op, r.status, len(r.body)), nil)
 }
 
-// redact masks every secret (API key, account number) found in s.
+// redact masks every secret (API key, account number) found in s, as
+// given and without the white space around it (a fault echoes the account
+// as Radial normalized it), then every other card number in it
+// (messages.MaskPANs).
 func redact(s string, secrets ...string) string {
 	for _, v := range secrets {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, messages.MaskAccount(v))
+		for _, form := range []string{v, strings.TrimSpace(v)} {
+			if form != "" {
+				s = strings.ReplaceAll(s, form, messages.MaskAccount(form))
+			}
 		}
 	}
-	return s
+	return messages.MaskPANs(s)
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // account returns the message's payment account number, to redact.
