@@ -2,10 +2,13 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
@@ -94,7 +97,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	}
 	log = log.With().Str("order_id", st.OrderID()).Str("store_id", st.StoreID).
 		Str("settlement_status", st.SettlementStatus).Logger()
-	msgID := msg.Metadata.Get(broker.MetaMessageID)
+	msgID := storableMessageID(msg.Metadata.Get(broker.MetaMessageID))
 
 	// The usual case, without the order lock: the status names, by its
 	// correlation id, a settlement awaiting its verdict.
@@ -484,6 +487,19 @@ func (h *ProviderStatus) park(ctx context.Context, msg *message.Message, reason 
 // provider status that produced it (the secondary dedup key).
 func dedupKey(seq int, verdict, msgID string) string {
 	return fmt.Sprintf("ps:%d:%s:amqp:%s", seq, verdict, msgID)
+}
+
+// storableMessageID is the AMQP message_id id as the store can keep it in
+// a DedupKey: as it is when it is valid text, else "sha256:" and the hex
+// of its SHA-256. A message_id with a NUL byte or invalid UTF-8 (the store
+// refuses those in identifiers) otherwise failed every delivery of its
+// status, which the keyed subscriber hands back in-process forever.
+func storableMessageID(id string) string {
+	if utf8.ValidString(id) && !strings.Contains(id, "\x00") {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // dedupMessageID returns the provider status message_id recorded in a
