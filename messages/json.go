@@ -91,6 +91,11 @@ func checkJSONFields(dec *json.Decoder, t reflect.Type, path string) error {
 	delim, ok := tok.(json.Delim)
 	switch {
 	case !ok:
+		if s, isString := tok.(string); isString && strings.IndexByte(s, 0) >= 0 {
+			// XML cannot carry it, nor can the store in an identifier:
+			// refused here as the XML decoder refuses it.
+			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a NUL character (\\u0000), which no settlement document can carry", orBody(path))}
+		}
 		return nil
 	case delim == '{' && t.Kind() == reflect.Struct:
 		return checkJSONObject(dec, t, path)
@@ -188,4 +193,12 @@ func skipJSON(dec *json.Decoder, depth int) error {
 		}
 	}
 	return nil
+}
+
+// orBody is path, or "(the body)" for the top level.
+func orBody(path string) string {
+	if path == "" {
+		return "(the body)"
+	}
+	return path
 }

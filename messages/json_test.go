@@ -60,6 +60,8 @@ func TestDecodeSettlementRequestJSONIsStrict(t *testing.T) {
 		{"XMLName", `{"XMLName":{}}`, `body has an unknown JSON field "XMLName"`},
 		{"duplicate", `{"requestId":"1","requestId":"2"}`, `body has the JSON field "requestId" twice`},
 		{"duplicate nested", `{"amount":{"value":"1.00","value":"100.00"}}`, `body has the JSON field "value" twice in amount`},
+		{"NUL in a string", `{"requestId":"r\u0000-1"}`, `JSON field requestId holds a NUL character`},
+		{"NUL nested", `{"paymentContext":{"orderId":"O\u0000"}}`, `JSON field paymentContext.orderId holds a NUL character`},
 		{"syntax", `{"requestId":`, "body is not valid JSON"},
 		{"not JSON", `<PaymentSettlementRequest/>`, "body is not valid JSON"},
 		{"trailing data", `{"requestId":"1"} {"requestId":"2"}`, "body has data after the JSON object"},
