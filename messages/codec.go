@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 )
 
@@ -92,6 +93,9 @@ func decodeTwoPasses[T any](body []byte, root string) (*T, error) {
 	if err := checkXML(body, root); err != nil {
 		return nil, err
 	}
+	if err := checkStrict(body, reflect.TypeFor[T]()); err != nil {
+		return nil, err
+	}
 	v := new(T)
 	if err := xml.Unmarshal(body, v); err != nil {
 		return nil, &ParseError{Msg: "body does not decode as " + root, Err: err}
@@ -114,7 +118,7 @@ var markupDecl = []byte("<!")
 // path, which says what is wrong. TestDecodeOnceMatchesTwoPasses and
 // FuzzDecodeOnceMatchesTwoPasses hold the two paths equal.
 func decodeOnce[T any](body []byte, root string) (v *T, ok bool) {
-	dec := xml.NewDecoder(bytes.NewReader(body))
+	dec := xml.NewTokenDecoder(newStrictReader(xml.NewDecoder(bytes.NewReader(body)), reflect.TypeFor[T]()))
 	var start xml.StartElement
 	for found := false; !found; {
 		tok, err := dec.Token()
@@ -154,6 +158,24 @@ func decodeOnce[T any](body []byte, root string) (v *T, ok bool) {
 			if len(bytes.TrimSpace(t)) > 0 {
 				return nil, false
 			}
+		}
+	}
+}
+
+// checkStrict reads the tokens of a well-formed body through a
+// strictReader for t: what it refuses (an element outside Namespace, a
+// repeated attribute, a single-valued element twice) is the body's error.
+func checkStrict(body []byte, t reflect.Type) error {
+	r := newStrictReader(xml.NewDecoder(bytes.NewReader(body)), t)
+	for {
+		if _, err := r.Token(); err != nil {
+			if r.err != nil {
+				return r.err
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return &ParseError{Msg: "body is not well-formed XML", Err: err}
 		}
 	}
 }

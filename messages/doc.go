@@ -16,6 +16,10 @@
 //   - codec.go: Decode* functions (XML, refusing DOCTYPE and entity
 //     declarations and wrong roots with a *ParseError; unknown elements are
 //     tolerated), Encode and PaymentSettlementRequest.Fingerprint.
+//   - strict.go: what encoding/xml would merge and the schema refuses is
+//     refused while decoding (strictReader): an element outside the
+//     namespace, an attribute twice, a single-valued element twice (it
+//     would keep the last one's text and the first one's attributes).
 //   - json.go: DecodeSettlementRequestJSON, a strict JSON decoder for order
 //     systems that do not speak XML.
 //   - amount.go: Amount.Money, the bridge to the exact money package.

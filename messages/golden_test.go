@@ -102,7 +102,7 @@ func assertEquivalent(t *testing.T, want, got []byte) {
 }
 
 // readGolden reads testdata/name.
-func readGolden(t *testing.T, name string) []byte {
+func readGolden(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

@@ -52,6 +52,12 @@ func ValidateStatusDocument(body []byte) error {
 		v.statusElement(rootSettlementStatus, tree)
 		s, err := DecodeSettlementStatus(body)
 		if err != nil {
+			// The decoder refuses what the structure check reports
+			// (an element twice, or outside the namespace): its
+			// reasons, all of them, say more.
+			if len(v.errs) > 0 {
+				return v.result()
+			}
 			return err
 		}
 		v.status(rootSettlementStatus, s)
@@ -72,6 +78,9 @@ func ValidateStatusDocument(body []byte) error {
 	}
 	l, err := DecodeStatusList(body)
 	if err != nil {
+		if len(v.errs) > 0 {
+			return v.result()
+		}
 		return err
 	}
 	for i := range l.Statuses {

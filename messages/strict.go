@@ -1,0 +1,183 @@
+package messages
+
+import (
+	"encoding/xml"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// strictReader passes the tokens of a document through (an
+// xml.TokenReader over a namespace-resolving decoder) and refuses what
+// encoding/xml would quietly merge, which the schema refuses:
+//
+//   - an element outside Namespace (a foreign namespace, or a prefix bound
+//     to none): Unmarshal matches fields by local name in any namespace, so
+//     <x:Amount xmlns:x="urn:ext"> would fill Amount;
+//   - an attribute repeated by local name on one element (not well-formed
+//     XML, and Unmarshal keeps the first);
+//   - a second occurrence of a child element that maps to a single-valued
+//     field of the Go type being decoded (maxOccurs 1: Unmarshal keeps the
+//     last element's text and the first one's attributes, so <Amount
+//     currencyCode="KWD">1.000</Amount><Amount>1000</Amount> read as KWD
+//     1000).
+//
+// Elements the type does not know are left to Unmarshal (it skips them),
+// checked only for their namespace and attributes.
+type strictReader struct {
+	dec   *xml.Decoder
+	root  reflect.Type
+	stack []strictFrame
+	err   *ParseError
+}
+
+// strictFrame is an open element: the fields of its Go type (nil when the
+// type is not a struct or the element is unknown) and the single-valued
+// children seen so far.
+type strictFrame struct {
+	name   string
+	fields map[string]bool // child element name → repeatable (a slice)
+	types  map[string]reflect.Type
+	seen   []string // few: a linear search allocates less than a map
+}
+
+func newStrictReader(dec *xml.Decoder, root reflect.Type) *strictReader {
+	return &strictReader{dec: dec, root: root}
+}
+
+// Token implements xml.TokenReader.
+func (r *strictReader) Token() (xml.Token, error) {
+	tok, err := r.dec.Token()
+	if err != nil {
+		return tok, err
+	}
+	switch t := tok.(type) {
+	case xml.StartElement:
+		if perr := r.start(t); perr != nil {
+			r.err = perr
+			return nil, perr
+		}
+	case xml.EndElement:
+		if n := len(r.stack); n > 0 {
+			r.stack = r.stack[:n-1]
+		}
+	}
+	return tok, nil
+}
+
+func (r *strictReader) start(t xml.StartElement) *ParseError {
+	if t.Name.Space != Namespace {
+		return &ParseError{Msg: fmt.Sprintf("element %s is not in namespace %s (every element of a settlement document is)", describeName(t.Name), Namespace)}
+	}
+	for i, a := range t.Attr {
+		if isNamespaceDecl(a) {
+			continue
+		}
+		for _, b := range t.Attr[:i] {
+			if !isNamespaceDecl(b) && b.Name.Local == a.Name.Local {
+				return &ParseError{Msg: fmt.Sprintf("element %s has the attribute %s twice", t.Name.Local, a.Name.Local)}
+			}
+		}
+	}
+	var typ reflect.Type
+	if len(r.stack) == 0 {
+		typ = r.root
+	} else {
+		parent := &r.stack[len(r.stack)-1]
+		if parent.fields != nil {
+			repeatable, known := parent.fields[t.Name.Local]
+			if known && !repeatable {
+				if slices.Contains(parent.seen, t.Name.Local) {
+					return &ParseError{Msg: fmt.Sprintf("element %s appears twice in %s, which allows it once", t.Name.Local, parent.name)}
+				}
+				parent.seen = append(parent.seen, t.Name.Local)
+			}
+			typ = parent.types[t.Name.Local]
+		}
+	}
+	fields, types := childElements(typ)
+	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: fields, types: types})
+	return nil
+}
+
+// isNamespaceDecl reports whether a is an xmlns or xmlns:prefix declaration.
+func isNamespaceDecl(a xml.Attr) bool {
+	return a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns")
+}
+
+// childElements lists the child elements encoding/xml maps to fields of t
+// (a struct, or a pointer to one): whether each is repeatable (a slice
+// field) and the type its content decodes into. nil for other types.
+func childElements(t reflect.Type) (map[string]bool, map[string]reflect.Type) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil, nil
+	}
+	if c, ok := elementCache.Load(t); ok {
+		e := c.(elements)
+		return e.repeatable, e.types
+	}
+	e := elements{repeatable: map[string]bool{}, types: map[string]reflect.Type{}}
+	addElements(t, e)
+	elementCache.Store(t, e)
+	return e.repeatable, e.types
+}
+
+type elements struct {
+	repeatable map[string]bool
+	types      map[string]reflect.Type
+}
+
+var elementCache sync.Map // reflect.Type → elements
+
+func addElements(t reflect.Type, e elements) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("xml")
+		if tag == "-" || f.Name == "XMLName" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				addElements(ft, e)
+			}
+			continue
+		}
+		if !f.IsExported() || hasOpt(opts, "attr", "chardata", "innerxml", "comment", "any", "cdata") {
+			continue
+		}
+		if i := strings.LastIndexByte(name, ' '); i >= 0 { // "namespace Local"
+			name = name[i+1:]
+		}
+		if name == "" {
+			name = f.Name
+		}
+		ft := f.Type
+		repeatable := ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Uint8
+		if repeatable {
+			ft = ft.Elem()
+		}
+		e.repeatable[name] = repeatable
+		e.types[name] = ft
+	}
+}
+
+func hasOpt(opts string, names ...string) bool {
+	for _, o := range strings.Split(opts, ",") {
+		for _, n := range names {
+			if o == n {
+				return true
+			}
+		}
+	}
+	return false
+}
