@@ -130,11 +130,25 @@ func (p *settlePlan) account(path string, a *account, ch Channel, series string,
 		return
 	}
 	seen[id] = true
-	if a.Success.Set && !a.Success.flag() {
+	// Both flags decide whether money is to be moved, so a value that is
+	// not a clear yes or no is an error answer, never a silent skip (which
+	// RetailOPS would read as settled).
+	if ok, known := a.Success.boolean(); a.Success.Set && !known {
+		p.fail(ErrInvalidField, fmt.Sprintf("payment account %s: success is %q, not 1/0 or true/false; nothing was settled", id, a.Success.Text), path+".success")
+		return
+	} else if known && !ok {
 		p.skipped = append(p.skipped, fmt.Sprintf("account %s: payment not successful (success=%s)", id, a.Success.Text))
 		return
 	}
-	if !a.CapturesAreExternal.flag() {
+	external, known := a.CapturesAreExternal.boolean()
+	switch {
+	case !a.CapturesAreExternal.Set:
+		p.fail(ErrMissingField, fmt.Sprintf("payment account %s has no captures_are_external: whether it is ours to capture is not known; nothing was settled", id), path+".captures_are_external")
+		return
+	case !known:
+		p.fail(ErrInvalidField, fmt.Sprintf("payment account %s: captures_are_external is %q, not 1/0 or true/false; nothing was settled", id, a.CapturesAreExternal.Text), path+".captures_are_external")
+		return
+	case !external:
 		p.skipped = append(p.skipped, fmt.Sprintf("account %s: captured by RetailOPS itself (captures_are_external=%q)", id, a.CapturesAreExternal.Text))
 		return
 	}

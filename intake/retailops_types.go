@@ -126,11 +126,19 @@ func (f *flexScalar) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// flag reads a RetailOPS boolean: 1 (the schema's "boolean value ...
-// represented as integer"), true or "true".
-func (f flexScalar) flag() bool {
+// boolean reads a RetailOPS boolean: 1 or true, 0 or false (any case,
+// JSON number or string). ok is false for anything else, and when unset.
+func (f flexScalar) boolean() (v, ok bool) {
 	t := strings.TrimSpace(f.Text)
-	return t == "1" || strings.EqualFold(t, "true")
+	switch {
+	case !f.Set:
+		return false, false
+	case t == "1" || strings.EqualFold(t, "true"):
+		return true, true
+	case t == "0" || strings.EqualFold(t, "false"):
+		return false, true
+	}
+	return false, false
 }
 
 // decodeEnvelope parses the body with UseNumber; a body that is not one
