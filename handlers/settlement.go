@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
@@ -1158,10 +1159,10 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 	switch {
 	case in.storeID == "":
 		in.problems = append(in.problems, "header "+HeaderStoreID+" is required")
-	case len(in.storeID) > 100:
+	case utf8.RuneCountInString(in.storeID) > 100: // characters, as the schema counts
 		in.problems = append(in.problems, "header "+HeaderStoreID+" must be at most 100 characters")
 	}
-	if (h.RequireTenderType || h.facts().RequireTenderType) && (len(in.tenderType) < 2 || len(in.tenderType) > 4) {
+	if (h.RequireTenderType || h.facts().RequireTenderType) && (utf8.RuneCountInString(in.tenderType) < 2 || utf8.RuneCountInString(in.tenderType) > 4) {
 		in.problems = append(in.problems, fmt.Sprintf("header %s is required and must be 2 to 4 characters (got %q)", HeaderTenderType, in.tenderType))
 	}
 	in.unreportable = statusProblems(req, in.storeID, in.tenderType)

@@ -240,6 +240,11 @@ func TestUnderstand(t *testing.T) {
 		{"blank store_id", testRequest(), with(HeaderStoreID, "   "), false, []string{"header store_id is required"}, ""},
 		{"store_id of 100 characters", testRequest(), with(HeaderStoreID, strings.Repeat("s", 100)), false, nil, ""},
 		{"store_id too long", testRequest(), with(HeaderStoreID, strings.Repeat("s", 101)), false, []string{"store_id must be at most 100 characters"}, ""},
+		// Characters, not bytes, as the schema and the intake count: 60
+		// "é" (120 bytes) were refused as "more than 100 characters".
+		{"store_id of 100 two-byte characters", testRequest(), with(HeaderStoreID, strings.Repeat("é", 100)), false, nil, ""},
+		{"store_id of 101 two-byte characters", testRequest(), with(HeaderStoreID, strings.Repeat("é", 101)), false, []string{"store_id must be at most 100 characters"}, ""},
+		{"tender type required, 4 two-byte chars", testRequest(), with(HeaderTenderType, "ÉÉÉÉ"), true, nil, ""},
 		{"tender type not required, absent", testRequest(), with(HeaderTenderType, "<unset>"), false, nil, ""},
 		{"tender type not required, odd", testRequest(), with(HeaderTenderType, "X"), false, nil, ""},
 		{"tender type required, absent", testRequest(), with(HeaderTenderType, "<unset>"), true, []string{`header tender_type is required and must be 2 to 4 characters (got "")`}, ""},
