@@ -196,5 +196,17 @@ func redactURL(raw string) string {
 	if err != nil {
 		return "(unparseable url)"
 	}
+	// A query often carries the secret (?code=, ?token=, ?sig=): its
+	// values are masked, its keys kept.
+	if q := u.Query(); len(q) > 0 {
+		for k, vs := range q {
+			for i := range vs {
+				vs[i] = "xxxxx"
+			}
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+	}
+	u.Fragment, u.RawFragment = "", ""
 	return u.Redacted()
 }

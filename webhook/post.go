@@ -3,9 +3,11 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -41,7 +43,12 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		// net/http strips the URL's password from its errors.
+		// net/http's *url.Error names the whole URL, query included:
+		// only its cause is kept, under the redacted URL.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("POST %s: %w", redactURL(d.cfg.URL), err)
 	}
 	defer resp.Body.Close()
