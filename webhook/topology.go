@@ -31,10 +31,11 @@ func (d *Deliverer) declare(conn *amqp.Connection) error {
 	if err := ch.ExchangeDeclare(broker.StatusExchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", broker.StatusExchange, err)
 	}
-	for _, q := range []string{d.cfg.Queue, d.cfg.ParkedQueue} {
-		if ch, err = d.declareQueue(conn, ch, q); err != nil {
-			return err
-		}
+	if ch, err = d.declareQueue(conn, ch, d.cfg.ParkedQueue, nil); err != nil {
+		return err
+	}
+	if ch, err = d.declareQueue(conn, ch, d.cfg.Queue, d.queueArgs()); err != nil {
+		return err
 	}
 	for _, key := range d.cfg.BindingKeys {
 		if err := ch.QueueBind(d.cfg.Queue, key, broker.StatusExchange, false, nil); err != nil {
@@ -44,11 +45,35 @@ func (d *Deliverer) declare(conn *amqp.Connection) error {
 	return nil
 }
 
-// declareQueue declares a durable queue of the configured type. When the
-// queue exists with other arguments (RabbitMQ refuses with 406 and closes
-// the channel) it reopens a channel, checks the queue exists and keeps it.
-func (d *Deliverer) declareQueue(conn *amqp.Connection, ch *amqp.Channel, name string) (*amqp.Channel, error) {
-	_, err := ch.QueueDeclare(name, true, false, false, false, amqp.Table{"x-queue-type": d.cfg.QueueType})
+// queueArgs are the deliverer's queue's arguments beyond its type. A
+// quorum queue dead-letters, at least once, to the parked queue: every
+// requeue of a batch held while the webhook is down (a restart, a lost
+// connection, consumer_timeout) counts towards a delivery limit, which
+// RabbitMQ 4.0-4.2 set to 20 on every quorum queue by default (or a
+// policy sets), and past it a message with no dead-letter route is
+// dropped. With the route, it is parked, where a person finds it.
+func (d *Deliverer) queueArgs() amqp.Table {
+	if d.cfg.QueueType != broker.QueueQuorum {
+		return nil
+	}
+	return amqp.Table{
+		"x-dead-letter-exchange":    "",
+		"x-dead-letter-routing-key": d.cfg.ParkedQueue,
+		"x-dead-letter-strategy":    "at-least-once",
+		"x-overflow":                "reject-publish",
+	}
+}
+
+// declareQueue declares a durable queue of the configured type with args.
+// When the queue exists with other arguments (RabbitMQ refuses with 406
+// and closes the channel) it reopens a channel, checks the queue exists and
+// keeps it.
+func (d *Deliverer) declareQueue(conn *amqp.Connection, ch *amqp.Channel, name string, args amqp.Table) (*amqp.Channel, error) {
+	all := amqp.Table{"x-queue-type": d.cfg.QueueType}
+	for k, v := range args {
+		all[k] = v
+	}
+	_, err := ch.QueueDeclare(name, true, false, false, false, all)
 	var aerr *amqp.Error
 	if errors.As(err, &aerr) && aerr.Code == amqp.PreconditionFailed {
 		if ch, err = conn.Channel(); err != nil {
