@@ -84,12 +84,17 @@ func (d *declarer) declare() error {
 			return err
 		}
 		args := amqp.Table{}
-		if t.QueueType != QueueClassic && t.DeliveryLimit > 0 {
-			args["x-delivery-limit"] = int64(t.DeliveryLimit)
+		if t.QueueType != QueueClassic {
+			// Dead-lettered to the parked queue whatever the limit: with
+			// DeliveryLimit 0 the worker sets none, but RabbitMQ 4.0-4.2
+			// give every quorum queue one (20), and a policy may.
 			args["x-dead-letter-exchange"] = ""
 			args["x-dead-letter-routing-key"] = parked
 			args["x-dead-letter-strategy"] = "at-least-once"
 			args["x-overflow"] = "reject-publish"
+			if t.DeliveryLimit > 0 {
+				args["x-delivery-limit"] = int64(t.DeliveryLimit)
+			}
 		}
 		q := RequestQueue(p)
 		if err := d.queue(q, args); err != nil {

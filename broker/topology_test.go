@@ -309,3 +309,20 @@ func TestTopologyStatusQueueBinding(t *testing.T) {
 		})
 	}
 }
+
+// TestTopologyDeliveryLimitOffStillParks: DELIVERY_LIMIT=0 sets no limit
+// of its own, but RabbitMQ 4.0-4.2 give every quorum queue a default one
+// (20), and a policy may set one: a quorum request queue dead-letters to
+// its parked queue whatever the limit, so a message past a limit the
+// worker did not set is parked, not dropped. It had no route then.
+func TestTopologyDeliveryLimitOffStillParks(t *testing.T) {
+	u := amqpURL(t)
+	declareOn(t, u, broker.Topology{Providers: []string{prov}, QueueType: broker.QueueQuorum, DeliveryLimit: 0})
+	req := queueInfo(t, u, broker.RequestQueue(prov)).Arguments
+	if _, ok := req["x-delivery-limit"]; ok {
+		t.Errorf("request queue has x-delivery-limit with DELIVERY_LIMIT=0: %v", req)
+	}
+	if req["x-dead-letter-exchange"] != "" || req["x-dead-letter-routing-key"] != broker.ParkedQueue(prov) || req["x-dead-letter-strategy"] != "at-least-once" {
+		t.Errorf("request queue arguments %v: want dead-lettering (at least once) to %s", req, broker.ParkedQueue(prov))
+	}
+}

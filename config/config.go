@@ -63,7 +63,7 @@ type Config struct {
 	MaxAttempts int `env:"MAX_ATTEMPTS" envDefault:"6" help:"Attempts before a transiently failing request is parked."`
 	// DeliveryLimit parks a message redelivered this many times without an
 	// ack (a poison message crashing the worker). 0 disables it.
-	DeliveryLimit int `env:"DELIVERY_LIMIT" envDefault:"20" help:"Quorum-queue delivery limit before a message that keeps crashing the worker is parked (0: off)."`
+	DeliveryLimit int `env:"DELIVERY_LIMIT" envDefault:"20" help:"Quorum-queue delivery limit before a message that keeps crashing the worker is parked (0: the worker sets none; a limit the broker applies itself, such as RabbitMQ 4.0-4.2's default of 20, still parks, never drops)."`
 	// OrderLockWait bounds a delivery's wait for its order's lock.
 	OrderLockWait time.Duration `env:"ORDER_LOCK_WAIT" envDefault:"250ms" help:"How long a request waits for its order's lock (another delivery of the same order holds it) before it is deferred through the shortest retry queue, uncounted, freeing its consumer; 0 waits without bound."`
 	// MaxRequestBytes parks a request message with a larger body before it
