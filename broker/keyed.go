@@ -55,8 +55,21 @@ func (k *KeyedSubscriber) Subscribe(ctx context.Context, queue string) (<-chan *
 	if k.cancel != nil {
 		return nil, errors.New("keyed subscriber: already subscribed")
 	}
-	ctx, k.cancel = context.WithCancel(ctx)
+	// The caller's context (the router's, which ends at SIGTERM) does not
+	// end the session at once: it stops handing out and drains, as Close
+	// does, so that a message being handled is still acked on its
+	// connection instead of going back to the queue and being handled
+	// again. The router does not Close a subscriber whose context ended.
+	outer := ctx
+	ctx, k.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	k.done, k.stopping = make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-outer.Done():
+			_ = k.Close()
+		case <-ctx.Done():
+		}
+	}()
 	out := make(chan *message.Message)
 	go func() {
 		defer close(k.done)
