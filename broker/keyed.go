@@ -40,11 +40,20 @@ type KeyedSubscriber struct {
 	Log          zerolog.Logger
 
 	connected atomic.Bool
-	mu        sync.Mutex
-	cancel    context.CancelFunc
-	stopping  chan struct{} // closed by Close: hand out nothing more
-	inflight  sync.WaitGroup
-	done      chan struct{}
+	// keys holds, per key with a message handed out (by any session) or
+	// waiting, its state; gen numbers the sessions (keyedDelivery.gen).
+	// A session that ends leaves its handed-out messages running: the
+	// next session's messages of their keys wait for them, and the
+	// messages it held back are dropped (the broker redelivers them).
+	kmu  sync.Mutex
+	keys map[string]*keyState
+	gen  uint64
+
+	mu       sync.Mutex
+	cancel   context.CancelFunc
+	stopping chan struct{} // closed by Close: hand out nothing more
+	inflight sync.WaitGroup
+	done     chan struct{}
 }
 
 // Subscribe starts consuming queue; the channel closes once Close was
@@ -115,24 +124,15 @@ func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- 
 	k.connected.Store(true)
 	defer k.connected.Store(false)
 
-	// waiting holds, per key with a message in flight, the messages of
-	// that key received since, in order.
-	var mu sync.Mutex
-	waiting := map[string][]keyedDelivery{}
+	g := k.newSession()
 	var emit func(kd keyedDelivery)
 	var settle func(kd keyedDelivery)
-	// next hands out the key's next waiting message, if any.
+	// next hands out the key's next waiting message of this session, if
+	// any, once the key's handed-out message was settled.
 	next := func(key string) {
-		mu.Lock()
-		q := waiting[key]
-		if len(q) == 0 {
-			delete(waiting, key)
-			mu.Unlock()
-			return
+		if kd, ok := k.release(key); ok {
+			emit(kd)
 		}
-		waiting[key] = q[1:]
-		mu.Unlock()
-		emit(q[0])
 	}
 	settle = func(kd keyedDelivery) {
 		retry := time.Duration(0)
@@ -206,17 +206,11 @@ func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- 
 			if k.Key != nil {
 				kd.key = k.Key(msg)
 			}
+			kd.gen = g
 			k.inflight.Add(1)
-			mu.Lock()
-			_, busy := waiting[kd.key]
-			if busy {
-				waiting[kd.key] = append(waiting[kd.key], kd)
-				mu.Unlock()
-				continue
+			if k.admit(kd) {
+				emit(kd)
 			}
-			waiting[kd.key] = nil
-			mu.Unlock()
-			emit(kd)
 		}
 	}
 }
@@ -232,6 +226,79 @@ type keyedDelivery struct {
 	d   amqp.Delivery
 	msg *message.Message
 	key string
+	gen uint64 // the session that received it
+}
+
+// keyState is a key's handed-out flag and its messages waiting behind it.
+type keyState struct {
+	busy    bool
+	waiting []keyedDelivery
+}
+
+// newSession starts a session's number and drops what earlier sessions
+// held back (never handed out: the broker redelivers it on the new one).
+// Keys whose message an earlier session handed out stay busy until it is
+// settled.
+func (k *KeyedSubscriber) newSession() uint64 {
+	k.kmu.Lock()
+	defer k.kmu.Unlock()
+	k.gen++
+	if k.keys == nil {
+		k.keys = map[string]*keyState{}
+	}
+	for key, st := range k.keys {
+		for range st.waiting {
+			k.inflight.Done()
+		}
+		st.waiting = nil
+		if !st.busy {
+			delete(k.keys, key)
+		}
+	}
+	return k.gen
+}
+
+// admit reports whether kd is to be handed out now (its key is free);
+// otherwise it waits behind its key's messages.
+func (k *KeyedSubscriber) admit(kd keyedDelivery) bool {
+	k.kmu.Lock()
+	defer k.kmu.Unlock()
+	st := k.keys[kd.key]
+	if st == nil {
+		st = &keyState{}
+		k.keys[kd.key] = st
+	}
+	if st.busy || len(st.waiting) > 0 {
+		st.waiting = append(st.waiting, kd)
+		return false
+	}
+	st.busy = true
+	return true
+}
+
+// release frees key after its handed-out message was settled and returns
+// the next message to hand out: the key's first waiting one of the current
+// session (those of an ended session are dropped: redelivered).
+func (k *KeyedSubscriber) release(key string) (keyedDelivery, bool) {
+	k.kmu.Lock()
+	defer k.kmu.Unlock()
+	st := k.keys[key]
+	if st == nil {
+		return keyedDelivery{}, false
+	}
+	st.busy = false
+	for len(st.waiting) > 0 {
+		kd := st.waiting[0]
+		st.waiting = st.waiting[1:]
+		if kd.gen != k.gen {
+			k.inflight.Done()
+			continue
+		}
+		st.busy = true
+		return kd, true
+	}
+	delete(k.keys, key)
+	return keyedDelivery{}, false
 }
 
 // Connected reports whether the consumer is consuming (for readiness).

@@ -42,7 +42,7 @@ func TestKeyedSubscriberDrainsInFlightOnRouterShutdown(t *testing.T) {
 			close(started)
 		}
 		time.Sleep(2 * time.Second) // applying the status: a store write, a publish
-		return nil                 // done: the status must be acked
+		return nil                  // done: the status must be acked
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
