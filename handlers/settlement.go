@@ -1166,6 +1166,14 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 		in.problems = append(in.problems, fmt.Sprintf("header %s is required and must be 2 to 4 characters (got %q)", HeaderTenderType, in.tenderType))
 	}
 	in.unreportable = statusProblems(req, in.storeID, in.tenderType)
+	// Header bytes are not checked by any decoder: one that is not text (a
+	// NUL byte, invalid UTF-8) could be neither recorded (the store
+	// refuses it in an identifier) nor echoed unchanged by a status.
+	for _, h := range []struct{ name, v string }{{HeaderStoreID, in.storeID}, {HeaderTenderType, in.tenderType}} {
+		if strings.IndexByte(h.v, 0) >= 0 || !utf8.ValidString(h.v) {
+			in.unreportable = append(in.unreportable, fmt.Sprintf("header %s is not valid text (a NUL byte or invalid UTF-8): %q", h.name, h.v))
+		}
+	}
 	in.preq = &providers.Request{
 		Provider:   h.Provider.Name(),
 		RequestID:  in.key.RequestID,
