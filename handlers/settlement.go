@@ -268,6 +268,9 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	} else {
 		s, created, err = h.Store.Register(ctx, h.newSettlement(msg, in))
 	}
+	if errors.Is(err, store.ErrInvalidText) {
+		return h.unrecordable(ctx, in, err)
+	}
 	if err != nil {
 		return fmt.Errorf("register %s: %w", in.key.RequestID, err)
 	}
@@ -365,6 +368,9 @@ func describeHeader(v string) string {
 // package documentation (doc.go).
 func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) error {
 	err := h.steps(ctx, s, in)
+	if errors.Is(err, store.ErrInvalidText) && in.unrecorded {
+		return h.unrecordable(ctx, in, err)
+	}
 	var rm *recordedMeanwhile
 	if !errors.As(err, &rm) {
 		return err
@@ -381,6 +387,17 @@ func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) 
 	in.unrecorded, in.counted = false, false
 	in.syncAttempt(rec)
 	return h.steps(ctx, rec, in)
+}
+
+// unrecordable parks a new request the store refuses to record
+// (store.ErrInvalidText: an identifier that is not text). Returned as an
+// error, it would come back on every delivery with no answer; the checks
+// before registration (understand) catch the known cases, this is the
+// mechanism's own guard.
+func (h *Settlement) unrecordable(ctx context.Context, in *delivery, err error) error {
+	reason := "the request cannot be recorded: " + err.Error()
+	in.log.Warn().Err(err).Msg("request cannot be recorded; parking")
+	return h.park(ctx, in.msg, in.attempt, reason, in.log)
 }
 
 // recordedMeanwhile is recordDebit's error when the requestId was recorded
