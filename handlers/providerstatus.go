@@ -87,6 +87,14 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		trace.WithAttributes(attribute.String("settlement.provider", h.Provider), attribute.String("messaging.message.id", msg.UUID)))
 	defer func() { tracing.End(span, err) }()
 	log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
+	defer func() {
+		// A status the store refuses to record (an identifier that is not
+		// text) would fail on every delivery, handed back in-process by
+		// the keyed subscriber forever: parked instead.
+		if errors.Is(err, store.ErrInvalidText) {
+			err = h.park(ctx, msg, "provider status cannot be recorded: "+err.Error(), log)
+		}
+	}()
 
 	st, err := statusOf(msg)
 	if err != nil {

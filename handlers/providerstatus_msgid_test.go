@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/settlement-worker/settlement-worker/broker"
@@ -39,5 +41,29 @@ func TestProviderStatusWithAnUnstorableMessageIDIsApplied(t *testing.T) {
 				t.Fatal("a redelivery was parked")
 			}
 		})
+	}
+}
+
+// refusingTransitions refuses every transition as the store refuses an
+// identifier that is not text.
+type refusingTransitions struct{ store.Store }
+
+func (refusingTransitions) Transition(context.Context, store.Key, []store.State, store.State, store.Change, *store.StatusEvent) (store.Settlement, *store.StatusEvent, error) {
+	return store.Settlement{}, nil, fmt.Errorf("transition: %w: dedup key %q", store.ErrInvalidText, "x")
+}
+
+// TestProviderStatusTheStoreRefusesIsParked: whatever path lets it through,
+// a status whose recording the store refuses (store.ErrInvalidText) is
+// parked with the store's reason, not failed on every delivery.
+func TestProviderStatusTheStoreRefusesIsParked(t *testing.T) {
+	e := newPSEnv(t)
+	e.seed(seedSpec{id: "req-A", cc: "cc-A", state: store.StateAcknowledged})
+	e.h.Store = refusingTransitions{e.h.Store}
+	if err := e.h.HandleSafely(statusSpec{cc: e.corr["req-A"], msgID: "m1"}.message(t)); err != nil {
+		t.Fatalf("Handle = %v: the status would be handed back forever", err)
+	}
+	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
+	if !ok || !strings.Contains(fmt.Sprint(d.Headers[HeaderParkedReason]), "cannot be recorded") {
+		t.Fatalf("parked %v: %v", ok, d.Headers[HeaderParkedReason])
 	}
 }
