@@ -46,11 +46,7 @@ func jsonParseError(err error) *ParseError {
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return &ParseError{Msg: "body is not valid JSON", Err: err}
 	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "(the body)"
-		}
-		return &ParseError{Msg: fmt.Sprintf("JSON field %s must be %s, not %s", field, jsonKind(typ.Type), typ.Value), Err: err}
+		return &ParseError{Msg: fmt.Sprintf("JSON field %s must be %s, not %s", orBody(typ.Field), jsonKind(typ.Type), typ.Value), Err: err}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return &ParseError{Msg: "body has an " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
 	}
