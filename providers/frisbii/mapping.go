@@ -98,9 +98,13 @@ func minorUnits(m money.Money) (int64, error) {
 }
 
 // acquirerReference validates the acquirer_reference header (seed 002:
-// at most 128 characters, each in [\x20-\x7F]).
+// at most 128 characters, each in [\x20-\x7F]). It is sent trimmed, as
+// the pipeline compares it (a money header: a delivery is the recorded
+// request when the trimmed values agree), so that every delivery of one
+// request sends the same settle body under its idempotency key.
 func acquirerReference(req *providers.Request) (*string, error) {
 	v, ok := header(req, HeaderAcquirerReference)
+	v = strings.TrimSpace(v)
 	if !ok || v == "" {
 		return nil, nil
 	}

@@ -98,8 +98,20 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 		}
 		return settleOutcome(handle, ch, refs)
 	}
-	if eb, ok := parseError(r); ok && eb.Code == CodeInvoiceAlreadySettled && (uncertain || req.Attempt > 1) {
-		return providers.Outcome{}, c.settledByOther(ctx, req, handle, amount)
+	if eb, ok := parseError(r); ok && (uncertain || req.Attempt > 1) {
+		switch eb.Code {
+		case CodeInvoiceAlreadySettled:
+			return providers.Outcome{}, c.settledByOther(ctx, req, handle, amount)
+		case codeInvalidRequest:
+			// On a possible repeat, error 1 may be Frisbii refusing the key
+			// because an earlier use of it carried other content (a body
+			// built differently since): that earlier settle may be this
+			// request's money, so the answer is no refusal.
+			return providers.Outcome{}, providers.UnresolvedError(strconv.Itoa(codeInvalidRequest), fmt.Sprintf(
+				"Frisbii refused a repeat of settle key %s on charge %s with error 1 Invalid request (%s): the key may have been used by an earlier attempt "+
+					"of this request with other content, whose settle may have moved the money; check in the Frisbii admin whether charge %s holds a settle under key %s before deciding S or R",
+				req.RequestID, handle, c.redact(eb.Message), handle, req.RequestID), nil)
+		}
 	}
 	return providers.Outcome{}, c.failure(op, r)
 }
