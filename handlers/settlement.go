@@ -318,14 +318,37 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 		return fmt.Sprintf("requestId %q was already used by a different request; this one was not settled (send it with a new requestId)", s.RequestID)
 	}
 	for _, name := range h.moneyHeaders() {
-		got := strings.TrimSpace(msg.Metadata.Get(name))
-		want := strings.TrimSpace(s.Headers[name])
+		got := headerIdentity(msg.Metadata, name)
+		want := headerIdentity(s.Headers, name)
 		if got != want {
 			return fmt.Sprintf("requestId %q was recorded with header %s %s but this delivery has %s; it was not applied (the recorded request, now %s, goes on unchanged; send a different request with a new requestId)",
 				s.RequestID, name, describeHeader(want), describeHeader(got), s.State)
 		}
 	}
 	return ""
+}
+
+// headerIdentity is the value of header name that is part of a request's
+// identity: its trimmed value, and the trimmed value of every header whose
+// name is name in another case (a provider may read those: Frisbii's
+// Charge_Handle), each as Name=value, sorted. A duplicate that differs
+// only there names the same value for the exact name yet may steer money.
+func headerIdentity(headers map[string]string, name string) string {
+	v := strings.TrimSpace(headers[name])
+	var variants []string
+	for k, hv := range headers {
+		if k != name && strings.EqualFold(k, name) {
+			variants = append(variants, k+"="+strings.TrimSpace(hv))
+		}
+	}
+	if len(variants) == 0 {
+		return v
+	}
+	slices.Sort(variants)
+	if v != "" {
+		variants = append([]string{name + "=" + v}, variants...)
+	}
+	return strings.Join(variants, "; ")
 }
 
 // unreportableReason is the parked reason of a request that no valid

@@ -41,30 +41,41 @@ const (
 var handleRE = regexp.MustCompile(`^[a-zA-Z0-9_.\-@]{1,255}$`)
 
 // header returns a message header, matching its name exactly first, then
-// case-insensitively.
-func header(req *providers.Request, name string) (string, bool) {
+// case-insensitively. Without the exact name, several names in other cases
+// with different values are refused (permanent): which one a map
+// iteration meets first would steer the money, attempt by attempt.
+func header(req *providers.Request, name string) (string, bool, error) {
 	if v, ok := req.Headers[name]; ok {
-		return v, true
+		return v, true, nil
 	}
+	var found, value string
 	for k, v := range req.Headers {
-		if strings.EqualFold(k, name) {
-			return v, true
+		if !strings.EqualFold(k, name) {
+			continue
 		}
+		if found != "" && strings.TrimSpace(v) != strings.TrimSpace(value) {
+			return "", false, providers.Permanentf("header %s is given twice, as %s and %s, with different values; send it once", name, min(found, k), max(found, k))
+		}
+		found, value = k, v
 	}
-	return "", false
+	return value, found != "", nil
 }
 
 // chargeHandle is the header charge_handle, else the order id
 // (PaymentContext/OrderId or PaymentContextBase/OrderId).
 func chargeHandle(req *providers.Request) (string, error) {
-	if h, ok := header(req, HeaderChargeHandle); ok && strings.TrimSpace(h) != "" {
+	h, ok, err := header(req, HeaderChargeHandle)
+	if err != nil {
+		return "", err
+	}
+	if ok && strings.TrimSpace(h) != "" {
 		h = strings.TrimSpace(h)
 		if !handleRE.MatchString(h) {
 			return "", providers.Permanentf("header %s %q is not a Frisbii charge handle (1–255 characters of a-z A-Z 0-9 _ . - @)", HeaderChargeHandle, h)
 		}
 		return h, nil
 	}
-	h := req.OrderID
+	h = req.OrderID
 	if h == "" && req.Message != nil {
 		h = req.Message.OrderID()
 	}
@@ -103,7 +114,10 @@ func minorUnits(m money.Money) (int64, error) {
 // request when the trimmed values agree), so that every delivery of one
 // request sends the same settle body under its idempotency key.
 func acquirerReference(req *providers.Request) (*string, error) {
-	v, ok := header(req, HeaderAcquirerReference)
+	v, ok, err := header(req, HeaderAcquirerReference)
+	if err != nil {
+		return nil, err
+	}
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {
 		return nil, nil
