@@ -115,7 +115,8 @@ func ruleFor(code string, status int) ErrorRule {
 }
 
 // classify turns a reply that is not the expected message into a
-// classified error. secrets are masked wherever a reply could echo them.
+// classified error. secrets are masked wherever a reply could echo them,
+// in the message before it is cut (a cut secret is no longer found whole).
 func classify(op string, r reply, secrets ...string) error {
 	code, msg := r.errorCode()
 	rule := ruleFor(code, r.status)
@@ -124,7 +125,7 @@ func classify(op string, r reply, secrets ...string) error {
 		reason += ", error " + code
 	}
 	if msg != "" {
-		reason += ": " + truncate(msg, 200)
+		reason += ": " + truncate(redact(msg, secrets...), 200)
 	}
 	reason += ")"
 	if code == "" {

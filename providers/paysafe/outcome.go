@@ -49,7 +49,7 @@ func (c *Client) outcome(t target, tx transaction) (providers.Outcome, error) {
 	case StatusCompleted:
 		out.Kind = providers.Settled
 	case StatusFailed:
-		out.Kind, out.Reason = providers.Refused, redact(failedReason(t, tx), t.secrets...)
+		out.Kind, out.Reason = providers.Refused, failedReason(t, tx)
 	case StatusCancelled:
 		out.Kind = providers.Refused
 		out.Reason = fmt.Sprintf("Paysafe settlement %s was CANCELLED before it was batched; the customer was not charged", tx.ID)
@@ -62,14 +62,16 @@ func (c *Client) outcome(t target, tx transaction) (providers.Outcome, error) {
 	return out, nil
 }
 
-// failedReason explains a FAILED transaction with Paysafe's error, if any.
+// failedReason explains a FAILED transaction with Paysafe's error, if any,
+// its secrets masked before the message is cut (a cut secret is no longer
+// found whole).
 func failedReason(t target, tx transaction) string {
 	reason := fmt.Sprintf("Paysafe %s %s FAILED", t.kind, tx.ID)
 	if tx.Error != nil && (tx.Error.Code != "" || tx.Error.Message != "") {
-		reason += ": " + truncate(tx.Error.Message, 200)
+		reason += ": " + truncate(redact(tx.Error.Message, t.secrets...), 200)
 		if tx.Error.Code != "" {
 			reason += " (error " + tx.Error.Code + ")"
 		}
 	}
-	return reason
+	return redact(reason, t.secrets...)
 }
