@@ -43,8 +43,9 @@
 //	              resubmitted)                              Facts.StatusDeadline. The status may come
 //	                                                        first: the move to acknowledged then finds
 //	                                                        the verdict recorded, and the request ends
-//	pending       Poll after RecheckAfter                   a read: repeated safely; parked after
-//	                                                        PENDING_DEADLINE
+//	pending       Poll after RecheckAfter; still pending:   a read: repeated safely; parked after
+//	              recorded as such every STUCK_AFTER/2,     PENDING_DEADLINE
+//	              so the live loop never looks stuck
 //	settled       republish the recorded event(s)           the event and the state were committed
 //	refused                                                 together (the outbox); the sweeper relays
 //	withheld                                                an event never marked as published

@@ -97,6 +97,13 @@ type Settlement struct {
 	// PendingDeadline parks a settlement still pending at the provider
 	// this long after it was first pending (0: no deadline).
 	PendingDeadline time.Duration
+	// StuckAfter is the sweeper's STUCK_AFTER. A poll that finds the
+	// settlement still pending records so (a transition to pending, with
+	// no change) when, by the next poll, its last update would be half
+	// that old: a live poll loop never looks stuck to the sweeper, which
+	// would publish another copy of the request (another poll loop) every
+	// StuckAfter. 0 records nothing.
+	StuckAfter time.Duration
 	// Metrics, when set, counts outcomes.
 	Metrics *Metrics
 	// Crash, when set, is called at each crash point (test builds only).
@@ -837,6 +844,13 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 			refs = mergeRefs(refs, refPendingSince, time.Now().UTC().Format(time.RFC3339))
 			var err error
 			if s, err = h.move(ctx, s, store.StatePending, store.Change{Refs: refs, Note: "pending at provider"}); err != nil {
+				return err
+			}
+		} else if h.StuckAfter > 0 && time.Since(s.UpdatedAt)+h.nearestDelay(out.RecheckAfter) >= h.StuckAfter/2 {
+			// The poll loop is alive: say so before the sweeper takes it
+			// for a lost message (Sweeper.StuckAfter).
+			var err error
+			if s, err = h.move(ctx, s, store.StatePending, store.Change{Note: "still pending at provider"}); err != nil {
 				return err
 			}
 		}

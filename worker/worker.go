@@ -181,6 +181,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			Provider: p, Store: st, Marks: marks, Pub: pub, Retry: retry,
 			Log:             log.With().Str("handler", "settle").Logger(),
 			PendingDeadline: cfg.PendingDeadline,
+			StuckAfter:      cfg.StuckAfter,
 			Metrics:         metrics, Crash: deps.Crash,
 			MaxRequestBytes: cfg.MaxRequestBytes,
 			LockWait:        cfg.OrderLockWait,
