@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The AMQP contract. See the README's table.
@@ -39,9 +40,26 @@ func ProviderStatusParkedQueue(p string) string {
 	return "q.Payments.Settlements.ProviderStatus." + p + ".parked"
 }
 
-// StatusRoutingKey is the routing key of a status event for a store.
+// MaxShortString is the most bytes an AMQP short string holds: a routing
+// key, and the message_id and correlation_id properties. A longer one
+// fails the publish and takes its connection down (a frame error).
+const MaxShortString = 255
+
+// StatusRoutingKey is the routing key of a status event for a store. A
+// store id too long for a routing key (a store_id may be 100 characters,
+// up to 400 bytes) is cut at a character boundary to fit MaxShortString:
+// no binding key could name it whole either, so its events are routed
+// by a wildcard or by that cut form.
 func StatusRoutingKey(storeID string) string {
-	return "settlement.status." + strings.NewReplacer(".", "_", "#", "_", "*", "_").Replace(storeID)
+	key := "settlement.status." + strings.NewReplacer(".", "_", "#", "_", "*", "_").Replace(storeID)
+	if len(key) <= MaxShortString {
+		return key
+	}
+	n := MaxShortString
+	for n > 0 && !utf8.RuneStart(key[n]) { // never a character cut in two
+		n--
+	}
+	return key[:n]
 }
 
 // StatusQueueName is the default status queue for a broker user, in Radial's

@@ -1,8 +1,10 @@
 package broker_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 )
@@ -27,5 +29,19 @@ func TestReadySince(t *testing.T) {
 				t.Errorf("ReadySince = %v, %v; want %v, %v", got, ok, c.want, c.ok)
 			}
 		})
+	}
+}
+
+// A store id too long for a routing key is cut to AMQP's 255 bytes at a
+// character boundary (TestStatusEventWithLongStoreOrRequestIDIsPublished).
+func TestStatusRoutingKeyFitsAShortString(t *testing.T) {
+	for _, id := range []string{strings.Repeat("a", 100), strings.Repeat("店", 80), strings.Repeat("😀", 100), strings.Repeat("é", 100)} {
+		k := broker.StatusRoutingKey(id)
+		if len(k) > broker.MaxShortString || !utf8.ValidString(k) || !strings.HasPrefix("settlement.status."+id, k) {
+			t.Errorf("StatusRoutingKey(%d bytes) = %d bytes %q", len(id), len(k), k)
+		}
+	}
+	if k := broker.StatusRoutingKey("S1.a#b*"); k != "settlement.status.S1_a_b_" {
+		t.Errorf("short key %q", k)
 	}
 }

@@ -92,6 +92,14 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 	if err != nil {
 		return fmt.Errorf("marshal message %s: %w", msg.UUID, err)
 	}
+	// The client would fail such a publish only after taking the shared
+	// connection down (a frame error), with every publish on it.
+	for _, f := range []struct{ name, v string }{{"exchange", exchange}, {"routing key", key}, {"message_id", pub.MessageId},
+		{"correlation_id", pub.CorrelationId}, {"type", pub.Type}, {"app_id", pub.AppId}, {"reply_to", pub.ReplyTo}, {"content_type", pub.ContentType}} {
+		if len(f.v) > MaxShortString {
+			return fmt.Errorf("publish message %s: its %s is %d bytes, above AMQP's %d: not sent", msg.UUID, f.name, len(f.v), MaxShortString)
+		}
+	}
 	select {
 	case <-p.free:
 	case <-ctx.Done():

@@ -184,7 +184,11 @@ func (o eventOut) publishChecked(ctx context.Context, s store.Settlement, ev sto
 	msg.Metadata.Set(broker.MetaContentType, ContentTypeXML)
 	msg.Metadata.Set(broker.MetaType, broker.StatusMessageType)
 	msg.Metadata.Set(broker.MetaMessageID, ev.MessageID)
-	msg.Metadata.Set(broker.MetaCorrelationID, s.RequestID)
+	if len(s.RequestID) <= broker.MaxShortString {
+		// An AMQP short string: a longer requestId (an invalid request
+		// refused with R) is in the request_id header only.
+		msg.Metadata.Set(broker.MetaCorrelationID, s.RequestID)
+	}
 	msg.Metadata.Set(broker.MetaTimestamp, ev.CreatedAt.UTC().Format(time.RFC3339Nano))
 	msg.Metadata.Set(HeaderRequestID, s.RequestID)
 	msg.Metadata.Set(HeaderStoreID, s.StoreID)
