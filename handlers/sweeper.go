@@ -22,7 +22,8 @@ import (
 //  1. relays the outbox: status events recorded in the store but never
 //     confirmed as published (a crash between the terminal commit and the
 //     publish whose message is gone) are published again, with their
-//     recorded message_id;
+//     recorded message_id; one the broker refuses (unroutable, nacked)
+//     is tried again next round and does not hold back the others;
 //  2. parks settlements acknowledged by an asynchronous provider (Radial)
 //     that got no verdict within the provider's Facts.StatusDeadline: the
 //     settlement gets a parked reason and a copy of its request goes to the
@@ -176,6 +177,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 	if err := w.skipUnreadable("relay", err); err != nil {
 		return err
 	}
+	var refused []error
 	for _, ev := range evs {
 		s, err := w.Store.Get(ctx, ev.Key)
 		if errors.Is(err, store.ErrUnreadable) {
@@ -195,6 +197,13 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			}
 			continue
 		}
+		if errors.Is(err, broker.ErrUnroutable) || errors.Is(err, broker.ErrNacked) {
+			// The broker refused this one message (no queue bound for its
+			// store, a full queue): the others are relayed all the same,
+			// and it is tried again next round.
+			refused = append(refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 		}
@@ -203,7 +212,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).
 			Msg("status event recorded but never confirmed as published: relayed")
 	}
-	return nil
+	return errors.Join(refused...)
 }
 
 // markInvalid records, once, on a settlement whose recorded status event is
