@@ -66,7 +66,13 @@
 // settlement awaiting its verdict (submitting or acknowledged) is applied
 // without the lock (ProviderStatus.awaited). Its move is a compare-and-set
 // from those states, so it applies once and never over another step's
-// write; anything else a status can meet goes through the lock. A delivery that
+// write; anything else a status can meet goes through the lock. The lock
+// can be lost while a step runs (its PostgreSQL session ended: CheckLock
+// stops the next call, not one under way), so a move within submitting
+// that announces a new call, or marks the last one not sent, compares the
+// record of the last call it read (call_sent_at, call_not_sent): of two
+// deliveries resubmitting one settlement, one records its call, the other
+// fails the compare and makes no call. A delivery that
 // finds the lock held waits at most Settlement.LockWait (ORDER_LOCK_WAIT),
 // then is deferred: republished unchanged through the shortest retry queue
 // with no attempt counted and nothing recorded, so that a burst for one

@@ -616,7 +616,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 			return h.parkSettlement(ctx, s, in, reason)
 		}
 		log.Info().Msg("an earlier attempt may have reached the provider; resubmitting with the same idempotency key")
-		ch := store.Change{Note: "resubmitting", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}}
+		ch := store.Change{Note: "resubmitting", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}, IfRefs: lastCall(s)}
 		if s, err = h.move(ctx, s, store.StateSubmitting, ch); err != nil {
 			return err
 		}
@@ -635,7 +635,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 				return h.outcome(ctx, s, in, out)
 			}
 		}
-		ch := store.Change{Note: "resubmitting (last call not sent)", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}}
+		ch := store.Change{Note: "resubmitting (last call not sent)", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}, IfRefs: lastCall(s)}
 		if s, err = h.move(ctx, s, store.StateSubmitting, ch); err != nil {
 			return err
 		}
@@ -645,13 +645,24 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 	if serr != nil {
 		if providers.WasNotSent(serr) {
 			// Recorded so that the retry need not wait for the window.
-			if next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent", Refs: map[string]string{refCallNotSent: "true"}}); err == nil {
+			if next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent", Refs: map[string]string{refCallNotSent: "true"}, IfRefs: lastCall(s)}); err == nil {
 				s = next
 			}
 		}
 		return h.failed(ctx, s, in, "settle", serr)
 	}
 	return h.outcome(ctx, s, in, out)
+}
+
+// lastCall is the record of s's last settle call (its time, and whether
+// it provably did not reach the provider), for a move within submitting to
+// compare (store.Change.IfRefs): the state alone does not change when
+// another delivery records a call of its own meanwhile (its order lock
+// lost with a store session), and a second call recorded over the first
+// would capture twice without an idempotency key, or mark another
+// delivery's call in flight "not sent".
+func lastCall(s store.Settlement) map[string]string {
+	return map[string]string{refCallSentAt: s.Refs[refCallSentAt], refCallNotSent: s.Refs[refCallNotSent]}
 }
 
 // reconcile asks a Reconciler whether an earlier attempt reached the

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,7 +94,8 @@ func scanCreated(r *sql.Row, flag *bool) (Settlement, error) {
 // to merge (” none), $6 to $9 whether to set and the decline and parked
 // reasons, $10 the time, $11, $13 and $14 the history lines' notes, from
 // and to states (the first from state is the row's), $12 the from states
-// (none: any state).
+// (none: any state), $15 and $16 the refs compared and their values
+// (ch.IfRefs).
 var pgTransitionCTEs = `WITH old AS (
 		SELECT ` + settlementColumns + ` FROM settlements WHERE provider = $1 AND request_id = $2 FOR UPDATE
 	), upd AS (
@@ -104,6 +106,8 @@ var pgTransitionCTEs = `WITH old AS (
 			updated_at = $10
 		FROM old
 		WHERE s.provider = $1 AND s.request_id = $2 AND (cardinality($12::text[]) = 0 OR s.state = ANY($12::text[]))
+			AND NOT EXISTS (SELECT 1 FROM unnest($15::text[], $16::text[]) AS c(k, v)
+				WHERE coalesce(s.refs::jsonb ->> c.k, '') <> c.v)
 		RETURNING old.state AS from_state, ` + settlementColumnsOfS + `
 	), hist AS (
 		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
@@ -126,9 +130,9 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // pgTransitionEventSQL is a transition with its status event, in one
 // statement: pgTransitionSQL's row with the event's columns first (before
 // the settlement's). The event is the settlement's existing one with the
-// DedupKey $15 when $19 (ev has a DedupKey) and there is one (dup), or the
-// new one inserted (ins) with the next seq, message id $16 and dedup key
-// $15 (the message id when ev had no DedupKey), status $17, body $18,
+// DedupKey $17 when $21 (ev has a DedupKey) and there is one (dup), or the
+// new one inserted (ins) with the next seq, message id $18 and dedup key
+// $17 (the message id when ev had no DedupKey), status $19, body $20,
 // created at $10. On a failed compare the event's columns are
 // placeholders, and nothing is inserted (ins reads upd).
 //
@@ -141,11 +145,11 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // whose later statement sees it (pgTransitionEvent).
 var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 		SELECT ` + statusColumns + ` FROM status_events
-		WHERE provider = $1 AND request_id = $2 AND dedup_key = $15 AND $19
+		WHERE provider = $1 AND request_id = $2 AND dedup_key = $17 AND $21
 	), ins AS (
 		INSERT INTO status_events (` + statusColumns + `)
 		SELECT $1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE provider = $1 AND request_id = $2),
-			$15, $16, $17, $18::bytea, $10, NULL
+			$17, $18, $19, $20::bytea, $10, NULL
 		FROM upd WHERE NOT EXISTS (SELECT 1 FROM dup)
 		RETURNING ` + statusColumns + `
 	), ev AS (
@@ -158,7 +162,7 @@ var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 	SELECT false, $1, $2, 0, '', '', '', NULL::bytea, $10, NULL, ` + columnsOf("old", settlementColumns) + `
 	FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
-// pgTransitionArgs are the parameters $1 to $14 of pgTransitionCTEs.
+// pgTransitionArgs are the parameters $1 to $16 of pgTransitionCTEs.
 func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time, extra int) ([]any, error) {
 	refs := ""
 	if len(ch.Refs) > 0 {
@@ -183,9 +187,13 @@ func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time,
 	for i, f := range from {
 		fromStates[i] = string(f)
 	}
-	args := make([]any, 0, 14+extra)
+	ifKeys, ifValues := make([]string, 0, len(ch.IfRefs)), make([]string, 0, len(ch.IfRefs))
+	for k, v := range ch.IfRefs {
+		ifKeys, ifValues = append(ifKeys, k), append(ifValues, v)
+	}
+	args := make([]any, 0, 16+extra)
 	return append(args, key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
-		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos), nil
+		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos, ifKeys, ifValues), nil
 }
 
 // pgTransitionResult is the error of a transition statement whose row was
@@ -196,6 +204,8 @@ func pgTransitionResult(key Key, from []State, st Settlement, moved bool, err er
 		return fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
 	case err != nil:
 		return err
+	case !moved && (len(from) == 0 || slices.Contains(from, st.State)):
+		return fmt.Errorf("%w: %s/%s: its refs changed", ErrStateConflict, key.Provider, key.RequestID)
 	case !moved:
 		return fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, st.State, from)
 	}

@@ -571,6 +571,9 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 	if len(from) > 0 && !slices.Contains(from, cur.State) {
 		return Settlement{}, nil, fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, cur.State, from)
 	}
+	if k, ok := refsDiffer(cur.Refs, ch.IfRefs); ok {
+		return Settlement{}, nil, fmt.Errorf("%w: %s/%s: its ref %s changed", ErrStateConflict, key.Provider, key.RequestID, k)
+	}
 
 	now := s.now()
 	next := cur
@@ -618,6 +621,17 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 		}
 	}
 	return next, ev, nil
+}
+
+// refsDiffer reports a ref whose value in refs is not the one want
+// expects ("" for an absent ref): Change.IfRefs.
+func refsDiffer(refs, want map[string]string) (string, bool) {
+	for k, v := range want {
+		if refs[k] != v {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // getWithNextSeq is get, and the seq the settlement's next status event

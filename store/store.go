@@ -96,6 +96,13 @@ type Change struct {
 	ParkedReason *string
 	// IncAttempts adds one to Attempts.
 	IncAttempts bool
+	// IfRefs, when set, makes the transition compare these refs too: it
+	// applies only while each has this value on the settlement ("" for a
+	// ref it does not have), else ErrStateConflict and nothing changes. A
+	// move within one state (submitting → submitting) is no
+	// compare-and-set on the state alone: the refs its caller read tell
+	// whether another writer moved it meanwhile.
+	IfRefs map[string]string
 	// Note is kept in the transition history (no card data, no secrets).
 	Note string
 	// Via are states the settlement passes through on its way to the

@@ -179,6 +179,7 @@ var suite = []struct {
 	{"PipelineDebit", "", testPipelineDebit},
 	{"PipelineCredit", "", testPipelineCredit},
 	{"StateConflict", "", testStateConflict},
+	{"IfRefsConflict", "", testIfRefsConflict},
 	{"TerminalWithStatusInOneTransaction", "", testTerminalStatus},
 	{"StatusDedup", "", testStatusDedup},
 	{"MarkPublished", "", testMarkPublished},
@@ -401,6 +402,52 @@ func testStateConflict(e *env) {
 	}
 	if _, _, err := e.st.Transition(e.ctx, key, nil, State("bogus"), Change{}, nil); err == nil {
 		e.Errorf("Transition to an unknown state: no error")
+	}
+}
+
+// A move within one state compares the refs its caller read
+// (Change.IfRefs): another writer's change of one of them is a conflict
+// that changes nothing, with or without a status event; an absent ref
+// compares as "".
+func testIfRefsConflict(e *env) {
+	key := e.register(sample("ifr1")).Key
+	e.transition(key, []State{StateReceived}, StateSubmitting, Change{Refs: map[string]string{"sent": "t1", "not_sent": "true"}}, nil)
+	// Another writer records its own call.
+	e.transition(key, []State{StateSubmitting}, StateSubmitting, Change{Refs: map[string]string{"sent": "t2", "not_sent": "false"},
+		IfRefs: map[string]string{"sent": "t1", "not_sent": "true"}}, nil)
+	before := e.get(key)
+	cases := []struct {
+		name   string
+		ifRefs map[string]string
+		status *StatusEvent
+	}{
+		{"stale value", map[string]string{"sent": "t1", "not_sent": "true"}, nil},
+		{"one stale of two", map[string]string{"sent": "t2", "not_sent": "true"}, nil},
+		{"absent ref expected with a value", map[string]string{"other": "x"}, nil},
+		{"stale value, with an event", map[string]string{"sent": "t1"}, &StatusEvent{DedupKey: "k-ifr", MessageID: "m-ifr"}},
+	}
+	for _, tc := range cases {
+		to := StateSubmitting
+		if tc.status != nil {
+			to = StateSettled
+		}
+		_, ev, err := e.st.Transition(e.ctx, key, []State{StateSubmitting}, to, Change{IncAttempts: true,
+			Refs: map[string]string{"sent": "t3"}, IfRefs: tc.ifRefs}, tc.status)
+		if !errors.Is(err, ErrStateConflict) || ev != nil {
+			e.Errorf("%s: Transition = %v, %v; want ErrStateConflict", tc.name, ev, err)
+		}
+	}
+	after := e.get(key)
+	if after.State != before.State || after.Attempts != before.Attempts || after.Refs["sent"] != "t2" || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		e.Errorf("conflicts changed the row: %+v", after)
+	}
+	if evs := e.statuses(key); len(evs) != 0 {
+		e.Errorf("a conflict recorded an event: %+v", evs)
+	}
+	// The refs as they are, and an absent one as "": it applies.
+	if s, _ := e.transition(key, []State{StateSubmitting}, StateSettled, Change{IfRefs: map[string]string{"sent": "t2", "not_sent": "false", "other": ""}},
+		&StatusEvent{DedupKey: "k-ifr2", MessageID: "m-ifr2"}); s.State != StateSettled {
+		e.Errorf("Transition with current refs = %s", s.State)
 	}
 }
 

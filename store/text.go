@@ -77,6 +77,7 @@ func cleanChange(ch Change) Change {
 		}
 	}
 	ch.Refs = cleanMap(ch.Refs)
+	ch.IfRefs = cleanMap(ch.IfRefs) // compared with refs stored clean
 	return ch
 }
 

@@ -1,0 +1,237 @@
+package miva_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers/miva"
+	sandbox "github.com/settlement-worker/settlement-worker/sandbox/miva"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// gate holds the next sandbox call of one function: arm, then wait for
+// held (the call arrived) and release it. answered holds the call after the
+// sandbox answered it (a reply still on the wire: what it says is the
+// sandbox's state before the hold); otherwise the call is held before the
+// sandbox sees it.
+type gate struct {
+	function string
+	answered bool
+	armed    bool
+	held     chan struct{}
+	release  chan struct{}
+}
+
+// gatedSandbox is a Miva sandbox on loopback whose calls a test can hold.
+type gatedSandbox struct {
+	sb  *sandbox.Sandbox
+	url string
+
+	mu    sync.Mutex
+	gates []*gate
+}
+
+func newGatedSandbox(t *testing.T, seeds ...sandbox.OrderSeed) *gatedSandbox {
+	t.Helper()
+	sb, err := sandbox.NewSandbox(sandbox.Config{Prefix: "/miva", APIToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedSandbox{sb: sb}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		gt := g.take(string(b))
+		if gt == nil {
+			sb.Handler().ServeHTTP(w, r)
+			return
+		}
+		if !gt.answered {
+			close(gt.held)
+			<-gt.release
+			sb.Handler().ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		sb.Handler().ServeHTTP(rec, r)
+		close(gt.held)
+		<-gt.release
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = sb.Close() })
+	g.url = sb.URL(srv.URL)
+	for _, s := range seeds {
+		if _, err := sb.SeedOrder(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// arm holds the next call of function.
+func (g *gatedSandbox) arm(function string, answered bool) *gate {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gt := &gate{function: function, answered: answered, armed: true, held: make(chan struct{}), release: make(chan struct{})}
+	g.gates = append(g.gates, gt)
+	return gt
+}
+
+// take returns the armed gate a call with body b meets (disarming it).
+func (g *gatedSandbox) take(b string) *gate {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, gt := range g.gates {
+		if gt.armed && strings.Contains(b, `"Function":"`+gt.function+`"`) {
+			gt.armed = false
+			return gt
+		}
+	}
+	return nil
+}
+
+// waitHeld waits until gt holds a call.
+func waitHeld(t *testing.T, gt *gate, what string) {
+	t.Helper()
+	select {
+	case <-gt.held:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s never reached the sandbox", what)
+	}
+}
+
+// Two replicas on one PostgreSQL database, one Miva capture whose first
+// call got a 503 (not sent: the retry reads the payment list, then
+// captures). Replica A runs the retry: it checks its order lock, reads
+// the payment list (nothing yet) — and while that reply is on the wire,
+// the server ends A's lock session (pg_terminate_backend, a failover).
+// Replica B, given a duplicate of the request, takes the now free lock,
+// reads the list (nothing), records its call and captures. A's reply
+// arrives: the settlement is still "submitting" (B's capture is in
+// flight), so A's move to submitting succeeds, compared on the state
+// only, and A captures too. Miva has no idempotency key: the customer is
+// charged twice. The sandbox's ledger must show one capture.
+func TestReplicasLosingTheOrderLockNeverCaptureTwice(t *testing.T) {
+	ctx := context.Background()
+	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4100, Records: []sandbox.RecordSeed{
+		{ID: 41, Type: sandbox.TypeAuth, Amount: "10.00"},
+	}})
+	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
+		Timeout: 10 * time.Second, SettleWindow: time.Nanosecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := testenv.PostgresDSN(t)
+	replica := func() (*handlers.Settlement, *fakePub) {
+		st, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		pub := &fakePub{}
+		return &handlers.Settlement{
+			Provider:    client,
+			Store:       st,
+			Pub:         pub,
+			Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
+			CallTimeout: 10 * time.Second,
+			Log:         zerolog.Nop(),
+		}, pub
+	}
+	a, aPub := replica()
+	b, _ := replica()
+
+	// The first capture is refused before Miva acts (503): not sent.
+	if err := g.sb.SetFaults(sandbox.EndpointCapture, sandbox.Faults{FailNext: 1}); err != nil {
+		t.Fatal(err)
+	}
+	msg := settlementMessage(t, "req-replicas", "4100", messages.SettlementDebit, "1.00")
+	if err := a.Handle(msg); err != nil {
+		t.Fatalf("first delivery: %v", err)
+	}
+	retry := retryOf(t, aPub.take())
+	if n := len(captures(&env{sb: g.sb})); n != 0 {
+		t.Fatalf("%d captures after a 503", n)
+	}
+
+	list := g.arm(sandbox.FunctionPaymentList, true)
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Handle(retry) }()
+	waitHeld(t, list, "replica A's payment list read")
+
+	// The server ends the session holding A's order lock.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var ended int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
+		AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&ended); err != nil {
+		t.Fatal(err)
+	}
+	if ended != 1 {
+		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
+	}
+
+	// B runs a duplicate up to its capture, held on its way to Miva.
+	capture := g.arm(sandbox.FunctionCapture, false)
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.Handle(copyOf(msg)) }()
+	select {
+	case <-capture.held:
+	case err := <-bDone:
+		t.Logf("replica B finished without capturing: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("replica B never reached Miva")
+	}
+
+	// A's stale reply arrives.
+	close(list.release)
+	select {
+	case err := <-aDone:
+		t.Logf("replica A: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica A never finished")
+	}
+	close(capture.release)
+	select {
+	case err := <-bDone:
+		t.Logf("replica B: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("replica B never finished")
+	}
+
+	if cs := captures(&env{sb: g.sb}); len(cs) != 1 {
+		t.Fatalf("Miva's ledger shows %d captures for one settlement, want 1: %+v", len(cs), cs)
+	}
+}
+
+// copyOf is a duplicate delivery of msg (a new message, same body and
+// headers).
+func copyOf(msg *message.Message) *message.Message {
+	cp := message.NewMessage(msg.UUID, msg.Payload)
+	for k, v := range msg.Metadata {
+		cp.Metadata.Set(k, v)
+	}
+	return cp
+}
