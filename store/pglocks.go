@@ -34,7 +34,9 @@ import (
 //     (pgLockStatementTimeout), never a caller's: pgx closes a connection
 //     whose statement's context is cancelled, which would end the session
 //     every other holder's lock is on. A caller whose context ends stops
-//     waiting; a lock taken for it meanwhile is released.
+//     waiting; a lock taken for it meanwhile is released. A session is
+//     opened again the same way: on its own context, not on the wait of
+//     the caller that found it ended.
 //   - A key is held at most once per session: the in-process lock
 //     (keyedMutex) admits one holder per order, and a second request for a
 //     key the session holds (an FNV collision, or a lock taken for a
@@ -70,11 +72,21 @@ type pgLocks struct {
 
 	mu       sync.Mutex
 	sessions []*lockSession // by slot; nil or ended: opened again on use
-	closed   bool
+	// opening is, by slot, the opening under way (nil: none).
+	opening []*lockOpening
+	closed  bool
+	opens   sync.WaitGroup // openings under way (close waits for them)
+}
+
+// lockOpening is a slot's session being opened: done is closed when it
+// ended, err says why it failed.
+type lockOpening struct {
+	done chan struct{}
+	err  error
 }
 
 func newPgLocks(db *sql.DB, n int) *pgLocks {
-	return &pgLocks{db: db, sessions: make([]*lockSession, n)}
+	return &pgLocks{db: db, sessions: make([]*lockSession, n), opening: make([]*lockOpening, n)}
 }
 
 // lockStats are pgLocks' counters (LockStats).
@@ -114,20 +126,75 @@ var errLockSessionEnded = errors.New("order-lock session ended")
 
 // session returns the live session for key's slot, opening one if needed.
 func (p *pgLocks) session(ctx context.Context, key int64) (*lockSession, error) {
+	return p.slotSession(ctx, int(uint64(key)%uint64(len(p.sessions))))
+}
+
+// slotSession returns slot's live session, opening one if needed. The
+// opening runs on a context of its own (pgLockStatementTimeout), never a
+// caller's: a caller whose context ends stops waiting, and the session
+// opened meanwhile serves the next. Bound by each caller's wait (a
+// request's ORDER_LOCK_WAIT), a connection that takes longer to open
+// (TCP, TLS, authentication to a distant server) was never opened, and
+// every order on the slot waited for ever.
+func (p *pgLocks) slotSession(ctx context.Context, slot int) (*lockSession, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("store closed")
+	}
+	if ls := p.sessions[slot]; ls != nil && !ls.isEnded() {
+		p.mu.Unlock()
+		return ls, nil
+	}
+	o := p.opening[slot]
+	if o == nil {
+		o = &lockOpening{done: make(chan struct{})}
+		p.opening[slot] = o
+		p.opens.Add(1)
+		go p.open(slot, o)
+	}
+	p.mu.Unlock()
+	select {
+	case <-o.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, errors.New("store closed")
 	}
-	return p.slotSession(ctx, int(uint64(key)%uint64(len(p.sessions))))
+	return p.sessions[slot], nil // may have ended already: the caller sees it
 }
 
-// slotSession returns slot's live session, opening one if needed; p.mu is
-// held.
-func (p *pgLocks) slotSession(ctx context.Context, slot int) (*lockSession, error) {
-	if ls := p.sessions[slot]; ls != nil && !ls.isEnded() {
-		return ls, nil
+// open opens slot's session (o), on a context of its own.
+func (p *pgLocks) open(slot int, o *lockOpening) {
+	defer p.opens.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), pgLockStatementTimeout)
+	defer cancel()
+	ls, err := p.dial(ctx)
+	p.mu.Lock()
+	switch {
+	case err != nil:
+	case p.closed:
+		discardConn(ls.conn)
+		err = errors.New("store closed")
+	default:
+		p.sessions[slot] = ls
+		p.stats.opened.Add(1)
+		go ls.run()
 	}
+	o.err = err
+	p.opening[slot] = nil
+	p.mu.Unlock()
+	close(o.done)
+}
+
+// dial opens a session and sets its token.
+func (p *pgLocks) dial(ctx context.Context) (*lockSession, error) {
 	conn, err := p.db.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -137,19 +204,13 @@ func (p *pgLocks) slotSession(ctx context.Context, slot int) (*lockSession, erro
 		discardConn(conn)
 		return nil, err
 	}
-	ls := &lockSession{conn: conn, token: token, reqs: make(chan *lockReq, pgLockBatch),
-		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}, stats: &p.stats}
-	p.sessions[slot] = ls
-	p.stats.opened.Add(1)
-	go ls.run()
-	return ls, nil
+	return &lockSession{conn: conn, token: token, reqs: make(chan *lockReq, pgLockBatch),
+		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}, stats: &p.stats}, nil
 }
 
 // warm opens every slot's session, best effort: it stops at the first
 // session the server refuses (a slot without one opens it on use).
 func (p *pgLocks) warm(ctx context.Context) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for slot := range p.sessions {
 		if _, err := p.slotSession(ctx, slot); err != nil {
 			return
@@ -157,14 +218,17 @@ func (p *pgLocks) warm(ctx context.Context) {
 	}
 }
 
-// close ends every session (releasing their locks).
+// close ends every session (releasing their locks), after the openings
+// under way.
 func (p *pgLocks) close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return
 	}
 	p.closed = true
+	p.mu.Unlock()
+	p.opens.Wait() // a session opened now is discarded
 	for _, ls := range p.sessions {
 		if ls != nil {
 			close(ls.quit)

@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
@@ -198,4 +203,71 @@ func TestPostgresEndedSharedSessionLosesEveryLockOnIt(t *testing.T) {
 		t.Fatalf("CheckLock on the new session: %v", err)
 	}
 	unlock()
+}
+
+// A lock session that ended (terminated, a failover) is opened again even
+// when connecting takes longer than a caller waits for its lock (a
+// request waits ORDER_LOCK_WAIT, 250 ms by default, the sweeper 200 ms;
+// TCP, TLS and authentication to a server a few milliseconds away take
+// several round trips): the opening runs on a context of its own, and a
+// later caller finds the session. Opened on each caller's context, it was
+// cancelled with every caller, and every order on that session was
+// deferred as "busy" for ever.
+func TestPostgresLockSessionReopensWhenConnectingOutlastsALockWait(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delay atomic.Int64 // connecting's latency
+	var d net.Dialer
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		select {
+		case <-time.After(time.Duration(delay.Load())):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	lockDB := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { lockDB.Close() }) // after the store's Close
+	st, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := st.(*sqlStore)
+	s.pglOnce.Do(func() { s.pgl = newPgLocks(lockDB, 1) })
+
+	unlock, err := s.LockOrder(ctx, "miva", "S1", "O1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	var ended int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%`+LockSessionSetting+`%'`).Scan(&ended); err != nil {
+		t.Fatal(err)
+	}
+	if ended != 1 {
+		t.Fatalf("%d lock sessions terminated, want 1", ended)
+	}
+	delay.Store(int64(400 * time.Millisecond))
+	var errs []error
+	for range 20 {
+		lctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		unlock, err := s.LockOrder(lctx, "miva", "S1", "O1")
+		cancel()
+		if err == nil {
+			if err := s.CheckLock(ctx, "miva", "S1", "O1"); err != nil {
+				t.Fatalf("CheckLock on the session opened again: %v", err)
+			}
+			unlock()
+			return
+		}
+		errs = append(errs, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no order lock in 20 waits of 250 ms after the lock session ended (connecting takes 400 ms); last error: %v", errs[len(errs)-1])
 }
