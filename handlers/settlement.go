@@ -598,6 +598,10 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 		return err
 	}
 	if err := h.checkLock(ctx, in); err != nil {
+		if fresh {
+			// The call this delivery recorded was not made.
+			s = h.markNotSent(ctx, s)
+		}
 		return h.failed(ctx, s, in, "settle", err)
 	}
 	in.preq.Refs = s.Refs
@@ -644,14 +648,27 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 	h.crash(CrashAfterSettleCall)
 	if serr != nil {
 		if providers.WasNotSent(serr) {
-			// Recorded so that the retry need not wait for the window.
-			if next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent", Refs: map[string]string{refCallNotSent: "true"}, IfRefs: lastCall(s)}); err == nil {
-				s = next
-			}
+			s = h.markNotSent(ctx, s)
 		}
 		return h.failed(ctx, s, in, "settle", serr)
 	}
 	return h.outcome(ctx, s, in, out)
+}
+
+// markNotSent records that s's last call provably did not reach the
+// provider (a providers.WasNotSent failure, or a lost order lock that
+// stopped it before it was made), so that the retry need not wait for the
+// settle window, nor, without an idempotency key, take it for a call that
+// may have moved money. It compares the call it marks (lastCall): another
+// delivery's call recorded meanwhile is left as it is. On failure s is
+// returned unchanged (the retry then treats the call as uncertain).
+func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement) store.Settlement {
+	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent",
+		Refs: map[string]string{refCallNotSent: "true"}, IfRefs: lastCall(s)})
+	if err != nil {
+		return s
+	}
+	return next
 }
 
 // lastCall is the record of s's last settle call (its time, and whether

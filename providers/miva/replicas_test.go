@@ -235,3 +235,81 @@ func copyOf(msg *message.Message) *message.Message {
 	}
 	return cp
 }
+
+// A delivery that recorded its capture call, then found its order lock
+// lost (the PostgreSQL session holding it ended) before making the call,
+// made no call: the lock check's error says so (providers.NotSentError),
+// and, as for any failure that proves it, the retry captures at once. It
+// is not taken for a call that may have reached Miva: that one, after its
+// settle window with no trace, is parked for a person, which here would
+// park a capture the worker knows it never sent.
+func TestLockLostBeforeTheCaptureIsNotAnUncertainCall(t *testing.T) {
+	ctx := context.Background()
+	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4200, Records: []sandbox.RecordSeed{
+		{ID: 42, Type: sandbox.TypeAuth, Amount: "10.00"},
+	}})
+	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
+		Timeout: 10 * time.Second, SettleWindow: time.Nanosecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := testenv.PostgresDSN(t)
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	pub := &fakePub{}
+	terminated := false
+	h := &handlers.Settlement{
+		Provider:    client,
+		Store:       st,
+		Pub:         pub,
+		Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
+		CallTimeout: 10 * time.Second,
+		Log:         zerolog.Nop(),
+		// Funds confirmed: the server ends the session holding the order
+		// lock before the call is recorded and checked.
+		Crash: func(point string) {
+			if point != handlers.CrashAfterConfirm || terminated {
+				return
+			}
+			terminated = true
+			if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
+				AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
+				t.Error(err)
+			}
+		},
+	}
+	msg := settlementMessage(t, "req-lock-lost", "4200", messages.SettlementDebit, "1.00")
+	if err := h.Handle(msg); err != nil {
+		t.Fatalf("first delivery: %v", err)
+	}
+	if !terminated {
+		t.Fatal("the lock session was not terminated")
+	}
+	if n := len(captures(&env{sb: g.sb})); n != 0 {
+		t.Fatalf("%d captures with the order lock lost", n)
+	}
+	retry := retryOf(t, pub.take())
+	if err := h.Handle(retry); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	ps := pub.take()
+	for _, p := range ps {
+		if r := p.msg.Metadata.Get(handlers.HeaderParkedReason); r != "" {
+			t.Fatalf("parked a capture never sent: %s", r)
+		}
+	}
+	if s := statusOf(t, ps); s == nil || s.SettlementStatus != messages.StatusSettled {
+		t.Fatalf("status %+v, want S (published %+v)", s, ps)
+	}
+	if n := len(captures(&env{sb: g.sb})); n != 1 {
+		t.Fatalf("Miva's ledger shows %d captures, want 1", n)
+	}
+}
