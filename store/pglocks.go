@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +27,10 @@ import (
 //   - Only this store's unlock releases a lock, or the end of its session;
 //     a session that ends (terminated, failed over, a statement that
 //     failed or timed out) releases every lock on it at once, and each of
-//     its holders then sees ErrLockLost at its next CheckLock.
+//     its holders then sees ErrLockLost at its next CheckLock. A session
+//     this store ends on an error has its backend ended too, when it still
+//     holds one of its keys (reap): its connection may have died on the
+//     way, leaving the backend on the server holding the locks.
 //   - A check is answered by a statement sent after it was asked: the
 //     session was alive, and showed the token set when it was opened (a
 //     pooler's DISCARD ALL resets both its locks and that setting), after
@@ -112,6 +117,11 @@ type lockReq struct {
 type lockSession struct {
 	conn  *sql.Conn
 	token string
+	// pid and start name its backend on the server (pg_stat_activity),
+	// for reap; db is where reap's statement runs.
+	pid   int64
+	start time.Time
+	db    *sql.DB
 	reqs  chan *lockReq
 	quit  chan struct{} // closed by pgLocks.close
 	ended chan struct{} // closed when the session has ended: its locks are released
@@ -200,12 +210,14 @@ func (p *pgLocks) dial(ctx context.Context) (*lockSession, error) {
 		return nil, err
 	}
 	token := fmt.Sprintf("session/%016x", rand.Uint64())
-	if _, err := conn.ExecContext(ctx, `SELECT set_config('`+lockTokenSetting+`', $1, false)`, token); err != nil {
+	ls := &lockSession{conn: conn, token: token, db: p.db, reqs: make(chan *lockReq, pgLockBatch),
+		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}, stats: &p.stats}
+	if err := conn.QueryRowContext(ctx, `SELECT pid, backend_start, set_config('`+lockTokenSetting+`', $1, false)
+		FROM pg_stat_activity WHERE pid = pg_backend_pid()`, token).Scan(&ls.pid, &ls.start, new(string)); err != nil {
 		discardConn(conn)
 		return nil, err
 	}
-	return &lockSession{conn: conn, token: token, reqs: make(chan *lockReq, pgLockBatch),
-		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}, stats: &p.stats}, nil
+	return ls, nil
 }
 
 // warm opens every slot's session, best effort: it stops at the first
@@ -352,10 +364,39 @@ func (ls *lockSession) run() {
 		ls.stats.requests.Add(int64(len(batch)))
 		if err := ls.serve(batch); err != nil {
 			ls.stats.ended.Add(1)
+			held := slices.Collect(maps.Keys(ls.keys))
+			for _, r := range batch {
+				if r.op == opLock {
+					held = append(held, r.key) // the server may have taken it
+				}
+			}
 			ls.end(err)
+			ls.reap(held)
 			return
 		}
 	}
+}
+
+// reap ends, from another session, the backend of a session that ended
+// with an error while it still holds one of keys. The connection may have
+// died on the way (a NAT or load balancer dropping the flow), not at the
+// server: the backend then stays, idle, holding the locks, until the
+// server's TCP keepalive gives up on its client (hours by default), and
+// no replica can take those orders meanwhile, although their holders
+// here already saw them lost. Best effort; the backend is named by its
+// pid and start, and must still hold one of the keys (a pooler's server
+// session handed to another client since holds none of them).
+func (ls *lockSession) reap(keys []int64) {
+	if len(keys) == 0 || ls.db == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pgLockStatementTimeout)
+	defer cancel()
+	_, _ = ls.db.ExecContext(ctx, `SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a
+		WHERE a.pid = $1 AND a.backend_start = $2 AND EXISTS (SELECT 1 FROM pg_locks l
+			WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+			AND ((l.classid::bigint << 32) | l.objid::bigint) = ANY($3::bigint[]))`,
+		ls.pid, ls.start, int64Array(keys))
 }
 
 // serve runs one batch's statement and answers each request; an error ends

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -270,4 +271,135 @@ func TestPostgresLockSessionReopensWhenConnectingOutlastsALockWait(t *testing.T)
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no order lock in 20 waits of 250 ms after the lock session ended (connecting takes 400 ms); last error: %v", errs[len(errs)-1])
+}
+
+// flowProxy forwards TCP connections to addr. cut closes the client side
+// of every connection made so far and keeps the server side open, as a
+// NAT table or load balancer that drops its flows does: the client sees
+// its connection die, the server's backend stays, idle, until its TCP
+// keepalive gives up on a peer that vanished (two hours and more by
+// default).
+type flowProxy struct {
+	ln   net.Listener
+	addr string
+	mu   sync.Mutex
+	cli  []net.Conn
+	srv  []net.Conn
+}
+
+func newFlowProxy(t *testing.T, addr string) *flowProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flowProxy{ln: ln, addr: addr}
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range append(p.cli, p.srv...) {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.cli, p.srv = append(p.cli, c), append(p.srv, s)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c) }() // a cut client side stops it, s stays open
+			go func() { _, _ = io.Copy(c, s) }()
+		}
+	}()
+	return p
+}
+
+// cut drops the client side of every connection so far.
+func (p *flowProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.cli {
+		c.Close()
+	}
+	p.cli = nil
+}
+
+// A lock session whose connection dies on the way (a NAT or load
+// balancer dropping the flow) is ended by the worker, whose holders see
+// their locks lost. The server's backend is left running, idle, holding
+// those order locks, until its TCP keepalive gives up (hours by default):
+// meanwhile no replica can take those orders, and every delivery of them
+// is deferred as "busy".
+func TestPostgresLockSessionCutOnTheWayFreesItsOrders(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFlowProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	var d net.Dialer
+	cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", proxy.ln.Addr().String())
+	}
+	lockDB := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { lockDB.Close() })
+	stA, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stA.Close() })
+	sA := stA.(*sqlStore)
+	sA.pglOnce.Do(func() { sA.pgl = newPgLocks(lockDB, 1) })
+	stB, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stB.Close() })
+
+	// Orders whose keys are negative and positive (pg_locks shows a key
+	// as two unsigned halves).
+	var orders []string
+	var neg, pos bool
+	for i := 0; len(orders) < 6 || !neg || !pos; i++ {
+		o := fmt.Sprint("cut-", i)
+		orders = append(orders, o)
+		k := lockKey("miva", "S1", o)
+		neg, pos = neg || k < 0, pos || k > 0
+	}
+	var unlocks []func()
+	for _, o := range orders {
+		unlock, err := sA.LockOrder(ctx, "miva", "S1", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlocks = append(unlocks, unlock)
+	}
+	proxy.cut()
+	for _, o := range orders {
+		if err := sA.CheckLock(ctx, "miva", "S1", o); !errors.Is(err, ErrLockLost) {
+			t.Fatalf("CheckLock of %s after the connection died = %v, want ErrLockLost", o, err)
+		}
+	}
+	for _, unlock := range unlocks {
+		unlock()
+	}
+	for _, o := range orders {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		unlockB, err := stB.LockOrder(lctx, "miva", "S1", o)
+		cancel()
+		if err != nil {
+			t.Fatalf("the other replica cannot take order %s, whose lock replica A lost: %v", o, err)
+		}
+		unlockB()
+	}
 }
