@@ -975,7 +975,11 @@ type ending struct {
 func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *delivery, e ending) error {
 	msg, log := in.msg, in.log
 	to, verdict, reason, refs := e.to, e.verdict, e.reason, e.refs
-	ch := store.Change{Refs: refs, Note: fmt.Sprintf("%s (%s)", to, verdict)}
+	// The verdict clears a parking written meanwhile (another replica that
+	// lost the order lock, a sweeper round): the settlement is done, as
+	// when a late provider status ends a parked one.
+	unparked := ""
+	ch := store.Change{Refs: refs, Note: fmt.Sprintf("%s (%s)", to, verdict), ParkedReason: &unparked}
 	if reason != "" {
 		ch.DeclineReason = &reason
 	}
