@@ -91,6 +91,12 @@ func checkJSONFields(dec *json.Decoder, t reflect.Type, path string) error {
 			// XML cannot carry it, nor can the store in an identifier:
 			// refused here as the XML decoder refuses it.
 			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a NUL character (\\u0000), which no settlement document can carry", orBody(path))}
+		} else if isString && !xmlSafe(s) {
+			// Nor any other character outside XML's: the XML decoder
+			// refuses it, and the fingerprint (an XML encoding) would
+			// write it as U+FFFD, taking two requests that differ in it
+			// (U+0001, U+0002) for one.
+			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a character no settlement document can carry (%s)", orBody(path), firstNonXML(s))}
 		}
 		return nil
 	case delim == '{' && t.Kind() == reflect.Struct:
@@ -197,4 +203,15 @@ func orBody(path string) string {
 		return "(the body)"
 	}
 	return path
+}
+
+// firstNonXML names the first character of s outside XML 1.0's Char
+// production, as U+XXXX.
+func firstNonXML(s string) string {
+	for _, r := range s {
+		if !xmlChar(r) {
+			return fmt.Sprintf("%U", r)
+		}
+	}
+	return "none"
 }
