@@ -100,7 +100,7 @@ var (
 	descParked = prometheus.NewDesc("settlement_parked_settlements",
 		"Settlements parked (a person must act: settlement-worker parked ls), by provider.", []string{"provider"}, nil)
 	descQueueMessages = prometheus.NewDesc("settlement_queue_messages",
-		"Ready messages in a provider's queues (request, retry summed over the delays, parked); 0 for a queue not declared.",
+		"Ready messages in a provider's queues (request, retry summed over the delays, parked: its parked requests and parked provider statuses); 0 for a queue not declared.",
 		[]string{"provider", "queue"}, nil)
 	descQueueConsumers = prometheus.NewDesc("settlement_queue_consumers",
 		"Consumers of a provider's request queue (every worker replica's).", []string{"provider", "queue"}, nil)
@@ -383,7 +383,14 @@ func (c *Collector) inspect(ctx context.Context) brokerRead {
 			b.err = err
 			return b
 		}
-		b.messages[queueKey{p, QueueParked}] = float64(parked.Messages)
+		// Provider statuses parked for a person (Radial's) wait as long
+		// as parked requests: counted with them, so ParkedGrowing sees them.
+		statuses, err := depth(broker.ProviderStatusParkedQueue(p))
+		if err != nil {
+			b.err = err
+			return b
+		}
+		b.messages[queueKey{p, QueueParked}] = float64(parked.Messages + statuses.Messages)
 	}
 	if c.cfg.WebhookQueue != "" {
 		b.webhook = map[string]float64{}

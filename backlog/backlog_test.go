@@ -353,3 +353,26 @@ func gauge(t *testing.T, reg prometheus.Gatherer, name, labels string) float64 {
 	t.Fatalf("no %s{%s}", name, labels)
 	return 0
 }
+
+// TestCollectorCountsParkedProviderStatuses: a provider status parked for
+// a person (Radial's S for a settlement we refused) waits in the provider's
+// status parked queue, which no gauge read: ParkedGrowing could not fire
+// for it. It is counted in settlement_queue_messages{queue="parked"}.
+func TestCollectorCountsParkedProviderStatuses(t *testing.T) {
+	f := newFixture(t)
+	topo := broker.Topology{Providers: []string{"acme", "beta"}, QueueType: broker.QueueClassic, RetryDelays: delays,
+		ParkProviderStatuses: []string{"acme"}}
+	if err := topo.Declare(f.conn); err != nil {
+		t.Fatal(err)
+	}
+	f.publish(broker.ParkedQueue("acme"), 1)
+	f.publish(broker.ProviderStatusParkedQueue("acme"), 2)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(f.collector(Config{}))
+	if v := gauge(t, reg, "settlement_queue_messages", `provider="acme",queue="parked"`); v != 3 {
+		t.Fatalf(`settlement_queue_messages{provider="acme",queue="parked"} = %v, want 3 (1 request, 2 provider statuses)`, v)
+	}
+	if v := gauge(t, reg, "settlement_queue_messages", `provider="beta",queue="parked"`); v != 0 {
+		t.Fatalf(`beta parked = %v, want 0 (no status parked queue)`, v)
+	}
+}

@@ -48,6 +48,24 @@ type ParkedMessage struct {
 	ParkedAt  *time.Time `json:"parked_at,omitempty"`
 	From      string     `json:"parked_from_queue,omitempty"`
 	MessageID string     `json:"message_id,omitempty"`
+	// Kind is "provider status" for a provider's asynchronous status
+	// parked for a person (broker.ProviderStatusParkedQueue), empty for a
+	// request. RequestID is then its message_id.
+	Kind string `json:"kind,omitempty"`
+}
+
+// kindProviderStatus marks a parked provider status.
+const kindProviderStatus = "provider status"
+
+// describeParkedStatus reads a parked provider status: the order from its
+// body (never kept), the rest from the headers the worker set.
+func describeParkedStatus(provider string, d amqp.Delivery) ParkedMessage {
+	m := describeParked(provider, d)
+	m.Kind = kindProviderStatus
+	if st, err := messages.DecodeSettlementStatus(d.Body); err == nil {
+		m.OrderID = st.OrderID()
+	}
+	return m
 }
 
 // Filter selects parked messages. Empty fields select everything.
@@ -166,27 +184,35 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 		counts  []int
 	)
 	for _, p := range f.providers(e) {
-		queue := broker.ParkedQueue(p)
-		var counts0 []int
-		depth, read, err := broker.Browse(ctx, conn, queue, func(d amqp.Delivery) {
-			m := describeParked(p, d)
-			counts0 = append(counts0, deliveryCount(d))
-			if f.match(m, now) {
-				found = append(found, m)
+		// A provider's parked requests, then its parked provider statuses
+		// (a queue only providers with asynchronous statuses have).
+		for _, q := range []struct {
+			name     string
+			describe func(string, amqp.Delivery) ParkedMessage
+		}{{broker.ParkedQueue(p), describeParked}, {broker.ProviderStatusParkedQueue(p), describeParkedStatus}} {
+			var counts0 []int
+			depth, read, err := broker.Browse(ctx, conn, q.name, func(d amqp.Delivery) {
+				m := q.describe(p, d)
+				counts0 = append(counts0, deliveryCount(d))
+				if f.match(m, now) {
+					found = append(found, m)
+				}
+			})
+			switch {
+			case broker.IsNotFound(err) && q.name == broker.ParkedQueue(p):
+				missing = append(missing, p)
+				continue
+			case broker.IsNotFound(err):
+				continue
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: %w", q.name, err))
 			}
-		})
-		switch {
-		case broker.IsNotFound(err):
-			missing = append(missing, p)
-			continue
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: %w", queue, err))
-		}
-		queues++
-		total += read
-		counts = append(counts, counts0...)
-		if read < depth {
-			fmt.Fprintf(e.errw(), "note: %d of the %d message(s) in %s were not read: another client holds them unacked (another parked command running?)\n", depth-read, depth, queue)
+			queues++
+			total += read
+			counts = append(counts, counts0...)
+			if read < depth {
+				fmt.Fprintf(e.errw(), "note: %d of the %d message(s) in %s were not read: another client holds them unacked (another parked command running?)\n", depth-read, depth, q.name)
+			}
 		}
 	}
 	warnDeliveryLimit(e, conn, counts)
@@ -223,8 +249,12 @@ func printParked(e Env, ms []ParkedMessage, now time.Time) {
 		if m.ParkedAt != nil {
 			at, ago = stamp(*m.ParkedAt), age(now.Sub(*m.ParkedAt))
 		}
+		reason := m.Reason
+		if m.Kind != "" {
+			reason = m.Kind + ": " + reason
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Provider, oneLine(m.RequestID, 40), dash(oneLine(m.OrderID, 30)),
-			attempts, at, ago, oneLine(m.Reason, 100))
+			attempts, at, ago, oneLine(reason, 100))
 	}
 	_ = w.Flush()
 }

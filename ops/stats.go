@@ -13,7 +13,7 @@ import (
 // QueueStat is one queue of a provider.
 type QueueStat struct {
 	Provider  string `json:"provider"`
-	Role      string `json:"role"` // requests, retry <delay>, parked
+	Role      string `json:"role"` // requests, retry <delay>, parked, parked statuses
 	Queue     string `json:"queue"`
 	Exists    bool   `json:"exists"`
 	Ready     int    `json:"ready"`
@@ -107,11 +107,15 @@ func queueStats(e Env, res *Statistics) error {
 		for _, d := range e.RetryDelays {
 			queues = append(queues, struct{ role, name string }{"retry " + d.String(), broker.RetryQueue(p, d)})
 		}
-		queues = append(queues, struct{ role, name string }{"parked", broker.ParkedQueue(p)})
+		queues = append(queues, struct{ role, name string }{"parked", broker.ParkedQueue(p)},
+			struct{ role, name string }{"parked statuses", broker.ProviderStatusParkedQueue(p)})
 		for _, q := range queues {
 			s, err := broker.Inspect(conn, q.name)
 			if err != nil {
 				return err
+			}
+			if !s.Exists && q.role == "parked statuses" {
+				continue // a provider without asynchronous statuses
 			}
 			res.Queues = append(res.Queues, QueueStat{Provider: p, Role: q.role, Queue: q.name, Exists: s.Exists, Ready: s.Messages, Consumers: s.Consumers})
 		}
