@@ -68,6 +68,11 @@ func (s *PaymentSettlementStatus) RoundTrips() bool {
 	return true
 }
 
+// IsXMLText reports whether s is valid UTF-8 made only of characters XML
+// 1.0 can carry: a value that a PaymentSettlementStatus can echo unchanged
+// (a store id, a tender type).
+func IsXMLText(s string) bool { return xmlSafe(s) }
+
 // xmlSafe reports whether str is valid UTF-8 and every character of it is
 // in XML 1.0's Char production (the range encoding/xml writes as is).
 func xmlSafe(str string) bool {
