@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/shopspring/decimal"
 )
 
 // Metadata keys under which Marshaler carries AMQP properties. Every other
@@ -140,7 +141,9 @@ func Stringify(v any) string {
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case amqp.Decimal:
-		return fmt.Sprintf("%de-%d", x.Value, x.Scale)
+		// A plain decimal with its scale ("120.00"), as amounts are
+		// written everywhere else: exponent forms are not amounts.
+		return decimal.New(int64(x.Value), -int32(x.Scale)).StringFixed(int32(x.Scale))
 	default:
 		b, err := json.Marshal(jsonable(x))
 		if err != nil {
