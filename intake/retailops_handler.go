@@ -51,7 +51,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 			"missing or wrong integration auth key (integration_auth_token)", orderRef{}))
 		return
 	}
-	order := orderRef{id: strings.TrimSpace(env.Data.Order.ID.Text), refnum: strings.TrimSpace(env.Data.Order.ChannelRefnum.Text)}
+	order := orderOf(env.Data.Order)
 	log = log.With().Str("order_id", order.id).Str("channel", env.Data.Channel.ID.Text).Logger()
 	if ev, ok := checkAction(env, order); !ok {
 		log.Warn().Str("action", env.Action.Text).Str("version", env.Version.Text).Msg("refused: " + ev.ErrorMessage)

@@ -64,8 +64,18 @@ func (p *settlePlan) fail(code, msg string, diag ...string) {
 // order once it is fixed, and the derived requestIds keep that safe).
 func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePlan {
 	o := env.Data.Order
-	p := &settlePlan{order: orderRef{id: strings.TrimSpace(o.ID.Text), refnum: strings.TrimSpace(o.ChannelRefnum.Text)}}
-	p.channel = strings.TrimSpace(env.Data.Channel.ID.Text)
+	p := &settlePlan{order: orderOf(o)}
+	p.channel, _ = env.Data.Channel.ID.id()
+	// The ids derive the requestId: each must name one thing whatever its
+	// JSON form (a number that is not whole names nothing).
+	for _, f := range []struct {
+		path string
+		v    flexScalar
+	}{{"data.channel.id", env.Data.Channel.ID}, {"data.order.id", o.ID}, {"data.order.payment_series_id", o.PaymentSeriesID}} {
+		if _, ok := f.v.id(); !ok {
+			p.fail(ErrInvalidField, fmt.Sprintf("%s is %s, not a whole number or a string; nothing was settled", f.path, f.v.Text), f.path)
+		}
+	}
 
 	ch, known := channels[p.channel]
 	switch {
@@ -78,7 +88,7 @@ func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePla
 	if p.order.id == "" {
 		p.fail(ErrMissingField, "data.order.id is required", "data.order.id")
 	}
-	series := strings.TrimSpace(o.PaymentSeriesID.Text)
+	series, _ := o.PaymentSeriesID.id()
 	if series == "" {
 		p.fail(ErrMissingField, "data.order.payment_series_id is required: it identifies the settlement", "data.order.payment_series_id")
 	}
@@ -105,6 +115,14 @@ func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePla
 	return p
 }
 
+// orderOf is the order's reference: its id and channel_refnum, a JSON
+// number read as the whole number it denotes.
+func orderOf(o settleOrder) orderRef {
+	id, _ := o.ID.id()
+	refnum, _ := o.ChannelRefnum.id()
+	return orderRef{id: id, refnum: refnum}
+}
+
 // accounts returns the payment accounts to consider: by_account when
 // present (channel_payment is the channel's account, which by_account
 // lists too), else channel_payment alone.
@@ -120,8 +138,11 @@ func (o settleOrder) accounts() ([]account, string) {
 
 // account plans the settlement of one payment account.
 func (p *settlePlan) account(path string, a *account, ch Channel, series string, ships []messages.ShipmentData, seen map[string]bool) {
-	id := strings.TrimSpace(a.ID.Text)
+	id, whole := a.ID.id()
 	switch {
+	case !whole:
+		p.fail(ErrInvalidField, fmt.Sprintf("a payment account id is %s, not a whole number or a string; nothing was settled", id), path+".id")
+		return
 	case id == "":
 		p.fail(ErrMissingField, "a payment account has no id", path+".id")
 		return

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/shopspring/decimal"
 )
 
 // The RetailOPS order_settle_payment v1 webhook body (seed 000: "RetailOPS
@@ -91,6 +93,24 @@ type pkg struct {
 type flexScalar struct {
 	Text string
 	Set  bool
+	// Num is set when the value was a JSON number.
+	Num bool
+}
+
+// id reads an identifier: a string as it is (trimmed), a JSON number as
+// the whole number it denotes, so that 4897, 4897.0 and 4.897e3 (one
+// number in JSON) name one order and derive one requestId. ok is false
+// for a number that is not whole.
+func (f flexScalar) id() (v string, ok bool) {
+	t := strings.TrimSpace(f.Text)
+	if !f.Num {
+		return t, true
+	}
+	d, err := decimal.NewFromString(t)
+	if err != nil || !d.IsInteger() {
+		return t, false
+	}
+	return d.String(), true
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -111,7 +131,7 @@ func (f *flexScalar) UnmarshalJSON(b []byte) error {
 		// A number (json.Number keeps the literal) or true/false.
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err == nil {
-			f.Text, f.Set = n.String(), true
+			f.Text, f.Set, f.Num = n.String(), true, true
 			return nil
 		}
 		switch string(b) {
