@@ -43,6 +43,7 @@ func TestRetailOPSIdWrittenAsAnotherNumberIsNotANewSettlement(t *testing.T) {
 		{"account id 6E0", func(m map[string]any) { accounts(m, func(a map[string]any) { a["id"] = json.Number("6E0") }) }},
 		{"order id 4897.5, no whole number", func(m map[string]any) { obj(m, "data", "order")["id"] = json.Number("4897.5") }},
 		{"channel id 21.0", func(m map[string]any) { obj(m, "data", "channel")["id"] = json.Number("21.0") }},
+		{"order id 1e1000000, too many digits", func(m map[string]any) { obj(m, "data", "order")["id"] = json.Number("1e1000000") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pub := &recPub{}
@@ -64,5 +65,28 @@ func TestRetailOPSIdWrittenAsAnotherNumberIsNotANewSettlement(t *testing.T) {
 				t.Fatalf("nothing published and no error event: answered %d %+v", code, resp)
 			}
 		})
+	}
+}
+
+// An id written with a large exponent is refused by its reading, not
+// expanded: nine bytes (1e1000000) would otherwise become a million-digit
+// id, logged with the order and carried to the requestId checks.
+func TestFlexScalarIDBoundsItsDigits(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want string
+		ok   bool
+	}{
+		{"4897", "4897", true},
+		{"4.897e3", "4897", true},
+		{"1e39", "1000000000000000000000000000000000000000", true},
+		{"1e40", "1e40", false},
+		{"1e1000000", "1e1000000", false},
+		{"4897.5", "4897.5", false},
+	} {
+		got, ok := flexScalar{Text: tc.text, Set: true, Num: true}.id()
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("id(%s) = %q, %v; want %q, %v", tc.text, got, ok, tc.want, tc.ok)
+		}
 	}
 }

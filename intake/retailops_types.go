@@ -97,6 +97,10 @@ type flexScalar struct {
 	Num bool
 }
 
+// maxIDDigits bounds the digits of an id written as a JSON number with an
+// exponent: no RetailOPS id comes near it.
+const maxIDDigits = 40
+
 // id reads an identifier: a string as it is (trimmed), a JSON number as
 // the whole number it denotes, so that 4897, 4897.0 and 4.897e3 (one
 // number in JSON) name one order and derive one requestId. ok is false
@@ -109,6 +113,9 @@ func (f flexScalar) id() (v string, ok bool) {
 	d, err := decimal.NewFromString(t)
 	if err != nil || !d.IsInteger() {
 		return t, false
+	}
+	if d.Exponent() > 0 && int64(d.NumDigits())+int64(d.Exponent()) > maxIDDigits {
+		return t, false // 1e1000000: nine bytes that would write a million digits
 	}
 	return d.String(), true
 }
