@@ -82,9 +82,10 @@
 // Identity: a delivery of a known requestId must carry the recorded body
 // (fingerprint) and the recorded money-steering headers (store_id,
 // tender_type, original_authorization_amount and the provider's
-// Facts.MoneyHeaders); otherwise it is parked, naming the header, and the
-// recorded settlement goes on untouched. A settlement past received is never
-// validated again.
+// Facts.MoneyHeaders), each compared trimmed and under every spelling of
+// its name a provider could read (case: headerIdentity); otherwise it is
+// parked, naming the header, and the recorded settlement goes on
+// untouched. A settlement past received is never validated again.
 //
 // Status events: no invalid document is ever published. Every
 // PaymentSettlementStatus the worker builds is encoded and given
