@@ -104,11 +104,30 @@ func (f *fixture) settlement(provider, id string, at time.Time, state store.Stat
 	}
 }
 
+// publish puts n messages on queue and returns once the broker counts
+// them (published without confirms, a message may not be in the queue
+// yet when a reading follows at once on a loaded machine).
 func (f *fixture) publish(queue string, n int) {
 	f.t.Helper()
+	before, err := f.ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	for i := 0; i < n; i++ {
 		if err := f.ch.PublishWithContext(f.ctx, "", queue, true, false, amqp.Publishing{Body: []byte("m")}); err != nil {
 			f.t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		q, err := f.ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if q.Messages >= before.Messages+n {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s holds %d messages, want %d", queue, q.Messages, before.Messages+n)
 		}
 	}
 }
