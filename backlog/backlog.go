@@ -97,6 +97,9 @@ var (
 	descOldest = prometheus.NewDesc("settlement_oldest_seconds",
 		"Age in seconds of the last update of the oldest settlement that is not parked, by provider and non-final state; 0 when there is none.",
 		[]string{"provider", "state"}, nil)
+	descOldestRegistered = prometheus.NewDesc("settlement_oldest_registered_seconds",
+		"Seconds since the oldest settlement not parked in a non-final state was registered (its own steps never reset it: a pending settlement's poll loop records it every STUCK_AFTER/2), by provider and state; 0 when none.",
+		[]string{"provider", "state"}, nil)
 	descParked = prometheus.NewDesc("settlement_parked_settlements",
 		"Settlements parked (a person must act: settlement-worker parked ls), by provider.", []string{"provider"}, nil)
 	descQueueMessages = prometheus.NewDesc("settlement_queue_messages",
@@ -151,7 +154,7 @@ func New(cfg Config) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSettlements, descOldest, descParked, descQueueMessages, descQueueConsumers, descWebhookQueue, descHeadAge, descSourceUp} {
+	for _, d := range []*prometheus.Desc{descSettlements, descOldest, descOldestRegistered, descParked, descQueueMessages, descQueueConsumers, descWebhookQueue, descHeadAge, descSourceUp} {
 		ch <- d
 	}
 }
@@ -167,6 +170,7 @@ type reading struct {
 	storeErr    error
 	settlements map[stateKey]float64
 	oldest      map[stateKey]float64
+	registered  map[stateKey]float64 // settlement_oldest_registered_seconds
 	parked      map[string]float64
 
 	brokerErr error
@@ -196,6 +200,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for k, v := range r.oldest {
 			gauge(descOldest, v, k.provider, k.state)
+		}
+		for k, v := range r.registered {
+			gauge(descOldestRegistered, v, k.provider, k.state)
 		}
 		for p, v := range r.parked {
 			gauge(descParked, v, p)
@@ -270,13 +277,14 @@ func (c *Collector) readStore(now time.Time, r *reading) error {
 		c.final, c.finalAt = f, now
 	}
 	counts = append(counts, c.final...)
-	r.settlements, r.oldest, r.parked = map[stateKey]float64{}, map[stateKey]float64{}, map[string]float64{}
+	r.settlements, r.oldest, r.registered, r.parked = map[stateKey]float64{}, map[stateKey]float64{}, map[stateKey]float64{}, map[string]float64{}
 	for _, p := range c.cfg.Providers {
 		r.parked[p] = 0
 		for _, s := range States {
 			r.settlements[stateKey{p, string(s)}] = 0
 			if !s.Terminal() {
 				r.oldest[stateKey{p, string(s)}] = 0
+				r.registered[stateKey{p, string(s)}] = 0
 			}
 		}
 	}
@@ -292,6 +300,11 @@ func (c *Collector) readStore(now time.Time, r *reading) error {
 			age = max(now.Sub(n.OldestUnparked).Seconds(), 0)
 		}
 		r.oldest[k] = max(r.oldest[k], age)
+		registered := 0.0
+		if !n.OldestUnparkedCreated.IsZero() {
+			registered = max(now.Sub(n.OldestUnparkedCreated).Seconds(), 0)
+		}
+		r.registered[k] = max(r.registered[k], registered)
 	}
 	return nil
 }

@@ -226,6 +226,10 @@ func TestCollector(t *testing.T) {
 		// c1 is parked: not stuck unseen.
 		`provider="acme",state="confirming"`: 0,
 		`provider="gone",state="pending"`:    3600,
+	}) + series("settlement_oldest_registered_seconds", help(descOldestRegistered), active, map[string]float64{
+		`provider="acme",state="received"`: 3600, `provider="acme",state="acknowledged"`: 3600,
+		`provider="acme",state="confirming"`: 0,
+		`provider="gone",state="pending"`:    3600,
 	}) + series("settlement_parked_settlements", help(descParked), []string{`provider="acme"`, `provider="beta"`}, map[string]float64{
 		`provider="acme"`: 1, `provider="gone"`: 0,
 	}) + series("settlement_queue_messages", help(descQueueMessages), queues, map[string]float64{
@@ -301,7 +305,7 @@ func TestCollectorSourceDown(t *testing.T) {
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
-	for _, n := range []string{"settlement_settlements", "settlement_oldest_seconds", "settlement_parked_settlements"} {
+	for _, n := range []string{"settlement_settlements", "settlement_oldest_seconds", "settlement_oldest_registered_seconds", "settlement_parked_settlements"} {
 		if names[n] {
 			t.Errorf("%s reported while the store cannot be read", n)
 		}

@@ -180,6 +180,11 @@ type StateCount struct {
 	// when all are parked): how long the oldest one nobody was told about
 	// has waited.
 	OldestUnparked time.Time
+	// OldestUnparkedCreated is the earliest CreatedAt among those not
+	// parked (zero when all are parked): how long ago the oldest one was
+	// registered, which a settlement's own steps never reset (a pending
+	// settlement's poll loop records it every STUCK_AFTER/2).
+	OldestUnparkedCreated time.Time
 }
 
 // Store is the durable settlement store.

@@ -1333,12 +1333,16 @@ func testCounts(e *env) {
 		e.Fatal(err)
 	}
 	want := []StateCount{
-		{Provider: "acme", State: StateConfirming, Count: 2, Parked: 1, OldestUpdate: e.get(Key{"acme", "r2"}).UpdatedAt, OldestUnparked: r3.UpdatedAt},
-		{Provider: "acme", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r1.UpdatedAt, OldestUnparked: r1.UpdatedAt},
-		{Provider: "beta", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r4.UpdatedAt, OldestUnparked: r4.UpdatedAt},
+		{Provider: "acme", State: StateConfirming, Count: 2, Parked: 1, OldestUpdate: e.get(Key{"acme", "r2"}).UpdatedAt, OldestUnparked: r3.UpdatedAt,
+			OldestUnparkedCreated: r3.CreatedAt},
+		{Provider: "acme", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r1.UpdatedAt, OldestUnparked: r1.UpdatedAt, OldestUnparkedCreated: r1.CreatedAt},
+		{Provider: "beta", State: StateReceived, Count: 1, Parked: 0, OldestUpdate: r4.UpdatedAt, OldestUnparked: r4.UpdatedAt, OldestUnparkedCreated: r4.CreatedAt},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		e.Errorf("Counts =\n%v\nwant\n%v", got, want)
+	}
+	if !got[0].OldestUnparkedCreated.Before(got[0].OldestUnparked) {
+		e.Errorf("oldest unparked registration %v: want r3's registration, before its move %v", got[0].OldestUnparkedCreated, got[0].OldestUnparked)
 	}
 	if !got[0].OldestUpdate.Before(r3.UpdatedAt) || got[0].OldestUpdate.Location() != time.UTC {
 		e.Errorf("oldest update %v: want r2's, before r3's %v, in UTC", got[0].OldestUpdate, r3.UpdatedAt)
