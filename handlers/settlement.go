@@ -874,6 +874,15 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 			if s, err = h.move(ctx, s, store.StatePending, store.Change{Refs: refs, Note: "pending at provider"}); err != nil {
 				return err
 			}
+		} else if _, err := time.Parse(time.RFC3339, s.Refs[refPendingSince]); err != nil {
+			// No readable start (a row of an older version, a damaged
+			// ref): without one no deadline ever applies, and the poll
+			// loop would run for ever in silence. The clock starts now.
+			in.log.Warn().Str("pending_since", s.Refs[refPendingSince]).Msg("pending settlement without a readable pending_since: its PENDING_DEADLINE is counted from now")
+			if s, err = h.move(ctx, s, store.StatePending, store.Change{Note: "pending_since unreadable: counted from now",
+				Refs: map[string]string{refPendingSince: time.Now().UTC().Format(time.RFC3339)}}); err != nil {
+				return err
+			}
 		} else if h.StuckAfter > 0 && time.Since(s.UpdatedAt)+h.nearestDelay(out.RecheckAfter) >= h.StuckAfter/2 {
 			// The poll loop is alive: say so before the sweeper takes it
 			// for a lost message (Sweeper.StuckAfter).
