@@ -292,17 +292,26 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 	return nil
 }
 
-// parkStored records reason on the settlement and puts a copy of its
-// request in the provider's parked queue.
+// parkStored puts a copy of the settlement's request in the provider's
+// parked queue, then records reason on the settlement.
 func (w *Sweeper) parkStored(ctx context.Context, s store.Settlement, reason string) error {
-	if _, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked by the sweeper"}, nil); err != nil {
-		if errors.Is(err, store.ErrStateConflict) {
-			return nil // the verdict arrived meanwhile
-		}
-		return err
-	}
+	// The parked copy first: recorded first, a copy whose publish failed
+	// was lost for good (Stale skips parked rows), and the settlement was
+	// parked with nothing in the parked queue to list or replay. A
+	// recording that fails after the copy is published parks it again
+	// next round (a second copy; replaying either clears the parking).
 	msg := storedRequest(s)
 	if err := parkMessage(ctx, w.Pub, msg, broker.ParkedQueue(s.Provider), broker.RequestQueue(s.Provider), reason, s.Attempts); err != nil {
+		return err
+	}
+	if _, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked by the sweeper"}, nil); err != nil {
+		if errors.Is(err, store.ErrStateConflict) {
+			// The verdict arrived meanwhile: the copy is stale, and its
+			// replay only republishes the recorded verdict.
+			w.Log.Info().Str("provider", s.Provider).Str("request_id", s.RequestID).
+				Msg("the verdict arrived while the sweeper parked the settlement: its parked copy can be purged")
+			return nil
+		}
 		return err
 	}
 	w.Metrics.sweptOne(s.Provider, string(s.State), "parked")
