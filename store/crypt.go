@@ -22,9 +22,33 @@ import (
 // amounts, ids, provider references, masked accounts in logs) is not card
 // data.
 
-// sealedMagic starts every sealed value: "SWE1", then the key id (the first
-// 4 bytes of the key's SHA-256), the 12-byte nonce and the GCM ciphertext.
+// sealedMagic starts every sealed value: "SWE1", then the key id, the
+// 12-byte nonce and the GCM ciphertext. A value is bound to its row: its
+// authenticated data is the key id, what it is (a request or a status
+// event body) and its settlement's provider and requestId, so that a body
+// copied into another row (a restore of the wrong row, a hand-made UPDATE)
+// does not open there as that settlement's. Its key id is the first 4
+// bytes of SHA-256(rowBound || key). Versions before the binding used the
+// first 4 bytes of the key's SHA-256 and the key id alone as authenticated
+// data: such a value still opens (they cannot be told from others' rows),
+// and a version before the binding reads a bound value as sealed with a
+// key it does not have (ErrSealed), never as a clear body.
 var sealedMagic = []byte("SWE1")
+
+// rowBound derives the key id of row-bound values.
+const rowBound = "settlement-worker row-bound v1\x00"
+
+// What a sealed value is, in its authenticated data.
+const (
+	sealedRequest = "request"
+	sealedStatus  = "status event"
+)
+
+// rowData is the authenticated data binding a value of kind to the
+// settlement key (after the key id). Identifiers hold no NUL (ErrInvalidText).
+func rowData(kind string, key Key) []byte {
+	return []byte(kind + "\x00" + key.Provider + "\x00" + key.RequestID)
+}
 
 // ErrSealed is returned when a sealed value is read with no key (or none of
 // the keys) that opens it.
@@ -37,8 +61,9 @@ type Keyring struct {
 }
 
 type sealKey struct {
-	id   [4]byte
-	aead cipher.AEAD
+	id     [4]byte // of row-bound values
+	legacy [4]byte // of values sealed before the row binding
+	aead   cipher.AEAD
 }
 
 // ParseKeyring reads base64 256-bit keys: current first, then old ones.
@@ -69,16 +94,19 @@ func ParseKeyring(current string, old []string) (*Keyring, error) {
 			return nil, err
 		}
 		sum := sha256.Sum256(raw)
+		bound := sha256.Sum256(append([]byte(rowBound), raw...))
 		var sk sealKey
-		copy(sk.id[:], sum[:4])
+		copy(sk.id[:], bound[:4])
+		copy(sk.legacy[:], sum[:4])
 		sk.aead = aead
 		r.keys = append(r.keys, sk)
 	}
 	return &r, nil
 }
 
-// seal encrypts v with the current key (nil and empty stay as they are).
-func (r *Keyring) seal(v []byte) ([]byte, error) {
+// seal encrypts v with the current key, bound to ad (rowData); nil and
+// empty stay as they are.
+func (r *Keyring) seal(v, ad []byte) ([]byte, error) {
 	if len(v) == 0 || bytes.HasPrefix(v, sealedMagic) {
 		return v, nil
 	}
@@ -89,12 +117,13 @@ func (r *Keyring) seal(v []byte) ([]byte, error) {
 	}
 	head := make([]byte, 0, len(sealedMagic)+len(k.id)+len(nonce)+len(v)+k.aead.Overhead())
 	head = append(append(append(head, sealedMagic...), k.id[:]...), nonce...)
-	return k.aead.Seal(head, nonce, v, k.id[:]), nil
+	return k.aead.Seal(head, nonce, v, append(k.id[:], ad...)), nil
 }
 
-// open decrypts a sealed value; a value that is not sealed (recorded
-// before a key was set) is returned as it is.
-func (r *Keyring) open(v []byte) ([]byte, error) {
+// open decrypts a sealed value bound to ad (rowData), or sealed before the
+// binding; a value that is not sealed (recorded before a key was set) is
+// returned as it is.
+func (r *Keyring) open(v, ad []byte) ([]byte, error) {
 	if !bytes.HasPrefix(v, sealedMagic) {
 		return v, nil
 	}
@@ -105,19 +134,30 @@ func (r *Keyring) open(v []byte) ([]byte, error) {
 	if len(rest) < 4 {
 		return nil, ErrSealed
 	}
+	var failed error
 	for _, k := range r.keys {
-		if !bytes.Equal(k.id[:], rest[:4]) {
+		var data []byte
+		switch {
+		case bytes.Equal(k.id[:], rest[:4]):
+			data = append(k.id[:], ad...)
+		case bytes.Equal(k.legacy[:], rest[:4]):
+			data = k.legacy[:]
+		default:
 			continue
 		}
 		ns := k.aead.NonceSize()
 		if len(rest) < 4+ns {
-			break
+			return nil, ErrSealed
 		}
-		pt, err := k.aead.Open(nil, rest[4:4+ns], rest[4+ns:], k.id[:])
+		pt, err := k.aead.Open(nil, rest[4:4+ns], rest[4+ns:], data)
 		if err != nil {
-			return nil, fmt.Errorf("decrypt: %w", err)
+			failed = err // another key may share the id
+			continue
 		}
 		return pt, nil
+	}
+	if failed != nil {
+		return nil, fmt.Errorf("decrypt: %w", failed)
 	}
 	return nil, ErrSealed
 }
@@ -139,7 +179,7 @@ func (e *encrypted) sealSettlement(s Settlement) (Settlement, error) {
 		return s, nil
 	}
 	var err error
-	s.Request, err = e.keys.seal(s.Request)
+	s.Request, err = e.keys.seal(s.Request, rowData(sealedRequest, s.Key))
 	return s, err
 }
 
@@ -147,7 +187,7 @@ func (e *encrypted) openSettlement(s Settlement, err error) (Settlement, error) 
 	if err != nil {
 		return s, err
 	}
-	req, oerr := e.keys.open(s.Request)
+	req, oerr := e.keys.open(s.Request, rowData(sealedRequest, s.Key))
 	if oerr != nil {
 		return s, fmt.Errorf("%w: request body of %s/%s: %w", ErrUnreadable, s.Provider, s.RequestID, oerr)
 	}
@@ -156,7 +196,7 @@ func (e *encrypted) openSettlement(s Settlement, err error) (Settlement, error) 
 }
 
 func (e *encrypted) openEvent(ev StatusEvent) (StatusEvent, error) {
-	body, err := e.keys.open(ev.Body)
+	body, err := e.keys.open(ev.Body, rowData(sealedStatus, ev.Key))
 	if err != nil {
 		return ev, fmt.Errorf("%w: status event %s of %s/%s: %w", ErrUnreadable, ev.MessageID, ev.Provider, ev.RequestID, err)
 	}
@@ -297,7 +337,7 @@ func (e *encrypted) Get(ctx context.Context, key Key) (Settlement, error) {
 func (e *encrypted) Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
 	if status != nil && e.keys != nil {
 		cp := *status
-		body, err := e.keys.seal(cp.Body)
+		body, err := e.keys.seal(cp.Body, rowData(sealedStatus, key))
 		if err != nil {
 			return Settlement{}, nil, err
 		}
