@@ -148,6 +148,15 @@ func redact(dsn string) string {
 	if err != nil {
 		return "(unparsable DSN)"
 	}
+	// A password can also be a query parameter (password=, sslpassword=).
+	params := strings.Split(u.RawQuery, "&")
+	for i, p := range params {
+		k, _, _ := strings.Cut(p, "=")
+		if name, err := url.QueryUnescape(k); err != nil || strings.Contains(strings.ToLower(name), "password") {
+			params[i] = k + "=xxxxx"
+		}
+	}
+	u.RawQuery = strings.Join(params, "&")
 	return u.Redacted()
 }
 
