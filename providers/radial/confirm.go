@@ -42,6 +42,13 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 		Amount:                 messages.Amount{CurrencyCode: amount.Currency, Value: amount.String()},
 		PerformReauthorization: true,
 	}
+	// A request Radial's schema refuses (an original authorization amount
+	// with a third decimal: 10.005 KWD is whole minor units, but the wire
+	// format carries two) would only earn a validation Fault on every
+	// attempt: it is refused before the call, naming the problem.
+	if err := cf.Validate(); err != nil {
+		return providers.ConfirmResult{}, providers.PermanentError("", redact("radial ConfirmFunds: the funds confirmation cannot be sent to Radial: "+err.Error(), c.cfg.APIKey, account(req.Message)), nil)
+	}
 	body, err := messages.Encode(cf)
 	if err != nil {
 		return providers.ConfirmResult{}, fmt.Errorf("radial ConfirmFunds: %w", err)
