@@ -86,6 +86,14 @@ func TestRefusalsOfInvalidRequests(t *testing.T) {
 			[]string{`PaymentSettlementStatus/Amount: must be a decimal number (got "ten dollars")`}},
 		{"Amount 10.001", func(r *messages.PaymentSettlementRequest) { r.Amount.Value = "10.001" }, nil, true,
 			[]string{"PaymentSettlementStatus/Amount: must have at most 2 decimal places"}},
+		// An amount of more digits than a schema processor must support
+		// (libxml2, which Radial's PHP SDK validates with, stops at 24,
+		// counting a fraction's trailing zeros): its status would be
+		// refused, though 1.0000000000000000000000000 USD settles 1.00.
+		{"Amount 1 written with 25 fraction zeros", func(r *messages.PaymentSettlementRequest) { r.Amount.Value = "1.0000000000000000000000000" }, nil, true,
+			[]string{"PaymentSettlementStatus/Amount: must have at most 18 digits"}},
+		{"Amount of 25 digits", func(r *messages.PaymentSettlementRequest) { r.Amount.Value = "99999999999999999999999.00" }, nil, true,
+			[]string{"PaymentSettlementStatus/Amount: must have at most 18 digits"}},
 		{"Amount 0", func(r *messages.PaymentSettlementRequest) { r.Amount.Value = "0" }, nil, true,
 			[]string{"PaymentSettlementStatus/Amount: must be a positive amount"}},
 		{"no payment context", func(r *messages.PaymentSettlementRequest) { r.PaymentContext = nil }, nil, true,

@@ -149,6 +149,23 @@ const (
 // maxAmountPlaces is the seed's "up to two decimal places" for every amount.
 const maxAmountPlaces = 2
 
+// maxAmountDigits is the number of decimal digits XML Schema 1.0 requires
+// every processor to support in an xsd:decimal (§3.2.3): a longer amount is
+// refused by some (libxml2 stops at 24 digits, a fraction's trailing zeros
+// included), so a status echoing it would not be valid for every order
+// system. 18 digits still hold every amount int64 minor units can settle
+// at two decimals but the last few (92 233 720 368 547 758.07).
+const maxAmountDigits = 18
+
+// decimalDigits counts the digits of an xsd:decimal as written, leading
+// zeros of the integer part left out and the fraction's trailing zeros
+// counted (as libxml2 counts them).
+func decimalDigits(s string) int {
+	s = strings.TrimLeft(strings.Trim(s, " \t\r\n"), "+-")
+	whole, frac, _ := strings.Cut(s, ".")
+	return len(strings.TrimLeft(whole, "0")) + len(frac)
+}
+
 // amount checks an Amount: a required value that is a decimal with the
 // wanted sign, at most two significant decimal places (as XML Schema's
 // fractionDigits counts them, so "55.00" has none) and no more than the
@@ -189,6 +206,10 @@ func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool
 		return
 	case s == nonNegative && d.IsNegative():
 		v.fail(path, "must not be negative %s", got(a.Value))
+		return
+	}
+	if n := decimalDigits(a.Value); n > maxAmountDigits {
+		v.fail(path, "must have at most %d digits, what every XML Schema processor reads (got %d) %s", maxAmountDigits, n, got(a.Value))
 		return
 	}
 	places := money.Money{Amount: d}.FractionDigits()

@@ -175,6 +175,13 @@ var statusDocCases = []struct {
 	{"isToken 1", statusDoc(with("PaymentContext", `<PaymentContext><OrderId>1</OrderId><PaymentAccountUniqueId isToken="1">4111</PaymentAccountUniqueId></PaymentContext>`)),
 		[]string{"PaymentSettlementStatus/PaymentContext/PaymentAccountUniqueId/@isToken: must be one of true, false"}, true},
 	{"TenderType of blanks", statusDoc(with("TenderType", `<TenderType>  </TenderType>`)), []string{"PaymentSettlementStatus/TenderType: is required"}, true},
+	// More digits than XML Schema requires a processor to read: libxml2
+	// reads up to 24 (a fraction's trailing zeros counted), so 19 passes
+	// xmllint and 25 does not; both are refused.
+	{"Amount of 19 digits", statusDoc(with("Amount", `<Amount currencyCode="USD">12345678901234567.89</Amount>`)), []string{"PaymentSettlementStatus/Amount: must have at most 18 digits"}, true},
+	{"Amount 1 with 25 fraction zeros", statusDoc(with("Amount", `<Amount currencyCode="USD">1.0000000000000000000000000</Amount>`)), []string{"PaymentSettlementStatus/Amount: must have at most 18 digits"}, false},
+	{"Amount of 25 digits", statusDoc(with("Amount", `<Amount currencyCode="USD">99999999999999999999999.00</Amount>`)), []string{"PaymentSettlementStatus/Amount: must have at most 18 digits"}, false},
+	{"Amount of 18 digits, leading zeros", statusDoc(with("Amount", `<Amount currencyCode="USD">000000001234567890123456.78</Amount>`)), nil, true},
 }
 
 func TestValidateStatusDocument(t *testing.T) {
