@@ -198,7 +198,7 @@ func (s *Server) checkRadial(reqs []*messages.PaymentSettlementRequest, isList b
 		problems = append(problems, "store id must be at most 100 characters")
 	}
 	// Required whatever the provider: every status event carries it.
-	if n := len(p.tenderType); n < 2 || n > 4 {
+	if n := utf8.RuneCountInString(p.tenderType); n < 2 || n > 4 {
 		problems = append(problems, fmt.Sprintf("tender type is required and must be 2 to 4 characters (header %s or query parameter %s)", HeaderTenderType, QueryTenderType))
 	}
 	// Every status echoes both: a byte no status can carry (a NUL, a

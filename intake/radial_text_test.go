@@ -37,3 +37,32 @@ func TestRadialParametersThatAreNotTextAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRadialTenderTypeCountedInCharacters: the intake counted the tender
+// type in bytes, the worker and the schema in characters. "é" (one
+// character, two bytes) was answered 200 AckReply and published, and the
+// worker parked it unrecorded (TenderType must be 2 to 4 characters): the
+// client was told "received" for a request no status will ever answer;
+// "ÉÉÉ" (three characters, six bytes), valid, was refused.
+func TestRadialTenderTypeCountedInCharacters(t *testing.T) {
+	e := newEnv(t, envOptions{topology: true})
+	t.Run("one character in two bytes is refused", func(t *testing.T) {
+		req := validRequest("tt-char-1")
+		resp, body := e.post(radialPath+"?store_id=S1&tender_type=%C3%A9", "application/xml", encode(t, req), map[string]string{HeaderAPIKey: testRadialKey})
+		f := checkFault(t, resp, body, http.StatusBadRequest, FaultInvalidRequest)
+		if !strings.Contains(f.Description, "tender type") {
+			t.Errorf("fault %q does not name the tender type", f.Description)
+		}
+		if ds := e.requests("radial", 300*time.Millisecond); len(ds) != 0 {
+			t.Fatalf("published %d request(s)", len(ds))
+		}
+	})
+	t.Run("three characters in six bytes are accepted", func(t *testing.T) {
+		req := validRequest("tt-char-2")
+		resp, body := e.post(radialPath+"?store_id=S1&tender_type=%C3%89%C3%89%C3%89", "application/xml", encode(t, req), map[string]string{HeaderAPIKey: testRadialKey})
+		checkAck(t, resp, body)
+		if ds := e.requests("radial", 2*time.Second); len(ds) != 1 {
+			t.Fatalf("published %d request(s), want 1", len(ds))
+		}
+	})
+}
