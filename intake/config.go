@@ -239,8 +239,15 @@ func (ch Channel) validate() error {
 		errs = append(errs, fmt.Errorf("store id must be 1 to 100 characters without surrounding spaces (got %q)", ch.StoreID))
 	}
 	// Every provider: each PaymentSettlementStatus carries a TenderType.
-	if n := len(ch.TenderType); n < 2 || n > 4 {
+	if n := utf8.RuneCountInString(ch.TenderType); n < 2 || n > 4 {
 		errs = append(errs, fmt.Errorf("tender type must be 2 to 4 characters (got %q): every status event carries it", ch.TenderType))
+	}
+	// Every status echoes both: a character no status can carry would have
+	// the worker park each of the channel's requests with no status ever.
+	for _, v := range []struct{ what, value string }{{"store id", ch.StoreID}, {"tender type", ch.TenderType}} {
+		if !messages.IsXMLText(v.value) {
+			errs = append(errs, fmt.Errorf("%s %q holds a character no PaymentSettlementStatus can carry (a control character or invalid UTF-8)", v.what, v.value))
+		}
 	}
 	if !messages.SchemaCurrency(ch.Currency) {
 		errs = append(errs, fmt.Errorf("currency must be an active upper-case ISO 4217 code that Radial's schema lists (got %q)", ch.Currency))

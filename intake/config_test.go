@@ -29,6 +29,13 @@ func TestConfigValidate(t *testing.T) {
 		{"request bound not positive", func(c *Config) { c.MaxRequestBytes = -1 }, "MaxRequestBytes"},
 		{"provider not routable", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial.eu", "S", "PY", "USD"} }, "provider"},
 		{"store id too long", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", strings.Repeat("s", 101), "PY", "USD"} }, "store id"},
+		// Counted in characters, as the worker and the schema count them; a
+		// character no status can carry is refused (the worker would park
+		// every request of the channel with no status ever).
+		{"tender type of one two-byte character", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", "S", "é", "USD"} }, "tender type"},
+		{"tender type of three two-byte characters", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", "S", "ÉÉÉ", "USD"} }, ""},
+		{"tender type with a control character", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", "S", "V\x01", "USD"} }, "tender type"},
+		{"store id with a control character", func(c *Config) { c.RetailOPS.Channels["21"] = Channel{"radial", "S\x01", "PY", "USD"} }, "store id"},
 		{"radial without credentials", func(c *Config) { c.Radial.APIKeys, c.Radial.BasicUser, c.Radial.BasicPassword = nil, "", "" }, "needs credentials"},
 		{"basic user without password", func(c *Config) { c.Radial.BasicPassword = "" }, "set both"},
 		{"same path twice", func(c *Config) { c.Radial.Path = c.RetailOPS.Path }, "already"},
