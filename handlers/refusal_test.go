@@ -69,6 +69,11 @@ func TestRefusalsOfInvalidRequests(t *testing.T) {
 			[]string{"@requestId must be at most 40 characters (got 41)"}},
 		{"TaxAmount in XYZ (not in the status)", func(r *messages.PaymentSettlementRequest) { r.TaxAmount.CurrencyCode = "XYZ" }, nil, false,
 			[]string{"TaxAmount/@currencyCode must be an active 3-letter ISO 4217 currency code"}},
+		// 18 digits pass the schema, but no provider can take more than
+		// int64 minor units: a clear R before any call, not a provider's
+		// "no amount" or a Fault retried until parked.
+		{"Amount beyond int64 minor units", func(r *messages.PaymentSettlementRequest) { r.Amount.Value = "999999999999999999" }, nil, false,
+			[]string{"PaymentSettlementRequest/Amount cannot be settled: amount 999999999999999999 USD is too large"}},
 		{"bad original_authorization_amount header", nil, map[string]string{HeaderOriginalAuthAmount: "lots"}, false,
 			[]string{`header original_authorization_amount "lots" is not a decimal amount in USD`}},
 

@@ -1242,7 +1242,9 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 		in.key.RequestID = "no-request-id-" + req.Fingerprint()[:24]
 	}
 	var verrs messages.ValidationErrors
+	valid := true
 	if err := req.Validate(); err != nil {
+		valid = false
 		if errors.As(err, &verrs) {
 			for _, v := range verrs {
 				in.problems = append(in.problems, v.Path+" "+v.Rule)
@@ -1282,6 +1284,11 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 	}
 	if amt, err := req.Amount.Money(); err == nil {
 		in.preq.Amount = amt
+	} else if valid {
+		// A valid Amount that is no whole int64 of minor units (18 digits
+		// of USD): no provider can take it, and one that reads the message
+		// (not Request.Amount) would send it as it is.
+		in.problems = append(in.problems, fmt.Sprintf("PaymentSettlementRequest/Amount cannot be settled: %v", errors.Unwrap(err)))
 	}
 	if v := strings.TrimSpace(msg.Metadata.Get(HeaderOriginalAuthAmount)); v != "" {
 		auth, err := messages.Amount{CurrencyCode: req.Amount.CurrencyCode, Value: v}.Money()
