@@ -37,26 +37,62 @@ func MaskAccount(v string) string {
 	return strings.Repeat("*", len(v)-4) + v[len(v)-4:]
 }
 
-// MaskPANs masks, in free text (a provider's error, a fault description),
-// every run of 13 to 19 digits that passes the Luhn check, as MaskAccount
-// does: card numbers a provider echoed in whatever form it normalized them
-// to. Other text is returned as it is.
+// MaskPANs masks, in free text (a provider's error, a fault description,
+// a parser's error), every card number, as MaskAccount does: a run of 13
+// to 19 digits that passes the Luhn check, written at once or in groups
+// split by one space or dash ("4111 1111 1111 1111", "4111-1111-..."),
+// the forms a provider may echo it in. Other text is returned as it is.
 func MaskPANs(s string) string {
 	var b []byte
 	for i := 0; i < len(s); {
-		if s[i] < '0' || s[i] > '9' {
+		if !isDigit(s[i]) {
 			i++
 			continue
 		}
+		// groups: the digit runs from i, each split from the next by one
+		// space or dash.
+		var groups [][2]int
 		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		if n := j - i; n >= 13 && n <= 19 && luhn(s[i:j]) {
-			if b == nil {
-				b = []byte(s)
+		for {
+			k := j
+			for k < len(s) && isDigit(s[k]) {
+				k++
 			}
-			copy(b[i:j], MaskAccount(s[i:j]))
+			groups = append(groups, [2]int{j, k})
+			if k+1 < len(s) && (s[k] == ' ' || s[k] == '-') && isDigit(s[k+1]) {
+				j = k + 1
+				continue
+			}
+			j = k
+			break
+		}
+		// Every span of whole groups holding 13 to 19 digits that pass
+		// the Luhn check is masked but its last four digits.
+		for a := range groups {
+			var digits []byte
+			for z := a; z < len(groups); z++ {
+				digits = append(digits, s[groups[z][0]:groups[z][1]]...)
+				if len(digits) > 19 {
+					break
+				}
+				if len(digits) < 13 || !luhn(string(digits)) {
+					continue
+				}
+				if b == nil {
+					b = []byte(s)
+				}
+				keep := 4
+				for p := groups[z][1] - 1; p >= groups[a][0]; p-- {
+					if !isDigit(s[p]) {
+						continue
+					}
+					if keep > 0 {
+						keep--
+						continue
+					}
+					b[p] = '*'
+				}
+			}
 		}
 		i = j
 	}
@@ -65,6 +101,8 @@ func MaskPANs(s string) string {
 	}
 	return string(b)
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // luhn reports whether the digits pass the Luhn (mod 10) check of card
 // numbers.

@@ -85,3 +85,23 @@ func TestFaultCodeIsMasked(t *testing.T) {
 		t.Errorf("error leaks the PAN through the fault code: %v", err)
 	}
 }
+
+// MaskPANs masked only an unbroken run of digits, so a Fault that echoed
+// the account number as card numbers are printed (groups of four split by
+// spaces or dashes) put all of its digits into the error the handler logs
+// and parks with.
+func TestFaultEchoingAGroupedPANIsMasked(t *testing.T) {
+	for _, echoed := range []string{"4400 0000 0000 0008", "4400-0000-0000-0008", "4111 1111 1111 1111", "4012-8888-8888-1881"} {
+		base := faultServer(t, http.StatusBadRequest, "ValidationFailed", "card "+echoed+" failed the issuer check")
+		c := newClient(t, base, apiKey)
+		req := request("rev21-grp-1", "ORD-GRP-1", messages.SettlementDebit, "10.00", "10.00")
+		_, err := c.Settle(context.Background(), req)
+		if err == nil {
+			t.Fatal("want a fault error")
+		}
+		digits := strings.NewReplacer(" ", "", "-", "").Replace(err.Error() + " " + providers.ReasonOf(err))
+		if plain := strings.NewReplacer(" ", "", "-", "").Replace(echoed); strings.Contains(digits, plain[:10]) {
+			t.Errorf("%q: error leaks the card number: %v", echoed, err)
+		}
+	}
+}
