@@ -39,12 +39,15 @@ type ParseError struct {
 	Err error
 }
 
-// Error returns the message, followed by the cause when there is one.
+// Error returns the message, followed by the cause when there is one,
+// with every card number masked (MaskPANs): a parser quotes the input near
+// what it refuses (an entity, a character reference, an element or field
+// name), and this text goes to parked reasons, logs and Fault answers.
 func (e *ParseError) Error() string {
 	if e.Err == nil {
-		return e.Msg
+		return MaskPANs(e.Msg)
 	}
-	return e.Msg + ": " + e.Err.Error()
+	return MaskPANs(e.Msg + ": " + e.Err.Error())
 }
 
 // Unwrap returns the cause.
