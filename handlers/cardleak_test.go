@@ -29,7 +29,10 @@ func leaks(s string) bool {
 	return strings.Contains(norm, leakPAN[:10])
 }
 
-const dashedPAN = "4012-8888-8888-1881"
+const (
+	spacedPAN = "4012 8888 8888 1881"
+	dashedPAN = "4012-8888-8888-1881"
+)
 
 // leakCase is a delivery carrying a card number outside the account field.
 type leakCase struct {
@@ -60,6 +63,34 @@ func TestCardNumbersInMalformedBodiesNeverReachReasonsNorLogs(t *testing.T) {
 		}},
 		{name: "json unknown field", body: func(t *testing.T) ([]byte, string) {
 			return []byte(`{"requestId":"req-1","card` + leakPAN + `":1}`), ContentTypeJSON
+		}},
+	})
+}
+
+// Card data must never reach a parked reason, a retry header, a status
+// event's DeclineReason, the store's reasons and notes, nor a log line,
+// whatever header or provider answer carried it in. A card number in a
+// header the worker quotes when refusing it, or that a provider's error
+// echoed (in any spacing; Miva and Frisbii mask none, Radial and Paysafe
+// only unbroken runs), was copied there in full; one cut by a reason's
+// bound kept up to 14 digits no mask could recognize.
+func TestCardNumbersInHeadersAndProviderAnswersNeverReachReasonsNorLogs(t *testing.T) {
+	spaced, dashed := spacedPAN, dashedPAN
+	runLeakCases(t, []leakCase{
+		{name: "authorization amount header, spaced", headers: map[string]string{HeaderOriginalAuthAmount: spaced}},
+		{name: "authorization amount header, labelled", headers: map[string]string{HeaderOriginalAuthAmount: "card:" + leakPAN}},
+		{name: "tender type header", facts: providers.Facts{RequireTenderType: true}, headers: map[string]string{HeaderTenderType: leakPAN}},
+		{name: "provider refusal echoing the card, spaced", setup: func(p *scripted) {
+			p.settleErrs = []error{providers.PermanentError("05", "card "+spaced+" declined", nil)}
+		}},
+		{name: "provider refusal echoing the card, dashed", setup: func(p *scripted) {
+			p.settleErrs = []error{providers.PermanentError("05", "card "+dashed+" declined", nil)}
+		}},
+		{name: "provider transient error echoing the card", setup: func(p *scripted) {
+			p.confirmErrs = []error{providers.TransientError("", "timeout reading card "+spaced, nil)}
+		}},
+		{name: "provider error cut across the card", setup: func(p *scripted) {
+			p.confirmErrs = []error{providers.TransientError("", strings.Repeat("x", 472)+" "+leakPAN, nil)}
 		}},
 	})
 }

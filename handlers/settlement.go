@@ -307,7 +307,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	// A request is validated once, when it is new: a settlement past
 	// received resumes from the store and is never refused again.
 	if len(in.problems) > 0 && s.State == store.StateReceived {
-		reason := "invalid request: " + strings.Join(in.problems, "; ")
+		reason := messages.MaskPANs("invalid request: " + strings.Join(in.problems, "; "))
 		log.Warn().Str("reason", reason).Msg("refusing invalid request")
 		in.log = log
 		return h.finish(ctx, s, in, ending{to: store.StateRefused, verdict: messages.StatusRejected, reason: reason})
@@ -369,7 +369,7 @@ func (h *Settlement) unreportableReason(in *delivery) string {
 		fmt.Fprintf(&b, "; invalid request: %s", strings.Join(in.problems, "; "))
 	}
 	fmt.Fprintf(&b, "; not recorded, not sent to %s: fix the request and send it again", h.Provider.Name())
-	return b.String()
+	return messages.MaskPANs(b.String())
 }
 
 // moneyHeaders are the headers that are part of a request's identity.
@@ -389,7 +389,7 @@ func describeHeader(v string) string {
 	if v == "" {
 		return "absent"
 	}
-	return strconv.Quote(truncate(v, 64))
+	return strconv.Quote(maskedText(v, 64))
 }
 
 // run advances the settlement from its recorded state until it ends, waits
@@ -505,7 +505,7 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 				return h.failed(ctx, s, in, "confirm funds", cerr)
 			}
 			if !cr.Available {
-				reason := cr.Reason
+				reason := messages.MaskPANs(cr.Reason)
 				if !strings.HasPrefix(reason, "funds not available") {
 					reason = strings.TrimSuffix("funds not available: "+reason, ": ")
 				}
@@ -963,6 +963,7 @@ func (h *Settlement) failed(ctx context.Context, s store.Settlement, in *deliver
 // parkSettlement records the parked reason on the settlement, then parks
 // its message.
 func (h *Settlement) parkSettlement(ctx context.Context, s store.Settlement, in *delivery, reason string) error {
+	reason = messages.MaskPANs(reason)
 	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked"}, nil); err != nil {
 		return fmt.Errorf("record the parking of %s: %w", s.RequestID, err)
 	}
@@ -983,7 +984,7 @@ type ending struct {
 // recorded together (the outbox), and publishes it.
 func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *delivery, e ending) error {
 	msg, log := in.msg, in.log
-	to, verdict, reason, refs := e.to, e.verdict, e.reason, e.refs
+	to, verdict, reason, refs := e.to, e.verdict, messages.MaskPANs(e.reason), e.refs
 	// The verdict clears a parking written meanwhile (another replica that
 	// lost the order lock, a sweeper round): the settlement is done, as
 	// when a late provider status ends a parked one.
@@ -1066,7 +1067,7 @@ func (h *Settlement) schedule(ctx context.Context, in *delivery, delay time.Dura
 	delay = h.nearestDelay(delay)
 	cp := copyMessage(msg)
 	cp.Metadata.Set(HeaderAttempt, strconv.Itoa(next))
-	cp.Metadata.Set(HeaderLastError, truncate(reason, 500))
+	cp.Metadata.Set(HeaderLastError, maskedText(reason, 500))
 	if poll {
 		cp.Metadata.Set(HeaderPoll, "true")
 	} else {
@@ -1143,6 +1144,7 @@ func (h *Settlement) nearestDelay(d time.Duration) time.Duration {
 // queue with headers explaining why, and acks the original.
 func (h *Settlement) park(ctx context.Context, msg *message.Message, attempt int, reason string, log zerolog.Logger) error {
 	p := h.Provider.Name()
+	reason = messages.MaskPANs(reason)
 	if err := parkMessage(ctx, h.Pub, msg, broker.ParkedQueue(p), broker.RequestQueue(p), reason, attempt); err != nil {
 		return err
 	}
@@ -1156,7 +1158,7 @@ func (h *Settlement) park(ctx context.Context, msg *message.Message, attempt int
 // (when attempts > 0) and where it came from, so that it can be replayed.
 func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parked, from, reason string, attempts int) error {
 	cp := copyMessage(msg)
-	cp.Metadata.Set(HeaderParkedReason, truncate(reason, 2000))
+	cp.Metadata.Set(HeaderParkedReason, maskedText(reason, 2000))
 	cp.Metadata.Set(HeaderParkedAt, time.Now().UTC().Format(time.RFC3339))
 	cp.Metadata.Set(HeaderParkedFrom, from)
 	if attempts > 0 {
@@ -1359,6 +1361,11 @@ func mergeRefs(refs map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+// maskedText is s with its card numbers masked (messages.MaskPANs), then
+// cut to n bytes: masked before the cut, which could leave a card
+// number's first digits no mask recognizes.
+func maskedText(s string, n int) string { return truncate(messages.MaskPANs(s), n) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

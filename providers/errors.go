@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // Class says whether a failure may succeed on a later attempt.
@@ -50,6 +52,9 @@ type Error struct {
 	NotSent bool
 }
 
+// Error describes the error with every card number masked
+// (messages.MaskPANs): a provider's answer may echo one, and this text is
+// logged.
 func (e *Error) Error() string {
 	msg := e.Class.String() + " provider error"
 	if e.Code != "" {
@@ -61,7 +66,7 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
-	return msg
+	return messages.MaskPANs(msg)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -124,11 +129,13 @@ func ClassOf(err error) Class {
 	return Transient
 }
 
-// ReasonOf returns the human reason of a classified error, or err.Error().
+// ReasonOf returns the human reason of a classified error, or err.Error(),
+// with every card number masked (messages.MaskPANs): it becomes a
+// DeclineReason, a parked reason, a retry header.
 func ReasonOf(err error) string {
 	var pe *Error
 	if errors.As(err, &pe) && pe.Reason != "" {
-		return pe.Reason
+		return messages.MaskPANs(pe.Reason)
 	}
-	return err.Error()
+	return messages.MaskPANs(err.Error())
 }
