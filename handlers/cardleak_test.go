@@ -95,6 +95,18 @@ func TestCardNumbersInHeadersAndProviderAnswersNeverReachReasonsNorLogs(t *testi
 	})
 }
 
+// A panic's value went whole into the log line and, cut to 300 bytes, into
+// the parked reason on the message and the settlement: a card number it
+// quoted (a reply the code did not expect) was copied there, or cut into
+// a prefix of up to 14 digits no mask recognizes.
+func TestCardNumbersInPanicsNeverReachReasonsNorLogs(t *testing.T) {
+	spaced := spacedPAN
+	runLeakCases(t, []leakCase{
+		{name: "panic quoting the card", setup: func(p *scripted) { p.panicSettle, p.panicMsg = true, "bad reply for card "+spaced }},
+		{name: "panic quoting the card past the cut", setup: func(p *scripted) { p.panicSettle, p.panicMsg = true, strings.Repeat("x", 286)+" "+leakPAN }},
+	})
+}
+
 // runLeakCases delivers each case once and checks every output for the card
 // number.
 func runLeakCases(t *testing.T, cases []leakCase) {

@@ -33,6 +33,7 @@ type scripted struct {
 	commitOnErr bool
 	settleDelay time.Duration
 	panicSettle bool
+	panicMsg    string // what a panicking Settle panics with
 	accept      bool   // Settle answers Accepted (asynchronous verdict)
 	acceptRef   string // the reference an Accepted answer carries
 	confirmErrs []error
@@ -82,6 +83,9 @@ func (p *scripted) Settle(_ context.Context, req *providers.Request) (providers.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.panicSettle {
+		if p.panicMsg != "" {
+			panic(p.panicMsg)
+		}
 		panic("unexpected reply shape")
 	}
 	p.settles++

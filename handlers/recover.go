@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
 
+	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -27,7 +28,7 @@ func (h *Settlement) HandleSafely(msg *message.Message) (err error) {
 		}
 		reason := panicReason(r)
 		log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
-		log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Msg("handler panicked; parking the message")
+		log.Error().Str("panic", messages.MaskPANs(fmt.Sprint(r))).Bytes("stack", debug.Stack()).Msg("handler panicked; parking the message")
 		h.Metrics.panicked(h.Provider.Name(), "settle")
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), h.budget())
 		defer cancel()
@@ -74,7 +75,7 @@ func (h *ProviderStatus) HandleSafely(msg *message.Message) (err error) {
 			return
 		}
 		log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
-		log.Error().Str("panic", fmt.Sprint(r)).Bytes("stack", debug.Stack()).Msg("status handler panicked; parking the status")
+		log.Error().Str("panic", messages.MaskPANs(fmt.Sprint(r))).Bytes("stack", debug.Stack()).Msg("status handler panicked; parking the status")
 		h.Metrics.panicked(h.Provider, "status")
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), statusBudget)
 		defer cancel()
@@ -83,8 +84,9 @@ func (h *ProviderStatus) HandleSafely(msg *message.Message) (err error) {
 	return h.Handle(msg)
 }
 
-// panicReason is the parked reason of a panic (one line, bounded).
+// panicReason is the parked reason of a panic (one line, bounded, card
+// numbers masked before the cut).
 func panicReason(r any) string {
 	s := strings.Join(strings.Fields(fmt.Sprint(r)), " ")
-	return "the worker failed on this message (a bug: handler panic: " + truncate(s, 300) + "); it was parked, not retried: report it, then replay"
+	return "the worker failed on this message (a bug: handler panic: " + maskedText(s, 300) + "); it was parked, not retried: report it, then replay"
 }
