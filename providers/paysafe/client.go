@@ -33,6 +33,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
@@ -214,12 +215,14 @@ func (c *Client) secrets(req *providers.Request) []string {
 	return s
 }
 
-// redact replaces every secret found in s with [redacted].
+// redact replaces every secret found in s with [redacted], then masks
+// every other card number in it (messages.MaskPANs): callers cut the
+// result, and a cut card number is no longer recognized.
 func redact(s string, secrets ...string) string {
 	for _, v := range secrets {
 		if v != "" {
 			s = strings.ReplaceAll(s, v, "[redacted]")
 		}
 	}
-	return s
+	return messages.MaskPANs(s)
 }

@@ -46,3 +46,27 @@ func TestLongMessageNeverLeaksPartOfASecret(t *testing.T) {
 		})
 	}
 }
+
+// A card number Paysafe's message echoes in another form than the
+// request's account (in groups, or another card) is masked by
+// providers.ReasonOf, but only when it is whole: the 200-byte cut came
+// first and left up to 14 of its digits, which no mask recognizes, in the
+// reason (DeclineReason, parked reason, logs).
+func TestLongMessageNeverLeaksPartOfAnEchoedCardNumber(t *testing.T) {
+	for _, echoed := range []string{"4400 0000 0000 0008", "4012888888881881"} {
+		digits := strings.ReplaceAll(echoed, " ", "")
+		for _, at := range []int{182, 186, 190} {
+			t.Run(echoed+" at byte "+itoa(at), func(t *testing.T) {
+				body := `{"error":{"code":"5068","message":"` + strings.Repeat("x", at) + echoed + ` refused"}}`
+				srv, _ := fake(t, 400, body, "")
+				_, err := newClient(t, srv.URL, user, pass).Settle(ctx(t), debit("h-c", "a1", "1.00", "USD"))
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				for _, s := range []string{err.Error(), providers.ReasonOf(err)} {
+					leaksPart(t, "reason", strings.ReplaceAll(s, " ", ""), digits)
+				}
+			})
+		}
+	}
+}
