@@ -103,6 +103,10 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if err := st.Validate(); err != nil {
 		return h.park(ctx, msg, "invalid provider status: "+err.Error(), log)
 	}
+	// Radial's decline reason is free text it may have written a card
+	// number into: it is recorded, republished in our status and logged,
+	// so it is masked here, once, and compared masked (sameVerdict).
+	st.DeclineReason = messages.MaskPANs(st.DeclineReason)
 	log = log.With().Str("order_id", st.OrderID()).Str("store_id", st.StoreID).
 		Str("settlement_status", st.SettlementStatus).Logger()
 	msgID := storableMessageID(msg.Metadata.Get(broker.MetaMessageID))
