@@ -61,6 +61,7 @@ type envOptions struct {
 	topology  bool // declare the worker's topology (else the exchange is missing)
 	publisher func(Publisher) Publisher
 	ready     ReadyFunc
+	logs      io.Writer // when set, the intake logs here
 }
 
 func testLogger(t *testing.T) zerolog.Logger {
@@ -104,7 +105,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.publisher != nil {
 		pub = o.publisher(bp)
 	}
-	srv, err := New(cfg, pub, o.ready, testLogger(t))
+	log := testLogger(t)
+	if o.logs != nil {
+		log = zerolog.New(o.logs)
+	}
+	srv, err := New(cfg, pub, o.ready, log)
 	if err != nil {
 		t.Fatalf("new intake: %v", err)
 	}

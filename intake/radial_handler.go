@@ -80,6 +80,11 @@ func (s *Server) radial(w http.ResponseWriter, r *http.Request) {
 	params, problems := radialParams(r, isList)
 	problems = append(problems, s.checkRadial(reqs, isList, params)...)
 	if len(problems) > 0 {
+		// Problems quote what was refused, where a card number may have
+		// been written: masked, as they are logged and answered.
+		for i, p := range problems {
+			problems[i] = messages.MaskPANs(p)
+		}
 		log.Warn().Strs("problems", problems).Int("requests", len(reqs)).Msg("refused: invalid request")
 		writeFault(w, http.StatusBadRequest, FaultInvalidRequest, strings.Join(problems, "; "))
 		return

@@ -3,6 +3,8 @@ package intake
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // Event is one entry of the RetailOPS response's "events" array, in the
@@ -60,10 +62,14 @@ const StatusError = "error"
 
 // newEvent builds an error event about the order (when its id is known).
 func newEvent(code, msg string, order orderRef, diag ...string) Event {
-	if diag == nil {
-		diag = []string{}
+	// The message and diagnostics quote what was refused, where a card
+	// number may have been written: masked (messages.MaskPANs), as they
+	// are answered and logged.
+	out := make([]string, len(diag))
+	for i, d := range diag {
+		out[i] = messages.MaskPANs(d)
 	}
-	return Event{Status: StatusError, ErrorCode: code, ErrorMessage: msg, DiagnosticData: diag, Associations: order.associations()}
+	return Event{Status: StatusError, ErrorCode: code, ErrorMessage: messages.MaskPANs(msg), DiagnosticData: out, Associations: order.associations()}
 }
 
 // orderRef identifies the order an event is about.

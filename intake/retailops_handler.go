@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // retailOPS handles POST <RetailOPS.Path>: the order_settle_payment v1
@@ -54,7 +56,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 	order := orderOf(env.Data.Order)
 	log = log.With().Str("order_id", order.id).Str("channel", env.Data.Channel.ID.Text).Logger()
 	if ev, ok := checkAction(env, order); !ok {
-		log.Warn().Str("action", env.Action.Text).Str("version", env.Version.Text).Msg("refused: " + ev.ErrorMessage)
+		log.Warn().Str("action", messages.MaskPANs(env.Action.Text)).Str("version", messages.MaskPANs(env.Version.Text)).Msg("refused: " + ev.ErrorMessage)
 		writeEvents(w, http.StatusBadRequest, ev)
 		return
 	}
@@ -67,7 +69,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, sk := range plan.skipped {
-		log.Info().Str("skipped", sk).Msg("not settled")
+		log.Info().Str("skipped", messages.MaskPANs(sk)).Msg("not settled")
 	}
 	if len(plan.events) > 0 {
 		for _, ev := range plan.events {
