@@ -170,3 +170,23 @@ func runLeakCases(t *testing.T, cases []leakCase) {
 		})
 	}
 }
+
+// A field value a rule refuses is quoted in the rule cut to 40
+// characters (messages' got), before any masking: a card number written
+// past the 30th character was cut to a prefix of 10 digits or more that no
+// mask recognizes, and went into the R's DeclineReason, the store and the
+// log.
+func TestCardNumbersInRefusedFieldsNeverReachReasonsNorLogs(t *testing.T) {
+	withAmount := func(v string) func(t *testing.T) ([]byte, string) {
+		return func(t *testing.T) ([]byte, string) {
+			r := testRequest()
+			r.Amount.Value = v
+			return encodeXML(t, r), ContentTypeXML
+		}
+	}
+	runLeakCases(t, []leakCase{
+		{name: "amount, card number at the cut", body: withAmount(strings.Repeat("9", 28) + " " + leakPAN)},
+		{name: "amount, grouped card number at the cut", body: withAmount("amount of the card ending at " + spacedPAN)},
+		{name: "amount, whole card number", body: withAmount(spacedPAN)},
+	})
+}

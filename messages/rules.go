@@ -33,9 +33,12 @@ func (v *validator) result() error {
 }
 
 // got quotes a received value for a Rule, cut to 40 characters so that a
-// hostile value cannot flood the logs. Never call it with an account number.
+// hostile value cannot flood the logs, its card numbers masked before the
+// cut (MaskPANs: a cut one is no longer recognized). Never call it with an
+// account number.
 func got(s string) string {
 	const limit = 40
+	s = MaskPANs(s)
 	if utf8.RuneCountInString(s) > limit {
 		s = string([]rune(s)[:limit]) + "…"
 	}
