@@ -84,7 +84,6 @@ func TestMaskPANs(t *testing.T) {
 		{"card 4012-8888-8888-1881.", "card ****-****-****-1881."},
 		{"card 4012888888881881 2026", "card ************1881 2026"},
 		{"dates 2026-12-06 and 1234 5678", "dates 2026-12-06 and 1234 5678"},
-		{"two spaces 4111  1111 1111 1111", "two spaces 4111  1111 1111 1111"},
 	} {
 		if got := MaskPANs(tc.in); got != tc.want {
 			t.Errorf("MaskPANs(%q) = %q, want %q", tc.in, got, tc.want)
