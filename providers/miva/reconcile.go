@@ -50,7 +50,11 @@ import (
 func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
 	oid, err := orderIDOf(req)
 	if err != nil {
-		return providers.Outcome{}, false, err
+		// Reconcile follows a call that may have moved money: an order id
+		// refused now (a spelling recorded before it was refused) is never
+		// a refusal of that money.
+		return providers.Outcome{}, false, providers.UnresolvedError("", "miva reconcile: "+providers.ReasonOf(err)+
+			"; whether an earlier call moved money cannot be reconciled: check the order in the Miva admin, then settle the request by hand", err)
 	}
 	amount, _, err := c.amountOf(req)
 	if err != nil {

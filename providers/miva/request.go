@@ -46,19 +46,27 @@ const HeaderPaymentID = "miva_payment_id"
 var digits = regexp.MustCompile(`^[0-9]{1,18}$`)
 
 // orderIDOf maps PaymentContext/OrderId (or PaymentContextBase/OrderId) to
-// Miva's numeric Order_ID.
+// Miva's numeric Order_ID. Only the number's own spelling is accepted
+// (no leading zeros, no spaces): the pipeline tells orders apart by their
+// OrderId text (the order lock, the sibling settlements a reconciliation
+// compares), so "0900" next to "900" would let two settlements of Miva
+// order 900 run unserialized and each take the other's record.
 func orderIDOf(req *providers.Request) (int64, error) {
-	v := req.OrderID
-	if v == "" && req.Message != nil {
-		v = req.Message.OrderID()
+	raw := req.OrderID
+	if raw == "" && req.Message != nil {
+		raw = req.Message.OrderID()
 	}
-	v = strings.TrimSpace(v)
+	v := strings.TrimSpace(raw)
 	n, err := strconv.ParseInt(v, 10, 64)
 	if !digits.MatchString(v) || err != nil || n <= 0 {
 		if len(v) > 40 {
 			v = v[:40] + "…"
 		}
 		return 0, providers.Permanentf("Miva Order_ID must be numeric (OrderId %q is not a positive integer)", v)
+	}
+	if canon := strconv.FormatInt(n, 10); raw != canon {
+		return 0, providers.Permanentf("OrderId %q names Miva order %d in another spelling (leading zeros or spaces); send it as %q: "+
+			"the worker tells orders apart by their OrderId text, so two spellings of one Miva order would be neither serialized nor reconciled together", raw, n, canon)
 	}
 	return n, nil
 }
