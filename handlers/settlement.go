@@ -226,11 +226,13 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	// store, order and requestId as the recorded request, so it takes the
 	// same lock: deliveries of one requestId are serialized, as are the
 	// settlements of one order.
-	lockKey := req.OrderID()
+	// A provider that acts on one store whatever store_id says
+	// (Facts.OneStore) has one order under every store_id: one lock.
+	lockKey, lockStore := req.OrderID(), h.orderStore(in.storeID)
 	if lockKey == "" {
 		lockKey = "request:" + in.key.RequestID
 	}
-	unlock, err := h.lockOrder(ctx, in.storeID, lockKey)
+	unlock, err := h.lockOrder(ctx, lockStore, lockKey)
 	if errors.Is(err, errOrderBusy) {
 		return h.deferBusy(ctx, in, lockKey)
 	}
@@ -238,7 +240,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		return fmt.Errorf("lock order %s: %w", lockKey, err)
 	}
 	defer unlock()
-	in.lock = lockRef{storeID: in.storeID, orderID: lockKey}
+	in.lock = lockRef{storeID: lockStore, orderID: lockKey}
 
 	// A new request that no valid PaymentSettlementStatus can answer is
 	// parked before anything is recorded or sent: its outcome could never
@@ -800,7 +802,7 @@ func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 // be that one's, so the reconciliation is Unresolved and parks for a
 // person.
 func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]string, error) {
-	others, err := h.Store.Find(ctx, store.Correlation{Provider: s.Provider, StoreID: s.StoreID, OrderID: s.OrderID})
+	others, err := h.Store.Find(ctx, store.Correlation{Provider: s.Provider, StoreID: h.orderStore(s.StoreID), OrderID: s.OrderID})
 	if err != nil {
 		return nil, fmt.Errorf("find the other settlements of order %s: %w", s.OrderID, err)
 	}
@@ -1200,6 +1202,16 @@ func (h *Settlement) callTimeout() time.Duration {
 
 // facts are the provider's declared facts.
 func (h *Settlement) facts() providers.Facts { return providers.FactsOf(h.Provider) }
+
+// orderStore is the store an order belongs to for its lock and its
+// siblings: storeID, or "" (every store) when the provider acts on one
+// store whatever store_id says (Facts.OneStore).
+func (h *Settlement) orderStore(storeID string) string {
+	if h.facts().OneStore {
+		return ""
+	}
+	return storeID
+}
 
 // budget bounds one delivery: a few provider calls plus store and broker work.
 func (h *Settlement) budget() time.Duration { return 4*h.callTimeout() + 30*time.Second }

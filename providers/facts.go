@@ -35,6 +35,14 @@ type Facts struct {
 	// (Accepted), is how long a settlement may wait for its verdict before
 	// the sweeper parks it for a person (0: no deadline).
 	StatusDeadline time.Duration
+	// OneStore says the client acts on one store of the provider whatever
+	// a request's store_id header says (Miva: MIVA_STORE_CODE), so the
+	// provider tells orders apart by OrderId alone: the pipeline then
+	// locks an order, and compares the sibling settlements a
+	// reconciliation must not take records from, across every store_id.
+	// Otherwise the same order under two store_ids would run unserialized
+	// and each settlement could take the other's record for its own.
+	OneStore bool
 }
 
 // Declarer is implemented by provider clients that declare their Facts.

@@ -31,6 +31,7 @@ func (c Config) Facts() providers.Facts {
 		CallTimeout:       c.Timeout,
 		SettleWindow:      c.SettleWindow,
 		Idempotent:        false,
+		OneStore:          true,
 	}
 }
 
