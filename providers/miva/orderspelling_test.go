@@ -1,9 +1,11 @@
 package miva_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
 	sandbox "github.com/settlement-worker/settlement-worker/sandbox/miva"
 )
 
@@ -51,5 +53,28 @@ func TestPipelineOneMivaOrderUnderTwoSpellings(t *testing.T) {
 				t.Fatalf("%d S for %d refund(s) at Miva (B: %+v; A: %+v)", s, n, sts[0], sts[1])
 			}
 		})
+	}
+}
+
+// TestReconcileOfAnOrderSpellingRefusedNowIsUnresolved: a settlement
+// recorded with OrderId "0900" before such spellings were refused, whose
+// call may have moved money, is parked by Reconcile, never refused.
+func TestReconcileOfAnOrderSpellingRefusedNowIsUnresolved(t *testing.T) {
+	e := newEnv(t, sandbox.Config{}, sandbox.OrderSeed{OrderID: 900, Records: []sandbox.RecordSeed{
+		{ID: 90, Type: sandbox.TypeAuth, Amount: "50.00", Available: "0"},
+		{ID: 91, Type: sandbox.TypeCapture, Amount: "50.00", ParentID: 90},
+	}})
+	for _, order := range []string{"0900", " 900"} {
+		req := credit(order, "10.00")
+		if _, err := e.client.Settle(context.Background(), req); providers.ClassOf(err) != providers.Permanent {
+			t.Fatalf("Settle on %q: %v, want a refusal before any call", order, err)
+		}
+		_, found, err := e.client.Reconcile(context.Background(), req)
+		if found || providers.ClassOf(err) != providers.Unresolved {
+			t.Fatalf("Reconcile on %q: found %v, %v; want Unresolved", order, found, err)
+		}
+	}
+	if n := len(refunds(e)); n != 0 {
+		t.Fatalf("refunds %d", n)
 	}
 }
