@@ -175,6 +175,9 @@ func (c Config) Host() providers.Host {
 	for _, sq := range c.StatusQueueBindings() {
 		h.OwnQueues = append(h.OwnQueues, sq.Name)
 	}
+	for q := range c.requestQueues() {
+		h.OwnQueues = append(h.OwnQueues, q)
+	}
 	// The webhook deliverer's queue is bound to our status exchange even
 	// when it is not enabled here (another replica may run it).
 	h.OwnQueues = append(h.OwnQueues, webhook.DefaultQueue)
@@ -345,6 +348,7 @@ func (c Config) Validate() error {
 		bad("PENDING_DEADLINE", "must be positive (got %s)", c.PendingDeadline)
 	}
 	c.validateSweeper(bad)
+	c.validateQueues(bad)
 	h := c.Host()
 	for _, name := range c.Providers {
 		r, ok := c.registry.Lookup(name)
@@ -532,5 +536,49 @@ func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
 	}
 	if c.OutboxRelayAfter < MinOutboxRelayAfter {
 		bad("OUTBOX_RELAY_AFTER", "must be at least %s, well above the delay of a confirmed event's publish mark (written in batches, store.Marker), or another replica's relay could take a confirmed event for a lost one (got %s)", MinOutboxRelayAfter, c.OutboxRelayAfter)
+	}
+}
+
+// requestQueues are the queues the worker declares on AMQP_URL for the
+// requests of every registered provider (another replica may run one this
+// one does not): request, retry and parked queues, and the parked provider
+// statuses' queue; each names its provider.
+func (c Config) requestQueues() map[string]string {
+	out := map[string]string{}
+	for _, p := range c.registry.Names() {
+		out[broker.RequestQueue(p)] = p
+		out[broker.ParkedQueue(p)] = p
+		out[broker.ProviderStatusParkedQueue(p)] = p
+		for _, d := range c.RetryDelays {
+			out[broker.RetryQueue(p, d)] = p
+		}
+	}
+	return out
+}
+
+// validateQueues checks that the queues bound to our status exchange are
+// nobody else's: two consumers of one queue each get part of its messages,
+// so a status queue shared with the webhook deliverer, or with a request,
+// retry or parked queue, splits or swallows the verdicts (and a request
+// queue bound to the status exchange takes our own events for requests).
+func (c Config) validateQueues(bad func(name, format string, args ...any)) {
+	reqs := c.requestQueues()
+	status := map[string]bool{}
+	for _, sq := range c.StatusQueueBindings() {
+		status[sq.Name] = true
+		if p, ok := reqs[sq.Name]; ok {
+			bad("STATUS_QUEUES", "%s is one of the worker's own queues for %s requests: status events would go into it; name another queue", sq.Name, p)
+		}
+	}
+	if !c.WebhookEnabled() || !broker.SameBroker(c.Webhook.AMQPURL, c.AMQPURL) {
+		return
+	}
+	for _, q := range []struct{ name, queue string }{{"WEBHOOK_QUEUE", c.Webhook.Queue}, {"WEBHOOK_PARKED_QUEUE", c.Webhook.ParkedQueue}} {
+		if p, ok := reqs[q.queue]; ok {
+			bad(q.name, "%s is one of the worker's own queues for %s requests; name another queue", q.queue, p)
+		}
+		if status[q.queue] {
+			bad(q.name, "%s is also a status queue of STATUS_QUEUES (default q.Payments.Settlements.Status.<AMQP user>) on the same broker: the webhook deliverer and that queue's consumer would each get part of the status events; name another queue", q.queue)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func (c *Config) Check(h providers.Host) []error {
 	case q == "":
 		errs = append(errs, errors.New("StatusQueue is required"))
 	case same && slices.Contains(h.OwnQueues, q):
-		errs = append(errs, fmt.Errorf("StatusQueue %s is our own status queue on the same broker (one of STATUS_QUEUES, or the WEBHOOK_QUEUE bound to our status exchange): the worker would consume its own events; name the queue Radial publishes to", q))
+		errs = append(errs, fmt.Errorf("StatusQueue %s is our own status queue on the same broker (one of STATUS_QUEUES, or the WEBHOOK_QUEUE bound to our status exchange) or another of our queues (a request, retry or parked queue): the worker would consume its own events; name the queue Radial publishes to", q))
 	}
 	return errs
 }
