@@ -121,3 +121,41 @@ func ReadySince(md map[string]string) (at time.Time, ok bool) {
 
 // ReadyAt formats t for HeaderReadyAt.
 func ReadyAt(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// StatusBindingReaches reports whether a binding key on StatusExchange can
+// match a status routing key (StatusRoutingKey: "settlement.status." and one
+// word, the store id with its dots, '#' and '*' made '_'). A key that cannot
+// (settlement.status.ABC.XYZ for store ABC.XYZ, whose events are routed as
+// settlement.status.ABC_XYZ; settlement.statuses.#) binds a queue that never
+// receives an event, and leaves its stores' events unroutable.
+func StatusBindingReaches(bindingKey string) bool {
+	const anyStore = "" // the store word: any non-empty word
+	return topicMatch(strings.Split(bindingKey, "."), []string{"settlement", "status", anyStore})
+}
+
+// topicMatch matches AMQP topic pattern words against routing key words
+// ('*' one word, '#' zero or more); a key word "" stands for any store id.
+func topicMatch(p, k []string) bool {
+	if len(p) == 0 {
+		return len(k) == 0
+	}
+	switch p[0] {
+	case "#":
+		for i := 0; i <= len(k); i++ {
+			if topicMatch(p[1:], k[i:]) {
+				return true
+			}
+		}
+		return false
+	case "*":
+		return len(k) > 0 && topicMatch(p[1:], k[1:])
+	}
+	if len(k) == 0 {
+		return false
+	}
+	if k[0] == "" {
+		// A store word: any word StatusRoutingKey can make (never with '#' or '*').
+		return p[0] != "" && !strings.ContainsAny(p[0], "#*") && topicMatch(p[1:], k[1:])
+	}
+	return p[0] == k[0] && topicMatch(p[1:], k[1:])
+}

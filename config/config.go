@@ -278,6 +278,8 @@ func (c Config) Validate() error {
 	for _, sq := range c.StatusQueueBindings() {
 		if sq.Name == "" || sq.BindingKey == "" {
 			bad("STATUS_QUEUES", "entries are name=binding.key (got %q)", sq.Name+"="+sq.BindingKey)
+		} else if !broker.StatusBindingReaches(sq.BindingKey) {
+			bad("STATUS_QUEUES", "binding key %q of %s matches no status event: they are routed as settlement.status.<store id> with the store id's dots, '#' and '*' made '_' (store ABC.XYZ: settlement.status.ABC_XYZ)", sq.BindingKey, sq.Name)
 		}
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {

@@ -145,6 +145,8 @@ func (c Config) Validate() error {
 	for _, k := range c.BindingKeys {
 		if k == "" {
 			bad("BindingKeys", "must not contain an empty key")
+		} else if !broker.StatusBindingReaches(k) {
+			bad("BindingKeys", "%q matches no status event: they are routed as settlement.status.<store id> with the store id's dots, '#' and '*' made '_' (store ABC.XYZ: settlement.status.ABC_XYZ)", k)
 		}
 	}
 	if c.QueueType != broker.QueueQuorum && c.QueueType != broker.QueueClassic {
