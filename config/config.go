@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -366,6 +367,17 @@ func (c Config) Validate() error {
 		if _, err := intake.ParseChannels(c.IntakeChannels); err != nil {
 			bad("INTAKE_RETAILOPS_CHANNELS", "%v", err)
 		}
+		// The intake publishes for a provider another replica may run, but
+		// one no binary knows has no request queue: every request would be
+		// unroutable.
+		if !c.known(c.Intake.Radial.Provider) {
+			bad("INTAKE_RADIAL_PROVIDER", "unknown provider %q (known: %s)", c.Intake.Radial.Provider, known)
+		}
+		for _, id := range slices.Sorted(maps.Keys(c.Intake.RetailOPS.Channels)) {
+			if p := c.Intake.RetailOPS.Channels[id].Provider; !c.known(p) {
+				bad("INTAKE_RETAILOPS_CHANNELS", "channel %s: unknown provider %q (known: %s)", id, p, known)
+			}
+		}
 		if err := c.Intake.Validate(); err != nil {
 			bad("INTAKE_ADDR", "the HTTP intake is enabled (%s), but:\n  %s", c.Intake.Addr, withEnvNames(err.Error(), reflect.TypeOf(c.Intake), "INTAKE_"))
 		}
@@ -583,4 +595,10 @@ func (c Config) validateQueues(bad func(name, format string, args ...any)) {
 			bad(q.name, "%s is also a status queue of STATUS_QUEUES (default q.Payments.Settlements.Status.<AMQP user>) on the same broker: the webhook deliverer and that queue's consumer would each get part of the status events; name another queue", q.queue)
 		}
 	}
+}
+
+// known reports whether provider p is registered (a replica may run it).
+func (c Config) known(p string) bool {
+	_, ok := c.registry.Lookup(p)
+	return ok
 }
