@@ -123,3 +123,45 @@ func (r *refusals) check(err error) error {
 	return backoff.Permanent(fmt.Errorf("the broker refused the connection for %s (check the user, password and vhost): %w",
 		time.Since(r.since).Round(time.Second), err))
 }
+
+// SameVhost reports whether the AMQP URLs a and b reach the same virtual
+// host of the same broker, whatever they call it (a host alias, an
+// address written another way, which SameBroker cannot see through): a
+// server-named exclusive queue declared through a is looked up through b;
+// only in that vhost does it exist, where the broker refuses the look-up
+// as locked (405 RESOURCE_LOCKED) instead of not found (404).
+func SameVhost(a, b string) (bool, error) {
+	ca, err := amqp.DialConfig(a, dialConfig("settlement-worker-probe"))
+	if err != nil {
+		return false, err
+	}
+	defer ca.Close()
+	cha, err := ca.Channel()
+	if err != nil {
+		return false, err
+	}
+	q, err := cha.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		return false, fmt.Errorf("declare a probe queue: %w", err)
+	}
+	cb, err := amqp.DialConfig(b, dialConfig("settlement-worker-probe"))
+	if err != nil {
+		return false, err
+	}
+	defer cb.Close()
+	chb, err := cb.Channel()
+	if err != nil {
+		return false, err
+	}
+	_, err = chb.QueueDeclarePassive(q.Name, false, true, true, false, nil)
+	var aerr *amqp.Error
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &aerr) && aerr.Code == amqp.ResourceLocked:
+		return true, nil
+	case errors.As(err, &aerr) && aerr.Code == amqp.NotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("look the probe queue up: %w", err)
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -302,6 +303,12 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	if err != nil {
 		return brokerError(src.URLSetting, fmt.Errorf("%s status queue %s: %w", name, src.Queue, err))
 	}
+	if err := notOurOwn(ctx, cfg, name, src, func(err error) {
+		ready.Waiting(dep, "checking that "+src.Queue+" is not our own: "+err.Error())
+		log.Warn().Err(err).Str("provider", name).Str("queue", src.Queue).Msg("cannot check that the provider's status queue is not our own yet")
+	}); err != nil {
+		return err
+	}
 	// Statuses of one order are applied in queue order (an S before its
 	// chargeback R), those of different orders concurrently.
 	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: handlers.StatusOrderKey,
@@ -322,6 +329,35 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	}
 	ready.Set(dep, connected(sub.Connected))
 	log.Info().Str("provider", name).Str("queue", src.Queue).Msg("consuming the provider's status queue")
+	return nil
+}
+
+// notOurOwn refuses a status source whose queue bears the name of one of
+// our own queues (a status queue, the webhook's, a request queue) when it is
+// on our broker and vhost under another address (a host alias: the
+// configuration, which compares URLs, took it for another broker): the
+// worker would consume its own events as the provider's. The brokers are
+// asked (broker.SameVhost), retrying until they answer.
+func notOurOwn(ctx context.Context, cfg config.Config, name string, src providers.StatusSource, onRetry func(error)) error {
+	if !slices.Contains(cfg.Host().OwnQueues, src.Queue) {
+		return nil
+	}
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = 5 * time.Second
+	same, err := backoff.Retry(ctx, func() (bool, error) {
+		same, err := broker.SameVhost(cfg.AMQPURL, src.AMQPURL)
+		if err != nil {
+			onRetry(err)
+		}
+		return same, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		return brokerError(src.URLSetting, fmt.Errorf("%s status queue %s: %w", name, src.Queue, err))
+	}
+	if same {
+		return fmt.Errorf("%s: the %s status queue %s is our own queue: %s reaches AMQP_URL's broker and vhost under another address, "+
+			"and the worker would consume its own events as %s's; name the queue %s publishes to", src.URLSetting, name, src.Queue, src.URLSetting, name, name)
+	}
 	return nil
 }
 

@@ -44,11 +44,17 @@ func (w withStatus) StatusSource() providers.StatusSource { return *w.source }
 // section is a minimal configuration section for the fakes.
 type section struct {
 	Queue string `env:"STATUS_QUEUE" help:"test"`
+	URL   string `env:"AMQP_URL" help:"test"`
 	name  string
 	url   string
 }
 
-func (s *section) Resolve(h providers.Host) { s.url = h.AMQPURL }
+func (s *section) Resolve(h providers.Host) {
+	s.url = h.AMQPURL
+	if s.URL != "" {
+		s.url = s.URL
+	}
+}
 func (s *section) Check(providers.Host) []error {
 	return nil
 }
