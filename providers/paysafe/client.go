@@ -95,7 +95,20 @@ var (
 	_ providers.Provider   = (*Client)(nil)
 	_ providers.Reconciler = (*Client)(nil)
 	_ providers.Poller     = (*Client)(nil)
+	_ providers.Preparer   = (*Client)(nil)
 )
+
+// Prepare records, before a credit's first refund call, the Paysafe
+// account it is sent to (the debit's ConfirmFunds records it for the
+// settle): every later call, lookup and poll of the settlement uses that
+// account, whatever PAYSAFE_ACCOUNTS says by then.
+func (c *Client) Prepare(_ context.Context, req *providers.Request) (map[string]string, error) {
+	acct, err := c.recordedAccount(req)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{RefAccountID: acct}, nil
+}
 
 // New validates cfg and returns a client. A nil hc uses providers.HTTPClient;
 // every call is bounded by cfg.Timeout whatever hc's own timeout.

@@ -116,9 +116,14 @@ func merchantRefNum(req *providers.Request) (string, error) {
 	return ref, nil
 }
 
-// target maps a request for Settle: every field is required.
+// target maps a request for ConfirmFunds and Settle: every field is
+// required. The account is the one recorded before the first call
+// (ConfirmFunds' refs for a debit, Prepare's for a credit) when there is
+// one: a call sent to one account and repeated, looked up or polled in
+// another after PAYSAFE_ACCOUNTS changed would miss it (a second call, or
+// an R over money that moved).
 func (c *Client) target(req *providers.Request) (target, error) {
-	t, err := c.baseTarget(req, c.accountFor)
+	t, err := c.baseTarget(req, c.recordedAccount)
 	if err != nil {
 		return t, err
 	}
