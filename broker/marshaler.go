@@ -2,7 +2,9 @@ package broker
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -84,8 +86,21 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 	return p, nil
 }
 
-// Unmarshal implements watermill-amqp's Marshaler. It never returns an error.
+// ErrNoDelivery is Unmarshal's answer to the zero delivery a closed
+// delivery channel yields.
+var ErrNoDelivery = errors.New("no delivery: the consumer was cancelled by the broker or its channel closed")
+
+// Unmarshal implements watermill-amqp's Marshaler. It returns an error only
+// for the zero delivery, which no broker sends (a delivery always has its
+// channel to ack on): watermill-amqp reads the delivery channel the client
+// closes when the broker cancels the consumer (its queue deleted, its node
+// gone) without checking it is open, and would hand the zero value out as
+// an empty message with a made-up id; refused, watermill-amqp's nack of it
+// fails and it consumes again on a new channel.
 func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
+	if d.Acknowledger == nil && reflect.ValueOf(d).IsZero() {
+		return nil, ErrNoDelivery
+	}
 	id := d.MessageId
 	if id == "" {
 		if v, ok := d.Headers["_watermill_message_uuid"].(string); ok {
