@@ -33,11 +33,14 @@ type Publisher struct {
 	log  zerolog.Logger
 	size int
 
-	mu   sync.Mutex
+	mu   sync.Mutex // guards conn and idle; never held while dialling
 	conn *amqp.Connection
 	idle []*confirmChannel
 	open int
 	free chan struct{}
+	// dialing is held by the one caller redialling a lost connection;
+	// the others wait for it only as long as their own context allows.
+	dialing chan struct{}
 }
 
 type confirmChannel struct {
@@ -52,7 +55,7 @@ func NewPublisher(ctx context.Context, amqpURL string, poolSize int, log zerolog
 	if poolSize < 1 {
 		poolSize = 1
 	}
-	p := &Publisher{url: amqpURL, log: log, size: poolSize, free: make(chan struct{}, poolSize)}
+	p := &Publisher{url: amqpURL, log: log, size: poolSize, free: make(chan struct{}, poolSize), dialing: make(chan struct{}, 1)}
 	for i := 0; i < poolSize; i++ {
 		p.free <- struct{}{}
 	}
@@ -64,24 +67,43 @@ func NewPublisher(ctx context.Context, amqpURL string, poolSize int, log zerolog
 	return p, nil
 }
 
-// Conn returns the publisher's current connection (for topology declaration).
+// Conn returns the publisher's current connection (for topology
+// declaration), redialling a lost one within ctx.
 func (p *Publisher) Conn(ctx context.Context) (*amqp.Connection, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.connLocked(ctx)
-}
-
-func (p *Publisher) connLocked(ctx context.Context) (*amqp.Connection, error) {
-	if p.conn != nil && !p.conn.IsClosed() {
-		return p.conn, nil
+	if c := p.current(); c != nil {
+		return c, nil
 	}
-	p.idle = nil
+	// One caller redials (Dial retries until the broker answers or its
+	// context ends); the others wait for it within their own context,
+	// never for the whole of an outage another caller is willing to wait.
+	select {
+	case p.dialing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect to broker %s: %w", Redact(p.url), ctx.Err())
+	}
+	defer func() { <-p.dialing }()
+	if c := p.current(); c != nil {
+		return c, nil
+	}
 	c, err := Dial(ctx, p.url, p.log)
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idle = nil
 	p.conn = c
 	return c, nil
+}
+
+// current returns the connection if it is open.
+func (p *Publisher) current() *amqp.Connection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn != nil && !p.conn.IsClosed() {
+		return p.conn
+	}
+	return nil
 }
 
 // Publish publishes msg to exchange with routing key and waits for the
@@ -144,21 +166,10 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 }
 
 func (p *Publisher) channel(ctx context.Context) (*confirmChannel, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.idle) > 0 {
-		cc := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		select {
-		case <-cc.closed:
-			continue
-		default:
-			if !cc.ch.IsClosed() {
-				return cc, nil
-			}
-		}
+	if cc := p.idleChannel(); cc != nil {
+		return cc, nil
 	}
-	conn, err := p.connLocked(ctx)
+	conn, err := p.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +188,25 @@ func (p *Publisher) channel(ctx context.Context) (*confirmChannel, error) {
 		returns: ch.NotifyReturn(make(chan amqp.Return, 1)),
 		closed:  ch.NotifyClose(make(chan *amqp.Error, 1)),
 	}, nil
+}
+
+// idleChannel takes an open idle channel, if any.
+func (p *Publisher) idleChannel() *confirmChannel {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.idle) > 0 {
+		cc := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		select {
+		case <-cc.closed:
+			continue
+		default:
+			if !cc.ch.IsClosed() {
+				return cc
+			}
+		}
+	}
+	return nil
 }
 
 func (p *Publisher) release(cc *confirmChannel) {
