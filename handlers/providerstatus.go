@@ -241,7 +241,7 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 		h.Crash(CrashAfterTerminalCommit)
 	}
 	if err := h.out().publishRecorded(ctx, s, ev, *rec); err != nil {
-		return err
+		return leftToRelay(err, log)
 	}
 	if h.Crash != nil {
 		h.Crash(CrashAfterStatusPublish)
@@ -481,6 +481,21 @@ func (h *ProviderStatus) parkInvalid(ctx context.Context, msg *message.Message, 
 	var invalid *InvalidStatusError
 	if errors.As(err, &invalid) {
 		return h.park(ctx, msg, "provider status not applied: "+invalid.Error(), log)
+	}
+	return leftToRelay(err, log)
+}
+
+// leftToRelay is nil for an event of a recorded verdict that the broker
+// refused (no queue bound for its store, a full queue): it stays in the
+// outbox, which the sweeper relays each round, message by message. Handed
+// back, the provider's status would be retried in place by the keyed
+// subscriber forever, holding its order and a prefetch slot for good (with
+// as many such statuses as slots, every order's). Other errors are
+// returned.
+func leftToRelay(err error, log zerolog.Logger) error {
+	if errors.Is(err, broker.ErrUnroutable) || errors.Is(err, broker.ErrNacked) {
+		log.Warn().Err(err).Msg("the broker refused our status event; the verdict is recorded and the outbox relay tries it again each sweep")
+		return nil
 	}
 	return err
 }
