@@ -19,6 +19,12 @@ var ErrUnroutable = errors.New("broker returned the message as unroutable")
 // ErrNacked is returned when the broker refused a message (basic.nack).
 var ErrNacked = errors.New("broker did not confirm the message")
 
+// IsMessageRefused reports whether err is the broker refusing one message
+// (ErrUnroutable, ErrNacked) on a channel and connection that still work.
+func IsMessageRefused(err error) bool {
+	return errors.Is(err, ErrUnroutable) || errors.Is(err, ErrNacked)
+}
+
 // Publisher publishes with publisher confirms and the mandatory flag: Publish
 // returns nil only once the broker has taken responsibility for the message
 // (routed it to at least one queue and confirmed it). A lost connection is
@@ -153,7 +159,7 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 			// be mistaken for the next publish's: never reuse it.
 			_ = cc.ch.Close()
 			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
-		case errors.Is(err, ErrUnroutable) || errors.Is(err, ErrNacked):
+		case IsMessageRefused(err):
 			p.release(cc)
 			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
 		default:

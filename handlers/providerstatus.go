@@ -493,7 +493,7 @@ func (h *ProviderStatus) parkInvalid(ctx context.Context, msg *message.Message, 
 // as many such statuses as slots, every order's). Other errors are
 // returned.
 func leftToRelay(err error, log zerolog.Logger) error {
-	if errors.Is(err, broker.ErrUnroutable) || errors.Is(err, broker.ErrNacked) {
+	if broker.IsMessageRefused(err) {
 		log.Warn().Err(err).Msg("the broker refused our status event; the verdict is recorded and the outbox relay tries it again each sweep")
 		return nil
 	}

@@ -197,7 +197,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			}
 			continue
 		}
-		if errors.Is(err, broker.ErrUnroutable) || errors.Is(err, broker.ErrNacked) {
+		if broker.IsMessageRefused(err) {
 			// The broker refused this one message (no queue bound for its
 			// store, a full queue): the others are relayed all the same,
 			// and it is tried again next round.
