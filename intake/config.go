@@ -242,12 +242,8 @@ func (ch Channel) validate() error {
 	if n := utf8.RuneCountInString(ch.TenderType); n < 2 || n > 4 {
 		errs = append(errs, fmt.Errorf("tender type must be 2 to 4 characters (got %q): every status event carries it", ch.TenderType))
 	}
-	// Every status echoes both: a character no status can carry would have
-	// the worker park each of the channel's requests with no status ever.
-	for _, v := range []struct{ what, value string }{{"store id", ch.StoreID}, {"tender type", ch.TenderType}} {
-		if !messages.IsXMLText(v.value) {
-			errs = append(errs, fmt.Errorf("%s %q holds a character no PaymentSettlementStatus can carry (a control character or invalid UTF-8)", v.what, v.value))
-		}
+	for _, p := range unechoable(ch.StoreID, ch.TenderType) {
+		errs = append(errs, errors.New(p))
 	}
 	if !messages.SchemaCurrency(ch.Currency) {
 		errs = append(errs, fmt.Errorf("currency must be an active upper-case ISO 4217 code that Radial's schema lists (got %q)", ch.Currency))
@@ -338,4 +334,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// unechoable describes the store id and tender type that hold a character
+// no PaymentSettlementStatus can carry (a NUL, a control character,
+// invalid UTF-8): every status echoes both, so the worker would park each
+// such request with no status ever.
+func unechoable(storeID, tenderType string) []string {
+	var problems []string
+	for _, v := range []struct{ what, value string }{{"store id", storeID}, {"tender type", tenderType}} {
+		if !messages.IsXMLText(v.value) {
+			problems = append(problems, fmt.Sprintf("%s %q holds a character no PaymentSettlementStatus can carry (a control character or invalid UTF-8)", v.what, v.value))
+		}
+	}
+	return problems
 }

@@ -206,14 +206,8 @@ func (s *Server) checkRadial(reqs []*messages.PaymentSettlementRequest, isList b
 	if n := utf8.RuneCountInString(p.tenderType); n < 2 || n > 4 {
 		problems = append(problems, fmt.Sprintf("tender type is required and must be 2 to 4 characters (header %s or query parameter %s)", HeaderTenderType, QueryTenderType))
 	}
-	// Every status echoes both: a byte no status can carry (a NUL, a
-	// control character, invalid UTF-8, as a query parameter can hold)
-	// would have the worker park the request with no status ever.
-	for _, v := range []struct{ what, value string }{{"store id", p.storeID}, {"tender type", p.tenderType}} {
-		if !messages.IsXMLText(v.value) {
-			problems = append(problems, fmt.Sprintf("%s %q holds a character no PaymentSettlementStatus can carry (a control character or invalid UTF-8)", v.what, v.value))
-		}
-	}
+	// A query parameter can hold any byte.
+	problems = append(problems, unechoable(p.storeID, p.tenderType)...)
 	switch {
 	case len(reqs) == 0:
 		return append(problems, "PaymentSettlementRequestList holds no PaymentSettlementRequest")
