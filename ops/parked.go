@@ -189,7 +189,8 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 		for _, q := range []struct {
 			name     string
 			describe func(string, amqp.Delivery) ParkedMessage
-		}{{broker.ParkedQueue(p), describeParked}, {broker.ProviderStatusParkedQueue(p), describeParkedStatus}} {
+			optional bool // absent for a provider without asynchronous statuses
+		}{{broker.ParkedQueue(p), describeParked, false}, {broker.ProviderStatusParkedQueue(p), describeParkedStatus, true}} {
 			var counts0 []int
 			depth, read, err := broker.Browse(ctx, conn, q.name, func(d amqp.Delivery) {
 				m := q.describe(p, d)
@@ -199,10 +200,10 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 				}
 			})
 			switch {
-			case broker.IsNotFound(err) && q.name == broker.ParkedQueue(p):
-				missing = append(missing, p)
+			case broker.IsNotFound(err) && q.optional:
 				continue
 			case broker.IsNotFound(err):
+				missing = append(missing, p)
 				continue
 			case err != nil:
 				errs = append(errs, fmt.Errorf("%s: %w", q.name, err))
