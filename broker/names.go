@@ -122,6 +122,10 @@ func ReadySince(md map[string]string) (at time.Time, ok bool) {
 // ReadyAt formats t for HeaderReadyAt.
 func ReadyAt(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// StatusRouting says how status events are routed, for an error about a
+// binding key that fails StatusBindingReaches.
+const StatusRouting = "they are routed as settlement.status.<store id> with the store id's dots, '#' and '*' made '_' (store ABC.XYZ: settlement.status.ABC_XYZ)"
+
 // StatusBindingReaches reports whether a binding key on StatusExchange can
 // match a status routing key (StatusRoutingKey: "settlement.status." and one
 // word, the store id with its dots, '#' and '*' made '_'). A key that cannot

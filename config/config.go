@@ -280,7 +280,7 @@ func (c Config) Validate() error {
 		if sq.Name == "" || sq.BindingKey == "" {
 			bad("STATUS_QUEUES", "entries are name=binding.key (got %q)", sq.Name+"="+sq.BindingKey)
 		} else if !broker.StatusBindingReaches(sq.BindingKey) {
-			bad("STATUS_QUEUES", "binding key %q of %s matches no status event: they are routed as settlement.status.<store id> with the store id's dots, '#' and '*' made '_' (store ABC.XYZ: settlement.status.ABC_XYZ)", sq.BindingKey, sq.Name)
+			bad("STATUS_QUEUES", "binding key %q of %s matches no status event: %s", sq.BindingKey, sq.Name, broker.StatusRouting)
 		}
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {

@@ -146,7 +146,7 @@ func (c Config) Validate() error {
 		if k == "" {
 			bad("BindingKeys", "must not contain an empty key")
 		} else if !broker.StatusBindingReaches(k) {
-			bad("BindingKeys", "%q matches no status event: they are routed as settlement.status.<store id> with the store id's dots, '#' and '*' made '_' (store ABC.XYZ: settlement.status.ABC_XYZ)", k)
+			bad("BindingKeys", "%q matches no status event: %s", k, broker.StatusRouting)
 		}
 	}
 	if c.QueueType != broker.QueueQuorum && c.QueueType != broker.QueueClassic {
