@@ -1,12 +1,6 @@
 package config_test
 
-import (
-	"strings"
-	"testing"
-
-	"github.com/settlement-worker/settlement-worker/config"
-	"github.com/settlement-worker/settlement-worker/providers/all"
-)
+import "testing"
 
 // Status events are routed as settlement.status.<store id> with the store
 // id's dots, '#' and '*' made '_' (broker.StatusRoutingKey): a binding key
@@ -35,19 +29,6 @@ func TestStatusBindingKeysReachEvents(t *testing.T) {
 		{"webhook binding for one store", []string{"WEBHOOK_URL", "https://orders.example/s", "WEBHOOK_BINDING_KEYS", "settlement.status.ABC_XYZ"}, ""},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cleanEnv(t)
-			setEnv(t, minimal...)
-			setEnv(t, tc.env...)
-			_, err := config.Load(all.Providers)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("Load: %v", err)
-			case tc.wantErr != "" && err == nil:
-				t.Fatalf("Load accepted it; want an error naming %q", tc.wantErr)
-			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
-				t.Fatalf("error %q does not name %q", err, tc.wantErr)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectLoad(t, minimal, tc.env, tc.wantErr) })
 	}
 }

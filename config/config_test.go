@@ -64,6 +64,25 @@ func cleanEnv(t *testing.T) {
 }
 
 // setEnv sets pairs of name, value.
+// expectLoad loads the configuration from base and env (NAME, VALUE
+// pairs, after cleanEnv) and fails t unless Load succeeds (wantErr "") or
+// fails with an error mentioning wantErr.
+func expectLoad(t *testing.T, base, env []string, wantErr string) {
+	t.Helper()
+	cleanEnv(t)
+	setEnv(t, base...)
+	setEnv(t, env...)
+	_, err := config.Load(all.Providers)
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("Load: %v", err)
+	case wantErr != "" && err == nil:
+		t.Fatalf("Load accepted it; want an error naming %q", wantErr)
+	case wantErr != "" && !strings.Contains(err.Error(), wantErr):
+		t.Fatalf("error %q does not name %q", err, wantErr)
+	}
+}
+
 func setEnv(t *testing.T, kv ...string) {
 	t.Helper()
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -597,20 +616,7 @@ func TestRadialStatusQueueIsNeverOurOwn(t *testing.T) {
 		{"Radial's own broker", []string{"RADIAL_AMQP_URL", "amqps://radial-user:pw@radial.example/"}, ""},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cleanEnv(t)
-			setEnv(t, base...)
-			setEnv(t, tc.env...)
-			_, err := config.Load(all.Providers)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("Load: %v", err)
-			case tc.wantErr != "" && err == nil:
-				t.Fatalf("Load accepted it; want an error mentioning %q", tc.wantErr)
-			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
-				t.Fatalf("error %q does not mention %q", err, tc.wantErr)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectLoad(t, base, tc.env, tc.wantErr) })
 	}
 }
 
