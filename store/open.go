@@ -266,6 +266,15 @@ func dsnPragmas(values []string) ([]string, error) {
 	return out, nil
 }
 
+// namesPragma reports whether a checked _pragma value (dsnPragmas) sets
+// the pragma name.
+func namesPragma(name string) func(string) bool {
+	return func(p string) bool {
+		m := sqlitePragma.FindStringSubmatch(p)
+		return m != nil && strings.EqualFold(m[1], name)
+	}
+}
+
 // sqliteReaders is the size of SQLite's read-only pool.
 const sqliteReaders = 4
 
@@ -297,6 +306,12 @@ func sqliteDSN(rest string, busyTimeout time.Duration, readOnly bool) (path, dri
 		return "", "", err
 	}
 	q.Del("_pragma")
+	if !slices.ContainsFunc(pragmas, namesPragma("temp_store")) {
+		// Savepoints' statement journals (one per write of a group commit,
+		// sqliteWriter) spill past 64 KiB into a temporary file: in memory,
+		// they cost no write(2). Nothing durable is kept there.
+		pragmas = append(pragmas, "temp_store(MEMORY)")
+	}
 	pragmas = append(pragmas,
 		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 		"journal_mode(WAL)",

@@ -108,3 +108,36 @@ func TestCheckDurabilityRefusesWeakerSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteTempStore: the writer keeps savepoints' statement journals in
+// memory (temp_store=MEMORY, no write(2) for a journal that spills), unless
+// the DSN names temp_store itself.
+func TestSQLiteTempStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		dsn, want string
+	}{
+		{"sqlite:" + filepath.Join(dir, "a", "s.db"), "2"},
+		{"sqlite:" + filepath.Join(dir, "b", "s.db") + "?_pragma=temp_store(FILE)", "1"},
+	} {
+		st, err := Open(ctx, tc.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = st.(*sqlStore).w.do(ctx, func(ctx context.Context, q querier) error {
+			var got string
+			if err := q.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&got); err != nil {
+				return err
+			}
+			if got != tc.want {
+				t.Errorf("%s: writer's PRAGMA temp_store = %s, want %s", tc.dsn, got, tc.want)
+			}
+			return nil
+		})
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
