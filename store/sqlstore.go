@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // dialect is what differs between the SQLite and PostgreSQL backends; the
@@ -167,12 +168,114 @@ var knownStates = []State{
 	StateAcknowledged, StatePending, StateSettled, StateRefused,
 }
 
+// encodeMap spells m as JSON text: for a non-empty map, byte for byte what
+// json.Marshal(m) writes (keys sorted in Go string order: stable text;
+// strings escaped as encoding/json does by default, see writeJSONString),
+// without encoding/json's reflection, which showed in the worker's CPU
+// profile on every registration and transition. An empty or nil map is
+// "{}". The error is always nil (kept for the callers); TestEncodeMapMatchesJSON
+// and FuzzEncodeMap hold it to json.Marshal's text.
 func encodeMap(m map[string]string) (string, error) {
 	if len(m) == 0 {
 		return "{}", nil
 	}
-	b, err := json.Marshal(m) // keys sorted: stable text
-	return string(b), err
+	var arr [16]string // a settlement's refs and headers fit: no allocation
+	keys := arr[:0]
+	n := 1 // '{', then per pair 2+len(k)+1+2+len(v) and a ',' or the '}'
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.Grow(n) // the one allocation, unless a string needs escapes
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, k)
+		b.WriteByte(':')
+		writeJSONString(&b, m[k])
+	}
+	b.WriteByte('}')
+	return b.String(), nil
+}
+
+// jsonSafeASCII reports the ASCII bytes encoding/json writes as they are
+// inside a string by default (its htmlSafeSet): all but the control
+// characters 0x00–0x1f, '"', '\\' and the HTML-sensitive '<', '>' and '&'.
+// DEL (0x7f) is written as it is.
+var jsonSafeASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+const jsonHex = "0123456789abcdef"
+
+// writeJSONString writes s as a JSON string, with encoding/json's rules
+// (encode.go, appendString with escapeHTML): '"' and '\\' backslashed;
+// \b \f \n \r \t named; other bytes below 0x20 and '<', '>', '&' as
+// \u00xx (lower-case hex); each invalid UTF-8 byte as \ufffd; U+2028 and
+// U+2029 as \u2028 and \u2029; everything else as it is.
+func writeJSONString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if jsonSafeASCII[c] {
+				i++
+				continue
+			}
+			b.WriteString(s[start:i])
+			switch c {
+			case '\\', '"':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case '\b':
+				b.WriteString(`\b`)
+			case '\f':
+				b.WriteString(`\f`)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			default:
+				b.WriteString(`\u00`)
+				b.WriteByte(jsonHex[c>>4])
+				b.WriteByte(jsonHex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString(s[start:i])
+			b.WriteString(`\ufffd`)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b.WriteString(s[start:i])
+			b.WriteString(`\u202`)
+			b.WriteByte(jsonHex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
 }
 
 func decodeMap(s string) (map[string]string, error) {
