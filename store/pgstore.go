@@ -96,6 +96,16 @@ func scanCreated(r *sql.Row, flag *bool) (Settlement, error) {
 // and to states (the first from state is the row's), $12 the from states
 // (none: any state), $15 and $16 the refs compared and their values
 // (ch.IfRefs).
+//
+// The refs are compared by a scalar subquery, never NOT EXISTS: the
+// planner turns NOT EXISTS into an anti-join, and when the row was
+// changed by a transaction that committed after this statement's snapshot
+// (READ COMMITTED: the statement waited for its row lock), PostgreSQL's
+// recheck of the newest row (EvalPlanQual) reuses the anti-join's first
+// answer instead of comparing the newest refs: two replicas resubmitting
+// one settlement both recorded their call, and both called the provider
+// (TestPostgresReplicasCompareAndSetAfterAConcurrentCommit). A scalar
+// subquery is a filter on the row, evaluated again on the newest one.
 var pgTransitionCTEs = `WITH old AS (
 		SELECT ` + settlementColumns + ` FROM settlements WHERE provider = $1 AND request_id = $2 FOR UPDATE
 	), upd AS (
@@ -106,8 +116,8 @@ var pgTransitionCTEs = `WITH old AS (
 			updated_at = $10
 		FROM old
 		WHERE s.provider = $1 AND s.request_id = $2 AND (cardinality($12::text[]) = 0 OR s.state = ANY($12::text[]))
-			AND NOT EXISTS (SELECT 1 FROM unnest($15::text[], $16::text[]) AS c(k, v)
-				WHERE coalesce(s.refs::jsonb ->> c.k, '') <> c.v)
+			AND (SELECT count(*) FROM unnest($15::text[], $16::text[]) AS c(k, v)
+				WHERE coalesce(s.refs::jsonb ->> c.k, '') <> c.v) = 0
 		RETURNING old.state AS from_state, ` + settlementColumnsOfS + `
 	), hist AS (
 		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)

@@ -313,3 +313,101 @@ func TestLockLostBeforeTheCaptureIsNotAnUncertainCall(t *testing.T) {
 		t.Fatalf("Miva's ledger shows %d captures, want 1", n)
 	}
 }
+
+// Two replicas on one PostgreSQL database resubmit one Miva capture at
+// once (A's order lock lost while it read the payment list, B given a
+// duplicate): both read the list (nothing), then both record their call,
+// their statements concurrent (here both wait on a row lock a third
+// session holds, as one waits on the other's). The record compares the
+// last call's (IfRefs), so one of them must fail it and make no call; the
+// sandbox's ledger must show one capture.
+func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
+	ctx := context.Background()
+	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4200, Records: []sandbox.RecordSeed{
+		{ID: 42, Type: sandbox.TypeAuth, Amount: "10.00"},
+	}})
+	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
+		Timeout: 10 * time.Second, SettleWindow: time.Nanosecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := testenv.PostgresDSN(t)
+	replica := func() (*handlers.Settlement, *fakePub) {
+		st, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		pub := &fakePub{}
+		return &handlers.Settlement{
+			Provider:    client,
+			Store:       st,
+			Pub:         pub,
+			Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
+			CallTimeout: 10 * time.Second,
+			Log:         zerolog.Nop(),
+		}, pub
+	}
+	a, aPub := replica()
+	b, _ := replica()
+
+	if err := g.sb.SetFaults(sandbox.EndpointCapture, sandbox.Faults{FailNext: 1}); err != nil {
+		t.Fatal(err)
+	}
+	msg := settlementMessage(t, "req-at-once", "4200", messages.SettlementDebit, "1.00")
+	if err := a.Handle(msg); err != nil {
+		t.Fatalf("first delivery: %v", err)
+	}
+	retry := retryOf(t, aPub.take())
+
+	aList := g.arm(sandbox.FunctionPaymentList, true)
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Handle(retry) }()
+	waitHeld(t, aList, "replica A's payment list read")
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var ended int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
+		AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&ended); err != nil {
+		t.Fatal(err)
+	}
+	if ended != 1 {
+		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
+	}
+
+	bList := g.arm(sandbox.FunctionPaymentList, true)
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.Handle(copyOf(msg)) }()
+	waitHeld(t, bList, "replica B's payment list read")
+
+	// Both replies arrive while a third session holds the settlement's row:
+	// both records wait for it, then run at once.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM settlements WHERE request_id = 'req-at-once' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	close(aList.release)
+	close(bList.release)
+	time.Sleep(500 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, done := range map[string]chan error{"A": aDone, "B": bDone} {
+		select {
+		case err := <-done:
+			t.Logf("replica %s: %v", name, err)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("replica %s never finished", name)
+		}
+	}
+	if cs := captures(&env{sb: g.sb}); len(cs) != 1 {
+		t.Fatalf("Miva's ledger shows %d captures for one settlement, want 1: %+v", len(cs), cs)
+	}
+}
