@@ -443,24 +443,36 @@ func TestUncertainAttemptWaitsForTheSettleWindow(t *testing.T) {
 }
 
 // A failure that says the call was not sent is retried without waiting for
-// the settle window. A provider with an idempotency key is sent the call
-// again at once; one without is read first (Reconcile), since that answer
-// alone stands between the retry and a second capture.
+// the settle window by a provider with an idempotency key: the call is sent
+// again at once. One without is read first (Reconcile), since that answer
+// alone stands between the retry and a second capture, and that read waits
+// for the settle window: a proxy may answer 503 while the call goes on to
+// the provider, which commits it late.
 func TestNotSentFailureIsRetriedAtOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		idempotent bool
+		window     time.Duration
 		reconciles int
 	}{
-		{"idempotent: sent again", true, 0},
-		{"no idempotency key: reconciled, then sent again", false, 1},
+		{"idempotent: sent again", true, time.Hour, 0},
+		{"no idempotency key: reconciled after the window, then sent again", false, 300 * time.Millisecond, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newScripted("prov", providers.Facts{SettleWindow: time.Hour, Idempotent: tc.idempotent})
+			p := newScripted("prov", providers.Facts{SettleWindow: tc.window, Idempotent: tc.idempotent})
 			p.settleErrs = []error{providers.NotSentError("503", "busy", nil)}
 			r := newRig(t, p)
 			r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
-			r.deliver(t, only(t, r.pub.take(), retryQ(r)))
+			next := only(t, r.pub.take(), retryQ(r))
+			if !tc.idempotent {
+				r.deliver(t, next)
+				next = only(t, r.pub.take(), retryQ(r))
+				if settles, reconciles, _ := p.counts(); settles != 1 || reconciles != 0 {
+					t.Fatalf("within the settle window: %d settles, %d reconciles; want 1 and 0", settles, reconciles)
+				}
+				time.Sleep(tc.window)
+			}
+			r.deliver(t, next)
 			only(t, r.pub.take(), statusQ)
 			if settles, reconciles, ledger := p.counts(); settles != 2 || reconciles != tc.reconciles || ledger["req-1"] != 1 {
 				t.Fatalf("%d settles, %d reconciles, ledger %v; want 2, %d and one capture", settles, reconciles, ledger, tc.reconciles)

@@ -584,7 +584,11 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 	log := in.log
 	facts := h.facts()
 	uncertain := !fresh && s.Refs[refCallNotSent] != "true"
-	if uncertain {
+	// Without an idempotency key, a call answered "not sent" is read at
+	// the provider before it is sent again (below); that read sees a late
+	// commit only once the settle window has passed since the call was
+	// sent: a proxy may answer 503 while the call goes on to the provider.
+	if uncertain || (!fresh && !facts.Idempotent) {
 		sentAt := s.UpdatedAt // rows recorded before call_sent_at existed
 		if t, err := time.Parse(time.RFC3339Nano, s.Refs[refCallSentAt]); err == nil {
 			sentAt = t
