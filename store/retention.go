@@ -18,9 +18,16 @@ import (
 // A duplicate delivery of a purged settlement can no longer republish its
 // event: it is parked saying so.
 func (s *sqlStore) PurgeBodies(ctx context.Context, before time.Time, limit int) (int, error) {
-	query := `SELECT provider, request_id FROM settlements
+	// A settlement whose request body is already empty is taken again
+	// while one of its published events keeps a body: one the last purge
+	// kept (not confirmed as published then), or a further event recorded
+	// since (a chargeback R after an S).
+	query := `SELECT provider, request_id FROM settlements s
 		WHERE updated_at < $1 AND parked_reason = '' AND state IN ('settled', 'refused', 'withheld')
-		AND length(request) > 0 ORDER BY updated_at, request_id`
+		AND (length(request) > 0 OR EXISTS (SELECT 1 FROM status_events e
+			WHERE e.provider = s.provider AND e.request_id = s.request_id
+			AND e.published_at IS NOT NULL AND length(e.body) > 0))
+		ORDER BY updated_at, request_id`
 	if limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", limit)
 	}

@@ -196,6 +196,7 @@ var suite = []struct {
 	{"Counts", "", testCounts},
 	{"ReadOnly", "", testReadOnly},
 	{"PurgeBodies", "", testPurgeBodies},
+	{"PurgeBodiesLaterEvents", "", testPurgeBodiesLaterEvents},
 	{"RegisterMovingAndVia", "", testRegisterMovingAndVia},
 	{"RegisterReturnsTheStoredRow", "", testRegisterReturnsTheStoredRow},
 	{"TransitionApplies", "", testTransitionApplies},
