@@ -2,6 +2,8 @@ package ops
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -327,7 +329,8 @@ func Purge(ctx context.Context, e Env, f Filter, o PurgeOptions) error {
 		return act(ctx, e, f, ReplayOptions{Limit: o.Limit}, true)
 	}
 	var preview []int
-	n, err := actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit, DryRun: true}, true, nil, &preview)
+	shown := &[]map[string]int{}
+	n, err := actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit, DryRun: true}, true, nil, &preview, shown, nil)
 	if err != nil {
 		return err
 	}
@@ -338,19 +341,32 @@ func Purge(ctx context.Context, e Env, f Filter, o PurgeOptions) error {
 		fmt.Fprintln(e.out(), "nothing deleted")
 		return nil
 	}
-	_, err = actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit}, true, preview, nil)
+	_, err = actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit}, true, preview, nil, nil, *shown)
 	return err
 }
 
 func act(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool) error {
-	_, err := actCounted(ctx, e, f, o, purge, nil, nil)
+	_, err := actCounted(ctx, e, f, o, purge, nil, nil, nil, nil)
 	return err
+}
+
+// parkedKey identifies a parked message (its message id, parking and
+// body), so that a purge deletes the very messages its preview showed.
+func parkedKey(d amqp.Delivery) string {
+	sum := sha256.Sum256(d.Body)
+	return d.MessageId + "\x00" + broker.Stringify(d.Headers[headerParkedAt]) + "\x00" +
+		broker.Stringify(d.Headers[headerParkedReason]) + "\x00" + hex.EncodeToString(sum[:])
 }
 
 // actCounted replays or purges (or previews) provider by provider. limits,
 // when set, caps each provider's count (what a preview found); counted,
-// when set, receives each provider's count.
-func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool, limits []int, counted *[]int) (int, error) {
+// when set, receives each provider's count. shown, when set, receives the
+// keys (parkedKey) of each provider's messages acted on; only, when set,
+// limits each provider to those keys: a message parked while the preview
+// held the queue is requeued ahead of the ones it showed, and would
+// otherwise be deleted in their place.
+func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool, limits []int, counted *[]int,
+	shown *[]map[string]int, only []map[string]int) (int, error) {
 	conn, err := e.dial()
 	if err != nil {
 		return 0, err
@@ -385,6 +401,7 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		}
 		queue := broker.ParkedQueue(p)
 		var matched []ParkedMessage
+		var keys []string
 		var bar Progress
 		res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{
 			Parked: queue, Fallback: broker.RequestQueue(p), Limit: limit, DryRun: o.DryRun, Purge: purge,
@@ -393,7 +410,15 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 				if !f.match(m, now) {
 					return false
 				}
+				k := parkedKey(d)
+				if only != nil {
+					if i >= len(only) || only[i][k] == 0 {
+						return false
+					}
+					only[i][k]--
+				}
 				matched = append(matched, m)
+				keys = append(keys, k)
 				return true
 			},
 			Progress: func(read, depth int) {
@@ -413,9 +438,19 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 			if counted != nil {
 				*counted = append(*counted, 0)
 			}
+			if shown != nil {
+				*shown = append(*shown, nil)
+			}
 			continue
 		}
 		acted := matched[:min(len(matched), len(res.Messages))]
+		if shown != nil {
+			set := map[string]int{}
+			for _, k := range keys[:len(acted)] {
+				set[k]++
+			}
+			*shown = append(*shown, set)
+		}
 		for j, m := range acted {
 			target := ""
 			if !purge {
