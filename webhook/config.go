@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/settlement-worker/settlement-worker/broker"
@@ -199,15 +200,20 @@ func redactURL(raw string) string {
 		return "(unparseable url)"
 	}
 	// A query often carries the secret (?code=, ?token=, ?sig=): its
-	// values are masked, its keys kept.
-	if q := u.Query(); len(q) > 0 {
-		for k, vs := range q {
-			for i := range vs {
-				vs[i] = "xxxxx"
+	// values are masked, its keys kept. It is masked as written, pair by
+	// pair, not through url.Values, which drops a pair it cannot parse (a
+	// ';' separator, a bad %-escape) and takes a bare ?SECRET for a key:
+	// a pair without '=' is masked whole.
+	if u.RawQuery != "" {
+		pairs := strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' })
+		for i, p := range pairs {
+			if k, _, ok := strings.Cut(p, "="); ok {
+				pairs[i] = k + "=xxxxx"
+			} else {
+				pairs[i] = "xxxxx"
 			}
-			q[k] = vs
 		}
-		u.RawQuery = q.Encode()
+		u.RawQuery = strings.Join(pairs, "&")
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u.Redacted()
