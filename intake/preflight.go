@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // refusal is an HTTP-level refusal (method, media type, size, unreadable
@@ -43,5 +44,10 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request, types ...stri
 	case err != nil:
 		return nil, &refusal{http.StatusBadRequest, "UNREADABLE_BODY", "MalformedRequest", "request body could not be read: " + err.Error()}
 	}
+	// net/http counts WriteTimeout from the end of the headers, the body's
+	// reading included: counted again from here, the handling and the
+	// answer get all of it, and WriteTimeout > PublishTimeout tells a slow
+	// sender the outcome of its publishes.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	return body, nil
 }
