@@ -92,6 +92,14 @@ func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePla
 	if series == "" {
 		p.fail(ErrMissingField, "data.order.payment_series_id is required: it identifies the settlement", "data.order.payment_series_id")
 	}
+	// The texts the request carries must survive XML unchanged: Encode
+	// writes a character XML cannot carry as U+FFFD, so the worker would
+	// settle, and report a verdict on, an order id RetailOPS never sent.
+	for _, f := range carriedTexts(o) {
+		if !messages.IsXMLText(f.v.Text) {
+			p.fail(ErrInvalidField, fmt.Sprintf("%s holds a character no settlement document can carry (a control character or a noncharacter); nothing was settled", f.path), f.path)
+		}
+	}
 	accounts, base := o.accounts()
 	if len(accounts) == 0 {
 		p.fail(ErrMissingField, "the order has no payment account: send data.order.payment_status.by_account or data.order.channel_payment",
@@ -113,6 +121,30 @@ func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePla
 		p.out = nil
 	}
 	return p
+}
+
+// textField is a field of the webhook and where it is.
+type textField struct {
+	path string
+	v    flexScalar
+}
+
+// carriedTexts are the webhook's texts a settlement request carries: the
+// order id and channel refnum, and the fields of every package that
+// ShipmentData may take.
+func carriedTexts(o settleOrder) []textField {
+	out := []textField{{"data.order.id", o.ID}, {"data.order.channel_refnum", o.ChannelRefnum}}
+	for i, s := range o.Shipments {
+		for j, k := range s.Packages {
+			at := fmt.Sprintf("data.order.shipments[%d].packages[%d].", i, j)
+			for _, f := range []textField{{"carrier_name", k.CarrierName}, {"carrier_code", k.CarrierCode},
+				{"carrier_class_name", k.CarrierClassName}, {"class_name", k.ClassName},
+				{"tracking_number", k.TrackingNumber}, {"date_shipped", k.DateShipped}} {
+				out = append(out, textField{at + f.path, f.v})
+			}
+		}
+	}
+	return out
 }
 
 // orderOf is the order's reference: its id and channel_refnum, a JSON
