@@ -79,6 +79,7 @@ func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *pa
 			reason = "not a valid PaymentSettlementStatus (Radial's schema), not delivered in a PaymentSettlementStatusList: " + verr.Error()
 		}
 		if reason != "" {
+			reason = parkedReason(reason)
 			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			perr := park.park(pctx, dl, reason)
 			cancel()
@@ -124,6 +125,23 @@ func (d *Deliverer) deliver(ctx context.Context, body []byte, key string, closed
 		case <-time.After(wait):
 		}
 	}
+}
+
+// maxParkedReason bounds a parked_reason, as the worker's handlers bound
+// theirs: a status broken many times over (the validator names every
+// problem) would otherwise make a header larger than the broker's frame,
+// which the broker refuses by closing the connection — the park fails, the
+// status comes back first, and the queue behind it waits forever.
+const maxParkedReason = 2000
+
+// parkedReason is reason with its card numbers masked (a validator quotes
+// what it refuses), cut to maxParkedReason bytes after the masking.
+func parkedReason(reason string) string {
+	reason = messages.MaskPANs(reason)
+	if len(reason) <= maxParkedReason {
+		return reason
+	}
+	return strings.ToValidUTF8(reason[:maxParkedReason], "") + "…"
 }
 
 // messageID is the AMQP message_id, or a hash of the body when absent.
