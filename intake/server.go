@@ -95,10 +95,27 @@ func (s *Server) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	return s.RunOn(ctx, ln)
+}
+
+// Listen listens on cfg.Addr, so that a caller learns at start that the
+// address cannot be served (RunOn then serves on it).
+func (s *Server) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("intake: listen on %s: %w", s.cfg.Addr, err)
+		return nil, fmt.Errorf("intake: listen on %s: %w", s.cfg.Addr, err)
 	}
+	return ln, nil
+}
+
+// RunOn serves on ln until ctx is cancelled, then shuts down gracefully
+// within cfg.ShutdownTimeout, as Run does.
+func (s *Server) RunOn(ctx context.Context, ln net.Listener) error {
+	var err error
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ln) }()
 	select {

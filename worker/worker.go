@@ -233,10 +233,21 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			return fmt.Errorf("intake: %w", err)
 		}
 		in.Metrics = tel.Intake
+		// Listening before anything runs: an intake that cannot listen
+		// stops the worker, as HTTP_ADDR does, instead of leaving its
+		// clients refused while the worker reports ready.
+		ln, err := in.Listen()
+		if err != nil {
+			return fmt.Errorf("INTAKE_ADDR %s cannot be served: %w", cfg.Intake.Addr, err)
+		}
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
-			if err := in.Run(auxCtx); err != nil {
+			switch err := in.RunOn(auxCtx, ln); {
+			case err == nil:
+			case auxCtx.Err() == nil: // it stopped serving on its own
+				fatal(fmt.Errorf("INTAKE_ADDR %s: http intake stopped: %w", cfg.Intake.Addr, err))
+			default:
 				log.Error().Err(err).Msg("http intake stopped")
 			}
 		}()

@@ -270,6 +270,10 @@ func TestRunStopsOnWhatRetryingCannotFix(t *testing.T) {
 	}{
 		{"HTTP_ADDR in use", []string{"HTTP_ADDR", busy.Addr().String()}, "HTTP_ADDR " + busy.Addr().String() + " cannot be served"},
 		{"PPROF_ADDR in use", []string{"PPROF_ADDR", busy.Addr().String()}, "PPROF_ADDR"},
+		// The intake not listening while the worker reported ready: its
+		// clients (RetailOPS, Radial-format callers) were refused forever.
+		{"INTAKE_ADDR in use", []string{"INTAKE_ADDR", busy.Addr().String(), "INTAKE_RETAILOPS_PATH", "off",
+			"INTAKE_RADIAL_PROVIDER", "acme", "INTAKE_RADIAL_API_KEYS", "intake-key"}, "INTAKE_ADDR " + busy.Addr().String() + " cannot be served"},
 		{"unknown vhost", []string{"AMQP_URL", wrongVhost.String(), "AMQP_REFUSED_GRACE", "0s"}, "check the user, password and vhost"},
 	}
 	for _, tc := range cases {
