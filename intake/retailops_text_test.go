@@ -57,3 +57,32 @@ func TestRetailOPSTextXMLCannotCarryIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRetailOPSBodyOfInvalidUTF8IsRefused: encoding/json reads invalid
+// UTF-8 in a string as U+FFFD without a word, so order ids "48\xfe97" and
+// "48\xff97" (two orders to the sender) became one order "48\uFFFD97" and
+// one requestId: the second webhook was answered 200 and taken by the
+// worker for a repeat of the first, its capture never made. JSON is UTF-8
+// (RFC 8259): such a body is MALFORMED_JSON, nothing published.
+func TestRetailOPSBodyOfInvalidUTF8IsRefused(t *testing.T) {
+	for _, order := range []string{"48\xfe97", "48\xff97"} {
+		pub := &recPub{}
+		s, err := New(testConfig(), pub, nil, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := bytes.Replace(seed(t), []byte(`"id": 4897`), []byte(`"id": "`+order+`"`), 1)
+		r := httptest.NewRequest(http.MethodPost, "/orders", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+testRetailOPSKey)
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		resp := decodeEvents(t, w.Body.Bytes())
+		for _, m := range pub.msgs {
+			t.Errorf("order %q: published %s (answer %d %+v)", order, m.UUID, w.Code, resp)
+		}
+		if w.Code != http.StatusBadRequest || len(resp.Events) != 1 || resp.Events[0].ErrorCode != ErrMalformedJSON {
+			t.Errorf("order %q: answer %d %+v, want 400 MALFORMED_JSON", order, w.Code, resp)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -171,6 +172,12 @@ func (f flexScalar) boolean() (v, ok bool) {
 // decodeEnvelope parses the body with UseNumber; a body that is not one
 // JSON object, or whose fields have the wrong JSON types, is an error.
 func decodeEnvelope(body []byte) (*settleEnvelope, error) {
+	// encoding/json reads invalid UTF-8 in a string as U+FFFD without a
+	// word: two ids differing there would name one order and derive one
+	// requestId. JSON is UTF-8 (RFC 8259).
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("the body is not valid UTF-8, which JSON requires (RFC 8259)")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var env settleEnvelope
