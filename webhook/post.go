@@ -52,6 +52,10 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 		return fmt.Errorf("POST %s: %w", redactURL(d.cfg.URL), err)
 	}
 	defer resp.Body.Close()
+	// The deadline ends the body's reading too, except a 101's: net/http
+	// hands its connection over as the body, which then only a Close ends.
+	stop := context.AfterFunc(pctx, func() { _ = resp.Body.Close() })
+	defer stop()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, resp.Status)
