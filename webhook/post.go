@@ -8,8 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // HeaderIdempotencyKey carries a key derived from the batch's message ids:
@@ -49,7 +52,9 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("POST %s: %w", redactURL(d.cfg.URL), err)
+		// A transport error may quote what the webhook sent (a malformed
+		// status line): masked, as the answer below.
+		return maskedError{fmt.Errorf("POST %s: %w", redactURL(d.cfg.URL), err)}
 	}
 	defer resp.Body.Close()
 	// The deadline ends the body's reading too, except a 101's: net/http
@@ -58,10 +63,26 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 	defer stop()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, resp.Status)
+		// The statuses POSTed carry the payment account, which a refusal
+		// may quote: the status line is masked and bounded, as it is
+		// logged at each retry and shown by TargetErr (/readyz).
+		status := messages.MaskPANs(resp.Status)
+		if len(status) > maxAnswerStatus {
+			status = strings.ToValidUTF8(status[:maxAnswerStatus], "") + "…"
+		}
+		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, status)
 	}
 	return nil
 }
+
+// maxAnswerStatus bounds the webhook's status line quoted in an error.
+const maxAnswerStatus = 200
+
+// maskedError is err with the card numbers of its text masked.
+type maskedError struct{ err error }
+
+func (e maskedError) Error() string { return messages.MaskPANs(e.err.Error()) }
+func (e maskedError) Unwrap() error { return e.err }
 
 // targetState is the outcome of the last POST, for readiness.
 type targetState struct {
