@@ -59,6 +59,11 @@ func TestIntakeNeverEchoesCardNumbers(t *testing.T) {
 				_, body := e.post(ordersPath, "application/json", b, bearer)
 				return body
 			}},
+			{"retailops channel id", func() []byte {
+				b := edit(t, seed(t), func(m map[string]any) { obj(m, "data", "channel")["id"] = written })
+				_, body := e.post(ordersPath, "application/json", b, bearer)
+				return body
+			}},
 			{"retailops action", func() []byte {
 				b := edit(t, seed(t), func(m map[string]any) { m["action"] = "settle " + written })
 				_, body := e.post(ordersPath, "application/json", b, bearer)
