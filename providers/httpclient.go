@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -19,7 +20,30 @@ const MaxIdleConnsPerHost = 256
 // (proxy from the environment, HTTP/2 when the provider offers it over
 // TLS) that keeps MaxIdleConnsPerHost idle connections for 90 s.
 func HTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: NewTransport()}
+	return &http.Client{Timeout: timeout, Transport: noUpgrade{NewTransport()}}
+}
+
+// noUpgrade refuses a 101 Switching Protocols answer as a transport
+// failure: no provider call asks for an upgrade, and net/http hands a
+// 101's connection over as the body, which neither a client timeout nor
+// the call's context closes — a provider holding it open would hold the
+// call forever.
+type noUpgrade struct{ next http.RoundTripper }
+
+func (t noUpgrade) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("%s answered 101 Switching Protocols, which no provider call asks for", r.URL.Host)
+	}
+	return resp, err
+}
+
+// CloseIdleConnections closes the transport's idle connections.
+func (t noUpgrade) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // NewTransport is HTTPClient's transport.

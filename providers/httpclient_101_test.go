@@ -1,0 +1,67 @@
+package providers_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// TestHTTPClientCallEndsOnA101: a provider (or a proxy before it)
+// answering 101 Switching Protocols and holding the connection open hung
+// the call forever: net/http hands a 101's connection over as the body,
+// which neither the client's timeout nor the call's context closes, and
+// every client reads the body in full. The settle call never returned:
+// its settlement was neither recorded as uncertain nor parked, its order
+// stayed locked and its consumer slot held, and nothing said so. The call
+// ends within the timeout, as a transport failure.
+func TestHTTPClientCallEndsOnA101(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	release := make(chan struct{})
+	defer close(release)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"))
+		<-release
+	}()
+	hc := providers.HTTPClient(0) // the worker's: each provider bounds its calls with a context
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/settle", bytes.NewReader([]byte("<x/>")))
+		resp, err := hc.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		_, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a 101 answer read as a complete reply")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("call still running 5s past its 1s bound")
+	}
+}
