@@ -130,6 +130,13 @@ const (
 	// refCallNotSent is "true" when the last Settle call failed in a way
 	// that proves the provider did not act on it (providers.WasNotSent).
 	refCallNotSent = "call_not_sent"
+	// refCallAnsweredAt records when the answer that marked the last call
+	// not sent came (RFC 3339 with nanoseconds). call_sent_at is written
+	// before Settle runs, and Settle may send the call later (a provider
+	// that reads first: Miva's refund loads the payment list); the call
+	// was sent before its answer, so a settle window counted from the
+	// answer covers a late commit of it.
+	refCallAnsweredAt = "call_answered_at"
 	// refAttemptsBase is the attempt count when the settlement was last
 	// replayed after parking: the retry budget counts from there.
 	refAttemptsBase = "attempts_base"
@@ -593,6 +600,9 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 		if t, err := time.Parse(time.RFC3339Nano, s.Refs[refCallSentAt]); err == nil {
 			sentAt = t
 		}
+		if t, err := time.Parse(time.RFC3339Nano, s.Refs[refCallAnsweredAt]); err == nil && t.After(sentAt) {
+			sentAt = t
+		}
 		if wait := time.Until(sentAt.Add(facts.SettleWindow)); wait > 0 {
 			log.Info().Dur("wait", wait).Time("call_sent_at", sentAt).
 				Msg("the last call may still be committed by the provider; reconciling after its settle window")
@@ -670,7 +680,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 // returned unchanged (the retry then treats the call as uncertain).
 func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement) store.Settlement {
 	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent",
-		Refs: map[string]string{refCallNotSent: "true"}, IfRefs: lastCall(s)})
+		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: now()}, IfRefs: lastCall(s)})
 	if err != nil {
 		return s
 	}
