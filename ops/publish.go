@@ -70,7 +70,8 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 	defer ch.Close()
 	var statuses <-chan amqp.Delivery
 	if o.Wait > 0 {
-		if statuses, err = statusQueue(ch, broker.StatusRoutingKey(o.StoreID)); err != nil {
+		// The worker reads store_id trimmed and routes the status by that.
+		if statuses, err = statusQueue(ch, broker.StatusRoutingKey(strings.TrimSpace(o.StoreID))); err != nil {
 			return err
 		}
 	}
