@@ -47,23 +47,24 @@ func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reas
 		return
 	}
 	key := store.Key{Provider: h.Provider.Name(), RequestID: req.RequestID}
+	s, err := h.Store.Get(ctx, key)
+	if err != nil {
+		return
+	}
+	// Only the recorded request's own delivery: a duplicate whose body or
+	// money headers differ (another order lock; unrecorded when it was
+	// read) is not that settlement, which goes on unparked.
+	if h.identityMismatch(s, req, msg) != "" {
+		log.Warn().Str("recorded_state", string(s.State)).Msg("the panicked delivery is not the recorded request; its settlement is left as it is")
+		return
+	}
 	// A compare-and-set on the state just read: a verdict recorded
 	// meanwhile (the provider's status, which takes no order lock while
 	// the settlement awaits it) is not moved back.
-	cur := currentState(ctx, h.Store, key)
+	cur := s.State
 	if _, _, err := h.Store.Transition(ctx, key, []store.State{cur}, cur, store.Change{ParkedReason: &reason, Note: "parked: handler panic"}, nil); err != nil {
 		log.Warn().Err(err).Msg("could not record the parking on the settlement")
 	}
-}
-
-// currentState returns key's state ("" when unknown, which makes the
-// Transition fail harmlessly).
-func currentState(ctx context.Context, st store.Store, key store.Key) store.State {
-	s, err := st.Get(ctx, key)
-	if err != nil {
-		return ""
-	}
-	return s.State
 }
 
 // HandleSafely is Handle with a panic turned into a parked status (see
