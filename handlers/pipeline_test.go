@@ -363,6 +363,7 @@ func TestAttemptsAreCountedInTheStore(t *testing.T) {
 	}
 	// The operator replays the original message (replay strips the
 	// attempt headers): a new ConfirmFunds attempt number, and a settle.
+	delete(msg.Metadata, HeaderAttempt)
 	r.deliver(t, msg)
 	only(t, r.pub.take(), statusQ)
 	p.mu.Lock()

@@ -297,6 +297,14 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		}
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 	}
+	if s.ParkedReason != "" && ownCopy(msg) {
+		// A poll or retry copy of another loop of this request (a
+		// duplicate delivery ran one beside the loop that parked it) is
+		// not a replay: it stops here, and the parking waits for a person.
+		log.Info().Str("parked_reason", truncate(s.ParkedReason, 200)).
+			Msg("parked while this poll or retry copy waited: it stops here (a replay resumes the settlement)")
+		return nil
+	}
 	if s.ParkedReason != "" {
 		// A parked request was replayed by an operator: it gets a fresh
 		// retry budget (attempts counted from here) and, when pending, a
@@ -1236,6 +1244,13 @@ func attemptOf(msg *message.Message) int {
 		return n
 	}
 	return 1
+}
+
+// ownCopy reports whether msg is a poll or retry copy the worker made
+// (schedule sets settlement_poll or settlement_attempt; a replay drops
+// both, and storedRequest writes neither).
+func ownCopy(msg *message.Message) bool {
+	return msg.Metadata.Get(HeaderPoll) != "" || msg.Metadata.Get(HeaderAttempt) != ""
 }
 
 // decodeRequest parses the body according to its content type.
