@@ -104,6 +104,12 @@ func SameBroker(a, b string) bool {
 // waited in the queue before a worker took it (ReadySince).
 const HeaderReadyAt = "settlement_ready_at"
 
+// HeaderReplayed marks a copy a replay moved back from a parked queue
+// (ReplayOn: the time of the replay). A parked settlement is resumed only
+// by such a copy, the act of a person: a duplicate of its request (the
+// order system sending it again) leaves it parked.
+const HeaderReplayed = "settlement_replayed"
+
 // ReadySince returns when the message of metadata md became ready in its
 // request queue: its HeaderReadyAt, else its AMQP timestamp (MetaTimestamp,
 // second precision). ok is false when the message carries neither (a

@@ -280,6 +280,7 @@ func republication(d amqp.Delivery) amqp.Publishing {
 		}
 	}
 	headers[HeaderReadyAt] = ReadyAt(time.Now()) // the replayed copy is ready now
+	headers[HeaderReplayed] = time.Now().UTC().Format(time.RFC3339)
 	return amqp.Publishing{
 		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,

@@ -373,4 +373,9 @@ func TestReplayMarksTheCopyReadyNow(t *testing.T) {
 	if !known || at.Before(before) || at.After(time.Now().Add(time.Second)) {
 		t.Errorf("%s = %v (%v), want about now", broker.HeaderReadyAt, d.Headers[broker.HeaderReadyAt], known)
 	}
+	// The copy says it is a replay: only such a copy resumes a parked
+	// settlement (TestDuplicateFromTheOrderSystemDoesNotUnpark).
+	if v := broker.Stringify(d.Headers[broker.HeaderReplayed]); v == "" {
+		t.Errorf("replayed copy has no %s header", broker.HeaderReplayed)
+	}
 }

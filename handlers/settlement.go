@@ -297,12 +297,13 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		}
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 	}
-	if s.ParkedReason != "" && ownCopy(msg) {
-		// A poll or retry copy of another loop of this request (a
-		// duplicate delivery ran one beside the loop that parked it) is
-		// not a replay: it stops here, and the parking waits for a person.
+	if s.ParkedReason != "" && (ownCopy(msg) || msg.Metadata.Get(broker.HeaderReplayed) == "") {
+		// Only a replay (a person's act) resumes a parked settlement. A
+		// poll or retry copy of another loop of this request (a duplicate
+		// ran one beside the loop that parked it), or a duplicate from the
+		// order system, stops here: the parking waits for a person.
 		log.Info().Str("parked_reason", truncate(s.ParkedReason, 200)).
-			Msg("parked while this poll or retry copy waited: it stops here (a replay resumes the settlement)")
+			Msg("parked for a person: this delivery is not a replay and changes nothing (a replay resumes the settlement)")
 		return nil
 	}
 	if s.ParkedReason != "" {

@@ -326,7 +326,7 @@ func storedRequest(s store.Settlement) *message.Message {
 	for k, v := range s.Headers {
 		msg.Metadata.Set(k, v)
 	}
-	for _, k := range []string{HeaderAttempt, HeaderLastError, HeaderPoll, HeaderParkedReason, HeaderParkedAt, HeaderParkedAttempts, HeaderParkedFrom} {
+	for _, k := range []string{HeaderAttempt, HeaderLastError, HeaderPoll, HeaderParkedReason, HeaderParkedAt, HeaderParkedAttempts, HeaderParkedFrom, broker.HeaderReplayed} {
 		delete(msg.Metadata, k)
 	}
 	if s.ContentType != "" {

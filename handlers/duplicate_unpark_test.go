@@ -1,0 +1,53 @@
+package handlers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// A settlement parked for a person (here past PENDING_DEADLINE: "check it
+// with the provider, then replay") was unparked by any delivery of its
+// request: the order system sending it again (it has no verdict yet)
+// cleared the parking, restarted PENDING_DEADLINE and went on polling, so
+// a stream of such duplicates kept the deadline from ever holding. Only a
+// replay (the operator's `parked replay`, which marks its copies) clears
+// a parking; a duplicate leaves the settlement parked and calls nothing.
+func TestDuplicateFromTheOrderSystemDoesNotUnpark(t *testing.T) {
+	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
+	r := newRig(t, p.scripted)
+	r.h.Provider = p
+	r.h.PendingDeadline = 1500 * time.Millisecond
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	poll := only(t, r.pub.take(), retryQ(r))
+	time.Sleep(r.h.PendingDeadline + 1100*time.Millisecond)
+	r.deliver(t, poll)
+	only(t, r.pub.take(), broker.ParkedQueue("prov"))
+	parked := r.get(t, "req-1")
+	if parked.ParkedReason == "" {
+		t.Fatalf("not parked past PENDING_DEADLINE (%s)", parked.State)
+	}
+	polls := p.polls
+
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	s := r.get(t, "req-1")
+	if s.ParkedReason == "" || s.Refs[refPendingSince] != parked.Refs[refPendingSince] {
+		t.Errorf("a duplicate from the order system cleared the parking %q (pending_since %s → %s)",
+			parked.ParkedReason, parked.Refs[refPendingSince], s.Refs[refPendingSince])
+	}
+	if ms := r.pub.take(); len(ms) != 0 || p.polls != polls {
+		t.Errorf("a duplicate went on at a parked settlement: published %v, polls %d → %d", ms, polls, p.polls)
+	}
+
+	// The operator's replay resumes it, with a fresh deadline.
+	replay := requestMsg(t, "req-1", messages.SettlementDebit, nil)
+	replay.Metadata.Set(broker.HeaderReplayed, time.Now().UTC().Format(time.RFC3339))
+	r.deliver(t, replay)
+	if s := r.get(t, "req-1"); s.ParkedReason != "" {
+		t.Errorf("a replay left the settlement parked: %q", s.ParkedReason)
+	}
+	only(t, r.pub.take(), retryQ(r))
+}
