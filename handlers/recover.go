@@ -41,7 +41,17 @@ func (h *Settlement) HandleSafely(msg *message.Message) (err error) {
 // recordPanic sets the parked reason on the settlement the message
 // belongs to, when it is recorded (best effort: the parked message is what
 // an operator replays).
+//
+// It runs inside HandleSafely's recovery: a panic of its own (the bug
+// striking again while it decodes or reads) is logged and dropped, so
+// that the message is still parked instead of the process ending and
+// every replica crashing on its redelivery in turn.
 func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reason string, log zerolog.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error().Str("panic", messages.MaskPANs(fmt.Sprint(r))).Msg("panicked again while recording the panic on the settlement; the message is parked, the settlement left as it is")
+		}
+	}()
 	req, err := decodeRequest(msg)
 	if err != nil || req.RequestID == "" {
 		return
