@@ -19,7 +19,11 @@
 // unacked, until it is delivered or the deliverer is closed; a restart or a
 // lost connection hands them back to the broker, which redelivers them.
 // Delivery is at-least-once: a POST answered 2xx whose ack is lost is sent
-// again (a receiver can deduplicate on Idempotency-Key or on the statuses).
+// again. Idempotency-Key names the batch and survives its retries within
+// one process, not a restart: the unacked statuses come back in another
+// batch under another key (TestRedeliveredStatusKeepsItsIdempotencyKey,
+// skipped, shows it). The list has no per-status id, so receivers apply
+// each status idempotently (docs/amqp.md).
 // A message that is not a PaymentSettlementStatus, or not a valid one
 // against Radial's schema (messages.ValidateStatusDocument: the worker never
 // publishes one, an older version might have), is parked in
