@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DecodeSettlementRequestJSON parses a PaymentSettlementRequest sent as JSON
@@ -21,6 +22,12 @@ import (
 func DecodeSettlementRequestJSON(body []byte) (*PaymentSettlementRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &ParseError{Msg: "body is empty"}
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would read each invalid byte as U+FFFD without a
+		// word ("r\xfe" and "r\xff" one requestId, an order id the sender
+		// never wrote sent to the provider); the XML decoder refuses them.
+		return nil, &ParseError{Msg: "body is not valid UTF-8"}
 	}
 	r := new(PaymentSettlementRequest)
 	if err := checkJSONFields(json.NewDecoder(bytes.NewReader(body)), reflect.TypeOf(r), ""); err != nil {
@@ -91,6 +98,10 @@ func checkJSONFields(dec *json.Decoder, t reflect.Type, path string) error {
 			// XML cannot carry it, nor can the store in an identifier:
 			// refused here as the XML decoder refuses it.
 			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a NUL character (\\u0000), which no settlement document can carry", orBody(path))}
+		} else if isString && strings.ContainsRune(s, utf8.RuneError) {
+			// A lone surrogate escape (\ud800, \udbff) decodes to U+FFFD
+			// as well: two ids that differ in one would be taken for one.
+			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds U+FFFD or a lone surrogate escape, which cannot be told apart", orBody(path))}
 		} else if isString && !xmlSafe(s) {
 			// Nor any other character outside XML's: the XML decoder
 			// refuses it, and the fingerprint (an XML encoding) would

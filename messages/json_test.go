@@ -65,6 +65,12 @@ func TestDecodeSettlementRequestJSONIsStrict(t *testing.T) {
 		{"control character", `{"invoiceId":"I\u0001"}`, `JSON field invoiceId holds a character no settlement document can carry (U+0001)`},
 		{"control character in an array", `{"shipmentData":[{"shippedDate":"x\u001f"}]}`, `JSON field shipmentData[0].shippedDate holds a character no settlement document can carry (U+001F)`},
 		{"U+FFFF", `{"invoiceId":"I\uffff"}`, `JSON field invoiceId holds a character no settlement document can carry (U+FFFF)`},
+		// encoding/json reads an invalid UTF-8 byte as U+FFFD without a
+		// word: "r\xfe" and "r\xff" would become one requestId, and an
+		// order id the order system never sent would reach the provider.
+		{"invalid UTF-8", "{\"requestId\":\"r\xfe-1\"}", `body is not valid UTF-8`},
+		{"lone surrogate", `{"requestId":"r\ud800-1"}`, `JSON field requestId holds U+FFFD or a lone surrogate escape`},
+		{"invalid UTF-8 nested", "{\"paymentContext\":{\"orderId\":\"48\xff97\"}}", `body is not valid UTF-8`},
 		{"syntax", `{"requestId":`, "body is not valid JSON"},
 		{"not JSON", `<PaymentSettlementRequest/>`, "body is not valid JSON"},
 		{"trailing data", `{"requestId":"1"} {"requestId":"2"}`, "body has data after the JSON object"},
