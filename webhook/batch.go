@@ -137,11 +137,19 @@ const maxParkedReason = 2000
 // parkedReason is reason with its card numbers masked (a validator quotes
 // what it refuses), cut to maxParkedReason bytes after the masking.
 func parkedReason(reason string) string {
-	reason = messages.MaskPANs(reason)
-	if len(reason) <= maxParkedReason {
-		return reason
+	return maskedCut(reason, maxParkedReason)
+}
+
+// maskedCut is s with its card numbers masked (messages.MaskPANs), then
+// cut to n bytes, never inside a character, and marked cut with "…":
+// masked before the cut, which could leave a card number's first digits
+// no mask recognizes.
+func maskedCut(s string, n int) string {
+	s = messages.MaskPANs(s)
+	if len(s) <= n {
+		return s
 	}
-	return strings.ToValidUTF8(reason[:maxParkedReason], "") + "…"
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // messageID is the AMQP message_id, or a hash of the body when absent.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -66,11 +65,7 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 		// The statuses POSTed carry the payment account, which a refusal
 		// may quote: the status line is masked and bounded, as it is
 		// logged at each retry and shown by TargetErr (/readyz).
-		status := messages.MaskPANs(resp.Status)
-		if len(status) > maxAnswerStatus {
-			status = strings.ToValidUTF8(status[:maxAnswerStatus], "") + "…"
-		}
-		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, status)
+		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, maskedCut(resp.Status, maxAnswerStatus))
 	}
 	return nil
 }
