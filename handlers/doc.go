@@ -116,10 +116,9 @@
 // call did not reach the provider (providers.WasNotSent) lets the next
 // attempt submit at once instead of waiting for the settle window; for a
 // provider without idempotency keys it reconciles first, once the settle
-// window has passed since the call was sent, so that an answer that
-// wrongly said "not sent" (a proxy's 503 after the call went through, or
-// while it goes on to a provider that commits it late) cannot lead to a
-// second capture or refund. A handler
-// panic parks the message once with the panic as its reason
-// (Settlement.HandleSafely).
+// window has passed since that answer came (call_answered_at), so that an
+// answer that wrongly said "not sent" (a proxy's 503 after the call went
+// through, or while it goes on to a provider that commits it late) cannot
+// lead to a second capture or refund. A handler panic parks the message
+// once with the panic as its reason (Settlement.HandleSafely).
 package handlers

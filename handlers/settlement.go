@@ -595,7 +595,10 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 // attempt whose outcome is unknown, first wait out the provider's settle
 // window, then reconcile (or, for an idempotent provider, submit again with
 // the same key); a non-idempotent provider whose records still show nothing
-// is parked for a person, never submitted again.
+// is parked for a person, never submitted again. After an attempt answered
+// "not sent", an idempotent provider is called again at once; a
+// non-idempotent one is, after the same wait, read first and called again
+// only when its records show nothing.
 func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *delivery, fresh bool) error {
 	log := in.log
 	facts := h.facts()
@@ -604,6 +607,8 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 	// the provider before it is sent again (below); that read sees a late
 	// commit only once the settle window has passed since the call was
 	// sent: a proxy may answer 503 while the call goes on to the provider.
+	// The window counts from the later of call_sent_at and the answer
+	// (call_answered_at): the call may be sent after its record.
 	if uncertain || (!fresh && !facts.Idempotent) {
 		sentAt := s.UpdatedAt // rows recorded before call_sent_at existed
 		if t, err := time.Parse(time.RFC3339Nano, s.Refs[refCallSentAt]); err == nil {
