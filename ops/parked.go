@@ -328,9 +328,8 @@ func Purge(ctx context.Context, e Env, f Filter, o PurgeOptions) error {
 	if o.Confirm == nil {
 		return act(ctx, e, f, ReplayOptions{Limit: o.Limit}, true)
 	}
-	var preview []int
 	shown := &[]map[string]int{}
-	n, err := actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit, DryRun: true}, true, nil, &preview, shown, nil)
+	n, err := actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit, DryRun: true}, true, shown, nil)
 	if err != nil {
 		return err
 	}
@@ -341,12 +340,12 @@ func Purge(ctx context.Context, e Env, f Filter, o PurgeOptions) error {
 		fmt.Fprintln(e.out(), "nothing deleted")
 		return nil
 	}
-	_, err = actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit}, true, preview, nil, nil, *shown)
+	_, err = actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit}, true, nil, *shown)
 	return err
 }
 
 func act(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool) error {
-	_, err := actCounted(ctx, e, f, o, purge, nil, nil, nil, nil)
+	_, err := actCounted(ctx, e, f, o, purge, nil, nil)
 	return err
 }
 
@@ -358,14 +357,13 @@ func parkedKey(d amqp.Delivery) string {
 		broker.Stringify(d.Headers[headerParkedReason]) + "\x00" + hex.EncodeToString(sum[:])
 }
 
-// actCounted replays or purges (or previews) provider by provider. limits,
-// when set, caps each provider's count (what a preview found); counted,
-// when set, receives each provider's count. shown, when set, receives the
-// keys (parkedKey) of each provider's messages acted on; only, when set,
-// limits each provider to those keys: a message parked while the preview
-// held the queue is requeued ahead of the ones it showed, and would
-// otherwise be deleted in their place.
-func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool, limits []int, counted *[]int,
+// actCounted replays or purges (or previews) provider by provider. shown,
+// when set, receives the keys (parkedKey) of each provider's messages
+// acted on, each with its count; only, when set, limits each provider to
+// those keys, as many of each as counted (what a preview showed): a
+// message parked while the preview held the queue is requeued ahead of
+// the ones it showed, and would otherwise be deleted in their place.
+func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge bool,
 	shown *[]map[string]int, only []map[string]int) (int, error) {
 	conn, err := e.dial()
 	if err != nil {
@@ -391,12 +389,18 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 				break
 			}
 		}
-		if limits != nil {
-			if i >= len(limits) || limits[i] == 0 {
+		if only != nil {
+			total := 0 // what the preview showed of this provider
+			if i < len(only) {
+				for _, c := range only[i] {
+					total += c
+				}
+			}
+			if total == 0 {
 				continue
 			}
-			if limit == 0 || limits[i] < limit {
-				limit = limits[i]
+			if limit == 0 || total < limit {
+				limit = total
 			}
 		}
 		queue := broker.ParkedQueue(p)
@@ -435,9 +439,6 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		}
 		if broker.IsNotFound(err) {
 			missing = append(missing, p)
-			if counted != nil {
-				*counted = append(*counted, 0)
-			}
 			if shown != nil {
 				*shown = append(*shown, nil)
 			}
@@ -465,9 +466,6 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 			fmt.Fprintf(e.out(), "%s %d of %d parked message(s) from %s\n", would, n, res.Parked, queue)
 		} else {
 			fmt.Fprintf(e.out(), "%s %d of %d parked message(s) from %s\n", verb, n, res.Parked, queue)
-		}
-		if counted != nil {
-			*counted = append(*counted, n)
 		}
 		done += n
 		if err != nil {
