@@ -38,10 +38,7 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := Key{Provider: "radial", RequestID: "plan-3"}
-	trArgs, err := pgTransitionArgs(key, []State{StateConfirming}, StateSubmitting, Change{Note: "n"}, time.Now(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	trArgs := pgTransitionArgs(key, []State{StateConfirming}, StateSubmitting, Change{Note: "n"}, time.Now(), 0)
 	staleSQL, staleArgs := staleQuery(2, len(inFlightStates), 500)
 	staleArgs[0], staleArgs[1], staleArgs[2] = time.Now(), "radial", "other"
 	for i, st := range inFlightStates {

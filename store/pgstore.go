@@ -173,13 +173,10 @@ var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 	FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
 // pgTransitionArgs are the parameters $1 to $16 of pgTransitionCTEs.
-func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time, extra int) ([]any, error) {
+func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time, extra int) []any {
 	refs := ""
 	if len(ch.Refs) > 0 {
-		var err error
-		if refs, err = encodeMap(ch.Refs); err != nil {
-			return nil, fmt.Errorf("refs: %w", err)
-		}
+		refs = encodeMap(ch.Refs)
 	}
 	var decline, parked string
 	if ch.DeclineReason != nil {
@@ -203,7 +200,7 @@ func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time,
 	}
 	args := make([]any, 0, 16+extra)
 	return append(args, key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
-		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos, ifKeys, ifValues), nil
+		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos, ifKeys, ifValues)
 }
 
 // pgTransitionResult is the error of a transition statement whose row was
@@ -227,13 +224,10 @@ func pgTransitionResult(key Key, from []State, st Settlement, moved bool, err er
 // locked (FOR UPDATE) and compared, updated with ch merged in SQL, and its
 // history lines inserted, all or nothing (pgTransitionSQL).
 func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []State, to State, ch Change, now time.Time) (Settlement, error) {
-	args, err := pgTransitionArgs(key, from, to, ch, now, 0)
-	if err != nil {
-		return Settlement{}, err
-	}
+	args := pgTransitionArgs(key, from, to, ch, now, 0)
 	var moved bool
 	var st Settlement
-	err = scanSettlementInto(q.QueryRowContext(ctx, pgTransitionSQL, args...), &st, &moved)
+	err := scanSettlementInto(q.QueryRowContext(ctx, pgTransitionSQL, args...), &st, &moved)
 	if err := pgTransitionResult(key, from, st, moved, err); err != nil {
 		return Settlement{}, err
 	}
@@ -259,15 +253,12 @@ func (s *sqlStore) pgTransitionEvent(ctx context.Context, key Key, from []State,
 	if dedup == "" {
 		dedup = ev.MessageID
 	}
-	args, err := pgTransitionArgs(key, from, to, ch, s.now(), 5)
-	if err != nil {
-		return Settlement{}, nil, err
-	}
+	args := pgTransitionArgs(key, from, to, ch, s.now(), 5)
 	args = append(args, dedup, ev.MessageID, ev.SettlementStatus, ev.Body, ev.DedupKey != "")
 	var moved bool
 	var st Settlement
 	var out StatusEvent
-	err = scanSettlementInto(s.db.QueryRowContext(ctx, pgTransitionEventSQL, args...), &st, &moved,
+	err := scanSettlementInto(s.db.QueryRowContext(ctx, pgTransitionEventSQL, args...), &st, &moved,
 		&out.Provider, &out.RequestID, &out.Seq, &out.DedupKey, &out.MessageID, &out.SettlementStatus,
 		&out.Body, timeCol{t: &out.CreatedAt}, timeCol{nullable: &out.PublishedAt})
 	if isUniqueViolation(err) { // rare: the transaction (see above)

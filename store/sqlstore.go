@@ -173,11 +173,11 @@ var knownStates = []State{
 // strings escaped as encoding/json does by default, see writeJSONString),
 // without encoding/json's reflection, which showed in the worker's CPU
 // profile on every registration and transition. An empty or nil map is
-// "{}". The error is always nil (kept for the callers); TestEncodeMapMatchesJSON
-// and FuzzEncodeMap hold it to json.Marshal's text.
-func encodeMap(m map[string]string) (string, error) {
+// "{}". TestEncodeMapMatchesJSON and FuzzEncodeMap hold it to
+// json.Marshal's text.
+func encodeMap(m map[string]string) string {
 	if len(m) == 0 {
-		return "{}", nil
+		return "{}"
 	}
 	var arr [16]string // a settlement's refs and headers fit: no allocation
 	keys := arr[:0]
@@ -199,7 +199,7 @@ func encodeMap(m map[string]string) (string, error) {
 		writeJSONString(&b, m[k])
 	}
 	b.WriteByte('}')
-	return b.String(), nil
+	return b.String()
 }
 
 // jsonSafeASCII reports the ASCII bytes encoding/json writes as they are
@@ -390,14 +390,12 @@ func historyLines(from, to State, ch Change) []histLine {
 
 // newRow is what a registration inserts: the settlement clean in state
 // received, or with m applied, and its history lines.
-func newRow(m *move) (state State, attempts int, refs, decline, parked string, lines []histLine, err error) {
+func newRow(m *move) (state State, attempts int, refs, decline, parked string, lines []histLine) {
 	lines = []histLine{{"", StateReceived, "registered"}}
 	if m == nil {
-		return StateReceived, 0, "{}", "", "", lines, nil
+		return StateReceived, 0, "{}", "", "", lines
 	}
-	if refs, err = encodeMap(m.ch.Refs); err != nil {
-		return "", 0, "", "", "", nil, fmt.Errorf("refs: %w", err)
-	}
+	refs = encodeMap(m.ch.Refs)
 	if m.ch.IncAttempts {
 		attempts = 1
 	}
@@ -407,7 +405,7 @@ func newRow(m *move) (state State, attempts int, refs, decline, parked string, l
 	if m.ch.ParkedReason != nil {
 		parked = *m.ch.ParkedReason
 	}
-	return m.to, attempts, refs, decline, parked, append(lines, historyLines(StateReceived, m.to, m.ch)...), nil
+	return m.to, attempts, refs, decline, parked, append(lines, historyLines(StateReceived, m.to, m.ch)...)
 }
 
 func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settlement, bool, error) {
@@ -422,14 +420,8 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 	if m != nil {
 		m = &move{to: m.to, ch: cleanChange(m.ch)}
 	}
-	headers, err := encodeMap(in.Headers)
-	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: headers: %w", in.Provider, in.RequestID, err)
-	}
-	state, attempts, refs, decline, parked, lines, err := newRow(m)
-	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
-	}
+	headers := encodeMap(in.Headers)
+	state, attempts, refs, decline, parked, lines := newRow(m)
 	var stored Settlement
 	var created bool
 	if s.pg() { // PostgreSQL: one statement
@@ -695,10 +687,7 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 	if ch.IncAttempts {
 		next.Attempts++
 	}
-	refs, err := encodeMap(next.Refs)
-	if err != nil {
-		return Settlement{}, nil, fmt.Errorf("refs: %w", err)
-	}
+	refs := encodeMap(next.Refs)
 
 	// The compare-and-set, on the state just read. It cannot miss (SQLite
 	// has one writer); it is the guarantee should that ever change.
