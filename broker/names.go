@@ -49,9 +49,10 @@ const MaxShortString = 255
 // store id too long for a routing key (a store_id may be 100 characters,
 // up to 400 bytes) is cut at a character boundary to fit MaxShortString:
 // no binding key could name it whole either, so its events are routed
-// by a wildcard or by that cut form.
+// by a wildcard or by that cut form. The store id is taken trimmed, as the
+// worker reads store_id: ' S1' and 'S1' are one store.
 func StatusRoutingKey(storeID string) string {
-	key := "settlement.status." + strings.NewReplacer(".", "_", "#", "_", "*", "_").Replace(storeID)
+	key := "settlement.status." + strings.NewReplacer(".", "_", "#", "_", "*", "_").Replace(strings.TrimSpace(storeID))
 	if len(key) <= MaxShortString {
 		return key
 	}

@@ -45,3 +45,15 @@ func TestStatusRoutingKeyFitsAShortString(t *testing.T) {
 		t.Errorf("short key %q", k)
 	}
 }
+
+// The worker routes a status by its store_id trimmed (handlers read the
+// header with strings.TrimSpace): a store id written with white space
+// (' S1', 'S1 ') names the same routing key, so that a status queue bound
+// for it (ops publish --wait, ops tail --store) gets the store's events.
+func TestStatusRoutingKeyTrimsTheStoreID(t *testing.T) {
+	for _, id := range []string{" S1", "S1 ", "\tS1\n"} {
+		if got, want := broker.StatusRoutingKey(id), broker.StatusRoutingKey("S1"); got != want {
+			t.Errorf("StatusRoutingKey(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

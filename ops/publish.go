@@ -70,8 +70,7 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 	defer ch.Close()
 	var statuses <-chan amqp.Delivery
 	if o.Wait > 0 {
-		// The worker reads store_id trimmed and routes the status by that.
-		if statuses, err = statusQueue(ch, broker.StatusRoutingKey(strings.TrimSpace(o.StoreID))); err != nil {
+		if statuses, err = statusQueue(ch, broker.StatusRoutingKey(o.StoreID)); err != nil {
 			return err
 		}
 	}
