@@ -86,3 +86,32 @@ func TestRetailOPSBodyOfInvalidUTF8IsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRetailOPSLoneSurrogateIsRefused: encoding/json reads a lone
+// surrogate escape (\ud800, \udbff) as U+FFFD without a word, as it reads
+// invalid UTF-8 (TestRetailOPSBodyOfInvalidUTF8IsRefused): order ids
+// "48\ud80097" and "48\udbff97" (two orders to the sender) would become
+// one order "48\uFFFD97" and one requestId. Nothing is published.
+func TestRetailOPSLoneSurrogateIsRefused(t *testing.T) {
+	for _, order := range []string{`48\ud80097`, `48\udbff97`} {
+		pub := &recPub{}
+		s, err := New(testConfig(), pub, nil, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := bytes.Replace(seed(t), []byte(`"id": 4897`), []byte(`"id": "`+order+`"`), 1)
+		r := httptest.NewRequest(http.MethodPost, "/orders", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+testRetailOPSKey)
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, r)
+		resp := decodeEvents(t, w.Body.Bytes())
+		for _, m := range pub.msgs {
+			req, _ := messages.DecodeSettlementRequest(m.Payload)
+			t.Errorf("order %s: published %s (answer %d %+v): OrderId %q", order, m.UUID, w.Code, resp, req.OrderID())
+		}
+		if w.Code != http.StatusBadRequest || len(resp.Events) == 0 {
+			t.Errorf("order %s: answer %d %+v, want 400 with an error event", order, w.Code, resp)
+		}
+	}
+}

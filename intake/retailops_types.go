@@ -132,6 +132,14 @@ func (f *flexScalar) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
+		if strings.ContainsRune(s, utf8.RuneError) {
+			// A lone surrogate escape (\ud800, \udbff) is read as U+FFFD
+			// without a word, as invalid UTF-8 is (decodeEnvelope): two
+			// ids that differ there would name one order and derive one
+			// requestId. Refused as messages.DecodeSettlementRequestJSON
+			// refuses it.
+			return fmt.Errorf("a string holds U+FFFD or a lone surrogate escape, which cannot be told apart")
+		}
 		f.Text, f.Set = s, true
 	case b[0] == '{' || b[0] == '[':
 		return fmt.Errorf("expected a string or number, got %s", map[byte]string{'{': "an object", '[': "an array"}[b[0]])
