@@ -251,28 +251,21 @@ var sqliteForcedPragmas = []string{"journal_mode", "synchronous", "foreign_keys"
 var sqlitePragma = regexp.MustCompile(`^\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(\s*[A-Za-z0-9_.+\-'" ]*\)|=\s*[A-Za-z0-9_.+\-'" ]*)?\s*$`)
 
 // dsnPragmas are the _pragma values of a DSN the store keeps: each checked
-// (sqlitePragma), those naming a forced pragma dropped.
-func dsnPragmas(values []string) ([]string, error) {
-	var out []string
+// (sqlitePragma), those naming a forced pragma dropped; named holds the
+// names of those kept, in lower case.
+func dsnPragmas(values []string) (out []string, named map[string]bool, err error) {
+	named = map[string]bool{}
 	for _, p := range values {
 		m := sqlitePragma.FindStringSubmatch(p)
 		if m == nil {
-			return nil, fmt.Errorf("_pragma %q: want one pragma, name(value) or name=value, without ';'", p)
+			return nil, nil, fmt.Errorf("_pragma %q: want one pragma, name(value) or name=value, without ';'", p)
 		}
-		if !slices.Contains(sqliteForcedPragmas, strings.ToLower(m[1])) {
+		if name := strings.ToLower(m[1]); !slices.Contains(sqliteForcedPragmas, name) {
 			out = append(out, p)
+			named[name] = true
 		}
 	}
-	return out, nil
-}
-
-// namesPragma reports whether a checked _pragma value (dsnPragmas) sets
-// the pragma name.
-func namesPragma(name string) func(string) bool {
-	return func(p string) bool {
-		m := sqlitePragma.FindStringSubmatch(p)
-		return m != nil && strings.EqualFold(m[1], name)
-	}
+	return out, named, nil
 }
 
 // sqliteReaders is the size of SQLite's read-only pool.
@@ -301,12 +294,12 @@ func sqliteDSN(rest string, busyTimeout time.Duration, readOnly bool) (path, dri
 			q.Del(k)
 		}
 	}
-	pragmas, err := dsnPragmas(q["_pragma"])
+	pragmas, named, err := dsnPragmas(q["_pragma"])
 	if err != nil {
 		return "", "", err
 	}
 	q.Del("_pragma")
-	if !slices.ContainsFunc(pragmas, namesPragma("temp_store")) {
+	if !named["temp_store"] {
 		// Savepoints' statement journals (one per write of a group commit,
 		// sqliteWriter) spill past 64 KiB into a temporary file: in memory,
 		// they cost no write(2). Nothing durable is kept there.
