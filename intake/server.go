@@ -115,7 +115,6 @@ func (s *Server) Listen() (net.Listener, error) {
 // RunOn serves on ln until ctx is cancelled, then shuts down gracefully
 // within cfg.ShutdownTimeout, as Run does.
 func (s *Server) RunOn(ctx context.Context, ln net.Listener) error {
-	var err error
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ln) }()
 	select {
@@ -125,7 +124,7 @@ func (s *Server) RunOn(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	err = s.Shutdown(sctx)
+	err := s.Shutdown(sctx)
 	if serr := <-errc; serr != nil {
 		err = errors.Join(err, serr)
 	}
