@@ -279,8 +279,9 @@ func republication(d amqp.Delivery) amqp.Publishing {
 			headers[k] = v
 		}
 	}
-	headers[HeaderReadyAt] = ReadyAt(time.Now()) // the replayed copy is ready now
-	headers[HeaderReplayed] = time.Now().UTC().Format(time.RFC3339)
+	now := time.Now()
+	headers[HeaderReadyAt] = ReadyAt(now) // the replayed copy is ready now
+	headers[HeaderReplayed] = now.UTC().Format(time.RFC3339)
 	return amqp.Publishing{
 		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,
