@@ -115,9 +115,9 @@ func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome
 
 // Poll re-checks a settlement left Pending: a refund still processing is
 // read with GET /v1/refund/{id}. Without a refund id (or if Frisbii does
-// not know it), and for debits, the call is repeated with the same
-// idempotency key, which answers its current result without moving money
-// twice.
+// not know it: error 107, or 8 before its read model holds the refund),
+// and for debits, the call is repeated with the same idempotency key,
+// which answers its current result without moving money twice.
 func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
 	const op = "refund read"
 	if req == nil {
@@ -135,15 +135,27 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	if eb, ok := parseError(r); ok && eb.Code == codeRefundNotFound {
+	if eb, ok := parseError(r); ok && (eb.Code == codeRefundNotFound || eb.Code == codeNotFound) {
 		return c.submit(ctx, req, true)
 	}
 	if r.status != http.StatusOK {
-		return providers.Outcome{}, c.failure(op, r)
+		return providers.Outcome{}, readFailure(c.failure(op, r))
 	}
 	var rf refund
 	if err := decode(r, &rf); err != nil {
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund read: "+err.Error(), nil)
 	}
 	return c.refundOutcome(handle, req.RequestID, rf)
+}
+
+// readFailure classifies a refund read's error answer: a read refused is
+// no verdict on the refund, which may be processing and refund later, so a
+// Permanent class becomes Unresolved (parked for a person), never R.
+func readFailure(err error) error {
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Class == providers.Permanent {
+		return &providers.Error{Class: providers.Unresolved, Code: pe.Code, Err: pe.Err,
+			Reason: pe.Reason + "; the refund's read was refused, not the refund, which may still be processing: check it in the Frisbii admin before deciding S or R"}
+	}
+	return err
 }

@@ -10,6 +10,7 @@ const (
 	CodeInvalidRequest      = 1   // 400 malformed body or parameter
 	CodeInternalError       = 2   // 500 injected failures
 	CodeNotAuthenticated    = 6   // 401 missing or wrong private key
+	CodeNotFound            = 8   // 404 "Not found" (answered by the error_next fault)
 	CodeInvoiceCancelled    = 29  // 400 "Invoice already cancelled"
 	CodeInvoiceNotFound     = 31  // 404 "Invoice not found" (charge = invoice)
 	CodeInvoiceNotSettled   = 64  // 400 refund of a charge with nothing settled
@@ -28,6 +29,7 @@ var errorTexts = map[int]string{
 	CodeInvalidRequest:      "Invalid request",
 	CodeInternalError:       "Internal error",
 	CodeNotAuthenticated:    "Not authenticated",
+	CodeNotFound:            "Not found",
 	CodeInvoiceCancelled:    "Invoice already cancelled",
 	CodeInvoiceNotFound:     "Invoice not found",
 	CodeInvoiceNotSettled:   "Invoice not settled",
@@ -46,6 +48,7 @@ var codeStatus = map[int]int{
 	CodeInvalidRequest:   http.StatusBadRequest,
 	CodeInternalError:    http.StatusInternalServerError,
 	CodeNotAuthenticated: http.StatusUnauthorized,
+	CodeNotFound:         http.StatusNotFound,
 	CodeInvoiceNotFound:  http.StatusNotFound,
 	CodeConcurrentUpdate: http.StatusConflict,
 	CodeRefundNotFound:   http.StatusNotFound,

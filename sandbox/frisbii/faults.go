@@ -1,6 +1,10 @@
 package frisbii
 
-import "github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
+import (
+	"fmt"
+
+	"github.com/settlement-worker/settlement-worker/sandbox/internal/kit"
+)
 
 // Endpoint names a sandbox endpoint for fault injection and counters.
 type Endpoint string
@@ -57,6 +61,13 @@ type Faults struct {
 	LatePerMille int `json:"late_per_mille,omitempty"`
 	HangPerMille int `json:"hang_per_mille,omitempty"`
 	DropPerMille int `json:"drop_per_mille,omitempty"`
+	// ErrorNext makes the next N calls answer Frisbii's error ErrorCode
+	// (with its HTTP status, 404 for 8 "Not found") without acting, as
+	// Frisbii may while an object is being processed or before its read
+	// model holds it. Consumed before the other knobs, which such a call leaves as they are.
+	ErrorNext int `json:"error_next,omitempty"`
+	// ErrorCode is the code of ErrorNext answers (default 8 "Not found").
+	ErrorCode int `json:"error_code,omitempty"`
 }
 
 // FaultsRequest is the body of PUT {prefix}/_sandbox/faults: Faults for an
@@ -76,7 +87,28 @@ type FaultsState struct {
 }
 
 // Validate checks the knobs.
-func (f Faults) Validate() error { return f.knobs().Validate(false) }
+func (f Faults) Validate() error {
+	if f.ErrorNext < 0 {
+		return fmt.Errorf("faults: error_next must not be negative")
+	}
+	if _, ok := errorTexts[f.ErrorCode]; f.ErrorCode != 0 && !ok {
+		return fmt.Errorf("faults: error_code %d is not a code the sandbox knows", f.ErrorCode)
+	}
+	return f.knobs().Validate(false)
+}
+
+// scriptedError consumes one ErrorNext; nil when none is left.
+func (f *Faults) scriptedError() *apiError {
+	if f.ErrorNext <= 0 {
+		return nil
+	}
+	f.ErrorNext--
+	code := f.ErrorCode
+	if code == 0 {
+		code = CodeNotFound
+	}
+	return newAPIError(code, "injected by the frisbii sandbox (error_next)")
+}
 
 // knobs is the view of f's shared knobs that kit plans and validates.
 func (f *Faults) knobs() kit.Knobs {

@@ -50,6 +50,11 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) *ap
 		return nil
 	}
 	s.mu.Lock()
+	if scripted := s.faults.Of(ep).scriptedError(); scripted != nil {
+		s.mu.Unlock()
+		s.writeError(c, scripted)
+		return nil
+	}
 	c.plan = s.faults.Of(ep).plan(s.rng.IntN(1000))
 	ec := s.countersLocked(ep)
 	c.plan.Count(&ec.Hung, &ec.Failed5xx, nil)
