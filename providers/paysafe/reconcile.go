@@ -18,14 +18,26 @@ import (
 // the attempt was sent: Paysafe may commit late). An ambiguous lookup
 // (several transactions with the merchantRefNum, or one of another amount)
 // is Unresolved, see lookup. Lookup failures are transient: they never
-// refuse a request.
+// refuse a request; nor does a request refused now (unresolvedTarget).
 func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
 	t, err := c.baseTarget(req, c.recordedAccount)
 	if err != nil {
-		return providers.Outcome{}, false, err
+		return providers.Outcome{}, false, unresolvedTarget(err)
 	}
 	t.parent = parentOf(req, t.kind)
 	return c.lookup(ctx, t)
+}
+
+// unresolvedTarget classifies a request Reconcile cannot map (a currency
+// PAYSAFE_CURRENCIES refuses since the call was sent): Reconcile follows a
+// call that may have moved money, so a Permanent refusal of the request is
+// never an R of that money: Unresolved, parked for a person.
+func unresolvedTarget(err error) error {
+	if providers.ClassOf(err) != providers.Permanent {
+		return err
+	}
+	return providers.UnresolvedError("", "paysafe reconcile: "+providers.ReasonOf(err)+
+		"; an earlier call of this request may have moved money: check it at Paysafe (merchantRefNum = requestId), then settle the request by hand", err)
 }
 
 // parentOf is the authorization or settlement id the request names or an
