@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"provider", "handler"})
 	m.swept = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "settlement_swept_total",
-		Help: "Settlements the sweeper acted on past their state's deadline, by provider, state and action (parked, relayed, resumed; unreadable: skipped, its sealed body cannot be opened).",
+		Help: "Settlements the sweeper acted on past their state's deadline, by provider, state and action (parked, relayed, resumed; unreadable: skipped, its sealed body cannot be opened; unrelayed: a status event the broker refused to relay).",
 	}, []string{"provider", "state", "action"})
 	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept)
 	return m
@@ -72,6 +72,10 @@ func (m *Metrics) Init(providers []string) {
 		m.swept.WithLabelValues(p, string(store.StateAcknowledged), "parked")
 		m.swept.WithLabelValues(p, string(store.StateAcknowledged), "unreadable")
 		m.swept.WithLabelValues(p, "", "unreadable") // status events
+		for _, s := range []store.State{store.StateSettled, store.StateRefused} {
+			m.swept.WithLabelValues(p, string(s), "relayed")
+			m.swept.WithLabelValues(p, string(s), "unrelayed")
+		}
 	}
 }
 

@@ -201,7 +201,10 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			// The broker refused this one message (no queue bound for its
 			// store, a full queue): the others are relayed all the same,
 			// and it is tried again next round.
+			// Counted (action "unrelayed", alert SettlementStatusNotRelayed):
+			// one refused for good waits unseen otherwise.
 			refused = append(refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
+			w.Metrics.sweptOne(s.Provider, string(s.State), "unrelayed")
 			continue
 		}
 		if err != nil {
