@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
@@ -63,5 +64,66 @@ func TestRelayRefusedEventIsCountedForAnAlert(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(w.Metrics.swept.WithLabelValues("prov", string(store.StateSettled), "unrelayed")); v != 2 {
 		t.Errorf("settlement_swept_total{action=\"unrelayed\"} = %v after two rounds refused, want 2: the verdict waits unseen by any alert", v)
+	}
+}
+
+// The relay read the oldest Batch events of the outbox each round; events
+// the broker refuses for good stay there, oldest first, so Batch of them
+// (a store's verdicts while no queue is bound for it) filled every round's
+// read, and every verdict recorded after them — of stores whose queue is
+// bound — was never relayed: the order systems waited forever for verdicts
+// nothing stopped. Here Batch is 1 (500 in a worker): STORE2's refused
+// event must not hold back STORE1's (real broker, judged from the bound
+// status queue).
+func TestRelayBatchFullOfRefusedEventsDoesNotHoldBackTheOthers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	u := testenv.AMQPURL(t)
+	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	conn, err := pub.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Second},
+		StatusQueues: []broker.StatusQueue{{Name: statusQueue, BindingKey: broker.StatusRoutingKey("STORE1")}}}
+	if err := top.Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	cconn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cconn.Close() })
+	ch, err := cconn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueuePurge(statusQueue, false); err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, newScripted("prov", providers.Facts{Idempotent: true}))
+	r.pub.failStatus = true
+	for _, m := range []struct{ id, store string }{{"req-a", "STORE2"}, {"req-b", "STORE1"}} {
+		if err := r.h.HandleSafely(requestMsg(t, m.id, messages.SettlementDebit, map[string]string{HeaderStoreID: m.store})); err == nil {
+			t.Fatalf("%s: Handle succeeded although its status could not be published", m.id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	w := r.sweeper(time.Minute)
+	w.Pub = pub
+	w.Batch = 1
+	for round := 1; round <= 3; round++ {
+		_, _ = w.Sweep(ctx)
+	}
+	d, ok, err := ch.Get(statusQueue, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || d.Headers[HeaderRequestID] != "req-b" {
+		t.Fatalf("STORE1's verdict was not relayed after three rounds (got %v): a batch of refused events ahead of it holds back the outbox", ok)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -23,7 +24,8 @@ import (
 //     confirmed as published (a crash between the terminal commit and the
 //     publish whose message is gone) are published again, with their
 //     recorded message_id; one the broker refuses (unroutable, nacked)
-//     is tried again next round and does not hold back the others;
+//     is tried again next round and does not hold back the others (the
+//     next round reads as many more events as were left behind);
 //  2. parks settlements acknowledged by an asynchronous provider (Radial)
 //     that got no verdict within the provider's Facts.StatusDeadline: the
 //     settlement gets a parked reason and a copy of its request goes to the
@@ -76,6 +78,12 @@ type Sweeper struct {
 	Metrics *Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// held is how many events the last relay left in the outbox for good
+	// (refused by the broker, not valid documents): they are the oldest,
+	// so the next relay reads that many more than its batch, or they
+	// would fill every batch and hold back the events behind them.
+	held atomic.Int64
 }
 
 // SweepReport counts what one round did.
@@ -173,11 +181,13 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			w.Log.Warn().Err(err).Msg("queued publish marks could not be written; their events will be relayed again")
 		}
 	}
-	evs, err := w.Store.Unpublished(ctx, now.Add(-w.OutboxAfter), w.batch())
+	evs, err := w.Store.Unpublished(ctx, now.Add(-w.OutboxAfter), w.batch()+int(w.held.Load()))
 	if err := w.skipUnreadable("relay", err); err != nil {
 		return err
 	}
 	var refused []error
+	held := 0
+	defer func() { w.held.Store(int64(held)) }()
 	for _, ev := range evs {
 		s, err := w.Store.Get(ctx, ev.Key)
 		if errors.Is(err, store.ErrUnreadable) {
@@ -192,6 +202,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 		if errors.As(err, &invalid) {
 			// Recorded by a version that did not check its statuses: it is
 			// never published; the settlement is marked for a person.
+			held++
 			if err := w.markInvalid(ctx, s, invalid); err != nil {
 				return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 			}
@@ -204,6 +215,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			// Counted (action "unrelayed", alert SettlementStatusNotRelayed):
 			// one refused for good waits unseen otherwise.
 			refused = append(refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
+			held++
 			w.Metrics.sweptOne(s.Provider, string(s.State), "unrelayed")
 			continue
 		}
