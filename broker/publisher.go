@@ -19,10 +19,15 @@ var ErrUnroutable = errors.New("broker returned the message as unroutable")
 // ErrNacked is returned when the broker refused a message (basic.nack).
 var ErrNacked = errors.New("broker did not confirm the message")
 
+// ErrUnsendable is returned for a message the publisher does not send: a
+// name or property above AMQP's short string (MaxShortString).
+var ErrUnsendable = errors.New("not sent")
+
 // IsMessageRefused reports whether err is the broker refusing one message
-// (ErrUnroutable, ErrNacked) on a channel and connection that still work.
+// (ErrUnroutable, ErrNacked) on a channel and connection that still work,
+// or the publisher refusing to send it (ErrUnsendable).
 func IsMessageRefused(err error) bool {
-	return errors.Is(err, ErrUnroutable) || errors.Is(err, ErrNacked)
+	return errors.Is(err, ErrUnroutable) || errors.Is(err, ErrNacked) || errors.Is(err, ErrUnsendable)
 }
 
 // Publisher publishes with publisher confirms and the mandatory flag: Publish
@@ -125,7 +130,7 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 	for _, f := range []struct{ name, v string }{{"exchange", exchange}, {"routing key", key}, {"message_id", pub.MessageId},
 		{"correlation_id", pub.CorrelationId}, {"type", pub.Type}, {"app_id", pub.AppId}, {"reply_to", pub.ReplyTo}, {"content_type", pub.ContentType}} {
 		if len(f.v) > MaxShortString {
-			return fmt.Errorf("publish message %s: its %s is %d bytes, above AMQP's %d: not sent", msg.UUID, f.name, len(f.v), MaxShortString)
+			return fmt.Errorf("publish message %s: its %s is %d bytes, above AMQP's %d: %w", msg.UUID, f.name, len(f.v), MaxShortString, ErrUnsendable)
 		}
 	}
 	select {

@@ -249,6 +249,7 @@ func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *
 // parkOverdue parks acknowledged settlements past their provider's
 // status deadline, reading each enabled provider's own (Store.Stale).
 func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepReport) error {
+	var refused []error
 	for name, p := range w.Providers {
 		deadline := providers.FactsOf(p).StatusDeadline
 		if deadline <= 0 {
@@ -256,19 +257,27 @@ func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepRepo
 		}
 		stale, err := w.Store.Stale(ctx, []string{name}, []store.State{store.StateAcknowledged}, now.Add(-deadline), w.batch())
 		if err := w.skipUnreadable("park", err); err != nil {
-			return err
+			return errors.Join(append(refused, err)...)
 		}
 		for _, s := range stale {
 			reason := fmt.Sprintf("%s acknowledged this settlement at %s but sent no status within %s: ask %s for its status; "+
 				"it is never submitted again (replaying it only clears this parking, and a late status is still applied)",
 				name, s.UpdatedAt.Format(time.RFC3339), deadline, name)
 			if err := w.parkStored(ctx, s, reason); err != nil {
-				return err
+				if broker.IsMessageRefused(err) {
+					// This one copy (a header the publisher cannot send):
+					// the others are parked all the same. It stays the
+					// oldest acknowledged (SettlementAcknowledgedStuck)
+					// and is tried again next round.
+					refused = append(refused, fmt.Errorf("park %s: %w", s.RequestID, err))
+					continue
+				}
+				return errors.Join(append(refused, err)...)
 			}
 			rep.Parked++
 		}
 	}
-	return nil
+	return errors.Join(refused...)
 }
 
 // resume republishes the requests of settlements stuck in flight.

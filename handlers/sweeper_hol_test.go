@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// parkOverdue returned at the first settlement whose parked copy could not
+// be published, and that settlement, never recorded as parked, stayed the
+// oldest acknowledged one: round after round every settlement behind it
+// (and, in map order, of the providers after it) went past its status
+// deadline unparked, with no parked copy to list or replay. Here the
+// oldest came with an amqp_content_type header of 300 bytes (no
+// content_type property: the Marshaler reads the header for it), which
+// the publisher refuses to send as a property; the settlement behind it
+// must be parked all the same (real broker, judged from the parked queue).
+func TestParkOverdueGoesOnPastASettlementItCannotPark(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const prov = "holpark8"
+	u := testenv.AMQPURL(t)
+	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	conn, err := pub.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
+	if err := top.Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	cconn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cconn.Close() })
+	ch, err := cconn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueuePurge(broker.ParkedQueue(prov), false); err != nil {
+		t.Fatal(err)
+	}
+	p := newScripted(prov, providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
+	p.accept = true
+	r := newRig(t, p)
+	bad := requestMsg(t, "req-bad", messages.SettlementDebit, nil)
+	bad.Metadata.Set(broker.MetaContentType, "application/xml; x="+strings.Repeat("a", 300))
+	r.deliver(t, bad)
+	time.Sleep(5 * time.Millisecond)
+	r.deliver(t, requestMsg(t, "req-good", messages.SettlementDebit, nil))
+	r.pub.take()
+	if s := r.get(t, "req-bad"); s.State != "acknowledged" {
+		t.Fatalf("req-bad is %s, want acknowledged", s.State)
+	}
+	w := r.sweeper(2 * time.Hour)
+	w.Pub = pub
+	for round := 1; round <= 2; round++ {
+		_, _ = w.Sweep(ctx)
+	}
+	if s := r.get(t, "req-good"); s.ParkedReason == "" {
+		t.Errorf("req-good is past its status deadline but not parked after two rounds: the settlement ahead of it, whose parked copy cannot be sent, holds it back")
+	}
+	d, ok, err := ch.Get(broker.ParkedQueue(prov), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !strings.Contains(string(d.Body), "req-good") {
+		t.Errorf("parked queue: got %v %q, want req-good's parked copy", ok, d.Body)
+	}
+}
