@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"provider", "handler"})
 	m.swept = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "settlement_swept_total",
-		Help: "Settlements the sweeper acted on past their state's deadline, by provider, state and action (parked, relayed, resumed; unreadable: skipped, its sealed body cannot be opened; unrelayed: a status event the broker refused to relay).",
+		Help: "Settlements the sweeper acted on past their state's deadline, by provider, state and action (parked, relayed, resumed; unreadable: skipped, its sealed body cannot be opened; unrelayed: a status event the broker refused to relay; unresumed: a stuck settlement whose request could not be republished).",
 	}, []string{"provider", "state", "action"})
 	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept)
 	return m
@@ -68,6 +68,7 @@ func (m *Metrics) Init(providers []string) {
 			m.swept.WithLabelValues(p, string(s), "resumed")
 			m.swept.WithLabelValues(p, string(s), "parked")
 			m.swept.WithLabelValues(p, string(s), "unreadable")
+			m.swept.WithLabelValues(p, string(s), "unresumed")
 		}
 		m.swept.WithLabelValues(p, string(store.StateAcknowledged), "parked")
 		m.swept.WithLabelValues(p, string(store.StateAcknowledged), "unreadable")

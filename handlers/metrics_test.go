@@ -18,7 +18,7 @@ func TestMetricsInit(t *testing.T) {
 		"settlement_outcomes_total":       2 * len(Outcomes),
 		"settlement_retries_total":        2,
 		"settlement_handler_panics_total": 2 * 2,
-		"settlement_swept_total":          2 * (3*len(inFlight) + 3 + 4), // resumed, parked, unreadable; acknowledged parked, unreadable; events unreadable; settled and refused relayed, unrelayed
+		"settlement_swept_total":          2 * (4*len(inFlight) + 3 + 4), // resumed, parked, unreadable, unresumed; acknowledged parked, unreadable; events unreadable; settled and refused relayed, unrelayed
 	}
 	for name, want := range counts {
 		if n := testutil.CollectAndCount(reg, name); n != want {

@@ -292,6 +292,7 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 	if err := w.skipUnreadable("resume", err); err != nil {
 		return err
 	}
+	var refused []error
 	for _, s := range stale {
 		// Recorded first: the history shows it, and the next round leaves
 		// the settlement alone for another StuckAfter.
@@ -306,14 +307,21 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 		msg.Metadata.Set(HeaderSwept, "true")
 		msg.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now()))
 		if err := w.Pub.Publish(ctx, "", broker.RequestQueue(s.Provider), msg); err != nil {
-			return fmt.Errorf("resume %s: %w", s.RequestID, err)
+			// Counted (alert SettlementNotResumed): its note restarted its
+			// age, so SettlementInFlightStuck does not see it.
+			w.Metrics.sweptOne(s.Provider, string(s.State), "unresumed")
+			if broker.IsMessageRefused(err) {
+				refused = append(refused, fmt.Errorf("resume %s: %w", s.RequestID, err))
+				continue
+			}
+			return errors.Join(append(refused, fmt.Errorf("resume %s: %w", s.RequestID, err))...)
 		}
 		rep.Resumed++
 		w.Metrics.sweptOne(s.Provider, string(s.State), "resumed")
 		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("state", string(s.State)).
 			Time("updated_at", s.UpdatedAt).Msg("settlement made no progress past its deadline: request republished to resume it")
 	}
-	return nil
+	return errors.Join(refused...)
 }
 
 // parkStored puts a copy of the settlement's request in the provider's

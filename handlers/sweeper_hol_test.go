@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
@@ -80,5 +82,75 @@ func TestParkOverdueGoesOnPastASettlementItCannotPark(t *testing.T) {
 	}
 	if !ok || !strings.Contains(string(d.Body), "req-good") {
 		t.Errorf("parked queue: got %v %q, want req-good's parked copy", ok, d.Body)
+	}
+}
+
+// A settlement stuck in flight whose resumed request could not be sent
+// (here an amqp_content_type header of 300 bytes, refused by the publisher
+// as a property) stopped the round's resume step, and waited forever in
+// silence: the sweeper records its note before publishing, which restarts
+// the age SettlementInFlightStuck reads (so it never stays past 1h for
+// 15m), and only a published resume was counted (SettlementResumedBySweeper).
+// Each failed resume must be counted (action "unresumed", alert
+// SettlementNotResumed) and the settlements behind it resumed the same
+// round (real broker, judged from the request queue).
+func TestResumeThatCannotBeSentIsCountedAndDoesNotStopTheOthers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const prov = "holres8"
+	u := testenv.AMQPURL(t)
+	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	conn, err := pub.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
+	if err := top.Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	cconn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cconn.Close() })
+	ch, err := cconn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueuePurge(broker.RequestQueue(prov), false); err != nil {
+		t.Fatal(err)
+	}
+	p := newScripted(prov, providers.Facts{})
+	p.settleErrs = []error{providers.NotSentError("503", "busy", nil), providers.NotSentError("503", "busy", nil)}
+	r := newRig(t, p)
+	bad := requestMsg(t, "req-bad", messages.SettlementDebit, nil)
+	bad.Metadata.Set(broker.MetaContentType, "application/xml; x="+strings.Repeat("a", 300))
+	r.deliver(t, bad)
+	time.Sleep(5 * time.Millisecond)
+	r.deliver(t, requestMsg(t, "req-good", messages.SettlementDebit, nil))
+	r.pub.take() // the retry messages are lost
+	w := r.sweeper(2 * time.Minute)
+	w.Pub = pub
+	w.Metrics = NewMetrics(prometheus.NewRegistry())
+	rep, err := w.Sweep(ctx)
+	if err == nil {
+		t.Errorf("the failed resume was not reported")
+	}
+	if rep.Resumed != 1 {
+		t.Errorf("resumed %d in the round, want 1 (req-good): the settlement ahead of it, whose request cannot be sent, stops the step", rep.Resumed)
+	}
+	if v := testutil.ToFloat64(w.Metrics.swept.WithLabelValues(prov, string(r.get(t, "req-bad").State), "unresumed")); v != 1 {
+		t.Errorf("settlement_swept_total{action=\"unresumed\"} = %v, want 1: the settlement waits in flight unseen by any alert", v)
+	}
+	d, ok, err := ch.Get(broker.RequestQueue(prov), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !strings.Contains(string(d.Body), "req-good") {
+		t.Errorf("request queue: got %v %q, want req-good's resumed request", ok, d.Body)
 	}
 }
