@@ -86,6 +86,13 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 	return p, nil
 }
 
+// deliveryKeys are the metadata keys Unmarshal fills from the delivery's
+// properties and envelope, never from its headers.
+var deliveryKeys = map[string]bool{
+	MetaContentType: true, MetaMessageID: true, MetaCorrelationID: true, MetaType: true, MetaTimestamp: true,
+	MetaAppID: true, MetaReplyTo: true, MetaRedelivered: true, MetaRoutingKey: true, MetaExchange: true,
+}
+
 // ErrNoDelivery is Unmarshal's answer to the zero delivery a closed
 // delivery channel yields.
 var ErrNoDelivery = errors.New("no delivery: the consumer was cancelled by the broker or its channel closed")
@@ -111,7 +118,11 @@ func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	}
 	msg := message.NewMessage(id, d.Body)
 	for k, v := range d.Headers {
-		if strings.HasPrefix(k, "_watermill_") {
+		if strings.HasPrefix(k, "_watermill_") || deliveryKeys[k] {
+			// A header spelled like a property's key is not that
+			// property: taken for it, it became one on every copy the
+			// worker republishes (a 300-byte amqp_type made each retry
+			// and park copy unsendable).
 			continue
 		}
 		msg.Metadata.Set(k, Stringify(v))

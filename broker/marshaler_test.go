@@ -466,3 +466,39 @@ func TestStringifyFromTheWire(t *testing.T) {
 		t.Errorf("header dec: metadata = %q, want a decimal equal to 1.50", m.Metadata.Get("dec"))
 	}
 }
+
+// A header spelled like one of the marshaler's property keys
+// (amqp_type, amqp_content_type, ...) is not a property: read as one, it
+// became one on every copy the worker republishes (retry, park, sweep),
+// and a value above AMQP's 255-byte short string made each such copy
+// unsendable, so a request that needed a retry or a park could get
+// neither. The header is not taken for the property.
+func TestMarshalerHeaderSpelledLikeAPropertyIsNotOne(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	for _, k := range []string{broker.MetaContentType, broker.MetaMessageID, broker.MetaCorrelationID, broker.MetaType,
+		broker.MetaAppID, broker.MetaReplyTo, broker.MetaTimestamp} {
+		t.Run(k, func(t *testing.T) {
+			d := amqp.Delivery{MessageId: "m-1", ContentType: "application/xml", Body: []byte("x"), Headers: amqp.Table{k: long}}
+			m, err := broker.Marshaler{}.Unmarshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Metadata.Get(k) == long {
+				t.Errorf("the header %s was read as the property", k)
+			}
+			p, err := broker.Marshaler{}.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, v := range map[string]string{"content type": p.ContentType, "message id": p.MessageId, "correlation id": p.CorrelationId,
+				"type": p.Type, "app id": p.AppId, "reply to": p.ReplyTo} {
+				if len(v) > broker.MaxShortString {
+					t.Errorf("republished %s is %d bytes, above AMQP's short string", name, len(v))
+				}
+			}
+			if p.ContentType != "application/xml" || p.MessageId != "m-1" {
+				t.Errorf("properties changed: content type %q, message id %q", p.ContentType, p.MessageId)
+			}
+		})
+	}
+}
