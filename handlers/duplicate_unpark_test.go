@@ -51,3 +51,38 @@ func TestDuplicateFromTheOrderSystemDoesNotUnpark(t *testing.T) {
 	}
 	only(t, r.pub.take(), retryQ(r))
 }
+
+// The delivery that parks a settlement records the parking, then publishes
+// its parked copy. When that publish fails (the broker restarting, the
+// worker killed in between), the delivery is handed back and comes again,
+// redelivered; it must not then stop silently at the recorded parking,
+// which would leave the settlement parked with nothing in the parked
+// queue to list, count or replay (make chaos: "lost", no event, not
+// parked). A redelivery of a parked settlement parks its copy again.
+func TestRedeliveryOfAParkedSettlementParksItsCopy(t *testing.T) {
+	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
+	r := newRig(t, p.scripted)
+	r.h.Provider = p
+	r.h.PendingDeadline = 1500 * time.Millisecond
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	poll := only(t, r.pub.take(), retryQ(r))
+	time.Sleep(r.h.PendingDeadline + 1100*time.Millisecond)
+	r.deliver(t, poll)
+	only(t, r.pub.take(), broker.ParkedQueue("prov")) // this copy is taken as lost: its publish "failed"
+	parked := r.get(t, "req-1")
+	if parked.ParkedReason == "" {
+		t.Fatalf("not parked past PENDING_DEADLINE (%s)", parked.State)
+	}
+	polls := p.polls
+
+	again := copyMessage(poll)
+	again.Metadata.Set(broker.MetaRedelivered, "true")
+	r.deliver(t, again)
+	cp := only(t, r.pub.take(), broker.ParkedQueue("prov"))
+	if got := cp.Metadata.Get(HeaderParkedReason); got != parked.ParkedReason {
+		t.Errorf("parked copy's reason %q, want the recorded %q", got, parked.ParkedReason)
+	}
+	if s := r.get(t, "req-1"); s.ParkedReason != parked.ParkedReason || p.polls != polls {
+		t.Errorf("the redelivery changed the parked settlement: reason %q, polls %d → %d", s.ParkedReason, polls, p.polls)
+	}
+}

@@ -302,6 +302,14 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		// poll or retry copy of another loop of this request (a duplicate
 		// ran one beside the loop that parked it), or a duplicate from the
 		// order system, stops here: the parking waits for a person.
+		if msg.Metadata.Get(broker.MetaRedelivered) == "true" {
+			// Handed back and delivered again: perhaps the very delivery
+			// that recorded the parking, whose parked copy was never
+			// published (the broker restarting, the worker killed in
+			// between). Its copy is parked again so that the parked queue
+			// holds the settlement (at worst twice), never nothing.
+			return h.park(ctx, msg, 0, s.ParkedReason, log)
+		}
 		log.Info().Str("parked_reason", truncate(s.ParkedReason, 200)).
 			Msg("parked for a person: this delivery is not a replay and changes nothing (a replay resumes the settlement)")
 		return nil
