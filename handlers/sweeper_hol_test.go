@@ -22,9 +22,10 @@ import (
 // oldest acknowledged one: round after round every settlement behind it
 // (and, in map order, of the providers after it) went past its status
 // deadline unparked, with no parked copy to list or replay. Here the
-// oldest came with an amqp_content_type header of 300 bytes (no
-// content_type property: the Marshaler reads the header for it), which
-// the publisher refuses to send as a property; the settlement behind it
+// oldest carries a content type of 300 bytes in its metadata, which the
+// publisher refuses to send as a property (a header spelled
+// amqp_content_type no longer gets there since 0fe25bb; the test stands
+// for any copy the publisher will not send); the settlement behind it
 // must be parked all the same (real broker, judged from the parked queue).
 func TestParkOverdueGoesOnPastASettlementItCannotPark(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -86,8 +87,8 @@ func TestParkOverdueGoesOnPastASettlementItCannotPark(t *testing.T) {
 }
 
 // A settlement stuck in flight whose resumed request could not be sent
-// (here an amqp_content_type header of 300 bytes, refused by the publisher
-// as a property) stopped the round's resume step, and waited forever in
+// (here a content type of 300 bytes in its metadata, refused by the
+// publisher as a property: any copy it will not send) stopped the round's resume step, and waited forever in
 // silence: the sweeper records its note before publishing, which restarts
 // the age SettlementInFlightStuck reads (so it never stays past 1h for
 // 15m), and only a published resume was counted (SettlementResumedBySweeper).
