@@ -22,7 +22,9 @@ import (
 // (Settle, Reconcile, Poll without a refund id) and a credit in another
 // currency is refused with nothing refunded: Permanent (R) on a first
 // attempt, Unresolved (parked) on a later one, whose earlier attempt an
-// older version may have sent unchecked (providers.MismatchBeforeCall).
+// older version may have sent unchecked (providers.MismatchBeforeCall), and
+// on a Poll: a credit is polled only when a refund was answered processing,
+// so one was sent, and the refusal of its repeat is no verdict on it.
 func TestCreditInAnotherCurrencyThanTheChargeIsRefusedBeforeTheRefund(t *testing.T) {
 	ctx := context.Background()
 	settle := func(c *frisbii.Client, r *providers.Request) error {
@@ -48,7 +50,7 @@ func TestCreditInAnotherCurrencyThanTheChargeIsRefusedBeforeTheRefund(t *testing
 	}{
 		{"JPY 700 on a USD charge, Settle", "USD", "700", "JPY", settle, providers.Permanent},
 		{"JPY 700 on a USD charge, Reconcile (attempt 2)", "USD", "700", "JPY", reconcile, providers.Unresolved},
-		{"JPY 700 on a USD charge, Poll", "USD", "700", "JPY", poll, providers.Permanent},
+		{"JPY 700 on a USD charge, Poll", "USD", "700", "JPY", poll, providers.Unresolved},
 		{"USD 15.00 on a JPY charge, Settle", "JPY", "15.00", "USD", settle, providers.Permanent},
 		{"KWD 1.500 on a USD charge, Settle", "USD", "1.500", "KWD", settle, providers.Permanent},
 		{"EUR 7.00 on a USD charge, Reconcile (attempt 2)", "USD", "7.00", "EUR", reconcile, providers.Unresolved},

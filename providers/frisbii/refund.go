@@ -117,15 +117,20 @@ func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome
 // read with GET /v1/refund/{id}. Without a refund id (or if Frisbii does
 // not know it: error 107, or 8 before its read model holds the refund),
 // and for debits, the call is repeated with the same idempotency key,
-// which answers its current result without moving money twice.
+// which answers its current result without moving money twice. Only the
+// refund's own record (state failed) ends a polled credit R: an error
+// answer of the read or of the repeat is no verdict (see pollFailure).
 func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
 	const op = "refund read"
 	if req == nil {
 		return providers.Outcome{}, fmt.Errorf("frisbii Poll: no request")
 	}
 	id := req.Refs[RefRefundID]
-	if id == "" || req.Type != messages.SettlementCredit {
+	if req.Type != messages.SettlementCredit {
 		return c.submit(ctx, req, true)
+	}
+	if id == "" {
+		return c.repeatRefund(ctx, req)
 	}
 	handle, err := chargeHandle(req)
 	if err != nil {
@@ -136,7 +141,7 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 		return providers.Outcome{}, err
 	}
 	if eb, ok := parseError(r); ok && (eb.Code == codeRefundNotFound || eb.Code == codeNotFound) {
-		return c.submit(ctx, req, true)
+		return c.repeatRefund(ctx, req)
 	}
 	if r.status != http.StatusOK {
 		return providers.Outcome{}, readFailure(c.failure(op, r))
@@ -152,10 +157,39 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 // no verdict on the refund, which may be processing and refund later, so a
 // Permanent class becomes Unresolved (parked for a person), never R.
 func readFailure(err error) error {
+	return noVerdict(err, "the refund's read was refused, not the refund, which may still be processing")
+}
+
+// repeatRefund repeats a polled credit's refund with its idempotency key
+// (Poll without a refund id, or whose read Frisbii answered 8 or 107). The
+// refund was created (it was answered processing), so the repeat is
+// answered its record, whose state decides; an error answer of the repeat
+// (1 for the key, 64, 65, 66, 31, 8, ...) is Frisbii refusing this call,
+// not the refund, which may still be processing and refund: pollFailure.
+func (c *Client) repeatRefund(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+	out, err := c.credit(ctx, req)
+	if err != nil {
+		return providers.Outcome{}, pollFailure(err)
+	}
+	return out, nil
+}
+
+// pollFailure classifies an error answer of the repeat of a refund left
+// processing: a Permanent class becomes Unresolved (parked for a person),
+// never R; transient errors stay transient (polled again, then parked when
+// the retries are spent).
+func pollFailure(err error) error {
+	return noVerdict(err, "Frisbii refused this repeat of a refund it had answered processing (same idempotency key), "+
+		"not the refund, which may still be processing")
+}
+
+// noVerdict turns a Permanent error into Unresolved with why (what was
+// refused) and what a person does; other classes are returned as they are.
+func noVerdict(err error, why string) error {
 	var pe *providers.Error
 	if errors.As(err, &pe) && pe.Class == providers.Permanent {
 		return &providers.Error{Class: providers.Unresolved, Code: pe.Code, Err: pe.Err,
-			Reason: pe.Reason + "; the refund's read was refused, not the refund, which may still be processing: check it in the Frisbii admin before deciding S or R"}
+			Reason: pe.Reason + "; " + why + ": check it in the Frisbii admin before deciding S or R"}
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package frisbii
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -26,5 +27,33 @@ func TestErrorNext(t *testing.T) {
 	mustCharge(t, call(t, srv, http.MethodGet, "/frisbii/v1/charge/o-1", testKey, nil))
 	if err := sb.SetFaults(EndpointCharge, Faults{ErrorNext: 1, ErrorCode: 9999}); err == nil {
 		t.Fatal("error_code 9999 accepted")
+	}
+	for code, status := range map[int]int{CodeUnauthorized: http.StatusForbidden, CodeRefundFailed: http.StatusBadRequest,
+		CodeRateLimit: http.StatusTooManyRequests, CodeConcurrencyLimit: http.StatusTooManyRequests} {
+		if err := sb.SetFaults(EndpointCharge, Faults{ErrorNext: 1, ErrorCode: code}); err != nil {
+			t.Fatal(err)
+		}
+		mustError(t, call(t, srv, http.MethodGet, "/frisbii/v1/charge/o-1", testKey, nil), status, code)
+	}
+}
+
+// TestGarbleNext: garble_next answers HTTP 200 with a truncated JSON body
+// without acting, then the endpoint answers as before.
+func TestGarbleNext(t *testing.T) {
+	sb, srv := newTestSandbox(t, Config{RandSeed: 7})
+	seed(t, sb, ChargeSeed{Handle: "o-1", Amount: 10000})
+	if err := sb.SetFaults(EndpointSettle, Faults{GarbleNext: 1}); err != nil {
+		t.Fatal(err)
+	}
+	resp := settle(t, srv, "o-1", keyed("g1", 1000))
+	if resp.status != http.StatusOK || json.Valid(resp.body) {
+		t.Fatalf("garbled answer %d %s", resp.status, resp.body)
+	}
+	if len(sb.Ledger()) != 0 {
+		t.Fatal("a garble_next answer moved money")
+	}
+	mustCharge(t, settle(t, srv, "o-1", keyed("g1", 1000)))
+	if err := sb.SetFaults(EndpointSettle, Faults{GarbleNext: -1}); err == nil {
+		t.Fatal("garble_next -1 accepted")
 	}
 }

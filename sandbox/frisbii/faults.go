@@ -68,6 +68,10 @@ type Faults struct {
 	ErrorNext int `json:"error_next,omitempty"`
 	// ErrorCode is the code of ErrorNext answers (default 8 "Not found").
 	ErrorCode int `json:"error_code,omitempty"`
+	// GarbleNext makes the next N calls answer HTTP 200 with a truncated
+	// JSON body, without acting (a proxy or a broken answer). Consumed
+	// after ErrorNext, before the other knobs.
+	GarbleNext int `json:"garble_next,omitempty"`
 }
 
 // FaultsRequest is the body of PUT {prefix}/_sandbox/faults: Faults for an
@@ -91,6 +95,9 @@ func (f Faults) Validate() error {
 	if f.ErrorNext < 0 {
 		return fmt.Errorf("faults: error_next must not be negative")
 	}
+	if f.GarbleNext < 0 {
+		return fmt.Errorf("faults: garble_next must not be negative")
+	}
 	if _, ok := errorTexts[f.ErrorCode]; f.ErrorCode != 0 && !ok {
 		return fmt.Errorf("faults: error_code %d is not a code the sandbox knows", f.ErrorCode)
 	}
@@ -108,6 +115,15 @@ func (f *Faults) scriptedError() *apiError {
 		code = CodeNotFound
 	}
 	return newAPIError(code, "injected by the frisbii sandbox (error_next)")
+}
+
+// garbled consumes one GarbleNext; false when none is left.
+func (f *Faults) garbled() bool {
+	if f.GarbleNext <= 0 {
+		return false
+	}
+	f.GarbleNext--
+	return true
 }
 
 // knobs is the view of f's shared knobs that kit plans and validates.

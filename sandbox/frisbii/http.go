@@ -55,6 +55,13 @@ func (s *Sandbox) begin(w http.ResponseWriter, r *http.Request, ep Endpoint) *ap
 		s.writeError(c, scripted)
 		return nil
 	}
+	if s.faults.Of(ep).garbled() {
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"id":"garbled by the frisbii sandbox (garble_next)","state":`))
+		return nil
+	}
 	c.plan = s.faults.Of(ep).plan(s.rng.IntN(1000))
 	ec := s.countersLocked(ep)
 	c.plan.Count(&ec.Hung, &ec.Failed5xx, nil)
