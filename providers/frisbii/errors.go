@@ -33,7 +33,7 @@ type ErrorClass struct {
 // expected for full settles ... is 'Invoice already settled' ... For a retry
 // it can be interpreted as success" (settle charge reference).
 var ErrorClasses = []ErrorClass{
-	{1, 400, "Invalid request", providers.Permanent, "the request does not fit Frisbii's rules (also: an idempotency key reused with other content); on a settle that may repeat an earlier one (attempt > 1 or Reconcile) Unresolved: the key's first use may have moved this request's money (parked for a person)"},
+	{1, 400, "Invalid request", providers.Permanent, "the request does not fit Frisbii's rules (also: an idempotency key reused with other content); on a settle or refund that may repeat an earlier one (attempt > 1, Reconcile or Poll) Unresolved: the key's first use may have moved this request's money (parked for a person)"},
 	{2, 500, "Internal error", providers.Transient, "Frisbii failed; retried with the same key"},
 	{6, 401, "Not authenticated", providers.Transient, "check FRISBII_API_KEY, then replay the parked request"},
 	{7, 403, "Unauthorized", providers.Transient, "the key lacks a permission; fix it, then replay the parked request"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/settlement-worker/settlement-worker/messages"
@@ -14,8 +15,10 @@ import (
 
 // credit refunds the charge (POST /v1/refund {invoice, key, amount, text}),
 // after checkRefundCurrency. Every path that sends the refund (Settle,
-// Reconcile, Poll without a refund id) comes through here.
-func (c *Client) credit(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+// Reconcile, Poll without a refund id) comes through here. uncertain marks
+// a call that may repeat an earlier one: error 1 then is no refusal
+// (refundKeyRefused).
+func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain bool) (providers.Outcome, error) {
 	const op = "refund"
 	handle, err := chargeHandle(req)
 	if err != nil {
@@ -38,6 +41,9 @@ func (c *Client) credit(ctx context.Context, req *providers.Request) (providers.
 		return providers.Outcome{}, err
 	}
 	if r.status != http.StatusOK {
+		if eb, ok := parseError(r); ok && eb.Code == codeInvalidRequest && (uncertain || req.Attempt > 1) {
+			return providers.Outcome{}, c.refundKeyRefused(ctx, req, handle, amount, eb)
+		}
 		return providers.Outcome{}, c.failure(op, r)
 	}
 	var rf refund
@@ -45,6 +51,31 @@ func (c *Client) credit(ctx context.Context, req *providers.Request) (providers.
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund: "+err.Error(), nil)
 	}
 	return c.refundOutcome(handle, req.RequestID, rf)
+}
+
+// refundKeyRefused answers error 1 "Invalid request" on a refund that may
+// repeat an earlier attempt (attempt > 1, Reconcile or Poll). It never
+// reports R. Frisbii answers error 1 to a key used before with other
+// content ("Only one refund can be performed for the same key"): a body
+// built otherwise since the first attempt (a worker upgraded between
+// attempts) meets it, and that first attempt may have refunded this
+// request's money, which only Frisbii's records can tell. Frisbii offers no
+// lookup of a refund by key, and the charge shows only the total refunded,
+// not by which key, so the client cannot decide: the request is parked
+// (providers.Unresolved) with the charge's figures, read with
+// GET /v1/charge/{handle}.
+func (c *Client) refundKeyRefused(ctx context.Context, req *providers.Request, handle string, amount int64, eb errorBody) error {
+	f := func(n int64) string { return minorText(n, req.Amount.Currency) }
+	facts := "the charge could not be read"
+	if ch, found, err := c.getCharge(ctx, handle); err == nil && found {
+		facts = fmt.Sprintf("Frisbii shows %s refunded of %s settled on the charge (state %s)",
+			f(ch.RefundedAmount), f(ch.settledSoFar()), ch.State)
+	}
+	return providers.UnresolvedError(strconv.Itoa(codeInvalidRequest), fmt.Sprintf(
+		"Frisbii refused a repeat of refund key %s on charge %s with error 1 Invalid request (%s): the key may have been used by an earlier attempt "+
+			"of this request with other content, whose refund of %s may have been performed; %s; "+
+			"check in the Frisbii admin whether charge %s holds a refund under key %s before deciding S or R",
+		req.RequestID, handle, c.redact(eb.Message), f(amount), facts, handle, req.RequestID), nil)
 }
 
 // checkRefundCurrency reads the charge (GET /v1/charge/{handle}) before
@@ -167,7 +198,7 @@ func readFailure(err error) error {
 // (1 for the key, 64, 65, 66, 31, 8, ...) is Frisbii refusing this call,
 // not the refund, which may still be processing and refund: pollFailure.
 func (c *Client) repeatRefund(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
-	out, err := c.credit(ctx, req)
+	out, err := c.credit(ctx, req, true)
 	if err != nil {
 		return providers.Outcome{}, pollFailure(err)
 	}

@@ -28,8 +28,11 @@ func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.
 // performs it, exactly as a new Settle would. Error 79 "Invoice already
 // settled" on this repeat is NOT read as success: a settle performed under
 // this key would have been replayed, so other settles used the charge; the
-// request is parked as providers.Unresolved (see settledByOther). found is
-// true whenever Frisbii answered with a verdict.
+// request is parked as providers.Unresolved (see settledByOther). Nor is
+// error 1 "Invalid request", Frisbii's answer to a key used before with
+// other content, read as a refusal: the settle or refund under that key may
+// be this request's, so it is parked too (refundKeyRefused for credits).
+// found is true whenever Frisbii answered with a verdict.
 func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
 	out, err := c.submit(ctx, req, true)
 	if err != nil {
@@ -55,7 +58,7 @@ func (c *Client) submit(ctx context.Context, req *providers.Request, uncertain b
 	case messages.SettlementDebit:
 		return c.debit(ctx, req, uncertain)
 	case messages.SettlementCredit:
-		return c.credit(ctx, req)
+		return c.credit(ctx, req, uncertain)
 	default:
 		return providers.Outcome{}, providers.Permanentf("settlement type %q is neither Debit nor Credit", typ)
 	}
@@ -134,14 +137,7 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 // which a person must check. The request is parked (providers.Unresolved)
 // with the charge's figures, read with GET /v1/charge/{handle}.
 func (c *Client) settledByOther(ctx context.Context, req *providers.Request, handle string, amount int64) error {
-	cur := req.Amount.Currency
-	f := func(n int64) string {
-		m, err := money.FromMinor(n, cur)
-		if err != nil {
-			return strconv.FormatInt(n, 10) + " minor units"
-		}
-		return m.String() + " " + cur
-	}
+	f := func(n int64) string { return minorText(n, req.Amount.Currency) }
 	want := f(amount)
 	facts := "the charge could not be read"
 	if ch, found, err := c.getCharge(ctx, handle); err == nil && found {
@@ -239,6 +235,16 @@ func settleOutcome(handle string, ch charge, refs map[string]string) (providers.
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
 			"frisbii settle: answered state %q (processing %v) without an error; asking again with the same idempotency key", ch.State, ch.Processing), nil)
 	}
+}
+
+// minorText words n minor units of currency as an amount ("40.00 USD"),
+// or as minor units when the currency is unknown.
+func minorText(n int64, currency string) string {
+	m, err := money.FromMinor(n, currency)
+	if err != nil {
+		return strconv.FormatInt(n, 10) + " minor units"
+	}
+	return m.String() + " " + currency
 }
 
 func orUnknown(s string) string {
