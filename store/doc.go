@@ -52,7 +52,9 @@
 //     of its own (a failing write is rolled back alone), and releases every
 //     caller only after that COMMIT returned. Reads run on a small read-only
 //     (query_only) pool beside it, which WAL allows: a reader sees the last
-//     commit and never waits for the writer. ONE process owns
+//     commit and never waits for the writer. Its connections keep a small
+//     page cache (readerCacheKiB): WAL empties a reader's cache at each
+//     read after a commit, so a larger one only holds memory. ONE process owns
 //     an SQLite file: LockOrder is an in-process lock, so two processes on
 //     one file would not exclude each other. Replicas must use PostgreSQL.
 //   - PostgreSQL (github.com/jackc/pgx/v5/stdlib), for replicas sharing

@@ -271,6 +271,17 @@ func dsnPragmas(values []string) (out []string, named map[string]bool, err error
 // sqliteReaders is the size of SQLite's read-only pool.
 const sqliteReaders = 4
 
+// readerCacheKiB is the page cache of each reader of the read-only pool,
+// as SQLite's cache_size takes it (negative: KiB), unless the DSN sets
+// cache_size. In WAL mode a connection empties its cache whenever it
+// begins a read after another connection committed, which under load is
+// every read: a reader's cache only ever holds the pages of the read in
+// progress. SQLite's default (2 MiB) was filled by the odd scan (a count
+// for the gauges, a sweeper batch) and kept by each of the four readers,
+// about 2 MiB of the worker's resident memory for no hit. The writer's
+// cache, which no other connection invalidates, keeps the default.
+const readerCacheKiB = -128
+
 // sqliteDSN turns the part of a STORE_DSN after its scheme into a file path
 // and the modernc.org/sqlite DSN to open it with; readOnly adds
 // query_only(1) (the read pool).
@@ -313,6 +324,9 @@ func sqliteDSN(rest string, busyTimeout time.Duration, readOnly bool) (path, dri
 	)
 	if readOnly {
 		pragmas = append(pragmas, "query_only(1)")
+		if !named["cache_size"] {
+			pragmas = append(pragmas, fmt.Sprintf("cache_size(%d)", readerCacheKiB))
+		}
 	}
 	q["_pragma"] = pragmas
 	q.Set("_txlock", "immediate")

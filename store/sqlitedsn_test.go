@@ -141,3 +141,39 @@ func TestSQLiteTempStore(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLiteReaderCache: the read-only pool's connections keep a small
+// page cache (readerCacheKiB: WAL empties it at every read after a commit
+// anyway), the writer SQLite's default, and a DSN naming cache_size sets
+// both.
+func TestSQLiteReaderCache(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		dsn                 string
+		wantRead, wantWrite int
+	}{
+		{"sqlite:" + filepath.Join(dir, "a", "s.db"), readerCacheKiB, -2000},
+		{"sqlite:" + filepath.Join(dir, "b", "s.db") + "?_pragma=cache_size(-4000)", -4000, -4000},
+	} {
+		st, err := Open(ctx, tc.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.(*sqlStore)
+		var read, write int
+		if err := s.db.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&read); err != nil {
+			t.Fatal(err)
+		}
+		err = s.w.do(ctx, func(ctx context.Context, q querier) error {
+			return q.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&write)
+		})
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read != tc.wantRead || write != tc.wantWrite {
+			t.Errorf("%s: cache_size of a reader %d, of the writer %d; want %d and %d", tc.dsn, read, write, tc.wantRead, tc.wantWrite)
+		}
+	}
+}
