@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/redact"
 )
 
 // Authentication modes of the webhook POST.
@@ -42,7 +42,8 @@ const (
 // Config configures the webhook deliverer. Zero fields take the defaults
 // above (ApplyDefaults); Validate reports every problem at once. The env
 // tags are the names the lead maps under the WEBHOOK_ prefix. Password and
-// the URL's userinfo are secrets: never logged (String redacts them).
+// the URL's userinfo, path and query are secrets: never logged (String
+// shows the URL's scheme, host and fingerprint only).
 type Config struct {
 	// AMQPURL is the broker holding the status exchange.
 	AMQPURL string `env:"AMQP_URL" help:"Broker with the status exchange (default: AMQP_URL)."`
@@ -60,7 +61,10 @@ type Config struct {
 	// intact, with parked_reason. Default: Queue + ".parked".
 	ParkedQueue string `env:"PARKED_QUEUE" help:"Queue for undecodable status messages (default <queue>.parked)."`
 	// URL receives the PaymentSettlementStatusList POSTs (http or https).
-	URL string `env:"URL" help:"Webhook URL receiving PaymentSettlementStatusList batches."`
+	// Secret: many services put a token in its path or query, so only its
+	// scheme, host and fingerprint (the first 8 hex digits of its SHA-256)
+	// are ever logged.
+	URL string `env:"URL" help:"Webhook URL receiving PaymentSettlementStatusList batches (logged as scheme, host and sha256 fingerprint only)."`
 	// AuthMode is basic, headers or none; default basic when Username is
 	// set, else none.
 	AuthMode string `env:"AUTH_MODE" help:"basic, headers (username/password headers) or none."`
@@ -193,28 +197,7 @@ func (c Config) String() string {
 		broker.Redact(c.AMQPURL), c.Queue, c.BindingKeys, redactURL(c.URL), c.AuthMode, c.Username, c.BatchSize, c.BatchWait)
 }
 
-// redactURL hides a password in a URL's userinfo.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable url)"
-	}
-	// A query often carries the secret (?code=, ?token=, ?sig=): its
-	// values are masked, its keys kept. It is masked as written, pair by
-	// pair, not through url.Values, which drops a pair it cannot parse (a
-	// ';' separator, a bad %-escape) and takes a bare ?SECRET for a key:
-	// a pair without '=' is masked whole.
-	if u.RawQuery != "" {
-		pairs := strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' })
-		for i, p := range pairs {
-			if k, _, ok := strings.Cut(p, "="); ok {
-				pairs[i] = k + "=xxxxx"
-			} else {
-				pairs[i] = "xxxxx"
-			}
-		}
-		u.RawQuery = strings.Join(pairs, "&")
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.Redacted()
-}
+// redactURL shows a webhook URL with every part that may be a secret
+// masked (userinfo, each path segment, the query's values) and a
+// fingerprint of the whole URL: redact.URL.
+func redactURL(raw string) string { return redact.URL(raw) }
