@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -470,15 +469,6 @@ func nameVariables(err error, reg providers.Registry, environ map[string]string)
 		out = append(out, fmt.Errorf("%s: cannot parse %q as %s: %v", strings.Join(names, " or "), environ[names[0]], pe.Type, pe.Err))
 	}
 	return errors.Join(out...)
-}
-
-// redactHTTP hides the password of an http(s) URL.
-func redactHTTP(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable url)"
-	}
-	return u.Redacted()
 }
 
 // withEnvNames rewrites Go field paths in a sub-config's validation message

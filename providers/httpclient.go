@@ -1,9 +1,11 @@
 package providers
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -58,4 +60,17 @@ func NewTransport() *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// WithoutURL is err, a failed call's error, without the URL net/http's
+// *url.Error names in full ("Post \"https://host/path\": ..."): a base
+// URL may carry a secret in its path, and this text is logged. It keeps
+// the method and the cause (which errors.Is still finds); the reason
+// beside it names the provider and the call.
+func WithoutURL(err error) error {
+	var ue *url.Error
+	if err == nil || !errors.As(err, &ue) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 }

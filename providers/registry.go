@@ -3,9 +3,10 @@ package providers
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/internal/redact"
 )
 
 // Registration is the one value a provider package exports so that the
@@ -132,12 +133,8 @@ func CheckWindow(timeout, window time.Duration) error {
 	return nil
 }
 
-// RedactURL hides the password of a URL, for messages about a
-// configuration.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable url)"
-	}
-	return u.Redacted()
-}
+// RedactURL shows a URL for messages about a configuration or a call: a
+// gateway may put a secret in a base URL's path or query, so only its
+// scheme, host and a fingerprint (the first 8 hex digits of its SHA-256)
+// are shown, every other part masked (redact.URL).
+func RedactURL(raw string) string { return redact.URL(raw) }

@@ -91,7 +91,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, in any) (rep
 	}
 	hr, err := http.NewRequestWithContext(ctx, method, c.cfg.BaseURL+path, body)
 	if err != nil {
-		return reply{}, fmt.Errorf("frisbii %s: building the request: %w", op, err)
+		return reply{}, fmt.Errorf("frisbii %s: building the request: %w", op, providers.WithoutURL(err))
 	}
 	if in != nil {
 		hr.Header.Set("Content-Type", "application/json")
@@ -119,9 +119,9 @@ func (c *Client) transportError(ctx context.Context, op string, err error) error
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		// Refused before any byte of the request reached Frisbii.
-		return providers.NotSentError("", "frisbii "+op+": connection refused, nothing was sent; retrying with the same idempotency key is safe", errors.New(c.redact(err.Error())))
+		return providers.NotSentError("", "frisbii "+op+": connection refused, nothing was sent; retrying with the same idempotency key is safe", errors.New(c.redact(providers.WithoutURL(err).Error())))
 	}
-	return providers.TransientError("", reason, errors.New(c.redact(err.Error())))
+	return providers.TransientError("", reason, errors.New(c.redact(providers.WithoutURL(err).Error())))
 }
 
 // redact removes the API key from s (defence in depth: Frisbii never

@@ -113,7 +113,7 @@ func (c *Client) call(ctx context.Context, function string, body any) (json.RawM
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL, bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("miva %s: building the request: %w", function, err)
+		return nil, fmt.Errorf("miva %s: building the request: %w", function, providers.WithoutURL(err))
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Accept", "application/json")
@@ -135,13 +135,13 @@ func (c *Client) call(ctx context.Context, function string, body any) (json.RawM
 func (c *Client) transportError(ctx context.Context, function string, err error) error {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		// Nothing listened: the call cannot have reached Miva.
-		return providers.NotSentError("", "miva "+function+": connection refused (the call did not reach Miva)", errors.New(c.redact(err.Error())))
+		return providers.NotSentError("", "miva "+function+": connection refused (the call did not reach Miva)", errors.New(c.redact(providers.WithoutURL(err).Error())))
 	}
 	reason := "miva " + function + ": request failed (the call may have reached Miva; a retry reconciles first)"
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		reason = fmt.Sprintf("miva %s: no answer within %s (the call may have reached Miva; a retry reconciles first)", function, c.cfg.Timeout)
 	}
-	return providers.TransientError("", reason, errors.New(c.redact(err.Error())))
+	return providers.TransientError("", reason, errors.New(c.redact(providers.WithoutURL(err).Error())))
 }
 
 // envelope is the JSON API answer.

@@ -119,7 +119,7 @@ func (c Config) String() string {
 		return "****"
 	}
 	return fmt.Sprintf("miva.Config{BaseURL:%q, StoreCode:%q, APIToken:%s, SigningKey:%s, Currency:%q, Timeout:%s}",
-		c.BaseURL, c.StoreCode, mask(c.APIToken), mask(c.SigningKey), c.Currency, c.Timeout)
+		providers.RedactURL(c.BaseURL), c.StoreCode, mask(c.APIToken), mask(c.SigningKey), c.Currency, c.Timeout)
 }
 
 // GoString is String, so that %#v masks the secrets too.

@@ -177,7 +177,7 @@ func (c *Client) do(ctx context.Context, op, method, p string, query url.Values,
 	}
 	hr, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return reply{}, fmt.Errorf("paysafe %s: building the request: %w", op, err)
+		return reply{}, fmt.Errorf("paysafe %s: building the request: %w", op, providers.WithoutURL(err))
 	}
 	hr.SetBasicAuth(c.cfg.Username, c.cfg.Password)
 	hr.Header.Set("Accept", "application/json")

@@ -94,7 +94,7 @@ func (c *Client) post(ctx context.Context, op, endpoint string, body []byte) (re
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return reply{}, fmt.Errorf("radial %s: building the request: %w", op, err)
+		return reply{}, fmt.Errorf("radial %s: building the request: %w", op, providers.WithoutURL(err))
 	}
 	hr.Header.Set("Content-Type", "application/xml; charset=utf-8")
 	hr.Header.Set("Accept", "application/xml")
@@ -117,7 +117,7 @@ func (c *Client) transportError(ctx context.Context, op string, err error) error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		reason = fmt.Sprintf("radial %s: no answer within %s (read timeout; retrying with the same requestId is safe)", op, c.cfg.Timeout)
 	}
-	return providers.TransientError("", reason, err)
+	return providers.TransientError("", reason, providers.WithoutURL(err))
 }
 
 // failure classifies a reply that is not the expected message. secrets are
