@@ -475,9 +475,15 @@ func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettl
 }
 
 // parkInvalid parks the provider status when err is an
-// *InvalidStatusError (our event for it would not be a valid document) and
-// returns any other err unchanged.
+// *InvalidStatusError (our event for it would not be a valid document) or
+// a *PurgedStatusError (retention emptied our event) and returns any other
+// err unchanged.
 func (h *ProviderStatus) parkInvalid(ctx context.Context, msg *message.Message, err error, log zerolog.Logger) error {
+	var purged *PurgedStatusError
+	if errors.As(err, &purged) {
+		return h.park(ctx, msg, "provider status not applied: it repeats a verdict already recorded and published; "+purged.Error()+
+			"; nothing was changed. Check the verdict with `settlement-worker show "+purged.RequestID+"`; this parked copy can then be purged", log)
+	}
 	var invalid *InvalidStatusError
 	if errors.As(err, &invalid) {
 		return h.park(ctx, msg, "provider status not applied: "+invalid.Error(), log)

@@ -476,6 +476,10 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 		switch s.State {
 		case store.StateWithheld, store.StateSettled, store.StateRefused:
 			err := h.republish(ctx, s, log)
+			var purged *PurgedStatusError
+			if errors.As(err, &purged) {
+				return h.park(ctx, in.msg, 0, h.purgedDuplicateReason(s), log)
+			}
 			var invalid *InvalidStatusError
 			if errors.As(err, &invalid) {
 				return h.park(ctx, in.msg, 0, "duplicate of a finished request whose recorded status is not republished: "+invalid.Error(), log)
@@ -1064,6 +1068,19 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 	h.Metrics.outcome(h.Provider.Name(), string(to))
 	log.Info().Str("settlement_status", verdict).Str("decline_reason", reason).Msg("settlement finished")
 	return nil
+}
+
+// purgedDuplicateReason is the parked reason of a delivery of finished
+// settlement s whose status bodies retention emptied (PurgedStatusError):
+// not a broken document, and nothing to settle.
+func (h *Settlement) purgedDuplicateReason(s store.Settlement) string {
+	verdict := string(s.State)
+	if s.DeclineReason != "" {
+		verdict += " (" + s.DeclineReason + ")"
+	}
+	return fmt.Sprintf("duplicate of request %s, %s (last changed %s): its status was not published again, because its request and status bodies were purged after the retention period (BODY_RETENTION); "+
+		"nothing was changed and %s was not called. Read the verdict with `settlement-worker show %s` and tell the order system; this parked copy can then be purged (a replay parks it again)",
+		s.RequestID, verdict, s.UpdatedAt.UTC().Format(time.RFC3339), h.Provider.Name(), s.RequestID)
 }
 
 // republish publishes a terminal settlement's recorded events again (same

@@ -82,6 +82,24 @@ func (e *InvalidStatusError) Error() string {
 // Unwrap returns the validator's verdict.
 func (e *InvalidStatusError) Unwrap() error { return e.Err }
 
+// PurgedStatusError is the error of publishing again a recorded status
+// event whose body retention emptied (BODY_RETENTION, store.PurgeBodies):
+// the event was published, then purged, and nothing is published now.
+type PurgedStatusError struct {
+	// RequestID is the settlement the status was for.
+	RequestID string
+	// MessageID is the event's AMQP message_id.
+	MessageID string
+	// SettlementStatus is the event's verdict (S or R).
+	SettlementStatus string
+}
+
+// Error says what happened; it is no parse error.
+func (e *PurgedStatusError) Error() string {
+	return fmt.Sprintf("the PaymentSettlementStatus %s of request %s (message_id %s) was published, then its body was purged after the retention period (BODY_RETENTION): it cannot be published again",
+		e.SettlementStatus, e.RequestID, e.MessageID)
+}
+
 // validateStatusDocument is messages.ValidateStatusDocument (a variable
 // so that tests can count the documents parsed): the check of a recorded
 // body read back from the store.
@@ -158,6 +176,9 @@ type eventOut struct {
 // that did not check, or altered in the database) is not published; the
 // error is an *InvalidStatusError.
 func (o eventOut) publish(ctx context.Context, s store.Settlement, ev store.StatusEvent) error {
+	if len(ev.Body) == 0 && ev.PublishedAt != nil {
+		return &PurgedStatusError{RequestID: s.RequestID, MessageID: ev.MessageID, SettlementStatus: ev.SettlementStatus}
+	}
 	if err := validateStatusDocument(ev.Body); err != nil {
 		return &InvalidStatusError{RequestID: s.RequestID, Err: err}
 	}
