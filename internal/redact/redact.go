@@ -44,7 +44,8 @@ func URL(raw string) string {
 		u.Opaque = Mask
 	}
 	if u.Path != "" {
-		segs := strings.Split(u.Path, "/")
+		// Split as written: a %2F inside a segment does not split it.
+		segs := strings.Split(u.EscapedPath(), "/")
 		for i, s := range segs {
 			if s != "" {
 				segs[i] = Mask
