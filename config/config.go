@@ -29,6 +29,10 @@ import (
 // first; this margin is for the other replicas'.)
 const MinOutboxRelayAfter = time.Second
 
+// MinSweepTimeout is the least SWEEP_TIMEOUT: a round takes the sweep
+// lock (waiting up to 200ms for it) and then reads and publishes batches.
+const MinSweepTimeout = time.Second
+
 // Config is the worker's configuration. Each field's `help` tag documents it
 // for `settlement-worker --help` and the README.
 type Config struct {
@@ -95,6 +99,12 @@ type Config struct {
 	// SweepInterval is the time between the sweeper's rounds (outbox relay,
 	// overdue verdicts, stuck settlements); 0 disables the sweeper.
 	SweepInterval time.Duration `env:"SWEEP_INTERVAL" envDefault:"30s" help:"Time between sweeper rounds: relay unpublished status events, park overdue verdicts, resume stuck settlements (0: off)."`
+	// SweepTimeout is the longest one sweeper round may take: a store
+	// statement or publish still running then is cancelled, the round ends
+	// with an error and the sweep lock is released for the next round
+	// (here or on another replica); 0 is 10 × SweepInterval (at least
+	// MinSweepTimeout).
+	SweepTimeout time.Duration `env:"SWEEP_TIMEOUT" envDefault:"0s" help:"Longest a sweeper round may take: a store statement or publish still running then is cancelled and the sweep lock released for the next round (0: 10 × SWEEP_INTERVAL, at least 1s)."`
 	// StuckAfter is how long a settlement may stay in flight without a
 	// transition before the sweeper republishes its request to resume it.
 	StuckAfter time.Duration `env:"STUCK_AFTER" envDefault:"1h" help:"Resume a settlement that made no progress for this long in received/confirming/submitting/pending (longer than the longest RETRY_DELAYS plus settle window)."`
@@ -209,6 +219,9 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.Providers = names
+	if c.SweepTimeout == 0 {
+		c.SweepTimeout = max(10*c.SweepInterval, MinSweepTimeout)
+	}
 	if c.Intake.Addr == "" {
 		c.Intake.Addr = "off"
 	}
@@ -525,6 +538,9 @@ func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
 	}
 	if c.SweepInterval == 0 {
 		return
+	}
+	if c.SweepTimeout < MinSweepTimeout {
+		bad("SWEEP_TIMEOUT", "must be 0 (10 × SWEEP_INTERVAL) or at least %s, the time a round of reads and publishes needs (got %s)", MinSweepTimeout, c.SweepTimeout)
 	}
 	longest := time.Duration(0)
 	for _, d := range c.RetryDelays {

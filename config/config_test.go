@@ -29,7 +29,7 @@ var allVars = []string{
 	"HTTP_ADDR", "PPROF_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
 	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
-	"PENDING_DEADLINE", "SWEEP_INTERVAL", "STUCK_AFTER", "BODY_RETENTION", "OUTBOX_RELAY_AFTER",
+	"PENDING_DEADLINE", "SWEEP_INTERVAL", "SWEEP_TIMEOUT", "STUCK_AFTER", "BODY_RETENTION", "OUTBOX_RELAY_AFTER",
 	"PAYSAFE_BASE_URL", "PAYSAFE_USERNAME", "PAYSAFE_PASSWORD", "PAYSAFE_ACCOUNTS", "PAYSAFE_CURRENCIES",
 	"PAYSAFE_TIMEOUT", "PAYSAFE_SETTLE_WINDOW", "PAYSAFE_RECHECK_AFTER",
 	"FRISBII_BASE_URL", "FRISBII_API_KEY", "FRISBII_TIMEOUT", "FRISBII_SETTLE_WINDOW", "FRISBII_REFUND_RECHECK",
@@ -122,6 +122,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:         "info",
 		PendingDeadline:  72 * time.Hour,
 		SweepInterval:    30 * time.Second,
+		SweepTimeout:     5 * time.Minute,
 		StuckAfter:       time.Hour,
 		BodyRetention:    2160 * time.Hour,
 		OutboxRelayAfter: time.Minute,
@@ -163,6 +164,32 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if got := c.StatusQueueBindings(); !reflect.DeepEqual(got, []broker.StatusQueue{{Name: "q.Payments.Settlements.Status.guest", BindingKey: "settlement.status.#"}}) {
 		t.Errorf("StatusQueueBindings = %+v", got)
+	}
+}
+
+// SWEEP_TIMEOUT follows SWEEP_INTERVAL unless it is set: 10 rounds'
+// time, at least MinSweepTimeout.
+func TestSweepTimeoutDefaultsToTenIntervals(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want time.Duration
+	}{
+		{nil, 5 * time.Minute},
+		{[]string{"SWEEP_INTERVAL", "2s"}, 20 * time.Second},
+		{[]string{"SWEEP_INTERVAL", "50ms", "STUCK_AFTER", "1h"}, config.MinSweepTimeout},
+		{[]string{"SWEEP_INTERVAL", "2s", "SWEEP_TIMEOUT", "0s"}, 20 * time.Second},
+		{[]string{"SWEEP_INTERVAL", "2s", "SWEEP_TIMEOUT", "3s"}, 3 * time.Second},
+	} {
+		cleanEnv(t)
+		setEnv(t, minimal...)
+		setEnv(t, c.env...)
+		cfg, err := config.Load(all.Providers)
+		if err != nil {
+			t.Fatalf("Load %v: %v", c.env, err)
+		}
+		if cfg.SweepTimeout != c.want {
+			t.Errorf("Load %v: SweepTimeout %s, want %s", c.env, cfg.SweepTimeout, c.want)
+		}
 	}
 }
 
@@ -312,6 +339,8 @@ func TestLoadValidationRules(t *testing.T) {
 		{"STORE_DSN blank", []string{"STORE_DSN", "   "}, "STORE_DSN", "is required"},
 		{"STORE_POOL_SIZE 0", []string{"STORE_POOL_SIZE", "0"}, "STORE_POOL_SIZE", "between 1 and 1024 (got 0)"},
 		{"SHUTDOWN_TIMEOUT zero", []string{"SHUTDOWN_TIMEOUT", "0s"}, "SHUTDOWN_TIMEOUT", "must be positive"},
+		{"SWEEP_TIMEOUT below a second", []string{"SWEEP_TIMEOUT", "999ms"}, "SWEEP_TIMEOUT", "(got 999ms)"},
+		{"SWEEP_TIMEOUT negative", []string{"SWEEP_TIMEOUT", "-1m"}, "SWEEP_TIMEOUT", "(got -1m0s)"},
 		{"OUTBOX_RELAY_AFTER zero", []string{"OUTBOX_RELAY_AFTER", "0s"}, "OUTBOX_RELAY_AFTER", "at least 1s"},
 		{"OUTBOX_RELAY_AFTER below the mark delay margin", []string{"OUTBOX_RELAY_AFTER", "999ms"}, "OUTBOX_RELAY_AFTER", "(got 999ms)"},
 		{"SHUTDOWN_TIMEOUT negative", []string{"SHUTDOWN_TIMEOUT", "-5s"}, "SHUTDOWN_TIMEOUT", "must be positive"},

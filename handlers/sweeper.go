@@ -44,7 +44,9 @@ import (
 // (settlement_swept_total, action "unreadable"), and the others are
 // handled.
 //
-// With replicas, one sweeper runs a round at a time (a store lock).
+// With replicas, one sweeper runs a round at a time (a store lock). A
+// round that does not end by RoundTimeout (a statement or publish that
+// hangs) is cancelled: it returns an error and releases the lock.
 type Sweeper struct {
 	// Store is the settlement store.
 	Store store.Store
@@ -70,6 +72,11 @@ type Sweeper struct {
 	// bodies (which may hold raw card numbers) of settlements finished
 	// longer ago (store.PurgeBodies).
 	Retention time.Duration
+	// RoundTimeout is the longest a round may take (default 10 × Interval,
+	// or 5 minutes without an Interval): a store statement or publish that
+	// does not return by then ends the round with an error, and the sweep
+	// lock is released for the next round, here or on another replica.
+	RoundTimeout time.Duration
 	// Batch bounds the rows each step handles per round (default 500).
 	Batch int
 	// Log is the sweeper's logger.
@@ -85,6 +92,9 @@ type Sweeper struct {
 	// would fill every batch and hold back the events behind them.
 	held atomic.Int64
 }
+
+// errRoundTimeout is the cause of a round's context ended at RoundTimeout.
+var errRoundTimeout = errors.New("sweep round deadline")
 
 // SweepReport counts what one round did.
 type SweepReport struct {
@@ -129,6 +139,11 @@ func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		return rep, fmt.Errorf("take the sweep lock: %w", err)
 	}
 	defer unlock()
+	// The round's deadline: a statement or publish that hangs must not
+	// hold the lock forever (this replica would never sweep again, and the
+	// others would skip their rounds in silence).
+	ctx, cancelRound := context.WithTimeoutCause(ctx, w.roundTimeout(), errRoundTimeout)
+	defer cancelRound()
 	now := w.now()
 	// Every step runs whatever the others did: one failing (a row it cannot
 	// handle, a query) must not stop the others round after round.
@@ -146,7 +161,11 @@ func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		rep.Purged += n
 		step("purge bodies", err)
 	}
-	return rep, errors.Join(errs...)
+	err = errors.Join(errs...)
+	if err != nil && errors.Is(context.Cause(ctx), errRoundTimeout) {
+		err = fmt.Errorf("round ended at its deadline (%s; SWEEP_TIMEOUT): %w", w.roundTimeout(), err)
+	}
+	return rep, err
 }
 
 // skipUnreadable logs and counts the rows a read left out because their
@@ -372,6 +391,16 @@ func (w *Sweeper) batch() int {
 		return w.Batch
 	}
 	return 500
+}
+
+func (w *Sweeper) roundTimeout() time.Duration {
+	switch {
+	case w.RoundTimeout > 0:
+		return w.RoundTimeout
+	case w.Interval > 0:
+		return 10 * w.Interval
+	}
+	return 5 * time.Minute
 }
 
 func (w *Sweeper) now() time.Time {

@@ -277,7 +277,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 			enabled[name] = deps.Providers[name]
 		}
 		sw := &handlers.Sweeper{
-			Store: st, Marks: marks, Pub: pub, Providers: enabled, Interval: cfg.SweepInterval,
+			Store: st, Marks: marks, Pub: pub, Providers: enabled, Interval: cfg.SweepInterval, RoundTimeout: cfg.SweepTimeout,
 			StuckAfter: cfg.StuckAfter, OutboxAfter: cfg.OutboxRelayAfter, Retention: cfg.BodyRetention,
 			Log: log.With().Str("component", "sweeper").Logger(), Metrics: metrics,
 		}
