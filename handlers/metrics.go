@@ -15,6 +15,9 @@ type Metrics struct {
 	calls    *prometheus.HistogramVec
 	panics   *prometheus.CounterVec
 	swept    *prometheus.CounterVec
+	// rounds and lastRound say whether the sweeper runs (SweepOutcomes).
+	rounds    *prometheus.CounterVec
+	lastRound prometheus.Gauge
 }
 
 // NewMetrics registers the metrics on reg.
@@ -42,9 +45,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "settlement_swept_total",
 		Help: "Settlements the sweeper acted on past their state's deadline, by provider, state and action (parked, relayed, resumed; unreadable: skipped, its sealed body cannot be opened; unrelayed: a status event the broker refused to relay; unresumed: a stuck settlement whose request could not be republished).",
 	}, []string{"provider", "state", "action"})
-	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept)
+	m.rounds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "settlement_sweeper_rounds_total",
+		Help: "Sweeper rounds on this replica by outcome (completed: every step ran to its end, rows the broker refused are counted in settlement_swept_total; failed: a step or the sweep lock failed; timed_out: SWEEP_TIMEOUT ended it; skipped: another replica held the sweep lock).",
+	}, []string{"outcome"})
+	for _, o := range SweepOutcomes {
+		m.rounds.WithLabelValues(o)
+	}
+	m.lastRound = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "settlement_sweeper_last_completed_timestamp_seconds",
+		Help: "Unix time the last completed sweeper round on this replica ended (0: none since the start); only the replica holding the sweep lock completes rounds, so read the max over replicas.",
+	})
+	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept, m.rounds, m.lastRound)
 	return m
 }
+
+// SweepOutcomes are the outcome label's values of
+// settlement_sweeper_rounds_total.
+var SweepOutcomes = []string{"completed", "failed", "timed_out", "skipped"}
 
 // Outcomes are the outcome label's values of settlement_outcomes_total.
 var Outcomes = []string{"settled", "refused", "withheld", "acknowledged", "parked", "duplicate", "status_parked", "deferred"}
@@ -105,6 +123,18 @@ func (m *Metrics) call(provider, op string, d time.Duration, err error) {
 func (m *Metrics) panicked(provider, handler string) {
 	if m != nil {
 		m.panics.WithLabelValues(provider, handler).Inc()
+	}
+}
+
+// round counts one sweeper round by outcome; a completed one sets the
+// last completed round's time to at.
+func (m *Metrics) round(outcome string, at time.Time) {
+	if m == nil {
+		return
+	}
+	m.rounds.WithLabelValues(outcome).Inc()
+	if outcome == "completed" {
+		m.lastRound.Set(float64(at.Unix()))
 	}
 }
 

@@ -65,6 +65,11 @@ func TestRelayRefusedEventIsCountedForAnAlert(t *testing.T) {
 	if v := testutil.ToFloat64(w.Metrics.swept.WithLabelValues("prov", string(store.StateSettled), "unrelayed")); v != 2 {
 		t.Errorf("settlement_swept_total{action=\"unrelayed\"} = %v after two rounds refused, want 2: the verdict waits unseen by any alert", v)
 	}
+	// The rounds ran to their end: the refused event has its own alert,
+	// and must not make the sweeper look stopped.
+	if v := testutil.ToFloat64(w.Metrics.rounds.WithLabelValues("completed")); v != 2 {
+		t.Errorf("settlement_sweeper_rounds_total{outcome=\"completed\"} = %v after two rounds with a refused event, want 2", v)
+	}
 }
 
 // The relay read the oldest Batch events of the outbox each round; events

@@ -46,7 +46,10 @@ import (
 //
 // With replicas, one sweeper runs a round at a time (a store lock). A
 // round that does not end by RoundTimeout (a statement or publish that
-// hangs) is cancelled: it returns an error and releases the lock.
+// hangs) is cancelled: it returns an error and releases the lock. Rounds
+// are counted by outcome (settlement_sweeper_rounds_total) and a completed
+// one sets settlement_sweeper_last_completed_timestamp_seconds (alert
+// SettlementSweeperNotRunning).
 type Sweeper struct {
 	// Store is the settlement store.
 	Store store.Store
@@ -126,17 +129,27 @@ func (w *Sweeper) Run(ctx context.Context) error {
 }
 
 // Sweep runs one round (see Sweeper). It skips the round when another
-// replica holds the sweep lock.
+// replica holds the sweep lock. Each round is counted by outcome
+// (SweepOutcomes), unless ctx ended (the worker stopping).
 func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
+	rep, outcome, err := w.sweep(ctx)
+	if ctx.Err() == nil {
+		w.Metrics.round(outcome, time.Now())
+	}
+	return rep, err
+}
+
+// sweep runs one round and says how it ended (SweepOutcomes).
+func (w *Sweeper) sweep(ctx context.Context) (SweepReport, string, error) {
 	var rep SweepReport
 	lctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	unlock, err := w.Store.LockOrder(lctx, "sweeper", "", "round")
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return rep, nil // another replica sweeps
+			return rep, "skipped", nil // another replica sweeps
 		}
-		return rep, fmt.Errorf("take the sweep lock: %w", err)
+		return rep, "failed", fmt.Errorf("take the sweep lock: %w", err)
 	}
 	defer unlock()
 	// The round's deadline: a statement or publish that hangs must not
@@ -148,9 +161,13 @@ func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	// Every step runs whatever the others did: one failing (a row it cannot
 	// handle, a query) must not stop the others round after round.
 	var errs []error
+	outcome := "completed"
 	step := func(name string, err error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			if !onlyRefused(err) {
+				outcome = "failed"
+			}
 		}
 	}
 	step("relay the outbox", w.relay(ctx, now, &rep))
@@ -163,9 +180,26 @@ func (w *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	}
 	err = errors.Join(errs...)
 	if err != nil && errors.Is(context.Cause(ctx), errRoundTimeout) {
+		outcome = "timed_out"
 		err = fmt.Errorf("round ended at its deadline (%s; SWEEP_TIMEOUT): %w", w.roundTimeout(), err)
 	}
-	return rep, err
+	return rep, outcome, err
+}
+
+// onlyRefused reports whether err (a step's, joined from its rows') is
+// only messages the broker or publisher refused (broker.IsMessageRefused):
+// the step ran to its end, and those rows are counted and alerted on
+// (settlement_swept_total, actions unrelayed and unresumed).
+func onlyRefused(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !onlyRefused(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return broker.IsMessageRefused(err)
 }
 
 // skipUnreadable logs and counts the rows a read left out because their
