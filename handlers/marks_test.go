@@ -30,7 +30,7 @@ func (c *markCounter) MarkPublishedMany(ctx context.Context, ids []string, at ti
 // unpublished is how many recorded events are not marked published.
 func unpublished(t *testing.T, st store.Store) int {
 	t.Helper()
-	evs, err := st.Unpublished(context.Background(), time.Now().Add(time.Hour), 0)
+	evs, err := st.Unpublished(context.Background(), time.Now().Add(time.Hour), store.OutboxCursor{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

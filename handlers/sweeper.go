@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -24,8 +24,11 @@ import (
 //     confirmed as published (a crash between the terminal commit and the
 //     publish whose message is gone) are published again, with their
 //     recorded message_id; one the broker refuses (unroutable, nacked)
-//     is tried again next round and does not hold back the others (the
-//     next round reads as many more events as were left behind);
+//     is tried again on a later round and does not hold back the others:
+//     each round reads at most Batch events, going on after the last one
+//     the previous round looked at and wrapping to the oldest at the end,
+//     so every unpublished event is visited every ceil(outbox/Batch)
+//     rounds;
 //  2. parks settlements acknowledged by an asynchronous provider (Radial)
 //     that got no verdict within the provider's Facts.StatusDeadline: the
 //     settlement gets a parked reason and a copy of its request goes to the
@@ -89,11 +92,13 @@ type Sweeper struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	// held is how many events the last relay left in the outbox for good
-	// (refused by the broker, not valid documents): they are the oldest,
-	// so the next relay reads that many more than its batch, or they
-	// would fill every batch and hold back the events behind them.
-	held atomic.Int64
+	// outbox is where the next relay goes on reading the outbox: after the
+	// last event the previous one looked at. Events left there for good
+	// (refused by the broker, not valid documents) stay the oldest: read
+	// from the oldest every round, they would fill every batch and hold
+	// back the events behind them.
+	outboxMu sync.Mutex
+	outbox   store.OutboxCursor
 }
 
 // errRoundTimeout is the cause of a round's context ended at RoundTimeout.
@@ -234,53 +239,106 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			w.Log.Warn().Err(err).Msg("queued publish marks could not be written; their events will be relayed again")
 		}
 	}
-	evs, err := w.Store.Unpublished(ctx, now.Add(-w.OutboxAfter), w.batch()+int(w.held.Load()))
-	if err := w.skipUnreadable("relay", err); err != nil {
+	evs, err := w.outboxPage(ctx, now.Add(-w.OutboxAfter))
+	if err != nil {
 		return err
 	}
 	var refused []error
-	held := 0
-	defer func() { w.held.Store(int64(held)) }()
+	// The next round goes on after the last event handled here (one whose
+	// relay failed for a reason of the store or the broker as a whole is
+	// read again first); after an empty read, from the oldest.
+	w.outboxMu.Lock()
+	next := w.outbox
+	w.outboxMu.Unlock()
+	if len(evs) == 0 {
+		next = store.OutboxCursor{}
+	}
+	defer func() {
+		w.outboxMu.Lock()
+		w.outbox = next
+		w.outboxMu.Unlock()
+	}()
 	for _, ev := range evs {
-		s, err := w.Store.Get(ctx, ev.Key)
-		if errors.Is(err, store.ErrUnreadable) {
-			w.unreadable("relay", ev.Key, "", ev.MessageID, err)
-			continue
+		if err := w.relayOne(ctx, ev, rep, &refused); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
-		}
-		err = eventOut{w.Pub, w.Store, w.Marks}.publish(ctx, s, ev)
-		var invalid *InvalidStatusError
-		if errors.As(err, &invalid) {
-			// Recorded by a version that did not check its statuses: it is
-			// never published; the settlement is marked for a person.
-			held++
-			if err := w.markInvalid(ctx, s, invalid); err != nil {
-				return fmt.Errorf("relay %s: %w", ev.MessageID, err)
-			}
-			continue
-		}
-		if broker.IsMessageRefused(err) {
-			// The broker refused this one message (no queue bound for its
-			// store, a full queue): the others are relayed all the same,
-			// and it is tried again next round.
-			// Counted (action "unrelayed", alert SettlementStatusNotRelayed):
-			// one refused for good waits unseen otherwise.
-			refused = append(refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
-			held++
-			w.Metrics.sweptOne(s.Provider, string(s.State), "unrelayed")
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
-		}
-		rep.Relayed++
-		w.Metrics.sweptOne(s.Provider, string(s.State), "relayed")
-		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).
-			Msg("status event recorded but never confirmed as published: relayed")
+		next = ev.Cursor()
 	}
 	return errors.Join(refused...)
+}
+
+// outboxPage reads at most Batch unpublished events recorded before
+// before: those after the cursor the previous round left, then, at the end
+// of the outbox, from the oldest on up to the first event read already.
+func (w *Sweeper) outboxPage(ctx context.Context, before time.Time) ([]store.StatusEvent, error) {
+	w.outboxMu.Lock()
+	after := w.outbox
+	w.outboxMu.Unlock()
+	evs, err := w.Store.Unpublished(ctx, before, after, w.batch())
+	if err := w.skipUnreadable("relay", err); err != nil {
+		return nil, err
+	}
+	if len(evs) >= w.batch() || after.IsZero() {
+		return evs, nil
+	}
+	more, err := w.Store.Unpublished(ctx, before, store.OutboxCursor{}, w.batch()-len(evs))
+	if err := w.skipUnreadable("relay", err); err != nil {
+		return nil, err
+	}
+	read := make(map[string]bool, len(evs))
+	for _, ev := range evs {
+		read[ev.MessageID] = true
+	}
+	for _, ev := range more {
+		if read[ev.MessageID] {
+			break // wrapped around to the events read above
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// relayOne publishes one event of the outbox. An event left there for good
+// (refused by the broker: added to refused; not a valid document: its
+// settlement is marked) returns nil, as does one whose settlement cannot be
+// opened; an error is the store's or the broker's as a whole.
+func (w *Sweeper) relayOne(ctx context.Context, ev store.StatusEvent, rep *SweepReport, refused *[]error) error {
+	s, err := w.Store.Get(ctx, ev.Key)
+	if errors.Is(err, store.ErrUnreadable) {
+		w.unreadable("relay", ev.Key, "", ev.MessageID, err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("relay %s: %w", ev.MessageID, err)
+	}
+	err = eventOut{w.Pub, w.Store, w.Marks}.publish(ctx, s, ev)
+	var invalid *InvalidStatusError
+	if errors.As(err, &invalid) {
+		// Recorded by a version that did not check its statuses: it is
+		// never published; the settlement is marked for a person.
+		if err := w.markInvalid(ctx, s, invalid); err != nil {
+			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
+		}
+		return nil
+	}
+	if broker.IsMessageRefused(err) {
+		// The broker refused this one message (no queue bound for its
+		// store, a full queue): the others are relayed all the same, and
+		// it is tried again when the relay comes round to it.
+		// Counted (action "unrelayed", alert SettlementStatusNotRelayed):
+		// one refused for good waits unseen otherwise.
+		*refused = append(*refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
+		w.Metrics.sweptOne(s.Provider, string(s.State), "unrelayed")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("relay %s: %w", ev.MessageID, err)
+	}
+	rep.Relayed++
+	w.Metrics.sweptOne(s.Provider, string(s.State), "relayed")
+	w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).
+		Msg("status event recorded but never confirmed as published: relayed")
+	return nil
 }
 
 // markInvalid records, once, on a settlement whose recorded status event is

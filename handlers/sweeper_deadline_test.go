@@ -18,7 +18,7 @@ import (
 // answering).
 type hungOutbox struct{ store.Store }
 
-func (hungOutbox) Unpublished(ctx context.Context, _ time.Time, _ int) ([]store.StatusEvent, error) {
+func (hungOutbox) Unpublished(ctx context.Context, _ time.Time, _ store.OutboxCursor, _ int) ([]store.StatusEvent, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }

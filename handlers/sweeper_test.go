@@ -116,7 +116,7 @@ func TestSweeperResumesSettlementsWhoseMessageIsGone(t *testing.T) {
 // failingOutbox is a store whose outbox cannot be read.
 type failingOutbox struct{ store.Store }
 
-func (failingOutbox) Unpublished(context.Context, time.Time, int) ([]store.StatusEvent, error) {
+func (failingOutbox) Unpublished(context.Context, time.Time, store.OutboxCursor, int) ([]store.StatusEvent, error) {
 	return nil, errors.New("outbox read failed")
 }
 

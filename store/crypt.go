@@ -392,9 +392,9 @@ func (e *encrypted) Stale(ctx context.Context, providers []string, states []Stat
 
 // Unpublished leaves out a status event whose body cannot be opened (see
 // Store.Unpublished).
-func (e *encrypted) Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error) {
+func (e *encrypted) Unpublished(ctx context.Context, before time.Time, after OutboxCursor, limit int) ([]StatusEvent, error) {
 	return readOpened(limit, func(limit int) ([]StatusEvent, error) {
-		return e.Store.Unpublished(ctx, before, limit)
+		return e.Store.Unpublished(ctx, before, after, limit)
 	}, e.openEvent, func(ev StatusEvent, err error) UnreadableRow {
 		return UnreadableRow{Key: ev.Key, MessageID: ev.MessageID, Err: err}
 	})

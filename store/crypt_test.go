@@ -204,7 +204,7 @@ func TestEncryptedReadsLeaveOutUnreadableRows(t *testing.T) {
 			}
 			later := time.Now().Add(time.Hour)
 			for _, limit := range []int{0, 1} {
-				evs, err := st.Unpublished(ctx, later, limit)
+				evs, err := st.Unpublished(ctx, later, store.OutboxCursor{}, limit)
 				checkUnreadable(fmt.Sprintf("Unpublished(limit %d)", limit), err, "bad-event")
 				if len(evs) != 1 || evs[0].RequestID != "good-event" || string(evs[0].Body) != reqBody {
 					t.Errorf("Unpublished(limit %d) = %d events; want good-event's, opened", limit, len(evs))

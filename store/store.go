@@ -141,6 +141,23 @@ type StatusEvent struct {
 	PublishedAt *time.Time
 }
 
+// OutboxCursor is an unpublished status event's place in the outbox's
+// order (created_at, then provider, request id and seq): Unpublished
+// continues after it. The zero OutboxCursor is before every event.
+type OutboxCursor struct {
+	CreatedAt time.Time
+	Key
+	Seq int
+}
+
+// IsZero reports whether c is the zero cursor (from the oldest event).
+func (c OutboxCursor) IsZero() bool { return c == OutboxCursor{} }
+
+// Cursor is ev's place in the outbox's order.
+func (ev StatusEvent) Cursor() OutboxCursor {
+	return OutboxCursor{CreatedAt: ev.CreatedAt, Key: ev.Key, Seq: ev.Seq}
+}
+
 // Transition is one line of a settlement's history.
 type Transition struct {
 	Key
@@ -258,12 +275,14 @@ type Store interface {
 	// rows).
 	Stale(ctx context.Context, providers []string, states []State, before time.Time, limit int) ([]Settlement, error)
 	// Unpublished returns the status events never marked published that
-	// were recorded before before, oldest first, at most limit (all when
-	// limit <= 0): the transactional outbox. With an encrypted store, an
-	// event whose body cannot be opened is left out: the others are
-	// returned with an *UnreadableError naming it (any other error comes
-	// with no rows).
-	Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error)
+	// were recorded before before and come after after in the outbox's
+	// order (OutboxCursor; the zero cursor: from the oldest), oldest
+	// first, at most limit (all when limit <= 0): the transactional
+	// outbox, read a page at a time. With an encrypted store, an event
+	// whose body cannot be opened is left out: the others are returned
+	// with an *UnreadableError naming it (any other error comes with no
+	// rows).
+	Unpublished(ctx context.Context, before time.Time, after OutboxCursor, limit int) ([]StatusEvent, error)
 	// PurgeBodies empties the request and published status event bodies
 	// of finished, unparked settlements last updated before before (at
 	// most limit; all when <= 0) and returns how many (retention).

@@ -206,6 +206,7 @@ var suite = []struct {
 	{"ProviderTextIsStoredAlike", "", testProviderTextIsStoredAlike},
 	{"IdentifiersThatAreNotText", "", testIdentifiersThatAreNotText},
 	{"StaleCountsOnlyTheProvidersAskedFor", "", testStaleCountsOnlyTheProvidersAskedFor},
+	{"UnpublishedPagesAfterACursor", "", testUnpublishedPagesAfterACursor},
 }
 
 func TestConformance(t *testing.T) {
@@ -606,7 +607,7 @@ func testMarkPublishedMany(e *env) {
 			e.Fatalf("event %s PublishedAt = %v, want %v", ev.MessageID, ev.PublishedAt, want)
 		}
 	}
-	unpub, err := e.st.Unpublished(e.ctx, time.Now().Add(time.Hour), 0)
+	unpub, err := e.st.Unpublished(e.ctx, time.Now().Add(time.Hour), OutboxCursor{}, 0)
 	if err != nil || len(unpub) != 1 || unpub[0].MessageID != ids[n-1] {
 		e.Errorf("Unpublished = %d events, %v; want only %s", len(unpub), err, ids[n-1])
 	}
@@ -627,7 +628,7 @@ func testMarkerCoalescesAndFlushes(e *env) {
 	counting := &countingMarks{Store: e.st}
 	m := NewMarker(counting, MarkerOptions{Linger: time.Hour, MaxBatch: 128})
 	unpublished := func() int {
-		evs, err := e.st.Unpublished(e.ctx, time.Now().Add(time.Hour), 0)
+		evs, err := e.st.Unpublished(e.ctx, time.Now().Add(time.Hour), OutboxCursor{}, 0)
 		if err != nil {
 			e.Fatalf("Unpublished: %v", err)
 		}

@@ -67,15 +67,25 @@ func staleQuery(providers, states, limit int) (string, []any) {
 }
 
 // Unpublished returns the status events never confirmed as published
-// (published_at unset) that were recorded before before, oldest first, at
-// most limit (all when limit <= 0): the outbox the sweeper relays.
-func (s *sqlStore) Unpublished(ctx context.Context, before time.Time, limit int) ([]StatusEvent, error) {
+// (published_at unset) that were recorded before before and come after
+// after in the outbox's order (created_at, provider, request_id, seq),
+// oldest first, at most limit (all when limit <= 0): the outbox the
+// sweeper relays a page at a time. The cursor's created_at is a range on
+// status_events_unpublished; the rest of it only orders the events of one
+// instant.
+func (s *sqlStore) Unpublished(ctx context.Context, before time.Time, after OutboxCursor, limit int) ([]StatusEvent, error) {
 	query := `SELECT ` + statusColumns + ` FROM status_events
-		WHERE published_at IS NULL AND created_at < $1 ORDER BY created_at, provider, request_id, seq`
+		WHERE published_at IS NULL AND created_at < $1`
+	args := []any{s.d.timeArg(normTime(before))}
+	if !after.IsZero() {
+		query += ` AND created_at >= $2 AND (created_at > $2 OR (provider, request_id, seq) > ($3, $4, $5))`
+		args = append(args, s.d.timeArg(normTime(after.CreatedAt)), after.Provider, after.RequestID, after.Seq)
+	}
+	query += ` ORDER BY created_at, provider, request_id, seq`
 	if limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	out, err := queryAll(ctx, s, scanStatus, query, s.d.timeArg(normTime(before)))
+	out, err := queryAll(ctx, s, scanStatus, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: unpublished events: %w", err)
 	}

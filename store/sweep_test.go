@@ -81,3 +81,83 @@ func TestSQLiteStaleReadsTheStateIndex(t *testing.T) {
 		}
 	}
 }
+
+// testUnpublishedPagesAfterACursor: Unpublished continues after a cursor
+// (an event's place in the outbox's order: created_at, provider,
+// request_id, seq), so that the relay reads at most its batch each round
+// and still visits every unpublished event in turn. Before, it always
+// read from the oldest: events the broker refuses for good stay the
+// oldest, and the relay read its batch plus every one of them each round
+// (thousands when a store's status queue was unbound for a day).
+// Events recorded at the same instant are ordered by provider, request id
+// and seq, and a page boundary among them neither skips nor repeats one.
+func testUnpublishedPagesAfterACursor(e *env) {
+	var want []string
+	record := func(id string, n int) {
+		key := e.register(sample(id)).Key
+		for i := range n {
+			mid := fmt.Sprintf("%s-%d", id, i+1)
+			e.transition(key, nil, StateSettled, Change{}, &StatusEvent{DedupKey: mid, MessageID: mid, SettlementStatus: "S"})
+			want = append(want, mid)
+		}
+	}
+	record("a", 2)
+	// Recorded at one instant: ordered by request id, then seq.
+	e.clock.mu.Lock()
+	e.clock.step = 0
+	e.clock.mu.Unlock()
+	record("c", 2)
+	record("b", 1)
+	e.clock.mu.Lock()
+	e.clock.step = time.Millisecond
+	e.clock.mu.Unlock()
+	want = append(want[:2], "b-1", "c-1", "c-2")
+	record("d", 1)
+	published := e.register(sample("p")).Key
+	e.transition(published, nil, StateSettled, Change{}, &StatusEvent{DedupKey: "p-1", MessageID: "p-1"})
+	if err := e.st.MarkPublished(e.ctx, "p-1", time.Now()); err != nil {
+		e.Fatal(err)
+	}
+	record("e", 1)
+	before := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	ids := func(evs []StatusEvent) []string {
+		out := []string{}
+		for _, ev := range evs {
+			out = append(out, ev.MessageID)
+		}
+		return out
+	}
+	all, err := e.st.Unpublished(e.ctx, before, OutboxCursor{}, 0)
+	if err != nil || !slices.Equal(ids(all), want) {
+		e.Fatalf("Unpublished from the oldest = %v, %v; want %v", ids(all), err, want)
+	}
+	for _, limit := range []int{1, 2, 3, 5} {
+		var got []string
+		var after OutboxCursor
+		for page := 0; ; page++ {
+			if page > len(want) {
+				e.Fatalf("limit %d: no end after %d pages (%v)", limit, page, got)
+			}
+			evs, err := e.st.Unpublished(e.ctx, before, after, limit)
+			if err != nil {
+				e.Fatalf("limit %d, page %d: %v", limit, page, err)
+			}
+			if len(evs) > limit {
+				e.Fatalf("limit %d, page %d: %d events", limit, page, len(evs))
+			}
+			if len(evs) == 0 {
+				break
+			}
+			got = append(got, ids(evs)...)
+			after = evs[len(evs)-1].Cursor()
+		}
+		if !slices.Equal(got, want) {
+			e.Errorf("limit %d: pages %v, want every unpublished event once, in order: %v", limit, got, want)
+		}
+	}
+	// Before: events recorded since are not read yet.
+	if evs, err := e.st.Unpublished(e.ctx, all[2].CreatedAt, OutboxCursor{}, 0); err != nil || !slices.Equal(ids(evs), want[:2]) {
+		e.Errorf("Unpublished before %s = %v, %v; want %v", all[2].CreatedAt, ids(evs), err, want[:2])
+	}
+}
