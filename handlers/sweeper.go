@@ -33,6 +33,9 @@ import (
 //     that got no verdict within the provider's Facts.StatusDeadline: the
 //     settlement gets a parked reason and a copy of its request goes to the
 //     parked queue, so that alerts, `parked ls` and the operator see it;
+//     like the relay, it reads at most Batch a round per provider, going
+//     on after the last one the previous round handled, so settlements
+//     whose parked copy cannot be sent do not hold back the others;
 //  3. resumes settlements left in an in-flight state (received, confirming,
 //     confirmed, submitting, pending) for longer than StuckAfter, whose
 //     message may be gone: the recorded request is published to the
@@ -92,13 +95,18 @@ type Sweeper struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
+	// cursorMu guards outbox and parkAfter.
+	cursorMu sync.Mutex
 	// outbox is where the next relay goes on reading the outbox: after the
 	// last event the previous one looked at. Events left there for good
 	// (refused by the broker, not valid documents) stay the oldest: read
 	// from the oldest every round, they would fill every batch and hold
 	// back the events behind them.
-	outboxMu sync.Mutex
-	outbox   store.OutboxCursor
+	outbox store.OutboxCursor
+	// parkAfter is, by provider, where the next parkOverdue goes on
+	// reading: a settlement whose parked copy cannot be sent is never
+	// recorded as parked and stays the oldest acknowledged one.
+	parkAfter map[string]store.StaleCursor
 }
 
 // errRoundTimeout is the cause of a round's context ended at RoundTimeout.
@@ -247,16 +255,16 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 	// The next round goes on after the last event handled here (one whose
 	// relay failed for a reason of the store or the broker as a whole is
 	// read again first); after an empty read, from the oldest.
-	w.outboxMu.Lock()
+	w.cursorMu.Lock()
 	next := w.outbox
-	w.outboxMu.Unlock()
+	w.cursorMu.Unlock()
 	if len(evs) == 0 {
 		next = store.OutboxCursor{}
 	}
 	defer func() {
-		w.outboxMu.Lock()
+		w.cursorMu.Lock()
 		w.outbox = next
-		w.outboxMu.Unlock()
+		w.cursorMu.Unlock()
 	}()
 	for _, ev := range evs {
 		if err := w.relayOne(ctx, ev, rep, &refused); err != nil {
@@ -268,34 +276,43 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 }
 
 // outboxPage reads at most Batch unpublished events recorded before
-// before: those after the cursor the previous round left, then, at the end
-// of the outbox, from the oldest on up to the first event read already.
+// before, going on after the cursor the previous round left (readPage).
 func (w *Sweeper) outboxPage(ctx context.Context, before time.Time) ([]store.StatusEvent, error) {
-	w.outboxMu.Lock()
+	w.cursorMu.Lock()
 	after := w.outbox
-	w.outboxMu.Unlock()
-	evs, err := w.Store.Unpublished(ctx, before, after, w.batch())
-	if err := w.skipUnreadable("relay", err); err != nil {
+	w.cursorMu.Unlock()
+	return readPage(after, w.batch(), func(after store.OutboxCursor, limit int) ([]store.StatusEvent, error) {
+		evs, err := w.Store.Unpublished(ctx, before, after, limit)
+		return evs, w.skipUnreadable("relay", err)
+	}, func(ev store.StatusEvent) string { return ev.MessageID })
+}
+
+// readPage reads at most limit rows with read: those after the cursor
+// after, then, when they end before limit, from the oldest on up to the
+// first row read already (by id). So each round reads a bounded page, and
+// rows a step leaves behind for good cannot fill every page: every row is
+// visited every ceil(rows/limit) rounds.
+func readPage[T any, C interface{ IsZero() bool }](after C, limit int, read func(after C, limit int) ([]T, error), id func(T) string) ([]T, error) {
+	rows, err := read(after, limit)
+	if err != nil || len(rows) >= limit || after.IsZero() {
+		return rows, err
+	}
+	var oldest C
+	more, err := read(oldest, limit-len(rows))
+	if err != nil {
 		return nil, err
 	}
-	if len(evs) >= w.batch() || after.IsZero() {
-		return evs, nil
+	seen := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		seen[id(r)] = true
 	}
-	more, err := w.Store.Unpublished(ctx, before, store.OutboxCursor{}, w.batch()-len(evs))
-	if err := w.skipUnreadable("relay", err); err != nil {
-		return nil, err
-	}
-	read := make(map[string]bool, len(evs))
-	for _, ev := range evs {
-		read[ev.MessageID] = true
-	}
-	for _, ev := range more {
-		if read[ev.MessageID] {
-			break // wrapped around to the events read above
+	for _, r := range more {
+		if seen[id(r)] {
+			break // wrapped around to the rows read above
 		}
-		evs = append(evs, ev)
+		rows = append(rows, r)
 	}
-	return evs, nil
+	return rows, nil
 }
 
 // relayOne publishes one event of the outbox. An event left there for good
@@ -358,7 +375,9 @@ func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *
 }
 
 // parkOverdue parks acknowledged settlements past their provider's
-// status deadline, reading each enabled provider's own (Store.Stale).
+// status deadline, reading each enabled provider's own (Store.Stale), at
+// most Batch a round, going on after the last one the previous round
+// handled (readPage).
 func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepReport) error {
 	var refused []error
 	for name, p := range w.Providers {
@@ -366,29 +385,59 @@ func (w *Sweeper) parkOverdue(ctx context.Context, now time.Time, rep *SweepRepo
 		if deadline <= 0 {
 			continue
 		}
-		stale, err := w.Store.Stale(ctx, []string{name}, []store.State{store.StateAcknowledged}, now.Add(-deadline), w.batch())
-		if err := w.skipUnreadable("park", err); err != nil {
+		if err := w.parkOverdueOf(ctx, name, deadline, now, rep, &refused); err != nil {
 			return errors.Join(append(refused, err)...)
-		}
-		for _, s := range stale {
-			reason := fmt.Sprintf("%s acknowledged this settlement at %s but sent no status within %s: ask %s for its status; "+
-				"it is never submitted again (replaying it only clears this parking, and a late status is still applied)",
-				name, s.UpdatedAt.Format(time.RFC3339), deadline, name)
-			if err := w.parkStored(ctx, s, reason); err != nil {
-				if broker.IsMessageRefused(err) {
-					// This one copy (a header the publisher cannot send):
-					// the others are parked all the same. It stays the
-					// oldest acknowledged (SettlementAcknowledgedStuck)
-					// and is tried again next round.
-					refused = append(refused, fmt.Errorf("park %s: %w", s.RequestID, err))
-					continue
-				}
-				return errors.Join(append(refused, err)...)
-			}
-			rep.Parked++
 		}
 	}
 	return errors.Join(refused...)
+}
+
+// parkOverdueOf parks one provider's page of overdue settlements; a
+// parked copy the broker or publisher refuses is added to refused.
+func (w *Sweeper) parkOverdueOf(ctx context.Context, name string, deadline time.Duration, now time.Time, rep *SweepReport, refused *[]error) error {
+	w.cursorMu.Lock()
+	after := w.parkAfter[name]
+	w.cursorMu.Unlock()
+	stale, err := readPage(after, w.batch(), func(after store.StaleCursor, limit int) ([]store.Settlement, error) {
+		ss, err := w.Store.Stale(ctx, []string{name}, []store.State{store.StateAcknowledged}, now.Add(-deadline), after, limit)
+		return ss, w.skipUnreadable("park", err)
+	}, func(s store.Settlement) string { return s.RequestID })
+	if err != nil {
+		return err
+	}
+	// The next round goes on after the last settlement handled here;
+	// after an empty read, from the oldest.
+	next := after
+	if len(stale) == 0 {
+		next = store.StaleCursor{}
+	}
+	defer func() {
+		w.cursorMu.Lock()
+		if w.parkAfter == nil {
+			w.parkAfter = map[string]store.StaleCursor{}
+		}
+		w.parkAfter[name] = next
+		w.cursorMu.Unlock()
+	}()
+	for _, s := range stale {
+		reason := fmt.Sprintf("%s acknowledged this settlement at %s but sent no status within %s: ask %s for its status; "+
+			"it is never submitted again (replaying it only clears this parking, and a late status is still applied)",
+			name, s.UpdatedAt.Format(time.RFC3339), deadline, name)
+		if err := w.parkStored(ctx, s, reason); err != nil {
+			if !broker.IsMessageRefused(err) {
+				return err
+			}
+			// This one copy (a header the publisher cannot send): the
+			// others are parked all the same. It stays the oldest
+			// acknowledged (SettlementAcknowledgedStuck) and is tried
+			// again when the sweeper comes round to it.
+			*refused = append(*refused, fmt.Errorf("park %s: %w", s.RequestID, err))
+		} else {
+			rep.Parked++
+		}
+		next = s.Cursor()
+	}
+	return nil
 }
 
 // resume republishes the requests of settlements stuck in flight.
@@ -399,7 +448,7 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 	// Only the providers this worker runs, filtered by the store before
 	// the batch limit: the oldest rows of another could fill every batch.
 	names := slices.Sorted(maps.Keys(w.Providers))
-	stale, err := w.Store.Stale(ctx, names, inFlight, now.Add(-w.StuckAfter), w.batch())
+	stale, err := w.Store.Stale(ctx, names, inFlight, now.Add(-w.StuckAfter), store.StaleCursor{}, w.batch())
 	if err := w.skipUnreadable("resume", err); err != nil {
 		return err
 	}

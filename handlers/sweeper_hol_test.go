@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,71 @@ func TestResumeThatCannotBeSentIsCountedAndDoesNotStopTheOthers(t *testing.T) {
 	}
 	if !ok || !strings.Contains(string(d.Body), "req-good") {
 		t.Errorf("request queue: got %v %q, want req-good's resumed request", ok, d.Body)
+	}
+}
+
+// parkOverdue read the oldest Batch acknowledged settlements past their
+// deadline each round; one whose parked copy cannot be sent is never
+// recorded as parked and stays the oldest, so Batch of them filled every
+// round's read and every overdue settlement behind them went unparked
+// for good. Here Batch is 2 (500 in a worker) and 3 such settlements are
+// older than req-good: it must be parked within ceil(4/2) rounds (real
+// broker, judged from the parked queue).
+func TestParkOverdueBatchFullOfUnsendableCopiesDoesNotHoldBackTheOthers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const prov = "holpage8"
+	u := testenv.AMQPURL(t)
+	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	conn, err := pub.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
+	if err := top.Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	cconn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cconn.Close() })
+	ch, err := cconn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueuePurge(broker.ParkedQueue(prov), false); err != nil {
+		t.Fatal(err)
+	}
+	p := newScripted(prov, providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
+	p.accept = true
+	r := newRig(t, p)
+	for i := range 3 {
+		bad := requestMsg(t, fmt.Sprintf("req-bad-%d", i), messages.SettlementDebit, nil)
+		bad.Metadata.Set(broker.MetaContentType, "application/xml; x="+strings.Repeat("a", 300))
+		r.deliver(t, bad)
+		time.Sleep(2 * time.Millisecond)
+	}
+	r.deliver(t, requestMsg(t, "req-good", messages.SettlementDebit, nil))
+	r.pub.take()
+	w := r.sweeper(2 * time.Hour)
+	w.Pub = pub
+	w.Batch = 2
+	for round := 1; round <= 2; round++ {
+		_, _ = w.Sweep(ctx)
+	}
+	if s := r.get(t, "req-good"); s.ParkedReason == "" {
+		t.Errorf("req-good is past its status deadline but not parked after two rounds: a batch of settlements ahead of it, whose parked copies cannot be sent, holds it back")
+	}
+	d, ok, err := ch.Get(broker.ParkedQueue(prov), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !strings.Contains(string(d.Body), "req-good") {
+		t.Errorf("parked queue: got %v %q, want req-good's parked copy", ok, d.Body)
 	}
 }

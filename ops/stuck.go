@@ -47,7 +47,7 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 	}
 	defer st.Close()
 	now := e.now()
-	stale, err := st.Stale(ctx, providers, states, now.Add(-olderThan), 0)
+	stale, err := st.Stale(ctx, providers, states, now.Add(-olderThan), store.StaleCursor{}, 0)
 	var unreadable *store.UnreadableError
 	if err != nil && !errors.As(err, &unreadable) {
 		return err

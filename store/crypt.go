@@ -380,9 +380,9 @@ func (e *encrypted) Find(ctx context.Context, c Correlation) ([]Settlement, erro
 
 // Stale leaves out a settlement whose request body cannot be opened (see
 // Store.Stale).
-func (e *encrypted) Stale(ctx context.Context, providers []string, states []State, before time.Time, limit int) ([]Settlement, error) {
+func (e *encrypted) Stale(ctx context.Context, providers []string, states []State, before time.Time, after StaleCursor, limit int) ([]Settlement, error) {
 	return readOpened(limit, func(limit int) ([]Settlement, error) {
-		return e.Store.Stale(ctx, providers, states, before, limit)
+		return e.Store.Stale(ctx, providers, states, before, after, limit)
 	}, func(s Settlement) (Settlement, error) {
 		return e.openSettlement(s, nil)
 	}, func(s Settlement, err error) UnreadableRow {

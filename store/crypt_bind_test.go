@@ -46,7 +46,7 @@ func TestSealedBodyIsBoundToItsRow(t *testing.T) {
 			}
 			registerRaw(t, plain, b, rawA.Request)
 			enc := store.Encrypted(plain, ring)
-			if ss, err := enc.Stale(ctx, nil, []store.State{store.StateReceived}, time.Now().Add(time.Hour), 0); err == nil {
+			if ss, err := enc.Stale(ctx, nil, []store.State{store.StateReceived}, time.Now().Add(time.Hour), store.StaleCursor{}, 0); err == nil {
 				for _, s := range ss {
 					if s.Key == b {
 						t.Errorf("Stale returned B with request %q", s.Request)

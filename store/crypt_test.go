@@ -209,7 +209,7 @@ func TestEncryptedReadsLeaveOutUnreadableRows(t *testing.T) {
 				if len(evs) != 1 || evs[0].RequestID != "good-event" || string(evs[0].Body) != reqBody {
 					t.Errorf("Unpublished(limit %d) = %d events; want good-event's, opened", limit, len(evs))
 				}
-				ss, err := st.Stale(ctx, nil, []store.State{store.StateReceived}, later, limit)
+				ss, err := st.Stale(ctx, nil, []store.State{store.StateReceived}, later, store.StaleCursor{}, limit)
 				checkUnreadable(fmt.Sprintf("Stale(limit %d)", limit), err, "bad-stale")
 				if len(ss) != 1 || ss[0].RequestID != "good-stale" || string(ss[0].Request) != reqBody {
 					t.Errorf("Stale(limit %d) = %d settlements; want good-stale, opened", limit, len(ss))

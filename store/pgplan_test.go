@@ -39,11 +39,15 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 	}
 	key := Key{Provider: "radial", RequestID: "plan-3"}
 	trArgs := pgTransitionArgs(key, []State{StateConfirming}, StateSubmitting, Change{Note: "n"}, time.Now(), 0)
-	staleSQL, staleArgs := staleQuery(2, len(inFlightStates), 500)
+	staleSQL, staleArgs := staleQuery(2, len(inFlightStates), false, 500)
 	staleArgs[0], staleArgs[1], staleArgs[2] = time.Now(), "radial", "other"
 	for i, st := range inFlightStates {
 		staleArgs[3+i] = string(st)
 	}
+	pageSQL, pageArgs := staleQuery(2, len(inFlightStates), true, 500)
+	copy(pageArgs, staleArgs)
+	n := len(staleArgs)
+	pageArgs[n], pageArgs[n+1], pageArgs[n+2] = time.Now().Add(-time.Hour), "radial", "plan-3"
 	for _, c := range []struct {
 		name  string
 		query string
@@ -52,6 +56,7 @@ func TestPostgresGenericPlansUseTheRightIndex(t *testing.T) {
 	}{
 		// The sweeper's read of the enabled providers' stuck settlements.
 		{"stale of providers", staleSQL, staleArgs, "settlements_state_updated"},
+		{"stale of providers after a cursor", pageSQL, pageArgs, "settlements_state_updated"},
 		{"transition", pgTransitionSQL, trArgs, "settlements_pkey"},
 		{"get", `SELECT ` + settlementColumns + ` FROM settlements WHERE provider = $1 AND request_id = $2`,
 			[]any{key.Provider, key.RequestID}, "settlements_pkey"},

@@ -158,6 +158,20 @@ func (ev StatusEvent) Cursor() OutboxCursor {
 	return OutboxCursor{CreatedAt: ev.CreatedAt, Key: ev.Key, Seq: ev.Seq}
 }
 
+// StaleCursor is a settlement's place in Stale's order (updated_at, then
+// provider and request id): Stale continues after it. The zero StaleCursor
+// is before every settlement.
+type StaleCursor struct {
+	UpdatedAt time.Time
+	Key
+}
+
+// IsZero reports whether c is the zero cursor (from the oldest).
+func (c StaleCursor) IsZero() bool { return c == StaleCursor{} }
+
+// Cursor is s's place in Stale's order.
+func (s Settlement) Cursor() StaleCursor { return StaleCursor{UpdatedAt: s.UpdatedAt, Key: s.Key} }
+
 // Transition is one line of a settlement's history.
 type Transition struct {
 	Key
@@ -268,12 +282,13 @@ type Store interface {
 	LockOrder(ctx context.Context, provider, storeID, orderID string) (unlock func(), err error)
 	// Stale returns the settlements of providers (any when empty) in one
 	// of states that are not parked and were last updated before before,
-	// oldest update first, at most limit (all when limit <= 0): the limit
-	// counts only the providers asked for. With an encrypted store, a settlement whose
+	// and come after after in their order (StaleCursor; the zero cursor:
+	// from the oldest), oldest update first, at most limit (all when
+	// limit <= 0): the limit counts only the providers asked for. With an encrypted store, a settlement whose
 	// request body cannot be opened is left out: the others are returned
 	// with an *UnreadableError naming it (any other error comes with no
 	// rows).
-	Stale(ctx context.Context, providers []string, states []State, before time.Time, limit int) ([]Settlement, error)
+	Stale(ctx context.Context, providers []string, states []State, before time.Time, after StaleCursor, limit int) ([]Settlement, error)
 	// Unpublished returns the status events never marked published that
 	// were recorded before before and come after after in the outbox's
 	// order (OutboxCursor; the zero cursor: from the oldest), oldest

@@ -207,6 +207,7 @@ var suite = []struct {
 	{"IdentifiersThatAreNotText", "", testIdentifiersThatAreNotText},
 	{"StaleCountsOnlyTheProvidersAskedFor", "", testStaleCountsOnlyTheProvidersAskedFor},
 	{"UnpublishedPagesAfterACursor", "", testUnpublishedPagesAfterACursor},
+	{"StalePagesAfterACursor", "", testStalePagesAfterACursor},
 }
 
 func TestConformance(t *testing.T) {

@@ -41,7 +41,7 @@ func testStaleCountsOnlyTheProvidersAskedFor(e *env) {
 		{"a provider without rows", []string{"other"}, []State{StateReceived}, 0, nil},
 		{"another state", []string{"acme"}, []State{StateConfirming}, 0, nil},
 	} {
-		got, err := e.st.Stale(e.ctx, c.providers, c.states, before, c.limit)
+		got, err := e.st.Stale(e.ctx, c.providers, c.states, before, StaleCursor{}, c.limit)
 		ids = ids[:0]
 		for _, s := range got {
 			ids = append(ids, s.RequestID)
@@ -62,8 +62,12 @@ func TestSQLiteStaleReadsTheStateIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for _, providers := range []int{0, 1, 2} {
-		query, args := staleQuery(providers, 5, 500)
+	for _, c := range []struct {
+		providers int
+		cursor    bool
+	}{{0, false}, {1, false}, {2, false}, {0, true}, {2, true}} {
+		providers := c.providers
+		query, args := staleQuery(providers, 5, c.cursor, 500)
 		for i := range args {
 			args[i] = "x"
 		}
@@ -77,7 +81,7 @@ func TestSQLiteStaleReadsTheStateIndex(t *testing.T) {
 		}
 		text := strings.Join(plan, "\n")
 		if !strings.Contains(text, "settlements_state_updated") || strings.Contains(text, "autoindex") {
-			t.Errorf("%d providers: plan\n%s\nwant settlements_state_updated only", providers, text)
+			t.Errorf("%d providers, cursor %v: plan\n%s\nwant settlements_state_updated only", providers, c.cursor, text)
 		}
 	}
 }
@@ -110,6 +114,7 @@ func testUnpublishedPagesAfterACursor(e *env) {
 	record("b", 1)
 	e.clock.mu.Lock()
 	e.clock.step = time.Millisecond
+	e.clock.now = e.clock.now.Add(time.Millisecond) // past that instant
 	e.clock.mu.Unlock()
 	want = append(want[:2], "b-1", "c-1", "c-2")
 	record("d", 1)
@@ -159,5 +164,81 @@ func testUnpublishedPagesAfterACursor(e *env) {
 	// Before: events recorded since are not read yet.
 	if evs, err := e.st.Unpublished(e.ctx, all[2].CreatedAt, OutboxCursor{}, 0); err != nil || !slices.Equal(ids(evs), want[:2]) {
 		e.Errorf("Unpublished before %s = %v, %v; want %v", all[2].CreatedAt, ids(evs), err, want[:2])
+	}
+}
+
+// testStalePagesAfterACursor: Stale continues after a cursor (a
+// settlement's place in its order: updated_at, provider, request_id), so
+// that the sweeper reads at most its batch of overdue settlements and
+// still reaches every one in turn. Before, it always read from the oldest:
+// an acknowledged settlement whose parked copy the broker or publisher
+// refuses is never recorded as parked and stays the oldest, and a batch of
+// them hid every overdue settlement behind them from every round.
+// Settlements changed at the same instant are ordered by provider, then
+// request id, and a page boundary among them neither skips nor repeats one.
+func testStalePagesAfterACursor(e *env) {
+	var want []string
+	reg := func(provider, id string) {
+		s := sample(id)
+		s.Provider = provider
+		e.register(s)
+	}
+	reg("acme", "a")
+	e.clock.mu.Lock()
+	e.clock.step = 0
+	e.clock.mu.Unlock()
+	reg("zeta", "b") // the same instant: acme's first, then by request id
+	reg("acme", "d")
+	reg("acme", "c")
+	e.clock.mu.Lock()
+	e.clock.step = time.Millisecond
+	e.clock.now = e.clock.now.Add(time.Millisecond) // past that instant
+	e.clock.mu.Unlock()
+	reg("acme", "e")
+	parked := e.register(sample("parked")).Key
+	e.transition(parked, nil, StateReceived, Change{ParkedReason: ptr("for a person")}, nil)
+	reg("zeta", "f")
+	want = []string{"acme/a", "acme/c", "acme/d", "zeta/b", "acme/e", "zeta/f"}
+	before := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	ids := func(ss []Settlement) []string {
+		out := []string{}
+		for _, s := range ss {
+			out = append(out, s.Provider+"/"+s.RequestID)
+		}
+		return out
+	}
+	providers := []string{"acme", "zeta"}
+	all, err := e.st.Stale(e.ctx, providers, []State{StateReceived}, before, StaleCursor{}, 0)
+	if err != nil || !slices.Equal(ids(all), want) {
+		e.Fatalf("Stale from the oldest = %v, %v; want %v", ids(all), err, want)
+	}
+	for _, limit := range []int{1, 2, 4} {
+		var got []string
+		var after StaleCursor
+		for page := 0; ; page++ {
+			if page > len(want) {
+				e.Fatalf("limit %d: no end after %d pages (%v)", limit, page, got)
+			}
+			ss, err := e.st.Stale(e.ctx, providers, []State{StateReceived}, before, after, limit)
+			if err != nil {
+				e.Fatalf("limit %d, page %d: %v", limit, page, err)
+			}
+			if len(ss) > limit {
+				e.Fatalf("limit %d, page %d: %d settlements", limit, page, len(ss))
+			}
+			if len(ss) == 0 {
+				break
+			}
+			got = append(got, ids(ss)...)
+			after = ss[len(ss)-1].Cursor()
+		}
+		if !slices.Equal(got, want) {
+			e.Errorf("limit %d: pages %v, want every stale settlement once, in order: %v", limit, got, want)
+		}
+	}
+	// One provider, after a cursor among the same instant's.
+	if ss, err := e.st.Stale(e.ctx, []string{"acme"}, []State{StateReceived}, before, all[1].Cursor(), 0); err != nil ||
+		!slices.Equal(ids(ss), []string{"acme/d", "acme/e"}) {
+		e.Errorf("Stale(acme) after %v = %v, %v; want acme/d, acme/e", all[1].Cursor(), ids(ss), err)
 	}
 }
