@@ -75,7 +75,7 @@ type Config struct {
 	// request at the door.
 	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" help:"Largest settlement request body in bytes; a larger one is parked (intake: refused) before any provider call."`
 	// StoreDSN selects the durable store.
-	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state). SQLite options: _pragma=name(value), one pragma each; journal_mode, synchronous, foreign_keys and busy_timeout are the worker's and checked at open."`
+	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state). SQLite options: _pragma=name(value), one pragma each; journal_mode, synchronous, foreign_keys and busy_timeout are the worker's and checked at open; a cache_size given here applies to the writer and the four readers (by default the writer keeps SQLite's 2 MiB, each reader 128 KiB)."`
 	// StorePoolSize bounds the PostgreSQL sessions a worker runs its store
 	// statements on; the sessions holding order locks are apart.
 	StorePoolSize int `env:"STORE_POOL_SIZE" envDefault:"8" help:"PostgreSQL: the most sessions this worker runs its store statements on at once; the rest wait in the worker. Order locks are held on 2 sessions apart from these. A few busy sessions per server core do more than many (64 burned twice the server CPU per statement of 8 on 2 cores; docs/benchmark.md). SQLite ignores it."`
