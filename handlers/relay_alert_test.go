@@ -7,11 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
@@ -28,22 +25,10 @@ import (
 func TestRelayRefusedEventIsCountedForAnAlert(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u := testenv.AMQPURL(t)
-	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	conn, err := pub.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Only STORE1's statuses are bound; STORE2's verdict is unroutable.
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Second},
 		StatusQueues: []broker.StatusQueue{{Name: statusQueue, BindingKey: broker.StatusRoutingKey("STORE1")}}}
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
+	pub, _ := onBroker(ctx, t, top)
 	r := newRig(t, newScripted("prov", providers.Facts{Idempotent: true}))
 	r.pub.failStatus = true
 	if err := r.h.HandleSafely(requestMsg(t, "req-unrouted", messages.SettlementDebit, map[string]string{HeaderStoreID: "STORE2"})); err == nil {
@@ -83,33 +68,9 @@ func TestRelayRefusedEventIsCountedForAnAlert(t *testing.T) {
 func TestRelayBatchFullOfRefusedEventsDoesNotHoldBackTheOthers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u := testenv.AMQPURL(t)
-	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	conn, err := pub.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Second},
 		StatusQueues: []broker.StatusQueue{{Name: statusQueue, BindingKey: broker.StatusRoutingKey("STORE1")}}}
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	cconn, err := amqp.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cconn.Close() })
-	ch, err := cconn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueuePurge(statusQueue, false); err != nil {
-		t.Fatal(err)
-	}
+	pub, ch := onBroker(ctx, t, top, statusQueue)
 	r := newRig(t, newScripted("prov", providers.Facts{Idempotent: true}))
 	r.pub.failStatus = true
 	for _, m := range []struct{ id, store string }{{"req-a", "STORE2"}, {"req-b", "STORE1"}} {

@@ -5,11 +5,7 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
-
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
@@ -24,31 +20,10 @@ import (
 func TestRelayGoesOnPastAnEventTheBrokerRefuses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	u := testenv.AMQPURL(t)
-	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	conn, err := pub.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Only STORE1's statuses are bound (STATUS_QUEUES=q=settlement.status.STORE1).
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Second},
 		StatusQueues: []broker.StatusQueue{{Name: statusQueue, BindingKey: broker.StatusRoutingKey("STORE1")}}}
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	cconn, err := amqp.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cconn.Close() })
-	ch, err := cconn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, ch := onBroker(ctx, t, top)
 
 	r := newRig(t, newScripted("prov", providers.Facts{Idempotent: true}))
 	// Both verdicts are recorded while the broker is away: the outbox

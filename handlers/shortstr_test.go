@@ -7,10 +7,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
@@ -43,30 +41,9 @@ func TestStatusEventWithLongStoreOrRequestIDIsPublished(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			u := testenv.AMQPURL(t)
-			pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = pub.Close() })
-			conn, err := pub.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
 			top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Second},
 				StatusQueues: []broker.StatusQueue{{Name: statusQueue, BindingKey: "settlement.status.#"}}}
-			if err := top.Declare(conn); err != nil {
-				t.Fatal(err)
-			}
-			cconn, err := amqp.Dial(u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cconn.Close() })
-			ch, err := cconn.Channel()
-			if err != nil {
-				t.Fatal(err)
-			}
+			pub, ch := onBroker(ctx, t, top)
 
 			p := newScripted("prov", providers.Facts{Idempotent: true})
 			r := newRig(t, p)

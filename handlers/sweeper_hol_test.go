@@ -9,11 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
@@ -32,32 +29,8 @@ func TestParkOverdueGoesOnPastASettlementItCannotPark(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const prov = "holpark8"
-	u := testenv.AMQPURL(t)
-	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	conn, err := pub.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	cconn, err := amqp.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cconn.Close() })
-	ch, err := cconn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueuePurge(broker.ParkedQueue(prov), false); err != nil {
-		t.Fatal(err)
-	}
+	pub, ch := onBroker(ctx, t, top, broker.ParkedQueue(prov))
 	p := newScripted(prov, providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
 	p.accept = true
 	r := newRig(t, p)
@@ -100,32 +73,8 @@ func TestResumeThatCannotBeSentIsCountedAndDoesNotStopTheOthers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const prov = "holres8"
-	u := testenv.AMQPURL(t)
-	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	conn, err := pub.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	cconn, err := amqp.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cconn.Close() })
-	ch, err := cconn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueuePurge(broker.RequestQueue(prov), false); err != nil {
-		t.Fatal(err)
-	}
+	pub, ch := onBroker(ctx, t, top, broker.RequestQueue(prov))
 	p := newScripted(prov, providers.Facts{})
 	p.settleErrs = []error{providers.NotSentError("503", "busy", nil), providers.NotSentError("503", "busy", nil)}
 	r := newRig(t, p)
@@ -168,32 +117,8 @@ func TestParkOverdueBatchFullOfUnsendableCopiesDoesNotHoldBackTheOthers(t *testi
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const prov = "holpage8"
-	u := testenv.AMQPURL(t)
-	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	conn, err := pub.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	cconn, err := amqp.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cconn.Close() })
-	ch, err := cconn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueuePurge(broker.ParkedQueue(prov), false); err != nil {
-		t.Fatal(err)
-	}
+	pub, ch := onBroker(ctx, t, top, broker.ParkedQueue(prov))
 	p := newScripted(prov, providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
 	p.accept = true
 	r := newRig(t, p)
