@@ -42,9 +42,11 @@ import (
 //     status matches on StoreId, OrderId, TenderType, SettlementType and
 //     Amount, and on that legacy correlation id when it has one. Only an
 //     acknowledged candidate can take it, never a submitting one (its call
-//     may not have reached the provider); with none acknowledged, a finished
-//     one (a chargeback R after an S). More than one candidate at that
-//     step is ambiguous: the status is parked naming them, never guessed.
+//     may not have reached the provider), and only when no other candidate
+//     was submitted or is finished (the status could be theirs); with none
+//     acknowledged, a finished one (a chargeback R after an S). More than
+//     one candidate at that step is ambiguous: the status is parked naming
+//     them, never guessed.
 //  3. Dedup is per settlement: a status whose AMQP message_id produced one
 //     of the settlement's events, or whose verdict (and DeclineReason)
 //     repeats the settlement's latest event, is a redelivery or a repeat:
@@ -385,6 +387,14 @@ func pick(exact *store.Settlement, cands []store.Settlement) (*store.Settlement,
 		return out
 	}
 	if ack := inState(store.StateAcknowledged); len(ack) == 1 {
+		// A look-alike that was submitted (its answer may be lost) or that
+		// is finished (a later status: a chargeback, a repeat) could be
+		// the status's settlement as well: without one of our correlation
+		// ids nothing tells its verdict from the acknowledged one's.
+		if others := inState(store.StateSubmitting, store.StateSettled, store.StateRefused); len(others) > 0 {
+			return nil, nil, "ambiguous: acknowledged settlement " + describe(ack) + " and " + describe(others) +
+				" all match and the status carries none of our correlation ids (the first verdict of the one or the verdict or a later status of another); not applied"
+		}
 		return &ack[0], []store.State{store.StateAcknowledged}, ""
 	} else if len(ack) > 1 {
 		return nil, nil, "ambiguous: acknowledged settlements " + describe(ack) + " all match and the status carries none of our correlation ids; not applied"

@@ -352,14 +352,46 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantEvents: map[string]int{"req-z": 0, "req-a": 0},
 		},
 		{
-			name:  "body-identical statuses for two settlements, one after the other: both applied",
+			// The status carries none of our correlation ids: it may be
+			// the first verdict of the acknowledged settlement or the
+			// chargeback of the settled one; nothing tells them apart.
+			name:  "status without ClientContext, an acknowledged and a settled look-alike: ambiguous, parked",
+			seeds: []seedSpec{{id: "req-s", cc: "cc-s", state: settled}, {id: "req-a", cc: "cc-a", state: ack}},
+			steps: []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"},
+				park: "ambiguous|req-a (acknowledged)|req-s (settled)"}},
+			wantStates: map[string]store.State{"req-s": settled, "req-a": ack},
+			wantEvents: map[string]int{"req-a": 0},
+		},
+		{
+			// The submitting one's call may have reached Radial (its
+			// answer lost): its verdict looks the same.
+			name:       "status without ClientContext, an acknowledged and a submitting look-alike: ambiguous, parked",
+			seeds:      []seedSpec{{id: "req-b", cc: "cc-b", state: store.StateSubmitting}, {id: "req-a", cc: "cc-a", state: ack}},
+			steps:      []step{{st: statusSpec{msgID: "m1"}, park: "ambiguous|req-a (acknowledged)|req-b (submitting)"}},
+			wantStates: map[string]store.State{"req-b": store.StateSubmitting, "req-a": ack},
+			wantEvents: map[string]int{"req-b": 0, "req-a": 0},
+		},
+		{
+			name:       "legacy: shared ClientContext, an acknowledged and a settled look-alike: ambiguous, parked",
+			seeds:      []seedSpec{{id: "req-s", cc: "cc-same", state: settled, legacy: true}, {id: "req-a", cc: "cc-same", state: ack, legacy: true}},
+			steps:      []step{{st: statusSpec{cc: "cc-same", msgID: "m1"}, park: "ambiguous|req-a (acknowledged)|req-s (settled)"}},
+			wantStates: map[string]store.State{"req-s": settled, "req-a": ack},
+			wantEvents: map[string]int{"req-a": 0},
+		},
+		{
+			// Without our correlation ids the second status is req-1's S
+			// repeated (Radial re-sends a status body-identical) or
+			// req-2's verdict: applied to req-2 it once settled it with no
+			// money moved. With them, the two are told apart (the first
+			// case of this table).
+			name:  "body-identical status without ClientContext after a look-alike was applied: ambiguous, parked",
 			seeds: []seedSpec{{id: "req-1", cc: "cc-1", state: ack}},
 			steps: []step{
 				{st: statusSpec{}, target: "req-1", wantCC: "cc-1", wantState: settled, sameAs: -1},
-				{seed: &seedSpec{id: "req-2", cc: "cc-2", state: ack}, st: statusSpec{}, target: "req-2", wantCC: "cc-2", wantState: settled, sameAs: -1},
+				{seed: &seedSpec{id: "req-2", cc: "cc-2", state: ack}, st: statusSpec{}, park: "ambiguous|req-2 (acknowledged)|req-1 (settled)"},
 			},
-			wantStates: map[string]store.State{"req-1": settled, "req-2": settled},
-			wantEvents: map[string]int{"req-1": 1, "req-2": 1},
+			wantStates: map[string]store.State{"req-1": settled, "req-2": ack},
+			wantEvents: map[string]int{"req-1": 1, "req-2": 0},
 		},
 		{
 			name:  "redelivered status (same message_id): same event, no second transition",
