@@ -133,3 +133,16 @@ func (c *Client) redact(s string) string {
 	}
 	return s
 }
+
+// codeExceedsRefundable is Miva's refusal of a refund beyond what the
+// capture record has left: nothing was refunded.
+const codeExceedsRefundable = "amount_exceeds_refundable"
+
+// errorCode is the Miva error_code of a classified error ("" if none).
+func errorCode(err error) string {
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}

@@ -75,8 +75,8 @@ func captured(p Payment) decimal.Decimal {
 // of type 2, 4 or 5 that captured at least amount; the smallest such
 // capture wins, ties go to the lowest id. The list does not say which
 // refund belongs to which capture, so Miva may still refuse a capture that
-// was partly refunded (the request then ends R with Miva's message, and can
-// be sent again naming the record in the miva_payment_id header).
+// was refunded already: Settle then tries the next capture that covers the
+// amount (refundTargets).
 func ChooseCapture(ps []Payment, amount decimal.Decimal) (Payment, bool) {
 	var best Payment
 	found := false
@@ -142,4 +142,34 @@ func newRecords(ps []Payment, before map[int64]bool, want func(int) bool, amount
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out
+}
+
+// refundTargets lists the capture records a refund of amount is tried on,
+// in order: chosen (Prepare's choice, RefPaymentID) when it is still a
+// capture on the list, then every other capture record that captured at
+// least amount, in ChooseCapture's order (smallest capture first, ties to
+// the lowest id). The list does not say which capture a refund belongs to,
+// so a capture may turn out to be refunded already; the next is tried then.
+func refundTargets(ps []Payment, amount decimal.Decimal, chosen int64, hasChosen bool) []Payment {
+	var out []Payment
+	if hasChosen {
+		p, ok := find(ps, chosen)
+		if !ok || !IsCapture(p.Type) {
+			return nil
+		}
+		out = append(out, p)
+	}
+	var rest []Payment
+	for _, p := range ps {
+		if IsCapture(p.Type) && !captured(p).LessThan(amount) && !(hasChosen && p.ID == chosen) {
+			rest = append(rest, p)
+		}
+	}
+	sort.SliceStable(rest, func(i, j int) bool {
+		if c := captured(rest[i]).Cmp(captured(rest[j])); c != 0 {
+			return c < 0
+		}
+		return rest[i].ID < rest[j].ID
+	})
+	return append(out, rest...)
 }

@@ -24,7 +24,10 @@ import (
 //
 // Credit: OrderPayment_Refund on a capture record (header miva_payment_id,
 // else RefPaymentID from Prepare, else ChooseCapture), after checking that
-// the order has that much captured and not refunded (Refundable).
+// the order has that much captured and not refunded (Refundable). Unless
+// the header named it, a capture Miva refuses as already refunded
+// (amount_exceeds_refundable: nothing moved) is followed by the next
+// capture that covers the amount (refundTargets).
 //
 // Settle is not idempotent (Miva has no idempotency key): it must only run
 // on a fresh submission or after Reconcile answered found=false.
@@ -85,13 +88,11 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	override, hasOverride, err := overrideID(req)
+	override, named, err := overrideID(req)
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	if !hasOverride {
-		override, hasOverride = refID(req.Refs, RefPaymentID)
-	}
+	chosen, hasChosen := refID(req.Refs, RefPaymentID)
 	ps, err := c.PaymentList(ctx, oid)
 	if err != nil {
 		return providers.Outcome{}, err
@@ -104,8 +105,9 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 	if left := Refundable(ps); left.LessThan(amount) {
 		return refused(fmt.Sprintf("refund of %s exceeds what Miva order %d has captured and not refunded (%s)", f(amount), oid, f(decimal.Max(left, decimal.Zero))))
 	}
-	var target Payment
-	if hasOverride {
+	var targets []Payment
+	if named {
+		// A person named the capture: it alone is tried.
 		p, ok := find(ps, override)
 		switch {
 		case !ok:
@@ -113,21 +115,36 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 		case !IsCapture(p.Type):
 			return refused(fmt.Sprintf("Miva payment record %d (%s) is not a capture that can be refunded", override, typeName(p.Type)))
 		}
-		target = p
+		targets = []Payment{p}
 	} else {
-		p, ok := ChooseCapture(ps, amount)
-		if !ok {
+		targets = refundTargets(ps, amount, chosen, hasChosen)
+		if len(targets) == 0 {
+			if hasChosen {
+				// Prepare's choice is gone from the list or is no capture.
+				return refused(fmt.Sprintf("Miva payment record %d is not a capture of order %d that can be refunded", chosen, oid))
+			}
 			return refused(fmt.Sprintf("no single Miva capture record on order %d covers a refund of %s (captures: %s)",
 				oid, f(amount), describe(ps, IsCapture, captured, "captured", f)))
 		}
-		target = p
 	}
-	refs[RefPaymentID] = strconv.FormatInt(target.ID, 10)
-	if err := c.refundCall(ctx, target.ID, text); err != nil {
-		if reason, ok := refusal(err); ok {
+	// The list does not say which capture a refund belongs to, so the
+	// capture chosen may have been refunded already: Miva's refusal
+	// (amount_exceeds_refundable) moved nothing, and the next capture that
+	// covers the amount is tried, so that a credit the order can take is
+	// never answered R.
+	for i, target := range targets {
+		refs[RefPaymentID] = strconv.FormatInt(target.ID, 10)
+		err := c.refundCall(ctx, target.ID, text)
+		if err == nil {
+			break
+		}
+		reason, ok := refusal(err)
+		if !ok {
+			return providers.Outcome{}, err
+		}
+		if errorCode(err) != codeExceedsRefundable || i == len(targets)-1 {
 			return refused(reason)
 		}
-		return providers.Outcome{}, err
 	}
 	out := providers.Outcome{Kind: providers.Settled, Refs: refs}
 	before := map[int64]bool{}
