@@ -137,6 +137,14 @@ const (
 	// was sent before its answer, so a settle window counted from the
 	// answer covers a late commit of it.
 	refCallAnsweredAt = "call_answered_at"
+	// refCallNotMade is "true" when the call marked not sent was never
+	// made (the order lock was lost before it), "false" when it was made
+	// and answered "not sent" (providers.WasNotSent). Without an
+	// idempotency key such an answer (a proxy's 503) may follow a call the
+	// provider acted on, which is why the retry reads first; a sibling of
+	// the same amount must take it for a call that may have moved money
+	// (unnamedMove).
+	refCallNotMade = "call_not_made"
 	// refAttemptsBase is the attempt count when the settlement was last
 	// replayed after parking: the retry budget counts from there.
 	refAttemptsBase = "attempts_base"
@@ -642,7 +650,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 	if err := h.checkLock(ctx, in); err != nil {
 		if fresh {
 			// The call this delivery recorded was not made.
-			s = h.markNotSent(ctx, s)
+			s = h.markNotSent(ctx, s, false)
 		}
 		return h.failed(ctx, s, in, "settle", err)
 	}
@@ -690,7 +698,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 	h.crash(CrashAfterSettleCall)
 	if serr != nil {
 		if providers.WasNotSent(serr) {
-			s = h.markNotSent(ctx, s)
+			s = h.markNotSent(ctx, s, true)
 		}
 		return h.failed(ctx, s, in, "settle", serr)
 	}
@@ -703,10 +711,12 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 // settle window, nor, without an idempotency key, take it for a call that
 // may have moved money. It compares the call it marks (lastCall): another
 // delivery's call recorded meanwhile is left as it is. On failure s is
-// returned unchanged (the retry then treats the call as uncertain).
-func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement) store.Settlement {
+// returned unchanged (the retry then treats the call as uncertain). made
+// tells a call made and answered "not sent" from one never made
+// (refCallNotMade).
+func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement, made bool) store.Settlement {
 	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent",
-		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: now()}, IfRefs: lastCall(s)})
+		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: now(), refCallNotMade: strconv.FormatBool(!made)}, IfRefs: lastCall(s)})
 	if err != nil {
 		return s
 	}
@@ -867,9 +877,16 @@ func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]str
 // unnamedMove reports whether settlement o moved money at its provider, or
 // may have, without naming the record it made (no provider_ref): it is
 // settled, or a call of it was sent whose outcome is not recorded yet
-// (submitting, unless its last call provably did not reach the provider;
-// acknowledged; pending), parked for a person or not. A settlement still
-// before its call, refused or withheld moved nothing.
+// (submitting, unless its last call was never made: its order lock was
+// lost before it; acknowledged; pending), parked for a person or not. A
+// call answered "not sent" counts as sent (as does one marked so before
+// call_not_made existed): only non-idempotent providers consult the answer
+// (claimedRefs), and without an idempotency key that answer may follow a
+// call the provider acted on (a proxy's 503: the retry reads the
+// provider's records for that reason). Taking it for a call that moved
+// nothing let a same-amount sibling settle S over its capture while it
+// captured again. A settlement still before its call, refused or withheld
+// moved nothing.
 func unnamedMove(o store.Settlement) bool {
 	if o.Refs["provider_ref"] != "" {
 		return false
@@ -878,7 +895,7 @@ func unnamedMove(o store.Settlement) bool {
 	case store.StateSettled, store.StateAcknowledged, store.StatePending:
 		return true
 	case store.StateSubmitting:
-		return o.Refs[refCallNotSent] != "true"
+		return o.Refs[refCallNotSent] != "true" || o.Refs[refCallNotMade] != "true"
 	}
 	return false
 }
