@@ -145,14 +145,33 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 		if errorCode(err) != codeExceedsRefundable || i == len(targets)-1 {
 			return refused(reason)
 		}
+		// A refund of the amount that appeared since the list was read
+		// could be this request's own earlier call, committed late, which
+		// would explain the refusal: refunding another capture could
+		// refund twice.
+		now, lerr := c.PaymentList(ctx, oid)
+		if lerr != nil {
+			return refused(reason)
+		}
+		if rs := newRecords(now, idSet(ps), func(t int) bool { return t == TypeRefund }, amount); len(rs) > 0 {
+			return providers.Outcome{}, providers.UnresolvedError("", fmt.Sprintf(
+				"miva refund: capture record %d refused the refund of %s as already refunded and refund record %d of that amount appeared on order %d meanwhile: "+
+					"it could be this request's own earlier call, so no other capture is refunded; check the order in the Miva admin, then settle the request by hand",
+				target.ID, f(amount), rs[0].ID, oid), nil)
+		}
 	}
 	out := providers.Outcome{Kind: providers.Settled, Refs: refs}
-	before := map[int64]bool{}
-	for _, p := range ps {
-		before[p.ID] = true
-	}
-	c.identify(ctx, oid, before, func(t int) bool { return t == TypeRefund }, amount, RefRefundID, &out)
+	c.identify(ctx, oid, idSet(ps), func(t int) bool { return t == TypeRefund }, amount, RefRefundID, &out)
 	return out, nil
+}
+
+// idSet is the set of the ids of ps.
+func idSet(ps []Payment) map[int64]bool {
+	out := make(map[int64]bool, len(ps))
+	for _, p := range ps {
+		out[p.ID] = true
+	}
+	return out
 }
 
 // identify re-reads the list after a successful capture or refund to name

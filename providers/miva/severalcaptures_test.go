@@ -1,9 +1,15 @@
 package miva_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -77,4 +83,55 @@ func TestCreditOfAnOrderWithSeveralCapturesRefundsTheOneThatCan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCreditNextCaptureNotTriedWhenARefundOfTheAmountAppeared: the first
+// capture tried refuses the refund as already refunded, and meanwhile a
+// refund of exactly the amount appeared on the order (this request's own
+// earlier call, answered "not sent" by a proxy and committed late, would
+// look so). Refunding the next capture could refund twice: the credit is
+// parked for a person, and the sandbox's ledger shows no refund of it.
+func TestCreditNextCaptureNotTriedWhenARefundOfTheAmountAppeared(t *testing.T) {
+	records := []sandbox.RecordSeed{
+		{ID: 110, Type: sandbox.TypeAuth, Amount: "30.00", Available: "0"},
+		{ID: 111, Type: sandbox.TypeCapture, Amount: "10.00", ParentID: 110},
+		{ID: 112, Type: sandbox.TypeCapture, Amount: "10.00", ParentID: 110},
+		{ID: 113, Type: sandbox.TypeCapture, Amount: "10.00", ParentID: 110},
+		{ID: 114, Type: sandbox.TypeRefund, Amount: "10.00", ParentID: 111},
+	}
+	e := newEnv(t, sandbox.Config{}, sandbox.OrderSeed{OrderID: 910, Records: records})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		rec := httptest.NewRecorder()
+		e.sb.Handler().ServeHTTP(rec, r)
+		if strings.Contains(string(b), sandbox.FunctionRefund) {
+			once.Do(func() { // the late commit lands while the refusal is answered
+				late := append(slices.Clone(records), sandbox.RecordSeed{ID: 120, Type: sandbox.TypeRefund, Amount: "10.00", ParentID: 112})
+				if _, err := e.sb.SeedOrder(sandbox.OrderSeed{OrderID: 910, Records: late}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, e.sb.URL(srv.URL), token, "")
+	ctx := context.Background()
+	req := credit("910", "10.00")
+	refs, err := c.Prepare(ctx, req)
+	if err != nil || refs[miva.RefPaymentID] != "111" {
+		t.Fatalf("Prepare = %v, %v", refs, err)
+	}
+	req.Refs = refs
+	out, err := c.Settle(ctx, req)
+	if rs := refunds(e); len(rs) != 0 {
+		t.Fatalf("refunds %+v (outcome %+v): refunded beside the refund that appeared", rs, out)
+	}
+	checkErr(t, err, providers.Unresolved, "", "refund record 120 of that amount appeared")
 }
