@@ -3,6 +3,7 @@ package miva
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/shopspring/decimal"
@@ -17,7 +18,11 @@ import (
 // by ConfirmFunds (RefPaymentID), Amount}. Success → Settled, Ref = the
 // new capture record (found by re-reading the list: Miva's answer, an
 // OrderPaymentTotal, names no record). A Miva refusal (declined, amount
-// beyond available, expired, ...) → Refused with Miva's error_message.
+// beyond available, expired, ...) → Refused with Miva's error_message;
+// but when the worker chose the authorization (no header) and Miva
+// answers amount_exceeds_available (someone captured or voided part of it
+// since the confirmation), another authorization that covers the amount
+// is captured instead (nextAuthorization).
 // Failures that may have left a capture behind (timeouts, 5xx, lost
 // replies) are transient errors: the pipeline's retry calls Reconcile
 // before any new capture.
@@ -66,16 +71,76 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 		pid, _ = refID(cr.Refs, RefPaymentID)
 		before, _ = parseIDList(cr.Refs)
 	}
-	refs := map[string]string{RefOrderID: strconv.FormatInt(oid, 10), RefPaymentID: strconv.FormatInt(pid, 10)}
-	if err := c.captureCall(ctx, pid, text); err != nil {
-		if reason, ok := refusal(err); ok {
-			return providers.Outcome{Kind: providers.Refused, Reason: reason, Refs: refs}, nil
-		}
+	_, named, err := overrideID(req)
+	if err != nil {
 		return providers.Outcome{}, err
+	}
+	refs := map[string]string{RefOrderID: strconv.FormatInt(oid, 10)}
+	tried := map[int64]bool{}
+	for {
+		tried[pid] = true
+		refs[RefPaymentID] = strconv.FormatInt(pid, 10)
+		err := c.captureCall(ctx, pid, text)
+		if err == nil {
+			break
+		}
+		reason, ok := refusal(err)
+		if !ok {
+			return providers.Outcome{}, err
+		}
+		refused := providers.Outcome{Kind: providers.Refused, Reason: reason, Refs: refs}
+		if named || errorCode(err) != codeExceedsAvailable {
+			return refused, nil
+		}
+		// The authorization the worker chose no longer covers the amount
+		// (someone captured or voided part of it since the confirmation):
+		// nothing moved, and another authorization of the order may cover
+		// it. Unless a new capture of the amount could be this request's
+		// own (a late commit of an earlier call): then it cannot be told.
+		next, ok, uerr := c.nextAuthorization(ctx, req, oid, amount, before, tried)
+		switch {
+		case uerr != nil:
+			return providers.Outcome{}, uerr
+		case !ok:
+			return refused, nil
+		}
+		pid = next
 	}
 	out := providers.Outcome{Kind: providers.Settled, Refs: refs}
 	c.identify(ctx, oid, before, isNewCapture, amount, RefCaptureID, &out)
 	return out, nil
+}
+
+// nextAuthorization picks, after Miva refused a capture on an
+// authorization the worker chose as beyond its available, another
+// authorization of the order (not in tried) that covers amount
+// (ChooseAuthorization); ok is false when none does, or when the list
+// cannot be read (the refusal stands). A capture record of exactly amount
+// created since the baseline and claimed by no other settlement could be
+// this request's own earlier call committed late, which would explain the
+// refusal: capturing elsewhere could then capture twice, so that is
+// Unresolved (parked for a person).
+func (c *Client) nextAuthorization(ctx context.Context, req *providers.Request, oid int64, amount decimal.Decimal, before map[int64]bool, tried map[int64]bool) (int64, bool, error) {
+	ps, err := c.PaymentList(ctx, oid)
+	if err != nil {
+		return 0, false, nil
+	}
+	for _, r := range newRecords(ps, before, isNewCapture, amount) {
+		if id := strconv.FormatInt(r.ID, 10); !slices.Contains(req.Claimed, id) {
+			return 0, false, providers.UnresolvedError("", fmt.Sprintf(
+				"miva capture: the authorization chosen for %s no longer covers it and capture record %s of that amount appeared on order %d since the funds were confirmed: "+
+					"it could be this request's own earlier call, so no other authorization is captured; check the order in the Miva admin, then settle the request by hand",
+				fmtAmount(req, amount), id, oid), nil)
+		}
+	}
+	var rest []Payment
+	for _, p := range ps {
+		if !tried[p.ID] {
+			rest = append(rest, p)
+		}
+	}
+	p, ok := ChooseAuthorization(rest, amount)
+	return p.ID, ok, nil
 }
 
 // refund settles a credit.

@@ -40,7 +40,7 @@ func TestSettleDebitContract(t *testing.T) {
 		faults    *sandbox.Faults
 		token     string
 		req       *providers.Request
-		stale     bool // capture more than the authorization has left since confirm
+		stale     bool // capture 1.50 of the legacy authorization after the confirmation
 		kind      providers.Kind
 		reason    string
 		errClass  *providers.Class
@@ -58,7 +58,7 @@ func TestSettleDebitContract(t *testing.T) {
 		{name: "JPY has no decimals", req: jpy, kind: providers.Settled, captures: 1, newType: sandbox.TypeCapture, amount: "700", bodyAmt: `"Amount":700,`, available: "800"},
 		{name: "KWD has three", req: kwd, kind: providers.Settled, captures: 1, newType: sandbox.TypeCapture, amount: "1.250", bodyAmt: `"Amount":1.250,`, available: "1.250"},
 		{name: "gateway decline → Refused with Miva's message", req: debit("600", "4.00"), kind: providers.Refused, reason: "This transaction has been declined."},
-		{name: "beyond what is left → Refused", req: debit("200102", "1.00"), stale: true, kind: providers.Refused, reason: "exceeds the amount available for capture"},
+		{name: "beyond what is left, no other authorization covers it → Refused", req: debit("200102", "7.00"), stale: true, kind: providers.Refused, reason: "exceeds the amount available for capture"},
 		{name: "wrong token → transient", token: "wrong-token-xyz", req: debit("200102", "1.00"), errClass: ptr(providers.Transient), errCode: "access_denied", reason: "MIVA_API_TOKEN"},
 		{name: "503 → transient", faults: &sandbox.Faults{FailNext: 1}, req: debit("200102", "1.00"), errClass: ptr(providers.Transient), errCode: "503", reason: "HTTP 503"},
 		{name: "gateway unreachable → transient", faults: &sandbox.Faults{ErrorNext: 1}, req: debit("200102", "1.00"), errClass: ptr(providers.Transient), errCode: "processor_unavailable", reason: "processor_unavailable"},
@@ -71,7 +71,7 @@ func TestSettleDebitContract(t *testing.T) {
 			e := newEnv(t, sandbox.Config{}, orders...)
 			req := confirmed(t, e, tc.req)
 			if tc.stale {
-				if _, err := e.client.Settle(context.Background(), confirmed(t, e, debit("200102", "0.50"))); err != nil {
+				if _, err := e.client.Settle(context.Background(), confirmed(t, e, debit("200102", "1.50"))); err != nil {
 					t.Fatal(err)
 				}
 			}
