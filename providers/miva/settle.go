@@ -19,10 +19,11 @@ import (
 // new capture record (found by re-reading the list: Miva's answer, an
 // OrderPaymentTotal, names no record). A Miva refusal (declined, amount
 // beyond available, expired, ...) → Refused with Miva's error_message;
-// but when the worker chose the authorization (no header) and Miva
-// answers amount_exceeds_available (someone captured or voided part of it
-// since the confirmation), another authorization that covers the amount
-// is captured instead (nextAuthorization).
+// but Miva's amount_exceeds_available beside a capture record of exactly
+// the amount that appeared since the baseline (possibly this request's own
+// earlier call, committed late) is Unresolved, never Refused; and when the
+// worker chose the authorization (no header) another authorization that
+// covers the amount is captured instead (nextAuthorization).
 // Failures that may have left a capture behind (timeouts, 5xx, lost
 // replies) are transient errors: the pipeline's retry calls Reconcile
 // before any new capture.
@@ -89,19 +90,21 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 			return providers.Outcome{}, err
 		}
 		refused := providers.Outcome{Kind: providers.Refused, Reason: reason, Refs: refs}
-		if named || errorCode(err) != codeExceedsAvailable {
+		if errorCode(err) != codeExceedsAvailable {
 			return refused, nil
 		}
-		// The authorization the worker chose no longer covers the amount
-		// (someone captured or voided part of it since the confirmation):
-		// nothing moved, and another authorization of the order may cover
-		// it. Unless a new capture of the amount could be this request's
-		// own (a late commit of an earlier call): then it cannot be told.
+		// The authorization no longer covers the amount: someone captured
+		// or voided part of it since the confirmation, or this request's
+		// own earlier call did, committed late (after a "not sent" answer).
+		// Nothing moved now; a new capture of the amount cannot be told
+		// from the request's own (Unresolved, never R); otherwise, when
+		// the worker chose the authorization, another that covers the
+		// amount is captured.
 		next, ok, uerr := c.nextAuthorization(ctx, req, oid, amount, before, tried)
 		switch {
 		case uerr != nil:
 			return providers.Outcome{}, uerr
-		case !ok:
+		case !ok || named:
 			return refused, nil
 		}
 		pid = next
@@ -112,7 +115,7 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 }
 
 // nextAuthorization picks, after Miva refused a capture on an
-// authorization the worker chose as beyond its available, another
+// authorization as beyond its available, another
 // authorization of the order (not in tried) that covers amount
 // (ChooseAuthorization); ok is false when none does, or when the list
 // cannot be read (the refusal stands). A capture record of exactly amount
