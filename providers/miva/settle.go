@@ -128,13 +128,11 @@ func (c *Client) nextAuthorization(ctx context.Context, req *providers.Request, 
 	if err != nil {
 		return 0, false, nil
 	}
-	for _, r := range newRecords(ps, before, isNewCapture, amount) {
-		if id := strconv.FormatInt(r.ID, 10); !slices.Contains(req.Claimed, id) {
-			return 0, false, providers.UnresolvedError("", fmt.Sprintf(
-				"miva capture: the authorization chosen for %s no longer covers it and capture record %s of that amount appeared on order %d since the funds were confirmed: "+
-					"it could be this request's own earlier call, so no other authorization is captured; check the order in the Miva admin, then settle the request by hand",
-				fmtAmount(req, amount), id, oid), nil)
-		}
+	if r, ok := unclaimedNew(ps, req, before, isNewCapture, amount); ok {
+		return 0, false, providers.UnresolvedError("", fmt.Sprintf(
+			"miva capture: the authorization chosen for %s no longer covers it and capture record %d of that amount appeared on order %d since the funds were confirmed: "+
+				"it could be this request's own earlier call, so it is not refused, nor another authorization captured; check the order in the Miva admin, then settle the request by hand",
+			fmtAmount(req, amount), r.ID, oid), nil)
 	}
 	var rest []Payment
 	for _, p := range ps {
@@ -170,8 +168,31 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 	refused := func(reason string) (providers.Outcome, error) {
 		return providers.Outcome{Kind: providers.Refused, Reason: reason, Refs: refs}, nil
 	}
+	// A refund of the amount new since the baseline (Prepare's; else this
+	// read) and claimed by no other settlement could be this request's own
+	// earlier call, committed late (after a "not sent" answer): a refusal
+	// beside it is never R.
+	base, ok := parseIDList(req.Refs)
+	if !ok {
+		base = idSet(ps)
+	}
+	isRefund := func(t int) bool { return t == TypeRefund }
+	unresolvedBeside := func(ps []Payment, refusal string) error {
+		r, ok := unclaimedNew(ps, req, base, isRefund, amount)
+		if !ok {
+			return nil
+		}
+		return providers.UnresolvedError("", fmt.Sprintf(
+			"miva refund: %s, and refund record %d of %s appeared on order %d since the baseline: "+
+				"it could be this request's own earlier call, so it is not refused, nor another capture refunded; check the order in the Miva admin, then settle the request by hand",
+			refusal, r.ID, f(amount), oid), nil)
+	}
 	if left := Refundable(ps); left.LessThan(amount) {
-		return refused(fmt.Sprintf("refund of %s exceeds what Miva order %d has captured and not refunded (%s)", f(amount), oid, f(decimal.Max(left, decimal.Zero))))
+		reason := fmt.Sprintf("refund of %s exceeds what Miva order %d has captured and not refunded (%s)", f(amount), oid, f(decimal.Max(left, decimal.Zero)))
+		if err := unresolvedBeside(ps, reason); err != nil {
+			return providers.Outcome{}, err
+		}
+		return refused(reason)
 	}
 	var targets []Payment
 	if named {
@@ -210,27 +231,39 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 		if !ok {
 			return providers.Outcome{}, err
 		}
-		if errorCode(err) != codeExceedsRefundable || i == len(targets)-1 {
+		if errorCode(err) != codeExceedsRefundable {
 			return refused(reason)
 		}
-		// A refund of the amount that appeared since the list was read
-		// could be this request's own earlier call, committed late, which
-		// would explain the refusal: refunding another capture could
-		// refund twice.
+		// Nothing was refunded now. A refund of the amount that appeared
+		// since the baseline explains the refusal if it is this request's
+		// own, committed late: neither R nor another capture then.
 		now, lerr := c.PaymentList(ctx, oid)
 		if lerr != nil {
 			return refused(reason)
 		}
-		if rs := newRecords(now, idSet(ps), func(t int) bool { return t == TypeRefund }, amount); len(rs) > 0 {
-			return providers.Outcome{}, providers.UnresolvedError("", fmt.Sprintf(
-				"miva refund: capture record %d refused the refund of %s as already refunded and refund record %d of that amount appeared on order %d meanwhile: "+
-					"it could be this request's own earlier call, so no other capture is refunded; check the order in the Miva admin, then settle the request by hand",
-				target.ID, f(amount), rs[0].ID, oid), nil)
+		if err := unresolvedBeside(now, fmt.Sprintf("capture record %d refused the refund as already refunded (%s)", target.ID, reason)); err != nil {
+			return providers.Outcome{}, err
+		}
+		if i == len(targets)-1 {
+			return refused(reason)
 		}
 	}
 	out := providers.Outcome{Kind: providers.Settled, Refs: refs}
 	c.identify(ctx, oid, idSet(ps), func(t int) bool { return t == TypeRefund }, amount, RefRefundID, &out)
 	return out, nil
+}
+
+// unclaimedNew returns a record of the wanted kind and exactly amount that
+// is not in before (the baseline) and that no other settlement claimed
+// (req.Claimed): after a "not sent" answer, one could be the request's own
+// earlier call, committed late.
+func unclaimedNew(ps []Payment, req *providers.Request, before map[int64]bool, want func(int) bool, amount decimal.Decimal) (Payment, bool) {
+	for _, r := range newRecords(ps, before, want, amount) {
+		if !slices.Contains(req.Claimed, strconv.FormatInt(r.ID, 10)) {
+			return r, true
+		}
+	}
+	return Payment{}, false
 }
 
 // idSet is the set of the ids of ps.

@@ -133,5 +133,5 @@ func TestCreditNextCaptureNotTriedWhenARefundOfTheAmountAppeared(t *testing.T) {
 	if rs := refunds(e); len(rs) != 0 {
 		t.Fatalf("refunds %+v (outcome %+v): refunded beside the refund that appeared", rs, out)
 	}
-	checkErr(t, err, providers.Unresolved, "", "refund record 120 of that amount appeared")
+	checkErr(t, err, providers.Unresolved, "", "refund record 120 of 10.00 USD appeared on order 910")
 }
