@@ -37,7 +37,9 @@ const (
 // ErrorRule says how the client treats one Paysafe error code.
 type ErrorRule struct {
 	// Class: Permanent ends the request with status R and Reason as its
-	// DeclineReason; Transient retries it (the next attempt first looks the
+	// DeclineReason (on a settlement or refund call, only once a lookup by
+	// merchantRefNum finds no earlier attempt of the request: see
+	// beforeRefusing); Transient retries it (the next attempt first looks the
 	// transaction up by merchantRefNum), then parks it for an operator.
 	Class providers.Class
 	// Reconcile: on a settle or refund, the client looks the transaction up

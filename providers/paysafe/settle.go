@@ -59,7 +59,44 @@ func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.
 			"paysafe %s: Paysafe reports merchantRefNum %s as already used (error %s) but no %s with it was found; retrying",
 			op, t.merchantRefNum, code, t.kind), nil)
 	}
-	return providers.Outcome{}, classify(op, r, c.secrets(req)...)
+	refusal := classify(op, r, c.secrets(req)...)
+	if providers.ClassOf(refusal) != providers.Permanent || code == CodeUnknownID {
+		return providers.Outcome{}, refusal
+	}
+	return c.beforeRefusing(ctx, t, refusal)
+}
+
+// beforeRefusing looks the transaction up by merchantRefNum before a
+// permanent refusal of a settlement or refund call becomes an R. The call
+// may repeat an earlier attempt of the request that Paysafe created with
+// its answer lost (the pipeline's next attempt, a poll of a refund
+// awaiting the batch), and Paysafe's order of checks is not documented: it
+// may answer the state that attempt left (3203 the authorization is fully
+// settled, 3204 or 3406 the rest no longer covers the amount, 3202 its
+// last settlement, a code the client does not know) rather than 5031. A
+// transaction found is the request's outcome; none found leaves the
+// refusal, an ambiguous lookup is Unresolved, and a failed lookup is
+// transient: the refusal may be over money that moved. 5269 (an account,
+// authorization or settlement Paysafe does not know) needs no lookup:
+// nothing of the request can have been created against it.
+func (c *Client) beforeRefusing(ctx context.Context, t target, refusal error) (providers.Outcome, error) {
+	out, found, err := c.lookup(ctx, t)
+	switch {
+	case err != nil && providers.ClassOf(err) == providers.Unresolved:
+		return providers.Outcome{}, err
+	case err != nil:
+		var code string
+		var pe *providers.Error
+		if errors.As(refusal, &pe) {
+			code = pe.Code
+		}
+		return providers.Outcome{}, providers.TransientError(code, fmt.Sprintf(
+			"%s; it is not refused until a lookup of merchantRefNum %s shows no earlier attempt of this request (one may have moved the money), and the lookup failed: %s",
+			providers.ReasonOf(refusal), t.merchantRefNum, providers.ReasonOf(err)), nil)
+	case found:
+		return out, nil
+	}
+	return providers.Outcome{}, refusal
 }
 
 // checkRefundCurrency refuses (Permanent), before the refund is sent, a

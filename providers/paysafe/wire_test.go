@@ -35,13 +35,20 @@ type seen struct {
 }
 
 // fake answers every call with status, body and an optional error code
-// header; the requests it saw arrive on the returned channel.
+// header, except a lookup by merchantRefNum (the one a refusal of a
+// settlement or refund is checked with), which finds nothing; the requests
+// it saw arrive on the returned channel.
 func fake(t *testing.T, status int, body, code string) (*httptest.Server, chan seen) {
 	t.Helper()
 	got := make(chan seen, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		u, p, ok := r.BasicAuth()
+		if r.Method == http.MethodGet && r.URL.Query().Has("merchantRefNum") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"settlements":[],"refunds":[]}`))
+			return
+		}
 		got <- seen{method: r.Method, path: r.URL.Path, user: u, pass: p, auth: ok, body: string(b)}
 		if code != "" {
 			w.Header().Set("X-Application-Status-Code", code)

@@ -1,0 +1,130 @@
+package paysafe_test
+
+import (
+	"testing"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/providers/paysafe"
+	sandbox "github.com/settlement-worker/settlement-worker/sandbox/paysafe"
+)
+
+// TestRepeatRefusedAfterItsFirstAttemptMovedMoneyIsNeverR: a settlement
+// or refund call is repeated (the pipeline's next attempt, a poll of a
+// refund awaiting the batch) after an earlier attempt of the same request
+// was created at Paysafe with its answer lost. The sandbox answers such a
+// repeat 5031 (it checks the merchantRefNum first); Paysafe, whose order of
+// checks is not documented, may answer the state the first attempt left:
+// 3203 (the authorization is now fully settled), 3204 (the rest no longer
+// covers the amount), 3202 (its last settlement), 3406 (the settlement no
+// longer has the amount to refund), or a code the client does not know.
+// The repeat's refusal is injected (fail_next with the code; the sandbox
+// does not act on it), and judged from the sandbox's ledger: the first
+// attempt's transaction is there, so the request must get its outcome,
+// never an R. Without an earlier attempt the same refusal stays an R.
+func TestRepeatRefusedAfterItsFirstAttemptMovedMoneyIsNeverR(t *testing.T) {
+	tests := []struct {
+		name     string
+		credit   bool
+		currency string
+		amount   string
+		code     string
+		reason   string // of the R without an earlier attempt
+	}{
+		{name: "debit 3203 already settled", currency: "USD", amount: "25.00", code: paysafe.CodeAlreadySettled, reason: "fully settled or cancelled"},
+		{name: "debit 3204 amount exceeds", currency: "JPY", amount: "2500", code: paysafe.CodeAmountExceeds, reason: "exceeds what remains"},
+		{name: "debit 3202 max settlements", currency: "USD", amount: "25.00", code: paysafe.CodeMaxSettlements, reason: "maximum number of settlements"},
+		{name: "debit unknown code", currency: "KWD", amount: "2.500", code: "3999", reason: "refused the request"},
+		{name: "credit 3406 refund exceeds", credit: true, currency: "USD", amount: "25.00", code: paysafe.CodeRefundExceeds, reason: "exceeds what remains refundable"},
+		{name: "credit unknown code", credit: true, currency: "JPY", amount: "2500", code: "3999", reason: "refused the request"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sandbox.Config{})
+			account := map[string]string{"USD": acct, "JPY": acctJP, "KWD": acctKW}[tc.currency]
+			ep, kind := sandbox.EndpointSettle, sandbox.KindSettlement
+			var req, fresh *providers.Request
+			if tc.credit {
+				_, settlementID := batchedSettlement(t, e, account, tc.currency, tc.amount)
+				req = credit("rep-1", settlementID, tc.amount, tc.currency)
+				fresh = credit("rep-fresh", settlementID, tc.amount, tc.currency)
+				ep, kind = sandbox.EndpointRefund, sandbox.KindRefund
+			} else {
+				d := debit("x", "", tc.amount, tc.currency)
+				minor, err := d.Amount.MinorUnits()
+				if err != nil {
+					t.Fatal(err)
+				}
+				authID := e.authorize(t, sandbox.Authorization{AccountID: account, Currency: tc.currency, Amount: minor})
+				req = debit("rep-1", authID, tc.amount, tc.currency)
+				fresh = debit("rep-fresh", authID, tc.amount, tc.currency)
+			}
+
+			// Attempt 1 is created at Paysafe, its answer lost (502).
+			if err := e.sb.SetFaults(ep, sandbox.Faults{DropNext: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.client.Settle(ctx(t), req); providers.ClassOf(err) != providers.Transient {
+				t.Fatalf("attempt 1: %v", err)
+			}
+			first := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: kind, MerchantRefNum: req.RequestID})
+			if len(first) != 1 || !first[0].ReplyDropped {
+				t.Fatalf("ledger after attempt 1 = %+v", first)
+			}
+
+			// The repeat is refused with the state attempt 1 left.
+			if err := e.sb.SetFaults(ep, sandbox.Faults{FailNext: 1, FailStatus: 400, FailCode: tc.code}); err != nil {
+				t.Fatal(err)
+			}
+			again := *req
+			again.Attempt = 2
+			out, err := e.client.Settle(ctx(t), &again)
+			if err != nil || out.Kind == providers.Refused {
+				t.Fatalf("the repeat of a %s that Paysafe holds (%s %d %s) answered %+v %v: an R over money that moved",
+					kind, first[0].ID, first[0].Amount, first[0].Currency, out, err)
+			}
+			mustOutcome(t, out, err, providers.Pending)
+			if out.Ref != first[0].ID {
+				t.Fatalf("outcome of %s, want the first attempt's %s", out.Ref, first[0].ID)
+			}
+			e.sb.RunBatch()
+			polled := withRefs(&again, out)
+			expect(t, providers.Settled)(e.client.Poll(ctx(t), polled))
+			if es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: kind, MerchantRefNum: req.RequestID}); len(es) != 1 {
+				t.Fatalf("%d %ss for the request, want 1", len(es), kind)
+			}
+
+			// The same refusal of a request Paysafe holds nothing of is R.
+			if err := e.sb.SetFaults(ep, sandbox.Faults{FailNext: 1, FailStatus: 400, FailCode: tc.code}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.client.Settle(ctx(t), fresh)
+			checkErr(t, err, providers.Permanent, tc.code, tc.reason)
+		})
+	}
+}
+
+// TestRefusalWhoseLookupFailsIsNeverR: the lookup by merchantRefNum that
+// must precede an R fails (HTTP 500): the refusal may be over the money of
+// an earlier attempt, so it is transient (retried, then parked), never R.
+func TestRefusalWhoseLookupFailsIsNeverR(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	authID := e.authorize(t, sandbox.Authorization{Amount: 2500})
+	req := debit("rep-lookup", authID, "25.00", "USD")
+	if err := e.sb.SetFaults(sandbox.EndpointSettle, sandbox.Faults{DropNext: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.Settle(ctx(t), req); providers.ClassOf(err) != providers.Transient {
+		t.Fatalf("attempt 1: %v", err)
+	}
+	if err := e.sb.SetFaults(sandbox.EndpointSettle, sandbox.Faults{FailNext: 1, FailStatus: 400, FailCode: paysafe.CodeAlreadySettled}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sb.SetFaults(sandbox.EndpointLookup, sandbox.Faults{FailNext: 1, FailStatus: 500}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.client.Settle(ctx(t), req)
+	checkErr(t, err, providers.Transient, paysafe.CodeAlreadySettled, "it is not refused until a lookup of merchantRefNum rep-lookup shows no earlier attempt")
+	if n := len(e.sb.Ledger()); n != 1 {
+		t.Fatalf("%d ledger entries, want 1", n)
+	}
+}
