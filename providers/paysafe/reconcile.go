@@ -60,6 +60,8 @@ func parentOf(req *providers.Request, kind string) string {
 // lookup finds the transaction of kind with t's merchantRefNum and trusts
 // it only when it is unambiguous:
 //
+//   - a reply without the list of t's kind → a transient error (it
+//     says nothing about what Paysafe holds);
 //   - none → found=false (nothing reached Paysafe, or, before the settle
 //     window has passed, a late commit is not visible yet: the pipeline
 //     reconciles only after the window);
@@ -87,8 +89,16 @@ func (c *Client) lookup(ctx context.Context, t target) (providers.Outcome, bool,
 	if t.kind == KindRefund {
 		txs = list.Refunds
 	}
+	if txs == nil {
+		// Another shape (a proxy's page, another API version) is not
+		// "nothing there": read so, it would turn a refusal into an R
+		// and a lost answer into a second submission.
+		return providers.Outcome{}, false, providers.TransientError("", fmt.Sprintf(
+			"paysafe %s: HTTP %d without a %ss list (%d bytes); what Paysafe holds under merchantRefNum %s is unknown, retrying",
+			op, r.status, t.kind, len(r.body), t.merchantRefNum), nil)
+	}
 	var match []transaction
-	for _, tx := range txs {
+	for _, tx := range *txs {
 		if tx.MerchantRefNum == t.merchantRefNum {
 			match = append(match, tx)
 		}

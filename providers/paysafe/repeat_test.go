@@ -1,6 +1,8 @@
 package paysafe_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -126,5 +128,57 @@ func TestRefusalWhoseLookupFailsIsNeverR(t *testing.T) {
 	checkErr(t, err, providers.Transient, paysafe.CodeAlreadySettled, "it is not refused until a lookup of merchantRefNum rep-lookup shows no earlier attempt")
 	if n := len(e.sb.Ledger()); n != 1 {
 		t.Fatalf("%d ledger entries, want 1", n)
+	}
+}
+
+// TestLookupReplyWithoutItsListIsNotNothing: a lookup by merchantRefNum is
+// what stands between a refusal and an R, and between a lost answer and a
+// second submission; a 200 whose body lacks the list of its kind
+// ("settlements", "refunds": another shape, another API version, a proxy's
+// page) says nothing about what Paysafe holds. Before the fix it read as
+// "no transaction": a repeat answered 3203 became an R although the first
+// attempt's settlement, which the reply listed under another key, was there.
+func TestLookupReplyWithoutItsListIsNotNothing(t *testing.T) {
+	const settlement = `{"id":"s-1","merchantRefNum":"shape-1","status":"COMPLETED","amount":2500}`
+	tests := []struct {
+		name, lookup string
+		credit       bool
+	}{
+		{name: "settlements under another key", lookup: `{"settlement":[` + settlement + `]}`},
+		{name: "empty object", lookup: `{}`},
+		{name: "settlements null", lookup: `{"settlements":null}`},
+		{name: "refunds under the settlements key", lookup: `{"settlements":[` + settlement + `]}`, credit: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if r.Method == http.MethodGet && r.URL.Query().Has("merchantRefNum") {
+					_, _ = w.Write([]byte(tc.lookup))
+					return
+				}
+				code := paysafe.CodeAlreadySettled
+				if tc.credit {
+					code = paysafe.CodeRefundExceeds
+				}
+				w.Header().Set("X-Application-Status-Code", code)
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":{"code":"` + code + `","message":"refused"}}`))
+			}))
+			t.Cleanup(srv.Close)
+			c := newClient(t, srv.URL, user, pass)
+			req := debit("shape-1", "a1", "25.00", "USD")
+			if tc.credit {
+				req = credit("shape-1", "s-0", "25.00", "USD")
+			}
+			req.Attempt = 2
+			_, err := c.Settle(ctx(t), req)
+			checkErr(t, err, providers.Transient, "", "without a "+map[bool]string{false: "settlements", true: "refunds"}[tc.credit]+" list")
+			_, found, err := c.Reconcile(ctx(t), req)
+			if found {
+				t.Fatal("Reconcile found a transaction in a reply without its list")
+			}
+			checkErr(t, err, providers.Transient, "", "list")
+		})
 	}
 }

@@ -70,8 +70,10 @@ type transaction struct {
 }
 
 // transactionList is the body of a lookup by merchantRefNum; Paysafe's
-// SDKs read the "settlements" and "refunds" keys.
+// SDKs read the "settlements" and "refunds" keys. A nil field is a reply
+// without the list (absent or null), which says nothing about what
+// Paysafe holds; an empty list says it holds none.
 type transactionList struct {
-	Settlements []transaction `json:"settlements"`
-	Refunds     []transaction `json:"refunds"`
+	Settlements *[]transaction `json:"settlements"`
+	Refunds     *[]transaction `json:"refunds"`
 }
