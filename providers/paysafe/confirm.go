@@ -17,8 +17,10 @@ const (
 // ConfirmFunds reads the authorization (GET .../auths/{authId}) before a
 // debit: it is available when its status is COMPLETED, its currency is the
 // request's and availableToSettle (minor units, less every earlier partial
-// settlement) covers the debit's Amount. An unknown authorization (404) is
-// not available. Other failures are classified like any Paysafe error.
+// settlement) covers the debit's Amount. An unknown authorization (404), a
+// FAILED or a CANCELLED one is not available; one Paysafe has not decided
+// yet (RECEIVED, HELD for review, an unknown status) is a transient error,
+// never a refusal. Other failures are classified like any Paysafe error.
 func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (providers.ConfirmResult, error) {
 	const op = "ConfirmFunds"
 	t, err := c.target(req)
@@ -50,8 +52,15 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	res := providers.ConfirmResult{Refs: refs}
 	avail := *a.AvailableToSettle
 	switch {
-	case a.Status != StatusCompleted:
+	case a.Status == StatusFailed || a.Status == StatusCancelled:
 		res.Reason = "authorization is " + a.Status
+	case a.Status != StatusCompleted:
+		// RECEIVED (being processed), HELD (Paysafe's risk review) or a
+		// status the client does not know: Paysafe has not decided, and
+		// the authorization may still complete with the whole amount.
+		return providers.ConfirmResult{}, providers.TransientError("", fmt.Sprintf(
+			"paysafe ConfirmFunds: authorization %s is %s, not final yet (processing or under Paysafe's review): asked again, then parked for a person; it is not refused while Paysafe may still complete it",
+			t.parent, a.Status), nil)
 	case a.CurrencyCode != "" && a.CurrencyCode != t.money.Currency:
 		res.Reason = fmt.Sprintf("authorization is in %s, the settlement in %s", a.CurrencyCode, t.money.Currency)
 	case avail < t.amount:
