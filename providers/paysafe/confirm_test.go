@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/providers/paysafe"
 	sandbox "github.com/settlement-worker/settlement-worker/sandbox/paysafe"
 )
 
@@ -47,5 +48,43 @@ func TestAuthorizationNotFinalYetIsNotR(t *testing.T) {
 			}
 			expect(t, providers.Pending)(e.client.Settle(ctx(t), req))
 		})
+	}
+}
+
+// TestBare404IsNotAnUnknownAuthorization: a 404 without Paysafe's error
+// code (5269, in the body and the X-Application-Status-Code header) is not
+// Paysafe saying the authorization is unknown: it is a path nothing serves
+// (PAYSAFE_BASE_URL without the sandbox's /paysafe prefix, a proxy's page).
+// Before the fix ConfirmFunds read it as "authorization not found" and the
+// pipeline withheld every debit (R, "funds not available") while the
+// authorizations were there, and a credit's currency check skipped the
+// authorization. Now it is a transient error naming the configuration; a
+// 404 with 5269 is still the unknown authorization.
+func TestBare404IsNotAnUnknownAuthorization(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
+	wrong := newClient(t, e.srv.URL, user, pass) // without the /paysafe prefix
+	res, err := wrong.ConfirmFunds(ctx(t), debit("b404-1", authID, "10.00", "USD"))
+	if err == nil {
+		t.Fatalf("a bare 404 answered %+v: R (funds not available) for an authorization that exists", res)
+	}
+	checkErr(t, err, providers.Transient, "404", "without a Paysafe error code")
+
+	// A credit naming its authorization: the currency check does not skip
+	// it on a bare 404; the refund is not sent.
+	c := credit("b404-2", "s-1", "10.00", "USD")
+	c.Headers[paysafe.HeaderAuthorizationID] = authID
+	_, err = wrong.Settle(ctx(t), c)
+	checkErr(t, err, providers.Transient, "404", "without a Paysafe error code")
+	if !providers.WasNotSent(err) {
+		t.Fatalf("the refund was not sent, but the error does not say so: %v", err)
+	}
+
+	res, err = e.client.ConfirmFunds(ctx(t), debit("b404-3", "no-such-auth", "10.00", "USD"))
+	if err != nil || res.Available || res.Reason != paysafe.ReasonAuthNotFound {
+		t.Fatalf("an unknown authorization (404, 5269): %+v %v", res, err)
+	}
+	if n := e.sb.Calls().Refund.Total; n != 0 {
+		t.Fatalf("%d refund calls reached the sandbox", n)
 	}
 }

@@ -103,13 +103,25 @@ var StatusClasses = []StatusRule{
 	{0, 999, providers.Transient, "Paysafe answered unexpectedly"},
 }
 
-// ruleFor returns the rule for an error code and HTTP status.
+// reasonNoCode explains an answer that would refuse the request but carries
+// no Paysafe error code.
+const reasonNoCode = "answered without a Paysafe error code, so not with Paysafe's refusal " +
+	"(Paysafe's errors carry error.code and X-Application-Status-Code): a path nothing serves or a proxy's page; check PAYSAFE_BASE_URL"
+
+// ruleFor returns the rule for an error code and HTTP status. A status
+// that would refuse the request (a 4xx of StatusClasses' permanent rule)
+// without any Paysafe error code is transient: Paysafe's own refusals
+// always carry one, so the answer is not Paysafe's (reasonNoCode), and an
+// R on it would refuse every request while the configuration is wrong.
 func ruleFor(code string, status int) ErrorRule {
 	if r, ok := ErrorClasses[code]; ok {
 		return r
 	}
 	for _, s := range StatusClasses {
 		if status >= s.Min && status <= s.Max {
+			if s.Class == providers.Permanent && code == "" {
+				return ErrorRule{Class: providers.Transient, Reason: reasonNoCode}
+			}
 			return ErrorRule{Class: s.Class, Reason: s.Reason}
 		}
 	}
@@ -166,10 +178,12 @@ func transient(err error) error {
 	return &providers.Error{Class: providers.Transient, Code: pe.Code, Reason: pe.Reason, Err: pe.Err, NotSent: pe.NotSent}
 }
 
-// notFound reports whether a reply says the id is unknown.
+// notFound reports whether Paysafe says the id is unknown: error 5269
+// (body or header). A 404 without it is not Paysafe's answer (a path
+// nothing serves, a proxy's page) and says nothing about the id.
 func (r reply) notFound() bool {
 	code, _ := r.errorCode()
-	return r.status == http.StatusNotFound || code == CodeUnknownID
+	return code == CodeUnknownID
 }
 
 func truncate(s string, n int) string {
