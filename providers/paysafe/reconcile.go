@@ -60,8 +60,9 @@ func parentOf(req *providers.Request, kind string) string {
 // lookup finds the transaction of kind with t's merchantRefNum and trusts
 // it only when it is unambiguous:
 //
-//   - a reply without the list of t's kind → a transient error (it
-//     says nothing about what Paysafe holds);
+//   - a reply without the list of t's kind, or listing a transaction
+//     without a merchantRefNum → a transient error (it says nothing sure
+//     about what Paysafe holds);
 //   - none → found=false (nothing reached Paysafe, or, before the settle
 //     window has passed, a late commit is not visible yet: the pipeline
 //     reconciles only after the window);
@@ -98,10 +99,22 @@ func (c *Client) lookup(ctx context.Context, t target) (providers.Outcome, bool,
 			op, r.status, t.kind, len(r.body), t.merchantRefNum), nil)
 	}
 	var match []transaction
+	unnamed := 0
 	for _, tx := range *txs {
-		if tx.MerchantRefNum == t.merchantRefNum {
+		switch tx.MerchantRefNum {
+		case t.merchantRefNum:
 			match = append(match, tx)
+		case "":
+			unnamed++
 		}
+	}
+	if unnamed > 0 {
+		// Listed by a lookup by merchantRefNum but without one: it may
+		// be this request's, and dropping it as another's would read
+		// as "nothing there".
+		return providers.Outcome{}, false, providers.TransientError("", fmt.Sprintf(
+			"paysafe %s: the lookup lists %d %s(s) without a merchantRefNum; what Paysafe holds under merchantRefNum %s is unknown, retrying",
+			op, unnamed, t.kind, t.merchantRefNum), nil)
 	}
 	switch len(match) {
 	case 0:

@@ -138,6 +138,8 @@ func TestRefusalWhoseLookupFailsIsNeverR(t *testing.T) {
 // page) says nothing about what Paysafe holds. Before the fix it read as
 // "no transaction": a repeat answered 3203 became an R although the first
 // attempt's settlement, which the reply listed under another key, was there.
+// So was a listed settlement without a merchantRefNum (the lookup is by
+// merchantRefNum: it may be this request's), dropped as another's.
 func TestLookupReplyWithoutItsListIsNotNothing(t *testing.T) {
 	const settlement = `{"id":"s-1","merchantRefNum":"shape-1","status":"COMPLETED","amount":2500}`
 	tests := []struct {
@@ -148,6 +150,7 @@ func TestLookupReplyWithoutItsListIsNotNothing(t *testing.T) {
 		{name: "empty object", lookup: `{}`},
 		{name: "settlements null", lookup: `{"settlements":null}`},
 		{name: "refunds under the settlements key", lookup: `{"settlements":[` + settlement + `]}`, credit: true},
+		{name: "a settlement without merchantRefNum", lookup: `{"settlements":[{"id":"s-1","status":"COMPLETED","amount":2500}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,7 +176,7 @@ func TestLookupReplyWithoutItsListIsNotNothing(t *testing.T) {
 			}
 			req.Attempt = 2
 			_, err := c.Settle(ctx(t), req)
-			checkErr(t, err, providers.Transient, "", "without a "+map[bool]string{false: "settlements", true: "refunds"}[tc.credit]+" list")
+			checkErr(t, err, providers.Transient, "", "what Paysafe holds under merchantRefNum shape-1 is unknown")
 			_, found, err := c.Reconcile(ctx(t), req)
 			if found {
 				t.Fatal("Reconcile found a transaction in a reply without its list")
