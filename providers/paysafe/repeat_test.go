@@ -185,3 +185,63 @@ func TestLookupReplyWithoutItsListIsNotNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestRepeatAnsweredWithTheStateItLeft runs the repeat against a sandbox
+// that checks the authorization's (the settlement's) state before the
+// merchantRefNum (Config.StateBeforeDupCheck), so that the refusal of the
+// repeat is the sandbox's own ledger speaking, not an injected fault: a
+// whole settlement (3203), a partial one that took more than the rest
+// leaves (3204) and a whole refund (3406), each created with its answer
+// lost. The repeat answers the first attempt's transaction; the ledger
+// holds exactly one, of the request's amount.
+func TestRepeatAnsweredWithTheStateItLeft(t *testing.T) {
+	tests := []struct {
+		name, currency, auth, amount string
+		credit                       bool
+		want                         int64
+	}{
+		{name: "whole settlement, 3203", currency: "USD", auth: "25.00", amount: "25.00", want: 2500},
+		{name: "partial settlement, 3204", currency: "KWD", auth: "2.500", amount: "1.500", want: 1500},
+		{name: "whole refund, 3406", currency: "JPY", auth: "2500", amount: "2500", credit: true, want: 2500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sandbox.Config{StateBeforeDupCheck: true})
+			account := map[string]string{"USD": acct, "JPY": acctJP, "KWD": acctKW}[tc.currency]
+			ep, kind := sandbox.EndpointSettle, sandbox.KindSettlement
+			var req *providers.Request
+			if tc.credit {
+				_, settlementID := batchedSettlement(t, e, account, tc.currency, tc.auth)
+				req = credit("state-1", settlementID, tc.amount, tc.currency)
+				ep, kind = sandbox.EndpointRefund, sandbox.KindRefund
+			} else {
+				minor, err := debit("x", "", tc.auth, tc.currency).Amount.MinorUnits()
+				if err != nil {
+					t.Fatal(err)
+				}
+				authID := e.authorize(t, sandbox.Authorization{AccountID: account, Currency: tc.currency, Amount: minor})
+				req = debit("state-1", authID, tc.amount, tc.currency)
+			}
+			if err := e.sb.SetFaults(ep, sandbox.Faults{DropNext: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.client.Settle(ctx(t), req); providers.ClassOf(err) != providers.Transient {
+				t.Fatalf("attempt 1: %v", err)
+			}
+			again := *req
+			again.Attempt = 2
+			out, err := e.client.Settle(ctx(t), &again)
+			if err != nil || out.Kind == providers.Refused {
+				t.Fatalf("the repeat answered %+v %v: an R over the first attempt's %s", out, err, kind)
+			}
+			mustOutcome(t, out, err, providers.Pending)
+			es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: kind, MerchantRefNum: req.RequestID})
+			if len(es) != 1 || es[0].ID != out.Ref || es[0].Amount != tc.want || es[0].Currency != tc.currency {
+				t.Fatalf("ledger %+v, outcome %s", es, out.Ref)
+			}
+			if c := e.sb.Calls(); c.Settle.Refused+c.Refund.Refused == 0 {
+				t.Fatalf("the sandbox did not refuse the repeat: %+v", c)
+			}
+		})
+	}
+}

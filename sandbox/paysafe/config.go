@@ -45,6 +45,13 @@ type Config struct {
 	// MaxSettlements is how many settlements one authorization accepts
 	// before error 3202. Default 10.
 	MaxSettlements int
+	// StateBeforeDupCheck checks the authorization's (settlement's, for a
+	// refund) state before the merchantRefNum: a repeat of a settlement or
+	// refund whose first attempt was created is then refused with the state
+	// that attempt left (3203 fully settled, 3204 or 3406 the rest too
+	// small, 3202 the last settlement) instead of 5031. Paysafe does not
+	// document the order of its checks; default false (merchantRefNum first).
+	StateBeforeDupCheck bool
 	// MaxBodyBytes limits request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
 	// RandSeed seeds the generator behind FailPerMille; 0 picks a seed from

@@ -38,7 +38,10 @@
 // authorization tracks availableToSettle across partial settlements, each
 // settlement availableToRefund across refunds. merchantRefNum is unique per
 // account and transaction type: a repeat is refused with error 5031 (never
-// silently deduplicated), as Paysafe does with dupCheck.
+// silently deduplicated), as Paysafe does with dupCheck; with
+// Config.StateBeforeDupCheck the authorization's or settlement's state is
+// checked first, so a repeat of a call that succeeded may get 3203, 3204,
+// 3202 or 3406 instead (Paysafe does not document the order).
 //
 // A JSON admin API under {prefix}/_sandbox/ (loopback callers only) seeds
 // authorizations, runs batches, injects faults (latency, fail_next with an

@@ -105,8 +105,10 @@ func (s *Sandbox) settleLocked(accountID, authID string, r SettlementRequest, dr
 	if z == nil {
 		return nil, unknownID("authorization", authID)
 	}
-	if rf := duplicateLocked(a.settlements, r); rf != nil {
-		return nil, rf
+	if !s.cfg.StateBeforeDupCheck {
+		if rf := duplicateLocked(a.settlements, r); rf != nil {
+			return nil, rf
+		}
 	}
 	status := z.script.Status
 	if status == "" {
@@ -131,6 +133,11 @@ func (s *Sandbox) settleLocked(accountID, authID string, r SettlementRequest, dr
 		return nil, refuse(http.StatusBadRequest, CodeAmountExceeds,
 			"The settlement amount (%d) exceeds the amount remaining on the authorization (%d).", amount, avail)
 	}
+	if s.cfg.StateBeforeDupCheck {
+		if rf := duplicateLocked(a.settlements, r); rf != nil {
+			return nil, rf
+		}
+	}
 	e := s.newEntryLocked(KindSettlement, a, r.MerchantRefNum, amount, z.script.Currency, dropped)
 	e.AuthorizationID, e.auth, e.AvailableToRefund = authID, z, amount
 	z.settlements = append(z.settlements, e)
@@ -151,8 +158,10 @@ func (s *Sandbox) refundLocked(accountID, settlementID string, r SettlementReque
 	if st == nil {
 		return nil, unknownID("settlement", settlementID)
 	}
-	if rf := duplicateLocked(a.refunds, r); rf != nil {
-		return nil, rf
+	if !s.cfg.StateBeforeDupCheck {
+		if rf := duplicateLocked(a.refunds, r); rf != nil {
+			return nil, rf
+		}
 	}
 	switch st.Status {
 	case StatusFailed, StatusCancelled:
@@ -169,6 +178,11 @@ func (s *Sandbox) refundLocked(accountID, settlementID string, r SettlementReque
 	if amount > st.AvailableToRefund || amount == 0 {
 		return nil, refuse(http.StatusBadRequest, CodeRefundExceeds,
 			"The refund amount (%d) exceeds the amount available to refund on the settlement (%d).", amount, st.AvailableToRefund)
+	}
+	if s.cfg.StateBeforeDupCheck {
+		if rf := duplicateLocked(a.refunds, r); rf != nil {
+			return nil, rf
+		}
 	}
 	e := s.newEntryLocked(KindRefund, a, r.MerchantRefNum, amount, st.Currency, dropped)
 	e.AuthorizationID, e.SettlementID, e.settlement, e.auth = st.AuthorizationID, st.ID, st, st.auth

@@ -477,3 +477,35 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestStateBeforeDupCheck: with Config.StateBeforeDupCheck a repeated
+// merchantRefNum is refused with the state its first settlement or refund
+// left (3203, 3204, 3406) when that state refuses it, and with 5031 only
+// when the state would accept it; nothing is created twice.
+func TestStateBeforeDupCheck(t *testing.T) {
+	sb, srv := newTestSandbox(t, Config{StateBeforeDupCheck: true})
+	whole := authorize(t, sb, Authorization{ID: "auth-whole", Amount: 1000})
+	part := authorize(t, sb, Authorization{ID: "auth-part", Amount: 1000})
+	roomy := authorize(t, sb, Authorization{ID: "auth-roomy", Amount: 1000})
+	settlePath := func(id string) string { return acctPath("/auths/" + id + "/settlements") }
+	body := func(ref string, n int64) SettlementRequest {
+		return SettlementRequest{MerchantRefNum: ref, Amount: amt(n)}
+	}
+
+	first := settle(t, srv, whole, "w1", amt(1000))
+	mustError(t, callAs(t, srv, http.MethodPost, settlePath(whole), body("w1", 1000), testUser, testPass), 400, CodeAlreadySettled)
+	settle(t, srv, part, "p1", amt(600))
+	mustError(t, callAs(t, srv, http.MethodPost, settlePath(part), body("p1", 600), testUser, testPass), 400, CodeAmountExceeds)
+	settle(t, srv, roomy, "r1", amt(100))
+	mustError(t, callAs(t, srv, http.MethodPost, settlePath(roomy), body("r1", 100), testUser, testPass), 409, CodeDuplicate)
+
+	sb.RunBatch()
+	refundPath := acctPath("/settlements/" + first.ID + "/refunds")
+	if r := callAs(t, srv, http.MethodPost, refundPath, body("f1", 1000), testUser, testPass); r.status != 200 {
+		t.Fatalf("refund: HTTP %d %s", r.status, r.body)
+	}
+	mustError(t, callAs(t, srv, http.MethodPost, refundPath, body("f1", 1000), testUser, testPass), 400, CodeRefundExceeds)
+	if n := len(sb.Ledger()); n != 4 {
+		t.Fatalf("%d ledger entries, want 4", n)
+	}
+}
