@@ -19,7 +19,9 @@
 //   - strict.go: what encoding/xml would merge and the schema refuses is
 //     refused while decoding (strictReader): an element outside the
 //     namespace, an attribute twice, a single-valued element twice (it
-//     would keep the last one's text and the first one's attributes).
+//     would keep the last one's text and the first one's attributes), an
+//     element inside a text-only one such as Amount (it would skip it and
+//     join the text on either side).
 //   - json.go: DecodeSettlementRequestJSON, a strict JSON decoder for order
 //     systems that do not speak XML.
 //   - amount.go: Amount.Money, the bridge to the exact money package.

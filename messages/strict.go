@@ -22,7 +22,13 @@ import (
 //     field of the Go type being decoded (maxOccurs 1: Unmarshal keeps the
 //     last element's text and the first one's attributes, so <Amount
 //     currencyCode="KWD">1.000</Amount><Amount>1000</Amount> read as KWD
-//     1000).
+//     1000);
+//   - an element inside one whose Go type holds text (a string field, or a
+//     struct with a chardata field such as Amount): the schema gives those
+//     simple content, and Unmarshal skips the child and joins the text on
+//     either side of it, so <Amount currencyCode="USD">1<x>9</x>0.00</Amount>
+//     read as 10.00 while the document's text is 190.00. Comments and
+//     processing instructions in the text are no elements: still accepted.
 //
 // Elements the type does not know are left to Unmarshal (it skips them),
 // checked only for their namespace and attributes.
@@ -41,6 +47,9 @@ type strictFrame struct {
 	fields map[string]bool // child element name → repeatable (a slice)
 	types  map[string]reflect.Type
 	seen   []string // few: a linear search allocates less than a map
+	// text is set when the element's Go type holds text (holdsText): it
+	// may have no child element.
+	text bool
 }
 
 func newStrictReader(dec *xml.Decoder, root reflect.Type) *strictReader {
@@ -86,6 +95,9 @@ func (r *strictReader) start(t xml.StartElement) *ParseError {
 		typ = r.root
 	} else {
 		parent := &r.stack[len(r.stack)-1]
+		if parent.text {
+			return &ParseError{Msg: fmt.Sprintf("element %s inside %s, whose content is text only (the schema's simple content): its text would be read without the element's", t.Name.Local, parent.name)}
+		}
 		if parent.fields != nil {
 			repeatable, known := parent.fields[t.Name.Local]
 			if known && !repeatable {
@@ -98,9 +110,41 @@ func (r *strictReader) start(t xml.StartElement) *ParseError {
 		}
 	}
 	fields, types := childElements(typ)
-	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: fields, types: types})
+	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: fields, types: types, text: holdsText(typ)})
 	return nil
 }
+
+// holdsText reports whether encoding/xml reads an element into t as text:
+// a string, integer or boolean (no message has a float), or a struct (or a pointer to one) with a
+// chardata field. nil (an element the type does not know) holds none.
+func holdsText(t reflect.Type) bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	case reflect.Struct:
+		if c, ok := textCache.Load(t); ok {
+			return c.(bool)
+		}
+		text := false
+		for i := range t.NumField() {
+			if name, opts, _ := strings.Cut(t.Field(i).Tag.Get("xml"), ","); name == "" && hasOpt(opts, "chardata", "cdata") {
+				text = true
+			}
+		}
+		textCache.Store(t, text)
+		return text
+	}
+	return false
+}
+
+var textCache sync.Map // reflect.Type (a struct) → holdsText
 
 // isNamespaceDecl reports whether a is an xmlns or xmlns:prefix declaration.
 func isNamespaceDecl(a xml.Attr) bool {

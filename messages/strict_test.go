@@ -104,3 +104,79 @@ func BenchmarkDecodeSettlementRequest(b *testing.B) {
 		}
 	}
 }
+
+// TestElementInsideATextElementIsRefused: encoding/xml skips an element it
+// does not know and joins the text on either side of it, so
+// <Amount currencyCode="USD">1<x>9</x>0.00</Amount> was read, validated and
+// settled as USD 10.00, while the document's text (what XPath's string(),
+// or a schema validator's error, says) is 190.00: an amount no reading of
+// the document has. The schema gives Amount, OrderId and every other
+// element the worker reads as a value simple content, which has no child
+// element: each is refused, naming the element, on both paths; a comment
+// or a processing instruction in the text (not text itself) stays
+// accepted, and unknown elements in a complex element still are.
+func TestElementInsideATextElementIsRefused(t *testing.T) {
+	const head = `<PaymentSettlementRequest requestId="txt-1" xmlns="http://api.gsicommerce.com/schema/checkout/1.0">`
+	const ctx = `<PaymentContextBase><OrderId>ORD-1</OrderId></PaymentContextBase>`
+	const inv = `<InvoiceId>INV-1</InvoiceId>`
+	const amt = `<Amount currencyCode="USD">10.00</Amount>`
+	const tail = `<TaxAmount currencyCode="USD">0.00</TaxAmount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`
+	tests := []struct{ name, body, want string }{
+		{"element in Amount", head + ctx + inv + `<Amount currencyCode="USD">1<x>9</x>0.00</Amount>` + tail, "element x inside Amount"},
+		{"empty element in Amount", head + ctx + inv + `<Amount currencyCode="USD">1<x/>0.00</Amount>` + tail, "element x inside Amount"},
+		{"Amount inside Amount", head + ctx + inv + `<Amount currencyCode="USD"><Amount currencyCode="JPY">1000</Amount>10.00</Amount>` + tail, "element Amount inside Amount"},
+		{"element in TaxAmount", head + ctx + inv + amt + `<TaxAmount currencyCode="USD">0<x>1</x>.00</TaxAmount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`, "element x inside TaxAmount"},
+		{"element in OrderId", head + `<PaymentContextBase><OrderId>ORD<x>-9</x>-1</OrderId></PaymentContextBase>` + inv + amt + tail, "element x inside OrderId"},
+		{"element in SettlementType", head + ctx + inv + amt + `<TaxAmount currencyCode="USD">0.00</TaxAmount><SettlementType>De<x>bit</x></SettlementType></PaymentSettlementRequest>`, "element x inside SettlementType"},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"one pass", "two passes"} {
+			t.Run(tt.name+", "+path, func(t *testing.T) {
+				body := tt.body
+				if path == "two passes" {
+					body = "<!-- two passes -->" + body
+				}
+				r, err := DecodeSettlementRequest([]byte(body))
+				if err == nil {
+					t.Fatalf("accepted; the worker would act on Amount %s %q, order %q", r.Amount.CurrencyCode, r.Amount.Value, r.OrderID())
+				}
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %q, want it to contain %q", err, tt.want)
+				}
+			})
+		}
+	}
+
+	ok := []struct{ name, body, amount string }{
+		{"comment in Amount", head + ctx + inv + `<Amount currencyCode="USD">1<!-- c -->0.00</Amount>` + tail, "10.00"},
+		{"processing instruction in Amount", head + ctx + inv + `<Amount currencyCode="USD">1<?pi x?>0.00</Amount>` + tail, "10.00"},
+		{"CDATA in Amount", head + ctx + inv + `<Amount currencyCode="USD"><![CDATA[10.00]]></Amount>` + tail, "10.00"},
+		{"unknown element in PaymentContextBase", head + `<PaymentContextBase><OrderId>ORD-1</OrderId><Extra>1</Extra></PaymentContextBase>` + inv + amt + tail, "10.00"},
+	}
+	for _, tc := range ok {
+		t.Run("accepted: "+tc.name, func(t *testing.T) {
+			r, err := DecodeSettlementRequest([]byte(tc.body))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if r.Amount.Value != tc.amount {
+				t.Fatalf("Amount %q, want %q", r.Amount.Value, tc.amount)
+			}
+		})
+	}
+
+	// A provider's status says what was settled: one whose Amount has an
+	// element in it is refused, not read as the text around it.
+	t.Run("status with an element in Amount", func(t *testing.T) {
+		body := string(readGolden(t, "status_debit_without_account.xml"))
+		i := strings.Index(body, "<Amount ")
+		j := strings.Index(body[i:], "</Amount>")
+		if i < 0 || j < 0 {
+			t.Fatal("the golden status has no <Amount ...>...</Amount>: update this case")
+		}
+		body = body[:i+j] + "<x>9</x>" + body[i+j:]
+		if s, err := DecodeSettlementStatus([]byte(body)); err == nil || !strings.Contains(err.Error(), "element x inside Amount") {
+			t.Fatalf("DecodeSettlementStatus = %+v, %v", s, err)
+		}
+	})
+}
