@@ -71,7 +71,10 @@
 // X-Store-Id / X-Tender-Type headers or the store_id / tender_type query
 // parameters (both may be sent when they agree); an optional
 // X-Original-Authorization-Amount (or original_authorization_amount) is
-// accepted for a single request. Authentication: "apikey: <key>" (Radial's
+// accepted for a single request, in the request's currency and with the
+// rule of a request's Amount (the worker sends it as the Amount of a
+// ConfirmFundsRequest: at most two decimals and 18 digits; 10.005 KWD is
+// refused with 400 InvalidRequest). Authentication: "apikey: <key>" (Radial's
 // own header), "Authorization: Bearer <key>", or basic auth.
 //
 //	200 AckReply        every request published and confirmed

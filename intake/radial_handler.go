@@ -215,8 +215,15 @@ func (s *Server) checkRadial(reqs []*messages.PaymentSettlementRequest, isList b
 		return append(problems, fmt.Sprintf("PaymentSettlementRequestList holds %d requests; at most %d are accepted at once", len(reqs), s.cfg.Radial.MaxBatch))
 	}
 	if p.authAmount != "" && len(reqs) == 1 {
-		m, err := (messages.Amount{CurrencyCode: reqs[0].Amount.CurrencyCode, Value: p.authAmount}).Money()
-		if err != nil || !m.IsPositive() {
+		// The worker sends it as the Amount of a ConfirmFundsRequest: it
+		// must be what a request's Amount may be (two decimals at most, 18
+		// digits), and a whole int64 of minor units.
+		auth := messages.Amount{CurrencyCode: reqs[0].Amount.CurrencyCode, Value: p.authAmount}
+		m, merr := auth.Money()
+		if err := auth.Check("original authorization amount"); err != nil {
+			problems = append(problems, fmt.Sprintf("original authorization amount %q is not an amount a Radial Amount in %s can carry: %s",
+				p.authAmount, reqs[0].Amount.CurrencyCode, strings.Join(validationDiag(err), "; ")))
+		} else if merr != nil || !m.IsPositive() {
 			problems = append(problems, fmt.Sprintf("original authorization amount %q is not a positive amount in %s", p.authAmount, reqs[0].Amount.CurrencyCode))
 		}
 	}

@@ -242,7 +242,14 @@ func (p *settlePlan) account(path string, a *account, ch Channel, series string,
 			p.fail(ErrInvalidAmount, fmt.Sprintf("payment account %s: authed %s is not an amount in %s: %v", id, auth, ch.Currency, err), path+".authed")
 			return
 		}
+		// It travels as the original authorization amount, which the
+		// worker sends as a Radial Amount: what a request's Amount may be.
 		authAmount = m.String()
+		if err := (messages.Amount{CurrencyCode: ch.Currency, Value: authAmount}).Check(path + ".authed"); err != nil {
+			p.fail(ErrInvalidAmount, fmt.Sprintf("payment account %s: authed %s %s cannot be sent as the original authorization amount; nothing was settled", id, auth, ch.Currency),
+				validationDiag(err)...)
+			return
+		}
 	}
 	req := p.request(id, series, amt, ships)
 	if err := req.Validate(); err != nil {

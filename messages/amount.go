@@ -21,3 +21,18 @@ func (a Amount) Money() (money.Money, error) {
 	}
 	return m, nil
 }
+
+// Check checks the amount with the rule of a PaymentSettlementRequest's
+// Amount in Validate: a positive xsd:decimal of at most 18 digits and two
+// significant decimal places, no more than its currency's exponent, in an
+// upper-case currency Radial's schema lists (SchemaCurrency). It is the
+// check of an amount the worker will send as a Radial Amount though no
+// request carries it (the original authorization amount, sent in a
+// ConfirmFundsRequest). The problems are ValidationErrors under path, or
+// nil. It does not check that the amount is a whole int64 of minor units
+// (18 digits of KWD are not): Money does.
+func (a Amount) Check(path string) error {
+	v := &validator{}
+	v.amount(path, &a, positive, false)
+	return v.result()
+}

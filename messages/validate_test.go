@@ -359,3 +359,32 @@ func TestValidateRequestList(t *testing.T) {
 		t.Errorf("valid list: %v", err)
 	}
 }
+
+// TestAmountCheck: Amount.Check is the rule of a request's Amount, for an
+// amount sent as one though no request carries it.
+func TestAmountCheck(t *testing.T) {
+	tests := []struct {
+		currency, value, want string // want "" = valid
+	}{
+		{"USD", "120.00", ""},
+		{"KWD", "10.000", ""},
+		{"JPY", "1200", ""},
+		{"USD", " +120.5 ", ""},
+		{"KWD", "10.005", "at most 2 decimal places"},
+		{"JPY", "10.5", "at most 0 decimal places for JPY"},
+		{"USD", "12345678901234567.89", "at most 18 digits"},
+		{"USD", "1.2e2", "decimal number"},
+		{"USD", "0.00", "positive"},
+		{"usd", "1.00", "upper-case"},
+		{"ZMW", "1.00", "Radial's schema enumerates"},
+	}
+	for _, tt := range tests {
+		err := Amount{CurrencyCode: tt.currency, Value: tt.value}.Check("auth")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s %q: %v", tt.currency, tt.value, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "auth")):
+			t.Errorf("%s %q: error %v, want one under auth containing %q", tt.currency, tt.value, err, tt.want)
+		}
+	}
+}
