@@ -32,8 +32,9 @@
 //	200 {"events": [errors]}  valid call, order not settleable (including a built request
 //	                          above the worker's MAX_REQUEST_BYTES: REQUEST_TOO_LARGE);
 //	                          nothing published
-//	400 + event               not JSON (MALFORMED_JSON), not order_settle_payment v1
-//	                          (UNSUPPORTED_ACTION, UNSUPPORTED_VERSION)
+//	400 + event               not JSON, or a key the mapping reads twice in one object
+//	                          or in another case ("Captured") (MALFORMED_JSON), not
+//	                          order_settle_payment v1 (UNSUPPORTED_ACTION, UNSUPPORTED_VERSION)
 //	401 + event               wrong or missing integration auth key (UNAUTHORIZED)
 //	503 + event               publish failed (PUBLISH_FAILED); RetailOPS retries safely
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -186,6 +187,12 @@ func decodeEnvelope(body []byte) (*settleEnvelope, error) {
 	if !utf8.Valid(body) {
 		return nil, fmt.Errorf("the body is not valid UTF-8, which JSON requires (RFC 8259)")
 	}
+	// encoding/json keeps the last of two equal keys and fills a field
+	// from a key in any case: the amount to capture comes from these
+	// keys, so what two readers could read differently is refused.
+	if err := checkKeys(json.NewDecoder(bytes.NewReader(body)), reflect.TypeFor[settleEnvelope](), ""); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var env settleEnvelope
@@ -196,4 +203,102 @@ func decodeEnvelope(body []byte) (*settleEnvelope, error) {
 		return nil, fmt.Errorf("data after the JSON object")
 	}
 	return &env, nil
+}
+
+// flexScalarType is a leaf of checkKeys: its value is read whole.
+var flexScalarType = reflect.TypeFor[flexScalar]()
+
+// checkKeys reads the next JSON value, which decodes into t, and refuses
+// an object (of a struct type) that has one of the struct's keys twice, or
+// a key that differs from one of its keys only in case. Other keys are
+// RetailOPS's additional properties: skipped, whatever they hold. A body
+// that is not JSON is left to the decoder, which says why.
+func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil
+	}
+	delim, ok := tok.(json.Delim)
+	switch {
+	case !ok:
+		return nil
+	case delim == '{' && t.Kind() == reflect.Struct && t != flexScalarType:
+		return checkObjectKeys(dec, t, path)
+	case delim == '[' && t.Kind() == reflect.Slice:
+		for i := 0; dec.More(); i++ {
+			if err := checkKeys(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		_, _ = dec.Token()
+		return nil
+	}
+	return skipValue(dec, 1)
+}
+
+// checkObjectKeys checks the keys of an object whose '{' was read.
+func checkObjectKeys(dec *json.Decoder, t reflect.Type, path string) error {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		at := path + "." + key
+		if path == "" {
+			at = key
+		}
+		ft, known := fields[key]
+		switch {
+		case known && seen[key]:
+			return fmt.Errorf("the key %q is twice in one object (%s): which one is meant cannot be told", key, at)
+		case known:
+			seen[key] = true
+			if err := checkKeys(dec, ft, at); err != nil {
+				return err
+			}
+			continue
+		}
+		for name := range fields {
+			if strings.EqualFold(name, key) {
+				return fmt.Errorf("the key %q (%s) differs from %q only in case: which one is meant cannot be told", key, at, name)
+			}
+		}
+		if err := skipValue(dec, 0); err != nil {
+			return err
+		}
+	}
+	_, _ = dec.Token()
+	return nil
+}
+
+// skipValue reads tokens until depth open delimiters are closed; with
+// depth 0 it reads one whole value. It never fails: a body that is not
+// JSON is the decoder's to refuse.
+func skipValue(dec *json.Decoder, depth int) error {
+	for first := true; first || depth > 0; first = false {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // not JSON: the decoder says why
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
 }
