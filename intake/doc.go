@@ -59,6 +59,9 @@
 //	  carrier_class_name|class_name, tracking_number  TrackingId
 //	(constant)                                      SourceOrderSystem EXTERNAL
 //
+// Amounts and ids may be JSON numbers or strings, never true or false
+// (INVALID_AMOUNT / INVALID_FIELD): only the two flags read a boolean.
+//
 // The same webhook delivered twice publishes the same requestIds and bodies;
 // the worker settles each once. A later webhook for the same account and
 // payment series with a different amount reuses the requestId and is parked

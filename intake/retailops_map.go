@@ -73,7 +73,7 @@ func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePla
 		v    flexScalar
 	}{{"data.channel.id", env.Data.Channel.ID}, {"data.order.id", o.ID}, {"data.order.payment_series_id", o.PaymentSeriesID}} {
 		if _, ok := f.v.id(); !ok {
-			p.fail(ErrInvalidField, fmt.Sprintf("%s is %s, not a whole number or a string; nothing was settled", f.path, f.v.Text), f.path)
+			p.fail(ErrInvalidField, fmt.Sprintf("%s is %s, not a whole number or a string; nothing was settled", f.path, f.v.literal()), f.path)
 		}
 	}
 
@@ -173,7 +173,7 @@ func (p *settlePlan) account(path string, a *account, ch Channel, series string,
 	id, whole := a.ID.id()
 	switch {
 	case !whole:
-		p.fail(ErrInvalidField, fmt.Sprintf("a payment account id is %s, not a whole number or a string; nothing was settled", id), path+".id")
+		p.fail(ErrInvalidField, fmt.Sprintf("a payment account id is %s, not a whole number or a string; nothing was settled", a.ID.literal()), path+".id")
 		return
 	case id == "":
 		p.fail(ErrMissingField, "a payment account has no id", path+".id")
@@ -308,6 +308,9 @@ func (a *account) numbers(path string) (map[string]decimal.Decimal, []badNumber)
 		}
 		d, err := money.ParseDecimal(fl.f.Text)
 		switch {
+		case fl.f.Bool:
+			// Read as "1" or "0" for the flags; never an amount.
+			bad = append(bad, badNumber{fmt.Sprintf("%s is %s, a boolean, not an amount", fl.name, fl.f.literal()), path + "." + fl.name})
 		case err != nil:
 			bad = append(bad, badNumber{fmt.Sprintf("%s %q is not a plain decimal number", fl.name, fl.f.Text), path + "." + fl.name})
 		case d.IsNegative():

@@ -97,6 +97,9 @@ type flexScalar struct {
 	Set  bool
 	// Num is set when the value was a JSON number.
 	Num bool
+	// Bool is set when the value was JSON true or false (Text "1" or "0",
+	// for boolean): no amount and no id.
+	Bool bool
 }
 
 // maxIDDigits bounds the digits of an id written as a JSON number with an
@@ -106,9 +109,13 @@ const maxIDDigits = 40
 // id reads an identifier: a string as it is (trimmed), a JSON number as
 // the whole number it denotes, so that 4897, 4897.0 and 4.897e3 (one
 // number in JSON) name one order and derive one requestId. ok is false
-// for a number that is not whole.
+// for a number that is not whole, and for true or false (which would
+// otherwise name "1" or "0").
 func (f flexScalar) id() (v string, ok bool) {
 	t := strings.TrimSpace(f.Text)
+	if f.Bool {
+		return f.literal(), false
+	}
 	if !f.Num {
 		return t, true
 	}
@@ -120,6 +127,18 @@ func (f flexScalar) id() (v string, ok bool) {
 		return t, false // 1e1000000: nine bytes that would write a million digits
 	}
 	return d.String(), true
+}
+
+// literal is the value as it was sent, for messages: true or false for a
+// boolean, else Text.
+func (f flexScalar) literal() string {
+	switch {
+	case f.Bool && f.Text == "1":
+		return "true"
+	case f.Bool:
+		return "false"
+	}
+	return f.Text
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -153,9 +172,9 @@ func (f *flexScalar) UnmarshalJSON(b []byte) error {
 		}
 		switch string(b) {
 		case "true":
-			f.Text, f.Set = "1", true
+			f.Text, f.Set, f.Bool = "1", true, true
 		case "false":
-			f.Text, f.Set = "0", true
+			f.Text, f.Set, f.Bool = "0", true, true
 		default:
 			return fmt.Errorf("expected a string or number, got %s", b)
 		}
