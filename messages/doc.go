@@ -21,7 +21,8 @@
 //     namespace, an attribute twice, a single-valued element twice (it
 //     would keep the last one's text and the first one's attributes), an
 //     element inside a text-only one such as Amount (it would skip it and
-//     join the text on either side).
+//     join the text on either side), an attribute it reads written with a
+//     prefix (o:currencyCode, matched by local name).
 //   - json.go: DecodeSettlementRequestJSON, a strict JSON decoder for order
 //     systems that do not speak XML.
 //   - amount.go: Amount.Money, the bridge to the exact money package.

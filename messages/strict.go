@@ -28,7 +28,13 @@ import (
 //     simple content, and Unmarshal skips the child and joins the text on
 //     either side of it, so <Amount currencyCode="USD">1<x>9</x>0.00</Amount>
 //     read as 10.00 while the document's text is 190.00. Comments and
-//     processing instructions in the text are no elements: still accepted.
+//     processing instructions in the text are no elements: still accepted;
+//   - an attribute the Go type reads (currencyCode, requestId, isToken...)
+//     written with a prefix: Unmarshal matches attributes by local name in
+//     any namespace, so <Amount o:currencyCode="USD"> read as USD while the
+//     schema's attributes are unqualified and it has no currencyCode.
+//     Prefixed attributes the type does not read (xsi:schemaLocation) are
+//     left alone.
 //
 // Elements the type does not know are left to Unmarshal (it skips them),
 // checked only for their namespace and attributes.
@@ -109,7 +115,12 @@ func (r *strictReader) start(t xml.StartElement) *ParseError {
 			typ = parent.types[t.Name.Local]
 		}
 	}
-	fields, types := childElements(typ)
+	fields, types, attrs := childElements(typ)
+	for _, a := range t.Attr {
+		if a.Name.Space != "" && !isNamespaceDecl(a) && attrs[a.Name.Local] {
+			return &ParseError{Msg: fmt.Sprintf("attribute %s of element %s is in namespace %s: the schema's %s has none (write it without a prefix)", a.Name.Local, t.Name.Local, a.Name.Space, a.Name.Local)}
+		}
+	}
 	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: fields, types: types, text: holdsText(typ)})
 	return nil
 }
@@ -153,27 +164,29 @@ func isNamespaceDecl(a xml.Attr) bool {
 
 // childElements lists the child elements encoding/xml maps to fields of t
 // (a struct, or a pointer to one): whether each is repeatable (a slice
-// field) and the type its content decodes into. nil for other types.
-func childElements(t reflect.Type) (map[string]bool, map[string]reflect.Type) {
+// field) and the type its content decodes into; and the attributes it
+// maps to fields. nil for other types.
+func childElements(t reflect.Type) (map[string]bool, map[string]reflect.Type, map[string]bool) {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t == nil || t.Kind() != reflect.Struct {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if c, ok := elementCache.Load(t); ok {
 		e := c.(elements)
-		return e.repeatable, e.types
+		return e.repeatable, e.types, e.attrs
 	}
-	e := elements{repeatable: map[string]bool{}, types: map[string]reflect.Type{}}
+	e := elements{repeatable: map[string]bool{}, types: map[string]reflect.Type{}, attrs: map[string]bool{}}
 	addElements(t, e)
 	elementCache.Store(t, e)
-	return e.repeatable, e.types
+	return e.repeatable, e.types, e.attrs
 }
 
 type elements struct {
 	repeatable map[string]bool
 	types      map[string]reflect.Type
+	attrs      map[string]bool // local names of the attribute fields
 }
 
 var elementCache sync.Map // reflect.Type → elements
@@ -194,6 +207,16 @@ func addElements(t reflect.Type, e elements) {
 			if ft.Kind() == reflect.Struct {
 				addElements(ft, e)
 			}
+			continue
+		}
+		if f.IsExported() && hasOpt(opts, "attr") && !hasOpt(opts, "any") {
+			if i := strings.LastIndexByte(name, ' '); i >= 0 { // "namespace local"
+				name = name[i+1:]
+			}
+			if name == "" {
+				name = f.Name
+			}
+			e.attrs[name] = true
 			continue
 		}
 		if !f.IsExported() || hasOpt(opts, "attr", "chardata", "innerxml", "comment", "any", "cdata") {

@@ -180,3 +180,50 @@ func TestElementInsideATextElementIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestAttributeInAnotherNamespaceIsNotTheAttribute: encoding/xml matches an
+// attribute field by local name in any namespace, so <Amount
+// xmlns:o="urn:o" o:currencyCode="USD"> was read as USD, while the schema's
+// attributes are unqualified: a schema validator (and a DOM reader asking
+// for currencyCode) finds no currencyCode there. An attribute the type
+// reads, written with a prefix, is refused naming it, on both paths;
+// prefixed attributes the type does not read (xsi:schemaLocation) stay
+// accepted.
+func TestAttributeInAnotherNamespaceIsNotTheAttribute(t *testing.T) {
+	const head = `<PaymentSettlementRequest requestId="att-1" xmlns="http://api.gsicommerce.com/schema/checkout/1.0" xmlns:o="urn:o" xmlns:c="http://api.gsicommerce.com/schema/checkout/1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`
+	const ctx = `<PaymentContextBase><OrderId>ORD-1</OrderId></PaymentContextBase><InvoiceId>INV-1</InvoiceId>`
+	const tail = `<TaxAmount currencyCode="USD">0.00</TaxAmount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`
+	tests := []struct{ name, body, want string }{
+		{"currencyCode in a foreign namespace", head + ctx + `<Amount o:currencyCode="USD">10.00</Amount>` + tail, "attribute currencyCode of element Amount is in namespace urn:o"},
+		{"currencyCode with the document's namespace as a prefix", head + ctx + `<Amount c:currencyCode="USD">10.00</Amount>` + tail, "attribute currencyCode of element Amount is in namespace"},
+		{"currencyCode in the xml namespace", head + ctx + `<Amount xml:currencyCode="USD">10.00</Amount>` + tail, "attribute currencyCode of element Amount is in namespace"},
+		{"requestId in a foreign namespace", strings.Replace(head, `requestId="att-1"`, `o:requestId="att-1"`, 1) + ctx + `<Amount currencyCode="USD">10.00</Amount>` + tail, "attribute requestId of element PaymentSettlementRequest"},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"one pass", "two passes"} {
+			t.Run(tt.name+", "+path, func(t *testing.T) {
+				body := tt.body
+				if path == "two passes" {
+					body = "<!-- two passes -->" + body
+				}
+				r, err := DecodeSettlementRequest([]byte(body))
+				if err == nil {
+					t.Fatalf("accepted; the worker would act on Amount %s %q, requestId %q", r.Amount.CurrencyCode, r.Amount.Value, r.RequestID)
+				}
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %q, want it to contain %q", err, tt.want)
+				}
+			})
+		}
+	}
+	t.Run("accepted: xsi:schemaLocation and an unknown prefixed attribute", func(t *testing.T) {
+		body := strings.Replace(head, `requestId="att-1"`, `requestId="att-1" xsi:schemaLocation="urn:x x.xsd" o:note="n"`, 1) + ctx + `<Amount currencyCode="USD" o:note="n">10.00</Amount>` + tail
+		r, err := DecodeSettlementRequest([]byte(body))
+		if err != nil {
+			t.Fatalf("refused: %v", err)
+		}
+		if r.Amount.CurrencyCode != "USD" || r.RequestID != "att-1" {
+			t.Fatalf("read %+v, requestId %q", r.Amount, r.RequestID)
+		}
+	})
+}
