@@ -73,7 +73,7 @@
 // Body: a PaymentSettlementRequest or a PaymentSettlementRequestList
 // (application/xml or text/xml). store_id and tender_type come from the
 // X-Store-Id / X-Tender-Type headers or the store_id / tender_type query
-// parameters (both may be sent when they agree); an optional
+// parameters (both may be sent when they agree; none may be repeated); an optional
 // X-Original-Authorization-Amount (or original_authorization_amount) is
 // accepted for a single request, in the request's currency and with the
 // rule of a request's Amount (the worker sends it as the Amount of a

@@ -172,11 +172,21 @@ type radialParameters struct {
 }
 
 // radialParams reads store id, tender type and authorization amount from
-// headers or query parameters.
+// headers or query parameters; each at most once in each.
 func radialParams(r *http.Request, isList bool) (radialParameters, []string) {
 	var problems []string
+	values := r.URL.Query()
 	get := func(header, query string) string {
-		h, q := strings.TrimSpace(r.Header.Get(header)), strings.TrimSpace(r.URL.Query().Get(query))
+		// Get would take the first of repeated values without a word
+		// (a proxy joins header lines with commas, another reader keeps
+		// the last): which one is meant cannot be told.
+		if len(r.Header.Values(header)) > 1 {
+			problems = append(problems, fmt.Sprintf("header %s is sent more than once: send it once", header))
+		}
+		if len(values[query]) > 1 {
+			problems = append(problems, fmt.Sprintf("query parameter %s is sent more than once: send it once", query))
+		}
+		h, q := strings.TrimSpace(r.Header.Get(header)), strings.TrimSpace(values.Get(query))
 		if h != "" && q != "" && h != q {
 			problems = append(problems, fmt.Sprintf("header %s and query parameter %s disagree", header, query))
 		}
