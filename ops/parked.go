@@ -322,7 +322,8 @@ type PurgeOptions struct {
 	Confirm func(n int) bool
 }
 
-// Purge deletes the parked requests matching f (their settlements keep
+// Purge deletes the parked requests and parked provider statuses
+// (broker.ProviderStatusParkedQueue) matching f (their settlements keep
 // their records and parked reason in the store).
 func Purge(ctx context.Context, e Env, f Filter, o PurgeOptions) error {
 	if o.Confirm == nil {
@@ -381,7 +382,24 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		missing []string
 		listed  []ParkedMessage
 	)
-	for i, p := range f.providers(e) {
+	// The queues acted on: each provider's parked requests and, for a
+	// purge, its parked provider statuses (a queue only providers with
+	// asynchronous statuses have; their parked_from_queue is the
+	// provider's own status queue, so they are never replayed).
+	type target struct {
+		provider, queue, fallback string
+		describe                  func(string, amqp.Delivery) ParkedMessage
+		optional                  bool
+	}
+	var targets []target
+	for _, p := range f.providers(e) {
+		targets = append(targets, target{p, broker.ParkedQueue(p), broker.RequestQueue(p), describeParked, false})
+		if purge {
+			targets = append(targets, target{p, broker.ProviderStatusParkedQueue(p), "", describeParkedStatus, true})
+		}
+	}
+	for i, tg := range targets {
+		p, queue := tg.provider, tg.queue
 		limit := 0
 		if o.Limit > 0 {
 			limit = o.Limit - done
@@ -390,7 +408,7 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 			}
 		}
 		if only != nil {
-			total := 0 // what the preview showed of this provider
+			total := 0 // what the preview showed of this queue
 			if i < len(only) {
 				for _, c := range only[i] {
 					total += c
@@ -403,14 +421,13 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 				limit = total
 			}
 		}
-		queue := broker.ParkedQueue(p)
 		var matched []ParkedMessage
 		var keys []string
 		var bar Progress
 		res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{
-			Parked: queue, Fallback: broker.RequestQueue(p), Limit: limit, DryRun: o.DryRun, Purge: purge,
+			Parked: queue, Fallback: tg.fallback, Limit: limit, DryRun: o.DryRun, Purge: purge,
 			Match: func(d amqp.Delivery) bool {
-				m := describeParked(p, d)
+				m := tg.describe(p, d)
 				if !f.match(m, now) {
 					return false
 				}
@@ -438,7 +455,9 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 			bar.Finish()
 		}
 		if broker.IsNotFound(err) {
-			missing = append(missing, p)
+			if !tg.optional {
+				missing = append(missing, p)
+			}
 			if shown != nil {
 				*shown = append(*shown, nil)
 			}
@@ -457,7 +476,11 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 			if !purge {
 				target = "\t-> " + res.Messages[j].Target
 			}
-			fmt.Fprintf(e.out(), "%s\t%s\torder=%s\treason=%q%s\n", p, m.RequestID, dash(m.OrderID), oneLine(m.Reason, 100), target)
+			reason := m.Reason
+			if m.Kind != "" {
+				reason = m.Kind + ": " + reason
+			}
+			fmt.Fprintf(e.out(), "%s\t%s\torder=%s\treason=%q%s\n", p, m.RequestID, dash(m.OrderID), oneLine(reason, 100), target)
 		}
 		listed = append(listed, acted...)
 		n := res.Moved

@@ -94,3 +94,65 @@ func TestListShowsParkedProviderStatuses(t *testing.T) {
 		t.Errorf("stats does not show the parked provider status: %+v", stats.Queues)
 	}
 }
+
+// TestPurgeRemovesParkedProviderStatuses: the runbook tells a person who
+// settled an ambiguous Radial status by hand to "purge both" (the parked
+// request and the parked provider status), and to purge a provider status
+// that repeats a verdict whose bodies were purged. parked purge read only
+// the request parked queue: it said "purged 0" and exited 0, and the
+// status stayed parked for good (ParkedGrowing never cleared). It purges
+// the provider status parked queue too now, with a preview and only what
+// it showed; replay still leaves provider statuses parked.
+func TestPurgeRemovesParkedProviderStatuses(t *testing.T) {
+	f := newFixture(t, "")
+	conn, err := amqp.Dial(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := (broker.Topology{Providers: providers, RetryDelays: delays, DeliveryLimit: 20,
+		ParkProviderStatuses: []string{"radial"}}).Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	statusQ := broker.ProviderStatusParkedQueue("radial")
+	parkStatus := func(id string) {
+		f.publish("", statusQ, amqp.Publishing{MessageId: id, ContentType: "application/xml",
+			DeliveryMode: amqp.Persistent, Body: statusXML("O-" + id), Headers: amqp.Table{
+				"parked_reason": "ambiguous: all match", "parked_at": now.Add(-time.Hour).Format(time.RFC3339),
+				"parked_from_queue": "q.Payments.Settlements.Status.radial"}})
+	}
+	parkStatus("radial-status-7")
+	parkStatus("radial-status-8")
+	f.park("radial", "r1", "ambiguous order", 1, time.Hour)
+
+	// Replay leaves provider statuses parked (their queue is Radial's).
+	if err := ops.Replay(f.ctx, f.env(), ops.Filter{RequestID: "radial-status-7"}, ops.ReplayOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.depth(statusQ, 2)
+
+	f.reset()
+	asked := 0
+	yes := func(n int) bool { asked = n; return true }
+	if err := ops.Purge(f.ctx, f.env(), ops.Filter{Providers: []string{"radial"}, RequestID: "radial-status-7"}, ops.PurgeOptions{Confirm: yes}); err != nil {
+		t.Fatal(err)
+	}
+	if asked != 1 {
+		t.Errorf("asked about %d message(s), want 1 (the parked status)\n%s", asked, f.out)
+	}
+	if out := f.out.String(); !strings.Contains(out, "radial-status-7") || !strings.Contains(out, "purged 1 of 2 parked message(s) from "+statusQ) || strings.Contains(out, pan) {
+		t.Errorf("output:\n%s", out)
+	}
+	f.depth(statusQ, 1)
+	f.depth(broker.ParkedQueue("radial"), 1)
+
+	// Without confirmation (--yes) too; the request stays.
+	f.reset()
+	if err := ops.Purge(f.ctx, f.env(), ops.Filter{RequestID: "radial-status-8"}, ops.PurgeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.depth(statusQ, 0)
+	if got := f.ids(broker.ParkedQueue("radial")); len(got) != 1 || got[0] != "r1" {
+		t.Errorf("request parked queue after purging the statuses: %v, want [r1]", got)
+	}
+}

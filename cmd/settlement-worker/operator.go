@@ -235,8 +235,9 @@ func newParkedPurgeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "purge",
 		Short: "Delete parked requests for good",
-		Long: "purge deletes the matching parked requests (the settlements keep their records\n" +
-			"and parked reason in the store: see show). On a terminal it lists them and asks\n" +
+		Long: "purge deletes the matching parked requests and parked provider statuses\n" +
+			"(Radial's, matched by their message id with --request-id; the settlements keep\n" +
+			"their records and parked reason in the store: see show). On a terminal it lists them and asks\n" +
 			"for confirmation; --yes skips the question, and is required when stdin is not a\n" +
 			"terminal. Bounded like replay; messages that do not match stay parked in order.\n" + opsEnvHelp,
 		Example: "  settlement-worker parked purge --provider radial --request-id 7f3c2a\n" +
