@@ -501,5 +501,15 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 	if len(missing) > 0 {
 		fmt.Fprintf(e.errw(), "note: no parked queue for %s on this broker (the worker never ran with them)\n", strings.Join(missing, ", "))
 	}
+	if f.RequestID != "" && len(listed) == 0 && len(errs) == 0 {
+		// A mistyped id, the wrong --provider, or a second run: say so
+		// rather than "0 replayed" with success.
+		what := "nothing " + verb
+		if !purge {
+			what += " (replay never moves a parked provider status)"
+		}
+		return done, fmt.Errorf("no parked message has request id %q in the parked queues of %s: %s; parked ls lists what is parked, show %s tells the settlement's state",
+			f.RequestID, strings.Join(f.providers(e), ", "), what, f.RequestID)
+	}
 	return done, errors.Join(errs...)
 }

@@ -203,7 +203,9 @@ func newParkedReplayCmd() *cobra.Command {
 			"from (after the cause was fixed): the worker settles them again with a fresh\n" +
 			"retry budget. It reads at most as many messages as each parked queue held when\n" +
 			"it started; messages that do not match stay parked, untouched and in order.\n" +
-			"A progress bar shows on a terminal, a summary line per queue otherwise.\n" + opsEnvHelp,
+			"A progress bar shows on a terminal, a summary line per queue otherwise.\n" +
+			"A --request-id that no parked message has (a typo, the wrong --provider, a\n" +
+			"second run) fails and moves nothing. " + opsEnvHelp,
 		Example: "  settlement-worker parked replay --provider radial --reason 'provider down' --dry-run\n" +
 			"  settlement-worker parked replay --provider radial --reason 'provider down'\n" +
 			"  settlement-worker parked replay --request-id 7f3c2a --provider paysafe",
@@ -239,7 +241,8 @@ func newParkedPurgeCmd() *cobra.Command {
 			"(Radial's, matched by their message id with --request-id; the settlements keep\n" +
 			"their records and parked reason in the store: see show). On a terminal it lists them and asks\n" +
 			"for confirmation; --yes skips the question, and is required when stdin is not a\n" +
-			"terminal. Bounded like replay; messages that do not match stay parked in order.\n" + opsEnvHelp,
+			"terminal. Bounded like replay; messages that do not match stay parked in order.\n" +
+			"A --request-id that no parked message has fails and deletes nothing.\n" + opsEnvHelp,
 		Example: "  settlement-worker parked purge --provider radial --request-id 7f3c2a\n" +
 			"  settlement-worker parked purge --reason 'duplicate' --older-than 7d --yes",
 		Args: cobra.NoArgs,
