@@ -10,13 +10,16 @@ import (
 
 // Retention empties the request and published status bodies (which may
 // hold raw card numbers) of settlements finished longer than olderThan ago,
-// at most limit (all when <= 0), and says how many. It is the one operator
-// command that writes: it opens the store for writing, so an SQLite file
-// owned by a running worker is refused (the worker's BODY_RETENTION does
-// the same in its sweeper).
+// at most limit (all when 0; a negative limit is refused), and says how
+// many. It is the one operator command that writes: it opens the store for
+// writing, so an SQLite file owned by a running worker is refused (the
+// worker's BODY_RETENTION does the same in its sweeper).
 func Retention(ctx context.Context, e Env, olderThan time.Duration, limit int) error {
 	if olderThan <= 0 {
 		return fmt.Errorf("--older-than must be positive")
+	}
+	if limit < 0 { // store.PurgeBodies takes it as no cap
+		return fmt.Errorf("--limit must be >= 0, got %d", limit)
 	}
 	st, err := store.Open(ctx, e.StoreDSN)
 	if err != nil {

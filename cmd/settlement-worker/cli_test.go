@@ -79,6 +79,11 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"publish", "--provider", "radial", "--store", "S1"},
 		{"publish", "--file", "f.xml", "--provider", "radial", "--store", "S1", "--header", "novalue"},
 		{"tail", "--provider", "nosuch"},
+		// retention writes: a negative --limit emptied every finished
+		// settlement's bodies (no cap) instead of being refused.
+		{"retention", "--limit", "-1"},
+		{"retention", "--older-than", "0s"},
+		{"retention", "--older-than", "-24h"},
 	} {
 		_, errOut, code := sw(t, env, args...)
 		if code != 2 || !strings.Contains(errOut, "Usage:") {

@@ -469,6 +469,16 @@ func newRetentionCmd() *cobra.Command {
 		Example: "  settlement-worker retention --older-than 2160h\n" +
 			"  settlement-worker retention --older-than 720h --limit 10000",
 		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			// It writes: a negative --limit would mean no cap.
+			if limit < 0 {
+				return fmt.Errorf("--limit must be >= 0, got %d", limit)
+			}
+			if olderThan <= 0 {
+				return fmt.Errorf("--older-than must be positive, got %s", olderThan)
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
 				return ops.Retention(ctx, e, olderThan, limit)
