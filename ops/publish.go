@@ -31,6 +31,11 @@ type PublishOptions struct {
 	// Wait, when positive, waits that long for the request's status event
 	// and prints it.
 	Wait time.Duration
+	// Force publishes a request the worker will refuse (it fails
+	// validation): the worker records status R for its requestId for good
+	// and sends R to the order system. Without it such a request is not
+	// published.
+	Force bool
 }
 
 // Publish sends a settlement request as the order system does: to the
@@ -53,6 +58,10 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 		return fmt.Errorf("%s is not a settlement request the worker can read (%s): %w", o.File, ct, err)
 	}
 	if verr := req.Validate(); verr != nil {
+		if !o.Force {
+			return fmt.Errorf("%s: the worker would refuse it (status R for requestId %s, for good): %w; nothing published (--force publishes it anyway)",
+				o.File, dash(req.RequestID), verr)
+		}
 		fmt.Fprintf(e.errw(), "warning: the worker will refuse this request (status R): %v\n", verr)
 	}
 	if req.RequestID == "" {

@@ -47,7 +47,7 @@ func TestPublishWaitStoreIDWithSpace(t *testing.T) {
 		}
 	}()
 	for _, id := range []string{" S1", "S1 ", "\tS1"} {
-		err := ops.Publish(f.ctx, f.env(), ops.PublishOptions{File: file, Provider: "radial", StoreID: id, TenderType: "VC", Wait: 3 * time.Second})
+		err := ops.Publish(f.ctx, f.env(), ops.PublishOptions{File: file, Provider: "radial", StoreID: id, TenderType: "VC", Wait: 3 * time.Second, Force: true})
 		if err != nil {
 			t.Errorf("store id %q: %v", id, err)
 		}

@@ -71,7 +71,7 @@ func TestPublish(t *testing.T) {
 	f.fakeWorker("radial")
 
 	// --wait: the status of r1 (not someone else's) is printed.
-	err := ops.Publish(f.ctx, f.env(), ops.PublishOptions{File: xmlFile, Provider: "radial", StoreID: "S1", TenderType: "VC", Wait: 10 * time.Second})
+	err := ops.Publish(f.ctx, f.env(), ops.PublishOptions{File: xmlFile, Provider: "radial", StoreID: "S1", TenderType: "VC", Wait: 10 * time.Second, Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestPublish(t *testing.T) {
 	}
 
 	// JSON, sniffed; headers as the worker expects them.
-	err = ops.Publish(f.ctx, f.env(), ops.PublishOptions{File: jsonFile, Provider: "paysafe", StoreID: "S2",
+	err = ops.Publish(f.ctx, f.env(), ops.PublishOptions{File: jsonFile, Provider: "paysafe", StoreID: "S2", Force: true,
 		Headers: map[string]string{"original_authorization_amount": "12.00"}})
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +107,8 @@ func TestPublish(t *testing.T) {
 		o    ops.PublishOptions
 		want string
 	}{
-		{"unroutable", ops.PublishOptions{File: xmlFile, Provider: "frisbii", StoreID: "S1"}, "unroutable"},
-		{"no status", ops.PublishOptions{File: jsonFile, Provider: "paysafe", StoreID: "S1", Wait: 300 * time.Millisecond}, "no status event for j1 within 300ms"},
+		{"unroutable", ops.PublishOptions{File: xmlFile, Provider: "frisbii", StoreID: "S1", Force: true}, "unroutable"},
+		{"no status", ops.PublishOptions{File: jsonFile, Provider: "paysafe", StoreID: "S1", Wait: 300 * time.Millisecond, Force: true}, "no status event for j1 within 300ms"},
 		{"missing file", ops.PublishOptions{File: jsonFile + "-missing", Provider: "radial", StoreID: "S1"}, "no such file"},
 		{"not a request", ops.PublishOptions{File: garbage, Provider: "radial", StoreID: "S1"}, "is not a settlement request the worker can read"},
 		{"neither XML nor JSON", ops.PublishOptions{File: plain, Provider: "radial", StoreID: "S1"}, "cannot tell XML from JSON"},

@@ -393,7 +393,8 @@ func newPublishCmd() *cobra.Command {
 			"with the provider's routing key, the store_id and tender_type headers,\n" +
 			"persistent, with publisher confirms. With --wait it prints the request's status\n" +
 			"event (from a temporary queue bound to the status exchange before publishing),\n" +
-			"or fails when none comes in time. " + opsEnvHelp,
+			"or fails when none comes in time. A request that fails validation is not\n" +
+			"published (the worker would refuse its requestId for good) unless --force.\n" + opsEnvHelp,
 		Example: "  settlement-worker publish --file request.xml --provider radial --store ABCXYZ --tender VC --wait 30s\n" +
 			"  settlement-worker publish --file refund.json --provider paysafe --store S1 \\\n" +
 			"      --header original_authorization_amount=25.00",
@@ -422,6 +423,7 @@ func newPublishCmd() *cobra.Command {
 	c.Flags().StringVar(&o.TenderType, "tender", "", "the tender_type header (Radial requires it)")
 	c.Flags().StringArrayVar(&headers, "header", nil, "another header, NAME=VALUE (repeatable)")
 	c.Flags().DurationVar(&o.Wait, "wait", 0, "wait this long for the status event and print it (0: do not wait)")
+	c.Flags().BoolVar(&o.Force, "force", false, "publish even a request the worker will refuse (its requestId gets status R for good)")
 	for _, f := range []string{"file", "provider", "store"} {
 		_ = c.MarkFlagRequired(f)
 	}
