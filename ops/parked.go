@@ -318,7 +318,8 @@ type PurgeOptions struct {
 	Limit int
 	// Confirm, when set, is asked before anything is deleted, with the
 	// number of messages that match (listed first); false deletes
-	// nothing. Only the messages counted then can be deleted.
+	// nothing (and fails the Purge when ctx has ended: Ctrl-C at the
+	// question). Only the messages counted then can be deleted.
 	Confirm func(n int) bool
 }
 
@@ -339,6 +340,9 @@ func Purge(ctx context.Context, e Env, f Filter, o PurgeOptions) error {
 	}
 	if !o.Confirm(n) {
 		fmt.Fprintln(e.out(), "nothing deleted")
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted at the question: %w", err)
+		}
 		return nil
 	}
 	_, err = actCounted(ctx, e, f, ReplayOptions{Limit: o.Limit}, true, nil, *shown)

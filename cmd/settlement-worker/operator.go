@@ -258,21 +258,41 @@ func newParkedPurgeCmd() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			f.Providers = providerList(provider)
 			o := ops.PurgeOptions{Limit: limit}
-			if !yes {
-				in := bufio.NewReader(c.InOrStdin())
-				o.Confirm = func(n int) bool {
-					fmt.Fprintf(c.ErrOrStderr(), "Delete these %d parked message(s) for good? Type yes to confirm: ", n)
-					line, _ := in.ReadString('\n')
-					return strings.TrimSpace(strings.ToLower(line)) == "yes"
+			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				if !yes {
+					o.Confirm = confirmer(ctx, c.InOrStdin(), c.ErrOrStderr())
 				}
-			}
-			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Purge(ctx, e, f, o) })
+				return ops.Purge(ctx, e, f, o)
+			})
 		},
 	}
 	filterFlags(c, &f, &provider)
 	c.Flags().IntVar(&limit, "limit", 0, "delete at most N messages in all (0: every match)")
 	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	return c
+}
+
+// confirmer asks on w whether to delete n parked messages and reads the
+// answer from in: only "yes" confirms. Ctrl-C (ctx ending) answers no at
+// once: opsRun catches SIGINT, so a read that ignored it would keep the
+// person at the prompt.
+func confirmer(ctx context.Context, in io.Reader, w io.Writer) func(n int) bool {
+	r := bufio.NewReader(in)
+	return func(n int) bool {
+		fmt.Fprintf(w, "Delete these %d parked message(s) for good? Type yes to confirm: ", n)
+		answer := make(chan string, 1)
+		go func() { // left blocked on in after Ctrl-C; the process ends soon
+			line, _ := r.ReadString('\n')
+			answer <- line
+		}()
+		select {
+		case line := <-answer:
+			return strings.TrimSpace(strings.ToLower(line)) == "yes"
+		case <-ctx.Done():
+			fmt.Fprintln(w)
+			return false
+		}
+	}
 }
 
 func newShowCmd() *cobra.Command {
