@@ -3,6 +3,7 @@ package ops_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,5 +44,34 @@ func TestRetentionEmptiesFinishedBodies(t *testing.T) {
 	defer st.Close()
 	if s, err := st.Get(ctx, key); err != nil || len(s.Request) != 0 || s.State != store.StateSettled {
 		t.Errorf("after retention: %+v %v", s, err)
+	}
+}
+
+// TestRetentionNeedsAnExistingStore: retention opened STORE_DSN for
+// writing, which creates an SQLite store that is not there: a mistyped
+// path, or a PostgreSQL DSN written as a keyword string (an SQLite path to
+// the store), got a new empty database file and "emptied the bodies of 0
+// settlement(s)", exit 0, while the real store kept every body. It fails
+// now, naming the missing store, and creates nothing.
+func TestRetentionNeedsAnExistingStore(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, dsn := range []string{
+		"sqlite:" + filepath.Join(dir, "setlements.db"), // a typo of the worker's file
+		filepath.Join(dir, "nosuch", "s.db"),
+		"host=127.0.0.1 port=1 user=postgres dbname=x",
+	} {
+		var out bytes.Buffer
+		e := ops.Env{StoreDSN: dsn, Out: &out}
+		err := ops.Retention(context.Background(), e, 24*time.Hour, 0)
+		if err == nil {
+			t.Errorf("%s: retention succeeded: %s", dsn, out.String())
+		}
+		if strings.Contains(out.String(), "emptied") {
+			t.Errorf("%s: output %q", dsn, out.String())
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("retention created %v", entries)
 	}
 }

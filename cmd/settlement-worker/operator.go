@@ -487,7 +487,8 @@ func newRetentionCmd() *cobra.Command {
 			"parked) longer ago than --older-than. Their record stays: ids, amounts,\n" +
 			"states, history, provider references. A later duplicate of one is parked,\n" +
 			"not republished. It writes to the store: with SQLite, run it while the\n" +
-			"worker is stopped, or set BODY_RETENTION and let the worker's sweeper do it.",
+			"worker is stopped, or set BODY_RETENTION and let the worker's sweeper do it.\n" +
+			"A STORE_DSN naming no existing store fails (nothing is created).",
 		Example: "  settlement-worker retention --older-than 2160h\n" +
 			"  settlement-worker retention --older-than 720h --limit 10000",
 		Args: cobra.NoArgs,
