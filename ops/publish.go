@@ -26,7 +26,8 @@ type PublishOptions struct {
 	StoreID    string
 	TenderType string
 	// Headers are more headers (original_authorization_amount, a
-	// provider's own).
+	// provider's own); StoreID and TenderType override a store_id or
+	// tender_type among them.
 	Headers map[string]string
 	// Wait, when positive, waits that long for the request's status event
 	// and prints it.
@@ -87,12 +88,14 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 		return err
 	}
 	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
-	h := amqp.Table{headerStoreID: o.StoreID}
-	if o.TenderType != "" {
-		h[headerTenderType] = o.TenderType
-	}
+	h := amqp.Table{}
 	for k, v := range o.Headers {
 		h[k] = v
+	}
+	// StoreID and TenderType win: --wait listens on the store's key.
+	h[headerStoreID] = o.StoreID
+	if o.TenderType != "" {
+		h[headerTenderType] = o.TenderType
 	}
 	id := req.RequestID
 	if id == "" {

@@ -78,6 +78,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"stats", "extra"},
 		{"publish", "--provider", "radial", "--store", "S1"},
 		{"publish", "--file", "f.xml", "--provider", "radial", "--store", "S1", "--header", "novalue"},
+		// --header store_id overrode --store: the worker routed the status by
+		// it while --wait listened on --store's key, and waited in vain.
+		{"publish", "--file", "f.xml", "--provider", "radial", "--store", "S1", "--header", "store_id=S2"},
+		{"publish", "--file", "f.xml", "--provider", "radial", "--store", "S1", "--header", "tender_type=MC"},
 		{"tail", "--provider", "nosuch"},
 		// retention writes: a negative --limit emptied every finished
 		// settlement's bodies (no cap) instead of being refused.

@@ -426,6 +426,11 @@ func newPublishCmd() *cobra.Command {
 				if !ok || k == "" {
 					return fmt.Errorf("--header %q: want NAME=VALUE", h)
 				}
+				// The worker routes the status by store_id: a second
+				// value would send it where --wait does not listen.
+				if flag, own := map[string]string{"store_id": "--store", "tender_type": "--tender"}[strings.ToLower(strings.TrimSpace(k))]; own {
+					return fmt.Errorf("--header %q: set %s with %s", h, k, flag)
+				}
 				o.Headers[k] = v
 			}
 			if o.Wait < 0 {
