@@ -70,6 +70,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"parked", "ls", "--no-such-flag"},
 		{"parked", "replay", "--limit", "-1"},
 		{"parked", "purge", "--request-id", "r1"}, // stdin is not a terminal: --yes is required
+		// No filter: every parked message of every provider, unseen.
+		{"parked", "purge", "--yes"},
+		{"parked", "purge", "--yes", "--limit", "5"},
 		{"show"},
 		{"show", "a", "b"},
 		{"show", "a", "--provider", "nosuch"},

@@ -233,6 +233,7 @@ func newParkedPurgeCmd() *cobra.Command {
 		provider string
 		limit    int
 		yes      bool
+		purgeAll bool
 	)
 	c := &cobra.Command{
 		Use:   "purge",
@@ -242,7 +243,8 @@ func newParkedPurgeCmd() *cobra.Command {
 			"their records and parked reason in the store: see show). On a terminal it lists them and asks\n" +
 			"for confirmation; --yes skips the question, and is required when stdin is not a\n" +
 			"terminal. Bounded like replay; messages that do not match stay parked in order.\n" +
-			"A --request-id that no parked message has fails and deletes nothing.\n" + opsEnvHelp,
+			"A --request-id that no parked message has fails and deletes nothing. Without\n" +
+			"a filter it needs --all.\n" + opsEnvHelp,
 		Example: "  settlement-worker parked purge --provider radial --request-id 7f3c2a\n" +
 			"  settlement-worker parked purge --reason 'duplicate' --older-than 7d --yes",
 		Args: cobra.NoArgs,
@@ -252,6 +254,9 @@ func newParkedPurgeCmd() *cobra.Command {
 			}
 			if !yes && !isTerminal(c.InOrStdin()) {
 				return fmt.Errorf("parked purge deletes messages: pass --yes (stdin is not a terminal, so it cannot ask)")
+			}
+			if !purgeAll && provider == "" && f.RequestID == "" && f.Reason == "" && f.OlderThan == 0 {
+				return fmt.Errorf("parked purge without a filter deletes every parked message of every provider: name --provider, --request-id, --reason or --older-than, or pass --all")
 			}
 			return checkProvider(provider)
 		},
@@ -269,6 +274,7 @@ func newParkedPurgeCmd() *cobra.Command {
 	filterFlags(c, &f, &provider)
 	c.Flags().IntVar(&limit, "limit", 0, "delete at most N messages in all (0: every match)")
 	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	c.Flags().BoolVar(&purgeAll, "all", false, "allow a purge without a filter (every parked message of every provider)")
 	return c
 }
 
