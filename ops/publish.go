@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -32,6 +33,10 @@ type PublishOptions struct {
 	// Wait, when positive, waits that long for the request's status event
 	// and prints it.
 	Wait time.Duration
+	// RequireTenderType says the provider demands the tender_type header
+	// (2–4 characters; providers.Facts): without it the worker refuses the
+	// request.
+	RequireTenderType bool
 	// Force publishes a request the worker will refuse (it fails
 	// validation): the worker records status R for its requestId for good
 	// and sends R to the order system. Without it such a request is not
@@ -64,6 +69,14 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 				o.File, dash(req.RequestID), verr)
 		}
 		fmt.Fprintf(e.errw(), "warning: the worker will refuse this request (status R): %v\n", verr)
+	}
+	// The worker trims the header and wants 2 to 4 characters.
+	if n := utf8.RuneCountInString(strings.TrimSpace(o.TenderType)); o.RequireTenderType && (n < 2 || n > 4) {
+		if !o.Force {
+			return fmt.Errorf("provider %s requires the tender type (--tender, 2 to 4 characters, got %q): the worker would refuse requestId %s (status R, for good); nothing published (--force publishes it anyway)",
+				o.Provider, o.TenderType, dash(req.RequestID))
+		}
+		fmt.Fprintf(e.errw(), "warning: the worker will refuse this request (status R): provider %s requires the tender type\n", o.Provider)
 	}
 	if req.RequestID == "" {
 		fmt.Fprintln(e.errw(), "warning: the request has no requestId: it cannot be replayed or deduplicated")

@@ -46,3 +46,26 @@ func TestPublishRefusesAnInvalidRequest(t *testing.T) {
 	}
 	f.depth(broker.RequestQueue("radial"), 1)
 }
+
+// TestPublishRefusesARequestWithoutTheTenderItsProviderRequires: Radial's
+// requests need the tender_type header (2–4 characters); the worker refuses
+// one without it, status R for its requestId for good. publish without
+// --tender (or with a malformed one) sent it. It is refused now when the
+// provider requires the tender (RequireTenderType), unless Force.
+func TestPublishRefusesARequestWithoutTheTenderItsProviderRequires(t *testing.T) {
+	f := newFixture(t, "")
+	file := "../messages/testdata/request_required_payment_context.xml" // valid
+	for _, tender := range []string{"", "V", "VISA1", "  "} {
+		o := ops.PublishOptions{File: file, Provider: "radial", StoreID: "S1", TenderType: tender, RequireTenderType: true}
+		err := ops.Publish(f.ctx, f.env(), o)
+		if err == nil || !strings.Contains(err.Error(), "tender") || !strings.Contains(err.Error(), "nothing published") {
+			t.Errorf("tender %q: err = %v, want a refusal naming the tender", tender, err)
+		}
+	}
+	f.depth(broker.RequestQueue("radial"), 0)
+	// With its tender it goes.
+	if err := ops.Publish(f.ctx, f.env(), ops.PublishOptions{File: file, Provider: "radial", StoreID: "S1", TenderType: "VC", RequireTenderType: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.depth(broker.RequestQueue("radial"), 1)
+}

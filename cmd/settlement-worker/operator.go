@@ -419,8 +419,9 @@ func newPublishCmd() *cobra.Command {
 			"with the provider's routing key, the store_id and tender_type headers,\n" +
 			"persistent, with publisher confirms. With --wait it prints the request's status\n" +
 			"event (from a temporary queue bound to the status exchange before publishing),\n" +
-			"or fails when none comes in time. A request that fails validation is not\n" +
-			"published (the worker would refuse its requestId for good) unless --force.\n" + opsEnvHelp,
+			"or fails when none comes in time. A request that fails validation, or lacks\n" +
+			"the --tender its provider requires, is not published (the worker would refuse\n" +
+			"its requestId for good) unless --force.\n" + opsEnvHelp,
 		Example: "  settlement-worker publish --file request.xml --provider radial --store ABCXYZ --tender VC --wait 30s\n" +
 			"  settlement-worker publish --file refund.json --provider paysafe --store S1 \\\n" +
 			"      --header original_authorization_amount=25.00",
@@ -442,7 +443,13 @@ func newPublishCmd() *cobra.Command {
 			if o.Wait < 0 {
 				return fmt.Errorf("--wait must be >= 0, got %s", o.Wait)
 			}
-			return checkProvider(o.Provider)
+			if err := checkProvider(o.Provider); err != nil {
+				return err
+			}
+			if reg, ok := all.Providers.Lookup(o.Provider); ok {
+				o.RequireTenderType = reg.NewSection().Facts().RequireTenderType
+			}
+			return nil
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Publish(ctx, e, o) })

@@ -128,6 +128,9 @@ func TestOperatorCommands(t *testing.T) {
 		{[]string{"parked", "replay", "--reason", "down", "--dry-run"}, 0, []string{"would replay 2 of 3"}},
 		{[]string{"parked", "replay", "--reason", "down", "--limit", "1"}, 0, []string{"radial\tr1", "replayed 1 of 3 parked message(s)"}},
 		{[]string{"parked", "purge", "--request-id", "r3", "--yes"}, 0, []string{"radial\tr3", "purged 1 of 2 parked message(s)"}},
+		// Radial requires the tender type: without --tender nothing goes.
+		{[]string{"publish", "--file", "../../messages/testdata/request_required_payment_context.xml", "--provider", "radial", "--store", "S1"}, 1,
+			[]string{"provider radial requires the tender type", "nothing published"}},
 	} {
 		_, out := run(t, tc.code, tc.args...)
 		for _, w := range tc.want {
