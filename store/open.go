@@ -134,6 +134,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 		return openSQLite(ctx, dsn, dsn[len("sqlite:"):], o)
 	case strings.HasPrefix(lower, "file:"):
 		return openSQLite(ctx, dsn, dsn[len("file:"):], o)
+	case libpqKeywords.MatchString(dsn):
+		// Not a path: quoting it would print its password.
+		return nil, errors.New(`STORE_DSN looks like a PostgreSQL keyword/value string (host=… dbname=…), which the store does not read ` +
+			`(taken for an SQLite path, it opened a local file of that name, and replicas would not share it): ` +
+			`write it as a URL, postgres://user:password@host:5432/dbname?sslmode=…`)
 	case strings.Contains(dsn, "://"):
 		scheme, _, _ := strings.Cut(dsn, "://")
 		return nil, fmt.Errorf("STORE_DSN: unsupported scheme %q: use sqlite:PATH (or file:PATH, or a bare path) for SQLite, postgres://... for PostgreSQL", scheme)
@@ -141,6 +146,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 		return openSQLite(ctx, dsn, dsn, o)
 	}
 }
+
+// libpqKeywords matches a libpq keyword/value connection string
+// ("host=db user=app password=… dbname=settlements"): a STORE_DSN without
+// a scheme whose words are libpq's connection keywords is no SQLite path.
+var libpqKeywords = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|service|connect_timeout)\s*=`)
 
 // redact hides the password of a URL-style DSN for error messages.
 func redact(dsn string) string {
