@@ -13,11 +13,12 @@ import (
 // string (host=… user=… password=…), a form PostgreSQL users write by
 // habit, is not a URL, so the store takes it for an SQLite path and its
 // error quoted it whole, password included, in every operator command's
-// output, which the runbook has people paste into tickets. The commands
-// print it with the password hidden now.
+// output, which the runbook has people paste into tickets. store.Open now
+// refuses such a string without quoting it (and hides a URL's password),
+// so no command prints the password.
 func TestStoreErrorsHideTheDSNPassword(t *testing.T) {
 	const secret = "s3cretpw"
-	t.Chdir(t.TempDir()) // a keyword string is an SQLite path to the store
+	t.Chdir(t.TempDir()) // were a keyword string taken for an SQLite path, its file lands here
 	for _, dsn := range []string{
 		"host=127.0.0.1 port=1 user=postgres password=" + secret + " dbname=x",
 		"host=127.0.0.1 port=1 user=postgres password='" + secret + "' dbname=x",

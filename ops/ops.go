@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -82,45 +81,10 @@ func (e Env) dial() (*amqp.Connection, error) {
 func (e Env) openStore(ctx context.Context) (store.Store, error) {
 	st, err := store.Open(ctx, e.StoreDSN, store.ReadOnly())
 	if err != nil {
-		return nil, hideDSNPassword(fmt.Errorf("%w (operator commands read the worker's STORE_DSN)", err), e.StoreDSN)
+		return nil, fmt.Errorf("%w (operator commands read the worker's STORE_DSN)", err)
 	}
 	return store.Encrypted(st, e.Keys), nil
 }
-
-// dsnPassword is a password in a libpq keyword string (password=VALUE,
-// password='VALUE'), any case.
-var dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)`)
-
-// hideDSNPassword hides in err's text the password of dsn: a STORE_DSN
-// written as a libpq keyword string (host=… password=…) is not a URL, so
-// the store takes it for an SQLite path and quotes it whole. The store
-// hides the password of a URL itself. err still unwraps to what it wrapped.
-func hideDSNPassword(err error, dsn string) error {
-	if err == nil {
-		return nil
-	}
-	msg := dsnPassword.ReplaceAllString(err.Error(), "${1}xxxxx")
-	for _, m := range dsnPassword.FindAllStringSubmatch(dsn, -1) {
-		for _, v := range []string{m[2], strings.Trim(m[2], "'")} {
-			if v != "" && v != "xxxxx" {
-				msg = strings.ReplaceAll(msg, v, "xxxxx")
-			}
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return redactedError{msg: msg, err: err}
-}
-
-// redactedError is an error whose text had a secret hidden.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (r redactedError) Error() string { return r.msg }
-func (r redactedError) Unwrap() error { return r.err }
 
 // table is a tab-aligned writer.
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }

@@ -32,7 +32,7 @@ func Retention(ctx context.Context, e Env, olderThan time.Duration, limit int) e
 	ro.Close()
 	st, err := store.Open(ctx, e.StoreDSN)
 	if err != nil {
-		return hideDSNPassword(fmt.Errorf("%w (retention writes: with SQLite, stop the worker or let its BODY_RETENTION do it)", err), e.StoreDSN)
+		return fmt.Errorf("%w (retention writes: with SQLite, stop the worker or let its BODY_RETENTION do it)", err)
 	}
 	defer st.Close()
 	n, err := st.PurgeBodies(ctx, e.now().Add(-olderThan), limit)
