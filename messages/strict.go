@@ -53,8 +53,8 @@ type strictFrame struct {
 	fields map[string]bool // child element name → repeatable (a slice)
 	types  map[string]reflect.Type
 	seen   []string // few: a linear search allocates less than a map
-	// text is set when the element's Go type holds text (holdsText): it
-	// may have no child element.
+	// text is set when the element's Go type holds text (elements.text):
+	// it may have no child element.
 	text bool
 }
 
@@ -115,47 +115,15 @@ func (r *strictReader) start(t xml.StartElement) *ParseError {
 			typ = parent.types[t.Name.Local]
 		}
 	}
-	fields, types, attrs := childElements(typ)
+	e := childElements(typ)
 	for _, a := range t.Attr {
-		if a.Name.Space != "" && !isNamespaceDecl(a) && attrs[a.Name.Local] {
+		if a.Name.Space != "" && !isNamespaceDecl(a) && e.attrs[a.Name.Local] {
 			return &ParseError{Msg: fmt.Sprintf("attribute %s of element %s is in namespace %s: the schema's %s has none (write it without a prefix)", a.Name.Local, t.Name.Local, a.Name.Space, a.Name.Local)}
 		}
 	}
-	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: fields, types: types, text: holdsText(typ)})
+	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: e.repeatable, types: e.types, text: e.text})
 	return nil
 }
-
-// holdsText reports whether encoding/xml reads an element into t as text:
-// a string, integer or boolean (no message has a float), or a struct (or a pointer to one) with a
-// chardata field. nil (an element the type does not know) holds none.
-func holdsText(t reflect.Type) bool {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return true
-	case reflect.Struct:
-		if c, ok := textCache.Load(t); ok {
-			return c.(bool)
-		}
-		text := false
-		for i := range t.NumField() {
-			if name, opts, _ := strings.Cut(t.Field(i).Tag.Get("xml"), ","); name == "" && hasOpt(opts, "chardata", "cdata") {
-				text = true
-			}
-		}
-		textCache.Store(t, text)
-		return text
-	}
-	return false
-}
-
-var textCache sync.Map // reflect.Type (a struct) → holdsText
 
 // isNamespaceDecl reports whether a is an xmlns or xmlns:prefix declaration.
 func isNamespaceDecl(a xml.Attr) bool {
@@ -164,34 +132,48 @@ func isNamespaceDecl(a xml.Attr) bool {
 
 // childElements lists the child elements encoding/xml maps to fields of t
 // (a struct, or a pointer to one): whether each is repeatable (a slice
-// field) and the type its content decodes into; and the attributes it
-// maps to fields. nil for other types.
-func childElements(t reflect.Type) (map[string]bool, map[string]reflect.Type, map[string]bool) {
+// field) and the type its content decodes into; the attributes it maps to
+// fields; and whether t holds text. Zero (no child, no text) for nil: an
+// element the type does not know.
+func childElements(t reflect.Type) elements {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || t.Kind() != reflect.Struct {
-		return nil, nil, nil
+	if t == nil {
+		return elements{}
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return elements{text: true} // no message has a float
+	case reflect.Struct:
+	default:
+		return elements{}
 	}
 	if c, ok := elementCache.Load(t); ok {
-		e := c.(elements)
-		return e.repeatable, e.types, e.attrs
+		return c.(elements)
 	}
 	e := elements{repeatable: map[string]bool{}, types: map[string]reflect.Type{}, attrs: map[string]bool{}}
-	addElements(t, e)
+	addElements(t, &e)
 	elementCache.Store(t, e)
-	return e.repeatable, e.types, e.attrs
+	return e
 }
 
+// elements is what encoding/xml maps onto a Go type: its child elements,
+// its attributes and whether it holds text.
 type elements struct {
 	repeatable map[string]bool
 	types      map[string]reflect.Type
 	attrs      map[string]bool // local names of the attribute fields
+	// text is set when encoding/xml reads the element as text: a string,
+	// integer or boolean, or a struct with a chardata field. The schema
+	// gives those simple content.
+	text bool
 }
 
 var elementCache sync.Map // reflect.Type → elements
 
-func addElements(t reflect.Type, e elements) {
+func addElements(t reflect.Type, e *elements) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("xml")
@@ -217,6 +199,10 @@ func addElements(t reflect.Type, e elements) {
 				name = f.Name
 			}
 			e.attrs[name] = true
+			continue
+		}
+		if f.IsExported() && hasOpt(opts, "chardata", "cdata") {
+			e.text = true
 			continue
 		}
 		if !f.IsExported() || hasOpt(opts, "attr", "chardata", "innerxml", "comment", "any", "cdata") {
