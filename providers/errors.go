@@ -129,6 +129,16 @@ func ClassOf(err error) Class {
 	return Transient
 }
 
+// CodeOf returns the provider's error code of a classified error, or ""
+// (none, or an unclassified error).
+func CodeOf(err error) string {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
 // ReasonOf returns the human reason of a classified error, or err.Error(),
 // with every card number masked (messages.MaskPANs): it becomes a
 // DeclineReason, a parked reason, a retry header.

@@ -88,12 +88,7 @@ func (c *Client) refundKeyRefused(ctx context.Context, req *providers.Request, h
 func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request, handle string) error {
 	ch, found, err := c.getCharge(ctx, handle)
 	if err != nil {
-		var code string
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			code = pe.Code
-		}
-		return providers.NotSentError(code, "frisbii: the charge could not be read to check its currency before the refund; "+
+		return providers.NotSentError(providers.CodeOf(err), "frisbii: the charge could not be read to check its currency before the refund; "+
 			"the refund was not sent: "+providers.ReasonOf(err), nil)
 	}
 	if !found {

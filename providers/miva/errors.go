@@ -141,12 +141,3 @@ const codeExceedsRefundable = "amount_exceeds_refundable"
 // codeExceedsAvailable is Miva's refusal of a capture beyond the
 // authorization's available amount: nothing was captured.
 const codeExceedsAvailable = "amount_exceeds_available"
-
-// errorCode is the Miva error_code of a classified error ("" if none).
-func errorCode(err error) string {
-	var pe *providers.Error
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return ""
-}

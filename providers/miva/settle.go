@@ -90,7 +90,7 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 			return providers.Outcome{}, err
 		}
 		refused := providers.Outcome{Kind: providers.Refused, Reason: reason, Refs: refs}
-		if errorCode(err) != codeExceedsAvailable {
+		if providers.CodeOf(err) != codeExceedsAvailable {
 			return refused, nil
 		}
 		// The authorization no longer covers the amount: someone captured
@@ -231,7 +231,7 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 		if !ok {
 			return providers.Outcome{}, err
 		}
-		if errorCode(err) != codeExceedsRefundable {
+		if providers.CodeOf(err) != codeExceedsRefundable {
 			return refused(reason)
 		}
 		// Nothing was refunded now. A refund of the amount that appeared

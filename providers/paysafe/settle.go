@@ -2,7 +2,6 @@ package paysafe
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -85,12 +84,7 @@ func (c *Client) beforeRefusing(ctx context.Context, t target, refusal error) (p
 	case err != nil && providers.ClassOf(err) == providers.Unresolved:
 		return providers.Outcome{}, err
 	case err != nil:
-		var code string
-		var pe *providers.Error
-		if errors.As(refusal, &pe) {
-			code = pe.Code
-		}
-		return providers.Outcome{}, providers.TransientError(code, fmt.Sprintf(
+		return providers.Outcome{}, providers.TransientError(providers.CodeOf(refusal), fmt.Sprintf(
 			"%s; it is not refused until a lookup of merchantRefNum %s shows no earlier attempt of this request (one may have moved the money), and the lookup failed: %s",
 			providers.ReasonOf(refusal), t.merchantRefNum, providers.ReasonOf(err)), nil)
 	case found:
@@ -121,12 +115,7 @@ func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request
 	}
 	const op = "authorization read"
 	notSent := func(err error) error {
-		var code string
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			code = pe.Code
-		}
-		return providers.NotSentError(code, "paysafe: the authorization could not be read to check the currency before the refund; "+
+		return providers.NotSentError(providers.CodeOf(err), "paysafe: the authorization could not be read to check the currency before the refund; "+
 			"the refund was not sent: "+providers.ReasonOf(err), nil)
 	}
 	r, err := c.do(ctx, op, http.MethodGet, path(t.account, "auths", authID), nil, nil)
