@@ -142,7 +142,7 @@ func (c Config) Validate() error {
 		bad("AMQPURL", "must be an amqp:// or amqps:// URL with a host (got %q)", broker.Redact(c.AMQPURL))
 	}
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("URL", "must be an http:// or https:// URL with a host (got %q)", redactURL(c.URL))
+		bad("URL", "must be an http:// or https:// URL with a host (got %q)", redact.URL(c.URL))
 	}
 	if c.Queue == "" || c.ParkedQueue == "" || c.Queue == c.ParkedQueue {
 		bad("Queue/ParkedQueue", "must be set and differ (got %q, %q)", c.Queue, c.ParkedQueue)
@@ -194,10 +194,5 @@ func (c Config) Validate() error {
 // String describes the configuration with the secrets redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("webhook{broker=%s queue=%s bindings=%v url=%s auth=%s user=%q batch=%d/%s}",
-		broker.Redact(c.AMQPURL), c.Queue, c.BindingKeys, redactURL(c.URL), c.AuthMode, c.Username, c.BatchSize, c.BatchWait)
+		broker.Redact(c.AMQPURL), c.Queue, c.BindingKeys, redact.URL(c.URL), c.AuthMode, c.Username, c.BatchSize, c.BatchWait)
 }
-
-// redactURL shows a webhook URL with every part that may be a secret
-// masked (userinfo, each path segment, the query's values) and a
-// fingerprint of the whole URL: redact.URL.
-func redactURL(raw string) string { return redact.URL(raw) }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/settlement-worker/settlement-worker/internal/redact"
 	"github.com/settlement-worker/settlement-worker/messages"
 )
 
@@ -53,7 +54,7 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 		}
 		// A transport error may quote what the webhook sent (a malformed
 		// status line): masked, as the answer below.
-		return maskedError{fmt.Errorf("POST %s: %w", redactURL(d.cfg.URL), err)}
+		return maskedError{fmt.Errorf("POST %s: %w", redact.URL(d.cfg.URL), err)}
 	}
 	defer resp.Body.Close()
 	// The deadline ends the body's reading too, except a 101's: net/http
@@ -65,7 +66,7 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 		// The statuses POSTed carry the payment account, which a refusal
 		// may quote: the status line is masked and bounded, as it is
 		// logged at each retry and shown by TargetErr (/readyz).
-		return fmt.Errorf("POST %s: %w: %s", redactURL(d.cfg.URL), errStatus, maskedCut(resp.Status, maxAnswerStatus))
+		return fmt.Errorf("POST %s: %w: %s", redact.URL(d.cfg.URL), errStatus, maskedCut(resp.Status, maxAnswerStatus))
 	}
 	return nil
 }
