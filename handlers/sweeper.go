@@ -247,7 +247,10 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 			w.Log.Warn().Err(err).Msg("queued publish marks could not be written; their events will be relayed again")
 		}
 	}
-	evs, err := w.outboxPage(ctx, now.Add(-w.OutboxAfter))
+	w.cursorMu.Lock()
+	after := w.outbox
+	w.cursorMu.Unlock()
+	evs, err := w.outboxPage(ctx, now.Add(-w.OutboxAfter), after)
 	if err != nil {
 		return err
 	}
@@ -255,9 +258,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 	// The next round goes on after the last event handled here (one whose
 	// relay failed for a reason of the store or the broker as a whole is
 	// read again first); after an empty read, from the oldest.
-	w.cursorMu.Lock()
-	next := w.outbox
-	w.cursorMu.Unlock()
+	next := after
 	if len(evs) == 0 {
 		next = store.OutboxCursor{}
 	}
@@ -276,11 +277,9 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 }
 
 // outboxPage reads at most Batch unpublished events recorded before
-// before, going on after the cursor the previous round left (readPage).
-func (w *Sweeper) outboxPage(ctx context.Context, before time.Time) ([]store.StatusEvent, error) {
-	w.cursorMu.Lock()
-	after := w.outbox
-	w.cursorMu.Unlock()
+// before, going on after the cursor after, the one the previous round left
+// (readPage).
+func (w *Sweeper) outboxPage(ctx context.Context, before time.Time, after store.OutboxCursor) ([]store.StatusEvent, error) {
 	return readPage(after, w.batch(), func(after store.OutboxCursor, limit int) ([]store.StatusEvent, error) {
 		evs, err := w.Store.Unpublished(ctx, before, after, limit)
 		return evs, w.skipUnreadable("relay", err)
