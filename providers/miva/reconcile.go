@@ -64,7 +64,7 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 	switch req.Type {
 	case messages.SettlementDebit:
 	case messages.SettlementCredit:
-		want, key, what = func(t int) bool { return t == TypeRefund }, RefRefundID, "refund"
+		want, key, what = isNewRefund, RefRefundID, "refund"
 	default:
 		return providers.Outcome{}, false, providers.Permanentf("settlement type %q is not Debit or Credit", req.Type)
 	}

@@ -44,6 +44,9 @@ func IsCapture(t int) bool { return t == TypeLegacyCapture || t == TypeCapture |
 // isNewCapture reports whether a record of type t is made by a capture.
 func isNewCapture(t int) bool { return t == TypeLegacyCapture || t == TypeCapture }
 
+// isNewRefund reports whether a record of type t is made by a refund.
+func isNewRefund(t int) bool { return t == TypeRefund }
+
 // ChooseAuthorization picks the authorization to capture amount from: a
 // record of type 1, 3 or 5 whose available covers amount; the smallest
 // sufficient available wins (large authorizations stay whole for later

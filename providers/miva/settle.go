@@ -176,9 +176,8 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 	if !ok {
 		base = idSet(ps)
 	}
-	isRefund := func(t int) bool { return t == TypeRefund }
 	unresolvedBeside := func(ps []Payment, refusal string) error {
-		r, ok := unclaimedNew(ps, req, base, isRefund, amount)
+		r, ok := unclaimedNew(ps, req, base, isNewRefund, amount)
 		if !ok {
 			return nil
 		}
@@ -249,7 +248,7 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 		}
 	}
 	out := providers.Outcome{Kind: providers.Settled, Refs: refs}
-	c.identify(ctx, oid, idSet(ps), func(t int) bool { return t == TypeRefund }, amount, RefRefundID, &out)
+	c.identify(ctx, oid, idSet(ps), isNewRefund, amount, RefRefundID, &out)
 	return out, nil
 }
 
