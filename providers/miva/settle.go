@@ -117,16 +117,19 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 // nextAuthorization picks, after Miva refused a capture on an
 // authorization as beyond its available, another
 // authorization of the order (not in tried) that covers amount
-// (ChooseAuthorization); ok is false when none does, or when the list
-// cannot be read (the refusal stands). A capture record of exactly amount
-// created since the baseline and claimed by no other settlement could be
-// this request's own earlier call committed late, which would explain the
-// refusal: capturing elsewhere could then capture twice, so that is
-// Unresolved (parked for a person).
+// (ChooseAuthorization); ok is false when none does (the refusal stands).
+// A capture record of exactly amount created since the baseline and
+// claimed by no other settlement could be this request's own earlier call
+// committed late, which would explain the refusal: capturing elsewhere
+// could then capture twice, so that is Unresolved (parked for a person).
+// A list that cannot be read leaves that unknown: transient, never a
+// refusal (the retry reconciles first).
 func (c *Client) nextAuthorization(ctx context.Context, req *providers.Request, oid int64, amount decimal.Decimal, before map[int64]bool, tried map[int64]bool) (int64, bool, error) {
 	ps, err := c.PaymentList(ctx, oid)
 	if err != nil {
-		return 0, false, nil
+		return 0, false, providers.TransientError("", fmt.Sprintf(
+			"miva capture: Miva refused the capture of %s on order %d as beyond the authorization's available, and the payment list, which tells this request's own earlier call committed late from another capture, could not be read (%s): not refused, retrying",
+			fmtAmount(req, amount), oid, providers.ReasonOf(err)), nil)
 	}
 	if r, ok := unclaimedNew(ps, req, before, isNewCapture, amount); ok {
 		return 0, false, providers.UnresolvedError("", fmt.Sprintf(
@@ -238,7 +241,11 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 		// own, committed late: neither R nor another capture then.
 		now, lerr := c.PaymentList(ctx, oid)
 		if lerr != nil {
-			return refused(reason)
+			// Whether the refund is the request's own is unknown: never
+			// a refusal (the retry reconciles first).
+			return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+				"miva refund: capture record %d refused the refund as already refunded (%s), and the payment list, which tells this request's own earlier call committed late from another refund, could not be read (%s): not refused, retrying",
+				target.ID, reason, providers.ReasonOf(lerr)), nil)
 		}
 		if err := unresolvedBeside(now, fmt.Sprintf("capture record %d refused the refund as already refunded (%s)", target.ID, reason)); err != nil {
 			return providers.Outcome{}, err
