@@ -66,33 +66,11 @@ func newPSEnv(t *testing.T) *psEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	u := testenv.AMQPURL(t)
-	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	conn, err := pub.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	top := broker.Topology{
 		StatusQueues:         []broker.StatusQueue{{Name: statusQueue, BindingKey: "settlement.status.#"}},
 		ParkProviderStatuses: []string{"radial"},
 	}
-	if err := top.Declare(conn); err != nil {
-		t.Fatalf("declare topology: %v", err)
-	}
-
-	cconn, err := amqp.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cconn.Close() })
-	ch, err := cconn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, ch := onBroker(ctx, t, top)
 
 	clock := &stepClock{now: time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC)}
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), store.WithClock(clock.Now))
