@@ -18,8 +18,9 @@
 //
 // Transition is a compare-and-set: it moves a settlement only from one of the
 // expected states, so of two workers racing on one request exactly one wins
-// and the other gets ErrStateConflict. The state change, its history line and
-// its status event commit in one transaction: a status event is never
+// and the other gets ErrStateConflict. The state change, its history lines
+// (kept in the settlement's row: history.go) and its status event commit in
+// one transaction: a status event is never
 // recorded for a transition that did not happen, nor the reverse. Recording
 // an event whose DedupKey the settlement already has returns the stored event
 // (same Seq, same MessageID) and inserts nothing.

@@ -34,24 +34,18 @@ func columnsOf(alias, columns string) string {
 	return strings.Join(cols, ", ")
 }
 
-// pgRegister is Register on PostgreSQL: the insert, its history line and
-// the stored row in one statement. A row inserted concurrently by another
-// session after this statement's snapshot is neither inserted (conflict)
-// nor visible; it is then read again.
+// pgRegister is Register on PostgreSQL: the insert, with its history lines
+// (history.go), and the stored row in one statement. A row inserted
+// concurrently by another session after this statement's snapshot is
+// neither inserted (conflict) nor visible; it is then read again.
 func (s *sqlStore) pgRegister(ctx context.Context, in Settlement, headers string, state State, attempts int, refs, decline, parked string, lines []histLine) (Settlement, bool, error) {
 	now := s.now()
-	froms, tos, notes := histArrays(lines)
 	var created bool
 	st, err := scanCreated(s.db.QueryRowContext(ctx, `WITH ins AS (
-		INSERT INTO settlements (`+settlementColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $17, $18, $19, $20, $13, $14, $15, $16, $16)
+		INSERT INTO settlements (`+settlementColumns+`, history)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $17, $18, $19, $20, $13, $14, $15, $16, $16, $21)
 		ON CONFLICT (provider, request_id) DO NOTHING
 		RETURNING `+settlementColumns+`
-	), hist AS (
-		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
-		SELECT ins.provider, ins.request_id, h.f, h.t, h.n, ins.created_at
-		FROM ins, unnest($21::text[], $22::text[], $23::text[]) WITH ORDINALITY AS h(f, t, n, i)
-		ORDER BY h.i
 	)
 	SELECT true, `+settlementColumns+` FROM ins
 	UNION ALL
@@ -60,23 +54,13 @@ func (s *sqlStore) pgRegister(ctx context.Context, in Settlement, headers string
 		in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
 		in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(state),
 		in.Request, in.ContentType, headers, now, attempts, refs, decline, parked,
-		froms, tos, notes), &created)
+		encodeHistory(lines, now)), &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Inserted by another session after this statement's snapshot.
 		st, err = s.get(ctx, s.db, in.Key)
 		return st, false, err
 	}
 	return st, created, err
-}
-
-// histArrays are history lines as three parallel arrays (unnest).
-func histArrays(lines []histLine) (froms, tos, notes []string) {
-	for _, l := range lines {
-		froms = append(froms, string(l.from))
-		tos = append(tos, string(l.to))
-		notes = append(notes, l.note)
-	}
-	return froms, tos, notes
 }
 
 // scanCreated scans a boolean column, then a settlement.
@@ -88,14 +72,14 @@ func scanCreated(r *sql.Row, flag *bool) (Settlement, error) {
 
 // pgTransitionCTEs are the common table expressions of pgTransitionSQL
 // and pgTransitionEventSQL: the row locked (FOR UPDATE) and compared (old),
-// updated with the change merged in SQL (upd: refs are the JSON objects
-// merged, new keys winning), and its history lines inserted (hist). $1 and
-// $2 are the key, $3 the target state, $4 the attempts to add, $5 the refs
-// to merge (” none), $6 to $9 whether to set and the decline and parked
-// reasons, $10 the time, $11, $13 and $14 the history lines' notes, from
-// and to states (the first from state is the row's), $12 the from states
-// (none: any state), $15 and $16 the refs compared and their values
-// (ch.IfRefs).
+// and updated with the change merged in SQL (upd: refs are the JSON objects
+// merged, new keys winning; the history lines appended, history.go). $1
+// and $2 are the key, $3 the target state, $4 the attempts to add, $5 the
+// refs to merge (” none), $6 to $9 whether to set and the decline and
+// parked reasons, $10 the time, $11 the history lines after the first
+// line's from state (encodeHistoryTail: that state is the row's, written
+// here), $12 the from states (none: any state), $13 and $14 the refs
+// compared and their values (ch.IfRefs).
 //
 // The refs are compared by a scalar subquery, never NOT EXISTS: the
 // planner turns NOT EXISTS into an anti-join, and when the row was
@@ -113,17 +97,13 @@ var pgTransitionCTEs = `WITH old AS (
 			refs = CASE WHEN $5::text = '' THEN s.refs ELSE (s.refs::jsonb || $5::jsonb)::text END,
 			decline_reason = CASE WHEN $6 THEN $7 ELSE s.decline_reason END,
 			parked_reason = CASE WHEN $8 THEN $9 ELSE s.parked_reason END,
-			updated_at = $10
+			updated_at = $10,
+			history = s.history || '{"from":' || to_json(s.state)::text || $11::text
 		FROM old
 		WHERE s.provider = $1 AND s.request_id = $2 AND (cardinality($12::text[]) = 0 OR s.state = ANY($12::text[]))
-			AND (SELECT count(*) FROM unnest($15::text[], $16::text[]) AS c(k, v)
+			AND (SELECT count(*) FROM unnest($13::text[], $14::text[]) AS c(k, v)
 				WHERE coalesce(s.refs::jsonb ->> c.k, '') <> c.v) = 0
-		RETURNING old.state AS from_state, ` + settlementColumnsOfS + `
-	), hist AS (
-		INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
-		SELECT $1, $2, CASE WHEN h.i = 1 THEN upd.from_state ELSE h.f END, h.t, h.n, $10
-		FROM upd, unnest($13::text[], $14::text[], $11::text[]) WITH ORDINALITY AS h(f, t, n, i)
-		ORDER BY h.i
+		RETURNING ` + settlementColumnsOfS + `
 	)`
 
 // settlementColumnsOfS is settlementColumnsOf("s"), computed once.
@@ -140,9 +120,9 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // pgTransitionEventSQL is a transition with its status event, in one
 // statement: pgTransitionSQL's row with the event's columns first (before
 // the settlement's). The event is the settlement's existing one with the
-// DedupKey $17 when $21 (ev has a DedupKey) and there is one (dup), or the
-// new one inserted (ins) with the next seq, message id $18 and dedup key
-// $17 (the message id when ev had no DedupKey), status $19, body $20,
+// DedupKey $15 when $19 (ev has a DedupKey) and there is one (dup), or the
+// new one inserted (ins) with the next seq, message id $16 and dedup key
+// $15 (the message id when ev had no DedupKey), status $17, body $18,
 // created at $10. On a failed compare the event's columns are
 // placeholders, and nothing is inserted (ins reads upd).
 //
@@ -155,11 +135,11 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // whose later statement sees it (pgTransitionEvent).
 var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 		SELECT ` + statusColumns + ` FROM status_events
-		WHERE provider = $1 AND request_id = $2 AND dedup_key = $17 AND $21
+		WHERE provider = $1 AND request_id = $2 AND dedup_key = $15 AND $19
 	), ins AS (
 		INSERT INTO status_events (` + statusColumns + `)
 		SELECT $1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE provider = $1 AND request_id = $2),
-			$17, $18, $19, $20::bytea, $10, NULL
+			$15, $16, $17, $18::bytea, $10, NULL
 		FROM upd WHERE NOT EXISTS (SELECT 1 FROM dup)
 		RETURNING ` + statusColumns + `
 	), ev AS (
@@ -172,7 +152,7 @@ var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 	SELECT false, $1, $2, 0, '', '', '', NULL::bytea, $10, NULL, ` + columnsOf("old", settlementColumns) + `
 	FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
-// pgTransitionArgs are the parameters $1 to $16 of pgTransitionCTEs.
+// pgTransitionArgs are the parameters $1 to $14 of pgTransitionCTEs.
 func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time, extra int) []any {
 	refs := ""
 	if len(ch.Refs) > 0 {
@@ -189,7 +169,6 @@ func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time,
 	if ch.IncAttempts {
 		inc = 1
 	}
-	froms, tos, notes := histArrays(historyLines("", to, ch)) // froms[0] is the row's state
 	fromStates := make([]string, len(from))
 	for i, f := range from {
 		fromStates[i] = string(f)
@@ -198,9 +177,9 @@ func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time,
 	for k, v := range ch.IfRefs {
 		ifKeys, ifValues = append(ifKeys, k), append(ifValues, v)
 	}
-	args := make([]any, 0, 16+extra)
+	args := make([]any, 0, 14+extra)
 	return append(args, key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
-		ch.ParkedReason != nil, parked, now, notes, fromStates, froms, tos, ifKeys, ifValues)
+		ch.ParkedReason != nil, parked, now, encodeHistoryTail(historyLines("", to, ch), now), fromStates, ifKeys, ifValues)
 }
 
 // pgTransitionResult is the error of a transition statement whose row was
@@ -221,8 +200,8 @@ func pgTransitionResult(key Key, from []State, st Settlement, moved bool, err er
 
 // pgTransition is transitionTx on PostgreSQL without a status event, in
 // one statement on q (the pool, autocommit, or a transaction): the row is
-// locked (FOR UPDATE) and compared, updated with ch merged in SQL, and its
-// history lines inserted, all or nothing (pgTransitionSQL).
+// locked (FOR UPDATE) and compared, and updated with ch merged in SQL and
+// its history lines appended, all or nothing (pgTransitionSQL).
 func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []State, to State, ch Change, now time.Time) (Settlement, error) {
 	args := pgTransitionArgs(key, from, to, ch, now, 0)
 	var moved bool

@@ -431,17 +431,17 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 		}
 		return stored, created, nil
 	}
-	// SQLite: the insert, then, for a new row, its history lines in one
+	// SQLite: the insert, with the history lines (history.go), in one
 	// statement. The new row is not read back: it is built from the values
 	// inserted (insertedRow). A known key's row is read as stored.
 	err = s.writeTx(ctx, func(ctx context.Context, q querier) error {
 		now := s.now()
-		res, err := q.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		res, err := q.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`, history)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21)
 		ON CONFLICT (provider, request_id) DO NOTHING`,
 			in.Provider, in.RequestID, in.Fingerprint, in.StoreID, in.OrderID, in.TenderType,
 			in.SettlementType, in.Amount, in.Currency, in.ClientContext, in.CorrelationID, string(state), attempts,
-			refs, decline, parked, in.Request, in.ContentType, headers, s.d.timeArg(now), s.d.timeArg(now))
+			refs, decline, parked, in.Request, in.ContentType, headers, s.d.timeArg(now), encodeHistory(lines, now))
 		if err != nil {
 			return err
 		}
@@ -451,9 +451,6 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 		}
 		if created = n == 1; !created {
 			stored, err = s.get(ctx, q, in.Key)
-			return err
-		}
-		if err := s.addHistory(ctx, q, in.Key, lines, now); err != nil {
 			return err
 		}
 		stored, err = insertedRow(in, state, attempts, refs, decline, parked, headers, now)
@@ -530,49 +527,6 @@ func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
 	return st, err
 }
 
-// addHistory appends lines to key's history, all at at, in one statement:
-// a multi-row INSERT, whose rows SQLite inserts in order, so that their ids
-// (History's order) follow lines.
-func (s *sqlStore) addHistory(ctx context.Context, q querier, key Key, lines []histLine, at time.Time) error {
-	args := make([]any, 0, 3+3*len(lines))
-	args = append(args, key.Provider, key.RequestID, s.d.timeArg(at))
-	for _, l := range lines {
-		args = append(args, string(l.from), string(l.to), l.note)
-	}
-	_, err := q.ExecContext(ctx, historyInsert(len(lines)), args...)
-	return err
-}
-
-// historyInserts are historyInsert's texts for the usual numbers of lines
-// (a registration has one or two, a transition one plus one per waypoint).
-var historyInserts = func() (texts [6]string) {
-	for n := 1; n < len(texts); n++ {
-		texts[n] = buildHistoryInsert(n)
-	}
-	return texts
-}()
-
-// historyInsert is the statement inserting n history lines: $1 and $2 the
-// key, $3 the time, then each line's from, to and note.
-func historyInsert(n int) string {
-	if n > 0 && n < len(historyInserts) {
-		return historyInserts[n]
-	}
-	return buildHistoryInsert(n)
-}
-
-func buildHistoryInsert(n int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at) VALUES `)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "($1, $2, $%d, $%d, $%d, $3)", 4+3*i, 5+3*i, 6+3*i)
-	}
-	return b.String()
-}
-
 // Transition implements Store.Transition: a compare-and-set on the state,
 // the history line and the status event commit together or not at all.
 func (s *sqlStore) Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
@@ -640,8 +594,9 @@ func (s *sqlStore) transitionTx(ctx context.Context, tx querier, key Key, from [
 }
 
 // sqliteTransition is transitionTx on SQLite: the row read, the
-// compare-and-set UPDATE, the history lines in one INSERT and, with a status
-// event, the event's INSERT — three statements, four with an event. The
+// compare-and-set UPDATE, which also appends the history lines (history.go)
+// and, with a status event, the event's INSERT — two statements, three with
+// an event. The
 // writes are serialized (one writer, BEGIN IMMEDIATE), so nothing changes
 // between the read and the writes.
 //
@@ -692,9 +647,10 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 	// The compare-and-set, on the state just read. It cannot miss (SQLite
 	// has one writer); it is the guarantee should that ever change.
 	res, err := tx.ExecContext(ctx, `UPDATE settlements SET state = $1, attempts = $2, refs = $3, decline_reason = $4,
-		parked_reason = $5, updated_at = $6 WHERE provider = $7 AND request_id = $8 AND state = $9`,
+		parked_reason = $5, updated_at = $6, history = history || $10
+		WHERE provider = $7 AND request_id = $8 AND state = $9`,
 		string(to), next.Attempts, refs, next.DeclineReason, next.ParkedReason, s.d.timeArg(now),
-		key.Provider, key.RequestID, string(cur.State))
+		key.Provider, key.RequestID, string(cur.State), encodeHistory(historyLines(cur.State, to, ch), now))
 	if err != nil {
 		return Settlement{}, nil, err
 	}
@@ -702,9 +658,6 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 		return Settlement{}, nil, err
 	} else if n != 1 {
 		return Settlement{}, nil, fmt.Errorf("%w: %s/%s moved concurrently", ErrStateConflict, key.Provider, key.RequestID)
-	}
-	if err := s.addHistory(ctx, tx, key, historyLines(cur.State, to, ch), now); err != nil {
-		return Settlement{}, nil, err
 	}
 	var ev *StatusEvent
 	if status != nil {
@@ -918,28 +871,6 @@ func (s *sqlStore) markPublishedTx(ctx context.Context, tx querier, messageID st
 		}
 	}
 	return nil
-}
-
-// History returns a settlement's transitions, oldest first (none for an
-// unknown key).
-func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
-	if unstorableKey(key) { // text.go: none can be stored
-		return nil, nil
-	}
-	out, err := queryAll(ctx, s, func(r rowScanner) (Transition, error) {
-		tr := Transition{Key: key}
-		var from, to string
-		if err := r.Scan(&from, &to, &tr.Note, timeCol{t: &tr.At}); err != nil {
-			return Transition{}, err
-		}
-		tr.From, tr.To = State(from), State(to)
-		return tr, nil
-	}, `SELECT from_state, to_state, note, at FROM settlement_transitions
-		WHERE provider = $1 AND request_id = $2 ORDER BY id`, key.Provider, key.RequestID)
-	if err != nil {
-		return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
-	}
-	return out, nil
 }
 
 // Find returns the settlements matching every non-empty field of c (Amount

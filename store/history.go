@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// A settlement's history lives in its own row, in the history column: one
+// JSON object per line, each ending in a newline,
+//
+//	{"from":"received","to":"confirming","note":"attempt 1","at":"2026-01-02T03:04:05.000000Z"}
+//
+// A registration writes its lines with the row, and a transition appends
+// its lines in the UPDATE that moves the state (history = history || …):
+// no statement, table or index of their own. Until migration 5 they were
+// rows of settlement_transitions, written by a statement of their own,
+// whose index, keyed by request id, took a page write of its own per
+// transition (a third of SQLite's WAL frames per settlement when ids are
+// random). Migration 5 moved every line into the column; the table stays,
+// empty, for replicas of an earlier version during a rolling upgrade, and
+// History reads what they write there too.
+
+// historyLine is one line of the history column.
+type historyLine struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Note string `json:"note"`
+	At   string `json:"at"`
+}
+
+// encodeHistory is lines, all at at, as the history column's text.
+func encodeHistory(lines []histLine, at time.Time) string {
+	var b strings.Builder
+	appendHistory(&b, lines, at, true)
+	return b.String()
+}
+
+// encodeHistoryTail is encodeHistory without the first line's opening
+// `{"from":` and its from state: a PostgreSQL transition writes that
+// part in SQL from the row's state (pgTransitionCTEs), which only the
+// statement knows.
+func encodeHistoryTail(lines []histLine, at time.Time) string {
+	var b strings.Builder
+	appendHistory(&b, lines, at, false)
+	return b.String()
+}
+
+func appendHistory(b *strings.Builder, lines []histLine, at time.Time, firstFrom bool) {
+	ts := formatTime(at)
+	for i, l := range lines {
+		if i > 0 || firstFrom {
+			b.WriteString(`{"from":`)
+			writeJSONString(b, string(l.from))
+		}
+		b.WriteString(`,"to":`)
+		writeJSONString(b, string(l.to))
+		b.WriteString(`,"note":`)
+		writeJSONString(b, l.note)
+		b.WriteString(`,"at":"`)
+		b.WriteString(ts)
+		b.WriteString("\"}\n")
+	}
+}
+
+// decodeHistory reads key's history column text.
+func decodeHistory(key Key, text string) ([]Transition, error) {
+	var out []Transition
+	for n, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var l historyLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			return nil, fmt.Errorf("history line %d: %w", n+1, err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, l.At)
+		if err != nil {
+			return nil, fmt.Errorf("history line %d: time %q: %w", n+1, l.At, err)
+		}
+		out = append(out, Transition{Key: key, From: State(l.From), To: State(l.To), Note: l.Note, At: at.UTC()})
+	}
+	return out, nil
+}
+
+// History returns a settlement's transitions, oldest first (none for an
+// unknown key): the lines of its history column and, should a replica of
+// an earlier version have written any to settlement_transitions (a
+// rolling upgrade), those too, merged in time order.
+func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
+	if unstorableKey(key) { // text.go: none can be stored
+		return nil, nil
+	}
+	var out []Transition
+	err := s.read(ctx, func(ctx context.Context, q querier) error {
+		var text string
+		err := q.QueryRowContext(ctx, `SELECT history FROM settlements WHERE provider = $1 AND request_id = $2`,
+			key.Provider, key.RequestID).Scan(&text)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if out, err = decodeHistory(key, text); err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, `SELECT from_state, to_state, note, at FROM settlement_transitions
+			WHERE provider = $1 AND request_id = $2 ORDER BY id`, key.Provider, key.RequestID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var legacy []Transition
+		for rows.Next() {
+			tr := Transition{Key: key}
+			var from, to string
+			if err := rows.Scan(&from, &to, &tr.Note, timeCol{t: &tr.At}); err != nil {
+				return err
+			}
+			tr.From, tr.To = State(from), State(to)
+			legacy = append(legacy, tr)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		out = mergeByTime(out, legacy)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
+	}
+	return out, nil
+}
+
+// mergeByTime merges two histories, each in its own order, into one in
+// time order; at equal times a's line comes first.
+func mergeByTime(a, b []Transition) []Transition {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]Transition, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].At.Before(a[0].At) {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}

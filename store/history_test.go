@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+)
+
+// oldSchemaDB is a database of the given backend at migration 4 (history
+// lines in the settlement_transitions table), opened without the store,
+// and the DSN that opens it with the store.
+func oldSchemaDB(t *testing.T, kind string) (*sql.DB, string) {
+	t.Helper()
+	var db *sql.DB
+	var dsn string
+	var err error
+	if kind == "sqlite" {
+		path := filepath.Join(t.TempDir(), "old.db")
+		dsn = "sqlite:" + path
+		db, err = sql.Open("sqlite", path)
+	} else {
+		dsn = testenv.PostgresDSN(t)
+		db, err = sql.Open("pgx", dsn)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ms, err := loadMigrations(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version > 4 {
+			break
+		}
+		if _, err := db.Exec(m.sql); err != nil {
+			t.Fatalf("migration %s: %v", m.name, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES ($1, $2, '2026-01-01T00:00:00.000000Z')`, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, dsn
+}
+
+// TestHistoryMovesIntoTheSettlementRow: migration 5 moves every history
+// line of the settlement_transitions table into its settlement's history
+// column, in order, with its note (quotes, a newline, non-ASCII) and time
+// as they were; transitions then append to the column; and a line an
+// earlier version still writes to the table (a replica not yet upgraded,
+// during a rolling upgrade) is read too, in time order.
+func TestHistoryMovesIntoTheSettlementRow(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			db, dsn := oldSchemaDB(t, kind)
+			at := func(ms int) any {
+				tm := time.Date(2026, 1, 2, 3, 4, 5, ms*1000, time.UTC)
+				if kind == "sqlite" {
+					return formatTime(tm)
+				}
+				return tm
+			}
+			for _, id := range []string{"m1", "m2"} {
+				if _, err := db.Exec(`INSERT INTO settlements (provider, request_id, state, created_at, updated_at)
+					VALUES ('acme', $1, 'submitting', $2, $2)`, id, at(3)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lines := []struct {
+				id, from, to, note string
+				at                 int
+			}{
+				{"m1", "", "received", "registered", 1},
+				{"m2", "", "received", "registered", 1},
+				{"m1", "received", "confirming", `funds "confirmed"` + "\nby é ✓ <&>", 2},
+				{"m1", "confirming", "submitting", "attempt 1", 3},
+			}
+			for _, l := range lines {
+				if _, err := db.Exec(`INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
+					VALUES ('acme', $1, $2, $3, $4, $5)`, l.id, l.from, l.to, l.note, at(l.at)); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			now := time.Date(2026, 1, 2, 3, 4, 5, 9000, time.UTC)
+			st, err := Open(ctx, dsn, WithClock(func() time.Time { return now }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			want := map[string]string{
+				"m1": `>received:registered@1 received>confirming:funds "confirmed"` + "\nby é ✓ <&>@2 confirming>submitting:attempt 1@3",
+				"m2": ">received:registered@1",
+			}
+			show := func(h []Transition) string {
+				var out []string
+				for _, tr := range h {
+					out = append(out, fmt.Sprintf("%s>%s:%s@%d", tr.From, tr.To, tr.Note, tr.At.Nanosecond()/1000))
+				}
+				return strings.Join(out, " ")
+			}
+			for id, w := range want {
+				h, err := st.History(ctx, Key{"acme", id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := show(h); got != w {
+					t.Errorf("%s: history after the migration\n got  %s\n want %s", id, got, w)
+				}
+			}
+			var left int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM settlement_transitions`).Scan(&left); err != nil || left != 0 {
+				t.Errorf("settlement_transitions keeps %d lines (%v), want them moved", left, err)
+			}
+
+			// A transition appends; a line an older replica writes to the
+			// table is read in time order.
+			if _, _, err := st.Transition(ctx, Key{"acme", "m1"}, []State{StateSubmitting}, StateAcknowledged, Change{Note: "ack"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
+				VALUES ('acme', 'm1', 'submitting', 'submitting', 'old replica', $1)`, at(5)); err != nil {
+				t.Fatal(err)
+			}
+			h, err := st.History(ctx, Key{"acme", "m1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := show(h)
+			if w := want["m1"] + " submitting>submitting:old replica@5 submitting>acknowledged:ack@9"; got != w {
+				t.Errorf("history after a transition and an old replica's line\n got  %s\n want %s", got, w)
+			}
+			if !slices.IsSortedFunc(h, func(a, b Transition) int { return a.At.Compare(b.At) }) {
+				t.Errorf("history not in time order: %s", got)
+			}
+		})
+	}
+}
