@@ -48,23 +48,12 @@ func TestRefundPollAnswerThatIsNoVerdictNeverEndsR(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
-				Refund: &sandbox.RefundScript{State: sandbox.RefundProcessing, ProcessingMS: 60000}})
-			req := credit("async", "O1", "100.00")
-			out, err := e.client.Settle(ctx, req)
-			if err != nil || out.Kind != providers.Pending {
-				t.Fatalf("Settle = %+v, %v", out, err)
-			}
-			req.Refs, req.Attempt = out.Refs, 2
+			e, req, out := pendingRefund(t)
+			req.Attempt = 2
 			e.faults(t, sandbox.EndpointRefundGet, tc.read)
 			e.faults(t, sandbox.EndpointRefund, tc.rep)
 			p, err := e.client.Poll(ctx, req)
-			e.clock.Add(time.Minute)
-			es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.EntryRefund})
-			if len(es) != 1 || es[0].State != sandbox.EntryRefunded || es[0].Amount != 10000 {
-				t.Fatalf("ledger = %+v, want one refund of 10000 refunded", es)
-			}
+			e.refundedAfterAMinute(t)
 			if err == nil && p.Kind == providers.Refused || err != nil && providers.ClassOf(err) == providers.Permanent {
 				t.Fatalf("Poll = %+v, %v: an R over a refund Frisbii went on to refund (100.00 USD)", p, err)
 			}
@@ -74,13 +63,7 @@ func TestRefundPollAnswerThatIsNoVerdictNeverEndsR(t *testing.T) {
 			if err != nil {
 				noSecrets(t, err.Error())
 			}
-			p, err = e.client.Poll(ctx, req)
-			if err != nil || p.Kind != providers.Settled || p.Ref != out.Ref {
-				t.Fatalf("Poll after = %+v, %v", p, err)
-			}
-			if got := refunded(t, e, "O1"); got != 10000 {
-				t.Fatalf("refunded %d, want 10000 once", got)
-			}
+			e.pollSettles(t, req, out.Ref)
 		})
 	}
 }
@@ -91,6 +74,62 @@ func TestRefundPollAnswerThatIsNoVerdictNeverEndsR(t *testing.T) {
 // (the settlement is parked for a person or polled again), and the sandbox
 // refunds 100.00 USD once.
 func TestPipelineRefundPollRepeatRefusedPublishesNoR(t *testing.T) {
+	pollThroughPipeline(t, sandbox.Faults{ErrorNext: 1, ErrorCode: sandbox.CodeRefundAmountTooHigh})
+}
+
+// pendingRefund is a fresh env whose order O1, a settled charge of 100.00
+// USD, is refunded in full by a credit that Frisbii keeps processing for a
+// minute of e's clock: Settle has answered Pending (out), and req carries
+// out's refs as the pipeline records them.
+func pendingRefund(t *testing.T) (e *env, req *providers.Request, out providers.Outcome) {
+	t.Helper()
+	e = newEnv(t)
+	e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
+		Refund: &sandbox.RefundScript{State: sandbox.RefundProcessing, ProcessingMS: 60000}})
+	req = credit("async", "O1", "100.00")
+	out, err := e.client.Settle(context.Background(), req)
+	if err != nil || out.Kind != providers.Pending {
+		t.Fatalf("Settle = %+v, %v", out, err)
+	}
+	req.Refs = out.Refs
+	return e, req, out
+}
+
+// refundedAfterAMinute advances e's clock a minute, past the processing of
+// pendingRefund's refund, and checks that the sandbox's ledger holds that
+// one refund, of 10000, refunded.
+func (e *env) refundedAfterAMinute(t *testing.T) {
+	t.Helper()
+	e.clock.Add(time.Minute)
+	es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.EntryRefund})
+	if len(es) != 1 || es[0].State != sandbox.EntryRefunded || es[0].Amount != 10000 {
+		t.Fatalf("ledger = %+v, want one refund of 10000 refunded", es)
+	}
+}
+
+// pollSettles checks that the next poll of pendingRefund's req, once its
+// refund has completed, answers S with the refund's ref, and that O1 is
+// refunded 100.00 once.
+func (e *env) pollSettles(t *testing.T, req *providers.Request, ref string) {
+	t.Helper()
+	p, err := e.client.Poll(context.Background(), req)
+	if err != nil || p.Kind != providers.Settled || p.Ref != ref {
+		t.Fatalf("Poll after = %+v, %v", p, err)
+	}
+	if got := refunded(t, e, "O1"); got != 10000 {
+		t.Fatalf("refunded %d, want 10000 once", got)
+	}
+}
+
+// pollThroughPipeline sends a credit of 100.00 for O1, whose refund Frisbii
+// keeps processing, through the settlement handler, and handles its poll
+// with the refund read answering 8 "Not found" and the repeat of the refund
+// under its key answering rep (none when rep is zero). A minute on, the
+// sandbox's ledger must hold the one refund, refunded, and no status the
+// handler published may be other than S. It returns the env, the handler
+// and what it published, for the caller's next steps.
+func pollThroughPipeline(t *testing.T, rep sandbox.Faults) (*env, *handlers.Settlement, *recorder) {
+	t.Helper()
 	e := newEnv(t)
 	e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
 		Refund: &sandbox.RefundScript{State: sandbox.RefundProcessing, ProcessingMS: 60000}})
@@ -100,15 +139,13 @@ func TestPipelineRefundPollRepeatRefusedPublishesNoR(t *testing.T) {
 	}
 	poll := rec.last(t, handlers.HeaderPoll)
 	e.faults(t, sandbox.EndpointRefundGet, sandbox.Faults{ErrorNext: 1, ErrorCode: sandbox.CodeNotFound})
-	e.faults(t, sandbox.EndpointRefund, sandbox.Faults{ErrorNext: 1, ErrorCode: sandbox.CodeRefundAmountTooHigh})
+	if rep != (sandbox.Faults{}) {
+		e.faults(t, sandbox.EndpointRefund, rep)
+	}
 	if err := h.Handle(poll); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Add(time.Minute)
-	es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.EntryRefund})
-	if len(es) != 1 || es[0].State != sandbox.EntryRefunded || es[0].Amount != 10000 {
-		t.Fatalf("ledger = %+v, want one refund of 10000 refunded", es)
-	}
+	e.refundedAfterAMinute(t)
 	for _, p := range rec.msgs {
 		if p.msg.Metadata.Get(handlers.HeaderSettlementStatus) != "" {
 			if st := statusOf(t, p.msg); st.SettlementStatus != messages.StatusSettled {
@@ -116,4 +153,5 @@ func TestPipelineRefundPollRepeatRefusedPublishesNoR(t *testing.T) {
 			}
 		}
 	}
+	return e, h, rec
 }

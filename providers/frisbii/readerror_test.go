@@ -22,36 +22,18 @@ func TestRefundReadErrorWhileProcessingIsNoVerdict(t *testing.T) {
 	ctx := context.Background()
 	for _, code := range []int{sandbox.CodeNotFound, sandbox.CodeInvalidRequest, sandbox.CodeInvoiceNotFound} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			e := newEnv(t)
-			e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
-				Refund: &sandbox.RefundScript{State: sandbox.RefundProcessing, ProcessingMS: 60000}})
-			req := credit("async", "O1", "100.00")
-			out, err := e.client.Settle(ctx, req)
-			if err != nil || out.Kind != providers.Pending {
-				t.Fatalf("Settle = %+v, %v", out, err)
-			}
-			req.Refs = out.Refs
+			e, req, out := pendingRefund(t)
 			e.faults(t, sandbox.EndpointRefundGet, sandbox.Faults{ErrorNext: 1, ErrorCode: code})
 			p, err := e.client.Poll(ctx, req)
 			if err == nil && p.Kind == providers.Refused || err != nil && providers.ClassOf(err) == providers.Permanent {
-				e.clock.Add(time.Minute)
-				es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.EntryRefund})
-				if len(es) != 1 || es[0].State != sandbox.EntryRefunded || es[0].Amount != 10000 {
-					t.Fatalf("ledger = %+v", es)
-				}
+				e.refundedAfterAMinute(t)
 				t.Fatalf("Poll = %+v, %v: an R over a refund Frisbii is processing (the sandbox refunds 100.00 USD)", p, err)
 			}
 			if p.Kind == providers.Settled || p.Kind == providers.Refused {
 				t.Fatalf("Poll = %+v: a verdict from an error answer", p)
 			}
 			e.clock.Add(time.Minute)
-			p, err = e.client.Poll(ctx, req)
-			if err != nil || p.Kind != providers.Settled || p.Ref != out.Ref {
-				t.Fatalf("Poll after = %+v, %v", p, err)
-			}
-			if got := refunded(t, e, "O1"); got != 10000 {
-				t.Fatalf("refunded %d, want 10000 once", got)
-			}
+			e.pollSettles(t, req, out.Ref)
 		})
 	}
 }
@@ -62,30 +44,7 @@ func TestRefundReadErrorWhileProcessingIsNoVerdict(t *testing.T) {
 // the next poll, after the refund completed, publishes S; the sandbox's
 // ledger holds one refund of 100.00 USD.
 func TestPipelineRefundReadNotFoundWhileProcessingPublishesNoR(t *testing.T) {
-	e := newEnv(t)
-	e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
-		Refund: &sandbox.RefundScript{State: sandbox.RefundProcessing, ProcessingMS: 60000}})
-	h, rec := pipeline(t, e)
-	if err := h.Handle(requestMessage(t, "c1", "O1", messages.SettlementCredit, "100.00")); err != nil {
-		t.Fatal(err)
-	}
-	poll := rec.last(t, handlers.HeaderPoll)
-	e.faults(t, sandbox.EndpointRefundGet, sandbox.Faults{ErrorNext: 1, ErrorCode: sandbox.CodeNotFound})
-	if err := h.Handle(poll); err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Add(time.Minute)
-	es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.EntryRefund})
-	if len(es) != 1 || es[0].State != sandbox.EntryRefunded || es[0].Amount != 10000 {
-		t.Fatalf("ledger = %+v, want one refund of 10000 refunded", es)
-	}
-	for _, p := range rec.msgs {
-		if p.msg.Metadata.Get(handlers.HeaderSettlementStatus) != "" {
-			if st := statusOf(t, p.msg); st.SettlementStatus != messages.StatusSettled {
-				t.Fatalf("Frisbii refunded 100.00 USD but the worker published %s %q", st.SettlementStatus, st.DeclineReason)
-			}
-		}
-	}
+	e, h, rec := pollThroughPipeline(t, sandbox.Faults{})
 	if err := h.Handle(rec.last(t, handlers.HeaderPoll)); err != nil {
 		t.Fatal(err)
 	}
