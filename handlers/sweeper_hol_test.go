@@ -2,13 +2,13 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
@@ -28,36 +28,19 @@ import (
 func TestParkOverdueGoesOnPastASettlementItCannotPark(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const prov = "holpark8"
-	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
-	pub, ch := onBroker(ctx, t, top, broker.ParkedQueue(prov))
-	p := newScripted(prov, providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
+	p := newScripted("holpark8", providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
 	p.accept = true
-	r := newRig(t, p)
-	bad := requestMsg(t, "req-bad", messages.SettlementDebit, nil)
-	bad.Metadata.Set(broker.MetaContentType, "application/xml; x="+strings.Repeat("a", 300))
-	r.deliver(t, bad)
-	time.Sleep(5 * time.Millisecond)
-	r.deliver(t, requestMsg(t, "req-good", messages.SettlementDebit, nil))
-	r.pub.take()
+	r, w, ch := unsendableAhead(ctx, t, p, broker.ParkedQueue(p.name), 5*time.Millisecond, 2*time.Hour, "req-bad")
 	if s := r.get(t, "req-bad"); s.State != "acknowledged" {
 		t.Fatalf("req-bad is %s, want acknowledged", s.State)
 	}
-	w := r.sweeper(2 * time.Hour)
-	w.Pub = pub
 	for round := 1; round <= 2; round++ {
 		_, _ = w.Sweep(ctx)
 	}
 	if s := r.get(t, "req-good"); s.ParkedReason == "" {
 		t.Errorf("req-good is past its status deadline but not parked after two rounds: the settlement ahead of it, whose parked copy cannot be sent, holds it back")
 	}
-	d, ok, err := ch.Get(broker.ParkedQueue(prov), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok || !strings.Contains(string(d.Body), "req-good") {
-		t.Errorf("parked queue: got %v %q, want req-good's parked copy", ok, d.Body)
-	}
+	goodFirstIn(t, ch, broker.ParkedQueue(p.name), "parked queue", "parked copy")
 }
 
 // A settlement stuck in flight whose resumed request could not be sent
@@ -72,20 +55,10 @@ func TestParkOverdueGoesOnPastASettlementItCannotPark(t *testing.T) {
 func TestResumeThatCannotBeSentIsCountedAndDoesNotStopTheOthers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const prov = "holres8"
-	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
-	pub, ch := onBroker(ctx, t, top, broker.RequestQueue(prov))
-	p := newScripted(prov, providers.Facts{})
+	p := newScripted("holres8", providers.Facts{})
 	p.settleErrs = []error{providers.NotSentError("503", "busy", nil), providers.NotSentError("503", "busy", nil)}
-	r := newRig(t, p)
-	bad := requestMsg(t, "req-bad", messages.SettlementDebit, nil)
-	bad.Metadata.Set(broker.MetaContentType, "application/xml; x="+strings.Repeat("a", 300))
-	r.deliver(t, bad)
-	time.Sleep(5 * time.Millisecond)
-	r.deliver(t, requestMsg(t, "req-good", messages.SettlementDebit, nil))
-	r.pub.take() // the retry messages are lost
-	w := r.sweeper(2 * time.Minute)
-	w.Pub = pub
+	// The retry messages are lost: unsendableAhead drops them.
+	r, w, ch := unsendableAhead(ctx, t, p, broker.RequestQueue(p.name), 5*time.Millisecond, 2*time.Minute, "req-bad")
 	w.Metrics = NewMetrics(prometheus.NewRegistry())
 	rep, err := w.Sweep(ctx)
 	if err == nil {
@@ -94,16 +67,10 @@ func TestResumeThatCannotBeSentIsCountedAndDoesNotStopTheOthers(t *testing.T) {
 	if rep.Resumed != 1 {
 		t.Errorf("resumed %d in the round, want 1 (req-good): the settlement ahead of it, whose request cannot be sent, stops the step", rep.Resumed)
 	}
-	if v := testutil.ToFloat64(w.Metrics.swept.WithLabelValues(prov, string(r.get(t, "req-bad").State), "unresumed")); v != 1 {
+	if v := testutil.ToFloat64(w.Metrics.swept.WithLabelValues(p.name, string(r.get(t, "req-bad").State), "unresumed")); v != 1 {
 		t.Errorf("settlement_swept_total{action=\"unresumed\"} = %v, want 1: the settlement waits in flight unseen by any alert", v)
 	}
-	d, ok, err := ch.Get(broker.RequestQueue(prov), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok || !strings.Contains(string(d.Body), "req-good") {
-		t.Errorf("request queue: got %v %q, want req-good's resumed request", ok, d.Body)
-	}
+	goodFirstIn(t, ch, broker.RequestQueue(p.name), "request queue", "resumed request")
 }
 
 // parkOverdue read the oldest Batch acknowledged settlements past their
@@ -116,22 +83,9 @@ func TestResumeThatCannotBeSentIsCountedAndDoesNotStopTheOthers(t *testing.T) {
 func TestParkOverdueBatchFullOfUnsendableCopiesDoesNotHoldBackTheOthers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	const prov = "holpage8"
-	top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Second}}
-	pub, ch := onBroker(ctx, t, top, broker.ParkedQueue(prov))
-	p := newScripted(prov, providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
+	p := newScripted("holpage8", providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
 	p.accept = true
-	r := newRig(t, p)
-	for i := range 3 {
-		bad := requestMsg(t, fmt.Sprintf("req-bad-%d", i), messages.SettlementDebit, nil)
-		bad.Metadata.Set(broker.MetaContentType, "application/xml; x="+strings.Repeat("a", 300))
-		r.deliver(t, bad)
-		time.Sleep(2 * time.Millisecond)
-	}
-	r.deliver(t, requestMsg(t, "req-good", messages.SettlementDebit, nil))
-	r.pub.take()
-	w := r.sweeper(2 * time.Hour)
-	w.Pub = pub
+	r, w, ch := unsendableAhead(ctx, t, p, broker.ParkedQueue(p.name), 2*time.Millisecond, 2*time.Hour, "req-bad-0", "req-bad-1", "req-bad-2")
 	w.Batch = 2
 	for round := 1; round <= 2; round++ {
 		_, _ = w.Sweep(ctx)
@@ -139,11 +93,43 @@ func TestParkOverdueBatchFullOfUnsendableCopiesDoesNotHoldBackTheOthers(t *testi
 	if s := r.get(t, "req-good"); s.ParkedReason == "" {
 		t.Errorf("req-good is past its status deadline but not parked after two rounds: a batch of settlements ahead of it, whose parked copies cannot be sent, holds it back")
 	}
-	d, ok, err := ch.Get(broker.ParkedQueue(prov), true)
+	goodFirstIn(t, ch, broker.ParkedQueue(p.name), "parked queue", "parked copy")
+}
+
+// unsendableAhead declares p's topology on the test broker, with queue
+// purged, and delivers to a rig of p the settlements named bad, in that
+// order and gap apart, then req-good. Each bad one carries a content type
+// of 300 bytes in its metadata, which the publisher refuses to send as a
+// property (standing for any copy it will not send). What the pipeline
+// published is dropped. It returns the rig, a sweeper later in time that
+// publishes to the broker, and a channel to read queue with.
+func unsendableAhead(ctx context.Context, t *testing.T, p *scripted, queue string, gap, later time.Duration, bad ...string) (*rig, *Sweeper, *amqp.Channel) {
+	t.Helper()
+	top := broker.Topology{Providers: []string{p.name}, RetryDelays: []time.Duration{time.Second}}
+	pub, ch := onBroker(ctx, t, top, queue)
+	r := newRig(t, p)
+	for _, id := range bad {
+		msg := requestMsg(t, id, messages.SettlementDebit, nil)
+		msg.Metadata.Set(broker.MetaContentType, "application/xml; x="+strings.Repeat("a", 300))
+		r.deliver(t, msg)
+		time.Sleep(gap)
+	}
+	r.deliver(t, requestMsg(t, "req-good", messages.SettlementDebit, nil))
+	r.pub.take()
+	w := r.sweeper(later)
+	w.Pub = pub
+	return r, w, ch
+}
+
+// goodFirstIn checks that the first message in queue (named where in the
+// failure) is req-good's: what, its parked copy or its resumed request.
+func goodFirstIn(t *testing.T, ch *amqp.Channel, queue, where, what string) {
+	t.Helper()
+	d, ok, err := ch.Get(queue, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ok || !strings.Contains(string(d.Body), "req-good") {
-		t.Errorf("parked queue: got %v %q, want req-good's parked copy", ok, d.Body)
+		t.Errorf("%s: got %v %q, want req-good's %s", where, ok, d.Body, what)
 	}
 }
