@@ -1,12 +1,11 @@
 package miva_test
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
+	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/providers/miva"
 )
 
@@ -16,39 +15,13 @@ import (
 // closed port, a timeout), whose text is logged; a BaseURL refused by
 // Validate was quoted with its path.
 func TestBaseURLPathSecretIsNeverShown(t *testing.T) {
-	const secret = "PATH-SECRET-5be07c"
-	release := make(chan struct{})
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer hang.Close()
-	defer close(release)
-	for _, tc := range []struct{ name, base string }{
-		{"closed port", "http://127.0.0.1:1"},
-		{"timeout", hang.URL},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newClient(t, tc.base+"/gw/"+secret+"/mm5/json.mvc", token, signingKey)
-			req := debit("1001", "10.00")
-			_, err := c.Settle(context.Background(), req)
-			if err == nil || strings.Contains(err.Error(), secret) {
-				t.Errorf("Settle's error (logged) shows the BaseURL's path secret or is nil: %v", err)
-			}
-			_, err = c.ConfirmFunds(context.Background(), req)
-			if err == nil || strings.Contains(err.Error(), secret) {
-				t.Errorf("ConfirmFunds' error (logged) shows the BaseURL's path secret or is nil: %v", err)
-			}
+	providertest.BaseURLPathSecretIsNeverShown(t,
+		func(t *testing.T, base string) (providers.Provider, *providers.Request) {
+			return newClient(t, base+"/mm5/json.mvc", token, signingKey), debit("1001", "10.00")
+		},
+		func(base string) error {
+			return miva.Config{BaseURL: base, StoreCode: storeCode, APIToken: token, SigningKey: signingKey}.Validate()
 		})
-	}
-	for _, base := range []string{"htps://gw.example.com/gw/" + secret, "https:gw.example.com/gw/" + secret} {
-		err := miva.Config{BaseURL: base, StoreCode: storeCode, APIToken: token, SigningKey: signingKey}.Validate()
-		if err == nil || strings.Contains(err.Error(), secret) {
-			t.Errorf("Validate(%s) shows the path secret or accepts it: %v", base, err)
-		}
-	}
 }
 
 // TestConfigStringHidesTheBaseURLPath: Config.String, made for logs, masks
