@@ -21,9 +21,10 @@ import (
 // rows of settlement_transitions, written by a statement of their own,
 // whose index, keyed by request id, took a page write of its own per
 // transition (a third of SQLite's WAL frames per settlement when ids are
-// random). Migration 5 moved every line into the column; the table stays,
-// empty, for replicas of an earlier version during a rolling upgrade, and
-// History reads what they write there too.
+// random). The lines written before stay in that table, as do those a
+// replica of an earlier version writes there during a rolling upgrade:
+// History reads both, and retention deletes them with their settlement
+// (the foreign key's cascade).
 
 // historyLine is one line of the history column.
 type historyLine struct {
@@ -88,9 +89,9 @@ func decodeHistory(key Key, text string) ([]Transition, error) {
 }
 
 // History returns a settlement's transitions, oldest first (none for an
-// unknown key): the lines of its history column and, should a replica of
-// an earlier version have written any to settlement_transitions (a
-// rolling upgrade), those too, merged in time order.
+// unknown key): the lines of its history column and those in
+// settlement_transitions (written before migration 5, or by a replica of
+// an earlier version during a rolling upgrade), merged in time order.
 func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
 	if unstorableKey(key) { // text.go: none can be stored
 		return nil, nil
@@ -137,18 +138,19 @@ func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
 }
 
 // mergeByTime merges two histories, each in its own order, into one in
-// time order; at equal times a's line comes first.
-func mergeByTime(a, b []Transition) []Transition {
-	if len(b) == 0 {
-		return a
+// time order; at equal times older's line comes first (the table's lines
+// were mostly written before the column's).
+func mergeByTime(column, older []Transition) []Transition {
+	if len(older) == 0 {
+		return column
 	}
-	out := make([]Transition, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		if b[0].At.Before(a[0].At) {
-			out, b = append(out, b[0]), b[1:]
+	out := make([]Transition, 0, len(column)+len(older))
+	for len(column) > 0 && len(older) > 0 {
+		if column[0].At.Before(older[0].At) {
+			out, column = append(out, column[0]), column[1:]
 		} else {
-			out, a = append(out, a[0]), a[1:]
+			out, older = append(out, older[0]), older[1:]
 		}
 	}
-	return append(append(out, a...), b...)
+	return append(append(out, column...), older...)
 }

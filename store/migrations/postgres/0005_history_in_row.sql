@@ -2,23 +2,14 @@
 -- history column holds one JSON object per line, each ending in a newline,
 -- and a transition appends its lines in the UPDATE that moves the state.
 -- Until now every transition inserted its lines into settlement_transitions
--- (a CTE of the transition's statement), a row and an index entry of their
--- own per line.
+-- with a statement of their own, and the table's index, keyed by request
+-- id, cost a page write per transition at a random place.
 --
--- Every line moves, in its order (id), with its note and time (UTC,
--- microseconds, as SQLite writes them). The table stays, empty: a replica
--- of an earlier version still writes there during a rolling upgrade, and
--- History reads those lines too. A later migration drops it.
+-- Nothing is copied: the lines written before stay in settlement_transitions
+-- (as do those a replica of an earlier version writes there during a
+-- rolling upgrade), History reads both and merges them in time order, and
+-- retention deletes them with their settlement (the foreign key's cascade).
+-- Copying them would rewrite every row of the table in this migration's
+-- transaction, holding the table's lock for as long (about 9 s per 100,000
+-- settlements on SQLite, 17 s on PostgreSQL, measured here).
 ALTER TABLE settlements ADD COLUMN history TEXT NOT NULL DEFAULT '';
-
-UPDATE settlements s SET history = h.lines
-FROM (
-    SELECT provider, request_id,
-        string_agg(json_build_object('from', from_state, 'to', to_state, 'note', note,
-            'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text || E'\n', '' ORDER BY id) AS lines
-    FROM settlement_transitions
-    GROUP BY provider, request_id
-) h
-WHERE s.provider = h.provider AND s.request_id = h.request_id;
-
-DELETE FROM settlement_transitions;

