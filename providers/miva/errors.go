@@ -141,3 +141,15 @@ const codeExceedsRefundable = "amount_exceeds_refundable"
 // codeExceedsAvailable is Miva's refusal of a capture beyond the
 // authorization's available amount: nothing was captured.
 const codeExceedsAvailable = "amount_exceeds_available"
+
+// codeAuthorizationExpired is Miva's refusal of a capture on an
+// authorization whose expiry date is past: nothing was captured.
+const codeAuthorizationExpired = "authorization_expired"
+
+// authorizationSpent reports whether a capture refusal of this code says
+// that the authorization tried can no longer capture the amount (beyond
+// its available, or expired) while nothing moved: another authorization
+// of the order may still cover it (nextAuthorization).
+func authorizationSpent(code string) bool {
+	return code == codeExceedsAvailable || code == codeAuthorizationExpired
+}

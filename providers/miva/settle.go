@@ -19,11 +19,12 @@ import (
 // new capture record (found by re-reading the list: Miva's answer, an
 // OrderPaymentTotal, names no record). A Miva refusal (declined, amount
 // beyond available, expired, ...) → Refused with Miva's error_message;
-// but Miva's amount_exceeds_available beside a capture record of exactly
-// the amount that appeared since the baseline (possibly this request's own
-// earlier call, committed late) is Unresolved, never Refused; and when the
-// worker chose the authorization (no header) another authorization that
-// covers the amount is captured instead (nextAuthorization).
+// but Miva's amount_exceeds_available or authorization_expired (nothing
+// moved) beside a capture record of exactly the amount that appeared since
+// the baseline (possibly this request's own earlier call, committed late)
+// is Unresolved, never Refused; and when the worker chose the
+// authorization (no header) another authorization that covers the amount
+// is captured instead (nextAuthorization).
 // Failures that may have left a capture behind (timeouts, 5xx, lost
 // replies) are transient errors: the pipeline's retry calls Reconcile
 // before any new capture.
@@ -90,17 +91,17 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 			return providers.Outcome{}, err
 		}
 		refused := providers.Outcome{Kind: providers.Refused, Reason: reason, Refs: refs}
-		if providers.CodeOf(err) != codeExceedsAvailable {
+		if !authorizationSpent(providers.CodeOf(err)) {
 			return refused, nil
 		}
-		// The authorization no longer covers the amount: someone captured
+		// The authorization can no longer be captured: someone captured
 		// or voided part of it since the confirmation, or this request's
-		// own earlier call did, committed late (after a "not sent" answer).
-		// Nothing moved now; a new capture of the amount cannot be told
-		// from the request's own (Unresolved, never R); otherwise, when
-		// the worker chose the authorization, another that covers the
-		// amount is captured.
-		next, ok, uerr := c.nextAuthorization(ctx, req, oid, amount, before, tried)
+		// own earlier call did, committed late (after a "not sent"
+		// answer), or it expired. Nothing moved now; a new capture of the
+		// amount cannot be told from the request's own (Unresolved, never
+		// R); otherwise, when the worker chose the authorization, another
+		// that covers the amount is captured.
+		next, ok, uerr := c.nextAuthorization(ctx, req, oid, pid, reason, amount, before, tried)
 		switch {
 		case uerr != nil:
 			return providers.Outcome{}, uerr
@@ -114,28 +115,31 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 	return out, nil
 }
 
-// nextAuthorization picks, after Miva refused a capture on an
-// authorization as beyond its available, another
-// authorization of the order (not in tried) that covers amount
-// (ChooseAuthorization); ok is false when none does (the refusal stands).
+// nextAuthorization picks, after Miva refused a capture on authorization
+// pid as beyond its available or as expired (authorizationSpent; reason is
+// Miva's message), another authorization of the order (not in tried) that
+// covers amount (ChooseAuthorization); ok is false when none does (the
+// refusal stands).
 // A capture record of exactly amount created since the baseline and
 // claimed by no other settlement could be this request's own earlier call
-// committed late, which would explain the refusal: capturing elsewhere
-// could then capture twice, so that is Unresolved (parked for a person).
+// committed late (which would explain the refusal, or have captured pid
+// before it expired): capturing elsewhere could then capture twice, and R
+// would be wrong, so that is Unresolved (parked for a person), the
+// authorization named by a header or not.
 // A list that cannot be read leaves that unknown: transient, never a
 // refusal (the retry reconciles first).
-func (c *Client) nextAuthorization(ctx context.Context, req *providers.Request, oid int64, amount decimal.Decimal, before map[int64]bool, tried map[int64]bool) (int64, bool, error) {
+func (c *Client) nextAuthorization(ctx context.Context, req *providers.Request, oid, pid int64, reason string, amount decimal.Decimal, before map[int64]bool, tried map[int64]bool) (int64, bool, error) {
 	ps, err := c.PaymentList(ctx, oid)
 	if err != nil {
 		return 0, false, providers.TransientError("", fmt.Sprintf(
-			"miva capture: Miva refused the capture of %s on order %d as beyond the authorization's available, and the payment list, which tells this request's own earlier call committed late from another capture, could not be read (%s): not refused, retrying",
-			fmtAmount(req, amount), oid, providers.ReasonOf(err)), nil)
+			"miva capture: Miva refused the capture of %s on authorization %d of order %d (%s), and the payment list, which tells this request's own earlier call committed late from another capture, could not be read (%s): not refused, retrying",
+			fmtAmount(req, amount), pid, oid, reason, providers.ReasonOf(err)), nil)
 	}
 	if r, ok := unclaimedNew(ps, req, before, isNewCapture, amount); ok {
 		return 0, false, providers.UnresolvedError("", fmt.Sprintf(
-			"miva capture: the authorization chosen for %s no longer covers it and capture record %d of that amount appeared on order %d since the funds were confirmed: "+
+			"miva capture: Miva refused the capture of %s on authorization %d (%s) and capture record %d of that amount appeared on order %d since the funds were confirmed: "+
 				"it could be this request's own earlier call, so it is not refused, nor another authorization captured; check the order in the Miva admin, then settle the request by hand",
-			fmtAmount(req, amount), r.ID, oid), nil)
+			fmtAmount(req, amount), pid, reason, r.ID, oid), nil)
 	}
 	var rest []Payment
 	for _, p := range ps {
