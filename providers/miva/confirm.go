@@ -56,7 +56,7 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 		}
 		chosen = p
 	} else {
-		p, ok := ChooseAuthorization(ps, amount)
+		p, ok := ChooseAuthorization(ps, amount, c.now())
 		if !ok {
 			return notAvailable(refs, fmt.Sprintf("no Miva authorization on order %d has %s available for capture (authorizations: %s)", oid, f(amount), available))
 		}

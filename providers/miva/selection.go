@@ -3,7 +3,9 @@ package miva
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -48,21 +50,44 @@ func isNewCapture(t int) bool { return t == TypeLegacyCapture || t == TypeCaptur
 func isNewRefund(t int) bool { return t == TypeRefund }
 
 // ChooseAuthorization picks the authorization to capture amount from: a
-// record of type 1, 3 or 5 whose available covers amount; the smallest
-// sufficient available wins (large authorizations stay whole for later
-// shipments), ties go to the lowest id (the oldest).
-func ChooseAuthorization(ps []Payment, amount decimal.Decimal) (Payment, bool) {
+// record of type 1, 3 or 5 whose available covers amount; one the list
+// shows unexpired at now (Expired) before one it shows expired, then the
+// smallest sufficient available (large authorizations stay whole for later
+// shipments), ties to the lowest id (the oldest). An authorization shown
+// expired is still chosen when no other covers the amount: Miva's clock,
+// not the worker's, decides, and refuses it (authorization_expired) if
+// it has expired.
+func ChooseAuthorization(ps []Payment, amount decimal.Decimal, now time.Time) (Payment, bool) {
 	var best Payment
 	found := false
 	for _, p := range ps {
 		if !IsAuthorization(p.Type) || p.Available.LessThan(amount) {
 			continue
 		}
-		if !found || p.Available.LessThan(best.Available) || (p.Available.Equal(best.Available) && p.ID < best.ID) {
+		if !found {
 			best, found = p, true
+			continue
+		}
+		pe, be := p.Expired(now), best.Expired(now)
+		if pe != be {
+			if !pe {
+				best = p
+			}
+			continue
+		}
+		if p.Available.LessThan(best.Available) || (p.Available.Equal(best.Available) && p.ID < best.ID) {
+			best = p
 		}
 	}
 	return best, found
+}
+
+// Expired reports whether the list shows p past its expiry date at now:
+// Expires is a Unix time (seconds) earlier than now. An empty, zero or
+// unreadable Expires never expires.
+func (p Payment) Expired(now time.Time) bool {
+	at, err := strconv.ParseInt(strings.TrimSpace(p.Expires), 10, 64)
+	return err == nil && at > 0 && now.Unix() > at
 }
 
 // captured is what a capture record captured, as far as the list tells:

@@ -147,7 +147,7 @@ func (c *Client) nextAuthorization(ctx context.Context, req *providers.Request, 
 			rest = append(rest, p)
 		}
 	}
-	p, ok := ChooseAuthorization(rest, amount)
+	p, ok := ChooseAuthorization(rest, amount, c.now())
 	return p.ID, ok, nil
 }
 
