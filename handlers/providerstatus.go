@@ -55,7 +55,13 @@ import (
 //     S for a refused settlement: a repeat of an earlier S, an S overtaken
 //     by its R or a reversal cannot be told apart, so it is parked
 //     (overturns) and the R stands.
-//  4. No candidate: parked with "no settlement matches".
+//  4. No candidate: parked with "no settlement matches", except a status
+//     whose ClientContext is one of our correlation ids made for a
+//     settlement of another store: parked as conflicting too, naming it.
+//
+// A conflicting status's reason names the settlement (provider/requestId),
+// its state and the fields in which the status differs from it; it is
+// never applied to it.
 type ProviderStatus struct {
 	// Provider is the provider's name (radial).
 	Provider string
@@ -263,12 +269,6 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 // the reason to park.
 func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSettlementStatus) (exact *store.Settlement, cands []store.Settlement, reason string, err error) {
 	c := h.fields(st)
-	amount := c.Amount
-	conflict := func(o store.Settlement) string {
-		return fmt.Sprintf("ClientContext %q belongs to request %s (order %s, %s %s %s %s) but the status says order %s, %s %s %s %s: conflicting, not applied",
-			st.ClientContext, o.RequestID, o.OrderID, o.TenderType, o.SettlementType, o.Amount, o.Currency,
-			st.OrderID(), st.TenderType, st.SettlementType, amount, st.Amount.CurrencyCode)
-	}
 	var byCtx []store.Settlement
 	if st.ClientContext != "" {
 		var own *store.Settlement
@@ -277,7 +277,7 @@ func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSet
 		}
 		if own != nil {
 			if !sameMoney(*own, c) {
-				return nil, nil, conflict(*own), nil
+				return nil, nil, conflict(st, c, *own), nil
 			}
 			return own, nil, "", nil
 		}
@@ -292,10 +292,73 @@ func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSet
 		return nil, cands, "", nil
 	}
 	if len(byCtx) > 0 {
-		return nil, nil, conflict(byCtx[0]), nil
+		return nil, nil, conflict(st, c, byCtx[0]), nil
 	}
-	return nil, nil, fmt.Sprintf("no settlement matches store %s, order %s, tender %s, %s %s %s, ClientContext %q",
-		st.StoreID, st.OrderID(), st.TenderType, st.SettlementType, amount, st.Amount.CurrencyCode, st.ClientContext), nil
+	none := fmt.Sprintf("no settlement matches store %s, order %s, tender %s, %s %s %s, ClientContext %q",
+		st.StoreID, st.OrderID(), st.TenderType, st.SettlementType, c.Amount, st.Amount.CurrencyCode, st.ClientContext)
+	// One of our correlation ids made for a settlement of another store
+	// (byCorrelation looks in the status's store only): the status
+	// disagrees with our record, so it is parked all the same, but the
+	// reason names that settlement, which the person would otherwise have
+	// to search for.
+	if !strings.HasPrefix(st.ClientContext, correlationPrefix) {
+		return nil, nil, none, nil
+	}
+	elsewhere, err := h.Store.Find(ctx, store.Correlation{Provider: h.Provider, CorrelationID: st.ClientContext})
+	if err != nil {
+		// Only the reason's detail was looked for: parked all the same.
+		return nil, nil, none + fmt.Sprintf(" (the settlement this correlation id was made for could not be looked up: %v)", err), nil
+	}
+	for _, o := range elsewhere {
+		if ownCorrelation(o) {
+			return nil, nil, conflict(st, c, o), nil
+		}
+	}
+	return nil, nil, none, nil
+}
+
+// conflict is the reason to park status st, whose ClientContext is the
+// correlation id of settlement o but whose fields c (rule 2's) disagree
+// with o's: it names o, its state and the fields that differ. The status
+// is not applied: a status that disagrees with our record is not trusted.
+func conflict(st *messages.PaymentSettlementStatus, c store.Correlation, o store.Settlement) string {
+	whose := "the correlation id of"
+	if ownCorrelation(o) {
+		whose = "our correlation id for"
+	}
+	key := o.Provider + "/" + o.RequestID
+	return fmt.Sprintf("ClientContext %q is %s %s (%s), but the status has %s: conflicting, not applied, %s left %s; "+
+		"ask %s which settlement this status is for (settlement-worker show %s)",
+		st.ClientContext, whose, key, o.State, differences(o, c), key, o.State, o.Provider, o.RequestID)
+}
+
+// differences lists the fields in which the status's fields c differ from
+// settlement o, by their names in Radial's status: "StoreId S2 (ours S1),
+// Amount 90.00 USD (ours 100.00 USD)".
+func differences(o store.Settlement, c store.Correlation) string {
+	var out []string
+	field := func(name, status, ours string) {
+		if status != ours {
+			out = append(out, fmt.Sprintf("%s %s (ours %s)", name, orQuoted(status), orQuoted(ours)))
+		}
+	}
+	field("StoreId", c.StoreID, o.StoreID)
+	field("OrderId", c.OrderID, o.OrderID)
+	field("TenderType", c.TenderType, o.TenderType)
+	field("SettlementType", c.SettlementType, o.SettlementType)
+	field("Amount", strings.TrimSpace(c.Amount+" "+c.Currency), strings.TrimSpace(o.Amount+" "+o.Currency))
+	if len(out) == 0 {
+		return "no field that differs" // not reached: a conflict differs in one
+	}
+	return strings.Join(out, ", ")
+}
+
+// orQuoted is v, or "" quoted when it is empty.
+func orQuoted(v string) string {
+	if v == "" {
+		return `""`
+	}
+	return v
 }
 
 // fields is the correlation a status's own fields select (rule 2).

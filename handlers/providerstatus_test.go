@@ -181,6 +181,7 @@ type statusSpec struct {
 	amount  string // default testAmount
 	order   string // default testOrderID
 	tender  string // default testTender
+	store   string // StoreId; default testStoreID
 	verdict string // default S
 	decline string
 	msgID   string // AMQP message_id; "" for none
@@ -202,7 +203,7 @@ func (s statusSpec) message(t *testing.T) *message.Message {
 			SettlementStatus: or(s.verdict, messages.StatusSettled),
 			DeclineReason:    s.decline,
 			ClientContext:    s.cc,
-			StoreID:          testStoreID,
+			StoreID:          or(s.store, testStoreID),
 		}
 		var err error
 		if body, err = messages.Encode(st); err != nil {
