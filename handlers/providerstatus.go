@@ -61,7 +61,8 @@ import (
 //
 // A conflicting status's reason names the settlement (provider/requestId),
 // its state and the fields in which the status differs from it; it is
-// never applied to it.
+// never applied to it. So does an invalid status's (one that fails
+// Validate) when its ClientContext is one of our correlation ids.
 type ProviderStatus struct {
 	// Provider is the provider's name (radial).
 	Provider string
@@ -109,7 +110,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		return h.park(ctx, msg, "unparseable provider status: "+err.Error(), log)
 	}
 	if err := st.Validate(); err != nil {
-		return h.park(ctx, msg, "invalid provider status: "+err.Error(), log)
+		return h.park(ctx, msg, "invalid provider status: "+err.Error()+h.invalidFor(ctx, st), log)
 	}
 	// Radial's decline reason is free text it may have written a card
 	// number into: it is recorded, republished in our status and logged,
@@ -301,20 +302,49 @@ func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSet
 	// disagrees with our record, so it is parked all the same, but the
 	// reason names that settlement, which the person would otherwise have
 	// to search for.
-	if !strings.HasPrefix(st.ClientContext, correlationPrefix) {
-		return nil, nil, none, nil
-	}
-	elsewhere, err := h.Store.Find(ctx, store.Correlation{Provider: h.Provider, CorrelationID: st.ClientContext})
+	o, err := h.ownAnywhere(ctx, st.ClientContext)
 	if err != nil {
 		// Only the reason's detail was looked for: parked all the same.
-		return nil, nil, none + fmt.Sprintf(" (the settlement this correlation id was made for could not be looked up: %v)", err), nil
+		return nil, nil, none + " (" + err.Error() + ")", nil
 	}
-	for _, o := range elsewhere {
-		if ownCorrelation(o) {
-			return nil, nil, conflict(st, c, o), nil
-		}
+	if o != nil {
+		return nil, nil, conflict(st, c, *o), nil
 	}
 	return nil, nil, none, nil
+}
+
+// ownAnywhere returns the settlement of h's provider, in any store, that
+// correlation id cc was made for (nil when cc is none of ours). It is read
+// for a parked reason only, never to apply a status.
+func (h *ProviderStatus) ownAnywhere(ctx context.Context, cc string) (*store.Settlement, error) {
+	if !strings.HasPrefix(cc, correlationPrefix) {
+		return nil, nil
+	}
+	ss, err := h.Store.Find(ctx, store.Correlation{Provider: h.Provider, CorrelationID: cc})
+	if err != nil {
+		return nil, fmt.Errorf("the settlement this correlation id was made for could not be looked up: %w", err)
+	}
+	for i := range ss {
+		if ownCorrelation(ss[i]) {
+			return &ss[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// invalidFor is what an invalid status's parked reason adds when its
+// ClientContext is one of our correlation ids: the settlement (any store)
+// whose verdict it may carry, which it neither settles nor refuses.
+func (h *ProviderStatus) invalidFor(ctx context.Context, st *messages.PaymentSettlementStatus) string {
+	o, err := h.ownAnywhere(ctx, st.ClientContext)
+	switch {
+	case err != nil:
+		return " (" + err.Error() + ")"
+	case o == nil:
+		return ""
+	}
+	return fmt.Sprintf("; its ClientContext is our correlation id for %s/%s (%s), which it neither settles nor refuses: "+
+		"ask %s for that settlement's status (settlement-worker show %s)", o.Provider, o.RequestID, o.State, o.Provider, o.RequestID)
 }
 
 // conflict is the reason to park status st, whose ClientContext is the

@@ -160,3 +160,76 @@ func (f anyStoreFindFails) Find(ctx context.Context, c store.Correlation) ([]sto
 	}
 	return f.Store.Find(ctx, c)
 }
+
+// A Radial status that fails validation (a SettlementStatus other than S
+// or R, a TenderType out of the schema) but carries one of our correlation
+// ids was parked as "invalid provider status: …" alone: the settlement
+// whose verdict it may carry was not named, and it waits for a status
+// that came. The reason names it (provider/requestId and state); the
+// status is still not applied. An invalid status with nothing of ours
+// keeps its reason.
+func TestProviderStatusInvalidNamesOurSettlement(t *testing.T) {
+	cases := []struct {
+		name    string
+		st      statusSpec
+		want    []string
+		notWant []string
+	}{
+		{
+			name: "our correlation id, SettlementStatus P",
+			st:   statusSpec{ccOf: "req-A", verdict: "P", msgID: "m1"},
+			want: []string{"invalid provider status: ", "SettlementStatus", "radial/req-A (acknowledged)", "show req-A"},
+		},
+		{
+			name: "our correlation id, another StoreId, TenderType X",
+			st:   statusSpec{ccOf: "req-A", store: "S2", tender: "X", msgID: "m1"},
+			want: []string{"invalid provider status: ", "TenderType", "radial/req-A (acknowledged)"},
+		},
+		{
+			name:    "a ClientContext not ours",
+			st:      statusSpec{cc: "cc-A", verdict: "P", msgID: "m1"},
+			want:    []string{"invalid provider status: ", "SettlementStatus"},
+			notWant: []string{"req-A", "correlation id"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPSEnv(t)
+			ctx := context.Background()
+			key := store.Key{Provider: "radial", RequestID: "req-A"}
+			e.seed(seedSpec{id: "req-A", cc: "cc-A", state: store.StateAcknowledged})
+			if tc.st.ccOf != "" {
+				tc.st.cc = e.corr[tc.st.ccOf]
+			}
+			in := tc.st.message(t)
+			if err := e.h.Handle(in); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if d, ok := e.get(statusQueue); ok {
+				t.Errorf("an event was published (%s) for an invalid status", d.CorrelationId)
+			}
+			d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
+			if !ok {
+				t.Fatal("status not parked")
+			}
+			got, _ := d.Headers[HeaderParkedReason].(string)
+			for _, part := range tc.want {
+				if !strings.Contains(got, part) {
+					t.Errorf("parked_reason %q, want it to mention %q", got, part)
+				}
+			}
+			for _, part := range tc.notWant {
+				if strings.Contains(got, part) {
+					t.Errorf("parked_reason %q mentions %q", got, part)
+				}
+			}
+			s, err := e.st.Get(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.State != store.StateAcknowledged || s.ParkedReason != "" {
+				t.Errorf("req-A is %s (parked %q), want it untouched", s.State, s.ParkedReason)
+			}
+		})
+	}
+}
