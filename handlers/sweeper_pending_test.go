@@ -48,9 +48,12 @@ func (p *pendingScripted) Poll(context.Context, *providers.Request) (providers.O
 // operator's replay and unparked it. A poll loop that is alive must keep
 // the settlement from looking stuck.
 func TestSweeperLeavesALivePollLoopAlone(t *testing.T) {
+	// STUCK_AFTER is twenty rechecks, not eight as it was: the test failed
+	// once on a machine with a load average near 8, where more than eight
+	// rechecks can pass between the last poll and the sweep.
 	const (
 		recheck    = 50 * time.Millisecond
-		stuckAfter = 400 * time.Millisecond
+		stuckAfter = 1000 * time.Millisecond
 	)
 	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: recheck}
 	r := newRig(t, p.scripted)
