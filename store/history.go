@@ -26,6 +26,15 @@ import (
 // History reads both, and retention deletes them with their settlement
 // (the foreign key's cascade).
 
+// historyInRowVersion is the migration that made the history column. A
+// read-only store (operator commands, which apply no migration) on a
+// database without it reads the history from settlement_transitions
+// alone, as the versions before it did. It decides so when it opens: one
+// that opened before a worker applied migration 5 and read after would
+// miss the lines written to the column since, which an operator command's
+// short life allows.
+const historyInRowVersion = 5
+
 // historyLine is one line of the history column.
 type historyLine struct {
 	From string `json:"from"`
@@ -91,23 +100,27 @@ func decodeHistory(key Key, text string) ([]Transition, error) {
 // History returns a settlement's transitions, oldest first (none for an
 // unknown key): the lines of its history column and those in
 // settlement_transitions (written before migration 5, or by a replica of
-// an earlier version during a rolling upgrade), merged in time order.
+// an earlier version during a rolling upgrade), merged in time order. A
+// read-only store on a database without migration 5 reads the table alone
+// (historyInRowVersion).
 func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
 	if unstorableKey(key) { // text.go: none can be stored
 		return nil, nil
 	}
 	var out []Transition
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
-		var text string
-		err := q.QueryRowContext(ctx, `SELECT history FROM settlements WHERE provider = $1 AND request_id = $2`,
-			key.Provider, key.RequestID).Scan(&text)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if out, err = decodeHistory(key, text); err != nil {
-			return err
+		if !s.historyInTable {
+			var text string
+			err := q.QueryRowContext(ctx, `SELECT history FROM settlements WHERE provider = $1 AND request_id = $2`,
+				key.Provider, key.RequestID).Scan(&text)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			if out, err = decodeHistory(key, text); err != nil {
+				return err
+			}
 		}
 		rows, err := q.QueryContext(ctx, `SELECT from_state, to_state, note, at FROM settlement_transitions
 			WHERE provider = $1 AND request_id = $2 ORDER BY id`, key.Provider, key.RequestID)

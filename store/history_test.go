@@ -170,3 +170,75 @@ func TestMergeByTime(t *testing.T) {
 		}
 	}
 }
+
+// oldHistory is History as versions before migration 5 read it: the
+// settlement's rows of settlement_transitions, in id order.
+func oldHistory(t *testing.T, db *sql.DB, key Key) []Transition {
+	t.Helper()
+	rows, err := db.Query(`SELECT from_state, to_state, note, at FROM settlement_transitions
+		WHERE provider = $1 AND request_id = $2 ORDER BY id`, key.Provider, key.RequestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []Transition
+	for rows.Next() {
+		tr := Transition{Key: key}
+		var from, to string
+		if err := rows.Scan(&from, &to, &tr.Note, timeCol{t: &tr.At}); err != nil {
+			t.Fatal(err)
+		}
+		tr.From, tr.To = State(from), State(to)
+		out = append(out, tr)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReadOnlyHistoryBeforeMigration5: an operator command of this
+// version (a read-only store, which applies no migration) on a database
+// no worker of this version has migrated yet (at migration 4: an SQLite
+// file whose worker is stopped for the upgrade, or PostgreSQL before the
+// first upgraded replica starts) reads every settlement's history as the
+// version before did, from settlement_transitions.
+func TestReadOnlyHistoryBeforeMigration5(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			db, dsn := oldSchemaDB(t, kind)
+			at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+			var tm any = at
+			if kind == "sqlite" {
+				tm = formatTime(at)
+				if _, err := db.Exec(`PRAGMA journal_mode = WAL`); err != nil { // as the store writes its files
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.Exec(`INSERT INTO settlements (provider, request_id, state, created_at, updated_at)
+				VALUES ('acme', 'r1', 'confirming', $1, $1)`, tm); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range [][2]string{{"", "received"}, {"received", "confirming"}} {
+				if _, err := db.Exec(`INSERT INTO settlement_transitions (provider, request_id, from_state, to_state, note, at)
+					VALUES ('acme', 'r1', $1, $2, 'n', $3)`, l[0], l[1], tm); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := oldHistory(t, db, Key{"acme", "r1"})
+			ro, err := Open(ctx, dsn, ReadOnly())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ro.Close()
+			got, err := ro.History(ctx, Key{"acme", "r1"})
+			if err != nil {
+				t.Fatalf("read-only History on a database at migration 4: %v", err)
+			}
+			if states(got) != states(want) || len(got) != 2 || !got[1].At.Equal(at) || got[1].Note != "n" {
+				t.Errorf("read-only History on a database at migration 4 = %s (%v), want %s", states(got), got, states(want))
+			}
+		})
+	}
+}

@@ -74,6 +74,14 @@ func (s *sqlStore) prepare(ctx context.Context) error {
 		}
 		return fmt.Errorf("no settlement schema (has a worker run with this STORE_DSN?): %w", err)
 	}
+	// An operator command of this version may read a database its workers
+	// have not migrated yet (stopped for the upgrade, or replicas of the
+	// version before): History then reads the lines where they are.
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version >= $1`,
+		historyInRowVersion).Scan(&n); err != nil {
+		return fmt.Errorf("reading the schema's version: %w", err)
+	}
+	s.historyInTable = n == 0
 	return nil
 }
 

@@ -95,7 +95,11 @@ type sqlStore struct {
 	clock func() time.Time
 	// readOnly: opened with ReadOnly (no migrations).
 	readOnly bool
-	locks    keyedMutex
+	// historyInTable: opened with ReadOnly on a database without
+	// migration 5, whose history is all in settlement_transitions
+	// (history.go).
+	historyInTable bool
+	locks          keyedMutex
 	// w is SQLite's writer: every write transaction runs on its one
 	// pinned connection (nil for PostgreSQL).
 	w *sqliteWriter
