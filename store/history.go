@@ -23,11 +23,9 @@ import (
 // transition (a third of SQLite's WAL frames per settlement when ids are
 // random). The lines written before stay in that table, as do those a
 // replica of an earlier version writes there during a rolling upgrade:
-// History reads both, and retention deletes them with their settlement
-// (the foreign key's cascade).
-// An earlier version's History (its `show`) reads only the table: it
-// misses the lines of the column. The migration that drops the table must
-// first move its lines into the column.
+// History reads both. An earlier version's History (its `show`) reads
+// only the table: it misses the lines of the column. The migration that
+// drops the table must first move its lines into the column.
 
 // historyInRowVersion is the migration that made the history column. A
 // read-only store (operator commands, which apply no migration) on a

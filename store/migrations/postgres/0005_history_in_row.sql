@@ -7,8 +7,7 @@
 --
 -- Nothing is copied: the lines written before stay in settlement_transitions
 -- (as do those a replica of an earlier version writes there during a
--- rolling upgrade), History reads both and merges them in time order, and
--- retention deletes them with their settlement (the foreign key's cascade).
+-- rolling upgrade), and History reads both and merges them in time order.
 -- Copying them would rewrite every row of the table in this migration's
 -- transaction, holding the table's lock for as long (about 9 s per 100,000
 -- settlements on SQLite, 17 s on PostgreSQL, measured here).
