@@ -3,6 +3,7 @@ package intake
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -209,7 +210,7 @@ func decodeEnvelope(body []byte) (*settleEnvelope, error) {
 	// encoding/json keeps the last of two equal keys and fills a field
 	// from a key in any case: the amount to capture comes from these
 	// keys, so what two readers could read differently is refused.
-	if err := checkKeys(json.NewDecoder(bytes.NewReader(body)), reflect.TypeFor[settleEnvelope](), ""); err != nil {
+	if err := checkKeys(json.NewDecoder(bytes.NewReader(body)), reflect.TypeFor[settleEnvelope](), ""); err != nil && !errors.Is(err, errNotJSON) {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -224,6 +225,12 @@ func decodeEnvelope(body []byte) (*settleEnvelope, error) {
 	return &env, nil
 }
 
+// errNotJSON stops checkKeys where the body is not JSON: the decoder
+// refuses it and says why. Stopping there matters: a malformed element of
+// an array ([1 x]) fails every read after it, so a walk that went on
+// would ask for the next element forever.
+var errNotJSON = errors.New("not JSON")
+
 // flexScalarType is a leaf of checkKeys: its value is read whole.
 var flexScalarType = reflect.TypeFor[flexScalar]()
 
@@ -231,14 +238,15 @@ var flexScalarType = reflect.TypeFor[flexScalar]()
 // an object (of a struct type) that has one of the struct's keys twice, or
 // a key that differs from one of its keys only in case. Other keys are
 // RetailOPS's additional properties: skipped, whatever they hold. A body
-// that is not JSON is left to the decoder, which says why.
+// that is not JSON stops the walk with errNotJSON: it is left to the
+// decoder, which says why.
 func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil
+		return errNotJSON
 	}
 	delim, ok := tok.(json.Delim)
 	switch {
@@ -252,7 +260,9 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 				return err
 			}
 		}
-		_, _ = dec.Token()
+		if _, err := dec.Token(); err != nil {
+			return errNotJSON
+		}
 		return nil
 	}
 	return skipValue(dec, 1)
@@ -271,7 +281,7 @@ func checkObjectKeys(dec *json.Decoder, t reflect.Type, path string) error {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil
+			return errNotJSON
 		}
 		key, _ := tok.(string)
 		at := path + "." + key
@@ -298,18 +308,20 @@ func checkObjectKeys(dec *json.Decoder, t reflect.Type, path string) error {
 			return err
 		}
 	}
-	_, _ = dec.Token()
+	if _, err := dec.Token(); err != nil {
+		return errNotJSON
+	}
 	return nil
 }
 
 // skipValue reads tokens until depth open delimiters are closed; with
-// depth 0 it reads one whole value. It never fails: a body that is not
-// JSON is the decoder's to refuse.
+// depth 0 it reads one whole value. Its only error is errNotJSON: a body
+// that is not JSON is the decoder's to refuse.
 func skipValue(dec *json.Decoder, depth int) error {
 	for first := true; first || depth > 0; first = false {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil // not JSON: the decoder says why
+			return errNotJSON // the decoder says why
 		}
 		if d, ok := tok.(json.Delim); ok {
 			if d == '{' || d == '[' {
