@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/settlement-worker/settlement-worker/internal/jsonkeys"
 )
 
 // The RetailOPS order_settle_payment v1 webhook body (seed 000: "RetailOPS
@@ -223,6 +225,21 @@ func decodeEnvelope(body []byte) (*settleEnvelope, error) {
 		return nil, fmt.Errorf("data after the JSON object")
 	}
 	return &env, nil
+}
+
+// envelopeKeys checks the keys of a webhook body: a key the mapping reads
+// twice in one object, or one differing from such a key only in case, is
+// refused; other keys are RetailOPS's additional properties, skipped
+// whatever they hold. A body that is not JSON is left to the decoder.
+var envelopeKeys = jsonkeys.Walker{
+	SkipUnknown: true,
+	Leaves:      []reflect.Type{flexScalarType},
+	Refused: func(r jsonkeys.Refusal) error {
+		if r.Reason == jsonkeys.Twice {
+			return fmt.Errorf("the key %q is twice in one object (%s): which one is meant cannot be told", r.Key, r.At)
+		}
+		return fmt.Errorf("the key %q (%s) differs from %q only in case: which one is meant cannot be told", r.Key, r.At, r.Field)
+	},
 }
 
 // errNotJSON stops checkKeys where the body is not JSON: the decoder

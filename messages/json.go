@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/settlement-worker/settlement-worker/internal/jsonkeys"
 )
 
 // DecodeSettlementRequestJSON parses a PaymentSettlementRequest sent as JSON
@@ -43,6 +45,46 @@ func DecodeSettlementRequestJSON(body []byte) (*PaymentSettlementRequest, error)
 	}
 	r.XMLName = xml.Name{Space: Namespace, Local: rootSettlementRequest}
 	return r, nil
+}
+
+// settlementKeys checks the keys of a JSON settlement request: a key that
+// is not the exact json name of a field, or names one twice in an object,
+// is refused, and so is a string no settlement document can carry.
+var settlementKeys = jsonkeys.Walker{
+	String:    checkJSONString,
+	Malformed: func(err error) error { return jsonParseError(err) },
+	Refused: func(r jsonkeys.Refusal) error {
+		where := ""
+		if r.In != "" {
+			where = " in " + r.In
+		}
+		if r.Reason == jsonkeys.Twice {
+			return &ParseError{Msg: fmt.Sprintf("body has the JSON field %q twice%s", r.Key, where)}
+		}
+		return &ParseError{Msg: fmt.Sprintf("body has an unknown JSON field %q%s", r.Key, where)}
+	},
+}
+
+// checkJSONString refuses a string of a JSON request at path that XML, the
+// store or the fingerprint cannot carry as it is.
+func checkJSONString(path, s string) error {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		// XML cannot carry it, nor can the store in an identifier:
+		// refused here as the XML decoder refuses it.
+		return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a NUL character (\\u0000), which no settlement document can carry", orBody(path))}
+	case strings.ContainsRune(s, utf8.RuneError):
+		// A lone surrogate escape (\ud800, \udbff) decodes to U+FFFD
+		// as well: two ids that differ in one would be taken for one.
+		return &ParseError{Msg: fmt.Sprintf("JSON field %s holds U+FFFD or a lone surrogate escape, which cannot be told apart", orBody(path))}
+	case !xmlSafe(s):
+		// Nor any other character outside XML's: the XML decoder
+		// refuses it, and the fingerprint (an XML encoding) would
+		// write it as U+FFFD, taking two requests that differ in it
+		// (U+0001, U+0002) for one.
+		return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a character no settlement document can carry (%s)", orBody(path), firstNonXML(s))}
+	}
+	return nil
 }
 
 // jsonParseError describes an encoding/json error as a ParseError.
