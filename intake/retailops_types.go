@@ -3,7 +3,6 @@ package intake
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -212,7 +211,7 @@ func decodeEnvelope(body []byte) (*settleEnvelope, error) {
 	// encoding/json keeps the last of two equal keys and fills a field
 	// from a key in any case: the amount to capture comes from these
 	// keys, so what two readers could read differently is refused.
-	if err := checkKeys(json.NewDecoder(bytes.NewReader(body)), reflect.TypeFor[settleEnvelope](), ""); err != nil && !errors.Is(err, errNotJSON) {
+	if err := envelopeKeys.Check(body, reflect.TypeFor[settleEnvelope]()); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -230,123 +229,16 @@ func decodeEnvelope(body []byte) (*settleEnvelope, error) {
 // envelopeKeys checks the keys of a webhook body: a key the mapping reads
 // twice in one object, or one differing from such a key only in case, is
 // refused; other keys are RetailOPS's additional properties, skipped
-// whatever they hold. A body that is not JSON is left to the decoder.
+// whatever they hold. A flexScalar is read whole, and a body that is not
+// JSON is left to the decoder. (Every field of the envelope's types has a
+// json tag: jsonkeys would know an untagged one by its Go name.)
 var envelopeKeys = jsonkeys.Walker{
 	SkipUnknown: true,
-	Leaves:      []reflect.Type{flexScalarType},
+	Leaves:      []reflect.Type{reflect.TypeFor[flexScalar]()},
 	Refused: func(r jsonkeys.Refusal) error {
 		if r.Reason == jsonkeys.Twice {
 			return fmt.Errorf("the key %q is twice in one object (%s): which one is meant cannot be told", r.Key, r.At)
 		}
 		return fmt.Errorf("the key %q (%s) differs from %q only in case: which one is meant cannot be told", r.Key, r.At, r.Field)
 	},
-}
-
-// errNotJSON stops checkKeys where the body is not JSON: the decoder
-// refuses it and says why. Stopping there matters: a malformed element of
-// an array ([1 x]) fails every read after it, so a walk that went on
-// would ask for the next element forever.
-var errNotJSON = errors.New("not JSON")
-
-// flexScalarType is a leaf of checkKeys: its value is read whole.
-var flexScalarType = reflect.TypeFor[flexScalar]()
-
-// checkKeys reads the next JSON value, which decodes into t, and refuses
-// an object (of a struct type) that has one of the struct's keys twice, or
-// a key that differs from one of its keys only in case. Other keys are
-// RetailOPS's additional properties: skipped, whatever they hold. A body
-// that is not JSON stops the walk with errNotJSON: it is left to the
-// decoder, which says why.
-func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return errNotJSON
-	}
-	delim, ok := tok.(json.Delim)
-	switch {
-	case !ok:
-		return nil
-	case delim == '{' && t.Kind() == reflect.Struct && t != flexScalarType:
-		return checkObjectKeys(dec, t, path)
-	case delim == '[' && t.Kind() == reflect.Slice:
-		for i := 0; dec.More(); i++ {
-			if err := checkKeys(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return errNotJSON
-		}
-		return nil
-	}
-	return skipValue(dec, 1)
-}
-
-// checkObjectKeys checks the keys of an object whose '{' was read.
-func checkObjectKeys(dec *json.Decoder, t reflect.Type, path string) error {
-	fields := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "" && name != "-" {
-			fields[name] = f.Type
-		}
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return errNotJSON
-		}
-		key, _ := tok.(string)
-		at := path + "." + key
-		if path == "" {
-			at = key
-		}
-		ft, known := fields[key]
-		switch {
-		case known && seen[key]:
-			return fmt.Errorf("the key %q is twice in one object (%s): which one is meant cannot be told", key, at)
-		case known:
-			seen[key] = true
-			if err := checkKeys(dec, ft, at); err != nil {
-				return err
-			}
-			continue
-		}
-		for name := range fields {
-			if strings.EqualFold(name, key) {
-				return fmt.Errorf("the key %q (%s) differs from %q only in case: which one is meant cannot be told", key, at, name)
-			}
-		}
-		if err := skipValue(dec, 0); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return errNotJSON
-	}
-	return nil
-}
-
-// skipValue reads tokens until depth open delimiters are closed; with
-// depth 0 it reads one whole value. Its only error is errNotJSON: a body
-// that is not JSON is the decoder's to refuse.
-func skipValue(dec *json.Decoder, depth int) error {
-	for first := true; first || depth > 0; first = false {
-		tok, err := dec.Token()
-		if err != nil {
-			return errNotJSON // the decoder says why
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-	}
-	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -32,7 +31,7 @@ func DecodeSettlementRequestJSON(body []byte) (*PaymentSettlementRequest, error)
 		return nil, &ParseError{Msg: "body is not valid UTF-8"}
 	}
 	r := new(PaymentSettlementRequest)
-	if err := checkJSONFields(json.NewDecoder(bytes.NewReader(body)), reflect.TypeOf(r), ""); err != nil {
+	if err := settlementKeys.Check(body, reflect.TypeOf(r)); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -118,136 +117,6 @@ func jsonKind(t reflect.Type) string {
 		return "an array"
 	}
 	return "a " + t.Kind().String()
-}
-
-// checkJSONFields walks the next JSON value with the Go type t it decodes
-// into and refuses object keys that are not the exact json name of a field
-// of t (encoding/json alone would match "RequestID" to "requestId" and keep
-// the last of two duplicates). Values whose shape does not fit t are
-// skipped here and reported by the decoder.
-func checkJSONFields(dec *json.Decoder, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonParseError(err)
-	}
-	delim, ok := tok.(json.Delim)
-	switch {
-	case !ok:
-		if s, isString := tok.(string); isString && strings.IndexByte(s, 0) >= 0 {
-			// XML cannot carry it, nor can the store in an identifier:
-			// refused here as the XML decoder refuses it.
-			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a NUL character (\\u0000), which no settlement document can carry", orBody(path))}
-		} else if isString && strings.ContainsRune(s, utf8.RuneError) {
-			// A lone surrogate escape (\ud800, \udbff) decodes to U+FFFD
-			// as well: two ids that differ in one would be taken for one.
-			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds U+FFFD or a lone surrogate escape, which cannot be told apart", orBody(path))}
-		} else if isString && !xmlSafe(s) {
-			// Nor any other character outside XML's: the XML decoder
-			// refuses it, and the fingerprint (an XML encoding) would
-			// write it as U+FFFD, taking two requests that differ in it
-			// (U+0001, U+0002) for one.
-			return &ParseError{Msg: fmt.Sprintf("JSON field %s holds a character no settlement document can carry (%s)", orBody(path), firstNonXML(s))}
-		}
-		return nil
-	case delim == '{' && t.Kind() == reflect.Struct:
-		return checkJSONObject(dec, t, path)
-	case delim == '[' && t.Kind() == reflect.Slice:
-		for i := 0; dec.More(); i++ {
-			if err := checkJSONFields(dec, t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token()
-	default:
-		err = skipJSON(dec, 1)
-	}
-	if err != nil {
-		return jsonParseError(err)
-	}
-	return nil
-}
-
-// checkJSONObject checks the keys of an object whose '{' was read.
-func checkJSONObject(dec *json.Decoder, t reflect.Type, path string) error {
-	fields := jsonFields(t)
-	seen := make(map[string]bool, len(fields))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return jsonParseError(err)
-		}
-		key, _ := tok.(string)
-		where := ""
-		if path != "" {
-			where = " in " + path
-		}
-		ft, ok := fields[key]
-		if !ok {
-			return &ParseError{Msg: fmt.Sprintf("body has an unknown JSON field %q%s", key, where)}
-		}
-		if seen[key] {
-			return &ParseError{Msg: fmt.Sprintf("body has the JSON field %q twice%s", key, where)}
-		}
-		seen[key] = true
-		if err := checkJSONFields(dec, ft, joinJSONPath(path, key)); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return jsonParseError(err)
-	}
-	return nil
-}
-
-// joinJSONPath appends a key to a dotted path.
-func joinJSONPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// jsonFields maps the exact json names of a struct's exported fields to
-// their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	fields := make(map[string]reflect.Type, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
-	}
-	return fields
-}
-
-// skipJSON reads tokens until depth open delimiters are closed.
-func skipJSON(dec *json.Decoder, depth int) error {
-	for depth > 0 {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-	}
-	return nil
 }
 
 // orBody is path, or "(the body)" for the top level.
