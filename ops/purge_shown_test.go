@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,6 +74,12 @@ func TestPurgeDeletesOnlyWhatItShowed(t *testing.T) {
 	}
 	if !during.Load() {
 		t.Skip("the request was not parked while the preview held the queue (too fast a machine): nothing shown")
+	}
+	if asked == 2 && strings.Contains(f.out.String(), "unseen") {
+		// Parked while the preview held the queue, but ahead of the
+		// preview's reading (a slow, loaded machine): it was shown and
+		// counted, so deleting it is right, and this run cannot tell.
+		t.Skip("the request parked during the preview was reached by it and shown: nothing unseen to keep")
 	}
 	if asked != 1 {
 		t.Fatalf("asked about %d message(s), want the one shown", asked)
