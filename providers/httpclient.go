@@ -20,10 +20,21 @@ const MaxIdleConnsPerHost = 256
 // HTTPClient is the client a provider's calls go through when the caller
 // gives none: each call bounded by timeout, over a transport of its own
 // (proxy from the environment, HTTP/2 when the provider offers it over
-// TLS) that keeps MaxIdleConnsPerHost idle connections for 90 s.
+// TLS) that keeps MaxIdleConnsPerHost idle connections for 90 s. It never
+// follows a redirect (noRedirect).
 func HTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: noUpgrade{NewTransport()}}
+	return &http.Client{Timeout: timeout, Transport: noUpgrade{NewTransport()}, CheckRedirect: noRedirect}
 }
+
+// noRedirect makes a 3xx the call's answer, which every client classifies
+// as a transient failure naming the status. No provider API redirects, and
+// following one would send the call to whatever host the Location names:
+// a 307 or 308 re-POSTs the body (a settlement carries the card's account
+// number) with every header but Authorization (Radial's apikey, Miva's
+// X-Miva-API-Authorization; Authorization too to the same host name on
+// another port or scheme), and a 301, 302 or 303 turns it into a GET there
+// whose answer would be read as the provider's — a verdict included.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // noUpgrade refuses a 101 Switching Protocols answer as a transport
 // failure: no provider call asks for an upgrade, and net/http hands a
