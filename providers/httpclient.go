@@ -3,6 +3,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -85,3 +86,29 @@ func WithoutURL(err error) error {
 	}
 	return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 }
+
+// ReadReply reads a reply's body, of at most limit bytes. A longer one is
+// not cut at limit and parsed: a cut document is no answer, and parsed it
+// would read as a provider sending garbage. It is a transient error
+// instead (IsReplyTooLarge), which names the provider, the call and the
+// status. Any other read failure is returned as it is, for the caller to
+// classify as a failed exchange.
+func ReadReply(provider, op string, resp *http.Response, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, TransientError("", fmt.Sprintf(
+			"%s %s: HTTP %d with a reply larger than %d bytes, not read to its end nor taken as an answer; the call may have acted, so the next attempt recovers as after a timeout",
+			provider, op, resp.StatusCode, limit), errReplyTooLarge)
+	}
+	return data, nil
+}
+
+// errReplyTooLarge marks ReadReply's error.
+var errReplyTooLarge = errors.New("reply too large")
+
+// IsReplyTooLarge reports whether err is ReadReply's error for a reply
+// larger than its limit: a classified error, to return as it is.
+func IsReplyTooLarge(err error) bool { return errors.Is(err, errReplyTooLarge) }

@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -124,7 +123,10 @@ func (c *Client) call(ctx context.Context, function string, body any) (json.RawM
 		return nil, c.transportError(ctx, function, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	raw, err := providers.ReadReply(Name, function, resp, maxReplyBytes)
+	if providers.IsReplyTooLarge(err) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, c.transportError(ctx, function, err)
 	}

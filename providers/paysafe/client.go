@@ -189,7 +189,10 @@ func (c *Client) do(ctx context.Context, op, method, p string, query url.Values,
 		return reply{}, c.transportError(ctx, op, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	data, err := providers.ReadReply(Name, op, resp, maxReplyBytes)
+	if providers.IsReplyTooLarge(err) {
+		return reply{}, err
+	}
 	if err != nil {
 		return reply{}, c.transportError(ctx, op, err)
 	}

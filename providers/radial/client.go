@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -104,7 +103,10 @@ func (c *Client) post(ctx context.Context, op, endpoint string, body []byte) (re
 		return reply{}, c.transportError(ctx, op, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	data, err := providers.ReadReply(Name, op, resp, maxReplyBytes)
+	if providers.IsReplyTooLarge(err) {
+		return reply{}, err
+	}
 	if err != nil {
 		return reply{}, c.transportError(ctx, op, err)
 	}
