@@ -18,6 +18,14 @@ import (
 // CPU and a TIME_WAIT socket per call.
 const MaxIdleConnsPerHost = 256
 
+// MaxReplyHeaderBytes bounds a reply's headers (status line included):
+// no provider sends more than a few KiB, and net/http's default, 10 MiB,
+// read and kept by every call in flight (4 MiB of headers took 9 MiB),
+// let a provider or a proxy before it hold tens of MiB per settlement
+// running, CONCURRENCY of them per provider. A reply with more ends its
+// call as a transport failure (transient).
+const MaxReplyHeaderBytes = 64 << 10
+
 // HTTPClient is the client a provider's calls go through when the caller
 // gives none: each call bounded by timeout, over a transport of its own
 // (proxy from the environment, HTTP/2 when the provider offers it over
@@ -63,14 +71,15 @@ func (t noUpgrade) CloseIdleConnections() {
 // NewTransport is HTTPClient's transport.
 func NewTransport() *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          MaxIdleConnsPerHost,
-		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           MaxIdleConnsPerHost,
+		MaxIdleConnsPerHost:    MaxIdleConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: MaxReplyHeaderBytes,
 	}
 }
 

@@ -1,0 +1,69 @@
+package providers_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+)
+
+// TestHTTPClientRefusesHugeHeaders: a provider's reply could carry up to
+// net/http's default of 10 MiB of headers, read and kept whole by every
+// call in flight: CONCURRENCY (up to 1024) calls per provider answered so
+// held gigabytes, where no provider sends more than a few KiB. Headers
+// past MaxResponseHeaderBytes end the call as a transport failure, after
+// little more than that limit is read.
+func TestHTTPClientRefusesHugeHeaders(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				w := bufio.NewWriter(c)
+				_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\n")
+				for i := range 4096 {
+					_, _ = fmt.Fprintf(w, "X-Pad-%d: %s\r\n", i, strings.Repeat("a", 1024))
+				}
+				_, _ = io.WriteString(w, "Content-Length: 2\r\n\r\nok")
+				_ = w.Flush()
+			}()
+		}
+	}()
+	hc := providers.HTTPClient(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+	resp, err := hc.Do(req)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		resp.Body.Close()
+		t.Errorf("a reply with 4 MiB of headers was taken (%d headers)", len(resp.Header))
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("the call allocated %d KiB", n>>10)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the call ran to the deadline: %v", err)
+	}
+}
