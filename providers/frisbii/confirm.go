@@ -19,6 +19,8 @@ const (
 )
 
 // getCharge reads a charge. found is false on Frisbii's error 31 (or 8).
+// A 200 whose body is not that charge (another handle, none) is a
+// transient error.
 func (c *Client) getCharge(ctx context.Context, handle string) (ch charge, found bool, err error) {
 	const op = "charge read"
 	r, err := c.call(ctx, op, http.MethodGet, "/v1/charge/"+url.PathEscape(handle), nil)
@@ -37,6 +39,13 @@ func (c *Client) getCharge(ctx context.Context, handle string) (ch charge, found
 	}
 	if err := decode(r, &ch); err != nil {
 		return charge{}, false, providers.TransientError("", "frisbii charge read: "+err.Error(), nil)
+	}
+	if ch.Handle != handle {
+		// JSON, but not the charge asked for (null, {}, another charge: a
+		// gateway or a stub at a wrong FRISBII_BASE_URL, a cache): read
+		// as the charge, its zero or foreign fields would refuse funds.
+		return charge{}, false, providers.TransientError("", fmt.Sprintf(
+			"frisbii charge read: HTTP %d answer is not charge %s (another handle, or none): not Frisbii's charge object; check FRISBII_BASE_URL", r.status, handle), nil)
 	}
 	return ch, true, nil
 }
