@@ -112,12 +112,19 @@ func refundText(m *messages.PaymentSettlementRequest, handle string) string {
 	return truncate("Refund: "+orderText(m, handle), maxOrderText)
 }
 
-// refundOutcome reads a refund object: refunded → Settled; processing
+// refundOutcome reads a refund object, which must be a refund (an id) of
+// the charge (invoice = handle; otherwise a transient error): refunded → Settled; processing
 // (asynchronous payment methods) → Pending, polled after RefundRecheck;
 // failed → Refused, except a processing_error, which is transient (no
 // money moved; Frisbii recommends retrying "later ... but only a few
 // times", which the retry policy bounds).
 func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome, error) {
+	if rf.ID == "" || rf.Invoice != handle {
+		// Not Frisbii's refund of this charge (no id, another invoice):
+		// no verdict on it, whatever its state says.
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"frisbii refund: HTTP 200 answer is not about charge %s (a refund without an id, or of another invoice): not Frisbii's refund object; retried with the same idempotency key; check FRISBII_BASE_URL", handle), nil)
+	}
 	refs := map[string]string{RefChargeHandle: handle, RefIdempotencyKey: key, RefRefundID: rf.ID, RefTransaction: rf.Transaction}
 	switch rf.State {
 	case refundRefunded:

@@ -197,11 +197,18 @@ func confirmedAmounts(refs map[string]string, handle string) (authorized, settle
 	return a, s, true
 }
 
-// settleOutcome reads a settle's HTTP 200 answer. Frisbii: "Use the
+// settleOutcome reads a settle's HTTP 200 answer, which must be the
+// charge settled (its handle; another is a transient error). Frisbii: "Use the
 // error_state, error and state parameters to determine if the operation was
 // successful ... For multiple settles the state is already settled so the
 // error and/or error_state parameter must be used to determine success."
 func settleOutcome(handle string, ch charge, refs map[string]string) (providers.Outcome, error) {
+	if ch.Handle != handle {
+		// Not Frisbii's answer about this charge (none, or another's): no
+		// verdict on it, whatever its state says.
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"frisbii settle: HTTP 200 answer is not about charge %s (another handle, or none): not Frisbii's charge object; retried with the same idempotency key; check FRISBII_BASE_URL", handle), nil)
+	}
 	switch ch.ErrorState {
 	case "":
 	case errorStateHard:
