@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/settlement-worker/settlement-worker/messages"
 )
@@ -148,4 +149,35 @@ func ReasonOf(err error) string {
 		return messages.MaskPANs(pe.Reason)
 	}
 	return messages.MaskPANs(err.Error())
+}
+
+// MaxQuoted bounds a provider's own text (an error message, a fault's
+// description) quoted in a reason; MaxQuotedCode a provider's error code.
+const (
+	MaxQuoted     = 200
+	MaxQuotedCode = 64
+)
+
+// Quoted is s, a provider's own text, ready to quote in a reason: its card
+// numbers masked (messages.MaskPANs), then cut to MaxQuoted bytes, never
+// inside a character, and marked cut with "…". A reason is logged at every
+// attempt, stored with the settlement and, as an R's DeclineReason,
+// published and POSTed to the webhook: a provider's reply, read up to a
+// MiB, would otherwise go whole into each. The caller removes its secrets
+// first: one cut in two is no longer recognized.
+func Quoted(s string) string { return maskedCut(s, MaxQuoted) }
+
+// QuotedCode is a provider's error code, as Quoted, cut to MaxQuotedCode
+// bytes: for an Error's Code and the reason, once the code was looked up.
+func QuotedCode(s string) string { return maskedCut(s, MaxQuotedCode) }
+
+func maskedCut(s string, n int) string {
+	s = messages.MaskPANs(s)
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -92,7 +92,7 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	case stateFailed:
 		reason := "charge failed"
 		if ch.ErrorState != "" || ch.Error != "" {
-			reason += " (" + ch.ErrorState + ": " + ch.Error + ")"
+			reason += " (" + providers.QuotedCode(ch.ErrorState) + ": " + providers.Quoted(c.redact(ch.Error)) + ")"
 		}
 		return providers.ConfirmResult{Reason: reason, Refs: refs}, nil
 	case stateCancelled:

@@ -138,9 +138,9 @@ func parseError(r reply) (errorBody, bool) {
 // failure classifies an answer that is not the expected object.
 func (c *Client) failure(op string, r reply) error {
 	if eb, ok := parseError(r); ok {
-		reason := fmt.Sprintf("Frisbii refused the %s: error %d %s", op, eb.Code, eb.Error)
+		reason := fmt.Sprintf("Frisbii refused the %s: error %d %s", op, eb.Code, providers.Quoted(c.redact(eb.Error)))
 		if eb.Message != "" {
-			reason += " (" + eb.Message + ")"
+			reason += " (" + providers.Quoted(c.redact(eb.Message)) + ")"
 		}
 		class := ClassOfCode(eb.Code)
 		if r.status == http.StatusUnauthorized || r.status == http.StatusForbidden {

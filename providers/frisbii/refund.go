@@ -75,7 +75,7 @@ func (c *Client) refundKeyRefused(ctx context.Context, req *providers.Request, h
 		"Frisbii refused a repeat of refund key %s on charge %s with error 1 Invalid request (%s): the key may have been used by an earlier attempt "+
 			"of this request with other content, whose refund of %s may have been performed; %s; "+
 			"check in the Frisbii admin whether charge %s holds a refund under key %s before deciding S or R",
-		req.RequestID, handle, c.redact(eb.Message), f(amount), facts, handle, req.RequestID), nil)
+		req.RequestID, handle, providers.Quoted(c.redact(eb.Message)), f(amount), facts, handle, req.RequestID), nil)
 }
 
 // checkRefundCurrency reads the charge (GET /v1/charge/{handle}) before
@@ -136,9 +136,9 @@ func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome
 			return providers.Outcome{}, providers.TransientError(errorStateProcessing, fmt.Sprintf(
 				"Frisbii processing error on refund (%s); retried with the same idempotency key", orUnknown(rf.Error)), nil)
 		}
-		reason := fmt.Sprintf("Frisbii declined the refund (%s: %s)", orUnknown(rf.ErrorState), orUnknown(rf.Error))
+		reason := fmt.Sprintf("Frisbii declined the refund (%s: %s)", orUnknown(providers.QuotedCode(rf.ErrorState)), orUnknown(rf.Error))
 		if rf.AcquirerMessage != "" {
-			reason += "; acquirer: " + rf.AcquirerMessage
+			reason += "; acquirer: " + providers.Quoted(c.redact(rf.AcquirerMessage))
 		}
 		return providers.Outcome{Kind: providers.Refused, Ref: rf.ID, Refs: refs, Reason: reason}, nil
 	default:

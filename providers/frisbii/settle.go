@@ -113,7 +113,7 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 			return providers.Outcome{}, providers.UnresolvedError(strconv.Itoa(codeInvalidRequest), fmt.Sprintf(
 				"Frisbii refused a repeat of settle key %s on charge %s with error 1 Invalid request (%s): the key may have been used by an earlier attempt "+
 					"of this request with other content, whose settle may have moved the money; check in the Frisbii admin whether charge %s holds a settle under key %s before deciding S or R",
-				req.RequestID, handle, c.redact(eb.Message), handle, req.RequestID), nil)
+				req.RequestID, handle, providers.Quoted(c.redact(eb.Message)), handle, req.RequestID), nil)
 		}
 	}
 	return providers.Outcome{}, c.failure(op, r)
@@ -224,8 +224,8 @@ func settleOutcome(handle string, ch charge, refs map[string]string) (providers.
 		return providers.Outcome{}, providers.TransientError(errorStateProcessing, fmt.Sprintf(
 			"Frisbii processing error on settle (%s); retried with the same idempotency key", orUnknown(ch.Error)), nil)
 	default:
-		return providers.Outcome{}, providers.TransientError(ch.ErrorState, fmt.Sprintf(
-			"frisbii settle: unknown error_state %q (%s); retried with the same idempotency key", ch.ErrorState, orUnknown(ch.Error)), nil)
+		return providers.Outcome{}, providers.TransientError(providers.QuotedCode(ch.ErrorState), fmt.Sprintf(
+			"frisbii settle: unknown error_state %q (%s); retried with the same idempotency key", providers.QuotedCode(ch.ErrorState), orUnknown(ch.Error)), nil)
 	}
 	switch {
 	case ch.State == stateSettled && !ch.Processing:
@@ -254,9 +254,11 @@ func minorText(n int64, currency string) string {
 	return m.String() + " " + currency
 }
 
+// orUnknown is Frisbii's error text s, quoted (providers.Quoted), or "no
+// error given".
 func orUnknown(s string) string {
 	if s == "" {
 		return "no error given"
 	}
-	return s
+	return providers.Quoted(s)
 }

@@ -95,19 +95,20 @@ func (e *APIError) Error() string {
 // permanent error's Reason is Miva's error_message (the DeclineReason).
 func (c *Client) classify(function, code, message string) error {
 	code = strings.TrimSpace(code)
-	message = c.redact(strings.TrimSpace(message))
+	class := ClassOfCode(code)
+	hint, configCode := configCodes[code]
+	code = providers.QuotedCode(c.redact(code))
+	message = providers.Quoted(c.redact(strings.TrimSpace(message)))
 	if message == "" {
 		message = "Miva answered error " + code
 	}
 	ae := &APIError{Function: function, Code: code, Message: message}
-	if ClassOfCode(code) == providers.Permanent {
+	if class == providers.Permanent {
 		return providers.PermanentError(code, message, ae)
 	}
 	reason := fmt.Sprintf("miva %s: %s (%s)", function, message, code)
-	if hint, ok := configCodes[code]; ok {
+	if configCode {
 		reason += "; " + hint
-	}
-	if _, ok := configCodes[code]; ok {
 		// Authentication, store and function refusals come before the
 		// function runs: nothing can have been committed.
 		return providers.NotSentError(code, reason, nil)

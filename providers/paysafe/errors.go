@@ -134,6 +134,7 @@ func ruleFor(code string, status int) ErrorRule {
 func classify(op string, r reply, secrets ...string) error {
 	code, msg := r.errorCode()
 	rule := ruleFor(code, r.status)
+	code = providers.QuotedCode(redact(code, secrets...)) // looked up: cut for the reason
 	reason := fmt.Sprintf("Paysafe %s: %s (HTTP %d", op, rule.Reason, r.status)
 	if code != "" {
 		reason += ", error " + code

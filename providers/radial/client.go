@@ -133,7 +133,7 @@ func failure(op string, r reply, secrets ...string) error {
 	if f, err := messages.DecodeFault(r.body); err == nil {
 		code := truncate(redact(f.Code, secrets...), 64)
 		return providers.TransientError(code, redact(fmt.Sprintf("radial %s: fault reply (HTTP %d): %s: %s",
-			op, r.status, f.Code, f.Description), secrets...), nil)
+			op, r.status, f.Code, providers.Quoted(redact(f.Description, secrets...))), secrets...), nil)
 	}
 	if r.status >= 500 {
 		return providers.TransientError(strconv.Itoa(r.status), fmt.Sprintf("radial %s: HTTP %d %s", op, r.status, http.StatusText(r.status)), nil)
