@@ -144,17 +144,32 @@ func Refundable(ps []Payment) decimal.Decimal {
 	return decimal.Max(byCaptures, byAuths).Sub(refunds)
 }
 
+// maxDescribed bounds the records describe names.
+const maxDescribed = 10
+
 // describe lists the records of the kinds wanted, for reasons:
-// "record 2 (legacy authorization) 7.00 USD available, ...".
+// "record 2 (legacy authorization) 7.00 USD available, ...": the first
+// maxDescribed, then how many more ("and 19990 more"). A reason is
+// logged, stored and, as an R's DeclineReason, published and POSTed to
+// the webhook; an order's list, read up to 4 MiB, could hold tens of
+// thousands of records.
 func describe(ps []Payment, want func(int) bool, value func(Payment) decimal.Decimal, what string, f func(decimal.Decimal) string) string {
 	var parts []string
+	more := 0
 	for _, p := range ps {
-		if want(p.Type) {
+		switch {
+		case !want(p.Type):
+		case len(parts) == maxDescribed:
+			more++
+		default:
 			parts = append(parts, fmt.Sprintf("record %d (%s) %s %s", p.ID, typeName(p.Type), f(value(p)), what))
 		}
 	}
 	if len(parts) == 0 {
 		return "none"
+	}
+	if more > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", more))
 	}
 	return strings.Join(parts, ", ")
 }
