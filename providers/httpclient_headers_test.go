@@ -67,3 +67,44 @@ func TestHTTPClientRefusesHugeHeaders(t *testing.T) {
 		t.Errorf("the call ran to the deadline: %v", err)
 	}
 }
+
+// TestHTTPClientEndsA1xxStorm: a provider answering 102 Processing over
+// and over, as fast as it can write, kept the call reading and parsing
+// them on a core until 10 MiB of them (about 2 s here) or its deadline,
+// every call so answered. net/http counts 1xx headers towards
+// MaxResponseHeaderBytes: with MaxReplyHeaderBytes the call ends within
+// milliseconds, a transport failure.
+func TestHTTPClientEndsA1xxStorm(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		for {
+			if _, err := c.Write([]byte("HTTP/1.1 102 Processing\r\n\r\n")); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/settle", strings.NewReader("{}"))
+	start := time.Now()
+	resp, err := providers.HTTPClient(0).Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a 1xx storm answered the call")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the call read 1xx answers for %s (%v)", d.Round(time.Millisecond), err)
+	}
+}
