@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -40,7 +41,7 @@ func (c *Client) getCharge(ctx context.Context, handle string) (ch charge, found
 	if err := decode(r, &ch); err != nil {
 		return charge{}, false, providers.TransientError("", "frisbii charge read: "+err.Error(), nil)
 	}
-	if ch.Handle != handle {
+	if !strings.EqualFold(ch.Handle, handle) {
 		// JSON, but not the charge asked for (null, {}, another charge: a
 		// gateway or a stub at a wrong FRISBII_BASE_URL, a cache): read
 		// as the charge, its zero or foreign fields would refuse funds.

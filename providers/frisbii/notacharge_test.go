@@ -57,3 +57,21 @@ func TestChargeReadThatIsNoCharge(t *testing.T) {
 		})
 	}
 }
+
+// TestChargeAnsweredInOtherCaseIsTheCharge: the check that an answer is
+// the charge read compares handles without case: were Frisbii to find a
+// handle whatever its case and answer it as stored, an exact comparison
+// would hold every settlement of such a charge as transient, then park it.
+func TestChargeAnsweredInOtherCaseIsTheCharge(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, `{"handle":"o1","state":"authorized","amount":10000,"currency":"USD"}`)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := newClient(t, srv.URL, apiKey).ConfirmFunds(ctx, debit("oc-1", "O1", "1.00"))
+	if err != nil || !res.Available {
+		t.Fatalf("ConfirmFunds = %+v, %v, want available", res, err)
+	}
+}

@@ -119,7 +119,7 @@ func refundText(m *messages.PaymentSettlementRequest, handle string) string {
 // money moved; Frisbii recommends retrying "later ... but only a few
 // times", which the retry policy bounds).
 func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome, error) {
-	if rf.ID == "" || rf.Invoice != handle {
+	if rf.ID == "" || !strings.EqualFold(rf.Invoice, handle) {
 		// Not Frisbii's refund of this charge (no id, another invoice):
 		// no verdict on it, whatever its state says.
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/money"
@@ -203,7 +204,7 @@ func confirmedAmounts(refs map[string]string, handle string) (authorized, settle
 // successful ... For multiple settles the state is already settled so the
 // error and/or error_state parameter must be used to determine success."
 func settleOutcome(handle string, ch charge, refs map[string]string) (providers.Outcome, error) {
-	if ch.Handle != handle {
+	if !strings.EqualFold(ch.Handle, handle) {
 		// Not Frisbii's answer about this charge (none, or another's): no
 		// verdict on it, whatever its state says.
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
