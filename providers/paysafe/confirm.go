@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/settlement-worker/settlement-worker/providers"
 )
@@ -45,6 +46,9 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	if err := decode(op, r, &a); err != nil {
 		return providers.ConfirmResult{}, err
 	}
+	if err := c.isAuthorization(a, t.parent, op); err != nil {
+		return providers.ConfirmResult{}, err
+	}
 	if a.AvailableToSettle == nil || a.Status == "" {
 		return providers.ConfirmResult{}, providers.TransientError("", "paysafe ConfirmFunds: the authorization reply has no status or availableToSettle", nil)
 	}
@@ -69,4 +73,16 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 		res.Available = true
 	}
 	return res, nil
+}
+
+// isAuthorization checks that a, read with GET .../auths/{id}, is that
+// authorization: a 200 naming another id, or none (a gateway or a stub at
+// a wrong PAYSAFE_BASE_URL, a cache), says nothing of it, and its status
+// or amounts would refuse the debit. Ids compare without case (UUIDs).
+func (c *Client) isAuthorization(a authorization, id, op string) error {
+	if strings.EqualFold(a.ID, id) {
+		return nil
+	}
+	return providers.TransientError("", fmt.Sprintf(
+		"paysafe %s: HTTP 200 answer is not authorization %s (another id, or none): not Paysafe's authorization object; check PAYSAFE_BASE_URL", op, id), nil)
 }

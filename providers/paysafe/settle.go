@@ -132,6 +132,9 @@ func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request
 	if err := decode(op, r, &a); err != nil {
 		return notSent(err)
 	}
+	if err := c.isAuthorization(a, authID, op); err != nil {
+		return notSent(err)
+	}
 	if a.CurrencyCode != "" && a.CurrencyCode != t.money.Currency {
 		return providers.MismatchBeforeCall(req.Attempt, fmt.Sprintf("refund refused before calling Paysafe: authorization %s of account %s is in %s, the credit in %s "+
 			"(Paysafe refunds minor units of the account's currency; set PAYSAFE_CURRENCIES); this call was not sent",
