@@ -24,6 +24,7 @@ const (
 	DefaultMaxBodyBytes       = 1 << 20 // 1 MiB
 	DefaultMaxRequestBytes    = 1 << 20 // 1 MiB, the worker's MAX_REQUEST_BYTES default
 	DefaultMaxBatch           = 500
+	DefaultMaxAccounts        = 50
 	DefaultReadHeaderTimeout  = 5 * time.Second
 	DefaultReadTimeout        = 15 * time.Second
 	DefaultWriteTimeout       = 30 * time.Second
@@ -84,6 +85,12 @@ type RetailOPSConfig struct {
 	// provider, store, tender type and currency its settlements use. A
 	// channel that is not listed is answered with an error event.
 	Channels map[string]Channel `env:"-" help:"Channel map, see ParseChannels."`
+	// MaxAccounts is the most payment accounts one webhook may list: each
+	// is settled by a request that carries the ShipmentData of every
+	// package, so the work and the bytes published grow with accounts ×
+	// packages. An order with more is answered with a TOO_MANY_ACCOUNTS
+	// event and nothing is published.
+	MaxAccounts int `env:"MAX_ACCOUNTS" help:"Most payment accounts in one RetailOPS webhook (more: a TOO_MANY_ACCOUNTS event, nothing settled)."`
 }
 
 // Channel is where the settlements of one RetailOPS channel go.
@@ -143,6 +150,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.Radial.Path, DefaultRadialPath)
 	setDefault(&c.Radial.Provider, DefaultRadialProvider)
 	setDefault(&c.Radial.MaxBatch, DefaultMaxBatch)
+	setDefault(&c.RetailOPS.MaxAccounts, DefaultMaxAccounts)
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -221,6 +229,9 @@ func (r RetailOPSConfig) validate() []error {
 	}
 	if len(r.Channels) == 0 {
 		errs = append(errs, errors.New("RetailOPS.Channels: at least one channel id must map to a provider"))
+	}
+	if r.MaxAccounts < 1 {
+		errs = append(errs, fmt.Errorf("RetailOPS.MaxAccounts: must be at least 1 (got %d)", r.MaxAccounts))
 	}
 	for _, id := range sortedKeys(r.Channels) {
 		if err := r.Channels[id].validate(); err != nil {

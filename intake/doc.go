@@ -30,7 +30,8 @@
 //
 //	200 {"events": []}        every request published and confirmed, or nothing to capture
 //	200 {"events": [errors]}  valid call, order not settleable (including a built request
-//	                          above the worker's MAX_REQUEST_BYTES: REQUEST_TOO_LARGE);
+//	                          above the worker's MAX_REQUEST_BYTES: REQUEST_TOO_LARGE; more
+//	                          payment accounts than MaxAccounts: TOO_MANY_ACCOUNTS);
 //	                          nothing published
 //	400 + event               not JSON, or a key the mapping reads twice in one object
 //	                          or in another case ("Captured") (MALFORMED_JSON), not

@@ -52,6 +52,7 @@ const (
 	ErrInvalidAmount      = "INVALID_AMOUNT"
 	ErrInconsistentAmount = "INCONSISTENT_AMOUNT"
 	ErrDuplicateAccount   = "DUPLICATE_ACCOUNT"
+	ErrTooManyAccounts    = "TOO_MANY_ACCOUNTS"
 	ErrInvalidRequest     = "INVALID_SETTLEMENT_REQUEST"
 	ErrRequestTooLarge    = "REQUEST_TOO_LARGE"
 	ErrPublishFailed      = "PUBLISH_FAILED"

@@ -63,7 +63,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	plan := planSettlement(env, s.cfg.RetailOPS.Channels)
+	plan := planSettlement(env, s.cfg.RetailOPS)
 	for _, o := range plan.out {
 		if msg := s.oversized(o.req); msg != "" {
 			plan.events = append(plan.events, newEvent(ErrRequestTooLarge,

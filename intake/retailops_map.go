@@ -62,7 +62,12 @@ func (p *settlePlan) fail(code, msg string, diag ...string) {
 // capture. Every problem becomes its own error event; a webhook with any
 // problem publishes nothing (all or nothing: RetailOPS resends the whole
 // order once it is fixed, and the derived requestIds keep that safe).
-func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePlan {
+//
+// An order with more than cfg.MaxAccounts payment accounts is refused
+// before any request is built: each request carries the ShipmentData of
+// every package, so the work grows with accounts × packages.
+func planSettlement(env *settleEnvelope, cfg RetailOPSConfig) *settlePlan {
+	channels := cfg.Channels
 	o := env.Data.Order
 	p := &settlePlan{order: orderOf(o)}
 	p.channel, _ = env.Data.Channel.ID.id()
@@ -104,6 +109,10 @@ func planSettlement(env *settleEnvelope, channels map[string]Channel) *settlePla
 	if len(accounts) == 0 {
 		p.fail(ErrMissingField, "the order has no payment account: send data.order.payment_status.by_account or data.order.channel_payment",
 			pathByAccount, pathChannelPayment)
+	}
+	if len(accounts) > cfg.MaxAccounts {
+		p.fail(ErrTooManyAccounts, fmt.Sprintf("the order lists %d payment accounts; at most %d are settled from one webhook (INTAKE_RETAILOPS_MAX_ACCOUNTS); nothing was settled",
+			len(accounts), cfg.MaxAccounts), base)
 	}
 	if len(p.events) > 0 {
 		return p
