@@ -62,6 +62,9 @@ type envOptions struct {
 	publisher func(Publisher) Publisher
 	ready     ReadyFunc
 	logs      io.Writer // when set, the intake logs here
+	// dialVia, when set, returns the URL the intake's publisher dials
+	// instead of the vhost's (a proxy in front of the broker).
+	dialVia func(amqpURL string) string
 }
 
 func testLogger(t *testing.T) zerolog.Logger {
@@ -77,7 +80,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	u := testenv.AMQPURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	bp, err := broker.NewPublisher(ctx, u, 4, testLogger(t))
+	pubURL := u
+	if o.dialVia != nil {
+		pubURL = o.dialVia(u)
+	}
+	bp, err := broker.NewPublisher(ctx, pubURL, 4, testLogger(t))
 	if err != nil {
 		t.Fatalf("publisher: %v", err)
 	}

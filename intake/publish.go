@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -85,13 +86,22 @@ func (s *Server) oversized(req *messages.PaymentSettlementRequest) string {
 // the caller answers the HTTP client only after it returns.
 //
 // The context is detached from the HTTP request's (a client hanging up
-// must not abort half a batch) and bounded by timeout instead.
+// must not abort half a batch) and bounded by timeout instead. When it
+// ends, publishAll returns at once with an error for every request not
+// confirmed, without waiting for their publishes to return: the AMQP
+// client ignores the context while it writes a message, and a broker that
+// stopped reading the connection (connection.blocked: a memory or disk
+// alarm) keeps that write blocked until the alarm clears. Such a publish
+// finishes in the background; the client, told 503, retries with the same
+// requestIds, which the worker settles once.
 func publishAll(ctx context.Context, pub Publisher, out []outgoing, concurrency int) error {
 	sem := make(chan struct{}, max(concurrency, 1))
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
+		// returned[i]: the publish of out[i] returned (errs has its error).
+		returned = make([]bool, len(out))
 	)
 	msgs := make([]*message.Message, len(out))
 	for i, o := range out {
@@ -101,24 +111,50 @@ func publishAll(ctx context.Context, pub Publisher, out []outgoing, concurrency 
 		}
 		msgs[i] = msg
 	}
+	// abandon is the error once ctx ended: every error so far, and one for
+	// each request whose publish has not returned.
+	abandon := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		all := slices.Clone(errs)
+		for i, o := range out {
+			if !returned[i] {
+				all = append(all, fmt.Errorf("publish request %s: not confirmed in time: %w", o.req.RequestID, ctx.Err()))
+			}
+		}
+		return errors.Join(all...)
+	}
 	for i, o := range out {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			wg.Wait()
-			return errors.Join(append(errs, fmt.Errorf("publish %s: %w", o.req.RequestID, ctx.Err()))...)
+			return abandon()
 		}
 		wg.Add(1)
-		go func(o outgoing, msg *message.Message) {
+		go func(i int, o outgoing, msg *message.Message) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := pub.Publish(ctx, broker.IntakeExchange, broker.RequestRoutingKey(o.provider), msg); err != nil {
-				mu.Lock()
+			err := pub.Publish(ctx, broker.IntakeExchange, broker.RequestRoutingKey(o.provider), msg)
+			mu.Lock()
+			defer mu.Unlock()
+			returned[i] = true
+			if err != nil {
 				errs = append(errs, fmt.Errorf("publish request %s: %w", o.req.RequestID, err))
-				mu.Unlock()
 			}
-		}(o, msgs[i])
+		}(i, o, msgs[i])
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		select {
+		case <-done: // every publish returned as ctx ended
+		default:
+			return abandon()
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	return errors.Join(errs...)
 }
