@@ -97,8 +97,27 @@ type server struct {
 	ln  net.Listener
 }
 
-// listen binds addr ("" or "off": no server).
-func listen(addr string, h http.Handler) (*server, error) {
+// Timeouts of the ops and pprof servers (variables for the tests). With a
+// ReadHeaderTimeout alone, net/http waits for a keep-alive connection's
+// next request, and for a request's body, without end: every client that
+// went away without closing held a connection and a goroutine, and enough
+// of them use up the file descriptors the worker needs for its broker,
+// store and providers.
+var (
+	// opsReadTimeout bounds reading a whole request, body included.
+	opsReadTimeout = 10 * time.Second
+	// opsIdleTimeout closes a keep-alive connection idle this long.
+	opsIdleTimeout = 60 * time.Second
+	// opsWriteTimeout bounds a request of the ops server, its answer
+	// written (/readyz takes at most 2 s; a client that stops reading
+	// /metrics is let go). The pprof server has none: a CPU profile or a
+	// trace runs as long as its seconds parameter asks.
+	opsWriteTimeout = 30 * time.Second
+)
+
+// listen binds addr ("" or "off": no server). writeTimeout 0 leaves the
+// handling and answer of a request unbounded.
+func listen(addr string, h http.Handler, writeTimeout time.Duration) (*server, error) {
 	if addr == "" || addr == "off" {
 		return nil, nil
 	}
@@ -106,7 +125,8 @@ func listen(addr string, h http.Handler) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, ln: ln}, nil
+	return &server{srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: opsReadTimeout,
+		IdleTimeout: opsIdleTimeout, WriteTimeout: writeTimeout}, ln: ln}, nil
 }
 
 // serve runs the server until shutdown; onError reports a failure.

@@ -62,13 +62,13 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	defer stopRun(nil)
 	fatal := func(err error) { stopRun(err) }
 
-	ops, err := listen(cfg.HTTPAddr, opsMux(ready, reg))
+	ops, err := listen(cfg.HTTPAddr, opsMux(ready, reg), opsWriteTimeout)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR %s cannot be served: %w", cfg.HTTPAddr, err)
 	}
 	defer ops.shutdown()
 	ops.serve(func(err error) { fatal(fmt.Errorf("HTTP_ADDR %s: server stopped: %w", cfg.HTTPAddr, err)) })
-	prof, err := listen(cfg.PprofAddr, pprofMux())
+	prof, err := listen(cfg.PprofAddr, pprofMux(), 0)
 	if err != nil {
 		return fmt.Errorf("PPROF_ADDR %s cannot be served: %w", cfg.PprofAddr, err)
 	}
