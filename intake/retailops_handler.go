@@ -56,7 +56,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 	order := orderOf(env.Data.Order)
 	// The channel id is quoted on every line, also when it is refused as
 	// unknown: masked, as the refusal's event is.
-	log = log.With().Str("order_id", order.id).Str("channel", messages.MaskPANs(env.Data.Channel.ID.Text)).Logger()
+	log = log.With().Str("order_id", order.id).Str("channel", clip(messages.MaskPANs(env.Data.Channel.ID.Text))).Logger()
 	if ev, ok := checkAction(env, order); !ok {
 		log.Warn().Str("action", messages.MaskPANs(env.Action.Text)).Str("version", messages.MaskPANs(env.Version.Text)).Msg("refused: " + ev.ErrorMessage)
 		writeEvents(w, http.StatusBadRequest, ev)

@@ -70,7 +70,11 @@ func planSettlement(env *settleEnvelope, cfg RetailOPSConfig) *settlePlan {
 	channels := cfg.Channels
 	o := env.Data.Order
 	p := &settlePlan{order: orderOf(o)}
-	p.channel, _ = env.Data.Channel.ID.id()
+	channel, ok := env.Data.Channel.ID.id()
+	if !ok {
+		channel = clip(channel) // refused below, quoted clipped
+	}
+	p.channel = channel
 	// The ids derive the requestId: each must name one thing whatever its
 	// JSON form (a number that is not whole names nothing).
 	for _, f := range []struct {
@@ -159,8 +163,15 @@ func carriedTexts(o settleOrder) []textField {
 // orderOf is the order's reference: its id and channel_refnum, a JSON
 // number read as the whole number it denotes.
 func orderOf(o settleOrder) orderRef {
-	id, _ := o.ID.id()
-	refnum, _ := o.ChannelRefnum.id()
+	// An id refused as it is written is quoted clipped (never published).
+	id, ok := o.ID.id()
+	if !ok {
+		id = clip(id)
+	}
+	refnum, ok := o.ChannelRefnum.id()
+	if !ok {
+		refnum = clip(refnum)
+	}
 	return orderRef{id: id, refnum: refnum}
 }
 
@@ -313,6 +324,11 @@ func (a *account) numbers(path string) (map[string]decimal.Decimal, []badNumber)
 				bad = append(bad, badNumber{"available is required", path + ".available"})
 			}
 			out[fl.name] = decimal.Zero
+			continue
+		}
+		if len(fl.f.Text) > maxNumberLiteral {
+			// Refused unread: the parse of a million digits takes seconds.
+			bad = append(bad, badNumber{fmt.Sprintf("%s is %d characters long, not an amount (%s)", fl.name, len(fl.f.Text), clip(fl.f.Text)), path + "." + fl.name})
 			continue
 		}
 		d, err := money.ParseDecimal(fl.f.Text)

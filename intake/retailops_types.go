@@ -108,6 +108,16 @@ type flexScalar struct {
 // exponent: no RetailOPS id comes near it.
 const maxIDDigits = 40
 
+// maxNumberLiteral bounds the length of a JSON number read as an id or an
+// amount: none is longer (40 digits, a fraction of zeros or an exponent
+// added). A longer one is refused unread: a decimal's parse takes time
+// that grows with the square of its length (a million digits, about 4 s,
+// at each reading).
+const maxNumberLiteral = 100
+
+// maxQuoted bounds a value quoted in an event or a log line.
+const maxQuoted = 64
+
 // id reads an identifier: a string as it is (trimmed), a JSON number as
 // the whole number it denotes, so that 4897, 4897.0 and 4.897e3 (one
 // number in JSON) name one order and derive one requestId. ok is false
@@ -121,6 +131,9 @@ func (f flexScalar) id() (v string, ok bool) {
 	if !f.Num {
 		return t, true
 	}
+	if len(t) > maxNumberLiteral {
+		return t, false
+	}
 	d, err := decimal.NewFromString(t)
 	if err != nil || !d.IsInteger() {
 		return t, false
@@ -132,7 +145,7 @@ func (f flexScalar) id() (v string, ok bool) {
 }
 
 // literal is the value as it was sent, for messages: true or false for a
-// boolean, else Text.
+// boolean, else Text (clipped).
 func (f flexScalar) literal() string {
 	switch {
 	case f.Bool && f.Text == "1":
@@ -140,7 +153,16 @@ func (f flexScalar) literal() string {
 	case f.Bool:
 		return "false"
 	}
-	return f.Text
+	return clip(f.Text)
+}
+
+// clip shortens a text longer than maxQuoted bytes for a message: its
+// start, and how long it is.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strings.ToValidUTF8(s[:maxQuoted], ""), len(s))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
