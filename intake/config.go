@@ -31,6 +31,7 @@ const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultPublishTimeout     = 15 * time.Second
 	DefaultPublishConcurrency = 8
+	DefaultMaxInFlight        = 64
 	DefaultShutdownTimeout    = 10 * time.Second
 )
 
@@ -64,6 +65,12 @@ type Config struct {
 	// PublishConcurrency is how many requests of one HTTP request are
 	// published (and awaiting their confirm) at once.
 	PublishConcurrency int `env:"PUBLISH_CONCURRENCY" help:"Requests of one HTTP request published at once."`
+	// MaxInFlight is how many webhook requests (both endpoints) are
+	// handled at once: each may hold MaxBodyBytes and its decoding while
+	// it waits for its body, its publishes and their confirms. One more
+	// is answered 503 at once (SERVICE_BUSY, or a ServiceUnavailable
+	// Fault, with Retry-After), before its body is read.
+	MaxInFlight int `env:"MAX_IN_FLIGHT" help:"Webhook requests handled at once; more are answered 503 at once (each may hold MAX_BODY_BYTES)."`
 	// ShutdownTimeout bounds the graceful shutdown of Run: in-flight
 	// requests finish their publishes and answers within it.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" help:"Time in-flight HTTP requests get to finish on shutdown."`
@@ -145,6 +152,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.PublishTimeout, DefaultPublishTimeout)
 	setDefault(&c.PublishConcurrency, DefaultPublishConcurrency)
+	setDefault(&c.MaxInFlight, DefaultMaxInFlight)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&c.RetailOPS.Path, DefaultRetailOPSPath)
 	setDefault(&c.Radial.Path, DefaultRadialPath)
@@ -196,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if c.PublishConcurrency < 1 {
 		bad("PublishConcurrency", "must be at least 1 (got %d)", c.PublishConcurrency)
+	}
+	if c.MaxInFlight < 1 {
+		bad("MaxInFlight", "must be at least 1 (got %d)", c.MaxInFlight)
 	}
 	paths := map[string]string{"/healthz": "health", "/readyz": "readiness"}
 	checkPath := func(field, p string) {

@@ -37,7 +37,9 @@
 //	                          or in another case ("Captured") (MALFORMED_JSON), not
 //	                          order_settle_payment v1 (UNSUPPORTED_ACTION, UNSUPPORTED_VERSION)
 //	401 + event               wrong or missing integration auth key (UNAUTHORIZED)
-//	503 + event               publish failed (PUBLISH_FAILED); RetailOPS retries safely
+//	503 + event               publish failed (PUBLISH_FAILED); RetailOPS retries safely;
+//	                          or MaxInFlight requests already handled (SERVICE_BUSY,
+//	                          Retry-After: 1), answered before the body is read
 //
 // Mapping, for each payment account (payment_status.by_account[], else
 // channel_payment) with captures_are_external = 1, success = 1 and
@@ -90,7 +92,8 @@
 //	                    worker's MAX_REQUEST_BYTES once encoded, duplicate
 //	                    requestIds, too many) — nothing published
 //	401 Fault           Unauthorized
-//	503 Fault           ServiceUnavailable: a publish failed; retry the same body
+//	503 Fault           ServiceUnavailable: a publish failed, or MaxInFlight requests
+//	                    are already handled (Retry-After: 1); retry the same body
 //
 // Each request is published as its own message: XML body re-encoded by
 // messages.Encode, content type application/xml, persistent, message_id =

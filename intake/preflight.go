@@ -21,33 +21,51 @@ type refusal struct {
 }
 
 // preflight applies the checks every POST endpoint shares: the method must
-// be POST (405 with Allow), the media type one of types (415), the body at
-// most MaxBodyBytes (413) and readable (400). It returns the body.
-func (s *Server) preflight(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, *refusal) {
+// be POST (405 with Allow), the media type one of types (415), fewer than
+// MaxInFlight requests handled (503 with Retry-After, before the body is
+// read), the body at most MaxBodyBytes (413) and readable (400). It
+// returns the body, and release, which gives back the request's place of
+// MaxInFlight: the caller defers it (a no-op after a refusal).
+func (s *Server) preflight(w http.ResponseWriter, r *http.Request, types ...string) ([]byte, func(), *refusal) {
+	none := func() {}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return nil, &refusal{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "MethodNotAllowed",
+		return nil, none, &refusal{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "MethodNotAllowed",
 			fmt.Sprintf("method %s is not allowed on %s: use POST", r.Method, r.URL.Path)}
 	}
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || !slices.Contains(types, strings.ToLower(mt)) {
-		return nil, &refusal{http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "UnsupportedMediaType",
+		return nil, none, &refusal{http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "UnsupportedMediaType",
 			fmt.Sprintf("content type %q is not accepted here: send %s", ct, strings.Join(types, " or "))}
 	}
+	// Each request may hold MaxBodyBytes, and its decoding, until it is
+	// answered: past MaxInFlight, one more is refused before its body is
+	// read, or the memory held would grow with the connections a client
+	// opens.
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		return nil, none, &refusal{http.StatusServiceUnavailable, ErrBusy, FaultServiceUnavailable,
+			fmt.Sprintf("%d requests are being handled, the most at once (INTAKE_MAX_IN_FLIGHT): retry shortly", s.cfg.MaxInFlight)}
+	}
+	release := func() { <-s.inFlight }
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return nil, &refusal{http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "PayloadTooLarge",
+		release()
+		return nil, none, &refusal{http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", "PayloadTooLarge",
 			fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes)}
 	case err != nil:
-		return nil, &refusal{http.StatusBadRequest, "UNREADABLE_BODY", "MalformedRequest", "request body could not be read: " + err.Error()}
+		release()
+		return nil, none, &refusal{http.StatusBadRequest, "UNREADABLE_BODY", "MalformedRequest", "request body could not be read: " + err.Error()}
 	}
 	// net/http counts WriteTimeout from the end of the headers, the body's
 	// reading included: counted again from here, the handling and the
 	// answer get all of it, and WriteTimeout > PublishTimeout tells a slow
 	// sender the outcome of its publishes.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	return body, nil
+	return body, release, nil
 }

@@ -55,7 +55,8 @@ const maxFaultDescription = 4000
 func (s *Server) radial(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	log := s.log.With().Str("endpoint", "radial").Logger()
-	body, ref := s.preflight(w, r, "application/xml", "text/xml")
+	body, release, ref := s.preflight(w, r, "application/xml", "text/xml")
+	defer release()
 	if ref != nil {
 		log.Warn().Int("status", ref.status).Str("code", ref.fault).Msg(ref.msg)
 		writeFault(w, ref.status, ref.fault, ref.msg)

@@ -56,6 +56,7 @@ const (
 	ErrInvalidRequest     = "INVALID_SETTLEMENT_REQUEST"
 	ErrRequestTooLarge    = "REQUEST_TOO_LARGE"
 	ErrPublishFailed      = "PUBLISH_FAILED"
+	ErrBusy               = "SERVICE_BUSY"
 )
 
 // StatusError is the status of every event the intake sends.

@@ -28,7 +28,8 @@ import (
 func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	log := s.log.With().Str("endpoint", "retailops").Logger()
-	body, ref := s.preflight(w, r, "application/json")
+	body, release, ref := s.preflight(w, r, "application/json")
+	defer release()
 	if ref != nil {
 		log.Warn().Int("status", ref.status).Str("code", ref.code).Msg(ref.msg)
 		writeEvents(w, ref.status, newEvent(ref.code, ref.msg, orderRef{}))

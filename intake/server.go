@@ -23,6 +23,9 @@ type Server struct {
 	ready ReadyFunc
 	log   zerolog.Logger
 	srv   *http.Server
+	// inFlight holds a place for each webhook request being handled
+	// (MaxInFlight).
+	inFlight chan struct{}
 
 	// Metrics, when set before the server serves, counts the endpoints'
 	// answers (nil: none).
@@ -40,7 +43,8 @@ func New(cfg Config, pub Publisher, ready ReadyFunc, log zerolog.Logger) (*Serve
 	if pub == nil {
 		return nil, errors.New("intake: a publisher is required")
 	}
-	s := &Server{cfg: cfg, pub: pub, ready: ready, log: log.With().Str("component", "intake").Logger()}
+	s := &Server{cfg: cfg, pub: pub, ready: ready, log: log.With().Str("component", "intake").Logger(),
+		inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	s.srv = &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           s.Handler(),
