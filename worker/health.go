@@ -21,10 +21,30 @@ import (
 // each dependency with its state either way. Checks are registered as the
 // worker starts; a dependency not yet available is registered with a check
 // that says what it waits for.
+//
+// Concurrent callers share one run of the checks: a burst of /readyz
+// would otherwise ping the store (a connection of its pool each, or the
+// SQLite writer's queue) and the broker once per request, competing with
+// the settlements; and each caller waits for the run only within its own
+// context, so a check that does not return holds one goroutine, not every
+// /readyz answer.
 type Readiness struct {
 	mu     sync.Mutex
 	checks map[string]func(context.Context) error
+	run    *readinessRun // the run in progress, nil when none
 }
+
+// readinessRun is one run of the checks; done is closed once states and
+// ok are set.
+type readinessRun struct {
+	done   chan struct{}
+	states map[string]string
+	ok     bool
+}
+
+// readinessTimeout bounds a run of the checks (each check gets what the
+// ones before it left).
+const readinessTimeout = 2 * time.Second
 
 // NewReadiness returns a Readiness that is not ready until a check exists.
 func NewReadiness() *Readiness {
@@ -43,15 +63,47 @@ func (r *Readiness) Waiting(name, why string) {
 	r.Set(name, func(context.Context) error { return errors.New(why) })
 }
 
-// Check runs every check (each bounded by ctx) and returns the dependencies'
-// states by name, and whether all passed.
+// Check returns the dependencies' states by name, and whether all passed:
+// those of the run in progress, or of a new one (bounded by
+// readinessTimeout, whoever asked first). It waits at most until ctx ends;
+// then the states say that the checks did not finish.
 func (r *Readiness) Check(ctx context.Context) (map[string]string, bool) {
 	r.mu.Lock()
-	checks := make(map[string]func(context.Context) error, len(r.checks))
-	for k, v := range r.checks {
-		checks[k] = v
+	run := r.run
+	if run == nil {
+		run = &readinessRun{done: make(chan struct{})}
+		r.run = run
+		checks := make(map[string]func(context.Context) error, len(r.checks))
+		for k, v := range r.checks {
+			checks[k] = v
+		}
+		go func() {
+			// Detached from the first caller's context: its hanging up
+			// must not fail the others' answers.
+			rctx, cancel := context.WithTimeout(context.Background(), readinessTimeout)
+			defer cancel()
+			run.states, run.ok = runChecks(rctx, checks)
+			r.mu.Lock()
+			r.run = nil
+			r.mu.Unlock()
+			close(run.done)
+		}()
 	}
 	r.mu.Unlock()
+	select {
+	case <-run.done:
+		out := make(map[string]string, len(run.states))
+		for k, v := range run.states {
+			out[k] = v
+		}
+		return out, run.ok
+	case <-ctx.Done():
+		return map[string]string{"checks": "down: not finished: " + ctx.Err().Error()}, false
+	}
+}
+
+// runChecks runs every check (each bounded by ctx).
+func runChecks(ctx context.Context, checks map[string]func(context.Context) error) (map[string]string, bool) {
 	out := map[string]string{}
 	ok := len(checks) > 0
 	if !ok {
@@ -70,7 +122,7 @@ func (r *Readiness) Check(ctx context.Context) (map[string]string, bool) {
 
 // handler serves /readyz: one line per dependency, 503 while any is down.
 func (r *Readiness) handler(w http.ResponseWriter, req *http.Request) {
-	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(req.Context(), readinessTimeout+500*time.Millisecond)
 	defer cancel()
 	states, ok := r.Check(ctx)
 	names := make([]string, 0, len(states))

@@ -2,11 +2,13 @@ package worker
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,4 +72,90 @@ func TestOpsServerLetsGoOfIdleAndStalledConnections(t *testing.T) {
 			t.Logf("closed by the server %v after the answer: %v", time.Since(start).Round(time.Millisecond), err)
 		})
 	}
+}
+
+// TestReadinessChecksAreSharedAndBounded: every GET /readyz ran every
+// check itself, so a burst of them pinged the store (a connection of the
+// pool each, or the SQLite writer's queue) and the broker once per
+// request, competing with the settlements for the store's connections;
+// and a check that did not return held its request's answer, and its
+// goroutine, for ever. Concurrent /readyz now share one run of the checks,
+// and each is answered within its 2 s even when a check never returns.
+func TestReadinessChecksAreSharedAndBounded(t *testing.T) {
+	serve := func(t *testing.T, r *Readiness) string {
+		s, err := listen("127.0.0.1:0", opsMux(r, prometheus.NewRegistry()), opsWriteTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.serve(func(err error) { t.Errorf("serve: %v", err) })
+		t.Cleanup(s.shutdown)
+		return "http://" + s.ln.Addr().String()
+	}
+	get := func(url string) (int, string, error) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url + "/readyz")
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+
+	t.Run("a burst runs the checks once at a time", func(t *testing.T) {
+		var (
+			mu            sync.Mutex
+			running, most int
+			calls         int
+		)
+		r := NewReadiness()
+		r.Set("store", func(ctx context.Context) error {
+			mu.Lock()
+			running++
+			calls++
+			most = max(most, running)
+			mu.Unlock()
+			time.Sleep(300 * time.Millisecond)
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return nil
+		})
+		url := serve(t, r)
+		const n = 32
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, body, err := get(url)
+				if err != nil || code != http.StatusOK {
+					t.Errorf("/readyz: %d %q %v", code, body, err)
+				}
+			}()
+		}
+		wg.Wait()
+		t.Logf("%d requests: %d runs of the check, at most %d at once", n, calls, most)
+		if most != 1 {
+			t.Errorf("the check ran %d times at once for a burst of %d /readyz", most, n)
+		}
+	})
+
+	t.Run("a check that never returns", func(t *testing.T) {
+		stuck := make(chan struct{})
+		t.Cleanup(func() { close(stuck) })
+		r := NewReadiness()
+		r.Set("broker", func(context.Context) error { <-stuck; return nil }) // ignores its context
+		url := serve(t, r)
+		for i := range 3 {
+			start := time.Now()
+			code, body, err := get(url)
+			if err != nil {
+				t.Fatalf("/readyz %d: no answer after %v: %v", i+1, time.Since(start).Round(time.Millisecond), err)
+			}
+			if code != http.StatusServiceUnavailable {
+				t.Fatalf("/readyz %d: %d %q, want 503", i+1, code, body)
+			}
+			t.Logf("/readyz %d: %d after %v: %q", i+1, code, time.Since(start).Round(time.Millisecond), body)
+		}
+	})
 }
