@@ -198,6 +198,24 @@ func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool
 	if !v.required(path, a.Value) {
 		return
 	}
+	if xsdDecimal(a.Value) && decimalDigits(a.Value) > maxAmountDigits {
+		// Refused whatever it denotes, unparsed: a decimal's parse takes
+		// time that grows with the square of its length (a million
+		// digits: seconds, at each validation). Its sign is read from
+		// the text, for the answer the parse would lead to.
+		t := strings.Trim(a.Value, " \t\r\n")
+		nonZero := strings.ContainsAny(t, "123456789")
+		negative := nonZero && strings.HasPrefix(t, "-")
+		switch {
+		case s == positive && (!nonZero || negative):
+			v.fail(path, "must be a positive amount %s", got(a.Value))
+		case s == nonNegative && negative:
+			v.fail(path, "must not be negative %s", got(a.Value))
+		default:
+			v.fail(path, "must have at most %d digits, what every XML Schema processor reads (got %d) %s", maxAmountDigits, decimalDigits(a.Value), got(a.Value))
+		}
+		return
+	}
 	d, err := money.ParseDecimal(a.Value)
 	if err != nil || !xsdDecimal(a.Value) {
 		v.fail(path, "must be a decimal number %s", got(a.Value))

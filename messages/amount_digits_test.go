@@ -1,0 +1,62 @@
+package messages
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMillionDigitAmountsAreRefusedCheaply: Validate parsed an amount
+// before it counted its digits, and a decimal's parse takes time that grows
+// with the square of its length: an Amount of a million digits (a 1 MiB
+// request, in the Radial intake's handler or at the worker's consumer)
+// cost about 4 s at each validation before it was refused for having more
+// than 18. Each is now answered in well under a second, with the answer it
+// had: the sign's error first, else the digits'. (A fraction longer than
+// the decimal package reads, 100,000 places, was "must be a decimal
+// number"; it is now answered by its sign or digits too.) A value whose
+// length is leading zeros is read as the number it is.
+func TestMillionDigitAmountsAreRefusedCheaply(t *testing.T) {
+	const n = 999_000
+	request := func(amount, tax string) *PaymentSettlementRequest {
+		return &PaymentSettlementRequest{
+			RequestID: "digits-1", PaymentContextBase: &PaymentContextBase{OrderID: "O-1"}, InvoiceID: "I-1",
+			Amount: Amount{CurrencyCode: "USD", Value: amount}, TaxAmount: &Amount{CurrencyCode: "USD", Value: tax},
+			SettlementType: SettlementDebit,
+		}
+	}
+	tests := []struct {
+		name, amount, tax, want string
+	}{
+		{"a million digits", "1" + strings.Repeat("7", n), "0", "Amount: must have at most 18 digits"},
+		{"negative, a million digits", "-1" + strings.Repeat("7", n), "0", "Amount: must be a positive amount"},
+		{"zero with a million decimals", "0." + strings.Repeat("0", n), "0", "Amount: must be a positive amount"},
+		{"tax, negative, a million digits", "1.00", "-" + strings.Repeat("9", n), "TaxAmount: must not be negative"},
+		{"tax, zero with a million decimals", "1.00", "0." + strings.Repeat("0", n), "TaxAmount: must have at most 18 digits"},
+		{"a million leading zeros", strings.Repeat("0", n) + "55.00", "0", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request(tt.amount, tt.tax)
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() { done <- r.Validate() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("not validated within 5s")
+			}
+			took := time.Since(start)
+			t.Logf("%v: %.120v", took.Round(time.Millisecond), err)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %.300v, want it to contain %q", err, tt.want)
+			case took > time.Second:
+				t.Errorf("validated in %v", took.Round(time.Millisecond))
+			}
+		})
+	}
+}
