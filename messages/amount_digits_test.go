@@ -60,3 +60,43 @@ func TestMillionDigitAmountsAreRefusedCheaply(t *testing.T) {
 		})
 	}
 }
+
+// TestMillionDigitQuantityIsRefusedCheaply: a LineItem's Quantity (and a
+// VAT rate), an xsd:decimal, was parsed whatever its length to check it:
+// a million digits cost seconds at each validation, and were accepted, for
+// the provider mapping to parse again. A decimal of more than 18 digits,
+// what every XML Schema processor reads, is now refused unparsed.
+func TestMillionDigitQuantityIsRefusedCheaply(t *testing.T) {
+	golden := readGolden(t, "request_optional_payment_context.xml")
+	for _, tt := range []struct{ name, quantity, want string }{
+		{"a million digits", "1" + strings.Repeat("0", 999_000), "Quantity: must have at most 18 digits"},
+		{"18 digits", strings.Repeat("9", 18), ""},
+		{"a million leading zeros", strings.Repeat("0", 999_000) + "2", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := DecodeSettlementRequest(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.InvoiceData.LineItems.LineItem[0].Quantity = tt.quantity
+			done := make(chan error, 1)
+			start := time.Now()
+			go func() { done <- r.Validate() }()
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("not validated within 5s")
+			}
+			took := time.Since(start)
+			t.Logf("%v: %.120v", took.Round(time.Millisecond), err)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %.300v, want it to contain %q", err, tt.want)
+			case took > time.Second:
+				t.Errorf("validated in %v", took.Round(time.Millisecond))
+			}
+		})
+	}
+}

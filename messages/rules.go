@@ -120,9 +120,15 @@ func (v *validator) integer(path, s string) {
 	}
 }
 
-// decimalValue checks an xsd:decimal value (Quantity, VAT/@rate).
+// decimalValue checks an xsd:decimal value (Quantity, VAT/@rate): at most
+// maxAmountDigits digits, what every XML Schema processor reads, counted
+// before any parse (whose time grows with the square of the length).
 func (v *validator) decimalValue(path, s string) {
 	if s == "" {
+		return
+	}
+	if xsdDecimal(s) && decimalDigits(s) > maxAmountDigits {
+		v.fail(path, "must have at most %d digits, what every XML Schema processor reads (got %d) %s", maxAmountDigits, decimalDigits(s), got(s))
 		return
 	}
 	if _, err := money.ParseDecimal(s); err != nil || !xsdDecimal(s) {
