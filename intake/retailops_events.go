@@ -2,6 +2,7 @@ package intake
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/settlement-worker/settlement-worker/messages"
@@ -58,6 +59,27 @@ const (
 	ErrPublishFailed      = "PUBLISH_FAILED"
 	ErrBusy               = "SERVICE_BUSY"
 )
+
+// maxEvents bounds the events of one answer (and their log lines): the
+// last one says how many more problems were found.
+const maxEvents = 100
+
+// maxSkippedLogged bounds the log lines of the accounts and packages one
+// webhook leaves out; one more line says how many more there were.
+const maxSkippedLogged = 20
+
+// summarize keeps the first maxEvents-1 events of a longer list and adds
+// one that says how many more problems were found (a body that repeats a
+// mistake would otherwise be answered, and logged, at a length that grows
+// with it).
+func summarize(events []Event, order orderRef) []Event {
+	if len(events) <= maxEvents {
+		return events
+	}
+	more := len(events) - (maxEvents - 1)
+	return append(events[:maxEvents-1:maxEvents-1], newEvent(events[maxEvents-1].ErrorCode,
+		fmt.Sprintf("%d more problems were found, not listed (the first %d are); nothing was settled", more, maxEvents-1), order))
+}
 
 // StatusError is the status of every event the intake sends.
 const StatusError = "error"

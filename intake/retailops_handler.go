@@ -71,10 +71,16 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("the settlement request %s built from the order %s; nothing was settled", o.req.RequestID, msg), order, o.req.RequestID))
 		}
 	}
-	for _, sk := range plan.skipped {
+	for i, sk := range plan.skipped {
+		if i == maxSkippedLogged {
+			// One line per package would grow with the body.
+			log.Info().Int("more", len(plan.skipped)-i).Msg("not settled: more accounts or packages, not listed")
+			break
+		}
 		log.Info().Str("skipped", messages.MaskPANs(sk)).Msg("not settled")
 	}
 	if len(plan.events) > 0 {
+		plan.events = summarize(plan.events, order)
 		for _, ev := range plan.events {
 			log.Warn().Str("code", ev.ErrorCode).Strs("diagnostic", ev.DiagnosticData).Msg("order refused: " + ev.ErrorMessage)
 		}
