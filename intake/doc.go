@@ -29,7 +29,8 @@
 // "order_id", "identity": "4897"}]} as in the seed's response example):
 //
 //	200 {"events": []}        every request published and confirmed, or nothing to capture
-//	200 {"events": [errors]}  valid call, order not settleable (including a built request
+//	200 {"events": [errors]}  valid call, order not settleable (at most 100 events, the
+//	                          last counting the problems not listed; including a built request
 //	                          above the worker's MAX_REQUEST_BYTES: REQUEST_TOO_LARGE; more
 //	                          payment accounts than MaxAccounts: TOO_MANY_ACCOUNTS);
 //	                          nothing published
