@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ import (
 func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connection, error) {
 	refused := refusals{}
 	op := func() (*amqp.Connection, error) {
-		c, err := amqp.DialConfig(amqpURL, dialConfig("settlement-worker"))
+		c, err := amqp.DialConfig(amqpURL, dialWithin(ctx, dialConfig("settlement-worker")))
 		if err != nil {
 			if err := refused.check(err); err != nil {
 				return nil, err
@@ -38,6 +39,35 @@ func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connec
 		return nil, fmt.Errorf("connect to broker %s: %w", Redact(amqpURL), err)
 	}
 	return c, nil
+}
+
+// handshakeTimeout is amqp091's bound on a connection's TCP, TLS and AMQP
+// handshakes.
+const handshakeTimeout = 30 * time.Second
+
+// dialWithin is cfg with amqp091's own dialer, but whose handshakes end at
+// ctx's deadline when it comes first: a broker that accepts the TCP
+// connection and never answers the AMQP handshake held a publish bounded
+// by a few seconds (the intake's PUBLISH_TIMEOUT, a handler's budget) for
+// all of amqp091's 30 s (or until the broker's own handshake timeout).
+func dialWithin(ctx context.Context, cfg amqp.Config) amqp.Config {
+	cfg.Dial = func(network, addr string) (net.Conn, error) {
+		deadline := time.Now().Add(handshakeTimeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		conn, err := (&net.Dialer{Deadline: deadline}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		// Cleared by amqp091 once the connection is open.
+		if err := conn.SetDeadline(deadline); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+	return cfg
 }
 
 // Redact removes the password from an AMQP URL so that it can be logged.

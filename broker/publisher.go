@@ -55,6 +55,7 @@ type Publisher struct {
 }
 
 type confirmChannel struct {
+	conn    *amqp.Connection // the connection ch is on
 	ch      *amqp.Channel
 	returns chan amqp.Return
 	closed  chan *amqp.Error
@@ -162,14 +163,14 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 		case ctx.Err() != nil:
 			// A confirm (or return) may still arrive on this channel and
 			// be mistaken for the next publish's: never reuse it.
-			_ = cc.ch.Close()
+			p.abandon(cc.conn, cc.ch)
 			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
 		case IsMessageRefused(err):
 			p.release(cc)
 			return fmt.Errorf("publish to %q/%q: %w", exchange, key, err)
 		default:
 			// The channel or connection was lost: try a fresh one.
-			_ = cc.ch.Close()
+			p.abandon(cc.conn, cc.ch)
 			lastErr = err
 		}
 	}
@@ -184,21 +185,98 @@ func (p *Publisher) channel(ctx context.Context) (*confirmChannel, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		// The connection may be half-dead: force a redial next time.
-		_ = conn.Close()
-		return nil, fmt.Errorf("open channel: %w", err)
+	// Opening a channel and enabling confirms wait for the broker's
+	// answers, which amqp091 waits for without a bound: waited for here
+	// within ctx only, the late channel closed when (if) it comes.
+	type opened struct {
+		cc  *confirmChannel
+		err error
 	}
-	if err := ch.Confirm(false); err != nil {
+	got := make(chan opened, 1)
+	go func() {
+		ch, err := conn.Channel()
+		if err != nil {
+			got <- opened{err: fmt.Errorf("open channel: %w", err)}
+			return
+		}
+		if err := ch.Confirm(false); err != nil {
+			p.abandon(conn, ch)
+			got <- opened{err: fmt.Errorf("enable publisher confirms: %w", err)}
+			return
+		}
+		got <- opened{cc: &confirmChannel{
+			conn:    conn,
+			ch:      ch,
+			returns: ch.NotifyReturn(make(chan amqp.Return, 1)),
+			closed:  ch.NotifyClose(make(chan *amqp.Error, 1)),
+		}}
+	}()
+	select {
+	case o := <-got:
+		if o.err != nil && !conn.IsClosed() {
+			// The connection may be half-dead: force a redial next time.
+			p.drop(conn)
+		}
+		return o.cc, o.err
+	case <-ctx.Done():
+		go func() {
+			select {
+			case o := <-got:
+				if o.cc != nil {
+					p.abandon(conn, o.cc.ch)
+				}
+			case <-time.After(AnswerGrace):
+				p.drop(conn)
+			}
+		}()
+		return nil, fmt.Errorf("open a channel: the broker did not answer: %w", ctx.Err())
+	}
+}
+
+// AnswerGrace is how long the publisher waits, in the background, for the
+// broker to answer the opening or closing of a channel that a publish gave
+// up on (its context ended first). A broker that keeps the connection and
+// its heartbeats alive but answers nothing within it (RabbitMQ blocking a
+// publishing connection at a resource alarm, a wedged node) has its
+// connection dropped, closed without waiting for its answer either: the
+// next publish dials a new one. A healthy broker answers in milliseconds.
+var AnswerGrace = 5 * time.Second
+
+// abandon closes ch, opened on conn, without waiting for the broker's
+// close-ok, which amqp091 waits for without a bound; when it has not come
+// within AnswerGrace, conn is dropped.
+func (p *Publisher) abandon(conn *amqp.Connection, ch *amqp.Channel) {
+	if ch.IsClosed() {
+		return
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
 		_ = ch.Close()
-		return nil, fmt.Errorf("enable publisher confirms: %w", err)
+	}()
+	go func() {
+		select {
+		case <-closed:
+		case <-time.After(AnswerGrace):
+			p.drop(conn)
+		}
+	}()
+}
+
+// drop forgets conn (the next publish dials a new connection) and closes
+// it with a deadline instead of waiting for the broker's close-ok: its
+// channels' waits end with it.
+func (p *Publisher) drop(conn *amqp.Connection) {
+	p.mu.Lock()
+	if p.conn == conn {
+		p.conn = nil
+		p.idle = nil
 	}
-	return &confirmChannel{
-		ch:      ch,
-		returns: ch.NotifyReturn(make(chan amqp.Return, 1)),
-		closed:  ch.NotifyClose(make(chan *amqp.Error, 1)),
-	}, nil
+	p.mu.Unlock()
+	if !conn.IsClosed() {
+		p.log.Warn().Dur("grace", AnswerGrace).Msg("the broker did not answer on the publishing connection; dropping it (the next publish dials again)")
+	}
+	_ = conn.CloseDeadline(time.Now().Add(time.Second))
 }
 
 // idleChannel takes an open idle channel, if any.
@@ -223,7 +301,7 @@ func (p *Publisher) idleChannel() *confirmChannel {
 func (p *Publisher) release(cc *confirmChannel) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !cc.ch.IsClosed() {
+	if !cc.ch.IsClosed() && cc.conn == p.conn {
 		p.idle = append(p.idle, cc)
 	}
 }
@@ -273,12 +351,14 @@ func (cc *confirmChannel) lost() error {
 	return errors.New("channel closed before the confirm")
 }
 
-// Close closes the connection.
+// Close closes the connection, waiting at most AnswerGrace for the
+// broker's close-ok (a broker that stopped answering would hold the
+// worker's shutdown forever).
 func (p *Publisher) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.conn != nil {
-		return p.conn.Close()
+		return p.conn.CloseDeadline(time.Now().Add(AnswerGrace))
 	}
 	return nil
 }
