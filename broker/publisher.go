@@ -20,7 +20,8 @@ var ErrUnroutable = errors.New("broker returned the message as unroutable")
 var ErrNacked = errors.New("broker did not confirm the message")
 
 // ErrUnsendable is returned for a message the publisher does not send: a
-// name or property above AMQP's short string (MaxShortString).
+// name or property above AMQP's short string (MaxShortString), or
+// properties and headers above one frame (HeadersTooLargeError).
 var ErrUnsendable = errors.New("not sent")
 
 // IsMessageRefused reports whether err is the broker refusing one message
@@ -154,6 +155,10 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 		if err != nil {
 			lastErr = err
 			continue
+		}
+		if n, max := HeaderFrameBytes(pub), frameMax(cc.conn); n > max {
+			p.release(cc)
+			return fmt.Errorf("publish message %s: %w", msg.UUID, &HeadersTooLargeError{Bytes: n, Max: max})
 		}
 		err = cc.publish(ctx, exchange, key, pub)
 		switch {

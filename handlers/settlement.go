@@ -1228,18 +1228,81 @@ func (h *Settlement) park(ctx context.Context, msg *message.Message, attempt int
 // parkMessage publishes a copy of msg, body and properties intact, to the
 // parked queue with headers saying why, when, after how many attempts
 // (when attempts > 0) and where it came from, so that it can be replayed.
+//
+// A copy whose headers do not fit one frame of the broker
+// (broker.HeadersTooLargeError: msg's headers filled it, and the worker's
+// own added to them) is parked without msg's largest headers, as many as
+// it takes, and its parked reason names them: handed back instead, the
+// message would come again and fail the same way, forever.
 func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parked, from, reason string, attempts int) error {
+	err := pub.Publish(ctx, "", parked, parkedCopy(msg, from, reason, attempts, nil, 0))
+	var tooLarge *broker.HeadersTooLargeError
+	if errors.As(err, &tooLarge) {
+		err = pub.Publish(ctx, "", parked, fittedParkedCopy(msg, from, reason, attempts, tooLarge.Max))
+	}
+	if err != nil {
+		return fmt.Errorf("park message in %s: %w", parked, err)
+	}
+	return nil
+}
+
+// parkedCopy is msg's parked copy without its headers named in dropped,
+// whose parked reason then says so (frame: the most its properties and
+// headers may take).
+func parkedCopy(msg *message.Message, from, reason string, attempts int, dropped []string, frame int) *message.Message {
 	cp := copyMessage(msg)
-	cp.Metadata.Set(HeaderParkedReason, maskedText(reason, 2000))
+	text := maskedText(reason, 2000)
+	if len(dropped) > 0 {
+		for _, k := range dropped {
+			delete(cp.Metadata, k)
+		}
+		shown := dropped[:min(len(dropped), 10)]
+		names := make([]string, len(shown))
+		for i, k := range shown {
+			names[i] = fmt.Sprintf("%q (%d bytes)", truncate(k, 60), len(msg.Metadata[k]))
+		}
+		if more := len(dropped) - len(shown); more > 0 {
+			names = append(names, fmt.Sprintf("and %d more", more))
+		}
+		note := fmt.Sprintf(" [this parked copy lacks the message's header(s) %s: with the worker's parking headers, its headers were above the %d bytes one frame of the broker holds (frame_max)]",
+			strings.Join(names, ", "), frame)
+		note = maskedText(note, 1500)
+		text = maskedText(reason, 2000-len(note)) + note
+	}
+	cp.Metadata.Set(HeaderParkedReason, text)
 	cp.Metadata.Set(HeaderParkedAt, time.Now().UTC().Format(time.RFC3339))
 	cp.Metadata.Set(HeaderParkedFrom, from)
 	if attempts > 0 {
 		cp.Metadata.Set(HeaderParkedAttempts, strconv.Itoa(attempts))
 	}
-	if err := pub.Publish(ctx, "", parked, cp); err != nil {
-		return fmt.Errorf("park message in %s: %w", parked, err)
+	return cp
+}
+
+// fittedParkedCopy is msg's parked copy without as many of msg's largest
+// headers as it takes for its properties and headers to fit frame bytes.
+func fittedParkedCopy(msg *message.Message, from, reason string, attempts int, frame int) *message.Message {
+	var keys []string
+	for k := range msg.Metadata {
+		if !strings.HasPrefix(k, "amqp_") && !strings.HasPrefix(k, "_watermill_") {
+			keys = append(keys, k)
+		}
 	}
-	return nil
+	entry := func(k string) int { return 1 + len(k) + 1 + 4 + len(msg.Metadata[k]) }
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(entry(b), entry(a)), strings.Compare(a, b)) })
+	var dropped []string
+	for {
+		cp := parkedCopy(msg, from, reason, attempts, dropped, frame)
+		p, err := broker.Marshaler{}.Marshal(cp)
+		over := broker.HeaderFrameBytes(p) - frame
+		if err != nil || over <= 0 || len(dropped) == len(keys) {
+			return cp
+		}
+		for over > 0 && len(dropped) < len(keys) {
+			k := keys[len(dropped)]
+			dropped = append(dropped, k)
+			over -= entry(k)
+		}
+	}
 }
 
 func (h *Settlement) timed(op string, f func(context.Context) error, ctx context.Context) error {
