@@ -53,6 +53,9 @@ type Publisher struct {
 	// dialing is held by the one caller redialling a lost connection;
 	// the others wait for it only as long as their own context allows.
 	dialing chan struct{}
+	// blocked holds the connections the broker blocks, with its reason
+	// (guarded by mu).
+	blocked map[*amqp.Connection]string
 }
 
 type confirmChannel struct {
@@ -68,7 +71,8 @@ func NewPublisher(ctx context.Context, amqpURL string, poolSize int, log zerolog
 	if poolSize < 1 {
 		poolSize = 1
 	}
-	p := &Publisher{url: amqpURL, log: log, size: poolSize, free: make(chan struct{}, poolSize), dialing: make(chan struct{}, 1)}
+	p := &Publisher{url: amqpURL, log: log, size: poolSize, free: make(chan struct{}, poolSize), dialing: make(chan struct{}, 1),
+		blocked: map[*amqp.Connection]string{}}
 	for i := 0; i < poolSize; i++ {
 		p.free <- struct{}{}
 	}
@@ -76,7 +80,7 @@ func NewPublisher(ctx context.Context, amqpURL string, poolSize int, log zerolog
 	if err != nil {
 		return nil, err
 	}
-	p.conn = conn
+	p.conn = p.watch(conn)
 	return p, nil
 }
 
@@ -105,7 +109,7 @@ func (p *Publisher) Conn(ctx context.Context) (*amqp.Connection, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.idle = nil
-	p.conn = c
+	p.conn = p.watch(c)
 	return c, nil
 }
 
@@ -366,4 +370,48 @@ func (p *Publisher) Close() error {
 		return p.conn.CloseDeadline(time.Now().Add(AnswerGrace))
 	}
 	return nil
+}
+
+// Ready is the publisher's readiness: its connection (redialled within ctx
+// when lost), which the broker must not be blocking. At a memory or disk
+// alarm RabbitMQ keeps the connection open but says connection.blocked and
+// confirms nothing until connection.unblocked: open is not ready.
+func (p *Publisher) Ready(ctx context.Context) error {
+	c, err := p.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	reason, blocked := p.blocked[c]
+	p.mu.Unlock()
+	if blocked {
+		return fmt.Errorf("the broker blocks publishing (connection.blocked: %q; a resource alarm: rabbitmq-diagnostics alarms): nothing is confirmed until it clears", reason)
+	}
+	return nil
+}
+
+// watch keeps track of whether the broker blocks conn (connection.blocked,
+// connection.unblocked) until it closes.
+func (p *Publisher) watch(conn *amqp.Connection) *amqp.Connection {
+	blocks := conn.NotifyBlocked(make(chan amqp.Blocking, 1))
+	go func() {
+		for b := range blocks {
+			p.mu.Lock()
+			if b.Active {
+				p.blocked[conn] = b.Reason
+			} else {
+				delete(p.blocked, conn)
+			}
+			p.mu.Unlock()
+			if b.Active {
+				p.log.Warn().Str("reason", b.Reason).Msg("the broker blocks publishing (connection.blocked): no publish is confirmed until it unblocks")
+			} else {
+				p.log.Info().Msg("the broker unblocked publishing")
+			}
+		}
+		p.mu.Lock()
+		delete(p.blocked, conn)
+		p.mu.Unlock()
+	}()
+	return conn
 }

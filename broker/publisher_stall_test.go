@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,8 @@ type stallProxy struct {
 	mu      sync.Mutex
 	conns   []net.Conn
 	resume  chan struct{}
+	// toClient are the clients' frame writers (whole frames only).
+	toClient []func([]byte) error
 }
 
 func newStallProxy(t *testing.T, target string) *stallProxy {
@@ -55,7 +58,7 @@ func newStallProxy(t *testing.T, target string) *stallProxy {
 			p.conns = append(p.conns, c, b)
 			p.mu.Unlock()
 			go p.forward(c, b)
-			go func() { _, _ = io.Copy(c, b); _ = c.Close() }()
+			go p.backward(b, c)
 		}
 	}()
 	return p
@@ -118,6 +121,57 @@ func (p *stallProxy) forward(c, b net.Conn) {
 		}
 	}
 }
+
+// backward copies the broker's frames to the client, whole, so that
+// inject can put frames of its own between them.
+func (p *stallProxy) backward(b, c net.Conn) {
+	defer func() { _ = c.Close() }()
+	var wmu sync.Mutex
+	write := func(f []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_, err := c.Write(f)
+		return err
+	}
+	p.mu.Lock()
+	p.toClient = append(p.toClient, write)
+	p.mu.Unlock()
+	for {
+		head := make([]byte, 7)
+		if _, err := io.ReadFull(b, head); err != nil {
+			return
+		}
+		frame := make([]byte, 7+int(binary.BigEndian.Uint32(head[3:]))+1)
+		copy(frame, head)
+		if _, err := io.ReadFull(b, frame[7:]); err != nil {
+			return
+		}
+		if write(frame) != nil {
+			return
+		}
+	}
+}
+
+// inject sends every client a connection-level method frame (class 10)
+// with its arguments, as if the broker had.
+func (p *stallProxy) inject(method uint16, args []byte) {
+	payload := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 10), method)
+	payload = append(payload, args...)
+	frame := append([]byte{1, 0, 0}, binary.BigEndian.AppendUint32(nil, uint32(len(payload)))...)
+	frame = append(append(frame, payload...), 0xCE)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.toClient {
+		_ = w(frame)
+	}
+}
+
+// block and unblock send connection.blocked and connection.unblocked, as
+// RabbitMQ does at a resource alarm and when it clears.
+func (p *stallProxy) block(reason string) {
+	p.inject(60, append([]byte{byte(len(reason))}, reason...))
+}
+func (p *stallProxy) unblock() { p.inject(61, nil) }
 
 func (p *stallProxy) stall() { p.stalled.Store(true) }
 
@@ -209,5 +263,60 @@ func TestPublishToABrokerThatStopsAnsweringEndsWithItsContext(t *testing.T) {
 		}
 		t.Logf("publish after the stall: %v", err)
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// At a memory or disk alarm RabbitMQ tells each publishing connection
+// connection.blocked and stops reading it: no publish is confirmed until
+// connection.unblocked. The readiness check of the broker asked only
+// whether the publisher's connection was open, which it is, so /readyz
+// answered 200 (and the intake took requests it could only answer 503
+// after PUBLISH_TIMEOUT) for as long as the alarm lasted. The publisher's
+// readiness (Ready) says the broker blocks publishing, with its reason,
+// and is ready again once unblocked.
+func TestPublisherReadinessSaysTheBrokerBlocksPublishing(t *testing.T) {
+	u := amqpURL(t)
+	_, ch := dial(t, u)
+	declare(t, ch, "q.blocked", broker.QueueQuorum, nil)
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallProxy(t, pu.Host)
+	pu.Host = proxy.ln.Addr().String()
+	pub := newPublisher(t, pu.String(), 2)
+	ctx := testCtx(t, 30*time.Second)
+	if err := pub.Publish(ctx, "", "q.blocked", message.NewMessage("before", nil)); err != nil {
+		t.Fatalf("publish before the alarm: %v", err)
+	}
+	if err := pub.Ready(ctx); err != nil {
+		t.Fatalf("not ready before the alarm: %v", err)
+	}
+	proxy.block("low on memory")
+	proxy.stall()
+	waitReady := func(want bool) error {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := pub.Ready(testCtx(t, 2*time.Second))
+			if (err == nil) == want || time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	err = waitReady(false)
+	if err == nil {
+		t.Fatal("ready while the broker blocks publishing")
+	}
+	if !strings.Contains(err.Error(), "blocks publishing") || !strings.Contains(err.Error(), "low on memory") {
+		t.Errorf("readiness %q does not say the broker blocks publishing, and why", err)
+	}
+	proxy.unblock()
+	proxy.unstall()
+	if err := waitReady(true); err != nil {
+		t.Fatalf("still not ready after connection.unblocked: %v", err)
+	}
+	if err := pub.Publish(ctx, "", "q.blocked", message.NewMessage("after", nil)); err != nil {
+		t.Fatalf("publish after the alarm: %v", err)
 	}
 }

@@ -122,10 +122,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return brokerError("AMQP_URL", err)
 	}
 	defer pub.Close()
-	ready.Set("broker", func(ctx context.Context) error {
-		_, err := pub.Conn(ctx) // reconnects if the connection was lost
-		return err
-	})
+	// Reconnects if the connection was lost; down while the broker blocks
+	// publishing (a resource alarm).
+	ready.Set("broker", pub.Ready)
 	// The broker may accept connections before it can declare queues (a
 	// node starting, a quorum not formed yet): retry like the connection.
 	b := backoff.NewExponentialBackOff()
@@ -218,7 +217,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 
 	if cfg.IntakeEnabled() {
 		readyFn := func(ctx context.Context) error {
-			if _, err := pub.Conn(ctx); err != nil {
+			if err := pub.Ready(ctx); err != nil {
 				return err
 			}
 			if !router.IsRunning() {
