@@ -102,3 +102,50 @@ func TestMessageWithHeadersFillingTheFrameIsParked(t *testing.T) {
 		})
 	}
 }
+
+// A request whose headers nearly fill the broker's frame, whose attempt
+// fails for a while (the provider down): its retry copy, the worker's
+// retry headers added, cannot be sent (broker.HeadersTooLargeError), and
+// the delivery was handed back: delivered again at once, it called the
+// provider again at once, over and over, until its attempts ran out (a
+// pending one, whose polls count none, until the delivery limit; forever
+// without one). The settlement is parked at the first retry it cannot
+// schedule, saying why; the provider is called once.
+func TestRetryCopyThatCannotBeSentParksTheSettlement(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := newRig(t, newScripted("miva", providers.Facts{}))
+	top := broker.Topology{Providers: []string{"miva"}, RetryDelays: r.h.Retry.Delays}
+	pub, ch := onBroker(ctx, t, top, broker.ParkedQueue("miva"))
+	r.h.Pub = pub
+	r.p.confirmErrs = []error{providers.TransientError("", "provider down", nil)}
+	// Headers that leave 10 bytes of the frame free.
+	msg := requestMsg(t, "req-frame", "Debit", map[string]string{"pad": "-"})
+	p, _ := broker.Marshaler{}.Marshal(msg)
+	msg.Metadata.Set("pad", strings.Repeat("a", broker.DefaultFrameMax-8-broker.HeaderFrameBytes(p)-10))
+	done := make(chan error, 1)
+	go func() { done <- r.h.HandleSafely(msg) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Handle: %v (handed back: delivered again at once, the provider called again)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Handle still running after 30s")
+	}
+	if n := len(r.p.confirmAttempts); n != 1 {
+		t.Errorf("ConfirmFunds called %d times, want 1", n)
+	}
+	d, ok, err := ch.Get(broker.ParkedQueue("miva"), true)
+	if err != nil || !ok {
+		s := r.get(t, "req-frame")
+		t.Fatalf("nothing parked (%v); settlement %s, attempts %d", err, s.State, s.Attempts)
+	}
+	reason, _ := d.Headers[HeaderParkedReason].(string)
+	if !strings.Contains(reason, "retry") || !strings.Contains(reason, "frame") {
+		t.Errorf("parked reason %q does not say its retry copy could not be sent", reason)
+	}
+	if s := r.get(t, "req-frame"); s.ParkedReason == "" {
+		t.Errorf("settlement %s not parked", s.State)
+	}
+}

@@ -640,7 +640,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 		if wait := time.Until(sentAt.Add(facts.SettleWindow)); wait > 0 {
 			log.Info().Dur("wait", wait).Time("call_sent_at", sentAt).
 				Msg("the last call may still be committed by the provider; reconciling after its settle window")
-			return h.schedule(ctx, in, wait, true, "waiting for the settle window before reconciling")
+			return h.schedule(ctx, s, in, wait, true, "waiting for the settle window before reconciling")
 		}
 	}
 	var err error
@@ -955,7 +955,7 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 				since.Format(time.RFC3339), time.Since(since).Round(time.Second), h.PendingDeadline)
 			return h.parkSettlement(ctx, s, in, reason)
 		}
-		return h.schedule(ctx, in, out.RecheckAfter, true, "pending at provider")
+		return h.schedule(ctx, s, in, out.RecheckAfter, true, "pending at provider")
 	default:
 		return fmt.Errorf("provider %s returned unknown outcome %q", h.Provider.Name(), out.Kind)
 	}
@@ -1016,7 +1016,7 @@ func (h *Settlement) failed(ctx context.Context, s store.Settlement, in *deliver
 	}
 	log.Warn().Err(err).Str("op", op).Msg("transient failure; retrying later")
 	h.Metrics.retry(h.Provider.Name())
-	return h.schedule(ctx, in, h.Retry.delay(in.attempt), false, reason)
+	return h.schedule(ctx, s, in, h.Retry.delay(in.attempt), false, reason)
 }
 
 // parkSettlement records the parked reason on the settlement, then parks
@@ -1130,7 +1130,11 @@ func (h *Settlement) move(ctx context.Context, s store.Settlement, to store.Stat
 
 // schedule republishes the message to the retry queue for delay, with the
 // attempt count (unchanged for a poll) in its headers, and acks the original.
-func (h *Settlement) schedule(ctx context.Context, in *delivery, delay time.Duration, poll bool, reason string) error {
+// A copy whose headers, the retry headers added, do not fit one frame of
+// the broker (broker.HeadersTooLargeError) parks settlement s instead:
+// handed back, the message would be delivered again at once and call the
+// provider again at once, over and over.
+func (h *Settlement) schedule(ctx context.Context, s store.Settlement, in *delivery, delay time.Duration, poll bool, reason string) error {
 	msg, attempt, log := in.msg, in.attempt, in.log
 	next := attempt + 1
 	if poll {
@@ -1145,7 +1149,11 @@ func (h *Settlement) schedule(ctx context.Context, in *delivery, delay time.Dura
 	} else {
 		delete(cp.Metadata, HeaderPoll)
 	}
-	if err := h.toRetryQueue(ctx, cp, delay); err != nil {
+	var tooLarge *broker.HeadersTooLargeError
+	if err := h.toRetryQueue(ctx, cp, delay); errors.As(err, &tooLarge) {
+		return h.parkSettlement(ctx, s, in, fmt.Sprintf("%s; not retried: its retry copy could not be sent: %v. Check the settlement (settlement-worker show %s), then replay it "+
+			"(a parked copy without its largest headers says which it lacks) or settle it by hand", reason, tooLarge, s.RequestID))
+	} else if err != nil {
 		return fmt.Errorf("schedule retry: %w", err)
 	}
 	log.Info().Dur("delay", delay).Int("next_attempt", next).Msg("scheduled")
