@@ -72,8 +72,9 @@ type Config struct {
 	OrderLockWait time.Duration `env:"ORDER_LOCK_WAIT" envDefault:"250ms" help:"How long a request waits for its order's lock (another delivery of the same order holds it) before it is deferred through the shortest retry queue, uncounted, freeing its consumer; 0 waits without bound."`
 	// MaxRequestBytes parks a request message with a larger body before it
 	// is parsed or sent to a provider; the HTTP intake refuses such a
-	// request at the door.
-	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" help:"Largest settlement request body in bytes; a larger one is parked (intake: refused) before any provider call."`
+	// request at the door. A provider status (Radial's) above it is parked
+	// unread too.
+	MaxRequestBytes int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" help:"Largest settlement request body in bytes; a larger one is parked (intake: refused) before any provider call. A provider status (Radial's status queue) above it is parked unread."`
 	// StoreDSN selects the durable store.
 	StoreDSN string `env:"STORE_DSN" envDefault:"sqlite:settlement-worker.db" help:"sqlite:PATH (embedded, one process) or postgres://... (replicas sharing state). SQLite options: _pragma=name(value), one pragma each; journal_mode, synchronous, foreign_keys and busy_timeout are the worker's and checked at open; a cache_size given here applies to the writer and the four readers (by default the writer keeps SQLite's 2 MiB, each reader 128 KiB)."`
 	// StorePoolSize bounds the PostgreSQL sessions a worker runs its store

@@ -82,6 +82,23 @@ type ProviderStatus struct {
 	Metrics *Metrics
 	// Crash, when set, is called at crash points (test builds only).
 	Crash func(point string)
+	// MaxBytes parks a status whose body is larger, unread (0: no limit).
+	// The worker sets it from MAX_REQUEST_BYTES.
+	MaxBytes int64
+}
+
+// OrderKey is StatusOrderKey for the keyed subscriber, except that a
+// status above MaxBytes is not read: its key is "" (parked one at a time).
+func (h *ProviderStatus) OrderKey(msg *message.Message) string {
+	if h.tooLarge(msg) {
+		return ""
+	}
+	return StatusOrderKey(msg)
+}
+
+// tooLarge reports whether msg's body is above MaxBytes.
+func (h *ProviderStatus) tooLarge(msg *message.Message) bool {
+	return h.MaxBytes > 0 && int64(len(msg.Payload)) > h.MaxBytes
 }
 
 var awaiting = []store.State{store.StateSubmitting, store.StateAcknowledged}
@@ -105,6 +122,9 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		}
 	}()
 
+	if h.tooLarge(msg) {
+		return h.park(ctx, msg, fmt.Sprintf("provider status body is %d bytes, above MAX_REQUEST_BYTES (%d): not read, not applied to any settlement", len(msg.Payload), h.MaxBytes), log)
+	}
 	st, err := statusOf(msg)
 	if err != nil {
 		return h.park(ctx, msg, "unparseable provider status: "+err.Error(), log)

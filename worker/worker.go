@@ -321,13 +321,14 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	}
 	// Statuses of one order are applied in queue order (an S before its
 	// chargeback R), those of different orders concurrently.
-	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: handlers.StatusOrderKey,
-		DrainTimeout: cfg.ShutdownTimeout, Log: log.With().Str("queue", src.Queue).Logger()}
 	h := &handlers.ProviderStatus{
 		Provider: name, Queue: src.Queue, Store: st, Marks: marks, Pub: pub,
 		Log:     log.With().Str("handler", name+"-status").Logger(),
 		Metrics: metrics, Crash: deps.Crash,
+		MaxBytes: cfg.MaxRequestBytes,
 	}
+	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: h.OrderKey,
+		DrainTimeout: cfg.ShutdownTimeout, Log: log.With().Str("queue", src.Queue).Logger()}
 	router.AddConsumerHandler("status-"+name, src.Queue, sub, h.HandleSafely)
 	select {
 	case <-router.Running():
