@@ -104,7 +104,15 @@ func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- 
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	// amqp091 waits for the broker's answers (close-ok, and the passive
+	// declare's, prefetch's and consume's below) without a bound: a broker
+	// that keeps the connection and its heartbeats alive but stopped
+	// answering held Close, the worker's shutdown, forever. The connection
+	// is closed with a deadline, and at once when ctx ends, which ends
+	// every such wait.
+	closeConn := func() { _ = conn.CloseDeadline(time.Now().Add(AnswerGrace)) }
+	defer context.AfterFunc(ctx, closeConn)()
+	defer closeConn()
 	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)

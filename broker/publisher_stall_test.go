@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 )
@@ -318,5 +319,49 @@ func TestPublisherReadinessSaysTheBrokerBlocksPublishing(t *testing.T) {
 	}
 	if err := pub.Publish(ctx, "", "q.blocked", message.NewMessage("after", nil)); err != nil {
 		t.Fatalf("publish after the alarm: %v", err)
+	}
+}
+
+// The keyed subscriber (Radial's status queue, on Radial's broker) ended a
+// session by closing its connection, which waits for the broker's
+// close-ok without a bound: with a broker that keeps the connection and
+// its heartbeats alive but stopped answering, Close (the worker's
+// shutdown) never returned. It must return within its drain timeout and
+// a few seconds.
+func TestKeyedSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
+	u := amqpURL(t)
+	_, ch := dial(t, u)
+	const q = "q.keyed.stall"
+	declare(t, ch, q, "classic", nil)
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallProxy(t, pu.Host)
+	pu.Host = proxy.ln.Addr().String()
+	sub := &broker.KeyedSubscriber{URL: pu.String(), N: 2, Passive: true, DrainTimeout: time.Second, Log: zerolog.Nop(),
+		Key: func(m *message.Message) string { return m.Metadata.Get("key") }}
+	if _, err := sub.Subscribe(testCtx(t, time.Minute), q); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !sub.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("not consuming")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	proxy.stall()
+	closed := make(chan struct{})
+	start := time.Now()
+	go func() { _ = sub.Close(); close(closed) }()
+	select {
+	case <-closed:
+		if d := time.Since(start); d > 8*time.Second {
+			t.Errorf("Close took %s", d.Round(time.Millisecond))
+		}
+	case <-time.After(20 * time.Second):
+		proxy.unstall() // let the test end
+		t.Fatal("Close still waiting 20s later (for the broker's close-ok, unbounded)")
 	}
 }
