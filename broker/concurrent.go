@@ -2,11 +2,13 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/cenkalti/backoff/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 )
 
@@ -165,5 +167,35 @@ func (c *ConcurrentSubscriber) Close() error {
 		}
 		close(c.released)
 	})
-	return c.Sub.Close()
+	return c.closeSub()
+}
+
+// closeSub closes the underlying subscriber within a bound. watermill-amqp
+// closes its channels and then its connection, and amqp091 waits for the
+// broker's answer to each without a bound: a broker that keeps the
+// connection and its heartbeats alive but stopped answering held Close,
+// the worker's shutdown, forever. After AnswerGrace the connection is
+// closed with a deadline (which ends the channels' waits), and after
+// another the subscriber is left to the process's exit.
+func (c *ConcurrentSubscriber) closeSub() error {
+	done := make(chan error, 1)
+	go func() { done <- c.Sub.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(AnswerGrace):
+	}
+	if w, ok := c.Sub.(interface{ Connection() *amqp.Connection }); ok {
+		if conn := w.Connection(); conn != nil {
+			go func() { _ = conn.CloseDeadline(time.Now()) }()
+		}
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(AnswerGrace):
+		err := fmt.Errorf("the broker did not answer the closing of the consumers' connection within %s; left open", 2*AnswerGrace)
+		c.Log.Warn().Err(err).Msg("consumer not closed")
+		return err
+	}
 }

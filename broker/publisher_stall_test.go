@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
 
@@ -363,5 +364,46 @@ func TestKeyedSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		proxy.unstall() // let the test end
 		t.Fatal("Close still waiting 20s later (for the broker's close-ok, unbounded)")
+	}
+}
+
+// The request queues' consumers (watermill-amqp, merged by
+// ConcurrentSubscriber) close their connection at shutdown, which waits
+// for the broker's close-ok without a bound (amqp091): with a broker that
+// keeps the connection and its heartbeats alive but stopped answering,
+// Close (the worker's shutdown) never returned. It must return within its
+// drain timeout and a few seconds.
+func TestConcurrentSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
+	u := amqpURL(t)
+	_, ch := dial(t, u)
+	const q = "q.concurrent.stall"
+	declare(t, ch, q, broker.QueueQuorum, nil)
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallProxy(t, pu.Host)
+	pu.Host = proxy.ln.Addr().String()
+	wsub, err := broker.NewSubscriber(testCtx(t, 30*time.Second), broker.SubscriberConfig{URL: pu.String(), Prefetch: 1}, watermill.NopLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := broker.NewConcurrentSubscriber(wsub, 2, time.Second, zerolog.Nop())
+	if _, err := sub.Subscribe(testCtx(t, time.Minute), q); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // consuming
+	proxy.stall()
+	closed := make(chan struct{})
+	start := time.Now()
+	go func() { _ = sub.Close(); close(closed) }()
+	select {
+	case <-closed:
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("Close took %s", d.Round(time.Millisecond))
+		}
+	case <-time.After(25 * time.Second):
+		proxy.unstall() // let the test end
+		t.Fatal("Close still waiting 25s later (for the broker's answers, unbounded)")
 	}
 }
