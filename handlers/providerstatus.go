@@ -89,10 +89,23 @@ type ProviderStatus struct {
 
 // OrderKey is StatusOrderKey for the keyed subscriber, except that a
 // status above MaxBytes is not read: its key is "" (parked one at a time).
-func (h *ProviderStatus) OrderKey(msg *message.Message) string {
+//
+// A panic while decoding (a decoder bug) keys the status "" and leaves it
+// to the handler, which decodes it again under HandleSafely and parks it
+// with the panic: the keyed subscriber calls OrderKey in its delivery
+// loop, where a panic ended the process, and every replica in turn as the
+// status was redelivered.
+func (h *ProviderStatus) OrderKey(msg *message.Message) (key string) {
 	if h.tooLarge(msg) {
 		return ""
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			h.Log.Error().Str("message_id", msg.UUID).Str("panic", messages.MaskPANs(fmt.Sprint(r))).
+				Msg("decoding a provider status panicked; the handler parks it")
+			key = ""
+		}
+	}()
 	return StatusOrderKey(msg)
 }
 

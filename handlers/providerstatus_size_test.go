@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // Provider statuses had no size limit (MAX_REQUEST_BYTES bounds requests
@@ -46,5 +47,40 @@ func TestProviderStatusAboveMaxBytesIsParkedUnread(t *testing.T) {
 	}
 	if len(d.Body) != len(body) {
 		t.Errorf("parked body of %d bytes, want %d", len(d.Body), len(body))
+	}
+}
+
+// The keyed subscriber calls OrderKey in its delivery loop, outside
+// HandleSafely: a decoder panic on some status (the bug HandleSafely
+// parks a message for) ended the process there, and every replica in
+// turn as the status was redelivered to it. OrderKey keys such a status
+// "" and leaves it to the handler, which parks it with the panic.
+func TestProviderStatusOrderKeyPanicIsParkedByTheHandler(t *testing.T) {
+	e := newPSEnv(t)
+	orig := decodeStatus
+	decodeStatus = func([]byte) (*messages.PaymentSettlementStatus, error) { panic("decoder bug") }
+	t.Cleanup(func() { decodeStatus = orig })
+	msg := statusSpec{cc: "cc-X"}.message(t)
+	var key string
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("OrderKey panicked (in the keyed subscriber's delivery loop: the process ends): %v", r)
+			}
+		}()
+		key = e.h.OrderKey(msg)
+	}()
+	if key != "" {
+		t.Errorf("key %q", key)
+	}
+	if err := e.h.HandleSafely(msg); err != nil {
+		t.Fatalf("HandleSafely: %v", err)
+	}
+	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
+	if !ok {
+		t.Fatal("not parked")
+	}
+	if reason, _ := d.Headers[HeaderParkedReason].(string); !strings.Contains(reason, "decoder bug") {
+		t.Errorf("parked reason %q does not carry the panic", reason)
 	}
 }
