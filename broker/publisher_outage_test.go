@@ -2,64 +2,14 @@ package broker_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
-
-// tcpProxy forwards connections to target until down is called; then it
-// closes them and refuses new ones (the broker unreachable).
-type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln}
-	t.Cleanup(p.down)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, b)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(b, c); _ = b.Close() }()
-			go func() { _, _ = io.Copy(c, b); _ = c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *tcpProxy) down() {
-	_ = p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
 
 // While the broker is unreachable, a publish with a long context (the
 // sweeper relays with the worker's) redials it, retrying until it answers.
@@ -73,17 +23,12 @@ func TestPublisherUnreachableBrokerBoundsEveryCaller(t *testing.T) {
 	u := amqpURL(t)
 	_, ch := dial(t, u)
 	declare(t, ch, "q.outage", broker.QueueQuorum, nil)
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newTCPProxy(t, pu.Host)
-	pu.Host = proxy.ln.Addr().String()
-	pub := newPublisher(t, pu.String(), 4)
+	proxy := testenv.NewBrokerProxy(t, u)
+	pub := newPublisher(t, proxy.URL(), 4)
 	if err := pub.Publish(testCtx(t, 10*time.Second), "", "q.outage", message.NewMessage("before", nil)); err != nil {
 		t.Fatalf("publish before the outage: %v", err)
 	}
-	proxy.down()
+	proxy.Close()
 
 	long, cancelLong := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelLong()

@@ -2,13 +2,7 @@ package broker_test
 
 import (
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
-	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,186 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
-
-// stallProxy forwards AMQP connections frame by frame until stall is
-// called; then it stops passing the client's frames to the broker (held,
-// not dropped), while the broker's frames still reach the client and the
-// proxy keeps the broker's heartbeat monitor fed. The client so sees what
-// a broker that stops processing its frames looks like — RabbitMQ blocking
-// a publishing connection at a resource alarm: the TCP connection and the
-// heartbeats live on, and no reply to anything the client sends comes,
-// however long it waits.
-type stallProxy struct {
-	ln      net.Listener
-	stalled atomic.Bool
-	mu      sync.Mutex
-	conns   []net.Conn
-	resume  chan struct{}
-	// toClient are the clients' frame writers (whole frames only).
-	toClient []func([]byte) error
-}
-
-func newStallProxy(t *testing.T, target string) *stallProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallProxy{ln: ln, resume: make(chan struct{})}
-	t.Cleanup(p.close)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, b)
-			p.mu.Unlock()
-			go p.forward(c, b)
-			go p.backward(b, c)
-		}
-	}()
-	return p
-}
-
-// forward copies the client's frames to the broker; while stalled it
-// holds them and sends the broker a heartbeat frame every second instead.
-func (p *stallProxy) forward(c, b net.Conn) {
-	defer func() { _ = b.Close() }()
-	var wmu sync.Mutex
-	write := func(f []byte) error {
-		wmu.Lock()
-		defer wmu.Unlock()
-		_, err := b.Write(f)
-		return err
-	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		heartbeat := []byte{8, 0, 0, 0, 0, 0, 0, 0xCE}
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if p.stalled.Load() {
-					_ = write(heartbeat)
-				}
-			}
-		}
-	}()
-	header := make([]byte, 8) // "AMQP" 0 0 9 1
-	if _, err := io.ReadFull(c, header); err != nil || write(header) != nil {
-		return
-	}
-	for {
-		head := make([]byte, 7)
-		if _, err := io.ReadFull(c, head); err != nil {
-			return
-		}
-		frame := make([]byte, 7+int(binary.BigEndian.Uint32(head[3:]))+1)
-		copy(frame, head)
-		if _, err := io.ReadFull(c, frame[7:]); err != nil {
-			return
-		}
-		if p.stalled.Load() {
-			p.mu.Lock()
-			resume := p.resume
-			p.mu.Unlock()
-			select {
-			case <-resume:
-			case <-done:
-				return
-			}
-		}
-		if write(frame) != nil {
-			return
-		}
-	}
-}
-
-// backward copies the broker's frames to the client, whole, so that
-// inject can put frames of its own between them.
-func (p *stallProxy) backward(b, c net.Conn) {
-	defer func() { _ = c.Close() }()
-	var wmu sync.Mutex
-	write := func(f []byte) error {
-		wmu.Lock()
-		defer wmu.Unlock()
-		_, err := c.Write(f)
-		return err
-	}
-	p.mu.Lock()
-	p.toClient = append(p.toClient, write)
-	p.mu.Unlock()
-	for {
-		head := make([]byte, 7)
-		if _, err := io.ReadFull(b, head); err != nil {
-			return
-		}
-		frame := make([]byte, 7+int(binary.BigEndian.Uint32(head[3:]))+1)
-		copy(frame, head)
-		if _, err := io.ReadFull(b, frame[7:]); err != nil {
-			return
-		}
-		if write(frame) != nil {
-			return
-		}
-	}
-}
-
-// inject sends every client a connection-level method frame (class 10)
-// with its arguments, as if the broker had.
-func (p *stallProxy) inject(method uint16, args []byte) {
-	payload := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 10), method)
-	payload = append(payload, args...)
-	frame := append([]byte{1, 0, 0}, binary.BigEndian.AppendUint32(nil, uint32(len(payload)))...)
-	frame = append(append(frame, payload...), 0xCE)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, w := range p.toClient {
-		_ = w(frame)
-	}
-}
-
-// block and unblock send connection.blocked and connection.unblocked, as
-// RabbitMQ does at a resource alarm and when it clears.
-func (p *stallProxy) block(reason string) {
-	p.inject(60, append([]byte{byte(len(reason))}, reason...))
-}
-func (p *stallProxy) unblock() { p.inject(61, nil) }
-
-func (p *stallProxy) stall() { p.stalled.Store(true) }
-
-// unstall forwards the held frames and everything after them again.
-func (p *stallProxy) unstall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stalled.Swap(false) {
-		close(p.resume)
-		p.resume = make(chan struct{})
-	}
-}
-
-func (p *stallProxy) close() {
-	_ = p.ln.Close()
-	p.unstall()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
 
 // A broker that keeps the connection and its heartbeats alive but stops
 // answering (RabbitMQ blocking a publishing connection at a memory or disk
@@ -213,17 +29,12 @@ func TestPublishToABrokerThatStopsAnsweringEndsWithItsContext(t *testing.T) {
 	u := amqpURL(t)
 	_, ch := dial(t, u)
 	declare(t, ch, "q.stall", broker.QueueQuorum, nil)
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallProxy(t, pu.Host)
-	pu.Host = proxy.ln.Addr().String()
-	pub := newPublisher(t, pu.String(), 1) // one slot: a publish that never returns holds it
+	proxy := testenv.NewBrokerProxy(t, u)
+	pub := newPublisher(t, proxy.URL(), 1) // one slot: a publish that never returns holds it
 	if err := pub.Publish(testCtx(t, 10*time.Second), "", "q.stall", message.NewMessage("before", nil)); err != nil {
 		t.Fatalf("publish before the stall: %v", err)
 	}
-	proxy.stall()
+	proxy.Stall()
 
 	// The first reuses the idle channel (its confirm never comes); the
 	// second opens a channel (its open-ok never comes); the third, once
@@ -253,7 +64,7 @@ func TestPublishToABrokerThatStopsAnsweringEndsWithItsContext(t *testing.T) {
 		cancel()
 	}
 
-	proxy.unstall()
+	proxy.Unstall()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := pub.Publish(testCtx(t, 5*time.Second), "", "q.stall", message.NewMessage("after", nil))
@@ -280,13 +91,8 @@ func TestPublisherReadinessSaysTheBrokerBlocksPublishing(t *testing.T) {
 	u := amqpURL(t)
 	_, ch := dial(t, u)
 	declare(t, ch, "q.blocked", broker.QueueQuorum, nil)
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallProxy(t, pu.Host)
-	pu.Host = proxy.ln.Addr().String()
-	pub := newPublisher(t, pu.String(), 2)
+	proxy := testenv.NewBrokerProxy(t, u)
+	pub := newPublisher(t, proxy.URL(), 2)
 	ctx := testCtx(t, 30*time.Second)
 	if err := pub.Publish(ctx, "", "q.blocked", message.NewMessage("before", nil)); err != nil {
 		t.Fatalf("publish before the alarm: %v", err)
@@ -294,8 +100,8 @@ func TestPublisherReadinessSaysTheBrokerBlocksPublishing(t *testing.T) {
 	if err := pub.Ready(ctx); err != nil {
 		t.Fatalf("not ready before the alarm: %v", err)
 	}
-	proxy.block("low on memory")
-	proxy.stall()
+	proxy.Block("low on memory")
+	proxy.Stall()
 	waitReady := func(want bool) error {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -306,15 +112,15 @@ func TestPublisherReadinessSaysTheBrokerBlocksPublishing(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	err = waitReady(false)
+	err := waitReady(false)
 	if err == nil {
 		t.Fatal("ready while the broker blocks publishing")
 	}
 	if !strings.Contains(err.Error(), "blocks publishing") || !strings.Contains(err.Error(), "low on memory") {
 		t.Errorf("readiness %q does not say the broker blocks publishing, and why", err)
 	}
-	proxy.unblock()
-	proxy.unstall()
+	proxy.Unblock()
+	proxy.Unstall()
 	if err := waitReady(true); err != nil {
 		t.Fatalf("still not ready after connection.unblocked: %v", err)
 	}
@@ -334,13 +140,8 @@ func TestKeyedSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 	_, ch := dial(t, u)
 	const q = "q.keyed.stall"
 	declare(t, ch, q, "classic", nil)
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallProxy(t, pu.Host)
-	pu.Host = proxy.ln.Addr().String()
-	sub := &broker.KeyedSubscriber{URL: pu.String(), N: 2, Passive: true, DrainTimeout: time.Second, Log: zerolog.Nop(),
+	proxy := testenv.NewBrokerProxy(t, u)
+	sub := &broker.KeyedSubscriber{URL: proxy.URL(), N: 2, Passive: true, DrainTimeout: time.Second, Log: zerolog.Nop(),
 		Key: func(m *message.Message) string { return m.Metadata.Get("key") }}
 	if _, err := sub.Subscribe(testCtx(t, time.Minute), q); err != nil {
 		t.Fatal(err)
@@ -352,7 +153,7 @@ func TestKeyedSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	proxy.stall()
+	proxy.Stall()
 	closed := make(chan struct{})
 	start := time.Now()
 	go func() { _ = sub.Close(); close(closed) }()
@@ -362,7 +163,7 @@ func TestKeyedSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 			t.Errorf("Close took %s", d.Round(time.Millisecond))
 		}
 	case <-time.After(20 * time.Second):
-		proxy.unstall() // let the test end
+		proxy.Unstall() // let the test end
 		t.Fatal("Close still waiting 20s later (for the broker's close-ok, unbounded)")
 	}
 }
@@ -378,13 +179,8 @@ func TestConcurrentSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 	_, ch := dial(t, u)
 	const q = "q.concurrent.stall"
 	declare(t, ch, q, broker.QueueQuorum, nil)
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallProxy(t, pu.Host)
-	pu.Host = proxy.ln.Addr().String()
-	wsub, err := broker.NewSubscriber(testCtx(t, 30*time.Second), broker.SubscriberConfig{URL: pu.String(), Prefetch: 1}, watermill.NopLogger{})
+	proxy := testenv.NewBrokerProxy(t, u)
+	wsub, err := broker.NewSubscriber(testCtx(t, 30*time.Second), broker.SubscriberConfig{URL: proxy.URL(), Prefetch: 1}, watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +189,7 @@ func TestConcurrentSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // consuming
-	proxy.stall()
+	proxy.Stall()
 	closed := make(chan struct{})
 	start := time.Now()
 	go func() { _ = sub.Close(); close(closed) }()
@@ -403,7 +199,7 @@ func TestConcurrentSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 			t.Errorf("Close took %s", d.Round(time.Millisecond))
 		}
 	case <-time.After(25 * time.Second):
-		proxy.unstall() // let the test end
+		proxy.Unstall() // let the test end
 		t.Fatal("Close still waiting 25s later (for the broker's answers, unbounded)")
 	}
 }

@@ -5,94 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
-
-// stallingProxy forwards TCP connections to target; after stall it stops
-// reading what the client sends (the server's bytes still reach the
-// client), as a broker that blocks a publishing connection does
-// (connection.blocked: RabbitMQ stops reading its socket until the alarm
-// clears).
-type stallingProxy struct {
-	ln      net.Listener
-	mu      sync.Mutex
-	conns   []net.Conn
-	stalled chan struct{} // closed by stall
-	once    sync.Once
-}
-
-func newStallingProxy(t *testing.T, target string) *stallingProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallingProxy{ln: ln, stalled: make(chan struct{})}
-	t.Cleanup(p.close)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			// A small receive buffer: the publisher's writes block after
-			// a few MB, not after the tens of MB loopback autotunes to.
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetReadBuffer(64 << 10)
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, b)
-			p.mu.Unlock()
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					select {
-					case <-p.stalled:
-						return // reads no more; the connection stays open
-					default:
-					}
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := b.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						_ = b.Close()
-						return
-					}
-				}
-			}()
-			go func() { _, _ = io.Copy(c, b); _ = c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *stallingProxy) stall() { p.once.Do(func() { close(p.stalled) }) }
-
-func (p *stallingProxy) close() {
-	_ = p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
 
 // TestBlockedBrokerStillGetsAnAnswer: a broker that stops reading a
 // publishing connection (a memory or disk alarm) leaves the publisher's
@@ -106,7 +27,7 @@ func (p *stallingProxy) close() {
 // must keep answering.
 func TestBlockedBrokerStillGetsAnAnswer(t *testing.T) {
 	var (
-		proxy *stallingProxy
+		proxy *testenv.BrokerProxy
 		bp    Publisher
 	)
 	cfg := testConfig()
@@ -115,22 +36,17 @@ func TestBlockedBrokerStillGetsAnAnswer(t *testing.T) {
 	e := newEnv(t, envOptions{cfg: &cfg, topology: true,
 		publisher: func(p Publisher) Publisher { bp = p; return p },
 		dialVia: func(u string) string {
-			pu, err := url.Parse(u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy = newStallingProxy(t, pu.Host)
-			pu.Host = proxy.ln.Addr().String()
-			return pu.String()
+			proxy = testenv.NewBrokerProxy(t, u)
+			return proxy.URL()
 		}})
 	// First of the cleanups: the publisher's Close would wait for the
 	// stalled connection.
-	t.Cleanup(proxy.close)
+	t.Cleanup(proxy.Close)
 	if resp, body := e.post(ordersPath, "application/json", seed(t), bearer); resp.StatusCode != http.StatusOK {
 		t.Fatalf("before the stall: status %d: %s", resp.StatusCode, body)
 	}
 	e.requests("radial", time.Second)
-	proxy.stall()
+	proxy.Stall()
 	// Another publish of the process (a 16 MB message) fills the buffers
 	// and stays blocked in its write.
 	go func() {

@@ -41,6 +41,10 @@
 // `make test` runs them in a second pass, `go test -p 1 -run
 // 'RestartBroker|BrokerRestart' ./...`, on a private broker of their own.
 //
+// A test that needs the broker to misbehave only for its own connections
+// (stop answering, block publishing, go away) dials it through
+// NewBrokerProxy instead, and needs none of this.
+//
 // Set TESTENV_NO_DOCKER=1 to never try Docker.
 package testenv
 
