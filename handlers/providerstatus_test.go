@@ -677,42 +677,57 @@ func (e *psEnv) checkEvent(i int, s step) string {
 	return d.MessageId
 }
 
-// checkParked checks that step i's status was parked, intact, with a reason.
+// checkParked checks that step i's status was parked, intact, with a
+// reason mentioning each "|"-separated part of reason.
 func (e *psEnv) checkParked(i int, in *message.Message, reason string) {
+	e.t.Helper()
+	e.parked(fmt.Sprintf("step %d", i), in, strings.Split(reason, "|"), nil)
+}
+
+// parked checks that status in was parked, intact, with a reason that
+// mentions every part of want and none of notWant, and returns the reason;
+// label begins each error.
+func (e *psEnv) parked(label string, in *message.Message, want, notWant []string) string {
 	t := e.t
 	t.Helper()
 	if d, ok := e.get(statusQueue); ok {
-		t.Errorf("step %d: an event was published (%s) for a parked status", i, d.CorrelationId)
+		t.Errorf("%s: an event was published (%s) for a parked status", label, d.CorrelationId)
 	}
 	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
 	if !ok {
-		t.Fatalf("step %d: status not parked", i)
+		t.Fatalf("%s: status not parked", label)
 	}
 	got, _ := d.Headers[HeaderParkedReason].(string)
-	for _, part := range strings.Split(reason, "|") {
+	for _, part := range want {
 		if !strings.Contains(got, part) {
-			t.Errorf("step %d: parked_reason %q, want it to mention %q", i, got, part)
+			t.Errorf("%s: parked_reason %q, want it to mention %q", label, got, part)
+		}
+	}
+	for _, part := range notWant {
+		if strings.Contains(got, part) {
+			t.Errorf("%s: parked_reason %q mentions %q", label, got, part)
 		}
 	}
 	if d.Headers[HeaderParkedFrom] != radialQueue {
-		t.Errorf("step %d: parked_from_queue %v, want %s", i, d.Headers[HeaderParkedFrom], radialQueue)
+		t.Errorf("%s: parked_from_queue %v, want %s", label, d.Headers[HeaderParkedFrom], radialQueue)
 	}
 	if at, _ := d.Headers[HeaderParkedAt].(string); at == "" {
-		t.Errorf("step %d: no parked_at", i)
+		t.Errorf("%s: no parked_at", label)
 	} else if _, err := time.Parse(time.RFC3339, at); err != nil {
-		t.Errorf("step %d: parked_at %q: %v", i, at, err)
+		t.Errorf("%s: parked_at %q: %v", label, at, err)
 	}
 	if string(d.Body) != string(in.Payload) || d.MessageId != in.UUID {
-		t.Errorf("step %d: parked copy changed: message id %q (want %q), body %q", i, d.MessageId, in.UUID, d.Body)
+		t.Errorf("%s: parked copy changed: message id %q (want %q), body %q", label, d.MessageId, in.UUID, d.Body)
 	}
 	// The consumed status carried x-delivery-count=0 (set in message());
 	// the parked queue is a quorum queue, which sets its own on delivery, so
 	// only its value can be checked: a republished "0" would be a string.
 	if v, ok := d.Headers["x-delivery-count"]; ok {
 		if _, isString := v.(string); isString {
-			t.Errorf("step %d: parked copy republished the consumed x-delivery-count header %q", i, v)
+			t.Errorf("%s: parked copy republished the consumed x-delivery-count header %q", label, v)
 		}
 	}
+	return got
 }
 
 // TestProviderStatusConcurrentIndistinguishable handles statuses for four
