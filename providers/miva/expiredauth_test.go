@@ -3,7 +3,6 @@ package miva_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,36 +87,7 @@ func TestCaptureOnAnAuthorizationThatExpired(t *testing.T) {
 				}
 			}
 			out, err := e.client.Settle(context.Background(), req)
-			if tc.kind == "" {
-				if err == nil && out.Kind == providers.Refused {
-					t.Fatalf("R (%q), want %v", out.Reason, tc.class)
-				}
-				checkErr(t, err, tc.class, "", tc.reason)
-				if tc.class == providers.Transient && providers.WasNotSent(err) {
-					t.Errorf("NotSent (%v): the retry must reconcile first", err)
-				}
-				if cs := captures(e); len(cs) != 0 {
-					t.Fatalf("captures %+v, want none", cs)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out.Kind != tc.kind || !strings.Contains(out.Reason, tc.reason) {
-				t.Fatalf("outcome %+v, want %s %q", out, tc.kind, tc.reason)
-			}
-			cs := captures(e)
-			if tc.target == 0 {
-				if len(cs) != 0 {
-					t.Fatalf("captures %+v, want none", cs)
-				}
-				return
-			}
-			if len(cs) != 1 || cs[0].PaymentID != tc.target || mustID(out.Ref) != cs[0].RecordID ||
-				out.Refs[miva.RefPaymentID] != strconv.FormatInt(tc.target, 10) {
-				t.Fatalf("captures %+v, outcome %+v; want one capture on %d named by S", cs, out, tc.target)
-			}
+			checkCaptureAnswer(t, e, out, err, tc.kind, tc.class, tc.reason, tc.target)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -216,6 +217,45 @@ func noSecrets(t *testing.T, s string) {
 // captures returns the sandbox's capture ledger entries.
 func captures(e *env) []sandbox.Entry {
 	return e.sb.LedgerFiltered(sandbox.LedgerFilter{Function: sandbox.FunctionCapture})
+}
+
+// checkCaptureAnswer checks Settle's answer (out, err) to a capture whose
+// confirmed authorization can no longer take it: with kind "", an error of
+// class naming reason (never R, nor NotSent when transient) and no capture;
+// else an outcome of kind naming reason and, unless target is 0 (then no
+// capture), one capture on authorization target, which S names.
+func checkCaptureAnswer(t *testing.T, e *env, out providers.Outcome, err error, kind providers.Kind, class providers.Class, reason string, target int64) {
+	t.Helper()
+	if kind == "" {
+		if err == nil && out.Kind == providers.Refused {
+			t.Fatalf("R (%q), want %v", out.Reason, class)
+		}
+		checkErr(t, err, class, "", reason)
+		if class == providers.Transient && providers.WasNotSent(err) {
+			t.Errorf("NotSent (%v): the retry must reconcile first", err)
+		}
+		if cs := captures(e); len(cs) != 0 {
+			t.Fatalf("captures %+v, want none", cs)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Kind != kind || !strings.Contains(out.Reason, reason) {
+		t.Fatalf("outcome %+v, want %s %q", out, kind, reason)
+	}
+	cs := captures(e)
+	if target == 0 {
+		if len(cs) != 0 {
+			t.Fatalf("captures %+v, want none", cs)
+		}
+		return
+	}
+	if len(cs) != 1 || cs[0].PaymentID != target || mustID(out.Ref) != cs[0].RecordID ||
+		out.Refs[miva.RefPaymentID] != strconv.FormatInt(target, 10) {
+		t.Fatalf("captures %+v, outcome %+v; want one capture on %d named by S", cs, out, target)
+	}
 }
 
 func refunds(e *env) []sandbox.Entry {

@@ -2,8 +2,6 @@ package miva_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -62,30 +60,7 @@ func TestCaptureAfterAnOperatorTookTheChosenAuthorization(t *testing.T) {
 				t.Fatal(err)
 			}
 			out, err := e.client.Settle(context.Background(), req)
-			if tc.kind == "" {
-				checkErr(t, err, providers.Unresolved, "", tc.reason)
-				if cs := captures(e); len(cs) != 0 {
-					t.Fatalf("captures %+v", cs)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out.Kind != tc.kind || !strings.Contains(out.Reason, tc.reason) {
-				t.Fatalf("outcome %+v, want %s %q", out, tc.kind, tc.reason)
-			}
-			cs := captures(e)
-			if tc.target == 0 {
-				if len(cs) != 0 {
-					t.Fatalf("captures %+v, want none", cs)
-				}
-				return
-			}
-			if len(cs) != 1 || cs[0].PaymentID != tc.target || mustID(out.Ref) != cs[0].RecordID ||
-				out.Refs[miva.RefPaymentID] != strconv.FormatInt(tc.target, 10) {
-				t.Fatalf("captures %+v, outcome %+v; want one capture on %d named by S", cs, out, tc.target)
-			}
+			checkCaptureAnswer(t, e, out, err, tc.kind, providers.Unresolved, tc.reason, tc.target)
 		})
 	}
 }
