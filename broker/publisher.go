@@ -146,6 +146,7 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 	}
 	defer func() { p.free <- struct{}{} }()
 
+	headerBytes := HeaderFrameBytes(pub) // held against each connection's frame size
 	var lastErr error
 	for try := 0; try < 3; try++ {
 		if try > 0 {
@@ -160,9 +161,9 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 			lastErr = err
 			continue
 		}
-		if n, max := HeaderFrameBytes(pub), frameMax(cc.conn); n > max {
+		if max := frameMax(cc.conn); headerBytes > max {
 			p.release(cc)
-			return fmt.Errorf("publish message %s: %w", msg.UUID, &HeadersTooLargeError{Bytes: n, Max: max})
+			return fmt.Errorf("publish message %s: %w", msg.UUID, &HeadersTooLargeError{Bytes: headerBytes, Max: max})
 		}
 		err = cc.publish(ctx, exchange, key, pub)
 		switch {
