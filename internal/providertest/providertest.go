@@ -4,10 +4,12 @@ package providertest
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/settlement-worker/settlement-worker/providers"
 )
@@ -60,5 +62,27 @@ func BaseURLPathSecretIsNeverShown(t *testing.T, client func(t *testing.T, base 
 		if err == nil || strings.Contains(err.Error(), secret) {
 			t.Errorf("Validate(%s) shows the path secret or accepts it: %v", base, err)
 		}
+	}
+}
+
+// ReplyLargerThanTheLimit checks a client against a provider whose reply,
+// start followed by padding, is longer than the limit bytes the client
+// reads, answered with each of statuses: settle sends a call to base (the
+// server's URL) and checks its error, which must be a transient one
+// saying the reply was larger than the limit ("reply larger than <limit>
+// bytes"), not a cut reply parsed as garbage.
+func ReplyLargerThanTheLimit(t *testing.T, limit int, start string, statuses []int, settle func(t *testing.T, ctx context.Context, base string)) {
+	t.Helper()
+	for _, status := range statuses {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, start)
+			_, _ = io.WriteString(w, strings.Repeat("x", limit+(1<<20))) // a MiB over the limit
+		}))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		settle(t, ctx, srv.URL)
+		cancel()
+		srv.Close()
 	}
 }

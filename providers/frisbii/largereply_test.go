@@ -2,13 +2,10 @@ package frisbii_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
@@ -17,18 +14,9 @@ import (
 // (1048576 bytes)", a 4xx as a bare HTTP status. It is now a transient
 // failure saying the reply was larger than the worker reads.
 func TestReplyLargerThanTheLimit(t *testing.T) {
-	for _, status := range []int{http.StatusOK, http.StatusBadRequest} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, `{"code":77,"error":"Transaction declined","message":"`)
-			_, _ = io.WriteString(w, strings.Repeat("x", 2<<20))
-		}))
-		c := newClient(t, srv.URL, apiKey)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := c.Settle(ctx, debit("big-1", "ch-big", "10.00"))
-		checkErr(t, err, providers.Transient, "", "reply larger than 1048576 bytes")
-		cancel()
-		srv.Close()
-	}
+	providertest.ReplyLargerThanTheLimit(t, 1<<20, `{"code":77,"error":"Transaction declined","message":"`,
+		[]int{http.StatusOK, http.StatusBadRequest}, func(t *testing.T, ctx context.Context, base string) {
+			_, err := newClient(t, base, apiKey).Settle(ctx, debit("big-1", "ch-big", "10.00"))
+			checkErr(t, err, providers.Transient, "", "reply larger than 1048576 bytes")
+		})
 }

@@ -2,13 +2,10 @@ package miva_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
@@ -18,15 +15,9 @@ import (
 // sending garbage, not a reply (a payment list) larger than the worker
 // reads. It is now a transient failure saying so.
 func TestReplyLargerThanTheLimit(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_, _ = io.WriteString(w, `{"success":1,"data":{"total_count":1,"data":[{"id":1,"descrip":"`)
-		_, _ = io.WriteString(w, strings.Repeat("x", 5<<20))
-	}))
-	defer srv.Close()
-	c := newClient(t, srv.URL, token, "")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := c.Settle(ctx, debit("1001", "10.00"))
-	checkErr(t, err, providers.Transient, "", "reply larger than 4194304 bytes")
+	providertest.ReplyLargerThanTheLimit(t, 4<<20, `{"success":1,"data":{"total_count":1,"data":[{"id":1,"descrip":"`,
+		[]int{http.StatusOK}, func(t *testing.T, ctx context.Context, base string) {
+			_, err := newClient(t, base, token, "").Settle(ctx, debit("1001", "10.00"))
+			checkErr(t, err, providers.Transient, "", "reply larger than 4194304 bytes")
+		})
 }

@@ -2,13 +2,10 @@ package paysafe_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/providers"
 )
 
@@ -18,18 +15,9 @@ import (
 // now a transient failure saying the reply was larger than the worker
 // reads.
 func TestReplyLargerThanTheLimit(t *testing.T) {
-	for _, status := range []int{http.StatusOK, http.StatusBadRequest} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, `{"id":"s-1","status":"COMPLETED","merchantRefNum":"`)
-			_, _ = io.WriteString(w, strings.Repeat("x", 2<<20))
-		}))
-		c := newClient(t, srv.URL, user, pass)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := c.Settle(ctx, debit("big-1", "auth-1", "10.00", "USD"))
-		checkErr(t, err, providers.Transient, "", "reply larger than 1048576 bytes")
-		cancel()
-		srv.Close()
-	}
+	providertest.ReplyLargerThanTheLimit(t, 1<<20, `{"id":"s-1","status":"COMPLETED","merchantRefNum":"`,
+		[]int{http.StatusOK, http.StatusBadRequest}, func(t *testing.T, ctx context.Context, base string) {
+			_, err := newClient(t, base, user, pass).Settle(ctx, debit("big-1", "auth-1", "10.00", "USD"))
+			checkErr(t, err, providers.Transient, "", "reply larger than 1048576 bytes")
+		})
 }
