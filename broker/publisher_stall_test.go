@@ -154,18 +154,7 @@ func TestKeyedSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	proxy.Stall()
-	closed := make(chan struct{})
-	start := time.Now()
-	go func() { _ = sub.Close(); close(closed) }()
-	select {
-	case <-closed:
-		if d := time.Since(start); d > 8*time.Second {
-			t.Errorf("Close took %s", d.Round(time.Millisecond))
-		}
-	case <-time.After(20 * time.Second):
-		proxy.Unstall() // let the test end
-		t.Fatal("Close still waiting 20s later (for the broker's close-ok, unbounded)")
-	}
+	closesWithin(t, proxy, sub.Close, 8*time.Second, 20*time.Second)
 }
 
 // The request queues' consumers (watermill-amqp, merged by
@@ -190,16 +179,24 @@ func TestConcurrentSubscriberCloseWithABrokerThatStopsAnswering(t *testing.T) {
 	}
 	time.Sleep(time.Second) // consuming
 	proxy.Stall()
+	closesWithin(t, proxy, sub.Close, 15*time.Second, 25*time.Second)
+}
+
+// closesWithin calls closeSub, with proxy stalled, and fails unless it
+// returns within want; it gives up waiting after giveUp (then unstalls the
+// proxy to let the test end).
+func closesWithin(t *testing.T, proxy *testenv.BrokerProxy, closeSub func() error, want, giveUp time.Duration) {
+	t.Helper()
 	closed := make(chan struct{})
 	start := time.Now()
-	go func() { _ = sub.Close(); close(closed) }()
+	go func() { _ = closeSub(); close(closed) }()
 	select {
 	case <-closed:
-		if d := time.Since(start); d > 15*time.Second {
+		if d := time.Since(start); d > want {
 			t.Errorf("Close took %s", d.Round(time.Millisecond))
 		}
-	case <-time.After(25 * time.Second):
+	case <-time.After(giveUp):
 		proxy.Unstall() // let the test end
-		t.Fatal("Close still waiting 25s later (for the broker's answers, unbounded)")
+		t.Fatalf("Close still waiting %s later (for the broker's answers, unbounded)", giveUp)
 	}
 }
