@@ -1,7 +1,6 @@
 package providers_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -22,31 +21,18 @@ import (
 // stayed locked and its consumer slot held, and nothing said so. The call
 // ends within the timeout, as a transport failure.
 func TestHTTPClientCallEndsOnA101(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	release := make(chan struct{})
 	defer close(release)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-			return
-		}
+	addr := rawPeer(t, true, func(c net.Conn) {
 		_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"))
 		<-release
-	}()
+	})
 	hc := providers.HTTPClient(0) // the worker's: each provider bounds its calls with a context
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/settle", bytes.NewReader([]byte("<x/>")))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/settle", bytes.NewReader([]byte("<x/>")))
 		resp, err := hc.Do(req)
 		if err != nil {
 			done <- err

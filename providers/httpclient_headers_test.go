@@ -1,7 +1,6 @@
 package providers_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -21,11 +20,6 @@ import (
 // past MaxResponseHeaderBytes end the call as a transport failure, after
 // little more than that limit is read.
 func TestHTTPClientRefusesHugeHeaders(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	// The reply is built before the measurement (runtime.MemStats counts
 	// this process's allocations, the server's included), and written
 	// without allocating.
@@ -36,27 +30,13 @@ func TestHTTPClientRefusesHugeHeaders(t *testing.T) {
 	}
 	reply.WriteString("Content-Length: 2\r\n\r\nok")
 	raw := []byte(reply.String())
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				_, _ = c.Write(raw)
-			}()
-		}
-	}()
+	addr := rawPeer(t, true, func(c net.Conn) { _, _ = c.Write(raw) })
 	hc := providers.HTTPClient(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
 	resp, err := hc.Do(req)
 	runtime.ReadMemStats(&after)
 	if err == nil {
@@ -78,29 +58,16 @@ func TestHTTPClientRefusesHugeHeaders(t *testing.T) {
 // MaxResponseHeaderBytes: with MaxReplyHeaderBytes the call ends within
 // milliseconds, a transport failure.
 func TestHTTPClientEndsA1xxStorm(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-			return
-		}
+	addr := rawPeer(t, true, func(c net.Conn) {
 		for {
 			if _, err := c.Write([]byte("HTTP/1.1 102 Processing\r\n\r\n")); err != nil {
 				return
 			}
 		}
-	}()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/settle", strings.NewReader("{}"))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/settle", strings.NewReader("{}"))
 	start := time.Now()
 	resp, err := providers.HTTPClient(0).Do(req)
 	if err == nil {

@@ -57,24 +57,7 @@ func TestHTTPClientHostilePeersEndWithinTheDeadline(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				if tc.name != "never reads the request" {
-					if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-						return
-					}
-				}
-				tc.serve(c)
-			}()
+			addr := rawPeer(t, tc.name != "never reads the request", tc.serve)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			body := strings.Repeat("x", 8<<20) // more than socket buffers hold
@@ -82,7 +65,7 @@ func TestHTTPClientHostilePeersEndWithinTheDeadline(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			go func() {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String()+"/settle", strings.NewReader(body))
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/settle", strings.NewReader(body))
 				resp, err := providers.HTTPClient(0).Do(req)
 				if err != nil {
 					done <- err
@@ -106,6 +89,36 @@ func TestHTTPClientHostilePeersEndWithinTheDeadline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawPeer is a provider that answers each connection with serve, after
+// reading the request when readRequest is set; it returns its address.
+// It stops listening at the test's end.
+func rawPeer(t *testing.T, readRequest bool, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if readRequest {
+					if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+						return
+					}
+				}
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // trickle writes s, then one byte a second, until the peer closes.
