@@ -14,14 +14,25 @@ import (
 //
 // Any other status or a reply without an id is a transient error: the
 // money may be moving, so the request must never be refused on it; it is
-// retried, then parked for an operator. A transaction whose merchantRefNum
+// retried, then parked for an operator. So is a transaction without a
+// merchantRefNum: Paysafe's settlements and refunds always carry the one
+// they were created with (seed 001), so such an answer (a gateway, a stub
+// at a wrong PAYSAFE_BASE_URL, a cache) is not Paysafe's word on this
+// request, and its status must make no verdict; the next attempt looks the
+// request up by merchantRefNum first. A transaction whose merchantRefNum
 // or amount is not the request's is Unresolved: money may have moved but
 // not as this request asked, so it is parked for a person at once.
 func (c *Client) outcome(t target, tx transaction) (providers.Outcome, error) {
 	if tx.ID == "" {
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf("paysafe %s: the reply has no id (status %q)", t.kind, tx.Status), nil)
 	}
-	if tx.MerchantRefNum != "" && tx.MerchantRefNum != t.merchantRefNum {
+	if tx.MerchantRefNum == "" {
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"paysafe %s: the reply's %s %s has no merchantRefNum (Paysafe's always carry theirs): not Paysafe's answer on merchantRefNum %s "+
+				"(a gateway or a stub at a wrong PAYSAFE_BASE_URL?); retried, then parked, never read as a verdict",
+			t.kind, t.kind, tx.ID, t.merchantRefNum), nil)
+	}
+	if tx.MerchantRefNum != t.merchantRefNum {
 		return providers.Outcome{}, providers.UnresolvedError("", fmt.Sprintf(
 			"paysafe %s %s has merchantRefNum %q, this request %q; investigate before replaying", t.kind, tx.ID, tx.MerchantRefNum, t.merchantRefNum), nil)
 	}
