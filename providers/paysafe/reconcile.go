@@ -72,7 +72,8 @@ func parentOf(req *providers.Request, kind string) string {
 //     merchantRefNum with dupCheck, so Paysafe refuses a second transaction
 //     with it (5031) and several can only come from a submission without
 //     dupCheck (someone else, or a bug); which one is this request's money
-//     cannot be told, so a person decides (never a guess, never a retry).
+//     cannot be told, so a person decides (never a guess, never a retry);
+//     the reason gives their count and the first few (see listed).
 func (c *Client) lookup(ctx context.Context, t target) (providers.Outcome, bool, error) {
 	op := "lookup " + t.kind
 	r, err := c.do(ctx, op, http.MethodGet, path(t.account, t.kind+"s"), url.Values{"merchantRefNum": {t.merchantRefNum}}, nil)
@@ -123,12 +124,30 @@ func (c *Client) lookup(ctx context.Context, t target) (providers.Outcome, bool,
 		out, err := c.outcome(t, match[0])
 		return out, err == nil, err
 	}
-	ds := make([]string, len(match))
-	for i, tx := range match {
-		ds[i] = fmt.Sprintf("%s %s %s", tx.ID, tx.Status, t.format(tx.Amount))
-	}
 	return providers.Outcome{}, false, providers.UnresolvedError("", fmt.Sprintf(
 		"paysafe: %d %ss carry merchantRefNum %s (%s) and this request is for %s; it cannot be told which one is this request's: "+
 			"check them at Paysafe (cancel or refund the duplicates), then settle the request by hand",
-		len(match), t.kind, t.merchantRefNum, strings.Join(ds, "; "), t.format(t.amount)), nil)
+		len(match), t.kind, t.merchantRefNum, listed(t, match), t.format(t.amount)), nil)
+}
+
+// maxListed is how many transactions a reason names.
+const maxListed = 3
+
+// listed names the first maxListed transactions (id, status, amount) and
+// counts the rest, Paysafe's text (secrets masked first) cut to
+// providers.MaxQuotedCode bytes a field, providers.MaxQuoted in all: a
+// reason is logged at every attempt and stored with the settlement, and a
+// hostile or buggy lookup answer may list thousands, with ids of any size.
+func listed(t target, txs []transaction) string {
+	n := min(len(txs), maxListed)
+	ds := make([]string, n)
+	for i, tx := range txs[:n] {
+		ds[i] = fmt.Sprintf("%s %s %s", providers.QuotedCode(redact(tx.ID, t.secrets...)),
+			providers.QuotedCode(redact(tx.Status, t.secrets...)), t.format(tx.Amount))
+	}
+	s := providers.Quoted(strings.Join(ds, "; "))
+	if rest := len(txs) - n; rest > 0 {
+		s += fmt.Sprintf("; and %d more", rest)
+	}
+	return s
 }
