@@ -39,7 +39,8 @@ func behindGateway(t *testing.T, e *env, intercept func(*http.Request) (string, 
 
 // judge fails when the outcome is a verdict the sandbox's ledger of kind
 // for merchantRefNum ref does not bear out: an S without a COMPLETED
-// transaction, an R while one holds money.
+// transaction, an R (a Refused outcome or a Permanent error) while one
+// holds money.
 func judge(t *testing.T, e *env, kind, ref string, out providers.Outcome, err error) {
 	t.Helper()
 	es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: kind, MerchantRefNum: ref})
@@ -53,6 +54,8 @@ func judge(t *testing.T, e *env, kind, ref string, out providers.Outcome, err er
 		t.Fatalf("S (%s %s) but the ledger holds no COMPLETED %s with merchantRefNum %s: %+v", kind, out.Ref, kind, ref, es)
 	case err == nil && out.Kind == providers.Refused && live:
 		t.Fatalf("R (%s) but the ledger holds a live %s with merchantRefNum %s: %+v", out.Reason, kind, ref, es)
+	case err != nil && providers.ClassOf(err) == providers.Permanent && live:
+		t.Fatalf("R (%v) but the ledger holds a live %s with merchantRefNum %s: %+v", err, kind, ref, es)
 	}
 }
 

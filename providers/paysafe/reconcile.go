@@ -16,9 +16,10 @@ import (
 // outcome of the transaction found; found=false means no earlier attempt
 // reached Paysafe (trustworthy only once the settle window has passed since
 // the attempt was sent: Paysafe may commit late). An ambiguous lookup
-// (several transactions with the merchantRefNum, or one of another amount)
-// is Unresolved, see lookup. Lookup failures are transient: they never
-// refuse a request; nor does a request refused now (unresolvedTarget).
+// (several transactions with the merchantRefNum, an answer with more
+// pages, or one of another amount) is Unresolved, see lookup. Lookup
+// failures are transient: they never refuse a request; nor does a request
+// refused now (unresolvedTarget).
 func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (providers.Outcome, bool, error) {
 	t, err := c.baseTarget(req, c.recordedAccount)
 	if err != nil {
@@ -63,6 +64,10 @@ func parentOf(req *providers.Request, kind string) string {
 //   - a reply without the list of t's kind, or listing a transaction
 //     without a merchantRefNum → a transient error (it says nothing sure
 //     about what Paysafe holds);
+//   - a reply that links a next page (the client reads one) →
+//     Unresolved: several pages for one merchantRefNum are several
+//     transactions with it, or an answer that cannot tell; never "none"
+//     nor "this one" from the first page;
 //   - none → found=false (nothing reached Paysafe, or, before the settle
 //     window has passed, a late commit is not visible yet: the pipeline
 //     reconciles only after the window);
@@ -100,12 +105,25 @@ func (c *Client) lookup(ctx context.Context, t target) (providers.Outcome, bool,
 			op, r.status, t.kind, len(r.body), t.merchantRefNum), nil)
 	}
 	var match []transaction
+	for _, tx := range *txs {
+		if tx.MerchantRefNum == t.merchantRefNum {
+			match = append(match, tx)
+		}
+	}
+	if list.morePages() {
+		// The client reads one page. More than one page for one
+		// merchantRefNum is several transactions with it (as ambiguous
+		// as several on one page), or an answer that cannot tell what
+		// Paysafe holds: neither is "nothing there" nor "this one".
+		return providers.Outcome{}, false, providers.UnresolvedError("", fmt.Sprintf(
+			"paysafe %s: the answer lists %d %s(s) with merchantRefNum %s (%s) and links a next page (rel next), which the client does not read: "+
+				"several transactions carry it, or what Paysafe holds under it cannot be told; this request is for %s: "+
+				"check them at Paysafe (cancel or refund the duplicates), then settle the request by hand",
+			op, len(match), t.kind, t.merchantRefNum, listed(t, match), t.format(t.amount)), nil)
+	}
 	unnamed := 0
 	for _, tx := range *txs {
-		switch tx.MerchantRefNum {
-		case t.merchantRefNum:
-			match = append(match, tx)
-		case "":
+		if tx.MerchantRefNum == "" {
 			unnamed++
 		}
 	}

@@ -1,5 +1,7 @@
 package paysafe
 
+import "strings"
+
 // Paysafe statuses of authorizations, settlements and refunds (seed 001).
 const (
 	StatusReceived   = "RECEIVED"
@@ -72,8 +74,21 @@ type transaction struct {
 // transactionList is the body of a lookup by merchantRefNum; Paysafe's
 // SDKs read the "settlements" and "refunds" keys. A nil field is a reply
 // without the list (absent or null), which says nothing about what
-// Paysafe holds; an empty list says it holds none.
+// Paysafe holds; an empty list says it holds none. A list answer is one
+// page: Links holds a link with rel "next" when more follow (Paysafe's
+// SDKs' pagerators follow it; seed 001 does not document lookups).
 type transactionList struct {
 	Settlements *[]transaction `json:"settlements"`
 	Refunds     *[]transaction `json:"refunds"`
+	Links       []link         `json:"links"`
+}
+
+// morePages reports whether the list answer links a next page.
+func (l transactionList) morePages() bool {
+	for _, k := range l.Links {
+		if strings.EqualFold(strings.TrimSpace(k.Rel), "next") {
+			return true
+		}
+	}
+	return false
 }

@@ -52,6 +52,14 @@ type Config struct {
 	// small, 3202 the last settlement) instead of 5031. Paysafe does not
 	// document the order of its checks; default false (merchantRefNum first).
 	StateBeforeDupCheck bool
+	// LookupPageSize is how many transactions one answer to a lookup
+	// (GET .../settlements or .../refunds) lists at most when the call
+	// names no limit; when more match, the answer carries a link with rel
+	// "next" to the following page (limit and offset query parameters), as
+	// Paysafe's list answers do (its SDKs' pagerators follow it). A call's
+	// own limit and offset query parameters (Paysafe's SDK filter) override
+	// it. Default 0: every match in one answer.
+	LookupPageSize int
 	// MaxBodyBytes limits request bodies; larger ones get 413. Default 1 MiB.
 	MaxBodyBytes int64
 	// RandSeed seeds the generator behind FailPerMille; 0 picks a seed from
@@ -106,6 +114,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSettlements < 0 {
 		errs = append(errs, errors.New("max settlements must not be negative"))
+	}
+	if c.LookupPageSize < 0 {
+		errs = append(errs, errors.New("lookup page size must not be negative"))
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("max body bytes must not be negative"))

@@ -31,6 +31,12 @@
 // documents were not available offline the sandbox makes a documented
 // choice: see the Code* constants.
 //
+// Lookups answer one page: Config.LookupPageSize (or the call's limit and
+// offset query parameters, as Paysafe's SDK filter sends them) bounds a
+// page, and a page with more after it carries a link with rel "next", as
+// Paysafe's list answers do for its SDKs' pagerators. By default every
+// match is on one page.
+//
 // Settlements and refunds are created with Config.InitialStatus (PENDING by
 // default) and reach COMPLETED (or a scripted FAILED) when a batch runs:
 // every Config.BatchInterval, or on demand through RunBatch and the admin

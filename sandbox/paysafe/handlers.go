@@ -2,6 +2,8 @@ package paysafe
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -119,7 +121,8 @@ func (s *Sandbox) getHandler(kind string) http.HandlerFunc {
 }
 
 // lookupHandler serves GET .../settlements and .../refunds, filtered by
-// the merchantRefNum query parameter when given.
+// the merchantRefNum query parameter when given, one page at a time (see
+// Config.LookupPageSize).
 func (s *Sandbox) lookupHandler(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		const ep = EndpointLookup
@@ -131,19 +134,24 @@ func (s *Sandbox) lookupHandler(kind string) http.HandlerFunc {
 		s.mu.Lock()
 		var view any
 		var rf *refusal
-		if s.accountLocked(acctID, false) == nil {
+		limit, offset, prf := s.pageQuery(r)
+		switch {
+		case prf != nil:
+			rf = prf
+		case s.accountLocked(acctID, false) == nil:
 			rf = unknownID("account", acctID)
-		} else {
+		default:
 			s.countersLocked(ep).Processed++
 			es := s.lookupLocked(acctID, kind, r.URL.Query().Get("merchantRefNum"))
+			es, links := s.pageOf(r, es, limit, offset)
 			if kind == KindRefund {
-				l := RefundList{Refunds: []Refund{}}
+				l := RefundList{Refunds: []Refund{}, Links: links}
 				for _, e := range es {
 					l.Refunds = append(l.Refunds, s.refundView(r, e))
 				}
 				view = l
 			} else {
-				l := SettlementList{Settlements: []Settlement{}}
+				l := SettlementList{Settlements: []Settlement{}, Links: links}
 				for _, e := range es {
 					l.Settlements = append(l.Settlements, s.settlementView(r, e))
 				}
@@ -195,4 +203,47 @@ func (s *Sandbox) answer(w http.ResponseWriter, r *http.Request, ep Endpoint, pl
 	default:
 		kit.WriteJSON(w, http.StatusOK, view)
 	}
+}
+
+// pageQuery reads a lookup's limit and offset query parameters (0 when
+// absent); a value that is not a non-negative integer is a field error.
+func (s *Sandbox) pageQuery(r *http.Request) (limit, offset int, rf *refusal) {
+	q := r.URL.Query()
+	var fe []FieldError
+	for _, p := range []struct {
+		name string
+		v    *int
+	}{{"limit", &limit}, {"offset", &offset}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || (p.name == "limit" && n == 0) {
+			fe = append(fe, FieldError{Field: p.name, Error: "must be a positive integer"})
+			continue
+		}
+		*p.v = n
+	}
+	if len(fe) > 0 {
+		return 0, 0, &refusal{status: http.StatusBadRequest, code: CodeFieldErrors, message: "Field error(s)", fieldErrors: fe}
+	}
+	return limit, offset, nil
+}
+
+// pageOf cuts es to the page from offset of limit transactions (limit 0:
+// Config.LookupPageSize, itself 0 for every one) and, when more follow,
+// returns the link with rel "next" to the following page.
+func (s *Sandbox) pageOf(r *http.Request, es []*entry, limit, offset int) ([]*entry, []Link) {
+	if limit == 0 {
+		limit = s.cfg.LookupPageSize
+	}
+	es = es[min(offset, len(es)):]
+	if limit == 0 || len(es) <= limit {
+		return es, nil
+	}
+	q := r.URL.Query()
+	q.Set("limit", strconv.Itoa(limit))
+	q.Set("offset", strconv.Itoa(offset+limit))
+	return es[:limit], []Link{{Rel: "next", Href: s.baseURL(r) + strings.TrimPrefix(r.URL.EscapedPath(), s.cfg.Prefix) + "?" + q.Encode()}}
 }

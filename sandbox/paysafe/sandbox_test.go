@@ -509,3 +509,49 @@ func TestStateBeforeDupCheck(t *testing.T) {
 		t.Fatalf("%d ledger entries, want 4", n)
 	}
 }
+
+// TestLookupPages: a lookup lists at most Config.LookupPageSize (or the
+// call's limit) transactions from offset and links the next page with rel
+// "next" while more follow; following the links reads every one.
+func TestLookupPages(t *testing.T) {
+	sb, srv := newTestSandbox(t, Config{LookupPageSize: 2})
+	authID := authorize(t, sb, Authorization{Amount: 5000})
+	var want []string
+	for _, ref := range []string{"p-1", "p-2", "p-3", "p-4", "p-5"} {
+		want = append(want, settle(t, srv, authID, ref, amt(100)).ID)
+	}
+	var got []string
+	path := acctPath("/settlements")
+	for pages := 0; path != ""; pages++ {
+		if pages > 3 {
+			t.Fatalf("more than 3 pages for 5 settlements of 2 a page: %v", got)
+		}
+		var sl SettlementList
+		mustJSON(t, call(t, srv, http.MethodGet, path, nil).body, &sl)
+		if len(sl.Settlements) > 2 {
+			t.Fatalf("a page of %d", len(sl.Settlements))
+		}
+		for _, s := range sl.Settlements {
+			got = append(got, s.ID)
+		}
+		path = ""
+		for _, l := range sl.Links {
+			if l.Rel == "next" {
+				path = strings.TrimPrefix(l.Href, srv.URL)
+			}
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("pages listed %v, want %v", got, want)
+	}
+	var sl SettlementList
+	mustJSON(t, call(t, srv, http.MethodGet, acctPath("/settlements?limit=10"), nil).body, &sl)
+	if len(sl.Settlements) != 5 || len(sl.Links) != 0 {
+		t.Fatalf("limit=10: %+v", sl)
+	}
+	mustJSON(t, call(t, srv, http.MethodGet, acctPath("/settlements?merchantRefNum=p-4&offset=1"), nil).body, &sl)
+	if len(sl.Settlements) != 0 || len(sl.Links) != 0 {
+		t.Fatalf("offset past the end: %+v", sl)
+	}
+	mustError(t, call(t, srv, http.MethodGet, acctPath("/settlements?limit=x"), nil), 400, CodeFieldErrors)
+}

@@ -139,11 +139,15 @@ type Refund struct {
 }
 
 // SettlementList is the body of GET .../settlements?merchantRefNum=.
+// Links holds the link with rel "next" when more pages follow.
 type SettlementList struct {
 	Settlements []Settlement `json:"settlements"`
+	Links       []Link       `json:"links,omitempty"`
 }
 
 // RefundList is the body of GET .../refunds?merchantRefNum=.
+// Links holds the link with rel "next" when more pages follow.
 type RefundList struct {
 	Refunds []Refund `json:"refunds"`
+	Links   []Link   `json:"links,omitempty"`
 }
