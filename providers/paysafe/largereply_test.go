@@ -21,3 +21,17 @@ func TestReplyLargerThanTheLimit(t *testing.T) {
 			checkErr(t, err, providers.Transient, "", "reply larger than 1048576 bytes")
 		})
 }
+
+// TestLookupReplyLargerThanTheLimit: a lookup by merchantRefNum is decoded
+// whole, but only after the same 1 MiB read: a longer list is a transient
+// failure, never a cut list read as "nothing there".
+func TestLookupReplyLargerThanTheLimit(t *testing.T) {
+	providertest.ReplyLargerThanTheLimit(t, 1<<20, `{"settlements":[{"id":"s-1","status":"COMPLETED","amount":1000,"merchantRefNum":"`,
+		[]int{http.StatusOK}, func(t *testing.T, ctx context.Context, base string) {
+			_, found, err := newClient(t, base, user, pass).Reconcile(ctx, debit("big-2", "auth-1", "10.00", "USD"))
+			if found {
+				t.Fatal("found")
+			}
+			checkErr(t, err, providers.Transient, "", "reply larger than 1048576 bytes")
+		})
+}
