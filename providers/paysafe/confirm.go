@@ -46,7 +46,7 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	if err := decode(op, r, &a); err != nil {
 		return providers.ConfirmResult{}, err
 	}
-	if err := c.isAuthorization(a, t.parent, op); err != nil {
+	if err := isAuthorization(a, t.parent, op); err != nil {
 		return providers.ConfirmResult{}, err
 	}
 	if a.AvailableToSettle == nil || a.Status == "" {
@@ -79,7 +79,7 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 // authorization: a 200 naming another id, or none (a gateway or a stub at
 // a wrong PAYSAFE_BASE_URL, a cache), says nothing of it, and its status
 // or amounts would refuse the debit. Ids compare without case (UUIDs).
-func (c *Client) isAuthorization(a authorization, id, op string) error {
+func isAuthorization(a authorization, id, op string) error {
 	if strings.EqualFold(a.ID, id) {
 		return nil
 	}

@@ -132,7 +132,7 @@ func (c *Client) checkRefundCurrency(ctx context.Context, req *providers.Request
 	if err := decode(op, r, &a); err != nil {
 		return notSent(err)
 	}
-	if err := c.isAuthorization(a, authID, op); err != nil {
+	if err := isAuthorization(a, authID, op); err != nil {
 		return notSent(err)
 	}
 	if a.CurrencyCode != "" && a.CurrencyCode != t.money.Currency {
