@@ -140,7 +140,7 @@ func classify(op string, r reply, secrets ...string) error {
 		reason += ", error " + code
 	}
 	if msg != "" {
-		reason += ": " + truncate(redact(msg, secrets...), 200)
+		reason += ": " + providers.Quoted(redact(msg, secrets...))
 	}
 	reason += ")"
 	if code == "" {
@@ -185,11 +185,4 @@ func transient(err error) error {
 func (r reply) notFound() bool {
 	code, _ := r.errorCode()
 	return code == CodeUnknownID
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -89,7 +89,7 @@ func (t target) quoted(s string) string {
 func failedReason(t target, tx transaction) string {
 	reason := fmt.Sprintf("Paysafe %s %s FAILED", t.kind, t.quoted(tx.ID))
 	if tx.Error != nil && (tx.Error.Code != "" || tx.Error.Message != "") {
-		reason += ": " + truncate(redact(tx.Error.Message, t.secrets...), 200)
+		reason += ": " + providers.Quoted(redact(tx.Error.Message, t.secrets...))
 		if tx.Error.Code != "" {
 			reason += " (error " + t.quoted(tx.Error.Code) + ")"
 		}
