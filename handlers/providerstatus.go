@@ -85,6 +85,9 @@ type ProviderStatus struct {
 	// MaxBytes parks a status whose body is larger, unread (0: no limit).
 	// The worker sets it from MAX_REQUEST_BYTES.
 	MaxBytes int64
+	// Requests, when set (shared with the provider's Settlement handler),
+	// spares decoding the stored request again for our event.
+	Requests *Requests
 }
 
 // OrderKey is StatusOrderKey for the keyed subscriber, except that a
@@ -589,13 +592,16 @@ func sameVerdict(target store.Settlement, ev store.StatusEvent, st *messages.Pay
 
 // ourStatus rebuilds the status from the stored request, so that the order
 // system gets its own ClientContext (not our correlation id) and payment
-// context back.
+// context back. The request is Requests' decode of the stored bytes when it
+// has one, else they are decoded here.
 func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettlementStatus) messages.PaymentSettlementStatus {
-	var req *messages.PaymentSettlementRequest
+	req := h.Requests.take(s)
 	var err error
-	if strings.Contains(s.ContentType, "json") {
+	switch {
+	case req != nil:
+	case strings.Contains(s.ContentType, "json"):
 		req, err = messages.DecodeSettlementRequestJSON(s.Request)
-	} else {
+	default:
 		req, err = messages.DecodeSettlementRequest(s.Request)
 	}
 	if err != nil {

@@ -118,6 +118,10 @@ type Settlement struct {
 	// for one order does not occupy every consumer. 0 waits as long as the
 	// handler's budget.
 	LockWait time.Duration
+	// Requests, when set (shared with the provider's ProviderStatus
+	// handler), takes each request as it is submitted, so that its status
+	// handler need not decode the stored request again.
+	Requests *Requests
 }
 
 // Refs the pipeline records on a settlement (besides the provider's own).
@@ -759,6 +763,7 @@ func (h *Settlement) reconcile(ctx context.Context, s store.Settlement, in *deli
 // settle calls the provider's Settle with our correlation id as the
 // request's ClientContext (Radial correlates its asynchronous status on it).
 func (h *Settlement) settle(ctx context.Context, s store.Settlement, in *delivery) (providers.Outcome, error) {
+	h.Requests.put(s.Key, in.msg.Payload, in.msg.Metadata.Get(broker.MetaContentType), in.req)
 	req := *in.req
 	req.ClientContext = s.CorrelationID
 	preq := *in.preq

@@ -94,6 +94,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	// under load also prepares and plans every statement it runs while the
 	// others wait).
 	sources := statusSources(cfg, deps)
+	// A provider with a status queue hands its requests, decoded, from its
+	// settlement handler to its status handler (handlers.Requests).
+	requests := make(map[string]*handlers.Requests, len(sources))
+	for name := range sources {
+		requests[name] = handlers.NewRequests(requestsKept)
+	}
 	inFlight := cfg.Concurrency * len(cfg.Providers)
 	for _, s := range sources {
 		inFlight += s.Concurrency
@@ -178,7 +184,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		ready.Set("consumer "+name, connected(sub.IsConnected))
 		h := &handlers.Settlement{
-			Provider: p, Store: st, Marks: marks, Pub: pub, Retry: retry,
+			Provider: p, Store: st, Marks: marks, Pub: pub, Retry: retry, Requests: requests[name],
 			Log:             log.With().Str("handler", "settle").Logger(),
 			PendingDeadline: cfg.PendingDeadline,
 			StuckAfter:      cfg.StuckAfter,
@@ -209,7 +215,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
-			if err := consumeStatuses(auxCtx, cfg, name, src, router, st, marks, pub, metrics, deps, ready, log); err != nil && auxCtx.Err() == nil {
+			if err := consumeStatuses(auxCtx, cfg, name, src, router, st, marks, pub, requests[name], metrics, deps, ready, log); err != nil && auxCtx.Err() == nil {
 				fatal(err)
 			}
 		}()
@@ -299,11 +305,18 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	return nil
 }
 
+// requestsKept bounds each provider's handlers.Requests: a few MiB of
+// decoded requests at most, which covers the settlements of one process
+// awaiting their status under load; past it, a status decodes its request
+// from the store as before.
+const requestsKept = 1024
+
 // consumeStatuses waits for a provider's status queue (it belongs to the
 // provider; the worker never declares it), then adds its handler to the
 // running router. Only a refused connection is an error.
 func consumeStatuses(ctx context.Context, cfg config.Config, name string, src providers.StatusSource, router *message.Router,
-	st store.Store, marks *store.Marker, pub *broker.Publisher, metrics *handlers.Metrics, deps Deps, ready *Readiness, log zerolog.Logger,
+	st store.Store, marks *store.Marker, pub *broker.Publisher, requests *handlers.Requests, metrics *handlers.Metrics, deps Deps,
+	ready *Readiness, log zerolog.Logger,
 ) error {
 	dep := name + " status queue"
 	err := broker.WaitForQueue(ctx, src.AMQPURL, src.Queue, func(err error) {
@@ -325,7 +338,7 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 		Provider: name, Queue: src.Queue, Store: st, Marks: marks, Pub: pub,
 		Log:     log.With().Str("handler", name+"-status").Logger(),
 		Metrics: metrics, Crash: deps.Crash,
-		MaxBytes: cfg.MaxRequestBytes,
+		MaxBytes: cfg.MaxRequestBytes, Requests: requests,
 	}
 	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: h.OrderKey,
 		DrainTimeout: cfg.ShutdownTimeout, Log: log.With().Str("queue", src.Queue).Logger()}

@@ -1,0 +1,117 @@
+package handlers
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// TestRequestsTakesOnlyTheDecodeOfTheStoredBytes: Requests gives the
+// status handler a request only when it was decoded from exactly the
+// settlement's stored bytes and content type, once; anything else is a
+// miss, which decodes the stored request as before.
+func TestRequestsTakesOnlyTheDecodeOfTheStoredBytes(t *testing.T) {
+	key := store.Key{Provider: "radial", RequestID: "req-1"}
+	body := encodeXML(t, testRequest())
+	other := testRequest()
+	other.ClientContext = "cc-2"
+	otherBody := encodeXML(t, other)
+	req, err := messages.DecodeSettlementRequest(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := store.Settlement{Key: key, Request: body, ContentType: ContentTypeXML}
+	tests := []struct {
+		name string
+		put  func(c *Requests)
+		s    store.Settlement
+		want bool
+	}{
+		{"same bytes and content type", func(c *Requests) { c.put(key, body, ContentTypeXML, req) }, stored, true},
+		{"nothing kept", func(*Requests) {}, stored, false},
+		{"kept for other bytes", func(c *Requests) { c.put(key, otherBody, ContentTypeXML, req) }, stored, false},
+		{"kept under another content type", func(c *Requests) { c.put(key, body, "text/xml", req) }, stored, false},
+		{"kept for another request", func(c *Requests) { c.put(store.Key{Provider: "radial", RequestID: "req-2"}, body, ContentTypeXML, req) }, stored, false},
+		{"stored bytes emptied (retention)", func(c *Requests) { c.put(key, body, ContentTypeXML, req) },
+			store.Settlement{Key: key, ContentType: ContentTypeXML}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewRequests(4)
+			tc.put(c)
+			if got := c.take(tc.s); (got != nil) != tc.want {
+				t.Fatalf("take = %v, want a request: %v", got, tc.want)
+			}
+			if got := c.take(tc.s); got != nil {
+				t.Fatal("a second take found the request again; want it taken out")
+			}
+		})
+	}
+}
+
+// TestRequestsIsBounded: statuses that never come to this process (another
+// replica took them) cannot grow Requests past its bound; the oldest go
+// first, and nil or zero Requests hold nothing.
+func TestRequestsIsBounded(t *testing.T) {
+	req := testRequest()
+	body := encodeXML(t, req)
+	c := NewRequests(3)
+	keys := make([]store.Key, 10)
+	for i := range keys {
+		keys[i] = store.Key{Provider: "radial", RequestID: "req-" + string(rune('a'+i))}
+		c.put(keys[i], body, ContentTypeXML, req)
+		c.put(keys[i], body, ContentTypeXML, req) // again: no second slot
+		if len(c.m) > 3 {
+			t.Fatalf("after %d puts Requests holds %d, want at most 3", i+1, len(c.m))
+		}
+	}
+	for i, k := range keys {
+		got := c.take(store.Settlement{Key: k, Request: body, ContentType: ContentTypeXML})
+		if want := i >= len(keys)-3; (got != nil) != want {
+			t.Errorf("take(%s) = %v, want kept: %v (the newest three)", k.RequestID, got, want)
+		}
+	}
+	var none *Requests
+	none.put(keys[0], body, ContentTypeXML, req)
+	if none.take(store.Settlement{Key: keys[0], Request: body, ContentType: ContentTypeXML}) != nil {
+		t.Error("nil Requests returned a request")
+	}
+	var zero Requests
+	zero.put(keys[0], body, ContentTypeXML, req)
+	if zero.take(store.Settlement{Key: keys[0], Request: body, ContentType: ContentTypeXML}) != nil {
+		t.Error("zero Requests returned a request")
+	}
+}
+
+// TestOurStatusIsTheSameFromRequests: our event is the same whether the
+// status handler takes the request from Requests or decodes the stored
+// bytes, and a request kept for other bytes than the stored ones is not
+// used.
+func TestOurStatusIsTheSameFromRequests(t *testing.T) {
+	body := encodeXML(t, testRequest())
+	s := store.Settlement{Key: store.Key{Provider: "radial", RequestID: "req-1"}, StoreID: "S1", TenderType: "VC",
+		Request: body, ContentType: ContentTypeXML}
+	st := &messages.PaymentSettlementStatus{SettlementStatus: messages.StatusRejected, DeclineReason: "declined", TenderType: "VC"}
+
+	decoded := (&ProviderStatus{}).ourStatus(s, st)
+	h := &ProviderStatus{Requests: NewRequests(4)}
+	req, err := messages.DecodeSettlementRequest(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Requests.put(s.Key, body, ContentTypeXML, req)
+	if got := h.ourStatus(s, st); !reflect.DeepEqual(got, decoded) {
+		t.Fatalf("from Requests:\n%+v\ndecoded:\n%+v", got, decoded)
+	}
+
+	// A request kept for other bytes (its ClientContext differs) must
+	// not make our event: the stored request does.
+	other := testRequest()
+	other.ClientContext = "someone-else"
+	h.Requests.put(s.Key, encodeXML(t, other), ContentTypeXML, other)
+	if got := h.ourStatus(s, st); got.ClientContext != "cc-1" || !reflect.DeepEqual(got, decoded) {
+		t.Fatalf("with a request kept for other bytes our event has ClientContext %q, want the stored request's cc-1", got.ClientContext)
+	}
+}
