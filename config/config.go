@@ -64,7 +64,7 @@ type Config struct {
 	// RetryDelays are the waits before attempts 2, 3, ... (one retry queue each).
 	RetryDelays []time.Duration `env:"RETRY_DELAYS" envDefault:"1s,5s,30s,2m,10m" help:"Waits before attempt 2, 3, ... of a transient failure; the last repeats."`
 	// MaxAttempts bounds the attempts before a request is parked.
-	MaxAttempts int `env:"MAX_ATTEMPTS" envDefault:"6" help:"Attempts before a transiently failing request is parked."`
+	MaxAttempts int `env:"MAX_ATTEMPTS" envDefault:"6" help:"Attempts before a transiently failing request is parked; for a pending settlement, failed polls in a row (an answered poll starts the count over)."`
 	// DeliveryLimit parks a message redelivered this many times without an
 	// ack (a poison message crashing the worker). 0 disables it.
 	DeliveryLimit int `env:"DELIVERY_LIMIT" envDefault:"20" help:"Quorum-queue delivery limit before a message that keeps crashing the worker is parked (0: the worker sets none; a limit the broker applies itself, such as RabbitMQ 4.0-4.2's default of 20, still parks, never drops)."`

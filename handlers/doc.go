@@ -44,8 +44,10 @@
 //	                                                        first: the move to acknowledged then finds
 //	                                                        the verdict recorded, and the request ends
 //	pending       Poll after RecheckAfter; still pending:   a read: repeated safely; parked after
-//	              recorded as such every STUCK_AFTER/2,     PENDING_DEADLINE
-//	              so the live loop never looks stuck
+//	              recorded as such every STUCK_AFTER/2,     PENDING_DEADLINE, or after MaxAttempts
+//	              so the live loop never looks stuck, and   consecutive failed polls (below)
+//	              when polls before it failed: the retry
+//	              budget starts over (attempts_base)
 //	settled       republish the recorded event(s)           the event and the state were committed
 //	refused                                                 together (the outbox); the sweeper relays
 //	withheld                                                an event never marked as published
@@ -112,7 +114,17 @@
 // Errors have one classification (providers.ClassOf): Permanent ends the
 // request with R; Unresolved parks it for a person at once; Transient is
 // retried through the retry queues (attempts counted in the store, never in
-// a header) until MaxAttempts, then parked. A transient error that proves the
+// a header) until MaxAttempts, then parked. The budget counts from the
+// settlement's attempts_base ref: the attempt count at its last replay
+// and, while it is pending, at the provider's last answer (the move to
+// pending, a poll that found it still pending). A pending settlement is
+// thus parked after MaxAttempts CONSECUTIVE failed polls ("N consecutive
+// polls failed; last error: …"), never for failures each followed by an
+// answer, however many in all; the delay of a failed poll's retry grows
+// with the consecutive failures (Retry.Delays, in order) and starts over
+// after an answer. The count lives in the store (attempts, attempts_base),
+// as every attempt count does: a crash or redelivery resumes it as
+// recorded. A transient error that proves the
 // call did not reach the provider (providers.WasNotSent) lets the next
 // attempt submit at once instead of waiting for the settle window; for a
 // provider without idempotency keys it reconciles first, once the settle

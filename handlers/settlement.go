@@ -149,8 +149,11 @@ const (
 	// the same amount must take it for a call that may have moved money
 	// (unnamedMove).
 	refCallNotMade = "call_not_made"
-	// refAttemptsBase is the attempt count when the settlement was last
-	// replayed after parking: the retry budget counts from there.
+	// refAttemptsBase is the attempt count the retry budget counts from:
+	// when the settlement was last replayed after parking, or, while it
+	// is pending, when the provider last answered (the move to pending,
+	// a poll that found it still pending), so that only consecutive
+	// failed polls spend the budget.
 	refAttemptsBase = "attempts_base"
 )
 
@@ -193,13 +196,20 @@ type lockRef struct{ storeID, orderID string }
 // that number, e.g. in Radial's ConfirmFunds requestId) and
 // s.Attempts+1-base within the retry budget.
 func (in *delivery) syncAttempt(s store.Settlement) {
-	base, _ := strconv.Atoi(s.Refs[refAttemptsBase])
+	base := attemptsBase(s)
 	n := s.Attempts
 	if !in.counted {
 		n++
 	}
 	in.attempt = max(1, n-base)
 	in.preq.Attempt = max(1, n)
+}
+
+// attemptsBase is the attempt count the retry budget of s counts from
+// (refAttemptsBase; 0 when none is recorded).
+func attemptsBase(s store.Settlement) int {
+	base, _ := strconv.Atoi(s.Refs[refAttemptsBase])
+	return base
 }
 
 // Handle implements message.NoPublishHandlerFunc. It returns an error only
@@ -932,8 +942,14 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 		}
 		return h.finish(ctx, s, in, ending{to: store.StateRefused, verdict: messages.StatusRejected, reason: reason, refs: refs})
 	case providers.Pending:
+		// The retry budget of a pending settlement counts consecutive
+		// failed polls: every answer (the move to pending, a poll that
+		// finds it still pending) restarts it (refAttemptsBase), so that
+		// a long pending spell with occasional failures is not parked
+		// for failures each followed by an answer.
+		answered := strconv.Itoa(s.Attempts)
 		if s.State != store.StatePending {
-			refs = mergeRefs(refs, refPendingSince, time.Now().UTC().Format(time.RFC3339))
+			refs = mergeRefs(mergeRefs(refs, refPendingSince, time.Now().UTC().Format(time.RFC3339)), refAttemptsBase, answered)
 			var err error
 			if s, err = h.move(ctx, s, store.StatePending, store.Change{Refs: refs, Note: "pending at provider"}); err != nil {
 				return err
@@ -944,7 +960,15 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 			// loop would run for ever in silence. The clock starts now.
 			in.log.Warn().Str("pending_since", s.Refs[refPendingSince]).Msg("pending settlement without a readable pending_since: its PENDING_DEADLINE is counted from now")
 			if s, err = h.move(ctx, s, store.StatePending, store.Change{Note: "pending_since unreadable: counted from now",
-				Refs: map[string]string{refPendingSince: time.Now().UTC().Format(time.RFC3339)}}); err != nil {
+				Refs: map[string]string{refPendingSince: time.Now().UTC().Format(time.RFC3339), refAttemptsBase: answered}}); err != nil {
+				return err
+			}
+		} else if failedPolls := s.Attempts - attemptsBase(s); failedPolls > 0 {
+			// The polls before this one failed: this answer ends the run.
+			// Recording it also keeps the live loop from looking stuck.
+			var err error
+			if s, err = h.move(ctx, s, store.StatePending, store.Change{Note: fmt.Sprintf("still pending at provider (after %d failed polls)", failedPolls),
+				Refs: map[string]string{refAttemptsBase: answered}}); err != nil {
 				return err
 			}
 		} else if h.StuckAfter > 0 && time.Since(s.UpdatedAt)+h.nearestDelay(out.RecheckAfter) >= h.StuckAfter/2 {
@@ -1008,14 +1032,20 @@ func (h *Settlement) failed(ctx context.Context, s store.Settlement, in *deliver
 	reason = op + ": " + reason
 	if !in.counted {
 		// A failure outside a counted attempt (a poll) still spends the
-		// retry budget, so that it cannot loop forever.
+		// retry budget, so that it cannot loop forever. A pending
+		// settlement's budget counts from its last answer (outcome):
+		// in.attempt is the number of consecutive failed polls.
 		var cerr error
 		if s, cerr = h.countAttempt(ctx, s, in); cerr != nil {
 			return cerr
 		}
 	}
 	if in.attempt >= h.Retry.MaxAttempts {
-		reason = fmt.Sprintf("retries exhausted after %d attempts; last error: %s", in.attempt, reason)
+		if s.State == store.StatePending {
+			reason = fmt.Sprintf("%d consecutive polls failed; last error: %s", in.attempt, reason)
+		} else {
+			reason = fmt.Sprintf("retries exhausted after %d attempts; last error: %s", in.attempt, reason)
+		}
 		log.Error().Err(err).Msg("parking request")
 		return h.parkSettlement(ctx, s, in, reason)
 	}

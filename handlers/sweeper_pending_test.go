@@ -20,6 +20,9 @@ type pendingScripted struct {
 	recheck time.Duration
 	pmu     sync.Mutex
 	polls   int
+	// pollErrs are returned by the next Poll calls, in order; a nil entry
+	// (or none left) answers Pending.
+	pollErrs []error
 }
 
 func (p *pendingScripted) Settle(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
@@ -33,6 +36,13 @@ func (p *pendingScripted) Poll(context.Context, *providers.Request) (providers.O
 	p.pmu.Lock()
 	defer p.pmu.Unlock()
 	p.polls++
+	if len(p.pollErrs) > 0 {
+		err := p.pollErrs[0]
+		p.pollErrs = p.pollErrs[1:]
+		if err != nil {
+			return providers.Outcome{}, err
+		}
+	}
 	return providers.Outcome{Kind: providers.Pending, RecheckAfter: p.recheck}, nil
 }
 

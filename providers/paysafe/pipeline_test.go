@@ -204,3 +204,45 @@ func TestPipelineLostReplyIsReconciled(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+// TestPipelinePendingPollFailuresBetweenAnswersDoNotPark: a settlement
+// pending until Paysafe's batch is polled, and every other poll fails
+// (503): far more failed polls in all than the retry budget, but never two
+// in a row, each followed by an answer (still pending). Failed polls spent
+// the budget whatever came between them, so the settlement was parked
+// "retries exhausted" with its money moved (seen in a chaos run); only
+// consecutive failures may park it. It settles: S, one capture in the
+// sandbox's ledger, never a second settle call.
+func TestPipelinePendingPollFailuresBetweenAnswersDoNotPark(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
+	p := newPipeline(t, e)
+
+	next, st := p.deliver(t, requestMessage(t, "pipe-flaky-poll", messages.SettlementDebit, "50.00", map[string]string{"authorization_id": authID}))
+	if st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
+		t.Fatalf("first delivery: next=%v status=%+v, want a poll copy (pending)", next, st)
+	}
+	rounds := 2 * p.h.Retry.MaxAttempts
+	for i := range rounds {
+		if err := e.sb.SetFaults(sandbox.EndpointGet, sandbox.Faults{FailNext: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if next, st = p.deliver(t, next); st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) == "true" {
+			t.Fatalf("failed poll %d of %d: next=%v status=%+v, want a retry copy", i+1, rounds, next, st)
+		}
+		if next, st = p.deliver(t, next); st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
+			t.Fatalf("poll after failed poll %d: next=%v status=%+v, want a poll copy (still pending)", i+1, next, st)
+		}
+	}
+	e.sb.RunBatch()
+	if next, st = p.deliver(t, next); next != nil || st == nil || st.SettlementStatus != messages.StatusSettled {
+		t.Fatalf("poll after the batch: next=%v status=%+v, want S", next, st)
+	}
+	ledger := e.sb.Ledger()
+	if c := e.sb.Calls(); len(ledger) != 1 || ledger[0].Amount != 5000 || ledger[0].Kind != sandbox.KindSettlement || c.Settle.Total != 1 {
+		t.Fatalf("ledger %+v, settle calls %+v: want exactly one capture of 50.00", ledger, c.Settle)
+	}
+	if c := e.sb.Calls().Get; c.Total != 2*rounds+1 {
+		t.Errorf("%d polls reached Paysafe, want %d", c.Total, 2*rounds+1)
+	}
+}
