@@ -96,7 +96,7 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error."`
 	// PendingDeadline parks a settlement still pending at its provider
 	// (Paysafe before batching) this long after it first was.
-	PendingDeadline time.Duration `env:"PENDING_DEADLINE" envDefault:"72h" help:"Park a settlement still pending at the provider after this long (Paysafe batches daily)."`
+	PendingDeadline time.Duration `env:"PENDING_DEADLINE" envDefault:"72h" help:"Park a settlement still pending at the provider after this long (Paysafe batches daily); checked on every poll, answered or failed."`
 	// SweepInterval is the time between the sweeper's rounds (outbox relay,
 	// overdue verdicts, stuck settlements); 0 disables the sweeper.
 	SweepInterval time.Duration `env:"SWEEP_INTERVAL" envDefault:"30s" help:"Time between sweeper rounds: relay unpublished status events, park overdue verdicts, resume stuck settlements (0: off)."`

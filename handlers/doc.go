@@ -44,10 +44,11 @@
 //	                                                        first: the move to acknowledged then finds
 //	                                                        the verdict recorded, and the request ends
 //	pending       Poll after RecheckAfter; still pending:   a read: repeated safely; parked after
-//	              recorded as such every STUCK_AFTER/2,     PENDING_DEADLINE, or after MaxAttempts
-//	              so the live loop never looks stuck, and   consecutive failed polls (below)
-//	              when polls before it failed: the retry
-//	              budget starts over (attempts_base)
+//	              recorded as such every STUCK_AFTER/2,     PENDING_DEADLINE (checked on every poll,
+//	              so the live loop never looks stuck, and   answered or failed: a failed one past it
+//	              when polls before it failed: the retry    parks too, saying so), or after
+//	              budget starts over (attempts_base)        MaxAttempts consecutive failed polls
+//	                                                        (below)
 //	settled       republish the recorded event(s)           the event and the state were committed
 //	refused                                                 together (the outbox); the sweeper relays
 //	withheld                                                an event never marked as published

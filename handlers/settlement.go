@@ -95,7 +95,8 @@ type Settlement struct {
 	// Log is the handler's logger.
 	Log zerolog.Logger
 	// PendingDeadline parks a settlement still pending at the provider
-	// this long after it was first pending (0: no deadline).
+	// this long after it was first pending (0: no deadline); checked on
+	// every poll, answered or failed.
 	PendingDeadline time.Duration
 	// StuckAfter is the sweeper's STUCK_AFTER. A poll that finds the
 	// settlement still pending records so (a transition to pending, with
@@ -979,15 +980,26 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 				return err
 			}
 		}
-		if since, err := time.Parse(time.RFC3339, s.Refs[refPendingSince]); err == nil && h.PendingDeadline > 0 && time.Since(since) > h.PendingDeadline {
-			reason := fmt.Sprintf("still pending at the provider %s after %s (deadline %s): check it with the provider, then replay",
-				since.Format(time.RFC3339), time.Since(since).Round(time.Second), h.PendingDeadline)
-			return h.parkSettlement(ctx, s, in, reason)
+		if past := h.pastPendingDeadline(s); past != "" {
+			return h.parkSettlement(ctx, s, in, past+": check it with the provider, then replay")
 		}
 		return h.schedule(ctx, s, in, out.RecheckAfter, true, "pending at provider")
 	default:
 		return fmt.Errorf("provider %s returned unknown outcome %q", h.Provider.Name(), out.Kind)
 	}
+}
+
+// pastPendingDeadline says how long pending settlement s has been pending
+// when that is longer than PendingDeadline, counted from its pending_since
+// ref; "" when it is not, or no deadline applies (none configured, or no
+// readable pending_since: outcome starts the clock on the next answer).
+func (h *Settlement) pastPendingDeadline(s store.Settlement) string {
+	since, err := time.Parse(time.RFC3339, s.Refs[refPendingSince])
+	if err != nil || h.PendingDeadline <= 0 || time.Since(since) <= h.PendingDeadline {
+		return ""
+	}
+	return fmt.Sprintf("still pending at the provider %s after %s (deadline %s)",
+		since.Format(time.RFC3339), time.Since(since).Round(time.Second), h.PendingDeadline)
 }
 
 // verdictFirst handles a failed move to acknowledged (err) that found the
@@ -1030,6 +1042,15 @@ func (h *Settlement) failed(ctx context.Context, s store.Settlement, in *deliver
 		return h.parkSettlement(ctx, s, in, op+": "+reason)
 	}
 	reason = op + ": " + reason
+	if s.State == store.StatePending {
+		// PENDING_DEADLINE bounds a poll loop whose polls fail too: past
+		// it, a failed poll parks the settlement as an answered one
+		// would, not only when the retry budget runs out.
+		if past := h.pastPendingDeadline(s); past != "" {
+			log.Error().Err(err).Str("op", op).Msg("past the pending deadline and the poll failed; parking")
+			return h.parkSettlement(ctx, s, in, fmt.Sprintf("%s; the last poll failed (%s), so it may have settled or failed since: check it with the provider, then replay", past, reason))
+		}
+	}
 	if !in.counted {
 		// A failure outside a counted attempt (a poll) still spends the
 		// retry budget, so that it cannot loop forever. A pending
