@@ -47,7 +47,13 @@ func TestDecodeTable(t *testing.T) {
 		{"amounts and ids as strings", `{"success":"1","data":[{"id":"1","type":"3","amount":"1.25","available":"1.25","dtstamp":1536097658}]}`, "1.25", false},
 		{"success true, unknown fields", `{"success":true,"data":[{"id":1,"type":4,"amount":0.125,"available":0,"module":{"code":"x"}}]}`, "0.125", false},
 		{"empty list", `{"success":1,"data":[]}`, "", false},
+		{"a capture needs no available", `{"success":1,"data":[{"id":1,"type":4,"amount":1.5}]}`, "1.5", false},
 		{"record without amount", `{"success":1,"data":[{"id":1,"type":3}]}`, "", true},
+		{"data null", `{"success":1,"data":null}`, "", true},
+		{"data missing", `{"success":1}`, "", true},
+		{"data an object", `{"success":1,"data":{"id":1,"type":3,"amount":1,"available":1}}`, "", true},
+		{"a record null", `{"success":1,"data":[null]}`, "", true},
+		{"an authorization without available", `{"success":1,"data":[{"id":1,"type":3,"amount":1.25}]}`, "", true},
 		{"amount not a number", `{"success":1,"data":[{"id":1,"type":3,"amount":"seven"}]}`, "", true},
 		{"error answer", `{"success":0,"error_code":"order_not_found","error_message":"Order 1 not found"}`, "", true},
 	}

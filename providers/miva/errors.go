@@ -48,6 +48,7 @@ var ErrorClasses = []ErrorClass{
 	{"(HTTP 401 / 403)", providers.Transient, "credentials refused: configuration"},
 	{"(HTTP 5xx, 502 of a lost reply)", providers.Transient, "Miva or its proxy failed; a capture retry reconciles first"},
 	{"(other HTTP status, unparseable reply)", providers.Transient, "unexpected answer"},
+	{"(payment list with data null, missing or not a list of records)", providers.Transient, "malformed answer: not evidence that the order has no payment (never read as an empty list)"},
 	{"(timeout, connection error)", providers.Transient, "no answer; the call may have acted, a retry reconciles first"},
 }
 

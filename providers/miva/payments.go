@@ -17,7 +17,9 @@ func (c *Client) PaymentList(ctx context.Context, orderID int64) ([]Payment, err
 	}
 	ps, err := DecodePayments(data)
 	if err != nil {
-		return nil, providers.TransientError("", fmt.Sprintf("miva %s: unexpected reply: %v", FunctionPaymentList, err), nil)
+		// Not evidence that the order has no payment: retried, then
+		// parked, never read as an empty list.
+		return nil, providers.TransientError("", fmt.Sprintf("miva %s: malformed answer (%s)", FunctionPaymentList, providers.Quoted(err.Error())), nil)
 	}
 	return ps, nil
 }

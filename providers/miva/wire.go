@@ -126,16 +126,43 @@ type wirePayment struct {
 }
 
 // DecodePayments decodes the data array of an OrderPaymentList_Load answer.
-// Records must have an id, a type and an amount; unknown fields are ignored.
+// The data must be a JSON array (the seed's shape; [] is an order without
+// payments): data null, missing or of another shape says nothing about the
+// order's payments, so it is an error, never an empty list (which would
+// read as "no funds", "nothing captured" or "nothing happened"). Records
+// must have an id, a type and an amount, and an authorization (types 1, 3,
+// 5) its available (missing, it would read as nothing left to capture);
+// unknown fields are ignored.
 func DecodePayments(data []byte) ([]Payment, error) {
-	var ws []wirePayment
-	if err := json.Unmarshal(data, &ws); err != nil {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '[' {
+		what := "missing"
+		if len(data) > 0 {
+			what = "not a list"
+			if string(data) == "null" {
+				what = "null"
+			}
+		}
+		return nil, fmt.Errorf("miva payment list: data is %s", what)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
 		return nil, fmt.Errorf("miva payment list: %w", err)
 	}
-	out := make([]Payment, 0, len(ws))
-	for i, w := range ws {
+	out := make([]Payment, 0, len(raws))
+	for i, raw := range raws {
+		if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '{' {
+			return nil, fmt.Errorf("miva payment list: record %d is not an object", i)
+		}
+		var w wirePayment
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, fmt.Errorf("miva payment list: record %d: %w", i, err)
+		}
 		if !w.ID.set || !w.Type.set || !w.Amount.set {
 			return nil, fmt.Errorf("miva payment list: record %d lacks id, type or amount", i)
+		}
+		if IsAuthorization(int(w.Type.n)) && !w.Available.set {
+			return nil, fmt.Errorf("miva payment list: record %d, an authorization, lacks available", i)
 		}
 		out = append(out, Payment{
 			ID: w.ID.n, OrderID: w.OrderID.n, Type: int(w.Type.n), Refnum: string(w.Refnum),
