@@ -45,6 +45,7 @@ type ownLateCommit struct {
 	slowList  int               // notSentProxy's slowList-th payment list read
 	slow      time.Duration     // is held this long
 	listFails bool              // the payment list read after the late commit fails (a 503)
+	retryCode string            // when set, Miva answers the retry's call with this error_code (without acting)
 	class     providers.Class   // the retry's error's class
 	reason    string            // and a part of its reason
 }
@@ -95,6 +96,11 @@ func (lc ownLateCommit) run(t *testing.T) {
 	}
 	if lc.listFails {
 		if err := e.sb.SetFaults(sandbox.EndpointList, sandbox.Faults{FailNext: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lc.retryCode != "" {
+		if err := e.sb.SetFaults(endpoint, sandbox.Faults{ErrorNext: 1, ErrorCode: lc.retryCode}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -19,10 +20,12 @@ import (
 // new capture record (found by re-reading the list: Miva's answer, an
 // OrderPaymentTotal, names no record). A Miva refusal (declined, amount
 // beyond available, expired, ...) → Refused with Miva's error_message;
-// but Miva's amount_exceeds_available or authorization_expired (nothing
-// moved) beside a capture record of exactly the amount that appeared since
-// the baseline (possibly this request's own earlier call, committed late)
-// is Unresolved, never Refused; and when the worker chose the
+// but any refusal (nothing moved) beside a capture record of exactly the
+// amount that appeared since the baseline (possibly this request's own
+// earlier call, committed late, which would explain amount_exceeds_available,
+// authorization_expired or payment_declined) is Unresolved, never Refused
+// (lateCommitBeside); and on amount_exceeds_available or
+// authorization_expired, when the worker chose the
 // authorization (no header) another authorization that covers the amount
 // is captured instead (nextAuthorization).
 // Failures that may have left a capture behind (timeouts, 5xx, lost
@@ -34,7 +37,9 @@ import (
 // the order has that much captured and not refunded (Refundable). Unless
 // the header named it, a capture Miva refuses as already refunded
 // (amount_exceeds_refundable: nothing moved) is followed by the next
-// capture that covers the amount (refundTargets).
+// capture that covers the amount (refundTargets); any refusal beside a
+// refund record of exactly the amount new since the baseline and unclaimed
+// is Unresolved, never Refused, as for a debit.
 //
 // Settle is not idempotent (Miva has no idempotency key): it must only run
 // on a fresh submission or after Reconcile answered found=false.
@@ -91,21 +96,25 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 			return providers.Outcome{}, err
 		}
 		refused := providers.Outcome{Kind: providers.Refused, Reason: reason, Refs: refs}
+		// Nothing moved now, but this request's own earlier call may have
+		// committed late (after a "not sent" answer) and be why Miva
+		// refuses: the authorization it emptied is beyond its available,
+		// expired since, or declined by the gateway. A new capture of the
+		// amount cannot be told from the request's own (Unresolved, never
+		// R), whatever the refusal.
+		ps, uerr := c.lateCommitBeside(ctx, req, oid, pid, reason, amount, before)
+		if uerr != nil {
+			return providers.Outcome{}, uerr
+		}
 		if !authorizationSpent(providers.CodeOf(err)) {
 			return refused, nil
 		}
 		// The authorization can no longer be captured: someone captured
-		// or voided part of it since the confirmation, or this request's
-		// own earlier call did, committed late (after a "not sent"
-		// answer), or it expired. Nothing moved now; a new capture of the
-		// amount cannot be told from the request's own (Unresolved, never
-		// R); otherwise, when the worker chose the authorization, another
-		// that covers the amount is captured.
-		next, ok, uerr := c.nextAuthorization(ctx, req, oid, pid, reason, amount, before, tried)
-		switch {
-		case uerr != nil:
-			return providers.Outcome{}, uerr
-		case !ok || named:
+		// or voided part of it since the confirmation, or it expired.
+		// When the worker chose it, another that covers the amount is
+		// captured.
+		next, ok := nextAuthorization(ps, amount, tried, c.now())
+		if !ok || named {
 			return refused, nil
 		}
 		pid = next
@@ -115,40 +124,46 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 	return out, nil
 }
 
-// nextAuthorization picks, after Miva refused a capture on authorization
-// pid as beyond its available or as expired (authorizationSpent; reason is
-// Miva's message), another authorization of the order (not in tried) that
-// covers amount (ChooseAuthorization); ok is false when none does (the
-// refusal stands).
-// A capture record of exactly amount created since the baseline and
-// claimed by no other settlement could be this request's own earlier call
-// committed late (which would explain the refusal, or have captured pid
-// before it expired): capturing elsewhere could then capture twice, and R
-// would be wrong, so that is Unresolved (parked for a person), the
-// authorization named by a header or not.
-// A list that cannot be read leaves that unknown: transient, never a
-// refusal (the retry reconciles first).
-func (c *Client) nextAuthorization(ctx context.Context, req *providers.Request, oid, pid int64, reason string, amount decimal.Decimal, before map[int64]bool, tried map[int64]bool) (int64, bool, error) {
+// lateCommitBeside reads the order's payment list after Miva refused a
+// capture on authorization pid (reason is Miva's message), whatever the
+// refusal: a capture record of exactly amount created since the baseline
+// and claimed by no other settlement could be this request's own earlier
+// call committed late (which would explain the refusal: the authorization
+// emptied, expired since, or declined by the gateway once captured), so
+// capturing elsewhere could capture twice, and R would be wrong: that is
+// Unresolved (parked for a person), the authorization named by a header or
+// not. A list that cannot be read leaves that unknown: transient, never a
+// refusal (the retry reconciles first). Otherwise it returns the list.
+func (c *Client) lateCommitBeside(ctx context.Context, req *providers.Request, oid, pid int64, reason string, amount decimal.Decimal, before map[int64]bool) ([]Payment, error) {
 	ps, err := c.PaymentList(ctx, oid)
 	if err != nil {
-		return 0, false, providers.TransientError("", fmt.Sprintf(
+		return nil, providers.TransientError("", fmt.Sprintf(
 			"miva capture: Miva refused the capture of %s on authorization %d of order %d (%s), and the payment list, which tells this request's own earlier call committed late from another capture, could not be read (%s): not refused, retrying",
 			fmtAmount(req, amount), pid, oid, reason, providers.ReasonOf(err)), nil)
 	}
 	if r, ok := unclaimedNew(ps, req, before, isNewCapture, amount); ok {
-		return 0, false, providers.UnresolvedError("", fmt.Sprintf(
+		return nil, providers.UnresolvedError("", fmt.Sprintf(
 			"miva capture: Miva refused the capture of %s on authorization %d (%s) and capture record %d of that amount appeared on order %d since the funds were confirmed: "+
 				"it could be this request's own earlier call, so it is not refused, nor another authorization captured; check the order in the Miva admin, then settle the request by hand",
 			fmtAmount(req, amount), pid, reason, r.ID, oid), nil)
 	}
+	return ps, nil
+}
+
+// nextAuthorization picks, after Miva refused a capture as beyond the
+// authorization's available or as expired (authorizationSpent) and
+// lateCommitBeside read ps, another authorization of the order (not in
+// tried) that covers amount (ChooseAuthorization); ok is false when none
+// does (the refusal stands).
+func nextAuthorization(ps []Payment, amount decimal.Decimal, tried map[int64]bool, now time.Time) (int64, bool) {
 	var rest []Payment
 	for _, p := range ps {
 		if !tried[p.ID] {
 			rest = append(rest, p)
 		}
 	}
-	p, ok := ChooseAuthorization(rest, amount, c.now())
-	return p.ID, ok, nil
+	p, ok := ChooseAuthorization(rest, amount, now)
+	return p.ID, ok
 }
 
 // refund settles a credit.
@@ -237,24 +252,27 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 		if !ok {
 			return providers.Outcome{}, err
 		}
-		if providers.CodeOf(err) != codeExceedsRefundable {
-			return refused(reason)
-		}
 		// Nothing was refunded now. A refund of the amount that appeared
 		// since the baseline explains the refusal if it is this request's
-		// own, committed late: neither R nor another capture then.
+		// own, committed late (the capture it refunded is refused as
+		// already refunded, or declined by the gateway): neither R nor
+		// another capture then, whatever the refusal.
+		what := "refused the refund"
+		if providers.CodeOf(err) == codeExceedsRefundable {
+			what = "refused the refund as already refunded"
+		}
 		now, lerr := c.PaymentList(ctx, oid)
 		if lerr != nil {
 			// Whether the refund is the request's own is unknown: never
 			// a refusal (the retry reconciles first).
 			return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
-				"miva refund: capture record %d refused the refund as already refunded (%s), and the payment list, which tells this request's own earlier call committed late from another refund, could not be read (%s): not refused, retrying",
-				target.ID, reason, providers.ReasonOf(lerr)), nil)
+				"miva refund: capture record %d %s (%s), and the payment list, which tells this request's own earlier call committed late from another refund, could not be read (%s): not refused, retrying",
+				target.ID, what, reason, providers.ReasonOf(lerr)), nil)
 		}
-		if err := unresolvedBeside(now, fmt.Sprintf("capture record %d refused the refund as already refunded (%s)", target.ID, reason)); err != nil {
+		if err := unresolvedBeside(now, fmt.Sprintf("capture record %d %s (%s)", target.ID, what, reason)); err != nil {
 			return providers.Outcome{}, err
 		}
-		if i == len(targets)-1 {
+		if providers.CodeOf(err) != codeExceedsRefundable || i == len(targets)-1 {
 			return refused(reason)
 		}
 	}
