@@ -79,15 +79,16 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 	amt := fmtAmount(req, amount)
 	claimed := "none"
 	if len(req.Claimed) > 0 {
-		claimed = strings.Join(req.Claimed, ", ")
+		claimed = namedIDs(req.Claimed)
 	}
+	taken := claimedSet(req)
 	// unclaimed drops the records attributed to other settlements.
 	unclaimed := func(rs []Payment) (out []Payment, ids []string) {
 		rs = slices.Clone(rs)
 		slices.SortFunc(rs, func(a, b Payment) int { return cmp.Compare(a.ID, b.ID) })
 		for _, r := range rs {
 			id := strconv.FormatInt(r.ID, 10)
-			if !slices.Contains(req.Claimed, id) {
+			if !taken[id] {
 				out = append(out, r)
 				ids = append(ids, id)
 			}
@@ -108,7 +109,7 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 			return providers.Outcome{}, false, nil
 		}
 		return unresolved(fmt.Sprintf("order %d already has %s record(s) %s of %s and no baseline was recorded, so it cannot be told whether this request's earlier attempt made one",
-			oid, what, strings.Join(ids, ", "), amt))
+			oid, what, namedIDs(ids), amt))
 	}
 	cands, ids := unclaimed(newRecords(ps, before, want, amount))
 	switch {
@@ -118,11 +119,11 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 		refs[key] = ref
 		return providers.Outcome{Kind: providers.Settled, Ref: ref, Refs: refs}, true, nil
 	case len(cands) > 1:
-		return unresolved(fmt.Sprintf("records %s are all new unclaimed %ss of the amount since the baseline, and it cannot be told which one is this request's", strings.Join(ids, ", "), what))
+		return unresolved(fmt.Sprintf("records %s are all new unclaimed %ss of the amount since the baseline, and it cannot be told which one is this request's", namedIDs(ids), what))
 	}
 	if req.Type == messages.SettlementDebit && availableFell(ps, req.Refs, before, amount) {
 		return unresolved(fmt.Sprintf("authorization record %s lost %s of its available since the baseline (was %s) but no new unclaimed capture record shows it",
-			req.Refs[RefPaymentID], amt, req.Refs[RefAvailableBefore]))
+			providers.Quoted(req.Refs[RefPaymentID]), amt, providers.Quoted(req.Refs[RefAvailableBefore])))
 	}
 	return providers.Outcome{}, false, nil
 }
@@ -163,4 +164,26 @@ func unresolvedRead(err error) error {
 	}
 	return providers.UnresolvedError("", "Miva refused the payment-list read that reconciles an earlier call ("+
 		providers.ReasonOf(err)+"): whether that call moved money is not known; check the order in the Miva admin", err)
+}
+
+// namedIDs writes record ids for a reason: the first maxDescribed,
+// comma-separated, then how many more ("and 19990 more"). A reason is
+// logged at every attempt, stored and shown to the person who must decide;
+// an order's list, read up to 4 MiB, could hold tens of thousands of
+// records, and the records other settlements claimed as many.
+func namedIDs(ids []string) string {
+	if len(ids) <= maxDescribed {
+		return strings.Join(ids, ", ")
+	}
+	return strings.Join(ids[:maxDescribed], ", ") + fmt.Sprintf(" and %d more", len(ids)-maxDescribed)
+}
+
+// claimedSet is req.Claimed as a set (one lookup per record, not a scan of
+// every claimed reference).
+func claimedSet(req *providers.Request) map[string]bool {
+	set := make(map[string]bool, len(req.Claimed))
+	for _, id := range req.Claimed {
+		set[id] = true
+	}
+	return set
 }

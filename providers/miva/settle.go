@@ -3,7 +3,6 @@ package miva
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -286,8 +285,9 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 // (req.Claimed): after a "not sent" answer, one could be the request's own
 // earlier call, committed late.
 func unclaimedNew(ps []Payment, req *providers.Request, before map[int64]bool, want func(int) bool, amount decimal.Decimal) (Payment, bool) {
+	taken := claimedSet(req)
 	for _, r := range newRecords(ps, before, want, amount) {
-		if !slices.Contains(req.Claimed, strconv.FormatInt(r.ID, 10)) {
+		if !taken[strconv.FormatInt(r.ID, 10)] {
 			return r, true
 		}
 	}
