@@ -19,9 +19,11 @@ import (
 // listing what is available.
 //
 // The Refs returned are the recovery baseline, stored by the pipeline
-// before Settle: RefOrderID, RefPaymentID, RefAvailableBefore and
-// RefRecordsBefore (every record id of the order now), so that Reconcile
-// can tell whether a capture happened after this point.
+// before Settle: RefOrderID, RefPaymentID, RefAvailableBefore,
+// RefRecordsBefore (every record id of the order now) and RefAuthsBefore
+// (the available now of every authorization that covers the amount:
+// Settle may capture another than RefPaymentID), so that Reconcile can tell whether a capture happened
+// after this point.
 func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (providers.ConfirmResult, error) {
 	oid, err := orderIDOf(req)
 	if err != nil {
@@ -64,6 +66,7 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	}
 	refs[RefPaymentID] = strconv.FormatInt(chosen.ID, 10)
 	refs[RefAvailableBefore] = chosen.Available.String()
+	refs[RefAuthsBefore] = authsList(ps, amount)
 	return providers.ConfirmResult{Available: true, Refs: refs}, nil
 }
 

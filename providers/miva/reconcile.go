@@ -28,9 +28,11 @@ import (
 //   - exactly one candidate → found, Settled, Ref = that record;
 //   - several candidates → the client cannot tell which is this request's:
 //     Unresolved ("order N is ambiguous: ..."), parked for a person;
-//   - none, but (debit only) the authorization's available fell by at
-//     least the amount since RefAvailableBefore, beyond what new voids and
-//     other new captures explain → money moved with no record to name:
+//   - none, but (debit only) the authorizations that covered the amount
+//     (RefAuthsBefore: Settle may have captured another than the one
+//     ConfirmFunds chose) lost at least the amount of their available
+//     since the baseline, beyond what new voids and other new captures
+//     explain (availableFell) → money moved with no record to name:
 //     Unresolved, never Settled (reporting S without a record would let two
 //     settlements of the same amount both claim one capture);
 //   - otherwise found=false: nothing happened (once the settle window has
@@ -121,36 +123,73 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 	case len(cands) > 1:
 		return unresolved(fmt.Sprintf("records %s are all new unclaimed %ss of the amount since the baseline, and it cannot be told which one is this request's", namedIDs(ids), what))
 	}
-	if req.Type == messages.SettlementDebit && availableFell(ps, req.Refs, before, amount) {
-		return unresolved(fmt.Sprintf("authorization record %s lost %s of its available since the baseline (was %s) but no new unclaimed capture record shows it",
-			providers.Quoted(req.Refs[RefPaymentID]), amt, providers.Quoted(req.Refs[RefAvailableBefore])))
+	if req.Type == messages.SettlementDebit {
+		if fell, auths, ok := availableFell(ps, req.Refs, before, amount); ok {
+			return unresolved(fmt.Sprintf("authorization record(s) %s lost %s of their available since the baseline beyond what new capture and void records show, but no new unclaimed capture record of the amount shows it",
+				namedIDs(auths), fmtAmount(req, fell)))
+		}
 	}
 	return providers.Outcome{}, false, nil
 }
 
-// availableFell reports whether the authorization recorded in refs lost at
-// least amount of its available since the baseline, beyond what records
-// created since then (voids, captures of other amounts) explain.
-func availableFell(ps []Payment, refs map[string]string, before map[int64]bool, amount decimal.Decimal) bool {
-	pid, ok := refID(refs, RefPaymentID)
+// availableFell reports whether the order's authorizations lost at least
+// amount of their available since the baseline, beyond what records
+// created since then (voids, captures of other amounts) explain: fell is
+// that unexplained loss, auths the authorizations that lost some.
+//
+// The baseline is RefAuthsBefore, the available at confirmation of every
+// authorization that covered the amount, because Settle may have captured
+// another authorization than RefPaymentID (when Miva refused that one as
+// beyond its available or expired); an authorization created since that
+// could cover it counts from its amount (types 1 and 3: nothing captured
+// at creation). A baseline authorization gone from the list counts as
+// fully fallen (it cannot be checked). References recorded before
+// RefAuthsBefore existed watch RefPaymentID alone, from RefAvailableBefore.
+func availableFell(ps []Payment, refs map[string]string, before map[int64]bool, amount decimal.Decimal) (decimal.Decimal, []string, bool) {
+	was, ok := parseAuthsList(refs)
 	if !ok {
-		return false
+		pid, ok := refID(refs, RefPaymentID)
+		if !ok {
+			return decimal.Zero, nil, false
+		}
+		d, err := decimal.NewFromString(strings.TrimSpace(refs[RefAvailableBefore]))
+		if err != nil {
+			return decimal.Zero, nil, false
+		}
+		was = map[int64]decimal.Decimal{pid: d}
 	}
-	was, err := decimal.NewFromString(strings.TrimSpace(refs[RefAvailableBefore]))
-	if err != nil {
-		return false
+	fell := decimal.Zero
+	var auths []string
+	lost := func(id int64, d decimal.Decimal) {
+		if d.IsPositive() {
+			fell = fell.Add(d)
+			auths = append(auths, strconv.FormatInt(id, 10))
+		}
 	}
-	auth, ok := find(ps, pid)
-	if !ok {
-		return false
+	ids := make([]int64, 0, len(was))
+	for id := range was {
+		ids = append(ids, id)
 	}
-	fell := was.Sub(auth.Available)
+	slices.Sort(ids)
+	for _, id := range ids {
+		now := decimal.Zero
+		if p, ok := find(ps, id); ok {
+			now = p.Available
+		}
+		lost(id, was[id].Sub(now))
+	}
 	for _, p := range ps {
-		if !before[p.ID] && (p.Type == TypeVoid || isNewCapture(p.Type)) {
+		switch {
+		case before[p.ID]:
+		case p.Type == TypeLegacyAuth || p.Type == TypeAuth:
+			if !p.Amount.LessThan(amount) {
+				lost(p.ID, p.Amount.Sub(p.Available))
+			}
+		case p.Type == TypeVoid || isNewCapture(p.Type):
 			fell = fell.Sub(p.Amount)
 		}
 	}
-	return fell.GreaterThanOrEqual(amount)
+	return fell, auths, len(auths) > 0 && fell.GreaterThanOrEqual(amount)
 }
 
 // unresolvedRead classifies a failed payment-list read of Reconcile. The

@@ -25,6 +25,14 @@ const (
 	// RefAvailableBefore is the authorization's available amount when funds
 	// were confirmed (exact decimal text).
 	RefAvailableBefore = "miva_available_before"
+	// RefAuthsBefore lists, comma-separated, every authorization of the
+	// order (types 1, 3, 5) whose available covered the debit when funds
+	// were confirmed, as "id:available" (exact decimal text): the
+	// authorizations Settle may capture (ConfirmFunds' choice, or another
+	// when Miva refuses it as beyond its available or expired; an
+	// available only falls), the baseline of Reconcile's "available fell
+	// without a record" check whichever one it captured.
+	RefAuthsBefore = "miva_authorizations_before"
 	// RefRecordsBefore lists, comma-separated, the ids of every payment
 	// record of the order when funds were confirmed (or when Prepare ran):
 	// the baseline Reconcile compares the list with.
@@ -166,4 +174,47 @@ func find(ps []Payment, id int64) (Payment, bool) {
 		}
 	}
 	return Payment{}, false
+}
+
+// authsList writes RefAuthsBefore: "id:available" of every authorization
+// of ps whose available covers amount, ascending by id.
+func authsList(ps []Payment, amount decimal.Decimal) string {
+	var auths []Payment
+	for _, p := range ps {
+		if IsAuthorization(p.Type) && !p.Available.LessThan(amount) {
+			auths = append(auths, p)
+		}
+	}
+	sort.Slice(auths, func(i, j int) bool { return auths[i].ID < auths[j].ID })
+	parts := make([]string, len(auths))
+	for i, p := range auths {
+		parts[i] = strconv.FormatInt(p.ID, 10) + ":" + p.Available.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseAuthsList reads a RefAuthsBefore value; ok is false when absent or
+// unreadable (an order where none covered is the present, empty "").
+func parseAuthsList(refs map[string]string) (map[int64]decimal.Decimal, bool) {
+	v, present := refs[RefAuthsBefore]
+	if !present {
+		return nil, false
+	}
+	out := map[int64]decimal.Decimal{}
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		idText, availText, found := strings.Cut(part, ":")
+		id, err := strconv.ParseInt(strings.TrimSpace(idText), 10, 64)
+		if !found || err != nil {
+			return nil, false
+		}
+		d, err := decimal.NewFromString(strings.TrimSpace(availText))
+		if err != nil {
+			return nil, false
+		}
+		out[id] = d
+	}
+	return out, true
 }

@@ -116,7 +116,11 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 		if !ok || named {
 			return refused, nil
 		}
-		pid = next
+		// The references describe the authorization captured: its
+		// available before the capture (Reconcile watches every
+		// authorization of the baseline, RefAuthsBefore, whichever).
+		pid = next.ID
+		refs[RefAvailableBefore] = next.Available.String()
 	}
 	out := providers.Outcome{Kind: providers.Settled, Refs: refs}
 	c.identify(ctx, oid, before, isNewCapture, amount, RefCaptureID, &out)
@@ -154,15 +158,14 @@ func (c *Client) lateCommitBeside(ctx context.Context, req *providers.Request, o
 // lateCommitBeside read ps, another authorization of the order (not in
 // tried) that covers amount (ChooseAuthorization); ok is false when none
 // does (the refusal stands).
-func nextAuthorization(ps []Payment, amount decimal.Decimal, tried map[int64]bool, now time.Time) (int64, bool) {
+func nextAuthorization(ps []Payment, amount decimal.Decimal, tried map[int64]bool, now time.Time) (Payment, bool) {
 	var rest []Payment
 	for _, p := range ps {
 		if !tried[p.ID] {
 			rest = append(rest, p)
 		}
 	}
-	p, ok := ChooseAuthorization(rest, amount, now)
-	return p.ID, ok
+	return ChooseAuthorization(rest, amount, now)
 }
 
 // refund settles a credit.
