@@ -234,6 +234,13 @@ func (p *Publisher) channel(ctx context.Context) (*confirmChannel, error) {
 			case o := <-got:
 				if o.cc != nil {
 					p.abandon(conn, o.cc.ch)
+					return
+				}
+				// Its publish has returned: logged, or the reason the
+				// broker refused a channel would be lost.
+				p.log.Warn().Err(o.err).Msg("a channel opened for a publish that had given up failed")
+				if !conn.IsClosed() {
+					p.drop(conn) // as for a failure in time: may be half-dead
 				}
 			case <-time.After(AnswerGrace):
 				p.drop(conn)
