@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -176,26 +177,18 @@ func (c *ConcurrentSubscriber) Close() error {
 // connection and its heartbeats alive but stopped answering held Close,
 // the worker's shutdown, forever. After AnswerGrace the connection is
 // closed with a deadline (which ends the channels' waits), and after
-// another the subscriber is left to the process's exit.
+// another the subscriber is left to the process's exit (closeWithin).
 func (c *ConcurrentSubscriber) closeSub() error {
-	done := make(chan error, 1)
-	go func() { done <- c.Sub.Close() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(AnswerGrace):
-	}
-	if w, ok := c.Sub.(interface{ Connection() *amqp.Connection }); ok {
-		if conn := w.Connection(); conn != nil {
-			go func() { _ = conn.CloseDeadline(time.Now()) }()
+	err := closeWithin(AnswerGrace, c.Sub.Close, func() {
+		if w, ok := c.Sub.(interface{ Connection() *amqp.Connection }); ok {
+			if conn := w.Connection(); conn != nil {
+				go func() { _ = conn.CloseDeadline(time.Now()) }()
+			}
 		}
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(AnswerGrace):
-		err := fmt.Errorf("the broker did not answer the closing of the consumers' connection within %s; left open", 2*AnswerGrace)
+	})
+	if errors.Is(err, errNoAnswer) {
+		err = fmt.Errorf("the broker did not answer the closing of the consumers' connection within %s; left open", 2*AnswerGrace)
 		c.Log.Warn().Err(err).Msg("consumer not closed")
-		return err
 	}
+	return err
 }

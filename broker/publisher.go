@@ -261,23 +261,12 @@ var AnswerGrace = 5 * time.Second
 
 // abandon closes ch, opened on conn, without waiting for the broker's
 // close-ok, which amqp091 waits for without a bound; when it has not come
-// within AnswerGrace, conn is dropped.
+// within AnswerGrace, conn is dropped (closeWithin).
 func (p *Publisher) abandon(conn *amqp.Connection, ch *amqp.Channel) {
 	if ch.IsClosed() {
 		return
 	}
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		_ = ch.Close()
-	}()
-	go func() {
-		select {
-		case <-closed:
-		case <-time.After(AnswerGrace):
-			p.drop(conn)
-		}
-	}()
+	go func() { _ = closeWithin(AnswerGrace, ch.Close, func() { p.drop(conn) }) }()
 }
 
 // drop forgets conn (the next publish dials a new connection) and closes
