@@ -19,9 +19,27 @@ import (
 // broker waits for it instead of exiting. A refused connection (IsRefused)
 // is retried for RefusedGrace, then returned.
 func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connection, error) {
+	c, _, err := dialSocket(ctx, amqpURL, log)
+	return c, err
+}
+
+// dialSocket is Dial that also returns the connection's socket (under its
+// TLS, if any). Closing the socket ends every wait of the connection for
+// the broker at once, whatever amqp091 is doing: CloseDeadline does
+// nothing once a close is under way, and the deadline it sets on reads
+// is moved on by amqp091's heartbeater at every frame the broker sends.
+func dialSocket(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connection, net.Conn, error) {
 	refused := refusals{}
+	var sock net.Conn
 	op := func() (*amqp.Connection, error) {
-		c, err := amqp.DialConfig(amqpURL, dialWithin(ctx, dialConfig("settlement-worker")))
+		cfg := dialWithin(ctx, dialConfig("settlement-worker"))
+		dial := cfg.Dial
+		cfg.Dial = func(network, addr string) (net.Conn, error) {
+			s, err := dial(network, addr)
+			sock = s // amqp.DialConfig calls it before it returns
+			return s, err
+		}
+		c, err := amqp.DialConfig(amqpURL, cfg)
 		if err != nil {
 			if err := refused.check(err); err != nil {
 				return nil, err
@@ -36,9 +54,9 @@ func Dial(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.Connec
 	b.MaxInterval = 10 * time.Second
 	c, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 	if err != nil {
-		return nil, fmt.Errorf("connect to broker %s: %w", Redact(amqpURL), err)
+		return nil, nil, fmt.Errorf("connect to broker %s: %w", Redact(amqpURL), err)
 	}
-	return c, nil
+	return c, sock, nil
 }
 
 // handshakeTimeout is amqp091's bound on a connection's TCP, TLS and AMQP

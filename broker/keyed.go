@@ -100,7 +100,7 @@ func (k *KeyedSubscriber) Subscribe(ctx context.Context, queue string) (<-chan *
 
 // session consumes on one connection until it fails or ctx ends.
 func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- *message.Message) error {
-	conn, err := Dial(ctx, k.URL, k.Log)
+	conn, sock, err := dialSocket(ctx, k.URL, k.Log)
 	if err != nil {
 		return err
 	}
@@ -108,9 +108,19 @@ func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- 
 	// declare's, prefetch's and consume's below) without a bound: a broker
 	// that keeps the connection and its heartbeats alive but stopped
 	// answering held Close, the worker's shutdown, forever. The connection
-	// is closed with a deadline, and at once when ctx ends, which ends
-	// every such wait.
-	closeConn := func() { _ = conn.CloseDeadline(time.Now().Add(AnswerGrace)) }
+	// is closed as soon as ctx ends, which ends every such wait once it is
+	// closed; when the broker has not answered the close within
+	// AnswerGrace, its socket is closed under it (closeWithin). A deadline
+	// on the connection (CloseDeadline) let Close wait up to half a
+	// heartbeat more: amqp091 moves the read deadline on at every frame
+	// the broker sends, its heartbeats included.
+	closeConn := func() {
+		_ = closeWithin(AnswerGrace, conn.Close, func() {
+			if sock != nil {
+				_ = sock.Close()
+			}
+		})
+	}
 	defer context.AfterFunc(ctx, closeConn)()
 	defer closeConn()
 	ch, err := conn.Channel()
