@@ -31,6 +31,12 @@ import (
 //     this store ends on an error has its backend ended too, when it still
 //     holds one of its keys (reap): its connection may have died on the
 //     way, leaving the backend on the server holding the locks.
+//   - A session that sends no statement for pgLockIdleTimeout is ended by
+//     the server (idle_session_timeout), which releases its locks: a
+//     replica whose host vanished, which can end nothing itself, holds its
+//     orders (and the sweep lock) that long at most, not until the
+//     server's TCP keepalive gives up on it (hours). A live session sends
+//     one at least every pgLockHeartbeat, requests or not.
 //   - A check is answered by a statement sent after it was asked: the
 //     session was alive, and showed the token set when it was opened (a
 //     pooler's DISCARD ALL resets both its locks and that setting), after
@@ -58,6 +64,29 @@ const pgLockBatch = 256
 // pgLockStatementTimeout bounds a lock session's statement; one that takes
 // longer ends the session (and releases its locks).
 const pgLockStatementTimeout = 10 * time.Second
+
+// pgLockIdleTimeout is the idle_session_timeout each order-lock session
+// sets on the server (PostgreSQL 14 and later): a session that sends no
+// statement for that long is ended by the server, which releases its
+// locks. A replica whose host vanished (powered off, a node lost, its
+// network gone for good) sends nothing, not even the end of its
+// connections: without it, the backends of its lock sessions stayed,
+// idle, holding every order lock it held (the sweep lock too) until the
+// server's TCP keepalive gave up on the peer, two hours and more by
+// default, and no replica could reap them (the one that could is gone).
+// A live session sends a statement at least every pgLockHeartbeat.
+const pgLockIdleTimeout = 30 * time.Second
+
+// pgLockHeartbeat is how long a lock session stays idle before its loop
+// sends a statement of its own (pgLockSQL with nothing to lock or unlock,
+// which also checks its token), well within pgLockIdleTimeout.
+const pgLockHeartbeat = pgLockIdleTimeout / 3
+
+// pgLockKeepalive are the server's TCP keepalive settings on a lock
+// session (seconds: idle, interval, count): on a server without
+// idle_session_timeout (before 14), a peer that vanished without a
+// middlebox keeping its flow is still found within about half a minute.
+var pgLockKeepalive = [3]int{10, 5, 3}
 
 // pgLockSQL serves one batch: whether the session still shows its token
 // ($1), then the unlocks ($2) and the tries ($3), each answered in order as
@@ -212,8 +241,16 @@ func (p *pgLocks) dial(ctx context.Context) (*lockSession, error) {
 	token := fmt.Sprintf("session/%016x", rand.Uint64())
 	ls := &lockSession{conn: conn, token: token, db: p.db, reqs: make(chan *lockReq, pgLockBatch),
 		quit: make(chan struct{}), ended: make(chan struct{}), keys: map[int64]bool{}, stats: &p.stats}
-	if err := conn.QueryRowContext(ctx, `SELECT pid, backend_start, set_config('`+lockTokenSetting+`', $1, false)
-		FROM pg_stat_activity WHERE pid = pg_backend_pid()`, token).Scan(&ls.pid, &ls.start, new(string)); err != nil {
+	// The token, and what ends the session on the server when this
+	// process can no longer (pgLockIdleTimeout, pgLockKeepalive).
+	if err := conn.QueryRowContext(ctx, `SELECT pid, backend_start, set_config('`+lockTokenSetting+`', $1, false),
+		set_config('tcp_keepalives_idle', $3, false), set_config('tcp_keepalives_interval', $4, false),
+		set_config('tcp_keepalives_count', $5, false),
+		CASE WHEN current_setting('server_version_num')::int >= 140000
+			THEN set_config('idle_session_timeout', $2, false) ELSE '' END
+		FROM pg_stat_activity WHERE pid = pg_backend_pid()`,
+		token, fmt.Sprint(pgLockIdleTimeout.Milliseconds()), fmt.Sprint(pgLockKeepalive[0]), fmt.Sprint(pgLockKeepalive[1]),
+		fmt.Sprint(pgLockKeepalive[2])).Scan(&ls.pid, &ls.start, new(string), new(string), new(string), new(string), new(string)); err != nil {
 		discardConn(conn)
 		return nil, err
 	}
@@ -340,13 +377,21 @@ func (ls *lockSession) isEnded() bool {
 	}
 }
 
-// run serves requests until the session ends or the store closes.
+// run serves requests until the session ends or the store closes. A
+// session left idle for pgLockHeartbeat runs a statement with no request
+// (a heartbeat, which also checks its token), so that the server's
+// idle_session_timeout (pgLockIdleTimeout) ends only the sessions of a
+// replica that is gone.
 func (ls *lockSession) run() {
 	batch := make([]*lockReq, 0, pgLockBatch)
+	beat := time.NewTimer(pgLockHeartbeat)
+	defer beat.Stop()
 	for {
+		batch = batch[:0]
 		select {
 		case r := <-ls.reqs:
-			batch = append(batch[:0], r)
+			batch = append(batch, r)
+		case <-beat.C:
 		case <-ls.quit:
 			ls.end(errors.New("store closed"))
 			return
@@ -374,6 +419,7 @@ func (ls *lockSession) run() {
 			ls.reap(held)
 			return
 		}
+		beat.Reset(pgLockHeartbeat)
 	}
 }
 
