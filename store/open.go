@@ -174,6 +174,22 @@ func redact(dsn string) string {
 // that names it (plan_cache_mode=auto) keeps its own.
 const planCacheMode = "plan_cache_mode"
 
+// idleInTransaction is PostgreSQL's idle_in_transaction_session_timeout,
+// which every session of the store sets to pgIdleInTransactionTimeout
+// unless the DSN sets it.
+const idleInTransaction = "idle_in_transaction_session_timeout"
+
+// pgIdleInTransactionTimeout ends, on the server, a session left idle
+// inside a transaction that long, which rolls it back and releases its
+// row locks. The store's transactions run their statements back to back
+// (writeTx: pgTransitionEvent's rare path; migrations); one left idle is
+// a replica that vanished inside it (its host powered off or cut off,
+// sending nothing more, not even the end of its connection): without it,
+// the backend held the settlement's row (FOR UPDATE) until the server's
+// TCP keepalive gave up on the peer, two hours and more by default, and
+// every other replica's transition of that settlement waited on it.
+const pgIdleInTransactionTimeout = 30 * time.Second
+
 // setGenericPlans makes a new session plan each prepared statement once
 // (plan_cache_mode = force_generic_plan) instead of planning its first five
 // executions with their values, as PostgreSQL does by default. The store's
@@ -197,6 +213,9 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	}
 	if o.readOnly {
 		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	if _, set := cfg.RuntimeParams[idleInTransaction]; !set {
+		cfg.RuntimeParams[idleInTransaction] = fmt.Sprint(pgIdleInTransactionTimeout.Milliseconds())
 	}
 	var opts []stdlib.OptionOpenDB
 	if _, set := cfg.RuntimeParams[planCacheMode]; !set {

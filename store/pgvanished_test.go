@@ -19,8 +19,13 @@ import (
 
 // vanishingReplicaDSN is the environment variable that makes
 // TestPostgresVanishingReplicaHelper run: the DSN (through a flowProxy) of
-// the replica it plays.
-const vanishingReplicaDSN = "STORE_TEST_VANISHING_REPLICA_DSN"
+// the replica it plays; vanishingReplicaMode says what it holds when it
+// vanishes ("locks": vanishingOrders; "row": a transaction holding the
+// row of settlement vanishingRow).
+const (
+	vanishingReplicaDSN  = "STORE_TEST_VANISHING_REPLICA_DSN"
+	vanishingReplicaMode = "STORE_TEST_VANISHING_REPLICA_MODE"
+)
 
 // vanishingOrders are the orders the vanishing replica holds, the sweep
 // lock's among them (handlers.Sweeper takes "sweeper", "", "round").
@@ -29,46 +34,59 @@ var vanishingOrders = [][3]string{
 	{"sweeper", "", "round"},
 }
 
-// TestPostgresVanishingReplicaHelper is the replica that vanishes in
-// TestPostgresOrderLocksOfAVanishedReplicaAreFreed, run as a process of its
-// own: it takes the order locks, says so on stdout and waits to be killed.
+// vanishingRow is the settlement whose row the vanishing replica holds in
+// mode "row".
+const vanishingRow = "vanish-row"
+
+// TestPostgresVanishingReplicaHelper is the replica that vanishes in the
+// tests below, run as a process of its own: it takes what its mode says,
+// says so on stdout and waits to be killed.
 func TestPostgresVanishingReplicaHelper(t *testing.T) {
 	dsn := os.Getenv(vanishingReplicaDSN)
 	if dsn == "" {
-		t.Skip("run by TestPostgresOrderLocksOfAVanishedReplicaAreFreed")
+		t.Skip("run by the vanishing replica tests")
 	}
 	ctx := context.Background()
 	st, err := Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range vanishingOrders {
-		if _, err := st.LockOrder(ctx, o[0], o[1], o[2]); err != nil {
+	switch mode := os.Getenv(vanishingReplicaMode); mode {
+	case "locks":
+		for _, o := range vanishingOrders {
+			if _, err := st.LockOrder(ctx, o[0], o[1], o[2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	case "row":
+		// Within the transaction of pgTransitionEvent's rare path
+		// (transitionTx: the transition, then the event), between its
+		// two statements: the row is locked (FOR UPDATE) until it ends.
+		s := st.(*sqlStore)
+		key := sample(vanishingRow).Key
+		if _, _, err := s.RegisterMoving(ctx, sample(vanishingRow), StateSubmitting, Change{}); err != nil {
 			t.Fatal(err)
 		}
+		_ = s.writeTx(ctx, func(ctx context.Context, q querier) error {
+			if _, err := s.pgTransition(ctx, q, key, []State{StateSubmitting}, StateAcknowledged, Change{Note: "vanishing"}, s.now()); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Println("locked")
+			time.Sleep(10 * time.Minute) // until killed
+			return nil
+		})
+	default:
+		t.Fatalf("%s=%q", vanishingReplicaMode, mode)
 	}
 	fmt.Println("locked")
 	time.Sleep(10 * time.Minute) // until killed
 }
 
-// A replica whose host vanishes (powered off, a node lost, its network
-// gone for good) sends nothing more, not even the end of its connections:
-// the PostgreSQL backends of its order-lock sessions stay, idle, holding
-// every order lock it held — the sweep lock too, when it was sweeping —
-// until the server's TCP keepalive gives up on the peer (two hours and
-// more by default). Nobody ends them: the replica that could (reap) is
-// gone. Meanwhile every other replica defers those orders' deliveries as
-// "busy", and skips every sweep round: the outbox is not relayed,
-// overdue acknowledgements are not parked, stuck settlements are not
-// resumed. The replica is played by a process of its own, SIGKILLed,
-// whose connections pass through a flowProxy: its client side dies with
-// the process, the server side stays open, as a vanished host leaves it.
-func TestPostgresOrderLocksOfAVanishedReplicaAreFreed(t *testing.T) {
-	if os.Getenv(vanishingReplicaDSN) != "" {
-		t.Skip("in the helper process")
-	}
-	ctx := context.Background()
-	dsn := testenv.PostgresDSN(t)
+// vanishingReplica runs TestPostgresVanishingReplicaHelper in mode on the
+// database of dsn, its connections through a flowProxy, and returns once
+// it holds what it holds; kill makes it vanish and returns when.
+func vanishingReplica(t *testing.T, dsn, mode string) (kill func() time.Time) {
+	t.Helper()
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -79,9 +97,8 @@ func TestPostgresOrderLocksOfAVanishedReplicaAreFreed(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Host = proxy.ln.Addr().String()
-
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPostgresVanishingReplicaHelper$", "-test.count=1", "-test.timeout=15m")
-	cmd.Env = append(os.Environ(), vanishingReplicaDSN+"="+u.String())
+	cmd.Env = append(os.Environ(), vanishingReplicaDSN+"="+u.String(), vanishingReplicaMode+"="+mode)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -109,6 +126,38 @@ func TestPostgresOrderLocksOfAVanishedReplicaAreFreed(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the replica process did not take its locks")
 	}
+	return func() time.Time {
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		return time.Now()
+	}
+}
+
+// vanishedBound is how long what a vanished replica held may stay held:
+// a bound of the worker's own, not the server's TCP keepalive.
+const vanishedBound = 45 * time.Second
+
+// A replica whose host vanishes (powered off, a node lost, its network
+// gone for good) sends nothing more, not even the end of its connections:
+// the PostgreSQL backends of its order-lock sessions stay, idle, holding
+// every order lock it held — the sweep lock too, when it was sweeping —
+// until the server's TCP keepalive gives up on the peer (two hours and
+// more by default). Nobody ends them: the replica that could (reap) is
+// gone. Meanwhile every other replica defers those orders' deliveries as
+// "busy", and skips every sweep round: the outbox is not relayed,
+// overdue acknowledgements are not parked, stuck settlements are not
+// resumed. The replica is played by a process of its own, SIGKILLed,
+// whose connections pass through a flowProxy: its client side dies with
+// the process, the server side stays open, as a vanished host leaves it.
+func TestPostgresOrderLocksOfAVanishedReplicaAreFreed(t *testing.T) {
+	if os.Getenv(vanishingReplicaDSN) != "" {
+		t.Skip("in the helper process")
+	}
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	kill := vanishingReplica(t, dsn, "locks")
 
 	other, err := Open(ctx, dsn)
 	if err != nil {
@@ -125,18 +174,9 @@ func TestPostgresOrderLocksOfAVanishedReplicaAreFreed(t *testing.T) {
 		}
 	}
 
-	// The host vanishes.
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	killed := time.Now()
-
-	// Its orders must be free again within a bound of the worker's own,
-	// not the server's TCP keepalive.
-	const bound = 45 * time.Second
+	killed := kill() // the host vanishes
 	for _, o := range vanishingOrders {
-		lctx, cancel := context.WithDeadline(ctx, killed.Add(bound))
+		lctx, cancel := context.WithDeadline(ctx, killed.Add(vanishedBound))
 		unlock, err := other.LockOrder(lctx, o[0], o[1], o[2])
 		cancel()
 		if err != nil {
@@ -182,4 +222,41 @@ func TestPostgresIdleLockSessionKeepsItsLocks(t *testing.T) {
 		unlockB()
 		t.Fatal("the other replica took the order the idle holder still holds")
 	}
+}
+
+// A replica that vanishes inside a write transaction (pgTransitionEvent's
+// rare path runs the transition and the event as two statements in one)
+// leaves its backend idle in that transaction, holding the settlement's
+// row lock (FOR UPDATE) until the server's TCP keepalive gives up on the
+// peer (two hours and more by default): every other replica's
+// transition of that settlement — its verdict, a provider status, a
+// parking — waits on the row all that time, and fails at its own
+// deadline, delivery after delivery.
+func TestPostgresRowOfAVanishedReplicaIsFreed(t *testing.T) {
+	if os.Getenv(vanishingReplicaDSN) != "" {
+		t.Skip("in the helper process")
+	}
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	kill := vanishingReplica(t, dsn, "row")
+	other, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	key := sample(vanishingRow).Key
+
+	killed := kill() // the host vanishes
+	tctx, cancel := context.WithDeadline(ctx, killed.Add(vanishedBound))
+	defer cancel()
+	st, _, err := other.Transition(tctx, key, []State{StateSubmitting}, StateSettled, Change{Note: "verdict"},
+		&StatusEvent{SettlementStatus: "S", Body: []byte("S"), DedupKey: "final"})
+	if err != nil {
+		t.Fatalf("the verdict of %s, whose row the vanished replica held, still not recorded %s after it vanished: %v",
+			key.RequestID, time.Since(killed).Round(time.Second), err)
+	}
+	if st.State != StateSettled {
+		t.Fatalf("state %s, want settled (the vanished replica's transaction never committed)", st.State)
+	}
+	t.Logf("the vanished replica's row was free %s after it was killed", time.Since(killed).Round(time.Second))
 }
