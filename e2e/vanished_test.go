@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/sandbox/frisbii"
+)
+
+// flowProxy forwards TCP connections to addr and, when a client side
+// ends, keeps the server side open: as a host that vanished (powered off,
+// a node lost, its network gone) leaves its connections to PostgreSQL, or
+// a NAT or load balancer that drops its flows. The server's backends stay,
+// idle, until its TCP keepalive gives up (two hours and more by default).
+type flowProxy struct {
+	ln  net.Listener
+	mu  sync.Mutex
+	srv []net.Conn
+}
+
+func newFlowProxy(t *testing.T, addr string) *flowProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flowProxy{ln: ln}
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, c := range p.srv {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.srv = append(p.srv, s)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(s, c); c.Close() }() // s stays open
+			go func() { _, _ = io.Copy(c, s) }()
+		}
+	}()
+	return p
+}
+
+// TestReplicaVanishedOnPostgresFreesItsOrders: a replica on PostgreSQL
+// whose host vanishes while it settles (its connections to the database
+// left open at the server, as a lost node leaves them) must not hold its
+// orders for good: the other replica, given the deliveries the broker
+// hands back, settles every request — exactly one S each, one capture
+// each in Frisbii's own ledger — within a bound of the worker's own, not
+// the server's TCP keepalive. The vanishing replica is a real worker
+// process whose STORE_DSN goes through a flowProxy, SIGKILLed while its
+// settle calls are in flight (Frisbii answers after 1.5 s), holding their
+// orders' locks. Frisbii answers its settle call itself (a verdict that
+// needs the order's lock), where a Radial status is applied without it.
+func TestReplicaVanishedOnPostgresFreesItsOrders(t *testing.T) {
+	t.Parallel()
+	const n = 12
+	e := newEnv(t, envOpts{})
+	dsn := testenv.PostgresDSN(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFlowProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = proxy.ln.Addr().String()
+
+	d := frisbiiDriver
+	var all []req
+	for i := range n {
+		order := strconv.Itoa(430000 + i)
+		d.authorize(t, e, order, "100.00", "USD")
+		all = append(all, req{Provider: d.name, RequestID: uniq("vanish-" + strconv.Itoa(i)), OrderID: order,
+			Type: messages.SettlementDebit, Amount: "20.00", Currency: "USD", Headers: d.headers(t, e, order, false, "")})
+	}
+	pvMust(t, "frisbii faults", e.frisbii.SetFaults(frisbii.EndpointSettle, frisbii.Faults{LatencyMS: 1500}))
+	vanishing := e.start("STORE_DSN=" + u.String())
+	for _, r := range all {
+		e.publish(r)
+	}
+
+	// Kill it while it holds order locks (its settle calls in flight).
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	held := 0
+	for deadline := time.Now().Add(wait); held == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held == 0 {
+		t.Fatal("the replica never held an order lock")
+	}
+	if err := vanishing.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	vanishing.wait(wait)
+	killed := time.Now()
+	t.Logf("replica killed holding %d advisory lock(s)", held)
+
+	e.start("STORE_DSN=" + dsn)
+	const bound = 60 * time.Second
+	for {
+		open := 0
+		for _, r := range all {
+			if len(e.statuses.of(r.RequestID)) == 0 {
+				open++
+			}
+		}
+		if open == 0 {
+			break
+		}
+		if time.Since(killed) > bound {
+			t.Fatalf("%d of %d requests have no verdict %s after the replica holding their orders vanished", open, n, bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("every request settled %s after the replica vanished", time.Since(killed).Round(time.Second))
+	for _, r := range all {
+		pvSettled(t, e, d, r)
+		if debits := pvLive(d.ledger(e, r.RequestID, r.OrderID), false); len(debits) != 1 {
+			t.Errorf("%s: %d captures in Frisbii's ledger, want 1: %+v", r.RequestID, len(debits), debits)
+		}
+	}
+}
