@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -31,6 +32,10 @@ type Env struct {
 	Out, Err io.Writer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Timeout bounds how long a command waits on a store that does not
+	// answer (DefaultTimeout when 0): show, stuck and stats end with an
+	// error after it, retention after a batch that takes it.
+	Timeout time.Duration
 	// Progress, when set, starts a progress indicator for a run of total
 	// steps labelled label (a bar on a terminal). Nil: none.
 	Progress func(label string, total int) Progress
@@ -42,6 +47,32 @@ type Progress interface {
 	Set(n int)
 	// Finish ends the indicator.
 	Finish()
+}
+
+// DefaultTimeout is how long a command waits on the store when
+// Env.Timeout is 0.
+const DefaultTimeout = time.Minute
+
+func (e Env) timeout() time.Duration {
+	if e.Timeout > 0 {
+		return e.Timeout
+	}
+	return DefaultTimeout
+}
+
+// storeCall runs f with ctx bounded by the timeout: a store that accepts
+// connections and never answers (a stopped server, a dead proxy) would
+// otherwise hold the command forever, since the command line's context
+// ends only on Ctrl-C and the store's connections have no timeout of
+// their own. An error after the timeout says the store did not answer.
+func (e Env) storeCall(ctx context.Context, f func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, e.timeout())
+	defer cancel()
+	err := f(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("the store (STORE_DSN) did not answer within %s (--timeout sets the wait): %w", e.timeout(), err)
+	}
+	return err
 }
 
 func (e Env) now() time.Time {

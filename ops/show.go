@@ -57,30 +57,37 @@ type Event struct {
 
 // Show prints the settlements with requestID (one per provider that has
 // it, among providers or else Env.Providers) with their history and status
-// events, as text or JSON. It fails when none has it.
+// events, as text or JSON. It fails when none has it, or when the store
+// does not answer within Env.Timeout.
 func Show(ctx context.Context, e Env, requestID string, providers []string, asJSON bool) error {
-	st, err := e.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	if len(providers) == 0 {
 		providers = e.Providers
 	}
 	var out []Settlement
-	for _, p := range providers {
-		s, err := st.Get(ctx, store.Key{Provider: p, RequestID: requestID})
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
+	err := e.storeCall(ctx, func(ctx context.Context) error {
+		st, err := e.openStore(ctx)
 		if err != nil {
 			return err
 		}
-		v, err := view(ctx, st, s)
-		if err != nil {
-			return err
+		defer st.Close()
+		for _, p := range providers {
+			s, err := st.Get(ctx, store.Key{Provider: p, RequestID: requestID})
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			v, err := view(ctx, st, s)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
 		}
-		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(out) == 0 {
 		return fmt.Errorf("no settlement has request id %q (providers searched: %s)", requestID, strings.Join(providers, ", "))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // QueueStat is one queue of a provider.
@@ -38,8 +39,9 @@ type Statistics struct {
 // Stats prints, per provider, the ready messages and consumers of the
 // request, retry and parked queues (a passive declare each), and the
 // settlements per state with the oldest last update (from the store). An
-// unreachable broker or store is reported and the other half still
-// printed; the error is returned at the end.
+// unreachable broker or store (one that does not answer within
+// Env.Timeout) is reported and the other half still printed; the error is
+// returned at the end.
 func Stats(ctx context.Context, e Env, asJSON bool) error {
 	var res Statistics
 	var errs []error
@@ -124,12 +126,16 @@ func queueStats(e Env, res *Statistics) error {
 }
 
 func storeStats(ctx context.Context, e Env, res *Statistics) error {
-	st, err := e.openStore(ctx)
-	if err != nil {
+	var counts []store.StateCount
+	err := e.storeCall(ctx, func(ctx context.Context) error {
+		st, err := e.openStore(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		counts, err = st.Counts(ctx)
 		return err
-	}
-	defer st.Close()
-	counts, err := st.Counts(ctx)
+	})
 	if err != nil {
 		return err
 	}

@@ -36,18 +36,23 @@ type StuckSettlement struct {
 // ago and are not parked, by provider and state, oldest first, with a
 // count per provider and state. Settlements whose sealed body no
 // configured key opens are named on the error output after the others, and
-// the command fails (store.UnreadableError).
+// the command fails (store.UnreadableError). A store that does not answer
+// within Env.Timeout fails it.
 func Stuck(ctx context.Context, e Env, states []store.State, providers []string, olderThan time.Duration, asJSON bool) error {
 	if len(states) == 0 {
 		states = WaitingStates
 	}
-	st, err := e.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	now := e.now()
-	stale, err := st.Stale(ctx, providers, states, now.Add(-olderThan), store.StaleCursor{}, 0)
+	var stale []store.Settlement
+	err := e.storeCall(ctx, func(ctx context.Context) error {
+		st, err := e.openStore(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		stale, err = st.Stale(ctx, providers, states, now.Add(-olderThan), store.StaleCursor{}, 0)
+		return err
+	})
 	var unreadable *store.UnreadableError
 	if err != nil && !errors.As(err, &unreadable) {
 		return err

@@ -117,6 +117,12 @@ func parseAge(s string) (time.Duration, error) {
 	return d + days, nil
 }
 
+// timeoutFlag adds --timeout, how long a store command waits on a store
+// that does not answer (ops.Env.Timeout).
+func timeoutFlag(c *cobra.Command, d *time.Duration) {
+	c.Flags().DurationVar(d, "timeout", ops.DefaultTimeout, "fail when the store does not answer within this long (retention: per batch of 1000)")
+}
+
 // checkProvider is a usage error for a provider this build does not know.
 func checkProvider(p string) error {
 	if p != "" && !slices.Contains(all.Providers.Names(), p) {
@@ -305,6 +311,7 @@ func newShowCmd() *cobra.Command {
 	var (
 		provider string
 		asJSON   bool
+		timeout  time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "show REQUEST_ID",
@@ -322,10 +329,12 @@ func newShowCmd() *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				e.Timeout = timeout
 				return ops.Show(ctx, e, args[0], providerList(provider), asJSON)
 			})
 		},
 	}
+	timeoutFlag(c, &timeout)
 	c.Flags().StringVar(&provider, "provider", "", "the provider (default: search every provider)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
@@ -337,6 +346,7 @@ func newStuckCmd() *cobra.Command {
 		provider  string
 		olderThan time.Duration
 		asJSON    bool
+		timeout   time.Duration
 	)
 	waiting := make([]string, len(ops.WaitingStates))
 	for i, s := range ops.WaitingStates {
@@ -363,6 +373,7 @@ func newStuckCmd() *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				e.Timeout = timeout
 				d := olderThan
 				if !c.Flags().Changed("older-than") {
 					cfg, _ := config.LoadOps()
@@ -380,12 +391,16 @@ func newStuckCmd() *cobra.Command {
 	c.Flags().StringVar(&provider, "provider", "", "only this provider")
 	c.Flags().Var(ageValue{&olderThan}, "older-than", "waiting longer than this (default STUCK_AFTER); 90m, 6h, 2d")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	timeoutFlag(c, &timeout)
 	return c
 }
 
 func newStatsCmd() *cobra.Command {
-	var asJSON bool
-	return withJSON(&cobra.Command{
+	var (
+		asJSON  bool
+		timeout time.Duration
+	)
+	c := withJSON(&cobra.Command{
 		Use:   "stats",
 		Short: "Show queue depths and consumers, and settlements per state",
 		Long: "stats prints, per provider, the ready messages and consumers of the request,\n" +
@@ -396,9 +411,14 @@ func newStatsCmd() *cobra.Command {
 			"  watch -n 10 settlement-worker stats",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Stats(ctx, e, asJSON) })
+			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				e.Timeout = timeout
+				return ops.Stats(ctx, e, asJSON)
+			})
 		},
 	}, &asJSON)
+	timeoutFlag(c, &timeout)
+	return c
 }
 
 func withJSON(c *cobra.Command, asJSON *bool) *cobra.Command {
@@ -496,6 +516,7 @@ func newRetentionCmd() *cobra.Command {
 	var (
 		olderThan time.Duration
 		limit     int
+		timeout   time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "retention",
@@ -522,11 +543,13 @@ func newRetentionCmd() *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
+				e.Timeout = timeout
 				return ops.Retention(ctx, e, olderThan, limit)
 			})
 		},
 	}
 	c.Flags().DurationVar(&olderThan, "older-than", 2160*time.Hour, "finished longer ago than this")
 	c.Flags().IntVar(&limit, "limit", 0, "at most this many settlements (0: all)")
+	timeoutFlag(c, &timeout)
 	return c
 }
