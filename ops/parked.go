@@ -210,6 +210,9 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 			case err != nil:
 				errs = append(errs, fmt.Errorf("%s: %w", q.name, err))
 			}
+			if read == depth && depth > 0 && err == nil {
+				awaitRequeued(ctx, conn, q.name, depth)
+			}
 			queues++
 			total += read
 			counts = append(counts, counts0...)
@@ -260,6 +263,26 @@ func printParked(e Env, ms []ParkedMessage, now time.Time) {
 			attempts, at, ago, oneLine(reason, 100))
 	}
 	_ = w.Flush()
+}
+
+// requeueWait bounds awaitRequeued.
+const requeueWait = 5 * time.Second
+
+// awaitRequeued waits, at most requeueWait, until queue has want ready
+// messages: those a read put back with basic.nack (broker.ReplayOn). A
+// quorum queue applies the nack a moment after it, so a command started
+// right after one that put messages back (parked ls, then parked replay;
+// purge's preview, then its deletion) measured the depth without them:
+// it read nothing and said nothing was parked. Nothing else takes from a
+// parked queue, so the depth comes back; when it does not (another
+// command holds some), the wait just ends.
+func awaitRequeued(ctx context.Context, conn *amqp.Connection, queue string, want int) {
+	for end := time.Now().Add(requeueWait); ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+		s, err := broker.Inspect(conn, queue)
+		if err != nil || !s.Exists || s.Messages >= want || time.Now().After(end) {
+			return
+		}
+	}
 }
 
 // deliveryCount is the broker's x-delivery-count of a quorum-queue delivery.
@@ -457,6 +480,9 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		})
 		if bar != nil {
 			bar.Finish()
+		}
+		if err == nil && res.Read == res.Parked && res.Read > res.Moved {
+			awaitRequeued(ctx, conn, queue, res.Parked-res.Moved)
 		}
 		if broker.IsNotFound(err) {
 			if !tg.optional {
