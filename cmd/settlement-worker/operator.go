@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -98,12 +100,27 @@ func (a ageValue) Set(s string) error {
 	return nil
 }
 
+// maxAgeDays is the most days a time.Duration holds (about 292 years).
+const maxAgeDays = math.MaxInt64 / int64(24*time.Hour)
+
+// parseAge reads a duration that may start with days (2d, 1d12h). A
+// negative age, or one beyond what a time.Duration holds, is refused:
+// wrapped around or taken as is, it would be no filter at all, and a
+// purge with it deletes every parked message.
 func parseAge(s string) (time.Duration, error) {
+	in := s
+	bad := fmt.Errorf("%q is not a duration (e.g. 90m, 6h, 2d)", in)
+	tooLong := fmt.Errorf("%q is too long: at most %dd", in, maxAgeDays)
 	var days time.Duration
 	if i := strings.Index(s, "d"); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration (e.g. 90m, 6h, 2d)", s)
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-"):
+			return 0, tooLong
+		case err != nil || n < 0:
+			return 0, bad
+		case n > maxAgeDays:
+			return 0, tooLong
 		}
 		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
 		if s == "" {
@@ -111,8 +128,11 @@ func parseAge(s string) (time.Duration, error) {
 		}
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d+days < 0 {
-		return 0, fmt.Errorf("%q is not a duration (e.g. 90m, 6h, 2d)", s)
+	if err != nil || d < 0 {
+		return 0, bad
+	}
+	if d > math.MaxInt64-days {
+		return 0, tooLong
 	}
 	return d + days, nil
 }

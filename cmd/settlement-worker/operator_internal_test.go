@@ -21,6 +21,13 @@ func TestParseAge(t *testing.T) {
 		{"xd", 0, false},
 		{"2days", 0, false},
 		{"soon", 0, false},
+		{"-1d", 0, false},
+		{"1d-5h", 0, false},
+		{"200000d", 0, false},
+		{"106752d", 0, false},
+		{"106751d", 106751 * 24 * time.Hour, true},
+		{"106751d24h", 0, false},
+		{"99999999999999999999d", 0, false},
 	} {
 		got, err := parseAge(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
