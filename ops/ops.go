@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -32,9 +33,10 @@ type Env struct {
 	Out, Err io.Writer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// Timeout bounds how long a command waits on a store that does not
-	// answer (DefaultTimeout when 0): show, stuck and stats end with an
-	// error after it, retention after a batch that takes it.
+	// Timeout bounds how long a command waits on a store or a broker that
+	// does not answer (DefaultTimeout when 0): show, stuck and stats end
+	// with an error after it, retention after a batch that takes it; the
+	// broker commands when no step answers for that long (watchdog).
 	Timeout time.Duration
 	// Progress, when set, starts a progress indicator for a run of total
 	// steps labelled label (a bar on a terminal). Nil: none.
@@ -49,8 +51,8 @@ type Progress interface {
 	Finish()
 }
 
-// DefaultTimeout is how long a command waits on the store when
-// Env.Timeout is 0.
+// DefaultTimeout is how long a command waits on the store or the broker
+// when Env.Timeout is 0.
 const DefaultTimeout = time.Minute
 
 func (e Env) timeout() time.Duration {
@@ -168,4 +170,48 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// watchdog ends a command's broker connection when the command's broker
+// work makes no progress for the timeout. A broker that stops answering
+// while its heartbeats still come (a wedged node; a connection blocked at
+// a resource alarm, which RabbitMQ stops reading from) never times the
+// connection out, and basic.get, a channel's opening and a publish's
+// confirm have no deadline of their own: a replay held there forever,
+// printing nothing. Closed, the connection fails every call waiting on
+// it, and the broker requeues the messages the command held.
+type watchdog struct {
+	timeout time.Duration
+	timer   *time.Timer
+	fired   atomic.Bool
+}
+
+// watch starts a watchdog on conn; kick it after every step that
+// answered, and stop it when the command is done with conn.
+func (e Env) watch(conn *amqp.Connection) *watchdog {
+	w := &watchdog{timeout: e.timeout()}
+	w.timer = time.AfterFunc(w.timeout, func() {
+		w.fired.Store(true)
+		_ = conn.CloseDeadline(time.Now()) // a write blocked on the socket fails at once
+	})
+	return w
+}
+
+// kick records progress: the timeout counts from now.
+func (w *watchdog) kick() {
+	if !w.fired.Load() {
+		w.timer.Reset(w.timeout)
+	}
+}
+
+// stop ends the watchdog.
+func (w *watchdog) stop() { w.timer.Stop() }
+
+// explain says, when the watchdog ended the connection, that err came
+// from a broker that did not answer.
+func (w *watchdog) explain(err error) error {
+	if err == nil || !w.fired.Load() {
+		return err
+	}
+	return fmt.Errorf("the broker (AMQP_URL) did not answer within %s (--timeout sets the wait; what was not moved stays parked): %w", w.timeout, err)
 }

@@ -176,6 +176,8 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 		return err
 	}
 	defer conn.Close()
+	wd := e.watch(conn)
+	defer wd.stop()
 	now := e.now()
 	var (
 		found   []ParkedMessage
@@ -195,6 +197,7 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 		}{{broker.ParkedQueue(p), describeParked, false}, {broker.ProviderStatusParkedQueue(p), describeParkedStatus, true}} {
 			var counts0 []int
 			depth, read, err := broker.Browse(ctx, conn, q.name, func(d amqp.Delivery) {
+				wd.kick()
 				m := q.describe(p, d)
 				counts0 = append(counts0, deliveryCount(d))
 				if f.match(m, now) {
@@ -210,8 +213,9 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 			case err != nil:
 				errs = append(errs, fmt.Errorf("%s: %w", q.name, err))
 			}
+			wd.kick()
 			if read == depth && depth > 0 && err == nil {
-				awaitRequeued(ctx, conn, q.name, depth)
+				awaitRequeued(ctx, conn, q.name, depth, wd)
 			}
 			queues++
 			total += read
@@ -238,7 +242,7 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 		printParked(e, found, now)
 		fmt.Fprintf(e.out(), "%d of %d parked message(s) match, in %d queue(s)\n", len(found), total, queues)
 	}
-	return errors.Join(errs...)
+	return wd.explain(errors.Join(errs...))
 }
 
 func printParked(e Env, ms []ParkedMessage, now time.Time) {
@@ -276,9 +280,10 @@ const requeueWait = 5 * time.Second
 // it read nothing and said nothing was parked. Nothing else takes from a
 // parked queue, so the depth comes back; when it does not (another
 // command holds some), the wait just ends.
-func awaitRequeued(ctx context.Context, conn *amqp.Connection, queue string, want int) {
+func awaitRequeued(ctx context.Context, conn *amqp.Connection, queue string, want int, wd *watchdog) {
 	for end := time.Now().Add(requeueWait); ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
 		s, err := broker.Inspect(conn, queue)
+		wd.kick()
 		if err != nil || !s.Exists || s.Messages >= want || time.Now().After(end) {
 			return
 		}
@@ -398,6 +403,8 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		return 0, err
 	}
 	defer conn.Close()
+	wd := e.watch(conn)
+	defer wd.stop()
 	now := e.now()
 	verb, would := "replayed", "would replay"
 	if purge {
@@ -470,6 +477,7 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 				return true
 			},
 			Progress: func(read, depth int) {
+				wd.kick()
 				if bar == nil && e.Progress != nil && !o.DryRun {
 					bar = e.Progress(p, depth)
 				}
@@ -481,8 +489,9 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		if bar != nil {
 			bar.Finish()
 		}
+		wd.kick()
 		if err == nil && res.Read == res.Parked && res.Read > res.Moved {
-			awaitRequeued(ctx, conn, queue, res.Parked-res.Moved)
+			awaitRequeued(ctx, conn, queue, res.Parked-res.Moved, wd)
 		}
 		if broker.IsNotFound(err) {
 			if !tg.optional {
@@ -541,5 +550,5 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		return done, fmt.Errorf("no parked message has request id %q in the parked queues of %s: %s; parked ls lists what is parked, show %s tells the settlement's state",
 			f.RequestID, strings.Join(f.providers(e), ", "), what, f.RequestID)
 	}
-	return done, errors.Join(errs...)
+	return done, wd.explain(errors.Join(errs...))
 }

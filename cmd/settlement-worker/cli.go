@@ -141,6 +141,7 @@ func newReplayCmd() *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&o.Limit, "limit", 0, "move at most N messages (0: all that were parked at the start)")
+	timeoutFlag(c, "the broker")
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "list what would be replayed and move nothing")
 	return c
 }

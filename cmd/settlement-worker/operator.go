@@ -47,6 +47,9 @@ func opsRun(c *cobra.Command, f func(ctx context.Context, e ops.Env) error) erro
 		AMQPURL: cfg.AMQPURL, StoreDSN: cfg.StoreDSN, Providers: all.Providers.Names(), RetryDelays: cfg.RetryDelays, Keys: keys,
 		Out: c.OutOrStdout(), Err: c.ErrOrStderr(), Progress: progressBars(c.ErrOrStderr()),
 	}
+	if d, err := c.Flags().GetDuration("timeout"); err == nil {
+		e.Timeout = d
+	}
 	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := f(ctx, e); err != nil {
@@ -137,10 +140,10 @@ func parseAge(s string) (time.Duration, error) {
 	return d + days, nil
 }
 
-// timeoutFlag adds --timeout, how long a store command waits on a store
-// that does not answer (ops.Env.Timeout).
-func timeoutFlag(c *cobra.Command, d *time.Duration) {
-	c.Flags().DurationVar(d, "timeout", ops.DefaultTimeout, "fail when the store does not answer within this long (retention: per batch of 1000)")
+// timeoutFlag adds --timeout, how long a command waits on a store or a
+// broker that does not answer (ops.Env.Timeout; opsRun reads it).
+func timeoutFlag(c *cobra.Command, what string) {
+	c.Flags().Duration("timeout", ops.DefaultTimeout, "fail when "+what+" does not answer within this long")
 }
 
 // checkProvider is a usage error for a provider this build does not know.
@@ -164,6 +167,7 @@ func filterFlags(c *cobra.Command, f *ops.Filter, provider *string) {
 	c.Flags().StringVar(&f.RequestID, "request-id", "", "only the request with this requestId (or message_id)")
 	c.Flags().StringVar(&f.Reason, "reason", "", "only messages whose parked reason contains this text (any case)")
 	c.Flags().Var(ageValue{&f.OlderThan}, "older-than", "only messages parked at least this long ago (90m, 6h, 2d)")
+	timeoutFlag(c, "the broker")
 }
 
 func newParkedCmd() *cobra.Command {
@@ -331,7 +335,6 @@ func newShowCmd() *cobra.Command {
 	var (
 		provider string
 		asJSON   bool
-		timeout  time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "show REQUEST_ID",
@@ -349,12 +352,11 @@ func newShowCmd() *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
-				e.Timeout = timeout
 				return ops.Show(ctx, e, args[0], providerList(provider), asJSON)
 			})
 		},
 	}
-	timeoutFlag(c, &timeout)
+	timeoutFlag(c, "the store")
 	c.Flags().StringVar(&provider, "provider", "", "the provider (default: search every provider)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
@@ -366,7 +368,6 @@ func newStuckCmd() *cobra.Command {
 		provider  string
 		olderThan time.Duration
 		asJSON    bool
-		timeout   time.Duration
 	)
 	waiting := make([]string, len(ops.WaitingStates))
 	for i, s := range ops.WaitingStates {
@@ -393,7 +394,6 @@ func newStuckCmd() *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
-				e.Timeout = timeout
 				d := olderThan
 				if !c.Flags().Changed("older-than") {
 					cfg, _ := config.LoadOps()
@@ -411,15 +411,12 @@ func newStuckCmd() *cobra.Command {
 	c.Flags().StringVar(&provider, "provider", "", "only this provider")
 	c.Flags().Var(ageValue{&olderThan}, "older-than", "waiting longer than this (default STUCK_AFTER); 90m, 6h, 2d")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	timeoutFlag(c, &timeout)
+	timeoutFlag(c, "the store")
 	return c
 }
 
 func newStatsCmd() *cobra.Command {
-	var (
-		asJSON  bool
-		timeout time.Duration
-	)
+	var asJSON bool
 	c := withJSON(&cobra.Command{
 		Use:   "stats",
 		Short: "Show queue depths and consumers, and settlements per state",
@@ -432,12 +429,11 @@ func newStatsCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
-				e.Timeout = timeout
 				return ops.Stats(ctx, e, asJSON)
 			})
 		},
 	}, &asJSON)
-	timeoutFlag(c, &timeout)
+	timeoutFlag(c, "the store")
 	return c
 }
 
@@ -536,7 +532,6 @@ func newRetentionCmd() *cobra.Command {
 	var (
 		olderThan time.Duration
 		limit     int
-		timeout   time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "retention",
@@ -563,13 +558,12 @@ func newRetentionCmd() *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
 			return opsRun(c, func(ctx context.Context, e ops.Env) error {
-				e.Timeout = timeout
 				return ops.Retention(ctx, e, olderThan, limit)
 			})
 		},
 	}
 	c.Flags().DurationVar(&olderThan, "older-than", 2160*time.Hour, "finished longer ago than this")
 	c.Flags().IntVar(&limit, "limit", 0, "at most this many settlements (0: all)")
-	timeoutFlag(c, &timeout)
+	timeoutFlag(c, "the store (per batch of 1000 settlements)")
 	return c
 }
