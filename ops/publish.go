@@ -149,6 +149,7 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 			if !ok {
 				return errors.New("the broker closed the status queue")
 			}
+			_ = d.Ack(false)
 			if broker.Stringify(d.Headers[headerRequestID]) == req.RequestID || (req.RequestID != "" && d.CorrelationId == req.RequestID) {
 				if p := broker.Stringify(d.Headers[headerProvider]); p == "" || p == o.Provider {
 					fmt.Fprintln(e.out(), statusLine(d, e.now()))
@@ -181,10 +182,25 @@ func contentTypeOf(file string, body []byte) (string, error) {
 	return "", fmt.Errorf("%s: cannot tell XML from JSON (name it .xml or .json)", file)
 }
 
+// Bounds of the temporary status queue of tail and publish --wait: an
+// output nobody reads (a pager that stopped) must not make the command,
+// nor the broker, hold every status event published meanwhile.
+const (
+	// statusPrefetch is how many events the command holds unacked.
+	statusPrefetch = 64
+	// statusQueueMax and statusQueueMaxBytes bound the queue on the
+	// broker: beyond them its oldest events are dropped (from this
+	// temporary queue only).
+	statusQueueMax      = 10000
+	statusQueueMaxBytes = 64 << 20
+)
+
 // statusQueue declares a temporary exclusive, auto-delete queue bound to
-// the status exchange with key, and consumes it.
+// the status exchange with key, and consumes it with a prefetch of
+// statusPrefetch: the caller acks each delivery.
 func statusQueue(ch *amqp.Channel, key string) (<-chan amqp.Delivery, error) {
-	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{"x-queue-type": "classic"})
+	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{"x-queue-type": "classic",
+		"x-max-length": int64(statusQueueMax), "x-max-length-bytes": int64(statusQueueMaxBytes), "x-overflow": "drop-head"})
 	if err != nil {
 		return nil, fmt.Errorf("declare a temporary status queue: %w", err)
 	}
@@ -194,7 +210,10 @@ func statusQueue(ch *amqp.Channel, key string) (<-chan amqp.Delivery, error) {
 		}
 		return nil, fmt.Errorf("bind the temporary status queue: %w", err)
 	}
-	ds, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err := ch.Qos(statusPrefetch, 0, false); err != nil {
+		return nil, fmt.Errorf("set the prefetch of the temporary status queue: %w", err)
+	}
+	ds, err := ch.Consume(q.Name, "", false, true, false, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("consume the temporary status queue: %w", err)
 	}

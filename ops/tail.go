@@ -25,6 +25,8 @@ type TailOptions struct {
 // Tail prints status events as they are published, one line each, from a
 // temporary exclusive, auto-delete queue bound to the status exchange
 // (nothing is taken from the worker's status queues), until ctx ends.
+// While its output does not take them, at most the newest statusQueueMax
+// events wait in that queue (statusQueue); older ones are dropped there.
 func Tail(ctx context.Context, e Env, o TailOptions) error {
 	conn, err := e.dial()
 	if err != nil {
@@ -56,10 +58,12 @@ func Tail(ctx context.Context, e Env, o TailOptions) error {
 			if !ok {
 				return errors.New("the broker closed the connection")
 			}
-			if o.Provider != "" && broker.Stringify(d.Headers[headerProvider]) != o.Provider {
-				continue
+			if o.Provider == "" || broker.Stringify(d.Headers[headerProvider]) == o.Provider {
+				fmt.Fprintln(e.out(), statusLine(d, e.now()))
 			}
-			fmt.Fprintln(e.out(), statusLine(d, e.now()))
+			// Acked once printed: an output nobody reads holds the
+			// prefetch, not every event published meanwhile.
+			_ = d.Ack(false)
 		}
 	}
 }
