@@ -12,6 +12,9 @@ import (
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
+// stuckPage is how many settlements Stuck reads at once.
+const stuckPage = 200
+
 // WaitingStates are the states a settlement passes through; one that stays
 // in them too long is stuck. Terminal states (settled, refused, withheld)
 // end the pipeline.
@@ -43,19 +46,54 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 		states = WaitingStates
 	}
 	now := e.now()
-	var stale []store.Settlement
-	err := e.storeCall(ctx, func(ctx context.Context) error {
-		st, err := e.openStore(ctx)
-		if err != nil {
+	var st store.Store
+	if err := e.storeCall(ctx, func(ctx context.Context) error {
+		var err error
+		st, err = e.openStore(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	defer st.Close()
+	// A page at a time (each within the timeout), keeping only what is
+	// printed: the rows hold the request bodies, and an outage can leave
+	// very many settlements waiting.
+	out := []StuckSettlement{}
+	var unreadable *store.UnreadableError
+	seen := map[store.Key]bool{}
+	for after := (store.StaleCursor{}); ; {
+		var page []store.Settlement
+		err := e.storeCall(ctx, func(ctx context.Context) error {
+			var err error
+			page, err = st.Stale(ctx, providers, states, now.Add(-olderThan), after, stuckPage)
+			return err
+		})
+		var ue *store.UnreadableError
+		if err != nil && !errors.As(err, &ue) {
 			return err
 		}
-		defer st.Close()
-		stale, err = st.Stale(ctx, providers, states, now.Add(-olderThan), store.StaleCursor{}, 0)
-		return err
-	})
-	var unreadable *store.UnreadableError
-	if err != nil && !errors.As(err, &unreadable) {
-		return err
+		if ue != nil {
+			if unreadable == nil {
+				unreadable = &store.UnreadableError{}
+			}
+			for _, r := range ue.Rows { // read again by a later page when past this one's last row
+				if !seen[r.Key] {
+					seen[r.Key] = true
+					unreadable.Rows = append(unreadable.Rows, r)
+				}
+			}
+		}
+		for _, s := range page {
+			if len(providers) > 0 && !slices.Contains(providers, s.Provider) {
+				continue
+			}
+			out = append(out, StuckSettlement{Provider: s.Provider, State: string(s.State), RequestID: s.RequestID,
+				StoreID: s.StoreID, OrderID: s.OrderID, Attempts: s.Attempts, UpdatedAt: s.UpdatedAt})
+		}
+		if len(page) < stuckPage {
+			break
+		}
+		after = page[len(page)-1].Cursor()
 	}
 	if unreadable != nil {
 		defer func() {
@@ -70,14 +108,6 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 			return unreadable
 		}
 		return nil
-	}
-	out := []StuckSettlement{}
-	for _, s := range stale {
-		if len(providers) > 0 && !slices.Contains(providers, s.Provider) {
-			continue
-		}
-		out = append(out, StuckSettlement{Provider: s.Provider, State: string(s.State), RequestID: s.RequestID,
-			StoreID: s.StoreID, OrderID: s.OrderID, Attempts: s.Attempts, UpdatedAt: s.UpdatedAt})
 	}
 	// Stale orders by update; group by provider and state, keeping that.
 	slices.SortStableFunc(out, func(a, b StuckSettlement) int {
