@@ -2,10 +2,13 @@ package ops_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
@@ -86,4 +89,53 @@ func TestReplayAndPurgeEndOnABrokerThatStopsAnswering(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestListEndsOnABrokerThatStopsAnswering: parked ls reading a long
+// parked queue through a broker that stops answering mid-way (its
+// heartbeats still coming) waited for its next basic.get forever. It now
+// fails within Env.Timeout of the last message read, and the messages it
+// held go back to the queue.
+func TestListEndsOnABrokerThatStopsAnswering(t *testing.T) {
+	f := newFixture(t, "")
+	const n = 3000
+	pending := make([]*amqp.DeferredConfirmation, 0, n)
+	for i := range n {
+		dc, err := f.ch.PublishWithDeferredConfirmWithContext(f.ctx, "", broker.ParkedQueue("radial"), true, false, amqp.Publishing{
+			MessageId: fmt.Sprint("msg-", i), ContentType: "application/xml", DeliveryMode: amqp.Persistent, Body: requestXML(fmt.Sprint(i), "O"),
+			Headers: amqp.Table{"parked_reason": "provider down", "parked_at": now.Add(-time.Hour).Format(time.RFC3339)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, dc)
+	}
+	for _, dc := range pending {
+		if !dc.Wait() {
+			t.Fatal("nacked")
+		}
+	}
+	proxy := testenv.NewBrokerProxy(t, f.url)
+	e := f.env()
+	e.AMQPURL, e.Providers, e.Timeout = proxy.URL(), []string{"radial"}, 2*time.Second
+	done := make(chan error, 1)
+	go func() { done <- ops.List(context.Background(), e, ops.Filter{}, false) }()
+	time.Sleep(300 * time.Millisecond) // the dial is done, the browse is not
+	proxy.Stall()
+	select {
+	case err := <-done:
+		switch {
+		case err != nil && strings.Contains(err.Error(), "connect to the broker"):
+			t.Skip("the broker stalled before the dial ended")
+		case err == nil && strings.Contains(f.out.String(), fmt.Sprintf("of %d parked", n)):
+			t.Skip("the browse ended before the broker stalled")
+		case err == nil || !strings.Contains(err.Error(), "did not answer"):
+			t.Errorf("parked ls on a broker that stopped answering: err = %v, want one saying the broker did not answer", err)
+		}
+	case <-time.After(30 * time.Second):
+		proxy.Close()
+		<-done
+		t.Fatal("parked ls still waiting 30s after the broker stopped answering (Timeout 2s)")
+	}
+	proxy.Close()
+	f.depth(broker.ParkedQueue("radial"), n)
 }
