@@ -139,3 +139,43 @@ func TestListEndsOnABrokerThatStopsAnswering(t *testing.T) {
 	proxy.Close()
 	f.depth(broker.ParkedQueue("radial"), n)
 }
+
+// TestStatsEndsOnABrokerThatStopsAnswering: stats, the runbook's first
+// command, inspecting the queues of a broker that stops answering mid-way
+// (heartbeats still coming) waited for a passive declare forever, and
+// never printed the store's half. It now reports the broker as not
+// answering within Env.Timeout and prints the store's half.
+func TestStatsEndsOnABrokerThatStopsAnswering(t *testing.T) {
+	f := newFixture(t, "")
+	f.register("radial", "r1")
+	proxy := testenv.NewBrokerProxy(t, f.url)
+	e := f.env()
+	e.AMQPURL, e.Timeout = proxy.URL(), 2*time.Second
+	e.Providers = nil // many providers: inspecting their queues takes a while
+	for i := range 3000 {
+		e.Providers = append(e.Providers, fmt.Sprint("p", i))
+	}
+	e.Providers = append(e.Providers, "radial")
+	done := make(chan error, 1)
+	go func() { done <- ops.Stats(context.Background(), e, false) }()
+	time.Sleep(300 * time.Millisecond) // the dial is done, the inspection is not
+	proxy.Stall()
+	select {
+	case err := <-done:
+		switch {
+		case err != nil && strings.Contains(err.Error(), "connect to the broker"):
+			t.Skip("the broker stalled before the dial ended")
+		case err == nil:
+			t.Skip("the inspection ended before the broker stalled")
+		case !strings.Contains(err.Error(), "did not answer"):
+			t.Errorf("stats on a broker that stopped answering: err = %v, want one saying the broker did not answer", err)
+		}
+		if !strings.Contains(f.out.String(), "radial    received") {
+			t.Errorf("stats did not print the store's half:\n%s", f.out)
+		}
+	case <-time.After(30 * time.Second):
+		proxy.Close()
+		<-done
+		t.Fatal("stats still waiting 30s after the broker stopped answering (Timeout 2s)")
+	}
+}

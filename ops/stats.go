@@ -40,7 +40,7 @@ type Statistics struct {
 // request, retry and parked queues (a passive declare each), and the
 // settlements per state with the oldest last update (from the store). An
 // unreachable broker or store (one that does not answer within
-// Env.Timeout) is reported and the other half still printed; the error is
+// Env.Timeout: the broker, no queue inspected for that long) is reported and the other half still printed; the error is
 // returned at the end.
 func Stats(ctx context.Context, e Env, asJSON bool) error {
 	var res Statistics
@@ -89,17 +89,23 @@ func Stats(ctx context.Context, e Env, asJSON bool) error {
 	return errors.Join(errs...)
 }
 
-func queueStats(e Env, res *Statistics) error {
+func queueStats(e Env, res *Statistics) (err error) {
 	conn, err := e.dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	wd := e.watch(conn)
+	defer func() {
+		wd.stop()
+		err = wd.explain(err)
+	}()
 	for _, p := range e.Providers {
 		req, err := broker.Inspect(conn, broker.RequestQueue(p))
 		if err != nil {
 			return err
 		}
+		wd.kick()
 		if !req.Exists {
 			// A provider this broker never served: one line, not seven.
 			res.Queues = append(res.Queues, QueueStat{Provider: p, Role: "requests", Queue: req.Name})
@@ -116,6 +122,7 @@ func queueStats(e Env, res *Statistics) error {
 			if err != nil {
 				return err
 			}
+			wd.kick()
 			if !s.Exists && q.role == "parked statuses" {
 				continue // a provider without asynchronous statuses
 			}

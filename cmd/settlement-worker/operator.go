@@ -433,7 +433,7 @@ func newStatsCmd() *cobra.Command {
 			})
 		},
 	}, &asJSON)
-	timeoutFlag(c, "the store")
+	timeoutFlag(c, "the store or the broker")
 	return c
 }
 
