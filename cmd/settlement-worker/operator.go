@@ -143,7 +143,29 @@ func parseAge(s string) (time.Duration, error) {
 // timeoutFlag adds --timeout, how long a command waits on a store or a
 // broker that does not answer (ops.Env.Timeout; opsRun reads it).
 func timeoutFlag(c *cobra.Command, what string) {
-	c.Flags().Duration("timeout", ops.DefaultTimeout, "fail when "+what+" does not answer within this long")
+	d := ops.DefaultTimeout
+	c.Flags().Var(timeoutValue{&d}, "timeout", "fail when "+what+" does not answer within this long")
+}
+
+// timeoutValue is a positive duration flag (a usage error otherwise).
+type timeoutValue struct{ d *time.Duration }
+
+func (v timeoutValue) String() string {
+	if v.d == nil {
+		return ops.DefaultTimeout.String()
+	}
+	return v.d.String()
+}
+
+func (v timeoutValue) Type() string { return "duration" }
+
+func (v timeoutValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration (e.g. 30s, 5m)", s)
+	}
+	*v.d = d
+	return nil
 }
 
 // checkProvider is a usage error for a provider this build does not know.
