@@ -20,6 +20,13 @@
 //   - publish.go: Publish, a request sent by hand, waiting for its status.
 //   - tail.go: Tail, status events as they are published.
 //
+// No command waits forever on a server that stopped answering: the store
+// work runs within Env.Timeout (Env.storeCall), and a watchdog ends a
+// command's broker connection when none of its steps got an answer for
+// that long (Env.watch): a wedged node, or a connection RabbitMQ blocks at
+// a resource alarm, keeps sending heartbeats, so the connection itself
+// never times out.
+//
 // Nothing printed holds card data (accounts are masked with
 // messages.MaskAccount; request and status bodies are never printed) or
 // secrets (URLs are redacted).
