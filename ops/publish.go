@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,7 @@ type PublishOptions struct {
 // key), so that the status cannot be missed, and prints the first status
 // event whose request_id is the request's.
 func Publish(ctx context.Context, e Env, o PublishOptions) error {
-	body, err := os.ReadFile(o.File)
+	body, err := readRequestFile(o.File)
 	if err != nil {
 		return err
 	}
@@ -162,6 +163,28 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// MaxPublishBytes is the largest request file Publish reads (the worker
+// parks a request above its MAX_REQUEST_BYTES, 1 MiB by default, anyway).
+const MaxPublishBytes = 16 << 20
+
+// readRequestFile reads file, at most MaxPublishBytes: a file with no end
+// (a FIFO nobody closes, a device) would be read forever otherwise.
+func readRequestFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, MaxPublishBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if len(body) > MaxPublishBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes: no settlement request is that large; nothing published", file, MaxPublishBytes)
+	}
+	return body, nil
 }
 
 // contentTypeOf picks XML or JSON from the file's extension, else its
