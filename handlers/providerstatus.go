@@ -48,9 +48,11 @@ import (
 //     one candidate at that step is ambiguous: the status is parked naming
 //     them, never guessed.
 //  3. Dedup is per settlement: a status whose AMQP message_id produced one
-//     of the settlement's events, or whose verdict (and DeclineReason)
+//     of the settlement's events and that says what that event says (its
+//     verdict, an R's DeclineReason), or whose verdict (and DeclineReason)
 //     repeats the settlement's latest event, is a redelivery or a repeat:
-//     the recorded event is republished with its message_id. A different
+//     the recorded event is republished with its message_id. A status
+//     that says something else under a known message_id is a new status. A different
 //     verdict (an R chargeback after an S) is a further event, except an
 //     S for a refused settlement: a repeat of an earlier S, an S overtaken
 //     by its R or a reversal cannot be told apart, so it is parked
@@ -186,7 +188,11 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	}
 
 	// A redelivery (same message_id) of a status already applied to one of
-	// the candidates: republish what was recorded for it.
+	// the candidates: republish what was recorded for it. Only an event
+	// that says what the status says is its redelivery: a status that says
+	// something else under a known message_id (a chargeback R published
+	// under the id of the S, by a publisher that reuses ids) is a new
+	// status, handled below, never acked as the old one.
 	// Each candidate's events are read once (read), for this check and for
 	// the target's below.
 	read := map[store.Key][]store.StatusEvent{}
@@ -208,7 +214,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 				return err
 			}
 			for _, ev := range evs {
-				if dedupMessageID(ev.DedupKey) == msgID {
+				if dedupMessageID(ev.DedupKey) == msgID && says(ev, st) {
 					log.Info().Str("request_id", c.RequestID).Msg("provider status redelivered; republishing our event")
 					return h.parkInvalid(ctx, msg, h.out().publish(ctx, c, ev), log)
 				}
@@ -585,6 +591,21 @@ func sameVerdict(target store.Settlement, ev store.StatusEvent, st *messages.Pay
 	}
 	if len(ev.Body) == 0 {
 		return target.DeclineReason == st.DeclineReason
+	}
+	prev, err := messages.DecodeSettlementStatus(ev.Body)
+	return err == nil && prev.DeclineReason == st.DeclineReason
+}
+
+// says reports whether recorded event ev says what status st says: the
+// same verdict and, for an R, the same DeclineReason. An event whose body
+// retention emptied is taken at its verdict: its reason can no longer be
+// read (its republish parks the status: PurgedStatusError).
+func says(ev store.StatusEvent, st *messages.PaymentSettlementStatus) bool {
+	if ev.SettlementStatus != st.SettlementStatus {
+		return false
+	}
+	if st.SettlementStatus != messages.StatusRejected || len(ev.Body) == 0 {
+		return true
 	}
 	prev, err := messages.DecodeSettlementStatus(ev.Body)
 	return err == nil && prev.DeclineReason == st.DeclineReason
