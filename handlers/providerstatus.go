@@ -46,7 +46,12 @@ import (
 //     was submitted or is finished (the status could be theirs); with none
 //     acknowledged, a finished one (a chargeback R after an S). More than
 //     one candidate at that step is ambiguous: the status is parked naming
-//     them, never guessed.
+//     them, never guessed. A status without ClientContext is never applied
+//     to a settlement that carries one of our correlation ids: we sent it
+//     that id, which Radial echoes ("if a ClientContext value is provided
+//     in the request, the same value is provided"), so the status is
+//     another settlement's (one not made by the worker) or lost the id;
+//     with only such look-alikes it is parked naming them.
 //  3. Dedup is per settlement: a status whose AMQP message_id produced one
 //     of the settlement's events and that says what that event says (its
 //     verdict, an R's DeclineReason), or whose verdict (and DeclineReason)
@@ -330,6 +335,26 @@ func (h *ProviderStatus) candidates(ctx context.Context, st *messages.PaymentSet
 	cands, err = h.Store.Find(ctx, c)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("find settlements by fields: %w", err)
+	}
+	if st.ClientContext == "" {
+		// Every settlement with one of our correlation ids was sent with
+		// it as ClientContext, which Radial echoes in its status: a status
+		// without one is not theirs (another settlement of the order, or
+		// Radial left the id out). Only legacy settlements can take it.
+		var ours []store.Settlement
+		legacy := cands[:0:0]
+		for _, s := range cands {
+			if ownCorrelation(s) {
+				ours = append(ours, s)
+			} else {
+				legacy = append(legacy, s)
+			}
+		}
+		if cands = legacy; len(cands) == 0 && len(ours) > 0 {
+			return nil, nil, fmt.Sprintf("status carries no ClientContext, but settlement(s) %s, which match its fields, were sent with our correlation id as ClientContext, which %s echoes in their statuses: "+
+				"it is the status of another settlement of order %s (not made by the worker) or %s left the id out; not applied, ask %s which settlement it is for",
+				describe(ours), h.Provider, st.OrderID(), h.Provider, h.Provider), nil
+		}
 	}
 	if len(cands) > 0 {
 		return nil, cands, "", nil

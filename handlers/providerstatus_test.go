@@ -311,10 +311,33 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantEvents: map[string]int{"req-z": 0, "req-a": 0},
 		},
 		{
-			name:       "status without ClientContext matched by fields",
-			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}, {id: "req-other", cc: "cc-o", order: otherOrderID, state: ack}},
+			name:       "legacy: status without ClientContext matched by fields",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack, legacy: true}, {id: "req-other", cc: "cc-o", order: otherOrderID, state: ack, legacy: true}},
 			steps:      []step{{st: statusSpec{msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1}},
 			wantStates: map[string]store.State{"req-A": settled, "req-other": ack},
+		},
+		{
+			// We sent req-A our correlation id, which Radial echoes: a
+			// status without it is another settlement's.
+			name:       "status without ClientContext, the look-alike was sent our correlation id: parked naming it",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: ack}, {id: "req-other", cc: "cc-o", order: otherOrderID, state: ack}},
+			steps:      []step{{st: statusSpec{msgID: "m1"}, park: "no ClientContext|req-A (acknowledged)|not applied"}},
+			wantStates: map[string]store.State{"req-A": ack, "req-other": ack},
+			wantEvents: map[string]int{"req-A": 0},
+		},
+		{
+			name:       "later status without ClientContext, the finished look-alike was sent our correlation id: parked naming it",
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}},
+			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, park: "no ClientContext|req-z (settled)|not applied"}},
+			wantStates: map[string]store.State{"req-z": settled},
+		},
+		{
+			name: "status without ClientContext beside a legacy look-alike and one sent our correlation id: the legacy one takes it",
+			seeds: []seedSpec{{id: "req-L", cc: "cc-L", state: ack, legacy: true}, {id: "req-N", cc: "cc-N", state: ack},
+				{id: "req-S", cc: "cc-S", state: store.StateSubmitting}},
+			steps:      []step{{st: statusSpec{msgID: "m1"}, target: "req-L", wantCC: "cc-L", wantState: settled, sameAs: -1}},
+			wantStates: map[string]store.State{"req-L": settled, "req-N": ack, "req-S": store.StateSubmitting},
+			wantEvents: map[string]int{"req-N": 0},
 		},
 		{
 			name:       "amount written differently still matches",
@@ -323,9 +346,9 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantStates: map[string]store.State{"req-A": settled},
 		},
 		{
-			name: "fallback match with two acknowledged candidates: ambiguous, parked naming both",
+			name: "legacy: fallback match with two acknowledged candidates: ambiguous, parked naming both",
 			// req-z is registered first: no "oldest wins" guess.
-			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: ack}, {id: "req-a", cc: "cc-a", state: ack}},
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: ack, legacy: true}, {id: "req-a", cc: "cc-a", state: ack, legacy: true}},
 			steps:      []step{{st: statusSpec{msgID: "m1"}, park: "ambiguous|req-z|req-a"}},
 			wantStates: map[string]store.State{"req-z": ack, "req-a": ack},
 			wantEvents: map[string]int{"req-z": 0, "req-a": 0},
@@ -334,8 +357,8 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			// The status carries none of our correlation ids: it may be
 			// the first verdict of the acknowledged settlement or the
 			// chargeback of the settled one; nothing tells them apart.
-			name:  "status without ClientContext, an acknowledged and a settled look-alike: ambiguous, parked",
-			seeds: []seedSpec{{id: "req-s", cc: "cc-s", state: settled}, {id: "req-a", cc: "cc-a", state: ack}},
+			name:  "legacy: status without ClientContext, an acknowledged and a settled look-alike: ambiguous, parked",
+			seeds: []seedSpec{{id: "req-s", cc: "cc-s", state: settled, legacy: true}, {id: "req-a", cc: "cc-a", state: ack, legacy: true}},
 			steps: []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"},
 				park: "ambiguous|req-a (acknowledged)|req-s (settled)"}},
 			wantStates: map[string]store.State{"req-s": settled, "req-a": ack},
@@ -344,8 +367,8 @@ func TestProviderStatusCorrelation(t *testing.T) {
 		{
 			// The submitting one's call may have reached Radial (its
 			// answer lost): its verdict looks the same.
-			name:       "status without ClientContext, an acknowledged and a submitting look-alike: ambiguous, parked",
-			seeds:      []seedSpec{{id: "req-b", cc: "cc-b", state: store.StateSubmitting}, {id: "req-a", cc: "cc-a", state: ack}},
+			name:       "legacy: status without ClientContext, an acknowledged and a submitting look-alike: ambiguous, parked",
+			seeds:      []seedSpec{{id: "req-b", cc: "cc-b", state: store.StateSubmitting, legacy: true}, {id: "req-a", cc: "cc-a", state: ack, legacy: true}},
 			steps:      []step{{st: statusSpec{msgID: "m1"}, park: "ambiguous|req-a (acknowledged)|req-b (submitting)"}},
 			wantStates: map[string]store.State{"req-b": store.StateSubmitting, "req-a": ack},
 			wantEvents: map[string]int{"req-b": 0, "req-a": 0},
@@ -363,11 +386,11 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			// req-2's verdict: applied to req-2 it once settled it with no
 			// money moved. With them, the two are told apart (the first
 			// case of this table).
-			name:  "body-identical status without ClientContext after a look-alike was applied: ambiguous, parked",
-			seeds: []seedSpec{{id: "req-1", cc: "cc-1", state: ack}},
+			name:  "legacy: body-identical status without ClientContext after a look-alike was applied: ambiguous, parked",
+			seeds: []seedSpec{{id: "req-1", cc: "cc-1", state: ack, legacy: true}},
 			steps: []step{
 				{st: statusSpec{}, target: "req-1", wantCC: "cc-1", wantState: settled, sameAs: -1},
-				{seed: &seedSpec{id: "req-2", cc: "cc-2", state: ack}, st: statusSpec{}, park: "ambiguous|req-2 (acknowledged)|req-1 (settled)"},
+				{seed: &seedSpec{id: "req-2", cc: "cc-2", state: ack, legacy: true}, st: statusSpec{}, park: "ambiguous|req-2 (acknowledged)|req-1 (settled)"},
 			},
 			wantStates: map[string]store.State{"req-1": settled, "req-2": ack},
 			wantEvents: map[string]int{"req-1": 1, "req-2": 0},
@@ -403,8 +426,8 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantEvents: map[string]int{"req-A": 1},
 		},
 		{
-			name:  "status without ClientContext repeated under a new message_id: republished",
-			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			name:  "legacy: status without ClientContext repeated under a new message_id: republished",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack, legacy: true}},
 			steps: []step{
 				{st: statusSpec{msgID: "m1"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: -1},
 				{st: statusSpec{msgID: "m2"}, target: "req-A", wantCC: "cc-A", wantState: settled, sameAs: 0},
@@ -451,8 +474,8 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantEvents: map[string]int{"req-A": 1},
 		},
 		{
-			name:  "S without ClientContext for the one refused candidate: parked",
-			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack}},
+			name:  "legacy: S without ClientContext for the one refused candidate: parked",
+			seeds: []seedSpec{{id: "req-A", cc: "cc-A", state: ack, legacy: true}},
 			steps: []step{
 				{st: statusSpec{ccOf: "req-A", msgID: "m1", verdict: messages.StatusRejected, decline: "declined"}, target: "req-A", wantCC: "cc-A", wantState: refused, sameAs: -1},
 				{st: statusSpec{msgID: "m2"}, park: "req-A|refused|not applied"},
@@ -461,14 +484,14 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantEvents: map[string]int{"req-A": 1},
 		},
 		{
-			name:       "later status without ClientContext goes to the one finished candidate",
-			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}, {id: "req-a", cc: "cc-a", order: otherOrderID, state: settled}},
+			name:       "legacy: later status without ClientContext goes to the one finished candidate",
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled, legacy: true}, {id: "req-a", cc: "cc-a", order: otherOrderID, state: settled, legacy: true}},
 			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, target: "req-z", wantCC: "cc-z", wantState: refused, sameAs: -1}},
 			wantStates: map[string]store.State{"req-z": refused, "req-a": settled},
 		},
 		{
-			name:       "later status without ClientContext, two finished candidates: ambiguous, parked",
-			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled}, {id: "req-a", cc: "cc-a", state: settled}},
+			name:       "legacy: later status without ClientContext, two finished candidates: ambiguous, parked",
+			seeds:      []seedSpec{{id: "req-z", cc: "cc-z", state: settled, legacy: true}, {id: "req-a", cc: "cc-a", state: settled, legacy: true}},
 			steps:      []step{{st: statusSpec{msgID: "m1", verdict: messages.StatusRejected, decline: "chargeback"}, park: "ambiguous|req-z|req-a"}},
 			wantStates: map[string]store.State{"req-z": settled, "req-a": settled},
 		},
@@ -525,8 +548,8 @@ func TestProviderStatusCorrelation(t *testing.T) {
 			wantStates: map[string]store.State{"req-A": settled},
 		},
 		{
-			name:       "status without ClientContext for a submitting settlement: parked",
-			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateSubmitting}},
+			name:       "legacy: status without ClientContext for a submitting settlement: parked",
+			seeds:      []seedSpec{{id: "req-A", cc: "cc-A", state: store.StateSubmitting, legacy: true}},
 			steps:      []step{{st: statusSpec{msgID: "m1"}, park: "submitting|req-A"}},
 			wantStates: map[string]store.State{"req-A": store.StateSubmitting},
 		},
