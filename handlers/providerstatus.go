@@ -639,16 +639,18 @@ func says(ev store.StatusEvent, st *messages.PaymentSettlementStatus) bool {
 // ourStatus rebuilds the status from the stored request, so that the order
 // system gets its own ClientContext (not our correlation id) and payment
 // context back. The request is Requests' decode of the stored bytes when it
-// has one, else they are decoded here.
+// has one, else they are decoded here, by their recorded content type as
+// the settlement handler decoded them.
 func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettlementStatus) messages.PaymentSettlementStatus {
 	req := h.Requests.take(s)
 	var err error
-	switch {
-	case req != nil:
-	case strings.Contains(s.ContentType, "json"):
-		req, err = messages.DecodeSettlementRequestJSON(s.Request)
-	default:
-		req, err = messages.DecodeSettlementRequest(s.Request)
+	if req == nil {
+		// Read as the settlement handler read it (decodeRequest: the
+		// content type's media type, case aside): "Application/JSON" is
+		// JSON, "application/xml; profile=json" XML.
+		stored := message.NewMessage("", s.Request)
+		stored.Metadata.Set(broker.MetaContentType, s.ContentType)
+		req, err = decodeRequest(stored)
 	}
 	if err != nil {
 		out := *st

@@ -96,7 +96,8 @@ type seedSpec struct {
 	amount string // default testAmount
 	order  string // default testOrderID
 	state  store.State
-	json   bool // request stored as JSON
+	json   bool   // request stored as JSON
+	ct     string // the content type recorded, when not the default
 	// legacy registers the settlement as the worker did before correlation
 	// ids were unique: CorrelationID = its own ClientContext, else its id.
 	legacy bool
@@ -133,6 +134,9 @@ func (e *psEnv) seed(s seedSpec) store.Settlement {
 	}
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if s.ct != "" {
+		ct = s.ct
 	}
 	key := store.Key{Provider: "radial", RequestID: s.id}
 	corr := correlationID(key, req)
