@@ -168,7 +168,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if target, ok, err := h.awaited(ctx, st); err != nil {
 		return err
 	} else if ok {
-		err := h.apply(ctx, msg, st, target, awaiting, 0, msgID, log)
+		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, log)
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -250,16 +250,30 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		from = []store.State{target.State} // the state just checked
 	}
 
-	return h.apply(ctx, msg, st, *target, from, len(evs), msgID, log)
+	return h.apply(ctx, msg, st, *target, from, evs, msgID, log)
 }
 
 // apply records the status as target's verdict — a move from one of the
-// states from, with our status event, target's events+1-th — and
+// states from, with our status event, after target's events evs — and
 // publishes our event. A store error is returned wrapped
 // (ErrStateConflict when target is no longer in one of the states from).
+//
+// A later status (target finished) first publishes, in order, target's
+// earlier events never confirmed as published (earlierFirst): our event
+// for a chargeback R must not reach the order system ahead of the S it
+// reverses, whose publish failed on another replica that hands its status
+// back and republishes it later.
 func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
-	target store.Settlement, from []store.State, events int, msgID string, log zerolog.Logger) error {
+	target store.Settlement, from []store.State, evs []store.StatusEvent, msgID string, log zerolog.Logger) error {
 	log = log.With().Str("request_id", target.RequestID).Logger()
+	refused := false
+	if containsState(finished, target.State) {
+		var err error
+		if refused, err = h.earlierFirst(ctx, target, evs, log); err != nil {
+			return err
+		}
+	}
+	events := len(evs)
 	to := store.StateSettled
 	if st.SettlementStatus == messages.StatusRejected {
 		to = store.StateRefused
@@ -296,6 +310,12 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 	if h.Crash != nil {
 		h.Crash(CrashAfterTerminalCommit)
 	}
+	if refused {
+		// Published now, it would overtake the earlier event the broker
+		// refused: both are the outbox relay's, which goes in order.
+		log.Warn().Msg("an earlier event of this settlement was refused by the broker; this one is left to the outbox relay, after it")
+		return nil
+	}
 	if err := h.out().publishRecorded(ctx, s, ev, *rec); err != nil {
 		return leftToRelay(err, log)
 	}
@@ -309,6 +329,36 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 	h.Metrics.outcome(h.Provider, string(to))
 	log.Info().Str("kind", kind).Str("decline_reason", st.DeclineReason).Msg("provider status recorded and published")
 	return nil
+}
+
+// earlierFirst publishes, in order, target's events evs that were never
+// confirmed as published (a replica's publish failed and it handed its
+// status back; a mark still queued only republishes one under its
+// message_id, which subscribers drop). A failure is returned: the later
+// status is handed back, unrecorded, and comes again. An event the broker
+// refuses stops it with refused=true: the later event is recorded but
+// left to the outbox relay, behind it. An event that can never be
+// published (not valid, purged) is not waited for.
+func (h *ProviderStatus) earlierFirst(ctx context.Context, target store.Settlement, evs []store.StatusEvent, log zerolog.Logger) (refused bool, err error) {
+	for _, ev := range evs {
+		if ev.PublishedAt != nil {
+			continue
+		}
+		err := h.out().publish(ctx, target, ev)
+		var invalid *InvalidStatusError
+		var purged *PurgedStatusError
+		switch {
+		case err == nil:
+			log.Info().Str("event_message_id", ev.MessageID).Msg("published an earlier event of the settlement, never confirmed, before its later status")
+		case errors.As(err, &invalid), errors.As(err, &purged):
+			log.Warn().Err(err).Str("event_message_id", ev.MessageID).Msg("an earlier event of the settlement cannot be published; the later status is not held back by it")
+		case broker.IsMessageRefused(err):
+			return true, nil
+		default:
+			return false, fmt.Errorf("publish %s's earlier event %s before its later status: %w", target.RequestID, ev.MessageID, err)
+		}
+	}
+	return false, nil
 }
 
 // candidates applies correlation rules 1, 2 and 4. It returns the
