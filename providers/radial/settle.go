@@ -10,9 +10,10 @@ import (
 )
 
 // Settle submits req.Message (with whatever ClientContext the pipeline set)
-// to Radial's settlement create API. An AckReply means Radial received it:
-// the outcome is Accepted and the request must never be submitted again
-// with a new requestId; the verdict arrives on Radial's status queue.
+// to Radial's settlement create API. An AckReply with Received means Radial
+// received it: the outcome is Accepted and the request must never be
+// submitted again with a new requestId; the verdict arrives on Radial's
+// status queue.
 func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
 	const op = "PaymentSettlement"
 	if req == nil || req.Message == nil {
@@ -31,8 +32,14 @@ func (c *Client) Settle(ctx context.Context, req *providers.Request) (providers.
 		return providers.Outcome{}, err
 	}
 	if r.status/100 == 2 {
-		if _, err := messages.DecodeAckReply(r.body); err == nil {
+		// Received is what says Radial took the settlement (seed:
+		// <AckReply><Received/></AckReply>); an AckReply without it is no
+		// acknowledgement, and the retry sends the same requestId.
+		if ack, err := messages.DecodeAckReply(r.body); err == nil && ack.Received != nil {
 			return providers.Outcome{Kind: providers.Accepted}, nil
+		} else if err == nil {
+			return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+				"radial %s: HTTP %d with an AckReply without Received: not an acknowledgement (retrying with the same requestId is safe)", op, r.status), nil)
 		}
 	}
 	return providers.Outcome{}, failure(op, r, c.cfg.APIKey, account(req.Message))
