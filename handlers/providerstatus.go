@@ -57,11 +57,12 @@ import (
 //     verdict, an R's DeclineReason), or whose verdict (and DeclineReason)
 //     repeats the settlement's latest event, is a redelivery or a repeat:
 //     the recorded event is republished with its message_id. A status
-//     that says something else under a known message_id is a new status. A different
-//     verdict (an R chargeback after an S) is a further event, except an
-//     S for a refused settlement: a repeat of an earlier S, an S overtaken
-//     by its R or a reversal cannot be told apart, so it is parked
-//     (overturns) and the R stands.
+//     that says something else under a known message_id is a new status.
+//     A different verdict (an R chargeback after an S) is a further event,
+//     except an S for a refused settlement: a repeat of an earlier S, an S
+//     overtaken by its R or a reversal cannot be told apart, so it is
+//     parked (overturns) and the R stands. A further event is published
+//     after the settlement's earlier ones (apply, earlierFirst).
 //  4. No candidate: parked with "no settlement matches", except a status
 //     whose ClientContext is one of our correlation ids made for a
 //     settlement of another store: parked as conflicting too, naming it.
