@@ -32,7 +32,7 @@ var allVars = []string{
 	"PENDING_DEADLINE", "SWEEP_INTERVAL", "SWEEP_TIMEOUT", "STUCK_AFTER", "BODY_RETENTION", "OUTBOX_RELAY_AFTER",
 	"PAYSAFE_BASE_URL", "PAYSAFE_USERNAME", "PAYSAFE_PASSWORD", "PAYSAFE_ACCOUNTS", "PAYSAFE_CURRENCIES",
 	"PAYSAFE_TIMEOUT", "PAYSAFE_SETTLE_WINDOW", "PAYSAFE_RECHECK_AFTER",
-	"FRISBII_BASE_URL", "FRISBII_API_KEY", "FRISBII_TIMEOUT", "FRISBII_SETTLE_WINDOW", "FRISBII_REFUND_RECHECK",
+	"FRISBII_BASE_URL", "FRISBII_API_KEY", "FRISBII_TIMEOUT", "FRISBII_SETTLE_WINDOW", "FRISBII_REFUND_RECHECK", "FRISBII_KEY_LIFETIME",
 	"MIVA_BASE_URL", "MIVA_STORE_CODE", "MIVA_API_TOKEN", "MIVA_SIGNING_KEY", "MIVA_CURRENCY", "MIVA_TIMEOUT", "MIVA_SETTLE_WINDOW",
 	"INTAKE_ADDR", "INTAKE_MAX_BODY_BYTES", "INTAKE_READ_HEADER_TIMEOUT", "INTAKE_READ_TIMEOUT",
 	"INTAKE_WRITE_TIMEOUT", "INTAKE_IDLE_TIMEOUT", "INTAKE_PUBLISH_TIMEOUT", "INTAKE_PUBLISH_CONCURRENCY", "INTAKE_MAX_IN_FLIGHT",
@@ -140,7 +140,7 @@ func TestLoadDefaults(t *testing.T) {
 			StatusConcurrency: 16,
 		},
 		"paysafe": &paysafe.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RecheckAfter: 30 * time.Second},
-		"frisbii": &frisbii.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RefundRecheck: 30 * time.Second},
+		"frisbii": &frisbii.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RefundRecheck: 30 * time.Second, KeyLifetime: 24 * time.Hour},
 		"miva":    &miva.Config{Currency: "USD", Timeout: 10 * time.Second, SettleWindow: time.Minute},
 	}
 	if !reflect.DeepEqual(c.Sections, wantSections) {

@@ -19,6 +19,12 @@ const (
 	// DefaultRefundRecheck is how long after a refund answered "processing"
 	// (asynchronous payment methods only) the pipeline polls it again.
 	DefaultRefundRecheck = 30 * time.Second
+	// DefaultKeyLifetime is Config.KeyLifetime when it is zero. Frisbii
+	// publishes no lifetime of its idempotency keys (seed 002 says only
+	// that "multiple requests with the same key will yield the same
+	// result"); 24 hours is the shortest lifetime common among payment
+	// APIs, an assumption to be replaced by Frisbii's own figure.
+	DefaultKeyLifetime = 24 * time.Hour
 )
 
 // Config configures the Frisbii client. The lead wires each field from an
@@ -42,6 +48,14 @@ type Config struct {
 	// RefundRecheck is the delay before polling a refund Frisbii answered
 	// "processing". Default 30s.
 	RefundRecheck time.Duration `env:"REFUND_RECHECK" envDefault:"30s" help:"Delay before re-checking a refund still processing."`
+	// KeyLifetime is how long Frisbii is trusted to remember an idempotency
+	// key. A settle or refund that may repeat a call whose key was first
+	// used KeyLifetime ago or longer is not sent (Frisbii, no longer
+	// holding the key, would take it for a new call: a second capture or
+	// refund, or a refusal although the first call moved the money): it is
+	// parked for a person. Default DefaultKeyLifetime; it must exceed
+	// SettleWindow.
+	KeyLifetime time.Duration `env:"KEY_LIFETIME" envDefault:"24h" help:"How long Frisbii is trusted to remember an idempotency key: a settle or refund that may repeat a call whose key was first sent longer ago is not sent but parked for a person (Frisbii publishes no lifetime; set it below Frisbii's)."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -55,6 +69,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RefundRecheck == 0 {
 		c.RefundRecheck = DefaultRefundRecheck
+	}
+	if c.KeyLifetime == 0 {
+		c.KeyLifetime = DefaultKeyLifetime
 	}
 	return c
 }
@@ -84,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.RefundRecheck < 0 {
 		errs = append(errs, errors.New("RefundRecheck must be positive"))
+	}
+	if c.KeyLifetime <= c.SettleWindow {
+		errs = append(errs, fmt.Errorf("KeyLifetime (%s) must exceed SettleWindow (%s): every repeat would be parked", c.KeyLifetime, c.SettleWindow))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("frisbii config: %w", err)

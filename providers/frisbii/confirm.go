@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -87,6 +88,8 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 		RefChargeHandle:     handle,
 		RefAuthorizedAmount: strconv.FormatInt(ch.authorized(), 10),
 		RefSettledAmount:    strconv.FormatInt(ch.settledSoFar(), 10),
+		// The settle call follows this confirmation, recorded with it.
+		RefKeyFirstUsed: keyTime(time.Now()),
 	}
 	switch ch.State {
 	case stateAuthorized, stateSettled:

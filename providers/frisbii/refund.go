@@ -32,6 +32,11 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 	if err != nil {
 		return providers.Outcome{}, err
 	}
+	if uncertain || req.Attempt > 1 {
+		if err := c.keyMayBeForgotten(req, op, handle); err != nil {
+			return providers.Outcome{}, err
+		}
+	}
 	if err := c.checkRefundCurrency(ctx, req, handle); err != nil {
 		return providers.Outcome{}, err
 	}

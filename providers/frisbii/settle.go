@@ -83,6 +83,11 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 	if err := c.checkLeft(ctx, req, handle, amount, uncertain); err != nil {
 		return providers.Outcome{}, err
 	}
+	if uncertain || req.Attempt > 1 {
+		if err := c.keyMayBeForgotten(req, op, handle); err != nil {
+			return providers.Outcome{}, err
+		}
+	}
 	body := settleBody{Key: req.RequestID, AcquirerReference: acq}
 	refs := map[string]string{RefChargeHandle: handle, RefIdempotencyKey: req.RequestID, RefSettleMode: "order_lines"}
 	if lines, lerr := orderLines(req.Message, req.Amount, amount); lerr == nil {
@@ -135,7 +140,8 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 // as success on a retry holds for key-less retries only. The charge object
 // exposes the total settled (amount), not who settled it, so it cannot prove
 // otherwise; the only case it cannot rule out is a key Frisbii has expired,
-// which a person must check. The request is parked (providers.Unresolved)
+// which a person must check (a repeat past Config.KeyLifetime is not even
+// sent: keyMayBeForgotten). The request is parked (providers.Unresolved)
 // with the charge's figures, read with GET /v1/charge/{handle}.
 func (c *Client) settledByOther(ctx context.Context, req *providers.Request, handle string, amount int64) error {
 	f := func(n int64) string { return minorText(n, req.Amount.Currency) }

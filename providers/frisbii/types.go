@@ -105,6 +105,11 @@ const (
 	RefIdempotencyKey = "frisbii_idempotency_key"
 	// RefSettleMode is "order_lines" or "amount": how the settle was sent.
 	RefSettleMode = "frisbii_settle_mode"
+	// RefKeyFirstUsed is when the idempotency key was first about to be
+	// sent (RFC 3339, UTC), recorded durably before the first call:
+	// by ConfirmFunds for a debit, by Prepare for a credit. A possible
+	// repeat past Config.KeyLifetime is not sent (keyMayBeForgotten).
+	RefKeyFirstUsed = "frisbii_key_first_used_at"
 	// RefSettledBy is no longer set: error 79 on a retry is Unresolved
 	// (hole 4). Kept so that refs recorded by older versions still parse.
 	RefSettledBy = "frisbii_settled_by"

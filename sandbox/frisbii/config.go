@@ -38,6 +38,14 @@ type Config struct {
 	// AllowRemoteAdmin serves the admin API to non-loopback callers too.
 	// Default false: only 127.0.0.0/8 and ::1 may use {prefix}/_sandbox/.
 	AllowRemoteAdmin bool
+	// KeyLifetime is how long an idempotency key is remembered: a settle or
+	// refund whose key was first recorded KeyLifetime ago or longer is
+	// treated as new (it may move money again), as by a Frisbii that has
+	// forgotten the key. Zero (the default) remembers keys for ever. Seed
+	// 002 gives no lifetime ("multiple requests with the same key will
+	// yield the same result"); this is a fault knob for the case the
+	// client cannot rule out, not a claim about Frisbii.
+	KeyLifetime time.Duration
 	// Now returns the current time (tests may freeze it). Default time.Now.
 	Now func() time.Time
 	// Logger receives the sandbox's logs (never the API key). The zero
@@ -72,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("max body bytes must not be negative"))
+	}
+	if c.KeyLifetime < 0 {
+		errs = append(errs, errors.New("key lifetime must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("frisbii sandbox config: %w", err)

@@ -68,7 +68,9 @@ func (s *Sandbox) handleRefund(w http.ResponseWriter, r *http.Request) {
 func (s *Sandbox) refundLocked(req CreateRefund, amount int64, fp string, now time.Time) refundResult {
 	k := refundKey{req.Invoice, req.Key}
 	if req.Key != "" {
-		if rec, ok := s.refundKeys[k]; ok {
+		if rec, ok := s.refundKeys[k]; ok && s.expired(rec.created, now) {
+			delete(s.refundKeys, k) // forgotten (Config.KeyLifetime): the call is new
+		} else if ok {
 			if rec.fingerprint != fp {
 				return refundResult{conflict: true, err: newAPIError(CodeInvalidRequest,
 					"idempotency key "+req.Key+" was already used for a different refund request")}
@@ -143,7 +145,7 @@ func (s *Sandbox) refundLocked(req CreateRefund, amount int64, fp string, now ti
 	rf.entry = s.addEntryLocked(ch, entry)
 	res.entry = entry
 	if req.Key != "" {
-		s.refundKeys[k] = &refundRecord{fingerprint: fp, refund: rf}
+		s.refundKeys[k] = &refundRecord{fingerprint: fp, refund: rf, created: now}
 	}
 	return res
 }

@@ -73,6 +73,7 @@ type settleRecord struct {
 	fingerprint string
 	response    Charge
 	entry       *Entry
+	created     time.Time
 }
 
 // refundKey scopes refund keys to their invoice (Frisbii: "multiple
@@ -83,6 +84,13 @@ type refundKey struct{ invoice, key string }
 type refundRecord struct {
 	fingerprint string
 	refund      *refund
+	created     time.Time
+}
+
+// expired reports whether a key recorded at created is past
+// Config.KeyLifetime at now (never when KeyLifetime is zero).
+func (s *Sandbox) expired(created, now time.Time) bool {
+	return s.cfg.KeyLifetime > 0 && now.Sub(created) >= s.cfg.KeyLifetime
 }
 
 // NewSandbox validates cfg and applies its defaults. Call Close when done.

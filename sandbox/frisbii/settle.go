@@ -53,7 +53,9 @@ func (s *Sandbox) handleSettle(w http.ResponseWriter, r *http.Request) {
 // succeed.
 func (s *Sandbox) settleLocked(handle string, in settleInput, fp string, now time.Time) settleResult {
 	if in.Key != "" {
-		if rec, ok := s.settleKeys[in.Key]; ok {
+		if rec, ok := s.settleKeys[in.Key]; ok && s.expired(rec.created, now) {
+			delete(s.settleKeys, in.Key) // forgotten (Config.KeyLifetime): the call is new
+		} else if ok {
 			if rec.fingerprint != fp {
 				return settleResult{conflict: true, err: newAPIError(CodeInvalidRequest,
 					"idempotency key "+in.Key+" was already used for a different settle request")}
@@ -100,7 +102,7 @@ func (s *Sandbox) settleLocked(handle string, in settleInput, fp string, now tim
 	entry.State, entry.Transaction = EntrySettled, ch.transaction
 	s.addEntryLocked(ch, entry)
 	res := settleResult{resp: ch.view(), entry: entry}
-	s.rememberSettleLocked(in.Key, handle, fp, res.resp, entry)
+	s.rememberSettleLocked(in.Key, handle, fp, res.resp, entry, now)
 	return res
 }
 
@@ -144,15 +146,15 @@ func (s *Sandbox) declineLocked(ch *charge, in settleInput, fp string, d *Declin
 	entry.ErrorState, entry.Error = d.ErrorState, text
 	s.addEntryLocked(ch, entry)
 	res := settleResult{resp: ch.view(), entry: entry, declined: true}
-	s.rememberSettleLocked(in.Key, ch.seed.Handle, fp, res.resp, entry)
+	s.rememberSettleLocked(in.Key, ch.seed.Handle, fp, res.resp, entry, now)
 	return res
 }
 
-func (s *Sandbox) rememberSettleLocked(key, handle, fp string, resp Charge, e *Entry) {
+func (s *Sandbox) rememberSettleLocked(key, handle, fp string, resp Charge, e *Entry, now time.Time) {
 	if key == "" {
 		return
 	}
-	s.settleKeys[key] = &settleRecord{handle: handle, fingerprint: fp, response: resp, entry: e}
+	s.settleKeys[key] = &settleRecord{handle: handle, fingerprint: fp, response: resp, entry: e, created: now}
 }
 
 // applyOrderLines updates the charge's order lines: "If order lines are
