@@ -55,7 +55,26 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 	if err := decode(r, &rf); err != nil {
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund: "+err.Error(), nil)
 	}
+	if known := req.Refs[RefRefundID]; known != "" && rf.ID != "" && rf.ID != known && strings.EqualFold(rf.Invoice, handle) {
+		return providers.Outcome{}, c.anotherRefund(req, handle, known, rf)
+	}
 	return c.refundOutcome(handle, req.RequestID, rf)
+}
+
+// anotherRefund answers a refund call under this request's key that
+// Frisbii answered with a refund other than the one it created for the key
+// earlier (known, recorded when it was answered processing). A repeat of a
+// known key is answered its refund; another one means Frisbii took the
+// call for a new refund (it no longer held the key): a second refund of
+// this credit's money, whose state says nothing of the first, which may
+// still be processing. It is no verdict: the request is parked
+// (Unresolved) naming both refunds.
+func (c *Client) anotherRefund(req *providers.Request, handle, known string, rf refund) error {
+	return providers.UnresolvedError("", fmt.Sprintf(
+		"Frisbii answered the repeat of refund key %s on charge %s with refund %s (state %s, %s), not refund %s that it created for the key "+
+			"(answered processing): it took the repeat for a new refund, so this credit may be refunded twice; "+
+			"check both refunds in the Frisbii admin before deciding S or R",
+		req.RequestID, handle, providers.Quoted(c.redact(rf.ID)), providers.QuotedCode(rf.State), minorText(rf.Amount, req.Amount.Currency), providers.Quoted(known)), nil)
 }
 
 // refundKeyRefused answers error 1 "Invalid request" on a refund that may
@@ -187,6 +206,12 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 	var rf refund
 	if err := decode(r, &rf); err != nil {
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund read: "+err.Error(), nil)
+	}
+	if rf.ID != id {
+		// Not the refund asked for (another refund, none): no verdict
+		// on this one, whatever its state says.
+		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
+			"frisbii refund read: HTTP 200 answer is not refund %s (another refund, or none): not Frisbii's refund object; read again later; check FRISBII_BASE_URL", providers.Quoted(id)), nil)
 	}
 	return c.refundOutcome(handle, req.RequestID, rf)
 }
