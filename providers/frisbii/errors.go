@@ -78,6 +78,10 @@ const (
 	codeNotFound        = 8
 	codeInvoiceNotFound = 31
 	codeRefundNotFound  = 107
+	// codeRefundAmountTooHigh (65) and codeMultipleRefunds (131) on a
+	// refund's possible repeat are Unresolved (refundRoomRefused).
+	codeRefundAmountTooHigh = 65
+	codeMultipleRefunds     = 131
 )
 
 // DeclineClass says how an HTTP 200 answer with an error_state is treated.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/providers/frisbii"
 )
 
 // TestLongProviderTextIsCut: Frisbii's error text went whole into the
@@ -37,7 +38,8 @@ func TestLongProviderTextIsCut(t *testing.T) {
 			}))
 			defer srv.Close()
 			req := debit("lr-1", "O1", "1.00")
-			req.Attempt = 2 // no charge read first
+			// Confirmed: no charge read first.
+			req.Refs = map[string]string{frisbii.RefChargeHandle: "O1", frisbii.RefAuthorizedAmount: "10000", frisbii.RefSettledAmount: "0"}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			out, err := newClient(t, srv.URL, apiKey).Settle(ctx, req)

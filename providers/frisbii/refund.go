@@ -46,8 +46,13 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 		return providers.Outcome{}, err
 	}
 	if r.status != http.StatusOK {
-		if eb, ok := parseError(r); ok && eb.Code == codeInvalidRequest && (uncertain || req.Attempt > 1) {
-			return providers.Outcome{}, c.refundKeyRefused(ctx, req, handle, amount, eb)
+		if eb, ok := parseError(r); ok && (uncertain || req.Attempt > 1) {
+			switch eb.Code {
+			case codeInvalidRequest:
+				return providers.Outcome{}, c.refundKeyRefused(ctx, req, handle, amount, eb)
+			case codeRefundAmountTooHigh, codeMultipleRefunds:
+				return providers.Outcome{}, c.refundRoomRefused(ctx, req, handle, amount, eb)
+			}
 		}
 		return providers.Outcome{}, c.failure(op, r)
 	}
@@ -100,6 +105,28 @@ func (c *Client) refundKeyRefused(ctx context.Context, req *providers.Request, h
 			"of this request with other content, whose refund of %s may have been performed; %s; "+
 			"check in the Frisbii admin whether charge %s holds a refund under key %s before deciding S or R",
 		req.RequestID, handle, providers.Quoted(c.redact(eb.Message)), f(amount), facts, handle, req.RequestID), nil)
+}
+
+// refundRoomRefused answers error 65 "Refund amount too high" (or 131
+// "Multiple refunds not allowed") on a refund that may repeat an earlier
+// attempt. While Frisbii holds the key the repeat would have been answered
+// the earlier refund; but a key Frisbii no longer holds (its lifetime is
+// not published) makes the repeat a new refund, refused because the first
+// one took the room: its money moved. The charge shows only the total
+// refunded, not processing refunds nor by which key, so the refusal cannot
+// be told from that case: the request is parked (Unresolved) with the
+// charge's figures, never R.
+func (c *Client) refundRoomRefused(ctx context.Context, req *providers.Request, handle string, amount int64, eb errorBody) error {
+	f := func(n int64) string { return minorText(n, req.Amount.Currency) }
+	facts := "the charge could not be read"
+	if ch, found, err := c.getCharge(ctx, handle); err == nil && found {
+		facts = fmt.Sprintf("Frisbii shows %s refunded of %s settled on the charge", f(ch.RefundedAmount), f(ch.settledSoFar()))
+	}
+	return providers.UnresolvedError(strconv.Itoa(eb.Code), fmt.Sprintf(
+		"Frisbii refused a repeat of refund key %s on charge %s with error %d %s: an earlier attempt of this request may have refunded its %s "+
+			"(Frisbii answers a key it no longer holds as a new refund, and refuses it when the first took the room); %s; "+
+			"check in the Frisbii admin whether charge %s holds a refund under key %s before deciding S or R",
+		req.RequestID, handle, eb.Code, providers.Quoted(c.redact(eb.Error)), f(amount), facts, handle, req.RequestID), nil)
 }
 
 // checkRefundCurrency reads the charge (GET /v1/charge/{handle}) before

@@ -100,14 +100,21 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 	if err != nil {
 		return providers.Outcome{}, err
 	}
+	repeat := uncertain || req.Attempt > 1
 	if r.status == http.StatusOK {
 		var ch charge
 		if err := decode(r, &ch); err != nil {
 			return providers.Outcome{}, providers.TransientError("", "frisbii settle: "+err.Error(), nil)
 		}
-		return settleOutcome(handle, ch, refs)
+		out, err := settleOutcome(handle, ch, refs)
+		if repeat && err == nil && out.Kind == providers.Refused {
+			if err := c.refusedRepeat(ctx, req, handle, amount, ch.ErrorState, out.Reason); err != nil {
+				return providers.Outcome{}, err
+			}
+		}
+		return out, err
 	}
-	if eb, ok := parseError(r); ok && (uncertain || req.Attempt > 1) {
+	if eb, ok := parseError(r); ok && repeat {
 		switch eb.Code {
 		case CodeInvoiceAlreadySettled:
 			return providers.Outcome{}, c.settledByOther(ctx, req, handle, amount)
@@ -122,7 +129,49 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 				req.RequestID, handle, providers.Quoted(c.redact(eb.Message)), handle, req.RequestID), nil)
 		}
 	}
-	return providers.Outcome{}, c.failure(op, r)
+	ferr := c.failure(op, r)
+	if repeat && providers.ClassOf(ferr) == providers.Permanent {
+		if err := c.refusedRepeat(ctx, req, handle, amount, providers.CodeOf(ferr), providers.ReasonOf(ferr)); err != nil {
+			return providers.Outcome{}, err
+		}
+	}
+	return providers.Outcome{}, ferr
+}
+
+// refusedRepeat judges a refusal (a decline, or a permanent error such as
+// 102) of a settle that may repeat an earlier call under the same key.
+// While Frisbii holds the key the refusal is the answer to the first call
+// that was performed, or to this one when none was: R. But Frisbii takes a
+// key it no longer holds (its lifetime is not published, and may be
+// shorter than FRISBII_KEY_LIFETIME) for a new call, and refuses it when the
+// first call took the room, though that call's money moved. So the
+// refusal stands (nil) only when the charge shows no more settled than
+// when funds were confirmed (or nothing settled at all, without the
+// confirmed amounts): then no earlier call of this request captured.
+// Otherwise the request is parked (Unresolved) with the charge's figures;
+// a failed read is transient (judged again on the retry).
+func (c *Client) refusedRepeat(ctx context.Context, req *providers.Request, handle string, amount int64, code, refusal string) error {
+	ch, found, err := c.getCharge(ctx, handle)
+	if err != nil {
+		return providers.TransientError(providers.CodeOf(err), "frisbii: a repeat of settle key "+req.RequestID+" was refused ("+refusal+
+			"); the charge could not be read to tell whether an earlier call of this request settled: "+providers.ReasonOf(err), nil)
+	}
+	if !found {
+		return nil
+	}
+	_, before, ok := confirmedAmounts(req.Refs, handle)
+	if !ok {
+		before = 0
+	}
+	if ch.settledSoFar() <= before {
+		return nil
+	}
+	f := func(n int64) string { return minorText(n, req.Amount.Currency) }
+	return providers.UnresolvedError(code, fmt.Sprintf(
+		"Frisbii refused a repeat of settle key %s on charge %s (%s), but the charge shows %s settled of %s authorized, %s when funds were confirmed: "+
+			"this request's %s may be among it (Frisbii answers a key it no longer holds as a new call, and refuses it when the first call took the room); "+
+			"check in the Frisbii admin whether charge %s holds a settle under key %s before deciding S or R",
+		req.RequestID, handle, refusal, f(ch.settledSoFar()), f(ch.authorized()), f(before), f(amount), handle, req.RequestID), nil)
 }
 
 // settledByOther answers error 79 "Invoice already settled" on a possible

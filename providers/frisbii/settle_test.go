@@ -83,8 +83,13 @@ func TestSettleContract(t *testing.T) {
 			},
 			class: providers.Permanent, reason: "only 10.00 USD of 100.00 USD left to settle; 10.01 USD requested", settled: 9000},
 		{name: "Frisbii enforces the authorization too (error 102)",
-			seed:  sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled, SettledAmount: 9000},
-			req:   func(e *env) *providers.Request { r := debit("s1", "O1", "10.01"); r.Attempt = 2; return r },
+			seed: sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled, SettledAmount: 9000},
+			req: func(e *env) *providers.Request {
+				// Confirmed when 80.00 was settled; another settle took 10.00 since.
+				r := debit("s1", "O1", "10.01")
+				r.Refs = map[string]string{frisbii.RefChargeHandle: "O1", frisbii.RefAuthorizedAmount: "10000", frisbii.RefSettledAmount: "8000"}
+				return r
+			},
 			class: providers.Permanent, code: "102", reason: "Amount higher than authorized amount", settled: 9000, calls: 1},
 		{name: "unknown charge", seed: sandbox.ChargeSeed{Handle: "O1", Amount: 10000},
 			req:   func(e *env) *providers.Request { r := debit("s1", "NOPE", "1.00"); r.Attempt = 2; return r },

@@ -1,0 +1,75 @@
+package frisbii_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/providers"
+	sandbox "github.com/settlement-worker/settlement-worker/sandbox/frisbii"
+)
+
+// TestRefusalOfARepeatAfterItsMoneyMovedIsNeverR: Frisbii forgot the key
+// sooner than FRISBII_KEY_LIFETIME (the sandbox after an hour, the client
+// trusting 24h), so the repeat of a settle (refund) whose reply was lost
+// was a new call, refused for want of room: error 102 (65). The client
+// reported R though the sandbox's ledger held the first call's 60.00. A
+// refusal of a possible repeat is now R only when it cannot hide the first
+// call's money: for a debit, when the charge shows no more settled than at
+// confirmation; otherwise (and for 65 on a refund's repeat) it is parked.
+// A refusal with nothing settled since confirmation stays R.
+func TestRefusalOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
+	ctx := context.Background()
+	t.Run("debit: 102 on the repeat, the first call's 60.00 settled", func(t *testing.T) {
+		e := newEnvForgetting(t, time.Hour)
+		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000})
+		a := debit("A", "O1", "60.00")
+		cr, err := e.client.ConfirmFunds(ctx, a)
+		if err != nil || !cr.Available {
+			t.Fatalf("confirm = %+v, %v", cr, err)
+		}
+		a.Refs = cr.Refs
+		e.faults(t, sandbox.EndpointSettle, sandbox.Faults{DropNext: 1})
+		if _, err := e.client.Settle(ctx, a); providers.ClassOf(err) != providers.Transient {
+			t.Fatalf("first = %v", err)
+		}
+		e.clock.Add(2 * time.Hour)
+		a.Attempt = 2
+		out, _, err := e.client.Reconcile(ctx, a)
+		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
+			t.Fatalf("Reconcile = %+v, %v: R, though A's 6000 settled (settled %d)", out, err, e.settled(t, "O1"))
+		}
+		checkErr(t, err, providers.Unresolved, "102", "60.00 USD settled")
+	})
+	t.Run("credit: 65 on the repeat, the first call's 60.00 refunded", func(t *testing.T) {
+		e := newEnvForgetting(t, time.Hour)
+		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled})
+		r := credit("R", "O1", "60.00")
+		r.Refs = usedAgo(nil, 0)
+		e.faults(t, sandbox.EndpointRefund, sandbox.Faults{DropNext: 1})
+		if _, err := e.client.Settle(ctx, r); providers.ClassOf(err) != providers.Transient {
+			t.Fatalf("first = %v", err)
+		}
+		e.clock.Add(2 * time.Hour)
+		r.Attempt = 2
+		out, _, err := e.client.Reconcile(ctx, r)
+		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
+			t.Fatalf("Reconcile = %+v, %v: R, though R's 6000 was refunded (refunded %d)", out, err, refunded(t, e, "O1"))
+		}
+		checkErr(t, err, providers.Unresolved, "65", "Frisbii admin")
+	})
+	t.Run("debit: 102 on a repeat with nothing settled since confirmation stays R", func(t *testing.T) {
+		e := newEnv(t)
+		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000})
+		a := debit("A", "O1", "60.00")
+		cr, err := e.client.ConfirmFunds(ctx, a)
+		if err != nil || !cr.Available {
+			t.Fatalf("confirm = %+v, %v", cr, err)
+		}
+		// The authorization shrank to 50.00 since (seeded anew): nothing settled.
+		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 5000})
+		a.Refs, a.Attempt = cr.Refs, 2
+		_, _, err = e.client.Reconcile(ctx, a)
+		checkErr(t, err, providers.Permanent, "102", "Amount higher than authorized amount")
+	})
+}
