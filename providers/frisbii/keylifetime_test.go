@@ -227,3 +227,30 @@ func TestKeyLifetimeMustExceedTheSettleWindow(t *testing.T) {
 		t.Fatalf("default lifetime: %v", err)
 	}
 }
+
+// TestRepeatPastTheKeyLifetimeWithNothingSettledIsSent: past the key's
+// lifetime, a debit whose charge shows no more settled than when funds
+// were confirmed (its earlier call moved nothing: HTTP 500 before acting)
+// is sent: the one capture. One that does show more is parked (see
+// TestRepeatPastTheKeyLifetimeMovesNoMoneyTwice).
+func TestRepeatPastTheKeyLifetimeWithNothingSettledIsSent(t *testing.T) {
+	ctx := context.Background()
+	e := newEnvForgetting(t, 24*time.Hour)
+	e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000})
+	a := debit("A", "O1", "40.00")
+	cr, err := e.client.ConfirmFunds(ctx, a)
+	if err != nil || !cr.Available {
+		t.Fatalf("confirm = %+v, %v", cr, err)
+	}
+	a.Refs = cr.Refs
+	e.faults(t, sandbox.EndpointSettle, sandbox.Faults{FailNext: 1, FailStatus: 500})
+	if _, err := e.client.Settle(ctx, a); providers.ClassOf(err) != providers.Transient {
+		t.Fatalf("first = %v", err)
+	}
+	e.clock.Add(25 * time.Hour)
+	a.Attempt, a.Refs = 2, usedAgo(cr.Refs, 25*time.Hour)
+	out, _, err := e.client.Reconcile(ctx, a)
+	if err != nil || out.Kind != providers.Settled || e.settled(t, "O1") != 4000 {
+		t.Fatalf("Reconcile = %+v, %v; settled %d", out, err, e.settled(t, "O1"))
+	}
+}

@@ -85,7 +85,9 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 	}
 	if uncertain || req.Attempt > 1 {
 		if err := c.keyMayBeForgotten(req, op, handle); err != nil {
-			return providers.Outcome{}, err
+			if err := c.nothingSettledSince(ctx, req, handle, err); err != nil {
+				return providers.Outcome{}, err
+			}
 		}
 	}
 	body := settleBody{Key: req.RequestID, AcquirerReference: acq}
@@ -136,6 +138,28 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 		}
 	}
 	return providers.Outcome{}, ferr
+}
+
+// nothingSettledSince lets a settle past the key's lifetime (forgotten,
+// keyMayBeForgotten's error) be sent when the charge shows no more settled
+// than when funds were confirmed: then no earlier call of this request
+// captured, and a call Frisbii takes for new is the only capture. Otherwise
+// (more settled, no confirmed amounts, the charge unread or unknown) the
+// error stands: the request is parked, or retried when the read failed.
+func (c *Client) nothingSettledSince(ctx context.Context, req *providers.Request, handle string, forgotten error) error {
+	_, before, ok := confirmedAmounts(req.Refs, handle)
+	if !ok {
+		return forgotten
+	}
+	ch, found, err := c.getCharge(ctx, handle)
+	switch {
+	case err != nil:
+		return providers.TransientError(providers.CodeOf(err), "frisbii: the settle's key may be forgotten by Frisbii, and the charge could not be read "+
+			"to tell whether an earlier call of this request settled: "+providers.ReasonOf(err), nil)
+	case !found || ch.settledSoFar() > before:
+		return forgotten
+	}
+	return nil
 }
 
 // refusedRepeat judges a refusal (a decline, or a permanent error such as
