@@ -136,6 +136,21 @@ func (c *Client) redact(s string) string {
 	return strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
 }
 
+// redactCharge and redactRefund remove the API key from the texts of an
+// answer the client may quote in a reason (redact): error, error_state,
+// state, transaction, acquirer_message.
+func (c *Client) redactCharge(ch *charge) {
+	for _, f := range []*string{&ch.Error, &ch.ErrorState, &ch.State, &ch.Transaction} {
+		*f = c.redact(*f)
+	}
+}
+
+func (c *Client) redactRefund(rf *refund) {
+	for _, f := range []*string{&rf.Error, &rf.ErrorState, &rf.State, &rf.Transaction, &rf.AcquirerMessage} {
+		*f = c.redact(*f)
+	}
+}
+
 // decode parses a 200 JSON answer into v.
 func decode(r reply, v any) error {
 	if err := json.Unmarshal(r.body, v); err != nil {

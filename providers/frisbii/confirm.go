@@ -42,6 +42,7 @@ func (c *Client) getCharge(ctx context.Context, handle string) (ch charge, found
 	if err := decode(r, &ch); err != nil {
 		return charge{}, false, providers.TransientError("", "frisbii charge read: "+err.Error(), nil)
 	}
+	c.redactCharge(&ch)
 	if !strings.EqualFold(ch.Handle, handle) {
 		// JSON, but not the charge asked for (null, {}, another charge: a
 		// gateway or a stub at a wrong FRISBII_BASE_URL, a cache): read

@@ -170,6 +170,7 @@ func refundText(m *messages.PaymentSettlementRequest, handle string) string {
 // money moved; Frisbii recommends retrying "later ... but only a few
 // times", which the retry policy bounds).
 func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome, error) {
+	c.redactRefund(&rf)
 	if rf.ID == "" || !strings.EqualFold(rf.Invoice, handle) {
 		// Not Frisbii's refund of this charge (no id, another invoice):
 		// no verdict on it, whatever its state says.

@@ -108,6 +108,7 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 		if err := decode(r, &ch); err != nil {
 			return providers.Outcome{}, providers.TransientError("", "frisbii settle: "+err.Error(), nil)
 		}
+		c.redactCharge(&ch)
 		out, err := settleOutcome(handle, ch, refs)
 		if repeat && err == nil && out.Kind == providers.Refused {
 			if err := c.refusedRepeat(ctx, req, handle, amount, ch.ErrorState, out.Reason); err != nil {
