@@ -100,8 +100,8 @@ type DeclineClass struct {
 // error indicates an error processing the card either at Reepay, the
 // acquirer, or between Reepay and the acquirer."
 var DeclineClasses = []DeclineClass{
-	{"hard_declined", providers.Refused, providers.Permanent, "ends R with the error as reason"},
-	{"soft_declined", providers.Refused, providers.Permanent, "ends R too: a retry with the same key would replay the decline; a payments engineer may send a new request (new requestId) later"},
+	{"hard_declined", providers.Refused, providers.Permanent, "ends R with the error as reason (a settle's possible repeat: only when the charge shows no more settled than at confirmation, else parked)"},
+	{"soft_declined", providers.Refused, providers.Permanent, "ends R too (a settle's possible repeat: as hard_declined): a retry with the same key would replay the decline; a payments engineer may send a new request (new requestId) later"},
 	{"processing_error", "", providers.Transient, "retried with the same key (the state is left unchanged and no money moved)"},
 }
 
