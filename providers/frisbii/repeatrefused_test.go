@@ -5,8 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/providers/frisbii"
 	sandbox "github.com/settlement-worker/settlement-worker/sandbox/frisbii"
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // TestRefusalOfARepeatAfterItsMoneyMovedIsNeverR: Frisbii forgot the key
@@ -72,4 +76,37 @@ func TestRefusalOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
 		_, _, err = e.client.Reconcile(ctx, a)
 		checkErr(t, err, providers.Permanent, "102", "Amount higher than authorized amount")
 	})
+}
+
+// TestPipelineRefusedRepeatAfterItsMoneyMovedPublishesNoR: the same
+// through the settlement handler: a debit of 60.00 whose capture reply is
+// lost, retried after Frisbii (the sandbox) forgot its key, is refused
+// with 102 and must be parked, not published R; the ledger holds the one
+// capture.
+func TestPipelineRefusedRepeatAfterItsMoneyMovedPublishesNoR(t *testing.T) {
+	ctx := context.Background()
+	e := newEnvForgetting(t, time.Hour)
+	e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000})
+	h, rec := pipeline(t, e)
+	e.faults(t, sandbox.EndpointSettle, sandbox.Faults{DropNext: 1})
+	if err := h.Handle(requestMessage(t, "p1", "O1", messages.SettlementDebit, "60.00")); err != nil {
+		t.Fatal(err)
+	}
+	retry := rec.last(t, handlers.HeaderAttempt)
+	e.clock.Add(2 * time.Hour)
+	if err := h.Handle(retry); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rec.msgs {
+		if p.msg.Metadata.Get(handlers.HeaderSettlementStatus) != "" {
+			t.Fatalf("published %+v though the ledger holds 60.00 settled under p1 (%+v)", statusOf(t, p.msg), e.sb.Ledger())
+		}
+	}
+	s, err := h.Store.Get(ctx, store.Key{Provider: frisbii.Name, RequestID: "p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ParkedReason == "" || e.settled(t, "O1") != 6000 {
+		t.Fatalf("state %s, parked %q, settled %d", s.State, s.ParkedReason, e.settled(t, "O1"))
+	}
 }
