@@ -60,10 +60,29 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 	if err := decode(r, &rf); err != nil {
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund: "+err.Error(), nil)
 	}
-	if known := req.Refs[RefRefundID]; known != "" && rf.ID != "" && rf.ID != known && strings.EqualFold(rf.Invoice, handle) {
+	known := req.Refs[RefRefundID]
+	if known != "" && rf.ID != "" && rf.ID != known && strings.EqualFold(rf.Invoice, handle) {
 		return providers.Outcome{}, c.anotherRefund(req, handle, known, rf)
 	}
-	return c.refundOutcome(handle, req.RequestID, rf)
+	out, err := c.refundOutcome(handle, req.RequestID, rf)
+	if err == nil && out.Kind == providers.Refused && (uncertain || req.Attempt > 1) && known == "" {
+		return providers.Outcome{}, c.declinedRepeat(req, handle, amount, out)
+	}
+	return out, err
+}
+
+// declinedRepeat answers a refund declined on a possible repeat whose
+// earlier call's refund is not known (its answer was lost). While Frisbii
+// holds the key the decline is that earlier refund's, replayed: R. But a key
+// Frisbii no longer holds (its lifetime is not published) makes the repeat
+// a new refund, whose decline says nothing of the first, which may have
+// refunded; the charge shows only the total refunded, not by which key nor
+// the refunds processing. So the credit is parked (Unresolved), never R.
+func (c *Client) declinedRepeat(req *providers.Request, handle string, amount int64, out providers.Outcome) error {
+	return providers.UnresolvedError("", fmt.Sprintf(
+		"%s, answering a repeat of refund key %s on charge %s (refund %s): an earlier attempt of this request, whose answer was lost, may have refunded its %s "+
+			"(Frisbii answers a key it no longer holds as a new refund); check in the Frisbii admin whether charge %s holds another refund under key %s before deciding S or R",
+		out.Reason, req.RequestID, handle, providers.Quoted(out.Ref), minorText(amount, req.Amount.Currency), handle, req.RequestID), nil)
 }
 
 // anotherRefund answers a refund call under this request's key that

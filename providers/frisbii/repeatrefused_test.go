@@ -110,3 +110,63 @@ func TestPipelineRefusedRepeatAfterItsMoneyMovedPublishesNoR(t *testing.T) {
 		t.Fatalf("state %s, parked %q, settled %d", s.State, s.ParkedReason, e.settled(t, "O1"))
 	}
 }
+
+// TestDeclineOfARepeatAfterItsMoneyMovedIsNeverR: the repeat of a settle
+// (refund) whose reply was lost comes after Frisbii (the sandbox, after an
+// hour; the client trusts 24h) forgot the key: it is a new call, and the
+// acquirer declines it (the sandbox's script, from the second call on).
+// The decline says nothing of the first call, whose 40.00 the ledger holds:
+// the debit is parked (the charge shows more settled than at
+// confirmation), and so is the credit: it reported R.
+func TestDeclineOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
+	ctx := context.Background()
+	t.Run("debit soft declined on the repeat", func(t *testing.T) {
+		e := newEnvForgetting(t, time.Hour)
+		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000,
+			Decline: &sandbox.Decline{ErrorState: sandbox.ErrorStateSoftDeclined, After: 1, Count: 1}})
+		a := debit("A", "O1", "40.00")
+		cr, err := e.client.ConfirmFunds(ctx, a)
+		if err != nil || !cr.Available {
+			t.Fatalf("confirm = %+v, %v", cr, err)
+		}
+		a.Refs = cr.Refs
+		e.faults(t, sandbox.EndpointSettle, sandbox.Faults{DropNext: 1})
+		if _, err := e.client.Settle(ctx, a); providers.ClassOf(err) != providers.Transient {
+			t.Fatalf("first = %v", err)
+		}
+		e.clock.Add(2 * time.Hour)
+		a.Attempt = 2
+		out, _, err := e.client.Reconcile(ctx, a)
+		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
+			t.Fatalf("Reconcile = %+v, %v: R, though A's 4000 settled (settled %d)", out, err, e.settled(t, "O1"))
+		}
+		checkErr(t, err, providers.Unresolved, "", "Frisbii admin")
+	})
+	t.Run("credit declined on the repeat", func(t *testing.T) {
+		e := newEnvForgetting(t, time.Hour)
+		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
+			Refund: &sandbox.RefundScript{State: sandbox.RefundFailed, ErrorState: sandbox.ErrorStateHardDeclined, After: 1, Count: 1}})
+		r := credit("R", "O1", "40.00")
+		r.Refs = usedAgo(nil, 0)
+		e.faults(t, sandbox.EndpointRefund, sandbox.Faults{DropNext: 1})
+		if _, err := e.client.Settle(ctx, r); providers.ClassOf(err) != providers.Transient {
+			t.Fatalf("first = %v", err)
+		}
+		e.clock.Add(2 * time.Hour)
+		r.Attempt = 2
+		out, _, err := e.client.Reconcile(ctx, r)
+		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
+			t.Fatalf("Reconcile = %+v, %v: R, though R's 4000 was refunded (refunded %d)", out, err, refunded(t, e, "O1"))
+		}
+		checkErr(t, err, providers.Unresolved, "", "Frisbii admin")
+	})
+	t.Run("credit declined on its first attempt is R", func(t *testing.T) {
+		e := newEnv(t)
+		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
+			Refund: &sandbox.RefundScript{State: sandbox.RefundFailed, ErrorState: sandbox.ErrorStateHardDeclined}})
+		out, err := e.client.Settle(ctx, credit("R", "O1", "40.00"))
+		if err != nil || out.Kind != providers.Refused {
+			t.Fatalf("Settle = %+v, %v", out, err)
+		}
+	})
+}

@@ -65,6 +65,9 @@ type Decline struct {
 	Error string `json:"error,omitempty"`
 	// Count is how many settles (new keys) fail; 0 means every settle.
 	Count int `json:"count,omitempty"`
+	// After is how many settles the script leaves as they are before it
+	// applies (default 0: from the first).
+	After int `json:"after,omitempty"`
 }
 
 // RefundScript scripts refunds of a charge.
@@ -77,6 +80,9 @@ type RefundScript struct {
 	Error      string `json:"error,omitempty"`
 	// Count is how many refunds the script applies to; 0 means all.
 	Count int `json:"count,omitempty"`
+	// After is how many refunds the script leaves as they are before it
+	// applies (default 0: from the first).
+	After int `json:"after,omitempty"`
 	// ProcessingMS is how long a processing refund stays processing before
 	// it is refunded (default 500ms).
 	ProcessingMS int `json:"processing_ms,omitempty"`
@@ -142,8 +148,8 @@ func (s ChargeSeed) Validate() error {
 		if !validErrorState(d.ErrorState) {
 			errs = append(errs, fmt.Errorf("decline.error_state %q is not hard_declined, soft_declined or processing_error", d.ErrorState))
 		}
-		if d.Count < 0 {
-			errs = append(errs, errors.New("decline.count must not be negative"))
+		if d.Count < 0 || d.After < 0 {
+			errs = append(errs, errors.New("decline.count and decline.after must not be negative"))
 		}
 	}
 	if r := s.Refund; r != nil {
@@ -156,8 +162,8 @@ func (s ChargeSeed) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("refund.state %q is not refunded, failed or processing", r.State))
 		}
-		if r.Count < 0 || r.ProcessingMS < 0 {
-			errs = append(errs, errors.New("refund.count and refund.processing_ms must not be negative"))
+		if r.Count < 0 || r.ProcessingMS < 0 || r.After < 0 {
+			errs = append(errs, errors.New("refund.count, refund.after and refund.processing_ms must not be negative"))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -46,6 +46,8 @@ func (s *Sandbox) newChargeLocked(seed ChargeSeed, now time.Time) *charge {
 		authorizedAt: now,
 		declineLeft:  scriptCount(seed.Decline != nil, countOf(seed.Decline)),
 		refundLeft:   scriptCount(seed.Refund != nil, refundCountOf(seed.Refund)),
+		declineSkip:  afterOf(seed.Decline),
+		refundSkip:   refundAfterOf(seed.Refund),
 	}
 	text := seed.OrderText
 	if text == "" {
@@ -74,6 +76,30 @@ func countOf(d *Decline) int {
 		return 0
 	}
 	return d.Count
+}
+
+func afterOf(d *Decline) int {
+	if d == nil {
+		return 0
+	}
+	return d.After
+}
+
+func refundAfterOf(r *RefundScript) int {
+	if r == nil {
+		return 0
+	}
+	return r.After
+}
+
+// skip uses one of the calls a script leaves as they are (After); false
+// when none is left.
+func skip(left *int) bool {
+	if *left > 0 {
+		*left--
+		return true
+	}
+	return false
 }
 
 func refundCountOf(r *RefundScript) int {

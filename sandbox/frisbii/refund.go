@@ -104,7 +104,7 @@ func (s *Sandbox) refundLocked(req CreateRefund, amount int64, fp string, now ti
 	}}
 	script := ch.seed.Refund
 	state := RefundRefunded
-	if script != nil && consume(&ch.refundLeft) && script.State != "" {
+	if script != nil && !skip(&ch.refundSkip) && consume(&ch.refundLeft) && script.State != "" {
 		state = script.State
 	}
 	rf.State = state

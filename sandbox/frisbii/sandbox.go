@@ -56,6 +56,8 @@ type charge struct {
 	cancelledAt   time.Time
 	declineLeft   int // settles the decline script still applies to; −1: all
 	refundLeft    int // refunds the refund script still applies to; −1: all
+	declineSkip   int // settles to leave as they are before the decline script applies
+	refundSkip    int // refunds to leave as they are before the refund script applies
 	entries       []*Entry
 }
 

@@ -88,7 +88,7 @@ func (s *Sandbox) settleLocked(handle string, in settleInput, fp string, now tim
 	if in.AcquirerReference != nil {
 		entry.AcquirerReference = *in.AcquirerReference
 	}
-	if d := ch.seed.Decline; d != nil && consume(&ch.declineLeft) {
+	if d := ch.seed.Decline; d != nil && !skip(&ch.declineSkip) && consume(&ch.declineLeft) {
 		return s.declineLocked(ch, in, fp, d, entry, now)
 	}
 	ch.settled += amount
