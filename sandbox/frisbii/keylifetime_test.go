@@ -43,3 +43,32 @@ func TestKeyLifetime(t *testing.T) {
 		t.Fatal("a negative key lifetime is accepted")
 	}
 }
+
+// TestScriptsAfter: a decline or refund script with After leaves the
+// first After calls as they are.
+func TestScriptsAfter(t *testing.T) {
+	sb, srv := newTestSandbox(t, Config{})
+	seed(t, sb, ChargeSeed{Handle: "o-1", Amount: 10000, Decline: &Decline{ErrorState: ErrorStateHardDeclined, After: 1, Count: 1}})
+	seed(t, sb, ChargeSeed{Handle: "o-2", Amount: 10000, State: StateSettled,
+		Refund: &RefundScript{State: RefundFailed, ErrorState: ErrorStateHardDeclined, After: 1, Count: 1}})
+	states := func(ch Charge) string { return ch.ErrorState }
+	if got := states(mustCharge(t, settle(t, srv, "o-1", keyed("a", 1000)))); got != "" {
+		t.Fatalf("first settle error_state %q", got)
+	}
+	if got := states(mustCharge(t, settle(t, srv, "o-1", keyed("b", 1000)))); got != ErrorStateHardDeclined {
+		t.Fatalf("second settle error_state %q", got)
+	}
+	if got := states(mustCharge(t, settle(t, srv, "o-1", keyed("c", 1000)))); got != "" {
+		t.Fatalf("third settle error_state %q", got)
+	}
+	for i, want := range []string{RefundRefunded, RefundFailed, RefundRefunded} {
+		rf := mustRefund(t, call(t, srv, http.MethodPost, "/frisbii/v1/refund", testKey,
+			map[string]any{"invoice": "o-2", "key": string(rune('a' + i)), "amount": 1000}))
+		if rf.State != want {
+			t.Fatalf("refund %d state %q, want %q", i+1, rf.State, want)
+		}
+	}
+	if err := (ChargeSeed{Handle: "o-3", Amount: 1, Currency: "USD", Decline: &Decline{ErrorState: ErrorStateSoftDeclined, After: -1}}).Validate(); err == nil {
+		t.Fatal("a negative after is accepted")
+	}
+}
