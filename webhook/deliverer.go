@@ -150,7 +150,8 @@ func (d *Deliverer) session(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	if err := d.declare(conn); err != nil {
+	single, err := d.declare(conn)
+	if err != nil {
 		return err
 	}
 	park, err := newParker(conn, d.cfg.ParkedQueue, d.cfg.Queue)
@@ -158,23 +159,87 @@ func (d *Deliverer) session(ctx context.Context) error {
 		return err
 	}
 	defer park.close()
-	ch, err := conn.Channel()
+	defer d.ready.Store(false)
+	ch, deliveries, closed, err := d.subscribe(ctx, conn, single)
 	if err != nil {
-		return fmt.Errorf("open consumer channel: %w", err)
+		return err
 	}
 	defer ch.Close()
+	d.ready.Store(true)
+	d.log.Info().Str("broker", broker.Redact(d.cfg.AMQPURL)).Msg("consuming status events")
+	return d.consume(ctx, ch, deliveries, closed, park)
+}
+
+// standbyRetry is how often a deliverer standing by tries again to take
+// the lock of a queue kept without a single active consumer.
+var standbyRetry = 2 * time.Second
+
+// subscribe consumes the queue with prefetch BatchSize. One deliverer
+// delivers at a time, so that statuses reach the webhook in the order they
+// were published (a settlement's S before its chargeback R) whatever the
+// number of replicas. The queue has a single active consumer (queueArgs):
+// the others are registered and stand by. A queue kept with other
+// arguments (declared by an earlier version) has none, and RabbitMQ
+// ignores an exclusive consume on a quorum queue: then the deliverer first
+// takes a lock, the exclusive queue <Queue>.active, which lives as long as
+// its connection; one refused stands by (ready: connected, it takes over
+// when the other's connection ends) and tries again every standbyRetry.
+func (d *Deliverer) subscribe(ctx context.Context, conn *amqp.Connection, single bool) (*amqp.Channel, <-chan amqp.Delivery, <-chan *amqp.Error, error) {
+	if !single {
+		if err := d.lock(ctx, conn); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open consumer channel: %w", err)
+	}
 	if err := ch.Qos(d.cfg.BatchSize, 0, false); err != nil {
-		return fmt.Errorf("set prefetch: %w", err)
+		_ = ch.Close()
+		return nil, nil, nil, fmt.Errorf("set prefetch: %w", err)
 	}
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	deliveries, err := ch.Consume(d.cfg.Queue, consumerTag(), false, false, false, false, nil)
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", d.cfg.Queue, err)
+		_ = ch.Close()
+		return nil, nil, nil, fmt.Errorf("consume %s: %w", d.cfg.Queue, err)
 	}
-	d.ready.Store(true)
-	defer d.ready.Store(false)
-	d.log.Info().Str("broker", broker.Redact(d.cfg.AMQPURL)).Msg("consuming status events")
-	return d.consume(ctx, ch, deliveries, closed, park)
+	return ch, deliveries, closed, nil
+}
+
+// lock declares the exclusive queue <Queue>.active on conn, waiting while
+// another deliverer's connection holds it.
+func (d *Deliverer) lock(ctx context.Context, conn *amqp.Connection) error {
+	name := d.cfg.Queue + ".active"
+	standing := false
+	for {
+		ch, err := conn.Channel()
+		if err != nil {
+			return fmt.Errorf("open lock channel: %w", err)
+		}
+		_, err = ch.QueueDeclare(name, false, true, true, false, amqp.Table{"x-queue-type": broker.QueueClassic})
+		_ = ch.Close()
+		var aerr *amqp.Error
+		switch {
+		case err == nil:
+			if standing {
+				d.log.Info().Str("lock", name).Msg("took over the queue from the deliverer that consumed it")
+			}
+			return nil
+		case !errors.As(err, &aerr) || aerr.Code != amqp.ResourceLocked:
+			return fmt.Errorf("take the lock %s: %w", name, err)
+		}
+		if !standing {
+			standing = true
+			d.log.Info().Str("lock", name).Msg("another deliverer consumes the queue (declared without a single active consumer); standing by")
+		}
+		d.ready.Store(true)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(standbyRetry):
+		}
+	}
 }
 
 // consume gathers deliveries into batches of up to BatchSize, or whatever

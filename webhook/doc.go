@@ -13,6 +13,14 @@
 // username/password headers, Content-Type application/xml and an
 // Idempotency-Key derived from the batch's message ids.
 //
+// One deliverer delivers at a time, whatever the number of worker replicas,
+// so that statuses reach the webhook in the order the worker published them
+// (a settlement's S before its chargeback R): the queue is declared with a
+// single active consumer, and the other replicas' deliverers stand by. A
+// queue kept from an earlier version without it is guarded by a lock, the
+// exclusive queue <Queue>.active held by the consuming deliverer's
+// connection (TestReplicasDeliverOneSettlementsEventsInOrder).
+//
 // A batch's messages are acked only after a 2xx. On any other answer, a
 // timeout or a connection error the same batch is retried with exponential
 // backoff (RetryInitial doubling to RetryMax) while its messages stay
