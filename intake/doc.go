@@ -38,7 +38,9 @@
 //	                          or in another case ("Captured") (MALFORMED_JSON), not
 //	                          order_settle_payment v1 (UNSUPPORTED_ACTION, UNSUPPORTED_VERSION)
 //	401 + event               wrong or missing integration auth key (UNAUTHORIZED)
-//	503 + event               publish failed (PUBLISH_FAILED); RetailOPS retries safely;
+//	503 + event               publish failed or not confirmed in time (PUBLISH_FAILED: some
+//	                          requests may have been queued and will be settled); RetailOPS
+//	                          retries safely;
 //	                          or MaxInFlight requests already handled (SERVICE_BUSY,
 //	                          Retry-After: 1), answered before the body is read
 //
@@ -93,7 +95,9 @@
 //	                    worker's MAX_REQUEST_BYTES once encoded, duplicate
 //	                    requestIds, too many) — nothing published
 //	401 Fault           Unauthorized
-//	503 Fault           ServiceUnavailable: a publish failed, or MaxInFlight requests
+//	503 Fault           ServiceUnavailable: a publish failed or was not confirmed in
+//	                    time (some requests may have been queued and will be settled:
+//	                    retry under the same requestIds, never new ones), or MaxInFlight requests
 //	                    are already handled (Retry-After: 1); retry the same body
 //
 // Each request is published as its own message: XML body re-encoded by

@@ -104,7 +104,7 @@ func (s *Server) radial(w http.ResponseWriter, r *http.Request) {
 		log.Error().Err(err).Strs("request_ids", ids).Msg("publishing failed; answering 503 so that the client retries")
 		w.Header().Set("Retry-After", "5")
 		writeFault(w, http.StatusServiceUnavailable, FaultServiceUnavailable,
-			"the settlement requests could not be queued; retry the same request (same requestIds: it is safe)")
+			"the settlement requests were not all confirmed by the broker; some may have been queued and will be settled: retry the same request with the same requestIds (each is settled once), never under new requestIds")
 		return
 	}
 	for _, req := range reqs {

@@ -102,7 +102,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 		log.Error().Err(err).Strs("request_ids", ids).Msg("publishing failed; answering 503 so that RetailOPS retries")
 		w.Header().Set("Retry-After", "5")
 		writeEvents(w, http.StatusServiceUnavailable, newEvent(ErrPublishFailed,
-			"the settlement requests could not be queued; retry the same webhook (it is safe: the requestIds are derived from the order)",
+			"the settlement requests were not all confirmed by the broker; some may have been queued and will be settled: retry the same webhook (it is safe: the requestIds are derived from the order, each is settled once)",
 			order, ids...))
 		return
 	}
