@@ -21,7 +21,9 @@
 // exclusive queue <Queue>.active held by the consuming deliverer's
 // connection (TestReplicasDeliverOneSettlementsEventsInOrder).
 //
-// A batch's messages are acked only after a 2xx. On any other answer, a
+// A batch's messages are acked only after a 2xx whose body is not a Fault
+// document (a receiver in Radial's style may answer its failure as a Fault
+// with HTTP 200: that is no delivery). On any other answer, a
 // timeout or a connection error the same batch is retried with exponential
 // backoff (RetryInitial doubling to RetryMax) while its messages stay
 // unacked, until it is delivered or the deliverer is closed; a restart or a

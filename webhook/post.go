@@ -20,8 +20,8 @@ import (
 // answered 2xx whose ack was lost is sent again after a restart).
 const HeaderIdempotencyKey = "Idempotency-Key"
 
-// post sends one PaymentSettlementStatusList. Only a 2xx answer is a
-// delivery; timeouts, connection errors, 3xx, 4xx and 5xx are failures
+// post sends one PaymentSettlementStatusList. Only a 2xx answer whose body
+// is not a Fault is a delivery; timeouts, connection errors, 3xx, 4xx and 5xx are failures
 // (a 4xx too: statuses must not be dropped because the receiver refused
 // them; an operator fixes the receiver while the batch waits).
 //
@@ -61,12 +61,18 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 	// hands its connection over as the body, which then only a Close ends.
 	stop := context.AfterFunc(pctx, func() { _ = resp.Body.Close() })
 	defer stop()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// The statuses POSTed carry the payment account, which a refusal
 		// may quote: the status line is masked and bounded, as it is
 		// logged at each retry and shown by TargetErr (/readyz).
 		return fmt.Errorf("POST %s: %w: %s", redact.URL(d.cfg.URL), errStatus, maskedCut(resp.Status, maxAnswerStatus))
+	}
+	// A receiver in Radial's style may answer its failure as a Fault with
+	// a 2xx: it applied nothing, so the batch is not delivered (only the
+	// Fault's Code is quoted, masked and bounded like the status line).
+	if code, ok := faultCode(answer); ok {
+		return fmt.Errorf("POST %s: %w (Code %q)", redact.URL(d.cfg.URL), errFault, maskedCut(code, maxAnswerStatus))
 	}
 	return nil
 }
