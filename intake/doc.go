@@ -69,7 +69,12 @@
 // (INVALID_AMOUNT / INVALID_FIELD): only the two flags read a boolean.
 //
 // The same webhook delivered twice publishes the same requestIds and bodies;
-// the worker settles each once. A later webhook for the same account and
+// the worker settles each once. That holds when RetailOPS serializes it
+// again differently without changing the money: keys in another order or
+// added, amounts as 35, 35.00 or "35.0", ids as numbers or strings, the
+// shipments and packages in another order, a date_shipped in another
+// offset (ShipmentData is numbered in ship-date order, ShippedDate in UTC;
+// TestRetailOPSRedeliveryInAnotherFormPublishesTheSameRequest). A later webhook for the same account and
 // payment series with a different amount reuses the requestId and is parked
 // by the worker ("requestId already used by a different request") — never
 // settled twice.

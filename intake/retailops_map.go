@@ -3,6 +3,7 @@ package intake
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -361,28 +362,52 @@ func exact(d decimal.Decimal, currency string) (money.Money, error) {
 // date_shipped) to one ShipmentData, numbered CurrentCount/TotalCount over
 // those packages. Packages without an RFC 3339 date_shipped are left out
 // (ShippedDate is required in ShipmentData) and noted in skipped.
+//
+// The ShipmentData is the same however RetailOPS serializes the same
+// packages: a redelivery (a retry after a timeout or a 5xx) must publish
+// the very request the first delivery did, or the worker parks it as a
+// different request under the same requestId. So ShippedDate is the
+// instant in UTC (2016-04-08T21:13:11Z, whatever offset or fraction of
+// zeros it was written with), and the packages are ordered by what they
+// carry (date, tracking id, carrier, service), not as listed.
 func shipmentData(ships []shipment, skipped *[]string) []messages.ShipmentData {
-	var pkgs []pkg
+	var out []messages.ShipmentData
 	for _, s := range ships {
 		for _, p := range s.Packages {
-			if _, err := time.Parse(time.RFC3339, strings.TrimSpace(p.DateShipped.Text)); err != nil {
+			shipped, err := time.Parse(time.RFC3339, strings.TrimSpace(p.DateShipped.Text))
+			if err != nil {
 				*skipped = append(*skipped, fmt.Sprintf("shipment %s package %s: no usable date_shipped (%q); left out of ShipmentData", s.ID.Text, p.ID.Text, p.DateShipped.Text))
 				continue
 			}
-			pkgs = append(pkgs, p)
+			sd := messages.ShipmentData{
+				ShippedDate: shipped.UTC().Format(time.RFC3339Nano),
+				TrackingID:  strings.TrimSpace(p.TrackingNumber.Text),
+			}
+			if name := firstNonEmpty(p.CarrierName.Text, p.CarrierCode.Text); name != "" {
+				sd.Carrier = &messages.Carrier{Name: name, Service: firstNonEmpty(p.CarrierClassName.Text, p.ClassName.Text)}
+			}
+			out = append(out, sd)
 		}
 	}
-	var out []messages.ShipmentData
-	for i, p := range pkgs {
-		sd := messages.ShipmentData{
-			ShipmentCount: &messages.ShipmentCount{CurrentCount: strconv.Itoa(i + 1), TotalCount: strconv.Itoa(len(pkgs))},
-			ShippedDate:   strings.TrimSpace(p.DateShipped.Text),
-			TrackingID:    strings.TrimSpace(p.TrackingNumber.Text),
+	key := func(sd messages.ShipmentData) []string {
+		k := []string{sd.ShippedDate, sd.TrackingID, "", ""}
+		if sd.Carrier != nil {
+			k[2], k[3] = sd.Carrier.Name, sd.Carrier.Service
 		}
-		if name := firstNonEmpty(p.CarrierName.Text, p.CarrierCode.Text); name != "" {
-			sd.Carrier = &messages.Carrier{Name: name, Service: firstNonEmpty(p.CarrierClassName.Text, p.ClassName.Text)}
+		return k
+	}
+	slices.SortStableFunc(out, func(a, b messages.ShipmentData) int {
+		// RFC3339Nano in UTC orders as text except for the fraction
+		// ("...:11Z" < "...:11.5Z" fails): compare the instants first.
+		ta, _ := time.Parse(time.RFC3339Nano, a.ShippedDate)
+		tb, _ := time.Parse(time.RFC3339Nano, b.ShippedDate)
+		if c := ta.Compare(tb); c != 0 {
+			return c
 		}
-		out = append(out, sd)
+		return slices.Compare(key(a), key(b))
+	})
+	for i := range out {
+		out[i].ShipmentCount = &messages.ShipmentCount{CurrentCount: strconv.Itoa(i + 1), TotalCount: strconv.Itoa(len(out))}
 	}
 	return out
 }
