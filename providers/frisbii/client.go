@@ -151,6 +151,17 @@ func (c *Client) redactRefund(rf *refund) {
 	}
 }
 
+// decodeRefund parses a 200 refund answer with its texts redacted
+// (redactRefund) before any of them is quoted.
+func (c *Client) decodeRefund(r reply) (refund, error) {
+	var rf refund
+	if err := decode(r, &rf); err != nil {
+		return refund{}, err
+	}
+	c.redactRefund(&rf)
+	return rf, nil
+}
+
 // decode parses a 200 JSON answer into v.
 func decode(r reply, v any) error {
 	if err := json.Unmarshal(r.body, v); err != nil {

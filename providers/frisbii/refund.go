@@ -56,8 +56,8 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 		}
 		return providers.Outcome{}, c.failure(op, r)
 	}
-	var rf refund
-	if err := decode(r, &rf); err != nil {
+	rf, err := c.decodeRefund(r)
+	if err != nil {
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund: "+err.Error(), nil)
 	}
 	known := req.Refs[RefRefundID]
@@ -189,7 +189,6 @@ func refundText(m *messages.PaymentSettlementRequest, handle string) string {
 // money moved; Frisbii recommends retrying "later ... but only a few
 // times", which the retry policy bounds).
 func (c *Client) refundOutcome(handle, key string, rf refund) (providers.Outcome, error) {
-	c.redactRefund(&rf)
 	if rf.ID == "" || !strings.EqualFold(rf.Invoice, handle) {
 		// Not Frisbii's refund of this charge (no id, another invoice):
 		// no verdict on it, whatever its state says.
@@ -250,8 +249,8 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 	if r.status != http.StatusOK {
 		return providers.Outcome{}, readFailure(c.failure(op, r))
 	}
-	var rf refund
-	if err := decode(r, &rf); err != nil {
+	rf, err := c.decodeRefund(r)
+	if err != nil {
 		return providers.Outcome{}, providers.TransientError("", "frisbii refund read: "+err.Error(), nil)
 	}
 	if rf.ID != id {

@@ -56,3 +56,31 @@ func TestAnswerTextNeverShowsTheAPIKey(t *testing.T) {
 		})
 	}
 }
+
+// TestAnotherRefundReasonNeverShowsTheAPIKey: a repeat of a known refund
+// answered with another refund is parked naming that refund's id and
+// state; the state was quoted as it came, before the answer's texts were
+// redacted.
+func TestAnotherRefundReasonNeverShowsTheAPIKey(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, `{"handle":"O1","state":"settled","amount":10000,"authorized_amount":10000,"currency":"USD"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"id":"rf-other-`+apiKey+`","invoice":"O1","state":"processing `+apiKey+`","amount":4000,"currency":"USD"}`)
+	}))
+	defer srv.Close()
+	req := credit("c1", "O1", "40.00")
+	req.Refs = map[string]string{"frisbii_refund_id": "rf-mine", "frisbii_charge_handle": "O1"}
+	req.Attempt = 2
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := newClient(t, srv.URL, apiKey).Settle(ctx, req)
+	if err == nil {
+		t.Fatalf("Settle = %+v: the verdict of another refund", out)
+	}
+	checkErr(t, err, providers.Unresolved, "", "rf-mine")
+	noSecrets(t, err.Error())
+	noSecrets(t, providers.ReasonOf(err))
+}
