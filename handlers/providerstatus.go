@@ -659,17 +659,10 @@ func describe(ss []store.Settlement) string {
 // DeclineReason. An R whose body retention emptied is compared with the
 // DeclineReason target keeps (that of its latest R).
 func sameVerdict(target store.Settlement, ev store.StatusEvent, st *messages.PaymentSettlementStatus) bool {
-	if ev.SettlementStatus != st.SettlementStatus {
-		return false
-	}
-	if st.SettlementStatus != messages.StatusRejected {
-		return true
-	}
-	if len(ev.Body) == 0 {
+	if len(ev.Body) == 0 && ev.SettlementStatus == messages.StatusRejected && st.SettlementStatus == messages.StatusRejected {
 		return target.DeclineReason == st.DeclineReason
 	}
-	prev, err := messages.DecodeSettlementStatus(ev.Body)
-	return err == nil && prev.DeclineReason == st.DeclineReason
+	return says(ev, st)
 }
 
 // says reports whether recorded event ev says what status st says: the
