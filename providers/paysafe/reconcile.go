@@ -160,8 +160,7 @@ func listed(t target, txs []transaction) string {
 	n := min(len(txs), maxListed)
 	ds := make([]string, n)
 	for i, tx := range txs[:n] {
-		ds[i] = fmt.Sprintf("%s %s %s", providers.QuotedCode(redact(tx.ID, t.secrets...)),
-			providers.QuotedCode(redact(tx.Status, t.secrets...)), t.format(tx.Amount))
+		ds[i] = fmt.Sprintf("%s %s %s", t.quoted(tx.ID), t.quoted(tx.Status), t.format(tx.Amount))
 	}
 	s := providers.Quoted(strings.Join(ds, "; "))
 	if rest := len(txs) - n; rest > 0 {
