@@ -27,19 +27,7 @@ func TestRefusalOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
 	t.Run("debit: 102 on the repeat, the first call's 60.00 settled", func(t *testing.T) {
 		e := newEnvForgetting(t, time.Hour)
 		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000})
-		a := debit("A", "O1", "60.00")
-		cr, err := e.client.ConfirmFunds(ctx, a)
-		if err != nil || !cr.Available {
-			t.Fatalf("confirm = %+v, %v", cr, err)
-		}
-		a.Refs = cr.Refs
-		e.faults(t, sandbox.EndpointSettle, sandbox.Faults{DropNext: 1})
-		if _, err := e.client.Settle(ctx, a); providers.ClassOf(err) != providers.Transient {
-			t.Fatalf("first = %v", err)
-		}
-		e.clock.Add(2 * time.Hour)
-		a.Attempt = 2
-		out, _, err := e.client.Reconcile(ctx, a)
+		out, err := repeatAfterKeyForgotten(t, e, debit("A", "O1", "60.00"))
 		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
 			t.Fatalf("Reconcile = %+v, %v: R, though A's 6000 settled (settled %d)", out, err, e.settled(t, "O1"))
 		}
@@ -48,15 +36,7 @@ func TestRefusalOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
 	t.Run("credit: 65 on the repeat, the first call's 60.00 refunded", func(t *testing.T) {
 		e := newEnvForgetting(t, time.Hour)
 		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled})
-		r := credit("R", "O1", "60.00")
-		r.Refs = usedAgo(nil, 0)
-		e.faults(t, sandbox.EndpointRefund, sandbox.Faults{DropNext: 1})
-		if _, err := e.client.Settle(ctx, r); providers.ClassOf(err) != providers.Transient {
-			t.Fatalf("first = %v", err)
-		}
-		e.clock.Add(2 * time.Hour)
-		r.Attempt = 2
-		out, _, err := e.client.Reconcile(ctx, r)
+		out, err := repeatAfterKeyForgotten(t, e, credit("R", "O1", "60.00"))
 		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
 			t.Fatalf("Reconcile = %+v, %v: R, though R's 6000 was refunded (refunded %d)", out, err, refunded(t, e, "O1"))
 		}
@@ -124,19 +104,7 @@ func TestDeclineOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
 		e := newEnvForgetting(t, time.Hour)
 		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000,
 			Decline: &sandbox.Decline{ErrorState: sandbox.ErrorStateSoftDeclined, After: 1, Count: 1}})
-		a := debit("A", "O1", "40.00")
-		cr, err := e.client.ConfirmFunds(ctx, a)
-		if err != nil || !cr.Available {
-			t.Fatalf("confirm = %+v, %v", cr, err)
-		}
-		a.Refs = cr.Refs
-		e.faults(t, sandbox.EndpointSettle, sandbox.Faults{DropNext: 1})
-		if _, err := e.client.Settle(ctx, a); providers.ClassOf(err) != providers.Transient {
-			t.Fatalf("first = %v", err)
-		}
-		e.clock.Add(2 * time.Hour)
-		a.Attempt = 2
-		out, _, err := e.client.Reconcile(ctx, a)
+		out, err := repeatAfterKeyForgotten(t, e, debit("A", "O1", "40.00"))
 		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
 			t.Fatalf("Reconcile = %+v, %v: R, though A's 4000 settled (settled %d)", out, err, e.settled(t, "O1"))
 		}
@@ -146,15 +114,7 @@ func TestDeclineOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
 		e := newEnvForgetting(t, time.Hour)
 		e.seed(t, sandbox.ChargeSeed{Handle: "O1", Amount: 10000, State: sandbox.StateSettled,
 			Refund: &sandbox.RefundScript{State: sandbox.RefundFailed, ErrorState: sandbox.ErrorStateHardDeclined, After: 1, Count: 1}})
-		r := credit("R", "O1", "40.00")
-		r.Refs = usedAgo(nil, 0)
-		e.faults(t, sandbox.EndpointRefund, sandbox.Faults{DropNext: 1})
-		if _, err := e.client.Settle(ctx, r); providers.ClassOf(err) != providers.Transient {
-			t.Fatalf("first = %v", err)
-		}
-		e.clock.Add(2 * time.Hour)
-		r.Attempt = 2
-		out, _, err := e.client.Reconcile(ctx, r)
+		out, err := repeatAfterKeyForgotten(t, e, credit("R", "O1", "40.00"))
 		if out.Kind == providers.Refused || providers.ClassOf(err) == providers.Permanent {
 			t.Fatalf("Reconcile = %+v, %v: R, though R's 4000 was refunded (refunded %d)", out, err, refunded(t, e, "O1"))
 		}
@@ -169,4 +129,31 @@ func TestDeclineOfARepeatAfterItsMoneyMovedIsNeverR(t *testing.T) {
 			t.Fatalf("Settle = %+v, %v", out, err)
 		}
 	})
+}
+
+// repeatAfterKeyForgotten sends req (a debit after its funds are
+// confirmed), its answer lost (the call dropped after Frisbii performed
+// it), then, two hours on, after the sandbox of newEnvForgetting(t,
+// time.Hour) forgot the key, repeats it as Reconcile does on attempt 2.
+func repeatAfterKeyForgotten(t *testing.T, e *env, req *providers.Request) (providers.Outcome, error) {
+	t.Helper()
+	ctx := context.Background()
+	endpoint := sandbox.EndpointRefund
+	req.Refs = usedAgo(nil, 0)
+	if req.Message.SettlementType == messages.SettlementDebit {
+		endpoint = sandbox.EndpointSettle
+		cr, err := e.client.ConfirmFunds(ctx, req)
+		if err != nil || !cr.Available {
+			t.Fatalf("confirm = %+v, %v", cr, err)
+		}
+		req.Refs = cr.Refs
+	}
+	e.faults(t, endpoint, sandbox.Faults{DropNext: 1})
+	if _, err := e.client.Settle(ctx, req); providers.ClassOf(err) != providers.Transient {
+		t.Fatalf("first = %v", err)
+	}
+	e.clock.Add(2 * time.Hour)
+	req.Attempt = 2
+	out, _, err := e.client.Reconcile(ctx, req)
+	return out, err
 }
