@@ -56,17 +56,10 @@ func TestReplayAndPurgeEndOnABrokerThatStopsAnswering(t *testing.T) {
 			e := f.env()
 			e.AMQPURL, e.Providers, e.Timeout = proxy.URL(), []string{"radial"}, 2*time.Second
 			e.Progress = func(string, int) ops.Progress { return stallOnSet{&sync.Once{}, proxy} }
-			done := make(chan error, 1)
-			go func() { done <- run(context.Background(), e) }()
-			select {
-			case err := <-done:
-				if err == nil || !strings.Contains(err.Error(), "did not answer") {
-					t.Errorf("%s on a broker that stopped answering: err = %v, want one saying the broker did not answer", name, err)
-				}
-			case <-time.After(30 * time.Second):
-				proxy.Close()
-				<-done
-				t.Fatalf("%s still waiting 30s after the broker stopped answering (Timeout 2s)", name)
+			done := started(func() error { return run(context.Background(), e) })
+			err := ended(t, done, 30*time.Second, name+" on a broker that stopped answering (Timeout 2s)", proxy.Close)
+			if err == nil || !strings.Contains(err.Error(), "did not answer") {
+				t.Errorf("%s on a broker that stopped answering: err = %v, want one saying the broker did not answer", name, err)
 			}
 			proxy.Close()
 			// Nothing is lost: what was not moved is parked again.
@@ -117,24 +110,16 @@ func TestListEndsOnABrokerThatStopsAnswering(t *testing.T) {
 	proxy := testenv.NewBrokerProxy(t, f.url)
 	e := f.env()
 	e.AMQPURL, e.Providers, e.Timeout = proxy.URL(), []string{"radial"}, 2*time.Second
-	done := make(chan error, 1)
-	go func() { done <- ops.List(context.Background(), e, ops.Filter{}, false) }()
+	done := started(func() error { return ops.List(context.Background(), e, ops.Filter{}, false) })
 	time.Sleep(300 * time.Millisecond) // the dial is done, the browse is not
 	proxy.Stall()
-	select {
-	case err := <-done:
-		switch {
-		case err != nil && strings.Contains(err.Error(), "connect to the broker"):
-			t.Skip("the broker stalled before the dial ended")
-		case err == nil && strings.Contains(f.out.String(), fmt.Sprintf("of %d parked", n)):
-			t.Skip("the browse ended before the broker stalled")
-		case err == nil || !strings.Contains(err.Error(), "did not answer"):
-			t.Errorf("parked ls on a broker that stopped answering: err = %v, want one saying the broker did not answer", err)
-		}
-	case <-time.After(30 * time.Second):
-		proxy.Close()
-		<-done
-		t.Fatal("parked ls still waiting 30s after the broker stopped answering (Timeout 2s)")
+	switch err := ended(t, done, 30*time.Second, "parked ls on a broker that stopped answering (Timeout 2s)", proxy.Close); {
+	case err != nil && strings.Contains(err.Error(), "connect to the broker"):
+		t.Skip("the broker stalled before the dial ended")
+	case err == nil && strings.Contains(f.out.String(), fmt.Sprintf("of %d parked", n)):
+		t.Skip("the browse ended before the broker stalled")
+	case err == nil || !strings.Contains(err.Error(), "did not answer"):
+		t.Errorf("parked ls on a broker that stopped answering: err = %v, want one saying the broker did not answer", err)
 	}
 	proxy.Close()
 	f.depth(broker.ParkedQueue("radial"), n)
@@ -156,26 +141,18 @@ func TestStatsEndsOnABrokerThatStopsAnswering(t *testing.T) {
 		e.Providers = append(e.Providers, fmt.Sprint("p", i))
 	}
 	e.Providers = append(e.Providers, "radial")
-	done := make(chan error, 1)
-	go func() { done <- ops.Stats(context.Background(), e, false) }()
+	done := started(func() error { return ops.Stats(context.Background(), e, false) })
 	time.Sleep(300 * time.Millisecond) // the dial is done, the inspection is not
 	proxy.Stall()
-	select {
-	case err := <-done:
-		switch {
-		case err != nil && strings.Contains(err.Error(), "connect to the broker"):
-			t.Skip("the broker stalled before the dial ended")
-		case err == nil:
-			t.Skip("the inspection ended before the broker stalled")
-		case !strings.Contains(err.Error(), "did not answer"):
-			t.Errorf("stats on a broker that stopped answering: err = %v, want one saying the broker did not answer", err)
-		}
-		if !strings.Contains(f.out.String(), "radial    received") {
-			t.Errorf("stats did not print the store's half:\n%s", f.out)
-		}
-	case <-time.After(30 * time.Second):
-		proxy.Close()
-		<-done
-		t.Fatal("stats still waiting 30s after the broker stopped answering (Timeout 2s)")
+	switch err := ended(t, done, 30*time.Second, "stats on a broker that stopped answering (Timeout 2s)", proxy.Close); {
+	case err != nil && strings.Contains(err.Error(), "connect to the broker"):
+		t.Skip("the broker stalled before the dial ended")
+	case err == nil:
+		t.Skip("the inspection ended before the broker stalled")
+	case !strings.Contains(err.Error(), "did not answer"):
+		t.Errorf("stats on a broker that stopped answering: err = %v, want one saying the broker did not answer", err)
+	}
+	if !strings.Contains(f.out.String(), "radial    received") {
+		t.Errorf("stats did not print the store's half:\n%s", f.out)
 	}
 }

@@ -191,3 +191,29 @@ func (f *fixture) depth(queue string, want int) {
 	}
 	f.t.Fatalf("%s: %d ready messages, want %d", queue, got, want)
 }
+
+// started runs cmd in the background; ended waits for its error.
+func started(cmd func() error) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- cmd() }()
+	return done
+}
+
+// ended returns the error of a command started (started) against a store
+// or a broker that stops answering. When the command is still waiting
+// after limit, unstick (when set) ends what it waits on, so that it
+// returns, and the test fails: the command never ends on its own.
+func ended(t *testing.T, done <-chan error, limit time.Duration, what string, unstick func()) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		if unstick != nil {
+			unstick()
+			<-done
+		}
+		t.Fatalf("%s still waiting after %s", what, limit)
+		return nil
+	}
+}

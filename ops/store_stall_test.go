@@ -65,22 +65,17 @@ func TestStoreCommandsEndOnAStoreThatStopsAnswering(t *testing.T) {
 			// The broker half of stats answers at once (nothing listens).
 			e := ops.Env{StoreDSN: dsn, AMQPURL: "amqp://guest:guest@127.0.0.1:1/", Providers: providers,
 				Out: &out, Err: &errw, Timeout: 2 * time.Second}
-			done := make(chan error, 1)
-			go func() { done <- run(context.Background(), e) }()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Fatalf("%s succeeded against a store that never answers", name)
-				}
-				s := err.Error() + out.String() + errw.String()
-				if !strings.Contains(s, "did not answer") {
-					t.Errorf("%s: the error does not say the store did not answer: %v", name, err)
-				}
-				if strings.Contains(s, secret) {
-					t.Errorf("%s printed the password: %s", name, s)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatalf("%s still waiting after 20s on a store that never answers (Timeout 2s)", name)
+			done := started(func() error { return run(context.Background(), e) })
+			err := ended(t, done, 20*time.Second, name+" on a store that never answers (Timeout 2s)", nil)
+			if err == nil {
+				t.Fatalf("%s succeeded against a store that never answers", name)
+			}
+			s := err.Error() + out.String() + errw.String()
+			if !strings.Contains(s, "did not answer") {
+				t.Errorf("%s: the error does not say the store did not answer: %v", name, err)
+			}
+			if strings.Contains(s, secret) {
+				t.Errorf("%s printed the password: %s", name, s)
 			}
 		})
 	}
