@@ -2,12 +2,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,53 +13,6 @@ import (
 	"github.com/settlement-worker/settlement-worker/sandbox/frisbii"
 )
 
-// flowProxy forwards TCP connections to addr and, when a client side
-// ends, keeps the server side open: as a host that vanished (powered off,
-// a node lost, its network gone) leaves its connections to PostgreSQL, or
-// a NAT or load balancer that drops its flows. The server's backends stay,
-// idle, until its TCP keepalive gives up (two hours and more by default).
-type flowProxy struct {
-	ln  net.Listener
-	mu  sync.Mutex
-	srv []net.Conn
-}
-
-func newFlowProxy(t *testing.T, addr string) *flowProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &flowProxy{ln: ln}
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.srv {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.srv = append(p.srv, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); c.Close() }() // s stays open
-			go func() { _, _ = io.Copy(c, s) }()
-		}
-	}()
-	return p
-}
-
 // TestReplicaVanishedOnPostgresFreesItsOrders: a replica on PostgreSQL
 // whose host vanishes while it settles (its connections to the database
 // left open at the server, as a lost node leaves them) must not hold its
@@ -72,7 +20,7 @@ func newFlowProxy(t *testing.T, addr string) *flowProxy {
 // hands back, settles every request — exactly one S each, one capture
 // each in Frisbii's own ledger — within a bound of the worker's own, not
 // the server's TCP keepalive. The vanishing replica is a real worker
-// process whose STORE_DSN goes through a flowProxy, SIGKILLed while its
+// process whose STORE_DSN goes through a testenv.FlowProxy, SIGKILLed while its
 // settle calls are in flight (Frisbii answers after 1.5 s), holding their
 // orders' locks. Frisbii answers its settle call itself (a verdict that
 // needs the order's lock), where a Radial status is applied without it.
@@ -81,16 +29,7 @@ func TestReplicaVanishedOnPostgresFreesItsOrders(t *testing.T) {
 	const n = 12
 	e := newEnv(t, envOpts{})
 	dsn := testenv.PostgresDSN(t)
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFlowProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = proxy.ln.Addr().String()
+	proxy := testenv.PostgresFlowProxy(t, dsn)
 
 	d := frisbiiDriver
 	var all []req
@@ -101,7 +40,7 @@ func TestReplicaVanishedOnPostgresFreesItsOrders(t *testing.T) {
 			Type: messages.SettlementDebit, Amount: "20.00", Currency: "USD", Headers: d.headers(t, e, order, false, "")})
 	}
 	pvMust(t, "frisbii faults", e.frisbii.SetFaults(frisbii.EndpointSettle, frisbii.Faults{LatencyMS: 1500}))
-	vanishing := e.start("STORE_DSN=" + u.String())
+	vanishing := e.start("STORE_DSN=" + proxy.DSN())
 	for _, r := range all {
 		e.publish(r)
 	}

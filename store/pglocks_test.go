@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -273,66 +272,6 @@ func TestPostgresLockSessionReopensWhenConnectingOutlastsALockWait(t *testing.T)
 	t.Fatalf("no order lock in 20 waits of 250 ms after the lock session ended (connecting takes 400 ms); last error: %v", errs[len(errs)-1])
 }
 
-// flowProxy forwards TCP connections to addr. cut closes the client side
-// of every connection made so far and keeps the server side open, as a
-// NAT table or load balancer that drops its flows does: the client sees
-// its connection die, the server's backend stays, idle, until its TCP
-// keepalive gives up on a peer that vanished (two hours and more by
-// default).
-type flowProxy struct {
-	ln   net.Listener
-	addr string
-	mu   sync.Mutex
-	cli  []net.Conn
-	srv  []net.Conn
-}
-
-func newFlowProxy(t *testing.T, addr string) *flowProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &flowProxy{ln: ln, addr: addr}
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range append(p.cli, p.srv...) {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.cli, p.srv = append(p.cli, c), append(p.srv, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c) }() // a cut client side stops it, s stays open
-			go func() { _, _ = io.Copy(c, s) }()
-		}
-	}()
-	return p
-}
-
-// cut drops the client side of every connection so far.
-func (p *flowProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.cli {
-		c.Close()
-	}
-	p.cli = nil
-}
-
 // A lock session whose connection dies on the way (a NAT or load
 // balancer dropping the flow) is ended by the worker, whose holders see
 // their locks lost. The server's backend is left running, idle, holding
@@ -346,10 +285,10 @@ func TestPostgresLockSessionCutOnTheWayFreesItsOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newFlowProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	proxy := testenv.PostgresFlowProxy(t, dsn)
 	var d net.Dialer
 	cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, "tcp", proxy.ln.Addr().String())
+		return d.DialContext(ctx, "tcp", proxy.Addr())
 	}
 	lockDB := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { lockDB.Close() })
@@ -384,7 +323,7 @@ func TestPostgresLockSessionCutOnTheWayFreesItsOrders(t *testing.T) {
 		}
 		unlocks = append(unlocks, unlock)
 	}
-	proxy.cut()
+	proxy.Cut()
 	for _, o := range orders {
 		if err := sA.CheckLock(ctx, "miva", "S1", o); !errors.Is(err, ErrLockLost) {
 			t.Fatalf("CheckLock of %s after the connection died = %v, want ErrLockLost", o, err)

@@ -4,21 +4,17 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
 
 // vanishingReplicaDSN is the environment variable that makes
-// TestPostgresVanishingReplicaHelper run: the DSN (through a flowProxy) of
+// TestPostgresVanishingReplicaHelper run: the DSN (through a testenv.FlowProxy) of
 // the replica it plays; vanishingReplicaMode says what it holds when it
 // vanishes ("locks": vanishingOrders; "row": a transaction holding the
 // row of settlement vanishingRow).
@@ -83,22 +79,13 @@ func TestPostgresVanishingReplicaHelper(t *testing.T) {
 }
 
 // vanishingReplica runs TestPostgresVanishingReplicaHelper in mode on the
-// database of dsn, its connections through a flowProxy, and returns once
+// database of dsn, its connections through a testenv.FlowProxy, and returns once
 // it holds what it holds; kill makes it vanish and returns when.
 func vanishingReplica(t *testing.T, dsn, mode string) (kill func() time.Time) {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFlowProxy(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = proxy.ln.Addr().String()
+	proxy := testenv.PostgresFlowProxy(t, dsn)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPostgresVanishingReplicaHelper$", "-test.count=1", "-test.timeout=15m")
-	cmd.Env = append(os.Environ(), vanishingReplicaDSN+"="+u.String(), vanishingReplicaMode+"="+mode)
+	cmd.Env = append(os.Environ(), vanishingReplicaDSN+"="+proxy.DSN(), vanishingReplicaMode+"="+mode)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -149,7 +136,7 @@ const vanishedBound = 45 * time.Second
 // "busy", and skips every sweep round: the outbox is not relayed,
 // overdue acknowledgements are not parked, stuck settlements are not
 // resumed. The replica is played by a process of its own, SIGKILLed,
-// whose connections pass through a flowProxy: its client side dies with
+// whose connections pass through a testenv.FlowProxy: its client side dies with
 // the process, the server side stays open, as a vanished host leaves it.
 func TestPostgresOrderLocksOfAVanishedReplicaAreFreed(t *testing.T) {
 	if os.Getenv(vanishingReplicaDSN) != "" {
