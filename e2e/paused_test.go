@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
@@ -45,23 +42,7 @@ func TestPausedReplicaOnPostgresCapturesOnce(t *testing.T) {
 	for _, r := range all {
 		e.publish(r)
 	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	held := 0
-	for deadline := time.Now().Add(wait); held == 0 && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if held == 0 {
-		t.Fatal("the replica never held an order lock")
-	}
+	held := awaitOrderLocks(t, dsn)
 	time.Sleep(200 * time.Millisecond) // its capture calls under way
 	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)

@@ -46,23 +46,7 @@ func TestReplicaVanishedOnPostgresFreesItsOrders(t *testing.T) {
 	}
 
 	// Kill it while it holds order locks (its settle calls in flight).
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	held := 0
-	for deadline := time.Now().Add(wait); held == 0 && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if held == 0 {
-		t.Fatal("the replica never held an order lock")
-	}
+	held := awaitOrderLocks(t, dsn)
 	if err := vanishing.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +78,29 @@ func TestReplicaVanishedOnPostgresFreesItsOrders(t *testing.T) {
 			t.Errorf("%s: %d captures in Frisbii's ledger, want 1: %+v", r.RequestID, len(debits), debits)
 		}
 	}
+}
+
+// awaitOrderLocks waits up to wait until a session on the database of dsn
+// holds order locks (advisory locks of the store's order space), and
+// returns how many; it fails the test when none came.
+func awaitOrderLocks(t *testing.T, dsn string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	held := 0
+	for deadline := time.Now().Add(wait); held == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held == 0 {
+		t.Fatal("the replica never held an order lock")
+	}
+	return held
 }
