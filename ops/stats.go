@@ -40,8 +40,8 @@ type Statistics struct {
 // request, retry and parked queues (a passive declare each), and the
 // settlements per state with the oldest last update (from the store). An
 // unreachable broker or store (one that does not answer within
-// Env.Timeout: the broker, no queue inspected for that long) is reported and the other half still printed; the error is
-// returned at the end.
+// Env.Timeout: the broker, no queue inspected for that long) is reported
+// and the other half still printed; the error is returned at the end.
 func Stats(ctx context.Context, e Env, asJSON bool) error {
 	var res Statistics
 	var errs []error

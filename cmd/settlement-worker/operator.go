@@ -450,9 +450,7 @@ func newStatsCmd() *cobra.Command {
 			"  watch -n 10 settlement-worker stats",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return opsRun(c, func(ctx context.Context, e ops.Env) error {
-				return ops.Stats(ctx, e, asJSON)
-			})
+			return opsRun(c, func(ctx context.Context, e ops.Env) error { return ops.Stats(ctx, e, asJSON) })
 		},
 	}, &asJSON)
 	timeoutFlag(c, "the store or the broker")

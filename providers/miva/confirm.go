@@ -22,8 +22,8 @@ import (
 // before Settle: RefOrderID, RefPaymentID, RefAvailableBefore,
 // RefRecordsBefore (every record id of the order now) and RefAuthsBefore
 // (the available now of every authorization that covers the amount:
-// Settle may capture another than RefPaymentID), so that Reconcile can tell whether a capture happened
-// after this point.
+// Settle may capture another than RefPaymentID), so that Reconcile can
+// tell whether a capture happened after this point.
 func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (providers.ConfirmResult, error) {
 	oid, err := orderIDOf(req)
 	if err != nil {
