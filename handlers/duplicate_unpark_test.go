@@ -6,7 +6,6 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
-	"github.com/settlement-worker/settlement-worker/providers"
 )
 
 // A settlement parked for a person (here past PENDING_DEADLINE: "check it
@@ -17,9 +16,7 @@ import (
 // replay (the operator's `parked replay`, which marks its copies) clears
 // a parking; a duplicate leaves the settlement parked and calls nothing.
 func TestDuplicateFromTheOrderSystemDoesNotUnpark(t *testing.T) {
-	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
-	r := newRig(t, p.scripted)
-	r.h.Provider = p
+	r, p := newPendingRig(t, 10*time.Millisecond)
 	r.h.PendingDeadline = 1500 * time.Millisecond
 	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
 	poll := only(t, r.pub.take(), retryQ(r))
@@ -60,9 +57,7 @@ func TestDuplicateFromTheOrderSystemDoesNotUnpark(t *testing.T) {
 // queue to list, count or replay (make chaos: "lost", no event, not
 // parked). A redelivery of a parked settlement parks its copy again.
 func TestRedeliveryOfAParkedSettlementParksItsCopy(t *testing.T) {
-	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
-	r := newRig(t, p.scripted)
-	r.h.Provider = p
+	r, p := newPendingRig(t, 10*time.Millisecond)
 	r.h.PendingDeadline = 1500 * time.Millisecond
 	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
 	poll := only(t, r.pub.take(), retryQ(r))

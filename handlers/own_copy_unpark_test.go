@@ -42,9 +42,7 @@ func TestOwnCopyOfAnotherLoopDoesNotUnpark(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
-			r := newRig(t, p.scripted)
-			r.h.Provider = p
+			r, p := newPendingRig(t, 10*time.Millisecond)
 			tc.setup(r, p)
 			r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
 			first := only(t, r.pub.take(), retryQ(r))

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/settlement-worker/settlement-worker/messages"
-	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -16,9 +15,7 @@ import (
 // and nobody told. Its first poll now starts the clock.
 func TestPendingWithoutPendingSinceStillMeetsItsDeadline(t *testing.T) {
 	const deadline = 1500 * time.Millisecond // above pending_since's truncation to whole seconds
-	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
-	r := newRig(t, p.scripted)
-	r.h.Provider = p
+	r, _ := newPendingRig(t, 10*time.Millisecond)
 	r.h.PendingDeadline = deadline
 	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
 	poll := only(t, r.pub.take(), retryQ(r))

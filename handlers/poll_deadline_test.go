@@ -7,7 +7,6 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
-	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -17,9 +16,7 @@ import (
 // or for ever, when answers come between the failures.
 func TestPastPendingDeadlineFailedPollParks(t *testing.T) {
 	const deadline = 1500 * time.Millisecond // above pending_since's truncation to whole seconds
-	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
-	r := newRig(t, p.scripted)
-	r.h.Provider = p
+	r, p := newPendingRig(t, 10*time.Millisecond)
 	r.h.PendingDeadline = deadline
 	r.h.Retry.MaxAttempts = 10
 	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))

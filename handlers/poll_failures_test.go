@@ -26,9 +26,7 @@ func (p *pendingScripted) failPolls(n int) {
 // one poll early with "retries exhausted". Each failed poll waits longer
 // than the one before (the retry delays, in order): no tight loop.
 func TestConsecutiveFailedPollsPark(t *testing.T) {
-	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
-	r := newRig(t, p.scripted)
-	r.h.Provider = p
+	r, p := newPendingRig(t, 10*time.Millisecond)
 	r.h.Retry = RetryPolicy{Delays: []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}, MaxAttempts: 3}
 	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
 	msg := only(t, r.pub.take(), retryQ(r))
@@ -62,9 +60,7 @@ func TestConsecutiveFailedPollsPark(t *testing.T) {
 // A poll that answers resets the count of failed polls: polls that fail
 // every other time, many more times in all than MaxAttempts, never park.
 func TestFailedPollsBetweenAnswersDoNotPark(t *testing.T) {
-	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: 10 * time.Millisecond}
-	r := newRig(t, p.scripted)
-	r.h.Provider = p
+	r, p := newPendingRig(t, 10*time.Millisecond)
 	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
 	msg := only(t, r.pub.take(), retryQ(r))
 	max := r.h.Retry.MaxAttempts

@@ -25,6 +25,15 @@ type pendingScripted struct {
 	pollErrs []error
 }
 
+// newPendingRig is a rig whose idempotent provider "prov" answers every
+// settle and poll Pending, to be polled again after recheck.
+func newPendingRig(t *testing.T, recheck time.Duration) (*rig, *pendingScripted) {
+	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: recheck}
+	r := newRig(t, p.scripted)
+	r.h.Provider = p
+	return r, p
+}
+
 func (p *pendingScripted) Settle(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
 	if _, err := p.scripted.Settle(ctx, req); err != nil {
 		return providers.Outcome{}, err
@@ -65,9 +74,7 @@ func TestSweeperLeavesALivePollLoopAlone(t *testing.T) {
 		recheck    = 50 * time.Millisecond
 		stuckAfter = 1000 * time.Millisecond
 	)
-	p := &pendingScripted{scripted: newScripted("prov", providers.Facts{Idempotent: true}), recheck: recheck}
-	r := newRig(t, p.scripted)
-	r.h.Provider = p
+	r, p := newPendingRig(t, recheck)
 	r.h.Retry = RetryPolicy{Delays: []time.Duration{recheck, 2 * recheck}, MaxAttempts: 3}
 	r.h.StuckAfter = stuckAfter
 	w := r.sweeper(0)
