@@ -151,8 +151,18 @@ func (c *Client) redactRefund(rf *refund) {
 	}
 }
 
-// decodeRefund parses a 200 refund answer with its texts redacted
-// (redactRefund) before any of them is quoted.
+// decodeCharge and decodeRefund parse a 200 charge (refund) answer with
+// its texts redacted (redactCharge, redactRefund) before any of them is
+// quoted.
+func (c *Client) decodeCharge(r reply) (charge, error) {
+	var ch charge
+	if err := decode(r, &ch); err != nil {
+		return charge{}, err
+	}
+	c.redactCharge(&ch)
+	return ch, nil
+}
+
 func (c *Client) decodeRefund(r reply) (refund, error) {
 	var rf refund
 	if err := decode(r, &rf); err != nil {

@@ -39,10 +39,9 @@ func (c *Client) getCharge(ctx context.Context, handle string) (ch charge, found
 	if r.status != http.StatusOK {
 		return charge{}, false, c.failure(op, r)
 	}
-	if err := decode(r, &ch); err != nil {
+	if ch, err = c.decodeCharge(r); err != nil {
 		return charge{}, false, providers.TransientError("", "frisbii charge read: "+err.Error(), nil)
 	}
-	c.redactCharge(&ch)
 	if !strings.EqualFold(ch.Handle, handle) {
 		// JSON, but not the charge asked for (null, {}, another charge: a
 		// gateway or a stub at a wrong FRISBII_BASE_URL, a cache): read

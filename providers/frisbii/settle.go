@@ -104,11 +104,10 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 	}
 	repeat := uncertain || req.Attempt > 1
 	if r.status == http.StatusOK {
-		var ch charge
-		if err := decode(r, &ch); err != nil {
+		ch, err := c.decodeCharge(r)
+		if err != nil {
 			return providers.Outcome{}, providers.TransientError("", "frisbii settle: "+err.Error(), nil)
 		}
-		c.redactCharge(&ch)
 		out, err := settleOutcome(handle, ch, refs)
 		if repeat && err == nil && out.Kind == providers.Refused {
 			if err := c.refusedRepeat(ctx, req, handle, amount, ch.ErrorState, out.Reason); err != nil {
