@@ -15,10 +15,10 @@ import (
 
 // credit refunds the charge (POST /v1/refund {invoice, key, amount, text}),
 // after checkRefundCurrency. Every path that sends the refund (Settle,
-// Reconcile, Poll without a refund id) comes through here. uncertain marks
+// Reconcile, Poll without a refund id) comes through here. repeat marks
 // a call that may repeat an earlier one: error 1 then is no refusal
 // (refundKeyRefused).
-func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain bool) (providers.Outcome, error) {
+func (c *Client) credit(ctx context.Context, req *providers.Request, repeat bool) (providers.Outcome, error) {
 	const op = "refund"
 	handle, err := chargeHandle(req)
 	if err != nil {
@@ -32,7 +32,7 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	if uncertain || req.Attempt > 1 {
+	if repeat {
 		if err := c.keyMayBeForgotten(req, op, handle); err != nil {
 			return providers.Outcome{}, err
 		}
@@ -46,7 +46,7 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 		return providers.Outcome{}, err
 	}
 	if r.status != http.StatusOK {
-		if eb, ok := parseError(r); ok && (uncertain || req.Attempt > 1) {
+		if eb, ok := parseError(r); ok && repeat {
 			switch eb.Code {
 			case codeInvalidRequest:
 				return providers.Outcome{}, c.refundKeyRefused(ctx, req, handle, amount, eb)
@@ -65,7 +65,7 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, uncertain b
 		return providers.Outcome{}, c.anotherRefund(req, handle, known, rf)
 	}
 	out, err := c.refundOutcome(handle, req.RequestID, rf)
-	if err == nil && out.Kind == providers.Refused && (uncertain || req.Attempt > 1) && known == "" {
+	if err == nil && out.Kind == providers.Refused && repeat && known == "" {
 		return providers.Outcome{}, c.declinedRepeat(req, handle, amount, out)
 	}
 	return out, err

@@ -43,7 +43,8 @@ func (c *Client) Reconcile(ctx context.Context, req *providers.Request) (provide
 }
 
 // submit dispatches on the settlement type. uncertain marks a call that
-// may repeat an earlier one.
+// may repeat an earlier one (Reconcile); so does an attempt after the
+// first: debit and credit are told either way (repeat).
 func (c *Client) submit(ctx context.Context, req *providers.Request, uncertain bool) (providers.Outcome, error) {
 	if req == nil {
 		return providers.Outcome{}, errors.New("frisbii: no request")
@@ -57,16 +58,17 @@ func (c *Client) submit(ctx context.Context, req *providers.Request, uncertain b
 	}
 	switch typ {
 	case messages.SettlementDebit:
-		return c.debit(ctx, req, uncertain)
+		return c.debit(ctx, req, uncertain || req.Attempt > 1)
 	case messages.SettlementCredit:
-		return c.credit(ctx, req, uncertain)
+		return c.credit(ctx, req, uncertain || req.Attempt > 1)
 	default:
 		return providers.Outcome{}, providers.Permanentf("settlement type %q is neither Debit nor Credit", typ)
 	}
 }
 
-// debit settles (captures) the charge.
-func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bool) (providers.Outcome, error) {
+// debit settles (captures) the charge. repeat marks a call that may repeat
+// an earlier one under the same key.
+func (c *Client) debit(ctx context.Context, req *providers.Request, repeat bool) (providers.Outcome, error) {
 	const op = "settle"
 	handle, err := chargeHandle(req)
 	if err != nil {
@@ -80,10 +82,10 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	if err := c.checkLeft(ctx, req, handle, amount, uncertain); err != nil {
+	if err := c.checkLeft(ctx, req, handle, amount, repeat); err != nil {
 		return providers.Outcome{}, err
 	}
-	if uncertain || req.Attempt > 1 {
+	if repeat {
 		if err := c.keyMayBeForgotten(req, op, handle); err != nil {
 			if err := c.nothingSettledSince(ctx, req, handle, err); err != nil {
 				return providers.Outcome{}, err
@@ -102,7 +104,6 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, uncertain bo
 	if err != nil {
 		return providers.Outcome{}, err
 	}
-	repeat := uncertain || req.Attempt > 1
 	if r.status == http.StatusOK {
 		ch, err := c.decodeCharge(r)
 		if err != nil {
@@ -234,13 +235,13 @@ func (c *Client) settledByOther(ctx context.Context, req *providers.Request, han
 // checkLeft refuses, before any money moves, a settle larger than what is
 // left of the authorization (authorized − settled). It uses the amounts
 // ConfirmFunds recorded; without them it reads the charge, but only on a
-// first, certain attempt: after an uncertain one the charge may already
-// include this very settle, and only Frisbii, asked with the same key, can
-// tell (Frisbii enforces the limit itself with error 102).
-func (c *Client) checkLeft(ctx context.Context, req *providers.Request, handle string, amount int64, uncertain bool) error {
+// first, certain attempt: on a repeat the charge may already include this
+// very settle, and only Frisbii, asked with the same key, can tell
+// (Frisbii enforces the limit itself with error 102).
+func (c *Client) checkLeft(ctx context.Context, req *providers.Request, handle string, amount int64, repeat bool) error {
 	authorized, settled, ok := confirmedAmounts(req.Refs, handle)
 	if !ok {
-		if uncertain || req.Attempt > 1 {
+		if repeat {
 			return nil
 		}
 		ch, found, err := c.getCharge(ctx, handle)
