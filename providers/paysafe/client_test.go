@@ -1,7 +1,6 @@
 package paysafe_test
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -405,14 +404,7 @@ func TestLookupAndPollFailuresAreTransient(t *testing.T) {
 
 	// Two live settlements with one merchantRefNum (created without
 	// dupCheck by someone else) are an operator's problem, never a guess.
-	body := `{"merchantRefNum":"lp-1","amount":1,"dupCheck":false}`
-	hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/paysafe/cardpayments/v1/accounts/"+acct+"/auths/"+authID+"/settlements", strings.NewReader(body))
-	hr.SetBasicAuth(user, pass)
-	resp, err := e.srv.Client().Do(hr)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("second settlement: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	e.settleWithoutDupCheck(t, authID, "lp-1", 1)
 	_, _, err = e.client.Reconcile(ctx(t), req)
 	checkErr(t, err, providers.Unresolved, "", "2 settlements carry merchantRefNum lp-1")
 }

@@ -3,7 +3,9 @@ package paysafe_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,21 @@ func (e *env) authorize(t *testing.T, a sandbox.Authorization) string {
 		t.Fatal(err)
 	}
 	return st.ID
+}
+
+// settleWithoutDupCheck creates, as someone else would, a settlement of
+// amount minor units on authID with merchantRefNum ref and dupCheck off,
+// so that Paysafe holds several transactions with one merchantRefNum.
+func (e *env) settleWithoutDupCheck(t *testing.T, authID, ref string, amount int) {
+	t.Helper()
+	body := `{"merchantRefNum":"` + ref + `","amount":` + strconv.Itoa(amount) + `,"dupCheck":false}`
+	hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/paysafe/cardpayments/v1/accounts/"+acct+"/auths/"+authID+"/settlements", strings.NewReader(body))
+	hr.SetBasicAuth(user, pass)
+	resp, err := e.srv.Client().Do(hr)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("settlement %s without dupCheck: %v %v", ref, resp, err)
+	}
+	resp.Body.Close()
 }
 
 // debit builds a debit of amount (decimal text) against authID.

@@ -3,7 +3,6 @@ package paysafe_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,17 +57,6 @@ func TestLateCommitFoundAfterWindow(t *testing.T) {
 // TestReconcileAmbiguousIsUnresolved: the lookup by merchantRefNum is
 // trusted only when it finds one transaction of the request's amount.
 func TestReconcileAmbiguousIsUnresolved(t *testing.T) {
-	second := func(t *testing.T, e *env, authID, ref string, amount int) {
-		t.Helper()
-		body := `{"merchantRefNum":"` + ref + `","amount":` + itoa(amount) + `,"dupCheck":false}`
-		hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/paysafe/cardpayments/v1/accounts/"+acct+"/auths/"+authID+"/settlements", strings.NewReader(body))
-		hr.SetBasicAuth(user, pass)
-		resp, err := e.srv.Client().Do(hr)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("second settlement: %v %v", resp, err)
-		}
-		resp.Body.Close()
-	}
 	tests := []struct {
 		name   string
 		setup  func(t *testing.T, e *env, authID string, req *providers.Request)
@@ -77,17 +65,17 @@ func TestReconcileAmbiguousIsUnresolved(t *testing.T) {
 	}{
 		{"two live settlements with the merchantRefNum", func(t *testing.T, e *env, authID string, req *providers.Request) {
 			expect(t, providers.Pending)(e.client.Settle(ctx(t), req))
-			second(t, e, authID, req.RequestID, 1)
+			e.settleWithoutDupCheck(t, authID, req.RequestID, 1)
 		}, "10.00", "2 settlements carry merchantRefNum amb-1"},
 		{"a cancelled and a live settlement with the merchantRefNum", func(t *testing.T, e *env, authID string, req *providers.Request) {
 			out := expect(t, providers.Pending)(e.client.Settle(ctx(t), req))
 			if _, err := e.sb.CancelSettlement(acct, out.Ref); err != nil {
 				t.Fatal(err)
 			}
-			second(t, e, authID, req.RequestID, 1000)
+			e.settleWithoutDupCheck(t, authID, req.RequestID, 1000)
 		}, "10.00", "2 settlements carry merchantRefNum amb-1"},
 		{"the settlement found is of another amount", func(t *testing.T, e *env, authID string, req *providers.Request) {
-			second(t, e, authID, req.RequestID, 500)
+			e.settleWithoutDupCheck(t, authID, req.RequestID, 500)
 		}, "10.00", "is for 5.00 USD but this request is for 10.00 USD"},
 	}
 	for _, tc := range tests {

@@ -2,7 +2,6 @@ package paysafe_test
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -37,14 +36,7 @@ func TestLookupWithMorePagesIsNotConcluded(t *testing.T) {
 		if _, err := e.sb.CancelSettlement(acct, ours.Ref); err != nil {
 			t.Fatal(err)
 		}
-		body := `{"merchantRefNum":"pg-1","amount":2500,"dupCheck":false}`
-		hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/paysafe/cardpayments/v1/accounts/"+acct+"/auths/"+authID+"/settlements", strings.NewReader(body))
-		hr.SetBasicAuth(user, pass)
-		resp, err := e.srv.Client().Do(hr)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("second settlement: %v %v", resp, err)
-		}
-		resp.Body.Close()
+		e.settleWithoutDupCheck(t, authID, "pg-1", 2500)
 		e.sb.RunBatch()
 		out, found, err := e.client.Reconcile(ctx(t), req)
 		judge(t, e, sandbox.KindSettlement, "pg-1", out, err)

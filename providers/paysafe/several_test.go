@@ -28,15 +28,8 @@ func TestSeveralTransactionsReasonIsBounded(t *testing.T) {
 		e := newEnv(t, sandbox.Config{MaxSettlements: 100})
 		authID := e.authorize(t, sandbox.Authorization{Amount: 100000})
 		req := debit("sev-1", authID, "1.00", "USD")
-		for i := 0; i < 40; i++ {
-			body := `{"merchantRefNum":"sev-1","amount":100,"dupCheck":false}`
-			hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/paysafe/cardpayments/v1/accounts/"+acct+"/auths/"+authID+"/settlements", strings.NewReader(body))
-			hr.SetBasicAuth(user, pass)
-			resp, err := e.srv.Client().Do(hr)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("settlement %d: %v %v", i, resp, err)
-			}
-			resp.Body.Close()
+		for range 40 {
+			e.settleWithoutDupCheck(t, authID, "sev-1", 100)
 		}
 		es := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindSettlement, MerchantRefNum: "sev-1"})
 		if len(es) != 40 {
