@@ -309,6 +309,14 @@ func or(v, d string) string {
 // publish publishes a request with confirms, as an order system would.
 func (e *env) publish(r req) {
 	e.t.Helper()
+	e.publishCopy(r, "pub-"+r.RequestID, nil)
+}
+
+// publishCopy publishes r as e.publish does, under message id msgID and
+// with extra headers added: the same request re-sent by the order system
+// with other metadata.
+func (e *env) publishCopy(r req, msgID string, extra map[string]string) {
+	e.t.Helper()
 	conn, err := amqp.Dial(e.amqpURL)
 	if err != nil {
 		e.t.Fatalf("dial: %v", err)
@@ -328,9 +336,12 @@ func (e *env) publish(r req) {
 	for k, v := range r.Headers {
 		headers[k] = v
 	}
+	for k, v := range extra {
+		headers[k] = v
+	}
 	dc, err := ch.PublishWithDeferredConfirm(broker.IntakeExchange, broker.RequestRoutingKey(or(r.Provider, "radial")), true, false, amqp.Publishing{
 		ContentType: or(r.ContentType, "application/xml"), DeliveryMode: amqp.Persistent,
-		MessageId: "pub-" + r.RequestID, Headers: headers, Body: r.xml(e.t),
+		MessageId: msgID, Headers: headers, Body: r.xml(e.t),
 	})
 	if err != nil || !dc.Wait() {
 		e.t.Fatalf("publish %s: %v", r.RequestID, err)

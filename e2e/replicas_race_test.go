@@ -10,45 +10,10 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 )
-
-// publishCopy publishes r as e.publish does, under message id msgID and
-// with extra headers added: the same request re-sent by the order system
-// with other metadata.
-func (e *env) publishCopy(r req, msgID string, extra map[string]string) {
-	e.t.Helper()
-	conn, err := amqp.Dial(e.amqpURL)
-	if err != nil {
-		e.t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		e.t.Fatal(err)
-	}
-	headers := amqp.Table{"store_id": or(r.Store, storeID), "tender_type": or(r.Tender, "VC")}
-	for k, v := range r.Headers {
-		headers[k] = v
-	}
-	for k, v := range extra {
-		headers[k] = v
-	}
-	dc, err := ch.PublishWithDeferredConfirm(broker.IntakeExchange, broker.RequestRoutingKey(or(r.Provider, "radial")), true, false, amqp.Publishing{
-		ContentType: or(r.ContentType, "application/xml"), DeliveryMode: amqp.Persistent,
-		MessageId: msgID, Headers: headers, Body: r.xml(e.t),
-	})
-	if err != nil || !dc.Wait() {
-		e.t.Fatalf("publish %s: %v", r.RequestID, err)
-	}
-}
 
 // slowSettleAnswers serves e's providers, holding back the answer of each
 // Radial settle call for delay after Radial acted on it (its status is on
