@@ -92,21 +92,11 @@ func TestReplayAndPurgeEndOnABrokerThatStopsAnswering(t *testing.T) {
 func TestListEndsOnABrokerThatStopsAnswering(t *testing.T) {
 	f := newFixture(t, "")
 	const n = 3000
-	pending := make([]*amqp.DeferredConfirmation, 0, n)
-	for i := range n {
-		dc, err := f.ch.PublishWithDeferredConfirmWithContext(f.ctx, "", broker.ParkedQueue("radial"), true, false, amqp.Publishing{
+	f.publishMany("", broker.ParkedQueue("radial"), n, func(i int) amqp.Publishing {
+		return amqp.Publishing{
 			MessageId: fmt.Sprint("msg-", i), ContentType: "application/xml", DeliveryMode: amqp.Persistent, Body: requestXML(fmt.Sprint(i), "O"),
-			Headers: amqp.Table{"parked_reason": "provider down", "parked_at": now.Add(-time.Hour).Format(time.RFC3339)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pending = append(pending, dc)
-	}
-	for _, dc := range pending {
-		if !dc.Wait() {
-			t.Fatal("nacked")
-		}
-	}
+			Headers: amqp.Table{"parked_reason": "provider down", "parked_at": now.Add(-time.Hour).Format(time.RFC3339)}}
+	})
 	proxy := testenv.NewBrokerProxy(t, f.url)
 	e := f.env()
 	e.AMQPURL, e.Providers, e.Timeout = proxy.URL(), []string{"radial"}, 2*time.Second

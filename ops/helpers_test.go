@@ -146,6 +146,26 @@ func (f *fixture) publish(exchange, key string, p amqp.Publishing) {
 	}
 }
 
+// publishMany publishes n messages, the i-th p(i), to exchange with key,
+// as publish does but waiting for their confirms together: thousands in
+// a test's time.
+func (f *fixture) publishMany(exchange, key string, n int, p func(i int) amqp.Publishing) {
+	f.t.Helper()
+	pending := make([]*amqp.DeferredConfirmation, 0, n)
+	for i := range n {
+		dc, err := f.ch.PublishWithDeferredConfirmWithContext(f.ctx, exchange, key, true, false, p(i))
+		if err != nil {
+			f.t.Fatalf("publish to %q %q: %v", exchange, key, err)
+		}
+		pending = append(pending, dc)
+	}
+	for _, dc := range pending {
+		if !dc.Wait() {
+			f.t.Fatalf("publish to %q %q: nacked", exchange, key)
+		}
+	}
+}
+
 // park parks a request as the worker does, parkedAgo before now.
 func (f *fixture) park(provider, id, reason string, attempts int, parkedAgo time.Duration) {
 	f.t.Helper()

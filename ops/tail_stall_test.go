@@ -61,21 +61,10 @@ func TestTailWithAStuckOutputStaysBounded(t *testing.T) {
 	before := heapMB()
 	body := bytes.Repeat([]byte("x"), 16<<10)
 	const n = 3000
-	pending := make([]*amqp.DeferredConfirmation, 0, n)
-	for i := range n {
-		dc, err := f.ch.PublishWithDeferredConfirmWithContext(f.ctx, broker.StatusExchange, broker.StatusRoutingKey("S1"), false, false,
-			amqp.Publishing{ContentType: "application/xml", MessageId: "ev", Body: body,
-				Headers: amqp.Table{"request_id": "r", "store_id": "S1", "provider": "radial", "settlement_status": "S", "n": int64(i)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pending = append(pending, dc)
-	}
-	for _, dc := range pending {
-		if !dc.Wait() {
-			t.Fatal("nacked")
-		}
-	}
+	f.publishMany(broker.StatusExchange, broker.StatusRoutingKey("S1"), n, func(i int) amqp.Publishing {
+		return amqp.Publishing{ContentType: "application/xml", MessageId: "ev", Body: body,
+			Headers: amqp.Table{"request_id": "r", "store_id": "S1", "provider": "radial", "settlement_status": "S", "n": int64(i)}}
+	})
 	time.Sleep(2 * time.Second) // the broker pushes what it may
 	if grew := heapMB() - before; grew > 16 {
 		t.Errorf("tail with a stuck output grew by %.0f MB for %d status events of 16 KB", grew, n)
