@@ -689,12 +689,10 @@ func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettl
 	req := h.Requests.take(s)
 	var err error
 	if req == nil {
-		// Read as the settlement handler read it (decodeRequest: the
+		// Read as the settlement handler read it (decodeRequestAs: the
 		// content type's media type, case aside): "Application/JSON" is
 		// JSON, "application/xml; profile=json" XML.
-		stored := message.NewMessage("", s.Request)
-		stored.Metadata.Set(broker.MetaContentType, s.ContentType)
-		req, err = decodeRequest(stored)
+		req, err = decodeRequestAs(s.Request, s.ContentType)
 	}
 	if err != nil {
 		out := *st

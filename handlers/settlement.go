@@ -1430,12 +1430,18 @@ func ownCopy(msg *message.Message) bool {
 
 // decodeRequest parses the body according to its content type.
 func decodeRequest(msg *message.Message) (*messages.PaymentSettlementRequest, error) {
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(msg.Metadata.Get(broker.MetaContentType), ";")[0]))
+	return decodeRequestAs(msg.Payload, msg.Metadata.Get(broker.MetaContentType))
+}
+
+// decodeRequestAs parses body by contentType's media type (parameters and
+// case aside): a delivery's, or a stored request's recorded one.
+func decodeRequestAs(body []byte, contentType string) (*messages.PaymentSettlementRequest, error) {
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
 	switch ct {
 	case "", ContentTypeXML, "text/xml":
-		return messages.DecodeSettlementRequest(msg.Payload)
+		return messages.DecodeSettlementRequest(body)
 	case ContentTypeJSON:
-		return messages.DecodeSettlementRequestJSON(msg.Payload)
+		return messages.DecodeSettlementRequestJSON(body)
 	default:
 		return nil, fmt.Errorf("content type %q is not supported (use %s or %s)", ct, ContentTypeXML, ContentTypeJSON)
 	}
