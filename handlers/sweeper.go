@@ -28,7 +28,10 @@ import (
 //     each round reads at most Batch events, going on after the last one
 //     the previous round looked at and wrapping to the oldest at the end,
 //     so every unpublished event is visited every ceil(outbox/Batch)
-//     rounds;
+//     rounds. A settlement's events are relayed in order (seq): a later
+//     one is never relayed while an earlier one is unpublished (it
+//     publishes the earlier ones first, and waits behind one the broker
+//     refuses), so a chargeback R does not overtake the S it reverses;
 //  2. parks settlements acknowledged by an asynchronous provider (Radial)
 //     that got no verdict within the provider's Facts.StatusDeadline: the
 //     settlement gets a parked reason and a copy of its request goes to the
@@ -254,7 +257,7 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 	if err != nil {
 		return err
 	}
-	var refused []error
+	round := relayRound{held: map[store.Key]bool{}, done: map[string]bool{}}
 	// The next round goes on after the last event handled here (one whose
 	// relay failed for a reason of the store or the broker as a whole is
 	// read again first); after an empty read, from the oldest.
@@ -268,12 +271,25 @@ func (w *Sweeper) relay(ctx context.Context, now time.Time, rep *SweepReport) er
 		w.cursorMu.Unlock()
 	}()
 	for _, ev := range evs {
-		if err := w.relayOne(ctx, ev, rep, &refused); err != nil {
+		if err := w.relayOne(ctx, ev, rep, &round); err != nil {
 			return err
 		}
 		next = ev.Cursor()
 	}
-	return errors.Join(refused...)
+	return errors.Join(round.refused...)
+}
+
+// relayRound is what one relay learned of the events it read.
+type relayRound struct {
+	// refused are the events the broker refused (broker.IsMessageRefused).
+	refused []error
+	// held are the settlements with an event left unpublished this round
+	// (refused, or one the relay could not read): their later events wait
+	// behind it.
+	held map[store.Key]bool
+	// done are the events published this round (an earlier event published
+	// ahead of a later one, read again further on in the page).
+	done map[string]bool
 }
 
 // outboxPage reads at most Batch unpublished events recorded before
@@ -314,20 +330,89 @@ func readPage[T any, C interface{ IsZero() bool }](after C, limit int, read func
 	return rows, nil
 }
 
-// relayOne publishes one event of the outbox. An event left there for good
-// (refused by the broker: added to refused; not a valid document: its
-// settlement is marked) returns nil, as does one whose settlement cannot be
-// opened; an error is the store's or the broker's as a whole.
-func (w *Sweeper) relayOne(ctx context.Context, ev store.StatusEvent, rep *SweepReport, refused *[]error) error {
+// relayOne publishes one event of the outbox, after the settlement's
+// earlier events still unpublished (relayEarlier): a chargeback R must not
+// reach the order system ahead of the S it reverses. An event left there
+// for good (refused by the broker: added to the round's refused; not a
+// valid document: its settlement is marked) returns nil, as does one whose
+// settlement cannot be opened; so does a later event of a settlement whose
+// earlier one is left unpublished (held): it waits behind it, and is
+// relayed after it, when the relay comes round to it again. Other
+// settlements' events are not held back. An error is the store's or the
+// broker's as a whole.
+func (w *Sweeper) relayOne(ctx context.Context, ev store.StatusEvent, rep *SweepReport, round *relayRound) error {
+	if round.done[ev.MessageID] {
+		return nil // published this round, ahead of a later event
+	}
+	if round.held[ev.Key] {
+		w.heldBack(ev)
+		return nil
+	}
 	s, err := w.Store.Get(ctx, ev.Key)
 	if errors.Is(err, store.ErrUnreadable) {
 		w.unreadable("relay", ev.Key, "", ev.MessageID, err)
+		round.held[ev.Key] = true
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 	}
-	err = eventOut{w.Pub, w.Store, w.Marks}.publish(ctx, s, ev)
+	if ev.Seq > 1 {
+		if err := w.relayEarlier(ctx, s, ev, rep, round); err != nil {
+			return err
+		}
+		if round.held[ev.Key] {
+			w.heldBack(ev)
+			return nil
+		}
+	}
+	return w.relayEvent(ctx, s, ev, rep, round)
+}
+
+// relayEarlier publishes, in order, the events of ev's settlement s before
+// ev (lower seq) that are still unpublished: a round that read the later
+// event first (past the cursor, before wrapping to the oldest) or a later
+// event recorded after an earlier one the broker refused. One left
+// unpublished (refused, unreadable) marks the settlement held; one that can
+// never be published (not a valid document: its settlement is marked) is
+// not waited for.
+func (w *Sweeper) relayEarlier(ctx context.Context, s store.Settlement, ev store.StatusEvent, rep *SweepReport, round *relayRound) error {
+	evs, err := w.Store.Statuses(ctx, ev.Key)
+	if errors.Is(err, store.ErrUnreadable) {
+		w.unreadable("relay", ev.Key, s.State, ev.MessageID, err)
+		round.held[ev.Key] = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("relay %s: read its settlement's earlier events: %w", ev.MessageID, err)
+	}
+	for _, e := range evs {
+		if e.Seq >= ev.Seq || e.PublishedAt != nil || round.done[e.MessageID] {
+			continue
+		}
+		if err := w.relayEvent(ctx, s, e, rep, round); err != nil {
+			return err
+		}
+		if round.held[ev.Key] {
+			return nil
+		}
+		w.Log.Info().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", e.MessageID).
+			Str("later_event_message_id", ev.MessageID).Msg("relayed an earlier event of the settlement before its later one")
+	}
+	return nil
+}
+
+// heldBack logs a later event of a settlement left in the outbox behind
+// an earlier one (counted and alerted on as that one is).
+func (w *Sweeper) heldBack(ev store.StatusEvent) {
+	w.Log.Warn().Str("provider", ev.Provider).Str("request_id", ev.RequestID).Str("event_message_id", ev.MessageID).Int("seq", ev.Seq).
+		Msg("status event not relayed: an earlier event of its settlement is still unpublished; it is relayed after it")
+}
+
+// relayEvent publishes one event of settlement s and marks it published;
+// one the broker refuses holds the settlement's later events this round.
+func (w *Sweeper) relayEvent(ctx context.Context, s store.Settlement, ev store.StatusEvent, rep *SweepReport, round *relayRound) error {
+	err := eventOut{w.Pub, w.Store, w.Marks}.publish(ctx, s, ev)
 	var invalid *InvalidStatusError
 	if errors.As(err, &invalid) {
 		// Recorded by a version that did not check its statuses: it is
@@ -343,13 +428,16 @@ func (w *Sweeper) relayOne(ctx context.Context, ev store.StatusEvent, rep *Sweep
 		// it is tried again when the relay comes round to it.
 		// Counted (action "unrelayed", alert SettlementStatusNotRelayed):
 		// one refused for good waits unseen otherwise.
-		*refused = append(*refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
+		// The settlement's later events wait behind it.
+		round.refused = append(round.refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
+		round.held[ev.Key] = true
 		w.Metrics.sweptOne(s.Provider, string(s.State), "unrelayed")
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 	}
+	round.done[ev.MessageID] = true
 	rep.Relayed++
 	w.Metrics.sweptOne(s.Provider, string(s.State), "relayed")
 	w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).
