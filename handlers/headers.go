@@ -40,6 +40,10 @@ const (
 	HeaderRequestID        = "request_id"
 	HeaderProvider         = "provider"
 	HeaderSettlementStatus = "settlement_status"
+	// HeaderStatusSeq numbers a settlement's status events from 1 (a
+	// chargeback R after an S is 2): a subscriber that already applied a
+	// settlement's event drops one with a lower number (webhook).
+	HeaderStatusSeq = "status_seq"
 )
 
 // Content types.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -215,6 +216,9 @@ func (o eventOut) publishChecked(ctx context.Context, s store.Settlement, ev sto
 	msg.Metadata.Set(HeaderStoreID, s.StoreID)
 	msg.Metadata.Set(HeaderProvider, s.Provider)
 	msg.Metadata.Set(HeaderSettlementStatus, ev.SettlementStatus)
+	if ev.Seq > 0 {
+		msg.Metadata.Set(HeaderStatusSeq, strconv.Itoa(ev.Seq))
+	}
 	msg.Metadata.Set("order_id", s.OrderID)
 	ctx, span := tracing.Start(ctx, "publish status", trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("messaging.message.id", ev.MessageID), attribute.String("settlement.status", ev.SettlementStatus)))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 type prepared struct {
 	list messages.PaymentSettlementStatusList
 	ids  []string // message ids of list's statuses, same order
-	dups int      // duplicates dropped (same message_id, or already delivered)
+	sent []sent   // list's statuses, same order, for recentIDs
+	dups int      // duplicates dropped (same message_id, already delivered, or superseded)
 }
 
 // flush delivers one batch and then acks all of its messages with one
@@ -45,7 +47,7 @@ func (d *Deliverer) flush(ctx context.Context, ch *amqp.Channel, batch []amqp.De
 		}
 		// Remembered before the ack: if the ack is lost, the redelivered
 		// copies are recognised and acked without a second POST.
-		d.recent.add(p.ids...)
+		d.recent.add(p.sent...)
 	}
 	if err := ch.Ack(batch[len(batch)-1].DeliveryTag, true); err != nil {
 		return fmt.Errorf("ack batch: %w", err)
@@ -58,15 +60,26 @@ func (d *Deliverer) flush(ctx context.Context, ch *amqp.Channel, batch []amqp.De
 
 // prepare decodes the batch's statuses, dropping duplicates (same AMQP
 // message_id — stable across republication, README — or, without one, the
-// same body) and parking what cannot be decoded or is not a valid
-// PaymentSettlementStatus (messages.ValidateStatusDocument).
+// same body) and superseded statuses (an earlier status_seq of a settlement
+// whose later status was delivered, or comes earlier in this batch: an S
+// republished after its chargeback R is never delivered after it), and
+// parking what cannot be decoded or is not a valid PaymentSettlementStatus
+// (messages.ValidateStatusDocument).
 func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *parker) (prepared, error) {
 	var p prepared
 	seen := map[string]bool{}
+	latest := map[string]int{} // highest seq of each settlement in this batch
 	for _, dl := range batch {
 		id := messageID(dl)
 		if seen[id] || d.recent.has(id) {
 			p.dups++
+			continue
+		}
+		settlement, seq := settlementSeq(dl)
+		if settlement != "" && (seq < latest[settlement] || d.recent.superseded(settlement, seq)) {
+			p.dups++
+			d.log.Warn().Str("message_id", id).Str("settlement", settlement).Int("status_seq", seq).
+				Msg("status not delivered: a later status of its settlement was delivered already (an earlier one republished, or moved back from the parked queue)")
 			continue
 		}
 		reason := ""
@@ -91,8 +104,12 @@ func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *pa
 			continue
 		}
 		seen[id] = true
+		if settlement != "" {
+			latest[settlement] = max(latest[settlement], seq)
+		}
 		p.list.Statuses = append(p.list.Statuses, *st)
 		p.ids = append(p.ids, id)
+		p.sent = append(p.sent, sent{id: id, settlement: settlement, seq: seq})
 	}
 	return p, nil
 }
@@ -159,6 +176,30 @@ func messageID(dl amqp.Delivery) string {
 	}
 	sum := sha256.Sum256(dl.Body)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// settlementSeq is the status's settlement (its provider and request_id
+// headers) and status_seq, the worker's number of the event among its
+// settlement's; "" and 0 when the message lacks them (a worker before
+// status_seq): such a status is deduplicated by message_id only.
+func settlementSeq(dl amqp.Delivery) (string, int) {
+	provider, request := headerText(dl, "provider"), headerText(dl, "request_id")
+	seq, err := strconv.Atoi(headerText(dl, "status_seq"))
+	if provider == "" || request == "" || err != nil || seq <= 0 {
+		return "", 0
+	}
+	return provider + "/" + request, seq
+}
+
+// headerText is the header k as text ("" when absent or not text).
+func headerText(dl amqp.Delivery, k string) string {
+	switch v := dl.Headers[k].(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
 }
 
 // batchKey identifies a batch's content: the same statuses give the same

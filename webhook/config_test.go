@@ -72,16 +72,16 @@ func TestConfigDefaultsAndRedaction(t *testing.T) {
 func TestRecentIDs(t *testing.T) {
 	r := newRecentIDs(3)
 	for i := 1; i <= 5; i++ {
-		r.add(fmt.Sprint(i))
+		r.add(sent{id: fmt.Sprint(i)})
 	}
-	r.add("5") // already there: no eviction
+	r.add(sent{id: "5"}) // already there: no eviction
 	for id, want := range map[string]bool{"1": false, "2": false, "3": true, "4": true, "5": true} {
 		if r.has(id) != want {
 			t.Errorf("has(%s) = %v, want %v", id, !want, want)
 		}
 	}
 	off := newRecentIDs(-1)
-	off.add("x")
+	off.add(sent{id: "x"})
 	if off.has("x") {
 		t.Error("a disabled set remembers")
 	}

@@ -8,7 +8,11 @@
 // settlement.status.<store_id>). It collects up to BatchSize events, or what
 // arrived within BatchWait of a batch's first event, drops duplicates
 // (same AMQP message_id, which the worker keeps stable across
-// republication, and ids delivered recently), and POSTs one
+// republication, and ids delivered recently) and superseded statuses (a
+// status_seq lower than one of the same settlement — provider and
+// request_id headers — delivered recently or earlier in the batch: an S
+// republished after its chargeback R is never delivered after it), and
+// POSTs one
 // PaymentSettlementStatusList to Config.URL with basic auth or
 // username/password headers, Content-Type application/xml and an
 // Idempotency-Key derived from the batch's message ids.
