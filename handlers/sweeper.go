@@ -32,6 +32,8 @@ import (
 //     one is never relayed while an earlier one is unpublished (it
 //     publishes the earlier ones first, and waits behind one the broker
 //     refuses), so a chargeback R does not overtake the S it reverses;
+//     an event whose settlement has a later one published (its own mark
+//     lost) is marked published, not republished after it;
 //  2. parks settlements acknowledged by an asynchronous provider (Radial)
 //     that got no verdict within the provider's Facts.StatusDeadline: the
 //     settlement gets a parked reason and a copy of its request goes to the
@@ -357,8 +359,20 @@ func (w *Sweeper) relayOne(ctx context.Context, ev store.StatusEvent, rep *Sweep
 	if err != nil {
 		return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 	}
+	evs, err := w.Store.Statuses(ctx, ev.Key)
+	if errors.Is(err, store.ErrUnreadable) {
+		w.unreadable("relay", ev.Key, s.State, ev.MessageID, err)
+		round.held[ev.Key] = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("relay %s: read its settlement's events: %w", ev.MessageID, err)
+	}
+	if later := laterPublished(evs, ev); later != nil {
+		return w.superseded(ctx, s, ev, *later, round)
+	}
 	if ev.Seq > 1 {
-		if err := w.relayEarlier(ctx, s, ev, rep, round); err != nil {
+		if err := w.relayEarlier(ctx, s, ev, evs, rep, round); err != nil {
 			return err
 		}
 		if round.held[ev.Key] {
@@ -369,25 +383,51 @@ func (w *Sweeper) relayOne(ctx context.Context, ev store.StatusEvent, rep *Sweep
 	return w.relayEvent(ctx, s, ev, rep, round)
 }
 
-// relayEarlier publishes, in order, the events of ev's settlement s before
-// ev (lower seq) that are still unpublished: a round that read the later
+// laterPublished returns an event of evs (ev's settlement's) after ev that
+// is marked published, or nil.
+func laterPublished(evs []store.StatusEvent, ev store.StatusEvent) *store.StatusEvent {
+	for i := range evs {
+		if evs[i].Seq > ev.Seq && evs[i].PublishedAt != nil {
+			return &evs[i]
+		}
+	}
+	return nil
+}
+
+// superseded marks published, without publishing it, an event whose
+// settlement has a later event published: republished now it would reach
+// subscribers after that later one (an S after its chargeback R), and one
+// that no longer remembers its message_id would end at it. A later event
+// is only published after the earlier ones (relayEarlier, and
+// ProviderStatus's earlierFirst), so this one went out before it and only
+// its mark was lost (a Marker write that failed, a crash before it).
+func (w *Sweeper) superseded(ctx context.Context, s store.Settlement, ev, later store.StatusEvent, round *relayRound) error {
+	if err := w.Store.MarkPublished(ctx, ev.MessageID, w.now().UTC()); err != nil {
+		return fmt.Errorf("relay %s: mark it published (superseded by %s): %w", ev.MessageID, later.MessageID, err)
+	}
+	round.done[ev.MessageID] = true
+	w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).Int("seq", ev.Seq).
+		Str("later_event_message_id", later.MessageID).Int("later_seq", later.Seq).
+		Msg("status event not confirmed as published, but a later event of its settlement was: marked published, not republished after it")
+	return nil
+}
+
+// relayEarlier publishes, in order, the events evs of ev's settlement s
+// before ev (lower seq) that are still unpublished: a round that read the later
 // event first (past the cursor, before wrapping to the oldest) or a later
 // event recorded after an earlier one the broker refused. One left
 // unpublished (refused, unreadable) marks the settlement held; one that can
 // never be published (not a valid document: its settlement is marked) is
 // not waited for.
-func (w *Sweeper) relayEarlier(ctx context.Context, s store.Settlement, ev store.StatusEvent, rep *SweepReport, round *relayRound) error {
-	evs, err := w.Store.Statuses(ctx, ev.Key)
-	if errors.Is(err, store.ErrUnreadable) {
-		w.unreadable("relay", ev.Key, s.State, ev.MessageID, err)
-		round.held[ev.Key] = true
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("relay %s: read its settlement's earlier events: %w", ev.MessageID, err)
-	}
+func (w *Sweeper) relayEarlier(ctx context.Context, s store.Settlement, ev store.StatusEvent, evs []store.StatusEvent, rep *SweepReport, round *relayRound) error {
 	for _, e := range evs {
 		if e.Seq >= ev.Seq || e.PublishedAt != nil || round.done[e.MessageID] {
+			continue
+		}
+		if later := laterPublished(evs, e); later != nil {
+			if err := w.superseded(ctx, s, e, *later, round); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := w.relayEvent(ctx, s, e, rep, round); err != nil {
