@@ -91,10 +91,11 @@ func TestRetailOPSManyAccountsAreRefusedAtOnce(t *testing.T) {
 			}
 			req.Header.Set("Content-Type", "application/json")
 			start := time.Now()
-			resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+			bound := 20 * time.Second * raceSlowdown
+			resp, err := (&http.Client{Timeout: bound}).Do(req)
 			if err != nil {
-				t.Fatalf("no answer to a %d-byte webhook within 20s (%d publishes, %d bytes asked of the broker so far): %v",
-					len(body), pub.publishes.Load(), pub.bytes.Load(), err)
+				t.Fatalf("no answer to a %d-byte webhook within %s (%d publishes, %d bytes asked of the broker so far): %v",
+					len(body), bound, pub.publishes.Load(), pub.bytes.Load(), err)
 			}
 			defer resp.Body.Close()
 			out, _ := io.ReadAll(resp.Body)
