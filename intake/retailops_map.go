@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -371,43 +372,52 @@ func exact(d decimal.Decimal, currency string) (money.Money, error) {
 // zeros it was written with), and the packages are ordered by what they
 // carry (date, tracking id, carrier, service), not as listed.
 func shipmentData(ships []shipment, skipped *[]string) []messages.ShipmentData {
-	var out []messages.ShipmentData
+	type shipped struct {
+		at time.Time
+		sd messages.ShipmentData
+	}
+	var pkgs []shipped
 	for _, s := range ships {
 		for _, p := range s.Packages {
-			shipped, err := time.Parse(time.RFC3339, strings.TrimSpace(p.DateShipped.Text))
+			at, err := time.Parse(time.RFC3339, strings.TrimSpace(p.DateShipped.Text))
 			if err != nil {
 				*skipped = append(*skipped, fmt.Sprintf("shipment %s package %s: no usable date_shipped (%q); left out of ShipmentData", s.ID.Text, p.ID.Text, p.DateShipped.Text))
 				continue
 			}
 			sd := messages.ShipmentData{
-				ShippedDate: shipped.UTC().Format(time.RFC3339Nano),
+				ShippedDate: at.UTC().Format(time.RFC3339Nano),
 				TrackingID:  strings.TrimSpace(p.TrackingNumber.Text),
 			}
 			if name := firstNonEmpty(p.CarrierName.Text, p.CarrierCode.Text); name != "" {
 				sd.Carrier = &messages.Carrier{Name: name, Service: firstNonEmpty(p.CarrierClassName.Text, p.ClassName.Text)}
 			}
-			out = append(out, sd)
+			pkgs = append(pkgs, shipped{at: at, sd: sd})
 		}
 	}
-	key := func(sd messages.ShipmentData) []string {
-		k := []string{sd.ShippedDate, sd.TrackingID, "", ""}
+	carrier := func(sd messages.ShipmentData) (name, service string) {
 		if sd.Carrier != nil {
-			k[2], k[3] = sd.Carrier.Name, sd.Carrier.Service
+			return sd.Carrier.Name, sd.Carrier.Service
 		}
-		return k
+		return "", ""
 	}
-	slices.SortStableFunc(out, func(a, b messages.ShipmentData) int {
-		// RFC3339Nano in UTC orders as text except for the fraction
-		// ("...:11Z" < "...:11.5Z" fails): compare the instants first.
-		ta, _ := time.Parse(time.RFC3339Nano, a.ShippedDate)
-		tb, _ := time.Parse(time.RFC3339Nano, b.ShippedDate)
-		if c := ta.Compare(tb); c != 0 {
+	// The instants first (RFC3339Nano text in UTC does not order by time
+	// across fractions: "...:11Z" > "...:11.5Z"), then what else a package
+	// carries.
+	slices.SortStableFunc(pkgs, func(a, b shipped) int {
+		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return slices.Compare(key(a), key(b))
+		an, as := carrier(a.sd)
+		bn, bs := carrier(b.sd)
+		return cmp.Or(strings.Compare(a.sd.TrackingID, b.sd.TrackingID), strings.Compare(an, bn), strings.Compare(as, bs))
 	})
-	for i := range out {
-		out[i].ShipmentCount = &messages.ShipmentCount{CurrentCount: strconv.Itoa(i + 1), TotalCount: strconv.Itoa(len(out))}
+	var out []messages.ShipmentData // nil without packages, as before
+	if len(pkgs) > 0 {
+		out = make([]messages.ShipmentData, len(pkgs))
+	}
+	for i, p := range pkgs {
+		out[i] = p.sd
+		out[i].ShipmentCount = &messages.ShipmentCount{CurrentCount: strconv.Itoa(i + 1), TotalCount: strconv.Itoa(len(pkgs))}
 	}
 	return out
 }
