@@ -324,6 +324,8 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.StoreDSN) == "" {
 		bad("STORE_DSN", "is required: sqlite:/path/to/file.db or postgres://user:pass@host/db")
+	} else if err := store.CheckDSN(c.StoreDSN); err != nil {
+		bad("STORE_DSN", "%s", strings.TrimLeft(strings.TrimPrefix(err.Error(), "STORE_DSN"), ": "))
 	}
 	if c.StorePoolSize < 1 || c.StorePoolSize > 1024 {
 		bad("STORE_POOL_SIZE", "must be between 1 and 1024 (got %d)", c.StorePoolSize)

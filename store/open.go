@@ -123,8 +123,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 		opt(&o)
 	}
 	dsn = strings.TrimSpace(dsn)
-	if dsn == "" {
-		return nil, errors.New(`STORE_DSN is empty: set it to "sqlite:/path/to/settlements.db" or "postgres://user:password@host:5432/dbname"`)
+	if err := CheckDSN(dsn); err != nil {
+		return nil, err
 	}
 	lower := strings.ToLower(dsn)
 	switch {
@@ -134,17 +134,43 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 		return openSQLite(ctx, dsn, dsn[len("sqlite:"):], o)
 	case strings.HasPrefix(lower, "file:"):
 		return openSQLite(ctx, dsn, dsn[len("file:"):], o)
+	default:
+		return openSQLite(ctx, dsn, dsn, o)
+	}
+}
+
+// CheckDSN reports a STORE_DSN that Open would refuse, or would take for
+// what it is not, without opening anything (package config checks
+// STORE_DSN with it at load): an empty one, a PostgreSQL URL written
+// without its "//" (postgres:/…, postgres:user:…) or a libpq keyword/value
+// string (host=… password=…), either of which an SQLite path would take
+// for a local file name, so that replicas would each settle on a store of
+// their own, and a URL of another scheme. Its errors quote none of the
+// DSN but a scheme: a password may be anywhere in it.
+func CheckDSN(dsn string) error {
+	dsn = strings.TrimSpace(dsn)
+	lower := strings.ToLower(dsn)
+	switch {
+	case dsn == "":
+		return errors.New(`STORE_DSN is empty: set it to "sqlite:/path/to/settlements.db" or "postgres://user:password@host:5432/dbname"`)
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"),
+		strings.HasPrefix(lower, "sqlite:"), strings.HasPrefix(lower, "file:"):
+		return nil
+	case strings.HasPrefix(lower, "postgres:"), strings.HasPrefix(lower, "postgresql:"):
+		// Not a path either: quoting it would print its password.
+		return errors.New(`STORE_DSN starts like a PostgreSQL URL but lacks its "//" ` +
+			`(taken for an SQLite path, it would open a local file of that name, and replicas would not share it): ` +
+			`write it postgres://user:password@host:5432/dbname?sslmode=…`)
 	case libpqKeywords.MatchString(dsn):
 		// Not a path: quoting it would print its password.
-		return nil, errors.New(`STORE_DSN looks like a PostgreSQL keyword/value string (host=… dbname=…), which the store does not read ` +
+		return errors.New(`STORE_DSN looks like a PostgreSQL keyword/value string (host=… dbname=…), which the store does not read ` +
 			`(taken for an SQLite path, it opened a local file of that name, and replicas would not share it): ` +
 			`write it as a URL, postgres://user:password@host:5432/dbname?sslmode=…`)
 	case strings.Contains(dsn, "://"):
 		scheme, _, _ := strings.Cut(dsn, "://")
-		return nil, fmt.Errorf("STORE_DSN: unsupported scheme %q: use sqlite:PATH (or file:PATH, or a bare path) for SQLite, postgres://... for PostgreSQL", scheme)
-	default:
-		return openSQLite(ctx, dsn, dsn, o)
+		return fmt.Errorf("STORE_DSN: unsupported scheme %q: use sqlite:PATH (or file:PATH, or a bare path) for SQLite, postgres://... for PostgreSQL", scheme)
 	}
+	return nil
 }
 
 // libpqKeywords matches a libpq keyword/value connection string
