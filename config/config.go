@@ -163,7 +163,7 @@ func Load(reg providers.Registry) (Config, error) {
 		return c, fmt.Errorf("read configuration: %w", nameVariables(err, reg, environ))
 	}
 	c.applyDefaults()
-	return c, c.Validate()
+	return c, c.validate(misspelt(environ, Vars(reg)))
 }
 
 // StoreKeys is the keyring sealing bodies at rest (nil without a key).
@@ -269,8 +269,12 @@ func (c Config) StatusQueueBindings() []broker.StatusQueue {
 }
 
 // Validate reports every problem at once.
-func (c Config) Validate() error {
-	var errs []error
+func (c Config) Validate() error { return c.validate(nil) }
+
+// validate reports the problems found before it (Load's misspelt
+// variables) and every problem of c.
+func (c Config) validate(found []error) error {
+	errs := slices.Clone(found)
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
 	}
