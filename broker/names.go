@@ -40,6 +40,11 @@ func ProviderStatusParkedQueue(p string) string {
 	return "q.Payments.Settlements.ProviderStatus." + p + ".parked"
 }
 
+// MaxPrefetch is the largest prefetch count a consumer can ask for: AMQP
+// carries it in 16 bits, and amqp091-go's Qos truncates a larger value
+// without an error (65536 becomes 0, which the broker takes for no limit).
+const MaxPrefetch = 65535
+
 // MaxShortString is the most bytes an AMQP short string holds: a routing
 // key, and the message_id and correlation_id properties. A longer one
 // fails the publish and takes its connection down (a frame error).

@@ -60,7 +60,7 @@ type Config struct {
 	// Concurrency / that time (Little's law).
 	Concurrency int `env:"CONCURRENCY" envDefault:"16" help:"Requests settled at once per provider (consumers per queue). A settlement holds its consumer for its provider calls and store commits: size it as the rate wanted × that time (e.g. 64 for 500/s with 20 ms calls; docs/benchmark.md)."`
 	// Prefetch is the AMQP prefetch of each consumer.
-	Prefetch int `env:"PREFETCH" envDefault:"1" help:"AMQP prefetch per consumer."`
+	Prefetch int `env:"PREFETCH" envDefault:"1" help:"AMQP prefetch per consumer (1 to 65535)."`
 	// RetryDelays are the waits before attempts 2, 3, ... (one retry queue each).
 	RetryDelays []time.Duration `env:"RETRY_DELAYS" envDefault:"1s,5s,30s,2m,10m" help:"Waits before attempt 2, 3, ... of a transient failure; the last repeats."`
 	// MaxAttempts bounds the attempts before a request is parked.
@@ -303,8 +303,8 @@ func (c Config) validate(found []error) error {
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		bad("CONCURRENCY", "must be between 1 and 1024 (got %d)", c.Concurrency)
 	}
-	if c.Prefetch < 1 {
-		bad("PREFETCH", "must be at least 1 (got %d)", c.Prefetch)
+	if c.Prefetch < 1 || c.Prefetch > broker.MaxPrefetch {
+		bad("PREFETCH", "must be between 1 and %d, the most AMQP carries (got %d)", broker.MaxPrefetch, c.Prefetch)
 	}
 	if len(c.RetryDelays) == 0 {
 		bad("RETRY_DELAYS", "give at least one delay, e.g. 1s,5s,30s")

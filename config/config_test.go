@@ -327,7 +327,7 @@ func TestLoadValidationRules(t *testing.T) {
 		{"STATUS_QUEUES without key", []string{"STATUS_QUEUES", "q.a="}, "STATUS_QUEUES", "name=binding.key"},
 		{"CONCURRENCY 0", []string{"CONCURRENCY", "0"}, "CONCURRENCY", "between 1 and 1024"},
 		{"CONCURRENCY too high", []string{"CONCURRENCY", "1025"}, "CONCURRENCY", "(got 1025)"},
-		{"PREFETCH 0", []string{"PREFETCH", "0"}, "PREFETCH", "at least 1"},
+		{"PREFETCH 0", []string{"PREFETCH", "0"}, "PREFETCH", "between 1 and 65535"},
 		{"RETRY_DELAYS too short", []string{"RETRY_DELAYS", "1s,5ms"}, "RETRY_DELAYS", "at least 10ms (got 5ms)"},
 		{"RETRY_DELAYS zero", []string{"RETRY_DELAYS", "0s"}, "RETRY_DELAYS", "at least 10ms"},
 		{"RETRY_DELAYS negative", []string{"RETRY_DELAYS", "-1s"}, "RETRY_DELAYS", "at least 10ms"},
@@ -362,7 +362,7 @@ func TestLoadValidationRules(t *testing.T) {
 		{"MIVA_CURRENCY not a currency", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t", "MIVA_STORE_CODE", "s", "MIVA_CURRENCY", "dollars"}, "MIVA_CURRENCY", "ISO 4217"},
 		{"MIVA_SETTLE_WINDOW shorter than the timeout", []string{"PROVIDERS", "miva", "MIVA_BASE_URL", "http://m/mm5/json.mvc", "MIVA_API_TOKEN", "t", "MIVA_STORE_CODE", "s", "MIVA_SETTLE_WINDOW", "1s"}, "MIVA_SETTLE_WINDOW", "at least MIVA_TIMEOUT"},
 		{"RADIAL_AMQP_URL not amqp", []string{"RADIAL_AMQP_URL", "https://radial.example/"}, "RADIAL_AMQP_URL", "amqp:// or amqps://"},
-		{"RADIAL_STATUS_CONCURRENCY 0", []string{"RADIAL_STATUS_CONCURRENCY", "0"}, "RADIAL_STATUS_CONCURRENCY", "at least 1"},
+		{"RADIAL_STATUS_CONCURRENCY 0", []string{"RADIAL_STATUS_CONCURRENCY", "0"}, "RADIAL_STATUS_CONCURRENCY", "between 1 and 65535"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,8 +71,8 @@ func (c *Config) Check(h providers.Host) []error {
 	if c.StatusDeadline < 0 {
 		errs = append(errs, fmt.Errorf("StatusDeadline must be 0 (never) or positive (got %s)", c.StatusDeadline))
 	}
-	if c.StatusConcurrency < 1 {
-		errs = append(errs, errors.New("StatusConcurrency must be at least 1"))
+	if c.StatusConcurrency < 1 || c.StatusConcurrency > broker.MaxPrefetch {
+		errs = append(errs, fmt.Errorf("StatusConcurrency must be between 1 and %d: it is the status consumer's prefetch, which AMQP carries in 16 bits (got %d)", broker.MaxPrefetch, c.StatusConcurrency))
 	}
 	if err := broker.CheckURL(c.AMQPURL); err != nil {
 		errs = append(errs, fmt.Errorf("AMQPURL %w", err))
