@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"os"
 	"reflect"
@@ -557,7 +558,13 @@ func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
 	for _, f := range c.Facts() {
 		window = max(window, f.SettleWindow)
 	}
-	longest += window
+	// Saturating: two durations that each parse may add up past the range
+	// of a time.Duration, and a negative sum would pass any STUCK_AFTER.
+	if longest > math.MaxInt64-window {
+		longest = math.MaxInt64
+	} else {
+		longest += window
+	}
 	if c.StuckAfter <= longest {
 		bad("STUCK_AFTER", "must be longer than the longest RETRY_DELAYS plus the longest *_SETTLE_WINDOW (%s), or a settlement waiting to be retried would be taken for a stuck one (got %s)", longest, c.StuckAfter)
 	}
