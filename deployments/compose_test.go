@@ -37,6 +37,8 @@ var testSecrets = map[string]string{
 	"RABBITMQ_PASSWORD": "rabbit-secret",
 	"POSTGRES_PASSWORD": "pg-secret",
 	"RADIAL_API_KEY":    "radial-key",
+	// 32 bytes in base64, as store.ParseKeyring reads it.
+	"STORE_ENCRYPTION_KEY": "c2V0dGxlbWVudC13b3JrZXItdGVzdC1rZXktMzJiISE=",
 }
 
 func envList(m map[string]string) []string {
@@ -372,7 +374,7 @@ func TestComposeWorkerEnvKnownToConfig(t *testing.T) {
 // file (it loads with none set), each is a file under SECRETS_DIR.
 func TestComposeSecrets(t *testing.T) {
 	p := mustLoad(t)
-	want := []string{"postgres_password", "rabbitmq_password", "radial_api_key"}
+	want := []string{"postgres_password", "rabbitmq_password", "radial_api_key", "store_encryption_key"}
 	var names []string
 	for name, sc := range p.Secrets {
 		names = append(names, name)
@@ -409,7 +411,7 @@ func TestComposeSecrets(t *testing.T) {
 		"rabbitmq-init":     {"rabbitmq_password"},
 		"postgres":          {"postgres_password"},
 		"provider-sandbox":  {"rabbitmq_password", "radial_api_key"},
-		"settlement-worker": {"rabbitmq_password", "postgres_password", "radial_api_key"},
+		"settlement-worker": {"rabbitmq_password", "postgres_password", "radial_api_key", "store_encryption_key"},
 	}
 	for svc, secrets := range mounts {
 		for _, secret := range secrets {

@@ -204,6 +204,9 @@ for s in rabbitmq_password postgres_password radial_api_key; do
   head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$SECRETS_DIR/$s"
   chmod 0444 "$SECRETS_DIR/$s" # the containers' users are not root
 done
+rm -f "$SECRETS_DIR/store_encryption_key"
+head -c 32 /dev/urandom | base64 >"$SECRETS_DIR/store_encryption_key" # 32 bytes, standard base64
+chmod 0444 "$SECRETS_DIR/store_encryption_key"
 export RABBITMQ_USER=settlement
 export COMPOSE_TEST_AMQP_PORT=${COMPOSE_TEST_AMQP_PORT:-5692}
 export RABBITMQ_MANAGEMENT_HOST_PORT=${RABBITMQ_MANAGEMENT_HOST_PORT:-15692}
