@@ -419,7 +419,8 @@ func (c Config) validate(found []error) error {
 
 // environment is the process environment with every documented variable V
 // that is unset but has V_FILE set read from that file. Setting both is an
-// error, as is a file that cannot be read; neither error shows a value.
+// error, as is a file that cannot be read or holds nothing but white
+// space; no error shows a value.
 func environment(vars []Var) (map[string]string, error) {
 	out := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -443,6 +444,13 @@ func environment(vars []Var) (map[string]string, error) {
 			continue
 		}
 		val := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if strings.TrimSpace(val) == "" {
+			// Taken for unset, V would get its default without a word (an
+			// empty STORE_DSN_FILE: a local SQLite file; an empty
+			// STORE_ENCRYPTION_KEY_FILE: bodies in clear).
+			errs = append(errs, fmt.Errorf("%s_FILE: %s is empty: it would leave %s at its default; put the value in it or unset %s_FILE", v.Name, path, v.Name, v.Name))
+			continue
+		}
 		out[v.Name] = val
 	}
 	return out, errors.Join(errs...)
