@@ -164,7 +164,7 @@ func Load(reg providers.Registry) (Config, error) {
 		return c, fmt.Errorf("read configuration: %w", nameVariables(err, reg, environ))
 	}
 	c.applyDefaults()
-	return c, c.validate(misspelt(environ, Vars(reg)))
+	return c, c.validate(append(misspelt(environ, Vars(reg)), repeatedKeys(environ, Vars(reg))...))
 }
 
 // StoreKeys is the keyring sealing bodies at rest (nil without a key).

@@ -14,6 +14,7 @@ import (
 type Var struct {
 	Name, Default, Help string
 	field               string
+	isMap               bool // a KEY:VALUE,... list
 }
 
 // Vars lists every environment variable the worker reads, in field order.
@@ -56,7 +57,7 @@ func vars(v reflect.Value, prefix string, reg providers.Registry) []Var {
 			}
 		}
 		help := strings.ReplaceAll(f.Tag.Get("help"), "{providers}", strings.Join(reg.Names(), ", "))
-		out = append(out, Var{Name: prefix + name, Default: def, Help: help, field: f.Name})
+		out = append(out, Var{Name: prefix + name, Default: def, Help: help, field: f.Name, isMap: f.Type.Kind() == reflect.Map})
 	}
 	return out
 }
