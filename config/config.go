@@ -153,11 +153,13 @@ func Load(reg providers.Registry) (Config, error) {
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
 		errs = append(errs, err)
 	}
+	trimMaps(reflect.ValueOf(&c))
 	for _, r := range reg {
 		sec := r.NewSection()
 		if err := env.ParseWithOptions(sec, env.Options{Prefix: r.EnvPrefix, Environment: environ}); err != nil {
 			errs = append(errs, err)
 		}
+		trimMaps(reflect.ValueOf(sec))
 		c.Sections[r.Name] = sec
 	}
 	if err := errors.Join(errs...); err != nil {
