@@ -351,7 +351,10 @@ func (c Config) validate(found []error) error {
 	if _, err := c.AMQPTLS().Load(); err != nil {
 		bad("AMQP_TLS_CA_FILE", "or AMQP_TLS_CERT_FILE / AMQP_TLS_KEY_FILE: %v", err)
 	}
-	if _, err := c.StoreKeys(); err != nil {
+	if c.StoreEncryptionKey != "" && strings.TrimSpace(c.StoreEncryptionKey) == "" {
+		// ParseKeyring takes a blank key for none: bodies in clear.
+		bad("STORE_ENCRYPTION_KEY", "is set but white space only; give the key (openssl rand -base64 32) or unset it")
+	} else if _, err := c.StoreKeys(); err != nil {
 		bad("STORE_ENCRYPTION_KEY", "%v", err)
 	}
 	if c.BodyRetention < 0 {
