@@ -118,7 +118,7 @@ var markupDecl = []byte("<!")
 // path, which says what is wrong. TestDecodeOnceMatchesTwoPasses and
 // FuzzDecodeOnceMatchesTwoPasses hold the two paths equal.
 func decodeOnce[T any](body []byte, root string) (v *T, ok bool) {
-	dec := xml.NewTokenDecoder(newStrictReader(xml.NewDecoder(bytes.NewReader(body)), reflect.TypeFor[T]()))
+	dec := xml.NewTokenDecoder(newRawStrictReader(xml.NewDecoder(bytes.NewReader(body)), reflect.TypeFor[T]()))
 	var start xml.StartElement
 	for found := false; !found; {
 		tok, err := dec.Token()

@@ -2,6 +2,7 @@ package messages
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -125,4 +126,49 @@ func FuzzDecodeOnceMatchesTwoPasses(f *testing.F) {
 		sameDecode[PaymentSettlementRequest](t, body, rootSettlementRequest)
 		sameDecode[PaymentSettlementStatus](t, body, rootSettlementStatus)
 	})
+}
+
+// TestOnePassResolvesNamespacesAsTheTwoPasses: the one-pass path reads raw
+// tokens and resolves the names it checks itself (strictReader.raw), the
+// outer decoder resolving them again for Unmarshal; the two passes read
+// names resolved by encoding/xml. Every way of writing the namespace —
+// prefixes, a default namespace rebound or undone in a child and back in
+// scope after it, a prefix shadowed in a child and restored, xml:
+// attributes, unbound prefixes — decodes to the same value or the same
+// error on both paths.
+func TestOnePassResolvesNamespacesAsTheTwoPasses(t *testing.T) {
+	const ns = `http://api.gsicommerce.com/schema/checkout/1.0`
+	bodies := []string{
+		// prefixed throughout
+		`<p:PaymentSettlementRequest requestId="1" xmlns:p="` + ns + `"><p:PaymentContext><p:OrderId>O-1</p:OrderId><p:PaymentAccountUniqueId isToken="true">tok</p:PaymentAccountUniqueId></p:PaymentContext><p:Amount currencyCode="USD">1.00</p:Amount><p:SettlementType>Debit</p:SettlementType></p:PaymentSettlementRequest>`,
+		// the default namespace rebound in an unknown child, in scope again after it
+		`<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"><Ext xmlns="urn:other"><OrderId>X</OrderId></Ext><PaymentContext><OrderId>O-1</OrderId><PaymentAccountUniqueId isToken="true">tok</PaymentAccountUniqueId></PaymentContext><Amount currencyCode="USD">1.00</Amount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`,
+		// the default namespace undone in a known child
+		`<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"><PaymentContext xmlns=""><OrderId>O-1</OrderId></PaymentContext><Amount currencyCode="USD">1.00</Amount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`,
+		// a prefix shadowed in a child, restored for its sibling
+		`<p:PaymentSettlementRequest requestId="1" xmlns:p="` + ns + `"><p:Ext xmlns:p="urn:other"><p:Amount currencyCode="USD">9.00</p:Amount></p:Ext><p:PaymentContext><p:OrderId>O-1</p:OrderId><p:PaymentAccountUniqueId isToken="true">tok</p:PaymentAccountUniqueId></p:PaymentContext><p:Amount currencyCode="USD">1.00</p:Amount><p:SettlementType>Debit</p:SettlementType></p:PaymentSettlementRequest>`,
+		// a prefix bound to our namespace only inside a child
+		`<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"><PaymentContext xmlns:q="` + ns + `"><q:OrderId>O-1</q:OrderId><PaymentAccountUniqueId isToken="true">tok</PaymentAccountUniqueId></PaymentContext><Amount currencyCode="USD">1.00</Amount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`,
+		// ... and used outside it, where it is unbound
+		`<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"><PaymentContext xmlns:q="` + ns + `"><OrderId>O-1</OrderId></PaymentContext><q:Amount currencyCode="USD">1.00</q:Amount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`,
+		// xml: and unbound-prefix attributes
+		`<PaymentSettlementRequest requestId="1" xml:lang="en" xmlns="` + ns + `"><PaymentContext><OrderId xml:space="preserve">O-1</OrderId><PaymentAccountUniqueId isToken="true">tok</PaymentAccountUniqueId></PaymentContext><Amount currencyCode="USD" z:currencyCode="JPY">1.00</Amount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`,
+		`<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"><PaymentContext><OrderId>O-1</OrderId></PaymentContext><Amount xml:currencyCode="USD">1.00</Amount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`,
+		// an element in the xml: namespace
+		`<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"><xml:Amount currencyCode="USD">1.00</xml:Amount></PaymentSettlementRequest>`,
+		// an element closed under another prefix bound to the same namespace
+		`<p:PaymentSettlementRequest requestId="1" xmlns:p="` + ns + `" xmlns:q="` + ns + `"><p:SettlementType>Debit</q:SettlementType></p:PaymentSettlementRequest>`,
+		// a prefix rebound on the element that uses it, and an xmlns:p twice
+		`<p:PaymentSettlementRequest requestId="1" xmlns:p="urn:other" xmlns:p="` + ns + `"><p:SettlementType>Debit</p:SettlementType></p:PaymentSettlementRequest>`,
+		// the namespace declared after the attribute that uses its prefix
+		`<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"><Amount p:currencyCode="USD" xmlns:p="` + ns + `">1.00</Amount></PaymentSettlementRequest>`,
+	}
+	for i, body := range bodies {
+		for _, v := range bodyVariants(body) {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				sameDecode[PaymentSettlementRequest](t, []byte(v), rootSettlementRequest)
+				sameDecode[PaymentSettlementStatus](t, []byte(v), rootSettlementStatus)
+			})
+		}
+	}
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // strictReader passes the tokens of a document through (an
-// xml.TokenReader over a namespace-resolving decoder) and refuses what
+// xml.TokenReader over a decoder: its namespace-resolved tokens, or, for
+// decodeOnce's xml.NewTokenDecoder, its raw ones, see raw) and refuses what
 // encoding/xml would quietly merge, which the schema refuses:
 //
 //   - an element outside Namespace (a foreign namespace, or a prefix bound
@@ -43,7 +44,19 @@ type strictReader struct {
 	root  reflect.Type
 	stack []strictFrame
 	err   *ParseError
+	// raw is set for a reader under xml.NewTokenDecoder (decodeOnce): it
+	// reads the inner decoder's RawToken and passes the tokens on as
+	// read, prefixes and all, so that the outer decoder resolves the
+	// namespaces and matches the end elements once (with Token, each
+	// token was translated, matched and boxed by both decoders). The
+	// reader resolves the names it checks itself (bindings).
+	raw      bool
+	bindings []nsBinding
 }
+
+// nsBinding is a namespace prefix ("" for the default namespace) bound by
+// an open element's xmlns attribute.
+type nsBinding struct{ prefix, url string }
 
 // strictFrame is an open element: the fields of its Go type (nil when the
 // type is not a struct or the element is unknown) and the single-valued
@@ -52,25 +65,41 @@ type strictFrame struct {
 	name   string
 	fields map[string]bool // child element name → repeatable (a slice)
 	types  map[string]reflect.Type
-	seen   []string // few: a linear search allocates less than a map
+	index  map[string]int // child element name → its bit in seenBits
+	// seenBits and seen are the single-valued children seen so far: a bit
+	// each for the first 64 of the type's children (no allocation), the
+	// names of the others.
+	seenBits uint64
+	seen     []string
 	// text is set when the element's Go type holds text (elements.text):
 	// it may have no child element.
 	text bool
+	// bound is how many bindings the element's attributes added (raw).
+	bound int
 }
 
 func newStrictReader(dec *xml.Decoder, root reflect.Type) *strictReader {
 	return &strictReader{dec: dec, root: root}
 }
 
+// newRawStrictReader is a strictReader for xml.NewTokenDecoder: the
+// tokens it returns are dec's raw tokens (strictReader.raw).
+func newRawStrictReader(dec *xml.Decoder, root reflect.Type) *strictReader {
+	return &strictReader{dec: dec, root: root, raw: true, stack: make([]strictFrame, 0, 8)}
+}
+
 // Token implements xml.TokenReader.
 func (r *strictReader) Token() (xml.Token, error) {
+	if r.raw {
+		return r.rawToken()
+	}
 	tok, err := r.dec.Token()
 	if err != nil {
 		return tok, err
 	}
 	switch t := tok.(type) {
 	case xml.StartElement:
-		if perr := r.start(t); perr != nil {
+		if perr := r.start(t, 0); perr != nil {
 			r.err = perr
 			return nil, perr
 		}
@@ -82,7 +111,74 @@ func (r *strictReader) Token() (xml.Token, error) {
 	return tok, nil
 }
 
-func (r *strictReader) start(t xml.StartElement) *ParseError {
+// rawToken is Token for a raw reader: the element is checked under its
+// resolved names, and passed on as read.
+func (r *strictReader) rawToken() (xml.Token, error) {
+	tok, err := r.dec.RawToken()
+	if err != nil {
+		return tok, err
+	}
+	switch t := tok.(type) {
+	case xml.StartElement:
+		bound := 0
+		for _, a := range t.Attr {
+			switch {
+			case a.Name.Space == "xmlns":
+				r.bindings = append(r.bindings, nsBinding{a.Name.Local, a.Value})
+				bound++
+			case a.Name.Space == "" && a.Name.Local == "xmlns":
+				r.bindings = append(r.bindings, nsBinding{"", a.Value})
+				bound++
+			}
+		}
+		resolved := xml.StartElement{Name: r.resolve(t.Name, true)}
+		if len(t.Attr) > 0 {
+			resolved.Attr = make([]xml.Attr, len(t.Attr))
+			for i, a := range t.Attr {
+				resolved.Attr[i] = xml.Attr{Name: r.resolve(a.Name, false), Value: a.Value}
+			}
+		}
+		if perr := r.start(resolved, bound); perr != nil {
+			r.err = perr
+			return nil, perr
+		}
+	case xml.EndElement:
+		if n := len(r.stack); n > 0 {
+			r.bindings = r.bindings[:len(r.bindings)-r.stack[n-1].bound]
+			r.stack = r.stack[:n-1]
+		}
+	}
+	return tok, nil
+}
+
+// resolve is what xml.Decoder.Token makes of a raw name: its prefix
+// replaced by the namespace bound to it (the default namespace for an
+// element without one), "xml" by the XML namespace; xmlns declarations,
+// unprefixed attributes and unbound prefixes stay as they are.
+func (r *strictReader) resolve(n xml.Name, element bool) xml.Name {
+	switch {
+	case n.Space == "xmlns":
+		return n
+	case n.Space == "" && !element:
+		return n
+	case n.Space == "xml":
+		n.Space = xmlNamespace
+	case n.Space == "" && n.Local == "xmlns":
+		return n
+	}
+	for i := len(r.bindings) - 1; i >= 0; i-- {
+		if r.bindings[i].prefix == n.Space {
+			n.Space = r.bindings[i].url
+			return n
+		}
+	}
+	return n
+}
+
+// xmlNamespace is the namespace the "xml" prefix is bound to.
+const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
+
+func (r *strictReader) start(t xml.StartElement, bound int) *ParseError {
 	if t.Name.Space != Namespace {
 		return &ParseError{Msg: fmt.Sprintf("element %s is not in namespace %s (every element of a settlement document is)", describeName(t.Name), Namespace)}
 	}
@@ -100,10 +196,9 @@ func (r *strictReader) start(t xml.StartElement) *ParseError {
 		if parent.fields != nil {
 			repeatable, known := parent.fields[t.Name.Local]
 			if known && !repeatable {
-				if slices.Contains(parent.seen, t.Name.Local) {
+				if parent.saw(t.Name.Local) {
 					return &ParseError{Msg: fmt.Sprintf("element %s appears twice in %s, which allows it once", t.Name.Local, parent.name)}
 				}
-				parent.seen = append(parent.seen, t.Name.Local)
 			}
 			typ = parent.types[t.Name.Local]
 		}
@@ -114,8 +209,24 @@ func (r *strictReader) start(t xml.StartElement) *ParseError {
 			return &ParseError{Msg: fmt.Sprintf("attribute %s of element %s is in namespace %s: the schema's %s has none (write it without a prefix)", a.Name.Local, t.Name.Local, a.Name.Space, a.Name.Local)}
 		}
 	}
-	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: e.repeatable, types: e.types, text: e.text})
+	r.stack = append(r.stack, strictFrame{name: t.Name.Local, fields: e.repeatable, types: e.types, index: e.index, text: e.text, bound: bound})
 	return nil
+}
+
+// saw records the single-valued child name as seen in f and reports
+// whether it was seen before.
+func (f *strictFrame) saw(name string) bool {
+	if i, ok := f.index[name]; ok && i < 64 {
+		bit := uint64(1) << i
+		before := f.seenBits&bit != 0
+		f.seenBits |= bit
+		return before
+	}
+	if slices.Contains(f.seen, name) {
+		return true
+	}
+	f.seen = append(f.seen, name)
+	return false
 }
 
 // fewAttrs is the most attributes repeatedAttr compares pair by pair; above
@@ -181,7 +292,7 @@ func childElements(t reflect.Type) elements {
 	if c, ok := elementCache.Load(t); ok {
 		return c.(elements)
 	}
-	e := elements{repeatable: map[string]bool{}, types: map[string]reflect.Type{}, attrs: map[string]bool{}}
+	e := elements{repeatable: map[string]bool{}, types: map[string]reflect.Type{}, index: map[string]int{}, attrs: map[string]bool{}}
 	addElements(t, &e)
 	elementCache.Store(t, e)
 	return e
@@ -192,6 +303,7 @@ func childElements(t reflect.Type) elements {
 type elements struct {
 	repeatable map[string]bool
 	types      map[string]reflect.Type
+	index      map[string]int  // child element name → its position among them
 	attrs      map[string]bool // local names of the attribute fields
 	// text is set when encoding/xml reads the element as text: a string,
 	// integer or boolean, or a struct with a chardata field. The schema
@@ -246,6 +358,9 @@ func addElements(t reflect.Type, e *elements) {
 		repeatable := ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Uint8
 		if repeatable {
 			ft = ft.Elem()
+		}
+		if _, dup := e.index[name]; !dup {
+			e.index[name] = len(e.index)
 		}
 		e.repeatable[name] = repeatable
 		e.types[name] = ft
