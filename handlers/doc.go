@@ -25,10 +25,13 @@
 //	received      debit → confirming; credit → Prepare      nothing sent yet: the redelivery starts over
 //	              (baseline refs), record call_sent_at,
 //	              → submitting
-//	confirming    count the attempt, ConfirmFunds           a read at the provider: repeated safely,
-//	              → submitting with call_sent_at through    also after it answered (CrashAfterConfirm:
-//	              confirmed (one write), or → withheld (R)  nothing of its answer is recorded yet;
-//	                                                        for a new debit, nothing at all)
+//	confirming    count the attempt, ConfirmFunds           a read at the provider, or one it answers
+//	              → submitting with call_sent_at through    from its record when asked again (the refs
+//	              confirmed (one write), or → withheld (R); returned with a failure are recorded: the
+//	              a failure records the refs it returned    retry sends Radial the same requestId):
+//	                                                        repeated safely, also after it answered
+//	                                                        (CrashAfterConfirm: nothing of its answer
+//	                                                        is recorded yet; for a new debit, nothing)
 //	confirmed     record call_sent_at → submitting          nothing sent yet (rows of earlier versions,
 //	                                                        which recorded confirmed on its own)
 //	submitting    fresh: Settle                             UNCERTAIN: the provider may have committed,

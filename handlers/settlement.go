@@ -545,6 +545,7 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 			if err := h.checkLock(ctx, in); err != nil {
 				return h.failed(ctx, s, in, "confirm funds", err)
 			}
+			in.preq.Refs = s.Refs
 			var cr providers.ConfirmResult
 			cerr := h.timed("confirm_funds", func(cctx context.Context) error {
 				var e error
@@ -552,7 +553,17 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 				return e
 			}, ctx)
 			if cerr != nil {
-				if s, err = h.recordDebit(ctx, s, in, store.StateConfirming, store.Change{}); err != nil {
+				// The refs a provider returns with a failed confirmation
+				// are recorded with the attempt, before the retry: the
+				// next confirmation reads them (Radial: the requestId it
+				// sends, the same one after a lost answer, so that a
+				// reauthorization Radial performed is not performed again).
+				if in.unrecorded {
+					s, err = h.recordDebit(ctx, s, in, store.StateConfirming, store.Change{Refs: cr.Refs})
+				} else if len(cr.Refs) > 0 {
+					s, err = h.move(ctx, s, store.StateConfirming, store.Change{Refs: cr.Refs, Note: "confirm funds failed"})
+				}
+				if err != nil {
 					return err
 				}
 				return h.failed(ctx, s, in, "confirm funds", cerr)

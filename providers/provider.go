@@ -73,7 +73,9 @@ type ConfirmResult struct {
 	Available bool
 	// Reason explains a refusal in words a person can act on.
 	Reason string
-	// Refs are references to keep (e.g. the authorization chosen).
+	// Refs are references to keep (e.g. the authorization chosen), also
+	// when ConfirmFunds returns an error (e.g. the requestId its retry
+	// must send).
 	Refs map[string]string
 }
 
@@ -111,7 +113,10 @@ type Provider interface {
 	// Name is the provider's routing name: settlement.request.<Name>.
 	Name() string
 	// ConfirmFunds checks, before a debit, that the authorization can still
-	// be captured. It is not called for credits.
+	// be captured. It is not called for credits. req.Refs holds what the
+	// settlement's earlier confirmations returned in ConfirmResult.Refs:
+	// the pipeline also records the Refs of a result returned with an
+	// error, before the retry.
 	ConfirmFunds(ctx context.Context, req *Request) (ConfirmResult, error)
 	// Settle submits the debit or credit. It must be idempotent on
 	// req.RequestID where the provider supports it.

@@ -63,10 +63,12 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 // Name returns "radial".
 func (c *Client) Name() string { return Name }
 
-// ConfirmRequestID is the requestId of the ConfirmFunds call for one
-// attempt of a settlement: a UUIDv5 of requestID + "/confirm/" + attempt.
-// A redelivery of the same attempt reuses it (Radial deduplicates), and a
-// new attempt after Fail or Timeout gets a new one, as Radial requires.
+// ConfirmRequestID is a requestId of the ConfirmFunds call of a
+// settlement: a UUIDv5 of requestID + "/confirm/" + attempt. The first
+// confirmation sends the one of its attempt; a retry sends the one
+// recorded (RefConfirmRequestID): the same after a failure that left the
+// outcome unknown (Radial answers from its record and reauthorizes once),
+// the one of the next attempt after a Timeout answer, as Radial requires.
 func ConfirmRequestID(requestID string, attempt int) string {
 	return uuid.NewSHA1(ConfirmNamespace, []byte(requestID+"/confirm/"+strconv.Itoa(attempt))).String()
 }

@@ -14,13 +14,21 @@ import (
 const ReasonFundsNotAvailable = "funds not available"
 
 // RefConfirmRequestID is the ConfirmResult.Refs key of the ConfirmFunds
-// requestId used.
+// requestId: the one the last call sent, or, after Radial answered
+// Timeout, the new one the next call sends. It is returned with every
+// answer and every failure, and the pipeline records it before the retry.
 const RefConfirmRequestID = "radial_confirm_request_id"
 
 // ConfirmFunds asks Radial to re-authorize the original authorization amount
 // before a debit. Success → Available; Fail → not available (the shipment
-// must be withheld); Timeout → transient, retried with a new requestId on
-// the next attempt.
+// must be withheld); Timeout → transient, retried with a new requestId.
+//
+// A reauthorization holds the customer's funds again, so the requestId
+// follows Radial's rule (seed 003): after a read timeout, a transport
+// failure, a fault, a 5xx or any reply that is not an answer, the retry
+// sends the same requestId (recorded in RefConfirmRequestID), and Radial
+// answers a reauthorization it performed from its record instead of
+// performing another; only a Timeout answer earns a new one.
 func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (providers.ConfirmResult, error) {
 	const op = "ConfirmFunds"
 	if req == nil || req.Message == nil {
@@ -34,7 +42,13 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	if amount.Currency == "" {
 		amount = req.Amount
 	}
-	id := ConfirmRequestID(req.RequestID, req.Attempt)
+	id := req.Refs[RefConfirmRequestID]
+	if id == "" {
+		// The first confirmation, or a settlement recorded by an earlier
+		// version (which took one per attempt).
+		id = ConfirmRequestID(req.RequestID, req.Attempt)
+	}
+	refs := map[string]string{RefConfirmRequestID: id}
 	cf := &messages.ConfirmFundsRequest{
 		RequestID:              id,
 		PaymentContext:         req.Message.PaymentContext,
@@ -53,22 +67,24 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	if err != nil {
 		return providers.ConfirmResult{}, fmt.Errorf("radial ConfirmFunds: %w", err)
 	}
+	// Until Radial answers, the call may have reauthorized: every failure
+	// returns refs, so that the retry asks again under the same requestId.
+	uncertain := providers.ConfirmResult{Refs: refs}
 	r, err := c.post(ctx, op, endpoint, body)
 	if err != nil {
-		return providers.ConfirmResult{}, err
+		return uncertain, err
 	}
 	secrets := []string{c.cfg.APIKey, account(req.Message)}
 	if r.status != http.StatusOK {
-		return providers.ConfirmResult{}, failure(op, r, secrets...)
+		return uncertain, failure(op, r, secrets...)
 	}
 	rep, err := messages.DecodeConfirmFundsReply(r.body)
 	if err != nil {
-		return providers.ConfirmResult{}, failure(op, r, secrets...)
+		return uncertain, failure(op, r, secrets...)
 	}
 	if err := rep.Validate(); err != nil {
-		return providers.ConfirmResult{}, providers.TransientError("", redact("radial ConfirmFunds: invalid reply: "+err.Error(), secrets...), nil)
+		return uncertain, providers.TransientError("", redact("radial ConfirmFunds: invalid reply: "+err.Error(), secrets...), nil)
 	}
-	refs := map[string]string{RefConfirmRequestID: id}
 	switch rep.FundsAvailable {
 	case messages.FundsSuccess:
 		return providers.ConfirmResult{Available: true, Refs: refs}, nil
@@ -79,7 +95,10 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 		}
 		return providers.ConfirmResult{Available: false, Reason: reason, Refs: refs}, nil
 	default: // Timeout
-		return providers.ConfirmResult{}, providers.TransientError(messages.FundsTimeout,
+		// Radial requires a new requestId after Timeout (its record of
+		// this one would answer Timeout again): one no attempt has sent.
+		next := map[string]string{RefConfirmRequestID: ConfirmRequestID(req.RequestID, req.Attempt+1)}
+		return providers.ConfirmResult{Refs: next}, providers.TransientError(messages.FundsTimeout,
 			"radial ConfirmFunds: Timeout (the processor did not answer); the next attempt uses a new requestId", nil)
 	}
 }

@@ -50,13 +50,21 @@ func (s *Sandbox) confirmLocked(c apiCall, req *messages.ConfirmFundsRequest, am
 		}
 		return rec.reply, true, false
 	}
+	order := orderOf(req.PaymentContext, req.PaymentContextBase)
 	reply = &messages.ConfirmFundsReply{
 		PaymentContext:     req.PaymentContext,
 		PaymentContextBase: req.PaymentContextBase,
-		FundsAvailable:     s.fundsLocked(c.store, orderOf(req.PaymentContext, req.PaymentContextBase), amount),
+		FundsAvailable:     s.fundsLocked(c.store, order, amount),
 	}
 	if req.PerformReauthorization {
 		reply.ReauthorizationAttempted = "true"
+		// A reauthorization that succeeded is a new authorization at the
+		// processor: the customer's funds are held again. A repeat of the
+		// same requestId (above) is answered from the record and holds
+		// nothing more; a new requestId is a new reauthorization.
+		if z := s.auths[authKey{c.store, order}]; z != nil && reply.FundsAvailable == messages.FundsSuccess {
+			z.reauths++
+		}
 	}
 	s.confirms[req.RequestID] = &confirmRecord{fingerprint: fp, reply: reply}
 	return reply, false, false

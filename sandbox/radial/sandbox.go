@@ -54,6 +54,10 @@ type authz struct {
 	captured decimal.Decimal
 	refunded decimal.Decimal
 	auto     bool
+	// reauths counts the reauthorizations performed for it: ConfirmFunds
+	// requests with PerformReauthorization, each under a new requestId,
+	// answered Success.
+	reauths int
 }
 
 // entry is a ledger entry with what the sandbox needs to answer for it.

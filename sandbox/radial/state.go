@@ -55,10 +55,11 @@ func (s *Sandbox) Authorizations() []AuthorizationState {
 
 func (z *authz) state() AuthorizationState {
 	st := AuthorizationState{
-		Authorization: z.script,
-		Captured:      money.Money{Amount: z.captured, Currency: z.amount.Currency}.String(),
-		Refunded:      money.Money{Amount: z.refunded, Currency: z.amount.Currency}.String(),
-		Auto:          z.auto,
+		Authorization:    z.script,
+		Captured:         money.Money{Amount: z.captured, Currency: z.amount.Currency}.String(),
+		Refunded:         money.Money{Amount: z.refunded, Currency: z.amount.Currency}.String(),
+		Auto:             z.auto,
+		Reauthorizations: z.reauths,
 	}
 	st.LaterStatuses = append([]LaterStatus(nil), z.script.LaterStatuses...)
 	return st

@@ -83,6 +83,12 @@ type AuthorizationState struct {
 	Refunded string `json:"refunded"`
 	// Auto is true when AutoAuthorize created the authorization.
 	Auto bool `json:"auto"`
+	// Reauthorizations counts the reauthorizations performed: ConfirmFunds
+	// calls with PerformReauthorization answered Success, each under a
+	// requestId not seen before (a repeated requestId is answered from the
+	// record and performs nothing). Each holds the customer's funds again:
+	// a client that confirms once per debit performs one.
+	Reauthorizations int `json:"reauthorizations"`
 }
 
 // Validate checks an authorization script.
