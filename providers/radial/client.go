@@ -7,7 +7,8 @@
 // Settle answers providers.Accepted on Radial's AckReply: the verdict (S or
 // R) arrives later as a PaymentSettlementStatus on Radial's status queue.
 // Every failure is transient (retried, then parked for an operator): fault
-// replies, 5xx, 401/403, timeouts, transport errors and unparseable replies.
+// replies, 5xx, 401/403, timeouts, transport errors, unparseable replies
+// and a ConfirmFundsReply that echoes another order.
 // Radial allows resubmitting the same requestId after a read timeout or a
 // fault, so retries are safe. Neither the API key nor the payment account
 // number ever appears in an error.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -85,6 +86,10 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 	if err := rep.Validate(); err != nil {
 		return uncertain, providers.TransientError("", redact("radial ConfirmFunds: invalid reply: "+err.Error(), secrets...), nil)
 	}
+	if other := otherPayment(rep, req); other != "" {
+		return uncertain, providers.TransientError("", "radial ConfirmFunds: the reply echoes "+other+
+			": it is not this confirmation's answer (asked again under the same requestId)", nil)
+	}
 	switch rep.FundsAvailable {
 	case messages.FundsSuccess:
 		return providers.ConfirmResult{Available: true, Refs: refs}, nil
@@ -101,4 +106,26 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 		return providers.ConfirmResult{Refs: next}, providers.TransientError(messages.FundsTimeout,
 			"radial ConfirmFunds: Timeout (the processor did not answer); the next attempt uses a new requestId", nil)
 	}
+}
+
+// otherPayment says which order a reply echoes when it is not the
+// request's ("" when it echoes the request's, or none). Radial echoes the
+// payment context it answers; a reply naming another order (a proxy or
+// cache mixing replies up) answers another confirmation, whatever it
+// says. The account number is not compared: Radial may echo it in
+// another form (a token for the number sent), as its statuses may.
+func otherPayment(rep *messages.ConfirmFundsReply, req *providers.Request) string {
+	var order string
+	switch {
+	case rep.PaymentContext != nil:
+		order = rep.PaymentContext.OrderID
+	case rep.PaymentContextBase != nil:
+		order = rep.PaymentContextBase.OrderID
+	default:
+		return ""
+	}
+	if o, want := strings.TrimSpace(order), strings.TrimSpace(req.OrderID); o != want {
+		return fmt.Sprintf("OrderId %q, not this request's %q", providers.Quoted(o), providers.Quoted(want))
+	}
+	return ""
 }
