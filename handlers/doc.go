@@ -27,8 +27,8 @@
 //	              → submitting
 //	confirming    count the attempt, ConfirmFunds           a read at the provider, or one it answers
 //	              → submitting with call_sent_at through    from its record when asked again (the refs
-//	              confirmed (one write), or → withheld (R); returned with a failure are recorded: the
-//	              a failure records the refs it returned    retry sends Radial the same requestId):
+//	              confirmed (one write), or → withheld (R)  returned with a failure are recorded: the
+//	              (a failure: records the refs returned)    retry sends Radial the same requestId):
 //	                                                        repeated safely, also after it answered
 //	                                                        (CrashAfterConfirm: nothing of its answer
 //	                                                        is recorded yet; for a new debit, nothing)
