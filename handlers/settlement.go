@@ -123,6 +123,11 @@ type Settlement struct {
 	// handler), takes each request as it is submitted, so that its status
 	// handler need not decode the stored request again.
 	Requests *Requests
+	// Now is this host's clock (nil: time.Now). Tests set it to play a
+	// replica whose clock differs from the others'.
+	Now func() time.Time
+	// shared is the offset of the store's shared clock (clock.go).
+	shared sharedClock
 }
 
 // Refs the pipeline records on a settlement (besides the provider's own).
@@ -530,7 +535,7 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 						return h.failed(ctx, s, in, "prepare", perr)
 					}
 				}
-				ch.Refs = mergeRefs(mergeRefs(ch.Refs, refCallSentAt, now()), refCallNotSent, "false")
+				ch.Refs = mergeRefs(mergeRefs(ch.Refs, refCallSentAt, h.stamp(ctx)), refCallNotSent, "false")
 			}
 			s, err = h.move(ctx, s, next, ch)
 			in.counted = err == nil
@@ -586,7 +591,7 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 			// redelivery repeats the confirmation, a read.
 			h.crash(CrashAfterConfirm)
 			freshSubmit = true
-			refs := mergeRefs(mergeRefs(cr.Refs, refCallSentAt, now()), refCallNotSent, "false")
+			refs := mergeRefs(mergeRefs(cr.Refs, refCallSentAt, h.stamp(ctx)), refCallNotSent, "false")
 			ch := store.Change{Refs: refs, Note: "submitting to provider",
 				Via: []store.Waypoint{{State: store.StateConfirmed, Note: "funds confirmed"}}}
 			if in.unrecorded {
@@ -602,7 +607,7 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 			// the attempt uncertain.
 			freshSubmit = true
 			s, err = h.move(ctx, s, store.StateSubmitting, store.Change{Note: "submitting to provider",
-				Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}})
+				Refs: map[string]string{refCallSentAt: h.stamp(ctx), refCallNotSent: "false"}})
 
 		case store.StateSubmitting:
 			return h.submitting(ctx, s, in, freshSubmit)
@@ -663,7 +668,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 		if t, err := time.Parse(time.RFC3339Nano, s.Refs[refCallAnsweredAt]); err == nil && t.After(sentAt) {
 			sentAt = t
 		}
-		if wait := time.Until(sentAt.Add(facts.SettleWindow)); wait > 0 {
+		if wait := sentAt.Add(facts.SettleWindow).Sub(h.clock(ctx)); wait > 0 {
 			log.Info().Dur("wait", wait).Time("call_sent_at", sentAt).
 				Msg("the last call may still be committed by the provider; reconciling after its settle window")
 			return h.schedule(ctx, s, in, wait, true, "waiting for the settle window before reconciling")
@@ -696,7 +701,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 			return h.parkSettlement(ctx, s, in, reason)
 		}
 		log.Info().Msg("an earlier attempt may have reached the provider; resubmitting with the same idempotency key")
-		ch := store.Change{Note: "resubmitting", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}, IfRefs: lastCall(s)}
+		ch := store.Change{Note: "resubmitting", Refs: map[string]string{refCallSentAt: h.stamp(ctx), refCallNotSent: "false"}, IfRefs: lastCall(s)}
 		if s, err = h.move(ctx, s, store.StateSubmitting, ch); err != nil {
 			return err
 		}
@@ -715,7 +720,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 				return h.outcome(ctx, s, in, out)
 			}
 		}
-		ch := store.Change{Note: "resubmitting (last call not sent)", Refs: map[string]string{refCallSentAt: now(), refCallNotSent: "false"}, IfRefs: lastCall(s)}
+		ch := store.Change{Note: "resubmitting (last call not sent)", Refs: map[string]string{refCallSentAt: h.stamp(ctx), refCallNotSent: "false"}, IfRefs: lastCall(s)}
 		if s, err = h.move(ctx, s, store.StateSubmitting, ch); err != nil {
 			return err
 		}
@@ -742,7 +747,7 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 // (refCallNotMade).
 func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement, made bool) store.Settlement {
 	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent",
-		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: now(), refCallNotMade: strconv.FormatBool(!made)}, IfRefs: lastCall(s)})
+		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: h.stamp(ctx), refCallNotMade: strconv.FormatBool(!made)}, IfRefs: lastCall(s)})
 	if err != nil {
 		return s
 	}
@@ -868,8 +873,6 @@ func (h *Settlement) checkLock(ctx context.Context, in *delivery) error {
 	}
 	return nil
 }
-
-func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // claimedRefs lists the provider references recorded by the other
 // settlements of s's order, for Reconcile. For a provider without

@@ -1074,6 +1074,19 @@ func (s *sqlStore) lockSessions() *sql.DB {
 // lock is gone (a failover, an idle timeout, a pooler, a terminated
 // backend) — then another replica may hold it, and the caller must not call
 // the provider. The settlement pipeline checks it right before every call.
+// SharedNow is Store.SharedNow: PostgreSQL's clock, read in one round trip;
+// SQLite's store is one process's, so it shares no clock.
+func (s *sqlStore) SharedNow(ctx context.Context) (time.Time, bool, error) {
+	if s.d.name != postgresDialect.name {
+		return time.Time{}, false, nil
+	}
+	var at time.Time
+	if err := s.db.QueryRowContext(ctx, `SELECT clock_timestamp()`).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("read the database's clock: %w", err)
+	}
+	return at, true, nil
+}
+
 func (s *sqlStore) CheckLock(ctx context.Context, provider, storeID, orderID string) error {
 	okey := orderKey(provider, storeID, orderID)
 	s.heldMu.Lock()

@@ -310,6 +310,12 @@ type Store interface {
 	// CheckLock returns nil only while this store still holds the order's
 	// lock taken with LockOrder; else an error wrapping ErrLockLost.
 	CheckLock(ctx context.Context, provider, storeID, orderID string) error
+	// SharedNow is the time on the clock every replica of the database
+	// shares (PostgreSQL's clock_timestamp()); shared is false for a store
+	// no other process writes (SQLite: its host's clock is the only one).
+	// The settlement pipeline counts a settle window on it (replicas'
+	// clocks may differ by minutes).
+	SharedNow(ctx context.Context) (at time.Time, shared bool, err error)
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the database.

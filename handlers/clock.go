@@ -1,0 +1,83 @@
+package handlers
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// The times a settlement records of its calls (call_sent_at,
+// call_answered_at) and the settle window counted from them are read by
+// every replica: one replica records a call, another, whose clock may run
+// minutes ahead, runs the retry. Counted on its own clock, a window of a
+// minute would have passed at once, and a provider without an idempotency
+// key read for a late commit before it landed (then called again: two
+// captures). So the pipeline's clock is its host's corrected by the offset
+// of the store's shared clock (store.Store.SharedNow: PostgreSQL's),
+// measured at most every clockRefresh: one round trip, off the hot path.
+const (
+	// clockRefresh is how long a measured offset is used.
+	clockRefresh = 10 * time.Second
+	// clockMaxRoundTrip is the longest round trip a measurement is taken
+	// from (its error is at most half of it); a slower one keeps the last
+	// offset.
+	clockMaxRoundTrip = time.Second
+)
+
+// sharedClock caches the offset of the store's shared clock from the
+// host's.
+type sharedClock struct {
+	mu       sync.Mutex
+	offset   time.Duration // shared clock − host clock
+	measured time.Time     // when it was last measured (time.Now); zero: never
+}
+
+// hostNow is the host's clock (Settlement.Now, else time.Now).
+func (h *Settlement) hostNow() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// clock is the time the pipeline records a call's times with and counts
+// the settle window on: the host's clock corrected to the store's shared
+// clock. A store that shares none (SQLite), or a measurement that failed
+// before any succeeded, leaves the host's clock as it is.
+func (h *Settlement) clock(ctx context.Context) time.Time {
+	return h.hostNow().Add(h.clockOffset(ctx))
+}
+
+// stamp is h.clock's time as a settlement records it (RFC 3339 with
+// nanoseconds, UTC).
+func (h *Settlement) stamp(ctx context.Context) string {
+	return h.clock(ctx).UTC().Format(time.RFC3339Nano)
+}
+
+// clockOffset returns the shared clock's offset from the host's, measured
+// again when the last measurement is clockRefresh old.
+func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
+	c := &h.shared
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.measured.IsZero() && time.Since(c.measured) < clockRefresh {
+		return c.offset
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clockMaxRoundTrip)
+	defer cancel()
+	start, host := time.Now(), h.hostNow()
+	at, shared, err := h.Store.SharedNow(mctx)
+	rtt := time.Since(start)
+	switch {
+	case err != nil:
+		h.Log.Warn().Err(err).Dur("offset", c.offset).Msg("the store's clock could not be read; keeping the last offset from it")
+	case !shared:
+		c.offset = 0
+	case rtt > clockMaxRoundTrip:
+		h.Log.Warn().Dur("round_trip", rtt).Dur("offset", c.offset).Msg("the store's clock answered too slowly to measure; keeping the last offset from it")
+	default:
+		c.offset = at.Sub(host.Add(rtt / 2))
+	}
+	c.measured = time.Now()
+	return c.offset
+}
