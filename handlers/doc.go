@@ -78,7 +78,12 @@
 // that announces a new call, or marks the last one not sent, compares the
 // record of the last call it read (call_sent_at, call_not_sent): of two
 // deliveries resubmitting one settlement, one records its call, the other
-// fails the compare and makes no call. A delivery that
+// fails the compare and makes no call. A reconciliation checks the lock
+// again once the provider answered: the other settlements whose records it
+// must not take were listed before that read, so a sibling run meanwhile
+// under the lost lock would have its record taken for this request's (S
+// with no money moved); with the lock lost it concludes nothing and is
+// retried. A delivery that
 // finds the lock held waits at most Settlement.LockWait (ORDER_LOCK_WAIT),
 // then is deferred: republished unchanged through the shortest retry queue
 // with no attempt counted and nothing recorded, so that a burst for one

@@ -784,8 +784,22 @@ func (h *Settlement) reconcile(ctx context.Context, s store.Settlement, in *deli
 		out, found, e = r.Reconcile(cctx, in.preq)
 		return e
 	}, ctx)
+	// The other settlements' records were listed before the provider's
+	// were read: a sibling that started meanwhile, under the order lock
+	// this delivery lost (its session ended, or this process paused past
+	// the lease), made a record the list does not claim, which this
+	// request would take for its own (S with no money moved). Held at the
+	// end, the lock was held throughout: nothing of the order ran between.
+	if lerr := h.checkLock(ctx, in); lerr != nil {
+		return providers.Outcome{}, false, providers.TransientError("", ReasonLockLostReconciling, lerr)
+	}
 	return out, found, err
 }
+
+// ReasonLockLostReconciling is what a delivery logs when its order lock
+// was lost while it reconciled: what the provider showed may belong to a
+// sibling settlement that ran meanwhile, so nothing is concluded from it.
+const ReasonLockLostReconciling = "the order lock was lost while the earlier call was reconciled (store session ended): what the provider showed may be another settlement's; not concluded, retrying"
 
 // settle calls the provider's Settle with our correlation id as the
 // request's ClientContext (Radial correlates its asynchronous status on it).
