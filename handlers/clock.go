@@ -79,5 +79,9 @@ func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 		c.offset = at.Sub(host.Add(rtt / 2))
 	}
 	c.measured = time.Now()
+	if err != nil || rtt > clockMaxRoundTrip {
+		// Measured again in a second, not after clockRefresh.
+		c.measured = c.measured.Add(time.Second - clockRefresh)
+	}
 	return c.offset
 }
