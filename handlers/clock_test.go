@@ -1,0 +1,77 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// clockStore is a store whose shared clock runs offset from the host's,
+// or fails while fail is set; reads counts the reads.
+type clockStore struct {
+	store.Store
+	offset time.Duration
+	fail   atomic.Bool
+	reads  atomic.Int32
+}
+
+func (c *clockStore) SharedNow(context.Context) (time.Time, bool, error) {
+	c.reads.Add(1)
+	if c.fail.Load() {
+		return time.Time{}, false, errors.New("connection refused")
+	}
+	return time.Now().Add(c.offset), true, nil
+}
+
+// TestClockFollowsTheStoresSharedClock: the pipeline's clock is the host's
+// corrected to the store's shared clock, read once per clockRefresh; a
+// failed read keeps the last offset and is tried again after a second; a
+// store that shares none leaves the host's clock.
+func TestClockFollowsTheStoresSharedClock(t *testing.T) {
+	ctx := context.Background()
+	near := func(t *testing.T, got, want time.Time) {
+		t.Helper()
+		if d := got.Sub(want).Abs(); d > 500*time.Millisecond {
+			t.Fatalf("clock %v, want about %v (%v off)", got, want, d)
+		}
+	}
+	t.Run("shared", func(t *testing.T) {
+		st := &clockStore{offset: -2 * time.Minute}
+		skew := 3 * time.Minute // this host runs ahead
+		h := &Settlement{Store: st, Now: func() time.Time { return time.Now().Add(skew) }}
+		near(t, h.clock(ctx), time.Now().Add(st.offset))
+		near(t, h.clock(ctx), time.Now().Add(st.offset))
+		if n := st.reads.Load(); n != 1 {
+			t.Fatalf("%d reads of the store's clock within clockRefresh, want 1", n)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, h.stamp(ctx)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("failed read", func(t *testing.T) {
+		st := &clockStore{offset: time.Minute}
+		st.fail.Store(true)
+		h := &Settlement{Store: st}
+		near(t, h.clock(ctx), time.Now()) // no offset known yet
+		st.fail.Store(false)
+		near(t, h.clock(ctx), time.Now()) // not read again at once
+		time.Sleep(1100 * time.Millisecond)
+		near(t, h.clock(ctx), time.Now().Add(st.offset))
+		if n := st.reads.Load(); n != 2 {
+			t.Fatalf("%d reads, want 2", n)
+		}
+	})
+	t.Run("not shared", func(t *testing.T) {
+		lite, err := store.Open(ctx, ":memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = lite.Close() })
+		h := &Settlement{Store: lite, Now: func() time.Time { return time.Now().Add(time.Hour) }}
+		near(t, h.clock(ctx), time.Now().Add(time.Hour))
+	})
+}
