@@ -27,9 +27,10 @@ const (
 // sharedClock caches the offset of the store's shared clock from the
 // host's.
 type sharedClock struct {
-	mu       sync.Mutex
-	offset   time.Duration // shared clock − host clock
-	measured time.Time     // when it was last measured (time.Now); zero: never
+	mu        sync.Mutex
+	offset    time.Duration // shared clock − host clock
+	measured  time.Time     // when it was last measured (time.Now); zero: never
+	measuring bool          // a caller is refreshing a known offset
 }
 
 // hostNow is the host's clock (Settlement.Now, else time.Now).
@@ -55,14 +56,42 @@ func (h *Settlement) stamp(ctx context.Context) string {
 }
 
 // clockOffset returns the shared clock's offset from the host's, measured
-// again when the last measurement is clockRefresh old.
+// again when the last measurement is clockRefresh old. The first
+// measurement is waited for by every caller (nothing is known before it);
+// a refresh is one caller's: the others use the last offset meanwhile
+// rather than queue behind a slow store.
 func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 	c := &h.shared
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.measured.IsZero() && time.Since(c.measured) < clockRefresh {
+	if !c.measured.IsZero() && (c.measuring || time.Since(c.measured) < clockRefresh) {
 		return c.offset
 	}
+	first := c.measured.IsZero()
+	if !first {
+		c.measuring = true
+		c.mu.Unlock()
+	}
+	offset, ok := h.measureOffset(ctx)
+	if !first {
+		c.mu.Lock()
+		c.measuring = false
+	}
+	if ok {
+		c.offset = offset
+	}
+	c.measured = time.Now()
+	if !ok {
+		// Measured again in a second, not after clockRefresh.
+		c.measured = c.measured.Add(time.Second - clockRefresh)
+	}
+	return c.offset
+}
+
+// measureOffset reads the store's shared clock once: its offset from the
+// host's (0 for a store that shares none), or false when the read failed
+// or took longer than clockMaxRoundTrip (the last offset is kept).
+func (h *Settlement) measureOffset(ctx context.Context) (time.Duration, bool) {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clockMaxRoundTrip)
 	defer cancel()
 	start, host := time.Now(), h.hostNow()
@@ -70,18 +99,13 @@ func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 	rtt := time.Since(start)
 	switch {
 	case err != nil:
-		h.Log.Warn().Err(err).Dur("offset", c.offset).Msg("the store's clock could not be read; keeping the last offset from it")
+		h.Log.Warn().Err(err).Msg("the store's clock could not be read; keeping the last offset from it")
+		return 0, false
 	case !shared:
-		c.offset = 0
+		return 0, true
 	case rtt > clockMaxRoundTrip:
-		h.Log.Warn().Dur("round_trip", rtt).Dur("offset", c.offset).Msg("the store's clock answered too slowly to measure; keeping the last offset from it")
-	default:
-		c.offset = at.Sub(host.Add(rtt / 2))
+		h.Log.Warn().Dur("round_trip", rtt).Msg("the store's clock answered too slowly to measure; keeping the last offset from it")
+		return 0, false
 	}
-	c.measured = time.Now()
-	if err != nil || rtt > clockMaxRoundTrip {
-		// Measured again in a second, not after clockRefresh.
-		c.measured = c.measured.Add(time.Second - clockRefresh)
-	}
-	return c.offset
+	return at.Sub(host.Add(rtt / 2)), true
 }

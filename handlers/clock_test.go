@@ -75,3 +75,53 @@ func TestClockFollowsTheStoresSharedClock(t *testing.T) {
 		near(t, h.clock(ctx), time.Now().Add(time.Hour))
 	})
 }
+
+// slowClockStore's SharedNow waits for release once block is set.
+type slowClockStore struct {
+	clockStore
+	block   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *slowClockStore) SharedNow(ctx context.Context) (time.Time, bool, error) {
+	if c.block.Load() {
+		c.entered <- struct{}{}
+		<-c.release
+	}
+	return c.clockStore.SharedNow(ctx)
+}
+
+// TestClockRefreshDoesNotStallTheOthers: once an offset is known, a
+// refresh that waits on a slow store (up to clockMaxRoundTrip, every
+// second while it stays slow) is one caller's wait: every other settlement
+// stamping a call meanwhile uses the last offset at once. (Before, the
+// measurement ran under the clock's mutex and every delivery of the
+// process queued behind it.)
+func TestClockRefreshDoesNotStallTheOthers(t *testing.T) {
+	ctx := context.Background()
+	st := &slowClockStore{clockStore: clockStore{offset: time.Minute}, entered: make(chan struct{}), release: make(chan struct{})}
+	h := &Settlement{Store: st}
+	h.clock(ctx) // the first offset
+	h.shared.mu.Lock()
+	h.shared.measured = time.Now().Add(-clockRefresh) // due for a refresh
+	h.shared.mu.Unlock()
+	st.block.Store(true)
+	refreshed := make(chan time.Time)
+	go func() { refreshed <- h.clock(ctx) }()
+	<-st.entered // the refresh waits on the store
+	done := make(chan time.Time)
+	go func() { done <- h.clock(ctx) }()
+	select {
+	case at := <-done:
+		if d := at.Sub(time.Now().Add(time.Minute)).Abs(); d > 500*time.Millisecond {
+			t.Errorf("clock %v during the refresh, want the last offset's %v", at, time.Now().Add(time.Minute))
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("a clock reading waited for another caller's refresh of the offset")
+	}
+	close(st.release)
+	if at := <-refreshed; at.Sub(time.Now().Add(time.Minute)).Abs() > 500*time.Millisecond {
+		t.Errorf("refreshed clock %v, want about %v", at, time.Now().Add(time.Minute))
+	}
+}
