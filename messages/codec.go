@@ -261,6 +261,8 @@ func Encode(v any) ([]byte, error) {
 type xmlEncoder struct {
 	buf bytes.Buffer
 	enc *xml.Encoder
+	// scratch is appendFast's buffer: the documents it writes skip enc.
+	scratch []byte
 }
 
 // xmlEncoders are reused across encodings: xml.Marshal allocates a new
@@ -273,9 +275,18 @@ var xmlEncoders = sync.Pool{New: func() any {
 	return e
 }}
 
-// marshalXML is prefix followed by xml.Marshal(v), in a new slice.
+// marshalXML is prefix followed by xml.Marshal(v), in a new slice: for
+// the documents appendFast writes, written by it (the same bytes).
 func marshalXML(v any, prefix string) ([]byte, error) {
 	e := xmlEncoders.Get().(*xmlEncoder)
+	if b, ok := appendFast(append(e.scratch[:0], prefix...), v); ok {
+		out := bytes.Clone(b)
+		if cap(b) <= 64<<10 {
+			e.scratch = b
+			xmlEncoders.Put(e)
+		}
+		return out, nil
+	}
 	e.buf.Reset()
 	e.buf.WriteString(prefix)
 	if err := e.enc.Encode(v); err != nil {
