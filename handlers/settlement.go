@@ -1577,8 +1577,29 @@ func (h *Settlement) newSettlement(msg *message.Message, in *delivery) store.Set
 		CorrelationID:  corr,
 		Request:        msg.Payload,
 		ContentType:    msg.Metadata.Get(broker.MetaContentType),
-		Headers:        headersOf(msg),
+		Headers:        h.storedHeaders(msg),
 	}
+}
+
+// storedHeaders are the headers a new settlement records. Those that steer
+// money (moneyHeaders, under any case of their names) are kept as sent: a
+// duplicate's identity and the sweeper's re-drive compare and send them.
+// Every other one has its card numbers masked (messages.MaskPANs), in its
+// name and its value: the headers column is neither sealed by
+// STORE_ENCRYPTION_KEY nor emptied by retention, and a sender's note
+// holding a card number would stay there in the clear.
+func (h *Settlement) storedHeaders(msg *message.Message) map[string]string {
+	all := headersOf(msg)
+	money := h.moneyHeaders()
+	out := make(map[string]string, len(all))
+	for k, v := range all {
+		if slices.ContainsFunc(money, func(m string) bool { return strings.EqualFold(m, k) }) {
+			out[k] = v
+			continue
+		}
+		out[messages.MaskPANs(k)] = messages.MaskPANs(v)
+	}
+	return out
 }
 
 // headersOf returns the message's AMQP headers without properties.
