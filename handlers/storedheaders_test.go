@@ -63,3 +63,32 @@ func TestCardNumbersInHeadersAreNotStoredInClear(t *testing.T) {
 		})
 	}
 }
+
+// A card number a sender wrote in the request's ClientContext was stored
+// as it came, in the clear, in the settlement's client_context column,
+// which STORE_ENCRYPTION_KEY does not seal and retention does not empty.
+// Our status event still echoes the ClientContext as sent: it is rebuilt
+// from the (sealed) request body.
+func TestCardNumbersInClientContextAreNotStoredInClear(t *testing.T) {
+	for _, cc := range []string{"card " + leakPAN, spacedPAN, "ref-" + dashedPAN} {
+		t.Run(cc, func(t *testing.T) {
+			r := newRig(t, newScripted("miva", providers.Facts{}))
+			req := testRequest()
+			req.ClientContext = cc
+			msg := requestMsg(t, "req-1", messages.SettlementDebit, nil)
+			msg.Payload = encodeXML(t, req)
+			r.deliver(t, msg)
+			ev := only(t, r.pub.take(), statusQ)
+			st, err := messages.DecodeSettlementStatus(ev.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.ClientContext != cc {
+				t.Errorf("status echoes ClientContext %q, want %q as sent", st.ClientContext, cc)
+			}
+			if s := r.get(t, "req-1"); leaks(s.ClientContext) || s.ClientContext == "" {
+				t.Errorf("stored ClientContext %q holds the card number (or is gone)", s.ClientContext)
+			}
+		})
+	}
+}

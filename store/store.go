@@ -61,7 +61,9 @@ type Settlement struct {
 	// Amount is the canonical decimal text (money.Money.String()).
 	Amount   string
 	Currency string
-	// ClientContext is the ClientContext of the request as received.
+	// ClientContext is the ClientContext of the request as received, its
+	// card numbers masked by the settlement handler (this column is not
+	// sealed).
 	ClientContext string
 	// CorrelationID is the ClientContext sent to the provider: unique per
 	// settlement (handlers.correlationID; rows recorded by earlier versions
