@@ -24,6 +24,7 @@ package paysafe
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,9 +223,15 @@ func decode(op string, r reply, v any) error {
 	return nil
 }
 
-// secrets are the values no error may contain.
+// secrets are the values no error may contain: the credentials as
+// configured and as they travel, in the Authorization header's base64 of
+// user:password (a proxy echoing the request's headers echoes that form;
+// unpadded, so that an echo with or without its '=' is found).
 func (c *Client) secrets(req *providers.Request) []string {
 	s := []string{c.cfg.Password, c.cfg.Username}
+	if c.cfg.Password != "" {
+		s = append(s, base64.RawStdEncoding.EncodeToString([]byte(c.cfg.Username+":"+c.cfg.Password)))
+	}
 	if req != nil && req.Message != nil && req.Message.PaymentContext != nil {
 		s = append(s, req.Message.PaymentContext.PaymentAccountUniqueID.Value)
 	}
