@@ -24,6 +24,7 @@ package frisbii
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,12 +129,16 @@ func (c *Client) transportError(ctx context.Context, op string, err error) error
 }
 
 // redact removes the API key from s (defence in depth: Frisbii never
-// echoes it, but a proxy or a misconfigured URL could).
+// echoes it, but a proxy or a misconfigured URL could), as configured and
+// as it travels: a proxy echoing the request's headers echoes the
+// Authorization header's base64 of "key:" (unpadded here, so that an echo
+// with or without its '=' is found).
 func (c *Client) redact(s string) string {
 	if c.cfg.APIKey == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
+	s = strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
+	return strings.ReplaceAll(s, base64.RawStdEncoding.EncodeToString([]byte(c.cfg.APIKey+":")), "[redacted]")
 }
 
 // redactCharge and redactRefund remove the API key from the texts of an
