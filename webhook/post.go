@@ -3,11 +3,13 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,7 +56,7 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 		}
 		// A transport error may quote what the webhook sent (a malformed
 		// status line): masked, as the answer below.
-		return maskedError{fmt.Errorf("POST %s: %w", redact.URL(d.cfg.URL), err)}
+		return maskedError{fmt.Errorf("POST %s: %w", redact.URL(d.cfg.URL), err), d.hideCredentials}
 	}
 	defer resp.Body.Close()
 	// The deadline ends the body's reading too, except a 101's: net/http
@@ -66,13 +68,13 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 		// The statuses POSTed carry the payment account, which a refusal
 		// may quote: the status line is masked and bounded, as it is
 		// logged at each retry and shown by TargetErr (/readyz).
-		return fmt.Errorf("POST %s: %w: %s", redact.URL(d.cfg.URL), errStatus, maskedCut(resp.Status, maxAnswerStatus))
+		return fmt.Errorf("POST %s: %w: %s", redact.URL(d.cfg.URL), errStatus, maskedCut(d.hideCredentials(resp.Status), maxAnswerStatus))
 	}
 	// A receiver in Radial's style may answer its failure as a Fault with
 	// a 2xx: it applied nothing, so the batch is not delivered (only the
 	// Fault's Code is quoted, masked and bounded like the status line).
 	if code, ok := faultCode(answer); ok {
-		return fmt.Errorf("POST %s: %w (Code %q)", redact.URL(d.cfg.URL), errFault, maskedCut(code, maxAnswerStatus))
+		return fmt.Errorf("POST %s: %w (Code %q)", redact.URL(d.cfg.URL), errFault, maskedCut(d.hideCredentials(code), maxAnswerStatus))
 	}
 	return nil
 }
@@ -80,10 +82,27 @@ func (d *Deliverer) post(ctx context.Context, body []byte, key string) (err erro
 // maxAnswerStatus bounds the webhook's status line quoted in an error.
 const maxAnswerStatus = 200
 
-// maskedError is err with the card numbers of its text masked.
-type maskedError struct{ err error }
+// hideCredentials replaces the webhook's credentials in s, a text of its
+// answer, by redact.Mask: a receiver (or a proxy before it) refusing a
+// POST may echo what it was sent, the password as configured or, in basic
+// mode, as it travels — the base64 of user:password (unpadded here, so
+// that an echo with or without its '=' is found).
+func (d *Deliverer) hideCredentials(s string) string {
+	if d.cfg.Password == "" {
+		return s
+	}
+	s = strings.ReplaceAll(s, base64.RawStdEncoding.EncodeToString([]byte(d.cfg.Username+":"+d.cfg.Password)), redact.Mask)
+	return strings.ReplaceAll(s, d.cfg.Password, redact.Mask)
+}
 
-func (e maskedError) Error() string { return messages.MaskPANs(e.err.Error()) }
+// maskedError is err with the webhook's credentials (hide) and the card
+// numbers of its text masked.
+type maskedError struct {
+	err  error
+	hide func(string) string
+}
+
+func (e maskedError) Error() string { return messages.MaskPANs(e.hide(e.err.Error())) }
 func (e maskedError) Unwrap() error { return e.err }
 
 // targetState is the outcome of the last POST, for readiness.
