@@ -106,11 +106,9 @@ func TestCanariesNeverLeave(t *testing.T) {
 	otlp, hook := newSink(t), newSink(t)
 	httpAddr := freeAddr(t)
 	e := newEnv(t, envOpts{})
-	// Each provider's refusal echoes its own credential and the card.
-	// Radial's refusal comes in its asynchronous status, which the generic
-	// status handler applies without knowing Radial's key: it echoes only
-	// the card (the key is removed from Radial's synchronous answers).
-	own := map[string]string{"radial": "", "paysafe": paysafePass, "frisbii": frisbiiKey, "miva": mivaToken}
+	// Each provider's refusal echoes its own credential and the card
+	// (Radial's comes in its asynchronous status).
+	own := map[string]string{"radial": apiKey, "paysafe": paysafePass, "frisbii": frisbiiKey, "miva": mivaToken}
 	p := e.start(
 		"HTTP_ADDR="+httpAddr,
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+otlp.srv.URL, "OTEL_BSP_SCHEDULE_DELAY=100",
@@ -151,11 +149,7 @@ func TestCanariesNeverLeave(t *testing.T) {
 		e.publish(r)
 		oneEvent(t, e, r.RequestID, messages.StatusRejected)
 		// R: a decline whose text echoes secrets.
-		echo := "declined (card " + canaryPAN + ")"
-		if own[d.name] != "" {
-			echo = "declined (credential " + own[d.name] + ", card " + canaryPAN + ")"
-		}
-		d.decline(t, e, order(3), "100.00", echo)
+		d.decline(t, e, order(3), "100.00", "declined (credential "+own[d.name]+", card "+canaryPAN+")")
 		r = one(order(3), uniq(d.name+"-decl"), "10.00")
 		e.publish(r)
 		oneEvent(t, e, r.RequestID, messages.StatusRejected)

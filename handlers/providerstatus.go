@@ -96,6 +96,9 @@ type ProviderStatus struct {
 	// Requests, when set (shared with the provider's Settlement handler),
 	// spares decoding the stored request again for our event.
 	Requests *Requests
+	// Redact, when set, removes the provider's secrets from a status's
+	// DeclineReason (providers.StatusSource.Redact).
+	Redact func(string) string
 }
 
 // OrderKey is StatusOrderKey for the keyed subscriber, except that a
@@ -157,8 +160,12 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		return h.park(ctx, msg, "invalid provider status: "+err.Error()+h.invalidFor(ctx, st), log)
 	}
 	// Radial's decline reason is free text it may have written a card
-	// number into: it is recorded, republished in our status and logged,
-	// so it is masked here, once, and compared masked (sameVerdict).
+	// number (or echoed our API key) into: it is recorded, republished in
+	// our status and logged, so it is masked here, once, and compared
+	// masked (sameVerdict).
+	if h.Redact != nil {
+		st.DeclineReason = h.Redact(st.DeclineReason)
+	}
 	st.DeclineReason = messages.MaskPANs(st.DeclineReason)
 	log = log.With().Str("order_id", st.OrderID()).Str("store_id", st.StoreID).
 		Str("settlement_status", st.SettlementStatus).Logger()

@@ -68,6 +68,11 @@ type StatusSource struct {
 	// URLSetting names the variable that sets AMQPURL, for errors
 	// (RADIAL_AMQP_URL).
 	URLSetting string
+	// Redact, when set, removes the provider's secrets (its API key) from
+	// a status's free text, its DeclineReason, before it is recorded,
+	// published and logged: the status handler is generic and cannot know
+	// them (nil: nothing to remove).
+	Redact func(string) string
 }
 
 // StatusSourcer is implemented by a client whose verdicts arrive on a

@@ -338,7 +338,7 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 		Provider: name, Queue: src.Queue, Store: st, Marks: marks, Pub: pub,
 		Log:     log.With().Str("handler", name+"-status").Logger(),
 		Metrics: metrics, Crash: deps.Crash,
-		MaxBytes: cfg.MaxRequestBytes, Requests: requests,
+		MaxBytes: cfg.MaxRequestBytes, Requests: requests, Redact: src.Redact,
 	}
 	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: h.OrderKey,
 		DrainTimeout: cfg.ShutdownTimeout, Log: log.With().Str("queue", src.Queue).Logger()}

@@ -46,7 +46,9 @@ func (c *Client) Facts() providers.Facts { return c.cfg.Facts() }
 // StatusSource is Radial's status queue.
 func (c *Client) StatusSource() providers.StatusSource {
 	return providers.StatusSource{AMQPURL: c.cfg.AMQPURL, Queue: c.cfg.StatusQueue, Concurrency: c.cfg.StatusConcurrency,
-		URLSetting: Provider.EnvPrefix + "AMQP_URL"}
+		URLSetting: Provider.EnvPrefix + "AMQP_URL",
+		// A status's DeclineReason is Radial's text, as a fault's is.
+		Redact: func(s string) string { return redact(s, c.cfg.APIKey) }}
 }
 
 // Resolve defaults Radial's status broker to the worker's, and its status
