@@ -91,10 +91,12 @@
 // nothing: the copy is confirmed before the delivery is acked.
 //
 // Identity: a delivery of a known requestId must carry the recorded body
-// (fingerprint) and the recorded money-steering headers (store_id,
-// tender_type, original_authorization_amount and the provider's
-// Facts.MoneyHeaders), each compared trimmed and under every spelling of
-// its name a provider could read (case: headerIdentity); otherwise it is
+// (fingerprint: its amounts compared as money, "100.0" and "+0100.00" USD
+// being the recorded "100.00": PaymentSettlementRequest.MatchesFingerprint)
+// and the recorded money-steering headers (store_id, tender_type,
+// original_authorization_amount and the provider's Facts.MoneyHeaders),
+// each compared trimmed and under every spelling of its name a provider
+// could read (case: headerIdentity); otherwise it is
 // parked, naming the header, and the recorded settlement goes on
 // untouched. A settlement past received is never validated again.
 //

@@ -375,7 +375,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 // money (the generic ones and the provider's Facts.MoneyHeaders). It
 // returns why the delivery is not the recorded request, or "".
 func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentSettlementRequest, msg *message.Message) string {
-	if s.Fingerprint != req.Fingerprint() {
+	if !req.MatchesFingerprint(s.Fingerprint) {
 		return fmt.Sprintf("requestId %q was already used by a different request; this one was not settled (send it with a new requestId)", s.RequestID)
 	}
 	for _, name := range h.moneyHeaders() {

@@ -305,13 +305,34 @@ const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 // Fingerprint is a hex SHA-256 over a canonical re-encoding of the request:
 // the XML that Encode writes, in a fixed element order and without the
 // received formatting (indentation, comments, attribute order, namespace
-// prefixes). The same request sent twice has the same fingerprint, whether
-// it came as XML or JSON; any changed value (an amount, an id) changes it.
-// Values are taken as received: "55.0" and "55.00" differ.
+// prefixes, CDATA sections, character references), every amount written in
+// its canonical text (money.Canonical: "+055.0", "55" and " 55.000 " USD
+// are all "55.00"). The same request sent twice has the same fingerprint,
+// whether it came as XML or JSON and however its amounts are spelled; any
+// changed value (an amount, an id) changes it. A request whose amounts are
+// already canonical has the fingerprint earlier versions recorded (the
+// sha256 of its xml.Marshal); for the others, MatchesFingerprint also
+// accepts that one.
 func (r *PaymentSettlementRequest) Fingerprint() string {
 	if r == nil {
 		return ""
 	}
+	return r.canonicalAmounts().receivedFingerprint()
+}
+
+// MatchesFingerprint reports whether fp, a recorded fingerprint, is this
+// request's: its Fingerprint, or the one versions that took amounts as
+// received recorded (the sha256 of the request's xml.Marshal).
+func (r *PaymentSettlementRequest) MatchesFingerprint(fp string) bool {
+	if r == nil {
+		return fp == ""
+	}
+	return fp == r.Fingerprint() || fp == r.receivedFingerprint()
+}
+
+// receivedFingerprint is the hex SHA-256 of the request's XML encoding,
+// every value as received.
+func (r *PaymentSettlementRequest) receivedFingerprint() string {
 	// Marshalling these types cannot fail: they hold only strings, slices
 	// and pointers to structs of strings. The error branch keeps the result
 	// defined anyway.

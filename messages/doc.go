@@ -26,6 +26,10 @@
 //   - json.go: DecodeSettlementRequestJSON, a strict JSON decoder for order
 //     systems that do not speak XML.
 //   - amount.go: Amount.Money, the bridge to the exact money package.
+//   - canonical.go: the request with its amounts in canonical text
+//     (money.Canonical), which Fingerprint encodes: the same money
+//     written another way ("55.0", "+055", " 55.000 " USD) is the same
+//     request.
 //   - errors.go: ValidationError, ValidationErrors and ParseError.
 //   - rules.go: the reusable checks (lengths, enumerations, amounts, dates).
 //   - currency_schema.go: the currency codes Radial's schema enumerates and

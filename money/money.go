@@ -76,6 +76,51 @@ func ParseDecimal(value string) (decimal.Decimal, error) {
 	return d, nil
 }
 
+// Canonical returns the canonical text of a plain decimal amount in a
+// currency, the one form every spelling of the same money shares: XML white
+// space around it dropped, no "+" and no minus on a zero, no leading zero
+// but the one before the point, and the fraction without trailing zeros,
+// padded with zeros to the currency's exponent ("+055.0", "55", " 55.000 "
+// are "55.00" USD; "100.0" JPY is "100"; "1.2345" KWD stays "1.2345"). Two
+// texts in one currency are the same amount exactly when their canonical
+// texts are equal. It reads the text, never parses a number: its time is
+// linear in the length. ok is false, and value is returned unchanged, when
+// value is not a plain decimal (the form Parse accepts, around it only XML
+// white space: space, tab, CR, LF) or currency is not an active upper-case
+// ISO 4217 code.
+func Canonical(value, currency string) (canonical string, ok bool) {
+	exp, err := Exponent(currency)
+	v := strings.Trim(value, " \t\r\n")
+	if err != nil || !plainDecimal.MatchString(v) {
+		return value, false
+	}
+	negative := v[0] == '-'
+	v = strings.TrimLeft(v, "+-")
+	whole, frac, _ := strings.Cut(v, ".")
+	whole = strings.TrimLeft(whole, "0")
+	frac = strings.TrimRight(frac, "0")
+	if whole == "" {
+		whole = "0"
+	}
+	if whole == "0" && frac == "" {
+		negative = false
+	}
+	if len(frac) < exp {
+		frac += strings.Repeat("0", exp-len(frac))
+	}
+	var b strings.Builder
+	b.Grow(len(whole) + len(frac) + 2)
+	if negative {
+		b.WriteByte('-')
+	}
+	b.WriteString(whole)
+	if frac != "" {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String(), true
+}
+
 // MustParse is Parse for constants in tests and examples; it panics on error.
 func MustParse(value, currency string) Money {
 	m, err := Parse(value, currency)

@@ -307,3 +307,67 @@ func TestParseDecimal(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		value, currency, want string
+		ok                    bool
+	}{
+		{"55.00", "USD", "55.00", true},
+		{"55", "USD", "55.00", true},
+		{"55.0", "USD", "55.00", true},
+		{"55.000", "USD", "55.00", true},
+		{"+055.00", "USD", "55.00", true},
+		{" \t55.00\r\n", "USD", "55.00", true},
+		{".5", "USD", "0.50", true},
+		{"5.", "USD", "5.00", true},
+		{"-0", "USD", "0.00", true},
+		{"-0.000", "KWD", "0.000", true},
+		{"+0", "JPY", "0", true},
+		{"-1.50", "USD", "-1.50", true},
+		{"100.0", "JPY", "100", true},
+		{"100.5", "JPY", "100.5", true},
+		{"1.2345", "KWD", "1.2345", true},
+		{"1.23450", "KWD", "1.2345", true},
+		{"1.5", "CLF", "1.5000", true},
+		{"12.345", "USD", "12.345", true},
+		{"0000000000000000000000000000000092233720368547758.07", "USD", "92233720368547758.07", true},
+		{"99999999999999999999999999999.99", "USD", "99999999999999999999999999999.99", true},
+		// Not plain decimals, or no currency: unchanged.
+		{"1e3", "USD", "1e3", false},
+		{"1,000.00", "USD", "1,000.00", false},
+		{"55.00\u00a0", "USD", "55.00\u00a0", false},
+		{"\u0665\u0665.00", "USD", "\u0665\u0665.00", false},
+		{"5 5.00", "USD", "5 5.00", false},
+		{"", "USD", "", false},
+		{"+", "USD", "+", false},
+		{"55.00", "usd", "55.00", false},
+		{"55.00", "XYZ", "55.00", false},
+	} {
+		got, ok := Canonical(tc.value, tc.currency)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Canonical(%q, %s) = %q, %v; want %q, %v", tc.value, tc.currency, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// Two texts have one canonical text exactly when they are the same amount.
+func TestCanonicalIsTheAmount(t *testing.T) {
+	values := []string{"0", "-0", "0.00", "+0.0", "1", "1.0", "01.00", "+1", "-1", "-1.00",
+		"1.01", "1.010", "10.1", "10.10", "100", "100.000", ".1", "0.10", "0.01", ".01", "1.001"}
+	for _, cur := range []string{"JPY", "USD", "KWD", "CLF"} {
+		for _, a := range values {
+			for _, b := range values {
+				ca, _ := Canonical(a, cur)
+				cb, _ := Canonical(b, cur)
+				same := MustParse(a, cur).Amount.Equal(MustParse(b, cur).Amount)
+				if (ca == cb) != same {
+					t.Errorf("%s: %q → %q and %q → %q, but the amounts are equal: %v", cur, a, ca, b, cb, same)
+				}
+			}
+			if c, _ := Canonical(a, cur); !MustParse(c, cur).Amount.Equal(MustParse(a, cur).Amount) {
+				t.Errorf("%s: Canonical(%q) = %q, another amount", cur, a, c)
+			}
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package handlers
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/providers/radial"
+	sandbox "github.com/settlement-worker/settlement-worker/sandbox/radial"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// radialRig is a Settlement handler wired to the real Radial client and
+// the Radial sandbox over loopback HTTP, with a SQLite store: the money
+// outcome is read from the sandbox's ledger, not from the worker's record.
+type radialRig struct {
+	h   *Settlement
+	sb  *sandbox.Sandbox
+	pub *recPub
+	st  store.Store
+}
+
+func newRadialRig(t *testing.T) *radialRig {
+	t.Helper()
+	sb, err := sandbox.NewSandbox(sandbox.Config{Prefix: "/radial", APIKey: "k", StatusDelay: time.Hour, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = sb.Close() })
+	c, err := radial.New(radial.Config{BaseURL: srv.URL + "/radial", APIKey: "k", Timeout: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), "sqlite:"+t.TempDir()+"/s.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	pub := &recPub{}
+	return &radialRig{sb: sb, pub: pub, st: st, h: &Settlement{
+		Provider: c, Store: st, Pub: pub, Log: zerolog.Nop(), CallTimeout: 5 * time.Second,
+		Retry: RetryPolicy{Delays: []time.Duration{time.Second, 5 * time.Second}, MaxAttempts: 3},
+	}}
+}
+
+// radialBody is a debit request for order ORD-EQ written by hand, amount
+// and tax as given (the text between the tags, as the sender wrote it).
+func radialBody(id, amount, tax string) []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<PaymentSettlementRequest xmlns="http://api.gsicommerce.com/schema/checkout/1.0" requestId="` + id + `">
+  <PaymentContext><OrderId>ORD-EQ</OrderId><PaymentAccountUniqueId isToken="true">4111110PASeK1111</PaymentAccountUniqueId></PaymentContext>
+  <InvoiceId>inv-1</InvoiceId>
+  <Amount currencyCode="USD">` + amount + `</Amount>
+  <TaxAmount currencyCode="USD">` + tax + `</TaxAmount>
+  <SettlementType>Debit</SettlementType>
+  <ClientContext>cc-eq</ClientContext>
+</PaymentSettlementRequest>`)
+}
+
+func radialMsg(body []byte, headers map[string]string) *message.Message {
+	msg := message.NewMessage("m-"+time.Now().Format("150405.000000000"), body)
+	msg.Metadata.Set(broker.MetaContentType, ContentTypeXML)
+	msg.Metadata.Set(HeaderStoreID, "STORE1")
+	msg.Metadata.Set(HeaderTenderType, "VC")
+	for k, v := range headers {
+		msg.Metadata.Set(k, v)
+	}
+	return msg
+}
+
+// TestEquivalentDuplicateIsTheSameRequest: the order system sends a
+// request again under its requestId, its amounts written another way
+// that is the same money ("100.0" for "100.00", a leading "+" or zero,
+// white space around the value, a zero beyond the currency's exponent).
+// The fingerprint took the text as received, so the copy was "a different
+// request" and was parked saying "this one was not settled (send it with
+// a new requestId)": the advice that, followed, captures the money a
+// second time. It is the recorded request: nothing new reaches Radial, no
+// parking. A duplicate whose money really differs is still parked, and
+// Radial's ledger holds one capture either way.
+func TestEquivalentDuplicateIsTheSameRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		amount, tax string
+		headers     map[string]string
+		same        bool
+	}{
+		{"a trailing zero less", "100.0", "6.00", nil, true},
+		{"no fraction", "100", "6", nil, true},
+		{"a zero beyond the exponent", "100.000", "6.000", nil, true},
+		{"a leading plus", "+100.00", "+6.00", nil, true},
+		{"leading zeros", "0100.00", "06.00", nil, true},
+		{"white space around the value", "\n   100.00 ", " 6.00\t", nil, true},
+		{"another amount", "100.01", "6.00", nil, false},
+		{"another tax", "100.00", "6.01", nil, false},
+		{"another authorization amount", "100.00", "6.00", map[string]string{HeaderOriginalAuthAmount: "150.01"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRadialRig(t)
+			if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
+				t.Fatal(err)
+			}
+			first := map[string]string{HeaderOriginalAuthAmount: "150.00"}
+			if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), first)); err != nil {
+				t.Fatal(err)
+			}
+			r.pub.take()
+			before, err := r.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-eq"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(r.sb.Ledger()); n != 1 {
+				t.Fatalf("the first delivery left %d ledger entries, want 1", n)
+			}
+
+			again := map[string]string{HeaderOriginalAuthAmount: "150.00"}
+			for k, v := range tc.headers {
+				again[k] = v
+			}
+			if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", tc.amount, tc.tax), again)); err != nil {
+				t.Fatal(err)
+			}
+			ms := r.pub.take()
+			var parked []*message.Message
+			for _, m := range ms {
+				if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
+					parked = append(parked, m.msg)
+				}
+			}
+			if tc.same && len(parked) > 0 {
+				t.Errorf("the same request written another way was parked: %s", parked[0].Metadata.Get(HeaderParkedReason))
+			}
+			if !tc.same && len(parked) != 1 {
+				t.Errorf("a duplicate with other money was not parked (published %d messages)", len(ms))
+			}
+			if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].RequestID != "req-eq" || ledger[0].Amount != "100.00" {
+				t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
+			}
+			after, err := r.st.Get(context.Background(), before.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.State != before.State || after.ParkedReason != "" || after.Fingerprint != before.Fingerprint {
+				t.Errorf("the duplicate changed the settlement: %s %q → %s %q", before.State, before.ParkedReason, after.State, after.ParkedReason)
+			}
+		})
+	}
+}
