@@ -96,7 +96,8 @@
 // and the recorded money-steering headers (store_id, tender_type,
 // original_authorization_amount and the provider's Facts.MoneyHeaders),
 // each compared trimmed and under every spelling of its name a provider
-// could read (case: headerIdentity); otherwise it is
+// could read (case: headerIdentity), original_authorization_amount as an
+// amount in the request's currency ("150.0" is "150.00"); otherwise it is
 // parked, naming the header, and the recorded settlement goes on
 // untouched. A settlement past received is never validated again.
 //

@@ -99,6 +99,7 @@ func TestEquivalentDuplicateIsTheSameRequest(t *testing.T) {
 		{"a leading plus", "+100.00", "+6.00", nil, true},
 		{"leading zeros", "0100.00", "06.00", nil, true},
 		{"white space around the value", "\n   100.00 ", " 6.00\t", nil, true},
+		{"authorization amount written another way", "100.00", "6.00", map[string]string{HeaderOriginalAuthAmount: "150.0"}, true},
 		{"another amount", "100.01", "6.00", nil, false},
 		{"another tax", "100.00", "6.01", nil, false},
 		{"another authorization amount", "100.00", "6.00", map[string]string{HeaderOriginalAuthAmount: "150.01"}, false},

@@ -21,7 +21,7 @@ func TestHeaderIdentity(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := headerIdentity(tc.a, "charge_handle"), headerIdentity(tc.b, "charge_handle")
+			a, b := headerIdentity(tc.a, "charge_handle", nil), headerIdentity(tc.b, "charge_handle", nil)
 			if (a == b) != tc.same {
 				t.Fatalf("identity %q vs %q: same = %v, want %v", a, b, a == b, tc.same)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 	"github.com/settlement-worker/settlement-worker/tracing"
@@ -379,11 +380,18 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 		return fmt.Sprintf("requestId %q was already used by a different request; this one was not settled (send it with a new requestId)", s.RequestID)
 	}
 	for _, name := range h.moneyHeaders() {
-		got := headerIdentity(msg.Metadata, name)
-		want := headerIdentity(s.Headers, name)
-		if got != want {
+		var norm func(string) string
+		if name == HeaderOriginalAuthAmount {
+			// An amount: "150.0" is the recorded "150.00" (the body's
+			// fingerprint matched, so the currency is the recorded one).
+			norm = func(v string) string {
+				c, _ := money.Canonical(v, req.Amount.CurrencyCode)
+				return c
+			}
+		}
+		if headerIdentity(msg.Metadata, name, norm) != headerIdentity(s.Headers, name, norm) {
 			return fmt.Sprintf("requestId %q was recorded with header %s %s but this delivery has %s; it was not applied (the recorded request, now %s, goes on unchanged; send a different request with a new requestId)",
-				s.RequestID, name, describeHeader(want), describeHeader(got), s.State)
+				s.RequestID, name, describeHeader(headerIdentity(s.Headers, name, nil)), describeHeader(headerIdentity(msg.Metadata, name, nil)), s.State)
 		}
 	}
 	return ""
@@ -394,12 +402,17 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 // name is name in another case (a provider may read those: Frisbii's
 // Charge_Handle), each as Name=value, sorted. A duplicate that differs
 // only there names the same value for the exact name yet may steer money.
-func headerIdentity(headers map[string]string, name string) string {
-	v := strings.TrimSpace(headers[name])
+// norm, when not nil, rewrites each trimmed value in its canonical form
+// (an amount's), so that two spellings of one value are one identity.
+func headerIdentity(headers map[string]string, name string, norm func(string) string) string {
+	if norm == nil {
+		norm = func(v string) string { return v }
+	}
+	v := norm(strings.TrimSpace(headers[name]))
 	var variants []string
 	for k, hv := range headers {
 		if k != name && strings.EqualFold(k, name) {
-			variants = append(variants, k+"="+strings.TrimSpace(hv))
+			variants = append(variants, k+"="+norm(strings.TrimSpace(hv)))
 		}
 	}
 	if len(variants) == 0 {
