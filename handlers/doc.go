@@ -99,7 +99,11 @@
 // could read (case: headerIdentity), original_authorization_amount as an
 // amount in the request's currency ("150.0" is "150.00"); otherwise it is
 // parked, naming the header, and the recorded settlement goes on
-// untouched. A settlement past received is never validated again.
+// untouched. A delivery that is the recorded request written another way
+// goes on with the recorded body (resumeRecorded): that is what the
+// provider is sent again and what the status echoes, since Radial
+// deduplicates on the document. A settlement past received is never
+// validated again.
 //
 // Status events: no invalid document is ever published. Every
 // PaymentSettlementStatus the worker builds is encoded and given

@@ -26,8 +26,16 @@ type radialRig struct {
 	st  store.Store
 }
 
-func newRadialRig(t *testing.T) *radialRig {
+func newRadialRig(t *testing.T) *radialRig { return newRadialRigWindow(t, 0) }
+
+// newRadialRigWindow is newRadialRig with Radial's settle window (0: the
+// default) and a call timeout of a fifth of it.
+func newRadialRigWindow(t *testing.T, window time.Duration) *radialRig {
 	t.Helper()
+	timeout := 5 * time.Second
+	if window > 0 {
+		timeout = window / 5
+	}
 	sb, err := sandbox.NewSandbox(sandbox.Config{Prefix: "/radial", APIKey: "k", StatusDelay: time.Hour, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +43,7 @@ func newRadialRig(t *testing.T) *radialRig {
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { _ = sb.Close() })
-	c, err := radial.New(radial.Config{BaseURL: srv.URL + "/radial", APIKey: "k", Timeout: 5 * time.Second}, nil)
+	c, err := radial.New(radial.Config{BaseURL: srv.URL + "/radial", APIKey: "k", Timeout: timeout, SettleWindow: window}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,5 +161,59 @@ func TestEquivalentDuplicateIsTheSameRequest(t *testing.T) {
 				t.Errorf("the duplicate changed the settlement: %s %q → %s %q", before.State, before.ParkedReason, after.State, after.ParkedReason)
 			}
 		})
+	}
+}
+
+// TestEquivalentDuplicateResumesWithTheRecordedRequest: a duplicate whose
+// amounts are the recorded ones written another way is the recorded
+// request, and the settlement it resumes must go on with the recorded
+// request. Radial deduplicates on requestId and content: the same
+// requestId with "100.0" for the recorded "100.00" is a different
+// document to it, refused with DuplicateRequestIdMismatch. A debit whose
+// Settle reply was lost, resumed after its settle window by such a
+// duplicate, is sent again as the recorded document: Radial counts a
+// duplicate hit, never a conflict, and the ledger holds one capture.
+func TestEquivalentDuplicateResumesWithTheRecordedRequest(t *testing.T) {
+	window := 400 * time.Millisecond
+	if raceEnabled {
+		window *= 3
+	}
+	r := newRadialRigWindow(t, window)
+	if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.sb.SetFaults(sandbox.EndpointSettle, sandbox.Faults{DropNext: 1}); err != nil {
+		t.Fatal(err)
+	}
+	hdr := map[string]string{HeaderOriginalAuthAmount: "150.00"}
+	if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), hdr)); err != nil {
+		t.Fatal(err)
+	}
+	r.pub.take()
+	s, err := r.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-eq"})
+	if err != nil || s.State != store.StateSubmitting {
+		t.Fatalf("after the lost reply: %s, %v; want submitting", s.State, err)
+	}
+	time.Sleep(window + window/2)
+
+	if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.0", "6"), map[string]string{HeaderOriginalAuthAmount: "150.0"})); err != nil {
+		t.Fatal(err)
+	}
+	calls := r.sb.Calls().Settle
+	if calls.Conflicts != 0 {
+		t.Errorf("Radial refused %d resubmission(s) as another document under the requestId", calls.Conflicts)
+	}
+	if calls.DedupHits != 1 {
+		t.Errorf("Radial saw %d resubmission(s) of the recorded document, want 1", calls.DedupHits)
+	}
+	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Amount != "100.00" {
+		t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
+	}
+	after, err := r.st.Get(context.Background(), s.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.State != store.StateAcknowledged || after.ParkedReason != "" {
+		t.Errorf("the settlement is %s (parked %q), want acknowledged", after.State, after.ParkedReason)
 	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -325,6 +326,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			return h.park(ctx, msg, 0, reason, log)
 		}
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
+		h.resumeRecorded(s, in, log)
 	}
 	if s.ParkedReason != "" && (ownCopy(msg) || msg.Metadata.Get(broker.HeaderReplayed) == "") {
 		// Only a replay (a person's act) resumes a parked settlement. A
@@ -395,6 +397,27 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 		}
 	}
 	return ""
+}
+
+// resumeRecorded makes a delivery that is the recorded request s (its
+// identity matched) go on as the recorded request: when its body is that
+// request written another way (amounts spelled otherwise: "100.0" for
+// "100.00"), the recorded body is what the provider is sent and the
+// status echoes. A provider that deduplicates on the document (Radial,
+// on requestId and content) would refuse the other spelling under the
+// same requestId as another request. A recorded body that is gone
+// (retention) or does not decode leaves the delivery's.
+func (h *Settlement) resumeRecorded(s store.Settlement, in *delivery, log zerolog.Logger) {
+	if len(s.Request) == 0 || bytes.Equal(s.Request, in.msg.Payload) {
+		return
+	}
+	rec, err := decodeRequestAs(s.Request, s.ContentType)
+	if err != nil || rec.SameAsReceived(in.req) {
+		return
+	}
+	log.Info().Msg("this delivery writes the recorded request another way; going on with the recorded one")
+	in.req = rec
+	in.preq.Message = rec
 }
 
 // headerIdentity is the value of header name that is part of a request's
@@ -481,6 +504,7 @@ func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) 
 		return h.park(ctx, in.msg, 0, reason, in.log)
 	}
 	in.log.Info().Str("state", string(rec.State)).Msg("request recorded by another delivery meanwhile; resuming from its recorded state")
+	h.resumeRecorded(rec, in, in.log)
 	in.unrecorded, in.counted = false, false
 	in.syncAttempt(rec)
 	return h.steps(ctx, rec, in)

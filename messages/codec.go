@@ -330,6 +330,18 @@ func (r *PaymentSettlementRequest) MatchesFingerprint(fp string) bool {
 	return fp == r.Fingerprint() || fp == r.receivedFingerprint()
 }
 
+// SameAsReceived reports whether r and o encode to the same document,
+// every value as received: what a provider that deduplicates on the
+// document it was sent (Radial, on requestId and content) compares. Two
+// requests with the same Fingerprint may differ here (an amount written
+// "100.0" and "100.00").
+func (r *PaymentSettlementRequest) SameAsReceived(o *PaymentSettlementRequest) bool {
+	if r == nil || o == nil {
+		return r == o
+	}
+	return r.receivedFingerprint() == o.receivedFingerprint()
+}
+
 // receivedFingerprint is the hex SHA-256 of the request's XML encoding,
 // every value as received.
 func (r *PaymentSettlementRequest) receivedFingerprint() string {
