@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -119,6 +120,75 @@ func Canonical(value, currency string) (canonical string, ok bool) {
 		b.WriteString(frac)
 	}
 	return b.String(), true
+}
+
+// ParseExact is Parse followed by the check of MinorUnits: the amount must
+// be a whole int64 of the currency's minor units, else it is an error
+// (never rounded). Its time is linear in the length of value: it reads
+// the canonical text (Canonical), so leading zeros and a fraction's
+// trailing zeros are dropped before any parse, and a value with more
+// significant digits than an int64 of minor units holds is answered
+// unparsed (a decimal's parse takes time that grows with the square of
+// its length: a million digits, seconds). Errors quote at most the first
+// 40 characters of value.
+func ParseExact(value, currency string) (Money, error) {
+	c, ok := Canonical(strings.TrimSpace(value), currency) // Parse's trimming
+	if !ok {
+		if _, err := Exponent(currency); err != nil {
+			return Money{}, err
+		}
+		return Money{}, fmt.Errorf("%w: %s", ErrInvalidAmount, quoteShort(value))
+	}
+	exp, _ := Exponent(currency)
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(c, "-"), ".")
+	switch {
+	case len(frac) > exp:
+		return Money{}, fmt.Errorf("amount %s %s has a fraction of a minor unit (%s allows %d decimals)", shorten(decimalText(c)), currency, currency, exp)
+	case len(strings.TrimLeft(whole, "0"))+exp > maxInt64Digits:
+		return Money{}, fmt.Errorf("amount %s %s is too large", shorten(decimalText(c)), currency)
+	}
+	m, err := Parse(c, currency)
+	if err != nil {
+		return Money{}, err
+	}
+	if _, err := m.MinorUnits(); err != nil {
+		return Money{}, err
+	}
+	return m, nil
+}
+
+// decimalText is a canonical text as decimal.Decimal.String writes its
+// value (what MinorUnits's errors show): the fraction without its
+// trailing zeros.
+func decimalText(c string) string {
+	if strings.Contains(c, ".") {
+		c = strings.TrimSuffix(strings.TrimRight(c, "0"), ".")
+	}
+	return c
+}
+
+// maxInt64Digits is the number of decimal digits of the largest int64.
+const maxInt64Digits = 19
+
+// shorten cuts an amount's text to 40 characters for an error.
+func shorten(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return s[:40] + fmt.Sprintf("… (%d characters)", len(s))
+}
+
+// quoteShort quotes at most the first 40 bytes of s (on a rune boundary)
+// for an error.
+func quoteShort(s string) string {
+	if len(s) <= 40 {
+		return fmt.Sprintf("%q", s)
+	}
+	n := 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:n], len(s))
 }
 
 // MustParse is Parse for constants in tests and examples; it panics on error.

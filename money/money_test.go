@@ -371,3 +371,42 @@ func TestCanonicalIsTheAmount(t *testing.T) {
 		}
 	}
 }
+
+// ParseExact is Parse and MinorUnits: the same amount or the same refusal.
+func TestParseExactIsParseAndMinorUnits(t *testing.T) {
+	values := []string{"55.00", "55", " 55.0 ", "\u00a055.00", "+055.00", "-1.50", "-0", "0", ".5", "5.",
+		"12.345", "12.3450", "100.5", "1.2345", "1e3", "1,000", "", "abc",
+		"92233720368547758.07", "92233720368547758.08", "-92233720368547758.08", "-92233720368547758.09",
+		"9223372036854775807", "9223372036854775808", "922337203685477.5807", "922337203685477.5808",
+		"99999999999999999999", "0.00000000000000000000000001"}
+	for _, cur := range []string{"USD", "JPY", "KWD", "CLF", "usd", "XYZ"} {
+		for _, v := range values {
+			got, err := ParseExact(v, cur)
+			want, werr := Parse(v, cur)
+			if werr == nil {
+				_, werr = want.MinorUnits()
+			}
+			if (err == nil) != (werr == nil) {
+				t.Errorf("ParseExact(%q, %s) = %v, %v; Parse and MinorUnits: %v, %v", v, cur, got, err, want, werr)
+				continue
+			}
+			if err == nil && (!got.Amount.Equal(want.Amount) || got.Currency != want.Currency || got.String() != want.String()) {
+				t.Errorf("ParseExact(%q, %s) = %s, Parse = %s", v, cur, got, want)
+			}
+		}
+	}
+}
+
+// ParseExact's refusals say what MinorUnits says.
+func TestParseExactErrorsAreMinorUnits(t *testing.T) {
+	for _, tc := range []struct{ v, cur string }{
+		{"999999999999999999.00", "USD"}, {"12.345", "USD"}, {"12.3450", "USD"}, {"100.50", "JPY"},
+		{"-0.001", "USD"}, {"99999999999999999999", "JPY"}, {"1000000000000000.0000", "CLF"},
+	} {
+		_, err := ParseExact(tc.v, tc.cur)
+		_, werr := MustParse(tc.v, tc.cur).MinorUnits()
+		if err == nil || werr == nil || err.Error() != werr.Error() {
+			t.Errorf("ParseExact(%q, %s): %v; MinorUnits: %v", tc.v, tc.cur, err, werr)
+		}
+	}
+}
