@@ -217,3 +217,49 @@ func TestEquivalentDuplicateResumesWithTheRecordedRequest(t *testing.T) {
 		t.Errorf("the settlement is %s (parked %q), want acknowledged", after.State, after.ParkedReason)
 	}
 }
+
+// TestDifferentDuplicateReasonDoesNotAdviseASecondCapture: a delivery of a
+// known requestId that is not the recorded request (another ClientContext,
+// another amount, another tender_type) is parked, and nothing reaches
+// Radial. Its parked reason said "this one was not settled (send it with
+// a new requestId)" (or, for a header, "send a different request with a
+// new requestId"), without saying that the recorded request under that id
+// is being settled: an order system that re-sent its settlement with a
+// regenerated ClientContext, told to use a new requestId, captures the
+// money a second time. The reason names what was recorded and its state,
+// and says a new requestId is for a different settlement only.
+func TestDifferentDuplicateReasonDoesNotAdviseASecondCapture(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		body    []byte
+		headers map[string]string
+	}{
+		{"another ClientContext", []byte(strings.Replace(string(radialBody("req-eq", "100.00", "6.00")), "cc-eq", "cc-regenerated", 1)), nil},
+		{"another amount", radialBody("req-eq", "90.00", "6.00"), nil},
+		{"another tender_type", radialBody("req-eq", "100.00", "6.00"), map[string]string{HeaderTenderType: "MC"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRadialRig(t)
+			if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), nil)); err != nil {
+				t.Fatal(err)
+			}
+			r.pub.take()
+			if err := r.h.HandleSafely(radialMsg(tc.body, tc.headers)); err != nil {
+				t.Fatal(err)
+			}
+			parked := only(t, r.pub.take(), broker.ParkedQueue("radial"))
+			reason := parked.Metadata.Get(HeaderParkedReason)
+			for _, want := range []string{"Debit", "100.00 USD", "ORD-EQ", string(store.StateAcknowledged), "second time"} {
+				if !strings.Contains(reason, want) {
+					t.Errorf("parked reason does not say %q: %s", want, reason)
+				}
+			}
+			if ledger := r.sb.Ledger(); len(ledger) != 1 {
+				t.Errorf("Radial's ledger: %+v, want the one capture", ledger)
+			}
+		})
+	}
+}

@@ -379,7 +379,8 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 // returns why the delivery is not the recorded request, or "".
 func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentSettlementRequest, msg *message.Message) string {
 	if !req.MatchesFingerprint(s.Fingerprint) {
-		return fmt.Sprintf("requestId %q was already used by a different request; this one was not settled (send it with a new requestId)", s.RequestID)
+		return fmt.Sprintf("requestId %q was already used by a different request (%s); this delivery was not applied. %s",
+			s.RequestID, recordedAs(s), sendAgainAdvice(s.RequestID))
 	}
 	for _, name := range h.moneyHeaders() {
 		var norm func(string) string
@@ -392,11 +393,29 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 			}
 		}
 		if headerIdentity(msg.Metadata, name, norm) != headerIdentity(s.Headers, name, norm) {
-			return fmt.Sprintf("requestId %q was recorded with header %s %s but this delivery has %s; it was not applied (the recorded request, now %s, goes on unchanged; send a different request with a new requestId)",
-				s.RequestID, name, describeHeader(headerIdentity(s.Headers, name, nil)), describeHeader(headerIdentity(msg.Metadata, name, nil)), s.State)
+			return fmt.Sprintf("requestId %q was recorded with header %s %s but this delivery has %s; it was not applied (%s). %s",
+				s.RequestID, name, describeHeader(headerIdentity(s.Headers, name, nil)), describeHeader(headerIdentity(msg.Metadata, name, nil)),
+				recordedAs(s), sendAgainAdvice(s.RequestID))
 		}
 	}
 	return ""
+}
+
+// recordedAs describes the recorded request of a parked duplicate: what it
+// settles and how far it got, so that whoever reads the parked reason
+// knows the money under that requestId is being (or was) moved.
+func recordedAs(s store.Settlement) string {
+	return fmt.Sprintf("recorded: %s of %s %s for order %s, now %s, goes on unchanged",
+		s.SettlementType, s.Amount, s.Currency, strconv.Quote(maskedText(s.OrderID, 64)), s.State)
+}
+
+// sendAgainAdvice is what a parked duplicate that is not the recorded
+// request asks of a person: a new requestId is for a different
+// settlement only; the recorded one sent again under a new requestId
+// would move its money a second time.
+func sendAgainAdvice(requestID string) string {
+	return fmt.Sprintf("Compare the two first (settlement-worker show %s): if this is the recorded settlement sent again with other details, "+
+		"do not send it under a new requestId, which would move the money a second time; only a different settlement takes a new requestId", requestID)
 }
 
 // resumeRecorded makes a delivery that is the recorded request s (its
