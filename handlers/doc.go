@@ -91,8 +91,9 @@
 // nothing: the copy is confirmed before the delivery is acked.
 //
 // Identity: a delivery of a known requestId must carry the recorded body
-// (fingerprint: its amounts compared as money, "100.0" and "+0100.00" USD
-// being the recorded "100.00": PaymentSettlementRequest.MatchesFingerprint)
+// (fingerprint: its numbers compared as values, "100.0" and "+0100.00"
+// USD being the recorded "100.00", a Quantity "2.0" the recorded "2":
+// PaymentSettlementRequest.MatchesFingerprint)
 // and the recorded money-steering headers (store_id, tender_type,
 // original_authorization_amount and the provider's Facts.MoneyHeaders),
 // each compared trimmed and under every spelling of its name a provider

@@ -263,3 +263,48 @@ func TestDifferentDuplicateReasonDoesNotAdviseASecondCapture(t *testing.T) {
 		})
 	}
 }
+
+// TestEquivalentNumbersDuplicateIsTheSameRequest: the same request sent
+// again with a line item's Quantity, a VAT rate or a shipment count
+// written another way ("2.0" for "2", "19.00" for "19", "01" for "1") was
+// "a different request" too, and parked with the advice that leads to a
+// second capture. It is the recorded request: not parked, one capture.
+func TestEquivalentNumbersDuplicateIsTheSameRequest(t *testing.T) {
+	withItems := func(qty, rate, count string) []byte {
+		return []byte(strings.Replace(string(radialBody("req-eq", "100.00", "6.00")), "</PaymentSettlementRequest>",
+			`<InvoiceData><LineItems><LineItem><ItemId>I1</ItemId><Quantity>`+qty+`</Quantity><ItemShortDescription>NA</ItemShortDescription>`+
+				`<VATInclusiveUnitPrice currencyCode="USD">50.00</VATInclusiveUnitPrice><VATRateInfo><VAT rate="`+rate+`"><Amount currencyCode="USD">8.00</Amount></VAT></VATRateInfo></LineItem></LineItems></InvoiceData>`+
+				`<ShipmentData><ShipmentCount><CurrentCount>`+count+`</CurrentCount><TotalCount>1</TotalCount></ShipmentCount><ShippedDate>2021-05-10T21:59:13Z</ShippedDate></ShipmentData>`+
+				`</PaymentSettlementRequest>`, 1))
+	}
+	for _, tc := range []struct {
+		name             string
+		qty, rate, count string
+	}{
+		{"quantity 2.0", "2.0", "19", "1"},
+		{"rate 19.00", "2", "19.00", "1"},
+		{"count 01", "2", "19", "01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRadialRig(t)
+			if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.h.HandleSafely(radialMsg(withItems("2", "19", "1"), nil)); err != nil {
+				t.Fatal(err)
+			}
+			r.pub.take()
+			if err := r.h.HandleSafely(radialMsg(withItems(tc.qty, tc.rate, tc.count), nil)); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range r.pub.take() {
+				if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
+					t.Errorf("the same request written another way was parked: %s", m.msg.Metadata.Get(HeaderParkedReason))
+				}
+			}
+			if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Amount != "100.00" {
+				t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
+			}
+		})
+	}
+}

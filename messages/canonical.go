@@ -2,103 +2,149 @@ package messages
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/settlement-worker/settlement-worker/money"
 )
 
-// canonical returns the amount with its value in canonical text
-// (money.Canonical) when it is a plain decimal in an active currency, else
-// as it is.
-func (a Amount) canonical() Amount {
-	a.Value, _ = money.Canonical(a.Value, a.CurrencyCode)
-	return a
+// A request's numbers in canonical text: what Fingerprint encodes, so that
+// two spellings of one value ("100.0" and "100.00" USD, a Quantity "2.0"
+// and "2", a count "01" and "1") are one request. A value that is not a
+// number of its kind is left as it is (and refused by Validate).
+
+// canonicalAmount is an amount's value in canonical text: money.Canonical
+// in its currency, or, for an amount whose currency is optional and
+// absent, money.CanonicalDecimal.
+func canonicalAmount(a *Amount) string {
+	if a.CurrencyCode == "" {
+		c, _ := money.CanonicalDecimal(a.Value)
+		return c
+	}
+	c, _ := money.Canonical(a.Value, a.CurrencyCode)
+	return c
 }
 
-func (a Amount) isCanonical() bool { return a.canonical().Value == a.Value }
-
-// canonicalPtr is canonical for an optional amount.
-func canonicalPtr(a *Amount) *Amount {
-	if a == nil {
-		return nil
-	}
-	c := a.canonical()
-	return &c
+// canonicalDecimal is an xsd:decimal's canonical text (Quantity,
+// VAT/@rate).
+func canonicalDecimal(v string) string {
+	c, _ := money.CanonicalDecimal(v)
+	return c
 }
 
-// eachAmount calls f with every amount of the request, stopping at the
-// first false.
-func (r *PaymentSettlementRequest) eachAmount(f func(Amount) bool) bool {
-	if !f(r.Amount) || r.TaxAmount != nil && !f(*r.TaxAmount) {
-		return false
+// canonicalInteger is an xsd:integer's canonical text (ShipmentCount's
+// counts); anything else is left as it is.
+func canonicalInteger(v string) string {
+	if !integerRE.MatchString(strings.Trim(v, " \t\r\n")) {
+		return v
 	}
-	vats := func(v *VATRateInfo) bool {
-		if v == nil {
+	return canonicalDecimal(v)
+}
+
+// eachNumber calls f with every number of r and the canonical text of
+// its kind, stopping at the first false.
+func (r *PaymentSettlementRequest) eachNumber(f func(v *string, canon func(string) string) bool) bool {
+	amount := func(a *Amount) bool {
+		return a == nil || f(&a.Value, func(string) string { return canonicalAmount(a) })
+	}
+	vats := func(info *VATRateInfo) bool {
+		if info == nil {
 			return true
 		}
-		for _, vat := range v.VAT {
-			if vat.Amount != nil && !f(*vat.Amount) {
+		for i := range info.VAT {
+			if !f(&info.VAT[i].Rate, canonicalDecimal) || !amount(info.VAT[i].Amount) {
 				return false
 			}
 		}
 		return true
 	}
-	d := r.InvoiceData
-	if d == nil {
-		return true
+	if !amount(&r.Amount) || !amount(r.TaxAmount) {
+		return false
 	}
-	if v := d.VATData; v != nil {
-		if !vats(v.VATRateInfo) || v.BalanceClearedAmount != nil && !f(*v.BalanceClearedAmount) {
+	if d := r.InvoiceData; d != nil {
+		if v := d.VATData; v != nil && (!vats(v.VATRateInfo) || !amount(v.BalanceClearedAmount)) {
 			return false
 		}
-	}
-	if d.LineItems != nil {
-		for _, li := range d.LineItems.LineItem {
-			if li.VATInclusiveUnitPrice != nil && !f(*li.VATInclusiveUnitPrice) || !vats(li.VATRateInfo) {
-				return false
+		if d.LineItems != nil {
+			for i := range d.LineItems.LineItem {
+				li := &d.LineItems.LineItem[i]
+				if !f(&li.Quantity, canonicalDecimal) || !amount(li.VATInclusiveUnitPrice) || !vats(li.VATRateInfo) {
+					return false
+				}
 			}
+		}
+	}
+	for i := range r.ShipmentData {
+		if c := r.ShipmentData[i].ShipmentCount; c != nil && (!f(&c.CurrentCount, canonicalInteger) || !f(&c.TotalCount, canonicalInteger)) {
+			return false
 		}
 	}
 	return true
 }
 
-// canonicalAmounts returns r when every amount of it is in canonical text,
-// else a copy of r with its amounts in canonical text (r is not changed).
-func (r *PaymentSettlementRequest) canonicalAmounts() *PaymentSettlementRequest {
-	if r.eachAmount(Amount.isCanonical) {
+// canonicalNumbers returns r when every number of it is in canonical
+// text, else a copy of r with its numbers in canonical text (r is not
+// changed: the copy has its own copies of every part holding a number).
+func (r *PaymentSettlementRequest) canonicalNumbers() *PaymentSettlementRequest {
+	if r.eachNumber(func(v *string, canon func(string) string) bool { return canon(*v) == *v }) {
 		return r
 	}
+	c := r.numberParts()
+	c.eachNumber(func(v *string, canon func(string) string) bool {
+		*v = canon(*v)
+		return true
+	})
+	return c
+}
+
+// numberParts is a copy of r that shares no struct or slice holding a
+// number with r.
+func (r *PaymentSettlementRequest) numberParts() *PaymentSettlementRequest {
 	c := *r
-	c.Amount = r.Amount.canonical()
-	c.TaxAmount = canonicalPtr(r.TaxAmount)
+	c.TaxAmount = clonePtr(r.TaxAmount)
 	if d := r.InvoiceData; d != nil {
 		dc := *d
 		if v := d.VATData; v != nil {
 			vc := *v
-			vc.VATRateInfo = canonicalVATs(v.VATRateInfo)
-			vc.BalanceClearedAmount = canonicalPtr(v.BalanceClearedAmount)
+			vc.VATRateInfo = cloneVATs(v.VATRateInfo)
+			vc.BalanceClearedAmount = clonePtr(v.BalanceClearedAmount)
 			dc.VATData = &vc
 		}
 		if d.LineItems != nil {
 			items := slices.Clone(d.LineItems.LineItem)
 			for i := range items {
-				items[i].VATInclusiveUnitPrice = canonicalPtr(items[i].VATInclusiveUnitPrice)
-				items[i].VATRateInfo = canonicalVATs(items[i].VATRateInfo)
+				items[i].VATInclusiveUnitPrice = clonePtr(items[i].VATInclusiveUnitPrice)
+				items[i].VATRateInfo = cloneVATs(items[i].VATRateInfo)
 			}
 			dc.LineItems = &LineItems{LineItem: items}
 		}
 		c.InvoiceData = &dc
 	}
+	if r.ShipmentData != nil {
+		c.ShipmentData = slices.Clone(r.ShipmentData)
+		for i := range c.ShipmentData {
+			c.ShipmentData[i].ShipmentCount = clonePtr(c.ShipmentData[i].ShipmentCount)
+		}
+	}
 	return &c
 }
 
-// canonicalVATs is a copy of v with its amounts in canonical text.
-func canonicalVATs(v *VATRateInfo) *VATRateInfo {
-	if v == nil {
+// clonePtr is a pointer to a copy of *p, or nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
 		return nil
 	}
-	vats := slices.Clone(v.VAT)
+	c := *p
+	return &c
+}
+
+// cloneVATs is a copy of info that shares no VAT or amount with it.
+func cloneVATs(info *VATRateInfo) *VATRateInfo {
+	if info == nil {
+		return nil
+	}
+	vats := slices.Clone(info.VAT)
 	for i := range vats {
-		vats[i].Amount = canonicalPtr(vats[i].Amount)
+		vats[i].Amount = clonePtr(vats[i].Amount)
 	}
 	return &VATRateInfo{VAT: vats}
 }

@@ -137,3 +137,49 @@ func TestMatchesFingerprintRecordedAsReceived(t *testing.T) {
 		t.Error("a nil request matches a fingerprint")
 	}
 }
+
+// The fingerprint reads every number as its value: a Quantity, a VAT
+// rate, an optional-currency VAT amount and a ShipmentCount written
+// another way are the same request; another value is another request.
+func TestFingerprintOfNumbersIsTheirValue(t *testing.T) {
+	base := string(fullBody("100.00", "6.00", "19.00", "0.00", "10.00", "1.90"))
+	withShipment := func(s string) string {
+		return strings.Replace(s, "</PaymentSettlementRequest>",
+			`<ShipmentData><ShipmentCount><CurrentCount>1</CurrentCount><TotalCount>2</TotalCount></ShipmentCount><ShippedDate>2021-05-10T21:59:13Z</ShippedDate></ShipmentData></PaymentSettlementRequest>`, 1)
+	}
+	noCurrency := func(s string) string {
+		// The line item's VAT amount, whose currency is optional.
+		return strings.Replace(s, `<Amount currencyCode="USD">1.90</Amount>`, `<Amount>1.90</Amount>`, 1)
+	}
+	want := mustDecode(t, []byte(noCurrency(withShipment(base)))).Fingerprint()
+	for _, tc := range []struct {
+		name, old, new string
+		same           bool
+	}{
+		{"quantity 1.0", "<Quantity>1</Quantity>", "<Quantity>1.0</Quantity>", true},
+		{"quantity +01", "<Quantity>1</Quantity>", "<Quantity> +01 </Quantity>", true},
+		{"quantity 2", "<Quantity>1</Quantity>", "<Quantity>2</Quantity>", false},
+		{"rate 19.0", `<VAT rate="19">`, `<VAT rate="19.0">`, true},
+		{"rate 019.000", `<VAT rate="19">`, `<VAT rate="019.000">`, true},
+		{"rate 19.5", `<VAT rate="19">`, `<VAT rate="19.5">`, false},
+		{"a VAT amount without currency 1.9", `<Amount>1.90</Amount>`, `<Amount>1.9</Amount>`, true},
+		{"a VAT amount without currency 1.91", `<Amount>1.90</Amount>`, `<Amount>1.91</Amount>`, false},
+		{"count 01", "<CurrentCount>1</CurrentCount>", "<CurrentCount>01</CurrentCount>", true},
+		{"count +2", "<TotalCount>2</TotalCount>", "<TotalCount>+2</TotalCount>", true},
+		{"count 3", "<TotalCount>2</TotalCount>", "<TotalCount>3</TotalCount>", false},
+		{"count 2.0 (no integer)", "<TotalCount>2</TotalCount>", "<TotalCount>2.0</TotalCount>", false},
+	} {
+		body := strings.Replace(noCurrency(withShipment(base)), tc.old, tc.new, 1)
+		if body == noCurrency(withShipment(base)) {
+			t.Fatalf("%s: %q is not in the request", tc.name, tc.old)
+		}
+		r := mustDecode(t, []byte(body))
+		before := r.receivedFingerprint()
+		if got := r.Fingerprint() == want; got != tc.same {
+			t.Errorf("%s: same fingerprint %v, want %v", tc.name, got, tc.same)
+		}
+		if r.receivedFingerprint() != before {
+			t.Errorf("%s: Fingerprint changed the request", tc.name)
+		}
+	}
+}

@@ -305,19 +305,19 @@ const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 // Fingerprint is a hex SHA-256 over a canonical re-encoding of the request:
 // the XML that Encode writes, in a fixed element order and without the
 // received formatting (indentation, comments, attribute order, namespace
-// prefixes, CDATA sections, character references), every amount written in
-// its canonical text (money.Canonical: "+055.0", "55" and " 55.000 " USD
-// are all "55.00"). The same request sent twice has the same fingerprint,
-// whether it came as XML or JSON and however its amounts are spelled; any
-// changed value (an amount, an id) changes it. A request whose amounts are
-// already canonical has the fingerprint earlier versions recorded (the
-// sha256 of its xml.Marshal); for the others, MatchesFingerprint also
-// accepts that one.
+// prefixes, CDATA sections, character references), every number written in
+// its canonical text (canonical.go: "+055.0", "55" and " 55.000 " USD are
+// all "55.00"; a Quantity "2.0" is "2"; a count "01" is "1"). The same
+// request sent twice has the same fingerprint, whether it came as XML or
+// JSON and however its numbers are spelled; any changed value (an amount,
+// an id) changes it. A request whose numbers are already canonical has
+// the fingerprint earlier versions recorded (the sha256 of its
+// xml.Marshal); for the others, MatchesFingerprint also accepts that one.
 func (r *PaymentSettlementRequest) Fingerprint() string {
 	if r == nil {
 		return ""
 	}
-	return r.canonicalAmounts().receivedFingerprint()
+	return r.canonicalNumbers().receivedFingerprint()
 }
 
 // MatchesFingerprint reports whether fp, a recorded fingerprint, is this

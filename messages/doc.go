@@ -26,9 +26,11 @@
 //   - json.go: DecodeSettlementRequestJSON, a strict JSON decoder for order
 //     systems that do not speak XML.
 //   - amount.go: Amount.Money, the bridge to the exact money package.
-//   - canonical.go: the request with its amounts in canonical text
-//     (money.Canonical), which Fingerprint encodes: the same money
-//     written another way ("55.0", "+055", " 55.000 " USD) is the same
+//   - canonical.go: the request with its numbers in canonical text
+//     (amounts by money.Canonical, Quantity and VAT/@rate by
+//     money.CanonicalDecimal, ShipmentCount's counts as integers), which
+//     Fingerprint encodes: the same money written another way ("55.0",
+//     "+055", " 55.000 " USD), a Quantity "2.0" for "2", are the same
 //     request.
 //   - errors.go: ValidationError, ValidationErrors and ParseError.
 //   - rules.go: the reusable checks (lengths, enumerations, amounts, dates).

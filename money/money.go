@@ -91,8 +91,23 @@ func ParseDecimal(value string) (decimal.Decimal, error) {
 // ISO 4217 code.
 func Canonical(value, currency string) (canonical string, ok bool) {
 	exp, err := Exponent(currency)
+	if err != nil {
+		return value, false
+	}
+	return canonicalText(value, exp)
+}
+
+// CanonicalDecimal is Canonical for a decimal without a currency (a
+// quantity, a rate): the fraction is not padded ("+02.50" is "2.5", "-0"
+// is "0", "7.000" is "7").
+func CanonicalDecimal(value string) (canonical string, ok bool) {
+	return canonicalText(value, 0)
+}
+
+// canonicalText is Canonical with the fraction padded to exp digits.
+func canonicalText(value string, exp int) (string, bool) {
 	v := strings.Trim(value, " \t\r\n")
-	if err != nil || !plainDecimal.MatchString(v) {
+	if !plainDecimal.MatchString(v) {
 		return value, false
 	}
 	negative := v[0] == '-'

@@ -410,3 +410,17 @@ func TestParseExactErrorsAreMinorUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		value, want string
+		ok          bool
+	}{
+		{"1", "1", true}, {"1.0", "1", true}, {"+01.50", "1.5", true}, {"-0", "0", true}, {" 7.000\n", "7", true},
+		{".25", "0.25", true}, {"-2.50", "-2.5", true}, {"1e2", "1e2", false}, {"", "", false}, {"½", "½", false},
+	} {
+		if got, ok := CanonicalDecimal(tc.value); got != tc.want || ok != tc.ok {
+			t.Errorf("CanonicalDecimal(%q) = %q, %v; want %q, %v", tc.value, got, ok, tc.want, tc.ok)
+		}
+	}
+}
