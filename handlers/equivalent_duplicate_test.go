@@ -308,3 +308,45 @@ func TestEquivalentNumbersDuplicateIsTheSameRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestEquivalentDuplicateIsJudgedAsTheRecordedRequest: a duplicate that
+// is the recorded request written another way goes on with the recorded
+// request (resumeRecorded), and so must the one check a resumed delivery
+// still makes: a settlement still received (its first delivery stopped
+// before any call) is refused when the request is invalid. A copy whose
+// Amount "100.000000000000000000" is the recorded "100.00" but has more
+// digits than the schema allows must not refuse the recorded, valid
+// credit: the credit goes on, and Radial's ledger holds its refund.
+func TestEquivalentDuplicateIsJudgedAsTheRecordedRequest(t *testing.T) {
+	r := newRadialRig(t)
+	credit := func(amount string) []byte {
+		return []byte(strings.Replace(string(radialBody("req-cr", amount, "6.00")), "<SettlementType>Debit</SettlementType>", "<SettlementType>Credit</SettlementType>", 1))
+	}
+	first := radialMsg(credit("100.00"), nil)
+	req, err := decodeRequest(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := r.h.understand(first, req, 1)
+	if len(in.problems) > 0 {
+		t.Fatalf("the recorded credit is invalid: %v", in.problems)
+	}
+	// Recorded, then the first delivery stopped (a crash) before any call.
+	if _, created, err := r.st.Register(context.Background(), r.h.newSettlement(first, in)); err != nil || !created {
+		t.Fatalf("register: %v, %v", created, err)
+	}
+
+	if err := r.h.HandleSafely(radialMsg(credit("100.000000000000000000"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-cr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.State == store.StateRefused {
+		t.Fatalf("the recorded, valid credit was refused for its copy's spelling: %s", s.DeclineReason)
+	}
+	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Type != "Credit" || ledger[0].Amount != "100.00" {
+		t.Errorf("Radial's ledger: %+v, want the refund of 100.00", ledger)
+	}
+}

@@ -424,8 +424,9 @@ func sendAgainAdvice(requestID string) string {
 // "100.00"), the recorded body is what the provider is sent and the
 // status echoes. A provider that deduplicates on the document (Radial,
 // on requestId and content) would refuse the other spelling under the
-// same requestId as another request. A recorded body that is gone
-// (retention) or does not decode leaves the delivery's.
+// same requestId as another request. The delivery's problems are the
+// recorded request's. A recorded body that is gone (retention) or does
+// not decode leaves the delivery's.
 func (h *Settlement) resumeRecorded(s store.Settlement, in *delivery, log zerolog.Logger) {
 	if len(s.Request) == 0 || bytes.Equal(s.Request, in.msg.Payload) {
 		return
@@ -435,8 +436,13 @@ func (h *Settlement) resumeRecorded(s store.Settlement, in *delivery, log zerolo
 		return
 	}
 	log.Info().Msg("this delivery writes the recorded request another way; going on with the recorded one")
-	in.req = rec
-	in.preq.Message = rec
+	// Judged as the recorded request too: a spelling of the same values
+	// may break a rule the recorded text keeps (more digits than the
+	// schema reads), and a settlement still received is refused for its
+	// request's problems.
+	again := h.understand(in.msg, rec, in.attempt)
+	in.req, in.preq.Message = rec, rec
+	in.problems, in.unreportable = again.problems, again.unreportable
 }
 
 // headerIdentity is the value of header name that is part of a request's
