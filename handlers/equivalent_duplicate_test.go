@@ -350,3 +350,24 @@ func TestEquivalentDuplicateIsJudgedAsTheRecordedRequest(t *testing.T) {
 		t.Errorf("Radial's ledger: %+v, want the refund of 100.00", ledger)
 	}
 }
+
+// TestSurrogateReferenceIsRefusedNotSettled: a request whose OrderId
+// holds the character reference &#xD800; (no character XML allows) was
+// read as "ORD\uFFFD" and settled: Radial's ledger held a capture for an
+// order id the sender never wrote, the same one "ORD&#xDC00;" would have
+// named. It is parked as unparseable, naming the reference, and nothing
+// reaches Radial.
+func TestSurrogateReferenceIsRefusedNotSettled(t *testing.T) {
+	r := newRadialRig(t)
+	body := []byte(strings.Replace(string(radialBody("req-sur", "100.00", "6.00")), "<OrderId>ORD-EQ</OrderId>", "<OrderId>ORD&#xD800;</OrderId>", 1))
+	if err := r.h.HandleSafely(radialMsg(body, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if ledger := r.sb.Ledger(); len(ledger) != 0 {
+		t.Errorf("Radial's ledger: %q %+v, want nothing", ledger[0].OrderID, ledger)
+	}
+	parked := only(t, r.pub.take(), broker.ParkedQueue("radial"))
+	if reason := parked.Metadata.Get(HeaderParkedReason); !strings.Contains(reason, "&#xD800;") {
+		t.Errorf("parked reason does not name the reference: %s", reason)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"sync"
 )
 
@@ -28,14 +29,82 @@ const (
 // *ParseError when the body is not well-formed XML, declares a DOCTYPE or
 // entities, or has another root element or namespace. It does not validate:
 // call Validate on the result.
+//
+// A character reference to a surrogate (&#xD800; to &#xDFFF;), which XML
+// 1.0 does not allow, is refused too: encoding/xml would read it as U+FFFD
+// without a word (refuseSurrogateRefs).
 func DecodeSettlementRequest(body []byte) (*PaymentSettlementRequest, error) {
+	if err := refuseSurrogateRefs(body); err != nil {
+		return nil, err
+	}
 	return decodeXML[PaymentSettlementRequest](body, rootSettlementRequest)
 }
 
 // DecodeSettlementRequestList parses a PaymentSettlementRequestList, like
 // DecodeSettlementRequest.
 func DecodeSettlementRequestList(body []byte) (*PaymentSettlementRequestList, error) {
+	if err := refuseSurrogateRefs(body); err != nil {
+		return nil, err
+	}
 	return decodeXML[PaymentSettlementRequestList](body, rootSettlementRequestList)
+}
+
+// charRef starts every character reference.
+var charRef = []byte("&#")
+
+// refuseSurrogateRefs returns a *ParseError when body holds a character
+// reference to a surrogate (U+D800 to U+DFFF) outside comments, CDATA
+// sections and processing instructions (where "&#" is text). XML 1.0
+// allows a reference only to a Char (well-formedness constraint Legal
+// Character), and encoding/xml, which refuses &#x1; and &#xFFFE;, writes
+// such a one as string(rune(n)): U+FFFD. "ORD&#xD800;" and "ORD&#xDC00;"
+// would be one order id, one the sender never wrote, sent to the provider
+// and recorded (the JSON decoder refuses a lone surrogate escape for the
+// same reason). A body without "&#" is not scanned further.
+func refuseSurrogateRefs(body []byte) error {
+	if !bytes.Contains(body, charRef) {
+		return nil
+	}
+	skip := func(i int, open, close string) int {
+		k := bytes.Index(body[i+len(open):], []byte(close))
+		if k < 0 {
+			return len(body)
+		}
+		return i + len(open) + k + len(close)
+	}
+	for i := 0; i < len(body); {
+		rest := body[i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			i = skip(i, "<!--", "-->")
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			i = skip(i, "<![CDATA[", "]]>")
+		case bytes.HasPrefix(rest, []byte("<?")):
+			i = skip(i, "<?", "?>")
+		case bytes.HasPrefix(rest, charRef):
+			j, base := i+2, 10
+			if j < len(body) && body[j] == 'x' {
+				j, base = j+1, 16
+			}
+			start := j
+			for j < len(body) && (body[j] >= '0' && body[j] <= '9' || base == 16 && (body[j]|0x20 >= 'a' && body[j]|0x20 <= 'f')) {
+				j++
+			}
+			if j < len(body) && body[j] == ';' && j > start {
+				if n, err := strconv.ParseUint(string(body[start:j]), base, 64); err == nil && n >= 0xD800 && n <= 0xDFFF {
+					ref := string(body[i : j+1])
+					if len(ref) > 24 {
+						ref = ref[:12] + "…;"
+					}
+					return &ParseError{Msg: fmt.Sprintf("body is not well-formed XML: character reference %s is to a surrogate (U+%04X), which XML 1.0 does not allow", ref, n)}
+				}
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return nil
 }
 
 // DecodeSettlementStatus parses a PaymentSettlementStatus received from
