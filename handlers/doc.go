@@ -93,7 +93,8 @@
 // Identity: a delivery of a known requestId must carry the recorded body
 // (fingerprint: its numbers compared as values, "100.0" and "+0100.00"
 // USD being the recorded "100.00", a Quantity "2.0" the recorded "2":
-// PaymentSettlementRequest.MatchesFingerprint)
+// PaymentSettlementRequest.MatchesFingerprint, or, for a record an
+// earlier version fingerprinted as received, its recorded body read again)
 // and the recorded money-steering headers (store_id, tender_type,
 // original_authorization_amount and the provider's Facts.MoneyHeaders),
 // each compared trimmed and under every spelling of its name a provider

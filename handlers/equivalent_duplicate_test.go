@@ -2,6 +2,9 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -369,5 +372,50 @@ func TestSurrogateReferenceIsRefusedNotSettled(t *testing.T) {
 	parked := only(t, r.pub.take(), broker.ParkedQueue("radial"))
 	if reason := parked.Metadata.Get(HeaderParkedReason); !strings.Contains(reason, "&#xD800;") {
 		t.Errorf("parked reason does not name the reference: %s", reason)
+	}
+}
+
+// TestEquivalentDuplicateOfALegacyRecord: a settlement recorded by a
+// version that fingerprinted the request as received (the sha256 of its
+// xml.Marshal, amounts as written: "100.0") is matched by a copy that
+// writes its amount another way ("100.00") too: the recorded body is
+// read and compared as the request it is. Not parked: the recorded
+// credit (its first delivery stopped before any call) goes on, and
+// Radial's ledger holds its one refund.
+func TestEquivalentDuplicateOfALegacyRecord(t *testing.T) {
+	r := newRadialRig(t)
+	credit := func(amount string) []byte {
+		return []byte(strings.Replace(string(radialBody("req-cr", amount, "6.00")), "<SettlementType>Debit</SettlementType>", "<SettlementType>Credit</SettlementType>", 1))
+	}
+	first := radialMsg(credit("100.0"), nil)
+	req, err := decodeRequest(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := xml.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	legacy := hex.EncodeToString(sum[:])
+	if legacy == req.Fingerprint() {
+		t.Fatal("the recorded amount is canonical: no legacy fingerprint to test")
+	}
+	rec := r.h.newSettlement(first, r.h.understand(first, req, 1))
+	rec.Fingerprint = legacy
+	if _, created, err := r.st.Register(context.Background(), rec); err != nil || !created {
+		t.Fatalf("register: %v, %v", created, err)
+	}
+
+	if err := r.h.HandleSafely(radialMsg(credit("100.00"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range r.pub.take() {
+		if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
+			t.Errorf("the recorded request written another way was parked: %s", m.msg.Metadata.Get(HeaderParkedReason))
+		}
+	}
+	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Type != "Credit" || ledger[0].Amount != "100.00" {
+		t.Errorf("Radial's ledger: %+v, want the one refund of 100.00", ledger)
 	}
 }

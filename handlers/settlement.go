@@ -378,7 +378,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 // money (the generic ones and the provider's Facts.MoneyHeaders). It
 // returns why the delivery is not the recorded request, or "".
 func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentSettlementRequest, msg *message.Message) string {
-	if !req.MatchesFingerprint(s.Fingerprint) {
+	if !req.MatchesFingerprint(s.Fingerprint) && !sameAsRecorded(s, req) {
 		return fmt.Sprintf("requestId %q was already used by a different request (%s); this delivery was not applied. %s",
 			s.RequestID, recordedAs(s), sendAgainAdvice(s.RequestID))
 	}
@@ -399,6 +399,19 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 		}
 	}
 	return ""
+}
+
+// sameAsRecorded reports whether req is the request recorded in s, read
+// from its recorded body: for a record whose fingerprint an earlier
+// version computed from the request as received (its amounts as written),
+// which a copy spelling them another way does not match. A record whose
+// body is gone (retention) or does not decode is not req.
+func sameAsRecorded(s store.Settlement, req *messages.PaymentSettlementRequest) bool {
+	if len(s.Request) == 0 {
+		return false
+	}
+	rec, err := decodeRequestAs(s.Request, s.ContentType)
+	return err == nil && rec.Fingerprint() == req.Fingerprint()
 }
 
 // recordedAs describes the recorded request of a parked duplicate: what it
