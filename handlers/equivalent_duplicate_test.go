@@ -419,3 +419,32 @@ func TestEquivalentDuplicateOfALegacyRecord(t *testing.T) {
 		t.Errorf("Radial's ledger: %+v, want the one refund of 100.00", ledger)
 	}
 }
+
+// TestJSONCopyOfAnXMLRequestIsTheSameRequest: the order system sends the
+// recorded XML request again as JSON, its keys in another order and its
+// amount written "100.0": the same request, not parked, one capture.
+func TestJSONCopyOfAnXMLRequestIsTheSameRequest(t *testing.T) {
+	r := newRadialRig(t)
+	if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	r.pub.take()
+	j := radialMsg([]byte(`{"clientContext":"cc-eq","settlementType":"Debit","taxAmount":{"value":"6","currencyCode":"USD"},`+
+		`"amount":{"value":"100.0","currencyCode":"USD"},"invoiceId":"inv-1",`+
+		`"paymentContext":{"paymentAccountUniqueId":{"value":"4111110PASeK1111","isToken":"true"},"orderId":"ORD-EQ"},"requestId":"req-eq"}`), nil)
+	j.Metadata.Set(broker.MetaContentType, ContentTypeJSON)
+	if err := r.h.HandleSafely(j); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range r.pub.take() {
+		if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
+			t.Errorf("the JSON copy was parked: %s", m.msg.Metadata.Get(HeaderParkedReason))
+		}
+	}
+	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Amount != "100.00" {
+		t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
+	}
+}
