@@ -38,10 +38,12 @@ func MaskAccount(v string) string {
 }
 
 // MaskPANs masks, in free text (a provider's error, a fault description,
-// a parser's error), every card number, as MaskAccount does: a run of 13
-// to 19 digits that passes the Luhn check, written at once or in groups
-// split by one space or dash ("4111 1111 1111 1111", "4111-1111-..."),
-// the forms a provider may echo it in. Other text is returned as it is.
+// a parser's error, a header), every card number, as MaskAccount does: a
+// run of 13 to 19 digits that passes the Luhn check, written at once or in
+// groups split by up to three separators (space, no-break space, tab,
+// "-", ".", "_", "/": "4111 1111 1111 1111", "4111-1111-...",
+// "4111.1111...", "4111 - 1111 - ..."), the forms a provider or a person
+// may write it in. Other text is returned as it is.
 func MaskPANs(s string) string {
 	var b []byte
 	for i := 0; i < len(s); {
@@ -59,8 +61,8 @@ func MaskPANs(s string) string {
 				k++
 			}
 			groups = append(groups, [2]int{j, k})
-			if k+1 < len(s) && (s[k] == ' ' || s[k] == '-') && isDigit(s[k+1]) {
-				j = k + 1
+			if n := separatorLen(s[k:]); n > 0 && k+n < len(s) && isDigit(s[k+n]) {
+				j = k + n
 				continue
 			}
 			j = k
@@ -103,6 +105,28 @@ func MaskPANs(s string) string {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// maxSeparators is the most separator characters MaskPANs takes between
+// two groups of one card number.
+const maxSeparators = 3
+
+// separatorLen is the length in bytes of the run of at most maxSeparators
+// separators s starts with (0: none): space, no-break space (U+00A0), tab,
+// '-', '.', '_' or '/'.
+func separatorLen(s string) int {
+	n := 0
+	for range maxSeparators {
+		switch {
+		case n < len(s) && strings.IndexByte(" \t-._/", s[n]) >= 0:
+			n++
+		case strings.HasPrefix(s[n:], "\u00a0"):
+			n += len("\u00a0")
+		default:
+			return n
+		}
+	}
+	return n
+}
 
 // luhn reports whether the digits pass the Luhn (mod 10) check of card
 // numbers.

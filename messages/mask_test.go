@@ -84,6 +84,16 @@ func TestMaskPANs(t *testing.T) {
 		{"card 4012-8888-8888-1881.", "card ****-****-****-1881."},
 		{"card 4012888888881881 2026", "card ************1881 2026"},
 		{"dates 2026-12-06 and 1234 5678", "dates 2026-12-06 and 1234 5678"},
+		// Other separators a person or a system writes between groups.
+		{"card 4111.1111.1111.1111 refused", "card ****.****.****.1111 refused"},
+		{"card 4111  1111  1111  1111", "card ****  ****  ****  1111"},
+		{"card 4111\u00a01111\u00a01111\u00a01111", "card ****\u00a0****\u00a0****\u00a01111"},
+		{"card 4111_1111_1111_1111", "card ****_****_****_1111"},
+		{"card 4111 - 1111 - 1111 - 1111", "card **** - **** - **** - 1111"},
+		{"card 4111/1111/1111/1111", "card ****/****/****/1111"},
+		{"card 4111\t1111\t1111\t1111", "card ****\t****\t****\t1111"},
+		// Groups more than three separators apart are other numbers.
+		{"far apart 4111    1111 1111 1111", "far apart 4111    1111 1111 1111"},
 	} {
 		if got := MaskPANs(tc.in); got != tc.want {
 			t.Errorf("MaskPANs(%q) = %q, want %q", tc.in, got, tc.want)
