@@ -29,6 +29,12 @@ const (
 	MetaRedelivered = "amqp_redelivered"
 	MetaRoutingKey  = "amqp_routing_key"
 	MetaExchange    = "amqp_exchange"
+	// MetaParkingRecorded is set in process on a delivery whose run
+	// recorded its settlement's parking (handlers): the router's in-place
+	// retry of that run, with the same message and no redelivery, parks
+	// its copy again instead of taking itself for a duplicate. Never
+	// published, never read from a header.
+	MetaParkingRecorded = "amqp_local_parking_recorded"
 )
 
 // brokerOwned are headers RabbitMQ writes itself; they are read (stringified)
@@ -74,7 +80,7 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 				p.Timestamp = t
 			}
-		case MetaRedelivered, MetaRoutingKey, MetaExchange:
+		case MetaRedelivered, MetaRoutingKey, MetaExchange, MetaParkingRecorded:
 		default:
 			// watermill-amqp's own metadata (_watermill_amqp_redelivered)
 			// describes this delivery, not the message.
@@ -87,10 +93,12 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 }
 
 // deliveryKeys are the metadata keys Unmarshal fills from the delivery's
-// properties and envelope, never from its headers.
+// properties and envelope (or the pipeline sets in process), never from
+// its headers.
 var deliveryKeys = map[string]bool{
 	MetaContentType: true, MetaMessageID: true, MetaCorrelationID: true, MetaType: true, MetaTimestamp: true,
 	MetaAppID: true, MetaReplyTo: true, MetaRedelivered: true, MetaRoutingKey: true, MetaExchange: true,
+	MetaParkingRecorded: true,
 }
 
 // ErrNoDelivery is Unmarshal's answer to the zero delivery a closed

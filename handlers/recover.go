@@ -74,7 +74,9 @@ func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reas
 	cur := s.State
 	if _, _, err := h.Store.Transition(ctx, key, []store.State{cur}, cur, store.Change{ParkedReason: &reason, Note: "parked: handler panic"}, nil); err != nil {
 		log.Warn().Err(err).Msg("could not record the parking on the settlement")
+		return
 	}
+	markParkingRecorded(msg)
 }
 
 // HandleSafely is Handle with a panic turned into a parked status (see

@@ -328,17 +328,21 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 		h.resumeRecorded(s, in, log)
 	}
-	if s.ParkedReason != "" && (ownCopy(msg) || msg.Metadata.Get(broker.HeaderReplayed) == "") {
+	if s.ParkedReason != "" && (ownCopy(msg) || msg.Metadata.Get(broker.HeaderReplayed) == "" || parkingRecorded(msg)) {
 		// Only a replay (a person's act) resumes a parked settlement. A
 		// poll or retry copy of another loop of this request (a duplicate
 		// ran one beside the loop that parked it), or a duplicate from the
 		// order system, stops here: the parking waits for a person.
-		if msg.Metadata.Get(broker.MetaRedelivered) == "true" {
+		if msg.Metadata.Get(broker.MetaRedelivered) == "true" || parkingRecorded(msg) {
 			// Handed back and delivered again: perhaps the very delivery
 			// that recorded the parking, whose parked copy was never
 			// published (the broker restarting, the worker killed in
-			// between). Its copy is parked again so that the parked queue
-			// holds the settlement (at worst twice), never nothing.
+			// between). Or that very delivery run again in place (the
+			// router's retry of a run that returned an error: same
+			// message, not redelivered), which recorded the parking and
+			// failed to publish the copy. Its copy is parked again so that
+			// the parked queue holds the settlement (at worst twice), never
+			// nothing.
 			return h.park(ctx, msg, 0, s.ParkedReason, log)
 		}
 		log.Info().Str("parked_reason", truncate(s.ParkedReason, 200)).
@@ -1185,7 +1189,24 @@ func (h *Settlement) parkSettlement(ctx context.Context, s store.Settlement, in 
 	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked"}, nil); err != nil {
 		return fmt.Errorf("record the parking of %s: %w", s.RequestID, err)
 	}
+	markParkingRecorded(in.msg)
 	return h.park(ctx, in.msg, in.attempt, reason, in.log)
+}
+
+// markParkingRecorded notes on msg, in process, that its run recorded its
+// settlement's parking: if the parked copy's publish fails, the router runs
+// the handler again with msg (in place, not redelivered), and that run must
+// park the copy again, not take itself for a duplicate of a parked
+// settlement (which changes nothing and is acked: parked in the store,
+// nothing in the parked queue). Never published (broker.Marshaler).
+func markParkingRecorded(msg *message.Message) {
+	msg.Metadata.Set(broker.MetaParkingRecorded, "true")
+}
+
+// parkingRecorded reports whether an earlier run of this very delivery
+// recorded its settlement's parking (markParkingRecorded).
+func parkingRecorded(msg *message.Message) bool {
+	return msg.Metadata.Get(broker.MetaParkingRecorded) == "true"
 }
 
 // ending is how a settlement ends: its terminal state, the verdict of its
@@ -1223,6 +1244,7 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, nil); err != nil {
 			return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 		}
+		markParkingRecorded(msg)
 		h.Metrics.outcome(h.Provider.Name(), string(to))
 		return h.park(ctx, msg, in.attempt, parked, log)
 	}
