@@ -1260,7 +1260,9 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 	}
 	h.crash(CrashAfterTerminalCommit)
 	if err := h.out().publishRecorded(ctx, s, ev, *rec); err != nil {
-		return err
+		if err := leftToRelay(err, log); err != nil {
+			return err
+		}
 	}
 	h.crash(CrashAfterStatusPublish)
 	h.Metrics.outcome(h.Provider.Name(), string(to))
@@ -1290,6 +1292,16 @@ func (h *Settlement) republish(ctx context.Context, s store.Settlement, log zero
 	}
 	for _, ev := range evs {
 		if err := h.out().publish(ctx, s, ev); err != nil {
+			if broker.IsMessageRefused(err) {
+				// Recorded, and in the outbox when never confirmed: the
+				// relay publishes it (and the settlement's later events
+				// after it, never ahead of it) and counts it while it is
+				// refused. Handed back, this duplicate would only be
+				// refused again, over and over.
+				log.Warn().Err(err).Str("event_message_id", ev.MessageID).
+					Msg("duplicate of a finished request: the broker refused its recorded status event; not handed back (an event never confirmed stays in the outbox, which the sweeper relays each round)")
+				return nil
+			}
 			return err
 		}
 	}
