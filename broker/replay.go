@@ -20,6 +20,11 @@ type ReplayOptions struct {
 	Parked string
 	// Fallback is the target of a message without a parked_from_queue header.
 	Fallback string
+	// Target, when set, is the target of every message, whatever its
+	// parked_from_queue header says: a message the broker dead-lettered
+	// (a delivery limit) carries its publisher's headers, not the
+	// worker's, so that header may name any queue.
+	Target string
 	// Limit caps the messages moved (all when <= 0); with Match, the
 	// matching messages.
 	Limit int
@@ -167,6 +172,9 @@ func ReplayOn(ctx context.Context, conn *amqp.Connection, o ReplayOptions) (res 
 			continue
 		}
 		m := describe(d, o.Fallback)
+		if o.Target != "" {
+			m.Target = o.Target
+		}
 		if o.DryRun {
 			held = d.DeliveryTag
 			res.Messages = append(res.Messages, m)

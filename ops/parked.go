@@ -333,7 +333,10 @@ type ReplayOptions struct {
 }
 
 // Replay moves the parked requests matching f back to the queue they were
-// parked from (broker.ReplayOn), each provider's parked queue bounded by
+// parked from, their provider's request queue (broker.ReplayOn; never
+// another queue a parked_from_queue header names: a request the broker
+// dead-lettered carries its publisher's headers), each provider's parked
+// queue bounded by
 // its depth at the start; the others stay parked, in their order. It
 // prints one line per message acted on and a summary per queue.
 func Replay(ctx context.Context, e Env, f Filter, o ReplayOptions) error {
@@ -459,7 +462,7 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		var keys []string
 		var bar Progress
 		res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{
-			Parked: queue, Fallback: tg.fallback, Limit: limit, DryRun: o.DryRun, Purge: purge,
+			Parked: queue, Fallback: tg.fallback, Target: tg.fallback, Limit: limit, DryRun: o.DryRun, Purge: purge,
 			Match: func(d amqp.Delivery) bool {
 				m := tg.describe(p, d)
 				if !f.match(m, now) {
