@@ -39,7 +39,7 @@ func dialSocket(ctx context.Context, amqpURL string, log zerolog.Logger) (*amqp.
 			sock = s // amqp.DialConfig calls it before it returns
 			return s, err
 		}
-		c, err := amqp.DialConfig(amqpURL, cfg)
+		c, err := dialGuarded(amqpURL, cfg)
 		if err != nil {
 			if err := refused.check(err); err != nil {
 				return nil, err
@@ -179,7 +179,7 @@ func (r *refusals) check(err error) error {
 // only in that vhost does it exist, where the broker refuses the look-up
 // as locked (405 RESOURCE_LOCKED) instead of not found (404).
 func SameVhost(a, b string) (bool, error) {
-	ca, err := amqp.DialConfig(a, dialConfig("settlement-worker-probe"))
+	ca, err := dialGuarded(a, dialConfig("settlement-worker-probe"))
 	if err != nil {
 		return false, err
 	}
@@ -192,7 +192,7 @@ func SameVhost(a, b string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("declare a probe queue: %w", err)
 	}
-	cb, err := amqp.DialConfig(b, dialConfig("settlement-worker-probe"))
+	cb, err := dialGuarded(b, dialConfig("settlement-worker-probe"))
 	if err != nil {
 		return false, err
 	}

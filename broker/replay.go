@@ -67,7 +67,7 @@ type ReplayResult struct {
 // with the parking and attempt headers removed. It dials amqpURL; ReplayOn
 // uses an open connection.
 func Replay(ctx context.Context, amqpURL string, o ReplayOptions) (ReplayResult, error) {
-	conn, err := amqp.DialConfig(amqpURL, dialConfig("settlement-worker-replay"))
+	conn, err := dialGuarded(amqpURL, dialConfig("settlement-worker-replay"))
 	if err != nil {
 		return ReplayResult{}, fmt.Errorf("connect to %s: %w", Redact(amqpURL), err)
 	}

@@ -31,10 +31,16 @@ func NewSubscriber(ctx context.Context, cfg SubscriberConfig, logger watermill.L
 	if cfg.Passive {
 		builder = passiveTopology{}
 	}
+	// Through the header guard: a message whose headers the client
+	// cannot read would close the consumer's connection, over and over.
+	uri, acfg, err := Guard(cfg.URL, dialConfig("settlement-worker-consumer"))
+	if err != nil {
+		return nil, fmt.Errorf("subscribe at %s: %w", Redact(cfg.URL), err)
+	}
 	wc := wamqp.Config{
 		Connection: wamqp.ConnectionConfig{
-			AmqpURI:    cfg.URL,
-			AmqpConfig: ptr(dialConfig("settlement-worker-consumer")),
+			AmqpURI:    uri,
+			AmqpConfig: &acfg,
 			Reconnect: &wamqp.ReconnectConfig{
 				BackoffInitialInterval: 200 * time.Millisecond, BackoffRandomizationFactor: 0.5,
 				BackoffMultiplier: 1.5, BackoffMaxInterval: 5 * time.Second,
@@ -88,7 +94,7 @@ func WaitForQueue(ctx context.Context, url, queue string, onRetry func(error)) e
 	b.MaxInterval = 5 * time.Second
 	refused := refusals{}
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		conn, err := amqp.DialConfig(url, dialConfig("settlement-worker-probe"))
+		conn, err := dialGuarded(url, dialConfig("settlement-worker-probe"))
 		if err != nil {
 			if perr := refused.check(err); perr != nil {
 				return struct{}{}, perr

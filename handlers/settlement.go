@@ -244,6 +244,12 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		return h.park(ctx, msg, 0, reason, log)
 	}
 
+	if bad := msg.Metadata.Get(broker.HeaderUnreadable); bad != "" {
+		reason := fmt.Sprintf("request headers the worker's AMQP client cannot read: %s; not parsed, not recorded, not sent to %s, no status published: "+
+			"send the request again without them", maskedText(bad, 1000), h.Provider.Name())
+		log.Warn().Str("headers", maskedText(bad, 1000)).Msg("request headers cannot be read; parking it")
+		return h.park(ctx, msg, 0, reason, log)
+	}
 	req, err := decodeRequest(msg)
 	if err != nil {
 		log.Warn().Err(err).Msg("request cannot be parsed; parking it")

@@ -103,7 +103,10 @@ func (e Env) errw() io.Writer {
 func (e Env) dial() (*amqp.Connection, error) {
 	cfg := broker.DialConfig("settlement-worker operator") // AMQP_TLS_* included
 	cfg.Dial = amqp.DefaultDial(10 * time.Second)
-	conn, err := amqp.DialConfig(e.AMQPURL, cfg)
+	// Through the header guard: a parked message whose headers the AMQP
+	// client cannot read would close the connection of every listing,
+	// replay and purge of its queue.
+	conn, err := broker.DialGuarded(e.AMQPURL, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the broker %s (AMQP_URL): %w", broker.Redact(e.AMQPURL), err)
 	}
