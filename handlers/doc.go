@@ -142,7 +142,9 @@
 // with the consecutive failures (Retry.Delays, in order) and starts over
 // after an answer. The count lives in the store (attempts, attempts_base),
 // as every attempt count does: a crash or redelivery resumes it as
-// recorded. A transient error that proves the
+// recorded. A retry or poll copy whose publish fails is sent again by the
+// router's in-place run of the same delivery, which makes no other attempt
+// (a run from the top would call the provider again at once, no delay). A transient error that proves the
 // call did not reach the provider (providers.WasNotSent) lets the next
 // attempt submit at once instead of waiting for the settle window; for a
 // provider without idempotency keys it reconciles first, once the settle

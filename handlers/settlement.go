@@ -237,6 +237,9 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 
 	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
 
+	if sent, err := h.sendUnsentCopy(ctx, msg, log); sent {
+		return err
+	}
 	if n := int64(len(msg.Payload)); h.MaxRequestBytes > 0 && n > h.MaxRequestBytes {
 		reason := fmt.Sprintf("request body is %d bytes, above MAX_REQUEST_BYTES (%d): not parsed, not recorded, not sent to %s, no status published; "+
 			"send a smaller request (or raise MAX_REQUEST_BYTES and replay)", n, h.MaxRequestBytes, h.Provider.Name())
@@ -1353,10 +1356,43 @@ func (h *Settlement) schedule(ctx context.Context, s store.Settlement, in *deliv
 		return h.parkSettlement(ctx, s, in, fmt.Sprintf("%s; not retried: its retry copy could not be sent: %v. Check the settlement (settlement-worker show %s), then replay it "+
 			"(a parked copy without its largest headers says which it lacks) or settle it by hand", reason, tooLarge, s.RequestID))
 	} else if err != nil {
+		// The router runs this delivery again in place (the same
+		// message): that run sends this copy again, and nothing else.
+		// Run from the top, it would count another attempt and call the
+		// provider again at once, with no delay (sendUnsentCopy).
+		msg.SetContext(context.WithValue(msg.Context(), unsentCopyKey{}, &unsentCopy{msg: cp, queue: broker.RetryQueue(h.Provider.Name(), delay), next: next}))
 		return fmt.Errorf("schedule retry: %w", err)
 	}
 	log.Info().Dur("delay", delay).Int("next_attempt", next).Msg("scheduled")
 	return nil
+}
+
+// unsentCopy is a retry or poll copy a run of a delivery built but could
+// not publish (schedule), kept in the message's context for the router's
+// in-place run of the same delivery.
+type unsentCopy struct {
+	msg   *message.Message
+	queue string
+	next  int
+}
+
+type unsentCopyKey struct{}
+
+// sendUnsentCopy publishes the copy an earlier run of this very delivery
+// could not (schedule), and reports whether there was one: the attempt
+// that copy retries is counted, and the provider was called for it. A
+// redelivery (another message) runs from the top.
+func (h *Settlement) sendUnsentCopy(ctx context.Context, msg *message.Message, log zerolog.Logger) (bool, error) {
+	u, ok := msg.Context().Value(unsentCopyKey{}).(*unsentCopy)
+	if !ok || u == nil {
+		return false, nil
+	}
+	if err := h.Pub.Publish(ctx, "", u.queue, u.msg); err != nil {
+		return true, fmt.Errorf("schedule retry (again): %w", err)
+	}
+	msg.SetContext(context.WithValue(msg.Context(), unsentCopyKey{}, (*unsentCopy)(nil)))
+	log.Info().Str("queue", u.queue).Int("next_attempt", u.next).Msg("scheduled (the copy an earlier run of this delivery could not send; no other attempt made)")
+	return true, nil
 }
 
 // errOrderBusy is lockOrder's answer when another delivery held the order's
