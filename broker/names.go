@@ -113,7 +113,9 @@ const HeaderReadyAt = "settlement_ready_at"
 // HeaderReplayed marks a copy a replay moved back from a parked queue
 // (ReplayOn: the time of the replay). A parked settlement is resumed only
 // by such a copy, the act of a person: a duplicate of its request (the
-// order system sending it again) leaves it parked.
+// order system sending it again) leaves it parked, and so does one that
+// carries this header but came through an exchange (the intake exchange):
+// a replay publishes to the request queue directly.
 const HeaderReplayed = "settlement_replayed"
 
 // ReadySince returns when the message of metadata md became ready in its

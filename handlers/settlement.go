@@ -337,7 +337,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 		h.resumeRecorded(s, in, log)
 	}
-	if s.ParkedReason != "" && (ownCopy(msg) || msg.Metadata.Get(broker.HeaderReplayed) == "" || parkingRecorded(msg)) {
+	if s.ParkedReason != "" && (ownCopy(msg) || !replayCopy(msg) || parkingRecorded(msg)) {
 		// Only a replay (a person's act) resumes a parked settlement. A
 		// poll or retry copy of another loop of this request (a duplicate
 		// ran one beside the loop that parked it), or a duplicate from the
@@ -1598,6 +1598,14 @@ func attemptOf(msg *message.Message) int {
 		return n
 	}
 	return 1
+}
+
+// replayCopy reports whether msg is a copy `parked replay` moved back
+// (broker.HeaderReplayed): a replay publishes to the request queue
+// directly (the default exchange), never through the intake exchange or
+// another one, where a publisher's request with that header comes from.
+func replayCopy(msg *message.Message) bool {
+	return msg.Metadata.Get(broker.HeaderReplayed) != "" && msg.Metadata.Get(broker.MetaExchange) == ""
 }
 
 // ownCopy reports whether msg is a poll or retry copy the worker made
