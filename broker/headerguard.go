@@ -154,8 +154,11 @@ func tlsFromURI(uri amqp.URI) (*tls.Config, error) {
 type guardConn struct {
 	net.Conn
 	r    *bufio.Reader
-	buf  []byte
+	buf  []byte // what Read hands on next
 	pass bool
+	// head and frame are next's buffers, reused once buf is handed on.
+	head  [7]byte
+	frame []byte
 }
 
 func newGuardConn(c net.Conn) *guardConn {
@@ -180,9 +183,10 @@ func (g *guardConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// next reads one frame into buf.
+// next reads one frame into buf (into the buffers of the frame before,
+// which Read has handed on whole).
 func (g *guardConn) next() error {
-	head := make([]byte, 7)
+	head := g.head[:]
 	if _, err := io.ReadFull(g.r, head[:1]); err != nil {
 		return err
 	}
@@ -200,7 +204,11 @@ func (g *guardConn) next() error {
 		g.pass, g.buf = true, head
 		return nil
 	}
-	frame := make([]byte, 7+int(size)+1) // and the frame-end octet
+	n := 7 + int(size) + 1 // and the frame-end octet
+	if cap(g.frame) < n || cap(g.frame) > 256<<10 && n <= 256<<10 {
+		g.frame = make([]byte, n, max(n, 4<<10))
+	}
+	frame := g.frame[:n]
 	copy(frame, head)
 	if _, err := io.ReadFull(g.r, frame[7:]); err != nil {
 		return err
@@ -252,6 +260,9 @@ func guardHeaderFrame(p []byte) ([]byte, bool) {
 		return nil, false
 	}
 	table := p[off+4 : off+4+n]
+	if tableReadable(table, 0) {
+		return nil, false
+	}
 	fixed, ok := guardTable(table)
 	if !ok {
 		return nil, false
@@ -458,4 +469,78 @@ func checkArray(a []byte, depth int) string {
 		}
 	}
 	return ""
+}
+
+// tableReadable reports, without allocating, that the client reads the
+// table t (at nesting depth): every field well formed and of a type it
+// knows, nothing nested deeper than clientMaxDepth, no table or array of
+// more than clientMaxElements entries (counted with their names repeated:
+// a longer table whose names repeat is left to guardTable, which counts
+// the distinct ones). False sends the table to guardTable, which says what
+// the client cannot read, if anything.
+func tableReadable(t []byte, depth int) bool {
+	for n := 0; len(t) > 0; n++ {
+		if n >= clientMaxElements {
+			return false
+		}
+		k := int(t[0])
+		if 1+k > len(t) {
+			return false
+		}
+		var ok bool
+		if t, ok = fieldReadable(t[1+k:], depth); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// arrayReadable is tableReadable for an array's elements.
+func arrayReadable(a []byte, depth int) bool {
+	for n := 0; len(a) > 0; n++ {
+		if n >= clientMaxElements {
+			return false
+		}
+		var ok bool
+		if a, ok = fieldReadable(a, depth); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldReadable reads one field value (its type octet first) off f and
+// returns the rest, and whether the client reads the value (checkField's
+// "").
+func fieldReadable(f []byte, depth int) ([]byte, bool) {
+	if len(f) == 0 {
+		return nil, false
+	}
+	typ, f := f[0], f[1:]
+	if n, ok := fixedFields[typ]; ok {
+		if int64(len(f)) < n {
+			return nil, false
+		}
+		return f[n:], true
+	}
+	switch typ {
+	case 'S', 'x', 'F', 'A':
+	default:
+		return nil, false
+	}
+	if len(f) < 4 {
+		return nil, false
+	}
+	n := int64(binary.BigEndian.Uint32(f))
+	if n > int64(len(f)-4) || n > 1<<31-1 {
+		return nil, false
+	}
+	body, rest := f[4:4+n], f[4+n:]
+	switch typ {
+	case 'F':
+		return rest, depth+1 <= clientMaxDepth && tableReadable(body, depth+1)
+	case 'A':
+		return rest, depth+1 <= clientMaxDepth && arrayReadable(body, depth+1)
+	}
+	return rest, true
 }
