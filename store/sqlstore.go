@@ -1068,12 +1068,6 @@ func (s *sqlStore) lockSessions() *sql.DB {
 	return s.db
 }
 
-// CheckLock reports whether this store still holds the order's lock taken
-// with LockOrder: nil when it does, an error wrapping ErrLockLost when it
-// was released or, with PostgreSQL, when the session holding the advisory
-// lock is gone (a failover, an idle timeout, a pooler, a terminated
-// backend) — then another replica may hold it, and the caller must not call
-// the provider. The settlement pipeline checks it right before every call.
 // SharedNow is Store.SharedNow: PostgreSQL's clock, read in one round trip;
 // SQLite's store is one process's, so it shares no clock.
 func (s *sqlStore) SharedNow(ctx context.Context) (time.Time, bool, error) {
@@ -1087,6 +1081,12 @@ func (s *sqlStore) SharedNow(ctx context.Context) (time.Time, bool, error) {
 	return at, true, nil
 }
 
+// CheckLock reports whether this store still holds the order's lock taken
+// with LockOrder: nil when it does, an error wrapping ErrLockLost when it
+// was released or, with PostgreSQL, when the session holding the advisory
+// lock is gone (a failover, an idle timeout, a pooler, a terminated
+// backend) — then another replica may hold it, and the caller must not call
+// the provider. The settlement pipeline checks it right before every call.
 func (s *sqlStore) CheckLock(ctx context.Context, provider, storeID, orderID string) error {
 	okey := orderKey(provider, storeID, orderID)
 	s.heldMu.Lock()
