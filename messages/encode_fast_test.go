@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -162,6 +163,59 @@ func BenchmarkEncodeSettlementRequest(b *testing.B) {
 	for b.Loop() {
 		if _, err := Encode(req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestFastEncodingWritesEveryField: appendFast names each field of the
+// three types by hand, so a field added to one of them later (or to
+// PaymentContext, Amount, AccountID) would be left out of the documents it
+// writes without a word: out of the request Radial is sent and out of the
+// request's fingerprint, which would then take two requests that differ in
+// it for one. Every field is filled here by reflection, with text of its
+// own name, so that such a field makes the bytes differ from encoding/xml's.
+// Only the fields that send a request to encoding/xml stay empty.
+func TestFastEncodingWritesEveryField(t *testing.T) {
+	for _, v := range []any{&PaymentSettlementRequest{}, &PaymentSettlementStatus{}, &ConfirmFundsRequest{}} {
+		fillEveryField(t, reflect.ValueOf(v).Elem(), reflect.TypeOf(v).Elem().Name())
+		sameEncoding(t, v, true)
+	}
+}
+
+// fastFallbackFields are the fields whose presence sends a request to
+// encoding/xml (appendFast's ok false).
+var fastFallbackFields = map[string]bool{"BillingAddress": true, "InvoiceData": true, "ShipmentData": true}
+
+// fillEveryField sets every exported field of the struct v: strings to
+// their path, booleans to true, pointers and slices to one filled value.
+func fillEveryField(t *testing.T, v reflect.Value, path string) {
+	t.Helper()
+	for i := range v.NumField() {
+		f, sf := v.Field(i), v.Type().Field(i)
+		if !sf.IsExported() || sf.Type == reflect.TypeFor[xml.Name]() || fastFallbackFields[sf.Name] {
+			continue
+		}
+		p := path + "." + sf.Name
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(p)
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Struct:
+			fillEveryField(t, f, p)
+		case reflect.Pointer, reflect.Slice:
+			if sf.Type.Elem().Kind() != reflect.Struct {
+				t.Fatalf("%s: a %s of %s: teach fillEveryField (and appendFast) to write it", p, f.Kind(), sf.Type.Elem().Kind())
+			}
+			if f.Kind() == reflect.Pointer {
+				f.Set(reflect.New(sf.Type.Elem()))
+				fillEveryField(t, f.Elem(), p)
+				break
+			}
+			f.Set(reflect.MakeSlice(sf.Type, 1, 1))
+			fillEveryField(t, f.Index(0), p)
+		default:
+			t.Fatalf("%s: a field of kind %s: teach fillEveryField (and appendFast) to write it", p, f.Kind())
 		}
 	}
 }
