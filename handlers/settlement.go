@@ -650,10 +650,11 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 				// are recorded with the attempt, before the retry: the
 				// next confirmation reads them (Radial: the requestId it
 				// sends, the same one after a lost answer, so that a
-				// reauthorization Radial performed is not performed again).
+				// reauthorization Radial performed is not performed again);
+				// refs already recorded are not written again.
 				if in.unrecorded {
 					s, err = h.recordDebit(ctx, s, in, store.StateConfirming, store.Change{Refs: cr.Refs})
-				} else if len(cr.Refs) > 0 {
+				} else if !hasRefs(s.Refs, cr.Refs) {
 					s, err = h.move(ctx, s, store.StateConfirming, store.Change{Refs: cr.Refs, Note: "confirm funds failed"})
 				}
 				if err != nil {
@@ -1794,6 +1795,16 @@ func mergeRefs(refs map[string]string, k, v string) map[string]string {
 	}
 	out[k] = v
 	return out
+}
+
+// hasRefs reports whether refs holds every key of want with its value.
+func hasRefs(refs, want map[string]string) bool {
+	for k, v := range want {
+		if refs[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // maskedText is s with its card numbers masked (messages.MaskPANs), then
