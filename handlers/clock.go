@@ -22,6 +22,10 @@ const (
 	// from (its error is at most half of it); a slower one keeps the last
 	// offset.
 	clockMaxRoundTrip = time.Second
+	// clockFirstRoundTrip is clockMaxRoundTrip while no offset is known:
+	// the host's clock, the only other, may be minutes off, so a slow
+	// measurement (a loaded database) is far better than none.
+	clockFirstRoundTrip = 5 * time.Second
 )
 
 // sharedClock caches the offset of the store's shared clock from the
@@ -29,6 +33,7 @@ const (
 type sharedClock struct {
 	mu        sync.Mutex
 	offset    time.Duration // shared clock − host clock
+	known     bool          // offset was measured (else: 0, the host's clock)
 	measured  time.Time     // when it was last measured (time.Now); zero: never
 	measuring bool          // a caller is refreshing a known offset
 }
@@ -56,10 +61,10 @@ func (h *Settlement) stamp(ctx context.Context) string {
 }
 
 // clockOffset returns the shared clock's offset from the host's, measured
-// again when the last measurement is clockRefresh old. The first
-// measurement is waited for by every caller (nothing is known before it);
-// a refresh is one caller's: the others use the last offset meanwhile
-// rather than queue behind a slow store.
+// again when the last measurement is clockRefresh old. Until one
+// succeeds, a measurement is waited for by every caller (nothing is known
+// before it); a refresh is one caller's: the others use the last offset
+// meanwhile rather than queue behind a slow store.
 func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 	c := &h.shared
 	c.mu.Lock()
@@ -67,18 +72,18 @@ func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 	if !c.measured.IsZero() && (c.measuring || time.Since(c.measured) < clockRefresh) {
 		return c.offset
 	}
-	first := c.measured.IsZero()
-	if !first {
+	known := c.known
+	if known {
 		c.measuring = true
 		c.mu.Unlock()
 	}
-	offset, ok := h.measureOffset(ctx)
-	if !first {
+	offset, ok := h.measureOffset(ctx, known)
+	if known {
 		c.mu.Lock()
 		c.measuring = false
 	}
 	if ok {
-		c.offset = offset
+		c.offset, c.known = offset, true
 	}
 	c.measured = time.Now()
 	if !ok {
@@ -90,21 +95,30 @@ func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 
 // measureOffset reads the store's shared clock once: its offset from the
 // host's (0 for a store that shares none), or false when the read failed
-// or took longer than clockMaxRoundTrip (the last offset is kept).
-func (h *Settlement) measureOffset(ctx context.Context) (time.Duration, bool) {
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), clockMaxRoundTrip)
+// or took longer than clockMaxRoundTrip, clockFirstRoundTrip while no
+// offset is known (the last offset is kept).
+func (h *Settlement) measureOffset(ctx context.Context, known bool) (time.Duration, bool) {
+	limit := clockMaxRoundTrip
+	if !known {
+		limit = clockFirstRoundTrip
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	start, host := time.Now(), h.hostNow()
 	at, shared, err := h.Store.SharedNow(mctx)
 	rtt := time.Since(start)
+	kept := "keeping the last offset from it"
+	if !known {
+		kept = "counting on this host's clock until it is read"
+	}
 	switch {
 	case err != nil:
-		h.Log.Warn().Err(err).Msg("the store's clock could not be read; keeping the last offset from it")
+		h.Log.Warn().Err(err).Msg("the store's clock could not be read; " + kept)
 		return 0, false
 	case !shared:
 		return 0, true
-	case rtt > clockMaxRoundTrip:
-		h.Log.Warn().Dur("round_trip", rtt).Msg("the store's clock answered too slowly to measure; keeping the last offset from it")
+	case rtt > limit:
+		h.Log.Warn().Dur("round_trip", rtt).Msg("the store's clock answered too slowly to measure; " + kept)
 		return 0, false
 	}
 	return at.Sub(host.Add(rtt / 2)), true

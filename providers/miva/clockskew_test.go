@@ -26,6 +26,40 @@ import (
 // count the window on the clock they share (the database's): B waits, then
 // finds the late capture and reports S for it.
 func TestReplicaWhoseClockRunsAheadWaitsOutTheSettleWindow(t *testing.T) {
+	skewedReplicasSettleOnce(t, func(st store.Store) store.Store { return st })
+}
+
+// TestReplicaWhoseStoreClockIsSlowToReadWaitsOutTheSettleWindow: as
+// above, but B's reads of the database's clock take 1.5 s (a loaded
+// database, a pool whose connections are all busy). A measurement slower
+// than clockMaxRoundTrip (1 s) was dropped, also when no offset was known
+// yet, so B never had one and counted the window on its own clock, 2
+// minutes ahead: it read the payment list before the late commit landed
+// and captured again (two captures in Miva's ledger). Without a known
+// offset, a slow measurement (its error is half its round trip) is far
+// better than none: B must take it, wait, and report S for the one capture.
+func TestReplicaWhoseStoreClockIsSlowToReadWaitsOutTheSettleWindow(t *testing.T) {
+	skewedReplicasSettleOnce(t, func(st store.Store) store.Store { return slowSharedClock{st, 1500 * time.Millisecond} })
+}
+
+// slowSharedClock's SharedNow answers after delay (or when ctx ends).
+type slowSharedClock struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s slowSharedClock) SharedNow(ctx context.Context) (time.Time, bool, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return time.Time{}, false, ctx.Err()
+	}
+	return s.Store.SharedNow(ctx)
+}
+
+// skewedReplicasSettleOnce runs the scenario above with B's store wrapped
+// by wrapB.
+func skewedReplicasSettleOnce(t *testing.T, wrapB func(store.Store) store.Store) {
 	ctx := context.Background()
 	e := newEnv(t, sandbox.Config{}, sandbox.OrderSeed{OrderID: 4300, Records: []sandbox.RecordSeed{
 		{ID: 43, Type: sandbox.TypeAuth, Amount: "100.00"},
@@ -36,7 +70,7 @@ func TestReplicaWhoseClockRunsAheadWaitsOutTheSettleWindow(t *testing.T) {
 	}
 	useProxy(t, e, notSentProxy(t, e.srv.URL, "OrderPayment_Capture", 0, 0), window)
 	dsn := testenv.PostgresDSN(t)
-	replica := func(skew time.Duration) (*handlers.Settlement, *fakePub) {
+	replica := func(skew time.Duration, wrap func(store.Store) store.Store) (*handlers.Settlement, *fakePub) {
 		st, err := store.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -45,7 +79,7 @@ func TestReplicaWhoseClockRunsAheadWaitsOutTheSettleWindow(t *testing.T) {
 		pub := &fakePub{}
 		return &handlers.Settlement{
 			Provider:    e.client,
-			Store:       st,
+			Store:       wrap(st),
 			Pub:         pub,
 			Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 30},
 			CallTimeout: 2 * time.Second,
@@ -53,8 +87,8 @@ func TestReplicaWhoseClockRunsAheadWaitsOutTheSettleWindow(t *testing.T) {
 			Now:         func() time.Time { return time.Now().Add(skew) },
 		}, pub
 	}
-	a, aPub := replica(0)
-	b, bPub := replica(2 * time.Minute)
+	a, aPub := replica(0, func(st store.Store) store.Store { return st })
+	b, bPub := replica(2*time.Minute, wrapB)
 
 	msg := settlementMessage(t, "req-skew", "4300", messages.SettlementDebit, "10.00")
 	if err := a.Handle(msg); err != nil {
