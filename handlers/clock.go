@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -48,8 +49,8 @@ func (h *Settlement) hostNow() time.Time {
 
 // clock is the time the pipeline records a call's times with and counts
 // the settle window on: the host's clock corrected to the store's shared
-// clock. A store that shares none (SQLite), or a measurement that failed
-// before any succeeded, leaves the host's clock as it is.
+// clock (the host's own for a store that shares none, SQLite). Run checks
+// clockReady first, so an offset is known here.
 func (h *Settlement) clock(ctx context.Context) time.Time {
 	return h.hostNow().Add(h.clockOffset(ctx))
 }
@@ -60,37 +61,76 @@ func (h *Settlement) stamp(ctx context.Context) string {
 	return h.clock(ctx).UTC().Format(time.RFC3339Nano)
 }
 
-// clockOffset returns the shared clock's offset from the host's, measured
-// again when the last measurement is clockRefresh old. Until one
-// succeeds, a measurement is waited for by every caller (nothing is known
-// before it); a refresh is one caller's: the others use the last offset
-// meanwhile rather than queue behind a slow store.
+// errClockUnknown is clockReady's error while the store's shared clock has
+// never been read.
+var errClockUnknown = errors.New("the store's clock has not been read yet: no call's time is recorded and no settle window counted on this host's clock, which may be minutes off the other replicas'")
+
+// clockReady reads the store's shared clock if no offset is known yet and
+// fails while none is: a replica must not record a call's time, or count
+// a settle window, on its own clock (a window passed at once: a late
+// commit looked for before it landed, then a second capture). The
+// delivery fails like one whose store does not answer, and is retried.
+func (h *Settlement) clockReady(ctx context.Context) error {
+	h.clockOffset(ctx)
+	c := &h.shared
+	c.mu.Lock()
+	known := c.known
+	c.mu.Unlock()
+	if !known {
+		return errClockUnknown
+	}
+	return nil
+}
+
+// clockOffset returns the shared clock's offset from the host's (0 while
+// none is known), measured again when the last measurement is clockRefresh
+// old, and a second after a failed one. Until one succeeds, a measurement
+// is waited for by every caller; a refresh is one caller's: the others use
+// the last offset meanwhile rather than queue behind a slow store.
 func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 	c := &h.shared
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if !c.measured.IsZero() && (c.measuring || time.Since(c.measured) < clockRefresh) {
-		return c.offset
+		offset := c.offset
+		c.mu.Unlock()
+		return offset
 	}
 	known := c.known
-	if known {
-		c.measuring = true
-		c.mu.Unlock()
+	if !known {
+		// Every caller waits for the first offset: held through the read.
+		defer c.mu.Unlock()
+		offset, ok := h.measureOffset(ctx, false)
+		c.settle(offset, ok)
+		return c.offset
 	}
-	offset, ok := h.measureOffset(ctx, known)
-	if known {
+	c.measuring = true
+	last := c.offset
+	c.mu.Unlock()
+	var offset time.Duration
+	ok := false
+	defer func() { // also when the read panics: the next caller measures
 		c.mu.Lock()
+		defer c.mu.Unlock()
 		c.measuring = false
+		c.settle(offset, ok)
+	}()
+	if offset, ok = h.measureOffset(ctx, true); !ok {
+		return last
 	}
+	return offset
+}
+
+// settle records a measurement's outcome (c.mu held): the offset when it
+// succeeded; the time, so that the next is due after clockRefresh, or a
+// second after a failure.
+func (c *sharedClock) settle(offset time.Duration, ok bool) {
 	if ok {
 		c.offset, c.known = offset, true
 	}
 	c.measured = time.Now()
 	if !ok {
-		// Measured again in a second, not after clockRefresh.
 		c.measured = c.measured.Add(time.Second - clockRefresh)
 	}
-	return c.offset
 }
 
 // measureOffset reads the store's shared clock once: its offset from the
@@ -109,7 +149,7 @@ func (h *Settlement) measureOffset(ctx context.Context, known bool) (time.Durati
 	rtt := time.Since(start)
 	kept := "keeping the last offset from it"
 	if !known {
-		kept = "counting on this host's clock until it is read"
+		kept = "no call is made until it is read"
 	}
 	switch {
 	case err != nil:

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -123,5 +125,39 @@ func TestClockRefreshDoesNotStallTheOthers(t *testing.T) {
 	close(st.release)
 	if at := <-refreshed; at.Sub(time.Now().Add(time.Minute)).Abs() > 500*time.Millisecond {
 		t.Errorf("refreshed clock %v, want about %v", at, time.Now().Add(time.Minute))
+	}
+}
+
+// failingClockStore is a store that shares a clock it cannot read.
+type failingClockStore struct{ store.Store }
+
+func (failingClockStore) SharedNow(context.Context) (time.Time, bool, error) {
+	return time.Time{}, false, errors.New("connection reset by peer")
+}
+
+// TestNoCallBeforeTheSharedClockIsKnown: a replica that has never read the
+// store's shared clock does not record a call's time, count a settle
+// window or call the provider on its own clock, which may be minutes off
+// the other replicas' (a window passed at once: a late commit read for
+// before it landed, then a second capture). The delivery fails like one
+// that cannot reach its store, and goes on once the clock is read.
+// (Before, the host's clock was used until a read succeeded.)
+func TestNoCallBeforeTheSharedClockIsKnown(t *testing.T) {
+	r := newRig(t, newScripted("miva", providers.Facts{}))
+	good := r.h.Store
+	r.h.Store = failingClockStore{good}
+	r.h.Now = func() time.Time { return time.Now().Add(3 * time.Minute) }
+	msg := requestMsg(t, "req-clock", messages.SettlementDebit, nil)
+	if err := r.h.HandleSafely(msg); err == nil {
+		t.Fatal("the delivery succeeded without the shared clock")
+	}
+	if n := len(r.p.confirmAttempts) + r.p.ledger["req-clock"]; n != 0 {
+		t.Fatalf("the provider was called (%d) before the shared clock was known", n)
+	}
+	r.h.Store = good // the store answers again (SQLite: its host's clock)
+	time.Sleep(1100 * time.Millisecond)
+	r.deliver(t, requestMsg(t, "req-clock", messages.SettlementDebit, nil))
+	if got := r.get(t, "req-clock").State; got != store.StateSettled {
+		t.Fatalf("state %s after the clock was read, want settled", got)
 	}
 }

@@ -155,6 +155,7 @@
 // are recorded, and the window counted, on the clock replicas share (the
 // host's corrected to the store's, store.Store.SharedNow: clock.go): one
 // replica records a call, another, its clock minutes ahead, may run the
-// retry. A handler panic parks the message
+// retry. A replica that has not read the store's clock yet runs no step
+// (Settlement.clockReady). A handler panic parks the message
 // once with the panic as its reason (Settlement.HandleSafely).
 package handlers

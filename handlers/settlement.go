@@ -538,6 +538,9 @@ func describeHeader(v string) string {
 // the step each runs and what a crash in that step means are listed in the
 // package documentation (doc.go).
 func (h *Settlement) run(ctx context.Context, s store.Settlement, in *delivery) error {
+	if err := h.clockReady(ctx); err != nil {
+		return err
+	}
 	err := h.steps(ctx, s, in)
 	if errors.Is(err, store.ErrInvalidText) && in.unrecorded {
 		return h.unrecordable(ctx, in, err)
