@@ -5,26 +5,26 @@ import (
 	"strings"
 )
 
-// OrderID returns the order id from whichever payment context is present.
-func (r *PaymentSettlementRequest) OrderID() string {
+// OrderIDOf returns the order id from whichever payment context is
+// present (PaymentContext first), "" when neither is.
+func OrderIDOf(pc *PaymentContext, base *PaymentContextBase) string {
 	switch {
-	case r.PaymentContext != nil:
-		return r.PaymentContext.OrderID
-	case r.PaymentContextBase != nil:
-		return r.PaymentContextBase.OrderID
+	case pc != nil:
+		return pc.OrderID
+	case base != nil:
+		return base.OrderID
 	}
 	return ""
 }
 
 // OrderID returns the order id from whichever payment context is present.
+func (r *PaymentSettlementRequest) OrderID() string {
+	return OrderIDOf(r.PaymentContext, r.PaymentContextBase)
+}
+
+// OrderID returns the order id from whichever payment context is present.
 func (s *PaymentSettlementStatus) OrderID() string {
-	switch {
-	case s.PaymentContext != nil:
-		return s.PaymentContext.OrderID
-	case s.PaymentContextBase != nil:
-		return s.PaymentContextBase.OrderID
-	}
-	return ""
+	return OrderIDOf(s.PaymentContext, s.PaymentContextBase)
 }
 
 // MaskAccount hides all but the last four characters of an account number

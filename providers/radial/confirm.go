@@ -115,15 +115,10 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 // says. The account number is not compared: Radial may echo it in
 // another form (a token for the number sent), as its statuses may.
 func otherPayment(rep *messages.ConfirmFundsReply, req *providers.Request) string {
-	var order string
-	switch {
-	case rep.PaymentContext != nil:
-		order = rep.PaymentContext.OrderID
-	case rep.PaymentContextBase != nil:
-		order = rep.PaymentContextBase.OrderID
-	default:
+	if rep.PaymentContext == nil && rep.PaymentContextBase == nil {
 		return ""
 	}
+	order := messages.OrderIDOf(rep.PaymentContext, rep.PaymentContextBase)
 	if o, want := strings.TrimSpace(order), strings.TrimSpace(req.OrderID); o != want {
 		return fmt.Sprintf("OrderId %q, not this request's %q", providers.Quoted(o), providers.Quoted(want))
 	}

@@ -32,7 +32,7 @@ func (s *Sandbox) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info().Str("request_id", req.RequestID).Str("store_id", c.store).Str("tender_type", c.tender).
-		Str("order_id", orderOf(req.PaymentContext, req.PaymentContextBase)).Str("account", accountOf(req.PaymentContext)).
+		Str("order_id", messages.OrderIDOf(req.PaymentContext, req.PaymentContextBase)).Str("account", accountOf(req.PaymentContext)).
 		Str("amount", amount.String()).Str("currency", amount.Currency).Str("funds_available", reply.FundsAvailable).
 		Bool("duplicate", dup).Msg("confirm funds")
 	if plan.Drop {
@@ -50,7 +50,7 @@ func (s *Sandbox) confirmLocked(c apiCall, req *messages.ConfirmFundsRequest, am
 		}
 		return rec.reply, true, false
 	}
-	order := orderOf(req.PaymentContext, req.PaymentContextBase)
+	order := messages.OrderIDOf(req.PaymentContext, req.PaymentContextBase)
 	reply = &messages.ConfirmFundsReply{
 		PaymentContext:     req.PaymentContext,
 		PaymentContextBase: req.PaymentContextBase,
@@ -102,16 +102,6 @@ func fingerprint(c apiCall, v any) (string, error) {
 	h.Write([]byte(c.store + "\x00" + c.tender + "\x00"))
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func orderOf(pc *messages.PaymentContext, pb *messages.PaymentContextBase) string {
-	switch {
-	case pc != nil:
-		return pc.OrderID
-	case pb != nil:
-		return pb.OrderID
-	}
-	return ""
 }
 
 // accountOf returns the masked account number, for logs.
