@@ -1,0 +1,309 @@
+package deployments
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+)
+
+// The runbook's situations reproduced with a real worker process (the
+// binary, real RabbitMQ, SQLite), its /metrics scraped, and the alert the
+// runbook names evaluated by promtool over those series: an alert that
+// reads a series the worker does not export in that situation, or a label
+// value it never has, cannot fire, whatever alerts_test.yml says.
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// A worker restarted while its broker cannot be reached (a broker outage, a
+// host name that does not resolve) waits for it forever: nothing settles.
+// Prometheus still scrapes it (up 1), so an alert must say so.
+func TestAlertForAWorkerThatCannotReachItsBroker(t *testing.T) {
+	promtool := needPromtool(t)
+	closed := freeAddr(t) // nothing listens there
+	w := startWorker(t, "amqp://guest:guest@"+closed+"/")
+	w.waitReady(t, "broker: down")
+	time.Sleep(2 * time.Second) // a few connection attempts
+	s := w.scrape(t)
+	checkFires(t, promtool, []scrape{s}, "20m", "")
+}
+
+// Parked requests growing: an unparseable request is parked; ParkedGrowing
+// fires from the series the worker exports.
+func TestAlertForParkedRequestsGrowing(t *testing.T) {
+	promtool := needPromtool(t)
+	u := testenv.AMQPURL(t)
+	w := startWorker(t, u)
+	w.waitReady(t, "router: ok")
+	before := w.waitScrape(t, started)
+	publishRaw(t, u, broker.RequestQueue("radial"), "bad-"+strconv.FormatInt(time.Now().UnixNano(), 36), []byte("not xml"))
+	after := w.waitScrape(t, func(s scrape) bool {
+		return started(s) && s.value(`settlement_queue_messages{provider="radial",queue="parked"}`) == 1
+	})
+	checkFires(t, promtool, []scrape{before, after}, "40m", "ParkedGrowing")
+}
+
+// started: the worker exports its gauges (read from the store and the
+// broker) and its sweeper has completed a round.
+func started(s scrape) bool {
+	_, ok := s[`settlement_queue_messages{provider="radial",queue="parked"}`]
+	return ok && s.value("settlement_sweeper_last_completed_timestamp_seconds") > 0
+}
+
+func needPromtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool is not on PATH (CI=true)")
+		}
+		t.Skip("promtool is not on PATH (Debian: apt-get install prometheus)")
+	}
+	return p
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type workerProc struct {
+	addr string
+	cmd  *exec.Cmd
+	log  *strings.Builder
+}
+
+// startWorker runs the worker binary (radial, SQLite) on amqpURL; it is
+// stopped at the test's end.
+func startWorker(t *testing.T, amqpURL string) *workerProc {
+	t.Helper()
+	bin := testenv.Binary(t, "./cmd/settlement-worker")
+	w := &workerProc{addr: freeAddr(t), log: &strings.Builder{}}
+	w.cmd = exec.Command(bin)
+	w.cmd.Env = append(os.Environ(), "AMQP_URL="+amqpURL, "PROVIDERS=radial", "RADIAL_BASE_URL=http://127.0.0.1:1",
+		"RADIAL_API_KEY=k", "RADIAL_STATUS_QUEUE=q.test.radial.status", "HTTP_ADDR="+w.addr,
+		"STORE_DSN=sqlite:"+filepath.Join(t.TempDir(), "w.db"), "SWEEP_INTERVAL=1s")
+	pr, pw := io.Pipe()
+	w.cmd.Stdout, w.cmd.Stderr = pw, pw
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			w.log.WriteString(sc.Text() + "\n")
+		}
+	}()
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = w.cmd.Process.Signal(os.Interrupt)
+		waited := make(chan error, 1)
+		go func() { waited <- w.cmd.Wait() }()
+		select {
+		case <-waited:
+		case <-time.After(30 * time.Second):
+			_ = w.cmd.Process.Kill()
+			<-waited
+		}
+		pw.Close()
+		<-done
+	})
+	return w
+}
+
+func (w *workerProc) get(path string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+w.addr+path, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return string(b), err
+}
+
+// waitReady waits until /readyz says want.
+func (w *workerProc) waitReady(t *testing.T, want string) {
+	t.Helper()
+	var last string
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if b, err := w.get("/readyz"); err == nil && strings.Contains(b, want) {
+			return
+		} else {
+			last = fmt.Sprint(b, err)
+		}
+	}
+	t.Fatalf("/readyz never said %q: %s\nlog:\n%s", want, last, w.log)
+}
+
+// scrape is one reading of /metrics: series (as written there) → value.
+type scrape map[string]float64
+
+func (s scrape) value(series string) float64 { return s[series] }
+
+func (w *workerProc) scrape(t *testing.T) scrape {
+	t.Helper()
+	b, err := w.get("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scrape{}
+	for _, line := range strings.Split(b, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("/metrics line %q: %v", line, err)
+		}
+		s[line[:i]] = v
+	}
+	return s
+}
+
+func (w *workerProc) waitScrape(t *testing.T, ok func(scrape) bool) scrape {
+	t.Helper()
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+		// The backlog gauges are read at most once per 5 s.
+		if s := w.scrape(t); ok(s) {
+			return s
+		}
+	}
+	t.Fatalf("the situation did not show in /metrics\nlog:\n%s", w.log)
+	return nil
+}
+
+// checkFires writes a promtool test over alerts.yml whose input is the
+// scrapes, each held for 30 minutes in turn, as the series of replica
+// w1:8080 (up 1), and expects alert to be firing at evalTime ("": any
+// alert at all).
+func checkFires(t *testing.T, promtool string, scrapes []scrape, evalTime, alert string) {
+	t.Helper()
+	const hold = 30
+	names := map[string]bool{}
+	for _, s := range scrapes {
+		for k := range s {
+			names[k] = true
+		}
+	}
+	var series []string
+	for k := range names {
+		series = append(series, k)
+	}
+	sort.Strings(series)
+	var in strings.Builder
+	in.WriteString("rule_files: [" + filepath.Join(mustAbs(t, "prometheus"), "alerts.yml") + "]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n")
+	fmt.Fprintf(&in, "      - series: 'up{job=\"settlement-worker\",instance=\"w1:8080\"}'\n        values: '1x%d'\n", hold*len(scrapes)+10)
+	for _, k := range series {
+		name, labels, _ := strings.Cut(k, "{")
+		labels = strings.TrimSuffix(labels, "}")
+		if labels != "" {
+			labels = "," + labels
+		}
+		var vals []string
+		for i, s := range scrapes {
+			v, ok := s[k]
+			n := hold
+			if i == len(scrapes)-1 {
+				n += 10
+			}
+			switch {
+			case !ok:
+				vals = append(vals, fmt.Sprintf("_x%d", n))
+			case strings.HasSuffix(name, "_timestamp_seconds") && v != 0, name == "process_start_time_seconds":
+				// A time: taken as now at the scrape (a live
+				// timestamp gauge keeps being set).
+				if name == "process_start_time_seconds" {
+					vals = append(vals, fmt.Sprintf("0x%d", n))
+				} else {
+					vals = append(vals, fmt.Sprintf("%d+60x%d", i*hold*60, n))
+				}
+			default:
+				vals = append(vals, fmt.Sprintf("%sx%d", strconv.FormatFloat(v, 'f', -1, 64), n))
+			}
+		}
+		fmt.Fprintf(&in, "      - series: '%s{job=\"settlement-worker\",instance=\"w1:8080\"%s}'\n        values: '%s'\n",
+			name, labels, strings.Join(vals, " "))
+	}
+	expr := `clamp_max(count(ALERTS{alertstate="firing"}), 1)`
+	if alert != "" {
+		expr = fmt.Sprintf(`clamp_max(count(ALERTS{alertstate="firing",alertname=%q}), 1)`, alert)
+	}
+	run := func(expr, samples string) (string, bool) {
+		test := in.String() + fmt.Sprintf("    promql_expr_test:\n      - expr: '%s'\n        eval_time: %s\n        exp_samples:%s\n", expr, evalTime, samples)
+		f := filepath.Join(t.TempDir(), "situation_test.yml")
+		if d := os.Getenv("SITUATION_DUMP"); d != "" { // a folder to keep the generated tests in
+			_ = os.WriteFile(filepath.Join(d, t.Name()+".yml"), []byte(test), 0o644)
+		}
+		if err := os.WriteFile(f, []byte(test), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(promtool, "test", "rules", f).CombinedOutput()
+		return string(out), err == nil
+	}
+	if out, ok := run(expr, "\n          - labels: '{}'\n            value: 1"); !ok {
+		// The alerts that do fire (promtool shows them as got).
+		firing, _ := run(`count by (alertname) (ALERTS{alertstate="firing"})`, " []")
+		want := alert
+		if want == "" {
+			want = "any alert"
+		}
+		t.Errorf("%s does not fire at %s over the series the worker exports in this situation.\npromtool:\n%s\nfiring:\n%s", want, evalTime, out, firing)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func publishRaw(t *testing.T, u, queue, id string, body []byte) {
+	t.Helper()
+	conn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(context.Background(), "", queue, true, false, amqp.Publishing{
+		MessageId: id, Body: body, DeliveryMode: amqp.Persistent, Timestamp: time.Now(),
+		Headers: amqp.Table{"store_id": "S1", "tender_type": "VC"},
+	})
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish %s: %v", id, err)
+	}
+}
