@@ -57,22 +57,41 @@ type Event struct {
 
 // Show prints the settlements with requestID (one per provider that has
 // it, among providers or else Env.Providers) with their history and status
-// events, as text or JSON. It fails when none has it, or when the store
-// does not answer within Env.Timeout.
+// events, as text or JSON. requestID may also be the message_id of a
+// status event not published yet (the sweeper's "relay MESSAGE_ID"
+// warning names only that): its settlement is shown. It fails when none
+// has it, or when the store does not answer within Env.Timeout.
 func Show(ctx context.Context, e Env, requestID string, providers []string, asJSON bool) error {
 	if len(providers) == 0 {
 		providers = e.Providers
 	}
-	var out []Settlement
+	var (
+		out []Settlement
+		via string // how a message id led to the settlement
+	)
 	err := e.storeCall(ctx, func(ctx context.Context) error {
 		st, err := e.openStore(ctx)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		keys := make([]store.Key, 0, len(providers))
 		for _, p := range providers {
-			s, err := st.Get(ctx, store.Key{Provider: p, RequestID: requestID})
+			keys = append(keys, store.Key{Provider: p, RequestID: requestID})
+		}
+		for i := 0; i < len(keys); i++ {
+			s, err := st.Get(ctx, keys[i])
 			if errors.Is(err, store.ErrNotFound) {
+				if i == len(keys)-1 && len(out) == 0 && via == "" {
+					ev, found, err := unpublishedEvent(ctx, e, st, requestID, providers)
+					if err != nil {
+						return err
+					}
+					if found {
+						via = fmt.Sprintf("message_id %s is status event #%d of request %s (provider %s), not published yet", requestID, ev.Seq, ev.RequestID, ev.Provider)
+						keys = append(keys, ev.Key)
+					}
+				}
 				continue
 			}
 			if err != nil {
@@ -90,12 +109,15 @@ func Show(ctx context.Context, e Env, requestID string, providers []string, asJS
 		return err
 	}
 	if len(out) == 0 {
-		return fmt.Errorf("no settlement has request id %q (providers searched: %s)", requestID, strings.Join(providers, ", "))
+		return fmt.Errorf("no settlement has request id %q, nor a status event not published yet that message id (providers searched: %s)", requestID, strings.Join(providers, ", "))
 	}
 	if asJSON {
 		enc := json.NewEncoder(e.out())
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
+	}
+	if via != "" {
+		fmt.Fprintln(e.out(), via)
 	}
 	for i, v := range out {
 		if i > 0 {
@@ -104,6 +126,30 @@ func Show(ctx context.Context, e Env, requestID string, providers []string, asJS
 		printSettlement(e, v)
 	}
 	return nil
+}
+
+// unpublishedEvent looks for the status event with messageID among those
+// not published yet (the outbox, read a page at a time), of providers.
+func unpublishedEvent(ctx context.Context, e Env, st store.Store, messageID string, providers []string) (store.StatusEvent, bool, error) {
+	const page = 500
+	var after store.OutboxCursor
+	before := e.now().Add(time.Hour)
+	for {
+		evs, err := st.Unpublished(ctx, before, after, page)
+		var unreadable *store.UnreadableError
+		if err != nil && !errors.As(err, &unreadable) {
+			return store.StatusEvent{}, false, err
+		}
+		for _, ev := range evs {
+			if ev.MessageID == messageID && slices.Contains(providers, ev.Provider) {
+				return ev, true, nil
+			}
+		}
+		if len(evs) == 0 {
+			return store.StatusEvent{}, false, nil
+		}
+		after = evs[len(evs)-1].Cursor()
+	}
 }
 
 func view(ctx context.Context, st store.Store, s store.Settlement) (Settlement, error) {

@@ -365,6 +365,8 @@ func newShowCmd() *cobra.Command {
 			"references, decline and parked reasons, every state change with its time, and\n" +
 			"the status events recorded with their message_id and whether they were\n" +
 			"published. Request and status bodies are never printed; the account is masked.\n" +
+			"REQUEST_ID may also be the message_id of a status event not published yet (the\n" +
+			"sweeper's \"relay MESSAGE_ID\" warning): its settlement is shown.\n" +
 			"Without --provider every provider is searched. " + opsEnvHelp,
 		Example: "  settlement-worker show 7f3c2a\n" +
 			"  settlement-worker show 7f3c2a --provider radial --json",
