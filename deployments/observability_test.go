@@ -351,3 +351,33 @@ func keys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Every alert has a section of docs/runbook.md that names it in its
+// heading: the engineer paged at night looks the alert up there.
+func TestEveryAlertHasARunbookSection(t *testing.T) {
+	raw, err := os.ReadFile("../docs/runbook.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var headings []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "## ") {
+			headings = append(headings, line)
+		}
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, alertsFile, &rules)
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if !slices.ContainsFunc(headings, func(h string) bool { return strings.Contains(h, "`"+r.Alert+"`") }) {
+				t.Errorf("alert %s: no section of docs/runbook.md names it in its heading", r.Alert)
+			}
+		}
+	}
+}
