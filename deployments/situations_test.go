@@ -2,7 +2,9 @@ package deployments
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // The runbook's situations reproduced with a real worker process (the
@@ -65,6 +68,60 @@ func started(s scrape) bool {
 	return ok && s.value("settlement_sweeper_last_completed_timestamp_seconds") > 0
 }
 
+// The sweeper off on every replica (SWEEP_INTERVAL=0): nothing relays
+// verdicts or resumes stuck settlements; SettlementSweeperNotRunning fires.
+func TestAlertForTheSweeperNotRunning(t *testing.T) {
+	promtool := needPromtool(t)
+	w := startWorker(t, testenv.AMQPURL(t), "SWEEP_INTERVAL=0")
+	w.waitReady(t, "router: ok")
+	s := w.waitScrape(t, func(s scrape) bool {
+		_, ok := s[`settlement_queue_messages{provider="radial",queue="parked"}`]
+		return ok
+	})
+	checkFires(t, promtool, []scrape{s}, "20m", "SettlementSweeperNotRunning")
+}
+
+// Rows no configured key opens (STORE_ENCRYPTION_KEY replaced without
+// STORE_ENCRYPTION_OLD_KEYS): a verdict recorded, not published yet, sealed
+// with the old key; the worker runs with a new one. The sweeper skips it
+// every round and SettlementRowsUnreadable fires.
+func TestAlertForStoreRowsUnreadable(t *testing.T) {
+	promtool := needPromtool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
+	old := func() time.Time { return time.Now().Add(-time.Hour) }
+	raw, err := store.Open(ctx, dsn, store.WithClock(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+	keys, err := store.ParseKeyring(key(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.Encrypted(raw, keys)
+	k := store.Key{Provider: "radial", RequestID: "r1"}
+	if _, _, err := st.Register(ctx, store.Settlement{Key: k, Fingerprint: "fp", StoreID: "S1", OrderID: "O1", TenderType: "VC",
+		SettlementType: "Debit", Amount: "1.00", Currency: "USD", Request: []byte("<request/>"), ContentType: "application/xml"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Transition(ctx, k, nil, store.StateSettled, store.Change{Note: "settled"},
+		&store.StatusEvent{SettlementStatus: "S", Body: []byte("<status/>")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w := startWorker(t, testenv.AMQPURL(t), "STORE_DSN="+dsn, "STORE_ENCRYPTION_KEY="+key(2))
+	w.waitReady(t, "router: ok")
+	const unreadable = `settlement_swept_total{action="unreadable",provider="radial",state=""}`
+	before := w.waitScrape(t, func(s scrape) bool { return started(s) && s.value(unreadable) > 0 })
+	after := w.waitScrape(t, func(s scrape) bool { return s.value(unreadable) > before.value(unreadable) })
+	checkFires(t, promtool, []scrape{before, after}, "40m", "SettlementRowsUnreadable")
+}
+
 func needPromtool(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("promtool")
@@ -93,9 +150,9 @@ type workerProc struct {
 	log  *strings.Builder
 }
 
-// startWorker runs the worker binary (radial, SQLite) on amqpURL; it is
-// stopped at the test's end.
-func startWorker(t *testing.T, amqpURL string) *workerProc {
+// startWorker runs the worker binary (radial, SQLite) on amqpURL, with the
+// variables env (NAME=VALUE) added; it is stopped at the test's end.
+func startWorker(t *testing.T, amqpURL string, env ...string) *workerProc {
 	t.Helper()
 	bin := testenv.Binary(t, "./cmd/settlement-worker")
 	w := &workerProc{addr: freeAddr(t), log: &strings.Builder{}}
@@ -103,6 +160,7 @@ func startWorker(t *testing.T, amqpURL string) *workerProc {
 	w.cmd.Env = append(os.Environ(), "AMQP_URL="+amqpURL, "PROVIDERS=radial", "RADIAL_BASE_URL=http://127.0.0.1:1",
 		"RADIAL_API_KEY=k", "RADIAL_STATUS_QUEUE=q.test.radial.status", "HTTP_ADDR="+w.addr,
 		"STORE_DSN=sqlite:"+filepath.Join(t.TempDir(), "w.db"), "SWEEP_INTERVAL=1s")
+	w.cmd.Env = append(w.cmd.Env, env...) // the last of a name wins
 	pr, pw := io.Pipe()
 	w.cmd.Stdout, w.cmd.Stderr = pw, pw
 	done := make(chan struct{})
