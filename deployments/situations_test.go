@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
@@ -120,6 +121,76 @@ func TestAlertForStoreRowsUnreadable(t *testing.T) {
 	before := w.waitScrape(t, func(s scrape) bool { return started(s) && s.value(unreadable) > 0 })
 	after := w.waitScrape(t, func(s scrape) bool { return s.value(unreadable) > before.value(unreadable) })
 	checkFires(t, promtool, []scrape{before, after}, "40m", "SettlementRowsUnreadable")
+}
+
+// Settlements that stopped moving, the sweeper off: one confirming for 2h
+// (its message lost), one acknowledged 7h ago with no status, one pending
+// at the provider since it was registered 26h ago. The gauges the worker
+// reads from its store make SettlementInFlightStuck,
+// SettlementAcknowledgedStuck and SettlementPendingStuck fire.
+func TestAlertsForSettlementsStuck(t *testing.T) {
+	promtool := needPromtool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
+	var ago time.Duration
+	st, err := store.Open(ctx, dsn, store.WithClock(func() time.Time { return time.Now().Add(-ago) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id    string
+		ago   time.Duration
+		state store.State
+	}{{"r-confirming", 2 * time.Hour, store.StateConfirming}, {"r-ack", 7 * time.Hour, store.StateAcknowledged},
+		{"r-pending", 26 * time.Hour, store.StatePending}} {
+		ago = c.ago
+		k := store.Key{Provider: "radial", RequestID: c.id}
+		if _, _, err := st.Register(ctx, store.Settlement{Key: k, Fingerprint: "fp-" + c.id, StoreID: "S1", OrderID: "O-" + c.id,
+			TenderType: "VC", SettlementType: "Debit", Amount: "1.00", Currency: "USD", Request: []byte("<request/>"),
+			ContentType: "application/xml"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.Transition(ctx, k, nil, c.state, store.Change{Note: "seeded"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w := startWorker(t, testenv.AMQPURL(t), "STORE_DSN="+dsn, "SWEEP_INTERVAL=0")
+	w.waitReady(t, "router: ok")
+	s := w.waitScrape(t, func(s scrape) bool {
+		return s.value(`settlement_oldest_registered_seconds{provider="radial",state="pending"}`) > 0
+	})
+	for _, alert := range []string{"SettlementInFlightStuck", "SettlementAcknowledgedStuck", "SettlementPendingStuck"} {
+		checkFires(t, promtool, []scrape{s}, "20m", alert)
+	}
+}
+
+// PostgreSQL: the sessions holding the worker's order locks end (a
+// failover, a terminated backend); OrderLockSessionsEnded fires.
+func TestAlertForOrderLockSessionsEnded(t *testing.T) {
+	promtool := needPromtool(t)
+	dsn := testenv.PostgresDSN(t)
+	w := startWorker(t, testenv.AMQPURL(t), "STORE_DSN="+dsn, "CONCURRENCY=2")
+	w.waitReady(t, "router: ok")
+	const ended = "settlement_store_lock_sessions_ended_total"
+	before := w.waitScrape(t, started)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Every other session of this test's own database.
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"); err != nil {
+		t.Fatal(err)
+	}
+	after := w.waitScrape(t, func(s scrape) bool { return s.value(ended) > before.value(ended) })
+	checkFires(t, promtool, []scrape{before, after}, "40m", "OrderLockSessionsEnded")
 }
 
 func needPromtool(t *testing.T) string {
