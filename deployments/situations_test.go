@@ -23,6 +23,7 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -191,6 +192,60 @@ func TestAlertForOrderLockSessionsEnded(t *testing.T) {
 	}
 	after := w.waitScrape(t, func(s scrape) bool { return s.value(ended) > before.value(ended) })
 	checkFires(t, promtool, []scrape{before, after}, "40m", "OrderLockSessionsEnded")
+}
+
+// A verdict the broker refuses to relay (no status queue bound for its
+// store): SettlementStatusNotRelayed fires, and the runbook's next step,
+// show with the message id the sweeper's warning names, names the
+// settlement and its store.
+func TestAlertForAVerdictTheBrokerRefusesToRelay(t *testing.T) {
+	promtool := needPromtool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "w.db")
+	st, err := store.Open(ctx, dsn, store.WithClock(func() time.Time { return time.Now().Add(-time.Hour) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := store.Key{Provider: "radial", RequestID: "r-unbound"}
+	if _, _, err := st.Register(ctx, store.Settlement{Key: k, Fingerprint: "fp", StoreID: "UNBOUND", OrderID: "O-77", TenderType: "VC",
+		SettlementType: "Debit", Amount: "1.00", Currency: "USD", Request: []byte("<request/>"), ContentType: "application/xml"}); err != nil {
+		t.Fatal(err)
+	}
+	body, err := messages.Encode(&messages.PaymentSettlementStatus{
+		PaymentContext: &messages.PaymentContext{OrderID: "O-77", PaymentAccountUniqueID: messages.AccountID{IsToken: "false", Value: "4111111111111111"}},
+		TenderType:     "VC", Amount: messages.Amount{CurrencyCode: "USD", Value: "1.00"}, SettlementType: "Debit",
+		SettlementStatus: "S", StoreID: "UNBOUND",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ev, err := st.Transition(ctx, k, nil, store.StateSettled, store.Change{Note: "settled"}, &store.StatusEvent{SettlementStatus: "S", Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	u := testenv.AMQPURL(t)
+	w := startWorker(t, u, "STORE_DSN="+dsn, "STATUS_QUEUES=q.test.status.S1=settlement.status.S1")
+	w.waitReady(t, "router: ok")
+	const unrelayed = `settlement_swept_total{action="unrelayed",provider="radial",state="settled"}`
+	before := w.waitScrape(t, func(s scrape) bool { return started(s) && s.value(unrelayed) > 0 })
+	after := w.waitScrape(t, func(s scrape) bool { return s.value(unrelayed) > before.value(unrelayed) })
+	checkFires(t, promtool, []scrape{before, after}, "40m", "SettlementStatusNotRelayed")
+
+	// The warning names the message id; show finds the settlement by it.
+	if !strings.Contains(w.log.String(), "relay "+ev.MessageID) {
+		t.Fatalf("the sweeper's log does not name relay %s:\n%s", ev.MessageID, w.log)
+	}
+	cmd := exec.Command(testenv.Binary(t, "./cmd/settlement-worker"), "show", ev.MessageID)
+	cmd.Env = append(os.Environ(), "AMQP_URL="+u, "STORE_DSN="+dsn)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "settlement r-unbound (provider radial)") || !strings.Contains(string(out), "UNBOUND / O-77") {
+		t.Errorf("show %s: %v\n%s", ev.MessageID, err, out)
+	}
 }
 
 func needPromtool(t *testing.T) string {
