@@ -58,8 +58,9 @@ type Config struct {
 	QueueType string `env:"QUEUE_TYPE" help:"quorum or classic."`
 	// ParkedQueue receives status messages that cannot be decoded (they
 	// cannot be put in a PaymentSettlementStatusList), body and properties
-	// intact, with parked_reason. Default: Queue + ".parked".
-	ParkedQueue string `env:"PARKED_QUEUE" help:"Queue for undecodable status messages (default <queue>.parked)."`
+	// intact, with parked_reason, and those the webhook queue dead-letters
+	// past its delivery limit (with x-death). Default: Queue + ".parked".
+	ParkedQueue string `env:"PARKED_QUEUE" help:"Queue for the statuses the deliverer parks: undecodable ones (parked_reason) and those dead-lettered past the webhook queue's delivery limit (x-death); alert WebhookStatusesParked (default <queue>.parked)."`
 	// URL receives the PaymentSettlementStatusList POSTs (http or https).
 	// Secret: many services put a token in its path or query, so only its
 	// scheme, host and fingerprint (the first 8 hex digits of its SHA-256)
