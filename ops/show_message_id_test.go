@@ -40,3 +40,22 @@ func TestShowByTheMessageIDTheRelayNames(t *testing.T) {
 		})
 	}
 }
+
+// TestShowSaysAnInvalidEventIsNeverRelayed: the sweeper parks a settlement
+// whose recorded status is not a valid document and never relays it; show
+// said of that event "NOT PUBLISHED yet (the sweeper relays it)", and the
+// engineer waited for a relay that never comes.
+func TestShowSaysAnInvalidEventIsNeverRelayed(t *testing.T) {
+	f := newFixture(t, "")
+	f.register("radial", "r1")
+	f.move("radial", "r1", store.StateSettled, store.Change{Note: "settled"}, &store.StatusEvent{SettlementStatus: "S", Body: []byte("<x/>")})
+	reason := "recorded status event not relayed: no PaymentSettlementStatus published for request r1: the status would not be valid against Radial's schema (…)"
+	f.move("radial", "r1", store.StateSettled, store.Change{ParkedReason: &reason, Note: "invalid status event"}, nil)
+	if err := ops.Show(f.ctx, f.env(), "r1", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	out := f.out.String()
+	if strings.Contains(out, "the sweeper relays it") || !strings.Contains(out, "NOT PUBLISHED: never relayed") {
+		t.Errorf("show of an event the sweeper never relays:\n%s", out)
+	}
+}
