@@ -381,3 +381,33 @@ func TestEveryAlertHasARunbookSection(t *testing.T) {
 		}
 	}
 }
+
+// Every metric docs/metrics.md's table names is one the worker exports: an
+// engineer does not build a query or an alert on a series that never comes.
+func TestMetricsDocNamesExportedMetrics(t *testing.T) {
+	exported := exportedMetrics(t)
+	// Registered by Watermill when the router decorates its first
+	// subscriber (exportedMetrics' router has none).
+	exported["settlement_router_subscriber_messages_received_total"] = true
+	raw, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile("`(settlement_[a-z_]+)`")
+	n := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cell := strings.SplitN(line, "|", 3)[1]
+		for _, m := range name.FindAllStringSubmatch(cell, -1) {
+			n++
+			if !exported[m[1]] {
+				t.Errorf("docs/metrics.md names %s, which the worker does not export", m[1])
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d metric names read from docs/metrics.md's table", n)
+	}
+}
