@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -273,7 +274,25 @@ func freeAddr(t *testing.T) string {
 type workerProc struct {
 	addr string
 	cmd  *exec.Cmd
-	log  *strings.Builder
+	log  *syncLog
+}
+
+// syncLog is the worker's output, written by the goroutine reading it.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line + "\n")
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startWorker runs the worker binary (radial, SQLite) on amqpURL, with the
@@ -281,7 +300,7 @@ type workerProc struct {
 func startWorker(t *testing.T, amqpURL string, env ...string) *workerProc {
 	t.Helper()
 	bin := testenv.Binary(t, "./cmd/settlement-worker")
-	w := &workerProc{addr: freeAddr(t), log: &strings.Builder{}}
+	w := &workerProc{addr: freeAddr(t), log: &syncLog{}}
 	w.cmd = exec.Command(bin)
 	w.cmd.Env = append(os.Environ(), "AMQP_URL="+amqpURL, "PROVIDERS=radial", "RADIAL_BASE_URL=http://127.0.0.1:1",
 		"RADIAL_API_KEY=k", "RADIAL_STATUS_QUEUE=q.test.radial.status", "HTTP_ADDR="+w.addr,
@@ -294,7 +313,7 @@ func startWorker(t *testing.T, amqpURL string, env ...string) *workerProc {
 		defer close(done)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			w.log.WriteString(sc.Text() + "\n")
+			w.log.add(sc.Text())
 		}
 	}()
 	if err := w.cmd.Start(); err != nil {
