@@ -42,8 +42,13 @@ type ConcurrentSubscriber struct {
 	draining bool
 	drainCh  chan struct{}
 	released chan struct{} // closed once the drain is over
-	inflight sync.WaitGroup
-	once     sync.Once
+	// closed is closed once Close closed the underlying subscriber, or
+	// gave up waiting for it: the merged output closes then, whether or not
+	// the underlying subscriptions closed theirs.
+	closed    chan struct{}
+	closeOnce sync.Once
+	inflight  sync.WaitGroup
+	once      sync.Once
 }
 
 // NewConcurrentSubscriber wraps sub.
@@ -52,7 +57,7 @@ func NewConcurrentSubscriber(sub message.Subscriber, n int, drain time.Duration,
 		n = 1
 	}
 	return &ConcurrentSubscriber{Sub: sub, N: n, DrainTimeout: drain, Log: log,
-		drainCh: make(chan struct{}), released: make(chan struct{})}
+		drainCh: make(chan struct{}), released: make(chan struct{}), closed: make(chan struct{})}
 }
 
 // Subscribe implements message.Subscriber. When ctx ends (the router's
@@ -80,8 +85,20 @@ func (c *ConcurrentSubscriber) Subscribe(ctx context.Context, topic string) (<-c
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for msg := range in {
-				c.forward(msg, out)
+			for {
+				select {
+				case msg, ok := <-in:
+					if !ok {
+						return
+					}
+					c.forward(msg, out)
+				case <-c.closed:
+					// watermill-amqp v3.1.0 closes a subscription's
+					// channel only once it reconnected: with the broker
+					// gone, never, and the router (the worker's
+					// shutdown) would wait for this output forever.
+					return
+				}
 			}
 		}()
 	}
@@ -168,7 +185,9 @@ func (c *ConcurrentSubscriber) Close() error {
 		}
 		close(c.released)
 	})
-	return c.closeSub()
+	err := c.closeSub()
+	c.closeOnce.Do(func() { close(c.closed) })
+	return err
 }
 
 // closeSub closes the underlying subscriber within a bound. watermill-amqp
