@@ -100,7 +100,7 @@ type Config struct {
 	PendingDeadline time.Duration `env:"PENDING_DEADLINE" envDefault:"72h" help:"Park a settlement still pending at the provider after this long (Paysafe batches daily); checked on every poll, answered or failed."`
 	// SweepInterval is the time between the sweeper's rounds (outbox relay,
 	// overdue verdicts, stuck settlements); 0 disables the sweeper.
-	SweepInterval time.Duration `env:"SWEEP_INTERVAL" envDefault:"30s" help:"Time between sweeper rounds: relay unpublished status events, park overdue verdicts, resume stuck settlements (0: off)."`
+	SweepInterval time.Duration `env:"SWEEP_INTERVAL" envDefault:"30s" help:"Time between sweeper rounds: relay unpublished status events, park overdue verdicts, resume stuck settlements (0: off; PostgreSQL only, where another replica sweeps: refused with SQLite)."`
 	// SweepTimeout is the longest one sweeper round may take: a store
 	// statement or publish still running then is cancelled, the round ends
 	// with an error and the sweep lock is released for the next round
@@ -558,6 +558,13 @@ func (c Config) validateSweeper(bad func(name, format string, args ...any)) {
 		bad("SWEEP_INTERVAL", "must be 0 (off) or positive (got %s)", c.SweepInterval)
 	}
 	if c.SweepInterval == 0 {
+		// Another replica may sweep a PostgreSQL store; nobody else can
+		// open an SQLite file (store.Open locks it), so without this
+		// worker's sweeper an unpublished verdict would never be relayed
+		// and no deadline enforced.
+		if !store.Shared(c.StoreDSN) {
+			bad("SWEEP_INTERVAL", "cannot be 0 (off) with an SQLite STORE_DSN: no other process can sweep that file, so unpublished verdicts would never be relayed nor deadlines enforced; give an interval (default 30s)")
+		}
 		return
 	}
 	if c.SweepTimeout < MinSweepTimeout {

@@ -139,6 +139,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 	}
 }
 
+// Shared reports whether the store dsn names may be opened by several
+// processes at once (PostgreSQL); an SQLite file is one process's.
+func Shared(dsn string) bool {
+	lower := strings.ToLower(strings.TrimSpace(dsn))
+	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
+}
+
 // CheckDSN reports a STORE_DSN that Open would refuse, or would take for
 // what it is not, without opening anything (package config checks
 // STORE_DSN with it at load): an empty one, a PostgreSQL URL written

@@ -80,7 +80,7 @@ func load(t *testing.T, amqpURL string, extra ...string) (config.Config, map[str
 	t.Helper()
 	env := []string{"AMQP_URL", amqpURL, "PROVIDERS", "acme,plain", "ACME_STATUS_QUEUE", "q.acme.status",
 		"STORE_DSN", "sqlite:" + filepath.Join(t.TempDir(), "w.db"), "HTTP_ADDR", freeAddr(t), "PPROF_ADDR", "off",
-		"QUEUE_TYPE", "classic", "SWEEP_INTERVAL", "0s", "CONCURRENCY", "1", "SHUTDOWN_TIMEOUT", "2s"}
+		"QUEUE_TYPE", "classic", "SWEEP_INTERVAL", "1h", "CONCURRENCY", "1", "SHUTDOWN_TIMEOUT", "2s"}
 	env = append(env, extra...)
 	for i := 0; i+1 < len(env); i += 2 {
 		t.Setenv(env[i], env[i+1])

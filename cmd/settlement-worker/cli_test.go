@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func workerEnv(t *testing.T, amqpURL string) []string {
 	return append(os.Environ(),
 		"AMQP_URL="+amqpURL, "PROVIDERS=radial", "RADIAL_BASE_URL=http://127.0.0.1:1", "RADIAL_API_KEY=k",
-		"HTTP_ADDR=off", "STORE_DSN=sqlite:"+filepath.Join(t.TempDir(), "w.db"), "SWEEP_INTERVAL=0")
+		"HTTP_ADDR=off", "STORE_DSN=sqlite:"+filepath.Join(t.TempDir(), "w.db"), "SWEEP_INTERVAL=1h")
 }
 
 // sw runs the settlement-worker binary with args for at most 15s and returns
