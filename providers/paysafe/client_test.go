@@ -62,7 +62,7 @@ func TestConfirmFundsContract(t *testing.T) {
 		req := debit("cf-8", full, "10.00", "USD")
 		req.StoreID = "UNKNOWN-STORE"
 		_, err := e.client.ConfirmFunds(ctx(t), req)
-		checkErr(t, err, providers.Permanent, "", `no Paysafe account is configured for store "UNKNOWN-STORE"`)
+		checkErr(t, err, providers.Unresolved, "", `no Paysafe account is configured for store "UNKNOWN-STORE"`)
 	})
 }
 

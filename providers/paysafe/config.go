@@ -34,7 +34,7 @@ type Config struct {
 	// Accounts maps a store id (the request's store_id header) to the
 	// Paysafe merchant account number its card payments use. At least one
 	// entry is required.
-	Accounts map[string]string `env:"ACCOUNTS" help:"Paysafe account per store: STORE:ACCOUNT,STORE2:ACCOUNT2."`
+	Accounts map[string]string `env:"ACCOUNTS" help:"Paysafe account per store: STORE:ACCOUNT,STORE2:ACCOUNT2. A request for a store not named here is parked (nothing sent), to be replayed once its account is set; it is never refused."`
 	// Currencies optionally maps a Paysafe account number to its currency
 	// (ISO 4217). Paysafe accounts settle in one currency and settlement
 	// requests carry no currency, so a request in another currency would

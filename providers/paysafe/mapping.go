@@ -40,10 +40,14 @@ func kindOf(req *providers.Request) (string, error) {
 }
 
 // accountFor returns the Paysafe account configured for the request's store.
+// A store PAYSAFE_ACCOUNTS does not name is a gap in our configuration,
+// not a refusal the customer or the order caused: the request is parked
+// (Unresolved), nothing sent, to be replayed once the account is set.
 func (c *Client) accountFor(req *providers.Request) (string, error) {
 	acct := strings.TrimSpace(c.cfg.Accounts[req.StoreID])
 	if acct == "" {
-		return "", providers.Permanentf("no Paysafe account is configured for store %q (PAYSAFE_ACCOUNTS)", req.StoreID)
+		return "", providers.UnresolvedError("", fmt.Sprintf("no Paysafe account is configured for store %q (PAYSAFE_ACCOUNTS), "+
+			"so nothing was sent to Paysafe: add the store's account to PAYSAFE_ACCOUNTS, restart the worker, then replay the parked request", req.StoreID), nil)
 	}
 	return acct, nil
 }
