@@ -624,7 +624,17 @@ func (c Config) validateQueues(bad func(name, format string, args ...any)) {
 			bad("STATUS_QUEUES", "%s is one of the worker's own queues for %s requests: status events would go into it; name another queue", sq.Name, p)
 		}
 	}
-	if !c.WebhookEnabled() || !broker.SameBroker(c.Webhook.AMQPURL, c.AMQPURL) {
+	if !c.WebhookEnabled() {
+		return
+	}
+	if !broker.SameBroker(c.Webhook.AMQPURL, c.AMQPURL) {
+		// Status events are published on AMQP_URL only: a deliverer on
+		// another broker or vhost would receive none, in silence.
+		if !c.Webhook.EventsRelayed {
+			bad("WEBHOOK_AMQP_URL", "%s is another broker or vhost than AMQP_URL (%s), where the worker publishes its status events: the webhook would receive none. "+
+				"Unset it (or write AMQP_URL's address), or set WEBHOOK_EVENTS_RELAYED=true if a shovel or federation moves the events there",
+				broker.Redact(c.Webhook.AMQPURL), broker.Redact(c.AMQPURL))
+		}
 		return
 	}
 	for _, q := range []struct{ name, queue string }{{"WEBHOOK_QUEUE", c.Webhook.Queue}, {"WEBHOOK_PARKED_QUEUE", c.Webhook.ParkedQueue}} {

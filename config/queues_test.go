@@ -37,7 +37,7 @@ func TestQueuesNeverShared(t *testing.T) {
 		{"RADIAL_STATUS_QUEUE names its own parked queue",
 			[]string{"RADIAL_STATUS_QUEUE", "q.Payments.Settlements.ProviderStatus.radial.parked"}, "RADIAL_STATUS_QUEUE"},
 		{"webhook on another broker: its queue names are its own",
-			[]string{"WEBHOOK_AMQP_URL", "amqp://guest:guest@hooks.example/", "WEBHOOK_QUEUE", "q.Payments.Settlements.Status.guest"}, ""},
+			[]string{"WEBHOOK_AMQP_URL", "amqp://guest:guest@hooks.example/", "WEBHOOK_EVENTS_RELAYED", "true", "WEBHOOK_QUEUE", "q.Payments.Settlements.Status.guest"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { expectLoad(t, base, tc.env, tc.wantErr) })

@@ -46,7 +46,12 @@ const (
 // shows the URL's scheme, host and fingerprint only).
 type Config struct {
 	// AMQPURL is the broker holding the status exchange.
-	AMQPURL string `env:"AMQP_URL" help:"Broker with the status exchange (default: AMQP_URL)."`
+	AMQPURL string `env:"AMQP_URL" help:"Broker with the status exchange (default: AMQP_URL). The worker publishes its status events on AMQP_URL only: another broker or vhost here is refused unless WEBHOOK_EVENTS_RELAYED is set."`
+	// EventsRelayed says that the status events the worker publishes on its
+	// own broker (AMQP_URL) are moved to AMQPURL's (a shovel, federation):
+	// without it, an AMQPURL naming another broker or vhost is refused, as
+	// the deliverer would receive none of them.
+	EventsRelayed bool `env:"EVENTS_RELAYED" help:"true: the status events published on AMQP_URL are shovelled (or federated) to WEBHOOK_AMQP_URL's broker and vhost, which may then differ from AMQP_URL's."`
 	// Queue is the deliverer's own durable queue; it is declared and bound
 	// at start, so that no status is missed while the webhook is down.
 	Queue string `env:"QUEUE" help:"Durable queue the deliverer consumes."`

@@ -259,6 +259,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		log.Info().Str("addr", cfg.Intake.Addr).Msg("http intake listening")
 	}
 	if cfg.WebhookEnabled() {
+		if !broker.SameBroker(cfg.Webhook.AMQPURL, cfg.AMQPURL) {
+			// Allowed only with WEBHOOK_EVENTS_RELAYED (config): say so at
+			// every start, since nothing here can see the shovel.
+			log.Warn().Str("amqp_url", broker.Redact(cfg.AMQPURL)).Str("webhook_amqp_url", broker.Redact(cfg.Webhook.AMQPURL)).
+				Msg("the webhook deliverer consumes another broker or vhost than the one status events are published on (WEBHOOK_EVENTS_RELAYED): it receives only what a shovel or federation moves there")
+		}
 		d, err := webhook.New(cfg.Webhook, log.With().Str("component", "webhook").Logger())
 		if err != nil {
 			return fmt.Errorf("webhook: %w", err)
