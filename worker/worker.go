@@ -109,6 +109,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return err
 	}
 	defer rawStore.Close()
+	// Replicas sharing a database must seal with the same key: one with
+	// another key (or none) would seal rows the others cannot open.
+	if err := store.CheckKeys(runCtx, rawStore, keys); err != nil {
+		return fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err)
+	}
 	st := store.Encrypted(rawStore, keys)
 	ready.Set("store", st.Ping)
 	// Publish marks are written in batches, off the handlers' path; closed

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,12 +13,14 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/config"
 	"github.com/settlement-worker/settlement-worker/providers/all"
+	"github.com/settlement-worker/settlement-worker/store"
 	"github.com/settlement-worker/settlement-worker/tracing"
 	"github.com/settlement-worker/settlement-worker/worker"
 )
 
 // run runs the worker until SIGTERM or SIGINT and returns the process's exit
-// code: 2 for a configuration error, 1 when the worker stops with an error.
+// code: 2 for a configuration error (also STORE_ENCRYPTION_KEY not matching
+// the store's key, store.ErrKeyMismatch), 1 when the worker stops with an error.
 func run() int {
 	log := zerolog.New(os.Stderr).With().Timestamp().Str("service", "settlement-worker").Logger()
 	cfg, err := config.Load(all.Providers)
@@ -67,6 +70,9 @@ func run() int {
 	}
 	if err := worker.Run(ctx, cfg, deps, log); err != nil {
 		log.Error().Err(err).Msg("worker stopped with an error")
+		if errors.Is(err, store.ErrKeyMismatch) {
+			return 2 // a configuration error, found in the store
+		}
 		return 1
 	}
 	log.Info().Msg("worker stopped")

@@ -1,0 +1,8 @@
+-- The key check: a constant sealed with the STORE_ENCRYPTION_KEY of the
+-- first replica that started with one (CheckKeys). A replica whose keys do
+-- not open it would seal rows the others cannot open, and is not started.
+-- One row at most. Versions before this one ignore the table.
+CREATE TABLE store_key_check (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value BLOB    NOT NULL
+);
