@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrKeyMismatch is wrapped by CheckKeys' error when this process's keys
@@ -160,18 +161,49 @@ func (s *sqlStore) writeKeyCheck(ctx context.Context, value, was []byte) (bool, 
 	return n > 0, err
 }
 
+// sealedScanPerState bounds newestSealed's reading: the most recently
+// updated rows of each state, through settlements_state_updated.
+const sealedScanPerState = 64
+
+// newestSealed is keyChecker.newestSealed, looked for among the
+// sealedScanPerState most recently updated rows of each state: a store of
+// millions of unsealed rows (a deployment without a key, where no check
+// is ever recorded) is not read whole at every start. A store whose
+// newest rows are all unsealed but older ones sealed is already mixed;
+// the check then stands on the keys alone.
 func (s *sqlStore) newestSealed(ctx context.Context) ([]byte, []byte, bool, error) {
 	var provider, requestID string
 	var body []byte
-	err := s.read(ctx, func(ctx context.Context, q querier) error {
-		return q.QueryRowContext(ctx, `SELECT provider, request_id, request FROM settlements
-			WHERE substr(request, 1, 4) = $1 ORDER BY updated_at DESC LIMIT 1`, sealedMagic).Scan(&provider, &requestID, &body)
-	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, false, nil
+	var newest time.Time
+	found := false
+	for _, state := range []State{StateReceived, StateConfirming, StateConfirmed, StateWithheld, StateSubmitting,
+		StateAcknowledged, StatePending, StateSettled, StateRefused} {
+		err := s.read(ctx, func(ctx context.Context, q querier) error {
+			rows, err := q.QueryContext(ctx, `SELECT provider, request_id, request, updated_at FROM settlements
+				WHERE state = $1 ORDER BY updated_at DESC LIMIT $2`, string(state), sealedScanPerState)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var p, id string
+				var b []byte
+				var at time.Time
+				if err := rows.Scan(&p, &id, &b, timeCol{t: &at}); err != nil {
+					return err
+				}
+				if bytes.HasPrefix(b, sealedMagic) && (!found || at.After(newest)) {
+					provider, requestID, body, newest, found = p, id, b, at, true
+				}
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return nil, nil, false, err
+		}
 	}
-	if err != nil {
-		return nil, nil, false, err
+	if !found {
+		return nil, nil, false, nil
 	}
 	return body, rowData(sealedRequest, Key{Provider: provider, RequestID: requestID}), true, nil
 }
