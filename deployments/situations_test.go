@@ -71,11 +71,12 @@ func started(s scrape) bool {
 	return ok && s.value("settlement_sweeper_last_completed_timestamp_seconds") > 0
 }
 
-// The sweeper off on every replica (SWEEP_INTERVAL=0): nothing relays
+// The sweeper off on every replica (SWEEP_INTERVAL=0, which only
+// PostgreSQL allows: another replica may sweep its store): nothing relays
 // verdicts or resumes stuck settlements; SettlementSweeperNotRunning fires.
 func TestAlertForTheSweeperNotRunning(t *testing.T) {
 	promtool := needPromtool(t)
-	w := startWorker(t, testenv.AMQPURL(t), "SWEEP_INTERVAL=0")
+	w := startWorker(t, testenv.AMQPURL(t), "STORE_DSN="+testenv.PostgresDSN(t), "SWEEP_INTERVAL=0")
 	w.waitReady(t, "router: ok")
 	s := w.waitScrape(t, func(s scrape) bool {
 		_, ok := s[`settlement_queue_messages{provider="radial",queue="parked"}`]
@@ -104,6 +105,13 @@ func TestAlertForStoreRowsUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := store.Encrypted(raw, keys)
+	// The key rotated: key 2 current, key 1 kept as an old key while the
+	// check is sealed again with key 2 (store.CheckKeys, as a replica with
+	// both does at start); then key 1 dropped too early.
+	rotated, err := store.ParseKeyring(key(2), []string{key(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := store.Key{Provider: "radial", RequestID: "r1"}
 	if _, _, err := st.Register(ctx, store.Settlement{Key: k, Fingerprint: "fp", StoreID: "S1", OrderID: "O1", TenderType: "VC",
 		SettlementType: "Debit", Amount: "1.00", Currency: "USD", Request: []byte("<request/>"), ContentType: "application/xml"}); err != nil {
@@ -111,6 +119,9 @@ func TestAlertForStoreRowsUnreadable(t *testing.T) {
 	}
 	if _, _, err := st.Transition(ctx, k, nil, store.StateSettled, store.Change{Note: "settled"},
 		&store.StatusEvent{SettlementStatus: "S", Body: []byte("<status/>")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CheckKeys(ctx, raw, rotated); err != nil {
 		t.Fatal(err)
 	}
 	if err := raw.Close(); err != nil {
@@ -161,7 +172,7 @@ func TestAlertsForSettlementsStuck(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w := startWorker(t, testenv.AMQPURL(t), "STORE_DSN="+dsn, "SWEEP_INTERVAL=0")
+	w := startWorker(t, testenv.AMQPURL(t), "STORE_DSN="+dsn, "SWEEP_INTERVAL=1h") // no round during the test
 	w.waitReady(t, "router: ok")
 	s := w.waitScrape(t, func(s scrape) bool {
 		return s.value(`settlement_oldest_registered_seconds{provider="radial",state="pending"}`) > 0
