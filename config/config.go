@@ -81,6 +81,11 @@ type Config struct {
 	// StorePoolSize bounds the PostgreSQL sessions a worker runs its store
 	// statements on; the sessions holding order locks are apart.
 	StorePoolSize int `env:"STORE_POOL_SIZE" envDefault:"8" help:"PostgreSQL: the most sessions this worker runs its store statements on at once; the rest wait in the worker. Order locks are held on 2 sessions apart from these. A few busy sessions per server core do more than many (64 burned twice the server CPU per statement of 8 on 2 cores; docs/benchmark.md). SQLite ignores it."`
+	// StoreOutageHold bounds how long a delivery is held while the store
+	// does not answer; StoreOutageBackoff bounds the wait between two
+	// checks of the store meanwhile.
+	StoreOutageHold    time.Duration `env:"STORE_OUTAGE_HOLD" envDefault:"10m" help:"How long a request (or provider status) whose handling failed while the store does not answer (a PostgreSQL restart or failover) is held unacked on its consumer, not counted towards DELIVERY_LIMIT, and run again once the store answers; past it, it is parked with a reason. 0 holds none (it goes back to the queue, counted). At most 25m: RabbitMQ's consumer_timeout (30 min by default) closes the channel of a delivery unacked longer."`
+	StoreOutageBackoff time.Duration `env:"STORE_OUTAGE_BACKOFF" envDefault:"5s" help:"Longest wait between two checks of a store that does not answer, while deliveries are held (STORE_OUTAGE_HOLD); the first waits 250ms."`
 	// StoreEncryptionKey seals request and status event bodies (which may
 	// hold raw card numbers) in the store; StoreEncryptionOldKeys still
 	// open what earlier keys sealed.
@@ -333,6 +338,12 @@ func (c Config) validate(found []error) error {
 		bad("STORE_DSN", "is required: sqlite:/path/to/file.db or postgres://user:pass@host/db")
 	} else if err := store.CheckDSN(c.StoreDSN); err != nil {
 		bad("STORE_DSN", "%s", strings.TrimLeft(strings.TrimPrefix(err.Error(), "STORE_DSN"), ": "))
+	}
+	if c.StoreOutageHold < 0 || c.StoreOutageHold > 25*time.Minute {
+		bad("STORE_OUTAGE_HOLD", "must be between 0 (hold none) and 25m, below RabbitMQ's consumer_timeout (got %s)", c.StoreOutageHold)
+	}
+	if c.StoreOutageBackoff <= 0 {
+		bad("STORE_OUTAGE_BACKOFF", "must be positive (got %s)", c.StoreOutageBackoff)
 	}
 	if c.StorePoolSize < 1 || c.StorePoolSize > 1024 {
 		bad("STORE_POOL_SIZE", "must be between 1 and 1024 (got %d)", c.StorePoolSize)

@@ -18,6 +18,9 @@ type Metrics struct {
 	// rounds and lastRound say whether the sweeper runs (SweepOutcomes).
 	rounds    *prometheus.CounterVec
 	lastRound prometheus.Gauge
+	// heldStoreDown counts the deliveries held while the store does not
+	// answer (StoreOutage).
+	heldStoreDown *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics on reg.
@@ -56,7 +59,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "settlement_sweeper_last_completed_timestamp_seconds",
 		Help: "Unix time the last completed sweeper round on this replica ended (0: none since the start); only the replica holding the sweep lock completes rounds, so read the max over replicas.",
 	})
-	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept, m.rounds, m.lastRound)
+	m.heldStoreDown = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "settlement_deliveries_held_store_down",
+		Help: "Deliveries held unacked on their consumer, by provider and handler (settle, status), because their run failed while the store did not answer; each runs again once it does, or is parked after STORE_OUTAGE_HOLD.",
+	}, []string{"provider", "handler"})
+	reg.MustRegister(m.outcomes, m.retries, m.calls, m.panics, m.swept, m.rounds, m.lastRound, m.heldStoreDown)
 	return m
 }
 
@@ -81,6 +88,7 @@ func (m *Metrics) Init(providers []string) {
 		m.retries.WithLabelValues(p)
 		for _, h := range []string{"settle", "status"} {
 			m.panics.WithLabelValues(p, h)
+			m.heldStoreDown.WithLabelValues(p, h)
 		}
 		for _, s := range inFlight {
 			m.swept.WithLabelValues(p, string(s), "resumed")
@@ -117,6 +125,12 @@ func (m *Metrics) call(provider, op string, d time.Duration, err error) {
 			res = "error"
 		}
 		m.calls.WithLabelValues(provider, op, res).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) held(provider, handler string, d float64) {
+	if m != nil {
+		m.heldStoreDown.WithLabelValues(provider, handler).Add(d)
 	}
 }
 

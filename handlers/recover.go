@@ -20,7 +20,17 @@ import (
 // forever on a classic queue). The message is parked once, with the panic
 // in parked_reason; the settlement, when it is recorded, gets the same
 // parked reason; the panic is counted in settlement_handler_panics_total.
-func (h *Settlement) HandleSafely(msg *message.Message) (err error) {
+//
+// A run that fails while the store does not answer is held and run again
+// once it does (h.Outage; see StoreOutage).
+func (h *Settlement) HandleSafely(msg *message.Message) error {
+	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
+	return h.Outage.ride(msg, h.Provider.Name(), "settle", log, func() error { return h.handleRecovered(msg) },
+		func(ctx context.Context, reason string) error { return h.park(ctx, msg, 0, reason, log) })
+}
+
+// handleRecovered is Handle with a panic turned into a parked message.
+func (h *Settlement) handleRecovered(msg *message.Message) (err error) {
 	defer func() {
 		r := recover()
 		if r == nil {
@@ -81,7 +91,17 @@ func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reas
 
 // HandleSafely is Handle with a panic turned into a parked status (see
 // Settlement.HandleSafely).
-func (h *ProviderStatus) HandleSafely(msg *message.Message) (err error) {
+//
+// A run that fails while the store does not answer is held and run again
+// once it does (h.Outage; see StoreOutage).
+func (h *ProviderStatus) HandleSafely(msg *message.Message) error {
+	log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
+	return h.Outage.ride(msg, h.Provider, "status", log, func() error { return h.handleRecovered(msg) },
+		func(ctx context.Context, reason string) error { return h.park(ctx, msg, reason, log) })
+}
+
+// handleRecovered is Handle with a panic turned into a parked status.
+func (h *ProviderStatus) handleRecovered(msg *message.Message) (err error) {
 	defer func() {
 		r := recover()
 		if r == nil {

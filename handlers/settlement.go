@@ -79,6 +79,9 @@ type Settlement struct {
 	Provider providers.Provider
 	// Store is the durable settlement store.
 	Store store.Store
+	// Outage, when set, holds a delivery whose run failed while the store
+	// does not answer, and runs it again once it does (StoreOutage).
+	Outage *StoreOutage
 	// Marks, when set, takes the marks of confirmed status events and
 	// writes them in batches, off the handler's path (markDone); nil
 	// writes each at once.

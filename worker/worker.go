@@ -171,13 +171,20 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	})
 	// A handler returns an error only when the store or the broker is
 	// unavailable; retry in place with backoff before the message is nacked
-	// and requeued (each run is idempotent). A message that keeps failing is
-	// parked by the request queue's delivery limit.
+	// and requeued (each run is idempotent). A run that failed while the
+	// store does not answer is held inside the handler instead
+	// (handlers.StoreOutage), so only a message that keeps failing while
+	// the store answers is parked by the request queue's delivery limit.
 	router.AddMiddleware(middleware.Retry{
 		MaxRetries: 3, InitialInterval: 500 * time.Millisecond, Multiplier: 2, MaxInterval: 5 * time.Second,
 		Logger: wlog,
 	}.Middleware)
 	retry := handlers.RetryPolicy{Delays: cfg.RetryDelays, MaxAttempts: cfg.MaxAttempts}
+	// A delivery whose run failed while the store does not answer is held
+	// unacked (a quorum queue does not count it) and run again once the
+	// store answers, up to STORE_OUTAGE_HOLD, then parked with a reason.
+	outage := &handlers.StoreOutage{Ping: st.Ping, Hold: cfg.StoreOutageHold, MaxBackoff: cfg.StoreOutageBackoff,
+		Stopping: runCtx.Done(), Metrics: metrics}
 	for _, name := range cfg.Providers {
 		p, ok := deps.Providers[name]
 		if !ok {
@@ -189,7 +196,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		ready.Set("consumer "+name, connected(sub.IsConnected))
 		h := &handlers.Settlement{
-			Provider: p, Store: st, Marks: marks, Pub: pub, Retry: retry, Requests: requests[name],
+			Provider: p, Store: st, Outage: outage, Marks: marks, Pub: pub, Retry: retry, Requests: requests[name],
 			Log:             log.With().Str("handler", "settle").Logger(),
 			PendingDeadline: cfg.PendingDeadline,
 			StuckAfter:      cfg.StuckAfter,
@@ -220,7 +227,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
-			if err := consumeStatuses(auxCtx, cfg, name, src, router, st, marks, pub, requests[name], metrics, deps, ready, log); err != nil && auxCtx.Err() == nil {
+			if err := consumeStatuses(auxCtx, cfg, name, src, router, st, outage, marks, pub, requests[name], metrics, deps, ready, log); err != nil && auxCtx.Err() == nil {
 				fatal(err)
 			}
 		}()
@@ -326,7 +333,7 @@ const requestsKept = 1024
 // provider; the worker never declares it), then adds its handler to the
 // running router. Only a refused connection is an error.
 func consumeStatuses(ctx context.Context, cfg config.Config, name string, src providers.StatusSource, router *message.Router,
-	st store.Store, marks *store.Marker, pub *broker.Publisher, requests *handlers.Requests, metrics *handlers.Metrics, deps Deps,
+	st store.Store, outage *handlers.StoreOutage, marks *store.Marker, pub *broker.Publisher, requests *handlers.Requests, metrics *handlers.Metrics, deps Deps,
 	ready *Readiness, log zerolog.Logger,
 ) error {
 	dep := name + " status queue"
@@ -346,7 +353,7 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	// Statuses of one order are applied in queue order (an S before its
 	// chargeback R), those of different orders concurrently.
 	h := &handlers.ProviderStatus{
-		Provider: name, Queue: src.Queue, Store: st, Marks: marks, Pub: pub,
+		Provider: name, Queue: src.Queue, Store: st, Outage: outage, Marks: marks, Pub: pub,
 		Log:     log.With().Str("handler", name+"-status").Logger(),
 		Metrics: metrics, Crash: deps.Crash,
 		MaxBytes: cfg.MaxRequestBytes, Requests: requests, Redact: src.Redact,
