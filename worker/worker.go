@@ -46,7 +46,9 @@ type Deps struct {
 // that cannot be bound is an error); /readyz is 503 until every dependency
 // is up and whenever one is down. A broker that refuses the connection
 // (credentials, vhost) stops the worker with an error naming the setting;
-// one that is not reachable yet is waited for. A provider's status queue is
+// one that is not reachable yet is waited for, and so is a PostgreSQL
+// server not reachable yet (store.Unreachable; one that refuses, or an
+// SQLite file that cannot be opened, stops it). A provider's status queue is
 // waited for in the background: the other providers settle meanwhile.
 func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) error {
 	reg := prometheus.NewRegistry()
@@ -104,8 +106,29 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	for _, s := range sources {
 		inFlight += s.Concurrency
 	}
-	rawStore, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(inFlight), store.WithPoolSize(cfg.StorePoolSize))
+	// A PostgreSQL server not reachable yet (a failover, a restart) is
+	// waited for, as the broker is; one that refuses stops the worker.
+	sb := backoff.NewExponentialBackOff()
+	sb.MaxInterval = cfg.StoreOutageBackoff
+	rawStore, err := backoff.Retry(runCtx, func() (store.Store, error) {
+		s, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(inFlight), store.WithPoolSize(cfg.StorePoolSize))
+		switch {
+		case err == nil:
+			return s, nil
+		case store.Unreachable(err) && runCtx.Err() == nil:
+			ready.Waiting("store", "not reachable yet: "+err.Error())
+			log.Warn().Err(err).Msg("cannot reach the store yet; retrying")
+			return nil, err
+		}
+		return nil, backoff.Permanent(err)
+	}, backoff.WithBackOff(sb), backoff.WithMaxElapsedTime(0))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if cause := context.Cause(runCtx); runCtx.Err() != nil && cause != nil {
+			return cause
+		}
 		return err
 	}
 	defer rawStore.Close()
