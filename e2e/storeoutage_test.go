@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +38,8 @@ func TestStoreOutageIsRiddenThroughWithoutParking(t *testing.T) {
 		all = append(all, req{Provider: d.name, RequestID: uniq("outage-" + strconv.Itoa(i)), OrderID: order,
 			Type: messages.SettlementDebit, Amount: "20.00", Currency: "USD", Headers: d.headers(t, e, order, false, "")})
 	}
-	e.start("STORE_DSN="+proxy.DSN(), "DELIVERY_LIMIT=3")
+	httpAddr := freeAddr(t)
+	e.start("STORE_DSN="+proxy.DSN(), "DELIVERY_LIMIT=3", "HTTP_ADDR="+httpAddr)
 
 	proxy.Down()
 	down := time.Now()
@@ -42,8 +47,26 @@ func TestStoreOutageIsRiddenThroughWithoutParking(t *testing.T) {
 		e.publish(r)
 	}
 	// Three deliveries of about 3.5 s each would have used up the limit.
+	// Meanwhile the outage is visible: /readyz, the held deliveries, and
+	// the age of the oldest ready request growing (the publishers set no
+	// AMQP timestamp), read every second as Prometheus would.
 	const outage = 25 * time.Second
-	time.Sleep(outage)
+	var metrics, ready string
+	var readyCode int
+	for time.Since(down) < outage {
+		time.Sleep(time.Second)
+		readyCode, ready = httpGet(t, httpAddr, "/readyz")
+		_, metrics = httpGet(t, httpAddr, "/metrics")
+	}
+	if readyCode != http.StatusServiceUnavailable || !strings.Contains(ready, "store: down") {
+		t.Errorf("/readyz during the outage: %d %s", readyCode, ready)
+	}
+	if v := metricValue(metrics, `settlement_deliveries_held_store_down{handler="settle",provider="frisbii"}`); v < 1 {
+		t.Errorf("settlement_deliveries_held_store_down = %v during the outage, want the held deliveries", v)
+	}
+	if v := metricValue(metrics, `settlement_request_oldest_ready_seconds{provider="frisbii"}`); v < 10 {
+		t.Errorf("settlement_request_oldest_ready_seconds = %v after %s of outage, want it growing", v, outage)
+	}
 	proxy.Up()
 	t.Logf("store back after %s", time.Since(down).Round(time.Second))
 
@@ -78,4 +101,31 @@ func TestStoreOutageIsRiddenThroughWithoutParking(t *testing.T) {
 			t.Errorf("%s: %d captures in Frisbii's ledger, want 1: %+v", r.RequestID, len(debits), debits)
 		}
 	}
+}
+
+// httpGet returns the status code and body of GET http://addr+path ("" and
+// 0 when it fails).
+func httpGet(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metricValue is the value of the series named (with its labels, sorted)
+// in a /metrics page, -1 when absent.
+func metricValue(page, series string) float64 {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(page)
+	if m == nil {
+		return -1
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
