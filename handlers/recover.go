@@ -24,9 +24,11 @@ import (
 // A run that fails while the store does not answer is held and run again
 // once it does (h.Outage; see StoreOutage).
 func (h *Settlement) HandleSafely(msg *message.Message) error {
-	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
-	return h.Outage.ride(msg, h.Provider.Name(), "settle", log, func() error { return h.handleRecovered(msg) },
-		func(ctx context.Context, reason string) error { return h.park(ctx, msg, 0, reason, log) })
+	logger := func() zerolog.Logger {
+		return h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
+	}
+	return h.Outage.ride(msg, h.Provider.Name(), "settle", logger, func() error { return h.handleRecovered(msg) },
+		func(ctx context.Context, reason string) error { return h.park(ctx, msg, 0, reason, logger()) })
 }
 
 // handleRecovered is Handle with a panic turned into a parked message.
@@ -95,9 +97,11 @@ func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reas
 // A run that fails while the store does not answer is held and run again
 // once it does (h.Outage; see StoreOutage).
 func (h *ProviderStatus) HandleSafely(msg *message.Message) error {
-	log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
-	return h.Outage.ride(msg, h.Provider, "status", log, func() error { return h.handleRecovered(msg) },
-		func(ctx context.Context, reason string) error { return h.park(ctx, msg, reason, log) })
+	logger := func() zerolog.Logger {
+		return h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
+	}
+	return h.Outage.ride(msg, h.Provider, "status", logger, func() error { return h.handleRecovered(msg) },
+		func(ctx context.Context, reason string) error { return h.park(ctx, msg, reason, logger()) })
 }
 
 // handleRecovered is Handle with a panic turned into a parked status.

@@ -59,17 +59,23 @@ const storePingTimeout = 5 * time.Second
 // ride runs run, one handling of msg, and holds msg while its run fails
 // and the store does not answer (see StoreOutage); park parks msg with a
 // reason once it was held o.Hold. handler names the handler in the metric
-// (settle, status).
-func (o *StoreOutage) ride(msg *message.Message, provider, handler string, log zerolog.Logger,
+// (settle, status); logger is called only when there is something to log.
+func (o *StoreOutage) ride(msg *message.Message, provider, handler string, logger func() zerolog.Logger,
 	run func() error, park func(ctx context.Context, reason string) error,
 ) error {
 	err := run()
 	if err == nil || o == nil || o.Hold <= 0 || o.Ping == nil {
 		return err
 	}
-	var start time.Time
+	log := logger()
+	// The hold is counted from the first time msg was held, also across
+	// the router's retries of a ride that returned (its park failed: the
+	// broker down too): the bound stays below the broker's
+	// consumer_timeout.
+	start, _ := msg.Context().Value(heldSinceKey{}).(time.Time)
+	holding := false
 	defer func() {
-		if !start.IsZero() {
+		if holding {
 			o.Metrics.held(provider, handler, -1)
 		}
 	}()
@@ -82,8 +88,12 @@ func (o *StoreOutage) ride(msg *message.Message, provider, handler string, log z
 			// The store answers: not (or no longer) an outage.
 			return err
 		}
-		if start.IsZero() {
-			start = time.Now()
+		if !holding {
+			holding = true
+			if start.IsZero() {
+				start = time.Now()
+				msg.SetContext(context.WithValue(msg.Context(), heldSinceKey{}, start))
+			}
 			o.Metrics.held(provider, handler, 1)
 			log.Warn().Err(err).Str("store", perr.Error()).Dur("hold", o.Hold).
 				Msg("the store does not answer: holding the delivery (unacked, not counted by the queue) until it does")
@@ -111,6 +121,9 @@ func (o *StoreOutage) ride(msg *message.Message, provider, handler string, log z
 		}
 	}
 }
+
+// heldSinceKey keys, in a message's context, when it was first held.
+type heldSinceKey struct{}
 
 func (o *StoreOutage) ping() error {
 	ctx, cancel := context.WithTimeout(context.Background(), storePingTimeout)

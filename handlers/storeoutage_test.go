@@ -79,7 +79,7 @@ func TestStoreOutageRide(t *testing.T) {
 				reason = r
 				return nil
 			}
-			err := o.ride(message.NewMessage("m1", nil), "p", "settle", zerolog.Nop(), run, park)
+			err := o.ride(message.NewMessage("m1", nil), "p", "settle", zerolog.Nop, run, park)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 				t.Errorf("ride returned %v, want %v", err, tc.wantErr)
 			}
@@ -98,5 +98,34 @@ func TestStoreOutageRide(t *testing.T) {
 				t.Errorf("settlement_deliveries_held_store_down = %v after the ride, want 0", g)
 			}
 		})
+	}
+}
+
+// TestStoreOutageHoldIsCountedOnceAcrossRetries: when parking after the
+// hold fails (the broker is down too), the router's retry of the delivery
+// does not hold it for another STORE_OUTAGE_HOLD: it parks at once.
+func TestStoreOutageHoldIsCountedOnceAcrossRetries(t *testing.T) {
+	o := &StoreOutage{Hold: 300 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		Ping: func(context.Context) error { return errors.New("store down") }}
+	msg := message.NewMessage("m1", nil)
+	errRun, errPark := errors.New("run failed"), errors.New("broker down")
+	parks := 0
+	run := func() error { return errRun }
+	park := func(context.Context, string) error {
+		parks++
+		if parks == 1 {
+			return errPark
+		}
+		return nil
+	}
+	if err := o.ride(msg, "p", "settle", zerolog.Nop, run, park); !errors.Is(err, errPark) {
+		t.Fatalf("first ride = %v, want the park's error", err)
+	}
+	start := time.Now()
+	if err := o.ride(msg, "p", "settle", zerolog.Nop, run, park); err != nil {
+		t.Fatalf("second ride = %v, want parked", err)
+	}
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("the retry held the delivery %s more before parking it, want at once", d)
 	}
 }
