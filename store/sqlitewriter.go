@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // errClosed is returned by a store used after Close.
@@ -64,6 +65,27 @@ type sqliteWriter struct {
 	wrap func(querier) querier
 	// batches and jobs count committed batches and their jobs (tests).
 	batches, jobs atomic.Int64
+	// busySince is when the transaction running now began (UnixNano; 0
+	// while none runs), for Ping to say when the writer is stalled.
+	busySince atomic.Int64
+}
+
+// writerStallAfter is how long one write transaction may run before Ping
+// says the store does not answer (a variable for the tests): a batch
+// commits in milliseconds, and SQLite's busy_timeout is 10 s.
+var writerStallAfter = 15 * time.Second
+
+// stalled returns how long the running transaction has run, when longer
+// than writerStallAfter (0 otherwise).
+func (w *sqliteWriter) stalled() time.Duration {
+	since := w.busySince.Load()
+	if since == 0 {
+		return 0
+	}
+	if d := time.Since(time.Unix(0, since)); d > writerStallAfter {
+		return d
+	}
+	return 0
 }
 
 // writeJob is one caller's write.
@@ -225,7 +247,9 @@ func (w *sqliteWriter) runBatch(batch []*writeJob) {
 	if len(jobs) == 0 {
 		return
 	}
+	w.busySince.Store(time.Now().UnixNano())
 	defer func() {
+		w.busySince.Store(0)
 		for _, j := range jobs {
 			close(j.done)
 		}

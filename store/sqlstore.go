@@ -1148,6 +1148,10 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 		err = s.w.ping(ctx)
 	case s.w != nil && s.w.isClosed():
 		err = errClosed
+	case s.w != nil && s.w.stalled() > 0:
+		// The read pool would answer from the page cache while no write
+		// can commit (a stalled disk).
+		err = fmt.Errorf("the write transaction has run for %s without ending (a stalled disk?): writes wait", s.w.stalled().Round(time.Second))
 	default:
 		err = s.db.PingContext(ctx)
 	}
