@@ -1152,11 +1152,33 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 		// The read pool would answer from the page cache while no write
 		// can commit (a stalled disk).
 		err = fmt.Errorf("the write transaction has run for %s without ending (a stalled disk?): writes wait", s.w.stalled().Round(time.Second))
+	case s.pg() && !s.readOnly:
+		err = s.pingWritable(ctx)
 	default:
 		err = s.db.PingContext(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("store: ping %s: %w", s.d.name, err)
+	}
+	return nil
+}
+
+// pingWritable checks that the PostgreSQL server answers and takes writes:
+// after a failover STORE_DSN may reach a server that takes sessions but
+// refuses every write (SQLSTATE 25006: the old primary back as a standby,
+// a name not moved yet, a service gone read-only on a full disk), and a
+// plain ping would call it up.
+func (s *sqlStore) pingWritable(ctx context.Context) error {
+	var recovery bool
+	var readOnly string
+	if err := s.db.QueryRowContext(ctx, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").Scan(&recovery, &readOnly); err != nil {
+		return err
+	}
+	switch {
+	case recovery:
+		return errors.New("the server is read-only (a standby, in recovery): writes are refused; STORE_DSN must reach the primary")
+	case readOnly == "on":
+		return errors.New("the server is read-only (transaction_read_only is on): writes are refused")
 	}
 	return nil
 }
