@@ -67,3 +67,33 @@ func TestPingSaysThePostgresServerRefusesWrites(t *testing.T) {
 		t.Fatalf("Ping once the server takes writes again: %v", err)
 	}
 }
+
+// TestOpenOnAReadOnlyServerIsWaitedFor: a worker started while STORE_DSN
+// reaches a server refusing writes (a failover not finished) fails to
+// open with an error store.Unreachable takes for one worth waiting for
+// (the worker waits, /readyz says why), not for a refusal that stops it.
+func TestOpenOnAReadOnlyServerIsWaitedFor(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var db string
+	if err := admin.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `ALTER DATABASE "`+db+`" SET default_transaction_read_only = on`); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(ctx, `ALTER DATABASE "`+db+`" RESET default_transaction_read_only`)
+	st, err := Open(ctx, dsn)
+	if err == nil {
+		st.Close()
+		t.Fatal("Open of a read-only server succeeded")
+	}
+	if !Unreachable(err) {
+		t.Fatalf("Unreachable(%v) = false, want the worker to wait", err)
+	}
+}

@@ -10,9 +10,9 @@ import (
 )
 
 // Unreachable reports whether err, from Open, says that the PostgreSQL
-// server could not be reached or is not accepting sessions yet (a server
-// starting, restarting or failing over, the network to it down): worth
-// waiting for. A server that answered and refused (credentials, a
+// server could not be reached or is not accepting sessions or writes yet
+// (a server starting, restarting or failing over, a standby, the network
+// to it down): worth waiting for. A server that answered and refused (credentials, a
 // database that does not exist: any other SQLSTATE), a malformed STORE_DSN
 // and every SQLite error are not.
 func Unreachable(err error) bool {
@@ -22,9 +22,11 @@ func Unreachable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		// cannot_connect_now (starting up, shutting down, in recovery),
-		// admin_shutdown, crash_shutdown, and class 08 (connection
-		// exceptions).
-		return pe.Code == "57P03" || pe.Code == "57P01" || pe.Code == "57P02" || strings.HasPrefix(pe.Code, "08")
+		// admin_shutdown, crash_shutdown, class 08 (connection
+		// exceptions), and read_only_sql_transaction: the migrations'
+		// writes refused by a standby, STORE_DSN's name not moved to the
+		// new primary yet.
+		return pe.Code == "57P03" || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "25006" || strings.HasPrefix(pe.Code, "08")
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
