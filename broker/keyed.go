@@ -219,7 +219,7 @@ func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- 
 				_ = d.Nack(false, true)
 				continue
 			}
-			msg.SetContext(ctx)
+			msg.SetContext(withReceivedAt(ctx, time.Now()))
 			kd := keyedDelivery{d: d, msg: msg}
 			if k.Key != nil {
 				kd.key = k.Key(msg)
@@ -233,9 +233,13 @@ func (k *KeyedSubscriber) session(ctx context.Context, queue string, out chan<- 
 	}
 }
 
-// redo is a fresh copy of a nacked message, to hand out again.
+// redo is a fresh copy of a nacked message, to hand out again: still the
+// same delivery, unacked since it was received (ReceivedAt).
 func redo(ctx context.Context, msg *message.Message) *message.Message {
 	cp := msg.Copy()
+	if at, ok := ReceivedAt(msg); ok {
+		ctx = withReceivedAt(ctx, at)
+	}
 	cp.SetContext(ctx)
 	return cp
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/cenkalti/backoff/v5"
 	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
 )
 
 // StoreOutage rides a delivery through an outage of the store (a
@@ -39,8 +41,9 @@ import (
 type StoreOutage struct {
 	// Ping checks that the store answers (store.Store.Ping).
 	Ping func(context.Context) error
-	// Hold bounds how long one delivery is held (STORE_OUTAGE_HOLD);
-	// 0 holds none.
+	// Hold bounds how long one delivery is held (STORE_OUTAGE_HOLD),
+	// counted from its delivery when the consumer noted it
+	// (broker.ReceivedAt); 0 holds none.
 	Hold time.Duration
 	// MaxBackoff bounds the wait between two pings of the store
 	// (STORE_OUTAGE_BACKOFF).
@@ -68,10 +71,12 @@ func (o *StoreOutage) ride(msg *message.Message, provider, handler string, logge
 		return err
 	}
 	log := logger()
-	// The hold is counted from the first time msg was held, also across
-	// the router's retries of a ride that returned (its park failed: the
-	// broker down too): the bound stays below the broker's
-	// consumer_timeout.
+	// The hold is counted from msg's delivery when its consumer noted it
+	// (broker.ReceivedAt: a status waits there, unacked, behind its
+	// order's held one), else from the first time msg was held; also
+	// across the router's retries of a ride that returned (its park
+	// failed: the broker down too): the time msg is unacked stays below
+	// the broker's consumer_timeout, which counts from the delivery.
 	start, _ := msg.Context().Value(heldSinceKey{}).(time.Time)
 	holding := false
 	defer func() {
@@ -92,6 +97,9 @@ func (o *StoreOutage) ride(msg *message.Message, provider, handler string, logge
 			holding = true
 			if start.IsZero() {
 				start = time.Now()
+				if at, ok := broker.ReceivedAt(msg); ok && at.Before(start) {
+					start = at
+				}
 				msg.SetContext(context.WithValue(msg.Context(), heldSinceKey{}, start))
 			}
 			o.Metrics.held(provider, handler, 1)
