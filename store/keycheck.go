@@ -176,8 +176,7 @@ func (s *sqlStore) newestSealed(ctx context.Context) ([]byte, []byte, bool, erro
 	var body []byte
 	var newest time.Time
 	found := false
-	for _, state := range []State{StateReceived, StateConfirming, StateConfirmed, StateWithheld, StateSubmitting,
-		StateAcknowledged, StatePending, StateSettled, StateRefused} {
+	for _, state := range knownStates {
 		err := s.read(ctx, func(ctx context.Context, q querier) error {
 			rows, err := q.QueryContext(ctx, `SELECT provider, request_id, request, updated_at FROM settlements
 				WHERE state = $1 ORDER BY updated_at DESC LIMIT $2`, string(state), sealedScanPerState)
