@@ -75,24 +75,10 @@ func Show(ctx context.Context, e Env, requestID string, providers []string, asJS
 			return err
 		}
 		defer st.Close()
-		keys := make([]store.Key, 0, len(providers))
-		for _, p := range providers {
-			keys = append(keys, store.Key{Provider: p, RequestID: requestID})
-		}
-		for i := 0; i < len(keys); i++ {
-			s, err := st.Get(ctx, keys[i])
+		add := func(key store.Key) error {
+			s, err := st.Get(ctx, key)
 			if errors.Is(err, store.ErrNotFound) {
-				if i == len(keys)-1 && len(out) == 0 && via == "" {
-					ev, found, err := unpublishedEvent(ctx, e, st, requestID, providers)
-					if err != nil {
-						return err
-					}
-					if found {
-						via = fmt.Sprintf("message_id %s is status event #%d of request %s (provider %s), not published yet", requestID, ev.Seq, ev.RequestID, ev.Provider)
-						keys = append(keys, ev.Key)
-					}
-				}
-				continue
+				return nil
 			}
 			if err != nil {
 				return err
@@ -102,8 +88,22 @@ func Show(ctx context.Context, e Env, requestID string, providers []string, asJS
 				return err
 			}
 			out = append(out, v)
+			return nil
 		}
-		return nil
+		for _, p := range providers {
+			if err := add(store.Key{Provider: p, RequestID: requestID}); err != nil {
+				return err
+			}
+		}
+		if len(out) > 0 || len(providers) == 0 {
+			return nil
+		}
+		ev, found, err := unpublishedEvent(ctx, e, st, requestID, providers)
+		if err != nil || !found {
+			return err
+		}
+		via = fmt.Sprintf("message_id %s is status event #%d of request %s (provider %s), not published yet", requestID, ev.Seq, ev.RequestID, ev.Provider)
+		return add(ev.Key)
 	})
 	if err != nil {
 		return err
