@@ -32,7 +32,7 @@ import (
 //
 // Nothing waits forever in silence: /readyz says the store is down (its
 // own check), settlement_deliveries_held_store_down counts the held
-// deliveries (the StoreUnavailable alert), a warning is logged when a
+// deliveries (alert SettlementsHeldStoreDown), a warning is logged when a
 // delivery is held and when it is run again; and a delivery held past
 // Hold is parked with a reason saying so (the broker's consumer_timeout,
 // 30 min by default, would otherwise close the channel and hand it back).
