@@ -128,7 +128,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 	}
 	lower := strings.ToLower(dsn)
 	switch {
-	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+	case Shared(dsn):
 		return openPostgres(ctx, dsn, o)
 	case strings.HasPrefix(lower, "sqlite:"):
 		return openSQLite(ctx, dsn, dsn[len("sqlite:"):], o)
@@ -140,7 +140,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 }
 
 // Shared reports whether the store dsn names may be opened by several
-// processes at once (PostgreSQL); an SQLite file is one process's.
+// processes at once (PostgreSQL: Open takes it for one); an SQLite file
+// is one process's.
 func Shared(dsn string) bool {
 	lower := strings.ToLower(strings.TrimSpace(dsn))
 	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
