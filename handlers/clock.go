@@ -52,7 +52,8 @@ func (h *Settlement) hostNow() time.Time {
 // clock (the host's own for a store that shares none, SQLite). Run checks
 // clockReady first, so an offset is known here.
 func (h *Settlement) clock(ctx context.Context) time.Time {
-	return h.hostNow().Add(h.clockOffset(ctx))
+	offset, _ := h.clockOffset(ctx)
+	return h.hostNow().Add(offset)
 }
 
 // stamp is h.clock's time as a settlement records it (RFC 3339 with
@@ -71,29 +72,25 @@ var errClockUnknown = errors.New("the store's clock has not been read yet: no ca
 // commit looked for before it landed, then a second capture). The
 // delivery fails like one whose store does not answer, and is retried.
 func (h *Settlement) clockReady(ctx context.Context) error {
-	h.clockOffset(ctx)
-	c := &h.shared
-	c.mu.Lock()
-	known := c.known
-	c.mu.Unlock()
-	if !known {
+	if _, known := h.clockOffset(ctx); !known {
 		return errClockUnknown
 	}
 	return nil
 }
 
 // clockOffset returns the shared clock's offset from the host's (0 while
-// none is known), measured again when the last measurement is clockRefresh
-// old, and a second after a failed one. Until one succeeds, a measurement
-// is waited for by every caller; a refresh is one caller's: the others use
-// the last offset meanwhile rather than queue behind a slow store.
-func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
+// none is known) and whether one is known, measured again when the last
+// measurement is clockRefresh old, and a second after a failed one. Until
+// one succeeds, a measurement is waited for by every caller; a refresh is
+// one caller's: the others use the last offset meanwhile rather than
+// queue behind a slow store.
+func (h *Settlement) clockOffset(ctx context.Context) (time.Duration, bool) {
 	c := &h.shared
 	c.mu.Lock()
 	if !c.measured.IsZero() && (c.measuring || time.Since(c.measured) < clockRefresh) {
-		offset := c.offset
+		offset, known := c.offset, c.known
 		c.mu.Unlock()
-		return offset
+		return offset, known
 	}
 	known := c.known
 	if !known {
@@ -101,7 +98,7 @@ func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 		defer c.mu.Unlock()
 		offset, ok := h.measureOffset(ctx, false)
 		c.settle(offset, ok)
-		return c.offset
+		return c.offset, c.known
 	}
 	c.measuring = true
 	last := c.offset
@@ -115,9 +112,9 @@ func (h *Settlement) clockOffset(ctx context.Context) time.Duration {
 		c.settle(offset, ok)
 	}()
 	if offset, ok = h.measureOffset(ctx, true); !ok {
-		return last
+		return last, true
 	}
-	return offset
+	return offset, true
 }
 
 // settle records a measurement's outcome (c.mu held): the offset when it
