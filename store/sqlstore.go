@@ -1143,15 +1143,19 @@ func (s *sqlStore) LockStats() LockCounts {
 // Ping checks the database is reachable.
 func (s *sqlStore) Ping(ctx context.Context) error {
 	var err error
+	var stall time.Duration // read once: the transaction may end meanwhile
+	if s.w != nil {
+		stall = s.w.stalled()
+	}
 	switch {
 	case s.w != nil && s.rstmts == nil: // ":memory:": the writer's connection is the database
 		err = s.w.ping(ctx)
 	case s.w != nil && s.w.isClosed():
 		err = errClosed
-	case s.w != nil && s.w.stalled() > 0:
+	case stall > 0:
 		// The read pool would answer from the page cache while no write
 		// can commit (a stalled disk).
-		err = fmt.Errorf("the write transaction has run for %s without ending (a stalled disk?): writes wait", s.w.stalled().Round(time.Second))
+		err = fmt.Errorf("the write transaction has run for %s without ending (a stalled disk?): writes wait", stall.Round(time.Second))
 	case s.pg() && !s.readOnly:
 		err = s.pingWritable(ctx)
 	default:
