@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -13,8 +15,9 @@ import (
 // server could not be reached or is not accepting sessions or writes yet
 // (a server starting, restarting or failing over, a standby, the network
 // to it down): worth waiting for. A server that answered and refused (credentials, a
-// database that does not exist: any other SQLSTATE), a malformed STORE_DSN
-// and every SQLite error are not.
+// database that does not exist: any other SQLSTATE; TLS it does not offer,
+// a certificate not trusted), a malformed STORE_DSN and every SQLite error
+// are not.
 func Unreachable(err error) bool {
 	if err == nil {
 		return false
@@ -28,7 +31,24 @@ func Unreachable(err error) bool {
 		// new primary yet.
 		return pe.Code == "57P03" || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "25006" || strings.HasPrefix(pe.Code, "08")
 	}
+	if tlsRefused(err) {
+		return false
+	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// tlsRefused reports whether err says that the TLS STORE_DSN asks for
+// cannot be had: the server does not offer it (pgconn's startTLS gives no
+// error type for that, only its text), or its certificate is not trusted
+// or not for that host. A configuration to change (sslmode, sslrootcert,
+// the host name), never a server on its way.
+func tlsRefused(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) || errors.As(err, &invalid) ||
+		strings.Contains(err.Error(), "server refused TLS connection")
 }
