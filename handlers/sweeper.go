@@ -493,7 +493,7 @@ func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *
 	if s.ParkedReason != "" {
 		return nil
 	}
-	reason := "recorded status event not relayed: " + invalid.Error()
+	reason := store.ParkedInvalidEvent + invalid.Error()
 	_, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "invalid status event"}, nil)
 	if errors.Is(err, store.ErrStateConflict) {
 		return nil // it moved meanwhile; the next round looks again

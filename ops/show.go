@@ -187,11 +187,6 @@ func view(ctx context.Context, st store.Store, s store.Settlement) (Settlement, 
 	return v, nil
 }
 
-// invalidEventParked starts the parked reason the sweeper records on a
-// settlement whose recorded status event is not a valid document
-// (handlers' Sweeper.markInvalid): it never relays it.
-const invalidEventParked = "recorded status event not relayed:"
-
 func printSettlement(e Env, v Settlement) {
 	kv := func(k, format string, a ...any) {
 		fmt.Fprintf(e.out(), "  %-15s %s\n", k, fmt.Sprintf(format, a...))
@@ -236,7 +231,7 @@ func printSettlement(e Env, v Settlement) {
 	w = table(e.out())
 	for _, ev := range v.Events {
 		pub := "NOT PUBLISHED yet (the sweeper relays it)"
-		if strings.HasPrefix(v.ParkedReason, invalidEventParked) {
+		if strings.HasPrefix(v.ParkedReason, store.ParkedInvalidEvent) {
 			pub = "NOT PUBLISHED: never relayed (a recorded status that is not a valid document: see the parked reason)"
 		}
 		if ev.PublishedAt != nil {

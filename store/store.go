@@ -22,6 +22,12 @@ const (
 	StateRefused      State = "refused"
 )
 
+// ParkedInvalidEvent starts the parked reason the sweeper records on a
+// settlement whose recorded status event is not a valid document
+// (handlers' Sweeper.markInvalid): that event is never relayed, which the
+// operator commands (show) say by this prefix.
+const ParkedInvalidEvent = "recorded status event not relayed: "
+
 // Terminal reports whether no provider call may follow this state.
 func (s State) Terminal() bool {
 	return s == StateWithheld || s == StateSettled || s == StateRefused
