@@ -22,13 +22,13 @@ import (
 // for a person to replay: once the database answers again, each is
 // settled, one S each and one capture each in Frisbii's own ledger, and
 // nothing is parked. The worker is a real process on the real broker, its
-// STORE_DSN through a testenv.OutageProxy; DELIVERY_LIMIT=3 stands for the
+// STORE_DSN through a testenv.PGProxy of mode EndsBoth; DELIVERY_LIMIT=3 stands for the
 // default 20 (about 70 s of outage on the code before the fix).
 func TestStoreOutageIsRiddenThroughWithoutParking(t *testing.T) {
 	t.Parallel()
 	const n = 6
 	e := newEnv(t, envOpts{})
-	proxy := testenv.PostgresOutageProxy(t, testenv.PostgresDSN(t))
+	proxy := testenv.PostgresProxy(t, testenv.PostgresDSN(t), testenv.EndsBoth)
 
 	d := frisbiiDriver
 	var all []req

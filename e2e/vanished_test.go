@@ -20,7 +20,7 @@ import (
 // hands back, settles every request — exactly one S each, one capture
 // each in Frisbii's own ledger — within a bound of the worker's own, not
 // the server's TCP keepalive. The vanishing replica is a real worker
-// process whose STORE_DSN goes through a testenv.FlowProxy, SIGKILLed while its
+// process whose STORE_DSN goes through a testenv.PGProxy of mode ServerStays, SIGKILLed while its
 // settle calls are in flight (Frisbii answers after 1.5 s), holding their
 // orders' locks. Frisbii answers its settle call itself (a verdict that
 // needs the order's lock), where a Radial status is applied without it.
@@ -29,7 +29,7 @@ func TestReplicaVanishedOnPostgresFreesItsOrders(t *testing.T) {
 	const n = 12
 	e := newEnv(t, envOpts{})
 	dsn := testenv.PostgresDSN(t)
-	proxy := testenv.PostgresFlowProxy(t, dsn)
+	proxy := testenv.PostgresProxy(t, dsn, testenv.ServerStays)
 
 	d := frisbiiDriver
 	var all []req

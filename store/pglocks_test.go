@@ -285,7 +285,7 @@ func TestPostgresLockSessionCutOnTheWayFreesItsOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := testenv.PostgresFlowProxy(t, dsn)
+	proxy := testenv.PostgresProxy(t, dsn, testenv.ServerStays)
 	var d net.Dialer
 	cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", proxy.Addr())

@@ -14,7 +14,7 @@ import (
 )
 
 // vanishingReplicaDSN is the environment variable that makes
-// TestPostgresVanishingReplicaHelper run: the DSN (through a testenv.FlowProxy) of
+// TestPostgresVanishingReplicaHelper run: the DSN (through a testenv.PGProxy of mode ServerStays) of
 // the replica it plays; vanishingReplicaMode says what it holds when it
 // vanishes ("locks": vanishingOrders; "row": a transaction holding the
 // row of settlement vanishingRow).
@@ -79,11 +79,11 @@ func TestPostgresVanishingReplicaHelper(t *testing.T) {
 }
 
 // vanishingReplica runs TestPostgresVanishingReplicaHelper in mode on the
-// database of dsn, its connections through a testenv.FlowProxy, and returns once
+// database of dsn, its connections through a testenv.PGProxy of mode ServerStays, and returns once
 // it holds what it holds; kill makes it vanish and returns when.
 func vanishingReplica(t *testing.T, dsn, mode string) (kill func() time.Time) {
 	t.Helper()
-	proxy := testenv.PostgresFlowProxy(t, dsn)
+	proxy := testenv.PostgresProxy(t, dsn, testenv.ServerStays)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPostgresVanishingReplicaHelper$", "-test.count=1", "-test.timeout=15m")
 	cmd.Env = append(os.Environ(), vanishingReplicaDSN+"="+proxy.DSN(), vanishingReplicaMode+"="+mode)
 	cmd.Stderr = os.Stderr
@@ -136,7 +136,7 @@ const vanishedBound = 45 * time.Second
 // "busy", and skips every sweep round: the outbox is not relayed,
 // overdue acknowledgements are not parked, stuck settlements are not
 // resumed. The replica is played by a process of its own, SIGKILLed,
-// whose connections pass through a testenv.FlowProxy: its client side dies with
+// whose connections pass through a testenv.PGProxy of mode ServerStays: its client side dies with
 // the process, the server side stays open, as a vanished host leaves it.
 func TestPostgresOrderLocksOfAVanishedReplicaAreFreed(t *testing.T) {
 	if os.Getenv(vanishingReplicaDSN) != "" {

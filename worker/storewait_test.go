@@ -20,7 +20,7 @@ import (
 // stops it, naming STORE_DSN.
 func TestRunWaitsForAStoreNotUpYet(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
-	proxy := testenv.PostgresOutageProxy(t, dsn)
+	proxy := testenv.PostgresProxy(t, dsn, testenv.EndsBoth)
 	proxy.Down()
 	cfg, clients := load(t, testenv.AMQPURL(t), "STORE_DSN", proxy.DSN())
 	_, done := start(t, cfg, clients)
