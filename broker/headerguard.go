@@ -406,7 +406,7 @@ func checkField(r *bytes.Reader, depth int) string {
 			return "longer than the client reads"
 		}
 		return ""
-	case 'F':
+	case 'F', 'A':
 		n, ok := readU32(r)
 		if !ok || int64(n) > int64(r.Len()) {
 			return errTruncated.Error()
@@ -416,16 +416,8 @@ func checkField(r *bytes.Reader, depth int) string {
 		if depth+1 > clientMaxDepth {
 			return fmt.Sprintf("nested deeper than %d levels", clientMaxDepth)
 		}
-		return checkTable(body, depth+1)
-	case 'A':
-		n, ok := readU32(r)
-		if !ok || int64(n) > int64(r.Len()) {
-			return errTruncated.Error()
-		}
-		body := make([]byte, n)
-		_, _ = io.ReadFull(r, body)
-		if depth+1 > clientMaxDepth {
-			return fmt.Sprintf("nested deeper than %d levels", clientMaxDepth)
+		if typ == 'F' {
+			return checkTable(body, depth+1)
 		}
 		return checkArray(body, depth+1)
 	}
