@@ -87,6 +87,64 @@ func radialMsg(body []byte, headers map[string]string) *message.Message {
 	return msg
 }
 
+// radialCredit is radialBody's request as a credit (requestId id, tax
+// 6.00).
+func radialCredit(id, amount string) []byte {
+	return []byte(strings.Replace(string(radialBody(id, amount, "6.00")), "<SettlementType>Debit</SettlementType>", "<SettlementType>Credit</SettlementType>", 1))
+}
+
+// authorize authorizes order ORD-EQ for 150.00 USD at Radial's sandbox.
+func (r *radialRig) authorize(t *testing.T) {
+	t.Helper()
+	if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deliver runs the handler on msg, which must not fail, and returns what
+// it published.
+func (r *radialRig) deliver(t *testing.T, msg *message.Message) []sentMsg {
+	t.Helper()
+	if err := r.h.HandleSafely(msg); err != nil {
+		t.Fatal(err)
+	}
+	return r.pub.take()
+}
+
+// wantOneEntry checks that Radial's ledger holds one entry, whose
+// RequestID, Type and Amount are want's, those of them that are not empty
+// (what says it in the test's words).
+func (r *radialRig) wantOneEntry(t *testing.T, want sandbox.Entry, what string) {
+	t.Helper()
+	ledger := r.sb.Ledger()
+	if len(ledger) != 1 ||
+		want.RequestID != "" && ledger[0].RequestID != want.RequestID ||
+		want.Type != "" && ledger[0].Type != want.Type ||
+		want.Amount != "" && ledger[0].Amount != want.Amount {
+		t.Errorf("Radial's ledger: %+v, want %s", ledger, what)
+	}
+}
+
+// parkedIn are the messages of ms published to Radial's parked queue.
+func parkedIn(ms []sentMsg) []*message.Message {
+	var parked []*message.Message
+	for _, m := range ms {
+		if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
+			parked = append(parked, m.msg)
+		}
+	}
+	return parked
+}
+
+// notParked fails the test for every message of ms published to Radial's
+// parked queue; what names the delivery that was not to be parked.
+func notParked(t *testing.T, ms []sentMsg, what string) {
+	t.Helper()
+	for _, m := range parkedIn(ms) {
+		t.Errorf("%s was parked: %s", what, m.Metadata.Get(HeaderParkedReason))
+	}
+}
+
 // TestEquivalentDuplicateIsTheSameRequest: the order system sends a
 // request again under its requestId, its amounts written another way
 // that is the same money ("100.0" for "100.00", a leading "+" or zero,
@@ -117,14 +175,9 @@ func TestEquivalentDuplicateIsTheSameRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRadialRig(t)
-			if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
-				t.Fatal(err)
-			}
+			r.authorize(t)
 			first := map[string]string{HeaderOriginalAuthAmount: "150.00"}
-			if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), first)); err != nil {
-				t.Fatal(err)
-			}
-			r.pub.take()
+			r.deliver(t, radialMsg(radialBody("req-eq", "100.00", "6.00"), first))
 			before, err := r.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-eq"})
 			if err != nil {
 				t.Fatal(err)
@@ -137,25 +190,15 @@ func TestEquivalentDuplicateIsTheSameRequest(t *testing.T) {
 			for k, v := range tc.headers {
 				again[k] = v
 			}
-			if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", tc.amount, tc.tax), again)); err != nil {
-				t.Fatal(err)
-			}
-			ms := r.pub.take()
-			var parked []*message.Message
-			for _, m := range ms {
-				if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
-					parked = append(parked, m.msg)
-				}
-			}
+			ms := r.deliver(t, radialMsg(radialBody("req-eq", tc.amount, tc.tax), again))
+			parked := parkedIn(ms)
 			if tc.same && len(parked) > 0 {
 				t.Errorf("the same request written another way was parked: %s", parked[0].Metadata.Get(HeaderParkedReason))
 			}
 			if !tc.same && len(parked) != 1 {
 				t.Errorf("a duplicate with other money was not parked (published %d messages)", len(ms))
 			}
-			if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].RequestID != "req-eq" || ledger[0].Amount != "100.00" {
-				t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
-			}
+			r.wantOneEntry(t, sandbox.Entry{RequestID: "req-eq", Amount: "100.00"}, "the one capture of 100.00")
 			after, err := r.st.Get(context.Background(), before.Key)
 			if err != nil {
 				t.Fatal(err)
@@ -182,26 +225,19 @@ func TestEquivalentDuplicateResumesWithTheRecordedRequest(t *testing.T) {
 		window *= 3
 	}
 	r := newRadialRigWindow(t, window)
-	if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
-		t.Fatal(err)
-	}
+	r.authorize(t)
 	if err := r.sb.SetFaults(sandbox.EndpointSettle, sandbox.Faults{DropNext: 1}); err != nil {
 		t.Fatal(err)
 	}
 	hdr := map[string]string{HeaderOriginalAuthAmount: "150.00"}
-	if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), hdr)); err != nil {
-		t.Fatal(err)
-	}
-	r.pub.take()
+	r.deliver(t, radialMsg(radialBody("req-eq", "100.00", "6.00"), hdr))
 	s, err := r.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-eq"})
 	if err != nil || s.State != store.StateSubmitting {
 		t.Fatalf("after the lost reply: %s, %v; want submitting", s.State, err)
 	}
 	time.Sleep(window + window/2)
 
-	if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.0", "6"), map[string]string{HeaderOriginalAuthAmount: "150.0"})); err != nil {
-		t.Fatal(err)
-	}
+	r.deliver(t, radialMsg(radialBody("req-eq", "100.0", "6"), map[string]string{HeaderOriginalAuthAmount: "150.0"}))
 	calls := r.sb.Calls().Settle
 	if calls.Conflicts != 0 {
 		t.Errorf("Radial refused %d resubmission(s) as another document under the requestId", calls.Conflicts)
@@ -209,9 +245,7 @@ func TestEquivalentDuplicateResumesWithTheRecordedRequest(t *testing.T) {
 	if calls.DedupHits != 1 {
 		t.Errorf("Radial saw %d resubmission(s) of the recorded document, want 1", calls.DedupHits)
 	}
-	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Amount != "100.00" {
-		t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
-	}
+	r.wantOneEntry(t, sandbox.Entry{Amount: "100.00"}, "the one capture of 100.00")
 	after, err := r.st.Get(context.Background(), s.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -243,26 +277,16 @@ func TestDifferentDuplicateReasonDoesNotAdviseASecondCapture(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRadialRig(t)
-			if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), nil)); err != nil {
-				t.Fatal(err)
-			}
-			r.pub.take()
-			if err := r.h.HandleSafely(radialMsg(tc.body, tc.headers)); err != nil {
-				t.Fatal(err)
-			}
-			parked := only(t, r.pub.take(), broker.ParkedQueue("radial"))
+			r.authorize(t)
+			r.deliver(t, radialMsg(radialBody("req-eq", "100.00", "6.00"), nil))
+			parked := only(t, r.deliver(t, radialMsg(tc.body, tc.headers)), broker.ParkedQueue("radial"))
 			reason := parked.Metadata.Get(HeaderParkedReason)
 			for _, want := range []string{"Debit", "100.00 USD", "ORD-EQ", string(store.StateAcknowledged), "second time"} {
 				if !strings.Contains(reason, want) {
 					t.Errorf("parked reason does not say %q: %s", want, reason)
 				}
 			}
-			if ledger := r.sb.Ledger(); len(ledger) != 1 {
-				t.Errorf("Radial's ledger: %+v, want the one capture", ledger)
-			}
+			r.wantOneEntry(t, sandbox.Entry{}, "the one capture")
 		})
 	}
 }
@@ -290,24 +314,10 @@ func TestEquivalentNumbersDuplicateIsTheSameRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRadialRig(t)
-			if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.h.HandleSafely(radialMsg(withItems("2", "19", "1"), nil)); err != nil {
-				t.Fatal(err)
-			}
-			r.pub.take()
-			if err := r.h.HandleSafely(radialMsg(withItems(tc.qty, tc.rate, tc.count), nil)); err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range r.pub.take() {
-				if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
-					t.Errorf("the same request written another way was parked: %s", m.msg.Metadata.Get(HeaderParkedReason))
-				}
-			}
-			if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Amount != "100.00" {
-				t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
-			}
+			r.authorize(t)
+			r.deliver(t, radialMsg(withItems("2", "19", "1"), nil))
+			notParked(t, r.deliver(t, radialMsg(withItems(tc.qty, tc.rate, tc.count), nil)), "the same request written another way")
+			r.wantOneEntry(t, sandbox.Entry{Amount: "100.00"}, "the one capture of 100.00")
 		})
 	}
 }
@@ -322,10 +332,7 @@ func TestEquivalentNumbersDuplicateIsTheSameRequest(t *testing.T) {
 // credit: the credit goes on, and Radial's ledger holds its refund.
 func TestEquivalentDuplicateIsJudgedAsTheRecordedRequest(t *testing.T) {
 	r := newRadialRig(t)
-	credit := func(amount string) []byte {
-		return []byte(strings.Replace(string(radialBody("req-cr", amount, "6.00")), "<SettlementType>Debit</SettlementType>", "<SettlementType>Credit</SettlementType>", 1))
-	}
-	first := radialMsg(credit("100.00"), nil)
+	first := radialMsg(radialCredit("req-cr", "100.00"), nil)
 	req, err := decodeRequest(first)
 	if err != nil {
 		t.Fatal(err)
@@ -339,9 +346,7 @@ func TestEquivalentDuplicateIsJudgedAsTheRecordedRequest(t *testing.T) {
 		t.Fatalf("register: %v, %v", created, err)
 	}
 
-	if err := r.h.HandleSafely(radialMsg(credit("100.000000000000000000"), nil)); err != nil {
-		t.Fatal(err)
-	}
+	r.deliver(t, radialMsg(radialCredit("req-cr", "100.000000000000000000"), nil))
 	s, err := r.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-cr"})
 	if err != nil {
 		t.Fatal(err)
@@ -349,9 +354,7 @@ func TestEquivalentDuplicateIsJudgedAsTheRecordedRequest(t *testing.T) {
 	if s.State == store.StateRefused {
 		t.Fatalf("the recorded, valid credit was refused for its copy's spelling: %s", s.DeclineReason)
 	}
-	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Type != "Credit" || ledger[0].Amount != "100.00" {
-		t.Errorf("Radial's ledger: %+v, want the refund of 100.00", ledger)
-	}
+	r.wantOneEntry(t, sandbox.Entry{Type: "Credit", Amount: "100.00"}, "the refund of 100.00")
 }
 
 // TestSurrogateReferenceIsRefusedNotSettled: a request whose OrderId
@@ -363,13 +366,11 @@ func TestEquivalentDuplicateIsJudgedAsTheRecordedRequest(t *testing.T) {
 func TestSurrogateReferenceIsRefusedNotSettled(t *testing.T) {
 	r := newRadialRig(t)
 	body := []byte(strings.Replace(string(radialBody("req-sur", "100.00", "6.00")), "<OrderId>ORD-EQ</OrderId>", "<OrderId>ORD&#xD800;</OrderId>", 1))
-	if err := r.h.HandleSafely(radialMsg(body, nil)); err != nil {
-		t.Fatal(err)
-	}
+	ms := r.deliver(t, radialMsg(body, nil))
 	if ledger := r.sb.Ledger(); len(ledger) != 0 {
 		t.Errorf("Radial's ledger: %q %+v, want nothing", ledger[0].OrderID, ledger)
 	}
-	parked := only(t, r.pub.take(), broker.ParkedQueue("radial"))
+	parked := only(t, ms, broker.ParkedQueue("radial"))
 	if reason := parked.Metadata.Get(HeaderParkedReason); !strings.Contains(reason, "&#xD800;") {
 		t.Errorf("parked reason does not name the reference: %s", reason)
 	}
@@ -384,10 +385,7 @@ func TestSurrogateReferenceIsRefusedNotSettled(t *testing.T) {
 // Radial's ledger holds its one refund.
 func TestEquivalentDuplicateOfALegacyRecord(t *testing.T) {
 	r := newRadialRig(t)
-	credit := func(amount string) []byte {
-		return []byte(strings.Replace(string(radialBody("req-cr", amount, "6.00")), "<SettlementType>Debit</SettlementType>", "<SettlementType>Credit</SettlementType>", 1))
-	}
-	first := radialMsg(credit("100.0"), nil)
+	first := radialMsg(radialCredit("req-cr", "100.0"), nil)
 	req, err := decodeRequest(first)
 	if err != nil {
 		t.Fatal(err)
@@ -407,17 +405,8 @@ func TestEquivalentDuplicateOfALegacyRecord(t *testing.T) {
 		t.Fatalf("register: %v, %v", created, err)
 	}
 
-	if err := r.h.HandleSafely(radialMsg(credit("100.00"), nil)); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range r.pub.take() {
-		if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
-			t.Errorf("the recorded request written another way was parked: %s", m.msg.Metadata.Get(HeaderParkedReason))
-		}
-	}
-	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Type != "Credit" || ledger[0].Amount != "100.00" {
-		t.Errorf("Radial's ledger: %+v, want the one refund of 100.00", ledger)
-	}
+	notParked(t, r.deliver(t, radialMsg(radialCredit("req-cr", "100.00"), nil)), "the recorded request written another way")
+	r.wantOneEntry(t, sandbox.Entry{Type: "Credit", Amount: "100.00"}, "the one refund of 100.00")
 }
 
 // TestJSONCopyOfAnXMLRequestIsTheSameRequest: the order system sends the
@@ -425,26 +414,12 @@ func TestEquivalentDuplicateOfALegacyRecord(t *testing.T) {
 // amount written "100.0": the same request, not parked, one capture.
 func TestJSONCopyOfAnXMLRequestIsTheSameRequest(t *testing.T) {
 	r := newRadialRig(t)
-	if _, err := r.sb.Authorize(sandbox.Authorization{StoreID: "STORE1", OrderID: "ORD-EQ", Amount: "150.00", Currency: "USD"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.h.HandleSafely(radialMsg(radialBody("req-eq", "100.00", "6.00"), nil)); err != nil {
-		t.Fatal(err)
-	}
-	r.pub.take()
+	r.authorize(t)
+	r.deliver(t, radialMsg(radialBody("req-eq", "100.00", "6.00"), nil))
 	j := radialMsg([]byte(`{"clientContext":"cc-eq","settlementType":"Debit","taxAmount":{"value":"6","currencyCode":"USD"},`+
 		`"amount":{"value":"100.0","currencyCode":"USD"},"invoiceId":"inv-1",`+
 		`"paymentContext":{"paymentAccountUniqueId":{"value":"4111110PASeK1111","isToken":"true"},"orderId":"ORD-EQ"},"requestId":"req-eq"}`), nil)
 	j.Metadata.Set(broker.MetaContentType, ContentTypeJSON)
-	if err := r.h.HandleSafely(j); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range r.pub.take() {
-		if strings.HasPrefix(m.key, broker.ParkedQueue("radial")) {
-			t.Errorf("the JSON copy was parked: %s", m.msg.Metadata.Get(HeaderParkedReason))
-		}
-	}
-	if ledger := r.sb.Ledger(); len(ledger) != 1 || ledger[0].Amount != "100.00" {
-		t.Errorf("Radial's ledger: %+v, want the one capture of 100.00", ledger)
-	}
+	notParked(t, r.deliver(t, j), "the JSON copy")
+	r.wantOneEntry(t, sandbox.Entry{Amount: "100.00"}, "the one capture of 100.00")
 }
