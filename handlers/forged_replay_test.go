@@ -70,22 +70,7 @@ func TestReplayHeaderFromThePublisherDoesNotUnpark(t *testing.T) {
 	}
 	take := func() *message.Message {
 		t.Helper()
-		for ctx.Err() == nil {
-			d, ok, err := ch.Get(broker.RequestQueue("prov"), true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok {
-				m, err := broker.Marshaler{}.Unmarshal(d)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatal("no request")
-		return nil
+		return nextMessage(ctx, t, ch, broker.RequestQueue("prov"))
 	}
 
 	publish(nil)

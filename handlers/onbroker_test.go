@@ -3,7 +3,10 @@ package handlers
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
@@ -45,4 +48,54 @@ func onBroker(ctx context.Context, t *testing.T, top broker.Topology, purge ...s
 		}
 	}
 	return pub, ch
+}
+
+// nextMessage takes the next message of queue q off ch (acked), as the
+// worker would receive it, waiting for one while ctx lasts.
+func nextMessage(ctx context.Context, t *testing.T, ch *amqp.Channel, q string) *message.Message {
+	t.Helper()
+	for ctx.Err() == nil {
+		d, ok, err := ch.Get(q, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			m, err := broker.Marshaler{}.Unmarshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no message in %s", q)
+	return nil
+}
+
+// deliverRetriedInPlace delivers msg to h as the worker's router does: a
+// run that fails is run again in place, with the same message, which the
+// broker has not redelivered (worker.Run's middleware.Retry, here with
+// short waits). After the first run that fails, top is declared again on
+// pub's connection: what the test deleted to make that run fail comes
+// back. It returns how many runs there were and the error the delivery
+// ended with.
+func deliverRetriedInPlace(ctx context.Context, t *testing.T, h *Settlement, pub *broker.Publisher, top broker.Topology, msg *message.Message) (runs int, err error) {
+	t.Helper()
+	handler := func(m *message.Message) ([]*message.Message, error) {
+		runs++
+		err := h.HandleSafely(m)
+		if err != nil && runs == 1 {
+			conn, cerr := pub.Conn(ctx)
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			if derr := top.Declare(conn); derr != nil {
+				t.Fatal(derr)
+			}
+		}
+		return nil, err
+	}
+	retried := middleware.Retry{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, Multiplier: 2, MaxInterval: 50 * time.Millisecond}.Middleware(handler)
+	_, err = retried(msg)
+	return runs, err
 }

@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -59,7 +55,7 @@ func TestParkingWhosePublishFailedIsParkedOnTheInPlaceRetry(t *testing.T) {
 				// A first delivery records the settlement, its retry
 				// copy goes on; the copy's delivery panics.
 				r.deliver(t, msg)
-				msg = retryCopy(ctx, t, ch, top)
+				msg = nextMessage(ctx, t, ch, broker.RetryQueue("prov", top.RetryDelays[0]))
 				r.p.panicSettle = true
 			}
 
@@ -69,24 +65,8 @@ func TestParkingWhosePublishFailedIsParkedOnTheInPlaceRetry(t *testing.T) {
 			if _, err := ch.QueueDelete(parked, false, false, false); err != nil {
 				t.Fatal(err)
 			}
-			runs := 0
-			handler := func(m *message.Message) ([]*message.Message, error) {
-				runs++
-				err := r.h.HandleSafely(m)
-				if err != nil && runs == 1 {
-					conn, cerr := pub.Conn(ctx)
-					if cerr != nil {
-						t.Fatal(cerr)
-					}
-					if derr := top.Declare(conn); derr != nil {
-						t.Fatal(derr)
-					}
-				}
-				return nil, err
-			}
-			// The worker's in-place retry (worker.Run), with short waits.
-			retried := middleware.Retry{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, Multiplier: 2, MaxInterval: 50 * time.Millisecond}.Middleware(handler)
-			if _, err := retried(msg); err != nil {
+			runs, err := deliverRetriedInPlace(ctx, t, r.h, pub, top, msg)
+			if err != nil {
 				t.Fatalf("the delivery failed after its in-place retries (%d runs): %v", runs, err)
 			}
 			if runs < 2 {
@@ -118,27 +98,4 @@ func TestParkingWhosePublishFailedIsParkedOnTheInPlaceRetry(t *testing.T) {
 			}
 		})
 	}
-}
-
-// retryCopy takes the copy the pipeline published to the first retry
-// queue of top, as the request queue would deliver it.
-func retryCopy(ctx context.Context, t *testing.T, ch *amqp.Channel, top broker.Topology) *message.Message {
-	t.Helper()
-	q := broker.RetryQueue("prov", top.RetryDelays[0])
-	for ctx.Err() == nil {
-		d, ok, err := ch.Get(q, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			m, err := broker.Marshaler{}.Unmarshal(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("no retry copy")
-	return nil
 }

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -38,23 +35,8 @@ func TestRetryCopyWhosePublishFailedIsSentAgainWithoutAnotherAttempt(t *testing.
 	if _, err := ch.QueueDelete(retryQueue, false, false, false); err != nil {
 		t.Fatal(err)
 	}
-	runs := 0
-	handler := func(m *message.Message) ([]*message.Message, error) {
-		runs++
-		err := r.h.HandleSafely(m)
-		if err != nil && runs == 1 {
-			conn, cerr := pub.Conn(ctx)
-			if cerr != nil {
-				t.Fatal(cerr)
-			}
-			if derr := top.Declare(conn); derr != nil {
-				t.Fatal(derr)
-			}
-		}
-		return nil, err
-	}
-	retried := middleware.Retry{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, Multiplier: 2, MaxInterval: 50 * time.Millisecond}.Middleware(handler)
-	if _, err := retried(requestMsg(t, "req-1", messages.SettlementDebit, nil)); err != nil {
+	runs, err := deliverRetriedInPlace(ctx, t, r.h, pub, top, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	if err != nil {
 		t.Fatalf("the delivery failed after its in-place retries (%d runs): %v", runs, err)
 	}
 	if runs != 2 {
