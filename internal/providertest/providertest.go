@@ -86,3 +86,64 @@ func ReplyLargerThanTheLimit(t *testing.T, limit int, start string, statuses []i
 		srv.Close()
 	}
 }
+
+// EchoedAuthorization is one answer of a server that echoes the request's
+// Authorization header: its status, and its body given that header's
+// value.
+type EchoedAuthorization struct {
+	Name   string
+	Status int
+	Body   func(auth string) string
+}
+
+// AuthorizationEchoIsNeverShown checks that the credentials a client
+// sends in its Authorization header stay out of the texts its callers pass
+// on (the reason of an error or refusal goes into the retry header, the
+// parked reason or the R's DeclineReason, the store, the log line and the
+// span) when its server echoes that header in its answers, as a proxy or
+// a wrong BaseURL does. For each of answers (a subtest named by it):
+// ConfirmFunds of a debit, Settle of a debit and Settle of a credit are
+// sent to a server answering it, and none of their errors, the errors'
+// providers.ReasonOf and the Outcomes' reasons may hold the first 16
+// characters of encoded (the header's base64, found so with its padding
+// dropped too) or secret (the raw password or key); what names them in
+// the failures ("the credentials", "the key").
+//
+// client returns the provider's client for the server at url; debit and
+// credit return a new request each call.
+func AuthorizationEchoIsNeverShown(t *testing.T, answers []EchoedAuthorization, encoded, secret, what string,
+	client func(t *testing.T, url string) providers.Provider, debit, credit func() *providers.Request) {
+	t.Helper()
+	for _, tc := range answers {
+		t.Run(tc.Name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.Status)
+				_, _ = io.WriteString(w, tc.Body(r.Header.Get("Authorization")))
+			}))
+			defer srv.Close()
+			c := client(t, srv.URL)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			check := func(call string, err error, reason string) {
+				t.Helper()
+				texts := []string{reason}
+				if err != nil {
+					texts = append(texts, err.Error(), providers.ReasonOf(err))
+				}
+				for _, s := range texts {
+					if strings.Contains(s, encoded[:16]) || strings.Contains(s, secret) {
+						t.Errorf("%s: the text holds %s: %s", call, what, s)
+					}
+				}
+			}
+			_, err := c.ConfirmFunds(ctx, debit())
+			check("confirm", err, "")
+			out, err := c.Settle(ctx, debit())
+			check("settle", err, out.Reason)
+			out, err = c.Settle(ctx, credit())
+			check("refund", err, out.Reason)
+		})
+	}
+}
