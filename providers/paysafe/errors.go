@@ -157,12 +157,20 @@ func classify(op string, r reply, secrets ...string) error {
 }
 
 // refusedBeforeActing reports whether a transient answer proves Paysafe
-// did not act on the call: credentials refused (HTTP 401/403, error 5279),
-// rate limited (429) or unavailable (503). 500, 502, 504 and 3417 (another
-// request in progress) are not: the call, or an earlier one, may be acting.
+// did not act on the call: credentials refused (HTTP 401/403, error 5279)
+// or rate limited (429). 500, 502, 503, 504 and 3417 (another request in
+// progress) are not: the call, or an earlier one, may be acting. A 503 in
+// particular is what a proxy answers when the upstream connection resets
+// before the reply's headers (Envoy: "upstream connect error or
+// disconnect/reset before headers"), while the call goes on to Paysafe and
+// commits; and Paysafe's duplicate check of merchantRefNum may be taken
+// when a call arrives (seed 001 does not say when), so a repeat sent at
+// once, before that commit, would be a second settlement or refund. After
+// a 503 the pipeline therefore waits for the settle window and looks the
+// merchantRefNum up before any new call.
 func refusedBeforeActing(status int, code string) bool {
 	switch status {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
 		return true
 	}
 	return code == CodeInvalidCredentials

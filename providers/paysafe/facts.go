@@ -22,10 +22,14 @@ var (
 
 // Facts declares what the pipeline needs to keep money safe with paysafe.
 // Paysafe deduplicates on merchantRefNum (the requestId, sent with dupCheck):
-// an uncertain attempt is looked up by merchantRefNum once the settle window
-// has passed, and submitted again with the same merchantRefNum if it is not
-// found — a late commit of the first makes Paysafe refuse the second (5031),
-// which the client reads as the existing settlement.
+// an uncertain attempt (a timeout, a lost reply, a 5xx including 503) is
+// looked up by merchantRefNum once the settle window has passed, and
+// submitted again with the same merchantRefNum if it is not found. Seed
+// 001 does not say whether Paysafe checks the merchantRefNum when a call
+// arrives or when it commits: only a commit within the settle window is
+// sure to be seen (a later one makes Paysafe refuse the repeat with 5031,
+// read as the existing settlement, only when it checks at commit), so the
+// window must exceed the time Paysafe may take to commit.
 func (c Config) Facts() providers.Facts {
 	return providers.Facts{
 		MoneyHeaders:      []string{HeaderAuthorizationID, HeaderSettlementID},

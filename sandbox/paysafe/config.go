@@ -52,6 +52,17 @@ type Config struct {
 	// small, 3202 the last settlement) instead of 5031. Paysafe does not
 	// document the order of its checks; default false (merchantRefNum first).
 	StateBeforeDupCheck bool
+	// DupCheckAtArrival checks a settlement's or refund's merchantRefNum
+	// when the call arrives, against the transactions committed by then,
+	// and not again when it commits: a call committing late (the late
+	// faults) is not yet seen by a repeat that arrives meanwhile, and both
+	// commit, two transactions with one merchantRefNum. Seed 001 says only
+	// that "a unique merchant reference number must be provided for each
+	// transaction", not when Paysafe checks it; Paysafe's API reference
+	// speaks of a merchantRefNum "already used in a previous request".
+	// Default false: checked when the call commits, so that of two calls
+	// with one merchantRefNum only one ever commits.
+	DupCheckAtArrival bool
 	// LookupPageSize is how many transactions one answer to a lookup
 	// (GET .../settlements or .../refunds) lists at most when the call
 	// names no limit; when more match, the answer carries a link with rel

@@ -47,7 +47,10 @@
 // silently deduplicated), as Paysafe does with dupCheck; with
 // Config.StateBeforeDupCheck the authorization's or settlement's state is
 // checked first, so a repeat of a call that succeeded may get 3203, 3204,
-// 3202 or 3406 instead (Paysafe does not document the order).
+// 3202 or 3406 instead (Paysafe does not document the order). With
+// Config.DupCheckAtArrival the merchantRefNum is checked when the call
+// arrives, not when it commits: a repeat arriving while a late call is on
+// its way to its commit is not refused, and both commit.
 //
 // A JSON admin API under {prefix}/_sandbox/ (loopback callers only) seeds
 // authorizations, runs batches, injects faults (latency, fail_next with an

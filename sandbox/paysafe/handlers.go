@@ -63,7 +63,8 @@ func (s *Sandbox) handleRefund(w http.ResponseWriter, r *http.Request) {
 // create runs a settlement or refund creation: credentials, faults, body,
 // ledger rules, then the answer (or a dropped reply).
 func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, ep Endpoint,
-	act func(account, parent string, req SettlementRequest, dropped bool) (*entry, *refusal)) {
+	act func(account, parent string, req SettlementRequest, dropped bool, arrival *refusal) (*entry, *refusal)) {
+	arrival := s.arrivalCheck(r, ep == EndpointRefund)
 	plan, ok := s.begin(w, r, ep)
 	if !ok {
 		return
@@ -74,7 +75,7 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, ep Endpoint,
 	}
 	acctID, parent := r.PathValue("account"), r.PathValue("id")
 	s.mu.Lock()
-	e, rf := act(acctID, parent, req, plan.Drop)
+	e, rf := act(acctID, parent, req, plan.Drop, arrival)
 	var view any
 	var logged zerolog.Logger
 	if rf == nil {

@@ -1,7 +1,10 @@
 package paysafe
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -92,8 +95,55 @@ func duplicateLocked(txs map[string]*entry, r SettlementRequest) *refusal {
 	return nil
 }
 
+// dupLocked is the duplicate check of a call as it commits: the check
+// taken when it arrived (arrival, nil when it found none) with
+// Config.DupCheckAtArrival, else duplicateLocked against the transactions
+// committed by now.
+func (s *Sandbox) dupLocked(txs map[string]*entry, r SettlementRequest, arrival *refusal) *refusal {
+	if s.cfg.DupCheckAtArrival {
+		return arrival
+	}
+	return duplicateLocked(txs, r)
+}
+
+// arrivalCheck is, with Config.DupCheckAtArrival, the duplicate check of
+// a settlement (refund, when refund) call taken as it arrives, before any
+// fault's wait: its body is read now (and given back to r for the
+// handler), its merchantRefNum looked for among the account's
+// transactions committed so far. nil otherwise, or when the body or the
+// account will be refused anyway.
+func (s *Sandbox) arrivalCheck(r *http.Request, refund bool) *refusal {
+	if !s.cfg.DupCheckAtArrival {
+		return nil
+	}
+	r.Body = buffered(r.Body, s.cfg.MaxBodyBytes)
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body, err := io.ReadAll(r.Body)
+	var rest io.Reader = bytes.NewReader(body)
+	if err != nil {
+		rest = io.MultiReader(rest, errReader{err})
+	}
+	r.Body = io.NopCloser(rest)
+	var req SettlementRequest
+	if json.Unmarshal(body, &req) != nil || req.MerchantRefNum == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accountLocked(r.PathValue("account"), false)
+	if a == nil {
+		return nil
+	}
+	if refund {
+		return duplicateLocked(a.refunds, req)
+	}
+	return duplicateLocked(a.settlements, req)
+}
+
 // settleLocked creates a settlement against an authorization.
-func (s *Sandbox) settleLocked(accountID, authID string, r SettlementRequest, dropped bool) (*entry, *refusal) {
+func (s *Sandbox) settleLocked(accountID, authID string, r SettlementRequest, dropped bool, arrival *refusal) (*entry, *refusal) {
 	if rf := validateRequest(r); rf != nil {
 		return nil, rf
 	}
@@ -106,7 +156,7 @@ func (s *Sandbox) settleLocked(accountID, authID string, r SettlementRequest, dr
 		return nil, unknownID("authorization", authID)
 	}
 	if !s.cfg.StateBeforeDupCheck {
-		if rf := duplicateLocked(a.settlements, r); rf != nil {
+		if rf := s.dupLocked(a.settlements, r, arrival); rf != nil {
 			return nil, rf
 		}
 	}
@@ -134,7 +184,7 @@ func (s *Sandbox) settleLocked(accountID, authID string, r SettlementRequest, dr
 			"The settlement amount (%d) exceeds the amount remaining on the authorization (%d).", amount, avail)
 	}
 	if s.cfg.StateBeforeDupCheck {
-		if rf := duplicateLocked(a.settlements, r); rf != nil {
+		if rf := s.dupLocked(a.settlements, r, arrival); rf != nil {
 			return nil, rf
 		}
 	}
@@ -146,7 +196,7 @@ func (s *Sandbox) settleLocked(accountID, authID string, r SettlementRequest, dr
 }
 
 // refundLocked creates a refund against a completed settlement.
-func (s *Sandbox) refundLocked(accountID, settlementID string, r SettlementRequest, dropped bool) (*entry, *refusal) {
+func (s *Sandbox) refundLocked(accountID, settlementID string, r SettlementRequest, dropped bool, arrival *refusal) (*entry, *refusal) {
 	if rf := validateRequest(r); rf != nil {
 		return nil, rf
 	}
@@ -159,7 +209,7 @@ func (s *Sandbox) refundLocked(accountID, settlementID string, r SettlementReque
 		return nil, unknownID("settlement", settlementID)
 	}
 	if !s.cfg.StateBeforeDupCheck {
-		if rf := duplicateLocked(a.refunds, r); rf != nil {
+		if rf := s.dupLocked(a.refunds, r, arrival); rf != nil {
 			return nil, rf
 		}
 	}
@@ -180,7 +230,7 @@ func (s *Sandbox) refundLocked(accountID, settlementID string, r SettlementReque
 			"The refund amount (%d) exceeds the amount available to refund on the settlement (%d).", amount, st.AvailableToRefund)
 	}
 	if s.cfg.StateBeforeDupCheck {
-		if rf := duplicateLocked(a.refunds, r); rf != nil {
+		if rf := s.dupLocked(a.refunds, r, arrival); rf != nil {
 			return nil, rf
 		}
 	}
