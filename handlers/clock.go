@@ -62,6 +62,17 @@ func (h *Settlement) stamp(ctx context.Context) string {
 	return h.clock(ctx).UTC().Format(time.RFC3339Nano)
 }
 
+// callClock is the clock a provider call is given (providers.WithClock):
+// h.clock with the offset measured last, read without measuring (a
+// provider call never waits for the store; Run measured it at most
+// clockRefresh ago).
+func (h *Settlement) callClock() func() time.Time {
+	h.shared.mu.Lock()
+	offset := h.shared.offset
+	h.shared.mu.Unlock()
+	return func() time.Time { return h.hostNow().Add(offset) }
+}
+
 // errClockUnknown is clockReady's error while the store's shared clock has
 // never been read.
 var errClockUnknown = errors.New("the store's clock has not been read yet: no call's time is recorded and no settle window counted on this host's clock, which may be minutes off the other replicas'")

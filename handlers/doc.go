@@ -156,6 +156,9 @@
 // host's corrected to the store's, store.Store.SharedNow: clock.go): one
 // replica records a call, another, its clock minutes ahead, may run the
 // retry. A replica that has not read the store's clock yet runs no step
-// (Settlement.clockReady). A handler panic parks the message
+// (Settlement.clockReady). Every provider call is given that clock
+// (providers.WithClock), for the times a provider records in Refs and
+// compares on another replica (Frisbii's first use of a key). A handler
+// panic parks the message
 // once with the panic as its reason (Settlement.HandleSafely).
 package handlers

@@ -1560,6 +1560,9 @@ func (h *Settlement) timed(op string, f func(context.Context) error, ctx context
 		trace.WithAttributes(attribute.String("settlement.provider", h.Provider.Name())))
 	cctx, cancel := context.WithTimeout(ctx, h.callTimeout())
 	defer cancel()
+	// The provider reads the pipeline's clock (the replicas' shared one)
+	// for any time it records in Refs and compares on another replica.
+	cctx = providers.WithClock(cctx, h.callClock())
 	start := time.Now()
 	err := f(cctx)
 	h.Metrics.call(h.Provider.Name(), op, time.Since(start), err)

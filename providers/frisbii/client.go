@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/settlement-worker/settlement-worker/providers"
 )
@@ -46,6 +47,8 @@ const maxReplyBytes = 1 << 20
 type Client struct {
 	cfg Config
 	hc  *http.Client
+	// hostNow is the host's clock (time.Now; tests skew it).
+	hostNow func() time.Time
 }
 
 var (
@@ -64,7 +67,7 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = providers.HTTPClient(cfg.Timeout)
 	}
-	return &Client{cfg: cfg, hc: hc}, nil
+	return &Client{cfg: cfg, hc: hc, hostNow: time.Now}, nil
 }
 
 // Name returns "frisbii".

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -89,7 +88,7 @@ func (c *Client) ConfirmFunds(ctx context.Context, req *providers.Request) (prov
 		RefAuthorizedAmount: strconv.FormatInt(ch.authorized(), 10),
 		RefSettledAmount:    strconv.FormatInt(ch.settledSoFar(), 10),
 		// The settle call follows this confirmation, recorded with it.
-		RefKeyFirstUsed: keyTime(time.Now()),
+		RefKeyFirstUsed: keyTime(c.now(ctx)),
 	}
 	switch ch.State {
 	case stateAuthorized, stateSettled:

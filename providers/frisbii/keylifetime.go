@@ -14,8 +14,21 @@ var _ providers.Preparer = (*Client)(nil)
 // pipeline stores these refs with the move to submitting), when its
 // idempotency key is first used (RefKeyFirstUsed). A debit records it
 // with ConfirmFunds, which precedes its first settle call.
-func (c *Client) Prepare(_ context.Context, _ *providers.Request) (map[string]string, error) {
-	return map[string]string{RefKeyFirstUsed: keyTime(time.Now())}, nil
+func (c *Client) Prepare(ctx context.Context, _ *providers.Request) (map[string]string, error) {
+	return map[string]string{RefKeyFirstUsed: keyTime(c.now(ctx))}, nil
+}
+
+// now is the time a key's first use is recorded and its age counted on:
+// the pipeline's clock (providers.WithClock), which every replica shares,
+// else the host's. On each host's own clock, a first use recorded by a
+// replica whose clock runs minutes ahead looked minutes younger to
+// another replica, which sent a repeat Frisbii had already forgotten the
+// key of: a second capture (refund).
+func (c *Client) now(ctx context.Context) time.Time {
+	if now, ok := providers.ClockOf(ctx); ok {
+		return now()
+	}
+	return c.hostNow()
 }
 
 // keyTime formats the time of a key's first use for RefKeyFirstUsed.
@@ -30,12 +43,12 @@ func keyTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // lifetime, so a repeat whose key was first used Config.KeyLifetime ago or
 // longer is not sent: it is parked (Unresolved) for a person. A request
 // without RefKeyFirstUsed (recorded by an older version) is not checked.
-func (c *Client) keyMayBeForgotten(req *providers.Request, op, handle string) error {
+func (c *Client) keyMayBeForgotten(ctx context.Context, req *providers.Request, op, handle string) error {
 	first, err := time.Parse(time.RFC3339Nano, req.Refs[RefKeyFirstUsed])
 	if err != nil {
 		return nil
 	}
-	age := time.Since(first)
+	age := c.now(ctx).Sub(first)
 	if age < c.cfg.KeyLifetime {
 		return nil
 	}

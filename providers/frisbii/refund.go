@@ -33,7 +33,7 @@ func (c *Client) credit(ctx context.Context, req *providers.Request, repeat bool
 		return providers.Outcome{}, err
 	}
 	if repeat {
-		if err := c.keyMayBeForgotten(req, op, handle); err != nil {
+		if err := c.keyMayBeForgotten(ctx, req, op, handle); err != nil {
 			return providers.Outcome{}, err
 		}
 	}

@@ -86,7 +86,7 @@ func (c *Client) debit(ctx context.Context, req *providers.Request, repeat bool)
 		return providers.Outcome{}, err
 	}
 	if repeat {
-		if err := c.keyMayBeForgotten(req, op, handle); err != nil {
+		if err := c.keyMayBeForgotten(ctx, req, op, handle); err != nil {
 			if err := c.nothingSettledSince(ctx, req, handle, err); err != nil {
 				return providers.Outcome{}, err
 			}
