@@ -142,3 +142,57 @@ func TestProxy503WhileTheCallCommitsLateNeverMovesMoneyTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeoutWhileTheCallCommitsLateSettlesOnceWithArrivalCheck pins the
+// path a 503 now takes: a settlement (refund) call times out (1.5s) while
+// Paysafe commits it late (2.2s), its merchantRefNum checked on arrival
+// (sandbox.Config.DupCheckAtArrival). The retry waits out the settle
+// window (3s) and the lookup finds the late commit: one transaction, S.
+// A hardening test: it passed before the 503 fix too.
+func TestTimeoutWhileTheCallCommitsLateSettlesOnceWithArrivalCheck(t *testing.T) {
+	for _, kind := range []string{sandbox.KindSettlement, sandbox.KindRefund} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, sandbox.Config{DupCheckAtArrival: true})
+			authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
+			id, ep := "timeout-debit", sandbox.EndpointSettle
+			msg := requestMessage(t, id, messages.SettlementDebit, "20.00", map[string]string{"authorization_id": authID})
+			if kind == sandbox.KindRefund {
+				seed := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("timeout-seed", authID, "50.00", "USD")))
+				e.sb.RunBatch()
+				id, ep = "timeout-credit", sandbox.EndpointRefund
+				msg = requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref})
+			}
+			if err := e.sb.SetFaults(ep, sandbox.Faults{LateNext: 1, LateMS: int(timeout/time.Millisecond) + 700}); err != nil {
+				t.Fatal(err)
+			}
+			cfg := clientConfig(e.srv.URL+"/paysafe", user, pass)
+			cfg.SettleWindow = 3 * time.Second
+			c, err := paysafe.New(cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pe := *e
+			pe.client = c
+			p := newPipeline(t, &pe)
+			next, st := p.deliver(t, msg)
+			for deadline := time.Now().Add(20 * time.Second); st == nil && next != nil; {
+				if time.Now().After(deadline) {
+					t.Fatal("no status within 20s")
+				}
+				if next.Metadata.Get(handlers.HeaderPoll) == "true" {
+					e.sb.RunBatch()
+				}
+				time.Sleep(100 * time.Millisecond)
+				next, st = p.deliver(t, next)
+			}
+			e.sb.RunBatch()
+			mine := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: kind, MerchantRefNum: id})
+			if len(mine) != 1 || mine[0].Amount != 2000 {
+				t.Fatalf("the sandbox holds %d %ss with merchantRefNum %s: %+v; want exactly one of 20.00", len(mine), kind, id, mine)
+			}
+			if st == nil || st.SettlementStatus != messages.StatusSettled {
+				t.Fatalf("status %+v, want S", st)
+			}
+		})
+	}
+}
