@@ -122,6 +122,10 @@ type Config struct {
 	// must be before the sweeper publishes it (at least
 	// MinOutboxRelayAfter).
 	OutboxRelayAfter time.Duration `env:"OUTBOX_RELAY_AFTER" envDefault:"1m" help:"Publish a status event recorded but not confirmed as published after this long (at least 1s)."`
+	// AllowUnknown names variables set in the environment that are within
+	// a typo of one the worker reads but are not meant for it (a
+	// platform's own): misspelt leaves exactly these alone.
+	AllowUnknown []string `env:"CONFIG_ALLOW_UNKNOWN" help:"Names, comma-separated, of variables set in the environment for something else that the worker would take for a misspelling of one of its own (a set variable within a typo of one it reads, STORE_DNS for STORE_DSN, stops it): exactly these are left alone; a name the worker reads is refused."`
 	// Sections are the registered providers' configuration sections by
 	// name, each read from the variables under its EnvPrefix (all of them
 	// are read; only the enabled ones are validated and built).
@@ -171,7 +175,7 @@ func Load(reg providers.Registry) (Config, error) {
 		return c, fmt.Errorf("read configuration: %w", nameVariables(err, reg, environ))
 	}
 	c.applyDefaults()
-	return c, c.validate(append(misspelt(environ, Vars(reg)), repeatedKeys(environ, Vars(reg))...))
+	return c, c.validate(append(misspelt(environ, Vars(reg), c.AllowUnknown), repeatedKeys(environ, Vars(reg))...))
 }
 
 // StoreKeys is the keyring sealing bodies at rest (nil without a key).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,19 +16,34 @@ import (
 // (radial_api_key), or an edit distance (letters inserted, deleted,
 // replaced or two swapped) of 1, 2 for names of 10 characters or more.
 // The problems name both variables and quote no value.
-func misspelt(environ map[string]string, vars []Var) []error {
+//
+// The names of allow (CONFIG_ALLOW_UNKNOWN: a deployment's platform may set
+// such a variable for something else) are left alone, exactly as written;
+// a name there that the worker reads, or an empty one, is a problem.
+func misspelt(environ map[string]string, vars []Var, allow []string) []error {
 	known := make(map[string]bool, 2*len(vars))
 	for _, v := range vars {
 		known[v.Name], known[v.Name+"_FILE"] = true, true
+	}
+	var errs []error
+	allowed := make(map[string]bool, len(allow))
+	for _, a := range allow {
+		a = strings.TrimSpace(a)
+		switch {
+		case a == "":
+			errs = append(errs, errors.New("CONFIG_ALLOW_UNKNOWN: an empty name in the list; list the variables to leave alone, comma-separated"))
+		case known[a]:
+			errs = append(errs, fmt.Errorf("CONFIG_ALLOW_UNKNOWN: %s is a variable the worker reads, not a misspelling of one; remove it from the list", a))
+		}
+		allowed[a] = true
 	}
 	names := make([]string, 0, len(known))
 	for n := range known {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(environ)) {
-		if known[name] {
+		if known[name] || allowed[name] {
 			continue
 		}
 		upper := strings.ToUpper(name)
@@ -49,7 +65,8 @@ func misspelt(environ map[string]string, vars []Var) []error {
 		}
 		if best != "" {
 			errs = append(errs, fmt.Errorf("%s: is set, but the worker reads no such variable: did you mean %s? "+
-				"(a misspelt variable is ignored, and its setting keeps its default; correct it or unset it)", name, best))
+				"(a misspelt variable is ignored, and its setting keeps its default; correct it or unset it, "+
+				"or, if it is set for something else, list it in CONFIG_ALLOW_UNKNOWN)", name, best))
 		}
 	}
 	return errs

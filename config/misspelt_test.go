@@ -76,3 +76,47 @@ func TestMisspeltVariablesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestMisspeltVariableAllowedByName: a deployment's platform may set a
+// variable within a typo of one the worker reads (a STORE_DNS of its own,
+// a CONCURENCY another program reads), and the worker refused to start
+// with no way to say so. CONFIG_ALLOW_UNKNOWN lists exactly the names to
+// leave alone: those start, any other misspelling is still refused, and a
+// name listed that the worker does read (a list that would hide nothing,
+// or hide a real setting's name by mistake) is refused.
+func TestMisspeltVariableAllowedByName(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		want  string // "" accepted; else a text of the error
+		wantN string // a text the error must not hold
+	}{
+		{"allowed", []string{"STORE_DNS", "x", "CONFIG_ALLOW_UNKNOWN", "STORE_DNS"}, "", ""},
+		{"two allowed, spaces", []string{"STORE_DNS", "x", "CONCURENCY", "3", "CONFIG_ALLOW_UNKNOWN", " STORE_DNS , CONCURENCY "}, "", ""},
+		{"another still refused", []string{"STORE_DNS", "x", "CONCURENCY", "3", "CONFIG_ALLOW_UNKNOWN", "STORE_DNS"}, "CONCURENCY: is set", "STORE_DNS: is set"},
+		{"case matters", []string{"STORE_DNS", "x", "CONFIG_ALLOW_UNKNOWN", "store_dns"}, "STORE_DNS: is set", ""},
+		{"a variable the worker reads", []string{"CONFIG_ALLOW_UNKNOWN", "STORE_DSN"}, "CONFIG_ALLOW_UNKNOWN: STORE_DSN is a variable the worker reads", ""},
+		{"its _FILE form", []string{"CONFIG_ALLOW_UNKNOWN", "STORE_DSN_FILE"}, "CONFIG_ALLOW_UNKNOWN: STORE_DSN_FILE is a variable the worker reads", ""},
+		{"blank entry", []string{"STORE_DNS", "x", "CONFIG_ALLOW_UNKNOWN", "STORE_DNS,,"}, "CONFIG_ALLOW_UNKNOWN: an empty name", ""},
+		{"listed, not set", []string{"CONFIG_ALLOW_UNKNOWN", "STORE_DNS"}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			setEnv(t, minimal...)
+			setEnv(t, tc.env...)
+			_, err := config.Load(all.Providers)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Load: %v", err)
+			case tc.want == "":
+				return
+			case err == nil:
+				t.Fatalf("Load accepted; want %q", tc.want)
+			case !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("Load: %v; want %q", err, tc.want)
+			case tc.wantN != "" && strings.Contains(err.Error(), tc.wantN):
+				t.Fatalf("Load: %v; want no %q", err, tc.wantN)
+			}
+		})
+	}
+}
