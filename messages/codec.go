@@ -32,20 +32,14 @@ const (
 //
 // A character reference to a surrogate (&#xD800; to &#xDFFF;), which XML
 // 1.0 does not allow, is refused too: encoding/xml would read it as U+FFFD
-// without a word (refuseSurrogateRefs).
+// without a word (refuseSurrogateRefs; every decoder of this package).
 func DecodeSettlementRequest(body []byte) (*PaymentSettlementRequest, error) {
-	if err := refuseSurrogateRefs(body); err != nil {
-		return nil, err
-	}
 	return decodeXML[PaymentSettlementRequest](body, rootSettlementRequest)
 }
 
 // DecodeSettlementRequestList parses a PaymentSettlementRequestList, like
 // DecodeSettlementRequest.
 func DecodeSettlementRequestList(body []byte) (*PaymentSettlementRequestList, error) {
-	if err := refuseSurrogateRefs(body); err != nil {
-		return nil, err
-	}
 	return decodeXML[PaymentSettlementRequestList](body, rootSettlementRequestList)
 }
 
@@ -140,7 +134,10 @@ func DecodeFault(body []byte) (*Fault, error) {
 }
 
 // decodeXML checks the body (well-formed, no DOCTYPE, one root element named
-// root in Namespace) and unmarshals it into a new T.
+// root in Namespace, no reference to a surrogate) and unmarshals it into a
+// new T. Every document is refused a surrogate reference, a provider's
+// reply and a Radial status as well as a request: read as U+FFFD, it
+// would be a document its sender never wrote, taken for an answer.
 //
 // A body without "<!" (no DOCTYPE, entity declaration, comment or CDATA
 // section can be in it) is read once (decodeOnce); any other body, and any
@@ -148,6 +145,9 @@ func DecodeFault(body []byte) (*Fault, error) {
 // which is what gives a refused body its exact error.
 func decodeXML[T any](body []byte, root string) (*T, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
+	if err := refuseSurrogateRefs(body); err != nil {
+		return nil, err
+	}
 	if !bytes.Contains(body, markupDecl) {
 		if v, ok := decodeOnce[T](body, root); ok {
 			return v, nil

@@ -14,8 +14,8 @@
 //     PaymentContext format themselves with the account masked, for every
 //     verb, also through pointers inside a parent struct).
 //   - codec.go: Decode* functions (XML, refusing DOCTYPE and entity
-//     declarations and wrong roots with a *ParseError, and in requests a
-//     character reference to a surrogate; unknown elements are
+//     declarations, wrong roots and a character reference to a surrogate
+//     with a *ParseError, in every document; unknown elements are
 //     tolerated), Encode and PaymentSettlementRequest.Fingerprint.
 //   - strict.go: what encoding/xml would merge and the schema refuses is
 //     refused while decoding (strictReader): an element outside the

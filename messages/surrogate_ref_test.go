@@ -2,6 +2,9 @@ package messages
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -61,4 +64,58 @@ func TestDecodeRefusesSurrogateCharacterReferences(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEveryDecoderRefusesSurrogateCharacterReferences: only the request
+// decoders refused a reference to a surrogate; a provider's reply (a
+// ConfirmFundsReply, an AckReply, a Fault) or a Radial status with one
+// was read with U+FFFD in its place, a document its sender never wrote
+// taken for an answer: "ORD&#xD800;" echoed an order id "ORD\uFFFD", and
+// its Fail was this confirmation's. Every decoder refuses it as not
+// well-formed, naming it.
+func TestEveryDecoderRefusesSurrogateCharacterReferences(t *testing.T) {
+	const ns = `xmlns="http://api.gsicommerce.com/schema/checkout/1.0"`
+	for _, tc := range []struct {
+		name   string
+		decode func([]byte) error
+		body   string
+	}{
+		{"ConfirmFundsReply", func(b []byte) error { _, err := DecodeConfirmFundsReply(b); return err },
+			`<ConfirmFundsReply ` + ns + `><PaymentContextBase><OrderId>ORD&#xD800;</OrderId></PaymentContextBase><FundsAvailable>Fail</FundsAvailable></ConfirmFundsReply>`},
+		{"AckReply", func(b []byte) error { _, err := DecodeAckReply(b); return err },
+			`<AckReply ` + ns + `><Received/><Note>&#xDC00;</Note></AckReply>`},
+		{"Fault", func(b []byte) error { _, err := DecodeFault(b); return err },
+			`<Fault ` + ns + `><Code>C&#xD800;</Code><Description>d</Description></Fault>`},
+		{"PaymentSettlementStatus", func(b []byte) error { _, err := DecodeSettlementStatus(b); return err },
+			strings.Replace(readTestdata(t, "status_debit_without_account.xml"), "</OrderId>", "&#xD800;</OrderId>", 1)},
+		{"PaymentSettlementStatusList", func(b []byte) error { _, err := DecodeStatusList(b); return err },
+			strings.Replace(readTestdata(t, "status_list_debit_without_account.xml"), "</OrderId>", "&#xD800;</OrderId>", 1)},
+		{"ConfirmFundsRequest", func(b []byte) error { _, err := DecodeConfirmFundsRequest(b); return err },
+			`<ConfirmFundsRequest ` + ns + ` requestId="r&#xDBFF;"/>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(tc.body, "&#x") {
+				t.Fatalf("no reference in the body: %s", tc.body)
+			}
+			err := tc.decode([]byte(tc.body))
+			var pe *ParseError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), "surrogate") {
+				t.Errorf("error %v, want a ParseError naming a surrogate", err)
+			}
+			// The same body without the reference is read.
+			clean := regexp.MustCompile(`&#x[0-9A-Fa-f]+;`).ReplaceAllString(tc.body, "")
+			if err := tc.decode([]byte(clean)); err != nil {
+				t.Errorf("the body without the reference: %v", err)
+			}
+		})
+	}
+}
+
+func readTestdata(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
