@@ -10,6 +10,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -150,10 +151,89 @@ func decodeXML[T any](body []byte, root string) (*T, error) {
 	}
 	if !bytes.Contains(body, markupDecl) {
 		if v, ok := decodeOnce[T](body, root); ok {
+			collapseCurrencyCodes(body, v)
 			return v, nil
 		}
 	}
-	return decodeTwoPasses[T](body, root)
+	v, err := decodeTwoPasses[T](body, root)
+	if err == nil {
+		collapseCurrencyCodes(body, v)
+	}
+	return v, err
+}
+
+// currencyCodeAttr is in every body with an Amount.
+var currencyCodeAttr = []byte("currencyCode")
+
+// collapseCurrencyCodes applies the whiteSpace facet of @currencyCode to
+// every Amount of v, decoded from body: ISOCurrencyCodeType restricts
+// xsd:NMTOKEN, whose white space is collapsed, so currencyCode=" USD " is
+// USD for the schema (and for xmllint), and is for the worker too: white
+// space around the code is dropped (white space inside it, no NMTOKEN,
+// stays and is refused by Validate). A JSON request has no such facet:
+// its codes are taken as written.
+func collapseCurrencyCodes(body []byte, v any) {
+	if bytes.Contains(body, currencyCodeAttr) {
+		collapseAmounts(reflect.ValueOf(v))
+	}
+}
+
+var amountType = reflect.TypeFor[Amount]()
+
+// holdsAmount caches, by type, whether a value of it may hold an Amount.
+var holdsAmount sync.Map // reflect.Type → bool
+
+func mayHoldAmount(t reflect.Type) bool {
+	if h, ok := holdsAmount.Load(t); ok {
+		return h.(bool)
+	}
+	h := false
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		h = mayHoldAmount(t.Elem())
+	case reflect.Struct:
+		if t == amountType {
+			h = true
+			break
+		}
+		holdsAmount.Store(t, false) // a recursive type: its own fields decide
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && mayHoldAmount(f.Type) {
+				h = true
+				break
+			}
+		}
+	}
+	holdsAmount.Store(t, h)
+	return h
+}
+
+func collapseAmounts(v reflect.Value) {
+	if !mayHoldAmount(v.Type()) {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			collapseAmounts(v.Elem())
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			collapseAmounts(v.Index(i))
+		}
+	case reflect.Struct:
+		if v.Type() == amountType {
+			if f := v.FieldByName("CurrencyCode"); f.CanSet() {
+				f.SetString(strings.Trim(f.String(), " \t\r\n"))
+			}
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				collapseAmounts(v.Field(i))
+			}
+		}
+	}
 }
 
 // decodeTwoPasses checks the whole body (checkXML), then unmarshals it: the

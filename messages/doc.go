@@ -16,7 +16,9 @@
 //   - codec.go: Decode* functions (XML, refusing DOCTYPE and entity
 //     declarations, wrong roots and a character reference to a surrogate
 //     with a *ParseError, in every document; unknown elements are
-//     tolerated), Encode and PaymentSettlementRequest.Fingerprint.
+//     tolerated; white space around every Amount's currencyCode dropped,
+//     as the schema's NMTOKEN collapses it), Encode and
+//     PaymentSettlementRequest.Fingerprint.
 //   - strict.go: what encoding/xml would merge and the schema refuses is
 //     refused while decoding (strictReader): an element outside the
 //     namespace, an attribute twice, a single-valued element twice (it

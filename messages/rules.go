@@ -194,6 +194,10 @@ func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool
 		v.fail(path+"/@currencyCode", "is required")
 	case SchemaCurrency(cur):
 		curOK = true
+	case strings.Trim(cur, " \t\r\n") != cur && SchemaCurrency(strings.Trim(cur, " \t\r\n")):
+		// An XML document's is collapsed as it is decoded (the schema's
+		// whiteSpace facet); a JSON request's is as written.
+		v.fail(path+"/@currencyCode", "must be the currency code without white space around it %s", got(cur))
 	case money.ValidCurrency(cur):
 		v.fail(path+"/@currencyCode", "must be one of the ISO 4217 codes Radial's schema enumerates (ISOCurrencyCodeType), which lacks this active code %s", got(cur))
 	case money.ValidCurrency(strings.ToUpper(cur)):
