@@ -133,8 +133,31 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	}
 	defer rawStore.Close()
 	// Replicas sharing a database must seal with the same key: one with
-	// another key (or none) would seal rows the others cannot open.
-	if err := store.CheckKeys(runCtx, rawStore, keys); err != nil {
+	// another key (or none) would seal rows the others cannot open. The
+	// check reads and writes the store: a server gone away meanwhile (a
+	// failover, a restart, writes refused for a moment) is waited for as
+	// Open waits for it, every STORE_OUTAGE_BACKOFF at most, logged and
+	// said by /readyz; a mismatch, or any other failure, stops the worker.
+	kb := backoff.NewExponentialBackOff()
+	kb.MaxInterval = cfg.StoreOutageBackoff
+	if _, err := backoff.Retry(runCtx, func() (struct{}, error) {
+		err := store.CheckKeys(runCtx, rawStore, keys)
+		switch {
+		case err == nil:
+			return struct{}{}, nil
+		case !errors.Is(err, store.ErrKeyMismatch) && store.Unreachable(err) && runCtx.Err() == nil:
+			ready.Waiting("store", "key check: not reachable yet: "+err.Error())
+			log.Warn().Err(err).Msg("cannot run the store key check yet (STORE_ENCRYPTION_KEY); retrying")
+			return struct{}{}, err
+		}
+		return struct{}{}, backoff.Permanent(err)
+	}, backoff.WithBackOff(kb), backoff.WithMaxElapsedTime(0)); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if cause := context.Cause(runCtx); runCtx.Err() != nil && cause != nil {
+			return cause
+		}
 		return fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err)
 	}
 	st := store.Encrypted(rawStore, keys)
