@@ -47,7 +47,9 @@ type keyChecker interface {
 // the most recently updated sealed body stands for it: keys that do not
 // open it are refused, and nothing is recorded. A process without a key
 // on a store with no check and no sealed body records nothing, so that a
-// key may be set later. Errors name the settings, never a key.
+// key may be set later; it watches for a check while it runs
+// (KeyCheckRecorded) and stops once one is recorded. Errors name the
+// settings, never a key.
 func CheckKeys(ctx context.Context, st Store, keys *Keyring) error {
 	kc, ok := st.(keyChecker)
 	if !ok {
@@ -88,6 +90,25 @@ func CheckKeys(ctx context.Context, st Store, keys *Keyring) error {
 		}
 	}
 	return errors.New("store: the key check changed while it was read; start again")
+}
+
+// KeyCheckRecorded reports whether st (as Open returned it) holds a key
+// check: a replica with a key has started on it. A replica started
+// without a key (CheckKeys recorded nothing) watches it while it runs: a
+// keyed replica started beside it, at the same moment or later, records
+// one, and the keyless replica, which could not open what that one seals,
+// must stop (exactly one configuration runs on a store). A store that
+// keeps no check (not an opened store) has none.
+func KeyCheckRecorded(ctx context.Context, st Store) (bool, error) {
+	kc, ok := st.(keyChecker)
+	if !ok {
+		return false, nil
+	}
+	_, found, err := kc.readKeyCheck(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store: reading the key check: %w", err)
+	}
+	return found, nil
 }
 
 // verifyCheck accepts a check one of r's keys opens, sealing it again

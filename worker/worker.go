@@ -160,6 +160,13 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		return fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err)
 	}
+	if keys == nil {
+		// A keyed replica started beside this one records its check
+		// (CheckKeys recorded nothing here, so that a key may be set
+		// later): this one, which cannot open what that one seals,
+		// stops then, so that one configuration runs on the store.
+		go watchKeyCheck(runCtx, rawStore, fatal, log)
+	}
 	st := store.Encrypted(rawStore, keys)
 	ready.Set("store", st.Ping)
 	// Publish marks are written in batches, off the handlers' path; closed
@@ -502,4 +509,33 @@ func declare(ctx context.Context, cfg config.Config, sources map[string]provider
 		return fmt.Errorf("declare topology: %w", err)
 	}
 	return nil
+}
+
+// keyCheckEvery is how often a replica without STORE_ENCRYPTION_KEY looks
+// for a key check another replica recorded (one row read).
+const keyCheckEvery = 2 * time.Second
+
+// watchKeyCheck stops a replica without a key (fatal, ErrKeyMismatch:
+// exit 2) once a replica with one has recorded the store's key check.
+// A read that fails (the store away for a moment) is tried again at the
+// next tick.
+func watchKeyCheck(ctx context.Context, st store.Store, fatal func(error), log zerolog.Logger) {
+	t := time.NewTicker(keyCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		recorded, err := store.KeyCheckRecorded(ctx, st)
+		switch {
+		case err != nil:
+			log.Debug().Err(err).Msg("cannot read the store key check; trying again")
+		case recorded:
+			fatal(fmt.Errorf("STORE_ENCRYPTION_KEY: %w: a replica with a key has started on this store and recorded its key check since this one started without STORE_ENCRYPTION_KEY: "+
+				"this replica could not read the bodies it seals, and stops; set the key the other replicas use", store.ErrKeyMismatch))
+			return
+		}
+	}
 }
