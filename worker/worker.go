@@ -165,7 +165,13 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		// (CheckKeys recorded nothing here, so that a key may be set
 		// later): this one, which cannot open what that one seals,
 		// stops then, so that one configuration runs on the store.
-		go watchKeyCheck(runCtx, rawStore, fatal, log)
+		wctx, stopWatch := context.WithCancel(runCtx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			watchKeyCheck(wctx, rawStore, fatal, log)
+		}()
+		defer func() { stopWatch(); <-watched }() // before the store closes: nothing outlives Run
 	}
 	st := store.Encrypted(rawStore, keys)
 	ready.Set("store", st.Ping)
