@@ -41,8 +41,8 @@ type pvDriver struct {
 	// decline seeds an authorization for order (USD) that covers amount
 	// but whose debit the provider declines with reason.
 	decline func(t *testing.T, e *env, order, amount, reason string)
-	// failSettle makes the next n settle (capture) calls fail with a 5xx
-	// without acting.
+	// failSettle makes the next n settle (capture) calls fail, without
+	// acting, with an answer that proves it (a 5xx, or Miva's own refusal).
 	failSettle func(t *testing.T, e *env, n int)
 	// dropSettle makes the next settle call act, then answer 502.
 	dropSettle func(t *testing.T, e *env)
@@ -271,7 +271,11 @@ var mivaDriver = pvDriver{
 		mivaSeed(t, e, order, "USD", miva.RecordSeed{Amount: amount, DeclineCapture: reason})
 	},
 	failSettle: func(t *testing.T, e *env, n int) {
-		pvMust(t, "miva faults", e.miva.SetFaults(miva.EndpointCapture, miva.Faults{FailNext: n, FailStatus: 503}))
+		// Miva's own refusal before the function runs: a bare 503 (the
+		// sandbox's FailNext) cannot be told from a proxy's after it
+		// forwarded the call, so the worker takes it for a call that may
+		// have captured (reconciled after the window, then parked).
+		pvMust(t, "miva faults", e.miva.SetFaults(miva.EndpointCapture, miva.Faults{ErrorNext: n, ErrorCode: "access_denied"}))
 	},
 	dropSettle: func(t *testing.T, e *env) {
 		pvMust(t, "miva faults", e.miva.SetFaults(miva.EndpointCapture, miva.Faults{DropNext: 1}))

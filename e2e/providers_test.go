@@ -629,7 +629,7 @@ func TestProviderMivaSameAmountDebitDuringRetryCapturesTwice(t *testing.T) {
 	d := mivaDriver
 	e := newEnv(t, envOpts{})
 	d.authorize(t, e, pvOrder, "100.00", "USD")
-	d.failSettle(t, e, 1) // A's capture: 503, nothing captured
+	d.failSettle(t, e, 1) // A's capture: refused before acting, nothing captured
 	e.start("RETRY_DELAYS=1500ms")
 	a := pvDebit(t, e, d, uniq("a"), "30.00")
 	e.publish(a)

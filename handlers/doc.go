@@ -151,7 +151,10 @@
 // window has passed since that answer came (call_answered_at), so that an
 // answer that wrongly said "not sent" (a proxy's 503 after the call went
 // through, or while it goes on to a provider that commits it late) cannot
-// lead to a second capture or refund. call_sent_at and call_answered_at
+// lead to a second capture or refund. A transient failure that leaves the
+// outcome unknown records its answer's time too (markAnswered): every
+// settle window counts from the later of call_sent_at and
+// call_answered_at. call_sent_at and call_answered_at
 // are recorded, and the window counted, on the clock replicas share (the
 // host's corrected to the store's, store.Store.SharedNow: clock.go): one
 // replica records a call, another, its clock minutes ahead, may run the

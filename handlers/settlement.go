@@ -145,8 +145,9 @@ const (
 	// refCallNotSent is "true" when the last Settle call failed in a way
 	// that proves the provider did not act on it (providers.WasNotSent).
 	refCallNotSent = "call_not_sent"
-	// refCallAnsweredAt records when the answer that marked the last call
-	// not sent came (RFC 3339 with nanoseconds). call_sent_at is written
+	// refCallAnsweredAt records when the answer to the last call came, when
+	// it marked the call not sent or left its outcome unknown (a timeout, a
+	// lost reply, a bare 503) (RFC 3339 with nanoseconds). call_sent_at is written
 	// before Settle runs, and Settle may send the call later (a provider
 	// that reads first: Miva's refund loads the payment list); the call
 	// was sent before its answer, so a settle window counted from the
@@ -790,9 +791,9 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 			log.Info().Str("outcome", string(out.Kind)).Msg("reconciled an earlier attempt with the provider")
 			return h.outcome(ctx, s, in, out)
 		case !facts.Idempotent:
-			reason := fmt.Sprintf("the settle call sent at %s got no answer and %s shows no trace of it after its settle window (%s): "+
+			reason := fmt.Sprintf("the settle call sent at %s got no answer that tells whether %s acted on it (a timeout, a lost reply, or an error a proxy may give after forwarding the call) and %s shows no trace of it after its settle window (%s): "+
 				"it is not known whether money moved, and %s has no idempotency key, so it is not sent again; check the order with %s, then settle it by hand",
-				s.Refs[refCallSentAt], h.Provider.Name(), facts.SettleWindow, h.Provider.Name(), h.Provider.Name())
+				s.Refs[refCallSentAt], h.Provider.Name(), h.Provider.Name(), facts.SettleWindow, h.Provider.Name(), h.Provider.Name())
 			return h.parkSettlement(ctx, s, in, reason)
 		}
 		log.Info().Msg("an earlier attempt may have reached the provider; resubmitting with the same idempotency key")
@@ -823,8 +824,11 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 	out, serr := h.settle(ctx, s, in)
 	h.crash(CrashAfterSettleCall)
 	if serr != nil {
-		if providers.WasNotSent(serr) {
+		switch {
+		case providers.WasNotSent(serr):
 			s = h.markNotSent(ctx, s, true)
+		case providers.ClassOf(serr) == providers.Transient:
+			s = h.markAnswered(ctx, s)
 		}
 		return h.failed(ctx, s, in, "settle", serr)
 	}
@@ -843,6 +847,22 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement, made bool) store.Settlement {
 	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent",
 		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: h.stamp(ctx), refCallNotMade: strconv.FormatBool(!made)}, IfRefs: lastCall(s)})
+	if err != nil {
+		return s
+	}
+	return next
+}
+
+// markAnswered records when the answer of s's last call, uncertain (a
+// timeout, a lost reply, a bare 503 that a proxy may give after it
+// forwarded the call), came (refCallAnsweredAt): the call was sent before
+// it, possibly well after call_sent_at (Settle may read first), so the
+// settle window counted from the answer covers a late commit of it. It
+// compares the call it marks (lastCall); on failure s is returned
+// unchanged (the window then counts from call_sent_at).
+func (h *Settlement) markAnswered(ctx context.Context, s store.Settlement) store.Settlement {
+	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call answered, outcome unknown",
+		Refs: map[string]string{refCallAnsweredAt: h.stamp(ctx)}, IfRefs: lastCall(s)})
 	if err != nil {
 		return s
 	}

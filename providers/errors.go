@@ -47,9 +47,11 @@ type Error struct {
 	// Err is the underlying error.
 	Err error
 	// NotSent marks a transient failure that proves the call did not reach
-	// the provider, or was refused before it acted (connection refused,
-	// HTTP 503 or 429): nothing can have been committed, so the next attempt
-	// need not wait for a settle window or reconcile.
+	// the provider, or was refused before it acted (connection refused; an
+	// HTTP 503 or 429 only where the provider's answer proves it, or an
+	// idempotency key protects a repeat: a bare one may be a proxy's after
+	// it forwarded the call): nothing can have been committed, so the next
+	// attempt need not wait for a settle window or reconcile.
 	NotSent bool
 }
 

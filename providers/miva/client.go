@@ -155,9 +155,17 @@ type envelope struct {
 }
 
 // decode classifies an HTTP answer and returns the data of a success.
-// Answers that prove the function did not run (HTTP 401/403/429/503, a
-// Miva error body refusing the credentials, store or function) are
-// NotSent; 500, 502, 504 and any other error may come after Miva acted.
+// Answers that prove the function did not run (HTTP 401/403, a Miva error
+// body refusing the credentials, store or function) are NotSent. HTTP 503
+// and 429 are NotSent only when Miva's own error body says so (they are
+// classified by it, as a 200 error answer is): Miva documents no answer
+// of its own for them, and a bare one is what a proxy answers when its
+// upstream connection is reset after it forwarded the call (Envoy's 503
+// "upstream connect error or disconnect/reset before headers"), which Miva
+// may commit later than the settle window. Without an idempotency key
+// such a call is uncertain: reconciled after the window, and parked for a
+// person when the list shows nothing (never called again). 500, 502, 504
+// and any other error may come after Miva acted.
 func (c *Client) decode(function string, status int, raw []byte) (json.RawMessage, error) {
 	code := strconv.Itoa(status)
 	switch {
@@ -165,7 +173,15 @@ func (c *Client) decode(function string, status int, raw []byte) (json.RawMessag
 		return nil, providers.NotSentError(code, fmt.Sprintf(
 			"miva %s: HTTP %d: Miva refused the credentials; check MIVA_API_TOKEN and MIVA_SIGNING_KEY, then replay the parked request", function, status), nil)
 	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
-		return nil, providers.NotSentError(code, fmt.Sprintf("miva %s: HTTP %d %s (refused before acting)", function, status, http.StatusText(status)), nil)
+		var env envelope
+		if json.Unmarshal(raw, &env) == nil {
+			if ok, known := successFlag(env.Success); known && !ok {
+				return nil, c.classify(function, string(env.ErrorCode), string(env.ErrorMessage))
+			}
+		}
+		return nil, providers.TransientError(code, fmt.Sprintf(
+			"miva %s: HTTP %d %s without Miva's error answer (a proxy answers so also after it forwarded the call: it may have reached Miva)",
+			function, status, http.StatusText(status)), nil)
 	case status >= 500:
 		return nil, providers.TransientError(code, fmt.Sprintf("miva %s: HTTP %d %s", function, status, http.StatusText(status)), nil)
 	case status/100 != 2:

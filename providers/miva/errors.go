@@ -46,6 +46,7 @@ var ErrorClasses = []ErrorClass{
 	{"payment_declined", providers.Permanent, "the payment gateway declined"},
 	{"(any other error_code)", providers.Transient, "unknown to this client: retried, then parked"},
 	{"(HTTP 401 / 403)", providers.Transient, "credentials refused: configuration"},
+	{"(HTTP 429 / 503 without Miva's error answer)", providers.Transient, "may be a proxy's after it forwarded the call: uncertain, reconciled after the settle window, parked if not found"},
 	{"(HTTP 5xx, 502 of a lost reply)", providers.Transient, "Miva or its proxy failed; a capture retry reconciles first"},
 	{"(other HTTP status, unparseable reply)", providers.Transient, "unexpected answer"},
 	{"(payment list with data null, missing or not a list of records)", providers.Transient, "malformed answer: not evidence that the order has no payment (never read as an empty list)"},

@@ -72,8 +72,11 @@ func TestMalformedPaymentListIsNoEvidence(t *testing.T) {
 					t.Fatalf("%s took %s for evidence of no payment (R / found=false)", op.name, b.body)
 				}
 				checkErr(t, err, providers.Transient, "", "malformed answer")
-				if providers.WasNotSent(err) {
-					t.Errorf("NotSent (%v)", err)
+				// Settle's list read comes before its refund: that call
+				// was not made (NotSent). Elsewhere the answer is no
+				// proof that nothing moved.
+				if want := op.name == "Settle credit"; providers.WasNotSent(err) != want {
+					t.Errorf("NotSent = %v, want %v (%v)", !want, want, err)
 				}
 			})
 		}

@@ -13,7 +13,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/providers/miva"
+	sandbox "github.com/settlement-worker/settlement-worker/sandbox/miva"
 )
 
 // notSentProxy is a proxy in front of the sandbox that answers the first
@@ -77,6 +79,19 @@ func notSentProxy(t *testing.T, upstream, function string, slowList int, slow ti
 	}))
 	t.Cleanup(func() { wg.Wait(); srv.Close() })
 	return srv
+}
+
+// refusedBeforeActing makes the sandbox answer the next call with Miva's
+// own refusal before the function runs (access_denied): the only answers,
+// with a connection refused, that prove a call was not acted on (a bare 503
+// may be a proxy's after it forwarded the call).
+var refusedBeforeActing = sandbox.Faults{ErrorNext: 1, ErrorCode: "access_denied"}
+
+// uncertain503 reports whether err is a proxy's bare 503 as the client
+// reads it: transient, and never NotSent (the proxy may have forwarded the
+// call, which Miva may commit later).
+func uncertain503(err error) bool {
+	return providers.ClassOf(err) == providers.Transient && providers.CodeOf(err) == "503" && !providers.WasNotSent(err)
 }
 
 // useProxy points e's client at proxy (in front of e's sandbox) with the

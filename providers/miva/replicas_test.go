@@ -160,8 +160,8 @@ func TestReplicasLosingTheOrderLockNeverCaptureTwice(t *testing.T) {
 	a, aPub := replica()
 	b, _ := replica()
 
-	// The first capture is refused before Miva acts (503): not sent.
-	if err := g.sb.SetFaults(sandbox.EndpointCapture, sandbox.Faults{FailNext: 1}); err != nil {
+	// The first capture is refused by Miva before it acts: not sent.
+	if err := g.sb.SetFaults(sandbox.EndpointCapture, refusedBeforeActing); err != nil {
 		t.Fatal(err)
 	}
 	msg := settlementMessage(t, "req-replicas", "4100", messages.SettlementDebit, "1.00")
@@ -351,7 +351,7 @@ func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
 	a, aPub := replica()
 	b, _ := replica()
 
-	if err := g.sb.SetFaults(sandbox.EndpointCapture, sandbox.Faults{FailNext: 1}); err != nil {
+	if err := g.sb.SetFaults(sandbox.EndpointCapture, refusedBeforeActing); err != nil {
 		t.Fatal(err)
 	}
 	msg := settlementMessage(t, "req-at-once", "4200", messages.SettlementDebit, "1.00")

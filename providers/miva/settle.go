@@ -69,7 +69,7 @@ func (c *Client) capture(ctx context.Context, req *providers.Request) (providers
 		// debit): confirm now.
 		cr, err := c.ConfirmFunds(ctx, req)
 		if err != nil {
-			return providers.Outcome{}, err
+			return providers.Outcome{}, notSentBefore(err, "capture")
 		}
 		if !cr.Available {
 			return providers.Outcome{Kind: providers.Refused, Reason: "funds not available: " + cr.Reason, Refs: cr.Refs}, nil
@@ -185,7 +185,7 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 	chosen, hasChosen := refID(req.Refs, RefPaymentID)
 	ps, err := c.PaymentList(ctx, oid)
 	if err != nil {
-		return providers.Outcome{}, err
+		return providers.Outcome{}, notSentBefore(err, "refund")
 	}
 	refs := map[string]string{RefOrderID: strconv.FormatInt(oid, 10)}
 	f := func(d decimal.Decimal) string { return fmtAmount(req, d) }
@@ -281,6 +281,17 @@ func (c *Client) refund(ctx context.Context, req *providers.Request) (providers.
 	out := providers.Outcome{Kind: providers.Settled, Refs: refs}
 	c.identify(ctx, oid, idSet(ps), isNewRefund, amount, RefRefundID, &out)
 	return out, nil
+}
+
+// notSentBefore marks a transient failure of a read made before the
+// capture or refund (what) as NotSent: that call was not made, whatever
+// the read's answer (a bare 503 is uncertain only for a call that moves
+// money). Other failures are returned as they are.
+func notSentBefore(err error, what string) error {
+	if providers.ClassOf(err) != providers.Transient || providers.WasNotSent(err) {
+		return err
+	}
+	return providers.NotSentError(providers.CodeOf(err), providers.ReasonOf(err)+"; the "+what+" was not sent", nil)
 }
 
 // unclaimedNew returns a record of the wanted kind and exactly amount that
