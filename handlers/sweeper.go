@@ -47,6 +47,10 @@ import (
 //     provider's request queue again, and the pipeline resumes it from the
 //     store (the settle window, reconciliation, the attempt budget and the
 //     pending deadline all apply, so it ends settled, refused or parked).
+//     One whose request cannot be republished because its recorded
+//     headers, with the resume's own, do not fit the broker's frame
+//     (broker.HeadersTooLargeError: no later round could send it either)
+//     is parked instead, once, with a copy that fits and a reason.
 //
 // A step that fails does not stop the round: the next steps run, and the
 // round's error joins the steps' errors. A row whose sealed body cannot
@@ -593,7 +597,25 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 		msg := storedRequest(s)
 		msg.Metadata.Set(HeaderSwept, "true")
 		msg.Metadata.Set(broker.HeaderReadyAt, broker.ReadyAt(time.Now()))
-		if err := w.Pub.Publish(ctx, "", broker.RequestQueue(s.Provider), msg); err != nil {
+		err := w.Pub.Publish(ctx, "", broker.RequestQueue(s.Provider), msg)
+		var tooLarge *broker.HeadersTooLargeError
+		if errors.As(err, &tooLarge) {
+			// Its recorded headers, with the resume's own, do not fit a
+			// frame: no later round can send it either. Parked once,
+			// with a copy that fits (parkMessage drops the largest
+			// headers and names them), instead of tried every
+			// StuckAfter for ever.
+			reason := fmt.Sprintf("made no progress in state %s since %s and its request cannot be republished to resume it: %v; "+
+				"replaying this copy resumes it from the store, as the sweeper would have",
+				s.State, s.UpdatedAt.Format(time.RFC3339), tooLarge)
+			if perr := w.parkStored(ctx, s, reason); perr == nil {
+				rep.Parked++
+				continue
+			} else {
+				err = errors.Join(err, fmt.Errorf("park it instead: %w", perr))
+			}
+		}
+		if err != nil {
 			// Counted (alert SettlementNotResumed): its note restarted its
 			// age, so SettlementInFlightStuck does not see it.
 			w.Metrics.sweptOne(s.Provider, string(s.State), "unresumed")
