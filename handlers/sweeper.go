@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -462,6 +463,13 @@ func (w *Sweeper) relayEvent(ctx context.Context, s store.Settlement, ev store.S
 		// Recorded by a version that did not check its statuses: it is
 		// never published; the settlement is marked for a person.
 		if err := w.markInvalid(ctx, s, invalid); err != nil {
+			if broker.IsMessageRefused(err) {
+				// Its parked copy refused: tried again next round; the
+				// others are relayed all the same.
+				round.refused = append(round.refused, fmt.Errorf("relay %s: %w", ev.MessageID, err))
+				round.held[ev.Key] = true
+				return nil
+			}
 			return fmt.Errorf("relay %s: %w", ev.MessageID, err)
 		}
 		return nil
@@ -489,18 +497,38 @@ func (w *Sweeper) relayEvent(ctx context.Context, s store.Settlement, ev store.S
 	return nil
 }
 
-// markInvalid records, once, on a settlement whose recorded status event is
-// not a valid PaymentSettlementStatus why that event is never relayed.
+// invalidEventAdvice ends the parked reason markInvalid writes: what the
+// operator does with such a settlement (the verdict stands; only its
+// document cannot be sent).
+const invalidEventAdvice = "; its verdict is recorded (money moved or not as it says) but the order system never received it: " +
+	"tell it by other means (`show REQUEST_ID` gives the verdict), then purge this parked copy (a replay publishes nothing and parks it again)"
+
+// markInvalid parks, once, a settlement whose recorded status event is not
+// a valid PaymentSettlementStatus: a copy of its request goes to the
+// parked queue (so `parked ls` lists it with its reason), then the reason
+// is recorded on the settlement. Its verdict is never changed or guessed.
+// A settlement an earlier version marked in the store only (its reason
+// without invalidEventAdvice) gets its copy too.
 func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *InvalidStatusError) error {
 	w.Log.Error().Str("provider", s.Provider).Str("request_id", s.RequestID).Err(invalid).
 		Msg("recorded status event is not a valid PaymentSettlementStatus: not relayed")
-	if s.ParkedReason != "" {
+	if s.ParkedReason != "" && (!strings.HasPrefix(s.ParkedReason, store.ParkedInvalidEvent) || strings.HasSuffix(s.ParkedReason, invalidEventAdvice)) {
 		return nil
 	}
-	reason := store.ParkedInvalidEvent + invalid.Error()
+	reason := store.ParkedInvalidEvent + invalid.Error() + invalidEventAdvice
+	// The copy first (as parkStored): recorded first, a copy whose publish
+	// failed would never be sent. A recording that fails after it sends
+	// another copy next round.
+	if err := parkMessage(ctx, w.Pub, storedRequest(s), broker.ParkedQueue(s.Provider), broker.RequestQueue(s.Provider), reason, s.Attempts); err != nil {
+		return err
+	}
 	_, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "invalid status event"}, nil)
 	if errors.Is(err, store.ErrStateConflict) {
 		return nil // it moved meanwhile; the next round looks again
+	}
+	if err == nil {
+		w.Metrics.sweptOne(s.Provider, string(s.State), "parked")
+		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("parked_reason", reason).Msg("settlement parked by the sweeper")
 	}
 	return err
 }

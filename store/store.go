@@ -24,8 +24,9 @@ const (
 
 // ParkedInvalidEvent starts the parked reason the sweeper records on a
 // settlement whose recorded status event is not a valid document
-// (handlers' Sweeper.markInvalid): that event is never relayed, which the
-// operator commands (show) say by this prefix.
+// (handlers' Sweeper.markInvalid, which also puts a copy of its request in
+// the parked queue, listed by `parked ls`): that event is never relayed,
+// which the operator commands (show) say by this prefix.
 const ParkedInvalidEvent = "recorded status event not relayed: "
 
 // Terminal reports whether no provider call may follow this state.
