@@ -102,6 +102,12 @@ type ProviderStatus struct {
 	// Redact, when set, removes the provider's secrets from a status's
 	// DeclineReason (providers.StatusSource.Redact).
 	Redact func(string) string
+	// RetryRuns and RetryFor bound a status whose runs keep failing while
+	// the store answers (HandleSafely): it is parked once it failed
+	// RetryRuns runs (default 40), or at least twice over RetryFor
+	// (default 10 minutes) since its first failure.
+	RetryRuns int
+	RetryFor  time.Duration
 }
 
 // OrderKey is StatusOrderKey for the keyed subscriber, except that a

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
@@ -100,8 +102,61 @@ func (h *ProviderStatus) HandleSafely(msg *message.Message) error {
 	logger := func() zerolog.Logger {
 		return h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
 	}
-	return h.Outage.ride(msg, h.Provider, "status", logger, func() error { return h.handleRecovered(msg) },
+	err := h.Outage.ride(msg, h.Provider, "status", logger, func() error { return h.handleRecovered(msg) },
 		func(ctx context.Context, reason string) error { return h.park(ctx, msg, reason, logger()) })
+	if err == nil {
+		return nil
+	}
+	return h.budget(msg, err, logger)
+}
+
+// In-process metadata of a status delivery (never published nor read from
+// a header: broker.Marshaler leaves "_watermill_" keys out both ways),
+// carried by the router's in-place retries and the keyed subscriber's
+// copies of a nacked delivery (broker.KeyedSubscriber hands it out again
+// in-process, without bound).
+const (
+	metaStatusFailedRuns   = "_watermill_local_status_failed_runs"
+	metaStatusFailingSince = "_watermill_local_status_failing_since"
+)
+
+// budget counts one failed run of msg, whose error err ride returned (the
+// store answered, or no outage hold is configured): handed back, it is
+// handed out again in-process, for ever. Once it failed RetryRuns runs, or
+// at least twice over RetryFor since its first failure, it is parked with
+// the last error; a park that fails hands it back, and the next failure
+// tries again. A delivery held while the store does not answer is not
+// counted here (ride holds it, and parks it after STORE_OUTAGE_HOLD).
+func (h *ProviderStatus) budget(msg *message.Message, err error, logger func() zerolog.Logger) error {
+	now := time.Now()
+	runs, _ := strconv.Atoi(msg.Metadata.Get(metaStatusFailedRuns))
+	runs++
+	since, perr := time.Parse(time.RFC3339Nano, msg.Metadata.Get(metaStatusFailingSince))
+	if perr != nil {
+		since = now
+		msg.Metadata.Set(metaStatusFailingSince, since.Format(time.RFC3339Nano))
+	}
+	msg.Metadata.Set(metaStatusFailedRuns, strconv.Itoa(runs))
+	maxRuns, maxFor := h.RetryRuns, h.RetryFor
+	if maxRuns <= 0 {
+		maxRuns = 40
+	}
+	if maxFor <= 0 {
+		maxFor = 10 * time.Minute
+	}
+	if runs < maxRuns && (runs < 2 || now.Sub(since) < maxFor) {
+		return err
+	}
+	reason := fmt.Sprintf("provider status failed on each of its %d runs over %s while the store answered (last error: %s): not applied; "+
+		"its settlement is left as it was; fix the cause (the worker log names it), then ask the provider to send the status again, "+
+		"or settle an acknowledged settlement by hand from this status (it is parked at its status deadline otherwise); then purge it (replay never moves a parked provider status)",
+		runs, now.Sub(since).Round(time.Second), maskedText(err.Error(), 400))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), statusBudget)
+	defer cancel()
+	if perr := h.park(ctx, msg, reason, logger()); perr != nil {
+		return fmt.Errorf("%w (and parking it after %d failed runs failed: %v)", err, runs, perr)
+	}
+	return nil
 }
 
 // handleRecovered is Handle with a panic turned into a parked status.
