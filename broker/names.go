@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"strings"
 	"time"
@@ -117,6 +119,21 @@ const HeaderReadyAt = "settlement_ready_at"
 // carries this header but came through an exchange (the intake exchange):
 // a replay publishes to the request queue directly.
 const HeaderReplayed = "settlement_replayed"
+
+// HeaderReplayMAC signs a replayed copy (ReplayOptions.MAC): the MAC of
+// ReplayMACInput under a key the worker and its operator commands share.
+// With such a key, the worker resumes a parked settlement only for a copy
+// whose signature it verifies: any publisher can set HeaderReplayed, and
+// one allowed to publish to the default exchange can send a copy to the
+// request queue directly, as a replay does.
+const HeaderReplayMAC = "settlement_replay_mac"
+
+// ReplayMACInput is what HeaderReplayMAC signs: the copy's message_id,
+// its HeaderReplayed value and a hash of its body.
+func ReplayMACInput(messageID, replayed string, body []byte) []byte {
+	sum := sha256.Sum256(body)
+	return []byte("settlement-worker replay v1\x00" + messageID + "\x00" + replayed + "\x00" + hex.EncodeToString(sum[:]))
+}
 
 // ReadySince returns when the message of metadata md became ready in its
 // request queue: its HeaderReadyAt, else its AMQP timestamp (MetaTimestamp,

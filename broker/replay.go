@@ -39,6 +39,11 @@ type ReplayOptions struct {
 	// Progress, when set, is called after every message read with the
 	// number read so far and the parked queue's depth at the start.
 	Progress func(read, depth int)
+	// MAC, when set, signs each republished copy: its HeaderReplayMAC is
+	// MAC(ReplayMACInput(...)) (store.Keyring.MAC, the worker's
+	// STORE_ENCRYPTION_KEY), which the worker checks before it takes the
+	// copy for a replay.
+	MAC func([]byte) string
 }
 
 // ReplayedMessage describes one message replayed (or, in a dry run, that
@@ -181,7 +186,7 @@ func ReplayOn(ctx context.Context, conn *amqp.Connection, o ReplayOptions) (res 
 			continue
 		}
 		if republish {
-			if err := republishConfirmed(ctx, ch, returns, d, m, o.Parked); err != nil {
+			if err := republishConfirmed(ctx, ch, returns, d, m, o.Parked, o.MAC); err != nil {
 				held = d.DeliveryTag
 				return res, err
 			}
@@ -197,9 +202,9 @@ func ReplayOn(ctx context.Context, conn *amqp.Connection, o ReplayOptions) (res 
 
 // republishConfirmed publishes d's republication to m.Target and waits for
 // the broker's confirm; a nack or a return (no such queue) is an error.
-func republishConfirmed(ctx context.Context, ch *amqp.Channel, returns chan amqp.Return, d amqp.Delivery, m ReplayedMessage, parked string) error {
+func republishConfirmed(ctx context.Context, ch *amqp.Channel, returns chan amqp.Return, d amqp.Delivery, m ReplayedMessage, parked string, mac func([]byte) string) error {
 	drain(returns)
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", m.Target, true, false, republication(d))
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", m.Target, true, false, republication(d, mac))
 	if err != nil {
 		return fmt.Errorf("republish %s to %s: %w", m.RequestID, m.Target, err)
 	}
@@ -280,7 +285,7 @@ func describe(d amqp.Delivery, fallback string) ReplayedMessage {
 	return m
 }
 
-func republication(d amqp.Delivery) amqp.Publishing {
+func republication(d amqp.Delivery, mac func([]byte) string) amqp.Publishing {
 	headers := amqp.Table{}
 	for k, v := range d.Headers {
 		if !dropOnReplay(k) && !isBrokerOwned(k) {
@@ -290,6 +295,13 @@ func republication(d amqp.Delivery) amqp.Publishing {
 	now := time.Now()
 	headers[HeaderReadyAt] = ReadyAt(now) // the replayed copy is ready now
 	headers[HeaderReplayed] = now.UTC().Format(time.RFC3339)
+	// An earlier replay's signature does not sign this copy.
+	delete(headers, HeaderReplayMAC)
+	if mac != nil {
+		if m := mac(ReplayMACInput(d.MessageId, headers[HeaderReplayed].(string), d.Body)); m != "" {
+			headers[HeaderReplayMAC] = m
+		}
+	}
 	return amqp.Publishing{
 		Headers: headers, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: amqp.Persistent, Priority: d.Priority, CorrelationId: d.CorrelationId,

@@ -12,6 +12,7 @@ import (
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // Only a replay (`parked replay`, a person's act) resumes a parked
@@ -95,5 +96,127 @@ func TestReplayHeaderFromThePublisherDoesNotUnpark(t *testing.T) {
 	r.deliver(t, take())
 	if len(p.confirmAttempts) != 2 {
 		t.Errorf("the replay did not resume the settlement: ConfirmFunds calls %d, want 2", len(p.confirmAttempts))
+	}
+}
+
+// The replay header was trusted on any copy that came through no exchange:
+// a publisher with write access to the default exchange (any, where the
+// broker's permissions allow it) could publish a parked request straight
+// to its request queue with settlement_replayed and resume it, as a
+// person's replay does (the provider called again, the budget started
+// over). With STORE_ENCRYPTION_KEY (a secret the worker and its CLI
+// share), a replay signs its copy (broker.ReplayOptions.Sign) and the
+// worker resumes only a copy whose signature its keys verify; a real
+// replay still resumes it (real broker).
+func TestForgedReplayThroughTheDefaultExchangeDoesNotUnpark(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := testenv.AMQPURL(t)
+	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
+	pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := top.Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{broker.RequestQueue("prov"), broker.ParkedQueue("prov")} {
+		if _, err := ch.QueuePurge(q, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newScripted("prov", providers.Facts{})
+	busy := providers.TransientError("", "provider busy", nil)
+	p.confirmErrs = []error{busy, busy, busy}
+	r := newRig(t, p)
+	r.h.Pub, r.h.Retry, r.h.ReplayKeys = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 1}, keys
+
+	req := testRequest()
+	publish := func(exchange, key string, headers amqp.Table) {
+		t.Helper()
+		h := amqp.Table{"store_id": "STORE1", "tender_type": "VC"}
+		for k, v := range headers {
+			h[k] = v
+		}
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false,
+			amqp.Publishing{Headers: h, Body: encodeXML(t, req), ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: "forged-1"})
+		if err != nil || !dc.Wait() {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	take := func() *message.Message {
+		t.Helper()
+		for ctx.Err() == nil {
+			d, ok, err := ch.Get(broker.RequestQueue("prov"), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				m, err := broker.Marshaler{}.Unmarshal(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("no request")
+		return nil
+	}
+
+	publish(broker.IntakeExchange, broker.RequestRoutingKey("prov"), nil)
+	r.deliver(t, take()) // retries exhausted after 1 attempt: parked
+	parked := r.get(t, req.RequestID)
+	if parked.ParkedReason == "" {
+		t.Fatalf("not parked (%s)", parked.State)
+	}
+
+	// Straight to the request queue, as a replay publishes, with the
+	// replay's headers (and a made-up signature).
+	publish("", broker.RequestQueue("prov"), amqp.Table{
+		broker.HeaderReplayed: time.Now().UTC().Format(time.RFC3339), broker.HeaderReadyAt: broker.ReadyAt(time.Now()),
+		"settlement_replay_mac": "00",
+	})
+	r.deliver(t, take())
+	if s := r.get(t, req.RequestID); s.ParkedReason == "" || s.Attempts != parked.Attempts || len(p.confirmAttempts) != 1 {
+		t.Fatalf("a copy published to the request queue with %s resumed the parked settlement: parked %q, attempts %d → %d, ConfirmFunds calls %d (want 1)",
+			broker.HeaderReplayed, s.ParkedReason, parked.Attempts, s.Attempts, len(p.confirmAttempts))
+	}
+
+	// Not dropped: parked again, saying why (a replay by a CLI without the
+	// keys must not lose the parked copy).
+	if q, err := ch.QueueDeclarePassive(broker.ParkedQueue("prov"), true, false, false, false, nil); err != nil || q.Messages != 2 {
+		t.Fatalf("parked queue holds %d messages (%v), want 2: the parked copy and the unsigned one parked again", q.Messages, err)
+	}
+
+	// The operator's replay, signed with the shared key, resumes it.
+	if _, err := ch.QueuePurge(broker.RequestQueue("prov"), false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{Parked: broker.ParkedQueue("prov"), Fallback: broker.RequestQueue("prov"), Limit: 1,
+		MAC: keys.MAC})
+	if err != nil || res.Moved < 1 {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	r.deliver(t, take())
+	if len(p.confirmAttempts) != 2 {
+		t.Errorf("the signed replay did not resume the settlement: ConfirmFunds calls %d, want 2", len(p.confirmAttempts))
 	}
 }

@@ -86,6 +86,10 @@ type Settlement struct {
 	// writes them in batches, off the handler's path (markDone); nil
 	// writes each at once.
 	Marks *store.Marker
+	// ReplayKeys, when set (STORE_ENCRYPTION_KEY), are the keys a replayed
+	// copy must be signed with (broker.HeaderReplayMAC) to resume a
+	// parked settlement (replayCopy).
+	ReplayKeys *store.Keyring
 	// Pub publishes status events, retries and parked messages with confirms.
 	Pub Publisher
 	// Retry is the retry policy for transient failures.
@@ -341,7 +345,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 		h.resumeRecorded(s, in, log)
 	}
-	if s.ParkedReason != "" && (ownCopy(msg) || !replayCopy(msg) || parkingRecorded(msg)) {
+	if s.ParkedReason != "" && (ownCopy(msg) || !replayCopy(msg, h.ReplayKeys) || parkingRecorded(msg)) {
 		// Only a replay (a person's act) resumes a parked settlement. A
 		// poll or retry copy of another loop of this request (a duplicate
 		// ran one beside the loop that parked it), or a duplicate from the
@@ -357,6 +361,15 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			// the parked queue holds the settlement (at worst twice), never
 			// nothing.
 			return h.park(ctx, msg, 0, s.ParkedReason, log)
+		}
+		if unsignedReplay(msg, h.ReplayKeys) && !ownCopy(msg) {
+			// A replay's copy (perhaps moved by a CLI without the
+			// worker's keys) whose signature does not verify: dropped,
+			// the parked queue would no longer hold the settlement.
+			// Parked again, saying why; a forged one so ends where a
+			// person sees it.
+			return h.park(ctx, msg, 0, "a replayed copy whose signature ("+broker.HeaderReplayMAC+") the worker's STORE_ENCRYPTION_KEY does not verify: "+
+				"not resumed; replay it with the settlement-worker CLI configured with the worker's keys (it was parked: "+truncate(s.ParkedReason, 300)+")", log)
 		}
 		log.Info().Str("parked_reason", truncate(s.ParkedReason, 200)).
 			Msg("parked for a person: this delivery is not a replay and changes nothing (a replay resumes the settlement)")
@@ -1634,8 +1647,26 @@ func attemptOf(msg *message.Message) int {
 // (broker.HeaderReplayed): a replay publishes to the request queue
 // directly (the default exchange), never through the intake exchange or
 // another one, where a publisher's request with that header comes from.
-func replayCopy(msg *message.Message) bool {
-	return msg.Metadata.Get(broker.HeaderReplayed) != "" && msg.Metadata.Get(broker.MetaExchange) == ""
+// With keys (ReplayKeys: STORE_ENCRYPTION_KEY, which the operator
+// commands share), the copy must also carry a signature they verify
+// (broker.HeaderReplayMAC): a publisher allowed to use the default
+// exchange can send a copy to the request queue as a replay does.
+func replayCopy(msg *message.Message, keys *store.Keyring) bool {
+	replayed := msg.Metadata.Get(broker.HeaderReplayed)
+	if replayed == "" || msg.Metadata.Get(broker.MetaExchange) != "" {
+		return false
+	}
+	if keys == nil {
+		return true
+	}
+	return keys.VerifyMAC(broker.ReplayMACInput(msg.Metadata.Get(broker.MetaMessageID), replayed, msg.Payload), msg.Metadata.Get(broker.HeaderReplayMAC))
+}
+
+// unsignedReplay reports whether msg looks like a replay's copy (the
+// replay header, through no exchange) that replayCopy refuses for its
+// signature (keys set).
+func unsignedReplay(msg *message.Message, keys *store.Keyring) bool {
+	return keys != nil && msg.Metadata.Get(broker.HeaderReplayed) != "" && msg.Metadata.Get(broker.MetaExchange) == "" && !replayCopy(msg, keys)
 }
 
 // ownCopy reports whether msg is a poll or retry copy the worker made

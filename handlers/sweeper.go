@@ -695,7 +695,7 @@ func storedRequest(s store.Settlement) *message.Message {
 	for k, v := range s.Headers {
 		msg.Metadata.Set(k, v)
 	}
-	for _, k := range []string{HeaderAttempt, HeaderLastError, HeaderPoll, HeaderParkedReason, HeaderParkedAt, HeaderParkedAttempts, HeaderParkedFrom, broker.HeaderReplayed} {
+	for _, k := range []string{HeaderAttempt, HeaderLastError, HeaderPoll, HeaderParkedReason, HeaderParkedAt, HeaderParkedAttempts, HeaderParkedFrom, broker.HeaderReplayed, broker.HeaderReplayMAC} {
 		delete(msg.Metadata, k)
 	}
 	if s.ContentType != "" {

@@ -56,6 +56,16 @@ type ParkedMessage struct {
 	Kind string `json:"kind,omitempty"`
 }
 
+// replayMAC signs replayed copies with the worker's keys
+// (STORE_ENCRYPTION_KEY, broker.HeaderReplayMAC), nil without keys: a
+// worker with keys resumes a parked settlement only for a signed copy.
+func replayMAC(e Env) func([]byte) string {
+	if e.Keys == nil {
+		return nil
+	}
+	return e.Keys.MAC
+}
+
 // kindProviderStatus marks a parked provider status.
 const kindProviderStatus = "provider status"
 
@@ -463,6 +473,7 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 		var bar Progress
 		res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{
 			Parked: queue, Fallback: tg.fallback, Target: tg.fallback, Limit: limit, DryRun: o.DryRun, Purge: purge,
+			MAC: replayMAC(e),
 			Match: func(d amqp.Delivery) bool {
 				m := tg.describe(p, d)
 				if !f.match(m, now) {

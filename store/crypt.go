@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,6 +66,42 @@ type sealKey struct {
 	id     [4]byte // of row-bound values
 	legacy [4]byte // of values sealed before the row binding
 	aead   cipher.AEAD
+	mac    []byte // the key of MAC, derived from the key (never the key itself)
+}
+
+// macDerivation derives a key's MAC key, distinct from its sealing use.
+const macDerivation = "settlement-worker message mac v1\x00"
+
+// MAC is the hex HMAC-SHA256 of data under the current key ("" without
+// keys). The worker and its operator commands share the keys
+// (STORE_ENCRYPTION_KEY): a replay signs its copies with it
+// (broker.ReplayOptions.MAC), which the worker checks (VerifyMAC).
+func (r *Keyring) MAC(data []byte) string {
+	if r == nil || len(r.keys) == 0 {
+		return ""
+	}
+	return hex.EncodeToString(r.keys[0].sum(data))
+}
+
+// VerifyMAC reports whether mac is data's MAC under any of the keys (an old
+// key's too: a copy signed before a rotation).
+func (r *Keyring) VerifyMAC(data []byte, mac string) bool {
+	got, err := hex.DecodeString(mac)
+	if r == nil || err != nil || len(got) == 0 {
+		return false
+	}
+	for _, k := range r.keys {
+		if hmac.Equal(got, k.sum(data)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (k sealKey) sum(data []byte) []byte {
+	h := hmac.New(sha256.New, k.mac)
+	h.Write(data)
+	return h.Sum(nil)
 }
 
 // ParseKeyring reads base64 256-bit keys: current first, then old ones.
@@ -99,6 +137,8 @@ func ParseKeyring(current string, old []string) (*Keyring, error) {
 		copy(sk.id[:], bound[:4])
 		copy(sk.legacy[:], sum[:4])
 		sk.aead = aead
+		m := sha256.Sum256(append([]byte(macDerivation), raw...))
+		sk.mac = m[:]
 		r.keys = append(r.keys, sk)
 	}
 	return &r, nil

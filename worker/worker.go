@@ -256,6 +256,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		ready.Set("consumer "+name, connected(sub.IsConnected))
 		h := &handlers.Settlement{
 			Provider: p, Store: st, Outage: outage, Marks: marks, Pub: pub, Retry: retry, Requests: requests[name],
+			ReplayKeys:      keys,
 			Log:             log.With().Str("handler", "settle").Logger(),
 			PendingDeadline: cfg.PendingDeadline,
 			StuckAfter:      cfg.StuckAfter,
