@@ -136,15 +136,35 @@ func (v *validator) decimalValue(path, s string) {
 	}
 }
 
-// xsdDecimalRE is the xsd:decimal lexical form: an optional sign, digits and
-// an optional fraction; no exponent, no grouping.
-var xsdDecimalRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
-
 // xsdDecimal reports whether s is an xsd:decimal once XML white space (space,
-// tab, CR, LF) is collapsed. money.ParseDecimal also trims other Unicode
-// spaces (a no-break space), which a schema validator refuses.
+// tab, CR, LF) is collapsed: the lexical form
+// [+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+) — an optional sign, digits and an
+// optional fraction, at least one digit; no exponent, no grouping.
+// money.ParseDecimal also trims other Unicode spaces (a no-break space),
+// which a schema validator refuses.
+//
+// It reads the bytes by hand: the regexp it replaces cost about a
+// microsecond per amount, some twenty times per settlement (every
+// request's and status's amounts, at each validation), about 1 % of the
+// worker's CPU. TestXSDDecimalMatchesRegexp and FuzzXSDDecimalMatchesRegexp
+// hold it to that regexp.
 func xsdDecimal(s string) bool {
-	return xsdDecimalRE.MatchString(strings.Trim(s, " \t\r\n"))
+	s = strings.Trim(s, " \t\r\n")
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	digits, dot := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 // sign says which amounts an amount check accepts.
