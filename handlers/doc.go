@@ -78,7 +78,16 @@
 // that announces a new call, or marks the last one not sent, compares the
 // record of the last call it read (call_sent_at, call_not_sent): of two
 // deliveries resubmitting one settlement, one records its call, the other
-// fails the compare and makes no call. A reconciliation checks the lock
+// fails the compare and makes no call. A move out of submitting that
+// records what this delivery's call answered (settled, refused,
+// acknowledged, pending, or a parking) compares that record too, and the
+// attempt count the delivery read (ownCall): another delivery that took
+// the settlement over counted its attempt before calling the provider,
+// also when its reconciliation repeats the call without recording one
+// (Frisbii's). A stale answer so loses the compare, records nothing and
+// leaves the settlement to the delivery that owns the last call
+// (staleCall; before, a replica paused after a refused call published R
+// over the other's capture). A reconciliation checks the lock
 // again once the provider answered: the other settlements whose records it
 // must not take were listed before that read, so a sibling run meanwhile
 // under the lost lock would have its record taken for this request's (S

@@ -893,6 +893,46 @@ func lastCall(s store.Settlement) map[string]string {
 	return map[string]string{refCallSentAt: s.Refs[refCallSentAt], refCallNotSent: s.Refs[refCallNotSent]}
 }
 
+// ownCall makes ch, a move out of s (submitting) that records what this
+// delivery's provider call answered (a verdict, an acknowledgement,
+// pending, a parking), compare the call it answers: the last call's record
+// (lastCall) and the attempt count it read (store.Change.IfAttempts). The
+// state alone does not tell: another delivery that took the settlement
+// over meanwhile (this one's order lock lost with its store session, or
+// this process paused) counted its attempt and called the provider in the
+// same state, through a recorded resubmit or a reconciliation that repeats
+// the call (Frisbii's), and may have moved money this answer knows nothing
+// of. Such a move fails the compare (staleCall) and records nothing: the
+// settlement is that delivery's. Moves out of other states are returned
+// unchanged.
+func ownCall(s store.Settlement, ch store.Change) store.Change {
+	if s.State != store.StateSubmitting {
+		return ch
+	}
+	ch.IfRefs, ch.IfAttempts = lastCall(s), s.Attempts
+	return ch
+}
+
+// staleCall reports whether err, from a move of s out of submitting made
+// with ownCall, means that another delivery took the settlement over after
+// the call this delivery answers (the attempt count or the last call's
+// record changed): then nothing was recorded, and this delivery leaves the
+// settlement to that one, which ends it, retries it or parks it (its
+// message is not acked before), and says so in its log.
+func (h *Settlement) staleCall(ctx context.Context, s store.Settlement, err error, log zerolog.Logger) bool {
+	if s.State != store.StateSubmitting || !errors.Is(err, store.ErrStateConflict) {
+		return false
+	}
+	cur, gerr := h.Store.Get(ctx, s.Key)
+	if gerr != nil || (cur.Attempts == s.Attempts && hasRefs(cur.Refs, lastCall(s))) {
+		return false
+	}
+	log.Warn().Str("state", string(cur.State)).Int("attempts", cur.Attempts).Int("attempts_read", s.Attempts).
+		Str("call_sent_at", cur.Refs[refCallSentAt]).Str("call_sent_at_read", s.Refs[refCallSentAt]).
+		Msg("another delivery took this settlement over after this delivery's call (its order lock was lost): the call's answer is not recorded; the settlement is left to that delivery")
+	return true
+}
+
 // reconcile asks a Reconciler whether an earlier attempt reached the
 // provider; found=false without a Reconciler.
 func (h *Settlement) reconcile(ctx context.Context, s store.Settlement, in *delivery) (providers.Outcome, bool, error) {
@@ -1078,7 +1118,10 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 	refs := mergeRefs(out.Refs, "provider_ref", out.Ref)
 	switch out.Kind {
 	case providers.Accepted:
-		if _, err := h.move(ctx, s, store.StateAcknowledged, store.Change{Refs: refs, Note: "acknowledged by provider"}); err != nil {
+		if _, err := h.move(ctx, s, store.StateAcknowledged, ownCall(s, store.Change{Refs: refs, Note: "acknowledged by provider"})); err != nil {
+			if h.staleCall(ctx, s, err, log) {
+				return nil
+			}
 			done, derr := h.verdictFirst(ctx, s, refs, err, log)
 			if derr != nil || !done {
 				return cmp.Or(derr, err)
@@ -1108,7 +1151,10 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 		if s.State != store.StatePending {
 			refs = mergeRefs(mergeRefs(refs, refPendingSince, time.Now().UTC().Format(time.RFC3339)), refAttemptsBase, answered)
 			var err error
-			if s, err = h.move(ctx, s, store.StatePending, store.Change{Refs: refs, Note: "pending at provider"}); err != nil {
+			if s, err = h.move(ctx, s, store.StatePending, ownCall(s, store.Change{Refs: refs, Note: "pending at provider"})); err != nil {
+				if h.staleCall(ctx, s, err, log) {
+					return nil
+				}
 				return err
 			}
 		} else if _, err := time.Parse(time.RFC3339, s.Refs[refPendingSince]); err != nil {
@@ -1235,7 +1281,10 @@ func (h *Settlement) failed(ctx context.Context, s store.Settlement, in *deliver
 // its message.
 func (h *Settlement) parkSettlement(ctx context.Context, s store.Settlement, in *delivery, reason string) error {
 	reason = messages.MaskPANs(reason)
-	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked"}, nil); err != nil {
+	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, ownCall(s, store.Change{ParkedReason: &reason, Note: "parked"}), nil); err != nil {
+		if h.staleCall(ctx, s, err, in.log) {
+			return nil
+		}
 		return fmt.Errorf("record the parking of %s: %w", s.RequestID, err)
 	}
 	markParkingRecorded(in.msg)
@@ -1290,7 +1339,10 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		parked := fmt.Sprintf("%s by %s, but %v; tell the order system by other means", to, h.Provider.Name(), invalid)
 		ch.ParkedReason = &parked
 		ch.Note += ", no valid status"
-		if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, nil); err != nil {
+		if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ownCall(s, ch), nil); err != nil {
+			if h.staleCall(ctx, s, err, log) {
+				return nil
+			}
 			return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 		}
 		markParkingRecorded(msg)
@@ -1302,11 +1354,15 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 	}
 	tctx, span := tracing.Start(ctx, "store.transition", trace.WithAttributes(
 		attribute.String("settlement.from", string(s.State)), attribute.String("settlement.to", string(to))))
-	s, rec, err := h.Store.Transition(tctx, s.Key, []store.State{s.State}, to, ch, ev)
+	next, rec, err := h.Store.Transition(tctx, s.Key, []store.State{s.State}, to, ownCall(s, ch), ev)
 	tracing.End(span, err)
 	if err != nil {
+		if h.staleCall(ctx, s, err, log) {
+			return nil
+		}
 		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
 	}
+	s = next
 	h.crash(CrashAfterTerminalCommit)
 	if err := h.out().publishRecorded(ctx, s, ev, *rec); err != nil {
 		if err := leftToRelay(err, log); err != nil {

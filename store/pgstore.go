@@ -79,7 +79,8 @@ func scanCreated(r *sql.Row, flag *bool) (Settlement, error) {
 // parked reasons, $10 the time, $11 the history lines after the first
 // line's from state (encodeHistoryTail: that state is the row's, written
 // here), $12 the from states (none: any state), $13 and $14 the refs
-// compared and their values (ch.IfRefs).
+// compared and their values (ch.IfRefs), $15 the attempts compared
+// (ch.IfAttempts; 0: not compared).
 //
 // The refs are compared by a scalar subquery, never NOT EXISTS: the
 // planner turns NOT EXISTS into an anti-join, and when the row was
@@ -103,6 +104,7 @@ var pgTransitionCTEs = `WITH old AS (
 		WHERE s.provider = $1 AND s.request_id = $2 AND (cardinality($12::text[]) = 0 OR s.state = ANY($12::text[]))
 			AND (SELECT count(*) FROM unnest($13::text[], $14::text[]) AS c(k, v)
 				WHERE coalesce(s.refs::jsonb ->> c.k, '') <> c.v) = 0
+			AND ($15::int = 0 OR s.attempts = $15::int)
 		RETURNING ` + settlementColumnsOfS + `
 	)`
 
@@ -120,9 +122,9 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // pgTransitionEventSQL is a transition with its status event, in one
 // statement: pgTransitionSQL's row with the event's columns first (before
 // the settlement's). The event is the settlement's existing one with the
-// DedupKey $15 when $19 (ev has a DedupKey) and there is one (dup), or the
-// new one inserted (ins) with the next seq, message id $16 and dedup key
-// $15 (the message id when ev had no DedupKey), status $17, body $18,
+// DedupKey $16 when $20 (ev has a DedupKey) and there is one (dup), or the
+// new one inserted (ins) with the next seq, message id $17 and dedup key
+// $16 (the message id when ev had no DedupKey), status $18, body $19,
 // created at $10. On a failed compare the event's columns are
 // placeholders, and nothing is inserted (ins reads upd).
 //
@@ -135,11 +137,11 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // whose later statement sees it (pgTransitionEvent).
 var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 		SELECT ` + statusColumns + ` FROM status_events
-		WHERE provider = $1 AND request_id = $2 AND dedup_key = $15 AND $19
+		WHERE provider = $1 AND request_id = $2 AND dedup_key = $16 AND $20
 	), ins AS (
 		INSERT INTO status_events (` + statusColumns + `)
 		SELECT $1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE provider = $1 AND request_id = $2),
-			$15, $16, $17, $18::bytea, $10, NULL
+			$16, $17, $18, $19::bytea, $10, NULL
 		FROM upd WHERE NOT EXISTS (SELECT 1 FROM dup)
 		RETURNING ` + statusColumns + `
 	), ev AS (
@@ -152,7 +154,7 @@ var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 	SELECT false, $1, $2, 0, '', '', '', NULL::bytea, $10, NULL, ` + columnsOf("old", settlementColumns) + `
 	FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
-// pgTransitionArgs are the parameters $1 to $14 of pgTransitionCTEs.
+// pgTransitionArgs are the parameters $1 to $15 of pgTransitionCTEs.
 func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time, extra int) []any {
 	refs := ""
 	if len(ch.Refs) > 0 {
@@ -177,9 +179,9 @@ func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time,
 	for k, v := range ch.IfRefs {
 		ifKeys, ifValues = append(ifKeys, k), append(ifValues, v)
 	}
-	args := make([]any, 0, 14+extra)
+	args := make([]any, 0, 15+extra)
 	return append(args, key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
-		ch.ParkedReason != nil, parked, now, encodeHistoryTail(historyLines("", to, ch), now), fromStates, ifKeys, ifValues)
+		ch.ParkedReason != nil, parked, now, encodeHistoryTail(historyLines("", to, ch), now), fromStates, ifKeys, ifValues, max(ch.IfAttempts, 0))
 }
 
 // pgTransitionResult is the error of a transition statement whose row was

@@ -692,6 +692,9 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 	if k, ok := refsDiffer(cur.Refs, ch.IfRefs); ok {
 		return Settlement{}, nil, fmt.Errorf("%w: %s/%s: its ref %s changed", ErrStateConflict, key.Provider, key.RequestID, k)
 	}
+	if ch.IfAttempts > 0 && cur.Attempts != ch.IfAttempts {
+		return Settlement{}, nil, fmt.Errorf("%w: %s/%s: %d attempts, not %d", ErrStateConflict, key.Provider, key.RequestID, cur.Attempts, ch.IfAttempts)
+	}
 
 	now := s.now()
 	next := cur

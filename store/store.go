@@ -112,6 +112,14 @@ type Change struct {
 	// compare-and-set on the state alone: the refs its caller read tell
 	// whether another writer moved it meanwhile.
 	IfRefs map[string]string
+	// IfAttempts, when positive, makes the transition compare Attempts
+	// too: it applies only while the settlement has that many, else
+	// ErrStateConflict and nothing changes. Every delivery counts its
+	// attempt in the store before it calls the provider, so a delivery
+	// recording the answer of its own call compares the count it read
+	// (with the call's refs, IfRefs): another delivery's attempt since
+	// (its order lock lost with a store session) makes the answer stale.
+	IfAttempts int
 	// Note is kept in the transition history (no card data, no secrets).
 	Note string
 	// Via are states the settlement passes through on its way to the

@@ -180,6 +180,7 @@ var suite = []struct {
 	{"PipelineCredit", "", testPipelineCredit},
 	{"StateConflict", "", testStateConflict},
 	{"IfRefsConflict", "", testIfRefsConflict},
+	{"IfAttemptsConflict", "", testIfAttemptsConflict},
 	{"TerminalWithStatusInOneTransaction", "", testTerminalStatus},
 	{"StatusDedup", "", testStatusDedup},
 	{"MarkPublished", "", testMarkPublished},
@@ -451,6 +452,37 @@ func testIfRefsConflict(e *env) {
 	if s, _ := e.transition(key, []State{StateSubmitting}, StateSettled, Change{IfRefs: map[string]string{"sent": "t2", "not_sent": "false", "other": ""}},
 		&StatusEvent{DedupKey: "k-ifr2", MessageID: "m-ifr2"}); s.State != StateSettled {
 		e.Errorf("Transition with current refs = %s", s.State)
+	}
+}
+
+// A delivery recording the answer of its call compares the attempt count
+// it read (Change.IfAttempts): another delivery's attempt counted since is
+// a conflict that changes nothing, with or without a status event, even
+// when the state and the compared refs are as read.
+func testIfAttemptsConflict(e *env) {
+	key := e.register(sample("ifa1")).Key
+	e.transition(key, []State{StateReceived}, StateSubmitting, Change{IncAttempts: true, Refs: map[string]string{"sent": "t1"}}, nil)
+	// Another delivery counts its attempt (it reconciles: no call recorded).
+	e.transition(key, []State{StateSubmitting}, StateSubmitting, Change{IncAttempts: true}, nil)
+	before := e.get(key)
+	for _, status := range []*StatusEvent{nil, {DedupKey: "k-ifa", MessageID: "m-ifa"}} {
+		_, ev, err := e.st.Transition(e.ctx, key, []State{StateSubmitting}, StateRefused, Change{
+			Refs: map[string]string{"x": "y"}, IfRefs: map[string]string{"sent": "t1"}, IfAttempts: 1}, status)
+		if !errors.Is(err, ErrStateConflict) || ev != nil {
+			e.Errorf("stale attempt (event %v): Transition = %v, %v; want ErrStateConflict", status != nil, ev, err)
+		}
+	}
+	after := e.get(key)
+	if after.State != before.State || after.Attempts != 2 || after.Refs["x"] != "" || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		e.Errorf("conflicts changed the row: %+v", after)
+	}
+	if evs := e.statuses(key); len(evs) != 0 {
+		e.Errorf("a conflict recorded an event: %+v", evs)
+	}
+	// The count as it is: it applies.
+	if s, _ := e.transition(key, []State{StateSubmitting}, StateSettled, Change{IfRefs: map[string]string{"sent": "t1"}, IfAttempts: 2},
+		&StatusEvent{DedupKey: "k-ifa2", MessageID: "m-ifa2"}); s.State != StateSettled {
+		e.Errorf("Transition with the current count = %s", s.State)
 	}
 }
 
