@@ -182,7 +182,7 @@ func (c *Client) decodeRefund(r reply) (refund, error) {
 
 // decode parses a 200 JSON answer into v.
 func decode(r reply, v any) error {
-	if err := json.Unmarshal(r.body, v); err != nil {
+	if err := providers.UnmarshalReply(r.body, v); err != nil {
 		return fmt.Errorf("unparseable reply (%d bytes): %w", len(r.body), err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package frisbii
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -133,7 +132,7 @@ type errorBody struct {
 // parseError reads Frisbii's error body, if r carries one.
 func parseError(r reply) (errorBody, bool) {
 	var eb errorBody
-	if json.Unmarshal(r.body, &eb) != nil || eb.Code == 0 {
+	if providers.UnmarshalReply(r.body, &eb) != nil || eb.Code == 0 {
 		return errorBody{}, false
 	}
 	return eb, true

@@ -174,7 +174,7 @@ func (c *Client) decode(function string, status int, raw []byte) (json.RawMessag
 			"miva %s: HTTP %d: Miva refused the credentials; check MIVA_API_TOKEN and MIVA_SIGNING_KEY, then replay the parked request", function, status), nil)
 	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
 		var env envelope
-		if json.Unmarshal(raw, &env) == nil {
+		if providers.UnmarshalReply(raw, &env) == nil {
 			if ok, known := successFlag(env.Success); known && !ok {
 				return nil, c.classify(function, string(env.ErrorCode), string(env.ErrorMessage))
 			}
@@ -188,8 +188,8 @@ func (c *Client) decode(function string, status int, raw []byte) (json.RawMessag
 		return nil, providers.TransientError(code, fmt.Sprintf("miva %s: unexpected HTTP %d %s", function, status, http.StatusText(status)), nil)
 	}
 	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, providers.TransientError("", fmt.Sprintf("miva %s: HTTP %d with an unparseable reply (%d bytes)", function, status, len(raw)), nil)
+	if err := providers.UnmarshalReply(raw, &env); err != nil {
+		return nil, providers.TransientError("", fmt.Sprintf("miva %s: HTTP %d with an unparseable reply (%d bytes%s)", function, status, len(raw), providers.NotJSONTextDetail(err)), nil)
 	}
 	ok, known := successFlag(env.Success)
 	switch {

@@ -141,7 +141,7 @@ func (r reply) ok() bool { return r.status/100 == 2 }
 // X-Application-Status-Code header) and message.
 func (r reply) errorCode() (code, msg string) {
 	var e errorReply
-	if json.Unmarshal(r.body, &e) == nil && e.Error != nil {
+	if providers.UnmarshalReply(r.body, &e) == nil && e.Error != nil {
 		code, msg = e.Error.Code, e.Error.Message
 	}
 	if code == "" {
@@ -217,8 +217,8 @@ func (c *Client) transportError(ctx context.Context, op string, err error) error
 
 // decode parses a 2xx reply into v; an unparseable one is transient.
 func decode(op string, r reply, v any) error {
-	if err := json.Unmarshal(r.body, v); err != nil {
-		return providers.TransientError("", fmt.Sprintf("paysafe %s: HTTP %d with an unparseable reply (%d bytes)", op, r.status, len(r.body)), nil)
+	if err := providers.UnmarshalReply(r.body, v); err != nil {
+		return providers.TransientError("", fmt.Sprintf("paysafe %s: HTTP %d with an unparseable reply (%d bytes%s)", op, r.status, len(r.body), providers.NotJSONTextDetail(err)), nil)
 	}
 	return nil
 }
