@@ -16,7 +16,10 @@
 //     CHANGED money header (store_id or the provider's own: tender_type,
 //     authorization_id/settlement_id, charge_handle, miva_payment_id);
 //   - sandbox faults on every endpoint (-fail, -late with -late-ms beyond
-//     the worker's 2 s timeout, -hang, -drop, per mille);
+//     the worker's 2 s timeout, -hang, -drop, per mille); Paysafe's
+//     sandbox checks merchantRefNum when a call arrives
+//     (DupCheckAtArrival), so a repeat racing a late commit would settle
+//     twice;
 //   - 3 worker SIGKILLs (alternating replicas) and 2 restarts of the
 //     private broker, at 12/40/75 % and 25/60 % of the verdicts; with
 //     PostgreSQL, every session holding the replicas' order locks

@@ -68,8 +68,13 @@ func startSandboxes(ctx context.Context, radialAMQP string) (*sandboxes, error) 
 		s.close()
 		return nil, err
 	}
+	// Paysafe checks merchantRefNum when a call arrives, not when it
+	// commits (DupCheckAtArrival, the stricter reading of seed 001 for
+	// the worker): a repeat sent while a late-committing call is still on
+	// its way would be a second settlement or refund, which the ledger's
+	// "double" column counts.
 	if s.paysafe, err = paysafe.NewSandbox(paysafe.Config{Prefix: "/paysafe", Username: paysafeUser, Password: paysafePass,
-		BatchInterval: 50 * time.Millisecond, Logger: zerolog.Nop()}); err != nil {
+		BatchInterval: 50 * time.Millisecond, DupCheckAtArrival: true, Logger: zerolog.Nop()}); err != nil {
 		s.close()
 		return nil, err
 	}
