@@ -157,3 +157,71 @@ func TestProviderStatusRetryBudgetLeavesAStoreOutageToTheHold(t *testing.T) {
 		t.Errorf("req-A %s (%v), want settled once the store answered", s.State, err)
 	}
 }
+
+// flappingStore is a store whose transition fails once while it still
+// answers (a failover beginning: the handler's session cut, the ping's
+// new one through), then does not answer while down is set, then fails
+// once more on its first transition after it answers again (a pooled
+// session of before the outage), then works.
+type flappingStore struct {
+	store.Store
+	down     atomic.Bool
+	failNext atomic.Bool
+}
+
+func (f *flappingStore) Transition(ctx context.Context, k store.Key, from []store.State, to store.State, ch store.Change, ev *store.StatusEvent) (store.Settlement, *store.StatusEvent, error) {
+	if f.down.Load() {
+		return store.Settlement{}, nil, errors.New("dial tcp: connection refused")
+	}
+	if f.failNext.Swap(false) {
+		return store.Settlement{}, nil, errors.New("unexpected EOF")
+	}
+	return f.Store.Transition(ctx, k, from, to, ch, ev)
+}
+
+// The time a status spends held while the store does not answer is the
+// store-outage path's (STORE_OUTAGE_HOLD), not its retry budget's: a
+// status that failed once as the store went away, was held through an
+// outage longer than RetryFor, and failed once more as the store came
+// back (two failed runs) was parked as "failed on each of its 2 runs
+// over ... while the store answered", the store having answered for a
+// moment only.
+func TestProviderStatusRetryBudgetDoesNotCountTheTimeHeld(t *testing.T) {
+	e := newPSEnv(t)
+	e.seed(seedSpec{id: "req-A", cc: "cc-A", state: store.StateAcknowledged})
+	parked := broker.ProviderStatusParkedQueue("radial")
+	e.drain(parked)
+	st := &flappingStore{Store: e.st}
+	e.h.Store = st
+	e.h.RetryRuns, e.h.RetryFor = 40, time.Second
+	e.h.Outage = &StoreOutage{Hold: time.Minute, MaxBackoff: 50 * time.Millisecond, Ping: func(context.Context) error {
+		if st.down.Load() {
+			return errors.New("connection refused")
+		}
+		return nil
+	}}
+	msg := statusSpec{cc: e.corr["req-A"], msgID: "ps-flap-1"}.message(t)
+
+	// Run 1: fails while the store still answers (counted).
+	st.failNext.Store(true)
+	if err := e.h.HandleSafely(msg); err == nil {
+		t.Fatal("first run: want its failure handed back")
+	}
+	// Run 2: the store is down for twice RetryFor, then fails once more.
+	st.down.Store(true)
+	time.AfterFunc(2*time.Second, func() { st.failNext.Store(true); st.down.Store(false) })
+	err := e.h.HandleSafely(msg)
+	if d, ok := e.get(parked); ok {
+		t.Fatalf("parked after two failed runs separated by a store outage: %v", d.Headers[HeaderParkedReason])
+	}
+	if err == nil {
+		t.Fatal("second run: want its failure (after the hold) handed back")
+	}
+	// Run 3: the store works.
+	if err := e.h.HandleSafely(msg); err != nil {
+		t.Fatalf("third run: %v", err)
+	}
+	if s, err := e.st.Get(context.Background(), store.Key{Provider: "radial", RequestID: "req-A"}); err != nil || s.State != store.StateSettled {
+		t.Errorf("req-A %s (%v), want settled once the store answered", s.State, err)
+	}
+}

@@ -102,12 +102,23 @@ func (h *ProviderStatus) HandleSafely(msg *message.Message) error {
 	logger := func() zerolog.Logger {
 		return h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
 	}
-	err := h.Outage.ride(msg, h.Provider, "status", logger, func() error { return h.handleRecovered(msg) },
-		func(ctx context.Context, reason string) error { return h.park(ctx, msg, reason, logger()) })
+	// ride runs the handler again only after holding it while the store
+	// did not answer: the time between two runs of one ride is held
+	// time, the hold's (STORE_OUTAGE_HOLD), never the budget's.
+	var held time.Duration
+	var lastRun time.Time
+	err := h.Outage.ride(msg, h.Provider, "status", logger, func() error {
+		if !lastRun.IsZero() {
+			held += time.Since(lastRun)
+		}
+		err := h.handleRecovered(msg)
+		lastRun = time.Now()
+		return err
+	}, func(ctx context.Context, reason string) error { return h.park(ctx, msg, reason, logger()) })
 	if err == nil {
 		return nil
 	}
-	return h.budget(msg, err, logger)
+	return h.budget(msg, err, held, logger)
 }
 
 // In-process metadata of a status delivery (never published nor read from
@@ -126,16 +137,20 @@ const (
 // at least twice over RetryFor since its first failure, it is parked with
 // the last error; a park that fails hands it back, and the next failure
 // tries again. A delivery held while the store does not answer is not
-// counted here (ride holds it, and parks it after STORE_OUTAGE_HOLD).
-func (h *ProviderStatus) budget(msg *message.Message, err error, logger func() zerolog.Logger) error {
+// counted here (ride holds it, and parks it after STORE_OUTAGE_HOLD): nor
+// is the time it was held (held, this run's), which moves its first
+// failure that much later.
+func (h *ProviderStatus) budget(msg *message.Message, err error, held time.Duration, logger func() zerolog.Logger) error {
 	now := time.Now()
 	runs, _ := strconv.Atoi(msg.Metadata.Get(metaStatusFailedRuns))
 	runs++
 	since, perr := time.Parse(time.RFC3339Nano, msg.Metadata.Get(metaStatusFailingSince))
 	if perr != nil {
 		since = now
-		msg.Metadata.Set(metaStatusFailingSince, since.Format(time.RFC3339Nano))
+	} else {
+		since = since.Add(held)
 	}
+	msg.Metadata.Set(metaStatusFailingSince, since.Format(time.RFC3339Nano))
 	msg.Metadata.Set(metaStatusFailedRuns, strconv.Itoa(runs))
 	maxRuns, maxFor := h.RetryRuns, h.RetryFor
 	if maxRuns <= 0 {
