@@ -220,3 +220,101 @@ func TestForgedReplayThroughTheDefaultExchangeDoesNotUnpark(t *testing.T) {
 		t.Errorf("the signed replay did not resume the settlement: ConfirmFunds calls %d, want 2", len(p.confirmAttempts))
 	}
 }
+
+// A signed replay's copy carries a signature good for ever (it signs the
+// message id, the replay time and the body, not the parking it resumes):
+// when that replay was parked again (its retries exhausted once more), the
+// parked copy kept settlement_replayed and settlement_replay_mac, so
+// anyone who read it in the parked queue (a tool, the management UI) and
+// may publish to the default exchange sent it to the request queue
+// unchanged and resumed the settlement parked again, without a person's
+// replay: the provider called again, the retry budget started over. A
+// parked copy carries no signature; only the CLI's next replay signs it
+// (real broker).
+func TestParkedCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := testenv.AMQPURL(t)
+	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
+	pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := top.Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{broker.RequestQueue("prov"), broker.ParkedQueue("prov")} {
+		if _, err := ch.QueuePurge(q, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newScripted("prov", providers.Facts{})
+	busy := providers.TransientError("", "provider busy", nil)
+	p.confirmErrs = []error{busy, busy, busy}
+	r := newRig(t, p)
+	r.h.Pub, r.h.Retry, r.h.ReplayKeys = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 1}, keys
+
+	req := testRequest()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey("prov"), true, false,
+		amqp.Publishing{Headers: amqp.Table{"store_id": "STORE1", "tender_type": "VC"}, Body: encodeXML(t, req),
+			ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: "signed-1"})
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish: %v", err)
+	}
+	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov"))) // parked
+	if s := r.get(t, req.RequestID); s.ParkedReason == "" {
+		t.Fatalf("not parked (%s)", s.State)
+	}
+
+	// The operator's signed replay resumes it; its attempt fails again
+	// and it is parked again.
+	if res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{Parked: broker.ParkedQueue("prov"), Fallback: broker.RequestQueue("prov"), MAC: keys.MAC}); err != nil || res.Moved != 1 {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov")))
+	again := r.get(t, req.RequestID)
+	if again.ParkedReason == "" || len(p.confirmAttempts) != 2 {
+		t.Fatalf("the signed replay: parked %q, ConfirmFunds calls %d, want parked again after 2", again.ParkedReason, len(p.confirmAttempts))
+	}
+
+	// Someone takes the parked copy and publishes it, unchanged, to the
+	// request queue.
+	var d amqp.Delivery
+	for ctx.Err() == nil {
+		var ok bool
+		if d, ok, err = ch.Get(broker.ParkedQueue("prov"), true); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dc, err = ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue("prov"), true, false, amqp.Publishing{
+		Headers: d.Headers, Body: d.Body, ContentType: d.ContentType, MessageId: d.MessageId, DeliveryMode: amqp.Persistent})
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish: %v", err)
+	}
+	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov")))
+	if s := r.get(t, req.RequestID); s.ParkedReason == "" || s.Attempts != again.Attempts || len(p.confirmAttempts) != 2 {
+		t.Fatalf("the parked copy of a signed replay, published again to the request queue, resumed the settlement: parked %q, attempts %d → %d, ConfirmFunds calls %d (want 2); its headers: %s %v, %s %v",
+			s.ParkedReason, again.Attempts, s.Attempts, len(p.confirmAttempts),
+			broker.HeaderReplayed, d.Headers[broker.HeaderReplayed], broker.HeaderReplayMAC, d.Headers[broker.HeaderReplayMAC] != nil)
+	}
+}

@@ -1590,6 +1590,12 @@ func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parke
 // headers may take).
 func parkedCopy(msg *message.Message, from, reason string, attempts int, dropped []string, frame int) *message.Message {
 	cp := copyMessage(msg)
+	// A parked copy waits for a person: it carries no earlier replay's
+	// marks, whose signature, good for ever, would let anyone who reads
+	// the parked queue resume the settlement by sending the copy to the
+	// request queue unchanged. The next replay marks and signs it anew.
+	delete(cp.Metadata, broker.HeaderReplayed)
+	delete(cp.Metadata, broker.HeaderReplayMAC)
 	text := maskedText(reason, 2000)
 	if len(dropped) > 0 {
 		for _, k := range dropped {
