@@ -165,6 +165,54 @@ func decodeXML[T any](body []byte, root string) (*T, error) {
 // currencyCodeAttr is in every body with an Amount.
 var currencyCodeAttr = []byte("currencyCode")
 
+// paddedCurrencyCode reports whether body may hold a currencyCode
+// attribute whose value has white space around it: its first or last
+// character is white space, or its first or last that of a reference
+// (&#x20;, &#9;) that may be.
+// Only then does decodeXML walk the decoded document (collapseAmounts,
+// some microseconds by reflection): every request, reply and status has
+// an Amount, hardly any a padded code. An occurrence not followed by
+// S? '=' S? and a quote is no attribute (XML writes one only so); any
+// that is, even in text, is looked at (at worst a walk for nothing).
+func paddedCurrencyCode(body []byte) bool {
+	edge := func(c byte) bool { return isXMLSpace(c) || c == '&' || c == ';' }
+	for rest := body; ; {
+		i := bytes.Index(rest, currencyCodeAttr)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(currencyCodeAttr):]
+		j := 0
+		for j < len(rest) && isXMLSpace(rest[j]) {
+			j++
+		}
+		if j >= len(rest) || rest[j] != '=' {
+			continue
+		}
+		j++
+		for j < len(rest) && isXMLSpace(rest[j]) {
+			j++
+		}
+		if j >= len(rest) || (rest[j] != '"' && rest[j] != '\'') {
+			continue
+		}
+		quote := rest[j]
+		value := rest[j+1:]
+		end := bytes.IndexByte(value, quote)
+		if end < 0 {
+			return true // unterminated: let the decoder and the walk decide
+		}
+		if end > 0 && (edge(value[0]) || edge(value[end-1])) {
+			return true
+		}
+		// The next occurrence is looked for right after this name, not
+		// after what looked like its value: text that only looks like
+		// one (in a description) may end inside a real attribute.
+	}
+}
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
 // collapseCurrencyCodes applies the whiteSpace facet of @currencyCode to
 // every Amount of v, decoded from body: ISOCurrencyCodeType restricts
 // xsd:NMTOKEN, whose white space is collapsed, so currencyCode=" USD " is
@@ -173,7 +221,7 @@ var currencyCodeAttr = []byte("currencyCode")
 // stays and is refused by Validate). A JSON request has no such facet:
 // its codes are taken as written.
 func collapseCurrencyCodes(body []byte, v any) {
-	if bytes.Contains(body, currencyCodeAttr) {
+	if paddedCurrencyCode(body) {
 		collapseAmounts(reflect.ValueOf(v))
 	}
 }

@@ -99,3 +99,56 @@ func TestCurrencyCodeWhiteSpaceIsCollapsed(t *testing.T) {
 		})
 	}
 }
+
+// paddedCurrencyCode decides whether decodeXML walks the document to
+// collapse currency codes (collapseAmounts, microseconds by reflection,
+// once on every request, reply and status before it did): it must say
+// yes for every way XML writes a code with white space around it, and no
+// for plain ones.
+func TestPaddedCurrencyCodeFindsEveryPaddedCode(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want bool
+	}{
+		{`<Amount currencyCode="USD">1</Amount>`, false},
+		{`<Amount currencyCode='USD'>1</Amount><TaxAmount currencyCode="JPY">0</TaxAmount>`, false},
+		{`<Amount currencyCode="">1</Amount>`, false},
+		{`<Amount>1</Amount>`, false},
+		{`<Amount currencyCode=" USD">1</Amount>`, true},
+		{`<Amount currencyCode="USD ">1</Amount>`, true},
+		{`<Amount currencyCode='	USD'>1</Amount>`, true},
+		{"<Amount currencyCode=\"USD\n\">1</Amount>", true},
+		{`<Amount currencyCode = " USD">1</Amount>`, true},
+		{"<Amount currencyCode\n=\n'USD '>1</Amount>", true},
+		{`<Amount currencyCode="&#x20;USD">1</Amount>`, true},
+		{`<Amount currencyCode="USD&#9;">1</Amount>`, true},
+		{`<Amount currencyCode="USD">1</Amount><TaxAmount currencyCode=" USD">0</TaxAmount>`, true},
+		{`<Amount x:currencyCode=" USD" xmlns:x="u">1</Amount>`, true},
+		// Text that looks like the attribute, its "value" running into
+		// the real one: the real one is still found.
+		{`<Description>currencyCode="abc</Description><Amount currencyCode=" USD">1</Amount>`, true},
+		{`<Description>currencyCode is "USD"</Description><Amount currencyCode="USD">1</Amount>`, false},
+		{`<Amount currencyCode=" USD`, true},
+	} {
+		if got := paddedCurrencyCode([]byte(tc.body)); got != tc.want {
+			t.Errorf("paddedCurrencyCode(%q) = %v, want %v", tc.body, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkCollapseCurrencyCodes: what decodeXML adds to a decode whose
+// codes have no white space around them (every usual one).
+func BenchmarkCollapseCurrencyCodes(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "request_required_payment_context_base.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, err := DecodeSettlementRequest(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		collapseCurrencyCodes(body, req)
+	}
+}
