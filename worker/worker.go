@@ -108,26 +108,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	}
 	// A PostgreSQL server not reachable yet (a failover, a restart) is
 	// waited for, as the broker is; one that refuses stops the worker.
-	sb := backoff.NewExponentialBackOff()
-	sb.MaxInterval = cfg.StoreOutageBackoff
-	rawStore, err := backoff.Retry(runCtx, func() (store.Store, error) {
-		s, err := store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(inFlight), store.WithPoolSize(cfg.StorePoolSize))
-		switch {
-		case err == nil:
-			return s, nil
-		case store.Unreachable(err) && runCtx.Err() == nil:
-			ready.Waiting("store", "not reachable yet: "+err.Error())
-			log.Warn().Err(err).Msg("cannot reach the store yet; retrying")
-			return nil, err
-		}
-		return nil, backoff.Permanent(err)
-	}, backoff.WithBackOff(sb), backoff.WithMaxElapsedTime(0))
+	rawStore, err := waitForStore(runCtx, cfg, ready, log, "", "cannot reach the store yet; retrying", func() (store.Store, error) {
+		return store.Open(runCtx, cfg.StoreDSN, store.WithWarmPool(inFlight), store.WithPoolSize(cfg.StorePoolSize))
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
-		}
-		if cause := context.Cause(runCtx); runCtx.Err() != nil && cause != nil {
-			return cause
 		}
 		return err
 	}
@@ -138,25 +124,14 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	// failover, a restart, writes refused for a moment) is waited for as
 	// Open waits for it, every STORE_OUTAGE_BACKOFF at most, logged and
 	// said by /readyz; a mismatch, or any other failure, stops the worker.
-	kb := backoff.NewExponentialBackOff()
-	kb.MaxInterval = cfg.StoreOutageBackoff
-	if _, err := backoff.Retry(runCtx, func() (struct{}, error) {
-		err := store.CheckKeys(runCtx, rawStore, keys)
-		switch {
-		case err == nil:
-			return struct{}{}, nil
-		case !errors.Is(err, store.ErrKeyMismatch) && store.Unreachable(err) && runCtx.Err() == nil:
-			ready.Waiting("store", "key check: not reachable yet: "+err.Error())
-			log.Warn().Err(err).Msg("cannot run the store key check yet (STORE_ENCRYPTION_KEY); retrying")
-			return struct{}{}, err
-		}
-		return struct{}{}, backoff.Permanent(err)
-	}, backoff.WithBackOff(kb), backoff.WithMaxElapsedTime(0)); err != nil {
+	if _, err := waitForStore(runCtx, cfg, ready, log, "key check: ", "cannot run the store key check yet (STORE_ENCRYPTION_KEY); retrying", func() (struct{}, error) {
+		return struct{}{}, store.CheckKeys(runCtx, rawStore, keys)
+	}); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if cause := context.Cause(runCtx); runCtx.Err() != nil && cause != nil {
-			return cause
+		if runCtx.Err() != nil {
+			return err // its cause
 		}
 		return fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err)
 	}
@@ -545,4 +520,34 @@ func watchKeyCheck(ctx context.Context, st store.Store, fatal func(error), log z
 			return
 		}
 	}
+}
+
+// waitForStore runs f until it succeeds, waiting (backoff up to
+// STORE_OUTAGE_BACKOFF, for as long as it takes) while its failure says
+// the store is not reachable yet (store.Unreachable: a failover, a
+// restart, writes refused for a moment), logged as waiting and said by
+// /readyz ("store: down: " + what + "not reachable yet: …"). Any other
+// failure (a key mismatch, whatever carries it) is returned at once;
+// once runCtx ends, its cause.
+func waitForStore[T any](runCtx context.Context, cfg config.Config, ready *Readiness, log zerolog.Logger, what, waiting string, f func() (T, error)) (T, error) {
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = cfg.StoreOutageBackoff
+	v, err := backoff.Retry(runCtx, func() (T, error) {
+		v, err := f()
+		switch {
+		case err == nil:
+			return v, nil
+		case !errors.Is(err, store.ErrKeyMismatch) && store.Unreachable(err) && runCtx.Err() == nil:
+			ready.Waiting("store", what+"not reachable yet: "+err.Error())
+			log.Warn().Err(err).Msg(waiting)
+			return v, err
+		}
+		return v, backoff.Permanent(err)
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	if err != nil {
+		if cause := context.Cause(runCtx); runCtx.Err() != nil && cause != nil {
+			return v, cause
+		}
+	}
+	return v, err
 }
