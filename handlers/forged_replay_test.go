@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -316,5 +317,101 @@ func TestParkedCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 		t.Fatalf("the parked copy of a signed replay, published again to the request queue, resumed the settlement: parked %q, attempts %d → %d, ConfirmFunds calls %d (want 2); its headers: %s %v, %s %v",
 			s.ParkedReason, again.Attempts, s.Attempts, len(p.confirmAttempts),
 			broker.HeaderReplayed, d.Headers[broker.HeaderReplayed], broker.HeaderReplayMAC, d.Headers[broker.HeaderReplayMAC] != nil)
+	}
+}
+
+// The worker's retry copies of a signed replay kept its signature too:
+// one read from a retry queue, its attempt headers removed and sent to
+// the request queue unchanged otherwise, resumed the settlement once that
+// replay was parked again, without a person's replay. A retry or poll
+// copy is the worker's own (never a replay), and carries no replay marks
+// (real broker).
+func TestRetryCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := testenv.AMQPURL(t)
+	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
+	pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := top.Declare(conn); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	retryQ := broker.RetryQueue("prov", time.Minute)
+	for _, q := range []string{broker.RequestQueue("prov"), broker.ParkedQueue("prov"), retryQ} {
+		if _, err := ch.QueuePurge(q, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newScripted("prov", providers.Facts{})
+	busy := providers.TransientError("", "provider busy", nil)
+	p.confirmErrs = []error{busy, busy, busy, busy, busy, busy}
+	r := newRig(t, p)
+	r.h.Pub, r.h.Retry, r.h.ReplayKeys = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 2}, keys
+
+	req := testRequest()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey("prov"), true, false,
+		amqp.Publishing{Headers: amqp.Table{"store_id": "STORE1", "tender_type": "VC"}, Body: encodeXML(t, req),
+			ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: "signed-2"})
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish: %v", err)
+	}
+	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov"))) // attempt 1: retry copy
+	r.deliver(t, nextMessage(ctx, t, ch, retryQ))                      // attempt 2: parked
+	if s := r.get(t, req.RequestID); s.ParkedReason == "" {
+		t.Fatalf("not parked (%s)", s.State)
+	}
+
+	// The signed replay resumes it: its attempt fails (a retry copy),
+	// the retry fails and it is parked again.
+	if res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{Parked: broker.ParkedQueue("prov"), Fallback: broker.RequestQueue("prov"), MAC: keys.MAC}); err != nil || res.Moved != 1 {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov")))
+	retry := nextMessage(ctx, t, ch, retryQ)
+	saved := retry.Copy()
+	r.deliver(t, retry)
+	again := r.get(t, req.RequestID)
+	calls := len(p.confirmAttempts)
+	if again.ParkedReason == "" || calls != 4 {
+		t.Fatalf("the signed replay: parked %q, ConfirmFunds calls %d, want parked again after 4", again.ParkedReason, calls)
+	}
+
+	// Someone sends the retry copy read earlier, without its attempt
+	// headers, to the request queue.
+	headers := amqp.Table{}
+	for k, v := range saved.Metadata {
+		if !strings.HasPrefix(k, "amqp_") && !strings.HasPrefix(k, "_watermill_") && k != HeaderAttempt && k != HeaderLastError && k != HeaderPoll {
+			headers[k] = v
+		}
+	}
+	headers[broker.HeaderReadyAt] = broker.ReadyAt(time.Now())
+	dc, err = ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue("prov"), true, false, amqp.Publishing{
+		Headers: headers, Body: saved.Payload, ContentType: ContentTypeXML, MessageId: saved.Metadata.Get(broker.MetaMessageID), DeliveryMode: amqp.Persistent})
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish: %v", err)
+	}
+	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov")))
+	if s := r.get(t, req.RequestID); s.ParkedReason == "" || s.Attempts != again.Attempts || len(p.confirmAttempts) != calls {
+		t.Fatalf("a retry copy of a signed replay, its attempt headers removed, resumed the settlement: parked %q, attempts %d → %d, ConfirmFunds calls %d (want %d); its %s %v",
+			s.ParkedReason, again.Attempts, s.Attempts, len(p.confirmAttempts), calls, broker.HeaderReplayMAC, headers[broker.HeaderReplayMAC] != nil)
 	}
 }

@@ -1440,6 +1440,11 @@ func (h *Settlement) schedule(ctx context.Context, s store.Settlement, in *deliv
 	}
 	delay = h.nearestDelay(delay)
 	cp := copyMessage(msg)
+	// The worker's own copy, never a replay (ownCopy): a replay's marks,
+	// its signature good for ever, would let anyone who reads the retry
+	// queue resume the settlement once parked again (as parkedCopy).
+	delete(cp.Metadata, broker.HeaderReplayed)
+	delete(cp.Metadata, broker.HeaderReplayMAC)
 	cp.Metadata.Set(HeaderAttempt, strconv.Itoa(next))
 	cp.Metadata.Set(HeaderLastError, maskedText(reason, 500))
 	if poll {
