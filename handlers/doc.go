@@ -50,8 +50,13 @@
 //	              recorded as such every STUCK_AFTER/2,     PENDING_DEADLINE (checked on every poll,
 //	              so the live loop never looks stuck, and   answered or failed: a failed one past it
 //	              when polls before it failed: the retry    parks too, saying so), or after
-//	              budget starts over (attempts_base)        MaxAttempts consecutive failed polls
-//	                                                        (below)
+//	              budget starts over (attempts_base).       MaxAttempts consecutive failed polls
+//	              Resubmit (nothing at the provider, send   (below). After a Resubmit's record: as
+//	              again: a Paysafe refund after 3404):      submitting (the call is recorded, so
+//	              record call_sent_at (compared with the    never sent again blindly); answered
+//	              last call's record, attempt counted)      pending again, pending_since is kept
+//	              → submitting, then Settle as a fresh      and PENDING_DEADLINE still applies
+//	              call (resubmitPolled)
 //	settled       republish the recorded event(s)           the event and the state were committed
 //	refused                                                 together (the outbox); the sweeper relays
 //	withheld                                                an event never marked as published

@@ -382,7 +382,10 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		none := ""
 		ch := store.Change{ParkedReason: &none, Note: "replayed after parking",
 			Refs: map[string]string{refAttemptsBase: strconv.Itoa(s.Attempts)}}
-		if s.State == store.StatePending {
+		if s.State == store.StatePending || s.Refs[refPendingSince] != "" {
+			// Also a settlement pending before and parked while its
+			// poll's call was sent again (resubmitPolled): answered
+			// pending again, it keeps pending_since (outcome).
 			ch.Refs[refPendingSince] = time.Now().UTC().Format(time.RFC3339)
 		}
 		if s, _, err = h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, ch, nil); err != nil {
@@ -740,6 +743,9 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 			if perr != nil {
 				return h.failed(ctx, s, in, "poll", perr)
 			}
+			if out.Kind == providers.Resubmit {
+				return h.resubmitPolled(ctx, s, in, out)
+			}
 			return h.outcome(ctx, s, in, out)
 
 		default:
@@ -846,6 +852,50 @@ func (h *Settlement) submitting(ctx context.Context, s store.Settlement, in *del
 		return h.failed(ctx, s, in, "settle", serr)
 	}
 	return h.outcome(ctx, s, in, out)
+}
+
+// resubmitPolled sends again a pending settlement whose poll found
+// nothing at the provider and answered providers.Resubmit (a Paysafe
+// refund refused until its settlement was batched). The call is recorded
+// before it is made, as a first call is: the settlement moves back to
+// submitting with call_sent_at (and the provider's Prepare refs, the
+// poll's Refs), comparing the last call's record (lastCall) and counting
+// the attempt in the same write; then submitting's step calls Settle. A
+// crash or an uncertain answer after it leaves the call recorded: the
+// next delivery waits out the settle window and reconciles, never sends
+// it again blindly (the poll sent it itself before, with nothing
+// recorded, and a redelivery asked again at once: two refunds when the
+// first committed late). pending_since is kept (outcome): answered
+// pending again, the settlement is still bound by its PENDING_DEADLINE.
+func (h *Settlement) resubmitPolled(ctx context.Context, s store.Settlement, in *delivery, out providers.Outcome) error {
+	refs := out.Refs
+	if p, ok := h.Provider.(providers.Preparer); ok {
+		if err := h.checkLock(ctx, in); err != nil {
+			return h.failed(ctx, s, in, "prepare", err)
+		}
+		var prepared map[string]string
+		perr := h.timed("prepare", func(cctx context.Context) error {
+			var e error
+			prepared, e = p.Prepare(cctx, in.preq)
+			return e
+		}, ctx)
+		if perr != nil {
+			return h.failed(ctx, s, in, "prepare", perr)
+		}
+		for k, v := range prepared {
+			refs = mergeRefs(refs, k, v)
+		}
+	}
+	refs = mergeRefs(mergeRefs(refs, refCallSentAt, h.stamp(ctx)), refCallNotSent, "false")
+	in.log.Info().Msg("the poll found nothing at the provider and asks for the call again; recording it before it is made")
+	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{IncAttempts: !in.counted, Refs: refs, IfRefs: lastCall(s),
+		Note: "resubmitting (the poll found nothing at the provider)"})
+	if err != nil {
+		return err
+	}
+	in.counted = true
+	in.syncAttempt(next)
+	return h.submitting(ctx, next, in, true)
 }
 
 // markNotSent records that s's last call provably did not reach the
@@ -1149,7 +1199,14 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 		// for failures each followed by an answer.
 		answered := strconv.Itoa(s.Attempts)
 		if s.State != store.StatePending {
-			refs = mergeRefs(mergeRefs(refs, refPendingSince, time.Now().UTC().Format(time.RFC3339)), refAttemptsBase, answered)
+			// A settlement pending before (its poll asked for the call
+			// again: resubmitPolled) keeps its start: a call answered
+			// pending again does not start its PENDING_DEADLINE over.
+			since := time.Now().UTC().Format(time.RFC3339)
+			if _, err := time.Parse(time.RFC3339, s.Refs[refPendingSince]); err == nil {
+				since = s.Refs[refPendingSince]
+			}
+			refs = mergeRefs(mergeRefs(refs, refPendingSince, since), refAttemptsBase, answered)
 			var err error
 			if s, err = h.move(ctx, s, store.StatePending, ownCall(s, store.Change{Refs: refs, Note: "pending at provider"})); err != nil {
 				if h.staleCall(ctx, s, err, log) {

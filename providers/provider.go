@@ -11,7 +11,8 @@
 //	Radial   ConfirmFunds + settlement create; Settle answers Accepted and the
 //	         verdict arrives later on Radial's status queue. Idempotent by
 //	         requestId, so a crash is recovered by calling Settle again.
-//	Paysafe  Settle may answer Pending; Poller re-checks later. Reconciler looks
+//	Paysafe  Settle may answer Pending; Poller re-checks later (a refund
+//	         refused until its settlement's batch: Resubmit). Reconciler looks
 //	         the settlement up by merchantRefNum before any new attempt.
 //	Frisbii  Idempotent by key; Settle is simply repeated.
 //	Miva     No idempotency key: Reconciler re-reads the payment list.
@@ -93,6 +94,16 @@ const (
 	// Pending: created but not final; the pipeline re-checks via Poller
 	// after RecheckAfter.
 	Pending Kind = "pending"
+	// Resubmit is a Poll's answer only (never Settle's nor Reconcile's):
+	// the provider holds nothing of the request, which must be sent
+	// again (a Paysafe refund refused until its settlement is batched).
+	// The poll does not send it: a call that may move money is recorded
+	// before it is made. The pipeline records it (call_sent_at, the
+	// settlement back in submitting, Refs recorded with it) and calls
+	// Settle as for any recorded call, so that a crash or an uncertain
+	// answer is reconciled after the settle window, never sent again
+	// blindly.
+	Resubmit Kind = "resubmit"
 )
 
 // Outcome is the result of Settle, Reconcile or Poll.
@@ -132,6 +143,12 @@ type Reconciler interface {
 }
 
 // Poller is implemented by providers whose Settle may answer Pending.
+// Poll reads the provider's record of the request, or repeats, under its
+// idempotency key, a call the provider already answered (its record
+// exists: Frisbii's repeat answers that record). It never makes a call
+// that may move money anew: when the provider holds nothing and the
+// request must be sent again, it answers Resubmit, and the pipeline
+// records that call before it calls Settle.
 type Poller interface {
 	Poll(ctx context.Context, req *Request) (Outcome, error)
 }

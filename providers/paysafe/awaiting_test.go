@@ -1,6 +1,7 @@
 package paysafe_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,26 +10,38 @@ import (
 	"github.com/settlement-worker/settlement-worker/handlers"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/providers/paysafe"
 	sandbox "github.com/settlement-worker/settlement-worker/sandbox/paysafe"
 )
 
 // TestRefundAwaitingTheBatchAskedAgainAfterATimeoutNeverRefundsTwice: a
 // credit whose settlement is not batched yet is refused 3404 and polled;
-// once the settlement is batched, the poll asks for the refund again
-// (Poll → Settle). That call timed out while Paysafe went on to commit it
-// late (2.2s, the client's timeout 1.5s); the retry's poll, a second
-// later, looked the merchantRefNum up (nothing yet) and asked for the
-// refund again at once, with no settle window: with Paysafe checking the
-// merchantRefNum when a call arrives (sandbox.Config.DupCheckAtArrival),
-// both refunds committed, two refunds of 20.00 in the sandbox's ledger.
-// The poll cannot record a call before it makes it, so an uncertain
-// answer to the refund it asked for is parked for a person (Unresolved),
-// naming the merchantRefNum to look up; a call proven not sent is retried.
+// once the settlement is batched, the refund is asked for again. That
+// call timed out while Paysafe went on to commit it late (2.2s, the
+// client's timeout 1.5s); the poll had made it itself, with nothing
+// recorded, and the retry's poll, a second later, looked the
+// merchantRefNum up (nothing yet) and asked for the refund again at once,
+// with no settle window: with Paysafe checking the merchantRefNum when a
+// call arrives (sandbox.Config.DupCheckAtArrival), both refunds
+// committed, two refunds of 20.00 in the sandbox's ledger. The poll now
+// answers Resubmit and the pipeline records the call before it makes it,
+// as a first call: the retry waits out the settle window (3s, longer than
+// Paysafe takes to commit), looks the merchantRefNum up and finds the
+// late refund: one refund, S. (Between the two fixes an uncertain answer
+// to the poll's own call was parked for a person.)
 func TestRefundAwaitingTheBatchAskedAgainAfterATimeoutNeverRefundsTwice(t *testing.T) {
 	e := newEnv(t, sandbox.Config{DupCheckAtArrival: true})
 	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
 	seed := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("await-seed", authID, "50.00", "USD")))
-	p := newPipeline(t, e)
+	cfg := clientConfig(e.srv.URL+"/paysafe", user, pass)
+	cfg.SettleWindow = 3 * time.Second // longer than Paysafe takes to commit (2.2s)
+	c, err := paysafe.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := *e
+	pe.client = c
+	p := newPipeline(t, &pe)
 	const id = "await-credit"
 
 	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref}))
@@ -65,6 +78,7 @@ func TestRefundAwaitingTheBatchAskedAgainAfterATimeoutNeverRefundsTwice(t *testi
 		if next != nil && next.Metadata.Get(handlers.HeaderPoll) == "true" {
 			e.sb.RunBatch()
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// The late commit lands.
 	for deadline := time.Now().Add(10 * time.Second); e.sb.Calls().Refund.Late > 0 && len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})) == 0; {
@@ -78,8 +92,194 @@ func TestRefundAwaitingTheBatchAskedAgainAfterATimeoutNeverRefundsTwice(t *testi
 	if len(refunds) != 1 || refunds[0].Amount != 2000 {
 		t.Fatalf("the sandbox holds %d refunds with merchantRefNum %s (status %+v, parked %q): %+v; want exactly one of 20.00", len(refunds), id, st, parked, refunds)
 	}
-	if st != nil || !strings.Contains(parked, "merchantRefNum "+id) {
-		t.Fatalf("status %+v, parked %q: want it parked, naming merchantRefNum %s", st, parked, id)
+	if st == nil || st.SettlementStatus != messages.StatusSettled || parked != "" {
+		t.Fatalf("status %+v, parked %q: want S", st, parked)
 	}
-	noSecrets(t, parked)
+}
+
+// crashingClient is the Paysafe client as the pipeline sees it, in a
+// worker killed (SIGKILL) right after a provider call came back with an
+// error, before anything of its answer is recorded: the first Settle or
+// Poll that returns an error panics (crashed), once.
+type crashingClient struct {
+	*paysafe.Client
+	crashed bool
+}
+
+// crashed is the panic of a crashingClient.
+type crashed struct{}
+
+func (c *crashingClient) Settle(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+	out, err := c.Client.Settle(ctx, req)
+	c.crash(err)
+	return out, err
+}
+
+func (c *crashingClient) Poll(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
+	out, err := c.Client.Poll(ctx, req)
+	c.crash(err)
+	return out, err
+}
+
+func (c *crashingClient) crash(err error) {
+	if err != nil && !c.crashed {
+		c.crashed = true
+		panic(crashed{})
+	}
+}
+
+// TestRefundAskedAgainByAPollThenACrashNeverRefundsTwice: a credit whose
+// settlement is not batched yet is refused 3404 and polled; once the
+// settlement is batched, the poll finds no refund by merchantRefNum and
+// the refund is asked for again. That call times out (1.5s) while Paysafe
+// goes on to commit it late (2.2s), and the worker is killed before it
+// records anything of the answer. The broker redelivers the poll's copy:
+// the redelivery polled again at once, looked the merchantRefNum up
+// (nothing yet) and asked a third time, nothing of the second call having
+// been recorded before it was made; with Paysafe checking the
+// merchantRefNum when a call arrives (sandbox.Config.DupCheckAtArrival),
+// both commit: two refunds of 20.00 in the sandbox's ledger. The poll now
+// answers Resubmit and the pipeline records the call (call_sent_at, in
+// submitting) before it sends it: the redelivery finds the call recorded,
+// waits out the settle window (4s, longer than Paysafe takes to commit),
+// looks the merchantRefNum up and finds the late refund: one refund, S.
+func TestRefundAskedAgainByAPollThenACrashNeverRefundsTwice(t *testing.T) {
+	e := newEnv(t, sandbox.Config{DupCheckAtArrival: true})
+	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
+	seed := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("crash-seed", authID, "50.00", "USD")))
+	cfg := clientConfig(e.srv.URL+"/paysafe", user, pass)
+	cfg.SettleWindow = 4 * time.Second // longer than Paysafe takes to commit (2.2s)
+	c, err := paysafe.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := *e
+	pe.client = c
+	p := newPipeline(t, &pe)
+	cc := &crashingClient{Client: c}
+	p.h.Provider = cc
+	const id = "crash-credit"
+
+	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref}))
+	if st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
+		t.Fatalf("credit before the batch: next=%v status=%+v, want a poll copy (3404: awaiting the batch)", next, st)
+	}
+	e.sb.RunBatch()
+	if err := e.sb.SetFaults(sandbox.EndpointRefund, sandbox.Faults{LateNext: 1, LateMS: int(timeout/time.Millisecond) + 700}); err != nil {
+		t.Fatal(err)
+	}
+	// The poll: the refund is asked for again, times out, the worker dies.
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(crashed); !ok {
+					panic(r)
+				}
+			}
+		}()
+		_ = p.h.Handle(next)
+		t.Fatalf("the poll after the batch did not fail (refund calls %+v): the crash was not reached", e.sb.Calls().Refund)
+	}()
+	p.pub.take() // nothing was acked: the broker delivers the poll copy again
+	next = next.Copy()
+	next.Metadata.Set(broker.MetaRedelivered, "true")
+
+	parked := ""
+	for deadline := time.Now().Add(30 * time.Second); next != nil && st == nil && parked == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("no status nor park within 30s")
+		}
+		if err := p.h.Handle(next); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		next = nil
+		for _, m := range p.pub.take() {
+			switch {
+			case m.exchange == broker.StatusExchange:
+				s, err := messages.DecodeSettlementStatus(m.msg.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st = s
+			case strings.Contains(m.key, ".retry."):
+				next = m.msg
+			default:
+				parked = m.msg.Metadata.Get(handlers.HeaderParkedReason)
+			}
+		}
+		if next != nil && next.Metadata.Get(handlers.HeaderPoll) == "true" {
+			e.sb.RunBatch()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The late commit lands, and any call still on its way.
+	for deadline := time.Now().Add(10 * time.Second); e.sb.Calls().Refund.Late > 0 && len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the late refund never committed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(timeout)
+	refunds := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})
+	if len(refunds) != 1 || refunds[0].Amount != 2000 {
+		t.Fatalf("the sandbox holds %d refunds with merchantRefNum %s (status %+v, parked %q): %+v; want exactly one of 20.00", len(refunds), id, st, parked, refunds)
+	}
+	if st == nil || st.SettlementStatus != messages.StatusSettled || parked != "" {
+		t.Fatalf("status %+v, parked %q: want S", st, parked)
+	}
+}
+
+// TestRefundAwaitingTheBatchIsStillBoundByThePendingDeadline: a refund
+// refused 3404 and polled is asked for again by each poll (Resubmit: the
+// pipeline records the call, back in submitting, then Settle), answered
+// 3404 again while the settlement is not batched, and so pending again.
+// Each return to pending keeps the first pending_since, so the refund is
+// parked at PENDING_DEADLINE, never pending for ever; and each answer
+// starts the retry budget over, so the many re-asks (far more than
+// MaxAttempts) do not park it before.
+func TestRefundAwaitingTheBatchIsStillBoundByThePendingDeadline(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
+	seed := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("deadline-seed", authID, "50.00", "USD")))
+	p := newPipeline(t, e)
+	const deadline = 3 * time.Second
+	p.h.PendingDeadline = deadline
+	const id = "deadline-credit"
+
+	start := time.Now()
+	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref}))
+	if st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
+		t.Fatalf("credit before the batch: next=%v status=%+v, want a poll copy (3404: awaiting the batch)", next, st)
+	}
+	polls, parked := 0, ""
+	for next != nil && parked == "" {
+		if time.Since(start) > 4*deadline {
+			t.Fatalf("still not parked %s after it was first pending (deadline %s), after %d polls", time.Since(start).Round(time.Second), deadline, polls)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := p.h.Handle(next); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		polls++
+		next = nil
+		for _, m := range p.pub.take() {
+			switch {
+			case m.exchange == broker.StatusExchange:
+				t.Fatalf("a status for a refund Paysafe never made: %s", m.msg.Payload)
+			case strings.Contains(m.key, ".retry."):
+				next = m.msg
+			default:
+				parked = m.msg.Metadata.Get(handlers.HeaderParkedReason)
+			}
+		}
+	}
+	if !strings.Contains(parked, "deadline "+deadline.String()) {
+		t.Fatalf("parked %q after %d polls, want the pending deadline", parked, polls)
+	}
+	if polls <= p.h.Retry.MaxAttempts {
+		t.Fatalf("only %d polls before the deadline: the retry budget (%d) was not put to the test", polls, p.h.Retry.MaxAttempts)
+	}
+	if c := e.sb.Calls().Refund.Total; c < polls || len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund})) != 0 {
+		t.Fatalf("refund calls %+v after %d polls, refunds %+v: want one call a poll, no refund", e.sb.Calls().Refund, polls, e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund}))
+	}
 }

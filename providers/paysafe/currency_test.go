@@ -79,9 +79,11 @@ func TestCreditInAnotherCurrencyIsRefusedBeforeTheRefund(t *testing.T) {
 			var err error
 			if tc.poll {
 				// The refund waited for a batch (as a refund of an unbatched
-				// settlement does); Poll sends it again.
+				// settlement does); Poll asks for it again (Resubmit) and the
+				// pipeline sends it with Settle, refs as recorded.
 				req.Refs = map[string]string{paysafe.RefKind: paysafe.KindRefund, paysafe.RefAccountID: tc.account, "paysafe_refund_awaiting_batch": "true"}
-				_, err = e.client.Poll(ctx(t), req)
+				expect(t, providers.Resubmit)(e.client.Poll(ctx(t), req))
+				_, err = e.client.Settle(ctx(t), req)
 			} else {
 				_, err = e.client.Settle(ctx(t), req)
 			}

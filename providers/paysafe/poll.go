@@ -13,8 +13,10 @@ import (
 // like Settle. Without a recorded id it falls back to the lookup by
 // merchantRefNum. Poll errors are transient: a pending transaction is
 // never refused because it could not be read. A refund awaiting its
-// settlement's batch (3404) is asked for again when the lookup finds none
-// (askAgain: an uncertain answer to that call is Unresolved).
+// settlement's batch (3404) that the lookup does not find is answered
+// providers.Resubmit: the pipeline records the call before it asks for
+// the refund again (Settle), so that a crash or an uncertain answer is
+// looked up after the settle window, never asked again at once.
 func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
 	t, err := c.baseTarget(req, c.recordedAccount)
 	if err != nil {
@@ -34,8 +36,9 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 			return out, err
 		}
 		if t.kind == KindRefund && req.Refs[refAwaitingBatch] == "true" {
-			// The refund waited for the settlement's batch: ask again.
-			return c.askAgain(ctx, req, t)
+			// The refund waited for the settlement's batch: to be asked
+			// again, by the pipeline, once it has recorded the call.
+			return providers.Outcome{Kind: providers.Resubmit}, nil
 		}
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
 			"paysafe poll: no %s id was recorded and none carries merchantRefNum %s", t.kind, t.merchantRefNum), nil)
@@ -57,26 +60,4 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 		return providers.Outcome{}, err
 	}
 	return c.outcome(t, tx)
-}
-
-// askAgain asks again for a refund refused 3404 (its settlement not
-// batched yet), after the poll's lookup found none. Nothing of this call
-// is recorded before it is made (a poll's refs are not), so after an
-// answer that leaves it uncertain (a timeout, a 5xx, 3417) the next poll
-// would look the merchantRefNum up at once, before Paysafe's late commit
-// of this call lands, and ask a second time; with Paysafe checking the
-// merchantRefNum when a call arrives, both commit: two refunds. Such an
-// answer is Unresolved (parked for a person, who looks the merchantRefNum
-// up; a replay looks it up first). A call proven not sent (a refused
-// connection, 401/403/5279, 429) is retried.
-func (c *Client) askAgain(ctx context.Context, req *providers.Request, t target) (providers.Outcome, error) {
-	out, err := c.Settle(ctx, req)
-	if err == nil || providers.ClassOf(err) != providers.Transient || providers.WasNotSent(err) {
-		return out, err
-	}
-	return providers.Outcome{}, providers.UnresolvedError(providers.CodeOf(err), fmt.Sprintf(
-		"paysafe refund: asked for again once its settlement was batched (it was refused 3404 before), the refund got no sure answer (%s): "+
-			"Paysafe may still commit it, and asking again before the settle window has passed could refund twice; "+
-			"check at Paysafe whether account %s holds a refund with merchantRefNum %s, then replay the request (it looks the refund up first) or settle it by hand",
-		providers.ReasonOf(err), t.account, t.merchantRefNum), err)
 }
