@@ -230,13 +230,14 @@ func TestRefundAskedAgainByAPollThenACrashNeverRefundsTwice(t *testing.T) {
 }
 
 // TestRefundAwaitingTheBatchIsStillBoundByThePendingDeadline: a refund
-// refused 3404 and polled is asked for again by each poll (Resubmit: the
-// pipeline records the call, back in submitting, then Settle), answered
-// 3404 again while the settlement is not batched, and so pending again.
-// Each return to pending keeps the first pending_since, so the refund is
-// parked at PENDING_DEADLINE, never pending for ever; and each answer
-// starts the retry budget over, so the many re-asks (far more than
-// MaxAttempts) do not park it before.
+// refused 3404 and polled is asked for again by each poll once its
+// settlement reads batched (Resubmit: the pipeline records the call, back
+// in submitting, then Settle); Paysafe answers 3404 again (injected: its
+// refund and its settlement read disagree for a while), and the refund is
+// pending again. Each return to pending keeps the first pending_since, so
+// the refund is parked at PENDING_DEADLINE, never pending for ever; and
+// each answer starts the retry budget over, so the many re-asks (far more
+// than MaxAttempts) do not park it before.
 func TestRefundAwaitingTheBatchIsStillBoundByThePendingDeadline(t *testing.T) {
 	e := newEnv(t, sandbox.Config{})
 	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
@@ -250,6 +251,10 @@ func TestRefundAwaitingTheBatchIsStillBoundByThePendingDeadline(t *testing.T) {
 	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref}))
 	if st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
 		t.Fatalf("credit before the batch: next=%v status=%+v, want a poll copy (3404: awaiting the batch)", next, st)
+	}
+	e.sb.RunBatch()
+	if err := e.sb.SetFaults(sandbox.EndpointRefund, sandbox.Faults{FailNext: 1000, FailStatus: 400, FailCode: paysafe.CodeRefundNotBatched}); err != nil {
+		t.Fatal(err)
 	}
 	polls, parked := 0, ""
 	for next != nil && parked == "" {
@@ -281,5 +286,46 @@ func TestRefundAwaitingTheBatchIsStillBoundByThePendingDeadline(t *testing.T) {
 	}
 	if c := e.sb.Calls().Refund.Total; c < polls || len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund})) != 0 {
 		t.Fatalf("refund calls %+v after %d polls, refunds %+v: want one call a poll, no refund", e.sb.Calls().Refund, polls, e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund}))
+	}
+}
+
+// TestRefundAwaitingTheBatchIsNotAskedAgainBeforeTheBatch: a poll of a
+// refund refused 3404 asked for it again (Resubmit: a call recorded, back
+// in submitting, then Settle) every RecheckAfter (30s) until Paysafe's
+// daily batch, each answered 3404 again: a refund call and two store
+// writes per poll for up to a day. The poll now reads the refunded
+// settlement first and, while it is before its batch (RECEIVED, PENDING,
+// PROCESSING), answers pending without a call; after the batch the
+// refund is asked for once, and settles: one refund, S.
+func TestRefundAwaitingTheBatchIsNotAskedAgainBeforeTheBatch(t *testing.T) {
+	e := newEnv(t, sandbox.Config{})
+	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
+	seed := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("before-seed", authID, "50.00", "USD")))
+	p := newPipeline(t, e)
+	const id = "before-credit"
+
+	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref}))
+	if st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
+		t.Fatalf("credit before the batch: next=%v status=%+v, want a poll copy (3404: awaiting the batch)", next, st)
+	}
+	for i := range 3 {
+		if next, st = p.deliver(t, next); st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
+			t.Fatalf("poll %d before the batch: next=%v status=%+v, want a poll copy", i+1, next, st)
+		}
+	}
+	if c := e.sb.Calls().Refund; c.Total != 1 {
+		t.Fatalf("refund calls %+v after 3 polls before the batch: want only the first (the polls asked again before the batch)", c)
+	}
+	e.sb.RunBatch()
+	for i := 0; st == nil && next != nil; i++ {
+		if i > 5 {
+			t.Fatal("no status after 5 polls after the batch")
+		}
+		next, st = p.deliver(t, next)
+		e.sb.RunBatch()
+	}
+	refunds := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})
+	if st == nil || st.SettlementStatus != messages.StatusSettled || len(refunds) != 1 || refunds[0].Amount != 2000 || e.sb.Calls().Refund.Total != 2 {
+		t.Fatalf("status %+v, refunds %+v, refund calls %+v: want S, one refund of 20.00, two refund calls", st, refunds, e.sb.Calls().Refund)
 	}
 }

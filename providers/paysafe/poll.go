@@ -14,9 +14,10 @@ import (
 // merchantRefNum. Poll errors are transient: a pending transaction is
 // never refused because it could not be read. A refund awaiting its
 // settlement's batch (3404) that the lookup does not find is answered
-// providers.Resubmit: the pipeline records the call before it asks for
-// the refund again (Settle), so that a crash or an uncertain answer is
-// looked up after the settle window, never asked again at once.
+// providers.Resubmit once the settlement is batched (awaitingBatch): the
+// pipeline records the call before it asks for the refund again (Settle),
+// so that a crash or an uncertain answer is looked up after the settle
+// window, never asked again at once.
 func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Outcome, error) {
 	t, err := c.baseTarget(req, c.recordedAccount)
 	if err != nil {
@@ -38,7 +39,7 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 		if t.kind == KindRefund && req.Refs[refAwaitingBatch] == "true" {
 			// The refund waited for the settlement's batch: to be asked
 			// again, by the pipeline, once it has recorded the call.
-			return providers.Outcome{Kind: providers.Resubmit}, nil
+			return c.awaitingBatch(ctx, t), nil
 		}
 		return providers.Outcome{}, providers.TransientError("", fmt.Sprintf(
 			"paysafe poll: no %s id was recorded and none carries merchantRefNum %s", t.kind, t.merchantRefNum), nil)
@@ -60,4 +61,33 @@ func (c *Client) Poll(ctx context.Context, req *providers.Request) (providers.Ou
 		return providers.Outcome{}, err
 	}
 	return c.outcome(t, tx)
+}
+
+// awaitingBatch answers the poll of a refund refused 3404 that the lookup
+// by merchantRefNum did not find. While the refunded settlement is before
+// its batch (read with GET .../settlements/{id}: RECEIVED, PENDING or
+// PROCESSING), Pending: asked again now, the refund would only be refused
+// 3404 again, a refund call and two store writes (the call recorded, then
+// pending again) every RecheckAfter until the daily batch. Otherwise
+// (batched, or the read does not tell: failed, another answer, no
+// settlement id known) Resubmit: the refund's own answer decides.
+func (c *Client) awaitingBatch(ctx context.Context, t target) providers.Outcome {
+	resubmit := providers.Outcome{Kind: providers.Resubmit}
+	if t.parent == "" {
+		return resubmit
+	}
+	const op = "refunded settlement read"
+	r, err := c.do(ctx, op, http.MethodGet, path(t.account, "settlements", t.parent), nil, nil)
+	if err != nil || !r.ok() {
+		return resubmit
+	}
+	var tx transaction
+	if err := decode(op, r, &tx); err != nil || tx.ID != t.parent {
+		return resubmit
+	}
+	switch tx.Status {
+	case StatusReceived, StatusPending, StatusProcessing:
+		return providers.Outcome{Kind: providers.Pending, RecheckAfter: c.cfg.RecheckAfter}
+	}
+	return resubmit
 }
