@@ -80,8 +80,9 @@
 // write; anything else a status can meet goes through the lock. The lock
 // can be lost while a step runs (its PostgreSQL session ended: CheckLock
 // stops the next call, not one under way), so a move within submitting
-// that announces a new call, or marks the last one not sent, compares the
-// record of the last call it read (call_sent_at, call_not_sent): of two
+// (or from pending, resubmitPolled) that announces a new call, or marks
+// the last one not sent, compares the record of the last call it read
+// (call_sent_at, call_not_sent): of two
 // deliveries resubmitting one settlement, one records its call, the other
 // fails the compare and makes no call. A move out of submitting that
 // records what this delivery's call answered (settled, refused,
