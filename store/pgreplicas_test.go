@@ -64,12 +64,23 @@ func TestPostgresReplicasCompareAndSetAfterAConcurrentCommit(t *testing.T) {
 			move{s(StateSubmitting), StateSubmitting, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, Refs: map[string]string{"call_sent_at": "ta"}}, ""},
 			move{s(StateSubmitting), StateSubmitting, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, Refs: map[string]string{"call_sent_at": "tb"}}, ""},
 			[]State{StateSubmitting}, 1},
+		// A call's answer compares the attempt count it read (IfAttempts,
+		// $15): another delivery's attempt committed while it waited is
+		// the newest row's, so neither answer is recorded.
+		{"answers after another attempt", `attempts = attempts + 1`,
+			move{s(StateSubmitting), StateRefused, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, IfAttempts: 1}, "R"},
+			move{s(StateSubmitting), StateSettled, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, IfAttempts: 1}, "S"},
+			[]State{StateSubmitting}, 0},
+		{"answers after nothing relevant", `refs = '{"call_sent_at":"t0","x":"y"}'`,
+			move{s(StateSubmitting), StateRefused, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, IfAttempts: 1}, "R"},
+			move{s(StateSubmitting), StateSettled, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, IfAttempts: 1}, "S"},
+			[]State{StateSettled, StateRefused}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range 5 {
 				id := fmt.Sprintf("%s-%d", tc.name, round)
 				in := sample(id)
-				if _, _, err := a.RegisterMoving(ctx, in, StateSubmitting, Change{Refs: map[string]string{"call_sent_at": "t0"}}); err != nil {
+				if _, _, err := a.RegisterMoving(ctx, in, StateSubmitting, Change{IncAttempts: true, Refs: map[string]string{"call_sent_at": "t0"}}); err != nil {
 					t.Fatal(err)
 				}
 				tx, err := raw.BeginTx(ctx, nil)
