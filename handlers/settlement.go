@@ -1379,9 +1379,11 @@ type ending struct {
 func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *delivery, e ending) error {
 	msg, log := in.msg, in.log
 	to, verdict, reason, refs := e.to, e.verdict, messages.MaskPANs(e.reason), e.refs
-	// The verdict clears a parking written meanwhile (another replica that
-	// lost the order lock, a sweeper round): the settlement is done, as
-	// when a late provider status ends a parked one.
+	// The verdict clears a parking written meanwhile (a sweeper round;
+	// while pending, another replica that lost the order lock): the
+	// settlement is done, as when a late provider status ends a parked one.
+	// Out of submitting, a parking another delivery recorded after its
+	// own attempt makes this verdict stale instead (ownCall, staleCall).
 	unparked := ""
 	ch := store.Change{Refs: refs, Note: fmt.Sprintf("%s (%s)", to, verdict), ParkedReason: &unparked}
 	if reason != "" {
