@@ -965,16 +965,21 @@ func ownCall(s store.Settlement, ch store.Change) store.Change {
 
 // staleCall reports whether err, from a move of s out of submitting made
 // with ownCall, means that another delivery took the settlement over after
-// the call this delivery answers (the attempt count or the last call's
-// record changed): then nothing was recorded, and this delivery leaves the
+// the call this delivery answers: its attempt count changed (a delivery
+// counts its attempt before it calls the provider, or records a call, in
+// submitting). Then nothing was recorded, and this delivery leaves the
 // settlement to that one, which ends it, retries it or parks it (its
-// message is not acked before), and says so in its log.
+// message is not acked before), and says so in its log. The last call's
+// record changed with the count as read is no takeover: this delivery's
+// own mark (markNotSent) committed with its answer lost, which it cannot
+// tell; the conflict is returned and the message handed back (acked, it
+// would leave the settlement in submitting for no delivery).
 func (h *Settlement) staleCall(ctx context.Context, s store.Settlement, err error, log zerolog.Logger) bool {
 	if s.State != store.StateSubmitting || !errors.Is(err, store.ErrStateConflict) {
 		return false
 	}
 	cur, gerr := h.Store.Get(ctx, s.Key)
-	if gerr != nil || (cur.Attempts == s.Attempts && hasRefs(cur.Refs, lastCall(s))) {
+	if gerr != nil || cur.Attempts == s.Attempts {
 		return false
 	}
 	log.Warn().Str("state", string(cur.State)).Int("attempts", cur.Attempts).Int("attempts_read", s.Attempts).
