@@ -902,14 +902,16 @@ func (h *Settlement) resubmitPolled(ctx context.Context, s store.Settlement, in 
 // provider (a providers.WasNotSent failure, or a lost order lock that
 // stopped it before it was made), so that the retry need not wait for the
 // settle window, nor, without an idempotency key, take it for a call that
-// may have moved money. It compares the call it marks (lastCall): another
-// delivery's call recorded meanwhile is left as it is. On failure s is
+// may have moved money. It compares the call it marks (lastCall) and the
+// attempt count it read: another delivery's call recorded meanwhile, or
+// its attempt counted (a repeat under the same key records no new call),
+// is left as it is. On failure s is
 // returned unchanged (the retry then treats the call as uncertain). made
 // tells a call made and answered "not sent" from one never made
 // (refCallNotMade).
 func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement, made bool) store.Settlement {
 	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call not sent",
-		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: h.stamp(ctx), refCallNotMade: strconv.FormatBool(!made)}, IfRefs: lastCall(s)})
+		Refs: map[string]string{refCallNotSent: "true", refCallAnsweredAt: h.stamp(ctx), refCallNotMade: strconv.FormatBool(!made)}, IfRefs: lastCall(s), IfAttempts: s.Attempts})
 	if err != nil {
 		return s
 	}
@@ -921,11 +923,12 @@ func (h *Settlement) markNotSent(ctx context.Context, s store.Settlement, made b
 // forwarded the call), came (refCallAnsweredAt): the call was sent before
 // it, possibly well after call_sent_at (Settle may read first), so the
 // settle window counted from the answer covers a late commit of it. It
-// compares the call it marks (lastCall); on failure s is returned
-// unchanged (the window then counts from call_sent_at).
+// compares the call it marks (lastCall) and the attempt count it read, as
+// markNotSent does; on failure s is returned unchanged (the window then
+// counts from call_sent_at).
 func (h *Settlement) markAnswered(ctx context.Context, s store.Settlement) store.Settlement {
 	next, err := h.move(ctx, s, store.StateSubmitting, store.Change{Note: "call answered, outcome unknown",
-		Refs: map[string]string{refCallAnsweredAt: h.stamp(ctx)}, IfRefs: lastCall(s)})
+		Refs: map[string]string{refCallAnsweredAt: h.stamp(ctx)}, IfRefs: lastCall(s), IfAttempts: s.Attempts})
 	if err != nil {
 		return s
 	}

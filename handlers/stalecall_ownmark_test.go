@@ -74,3 +74,45 @@ func TestOwnMarkWhoseAnswerWasLostIsNotTakenForATakeover(t *testing.T) {
 		t.Fatalf("settlement %s (parked %q) after the redelivery; published %d", s.State, s.ParkedReason, len(pubs))
 	}
 }
+
+// A delivery that lost its order lock marks its call's answer (markNotSent,
+// markAnswered) after another delivery took the settlement over: that one
+// counted its attempt and repeated the call without recording a new one
+// (Frisbii's reconciliation repeats the settle under the same key), so the
+// last call's record is unchanged. The stale mark was written over the
+// other delivery's call: "not sent" made the next retry skip the settle
+// window for a call that may commit late. Both marks compare the attempt
+// count they read, as ownCall's moves do.
+func TestStaleMarkAfterAnotherDeliveryCountedItsAttemptIsNotRecorded(t *testing.T) {
+	for _, mark := range []string{"not sent", "answered"} {
+		t.Run(mark, func(t *testing.T) {
+			p := newScripted("prov", providers.Facts{Idempotent: true, SettleWindow: time.Hour})
+			p.settleErrs = []error{providers.TransientError("", "timeout", nil)}
+			r := newRig(t, p)
+			msg := requestMsg(t, "req-stale-mark", messages.SettlementDebit, nil)
+			_ = r.h.Handle(msg)
+			r.pub.take()
+			stale := r.get(t, "req-stale-mark")
+			if stale.State != store.StateSubmitting {
+				t.Fatalf("state %s, want submitting", stale.State)
+			}
+			ctx := context.Background()
+			// The other delivery counts its attempt (and repeats the call
+			// under the same key, recording no new call).
+			if _, _, err := r.st.Transition(ctx, stale.Key, []store.State{store.StateSubmitting}, store.StateSubmitting,
+				store.Change{IncAttempts: true, Note: "attempt 2"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			before := r.get(t, "req-stale-mark")
+			if mark == "not sent" {
+				r.h.markNotSent(ctx, stale, true)
+			} else {
+				r.h.markAnswered(ctx, stale)
+			}
+			after := r.get(t, "req-stale-mark")
+			if after.Refs[refCallNotSent] != before.Refs[refCallNotSent] || after.Refs[refCallAnsweredAt] != before.Refs[refCallAnsweredAt] {
+				t.Fatalf("the stale delivery's mark was recorded over the other delivery's call: refs %v, before %v", after.Refs, before.Refs)
+			}
+		})
+	}
+}
