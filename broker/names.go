@@ -128,11 +128,23 @@ const HeaderReplayed = "settlement_replayed"
 // request queue directly, as a replay does.
 const HeaderReplayMAC = "settlement_replay_mac"
 
+// HeaderParking names the parking a parked copy was parked under: the
+// settlement's parking identity the worker recorded when it parked it
+// ("" for a copy that parked no settlement, or one parked by an earlier
+// version). A replay keeps it, and signs it (ReplayMACInput): the worker
+// resumes a parked settlement only for a replay of its current parking,
+// so that a replay's copy kept for later (deferred through a retry queue
+// while its order was busy, read off a queue and sent again) cannot
+// resume a later parking of the same settlement without a person.
+const HeaderParking = "settlement_parking"
+
 // ReplayMACInput is what HeaderReplayMAC signs: the copy's message_id,
-// its HeaderReplayed value and a hash of its body.
-func ReplayMACInput(messageID, replayed string, body []byte) []byte {
+// its HeaderReplayed value, the parking it resumes (its HeaderParking)
+// and a hash of its body. v2: v1 (before the parking was signed) no
+// longer verifies.
+func ReplayMACInput(messageID, replayed, parking string, body []byte) []byte {
 	sum := sha256.Sum256(body)
-	return []byte("settlement-worker replay v1\x00" + messageID + "\x00" + replayed + "\x00" + hex.EncodeToString(sum[:]))
+	return []byte("settlement-worker replay v2\x00" + messageID + "\x00" + replayed + "\x00" + parking + "\x00" + hex.EncodeToString(sum[:]))
 }
 
 // ReadySince returns when the message of metadata md became ready in its

@@ -298,7 +298,8 @@ func republication(d amqp.Delivery, mac func([]byte) string) amqp.Publishing {
 	// An earlier replay's signature does not sign this copy.
 	delete(headers, HeaderReplayMAC)
 	if mac != nil {
-		if m := mac(ReplayMACInput(d.MessageId, headers[HeaderReplayed].(string), d.Body)); m != "" {
+		parking, _ := headers[HeaderParking].(string)
+		if m := mac(ReplayMACInput(d.MessageId, headers[HeaderReplayed].(string), parking, d.Body)); m != "" {
 			headers[HeaderReplayMAC] = m
 		}
 	}

@@ -42,6 +42,7 @@ func TestDuplicateFromTheOrderSystemDoesNotUnpark(t *testing.T) {
 	// The operator's replay resumes it, with a fresh deadline.
 	replay := requestMsg(t, "req-1", messages.SettlementDebit, nil)
 	replay.Metadata.Set(broker.HeaderReplayed, time.Now().UTC().Format(time.RFC3339))
+	replay.Metadata.Set(broker.HeaderParking, parked.Refs[refParking]) // the parked copy's, which a replay keeps
 	r.deliver(t, replay)
 	if s := r.get(t, "req-1"); s.ParkedReason != "" {
 		t.Errorf("a replay left the settlement parked: %q", s.ParkedReason)

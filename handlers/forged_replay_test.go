@@ -190,10 +190,11 @@ func TestForgedReplayThroughTheDefaultExchangeDoesNotUnpark(t *testing.T) {
 	}
 
 	// Straight to the request queue, as a replay publishes, with the
-	// replay's headers (and a made-up signature).
+	// replay's headers (the parked copy's parking, and a made-up
+	// signature).
 	publish("", broker.RequestQueue("prov"), amqp.Table{
 		broker.HeaderReplayed: time.Now().UTC().Format(time.RFC3339), broker.HeaderReadyAt: broker.ReadyAt(time.Now()),
-		"settlement_replay_mac": "00",
+		"settlement_replay_mac": "00", broker.HeaderParking: parked.Refs[refParking],
 	})
 	r.deliver(t, take())
 	if s := r.get(t, req.RequestID); s.ParkedReason == "" || s.Attempts != parked.Attempts || len(p.confirmAttempts) != 1 {

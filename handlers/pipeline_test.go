@@ -362,9 +362,11 @@ func TestAttemptsAreCountedInTheStore(t *testing.T) {
 		t.Errorf("settlement attempts %d parked %q, want 3 and a reason", s.Attempts, s.ParkedReason)
 	}
 	// The operator replays the original message (replay strips the
-	// attempt headers and marks the copy): a new ConfirmFunds attempt number, and a settle.
+	// attempt headers and marks the copy, which keeps the parked copy's
+	// parking): a new ConfirmFunds attempt number, and a settle.
 	delete(msg.Metadata, HeaderAttempt)
 	msg.Metadata.Set(broker.HeaderReplayed, time.Now().UTC().Format(time.RFC3339))
+	msg.Metadata.Set(broker.HeaderParking, parked.Metadata.Get(broker.HeaderParking))
 	r.deliver(t, msg)
 	only(t, r.pub.take(), statusQ)
 	p.mu.Lock()

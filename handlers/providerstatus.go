@@ -756,7 +756,7 @@ func leftToRelay(err error, log zerolog.Logger) error {
 
 func (h *ProviderStatus) park(ctx context.Context, msg *message.Message, reason string, log zerolog.Logger) error {
 	reason = messages.MaskPANs(reason) // the log line below, as parkMessage does for the copy
-	if err := parkMessage(ctx, h.Pub, msg, broker.ProviderStatusParkedQueue(h.Provider), h.Queue, reason, 0); err != nil {
+	if err := parkMessage(ctx, h.Pub, msg, broker.ProviderStatusParkedQueue(h.Provider), h.Queue, reason, 0, ""); err != nil {
 		return err
 	}
 	h.Metrics.outcome(h.Provider, "status_parked")

@@ -86,7 +86,8 @@ func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reas
 	// meanwhile (the provider's status, which takes no order lock while
 	// the settlement awaits it) is not moved back.
 	cur := s.State
-	if _, _, err := h.Store.Transition(ctx, key, []store.State{cur}, cur, store.Change{ParkedReason: &reason, Note: "parked: handler panic"}, nil); err != nil {
+	if _, _, err := h.Store.Transition(ctx, key, []store.State{cur}, cur, store.Change{ParkedReason: &reason, Note: "parked: handler panic",
+		Refs: map[string]string{refParking: newParking()}}, nil); err != nil {
 		log.Warn().Err(err).Msg("could not record the parking on the settlement")
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -171,6 +173,11 @@ const (
 	// a poll that found it still pending), so that only consecutive
 	// failed polls spend the budget.
 	refAttemptsBase = "attempts_base"
+	// refParking identifies the settlement's current parking (newParking,
+	// recorded with each parked reason, "" once a replay resumes it): its
+	// parked copies carry it (broker.HeaderParking), and only a replay of
+	// that parking resumes the settlement (replayCopy).
+	refParking = "parking"
 )
 
 // delivery is one delivery of a request message as the pipeline
@@ -345,7 +352,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		log.Info().Str("state", string(s.State)).Msg("request seen before; resuming from its recorded state")
 		h.resumeRecorded(s, in, log)
 	}
-	if s.ParkedReason != "" && (ownCopy(msg) || !replayCopy(msg, h.ReplayKeys) || parkingRecorded(msg)) {
+	if s.ParkedReason != "" && (ownCopy(msg) || !replayCopy(msg, h.ReplayKeys, s.Refs[refParking]) || parkingRecorded(msg)) {
 		// Only a replay (a person's act) resumes a parked settlement. A
 		// poll or retry copy of another loop of this request (a duplicate
 		// ran one beside the loop that parked it), or a duplicate from the
@@ -360,16 +367,25 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			// failed to publish the copy. Its copy is parked again so that
 			// the parked queue holds the settlement (at worst twice), never
 			// nothing.
-			return h.park(ctx, msg, 0, s.ParkedReason, log)
+			return h.parkAs(ctx, msg, 0, s.ParkedReason, s.Refs[refParking], log)
 		}
-		if unsignedReplay(msg, h.ReplayKeys) && !ownCopy(msg) {
+		if staleReplay(msg, s.Refs[refParking]) && !ownCopy(msg) {
+			// A replay of an earlier parking (deferred while its order
+			// was busy, or kept and sent again): that parking was
+			// resumed, and the settlement parked again since, whose
+			// parked copy waits for a person's replay.
+			log.Warn().Str("parked_reason", truncate(s.ParkedReason, 200)).
+				Msg("a replay of an earlier parking of this settlement, parked again since: not resumed, changes nothing (replay its current parked copy)")
+			return nil
+		}
+		if unsignedReplay(msg, h.ReplayKeys, s.Refs[refParking]) && !ownCopy(msg) {
 			// A replay's copy (perhaps moved by a CLI without the
 			// worker's keys) whose signature does not verify: dropped,
 			// the parked queue would no longer hold the settlement.
 			// Parked again, saying why; a forged one so ends where a
 			// person sees it.
-			return h.park(ctx, msg, 0, "a replayed copy whose signature ("+broker.HeaderReplayMAC+") the worker's STORE_ENCRYPTION_KEY does not verify: "+
-				"not resumed; replay it with the settlement-worker CLI configured with the worker's keys (it was parked: "+truncate(s.ParkedReason, 300)+")", log)
+			return h.parkAs(ctx, msg, 0, "a replayed copy whose signature ("+broker.HeaderReplayMAC+") the worker's STORE_ENCRYPTION_KEY does not verify: "+
+				"not resumed; replay it with the settlement-worker CLI configured with the worker's keys (it was parked: "+truncate(s.ParkedReason, 300)+")", s.Refs[refParking], log)
 		}
 		log.Info().Str("parked_reason", truncate(s.ParkedReason, 200)).
 			Msg("parked for a person: this delivery is not a replay and changes nothing (a replay resumes the settlement)")
@@ -381,7 +397,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		// fresh deadline.
 		none := ""
 		ch := store.Change{ParkedReason: &none, Note: "replayed after parking",
-			Refs: map[string]string{refAttemptsBase: strconv.Itoa(s.Attempts)}}
+			Refs: map[string]string{refAttemptsBase: strconv.Itoa(s.Attempts), refParking: ""}}
 		if s.State == store.StatePending || s.Refs[refPendingSince] != "" {
 			// Also a settlement pending before and parked while its
 			// poll's call was sent again (resubmitPolled): answered
@@ -1346,14 +1362,16 @@ func (h *Settlement) failed(ctx context.Context, s store.Settlement, in *deliver
 // its message.
 func (h *Settlement) parkSettlement(ctx context.Context, s store.Settlement, in *delivery, reason string) error {
 	reason = messages.MaskPANs(reason)
-	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, ownCall(s, store.Change{ParkedReason: &reason, Note: "parked"}), nil); err != nil {
+	parking := newParking()
+	if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, ownCall(s, store.Change{ParkedReason: &reason, Note: "parked",
+		Refs: map[string]string{refParking: parking}}), nil); err != nil {
 		if h.staleCall(ctx, s, err, in.log) {
 			return nil
 		}
 		return fmt.Errorf("record the parking of %s: %w", s.RequestID, err)
 	}
 	markParkingRecorded(in.msg)
-	return h.park(ctx, in.msg, in.attempt, reason, in.log)
+	return h.parkAs(ctx, in.msg, in.attempt, reason, parking, in.log)
 }
 
 // markParkingRecorded notes on msg, in process, that its run recorded its
@@ -1405,6 +1423,8 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		// without an event, and a person is told.
 		parked := fmt.Sprintf("%s by %s, but %v; tell the order system by other means", to, h.Provider.Name(), invalid)
 		ch.ParkedReason = &parked
+		parking := newParking()
+		ch.Refs = mergeRefs(ch.Refs, refParking, parking)
 		ch.Note += ", no valid status"
 		if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ownCall(s, ch), nil); err != nil {
 			if h.staleCall(ctx, s, err, log) {
@@ -1414,7 +1434,7 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		}
 		markParkingRecorded(msg)
 		h.Metrics.outcome(h.Provider.Name(), string(to))
-		return h.park(ctx, msg, in.attempt, parked, log)
+		return h.parkAs(ctx, msg, in.attempt, parked, parking, log)
 	}
 	if err != nil {
 		return err
@@ -1626,9 +1646,16 @@ func (h *Settlement) nearestDelay(d time.Duration) time.Duration {
 // park publishes the message, body and properties intact, to the parked
 // queue with headers explaining why, and acks the original.
 func (h *Settlement) park(ctx context.Context, msg *message.Message, attempt int, reason string, log zerolog.Logger) error {
+	return h.parkAs(ctx, msg, attempt, reason, "", log)
+}
+
+// parkAs is park for a copy of a parked settlement: parking is its
+// current parking (refParking), which the copy carries
+// (broker.HeaderParking) for a replay to resume.
+func (h *Settlement) parkAs(ctx context.Context, msg *message.Message, attempt int, reason, parking string, log zerolog.Logger) error {
 	p := h.Provider.Name()
 	reason = messages.MaskPANs(reason)
-	if err := parkMessage(ctx, h.Pub, msg, broker.ParkedQueue(p), broker.RequestQueue(p), reason, attempt); err != nil {
+	if err := parkMessage(ctx, h.Pub, msg, broker.ParkedQueue(p), broker.RequestQueue(p), reason, attempt, parking); err != nil {
 		return err
 	}
 	h.Metrics.outcome(p, "parked")
@@ -1645,11 +1672,11 @@ func (h *Settlement) park(ctx context.Context, msg *message.Message, attempt int
 // own added to them) is parked without msg's largest headers, as many as
 // it takes, and its parked reason names them: handed back instead, the
 // message would come again and fail the same way, forever.
-func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parked, from, reason string, attempts int) error {
-	err := pub.Publish(ctx, "", parked, parkedCopy(msg, from, reason, attempts, nil, 0))
+func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parked, from, reason string, attempts int, parking string) error {
+	err := pub.Publish(ctx, "", parked, parkedCopy(msg, from, reason, attempts, parking, nil, 0))
 	var tooLarge *broker.HeadersTooLargeError
 	if errors.As(err, &tooLarge) {
-		err = pub.Publish(ctx, "", parked, fittedParkedCopy(msg, from, reason, attempts, tooLarge.Max))
+		err = pub.Publish(ctx, "", parked, fittedParkedCopy(msg, from, reason, attempts, parking, tooLarge.Max))
 	}
 	if err != nil {
 		return fmt.Errorf("park message in %s: %w", parked, err)
@@ -1659,9 +1686,13 @@ func parkMessage(ctx context.Context, pub Publisher, msg *message.Message, parke
 
 // parkedCopy is msg's parked copy without its headers named in dropped,
 // whose parked reason then says so (frame: the most its properties and
-// headers may take).
-func parkedCopy(msg *message.Message, from, reason string, attempts int, dropped []string, frame int) *message.Message {
+// headers may take); parking, when set, is the settlement's parking it
+// was parked under (broker.HeaderParking).
+func parkedCopy(msg *message.Message, from, reason string, attempts int, parking string, dropped []string, frame int) *message.Message {
 	cp := copyMessage(msg)
+	// The parking it was parked under, none other (a replay's copy
+	// carries the one it resumed).
+	delete(cp.Metadata, broker.HeaderParking)
 	// A parked copy waits for a person: it carries no earlier replay's
 	// marks, whose signature, good for ever, would let anyone who reads
 	// the parked queue resume the settlement by sending the copy to the
@@ -1692,12 +1723,15 @@ func parkedCopy(msg *message.Message, from, reason string, attempts int, dropped
 	if attempts > 0 {
 		cp.Metadata.Set(HeaderParkedAttempts, strconv.Itoa(attempts))
 	}
+	if parking != "" {
+		cp.Metadata.Set(broker.HeaderParking, parking)
+	}
 	return cp
 }
 
 // fittedParkedCopy is msg's parked copy without as many of msg's largest
 // headers as it takes for its properties and headers to fit frame bytes.
-func fittedParkedCopy(msg *message.Message, from, reason string, attempts int, frame int) *message.Message {
+func fittedParkedCopy(msg *message.Message, from, reason string, attempts int, parking string, frame int) *message.Message {
 	var keys []string
 	for k := range msg.Metadata {
 		if !strings.HasPrefix(k, "amqp_") && !strings.HasPrefix(k, "_watermill_") {
@@ -1708,7 +1742,7 @@ func fittedParkedCopy(msg *message.Message, from, reason string, attempts int, f
 	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(entry(b), entry(a)), strings.Compare(a, b)) })
 	var dropped []string
 	for {
-		cp := parkedCopy(msg, from, reason, attempts, dropped, frame)
+		cp := parkedCopy(msg, from, reason, attempts, parking, dropped, frame)
 		p, err := broker.Marshaler{}.Marshal(cp)
 		over := broker.HeaderFrameBytes(p) - frame
 		if err != nil || over <= 0 || len(dropped) == len(keys) {
@@ -1785,22 +1819,45 @@ func attemptOf(msg *message.Message) int {
 // commands share), the copy must also carry a signature they verify
 // (broker.HeaderReplayMAC): a publisher allowed to use the default
 // exchange can send a copy to the request queue as a replay does.
-func replayCopy(msg *message.Message, keys *store.Keyring) bool {
+//
+// It must also be a replay of parking, the settlement's current parking
+// (refParking; "" for one parked by an earlier version): its
+// broker.HeaderParking, signed with the rest, names it. A replay's copy
+// kept for later (deferred through a retry queue while its order was
+// busy, which keeps its headers; read off a queue and sent again) does
+// not resume a later parking of the settlement.
+func replayCopy(msg *message.Message, keys *store.Keyring, parking string) bool {
 	replayed := msg.Metadata.Get(broker.HeaderReplayed)
-	if replayed == "" || msg.Metadata.Get(broker.MetaExchange) != "" {
+	if replayed == "" || msg.Metadata.Get(broker.MetaExchange) != "" || msg.Metadata.Get(broker.HeaderParking) != parking {
 		return false
 	}
 	if keys == nil {
 		return true
 	}
-	return keys.VerifyMAC(broker.ReplayMACInput(msg.Metadata.Get(broker.MetaMessageID), replayed, msg.Payload), msg.Metadata.Get(broker.HeaderReplayMAC))
+	return keys.VerifyMAC(broker.ReplayMACInput(msg.Metadata.Get(broker.MetaMessageID), replayed, parking, msg.Payload), msg.Metadata.Get(broker.HeaderReplayMAC))
 }
 
-// unsignedReplay reports whether msg looks like a replay's copy (the
-// replay header, through no exchange) that replayCopy refuses for its
-// signature (keys set).
-func unsignedReplay(msg *message.Message, keys *store.Keyring) bool {
-	return keys != nil && msg.Metadata.Get(broker.HeaderReplayed) != "" && msg.Metadata.Get(broker.MetaExchange) == "" && !replayCopy(msg, keys)
+// staleReplay reports whether msg looks like a replay's copy (the replay
+// header, through no exchange) of another parking than parking, the
+// settlement's current one.
+func staleReplay(msg *message.Message, parking string) bool {
+	return msg.Metadata.Get(broker.HeaderReplayed) != "" && msg.Metadata.Get(broker.MetaExchange) == "" && msg.Metadata.Get(broker.HeaderParking) != parking
+}
+
+// unsignedReplay reports whether msg looks like a replay's copy of the
+// current parking (the replay header, through no exchange) that
+// replayCopy refuses for its signature (keys set).
+func unsignedReplay(msg *message.Message, keys *store.Keyring, parking string) bool {
+	return keys != nil && msg.Metadata.Get(broker.HeaderReplayed) != "" && msg.Metadata.Get(broker.MetaExchange) == "" &&
+		msg.Metadata.Get(broker.HeaderParking) == parking && !replayCopy(msg, keys, parking)
+}
+
+// newParking is a new parking's identity (refParking): when, and a random
+// part that no other parking shares.
+func newParking() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // ownCopy reports whether msg is a poll or retry copy the worker made

@@ -519,10 +519,12 @@ func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *
 	// The copy first (as parkStored): recorded first, a copy whose publish
 	// failed would never be sent. A recording that fails after it sends
 	// another copy next round.
-	if err := parkMessage(ctx, w.Pub, storedRequest(s), broker.ParkedQueue(s.Provider), broker.RequestQueue(s.Provider), reason, s.Attempts); err != nil {
+	parking := newParking()
+	if err := parkMessage(ctx, w.Pub, storedRequest(s), broker.ParkedQueue(s.Provider), broker.RequestQueue(s.Provider), reason, s.Attempts, parking); err != nil {
 		return err
 	}
-	_, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "invalid status event"}, nil)
+	_, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "invalid status event",
+		Refs: map[string]string{refParking: parking}}, nil)
 	if errors.Is(err, store.ErrStateConflict) {
 		return nil // it moved meanwhile; the next round looks again
 	}
@@ -670,10 +672,12 @@ func (w *Sweeper) parkStored(ctx context.Context, s store.Settlement, reason str
 	// recording that fails after the copy is published parks it again
 	// next round (a second copy; replaying either clears the parking).
 	msg := storedRequest(s)
-	if err := parkMessage(ctx, w.Pub, msg, broker.ParkedQueue(s.Provider), broker.RequestQueue(s.Provider), reason, s.Attempts); err != nil {
+	parking := newParking()
+	if err := parkMessage(ctx, w.Pub, msg, broker.ParkedQueue(s.Provider), broker.RequestQueue(s.Provider), reason, s.Attempts, parking); err != nil {
 		return err
 	}
-	if _, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked by the sweeper"}, nil); err != nil {
+	if _, _, err := w.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, store.Change{ParkedReason: &reason, Note: "parked by the sweeper",
+		Refs: map[string]string{refParking: parking}}, nil); err != nil {
 		if errors.Is(err, store.ErrStateConflict) {
 			// The verdict arrived meanwhile: the copy is stale, and its
 			// replay only republishes the recorded verdict.
@@ -695,7 +699,7 @@ func storedRequest(s store.Settlement) *message.Message {
 	for k, v := range s.Headers {
 		msg.Metadata.Set(k, v)
 	}
-	for _, k := range []string{HeaderAttempt, HeaderLastError, HeaderPoll, HeaderParkedReason, HeaderParkedAt, HeaderParkedAttempts, HeaderParkedFrom, broker.HeaderReplayed, broker.HeaderReplayMAC} {
+	for _, k := range []string{HeaderAttempt, HeaderLastError, HeaderPoll, HeaderParkedReason, HeaderParkedAt, HeaderParkedAttempts, HeaderParkedFrom, broker.HeaderReplayed, broker.HeaderReplayMAC, broker.HeaderParking} {
 		delete(msg.Metadata, k)
 	}
 	if s.ContentType != "" {

@@ -118,6 +118,7 @@ func TestPipelineParkedAfterABare503IsReplayedOntoTheOneCapture(t *testing.T) {
 	p.deliver(t, msg)
 	next := retryOf(t, p.pub.take())
 	time.Sleep(window + 100*time.Millisecond)
+	var parking string // the last parked copy's, which a replay keeps
 	parkedOnly := func(step string) {
 		t.Helper()
 		ps := p.pub.take()
@@ -126,6 +127,7 @@ func TestPipelineParkedAfterABare503IsReplayedOntoTheOneCapture(t *testing.T) {
 		}
 		for _, m := range ps {
 			if m.key == broker.ParkedQueue("miva") {
+				parking = m.msg.Metadata.Get(broker.HeaderParking)
 				return
 			}
 		}
@@ -136,6 +138,7 @@ func TestPipelineParkedAfterABare503IsReplayedOntoTheOneCapture(t *testing.T) {
 	replay := func() {
 		m := msg.Copy()
 		m.Metadata.Set(broker.HeaderReplayed, time.Now().UTC().Format(time.RFC3339))
+		m.Metadata.Set(broker.HeaderParking, parking)
 		p.deliver(t, m)
 	}
 	replay()

@@ -32,6 +32,7 @@ func TestStoreWithoutAccountIsParkedThenReplayedOnceConfigured(t *testing.T) {
 		t.Fatalf("Handle: %v", err)
 	}
 	var parked int
+	var parking string
 	for _, m := range p.pub.take() {
 		switch {
 		case m.exchange == broker.StatusExchange:
@@ -39,6 +40,7 @@ func TestStoreWithoutAccountIsParkedThenReplayedOnceConfigured(t *testing.T) {
 			t.Fatalf("a verdict was published for a configuration gap: %+v", st)
 		case m.key == broker.ParkedQueue(paysafe.Name):
 			parked++
+			parking = m.msg.Metadata.Get(broker.HeaderParking)
 			reason := m.msg.Metadata.Get(handlers.HeaderParkedReason)
 			if !strings.Contains(reason, "PAYSAFE_ACCOUNTS") || !strings.Contains(reason, newStore) {
 				t.Errorf("parked reason %q does not name PAYSAFE_ACCOUNTS and the store", reason)
@@ -69,6 +71,7 @@ func TestStoreWithoutAccountIsParkedThenReplayedOnceConfigured(t *testing.T) {
 	fp := &pipeline{h: h, pub: p.pub}
 	replay := requestMessage(t, "unconf-1", messages.SettlementDebit, "50.00", map[string]string{"authorization_id": authID, "store_id": newStore})
 	replay.Metadata.Set(broker.HeaderReplayed, time.Now().UTC().Format(time.RFC3339))
+	replay.Metadata.Set(broker.HeaderParking, parking) // the parked copy's, which a replay keeps
 	next, st := fp.deliver(t, replay)
 	if st != nil || next == nil {
 		t.Fatalf("replay: next=%v status=%+v, want a poll copy", next, st)
