@@ -71,3 +71,65 @@ func TestInvalidRecordedEventIsParkedInTheParkedQueue(t *testing.T) {
 		})
 	}
 }
+
+// The reason of such a parked copy says a replay publishes nothing and
+// parks it again: the replay cleared the settlement's parked reason, the
+// republish failed (its event is not valid) and parked the replayed copy,
+// and the next sweep, finding the settlement unmarked, parked ANOTHER
+// copy: two copies in `parked ls` for one settlement, where the runbook
+// describes one. A replay of it must end with exactly one parked copy and
+// the settlement still marked, whatever the sweeps after it.
+func TestReplayOfAnInvalidEventCopyLeavesOneParkedCopy(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, newScripted("miva", providers.Facts{}))
+	req := testRequest()
+	req.Amount.CurrencyCode = "XYZ"
+	reason := "invalid request: XYZ"
+	seedLegacy(t, r, req, nil, store.Change{DeclineReason: &reason}, invalidEvent(t, req), store.StateRefused)
+	w := r.sweeper(time.Minute)
+	if _, err := w.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	parked := only(t, r.pub.take(), broker.ParkedQueue("miva"))
+	marked := r.get(t, req.RequestID).ParkedReason
+
+	// `parked replay` moves it to the request queue: the parked queue is
+	// empty, the copy marked as a replay.
+	replay := parked.Copy()
+	for k := range replay.Metadata {
+		if strings.HasPrefix(k, "parked_") {
+			delete(replay.Metadata, k)
+		}
+	}
+	replay.Metadata.Set(broker.HeaderReplayed, time.Now().UTC().Format(time.RFC3339))
+	r.deliver(t, replay)
+	var copies []string
+	collect := func() {
+		for _, m := range r.pub.take() {
+			switch {
+			case strings.HasPrefix(m.key, statusQ):
+				t.Errorf("an invalid recorded status was published:\n%s", m.msg.Payload)
+			case m.key == broker.ParkedQueue("miva"):
+				copies = append(copies, m.msg.Metadata.Get(HeaderParkedReason))
+			default:
+				t.Errorf("published to %s", m.key)
+			}
+		}
+	}
+	collect()
+	for round := 1; round <= 3; round++ {
+		if _, err := w.Sweep(ctx); err != nil {
+			t.Fatalf("sweep %d: %v", round, err)
+		}
+		collect()
+	}
+	if len(copies) != 1 {
+		t.Fatalf("%d parked copies after the replay and 3 sweeps, want 1 (the replayed one, parked again): %q", len(copies), copies)
+	}
+	if copies[0] != marked {
+		t.Errorf("the replayed copy was parked again with %q, want the settlement's reason %q", copies[0], marked)
+	}
+	if s := r.get(t, req.RequestID); s.ParkedReason != marked || s.State != store.StateRefused {
+		t.Errorf("settlement %s, parked reason %q: want refused and still marked %q", s.State, s.ParkedReason, marked)
+	}
+}

@@ -391,6 +391,17 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			Msg("parked for a person: this delivery is not a replay and changes nothing (a replay resumes the settlement)")
 		return nil
 	}
+	if strings.HasPrefix(s.ParkedReason, store.ParkedInvalidEvent) {
+		// Its recorded status event is not a valid document (the
+		// sweeper's markInvalid): a replay has nothing to resume or
+		// publish. Its copy goes back to the parked queue with the
+		// settlement's reason and parking, which stay: one parked copy,
+		// the settlement still marked (cleared, the republish would park
+		// the copy and the next sweep another one).
+		log.Warn().Str("parked_reason", truncate(s.ParkedReason, 200)).
+			Msg("replayed, but its recorded status event is not a valid document: nothing to publish; parked again as it was")
+		return h.parkAs(ctx, msg, 0, s.ParkedReason, s.Refs[refParking], log)
+	}
 	if s.ParkedReason != "" {
 		// A parked request was replayed by an operator: it gets a fresh
 		// retry budget (attempts counted from here) and, when pending, a
