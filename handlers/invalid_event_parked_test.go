@@ -133,3 +133,55 @@ func TestReplayOfAnInvalidEventCopyLeavesOneParkedCopy(t *testing.T) {
 		t.Errorf("settlement %s, parked reason %q: want refused and still marked %q", s.State, s.ParkedReason, marked)
 	}
 }
+
+// A settlement an older version recorded whose verdict no valid status can
+// report (finish parks it, its verdict recorded without an event, "tell
+// the order system by other means"): a replay of its parked copy cleared
+// the parking, republished nothing (no event recorded), and acked the copy:
+// the parked queue empty, the settlement no longer marked, and the order
+// system never told, with nothing left to say so. A replay of it parks its
+// copy again and leaves it marked, as for an invalid recorded event.
+func TestReplayOfAVerdictWithoutValidStatusLeavesItParked(t *testing.T) {
+	p := newScripted("miva", providers.Facts{})
+	r := newRig(t, p)
+	req := testRequest()
+	msg := seedLegacy(t, r, req, map[string]string{HeaderTenderType: ""},
+		store.Change{Refs: map[string]string{refCallNotSent: "true"}}, nil, store.StateSubmitting)
+	r.deliver(t, msg)
+	parked := only(t, r.pub.take(), broker.ParkedQueue("miva"))
+	marked := r.get(t, req.RequestID)
+	if marked.ParkedReason == "" {
+		t.Fatalf("not parked (%s)", marked.State)
+	}
+
+	replay := parked.Copy()
+	for k := range replay.Metadata {
+		if strings.HasPrefix(k, "parked_") || strings.HasPrefix(k, "amqp_") || strings.HasPrefix(k, "_") || k == HeaderAttempt || k == HeaderLastError || k == HeaderPoll {
+			delete(replay.Metadata, k)
+		}
+	}
+	replay.Metadata.Set(broker.HeaderReplayed, time.Now().UTC().Format(time.RFC3339))
+	r.deliver(t, replay)
+	w := r.sweeper(time.Minute)
+	for round := 1; round <= 2; round++ {
+		if _, err := w.Sweep(context.Background()); err != nil {
+			t.Fatalf("sweep %d: %v", round, err)
+		}
+	}
+	var copies int
+	for _, m := range r.pub.take() {
+		switch {
+		case strings.HasPrefix(m.key, statusQ):
+			t.Errorf("an invalid status was published:\n%s", m.msg.Payload)
+		case m.key == broker.ParkedQueue("miva"):
+			copies++
+		}
+	}
+	s := r.get(t, req.RequestID)
+	if copies != 1 || s.ParkedReason != marked.ParkedReason || s.State != store.StateSettled {
+		t.Fatalf("after a replay: %d parked copies (want 1), settlement %s parked %q (want settled, still %q)", copies, s.State, s.ParkedReason, marked.ParkedReason)
+	}
+	if settles, _, _ := p.counts(); settles != 1 {
+		t.Errorf("provider settled %d times, want 1", settles)
+	}
+}

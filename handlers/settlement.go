@@ -391,16 +391,22 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			Msg("parked for a person: this delivery is not a replay and changes nothing (a replay resumes the settlement)")
 		return nil
 	}
-	if strings.HasPrefix(s.ParkedReason, store.ParkedInvalidEvent) {
-		// Its recorded status event is not a valid document (the
-		// sweeper's markInvalid): a replay has nothing to resume or
-		// publish. Its copy goes back to the parked queue with the
-		// settlement's reason and parking, which stay: one parked copy,
-		// the settlement still marked (cleared, the republish would park
-		// the copy and the next sweep another one).
-		log.Warn().Str("parked_reason", truncate(s.ParkedReason, 200)).
-			Msg("replayed, but its recorded status event is not a valid document: nothing to publish; parked again as it was")
-		return h.parkAs(ctx, msg, 0, s.ParkedReason, s.Refs[refParking], log)
+	if s.ParkedReason != "" {
+		nothing, err := h.nothingToReplay(ctx, s)
+		if err != nil {
+			return err
+		}
+		if nothing {
+			// A replay has nothing to resume or publish. Its copy goes
+			// back to the parked queue with the settlement's reason and
+			// parking, which stay: one parked copy, the settlement still
+			// marked (cleared, the republish would park the copy and the
+			// next sweep another one, or, with no event, ack it: nothing
+			// left to say the order system was never told).
+			log.Warn().Str("parked_reason", truncate(s.ParkedReason, 200)).
+				Msg("replayed, but its verdict has no valid status document to publish: parked again as it was")
+			return h.parkAs(ctx, msg, 0, s.ParkedReason, s.Refs[refParking], log)
+		}
 	}
 	if s.ParkedReason != "" {
 		// A parked request was replayed by an operator: it gets a fresh
@@ -431,6 +437,29 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	}
 	in.log = log.With().Int("attempt", in.attempt).Logger()
 	return h.run(ctx, s, in)
+}
+
+// nothingToReplay reports whether a replay of parked settlement s can
+// neither resume nor publish anything: its recorded status event is not a
+// valid document (the sweeper's store.ParkedInvalidEvent), or it ended
+// without one (finish: a verdict no valid status can report).
+func (h *Settlement) nothingToReplay(ctx context.Context, s store.Settlement) (bool, error) {
+	if strings.HasPrefix(s.ParkedReason, store.ParkedInvalidEvent) {
+		return true, nil
+	}
+	if !s.State.Terminal() {
+		return false, nil
+	}
+	evs, err := h.Store.Statuses(ctx, s.Key)
+	if err != nil {
+		return false, fmt.Errorf("read statuses of %s: %w", s.RequestID, err)
+	}
+	for _, ev := range evs {
+		if len(ev.Body) > 0 && validateStatusDocument(ev.Body) != nil {
+			return true, nil
+		}
+	}
+	return len(evs) == 0, nil
 }
 
 // identityMismatch compares a delivery of a known requestId with the
