@@ -8,10 +8,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
@@ -29,28 +27,8 @@ import (
 func TestReplayHeaderFromThePublisherDoesNotUnpark(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := testenv.AMQPURL(t)
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
-	pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
+	pub, conn, ch := replayBroker(ctx, t, top)
 	p := newScripted("prov", providers.Facts{})
 	busy := providers.TransientError("", "provider busy", nil)
 	p.confirmErrs = []error{busy, busy, busy}
@@ -112,37 +90,9 @@ func TestReplayHeaderFromThePublisherDoesNotUnpark(t *testing.T) {
 func TestForgedReplayThroughTheDefaultExchangeDoesNotUnpark(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := testenv.AMQPURL(t)
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
-	pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{broker.RequestQueue("prov"), broker.ParkedQueue("prov")} {
-		if _, err := ch.QueuePurge(q, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	keys, err := store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, conn, ch := replayBroker(ctx, t, top, broker.RequestQueue("prov"), broker.ParkedQueue("prov"))
+	keys := testKeyring(t)
 	p := newScripted("prov", providers.Facts{})
 	busy := providers.TransientError("", "provider busy", nil)
 	p.confirmErrs = []error{busy, busy, busy}
@@ -236,37 +186,9 @@ func TestForgedReplayThroughTheDefaultExchangeDoesNotUnpark(t *testing.T) {
 func TestParkedCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := testenv.AMQPURL(t)
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
-	pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{broker.RequestQueue("prov"), broker.ParkedQueue("prov")} {
-		if _, err := ch.QueuePurge(q, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	keys, err := store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, conn, ch := replayBroker(ctx, t, top, broker.RequestQueue("prov"), broker.ParkedQueue("prov"))
+	keys := testKeyring(t)
 	p := newScripted("prov", providers.Facts{})
 	busy := providers.TransientError("", "provider busy", nil)
 	p.confirmErrs = []error{busy, busy, busy}
@@ -330,38 +252,10 @@ func TestParkedCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 func TestRetryCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	url := testenv.AMQPURL(t)
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
-	pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := top.Declare(conn); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
 	retryQ := broker.RetryQueue("prov", time.Minute)
-	for _, q := range []string{broker.RequestQueue("prov"), broker.ParkedQueue("prov"), retryQ} {
-		if _, err := ch.QueuePurge(q, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	keys, err := store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, conn, ch := replayBroker(ctx, t, top, broker.RequestQueue("prov"), broker.ParkedQueue("prov"), retryQ)
+	keys := testKeyring(t)
 	p := newScripted("prov", providers.Facts{})
 	busy := providers.TransientError("", "provider busy", nil)
 	p.confirmErrs = []error{busy, busy, busy, busy, busy, busy}
@@ -415,4 +309,29 @@ func TestRetryCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 		t.Fatalf("a retry copy of a signed replay, its attempt headers removed, resumed the settlement: parked %q, attempts %d → %d, ConfirmFunds calls %d (want %d); its %s %v",
 			s.ParkedReason, again.Attempts, s.Attempts, len(p.confirmAttempts), calls, broker.HeaderReplayMAC, headers[broker.HeaderReplayMAC] != nil)
 	}
+}
+
+// replayBroker is onBroker with the test's channel in confirm mode and the
+// connection a replay (broker.ReplayOn) runs on, the publisher's.
+func replayBroker(ctx context.Context, t *testing.T, top broker.Topology, purge ...string) (*broker.Publisher, *amqp.Connection, *amqp.Channel) {
+	t.Helper()
+	pub, ch := onBroker(ctx, t, top, purge...)
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pub.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, conn, ch
+}
+
+// testKeyring is a STORE_ENCRYPTION_KEY keyring for the signed replays.
+func testKeyring(t *testing.T) *store.Keyring {
+	t.Helper()
+	keys, err := store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
