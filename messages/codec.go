@@ -141,15 +141,21 @@ func DecodeFault(body []byte) (*Fault, error) {
 // would be a document its sender never wrote, taken for an answer.
 //
 // A body without "<!" (no DOCTYPE, entity declaration, comment or CDATA
-// section can be in it) is read once (decodeOnce); any other body, and any
-// body decodeOnce does not accept, is checked first and then unmarshalled,
-// which is what gives a refused body its exact error.
+// section can be in it) is read by decodeFast (the canonical shape of the
+// documents the worker decodes for every settlement, without
+// encoding/xml), else once (decodeOnce); any other body, and any body
+// neither accepts, is checked first and then unmarshalled, which is what
+// gives a refused body its exact error.
 func decodeXML[T any](body []byte, root string) (*T, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if err := refuseSurrogateRefs(body); err != nil {
 		return nil, err
 	}
 	if !bytes.Contains(body, markupDecl) {
+		if v, ok := decodeFast[T](body); ok {
+			collapseCurrencyCodes(body, v)
+			return v, nil
+		}
 		if v, ok := decodeOnce[T](body, root); ok {
 			collapseCurrencyCodes(body, v)
 			return v, nil

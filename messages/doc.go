@@ -26,6 +26,19 @@
 //     element inside a text-only one such as Amount (it would skip it and
 //     join the text on either side), an attribute it reads written with a
 //     prefix (o:currencyCode, matched by local name).
+//   - decode_typed.go: decodeFast, the decoders of the documents read
+//     for every settlement (the request and its list, Radial's status and
+//     its list, the funds-confirmation reply, the ack) without
+//     encoding/xml or reflection: a scanner over the canonical shape that
+//     fills each field, declining (decodeOnce reads the body then)
+//     anything else: comments, CDATA, processing instructions but the XML
+//     declaration, namespace declarations but the default one, unknown
+//     elements and attributes, a repeated single-valued element, a raw
+//     carriage return in text. Where it accepts it gives exactly what the
+//     two passes give: TestDecodeFastMatchesTwoPasses (every golden
+//     document and its variants), TestDecodeFastEdges and
+//     FuzzDecodeFastMatchesTwoPasses hold it so (accepted ⇒ the two
+//     passes and decodeOnce accept, with a deep-equal value).
 //   - json.go: DecodeSettlementRequestJSON, a strict JSON decoder for order
 //     systems that do not speak XML.
 //   - amount.go: Amount.Money, the bridge to the exact money package.
