@@ -28,7 +28,7 @@ var allVars = []string{
 	"RETRY_DELAYS", "MAX_ATTEMPTS", "DELIVERY_LIMIT", "ORDER_LOCK_WAIT", "MAX_REQUEST_BYTES", "STORE_DSN", "STORE_POOL_SIZE", "STORE_OUTAGE_HOLD", "STORE_OUTAGE_BACKOFF", "STORE_ENCRYPTION_KEY", "STORE_ENCRYPTION_OLD_KEYS", "SHUTDOWN_TIMEOUT",
 	"HTTP_ADDR", "PPROF_ADDR", "LOG_LEVEL",
 	"RADIAL_BASE_URL", "RADIAL_API_KEY", "RADIAL_API_VERSION", "RADIAL_TIMEOUT", "RADIAL_SETTLE_WINDOW", "RADIAL_STATUS_DEADLINE",
-	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_CONCURRENCY",
+	"RADIAL_AMQP_URL", "RADIAL_STATUS_QUEUE", "RADIAL_STATUS_RETRY_RUNS", "RADIAL_STATUS_RETRY_FOR", "RADIAL_STATUS_CONCURRENCY",
 	"PENDING_DEADLINE", "SWEEP_INTERVAL", "SWEEP_TIMEOUT", "STUCK_AFTER", "BODY_RETENTION", "OUTBOX_RELAY_AFTER", "CONFIG_ALLOW_UNKNOWN",
 	"PAYSAFE_BASE_URL", "PAYSAFE_USERNAME", "PAYSAFE_PASSWORD", "PAYSAFE_ACCOUNTS", "PAYSAFE_CURRENCIES",
 	"PAYSAFE_TIMEOUT", "PAYSAFE_SETTLE_WINDOW", "PAYSAFE_RECHECK_AFTER",
@@ -139,6 +139,8 @@ func TestLoadDefaults(t *testing.T) {
 			StatusDeadline:    24 * time.Hour,
 			AMQPURL:           "amqp://guest:guest@127.0.0.1:5672/",
 			StatusQueue:       "q.Payments.Settlements.Status.radial",
+			StatusRetryRuns:   40,
+			StatusRetryFor:    10 * time.Minute,
 			StatusConcurrency: 16,
 		},
 		"paysafe": &paysafe.Config{Timeout: 10 * time.Second, SettleWindow: time.Minute, RecheckAfter: 30 * time.Second},
@@ -417,7 +419,7 @@ func TestValidateRules(t *testing.T) {
 			"MAX_ATTEMPTS", "1", "DELIVERY_LIMIT", "0", "MAX_REQUEST_BYTES", "1", "STORE_DSN", "sqlite:x.db", "SHUTDOWN_TIMEOUT", "1s", "LOG_LEVEL", "debug",
 			"SETTLEMENT_WORKER_CRASH_AT", "after_status_publish", "PENDING_DEADLINE", "1s", "SWEEP_INTERVAL", "1s", "STUCK_AFTER", "3s",
 			"OUTBOX_RELAY_AFTER", "1s", "RADIAL_TIMEOUT", "1s", "RADIAL_SETTLE_WINDOW", "1s", "RADIAL_AMQP_URL", "amqps://u:p@radial.example/",
-			"RADIAL_STATUS_QUEUE", "q.st", "RADIAL_STATUS_CONCURRENCY", "1")
+			"RADIAL_STATUS_QUEUE", "q.st", "RADIAL_STATUS_CONCURRENCY", "1", "RADIAL_STATUS_RETRY_RUNS", "1", "RADIAL_STATUS_RETRY_FOR", "1ns")
 		c, err := config.Load(all.Providers)
 		if err != nil {
 			t.Fatalf("boundary values rejected: %v", err)
@@ -440,6 +442,10 @@ func TestValidateRules(t *testing.T) {
 		{"stuck deadline within a retry delay and settle window", func(c *config.Config) { c.StuckAfter = time.Second }, "STUCK_AFTER"},
 		{"sweep interval negative", func(c *config.Config) { c.SweepInterval = -time.Second }, "SWEEP_INTERVAL"},
 		{"radial status deadline negative", func(c *config.Config) { radialOf(*c).StatusDeadline = -time.Second }, "RADIAL_STATUS_DEADLINE"},
+		{"radial status retry runs zero", func(c *config.Config) { radialOf(*c).StatusRetryRuns = 0 }, "RADIAL_STATUS_RETRY_RUNS"},
+		{"radial status retry runs negative", func(c *config.Config) { radialOf(*c).StatusRetryRuns = -1 }, "RADIAL_STATUS_RETRY_RUNS"},
+		{"radial status retry time zero", func(c *config.Config) { radialOf(*c).StatusRetryFor = 0 }, "RADIAL_STATUS_RETRY_FOR"},
+		{"radial status retry time negative", func(c *config.Config) { radialOf(*c).StatusRetryFor = -time.Second }, "RADIAL_STATUS_RETRY_FOR"},
 		{"radial status concurrency negative", func(c *config.Config) { radialOf(*c).StatusConcurrency = -1 }, "RADIAL_STATUS_CONCURRENCY"},
 		{"empty queue type", func(c *config.Config) { c.QueueType = "" }, "QUEUE_TYPE"},
 		{"empty log level", func(c *config.Config) { c.LogLevel = "" }, "LOG_LEVEL"},

@@ -105,7 +105,8 @@ type ProviderStatus struct {
 	// RetryRuns and RetryFor bound a status whose runs keep failing while
 	// the store answers (HandleSafely): it is parked once it failed
 	// RetryRuns runs (default 40), or at least twice over RetryFor
-	// (default 10 minutes) since its first failure.
+	// (default 10 minutes) since its first failure. The worker sets them
+	// from the status source (providers.StatusSource.RetryRuns, RetryFor).
 	RetryRuns int
 	RetryFor  time.Duration
 }

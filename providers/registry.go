@@ -73,6 +73,13 @@ type StatusSource struct {
 	// published and logged: the status handler is generic and cannot know
 	// them (nil: nothing to remove).
 	Redact func(string) string
+	// RetryRuns and RetryFor are the retry budget of a status whose runs
+	// keep failing while the store answers: it is parked once it failed
+	// RetryRuns runs, or at least twice over RetryFor since its first
+	// failure (the time it was held through a store outage not counted).
+	// Zero: the status handler's defaults (40 runs, 10 minutes).
+	RetryRuns int
+	RetryFor  time.Duration
 }
 
 // StatusSourcer is implemented by a client whose verdicts arrive on a

@@ -387,12 +387,8 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	}
 	// Statuses of one order are applied in queue order (an S before its
 	// chargeback R), those of different orders concurrently.
-	h := &handlers.ProviderStatus{
-		Provider: name, Queue: src.Queue, Store: st, Outage: outage, Marks: marks, Pub: pub,
-		Log:     log.With().Str("handler", name+"-status").Logger(),
-		Metrics: metrics, Crash: deps.Crash,
-		MaxBytes: cfg.MaxRequestBytes, Requests: requests, Redact: src.Redact,
-	}
+	h := statusHandler(cfg, name, src, log)
+	h.Store, h.Outage, h.Marks, h.Pub, h.Requests, h.Metrics, h.Crash = st, outage, marks, pub, requests, metrics, deps.Crash
 	sub := &broker.KeyedSubscriber{URL: src.AMQPURL, Passive: true, N: src.Concurrency, Key: h.OrderKey,
 		DrainTimeout: cfg.ShutdownTimeout, Log: log.With().Str("queue", src.Queue).Logger()}
 	router.AddConsumerHandler("status-"+name, src.Queue, sub, h.HandleSafely)
@@ -407,6 +403,18 @@ func consumeStatuses(ctx context.Context, cfg config.Config, name string, src pr
 	ready.Set(dep, connected(sub.Connected))
 	log.Info().Str("provider", name).Str("queue", src.Queue).Msg("consuming the provider's status queue")
 	return nil
+}
+
+// statusHandler is the handler of name's status source src, as cfg and
+// src configure it; the caller adds what it runs on (store, publisher,
+// metrics).
+func statusHandler(cfg config.Config, name string, src providers.StatusSource, log zerolog.Logger) *handlers.ProviderStatus {
+	return &handlers.ProviderStatus{
+		Provider: name, Queue: src.Queue,
+		Log:      log.With().Str("handler", name+"-status").Logger(),
+		MaxBytes: cfg.MaxRequestBytes, Redact: src.Redact,
+		RetryRuns: src.RetryRuns, RetryFor: src.RetryFor,
+	}
 }
 
 // notOurOwn refuses a status source whose queue bears the name of one of

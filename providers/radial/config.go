@@ -55,7 +55,15 @@ type Config struct {
 	// status handler holds its consumer for the order lock, a store commit
 	// and the publish of our event with its confirm; below CONCURRENCY
 	// the statuses become the stage settlements queue before.
-	StatusConcurrency int `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once; those of one order one at a time, in queue order (an S before its chargeback R). Each settlement yields one status: with SQLite size it as CONCURRENCY (more writers share each commit); with PostgreSQL the server's cores bound it (docs/benchmark.md)."`
+	// StatusRetryRuns and StatusRetryFor are the retry budget of a status
+	// whose every run fails while the store answers (a store that refuses
+	// its transition, a bug): it is parked with its last error once it
+	// failed StatusRetryRuns runs, or at least twice over StatusRetryFor
+	// since its first failure. Runs held through a store outage, and the
+	// time held, are not counted (STORE_OUTAGE_HOLD bounds those).
+	StatusRetryRuns   int           `env:"STATUS_RETRY_RUNS" envDefault:"40" help:"Park a Radial status whose every run fails while the store answers (a refused transition, a bug) after this many failed runs; runs held through a store outage (STORE_OUTAGE_HOLD) are not counted. At least 1."`
+	StatusRetryFor    time.Duration `env:"STATUS_RETRY_FOR" envDefault:"10m" help:"Park such a status also once it has failed at least twice over this long since its first failure, the time held through a store outage not counted; whichever of RADIAL_STATUS_RETRY_RUNS and this comes first. Positive."`
+	StatusConcurrency int           `env:"STATUS_CONCURRENCY" envDefault:"16" help:"Radial statuses handled at once; those of one order one at a time, in queue order (an S before its chargeback R). Each settlement yields one status: with SQLite size it as CONCURRENCY (more writers share each commit); with PostgreSQL the server's cores bound it (docs/benchmark.md)."`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.

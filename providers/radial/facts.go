@@ -47,6 +47,7 @@ func (c *Client) Facts() providers.Facts { return c.cfg.Facts() }
 func (c *Client) StatusSource() providers.StatusSource {
 	return providers.StatusSource{AMQPURL: c.cfg.AMQPURL, Queue: c.cfg.StatusQueue, Concurrency: c.cfg.StatusConcurrency,
 		URLSetting: Provider.EnvPrefix + "AMQP_URL",
+		RetryRuns:  c.cfg.StatusRetryRuns, RetryFor: c.cfg.StatusRetryFor,
 		// A status's DeclineReason is Radial's text, as a fault's is.
 		Redact: func(s string) string { return redact(s, c.cfg.APIKey) }}
 }
@@ -72,6 +73,12 @@ func (c *Config) Check(h providers.Host) []error {
 	errs := providers.CheckSection(c.Validate(), c.Timeout, c.SettleWindow)
 	if c.StatusDeadline < 0 {
 		errs = append(errs, fmt.Errorf("StatusDeadline must be 0 (never) or positive (got %s)", c.StatusDeadline))
+	}
+	if c.StatusRetryRuns < 1 {
+		errs = append(errs, fmt.Errorf("StatusRetryRuns must be at least 1 (got %d)", c.StatusRetryRuns))
+	}
+	if c.StatusRetryFor <= 0 {
+		errs = append(errs, fmt.Errorf("StatusRetryFor must be positive (got %s)", c.StatusRetryFor))
 	}
 	if c.StatusConcurrency < 1 || c.StatusConcurrency > broker.MaxPrefetch {
 		errs = append(errs, fmt.Errorf("StatusConcurrency must be between 1 and %d: it is the status consumer's prefetch, which AMQP carries in 16 bits (got %d)", broker.MaxPrefetch, c.StatusConcurrency))
