@@ -135,11 +135,14 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		}
 		return fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err)
 	}
-	if keys == nil {
+	if keys == nil && store.Shared(cfg.StoreDSN) {
 		// A keyed replica started beside this one records its check
 		// (CheckKeys recorded nothing here, so that a key may be set
 		// later): this one, which cannot open what that one seals,
 		// stops then, so that one configuration runs on the store.
+		// Only a store replicas share (PostgreSQL) is watched: an
+		// SQLite file is this process's alone (store.Open locks it),
+		// so no replica can start beside this one there.
 		wctx, stopWatch := context.WithCancel(runCtx)
 		watched := make(chan struct{})
 		go func() {
@@ -502,8 +505,12 @@ func declare(ctx context.Context, cfg config.Config, sources map[string]provider
 }
 
 // keyCheckEvery is how often a replica without STORE_ENCRYPTION_KEY looks
-// for a key check another replica recorded (one row read).
-const keyCheckEvery = 2 * time.Second
+// for a key check another replica recorded (one row read), and
+// keyCheckRecorded how (tests count the reads).
+var (
+	keyCheckEvery    = 2 * time.Second
+	keyCheckRecorded = store.KeyCheckRecorded
+)
 
 // watchKeyCheck stops a replica without a key (fatal, ErrKeyMismatch:
 // exit 2) once a replica with one has recorded the store's key check.
@@ -518,7 +525,7 @@ func watchKeyCheck(ctx context.Context, st store.Store, fatal func(error), log z
 			return
 		case <-t.C:
 		}
-		recorded, err := store.KeyCheckRecorded(ctx, st)
+		recorded, err := keyCheckRecorded(ctx, st)
 		switch {
 		case err != nil:
 			log.Debug().Err(err).Msg("cannot read the store key check; trying again")
