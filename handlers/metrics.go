@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -106,6 +107,43 @@ func (m *Metrics) Init(providers []string) {
 	}
 }
 
+// CallResults are the result label's values of
+// settlement_provider_call_seconds.
+var CallResults = []string{"ok", "error"}
+
+// CallOps are the op label's values of settlement_provider_call_seconds
+// for p: the calls the Settlement handler makes of it (Settlement.timed),
+// confirm_funds and settle of every provider, prepare, poll and reconcile
+// of one that offers them (providers.Preparer, Poller, Reconciler).
+func CallOps(p providers.Provider) []string {
+	ops := []string{"confirm_funds", "settle"}
+	if _, ok := p.(providers.Preparer); ok {
+		ops = append(ops, "prepare")
+	}
+	if _, ok := p.(providers.Poller); ok {
+		ops = append(ops, "poll")
+	}
+	if _, ok := p.(providers.Reconciler); ok {
+		ops = append(ops, "reconcile")
+	}
+	return ops
+}
+
+// InitCalls creates p's series of settlement_provider_call_seconds (each
+// of its CallOps, ok and error) at zero, so that rate() and
+// histogram_quantile() have a series from the start, not "no data" until
+// its first call. A nil p creates none.
+func (m *Metrics) InitCalls(p providers.Provider) {
+	if m == nil || p == nil {
+		return
+	}
+	for _, op := range CallOps(p) {
+		for _, res := range CallResults {
+			m.calls.WithLabelValues(p.Name(), op, res)
+		}
+	}
+}
+
 func (m *Metrics) outcome(provider, outcome string) {
 	if m != nil {
 		m.outcomes.WithLabelValues(provider, outcome).Inc()
@@ -120,9 +158,9 @@ func (m *Metrics) retry(provider string) {
 
 func (m *Metrics) call(provider, op string, d time.Duration, err error) {
 	if m != nil {
-		res := "ok"
+		res := CallResults[0]
 		if err != nil {
-			res = "error"
+			res = CallResults[1]
 		}
 		m.calls.WithLabelValues(provider, op, res).Observe(d.Seconds())
 	}

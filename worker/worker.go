@@ -192,6 +192,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 	log.Info().Str("broker", broker.Redact(cfg.AMQPURL)).Strs("providers", cfg.Providers).Msg("topology declared")
 	tel := RegisterMetrics(reg, cfg, st, pub.Conn)
 	metrics := tel.Handlers
+	for _, name := range cfg.Providers {
+		metrics.InitCalls(deps.Providers[name])
+	}
 	RegisterStoreMetrics(reg, rawStore)
 
 	wlog := newWMLogger(log)
