@@ -27,20 +27,7 @@ func TestKeylessReplicaStopsOnceAKeyedOneRecordsTheCheck(t *testing.T) {
 	_, done := start(t, cfg, clients)
 	// bound is long enough for a start on a loaded machine under -race.
 	const bound = 45 * time.Second
-	deadline := time.Now().Add(bound)
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("the keyless replica did not start: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if _, body := get(cfg.HTTPAddr, "/readyz"); strings.Contains(body, "store: ok") && strings.Contains(body, "router: ok") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the keyless replica is not running")
-		}
-	}
+	untilRunning(t, cfg.HTTPAddr, done, bound, "the keyless replica did not start: %v", "the keyless replica is not running")
 
 	// A keyed replica starts: its check passes and is recorded.
 	st, err := store.Open(ctx, dsn)

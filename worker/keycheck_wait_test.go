@@ -67,20 +67,7 @@ func TestKeyCheckWaitsForAStoreNotReachableForAMoment(t *testing.T) {
 	}
 
 	proxy.up.Store(true)
-	deadline = time.Now().Add(bound)
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("Run stopped: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if _, body := get(cfg.HTTPAddr, "/readyz"); strings.Contains(body, "store: ok") && strings.Contains(body, "router: ok") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the worker is not running after the store came back")
-		}
-	}
+	untilRunning(t, cfg.HTTPAddr, done, bound, "Run stopped: %v", "the worker is not running after the store came back")
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

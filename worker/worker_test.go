@@ -138,6 +138,28 @@ func get(addr, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// untilRunning waits, up to bound, until /readyz at addr says the store
+// and the router are ok (the replica runs and consumes). Run ending
+// meanwhile (done) fails the test with stopped (a format for Run's
+// error); not running by then, with late.
+func untilRunning(t *testing.T, addr string, done <-chan error, bound time.Duration, stopped, late string) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf(stopped, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, body := get(addr, "/readyz"); strings.Contains(body, "store: ok") && strings.Contains(body, "router: ok") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(late)
+		}
+	}
+}
+
 // waitFor polls until cond holds.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() (bool, string)) {
 	t.Helper()
