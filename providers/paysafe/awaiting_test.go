@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/handlers"
 	"github.com/settlement-worker/settlement-worker/messages"
@@ -30,21 +32,42 @@ import (
 // late refund: one refund, S. (Between the two fixes an uncertain answer
 // to the poll's own call was parked for a person.)
 func TestRefundAwaitingTheBatchAskedAgainAfterATimeoutNeverRefundsTwice(t *testing.T) {
-	e := newEnv(t, sandbox.Config{DupCheckAtArrival: true})
+	e, p, _, seedRef := awaitingRefund(t, "await-seed", 3*time.Second) // longer than Paysafe takes to commit (2.2s)
+	const id = "await-credit"
+	next := askedAgainLate(t, e, p, id, seedRef)
+	st, parked := untilStatusOrPark(t, e, p, next, 20*time.Second)
+	oneLateRefund(t, e, id, st, parked)
+}
+
+// awaitingRefund is the rig of a refund awaiting the batch and asked
+// again while Paysafe commits the call late: a sandbox that checks the
+// merchantRefNum when a call arrives (sandbox.Config.DupCheckAtArrival),
+// an authorization of 50.00 and its settlement, seed (pending: not
+// batched), whose id it returns, and a pipeline whose client has the
+// settle window window (also returned).
+func awaitingRefund(t *testing.T, seed string, window time.Duration) (e *env, p *pipeline, c *paysafe.Client, seedRef string) {
+	t.Helper()
+	e = newEnv(t, sandbox.Config{DupCheckAtArrival: true})
 	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
-	seed := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("await-seed", authID, "50.00", "USD")))
+	seedRef = expect(t, providers.Pending)(e.client.Settle(ctx(t), debit(seed, authID, "50.00", "USD"))).Ref
 	cfg := clientConfig(e.srv.URL+"/paysafe", user, pass)
-	cfg.SettleWindow = 3 * time.Second // longer than Paysafe takes to commit (2.2s)
+	cfg.SettleWindow = window
 	c, err := paysafe.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pe := *e
 	pe.client = c
-	p := newPipeline(t, &pe)
-	const id = "await-credit"
+	return e, newPipeline(t, &pe), c, seedRef
+}
 
-	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref}))
+// askedAgainLate delivers credit id of 20.00 against seedRef: refused
+// 3404 before the batch, it must be polled; it returns the poll copy,
+// with the batch run since and the next refund call set to commit late
+// (700ms past the client's timeout).
+func askedAgainLate(t *testing.T, e *env, p *pipeline, id, seedRef string) *message.Message {
+	t.Helper()
+	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seedRef}))
 	if st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
 		t.Fatalf("credit before the batch: next=%v status=%+v, want a poll copy (3404: awaiting the batch)", next, st)
 	}
@@ -52,10 +75,18 @@ func TestRefundAwaitingTheBatchAskedAgainAfterATimeoutNeverRefundsTwice(t *testi
 	if err := e.sb.SetFaults(sandbox.EndpointRefund, sandbox.Faults{LateNext: 1, LateMS: int(timeout/time.Millisecond) + 700}); err != nil {
 		t.Fatal(err)
 	}
-	parked := ""
-	for deadline := time.Now().Add(20 * time.Second); next != nil && st == nil && parked == ""; {
+	return next
+}
+
+// untilStatusOrPark handles next, then each retry or poll copy it
+// publishes (running the batch before a poll), until a status is
+// published or the request parked, within within; it returns the status
+// and the parked reason.
+func untilStatusOrPark(t *testing.T, e *env, p *pipeline, next *message.Message, within time.Duration) (st *messages.PaymentSettlementStatus, parked string) {
+	t.Helper()
+	for deadline := time.Now().Add(within); next != nil && st == nil && parked == ""; {
 		if time.Now().After(deadline) {
-			t.Fatal("no status nor park within 20s")
+			t.Fatalf("no status nor park within %s", within)
 		}
 		if err := p.h.Handle(next); err != nil {
 			t.Fatalf("Handle: %v", err)
@@ -80,14 +111,21 @@ func TestRefundAwaitingTheBatchAskedAgainAfterATimeoutNeverRefundsTwice(t *testi
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// The late commit lands.
+	return st, parked
+}
+
+// oneLateRefund waits for the late commit to land, and any call still on
+// its way, then checks that the sandbox holds exactly one refund of 20.00
+// with merchantRefNum id and that st is S, nothing parked.
+func oneLateRefund(t *testing.T, e *env, id string, st *messages.PaymentSettlementStatus, parked string) {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); e.sb.Calls().Refund.Late > 0 && len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the late refund never committed")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(timeout) // and any call still on its way
+	time.Sleep(timeout)
 	refunds := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})
 	if len(refunds) != 1 || refunds[0].Amount != 2000 {
 		t.Fatalf("the sandbox holds %d refunds with merchantRefNum %s (status %+v, parked %q): %+v; want exactly one of 20.00", len(refunds), id, st, parked, refunds)
@@ -144,30 +182,11 @@ func (c *crashingClient) crash(err error) {
 // waits out the settle window (4s, longer than Paysafe takes to commit),
 // looks the merchantRefNum up and finds the late refund: one refund, S.
 func TestRefundAskedAgainByAPollThenACrashNeverRefundsTwice(t *testing.T) {
-	e := newEnv(t, sandbox.Config{DupCheckAtArrival: true})
-	authID := e.authorize(t, sandbox.Authorization{Amount: 5000})
-	seed := expect(t, providers.Pending)(e.client.Settle(ctx(t), debit("crash-seed", authID, "50.00", "USD")))
-	cfg := clientConfig(e.srv.URL+"/paysafe", user, pass)
-	cfg.SettleWindow = 4 * time.Second // longer than Paysafe takes to commit (2.2s)
-	c, err := paysafe.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pe := *e
-	pe.client = c
-	p := newPipeline(t, &pe)
+	e, p, c, seedRef := awaitingRefund(t, "crash-seed", 4*time.Second) // longer than Paysafe takes to commit (2.2s)
 	cc := &crashingClient{Client: c}
 	p.h.Provider = cc
 	const id = "crash-credit"
-
-	next, st := p.deliver(t, requestMessage(t, id, messages.SettlementCredit, "20.00", map[string]string{"settlement_id": seed.Ref}))
-	if st != nil || next == nil || next.Metadata.Get(handlers.HeaderPoll) != "true" {
-		t.Fatalf("credit before the batch: next=%v status=%+v, want a poll copy (3404: awaiting the batch)", next, st)
-	}
-	e.sb.RunBatch()
-	if err := e.sb.SetFaults(sandbox.EndpointRefund, sandbox.Faults{LateNext: 1, LateMS: int(timeout/time.Millisecond) + 700}); err != nil {
-		t.Fatal(err)
-	}
+	next := askedAgainLate(t, e, p, id, seedRef)
 	// The poll: the refund is asked for again, times out, the worker dies.
 	func() {
 		defer func() {
@@ -184,49 +203,8 @@ func TestRefundAskedAgainByAPollThenACrashNeverRefundsTwice(t *testing.T) {
 	next = next.Copy()
 	next.Metadata.Set(broker.MetaRedelivered, "true")
 
-	parked := ""
-	for deadline := time.Now().Add(30 * time.Second); next != nil && st == nil && parked == ""; {
-		if time.Now().After(deadline) {
-			t.Fatal("no status nor park within 30s")
-		}
-		if err := p.h.Handle(next); err != nil {
-			t.Fatalf("Handle: %v", err)
-		}
-		next = nil
-		for _, m := range p.pub.take() {
-			switch {
-			case m.exchange == broker.StatusExchange:
-				s, err := messages.DecodeSettlementStatus(m.msg.Payload)
-				if err != nil {
-					t.Fatal(err)
-				}
-				st = s
-			case strings.Contains(m.key, ".retry."):
-				next = m.msg
-			default:
-				parked = m.msg.Metadata.Get(handlers.HeaderParkedReason)
-			}
-		}
-		if next != nil && next.Metadata.Get(handlers.HeaderPoll) == "true" {
-			e.sb.RunBatch()
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	// The late commit lands, and any call still on its way.
-	for deadline := time.Now().Add(10 * time.Second); e.sb.Calls().Refund.Late > 0 && len(e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the late refund never committed")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(timeout)
-	refunds := e.sb.LedgerFiltered(sandbox.LedgerFilter{Kind: sandbox.KindRefund, MerchantRefNum: id})
-	if len(refunds) != 1 || refunds[0].Amount != 2000 {
-		t.Fatalf("the sandbox holds %d refunds with merchantRefNum %s (status %+v, parked %q): %+v; want exactly one of 20.00", len(refunds), id, st, parked, refunds)
-	}
-	if st == nil || st.SettlementStatus != messages.StatusSettled || parked != "" {
-		t.Fatalf("status %+v, parked %q: want S", st, parked)
-	}
+	st, parked := untilStatusOrPark(t, e, p, next, 30*time.Second)
+	oneLateRefund(t, e, id, st, parked)
 }
 
 // TestRefundAwaitingTheBatchIsStillBoundByThePendingDeadline: a refund
