@@ -33,21 +33,43 @@ func onBroker(ctx context.Context, t *testing.T, top broker.Topology, purge ...s
 	if err := top.Declare(conn); err != nil {
 		t.Fatal(err)
 	}
-	cconn, err := amqp.Dial(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cconn.Close() })
-	ch, err := cconn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := channelOn(t, u)
 	for _, q := range purge {
 		if _, err := ch.QueuePurge(q, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return pub, ch
+}
+
+// quorumQueue declares the durable quorum queue q on the test broker
+// (testenv.AMQPURL) and returns the broker's URL and a channel of a
+// connection of its own to publish to it; the connection closes with the
+// test.
+func quorumQueue(t *testing.T, q string) (string, *amqp.Channel) {
+	t.Helper()
+	u := testenv.AMQPURL(t)
+	ch := channelOn(t, u)
+	if _, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+		t.Fatal(err)
+	}
+	return u, ch
+}
+
+// channelOn opens a connection of its own to the broker at u, closed
+// with the test, and returns a channel on it.
+func channelOn(t *testing.T, u string) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
 }
 
 // nextMessage takes the next message of queue q off ch (acked), as the

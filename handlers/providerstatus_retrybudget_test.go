@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -48,20 +46,8 @@ func TestProviderStatusFailingEveryRunIsParkedAfterItsBudget(t *testing.T) {
 	parked := broker.ProviderStatusParkedQueue("radial")
 	e.drain(parked)
 
-	url := testenv.AMQPURL(t)
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const q = "statuses-failing-every-run"
-	if _, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
-		t.Fatal(err)
-	}
+	url, ch := quorumQueue(t, q)
 	if _, err := ch.QueuePurge(q, false); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
 
 // TestStoreOutageHoldCountsFromDelivery: the hold is bounded below the
@@ -26,20 +25,8 @@ import (
 // closed the channel at 30 min and handed back, counted, every delivery
 // on it).
 func TestStoreOutageHoldCountsFromDelivery(t *testing.T) {
-	url := testenv.AMQPURL(t)
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const q = "statuses"
-	if _, err := ch.QueueDeclare(q, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
-		t.Fatal(err)
-	}
+	url, ch := quorumQueue(t, q)
 	for _, seq := range []string{"S", "R"} {
 		if err := ch.Publish("", q, false, false, amqp.Publishing{Headers: amqp.Table{"order": "o1", "seq": seq}}); err != nil {
 			t.Fatal(err)
