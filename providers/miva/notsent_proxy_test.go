@@ -1,17 +1,15 @@
 package miva_test
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/providers/miva"
@@ -26,58 +24,18 @@ import (
 // within the client's timeout).
 func notSentProxy(t *testing.T, upstream, function string, slowList int, slow time.Duration) *httptest.Server {
 	t.Helper()
-	var mu sync.Mutex
-	lists, detachedOnce := 0, false
-	var wg sync.WaitGroup
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		forward := func() (*http.Response, error) {
-			req, err := http.NewRequest(r.Method, upstream+r.URL.RequestURI(), bytes.NewReader(body))
-			if err != nil {
-				return nil, err
-			}
-			req.Header = r.Header.Clone()
-			return http.DefaultClient.Do(req)
-		}
-		mu.Lock()
-		detached, delay := false, time.Duration(0)
-		if strings.Contains(string(body), `"Function":"`+function+`"`) && !detachedOnce {
-			detachedOnce, detached = true, true
-		}
+	lists := 0
+	srv, _ := providertest.Detached503(t, upstream, func(_ *http.Request, body []byte) bool {
+		return strings.Contains(string(body), `"Function":"`+function+`"`)
+	}, func(body []byte) time.Duration {
 		if strings.Contains(string(body), `"Function":"`+miva.FunctionPaymentList+`"`) {
 			lists++
 			if lists == slowList {
-				delay = slow
+				return slow
 			}
 		}
-		mu.Unlock()
-		if detached {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if resp, err := forward(); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}()
-			time.Sleep(50 * time.Millisecond) // the call is on its way
-			http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
-			return
-		}
-		resp, err := forward()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		time.Sleep(delay)
-		for k, vs := range resp.Header {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-	}))
-	t.Cleanup(func() { wg.Wait(); srv.Close() })
+		return 0
+	})
 	return srv
 }
 

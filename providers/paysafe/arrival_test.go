@@ -1,18 +1,16 @@
 package paysafe_test
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/providers/paysafe"
@@ -26,53 +24,9 @@ import (
 // by upstream (it committed or was refused).
 func lateProxy(t *testing.T, upstream, suffix string) (srv *httptest.Server, wait func()) {
 	t.Helper()
-	var mu sync.Mutex
-	detachedOnce := false
-	var wg sync.WaitGroup
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		forward := func() (*http.Response, error) {
-			req, err := http.NewRequest(r.Method, upstream+r.URL.RequestURI(), bytes.NewReader(body))
-			if err != nil {
-				return nil, err
-			}
-			req.Header = r.Header.Clone()
-			return http.DefaultClient.Do(req)
-		}
-		mu.Lock()
-		detached := false
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, suffix) && !detachedOnce {
-			detachedOnce, detached = true, true
-		}
-		mu.Unlock()
-		if detached {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if resp, err := forward(); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}()
-			time.Sleep(50 * time.Millisecond) // the call is on its way
-			http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
-			return
-		}
-		resp, err := forward()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, vs := range resp.Header {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(wg.Wait)
-	return srv, wg.Wait
+	return providertest.Detached503(t, upstream, func(r *http.Request, _ []byte) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, suffix)
+	}, nil)
 }
 
 // TestProxy503WhileTheCallCommitsLateNeverMovesMoneyTwice: seed 001 says
