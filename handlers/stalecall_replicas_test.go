@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/jackc/pgx/v5"
-	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -72,24 +71,6 @@ func retryCopy(t *testing.T, ms []*message.Message) *message.Message {
 	}
 	t.Fatalf("no retry copy among %d published", len(ms))
 	return nil
-}
-
-// terminateOrderLocks ends the PostgreSQL sessions holding order locks on
-// dsn's database: a replica's lock lost (failover, a pause past the lease).
-func terminateOrderLocks(t *testing.T, dsn string) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var ended int
-	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
-		AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&ended); err != nil {
-		t.Fatal(err)
-	}
-	return ended
 }
 
 // Two replicas on one PostgreSQL store, Frisbii. Replica A records its
@@ -216,18 +197,10 @@ func TestStaleCallAnswerAfterAnotherReplicaResubmittedIsNotRecorded(t *testing.T
 // and B's retry copy.
 func staleCallRun(t *testing.T, client providers.Provider, msg *message.Message, callOne, late func() error, moved func() (bool, string)) (*handlers.Settlement, *pubs, *message.Message) {
 	t.Helper()
-	ctx := context.Background()
 	dsn := testenv.PostgresDSN(t)
 	replica := func() (*handlers.Settlement, *pubs) {
-		st, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
 		p := &pubs{}
-		return &handlers.Settlement{Provider: client, Store: st, Pub: p,
-			Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
-			CallTimeout: 2 * time.Second, Log: zerolog.Nop()}, p
+		return providertest.Replica(t, dsn, client, p, 2*time.Second), p
 	}
 	a, aPub := replica()
 	b, bPub := replica()
@@ -249,7 +222,7 @@ func staleCallRun(t *testing.T, client providers.Provider, msg *message.Message,
 	case <-time.After(30 * time.Second):
 		t.Fatal("replica A never made its call")
 	}
-	if n := terminateOrderLocks(t, dsn); n != 1 {
+	if n := providertest.TerminateOrderLocks(t, dsn); n != 1 {
 		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", n)
 	}
 

@@ -1,5 +1,8 @@
 // Package providertest holds checks that every provider client's tests run
-// alike (providers/<name>), so that the providers' copies do not drift.
+// alike (providers/<name>), so that the providers' copies do not drift, and
+// the rigs those tests and the handlers' share: a proxy that answers 503
+// while the call goes on (Detached503), replicas of the worker on one
+// PostgreSQL database (Replica, TerminateOrderLocks). Only tests import it.
 package providertest
 
 import (

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers/frisbii"
@@ -47,24 +46,13 @@ func TestKeyLifetimeIsCountedOnTheReplicasSharedClock(t *testing.T) {
 			e.seed(t, tc.seed)
 			dsn := testenv.PostgresDSN(t)
 			replica := func(skew time.Duration) (*handlers.Settlement, *recorder) {
-				st, err := store.Open(ctx, dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = st.Close() })
 				now := func() time.Time { return time.Now().Add(skew) }
 				c := newClient(t, e.srv.URL+"/frisbii", apiKey)
 				frisbii.SetHostClock(c, now)
 				rec := &recorder{}
-				return &handlers.Settlement{
-					Provider:    c,
-					Store:       st,
-					Pub:         rec,
-					Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
-					CallTimeout: 2 * time.Second,
-					Log:         zerolog.Nop(),
-					Now:         now,
-				}, rec
+				h := providertest.Replica(t, dsn, c, rec, 2*time.Second)
+				h.Now = now
+				return h, rec
 			}
 			a, aRec := replica(10 * time.Minute)
 			b, bRec := replica(0)

@@ -1,19 +1,15 @@
 package miva_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/rs/zerolog"
-
 	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers/miva"
 	sandbox "github.com/settlement-worker/settlement-worker/sandbox/miva"
-	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // Two replicas on one PostgreSQL database. Debit X's capture timed out
@@ -28,7 +24,6 @@ import (
 // Miva's ledger: S with no money for X. A reconciliation that lost its
 // order lock while it ran must conclude nothing.
 func TestReconcileThatLostItsOrderLockConcludesNothing(t *testing.T) {
-	ctx := context.Background()
 	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4400, Records: []sandbox.RecordSeed{
 		{ID: 44, Type: sandbox.TypeAuth, Amount: "100.00"},
 	}})
@@ -39,20 +34,8 @@ func TestReconcileThatLostItsOrderLockConcludesNothing(t *testing.T) {
 	}
 	dsn := testenv.PostgresDSN(t)
 	replica := func() (*handlers.Settlement, *fakePub) {
-		st, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
 		pub := &fakePub{}
-		return &handlers.Settlement{
-			Provider:    client,
-			Store:       st,
-			Pub:         pub,
-			Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
-			CallTimeout: 2 * time.Second,
-			Log:         zerolog.Nop(),
-		}, pub
+		return providertest.Replica(t, dsn, client, pub, 2*time.Second), pub
 	}
 	a, aPub := replica()
 	b, bPub := replica()
@@ -74,17 +57,7 @@ func TestReconcileThatLostItsOrderLockConcludesNothing(t *testing.T) {
 	go func() { aDone <- a.Handle(xRetry) }()
 	waitHeld(t, list, "replica A's reconciling payment list read")
 
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var ended int
-	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
-		AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&ended); err != nil {
-		t.Fatal(err)
-	}
-	if ended != 1 {
+	if ended := providertest.TerminateOrderLocks(t, dsn); ended != 1 {
 		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
 	}
 

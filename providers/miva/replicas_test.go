@@ -13,14 +13,13 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
-	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/handlers"
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers/miva"
 	sandbox "github.com/settlement-worker/settlement-worker/sandbox/miva"
-	"github.com/settlement-worker/settlement-worker/store"
 )
 
 // gate holds the next sandbox call of one function: arm, then wait for
@@ -131,7 +130,6 @@ func waitHeld(t *testing.T, gt *gate, what string) {
 // only, and A captures too. Miva has no idempotency key: the customer is
 // charged twice. The sandbox's ledger must show one capture.
 func TestReplicasLosingTheOrderLockNeverCaptureTwice(t *testing.T) {
-	ctx := context.Background()
 	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4100, Records: []sandbox.RecordSeed{
 		{ID: 41, Type: sandbox.TypeAuth, Amount: "10.00"},
 	}})
@@ -142,20 +140,8 @@ func TestReplicasLosingTheOrderLockNeverCaptureTwice(t *testing.T) {
 	}
 	dsn := testenv.PostgresDSN(t)
 	replica := func() (*handlers.Settlement, *fakePub) {
-		st, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
 		pub := &fakePub{}
-		return &handlers.Settlement{
-			Provider:    client,
-			Store:       st,
-			Pub:         pub,
-			Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
-			CallTimeout: 10 * time.Second,
-			Log:         zerolog.Nop(),
-		}, pub
+		return providertest.Replica(t, dsn, client, pub, 10*time.Second), pub
 	}
 	a, aPub := replica()
 	b, _ := replica()
@@ -179,17 +165,7 @@ func TestReplicasLosingTheOrderLockNeverCaptureTwice(t *testing.T) {
 	waitHeld(t, list, "replica A's payment list read")
 
 	// The server ends the session holding A's order lock.
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var ended int
-	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
-		AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&ended); err != nil {
-		t.Fatal(err)
-	}
-	if ended != 1 {
+	if ended := providertest.TerminateOrderLocks(t, dsn); ended != 1 {
 		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
 	}
 
@@ -254,37 +230,25 @@ func TestLockLostBeforeTheCaptureIsNotAnUncertainCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	dsn := testenv.PostgresDSN(t)
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	pub := &fakePub{}
+	h := providertest.Replica(t, dsn, client, pub, 10*time.Second)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	pub := &fakePub{}
 	terminated := false
-	h := &handlers.Settlement{
-		Provider:    client,
-		Store:       st,
-		Pub:         pub,
-		Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
-		CallTimeout: 10 * time.Second,
-		Log:         zerolog.Nop(),
-		// Funds confirmed: the server ends the session holding the order
-		// lock before the call is recorded and checked.
-		Crash: func(point string) {
-			if point != handlers.CrashAfterConfirm || terminated {
-				return
-			}
-			terminated = true
-			if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
-				AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
-				t.Error(err)
-			}
-		},
+	// Funds confirmed: the server ends the session holding the order
+	// lock before the call is recorded and checked.
+	h.Crash = func(point string) {
+		if point != handlers.CrashAfterConfirm || terminated {
+			return
+		}
+		terminated = true
+		if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
+			AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
+			t.Error(err)
+		}
 	}
 	msg := settlementMessage(t, "req-lock-lost", "4200", messages.SettlementDebit, "1.00")
 	if err := h.Handle(msg); err != nil {
@@ -333,20 +297,8 @@ func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
 	}
 	dsn := testenv.PostgresDSN(t)
 	replica := func() (*handlers.Settlement, *fakePub) {
-		st, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
 		pub := &fakePub{}
-		return &handlers.Settlement{
-			Provider:    client,
-			Store:       st,
-			Pub:         pub,
-			Retry:       handlers.RetryPolicy{Delays: []time.Duration{time.Second}, MaxAttempts: 5},
-			CallTimeout: 10 * time.Second,
-			Log:         zerolog.Nop(),
-		}, pub
+		return providertest.Replica(t, dsn, client, pub, 10*time.Second), pub
 	}
 	a, aPub := replica()
 	b, _ := replica()
@@ -365,17 +317,7 @@ func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
 	go func() { aDone <- a.Handle(retry) }()
 	waitHeld(t, aList, "replica A's payment list read")
 
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var ended int
-	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'
-		AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&ended); err != nil {
-		t.Fatal(err)
-	}
-	if ended != 1 {
+	if ended := providertest.TerminateOrderLocks(t, dsn); ended != 1 {
 		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
 	}
 
@@ -386,6 +328,11 @@ func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
 
 	// Both replies arrive while a third session holds the settlement's row:
 	// both records wait for it, then run at once.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
