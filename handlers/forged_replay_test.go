@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
@@ -114,22 +115,7 @@ func TestForgedReplayThroughTheDefaultExchangeDoesNotUnpark(t *testing.T) {
 	}
 	take := func() *message.Message {
 		t.Helper()
-		for ctx.Err() == nil {
-			d, ok, err := ch.Get(broker.RequestQueue("prov"), true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok {
-				m, err := broker.Marshaler{}.Unmarshal(d)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatal("no request")
-		return nil
+		return nextMessage(ctx, t, ch, broker.RequestQueue("prov"))
 	}
 
 	publish(broker.IntakeExchange, broker.RequestRoutingKey("prov"), nil)
@@ -315,7 +301,13 @@ func TestRetryCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 // connection a replay (broker.ReplayOn) runs on, the publisher's.
 func replayBroker(ctx context.Context, t *testing.T, top broker.Topology, purge ...string) (*broker.Publisher, *amqp.Connection, *amqp.Channel) {
 	t.Helper()
-	pub, ch := onBroker(ctx, t, top, purge...)
+	return replayBrokerAt(ctx, t, testenv.AMQPURL(t), top, purge...)
+}
+
+// replayBrokerAt is replayBroker on the broker (vhost) at u (onBrokerAt).
+func replayBrokerAt(ctx context.Context, t *testing.T, u string, top broker.Topology, purge ...string) (*broker.Publisher, *amqp.Connection, *amqp.Channel) {
+	t.Helper()
+	pub, ch := onBrokerAt(ctx, t, u, top, purge...)
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}

@@ -14,13 +14,19 @@ import (
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
 )
 
-// onBroker declares top on the test broker (testenv.AMQPURL) and returns a
-// publisher on it and a channel of a connection of its own, to read what
-// was published; the queues named are purged first. Both close with the
-// test.
+// onBroker declares top on the test broker (a vhost of its own,
+// testenv.AMQPURL) and returns a publisher on it and a channel of a
+// connection of its own, to read what was published; the queues named are
+// purged first. Both close with the test.
 func onBroker(ctx context.Context, t *testing.T, top broker.Topology, purge ...string) (*broker.Publisher, *amqp.Channel) {
 	t.Helper()
-	u := testenv.AMQPURL(t)
+	return onBrokerAt(ctx, t, testenv.AMQPURL(t), top, purge...)
+}
+
+// onBrokerAt is onBroker on the broker (vhost) at u, for a test that
+// connects to it otherwise too (each testenv.AMQPURL is a new vhost).
+func onBrokerAt(ctx context.Context, t *testing.T, u string, top broker.Topology, purge ...string) (*broker.Publisher, *amqp.Channel) {
+	t.Helper()
 	pub, err := broker.NewPublisher(ctx, u, 2, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

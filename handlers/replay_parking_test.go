@@ -33,20 +33,11 @@ func TestReplayResumesOnlyTheParkingItWasMadeFor(t *testing.T) {
 			const prov = "replayparking"
 			top := broker.Topology{Providers: []string{prov}, RetryDelays: []time.Duration{time.Minute}}
 			retryQ := broker.RetryQueue(prov, time.Minute)
-			pub, ch := onBroker(ctx, t, top, broker.RequestQueue(prov), broker.ParkedQueue(prov), retryQ)
-			if err := ch.Confirm(false); err != nil {
-				t.Fatal(err)
-			}
-			conn, err := pub.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pub, conn, ch := replayBroker(ctx, t, top, broker.RequestQueue(prov), broker.ParkedQueue(prov), retryQ)
 			var keys *store.Keyring
 			var mac func([]byte) string
 			if tc.keyed {
-				if keys, err = store.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", nil); err != nil {
-					t.Fatal(err)
-				}
+				keys = testKeyring(t)
 				mac = keys.MAC
 			}
 			p := newScripted(prov, providers.Facts{})

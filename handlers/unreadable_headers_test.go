@@ -8,7 +8,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
@@ -35,26 +34,7 @@ func TestRequestWithHeadersTheClientCannotReadIsParked(t *testing.T) {
 			url := testenv.AMQPURL(t)
 			top := broker.Topology{Providers: []string{"prov"}, QueueType: qt, RetryDelays: []time.Duration{time.Minute}, DeliveryLimit: 20,
 				StatusQueues: []broker.StatusQueue{{Name: statusQueue, BindingKey: "settlement.status.#"}}}
-			pub, err := broker.NewPublisher(ctx, url, 2, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pub.Close()
-			conn, err := amqp.Dial(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			if err := top.Declare(conn); err != nil {
-				t.Fatal(err)
-			}
-			ch, err := conn.Channel()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ch.Confirm(false); err != nil {
-				t.Fatal(err)
-			}
+			pub, _, ch := replayBrokerAt(ctx, t, url, top)
 			p := newScripted("prov", providers.Facts{Idempotent: true})
 			r := newRig(t, p)
 			r.h.Pub, r.h.Retry.Delays = pub, top.RetryDelays
