@@ -11,6 +11,7 @@ import (
 
 	"github.com/settlement-worker/settlement-worker/broker"
 	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
@@ -30,24 +31,12 @@ func TestReplayHeaderFromThePublisherDoesNotUnpark(t *testing.T) {
 	defer cancel()
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
 	pub, conn, ch := replayBroker(ctx, t, top)
-	p := newScripted("prov", providers.Facts{})
-	busy := providers.TransientError("", "provider busy", nil)
-	p.confirmErrs = []error{busy, busy, busy}
-	r := newRig(t, p)
-	r.h.Pub, r.h.Retry = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 1}
+	r, p := busyRig(t, "prov", 3, pub, top, 1, nil)
 
 	req := testRequest()
 	publish := func(headers amqp.Table) {
 		t.Helper()
-		h := amqp.Table{"store_id": "STORE1", "tender_type": "VC"}
-		for k, v := range headers {
-			h[k] = v
-		}
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey("prov"), true, false,
-			amqp.Publishing{Headers: h, Body: encodeXML(t, req), ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent})
-		if err != nil || !dc.Wait() {
-			t.Fatalf("publish: %v", err)
-		}
+		publishRequest(ctx, t, ch, broker.IntakeExchange, broker.RequestRoutingKey("prov"), req, "", headers)
 	}
 	take := func() *message.Message {
 		t.Helper()
@@ -94,24 +83,12 @@ func TestForgedReplayThroughTheDefaultExchangeDoesNotUnpark(t *testing.T) {
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
 	pub, conn, ch := replayBroker(ctx, t, top, broker.RequestQueue("prov"), broker.ParkedQueue("prov"))
 	keys := testKeyring(t)
-	p := newScripted("prov", providers.Facts{})
-	busy := providers.TransientError("", "provider busy", nil)
-	p.confirmErrs = []error{busy, busy, busy}
-	r := newRig(t, p)
-	r.h.Pub, r.h.Retry, r.h.ReplayKeys = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 1}, keys
+	r, p := busyRig(t, "prov", 3, pub, top, 1, keys)
 
 	req := testRequest()
 	publish := func(exchange, key string, headers amqp.Table) {
 		t.Helper()
-		h := amqp.Table{"store_id": "STORE1", "tender_type": "VC"}
-		for k, v := range headers {
-			h[k] = v
-		}
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false,
-			amqp.Publishing{Headers: h, Body: encodeXML(t, req), ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: "forged-1"})
-		if err != nil || !dc.Wait() {
-			t.Fatalf("publish: %v", err)
-		}
+		publishRequest(ctx, t, ch, exchange, key, req, "forged-1", headers)
 	}
 	take := func() *message.Message {
 		t.Helper()
@@ -175,19 +152,10 @@ func TestParkedCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 	top := broker.Topology{Providers: []string{"prov"}, RetryDelays: []time.Duration{time.Minute}}
 	pub, conn, ch := replayBroker(ctx, t, top, broker.RequestQueue("prov"), broker.ParkedQueue("prov"))
 	keys := testKeyring(t)
-	p := newScripted("prov", providers.Facts{})
-	busy := providers.TransientError("", "provider busy", nil)
-	p.confirmErrs = []error{busy, busy, busy}
-	r := newRig(t, p)
-	r.h.Pub, r.h.Retry, r.h.ReplayKeys = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 1}, keys
+	r, p := busyRig(t, "prov", 3, pub, top, 1, keys)
 
 	req := testRequest()
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey("prov"), true, false,
-		amqp.Publishing{Headers: amqp.Table{"store_id": "STORE1", "tender_type": "VC"}, Body: encodeXML(t, req),
-			ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: "signed-1"})
-	if err != nil || !dc.Wait() {
-		t.Fatalf("publish: %v", err)
-	}
+	publishRequest(ctx, t, ch, broker.IntakeExchange, broker.RequestRoutingKey("prov"), req, "signed-1", nil)
 	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov"))) // parked
 	if s := r.get(t, req.RequestID); s.ParkedReason == "" {
 		t.Fatalf("not parked (%s)", s.State)
@@ -207,6 +175,7 @@ func TestParkedCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 	// Someone takes the parked copy and publishes it, unchanged, to the
 	// request queue.
 	var d amqp.Delivery
+	var err error
 	for ctx.Err() == nil {
 		var ok bool
 		if d, ok, err = ch.Get(broker.ParkedQueue("prov"), true); err != nil {
@@ -216,7 +185,7 @@ func TestParkedCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	dc, err = ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue("prov"), true, false, amqp.Publishing{
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue("prov"), true, false, amqp.Publishing{
 		Headers: d.Headers, Body: d.Body, ContentType: d.ContentType, MessageId: d.MessageId, DeliveryMode: amqp.Persistent})
 	if err != nil || !dc.Wait() {
 		t.Fatalf("publish: %v", err)
@@ -242,19 +211,10 @@ func TestRetryCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 	retryQ := broker.RetryQueue("prov", time.Minute)
 	pub, conn, ch := replayBroker(ctx, t, top, broker.RequestQueue("prov"), broker.ParkedQueue("prov"), retryQ)
 	keys := testKeyring(t)
-	p := newScripted("prov", providers.Facts{})
-	busy := providers.TransientError("", "provider busy", nil)
-	p.confirmErrs = []error{busy, busy, busy, busy, busy, busy}
-	r := newRig(t, p)
-	r.h.Pub, r.h.Retry, r.h.ReplayKeys = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 2}, keys
+	r, p := busyRig(t, "prov", 6, pub, top, 2, keys)
 
 	req := testRequest()
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey("prov"), true, false,
-		amqp.Publishing{Headers: amqp.Table{"store_id": "STORE1", "tender_type": "VC"}, Body: encodeXML(t, req),
-			ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: "signed-2"})
-	if err != nil || !dc.Wait() {
-		t.Fatalf("publish: %v", err)
-	}
+	publishRequest(ctx, t, ch, broker.IntakeExchange, broker.RequestRoutingKey("prov"), req, "signed-2", nil)
 	r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue("prov"))) // attempt 1: retry copy
 	r.deliver(t, nextMessage(ctx, t, ch, retryQ))                      // attempt 2: parked
 	if s := r.get(t, req.RequestID); s.ParkedReason == "" {
@@ -285,7 +245,7 @@ func TestRetryCopyOfASignedReplayCannotResumeItAgain(t *testing.T) {
 		}
 	}
 	headers[broker.HeaderReadyAt] = broker.ReadyAt(time.Now())
-	dc, err = ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue("prov"), true, false, amqp.Publishing{
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue("prov"), true, false, amqp.Publishing{
 		Headers: headers, Body: saved.Payload, ContentType: ContentTypeXML, MessageId: saved.Metadata.Get(broker.MetaMessageID), DeliveryMode: amqp.Persistent})
 	if err != nil || !dc.Wait() {
 		t.Fatalf("publish: %v", err)
@@ -316,6 +276,38 @@ func replayBrokerAt(ctx context.Context, t *testing.T, u string, top broker.Topo
 		t.Fatal(err)
 	}
 	return pub, conn, ch
+}
+
+// busyRig is a rig whose provider prov answers its first n ConfirmFunds
+// "provider busy" (transient), publishing with pub, a retry budget of
+// attempts on top's delays and the replay keys keys (nil: none).
+func busyRig(t *testing.T, prov string, n int, pub *broker.Publisher, top broker.Topology, attempts int, keys *store.Keyring) (*rig, *scripted) {
+	t.Helper()
+	p := newScripted(prov, providers.Facts{})
+	busy := providers.TransientError("", "provider busy", nil)
+	for range n {
+		p.confirmErrs = append(p.confirmErrs, busy)
+	}
+	r := newRig(t, p)
+	r.h.Pub, r.h.Retry, r.h.ReplayKeys = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: attempts}, keys
+	return r, p
+}
+
+// publishRequest publishes req as an order system sends it (XML,
+// persistent, headers store_id STORE1 and tender_type VC, then headers)
+// with message id msgID ("": none) to exchange with key on ch, a channel
+// in confirm mode, and waits for the broker's confirm.
+func publishRequest(ctx context.Context, t *testing.T, ch *amqp.Channel, exchange, key string, req *messages.PaymentSettlementRequest, msgID string, headers amqp.Table) {
+	t.Helper()
+	h := amqp.Table{"store_id": "STORE1", "tender_type": "VC"}
+	for k, v := range headers {
+		h[k] = v
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false,
+		amqp.Publishing{Headers: h, Body: encodeXML(t, req), ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: msgID})
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish: %v", err)
+	}
 }
 
 // testKeyring is a STORE_ENCRYPTION_KEY keyring for the signed replays.

@@ -8,7 +8,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
-	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
 
@@ -40,11 +39,8 @@ func TestReplayResumesOnlyTheParkingItWasMadeFor(t *testing.T) {
 				keys = testKeyring(t)
 				mac = keys.MAC
 			}
-			p := newScripted(prov, providers.Facts{})
-			busy := providers.TransientError("", "provider busy", nil)
-			p.confirmErrs = []error{busy, busy, busy, busy, busy}
-			r := newRig(t, p)
-			r.h.Pub, r.h.Retry, r.h.ReplayKeys, r.h.LockWait = pub, RetryPolicy{Delays: top.RetryDelays, MaxAttempts: 1}, keys, 50*time.Millisecond
+			r, p := busyRig(t, prov, 5, pub, top, 1, keys)
+			r.h.LockWait = 50 * time.Millisecond
 			replay := func() {
 				t.Helper()
 				if res, err := broker.ReplayOn(ctx, conn, broker.ReplayOptions{Parked: broker.ParkedQueue(prov), Fallback: broker.RequestQueue(prov), MAC: mac}); err != nil || res.Moved != 1 {
@@ -53,12 +49,7 @@ func TestReplayResumesOnlyTheParkingItWasMadeFor(t *testing.T) {
 			}
 
 			req := testRequest()
-			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, broker.IntakeExchange, broker.RequestRoutingKey(prov), true, false,
-				amqp.Publishing{Headers: amqp.Table{"store_id": "STORE1", "tender_type": "VC"}, Body: encodeXML(t, req),
-					ContentType: ContentTypeXML, DeliveryMode: amqp.Persistent, MessageId: "parking-1"})
-			if err != nil || !dc.Wait() {
-				t.Fatalf("publish: %v", err)
-			}
+			publishRequest(ctx, t, ch, broker.IntakeExchange, broker.RequestRoutingKey(prov), req, "parking-1", nil)
 			r.deliver(t, nextMessage(ctx, t, ch, broker.RequestQueue(prov))) // parked
 			if s := r.get(t, req.RequestID); s.ParkedReason == "" {
 				t.Fatalf("not parked (%s)", s.State)
@@ -102,7 +93,7 @@ func TestReplayResumesOnlyTheParkingItWasMadeFor(t *testing.T) {
 					headers[k] = v
 				}
 			}
-			dc, err = ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue(prov), true, false, amqp.Publishing{
+			dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", broker.RequestQueue(prov), true, false, amqp.Publishing{
 				Headers: headers, Body: saved.Payload, ContentType: ContentTypeXML, MessageId: saved.Metadata.Get(broker.MetaMessageID), DeliveryMode: amqp.Persistent})
 			if err != nil || !dc.Wait() {
 				t.Fatalf("publish: %v", err)
