@@ -4,11 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/settlement-worker/settlement-worker/handlers"
-	"github.com/settlement-worker/settlement-worker/internal/providertest"
-	"github.com/settlement-worker/settlement-worker/internal/testenv"
 	"github.com/settlement-worker/settlement-worker/messages"
-	"github.com/settlement-worker/settlement-worker/providers/miva"
 	sandbox "github.com/settlement-worker/settlement-worker/sandbox/miva"
 )
 
@@ -24,21 +20,12 @@ import (
 // Miva's ledger: S with no money for X. A reconciliation that lost its
 // order lock while it ran must conclude nothing.
 func TestReconcileThatLostItsOrderLockConcludesNothing(t *testing.T) {
-	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4400, Records: []sandbox.RecordSeed{
+	rig := newReplicaRig(t, sandbox.OrderSeed{OrderID: 4400, Records: []sandbox.RecordSeed{
 		{ID: 44, Type: sandbox.TypeAuth, Amount: "100.00"},
-	}})
-	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
-		Timeout: time.Second, SettleWindow: time.Nanosecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := testenv.PostgresDSN(t)
-	replica := func() (*handlers.Settlement, *fakePub) {
-		pub := &fakePub{}
-		return providertest.Replica(t, dsn, client, pub, 2*time.Second), pub
-	}
-	a, aPub := replica()
-	b, bPub := replica()
+	}}, time.Second)
+	g := rig.g
+	a, aPub := rig.replica(t, 2*time.Second)
+	b, bPub := rig.replica(t, 2*time.Second)
 
 	// X's capture hangs until the client gives up: Miva never acts.
 	if err := g.sb.SetFaults(sandbox.EndpointCapture, sandbox.Faults{HangNext: 1}); err != nil {
@@ -52,14 +39,7 @@ func TestReconcileThatLostItsOrderLockConcludesNothing(t *testing.T) {
 		t.Fatalf("%d captures after a hung call", n)
 	}
 
-	list := g.arm(sandbox.FunctionPaymentList, false)
-	aDone := make(chan error, 1)
-	go func() { aDone <- a.Handle(xRetry) }()
-	waitHeld(t, list, "replica A's reconciling payment list read")
-
-	if ended := providertest.TerminateOrderLocks(t, dsn); ended != 1 {
-		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
-	}
+	list, aDone := rig.lockLostWhileReading(t, a, xRetry, false, "replica A's reconciling payment list read")
 
 	// B settles Y, same order and amount, under the lock A lost.
 	if err := b.Handle(settlementMessage(t, "req-y", "4400", messages.SettlementDebit, "10.00")); err != nil {

@@ -118,6 +118,68 @@ func waitHeld(t *testing.T, gt *gate, what string) {
 	}
 }
 
+// replicaRig is the rig of the tests of replicas on one PostgreSQL
+// database: a gated Miva sandbox, the database (dsn) and the replicas'
+// client, its settle window a nanosecond (a retry reconciles at once).
+type replicaRig struct {
+	g      *gatedSandbox
+	dsn    string
+	client *miva.Client
+}
+
+// newReplicaRig starts a gated sandbox holding seed and a client of it
+// that gives up on a call after timeout.
+func newReplicaRig(t *testing.T, seed sandbox.OrderSeed, timeout time.Duration) *replicaRig {
+	t.Helper()
+	g := newGatedSandbox(t, seed)
+	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
+		Timeout: timeout, SettleWindow: time.Nanosecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &replicaRig{g: g, dsn: testenv.PostgresDSN(t), client: client}
+}
+
+// replica is one more replica on the rig's database
+// (providertest.Replica), with its publisher.
+func (r *replicaRig) replica(t *testing.T, callTimeout time.Duration) (*handlers.Settlement, *fakePub) {
+	t.Helper()
+	pub := &fakePub{}
+	return providertest.Replica(t, r.dsn, r.client, pub, callTimeout), pub
+}
+
+// firstCaptureNotSent has replica a handle a debit id of 1.00 for order
+// whose capture Miva refuses before it acts (not sent), and returns the
+// request and a's retry copy.
+func (r *replicaRig) firstCaptureNotSent(t *testing.T, a *handlers.Settlement, aPub *fakePub, id, order string) (msg, retry *message.Message) {
+	t.Helper()
+	if err := r.g.sb.SetFaults(sandbox.EndpointCapture, refusedBeforeActing); err != nil {
+		t.Fatal(err)
+	}
+	msg = settlementMessage(t, id, order, messages.SettlementDebit, "1.00")
+	if err := a.Handle(msg); err != nil {
+		t.Fatalf("first delivery: %v", err)
+	}
+	return msg, retryOf(t, aPub.take())
+}
+
+// lockLostWhileReading has replica a handle retry until its payment list
+// read (what) is held at the sandbox (answered: after the sandbox
+// answered it, the reply on the wire), then the server ends the session
+// holding a's order lock. It returns the held read and a's outcome to
+// come.
+func (r *replicaRig) lockLostWhileReading(t *testing.T, a *handlers.Settlement, retry *message.Message, answered bool, what string) (*gate, <-chan error) {
+	t.Helper()
+	list := r.g.arm(sandbox.FunctionPaymentList, answered)
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Handle(retry) }()
+	waitHeld(t, list, what)
+	if ended := providertest.TerminateOrderLocks(t, r.dsn); ended != 1 {
+		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
+	}
+	return list, aDone
+}
+
 // Two replicas on one PostgreSQL database, one Miva capture whose first
 // call got a 503 (not sent: the retry reads the payment list, then
 // captures). Replica A runs the retry: it checks its order lock, reads
@@ -130,44 +192,22 @@ func waitHeld(t *testing.T, gt *gate, what string) {
 // only, and A captures too. Miva has no idempotency key: the customer is
 // charged twice. The sandbox's ledger must show one capture.
 func TestReplicasLosingTheOrderLockNeverCaptureTwice(t *testing.T) {
-	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4100, Records: []sandbox.RecordSeed{
+	rig := newReplicaRig(t, sandbox.OrderSeed{OrderID: 4100, Records: []sandbox.RecordSeed{
 		{ID: 41, Type: sandbox.TypeAuth, Amount: "10.00"},
-	}})
-	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
-		Timeout: 10 * time.Second, SettleWindow: time.Nanosecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := testenv.PostgresDSN(t)
-	replica := func() (*handlers.Settlement, *fakePub) {
-		pub := &fakePub{}
-		return providertest.Replica(t, dsn, client, pub, 10*time.Second), pub
-	}
-	a, aPub := replica()
-	b, _ := replica()
+	}}, 10*time.Second)
+	g := rig.g
+	a, aPub := rig.replica(t, 10*time.Second)
+	b, _ := rig.replica(t, 10*time.Second)
 
 	// The first capture is refused by Miva before it acts: not sent.
-	if err := g.sb.SetFaults(sandbox.EndpointCapture, refusedBeforeActing); err != nil {
-		t.Fatal(err)
-	}
-	msg := settlementMessage(t, "req-replicas", "4100", messages.SettlementDebit, "1.00")
-	if err := a.Handle(msg); err != nil {
-		t.Fatalf("first delivery: %v", err)
-	}
-	retry := retryOf(t, aPub.take())
+	msg, retry := rig.firstCaptureNotSent(t, a, aPub, "req-replicas", "4100")
 	if n := len(captures(&env{sb: g.sb})); n != 0 {
 		t.Fatalf("%d captures after a 503", n)
 	}
 
-	list := g.arm(sandbox.FunctionPaymentList, true)
-	aDone := make(chan error, 1)
-	go func() { aDone <- a.Handle(retry) }()
-	waitHeld(t, list, "replica A's payment list read")
-
-	// The server ends the session holding A's order lock.
-	if ended := providertest.TerminateOrderLocks(t, dsn); ended != 1 {
-		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
-	}
+	// The server ends the session holding A's order lock while its list
+	// read is on the wire.
+	list, aDone := rig.lockLostWhileReading(t, a, retry, true, "replica A's payment list read")
 
 	// B runs a duplicate up to its capture, held on its way to Miva.
 	capture := g.arm(sandbox.FunctionCapture, false)
@@ -221,18 +261,12 @@ func copyOf(msg *message.Message) *message.Message {
 // park a capture the worker knows it never sent.
 func TestLockLostBeforeTheCaptureIsNotAnUncertainCall(t *testing.T) {
 	ctx := context.Background()
-	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4200, Records: []sandbox.RecordSeed{
+	rig := newReplicaRig(t, sandbox.OrderSeed{OrderID: 4200, Records: []sandbox.RecordSeed{
 		{ID: 42, Type: sandbox.TypeAuth, Amount: "10.00"},
-	}})
-	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
-		Timeout: 10 * time.Second, SettleWindow: time.Nanosecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := testenv.PostgresDSN(t)
-	pub := &fakePub{}
-	h := providertest.Replica(t, dsn, client, pub, 10*time.Second)
-	conn, err := pgx.Connect(ctx, dsn)
+	}}, 10*time.Second)
+	g := rig.g
+	h, pub := rig.replica(t, 10*time.Second)
+	conn, err := pgx.Connect(ctx, rig.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,39 +321,15 @@ func TestLockLostBeforeTheCaptureIsNotAnUncertainCall(t *testing.T) {
 // sandbox's ledger must show one capture.
 func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
 	ctx := context.Background()
-	g := newGatedSandbox(t, sandbox.OrderSeed{OrderID: 4200, Records: []sandbox.RecordSeed{
+	rig := newReplicaRig(t, sandbox.OrderSeed{OrderID: 4200, Records: []sandbox.RecordSeed{
 		{ID: 42, Type: sandbox.TypeAuth, Amount: "10.00"},
-	}})
-	client, err := miva.New(miva.Config{BaseURL: g.url, StoreCode: storeCode, APIToken: token,
-		Timeout: 10 * time.Second, SettleWindow: time.Nanosecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := testenv.PostgresDSN(t)
-	replica := func() (*handlers.Settlement, *fakePub) {
-		pub := &fakePub{}
-		return providertest.Replica(t, dsn, client, pub, 10*time.Second), pub
-	}
-	a, aPub := replica()
-	b, _ := replica()
+	}}, 10*time.Second)
+	g := rig.g
+	a, aPub := rig.replica(t, 10*time.Second)
+	b, _ := rig.replica(t, 10*time.Second)
 
-	if err := g.sb.SetFaults(sandbox.EndpointCapture, refusedBeforeActing); err != nil {
-		t.Fatal(err)
-	}
-	msg := settlementMessage(t, "req-at-once", "4200", messages.SettlementDebit, "1.00")
-	if err := a.Handle(msg); err != nil {
-		t.Fatalf("first delivery: %v", err)
-	}
-	retry := retryOf(t, aPub.take())
-
-	aList := g.arm(sandbox.FunctionPaymentList, true)
-	aDone := make(chan error, 1)
-	go func() { aDone <- a.Handle(retry) }()
-	waitHeld(t, aList, "replica A's payment list read")
-
-	if ended := providertest.TerminateOrderLocks(t, dsn); ended != 1 {
-		t.Fatalf("%d sessions holding order locks ended, want 1 (A's)", ended)
-	}
+	msg, retry := rig.firstCaptureNotSent(t, a, aPub, "req-at-once", "4200")
+	aList, aDone := rig.lockLostWhileReading(t, a, retry, true, "replica A's payment list read")
 
 	bList := g.arm(sandbox.FunctionPaymentList, true)
 	bDone := make(chan error, 1)
@@ -328,7 +338,7 @@ func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
 
 	// Both replies arrive while a third session holds the settlement's row:
 	// both records wait for it, then run at once.
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, rig.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +356,7 @@ func TestReplicasResubmittingAtOnceNeverCaptureTwice(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for name, done := range map[string]chan error{"A": aDone, "B": bDone} {
+	for name, done := range map[string]<-chan error{"A": aDone, "B": bDone} {
 		select {
 		case err := <-done:
 			t.Logf("replica %s: %v", name, err)
