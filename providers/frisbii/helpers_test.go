@@ -1,13 +1,13 @@
 package frisbii_test
 
 import (
-	"errors"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -147,22 +147,7 @@ func withLines(r *providers.Request, items ...[3]string) *providers.Request {
 // leaks into it.
 func checkErr(t *testing.T, err error, class providers.Class, code, reason string) {
 	t.Helper()
-	if err == nil {
-		t.Fatal("want an error")
-	}
-	if providers.ClassOf(err) != class {
-		t.Fatalf("class %v, want %v: %v", providers.ClassOf(err), class, err)
-	}
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("not a *providers.Error: %v", err)
-	}
-	if code != "" && pe.Code != code {
-		t.Fatalf("code %q, want %q: %v", pe.Code, code, err)
-	}
-	if !strings.Contains(providers.ReasonOf(err), reason) {
-		t.Fatalf("reason %q does not contain %q", providers.ReasonOf(err), reason)
-	}
+	providertest.ErrorIs(t, err, class, code, reason)
 	noSecrets(t, err.Error())
 }
 

@@ -2,7 +2,6 @@ package miva_test
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -186,22 +186,7 @@ func credit(order, amount string) *providers.Request {
 // checkErr verifies an error's class and reason and that no secret leaks.
 func checkErr(t *testing.T, err error, class providers.Class, code, reason string) {
 	t.Helper()
-	if err == nil {
-		t.Fatal("want an error")
-	}
-	if got := providers.ClassOf(err); got != class {
-		t.Fatalf("class %v, want %v: %v", got, class, err)
-	}
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("not a *providers.Error: %v", err)
-	}
-	if code != "" && pe.Code != code {
-		t.Fatalf("code %q, want %q: %v", pe.Code, code, err)
-	}
-	if !strings.Contains(providers.ReasonOf(err), reason) {
-		t.Fatalf("reason %q does not contain %q", providers.ReasonOf(err), reason)
-	}
+	providertest.ErrorIs(t, err, class, code, reason)
 	noSecrets(t, err.Error())
 }
 

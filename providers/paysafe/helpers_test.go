@@ -2,7 +2,6 @@ package paysafe_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/settlement-worker/settlement-worker/internal/providertest"
 	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/money"
 	"github.com/settlement-worker/settlement-worker/providers"
@@ -173,22 +173,7 @@ func withRefs(req *providers.Request, out providers.Outcome) *providers.Request 
 // secret leaks.
 func checkErr(t *testing.T, err error, class providers.Class, code, reason string) {
 	t.Helper()
-	if err == nil {
-		t.Fatal("want an error")
-	}
-	if providers.ClassOf(err) != class {
-		t.Fatalf("class %v, want %v: %v", providers.ClassOf(err), class, err)
-	}
-	var pe *providers.Error
-	if !errors.As(err, &pe) {
-		t.Fatalf("not a *providers.Error: %v", err)
-	}
-	if code != "" && pe.Code != code {
-		t.Fatalf("code %q, want %q: %v", pe.Code, code, err)
-	}
-	if !strings.Contains(providers.ReasonOf(err), reason) {
-		t.Fatalf("reason %q does not contain %q", providers.ReasonOf(err), reason)
-	}
+	providertest.ErrorIs(t, err, class, code, reason)
 	noSecrets(t, err.Error())
 }
 
