@@ -116,7 +116,10 @@
 // could read (case: headerIdentity), original_authorization_amount as an
 // amount in the request's currency ("150.0" is "150.00"); otherwise it is
 // parked, naming the header, and the recorded settlement goes on
-// untouched. A delivery that is the recorded request written another way
+// untouched. The recorded headers are compared as sent: a card number in
+// one (sealed at rest with STORE_ENCRYPTION_KEY, store.Encrypted) is
+// opened by the read, and the parked reason quotes it masked
+// (describeHeader). A delivery that is the recorded request written another way
 // goes on with the recorded body (resumeRecorded): that is what the
 // provider is sent again and what the status echoes, since Radial
 // deduplicates on the document. A settlement past received is never

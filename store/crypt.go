@@ -20,9 +20,10 @@ import (
 // (PaymentAccountUniqueId isToken="false"), and a status event echoes it:
 // the store keeps both because a retry, a republished duplicate and the
 // outbox relay need them. With a key, Encrypted seals them with AES-256-GCM
-// before they reach the database; everything else the store holds (states,
-// amounts, ids, provider references, masked accounts in logs) is not card
-// data.
+// before they reach the database, and so a recorded header value holding a
+// card number (crypt_headers.go: the headers that steer money are kept as
+// sent); everything else the store holds (states, amounts, ids, provider
+// references, masked accounts in logs) is not card data.
 
 // sealedMagic starts every sealed value: "SWE1", then the key id, the
 // 12-byte nonce and the GCM ciphertext. A value is bound to its row: its
@@ -150,6 +151,12 @@ func (r *Keyring) seal(v, ad []byte) ([]byte, error) {
 	if len(v) == 0 || bytes.HasPrefix(v, sealedMagic) {
 		return v, nil
 	}
+	return r.sealAlways(v, ad)
+}
+
+// sealAlways encrypts v with the current key, bound to ad, whatever v
+// holds (a header value may start like a sealed body).
+func (r *Keyring) sealAlways(v, ad []byte) ([]byte, error) {
 	k := r.keys[0]
 	nonce := make([]byte, k.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
@@ -167,6 +174,16 @@ func (r *Keyring) open(v, ad []byte) ([]byte, error) {
 	if !bytes.HasPrefix(v, sealedMagic) {
 		return v, nil
 	}
+	return r.openSealed(v, ad, true)
+}
+
+// openSealed decrypts v, which must be sealed, bound to ad; legacy allows
+// a value sealed before the binding (bodies only: headers were sealed
+// bound from the start, and a legacy body must not open as a header).
+func (r *Keyring) openSealed(v, ad []byte, legacy bool) ([]byte, error) {
+	if !bytes.HasPrefix(v, sealedMagic) {
+		return nil, errors.New("decrypt: not a sealed value")
+	}
 	if r == nil {
 		return nil, ErrSealed
 	}
@@ -180,7 +197,7 @@ func (r *Keyring) open(v, ad []byte) ([]byte, error) {
 		switch {
 		case bytes.Equal(k.id[:], rest[:4]):
 			data = append(k.id[:], ad...)
-		case bytes.Equal(k.legacy[:], rest[:4]):
+		case legacy && bytes.Equal(k.legacy[:], rest[:4]):
 			data = k.legacy[:]
 		default:
 			continue
@@ -202,9 +219,11 @@ func (r *Keyring) open(v, ad []byte) ([]byte, error) {
 	return nil, ErrSealed
 }
 
-// Encrypted returns st sealing request bodies and status event bodies with
-// keys before they are stored, and opening them when read. With a nil
-// Keyring it only refuses to return sealed values it cannot open.
+// Encrypted returns st sealing request bodies, status event bodies and
+// the recorded header values that hold a card number (see sealHeaders)
+// with keys before they are stored, and opening them when read. With a nil
+// Keyring it only refuses to return sealed values it cannot open (and
+// keeps header values as sent).
 func Encrypted(st Store, keys *Keyring) Store {
 	return &encrypted{Store: st, keys: keys}
 }
@@ -214,25 +233,44 @@ type encrypted struct {
 	keys *Keyring
 }
 
+// sealSettlement is s as the store writes it: its request body sealed
+// (with keys) and its headers encoded (sealHeaders).
 func (e *encrypted) sealSettlement(s Settlement) (Settlement, error) {
+	var err error
+	if s.Headers, err = e.sealHeaders(s.Key, s.Headers); err != nil {
+		return s, err
+	}
 	if e.keys == nil {
 		return s, nil
 	}
-	var err error
 	s.Request, err = e.keys.seal(s.Request, rowData(sealedRequest, s.Key))
 	return s, err
 }
 
+// openSettlement is s as it was given: its request body and headers
+// opened, or an error wrapping ErrUnreadable.
 func (e *encrypted) openSettlement(s Settlement, err error) (Settlement, error) {
 	if err != nil {
 		return s, err
 	}
-	req, oerr := e.keys.open(s.Request, rowData(sealedRequest, s.Key))
-	if oerr != nil {
-		return s, fmt.Errorf("%w: request body of %s/%s: %w", ErrUnreadable, s.Provider, s.RequestID, oerr)
+	req, err := e.openRequest(s)
+	if err != nil {
+		return s, err
 	}
-	s.Request = req
+	headers, err := e.openHeaders(s.Key, s.Headers)
+	if err != nil {
+		return s, err
+	}
+	s.Request, s.Headers = req, headers
 	return s, nil
+}
+
+func (e *encrypted) openRequest(s Settlement) ([]byte, error) {
+	req, err := e.keys.open(s.Request, rowData(sealedRequest, s.Key))
+	if err != nil {
+		return nil, fmt.Errorf("%w: request body of %s/%s: %w", ErrUnreadable, s.Provider, s.RequestID, err)
+	}
+	return req, nil
 }
 
 func (e *encrypted) openEvent(ev StatusEvent) (StatusEvent, error) {
@@ -390,12 +428,18 @@ func (e *encrypted) Transition(ctx context.Context, key Key, from []State, to St
 	}
 	// The transition is committed: an error now would have the caller do
 	// again what it recorded (a provider call). A request body that cannot
-	// be opened is returned empty, as after retention (PurgeBodies), and
-	// reported by the next read that needs it (Get, Stale).
-	if opened, oerr := e.openSettlement(s, nil); oerr == nil {
-		s = opened
+	// be opened is returned empty, as after retention (PurgeBodies), and a
+	// header value that cannot be opened left out; the next read that
+	// needs them reports them (Get, Stale).
+	if req, oerr := e.openRequest(s); oerr == nil {
+		s.Request = req
 	} else {
 		s.Request = nil
+	}
+	if headers, herr := e.openHeaders(s.Key, s.Headers); herr == nil {
+		s.Headers = headers
+	} else {
+		s.Headers = e.readableHeaders(s.Key, s.Headers)
 	}
 	if ev != nil {
 		// The event is published from this body: never an empty one. It

@@ -38,7 +38,8 @@
 // Identifiers (the key, the columns Find compares, a status event's
 // DedupKey, MessageID and SettlementStatus) are not rewritten: Register
 // and Transition refuse one that is not valid text with ErrInvalidText,
-// and a read by one finds nothing. Bodies and headers are kept as given.
+// and a read by one finds nothing. Bodies and headers are kept as given
+// (Encrypted seals bodies, and header values holding a card number).
 //
 // # Backends
 //

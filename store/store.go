@@ -265,7 +265,8 @@ type Store interface {
 	// (ErrInvalidText): see the package documentation's Text. With an
 	// encrypted store (Encrypted), a committed transition is never
 	// reported as failed for a body it cannot open: the settlement is
-	// returned with an empty Request; only a status event that cannot be
+	// returned with an empty Request (and without a sealed header value
+	// it cannot open); only a status event that cannot be
 	// opened (one recorded before under the same DedupKey) gives the
 	// settlement, no event and an error wrapping ErrUnreadable.
 	Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error)
