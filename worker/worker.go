@@ -88,7 +88,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 		return fmt.Errorf("STORE_ENCRYPTION_KEY: %w", err)
 	}
 	if keys == nil {
-		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies are stored in clear (raw card numbers in them too); set it in production")
+		log.Warn().Msg("STORE_ENCRYPTION_KEY is not set: request and status bodies, and the request headers that steer money " +
+			"(store_id, tender_type, original_authorization_amount, each provider's own) as sent, are stored in clear " +
+			"(raw card numbers in them too); set it in production")
 	}
 	// PostgreSQL: each settlement and status in flight holds a session for
 	// its order lock, and runs its statements on a small pool beside them
