@@ -80,6 +80,11 @@ func TestCardNumbersInHeadersAndProviderAnswersNeverReachReasonsNorLogs(t *testi
 		{name: "authorization amount header, spaced", headers: map[string]string{HeaderOriginalAuthAmount: spaced}},
 		{name: "authorization amount header, labelled", headers: map[string]string{HeaderOriginalAuthAmount: "card:" + leakPAN}},
 		{name: "tender type header", facts: providers.Facts{RequireTenderType: true}, headers: map[string]string{HeaderTenderType: leakPAN}},
+		{name: "tender type header, not required", headers: map[string]string{HeaderTenderType: leakPAN}},
+		{name: "store id header", headers: map[string]string{HeaderStoreID: leakPAN}},
+		{name: "store id header, spaced", headers: map[string]string{HeaderStoreID: "store " + spaced}},
+		{name: "provider money header", facts: providers.Facts{MoneyHeaders: []string{"authorization_id"}},
+			headers: map[string]string{"authorization_id": leakPAN}},
 		{name: "provider refusal echoing the card, spaced", setup: func(p *scripted) {
 			p.settleErrs = []error{providers.PermanentError("05", "card "+spaced+" declined", nil)}
 		}},

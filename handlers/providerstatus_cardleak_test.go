@@ -64,3 +64,27 @@ func TestProviderStatusDeclineReasonCardNumberIsMasked(t *testing.T) {
 		})
 	}
 }
+
+// A status whose StoreId is a card number (the store_id a request was
+// sent with, echoed): the store_id was logged whole on every line of the
+// status. Neither the log nor the parked copy's reason holds it.
+func TestProviderStatusStoreIDCardNumberIsMasked(t *testing.T) {
+	e := newPSEnv(t)
+	var logs bytes.Buffer
+	e.h.Log = zerolog.New(&logs)
+	e.seed(seedSpec{id: "req-A", cc: "cc-A", state: store.StateAcknowledged})
+	r := statusSpec{ccOf: "req-A", store: leakPAN, msgID: "m1"}
+	if err := e.h.Handle(r.message(t)); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
+	if !ok {
+		t.Fatal("the status of another store was not parked")
+	}
+	if v := broker.Stringify(d.Headers[HeaderParkedReason]); leaks(v) {
+		t.Errorf("parked reason holds the card number: %q", v)
+	}
+	if leaks(logs.String()) {
+		t.Errorf("a log line holds the card number:\n%s", logs.String())
+	}
+}

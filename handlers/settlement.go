@@ -277,7 +277,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	span.SetAttributes(attribute.String("settlement.request_id", in.key.RequestID), attribute.String("settlement.order_id", req.OrderID()),
 		attribute.String("settlement.type", req.SettlementType))
 	log = log.With().Str("request_id", in.key.RequestID).Str("order_id", req.OrderID()).
-		Str("store_id", in.storeID).Str("settlement_type", req.SettlementType).Logger()
+		Str("store_id", messages.MaskPANs(in.storeID)).Str("settlement_type", req.SettlementType).Logger()
 	if req.PaymentContext != nil {
 		log = log.With().Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value)).Logger()
 	}
@@ -2038,11 +2038,12 @@ func (h *Settlement) newSettlement(msg *message.Message, in *delivery) store.Set
 
 // storedHeaders are the headers a new settlement records. Those that steer
 // money (moneyHeaders, under any case of their names) are kept as sent: a
-// duplicate's identity and the sweeper's re-drive compare and send them.
+// duplicate's identity and the sweeper's re-drive compare and send them;
+// with STORE_ENCRYPTION_KEY the store seals a value of theirs that holds a
+// card number (store.Encrypted), without it the worker warns at start.
 // Every other one has its card numbers masked (messages.MaskPANs), in its
-// name and its value: the headers column is neither sealed by
-// STORE_ENCRYPTION_KEY nor emptied by retention, and a sender's note
-// holding a card number would stay there in the clear.
+// name and its value: the headers column is not emptied by retention, and
+// a sender's note holding a card number would stay there for good.
 func (h *Settlement) storedHeaders(msg *message.Message) map[string]string {
 	all := headersOf(msg)
 	money := h.moneyHeaders()

@@ -46,6 +46,11 @@ func TestIntakeNeverEchoesCardNumbers(t *testing.T) {
 					with(radialAuth, HeaderOriginalAuthAmount, written))
 				return body
 			}},
+			{"radial store id", func() []byte {
+				_, body := e.post(radialPath, "application/xml", encode(t, validRequest("cl-3")),
+					with(radialAuth, HeaderStoreID, "store "+written))
+				return body
+			}},
 			{"radial body near a syntax error", func() []byte {
 				b := bytes.Replace(encode(t, validRequest("cl-2")), []byte("<InvoiceId>"), []byte("<InvoiceId>&"+written+";"), 1)
 				_, body := e.post(radialPath, "application/xml", b, radialAuth)

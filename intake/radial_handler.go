@@ -108,7 +108,7 @@ func (s *Server) radial(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, req := range reqs {
-		ev := log.Info().Str("request_id", req.RequestID).Str("order_id", req.OrderID()).Str("store_id", params.storeID).
+		ev := log.Info().Str("request_id", req.RequestID).Str("order_id", req.OrderID()).Str("store_id", messages.MaskPANs(params.storeID)).
 			Str("amount", req.Amount.Value).Str("currency", req.Amount.CurrencyCode).Str("settlement_type", req.SettlementType)
 		if req.PaymentContext != nil {
 			ev = ev.Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value))

@@ -107,7 +107,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, o := range plan.out {
-		log.Info().Str("request_id", o.req.RequestID).Str("provider", o.provider).Str("store_id", o.storeID).
+		log.Info().Str("request_id", o.req.RequestID).Str("provider", o.provider).Str("store_id", messages.MaskPANs(o.storeID)).
 			Str("amount", o.req.Amount.Value).Str("currency", o.req.Amount.CurrencyCode).Msg("settlement request queued")
 	}
 	log.Info().Int("requests", len(plan.out)).Dur("took", time.Since(start)).Msg("order_settle_payment accepted")

@@ -119,7 +119,9 @@ func (f Filter) providers(e Env) []string {
 func describeParked(provider string, d amqp.Delivery) ParkedMessage {
 	m := ParkedMessage{
 		Provider: provider, MessageID: d.MessageId,
-		StoreID: broker.Stringify(d.Headers[headerStoreID]),
+		// A money-steering header the worker keeps as sent: a card number a
+		// sender put in it is masked here, as everywhere ops prints.
+		StoreID: messages.MaskPANs(broker.Stringify(d.Headers[headerStoreID])),
 		Reason:  broker.Stringify(d.Headers[headerParkedReason]),
 		From:    broker.Stringify(d.Headers[headerParkedFrom]),
 	}

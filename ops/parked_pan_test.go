@@ -1,0 +1,71 @@
+package ops_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/ops"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// A parked request whose store_id header holds a card number (a sender's
+// mistake the worker records as sent, since the header steers money): parked
+// ls --json printed it whole as the message's store_id. It is masked
+// there, as everywhere the operator commands print.
+func TestListMasksACardNumberInTheStoreID(t *testing.T) {
+	const card = "4012888888881881"
+	f := newFixture(t, "")
+	f.publish("", broker.ParkedQueue("paysafe"), amqp.Publishing{MessageId: "msg-p9", ContentType: "application/xml",
+		DeliveryMode: amqp.Persistent, Body: requestXML("p9", "O-p9"), Headers: amqp.Table{
+			"store_id": "store " + card, "authorization_id": card, "parked_reason": "requestId \"p9\" was recorded with header authorization_id \"************1881\"",
+			"parked_at": now.Add(-time.Hour).Format(time.RFC3339), "parked_from_queue": broker.RequestQueue("paysafe")}})
+	for _, asJSON := range []bool{true, false} {
+		f.reset()
+		if err := ops.List(f.ctx, f.env(), ops.Filter{}, asJSON); err != nil {
+			t.Fatal(err)
+		}
+		if out := f.out.String(); strings.Contains(out, card[:10]) {
+			t.Errorf("parked ls (json %v) shows the card number:\n%s", asJSON, out)
+		} else if asJSON && !strings.Contains(out, "store ************1881") {
+			t.Errorf("parked ls --json lacks the masked store_id:\n%s", out)
+		}
+	}
+}
+
+// show and stuck printed a store_id holding a card number whole (the
+// store_id column keeps the header as sent: it is compared and selected
+// on). Both mask it.
+func TestShowAndStuckMaskACardNumberInTheStoreID(t *testing.T) {
+	const card = "4012888888881881"
+	f := newFixture(t, "")
+	f.setClock(now.Add(-3 * time.Hour))
+	if _, _, err := f.st.Register(f.ctx, store.Settlement{
+		Key: store.Key{Provider: "paysafe", RequestID: "p9"}, Fingerprint: "fp-p9", StoreID: card, OrderID: "O-p9",
+		TenderType: "VC", SettlementType: "Debit", Amount: "100.00", Currency: "USD",
+		Request: requestXML("p9", "O-p9"), ContentType: "application/xml", Headers: map[string]string{"store_id": card},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.setClock(now)
+	for _, asJSON := range []bool{true, false} {
+		for name, run := range map[string]func() error{
+			"show":  func() error { return ops.Show(f.ctx, f.env(), "p9", nil, asJSON) },
+			"stuck": func() error { return ops.Stuck(f.ctx, f.env(), nil, nil, time.Hour, asJSON) },
+		} {
+			f.reset()
+			if err := run(); err != nil {
+				t.Fatal(err)
+			}
+			out := f.out.String()
+			if strings.Contains(out, card[:10]) {
+				t.Errorf("%s (json %v) shows the card number:\n%s", name, asJSON, out)
+			} else if !strings.Contains(out, "************1881") {
+				t.Errorf("%s (json %v) lacks the masked store_id:\n%s", name, asJSON, out)
+			}
+		}
+	}
+}
