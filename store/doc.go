@@ -19,9 +19,10 @@
 // Transition is a compare-and-set: it moves a settlement only from one of the
 // expected states, so of two workers racing on one request exactly one wins
 // and the other gets ErrStateConflict. It compares more when asked: refs
-// (Change.IfRefs) and the attempt count (Change.IfAttempts), for a move
-// whose state alone does not show another writer's work (a call recorded,
-// or an attempt counted, in the same state). The state change, its history lines
+// (Change.IfRefs), the attempt count (Change.IfAttempts) and the parking
+// (Change.IfNotParked), for a move whose state alone does not show another
+// writer's work (a call recorded, an attempt counted, or a parking, in the
+// same state). The state change, its history lines
 // (kept in the settlement's row: history.go) and its status event commit in
 // one transaction: a status event is never
 // recorded for a transition that did not happen, nor the reverse. Recording

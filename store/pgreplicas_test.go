@@ -75,6 +75,18 @@ func TestPostgresReplicasCompareAndSetAfterAConcurrentCommit(t *testing.T) {
 			move{s(StateSubmitting), StateRefused, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, IfAttempts: 1}, "R"},
 			move{s(StateSubmitting), StateSettled, Change{IfRefs: map[string]string{"call_sent_at": "t0"}, IfAttempts: 1}, "S"},
 			[]State{StateSettled, StateRefused}, 1},
+		// A verdict applied from a copy of the row compares the parking
+		// (IfNotParked, $16): the sweeper's parking committed while it
+		// waited (the state unchanged) is the newest row's, so neither
+		// verdict is recorded; without a parking one is.
+		{"verdicts from a copy after a parking", `state = 'acknowledged', parked_reason = 'sent no status within 1h'`,
+			move{awaitingStates, StateSettled, Change{IfNotParked: true, ParkedReason: ptr("")}, "S"},
+			move{awaitingStates, StateRefused, Change{IfNotParked: true, ParkedReason: ptr("")}, "R"},
+			[]State{StateAcknowledged}, 0},
+		{"verdicts from a copy after nothing relevant", `state = 'acknowledged'`,
+			move{awaitingStates, StateSettled, Change{IfNotParked: true, ParkedReason: ptr("")}, "S"},
+			move{awaitingStates, StateRefused, Change{IfNotParked: true, ParkedReason: ptr("")}, "R"},
+			[]State{StateSettled, StateRefused}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range 5 {

@@ -80,7 +80,8 @@ func scanCreated(r *sql.Row, flag *bool) (Settlement, error) {
 // line's from state (encodeHistoryTail: that state is the row's, written
 // here), $12 the from states (none: any state), $13 and $14 the refs
 // compared and their values (ch.IfRefs), $15 the attempts compared
-// (ch.IfAttempts; 0: not compared).
+// (ch.IfAttempts; 0: not compared), $16 whether the row must not be
+// parked (ch.IfNotParked).
 //
 // The refs are compared by a scalar subquery, never NOT EXISTS: the
 // planner turns NOT EXISTS into an anti-join, and when the row was
@@ -105,6 +106,7 @@ var pgTransitionCTEs = `WITH old AS (
 			AND (SELECT count(*) FROM unnest($13::text[], $14::text[]) AS c(k, v)
 				WHERE coalesce(s.refs::jsonb ->> c.k, '') <> c.v) = 0
 			AND ($15::int = 0 OR s.attempts = $15::int)
+			AND (NOT $16::boolean OR s.parked_reason = '')
 		RETURNING ` + settlementColumnsOfS + `
 	)`
 
@@ -122,9 +124,9 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // pgTransitionEventSQL is a transition with its status event, in one
 // statement: pgTransitionSQL's row with the event's columns first (before
 // the settlement's). The event is the settlement's existing one with the
-// DedupKey $16 when $20 (ev has a DedupKey) and there is one (dup), or the
-// new one inserted (ins) with the next seq, message id $17 and dedup key
-// $16 (the message id when ev had no DedupKey), status $18, body $19,
+// DedupKey $17 when $21 (ev has a DedupKey) and there is one (dup), or the
+// new one inserted (ins) with the next seq, message id $18 and dedup key
+// $17 (the message id when ev had no DedupKey), status $19, body $20,
 // created at $10. On a failed compare the event's columns are
 // placeholders, and nothing is inserted (ins reads upd).
 //
@@ -137,11 +139,11 @@ var pgTransitionSQL = pgTransitionCTEs + `
 // whose later statement sees it (pgTransitionEvent).
 var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 		SELECT ` + statusColumns + ` FROM status_events
-		WHERE provider = $1 AND request_id = $2 AND dedup_key = $16 AND $20
+		WHERE provider = $1 AND request_id = $2 AND dedup_key = $17 AND $21
 	), ins AS (
 		INSERT INTO status_events (` + statusColumns + `)
 		SELECT $1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM status_events WHERE provider = $1 AND request_id = $2),
-			$16, $17, $18, $19::bytea, $10, NULL
+			$17, $18, $19, $20::bytea, $10, NULL
 		FROM upd WHERE NOT EXISTS (SELECT 1 FROM dup)
 		RETURNING ` + statusColumns + `
 	), ev AS (
@@ -154,7 +156,7 @@ var pgTransitionEventSQL = pgTransitionCTEs + `, dup AS (
 	SELECT false, $1, $2, 0, '', '', '', NULL::bytea, $10, NULL, ` + columnsOf("old", settlementColumns) + `
 	FROM old WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
-// pgTransitionArgs are the parameters $1 to $15 of pgTransitionCTEs.
+// pgTransitionArgs are the parameters $1 to $16 of pgTransitionCTEs.
 func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time, extra int) []any {
 	refs := ""
 	if len(ch.Refs) > 0 {
@@ -179,21 +181,24 @@ func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time,
 	for k, v := range ch.IfRefs {
 		ifKeys, ifValues = append(ifKeys, k), append(ifValues, v)
 	}
-	args := make([]any, 0, 15+extra)
+	args := make([]any, 0, 16+extra)
 	return append(args, key.Provider, key.RequestID, string(to), inc, refs, ch.DeclineReason != nil, decline,
-		ch.ParkedReason != nil, parked, now, encodeHistoryTail(historyLines("", to, ch), now), fromStates, ifKeys, ifValues, max(ch.IfAttempts, 0))
+		ch.ParkedReason != nil, parked, now, encodeHistoryTail(historyLines("", to, ch), now), fromStates, ifKeys, ifValues, max(ch.IfAttempts, 0),
+		ch.IfNotParked)
 }
 
-// pgTransitionResult is the error of a transition statement whose row was
-// scanned with err and moved (the settlement st).
-func pgTransitionResult(key Key, from []State, st Settlement, moved bool, err error) error {
+// pgTransitionResult is the error of a transition statement with change
+// ch whose row was scanned with err and moved (the settlement st).
+func pgTransitionResult(key Key, from []State, ch Change, st Settlement, moved bool, err error) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
 	case err != nil:
 		return err
+	case !moved && ch.IfNotParked && st.ParkedReason != "":
+		return fmt.Errorf("%w: %s/%s is parked", ErrStateConflict, key.Provider, key.RequestID)
 	case !moved && (len(from) == 0 || slices.Contains(from, st.State)):
-		return fmt.Errorf("%w: %s/%s: its refs changed", ErrStateConflict, key.Provider, key.RequestID)
+		return fmt.Errorf("%w: %s/%s: its refs or attempts changed", ErrStateConflict, key.Provider, key.RequestID)
 	case !moved:
 		return fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, st.State, from)
 	}
@@ -209,7 +214,7 @@ func (s *sqlStore) pgTransition(ctx context.Context, q querier, key Key, from []
 	var moved bool
 	var st Settlement
 	err := scanSettlementInto(q.QueryRowContext(ctx, pgTransitionSQL, args...), &st, &moved)
-	if err := pgTransitionResult(key, from, st, moved, err); err != nil {
+	if err := pgTransitionResult(key, from, ch, st, moved, err); err != nil {
 		return Settlement{}, err
 	}
 	return st, nil
@@ -255,7 +260,7 @@ func (s *sqlStore) pgTransitionEvent(ctx context.Context, key Key, from []State,
 		}
 		return next, evp, nil
 	}
-	if err := pgTransitionResult(key, from, st, moved, err); err != nil {
+	if err := pgTransitionResult(key, from, ch, st, moved, err); err != nil {
 		return Settlement{}, nil, err
 	}
 	return st, &out, nil

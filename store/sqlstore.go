@@ -695,6 +695,9 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 	if ch.IfAttempts > 0 && cur.Attempts != ch.IfAttempts {
 		return Settlement{}, nil, fmt.Errorf("%w: %s/%s: %d attempts, not %d", ErrStateConflict, key.Provider, key.RequestID, cur.Attempts, ch.IfAttempts)
 	}
+	if ch.IfNotParked && cur.ParkedReason != "" {
+		return Settlement{}, nil, fmt.Errorf("%w: %s/%s is parked", ErrStateConflict, key.Provider, key.RequestID)
+	}
 
 	now := s.now()
 	next := cur

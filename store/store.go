@@ -120,6 +120,14 @@ type Change struct {
 	// (with the call's refs, IfRefs): another delivery's attempt since
 	// (its order lock lost with a store session) makes the answer stale.
 	IfAttempts int
+	// IfNotParked makes the transition apply only while the settlement is
+	// not parked (its ParkedReason empty), else ErrStateConflict and
+	// nothing changes. The state alone does not show a parking (the
+	// sweeper parks a settlement where it is): a caller that decided from
+	// a copy of the row it did not read from the store (handlers'
+	// in-process row of a settlement it acknowledged) compares it, so that
+	// what it does for a parked settlement is not skipped.
+	IfNotParked bool
 	// Note is kept in the transition history (no card data, no secrets).
 	Note string
 	// Via are states the settlement passes through on its way to the

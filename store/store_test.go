@@ -181,6 +181,7 @@ var suite = []struct {
 	{"StateConflict", "", testStateConflict},
 	{"IfRefsConflict", "", testIfRefsConflict},
 	{"IfAttemptsConflict", "", testIfAttemptsConflict},
+	{"IfNotParkedConflict", "", testIfNotParkedConflict},
 	{"TerminalWithStatusInOneTransaction", "", testTerminalStatus},
 	{"StatusDedup", "", testStatusDedup},
 	{"MarkPublished", "", testMarkPublished},
@@ -483,6 +484,57 @@ func testIfAttemptsConflict(e *env) {
 	if s, _ := e.transition(key, []State{StateSubmitting}, StateSettled, Change{IfRefs: map[string]string{"sent": "t1"}, IfAttempts: 2},
 		&StatusEvent{DedupKey: "k-ifa2", MessageID: "m-ifa2"}); s.State != StateSettled {
 		e.Errorf("Transition with the current count = %s", s.State)
+	}
+}
+
+// A move that compares the parking (Change.IfNotParked) fails with
+// ErrStateConflict, with or without a status event, while the settlement
+// is parked where it is (the sweeper parks an acknowledged settlement
+// without moving its state), and changes nothing; once unparked, or on a
+// settlement never parked, it applies. Without the compare a parked
+// settlement moves as before.
+func testIfNotParkedConflict(e *env) {
+	awaiting := []State{StateSubmitting, StateAcknowledged}
+	key := e.register(sample("inp1")).Key
+	e.transition(key, nil, StateAcknowledged, Change{Note: "acknowledged by provider"}, nil)
+	e.transition(key, []State{StateAcknowledged}, StateAcknowledged, Change{ParkedReason: ptr("sent no status within 1h"),
+		Refs: map[string]string{"parking": "p1"}, Note: "parked by the sweeper"}, nil)
+	before := e.get(key)
+	for _, status := range []*StatusEvent{nil, {DedupKey: "k-inp", MessageID: "m-inp", SettlementStatus: "S", Body: []byte("<S/>")}} {
+		_, ev, err := e.st.Transition(e.ctx, key, awaiting, StateSettled, Change{ParkedReason: ptr(""), Note: "provider status S",
+			Refs: map[string]string{"x": "y"}, IncAttempts: true, IfNotParked: true}, status)
+		if !errors.Is(err, ErrStateConflict) || ev != nil {
+			e.Errorf("parked settlement (event %v): Transition = %v, %v; want ErrStateConflict", status != nil, ev, err)
+		}
+	}
+	after := e.get(key)
+	if after.State != StateAcknowledged || after.ParkedReason != before.ParkedReason || after.Attempts != before.Attempts ||
+		after.Refs["x"] != "" || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		e.Errorf("conflicts changed the row: %+v", after)
+	}
+	if evs := e.statuses(key); len(evs) != 0 {
+		e.Errorf("a conflict recorded an event: %+v", evs)
+	}
+	if h := e.history(key); len(h) != 3 {
+		e.Errorf("history after the conflicts: %s, want 3 lines", states(h))
+	}
+	// Unparked (a replay): it applies.
+	e.transition(key, []State{StateAcknowledged}, StateAcknowledged, Change{ParkedReason: ptr(""), Note: "replayed after parking"}, nil)
+	if s, ev := e.transition(key, awaiting, StateSettled, Change{Note: "provider status S", IfNotParked: true},
+		&StatusEvent{DedupKey: "k-inp2", MessageID: "m-inp2", SettlementStatus: "S", Body: []byte("<S/>")}); s.State != StateSettled || ev == nil || ev.Seq != 1 {
+		e.Errorf("unparked: Transition = %s, %+v; want settled with event 1", s.State, ev)
+	}
+	// Never parked, submitting: it applies.
+	key2 := e.register(sample("inp2")).Key
+	e.transition(key2, nil, StateSubmitting, Change{}, nil)
+	if s, _ := e.transition(key2, awaiting, StateRefused, Change{IfNotParked: true, DeclineReason: ptr("no")}, nil); s.State != StateRefused {
+		e.Errorf("never parked: Transition = %s, want refused", s.State)
+	}
+	// Without the compare, a parked settlement moves as before.
+	key3 := e.register(sample("inp3")).Key
+	e.transition(key3, nil, StateAcknowledged, Change{ParkedReason: ptr("parked")}, nil)
+	if s, _ := e.transition(key3, awaiting, StateSettled, Change{ParkedReason: ptr("")}, nil); s.State != StateSettled || s.ParkedReason != "" {
+		e.Errorf("no compare: Transition = %s, parked %q; want settled, unparked", s.State, s.ParkedReason)
 	}
 }
 
