@@ -77,7 +77,15 @@
 // settlement awaiting its verdict (submitting or acknowledged) is applied
 // without the lock (ProviderStatus.awaited). Its move is a compare-and-set
 // from those states, so it applies once and never over another step's
-// write; anything else a status can meet goes through the lock. The lock
+// write; anything else a status can meet goes through the lock. A status
+// answering this process's own call is applied without even looking the
+// settlement up: from the row the settlement handler kept when it
+// recorded it acknowledged (Requests, ProviderStatus.inProcess), matched
+// exactly as the look-up would match it. That copy may be stale (the
+// sweeper parks an acknowledged settlement without moving its state;
+// another replica or path may have moved it), so its move also compares
+// the parking (store.Change.IfNotParked): on any conflict the status is
+// looked up and handled as it would have been without the copy. The lock
 // can be lost while a step runs (its PostgreSQL session ended: CheckLock
 // stops the next call, not one under way), so a move within submitting
 // (or from pending, resubmitPolled) that announces a new call, or marks

@@ -181,12 +181,20 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		Str("settlement_status", st.SettlementStatus).Logger()
 	msgID := storableMessageID(msg.Metadata.Get(broker.MetaMessageID))
 
-	// The usual case, without the order lock: the status names, by its
+	// The usual case, without the order lock and, when it answers this
+	// process's own call, without a look-up: the status names, by its
 	// correlation id, a settlement awaiting its verdict.
+	if target, ok := h.inProcess(st); ok {
+		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, true, log)
+		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved or was parked since this process acknowledged it; looking it up")
+	}
 	if target, ok, err := h.awaited(ctx, st); err != nil {
 		return err
 	} else if ok {
-		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, log)
+		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, false, log)
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -268,13 +276,18 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		from = []store.State{target.State} // the state just checked
 	}
 
-	return h.apply(ctx, msg, st, *target, from, evs, msgID, log)
+	return h.apply(ctx, msg, st, *target, from, evs, msgID, false, log)
 }
 
 // apply records the status as target's verdict — a move from one of the
 // states from, with our status event, after target's events evs — and
 // publishes our event. A store error is returned wrapped
 // (ErrStateConflict when target is no longer in one of the states from).
+// copied says target was not read from the store but kept by this process
+// (inProcess): the move then also compares the parking, which the copy
+// may not show (ErrStateConflict when the settlement is parked), so that
+// a status for a parked settlement is never recorded as for an unparked
+// one.
 //
 // A later status (target finished) first publishes, in order, target's
 // earlier events never confirmed as published (earlierFirst): our event
@@ -282,7 +295,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 // reverses, whose publish failed on another replica that hands its status
 // back and republishes it later.
 func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
-	target store.Settlement, from []store.State, evs []store.StatusEvent, msgID string, log zerolog.Logger) error {
+	target store.Settlement, from []store.State, evs []store.StatusEvent, msgID string, copied bool, log zerolog.Logger) error {
 	log = log.With().Str("request_id", target.RequestID).Logger()
 	refused := false
 	if containsState(finished, target.State) {
@@ -304,7 +317,7 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 		// published; the provider's status is kept for a person.
 		return h.parkInvalid(ctx, msg, err, log)
 	}
-	ch := store.Change{Note: "provider status " + st.SettlementStatus}
+	ch := store.Change{Note: "provider status " + st.SettlementStatus, IfNotParked: copied}
 	if st.DeclineReason != "" || to == store.StateRefused {
 		r := st.DeclineReason // an R's, even empty: sameVerdict reads it once bodies are purged
 		ch.DeclineReason = &r
@@ -562,7 +575,8 @@ func sameMoney(s store.Settlement, c store.Correlation) bool {
 }
 
 // awaited returns the settlement a status can be applied to without the
-// order lock: the one its correlation id was made for (rule 1), with the
+// order lock (when inProcess has no row for it, or its row was stale): the
+// one its correlation id was made for (rule 1), with the
 // status's money, while it awaits its verdict (submitting or
 // acknowledged). Everything else — a settlement already finished, a
 // conflict, a status without one of our correlation ids — goes through
@@ -590,6 +604,34 @@ func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettle
 		return store.Settlement{}, false, err
 	}
 	return *own, true, nil
+}
+
+// inProcess returns the settlement a status answering this process's own
+// call can be applied to without a look-up: the row the settlement handler
+// kept when it recorded the settlement acknowledged (Requests.acknowledged),
+// when the status names it exactly as awaited would have found it — its
+// correlation id, made for it (rule 1), in the status's store, with the
+// status's money — while it is, as kept, acknowledged and not parked. The
+// row is taken out: it serves one status (a repeat, a chargeback, a
+// redelivery after a failure look the settlement up).
+//
+// The row may be stale by now; apply's move, a compare-and-set from the
+// awaiting states that also compares the parking (copied), then fails and
+// the status takes the look-up. A move that succeeds finds the settlement
+// as the look-up would have: awaiting its verdict (no status events), not
+// parked, and with the same request, ids and money, which no transition
+// changes. Anything else the status could meet (finished, parked, another
+// replica's call with no row here, a status that differs) takes the
+// look-up, unchanged.
+func (h *ProviderStatus) inProcess(st *messages.PaymentSettlementStatus) (store.Settlement, bool) {
+	if st.ClientContext == "" {
+		return store.Settlement{}, false
+	}
+	fields := h.fields(st)
+	return h.Requests.awaitedRow(st.ClientContext, func(s store.Settlement) bool {
+		return s.Provider == h.Provider && s.StoreID == st.StoreID && s.CorrelationID == st.ClientContext && ownCorrelation(s) &&
+			sameMoney(s, fields) && containsState(awaiting, s.State) && s.ParkedReason == ""
+	})
 }
 
 // pick chooses the settlement that takes the status and the states to

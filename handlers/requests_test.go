@@ -115,3 +115,100 @@ func TestOurStatusIsTheSameFromRequests(t *testing.T) {
 		t.Fatalf("with a request kept for other bytes our event has ClientContext %q, want the stored request's cc-1", got.ClientContext)
 	}
 }
+
+// TestRequestsKeepsAnAcknowledgedRowForOneStatus: Requests keeps the row
+// the settlement handler recorded acknowledged only when a status could be
+// applied to it (acknowledged, not parked, our correlation id, its request
+// body), gives it once and only to a status it matches, forgets it with
+// its entry (taken, put again, pushed out) and holds no more rows than
+// entries.
+func TestRequestsKeepsAnAcknowledgedRowForOneStatus(t *testing.T) {
+	row := func(id string) store.Settlement {
+		key := store.Key{Provider: "radial", RequestID: id}
+		return store.Settlement{Key: key, CorrelationID: correlationID(key, nil), State: store.StateAcknowledged,
+			Request: encodeXML(t, testRequest()), ContentType: ContentTypeXML}
+	}
+	always := func(store.Settlement) bool { return true }
+	has := func(c *Requests, s store.Settlement) bool {
+		_, ok := c.awaitedRow(s.CorrelationID, always)
+		return ok
+	}
+	t.Run("kept only when a status could be applied to it", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			edit func(*store.Settlement)
+			want bool
+		}{
+			{"acknowledged", func(*store.Settlement) {}, true},
+			{"parked", func(s *store.Settlement) { s.ParkedReason = "parked" }, false},
+			{"submitting", func(s *store.Settlement) { s.State = store.StateSubmitting }, false},
+			{"settled", func(s *store.Settlement) { s.State = store.StateSettled }, false},
+			{"no request body (unreadable)", func(s *store.Settlement) { s.Request = nil }, false},
+			{"legacy correlation id", func(s *store.Settlement) { s.CorrelationID = "cc-1" }, false},
+		} {
+			c := NewRequests(4)
+			s := row("req-1")
+			tc.edit(&s)
+			c.acknowledged(s)
+			if got := has(c, s); got != tc.want {
+				t.Errorf("%s: kept %v, want %v", tc.name, got, tc.want)
+			}
+		}
+	})
+	t.Run("once, to a status it matches", func(t *testing.T) {
+		c := NewRequests(4)
+		s := row("req-1")
+		c.acknowledged(s)
+		if _, ok := c.awaitedRow(s.CorrelationID, func(store.Settlement) bool { return false }); ok {
+			t.Fatal("a row the status does not match was given")
+		}
+		if _, ok := c.awaitedRow("cc-other", always); ok {
+			t.Fatal("a row was given for another correlation id")
+		}
+		got, ok := c.awaitedRow(s.CorrelationID, always)
+		if !ok || got.Key != s.Key {
+			t.Fatalf("awaitedRow = %v, %v; want req-1's row", got.Key, ok)
+		}
+		if has(c, s) {
+			t.Error("the row was given twice")
+		}
+	})
+	t.Run("forgotten with its entry", func(t *testing.T) {
+		s := row("req-1")
+		req := testRequest()
+		for name, forget := range map[string]func(c *Requests){
+			"taken":                  func(c *Requests) { c.take(s) },
+			"put again (a new call)": func(c *Requests) { c.put(s.Key, s.Request, ContentTypeXML, req) },
+		} {
+			c := NewRequests(4)
+			c.put(s.Key, s.Request, ContentTypeXML, req)
+			c.acknowledged(s)
+			forget(c)
+			if has(c, s) {
+				t.Errorf("%s: the row is still given", name)
+			}
+		}
+	})
+	t.Run("bounded", func(t *testing.T) {
+		c := NewRequests(3)
+		rows := make([]store.Settlement, 10)
+		for i := range rows {
+			rows[i] = row("req-" + string(rune('a'+i)))
+			c.put(rows[i].Key, rows[i].Request, ContentTypeXML, testRequest())
+			c.acknowledged(rows[i])
+			if len(c.m) > 3 || len(c.byCorrelation) > 3 {
+				t.Fatalf("after %d rows Requests holds %d entries and %d rows, want at most 3", i+1, len(c.m), len(c.byCorrelation))
+			}
+		}
+		for i, s := range rows {
+			if want := i >= len(rows)-3; has(c, s) != want {
+				t.Errorf("row %s kept: %v, want %v (the newest three)", s.RequestID, !want, want)
+			}
+		}
+		var none *Requests
+		none.acknowledged(rows[0])
+		if has(none, rows[0]) {
+			t.Error("nil Requests gave a row")
+		}
+	})
+}

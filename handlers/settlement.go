@@ -1232,7 +1232,8 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 	refs := mergeRefs(out.Refs, "provider_ref", out.Ref)
 	switch out.Kind {
 	case providers.Accepted:
-		if _, err := h.move(ctx, s, store.StateAcknowledged, ownCall(s, store.Change{Refs: refs, Note: "acknowledged by provider"})); err != nil {
+		acked, err := h.move(ctx, s, store.StateAcknowledged, ownCall(s, store.Change{Refs: refs, Note: "acknowledged by provider"}))
+		if err != nil {
 			if h.staleCall(ctx, s, err, log) {
 				return nil
 			}
@@ -1243,6 +1244,9 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 			h.Metrics.outcome(h.Provider.Name(), "acknowledged")
 			return nil
 		}
+		// The row the status answering this call will ask for: the
+		// status handler applies it from this copy (Requests).
+		h.Requests.acknowledged(acked)
 		h.Metrics.outcome(h.Provider.Name(), "acknowledged")
 		log.Info().Msg("provider acknowledged the settlement; waiting for its status")
 		return nil

@@ -1,0 +1,372 @@
+package handlers
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/internal/testenv"
+	"github.com/settlement-worker/settlement-worker/messages"
+	"github.com/settlement-worker/settlement-worker/providers"
+	"github.com/settlement-worker/settlement-worker/store"
+)
+
+// inProcessRig is a Radial-like settlement handler (its calls answered
+// Accepted) and its status handler in one process, sharing Requests as the
+// worker wires them; the status handler's store counts its reads. other is
+// another replica's store on the same database (on SQLite, which one
+// process owns, the same store).
+type inProcessRig struct {
+	*rig
+	ps    *ProviderStatus
+	reads *readCounter
+	other store.Store
+	// sent is the request each settlement's call sent, by requestId.
+	sent map[string]*providers.Request
+}
+
+// inProcessBackends are the stores the in-process row is tested on.
+var inProcessBackends = []string{"sqlite", "postgres"}
+
+func newInProcessRig(t *testing.T, backend string) *inProcessRig {
+	t.Helper()
+	p := newScripted("radial", providers.Facts{Idempotent: true, StatusDeadline: time.Hour})
+	p.accept = true
+	base := newRig(t, p)
+	other := base.st
+	if backend == "postgres" {
+		dsn := testenv.PostgresDSN(t)
+		open := func() store.Store {
+			st, err := store.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		}
+		base.st, other = open(), open()
+		base.h.Store = base.st
+	}
+	r := &inProcessRig{rig: base, other: other, sent: map[string]*providers.Request{}}
+	p.onSettle = func(req *providers.Request) { r.sent[req.RequestID] = req }
+	reqs := NewRequests(8)
+	r.h.Requests = reqs
+	r.reads = &readCounter{Store: r.st}
+	r.ps = &ProviderStatus{Provider: "radial", Queue: "q.status.radial", Store: r.reads, Pub: r.pub, Log: zerolog.Nop(), Requests: reqs}
+	return r
+}
+
+// otherReplica is the status handler of another replica: no row of this
+// process's calls.
+func (r *inProcessRig) otherReplica() *ProviderStatus {
+	return &ProviderStatus{Provider: "radial", Queue: "q.status.radial", Store: r.other, Pub: r.pub, Log: zerolog.Nop()}
+}
+
+// acknowledge runs request id through the settlement handler to
+// acknowledged, nothing published.
+func (r *inProcessRig) acknowledge(t *testing.T, id string) {
+	t.Helper()
+	r.deliver(t, requestMsg(t, id, messages.SettlementDebit, nil))
+	if ms := r.pub.take(); len(ms) != 0 {
+		t.Fatalf("acknowledging %s published %d messages, want none", id, len(ms))
+	}
+	if s := r.get(t, id); s.State != store.StateAcknowledged {
+		t.Fatalf("%s is %s, want acknowledged", id, s.State)
+	}
+}
+
+// status is Radial's status for the call of request id, as it would send
+// it (our correlation id as ClientContext), changed by edit when set.
+func (r *inProcessRig) status(t *testing.T, id, verdict, decline, msgID string, edit func(*messages.PaymentSettlementStatus)) *message.Message {
+	t.Helper()
+	req := r.sent[id]
+	if req == nil {
+		t.Fatalf("no call sent for %s", id)
+	}
+	st := statusFor(req.Message, req.StoreID, req.TenderType, verdict, decline)
+	st.ClientContext = correlationID(store.Key{Provider: "radial", RequestID: id}, nil)
+	if edit != nil {
+		edit(&st)
+	}
+	body, err := messages.Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := message.NewMessage(msgID, body)
+	m.Metadata.Set(broker.MetaContentType, ContentTypeXML)
+	m.Metadata.Set(broker.MetaMessageID, msgID)
+	return m
+}
+
+// handle feeds a status to the status handler and returns what it
+// published and how many Finds it made.
+func (r *inProcessRig) handle(t *testing.T, msg *message.Message) ([]sentMsg, int64) {
+	t.Helper()
+	before := r.reads.finds.Load()
+	if err := r.ps.HandleSafely(msg); err != nil {
+		t.Fatalf("status handler: %v", err)
+	}
+	return r.pub.take(), r.reads.finds.Load() - before
+}
+
+// wantEvent checks that ms is our one status event, with verdict, for the
+// order system's own ClientContext.
+func wantEvent(t *testing.T, ms []sentMsg, verdict string) {
+	t.Helper()
+	ev := only(t, ms, statusQ)
+	if got := ev.Metadata.Get(HeaderSettlementStatus); got != verdict {
+		t.Errorf("published %q, want %q", got, verdict)
+	}
+	st, err := messages.DecodeSettlementStatus(ev.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ClientContext != testRequest().ClientContext {
+		t.Errorf("our event's ClientContext %q, want the order system's %q", st.ClientContext, testRequest().ClientContext)
+	}
+}
+
+// A status answering this process's own call (its correlation id, store
+// and money those of the settlement the settlement handler just recorded
+// acknowledged) is applied from that row, without looking the settlement
+// up (issue 9: the look-up was 8.5 % of the worker's CPU); an S and an R
+// alike, and once only: a repeat, or a chargeback after the S, looks it up
+// as before.
+func TestOwnStatusIsAppliedWithoutALookUp(t *testing.T) {
+	for _, c := range []struct {
+		verdict, decline string
+		want             store.State
+	}{
+		{messages.StatusSettled, "", store.StateSettled},
+		{messages.StatusRejected, "card expired", store.StateRefused},
+	} {
+		t.Run(c.verdict, func(t *testing.T) {
+			r := newInProcessRig(t, "sqlite")
+			r.acknowledge(t, "req-1")
+			ms, finds := r.handle(t, r.status(t, "req-1", c.verdict, c.decline, "radial-1", nil))
+			wantEvent(t, ms, c.verdict)
+			if finds != 0 {
+				t.Errorf("%d Finds for a status answering this process's own call, want 0", finds)
+			}
+			s := r.get(t, "req-1")
+			if s.State != c.want || s.DeclineReason != c.decline {
+				t.Errorf("req-1 is %s (%q), want %s (%q)", s.State, s.DeclineReason, c.want, c.decline)
+			}
+			hist, err := r.st.History(context.Background(), s.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := hist[len(hist)-1]; last.From != store.StateAcknowledged || last.To != c.want || last.Note != "provider status "+c.verdict {
+				t.Errorf("last history line %+v, want acknowledged → %s, %q", last, c.want, "provider status "+c.verdict)
+			}
+
+			// The same status again under a new message id: a repeat,
+			// republished, nothing recorded.
+			ms, finds = r.handle(t, r.status(t, "req-1", c.verdict, c.decline, "radial-2", nil))
+			wantEvent(t, ms, c.verdict)
+			if finds == 0 {
+				t.Error("a repeated status was applied without a look-up: the in-process row must be used once")
+			}
+			if evs, _ := r.st.Statuses(context.Background(), s.Key); len(evs) != 1 {
+				t.Errorf("%d events after a repeat, want 1", len(evs))
+			}
+		})
+	}
+}
+
+// The sweeper can park an acknowledged settlement (no status within the
+// provider's deadline) without moving its state. A status answering this
+// process's call arriving after that must still be applied as a status
+// for a parked settlement ("..., after it was parked", the parking
+// cleared), not from the row as acknowledged before the parking: the move
+// from that row compares the parking (store.Change.IfNotParked), and on
+// the conflict the settlement is looked up.
+func TestOwnStatusAfterTheSweeperParkedKeepsTheParkedNote(t *testing.T) {
+	for _, backend := range inProcessBackends {
+		t.Run(backend, func(t *testing.T) { ownStatusAfterParking(t, backend) })
+	}
+}
+
+func ownStatusAfterParking(t *testing.T, backend string) {
+	r := newInProcessRig(t, backend)
+	r.acknowledge(t, "req-1")
+	// Another replica's sweeper, on PostgreSQL.
+	w := r.sweeper(2 * time.Hour)
+	w.Store = r.other
+	rep, err := w.Sweep(context.Background())
+	if err != nil || rep.Parked != 1 {
+		t.Fatalf("sweep %+v, %v: want req-1 parked", rep, err)
+	}
+	r.pub.take() // its parked copy
+	if s := r.get(t, "req-1"); s.State != store.StateAcknowledged || s.ParkedReason == "" {
+		t.Fatalf("req-1 is %s, parked %q: want acknowledged and parked", s.State, s.ParkedReason)
+	}
+	ms, finds := r.handle(t, r.status(t, "req-1", messages.StatusSettled, "", "radial-1", nil))
+	wantEvent(t, ms, messages.StatusSettled)
+	s := r.get(t, "req-1")
+	if s.State != store.StateSettled || s.ParkedReason != "" {
+		t.Errorf("req-1 is %s, parked %q: want settled, its parking cleared", s.State, truncate(s.ParkedReason, 60))
+	}
+	hist, err := r.st.History(context.Background(), s.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := hist[len(hist)-1]; last.To != store.StateSettled || last.Note != "provider status S, after it was parked" {
+		t.Errorf("last history line %q (→ %s), want %q: the status was applied from the row as it was before the parking",
+			last.Note, last.To, "provider status S, after it was parked")
+	}
+	if finds == 0 {
+		t.Error("no look-up for a settlement parked since this process acknowledged it")
+	}
+}
+
+// The in-process row is a copy: whatever moved the settlement since (a
+// status another replica applied, a reconciliation), or a status that does
+// not name it exactly, must not be applied from it. Each such status is
+// handled as before this process kept rows: looked up, and applied,
+// republished or parked from what the store holds. On PostgreSQL the other
+// replica's writes are on another store.
+func TestStatusNotMatchingTheInProcessRowTakesTheLookUp(t *testing.T) {
+	for _, backend := range inProcessBackends {
+		t.Run(backend, func(t *testing.T) { statusNotMatchingTheRow(t, backend) })
+	}
+}
+
+func statusNotMatchingTheRow(t *testing.T, backend string) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		// before runs after req-1 is acknowledged, before the status.
+		before  func(t *testing.T, r *inProcessRig)
+		verdict string
+		decline string
+		edit    func(*messages.PaymentSettlementStatus)
+		// Either our event is published with this verdict, or the
+		// status is parked with a reason containing park.
+		wantEvent  string
+		park       string
+		wantState  store.State
+		wantEvents int
+	}{
+		{
+			name: "another replica applied the S: a chargeback R is a later status",
+			before: func(t *testing.T, r *inProcessRig) {
+				if err := r.otherReplica().HandleSafely(r.status(t, "req-1", messages.StatusSettled, "", "radial-1", nil)); err != nil {
+					t.Fatal(err)
+				}
+				r.pub.take()
+			},
+			verdict: messages.StatusRejected, decline: "chargeback",
+			wantEvent: messages.StatusRejected, wantState: store.StateRefused, wantEvents: 2,
+		},
+		{
+			name: "another replica applied the S: the same S again is republished",
+			before: func(t *testing.T, r *inProcessRig) {
+				if err := r.otherReplica().HandleSafely(r.status(t, "req-1", messages.StatusSettled, "", "radial-1", nil)); err != nil {
+					t.Fatal(err)
+				}
+				r.pub.take()
+			},
+			verdict:   messages.StatusSettled,
+			wantEvent: messages.StatusSettled, wantState: store.StateSettled, wantEvents: 1,
+		},
+		{
+			name: "refused meanwhile by another path: an S is not applied over it",
+			before: func(t *testing.T, r *inProcessRig) {
+				reason := "refused by a person"
+				if _, _, err := r.other.Transition(ctx, store.Key{Provider: "radial", RequestID: "req-1"}, []store.State{store.StateAcknowledged},
+					store.StateRefused, store.Change{DeclineReason: &reason, Note: "reconciled"}, nil); err != nil {
+					t.Fatal(err)
+				}
+			},
+			verdict: messages.StatusSettled,
+			park:    "which is refused", wantState: store.StateRefused,
+		},
+		{
+			name:    "another amount: conflicting, parked",
+			verdict: messages.StatusSettled,
+			edit:    func(st *messages.PaymentSettlementStatus) { st.Amount.Value = "90.00" },
+			park:    "conflicting", wantState: store.StateAcknowledged,
+		},
+		{
+			name:    "another store: no settlement of that store, parked naming ours",
+			verdict: messages.StatusSettled,
+			edit:    func(st *messages.PaymentSettlementStatus) { st.StoreID = "STORE2" },
+			park:    "req-1", wantState: store.StateAcknowledged,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newInProcessRig(t, backend)
+			r.acknowledge(t, "req-1")
+			if c.before != nil {
+				c.before(t, r)
+			}
+			ms, finds := r.handle(t, r.status(t, "req-1", c.verdict, c.decline, "radial-2", c.edit))
+			if c.park != "" {
+				parked := only(t, ms, broker.ProviderStatusParkedQueue("radial"))
+				if reason := parked.Metadata.Get(HeaderParkedReason); !strings.Contains(reason, c.park) {
+					t.Errorf("parked %q, want it to say %q", reason, c.park)
+				}
+			} else {
+				wantEvent(t, ms, c.wantEvent)
+			}
+			if finds == 0 {
+				t.Error("handled from the in-process row without a look-up")
+			}
+			key := store.Key{Provider: "radial", RequestID: "req-1"}
+			if s := r.get(t, "req-1"); s.State != c.wantState {
+				t.Errorf("req-1 is %s, want %s", s.State, c.wantState)
+			}
+			if evs, _ := r.st.Statuses(ctx, key); len(evs) != c.wantEvents {
+				t.Errorf("%d events, want %d", len(evs), c.wantEvents)
+			}
+		})
+	}
+}
+
+// A status that comes before the settlement handler recorded acknowledged
+// (the provider answered at once) has no in-process row: it is looked up
+// and applied as before; the acknowledged write then finds the verdict and
+// keeps no row, so that a chargeback after it is a later status.
+func TestStatusBeforeTheAcknowledgedWriteKeepsNoRow(t *testing.T) {
+	r := newInProcessRig(t, "sqlite")
+	done := make(chan error, 1)
+	var finds int64
+	r.p.onSettle = func(req *providers.Request) {
+		r.sent[req.RequestID] = req
+		msg := r.status(t, req.RequestID, messages.StatusSettled, "", "radial-1", nil)
+		go func() { done <- r.ps.HandleSafely(msg) }()
+		select {
+		case err := <-done:
+			done <- err
+		case <-time.After(5 * time.Second):
+		}
+		finds = r.reads.finds.Load()
+	}
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+	if err := <-done; err != nil {
+		t.Fatalf("status handler: %v", err)
+	}
+	wantEvent(t, r.pub.take(), messages.StatusSettled)
+	if finds == 0 {
+		t.Error("a status that came before the acknowledged write was applied without a look-up")
+	}
+	if s := r.get(t, "req-1"); s.State != store.StateSettled {
+		t.Fatalf("req-1 is %s, want settled", s.State)
+	}
+	cc := correlationID(store.Key{Provider: "radial", RequestID: "req-1"}, nil)
+	if row, ok := r.h.Requests.awaitedRow(cc, func(store.Settlement) bool { return true }); ok {
+		t.Fatalf("a row was kept for a settlement whose acknowledged write lost to its verdict: %s", row.State)
+	}
+	ms, _ := r.handle(t, r.status(t, "req-1", messages.StatusRejected, "chargeback", "radial-2", nil))
+	wantEvent(t, ms, messages.StatusRejected)
+	if s := r.get(t, "req-1"); s.State != store.StateRefused {
+		t.Errorf("req-1 is %s after the chargeback, want refused", s.State)
+	}
+}
