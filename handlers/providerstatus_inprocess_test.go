@@ -195,10 +195,15 @@ func TestOwnStatusAfterTheSweeperParkedKeepsTheParkedNote(t *testing.T) {
 func ownStatusAfterParking(t *testing.T, backend string) {
 	r := newInProcessRig(t, backend)
 	r.acknowledge(t, "req-1")
-	// Another replica's sweeper, on PostgreSQL.
+	// Another replica's sweeper, on PostgreSQL. A round that could not
+	// take the sweep lock within its 200ms (a loaded machine, the lock
+	// session still opening) is skipped: swept again.
 	w := r.sweeper(2 * time.Hour)
 	w.Store = r.other
 	rep, err := w.Sweep(context.Background())
+	for try := 0; err == nil && rep.Parked == 0 && try < 20; try++ {
+		rep, err = w.Sweep(context.Background())
+	}
 	if err != nil || rep.Parked != 1 {
 		t.Fatalf("sweep %+v, %v: want req-1 parked", rep, err)
 	}
