@@ -244,7 +244,9 @@ func TestDecodeFastEdges(t *testing.T) {
 // go test ./messages/ -run '^$' -fuzz FuzzDecodeFastMatchesTwoPasses
 // explores further: whatever decodeFast accepts, the two passes (and
 // decodeOnce) accept with the same value; it never accepts a body they
-// refuse.
+// refuse. The fuzzed bytes are read as a document of every type, and put
+// at the seams of a canonical document of every type (fuzzSeams); and
+// decodeXML as a whole is held to the reference decoding (decodesAsReference).
 func FuzzDecodeFastMatchesTwoPasses(f *testing.F) {
 	bodies, _ := fastBodies(f)
 	for _, b := range bodies {
@@ -252,25 +254,182 @@ func FuzzDecodeFastMatchesTwoPasses(f *testing.F) {
 	}
 	f.Add([]byte(`&lt;&#x41;&#66;]]&gt;é`))
 	f.Add([]byte(`<OrderId>1</OrderId>`))
+	f.Add([]byte(" \tUSD\n"))
+	f.Add([]byte(`&#x20;USD`))
+	f.Add([]byte(`requestId="a"`))
+	f.Add([]byte(`Amount`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fastAgreesAll(t, body)
-		// The same bytes at the seams of a canonical status: as text, as
-		// an attribute value, as content of a struct element.
+		decodesAsReferenceAll(t, body)
+		// The same bytes at the seams of canonical documents: as text, as
+		// an attribute value, as an attribute, as an element name, in an
+		// end tag, between elements, before and after the root.
 		for _, seam := range fuzzSeams {
-			doc := bytes.Replace([]byte(seam), []byte("@"), body, 1)
-			fastAgrees[PaymentSettlementStatus](t, doc, rootSettlementStatus)
+			doc := bytes.ReplaceAll([]byte(seam.doc), []byte("@"), body)
+			fastAgreesAll(t, doc)
+			seam.reference(t, doc)
 		}
-		// decodeXML as a whole (the fast path first) against the two
-		// passes, for the types FuzzDecodeOnceMatchesTwoPasses leaves out.
-		sameDecode[ConfirmFundsReply](t, body, rootConfirmFundsReply)
-		sameDecode[AckReply](t, body, rootAckReply)
 	})
 }
 
-// fuzzSeams are canonical statuses with "@" where the fuzzer's bytes go.
-var fuzzSeams = []string{
-	`<PaymentSettlementStatus xmlns="` + Namespace + `"><DeclineReason>@</DeclineReason></PaymentSettlementStatus>`,
-	`<PaymentSettlementStatus xmlns="` + Namespace + `"><Amount currencyCode="@">1.00</Amount></PaymentSettlementStatus>`,
-	`<PaymentSettlementStatus xmlns="` + Namespace + `"><PaymentContext>@</PaymentContext></PaymentSettlementStatus>`,
-	`<?xml version="1.0" encoding="UTF-8"?><PaymentSettlementStatus xmlns="` + Namespace + `" @><StoreId>S</StoreId></PaymentSettlementStatus>`,
+// decodesAsReference fails unless decodeXML (the fast path, decodeOnce
+// or the two passes, whichever reads body) returns what the reference
+// decoding returns: a surrogate reference's error, else the two passes'
+// error or value with every currencyCode collapsed (collapseAmounts, on
+// every decoded value: a padded code paddedCurrencyCode misses shows).
+func decodesAsReference[T any](t testing.TB, body []byte, root string) {
+	t.Helper()
+	got, gotErr := decodeXML[T](body, root)
+	trimmed := bytes.TrimPrefix(body, utf8BOM)
+	want, wantErr := (*T)(nil), refuseSurrogateRefs(trimmed)
+	if wantErr == nil {
+		want, wantErr = decodeTwoPasses[T](trimmed, root)
+		if wantErr == nil {
+			collapseAmounts(reflect.ValueOf(want))
+		}
+	}
+	if errString(gotErr) != errString(wantErr) {
+		t.Fatalf("decodeXML error %q, reference %q:\n%q", errString(gotErr), errString(wantErr), body)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeXML decoded another value:\n got  %#v\n want %#v\n body %q", got, want, body)
+	}
+}
+
+// decodesAsReferenceAll is decodesAsReference for every type decodeFast
+// reads.
+func decodesAsReferenceAll(t testing.TB, body []byte) {
+	t.Helper()
+	decodesAsReference[PaymentSettlementRequest](t, body, rootSettlementRequest)
+	decodesAsReference[PaymentSettlementRequestList](t, body, rootSettlementRequestList)
+	decodesAsReference[PaymentSettlementStatus](t, body, rootSettlementStatus)
+	decodesAsReference[PaymentSettlementStatusList](t, body, rootStatusList)
+	decodesAsReference[ConfirmFundsReply](t, body, rootConfirmFundsReply)
+	decodesAsReference[AckReply](t, body, rootAckReply)
+}
+
+// fuzzSeams are canonical documents of every type decodeFast reads with
+// "@" where the fuzzer's bytes go, and decodesAsReference for their type
+// (the seam is decoded as every type by fastAgreesAll, which costs little
+// for a type whose root it is not: decodeFast declines it at once).
+var fuzzSeams = []struct {
+	doc       string
+	reference func(testing.TB, []byte)
+}{
+	{`<PaymentSettlementStatus xmlns="` + Namespace + `"><DeclineReason>@</DeclineReason></PaymentSettlementStatus>`, seamReference[PaymentSettlementStatus](rootSettlementStatus)},
+	{`<PaymentSettlementStatus xmlns="` + Namespace + `"><Amount currencyCode="@">1.00</Amount></PaymentSettlementStatus>`, seamReference[PaymentSettlementStatus](rootSettlementStatus)},
+	{`<PaymentSettlementStatus xmlns="` + Namespace + `"><PaymentContext>@</PaymentContext></PaymentSettlementStatus>`, seamReference[PaymentSettlementStatus](rootSettlementStatus)},
+	{`<?xml version="1.0" encoding="UTF-8"?><PaymentSettlementStatus xmlns="` + Namespace + `" @><StoreId>S</StoreId></PaymentSettlementStatus>`, seamReference[PaymentSettlementStatus](rootSettlementStatus)},
+	{`<PaymentSettlementRequest xmlns="` + Namespace + `" requestId="@"><Amount currencyCode='USD'>1.00</Amount></PaymentSettlementRequest>`, seamReference[PaymentSettlementRequest](rootSettlementRequest)},
+	{`<PaymentSettlementRequest xmlns="` + Namespace + `" requestId="r"><Amount currencyCode="USD">@</Amount><SettlementType>Debit</SettlementType></PaymentSettlementRequest>`, seamReference[PaymentSettlementRequest](rootSettlementRequest)},
+	{`<PaymentSettlementRequest xmlns="` + Namespace + `" requestId="r"><PaymentContext><OrderId>1</OrderId><PaymentAccountUniqueId isToken="@">4111</PaymentAccountUniqueId></PaymentContext></PaymentSettlementRequest>`, seamReference[PaymentSettlementRequest](rootSettlementRequest)},
+	{`<PaymentSettlementRequest xmlns="` + Namespace + `" requestId="r"><@>Debit</@></PaymentSettlementRequest>`, seamReference[PaymentSettlementRequest](rootSettlementRequest)},
+	{`<PaymentSettlementRequest xmlns="` + Namespace + `" requestId="r"><SettlementType>Debit</SettlementType@><Amount currencyCode="USD">1</Amount></PaymentSettlementRequest>`, seamReference[PaymentSettlementRequest](rootSettlementRequest)},
+	{`<PaymentSettlementRequest xmlns="` + Namespace + `"><InvoiceData><LineItems><LineItem @><Quantity>1</Quantity></LineItem></LineItems></InvoiceData></PaymentSettlementRequest>`, seamReference[PaymentSettlementRequest](rootSettlementRequest)},
+	{`@<PaymentSettlementRequestList xmlns="` + Namespace + `"><PaymentSettlementRequest requestId="a"/>@<PaymentSettlementRequest xmlns="` + Namespace + `" requestId="b"/></PaymentSettlementRequestList>@`, seamReference[PaymentSettlementRequestList](rootSettlementRequestList)},
+	{`<PaymentSettlementStatusList xmlns="` + Namespace + `"><PaymentSettlementStatus @><SettlementStatus>S</SettlementStatus></PaymentSettlementStatus></PaymentSettlementStatusList>`, seamReference[PaymentSettlementStatusList](rootStatusList)},
+	{`<ConfirmFundsReply xmlns="` + Namespace + `"><FundsAvailable>@</FundsAvailable></ConfirmFundsReply>`, seamReference[ConfirmFundsReply](rootConfirmFundsReply)},
+	{`<AckReply xmlns="` + Namespace + `"><Received>@</Received></AckReply>`, seamReference[AckReply](rootAckReply)},
+}
+
+// seamReference is decodesAsReference for T with its root.
+func seamReference[T any](root string) func(testing.TB, []byte) {
+	return func(t testing.TB, body []byte) {
+		t.Helper()
+		decodesAsReference[T](t, body, root)
+	}
+}
+
+// TestDecodeFastAdversarial: documents an attacker or a careless peer
+// may send, for every type (the request above all: its amounts,
+// currency, requestId and account move money), at the seams of the
+// lexical rules (attribute white space and quoting, references, names,
+// end tags, the prolog, UTF-8) and of the structure (order, repetition,
+// list members): decodeFast agrees with the two passes, accepting
+// (accept: as one of the types) or declining as the table says.
+func TestDecodeFastAdversarial(t *testing.T) {
+	const ns = Namespace
+	req := func(attrs, inner string) string {
+		return `<PaymentSettlementRequest xmlns="` + ns + `"` + attrs + `>` + inner + `</PaymentSettlementRequest>`
+	}
+	const id = ` requestId="r"`
+	tests := []struct {
+		name   string
+		body   string
+		accept bool
+	}{
+		{"tab reference in attributes", req(` requestId="a&#9;b"`, `<Amount currencyCode="U&#x9;SD">1</Amount>`), true},
+		{"raw tab and newline in attributes (not normalized)", req(" requestId=\"a\tb\nc\"", "<Amount currencyCode=\"\tUSD\n\">1</Amount>"), true},
+		{"raw CR in attribute", req(" requestId=\"a\r\"", ``), false},
+		{"]]> in attribute", req(` requestId="a&amp;b&gt;c>d]]>e"`, ``), false},
+		{"double quote in single-quoted attribute", req(` requestId='a"b'`, ``), true},
+		{"spaces around =, padded amount", req(` requestId = 'x' `, `<Amount  currencyCode = "USD" > 10.00 </Amount >`), true},
+		{"self-closing with and without space", req(id, `<Amount currencyCode="USD"/><SettlementType />`), true},
+		{"references: leading zeros, hex digit case", req(` requestId="&#000065;&#x00041;&#x4a;&#x4A;"`, ``), true},
+		{"reference of nine digits", req(` requestId="&#000000065;"`, ``), false},
+		{"reference to NUL", req(` requestId="&#0;"`, ``), false},
+		{"reference to a surrogate", req(` requestId="&#xD800;"`, ``), false},
+		{"reference to a noncharacter", req(` requestId="&#x10FFFF;&#x10FFFE;&#xFFFF;"`, ``), false},
+		{"reference above U+10FFFF", req(` requestId="&#1114112;"`, ``), false},
+		{"entity name in upper case", req(` requestId="&LT;"`, ``), false},
+		{"NUL in attribute", req(` requestId="a`+"\x00"+`"`, ``), false},
+		{"U+FFFF in attribute", req(` requestId="a`+"\uFFFF"+`"`, ``), false},
+		{"requestId twice", req(` requestId="x" requestId="y"`, ``), false},
+		{"xml:lang", req(` xml:lang="en"`, ``), false},
+		{"prefix declared", req(` xmlns:x="urn:x"`, ``), false},
+		{"prefixed requestId", req(` x:requestId="x" xmlns:x="urn:x"`, ``), false},
+		{"no space between attributes", req(id, `<Amount currencyCode="USD"x="1">1</Amount>`), false},
+		{"elements out of order", req(id, `<SettlementType>Debit</SettlementType><Amount currencyCode="USD">1</Amount><PaymentContext><PaymentAccountUniqueId isToken="true">t</PaymentAccountUniqueId><OrderId>1</OrderId></PaymentContext>`), true},
+		{"repeatable element around another", req(id, `<ShipmentData/><RefundReason>r</RefundReason><ShipmentData><ShippedDate>d</ShippedDate></ShipmentData>`), true},
+		{"line item attributes in any order", req(id, `<InvoiceData type="a"><LineItems><LineItem lineId="1" lidCode="2"/><LineItem lidCode="3"/></LineItems></InvoiceData>`), true},
+		{"line item attribute twice", req(id, `<InvoiceData type="a"><LineItems><LineItem lineId="1" lineId="2"/></LineItems></InvoiceData>`), false},
+		{"padded isToken", req(id, `<PaymentContext><PaymentAccountUniqueId isToken=" true ">t</PaymentAccountUniqueId></PaymentContext>`), true},
+		{"isToken twice", req(id, `<PaymentContext><PaymentAccountUniqueId isToken="true" isToken="false">t</PaymentAccountUniqueId></PaymentContext>`), false},
+		{"newline in end tag", req(id, "<Amount currencyCode=\"USD\">1</Amount \n>"), true},
+		{"space after </", req(id, `<ClientContext>a</ ClientContext>`), false},
+		{"slash then space", req(id, `<ClientContext/ >`), false},
+		{"end tag self-closed", req(id, `<ClientContext>a</ClientContext/>`), false},
+		{"end tag unfinished", req(id, `<ClientContext>a</ClientContext`), false},
+		{"name case", req(id, `<Clientcontext>x</Clientcontext>`), false},
+		{"single-valued text twice, once empty", req(id, `<ClientContext></ClientContext><ClientContext/>`), false},
+		{"TaxAmount twice", req(id, `<TaxAmount currencyCode="KWD">1.000</TaxAmount><TaxAmount>1000</TaxAmount>`), false},
+		{"PersonName twice", req(id, `<BillingAddress><PersonName><LastName>a</LastName></PersonName><PersonName/></BillingAddress>`), false},
+		{"VAT Amount twice", req(id, `<InvoiceData><VATData><VATRateInfo><VAT rate="1"><Amount currencyCode="X">1</Amount><Amount>2</Amount></VAT></VATRateInfo></VATData></InvoiceData>`), false},
+		{"]]> in text", req(id, `<ClientContext>a]]b]>c]]]>d</ClientContext>`), false},
+		{"]]> made with a reference", req(id, `<ClientContext>&#93;]>c</ClientContext>`), true},
+		{"]]> made with a reference in the middle", req(id, `<ClientContext>]&#93;>c</ClientContext>`), true},
+		{"truncated UTF-8", req(id, `<ClientContext>é`+"\xc3"+`</ClientContext>`), false},
+		{"UTF-8 surrogate", req(id, "<ClientContext>\xed\xa0\x80</ClientContext>"), false},
+		{"UTF-8 above U+10FFFF", req(id, "<ClientContext>\xf4\x90\x80\x80</ClientContext>"), false},
+		{"overlong UTF-8", req(id, "<ClientContext>\xc0\xaf</ClientContext>"), false},
+		{"declaration after white space", "  <?xml version=\"1.0\"?>" + req(id, ``), true},
+		{"white space around the root", "<?xml version=\"1.0\"?>\n\n  " + req(id, ``) + "\n\t\r\n", true},
+		{"two declarations", `<?xml version="1.0"?><?xml version="1.0"?>` + req(id, ``), false},
+		{"encoding in mixed case", `<?xml version="1.0" encoding="Utf-8"?>` + req(id, ``), false},
+		{"no-break space after the root", req(id, ``) + "\u00a0", false},
+		{"no-break space before the root", "\u00a0" + req(id, ``), false},
+		{"NUL after the root", req(id, ``) + "\x00", false},
+		{"xmlns twice", `<PaymentSettlementRequest xmlns="` + ns + `" xmlns="` + ns + `"/>`, false},
+		{"xmlns after requestId", `<PaymentSettlementRequest requestId="1" xmlns="` + ns + `"></PaymentSettlementRequest>`, true},
+		{"xmlns by a reference", `<PaymentSettlementStatus xmlns="http://api.gsicommerce.com/schema/checkout/1.&#48;"/>`, true},
+		{"xmlns padded", `<PaymentSettlementStatus xmlns="` + ns + `&#x20;"/>`, false},
+		{"list members with and without xmlns", `<PaymentSettlementRequestList xmlns="` + ns + `"><PaymentSettlementRequest requestId="a"/><PaymentSettlementRequest xmlns="` + ns + `" requestId="b"></PaymentSettlementRequest></PaymentSettlementRequestList>`, true},
+		{"requestId on the list", `<PaymentSettlementRequestList xmlns="` + ns + `" requestId="a"><PaymentSettlementRequest/></PaymentSettlementRequestList>`, false},
+		{"list member without namespace", `<PaymentSettlementRequestList xmlns="` + ns + `"><PaymentSettlementRequest xmlns=""/></PaymentSettlementRequestList>`, false},
+		{"requestId on a status", `<PaymentSettlementStatusList xmlns="` + ns + `"><PaymentSettlementStatus requestId="1"/></PaymentSettlementStatusList>`, false},
+		{"white space in Received", `<AckReply xmlns="` + ns + `"><Received> </Received></AckReply>`, true},
+		{"text in Received", `<AckReply xmlns="` + ns + `"><Received>x</Received></AckReply>`, false},
+		{"Received twice", `<AckReply xmlns="` + ns + `"><Received/><Received/></AckReply>`, false},
+		{"FundsAvailable twice", `<ConfirmFundsReply xmlns="` + ns + `"><FundsAvailable>Success</FundsAvailable><FundsAvailable>Fail</FundsAvailable></ConfirmFundsReply>`, false},
+		{"padded FundsAvailable (kept as sent)", `<ConfirmFundsReply xmlns="` + ns + `"><FundsAvailable> Success </FundsAvailable></ConfirmFundsReply>`, true},
+		{"amount by references", `<PaymentSettlementStatus xmlns="` + ns + `"><Amount currencyCode="USD">&#x31;&#48;.00</Amount></PaymentSettlementStatus>`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fastAgreesAll(t, []byte(tt.body)) > 0; got != tt.accept {
+				t.Errorf("decodeFast accepted = %v, want %v:\n%q", got, tt.accept, tt.body)
+			}
+			decodesAsReferenceAll(t, []byte(tt.body))
+		})
+	}
 }
