@@ -22,9 +22,11 @@ import (
 //   - a single-valued child at most once; between the children of an
 //     element that holds no text, only white space;
 //   - text of characters XML allows (no raw carriage return, which
-//     encoding/xml rewrites, no "]]>"), with the five predefined entities
-//     and decimal (&#65;) or lower-case hexadecimal (&#x41;) character
-//     references of at most eight digits to a character XML allows;
+//     encoding/xml rewrites, no "]]>", not even in an attribute value,
+//     where encoding/xml allows it), with the five predefined entities
+//     and decimal (&#65;) or hexadecimal (&#x41;, &#x4a;: a lower-case x,
+//     digits of either case) character references of at most eight
+//     digits to a character XML allows;
 //   - after the root, white space only.
 //
 // Comments, CDATA sections, processing instructions other than the XML
@@ -53,8 +55,7 @@ func decodeFast[T any](body []byte) (*T, bool) {
 				if string(c) != rootSettlementRequest {
 					return 0, false
 				}
-				p.Requests = append(p.Requests, PaymentSettlementRequest{})
-				r := &p.Requests[len(p.Requests)-1]
+				r := appendNew(&p.Requests)
 				r.XMLName = xml.Name{Space: Namespace, Local: rootSettlementRequest}
 				return 0, d.nsAttrs(false, "requestId", &r.RequestID) && d.request(r, c, empty)
 			})
@@ -74,8 +75,7 @@ func decodeFast[T any](body []byte) (*T, bool) {
 				if string(c) != rootSettlementStatus || !d.nsAttrs(false, "", nil) {
 					return 0, false
 				}
-				p.Statuses = append(p.Statuses, PaymentSettlementStatus{})
-				return 0, d.status(&p.Statuses[len(p.Statuses)-1], c, empty)
+				return 0, d.status(appendNew(&p.Statuses), c, empty)
 			})
 		})
 	case *ConfirmFundsReply:
@@ -94,7 +94,7 @@ func decodeFast[T any](body []byte) (*T, bool) {
 					return 0, false
 				}
 				p.Received = &struct{}{}
-				return 1, d.nattr == 0 && d.children(c, empty, noChild)
+				return 1, d.bare(c, empty, noChild)
 			})
 		})
 	default:
@@ -447,6 +447,18 @@ func isXMLChar(r rune) bool {
 // noChild is the child function of an element that has no known child.
 func noChild([]byte, bool) (uint64, bool) { return 0, false }
 
+// appendNew appends a zero T to *s and returns it: the element of a
+// repeatable child, filled in place.
+func appendNew[T any](s *[]T) *T {
+	*s = append(*s, *new(T))
+	return &(*s)[len(*s)-1]
+}
+
+// bare is children for an element that may have no attribute.
+func (d *fastDecoder) bare(name []byte, empty bool, child func(c []byte, empty bool) (once uint64, ok bool)) bool {
+	return d.nattr == 0 && d.children(name, empty, child)
+}
+
 // children reads the content of an element that holds no text (its start
 // tag name read; empty for "<name/>"): white space and child elements up
 // to "</name>". child reads each child from its start tag (d.attrs are
@@ -513,7 +525,7 @@ func (d *fastDecoder) newAmount(dst **Amount, name []byte, empty bool) bool {
 func (d *fastDecoder) paymentContext(dst **PaymentContext, name []byte, empty bool) bool {
 	v := new(PaymentContext)
 	*dst = v
-	return d.nattr == 0 && d.children(name, empty, func(c []byte, empty bool) (uint64, bool) {
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
 		switch string(c) {
 		case "OrderId":
 			return 1 << 0, d.str(&v.OrderID, c, empty)
@@ -529,7 +541,7 @@ func (d *fastDecoder) paymentContext(dst **PaymentContext, name []byte, empty bo
 func (d *fastDecoder) paymentContextBase(dst **PaymentContextBase, name []byte, empty bool) bool {
 	v := new(PaymentContextBase)
 	*dst = v
-	return d.nattr == 0 && d.children(name, empty, func(c []byte, empty bool) (uint64, bool) {
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
 		if string(c) == "OrderId" {
 			return 1, d.str(&v.OrderID, c, empty)
 		}
@@ -573,8 +585,7 @@ func (d *fastDecoder) request(v *PaymentSettlementRequest, name []byte, empty bo
 		case "InvoiceData":
 			return 1 << 14, d.invoiceData(&v.InvoiceData, c, empty)
 		case "ShipmentData":
-			v.ShipmentData = append(v.ShipmentData, ShipmentData{})
-			return 0, d.shipmentData(&v.ShipmentData[len(v.ShipmentData)-1], c, empty)
+			return 0, d.shipmentData(appendNew(&v.ShipmentData), c, empty)
 		case "RefundReason":
 			return 1 << 15, d.str(&v.RefundReason, c, empty)
 		case "ReferenceTransactionId":
@@ -589,48 +600,56 @@ func (d *fastDecoder) request(v *PaymentSettlementRequest, name []byte, empty bo
 func (d *fastDecoder) billingAddress(dst **BillingAddress, name []byte, empty bool) bool {
 	v := new(BillingAddress)
 	*dst = v
-	return d.nattr == 0 && d.children(name, empty, func(c []byte, empty bool) (uint64, bool) {
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
 		switch string(c) {
 		case "PersonName":
-			p := new(PersonName)
-			v.PersonName = p
-			return 1 << 0, d.nattr == 0 && d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
-				switch string(c) {
-				case "Honorific":
-					return 1 << 0, d.str(&p.Honorific, c, empty)
-				case "LastName":
-					return 1 << 1, d.str(&p.LastName, c, empty)
-				case "MiddleName":
-					return 1 << 2, d.str(&p.MiddleName, c, empty)
-				case "FirstName":
-					return 1 << 3, d.str(&p.FirstName, c, empty)
-				}
-				return 0, false
-			})
+			return 1 << 0, d.personName(&v.PersonName, c, empty)
 		case "Address":
-			a := new(Address)
-			v.Address = a
-			return 1 << 1, d.nattr == 0 && d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
-				switch string(c) {
-				case "Line1":
-					return 1 << 0, d.str(&a.Line1, c, empty)
-				case "Line2":
-					return 1 << 1, d.str(&a.Line2, c, empty)
-				case "Line3":
-					return 1 << 2, d.str(&a.Line3, c, empty)
-				case "Line4":
-					return 1 << 3, d.str(&a.Line4, c, empty)
-				case "City":
-					return 1 << 4, d.str(&a.City, c, empty)
-				case "MainDivision":
-					return 1 << 5, d.str(&a.MainDivision, c, empty)
-				case "CountryCode":
-					return 1 << 6, d.str(&a.CountryCode, c, empty)
-				case "PostalCode":
-					return 1 << 7, d.str(&a.PostalCode, c, empty)
-				}
-				return 0, false
-			})
+			return 1 << 1, d.address(&v.Address, c, empty)
+		}
+		return 0, false
+	})
+}
+
+func (d *fastDecoder) personName(dst **PersonName, name []byte, empty bool) bool {
+	p := new(PersonName)
+	*dst = p
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
+		switch string(c) {
+		case "Honorific":
+			return 1 << 0, d.str(&p.Honorific, c, empty)
+		case "LastName":
+			return 1 << 1, d.str(&p.LastName, c, empty)
+		case "MiddleName":
+			return 1 << 2, d.str(&p.MiddleName, c, empty)
+		case "FirstName":
+			return 1 << 3, d.str(&p.FirstName, c, empty)
+		}
+		return 0, false
+	})
+}
+
+func (d *fastDecoder) address(dst **Address, name []byte, empty bool) bool {
+	a := new(Address)
+	*dst = a
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
+		switch string(c) {
+		case "Line1":
+			return 1 << 0, d.str(&a.Line1, c, empty)
+		case "Line2":
+			return 1 << 1, d.str(&a.Line2, c, empty)
+		case "Line3":
+			return 1 << 2, d.str(&a.Line3, c, empty)
+		case "Line4":
+			return 1 << 3, d.str(&a.Line4, c, empty)
+		case "City":
+			return 1 << 4, d.str(&a.City, c, empty)
+		case "MainDivision":
+			return 1 << 5, d.str(&a.MainDivision, c, empty)
+		case "CountryCode":
+			return 1 << 6, d.str(&a.CountryCode, c, empty)
+		case "PostalCode":
+			return 1 << 7, d.str(&a.PostalCode, c, empty)
 		}
 		return 0, false
 	})
@@ -646,15 +665,7 @@ func (d *fastDecoder) invoiceData(dst **InvoiceData, name []byte, empty bool) bo
 		case "VATData":
 			return 1 << 0, d.vatData(&v.VATData, c, empty)
 		case "LineItems":
-			items := new(LineItems)
-			v.LineItems = items
-			return 1 << 1, d.nattr == 0 && d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
-				if string(c) != "LineItem" {
-					return 0, false
-				}
-				items.LineItem = append(items.LineItem, LineItem{})
-				return 0, d.lineItem(&items.LineItem[len(items.LineItem)-1], c, empty)
-			})
+			return 1 << 1, d.lineItems(&v.LineItems, c, empty)
 		case "CustomAttributes":
 			return 1 << 2, d.customAttributes(&v.CustomAttributes, c, empty)
 		}
@@ -662,34 +673,28 @@ func (d *fastDecoder) invoiceData(dst **InvoiceData, name []byte, empty bool) bo
 	})
 }
 
+func (d *fastDecoder) lineItems(dst **LineItems, name []byte, empty bool) bool {
+	v := new(LineItems)
+	*dst = v
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
+		if string(c) != "LineItem" {
+			return 0, false
+		}
+		return 0, d.lineItem(appendNew(&v.LineItem), c, empty)
+	})
+}
+
 func (d *fastDecoder) vatData(dst **VATData, name []byte, empty bool) bool {
 	v := new(VATData)
 	*dst = v
-	return d.nattr == 0 && d.children(name, empty, func(c []byte, empty bool) (uint64, bool) {
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
 		switch string(c) {
 		case "VATInvoiceNumber":
 			return 1 << 0, d.str(&v.VATInvoiceNumber, c, empty)
 		case "VATInvoiceDate":
 			return 1 << 1, d.str(&v.VATInvoiceDate, c, empty)
 		case "OriginalVATInvoiceDetails":
-			o := new(OriginalVATInvoiceDetails)
-			v.OriginalVATInvoiceDetails = o
-			return 1 << 2, d.nattr == 0 && d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
-				if string(c) != "OriginalVATInvoice" || d.nattr != 0 {
-					return 0, false
-				}
-				o.OriginalVATInvoice = append(o.OriginalVATInvoice, OriginalVATInvoice{})
-				inv := &o.OriginalVATInvoice[len(o.OriginalVATInvoice)-1]
-				return 0, d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
-					switch string(c) {
-					case "OriginalVATInvoiceNumber":
-						return 1 << 0, d.str(&inv.OriginalVATInvoiceNumber, c, empty)
-					case "OriginalVATInvoiceDate":
-						return 1 << 1, d.str(&inv.OriginalVATInvoiceDate, c, empty)
-					}
-					return 0, false
-				})
-			})
+			return 1 << 2, d.originalVATInvoices(&v.OriginalVATInvoiceDetails, c, empty)
 		case "VATRateInfo":
 			return 1 << 3, d.vatRateInfo(&v.VATRateInfo, c, empty)
 		case "BalanceClearedAmount":
@@ -701,15 +706,34 @@ func (d *fastDecoder) vatData(dst **VATData, name []byte, empty bool) bool {
 	})
 }
 
+func (d *fastDecoder) originalVATInvoices(dst **OriginalVATInvoiceDetails, name []byte, empty bool) bool {
+	v := new(OriginalVATInvoiceDetails)
+	*dst = v
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
+		if string(c) != "OriginalVATInvoice" {
+			return 0, false
+		}
+		inv := appendNew(&v.OriginalVATInvoice)
+		return 0, d.bare(c, empty, func(c []byte, empty bool) (uint64, bool) {
+			switch string(c) {
+			case "OriginalVATInvoiceNumber":
+				return 1 << 0, d.str(&inv.OriginalVATInvoiceNumber, c, empty)
+			case "OriginalVATInvoiceDate":
+				return 1 << 1, d.str(&inv.OriginalVATInvoiceDate, c, empty)
+			}
+			return 0, false
+		})
+	})
+}
+
 func (d *fastDecoder) vatRateInfo(dst **VATRateInfo, name []byte, empty bool) bool {
 	v := new(VATRateInfo)
 	*dst = v
-	return d.nattr == 0 && d.children(name, empty, func(c []byte, empty bool) (uint64, bool) {
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
 		if string(c) != "VAT" {
 			return 0, false
 		}
-		v.VAT = append(v.VAT, VAT{})
-		vat := &v.VAT[len(v.VAT)-1]
+		vat := appendNew(&v.VAT)
 		rate, ok := d.oneAttr("rate")
 		vat.Rate = rate
 		return 0, ok && d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
@@ -727,13 +751,12 @@ func (d *fastDecoder) vatRateInfo(dst **VATRateInfo, name []byte, empty bool) bo
 func (d *fastDecoder) customAttributes(dst **CustomAttributes, name []byte, empty bool) bool {
 	v := new(CustomAttributes)
 	*dst = v
-	return d.nattr == 0 && d.children(name, empty, func(c []byte, empty bool) (uint64, bool) {
-		if string(c) != "CustomAttribute" || d.nattr != 0 {
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
+		if string(c) != "CustomAttribute" {
 			return 0, false
 		}
-		v.CustomAttribute = append(v.CustomAttribute, CustomAttribute{})
-		a := &v.CustomAttribute[len(v.CustomAttribute)-1]
-		return 0, d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
+		a := appendNew(&v.CustomAttribute)
+		return 0, d.bare(c, empty, func(c []byte, empty bool) (uint64, bool) {
 			switch string(c) {
 			case "Key":
 				return 1 << 0, d.str(&a.Key, c, empty)
@@ -770,38 +793,46 @@ func (d *fastDecoder) lineItem(v *LineItem, name []byte, empty bool) bool {
 }
 
 func (d *fastDecoder) shipmentData(v *ShipmentData, name []byte, empty bool) bool {
-	return d.nattr == 0 && d.children(name, empty, func(c []byte, empty bool) (uint64, bool) {
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
 		switch string(c) {
 		case "ShipmentCount":
-			sc := new(ShipmentCount)
-			v.ShipmentCount = sc
-			return 1 << 0, d.nattr == 0 && d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
-				switch string(c) {
-				case "CurrentCount":
-					return 1 << 0, d.str(&sc.CurrentCount, c, empty)
-				case "TotalCount":
-					return 1 << 1, d.str(&sc.TotalCount, c, empty)
-				}
-				return 0, false
-			})
+			return 1 << 0, d.shipmentCount(&v.ShipmentCount, c, empty)
 		case "ShippedDate":
 			return 1 << 1, d.str(&v.ShippedDate, c, empty)
 		case "Carrier":
-			cr := new(Carrier)
-			v.Carrier = cr
-			return 1 << 2, d.nattr == 0 && d.children(c, empty, func(c []byte, empty bool) (uint64, bool) {
-				switch string(c) {
-				case "Name":
-					return 1 << 0, d.str(&cr.Name, c, empty)
-				case "Service":
-					return 1 << 1, d.str(&cr.Service, c, empty)
-				}
-				return 0, false
-			})
+			return 1 << 2, d.carrier(&v.Carrier, c, empty)
 		case "TrackingId":
 			return 1 << 3, d.str(&v.TrackingID, c, empty)
 		case "DeliveryOption":
 			return 1 << 4, d.str(&v.DeliveryOption, c, empty)
+		}
+		return 0, false
+	})
+}
+
+func (d *fastDecoder) shipmentCount(dst **ShipmentCount, name []byte, empty bool) bool {
+	v := new(ShipmentCount)
+	*dst = v
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
+		switch string(c) {
+		case "CurrentCount":
+			return 1 << 0, d.str(&v.CurrentCount, c, empty)
+		case "TotalCount":
+			return 1 << 1, d.str(&v.TotalCount, c, empty)
+		}
+		return 0, false
+	})
+}
+
+func (d *fastDecoder) carrier(dst **Carrier, name []byte, empty bool) bool {
+	v := new(Carrier)
+	*dst = v
+	return d.bare(name, empty, func(c []byte, empty bool) (uint64, bool) {
+		switch string(c) {
+		case "Name":
+			return 1 << 0, d.str(&v.Name, c, empty)
+		case "Service":
+			return 1 << 1, d.str(&v.Service, c, empty)
 		}
 		return 0, false
 	})
