@@ -219,6 +219,20 @@ func paddedCurrencyCode(body []byte) bool {
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
+// xmlBlank reports whether b is nothing but XML white space (#x20, #x9,
+// #xD, #xA: the S of XML 1.0, all a document may have around its root).
+// Other Unicode spaces (U+00A0, U+0085, U+2028, U+3000, which
+// bytes.TrimSpace drops) are text there, which makes the document not
+// well-formed: refused as text outside the root element.
+func xmlBlank(b []byte) bool {
+	for _, c := range b {
+		if !isXMLSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
 // collapseCurrencyCodes applies the whiteSpace facet of @currencyCode to
 // every Amount of v, decoded from body: ISOCurrencyCodeType restricts
 // xsd:NMTOKEN, whose white space is collapsed, so currencyCode=" USD " is
@@ -332,7 +346,7 @@ func decodeOnce[T any](body []byte, root string) (v *T, ok bool) {
 		case xml.StartElement:
 			start, found = t, true
 		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
+			if !xmlBlank(t) {
 				return nil, false
 			}
 		case xml.Directive:
@@ -358,7 +372,7 @@ func decodeOnce[T any](body []byte, root string) (v *T, ok bool) {
 		case xml.StartElement, xml.Directive:
 			return nil, false
 		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
+			if !xmlBlank(t) {
 				return nil, false
 			}
 		}
@@ -392,7 +406,7 @@ var utf8BOM = []byte("\xEF\xBB\xBF")
 // no external entity is ever resolved), that has text or a second element
 // outside the root, or whose root is not root in Namespace.
 func checkXML(body []byte, root string) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	if xmlBlank(body) {
 		return &ParseError{Msg: "body is empty"}
 	}
 	dec := xml.NewDecoder(bytes.NewReader(body))
@@ -422,7 +436,7 @@ func checkXML(body []byte, root string) error {
 		case xml.EndElement:
 			depth--
 		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
+			if depth == 0 && !xmlBlank(t) {
 				return &ParseError{Msg: "body has text outside the root element"}
 			}
 		}

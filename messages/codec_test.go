@@ -32,6 +32,12 @@ func TestDecodeParseErrors(t *testing.T) {
 			"root element is PaymentSettlementRequest in namespace urn:other, expected PaymentSettlementRequest in namespace http://api.gsicommerce.com/schema/checkout/1.0"},
 		{"two roots", `<PaymentSettlementRequest ` + ns + `/><PaymentSettlementRequest ` + ns + `/>`, "body has more than one root element"},
 		{"text after root", `<PaymentSettlementRequest ` + ns + `/>trailing`, "body has text outside the root element"},
+		// XML allows only #x20, #x9, #xD and #xA around the root (Misc's S);
+		// other Unicode spaces there are text, which xmllint refuses.
+		{"no-break space before root", "\u00a0<PaymentSettlementRequest " + ns + `/>`, "body has text outside the root element"},
+		{"next line after root", `<PaymentSettlementRequest ` + ns + "/>\u0085", "body has text outside the root element"},
+		{"line separator after root", `<PaymentSettlementRequest ` + ns + "/>\n\u2028", "body has text outside the root element"},
+		{"ideographic space before root", "\u3000 <PaymentSettlementRequest " + ns + `/>`, "body has text outside the root element"},
 		{"only a comment", `<!-- nothing -->`, "body has no root element"},
 		{"other encoding", `<?xml version="1.0" encoding="ISO-8859-1"?><PaymentSettlementRequest ` + ns + `/>`, "body is not well-formed XML: "},
 	}
