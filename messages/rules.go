@@ -45,6 +45,12 @@ func got(s string) string {
 	return "(got " + strconv.Quote(s) + ")"
 }
 
+// trimXMLSpace drops the white space XML Schema collapses around a value
+// (space, tab, CR, LF), and no other: a no-break space or another Unicode
+// space around a number or a date makes it invalid, as a schema validator
+// says (strings.TrimSpace would drop those too).
+func trimXMLSpace(s string) string { return strings.Trim(s, " \t\r\n") }
+
 // blank reports whether a value is missing: empty or only white space (an
 // empty element and an absent one decode alike).
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
@@ -115,7 +121,7 @@ var integerRE = regexp.MustCompile(`^[+-]?[0-9]+$`)
 
 // integer checks an xsd:integer value (surrounding white space collapses).
 func (v *validator) integer(path, s string) {
-	if s != "" && !integerRE.MatchString(strings.TrimSpace(s)) {
+	if s != "" && !integerRE.MatchString(trimXMLSpace(s)) {
 		v.fail(path, "must be an integer %s", got(s))
 	}
 }
@@ -149,7 +155,7 @@ func (v *validator) decimalValue(path, s string) {
 // worker's CPU. TestXSDDecimalMatchesRegexp and FuzzXSDDecimalMatchesRegexp
 // hold it to that regexp.
 func xsdDecimal(s string) bool {
-	s = strings.Trim(s, " \t\r\n")
+	s = trimXMLSpace(s)
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		s = s[1:]
 	}
@@ -190,7 +196,7 @@ const maxAmountDigits = 18
 // zeros of the integer part left out and the fraction's trailing zeros
 // counted (as libxml2 counts them).
 func decimalDigits(s string) int {
-	s = strings.TrimLeft(strings.Trim(s, " \t\r\n"), "+-")
+	s = strings.TrimLeft(trimXMLSpace(s), "+-")
 	whole, frac, _ := strings.Cut(s, ".")
 	return len(strings.TrimLeft(whole, "0")) + len(frac)
 }
@@ -214,7 +220,7 @@ func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool
 		v.fail(path+"/@currencyCode", "is required")
 	case SchemaCurrency(cur):
 		curOK = true
-	case strings.Trim(cur, " \t\r\n") != cur && SchemaCurrency(strings.Trim(cur, " \t\r\n")):
+	case trimXMLSpace(cur) != cur && SchemaCurrency(trimXMLSpace(cur)):
 		// An XML document's is collapsed as it is decoded (the schema's
 		// whiteSpace facet); a JSON request's is as written.
 		v.fail(path+"/@currencyCode", "must be the currency code without white space around it %s", got(cur))
@@ -233,7 +239,7 @@ func (v *validator) amount(path string, a *Amount, s sign, currencyOptional bool
 		// time that grows with the square of its length (a million
 		// digits: seconds, at each validation). Its sign is read from
 		// the text, for the answer the parse would lead to.
-		t := strings.Trim(a.Value, " \t\r\n")
+		t := trimXMLSpace(a.Value)
 		nonZero := strings.ContainsAny(t, "123456789")
 		negative := nonZero && strings.HasPrefix(t, "-")
 		switch {
@@ -286,14 +292,14 @@ var yearMonthRE = regexp.MustCompile(`^(-?[0-9]{4,})-([0-9]{2})(Z|[+-][0-9]{2}:[
 // dateTime checks a DateTime element: an xsd:dateTime ("2021-04-28T11:56:00.998Z")
 // or, leniently, an xsd:date ("2021-04-28").
 func (v *validator) dateTime(path, s string) {
-	if s != "" && !validDateTime(strings.TrimSpace(s)) {
+	if s != "" && !validDateTime(trimXMLSpace(s)) {
 		v.fail(path, "must be a date-time such as 2021-05-10T21:59:13Z %s", got(s))
 	}
 }
 
 // yearMonth checks a YearMonth element (xsd:gYearMonth).
 func (v *validator) yearMonth(path, s string) {
-	if s != "" && !validYearMonth(strings.TrimSpace(s)) {
+	if s != "" && !validYearMonth(trimXMLSpace(s)) {
 		v.fail(path, "must be a year and month such as 2030-10 %s", got(s))
 	}
 }

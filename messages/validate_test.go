@@ -164,6 +164,7 @@ func TestValidateRequestRules(t *testing.T) {
 		{"ExpirationDate 2030-10", func(r *PaymentSettlementRequest) { r.ExpirationDate = "2030-10" }, "", ""},
 		{"ExpirationDate 2030-13", func(r *PaymentSettlementRequest) { r.ExpirationDate = "2030-13" }, reqRoot + "/ExpirationDate", `must be a year and month such as 2030-10 (got "2030-13")`},
 		{"ExpirationDate 10/30", func(r *PaymentSettlementRequest) { r.ExpirationDate = "10/30" }, reqRoot + "/ExpirationDate", `must be a year and month such as 2030-10 (got "10/30")`},
+		{"ExpirationDate next-line", func(r *PaymentSettlementRequest) { r.ExpirationDate = "\u00852030-10" }, reqRoot + "/ExpirationDate", `must be a year and month such as 2030-10 (got "\u00852030-10")`},
 		{"FinalDebit yes", func(r *PaymentSettlementRequest) { r.FinalDebit = "yes" }, reqRoot + "/FinalDebit", `must be true or false (got "yes")`},
 		{"FinalDebit false", func(r *PaymentSettlementRequest) { r.FinalDebit = "false" }, "", ""},
 		{"OriginatingSystemOrderId of 41", func(r *PaymentSettlementRequest) { r.OriginatingSystemOrderID = chars(41) }, reqRoot + "/OriginatingSystemOrderId", "must be at most 40 characters (got 41)"},
@@ -254,6 +255,10 @@ func TestValidateRequestRules(t *testing.T) {
 		// ShipmentData
 		{"CurrentCount one", func(r *PaymentSettlementRequest) { r.ShipmentData[0].ShipmentCount.CurrentCount = "one" }, sd + "/ShipmentCount/CurrentCount", `must be an integer (got "one")`},
 		{"TotalCount 1.5", func(r *PaymentSettlementRequest) { r.ShipmentData[0].ShipmentCount.TotalCount = "1.5" }, sd + "/ShipmentCount/TotalCount", `must be an integer (got "1.5")`},
+		// XML Schema collapses only space, tab, CR and LF around a value: a
+		// no-break space or another Unicode space makes it invalid.
+		{"CurrentCount no-break space", func(r *PaymentSettlementRequest) { r.ShipmentData[0].ShipmentCount.CurrentCount = "\u00a01" }, sd + "/ShipmentCount/CurrentCount", `must be an integer (got "\u00a01")`},
+		{"ShippedDate ideographic space", func(r *PaymentSettlementRequest) { r.ShipmentData[0].ShippedDate = "2021-05-10T21:59:13Z\u3000" }, sd + "/ShippedDate", `must be a date-time such as 2021-05-10T21:59:13Z (got "2021-05-10T21:59:13Z\u3000")`},
 		{"missing TotalCount", func(r *PaymentSettlementRequest) { r.ShipmentData[0].ShipmentCount.TotalCount = "" }, sd + "/ShipmentCount/TotalCount", "is required"},
 		{"missing ShippedDate", func(r *PaymentSettlementRequest) { r.ShipmentData[0].ShippedDate = "" }, sd + "/ShippedDate", "is required"},
 		{"ShippedDate without T", func(r *PaymentSettlementRequest) { r.ShipmentData[0].ShippedDate = "2021-05-10 21:59:13" }, sd + "/ShippedDate", `must be a date-time such as 2021-05-10T21:59:13Z (got "2021-05-10 21:59:13")`},
