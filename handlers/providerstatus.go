@@ -194,11 +194,11 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if target, ok, err := h.awaited(ctx, st); err != nil {
 		return err
 	} else if ok {
-		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, false, log)
+		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, true, log)
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved meanwhile; applying the status under the order lock")
+		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved or was parked meanwhile; applying the status under the order lock")
 	}
 
 	unlock, err := h.Store.LockOrder(ctx, h.Provider, st.StoreID, st.OrderID())
@@ -283,11 +283,13 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 // states from, with our status event, after target's events evs — and
 // publishes our event. A store error is returned wrapped
 // (ErrStateConflict when target is no longer in one of the states from).
-// copied says target was not read from the store but kept by this process
-// (inProcess): the move then also compares the parking, which the copy
-// may not show (ErrStateConflict when the settlement is parked), so that
-// a status for a parked settlement is never recorded as for an unparked
-// one.
+// unlocked says target was read without the order lock (awaited) or not
+// read from the store at all but kept by this process (inProcess): the
+// sweeper, which parks a settlement where it is and takes no order lock,
+// may have parked it since. The move of a target read unparked then also
+// compares the parking (ErrStateConflict when the settlement is parked),
+// so that a status for a parked settlement is never recorded as for an
+// unparked one (its "..., after it was parked" note lost).
 //
 // A later status (target finished) first publishes, in order, target's
 // earlier events never confirmed as published (earlierFirst): our event
@@ -295,7 +297,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 // reverses, whose publish failed on another replica that hands its status
 // back and republishes it later.
 func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
-	target store.Settlement, from []store.State, evs []store.StatusEvent, msgID string, copied bool, log zerolog.Logger) error {
+	target store.Settlement, from []store.State, evs []store.StatusEvent, msgID string, unlocked bool, log zerolog.Logger) error {
 	log = log.With().Str("request_id", target.RequestID).Logger()
 	refused := false
 	if containsState(finished, target.State) {
@@ -317,7 +319,7 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 		// published; the provider's status is kept for a person.
 		return h.parkInvalid(ctx, msg, err, log)
 	}
-	ch := store.Change{Note: "provider status " + st.SettlementStatus, IfNotParked: copied}
+	ch := store.Change{Note: "provider status " + st.SettlementStatus, IfNotParked: unlocked && target.ParkedReason == ""}
 	if st.DeclineReason != "" || to == store.StateRefused {
 		r := st.DeclineReason // an R's, even empty: sameVerdict reads it once bodies are purged
 		ch.DeclineReason = &r
@@ -584,8 +586,10 @@ func sameMoney(s store.Settlement, c store.Correlation) bool {
 //
 // Why no lock is needed here: the move to the verdict is a compare-and-set
 // from the awaiting states, so it applies at most once, and only if
-// nothing moved the settlement since it was read; on a conflict the status
-// is applied again under the lock, from the new state. A settlement
+// nothing moved the settlement since it was read; it also compares the
+// parking of a settlement read unparked (the sweeper parks without the
+// order lock and without moving the state). On a conflict the status is
+// applied again under the lock, from the row as it is then. A settlement
 // awaiting its verdict has no status events (events are recorded only
 // with a move to a final state, and final states are never left), so no
 // earlier status can have been applied to it and our event is its first.
@@ -616,7 +620,7 @@ func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettle
 // redelivery after a failure look the settlement up).
 //
 // The row may be stale by now; apply's move, a compare-and-set from the
-// awaiting states that also compares the parking (copied), then fails and
+// awaiting states that also compares the parking (unlocked), then fails and
 // the status takes the look-up. A move that succeeds finds the settlement
 // as the look-up would have: awaiting its verdict (no status events), not
 // parked, and with the same request, ids and money, which no transition
