@@ -184,8 +184,8 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	// The usual case, without the order lock and, when it answers this
 	// process's own call, without a look-up: the status names, by its
 	// correlation id, a settlement awaiting its verdict.
-	if target, ok := h.inProcess(st); ok {
-		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, true, log)
+	if target, req, ok := h.inProcess(st); ok {
+		err := h.apply(ctx, msg, st, target, req, awaiting, nil, msgID, true, log)
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -194,7 +194,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if target, ok, err := h.awaited(ctx, st); err != nil {
 		return err
 	} else if ok {
-		err := h.apply(ctx, msg, st, target, awaiting, nil, msgID, true, log)
+		err := h.apply(ctx, msg, st, target, nil, awaiting, nil, msgID, true, log)
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -276,12 +276,13 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		from = []store.State{target.State} // the state just checked
 	}
 
-	return h.apply(ctx, msg, st, *target, from, evs, msgID, false, log)
+	return h.apply(ctx, msg, st, *target, nil, from, evs, msgID, false, log)
 }
 
 // apply records the status as target's verdict — a move from one of the
 // states from, with our status event, after target's events evs — and
-// publishes our event. A store error is returned wrapped
+// publishes our event, made from req when set (target's request decoded
+// by this process: the in-process row has no body), else from target's. A store error is returned wrapped
 // (ErrStateConflict when target is no longer in one of the states from).
 // unlocked says target was read without the order lock (awaited) or not
 // read from the store at all but kept by this process (inProcess): the
@@ -297,7 +298,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 // reverses, whose publish failed on another replica that hands its status
 // back and republishes it later.
 func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
-	target store.Settlement, from []store.State, evs []store.StatusEvent, msgID string, unlocked bool, log zerolog.Logger) error {
+	target store.Settlement, req *messages.PaymentSettlementRequest, from []store.State, evs []store.StatusEvent, msgID string, unlocked bool, log zerolog.Logger) error {
 	log = log.With().Str("request_id", target.RequestID).Logger()
 	refused := false
 	if containsState(finished, target.State) {
@@ -311,7 +312,7 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 	if st.SettlementStatus == messages.StatusRejected {
 		to = store.StateRefused
 	}
-	ours := h.ourStatus(target, st)
+	ours := h.ourStatusFrom(target, st, req)
 	ev, err := newStatusEvent(target.Key, dedupKey(events+1, st.SettlementStatus, msgID), ours)
 	if err != nil {
 		// Our status for this verdict would break the schema (a settlement
@@ -615,9 +616,11 @@ func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettle
 // kept when it recorded the settlement acknowledged (Requests.acknowledged),
 // when the status names it exactly as awaited would have found it — its
 // correlation id, made for it (rule 1), in the status's store, with the
-// status's money — while it is, as kept, acknowledged and not parked. The
-// row is taken out: it serves one status (a repeat, a chargeback, a
-// redelivery after a failure look the settlement up).
+// status's money — while it is, as kept, acknowledged and not parked —
+// and the request this process decoded for it, which our event is made
+// from (the row keeps no body). Both are taken out: they serve one status
+// (a repeat, a chargeback, a redelivery after a failure look the
+// settlement up and decode its stored request).
 //
 // The row may be stale by now; apply's move, a compare-and-set from the
 // awaiting states that also compares the parking (unlocked), then fails and
@@ -627,9 +630,9 @@ func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettle
 // changes. Anything else the status could meet (finished, parked, another
 // replica's call with no row here, a status that differs) takes the
 // look-up, unchanged.
-func (h *ProviderStatus) inProcess(st *messages.PaymentSettlementStatus) (store.Settlement, bool) {
+func (h *ProviderStatus) inProcess(st *messages.PaymentSettlementStatus) (store.Settlement, *messages.PaymentSettlementRequest, bool) {
 	if st.ClientContext == "" {
-		return store.Settlement{}, false
+		return store.Settlement{}, nil, false
 	}
 	fields := h.fields(st)
 	return h.Requests.awaitedRow(st.ClientContext, func(s store.Settlement) bool {
@@ -749,7 +752,15 @@ func says(ev store.StatusEvent, st *messages.PaymentSettlementStatus) bool {
 // has one, else they are decoded here, by their recorded content type as
 // the settlement handler decoded them.
 func (h *ProviderStatus) ourStatus(s store.Settlement, st *messages.PaymentSettlementStatus) messages.PaymentSettlementStatus {
-	req := h.Requests.take(s)
+	return h.ourStatusFrom(s, st, nil)
+}
+
+// ourStatusFrom is ourStatus made from req, s's request as this process
+// decoded it, when set (the in-process row, which has no body).
+func (h *ProviderStatus) ourStatusFrom(s store.Settlement, st *messages.PaymentSettlementStatus, req *messages.PaymentSettlementRequest) messages.PaymentSettlementStatus {
+	if req == nil {
+		req = h.Requests.take(s)
+	}
 	var err error
 	if req == nil {
 		// Read as the settlement handler read it (decodeRequestAs: the

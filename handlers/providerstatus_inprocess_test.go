@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -366,12 +367,67 @@ func TestStatusBeforeTheAcknowledgedWriteKeepsNoRow(t *testing.T) {
 		t.Fatalf("req-1 is %s, want settled", s.State)
 	}
 	cc := correlationID(store.Key{Provider: "radial", RequestID: "req-1"}, nil)
-	if row, ok := r.h.Requests.awaitedRow(cc, func(store.Settlement) bool { return true }); ok {
+	if row, _, ok := r.h.Requests.awaitedRow(cc, func(store.Settlement) bool { return true }); ok {
 		t.Fatalf("a row was kept for a settlement whose acknowledged write lost to its verdict: %s", row.State)
 	}
 	ms, _ := r.handle(t, r.status(t, "req-1", messages.StatusRejected, "chargeback", "radial-2", nil))
 	wantEvent(t, ms, messages.StatusRejected)
 	if s := r.get(t, "req-1"); s.State != store.StateRefused {
 		t.Errorf("req-1 is %s after the chargeback, want refused", s.State)
+	}
+}
+
+// The in-process row keeps no request body: our event is made from the
+// request this process decoded. It must be the event the look-up path
+// publishes for the same status, byte for byte and header for header (the
+// order system's own ClientContext and payment context back), with the
+// same event recorded, published and marked.
+func TestOwnStatusPublishesTheLookUpsEvent(t *testing.T) {
+	for _, c := range []struct{ verdict, decline string }{
+		{messages.StatusSettled, ""},
+		{messages.StatusRejected, "card expired"},
+	} {
+		t.Run(c.verdict, func(t *testing.T) {
+			ctx := context.Background()
+			key := store.Key{Provider: "radial", RequestID: "req-1"}
+			run := func(own bool) (sentMsg, store.StatusEvent, int64) {
+				r := newInProcessRig(t, "sqlite")
+				r.acknowledge(t, "req-1")
+				ps := r.ps
+				if !own {
+					ps = r.otherReplica()
+					ps.Store = r.reads
+				}
+				before := r.reads.finds.Load()
+				if err := ps.HandleSafely(r.status(t, "req-1", c.verdict, c.decline, "radial-1", nil)); err != nil {
+					t.Fatal(err)
+				}
+				ms := r.pub.take()
+				wantEvent(t, ms, c.verdict)
+				evs, err := r.st.Statuses(ctx, key)
+				if err != nil || len(evs) != 1 {
+					t.Fatalf("events %v, %v: want one", evs, err)
+				}
+				return ms[0], evs[0], r.reads.finds.Load() - before
+			}
+			own, ownEv, ownFinds := run(true)
+			looked, lookedEv, lookedFinds := run(false)
+			if ownFinds != 0 || lookedFinds == 0 {
+				t.Fatalf("Finds: %d from the row, %d looked up; want 0 and some", ownFinds, lookedFinds)
+			}
+			if own.key != looked.key || string(own.msg.Payload) != string(looked.msg.Payload) {
+				t.Errorf("from the row: %s %s\nlooked up: %s %s", own.key, own.msg.Payload, looked.key, looked.msg.Payload)
+			}
+			// The publish time differs, as between any two publishes.
+			delete(own.msg.Metadata, broker.MetaTimestamp)
+			delete(looked.msg.Metadata, broker.MetaTimestamp)
+			if !reflect.DeepEqual(own.msg.Metadata, looked.msg.Metadata) {
+				t.Errorf("headers from the row %v, looked up %v", own.msg.Metadata, looked.msg.Metadata)
+			}
+			if ownEv.MessageID != lookedEv.MessageID || ownEv.DedupKey != lookedEv.DedupKey || string(ownEv.Body) != string(lookedEv.Body) ||
+				(ownEv.PublishedAt == nil) != (lookedEv.PublishedAt == nil) {
+				t.Errorf("event recorded from the row %+v, looked up %+v", ownEv, lookedEv)
+			}
+		})
 	}
 }
