@@ -185,7 +185,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	// process's own call, without a look-up: the status names, by its
 	// correlation id, a settlement awaiting its verdict.
 	if target, req, ok := h.inProcess(st); ok {
-		err := h.apply(ctx, msg, st, target, req, awaiting, nil, msgID, true, log)
+		err := h.apply(ctx, msg, st, target, req, awaiting, nil, msgID, log)
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -194,7 +194,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	if target, ok, err := h.awaited(ctx, st); err != nil {
 		return err
 	} else if ok {
-		err := h.apply(ctx, msg, st, target, nil, awaiting, nil, msgID, true, log)
+		err := h.apply(ctx, msg, st, target, nil, awaiting, nil, msgID, log)
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -207,6 +207,22 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	}
 	defer unlock()
 
+	err = h.underLock(ctx, msg, st, msgID, log)
+	if errors.Is(err, store.ErrStateConflict) {
+		// Moved under the lock: by a writer that takes none (the sweeper
+		// parks a settlement where it is), between the read and the move.
+		// Read again, once: a status for a parked settlement is recorded
+		// as one, now, rather than handed back.
+		log.Debug().Msg("the settlement moved or was parked while the status was applied under the order lock; reading it again")
+		err = h.underLock(ctx, msg, st, msgID, log)
+	}
+	return err
+}
+
+// underLock applies the status with the order lock held: it finds the
+// settlement it answers (rules 1, 2 and 4), republishes a redelivery or a
+// repeat, parks what cannot be applied, and applies the rest.
+func (h *ProviderStatus) underLock(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus, msgID string, log zerolog.Logger) error {
 	exact, cands, reason, err := h.candidates(ctx, st)
 	if err != nil {
 		return err
@@ -276,7 +292,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		from = []store.State{target.State} // the state just checked
 	}
 
-	return h.apply(ctx, msg, st, *target, nil, from, evs, msgID, false, log)
+	return h.apply(ctx, msg, st, *target, nil, from, evs, msgID, log)
 }
 
 // apply records the status as target's verdict — a move from one of the
@@ -284,13 +300,12 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 // publishes our event, made from req when set (target's request decoded
 // by this process: the in-process row has no body), else from target's. A store error is returned wrapped
 // (ErrStateConflict when target is no longer in one of the states from).
-// unlocked says target was read without the order lock (awaited) or not
-// read from the store at all but kept by this process (inProcess): the
-// sweeper, which parks a settlement where it is and takes no order lock,
-// may have parked it since. The move of a target read unparked then also
-// compares the parking (ErrStateConflict when the settlement is parked),
-// so that a status for a parked settlement is never recorded as for an
-// unparked one (its "..., after it was parked" note lost).
+// The move of a target awaiting its verdict and read unparked also
+// compares the parking (ErrStateConflict when the settlement is parked):
+// the sweeper parks a settlement where it is, without the order lock, so
+// it may have parked it since target was read (or kept by this process:
+// inProcess), and a status for a parked settlement must never be recorded
+// as for an unparked one (its "..., after it was parked" note lost).
 //
 // A later status (target finished) first publishes, in order, target's
 // earlier events never confirmed as published (earlierFirst): our event
@@ -298,7 +313,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 // reverses, whose publish failed on another replica that hands its status
 // back and republishes it later.
 func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
-	target store.Settlement, req *messages.PaymentSettlementRequest, from []store.State, evs []store.StatusEvent, msgID string, unlocked bool, log zerolog.Logger) error {
+	target store.Settlement, req *messages.PaymentSettlementRequest, from []store.State, evs []store.StatusEvent, msgID string, log zerolog.Logger) error {
 	log = log.With().Str("request_id", target.RequestID).Logger()
 	refused := false
 	if containsState(finished, target.State) {
@@ -320,7 +335,7 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 		// published; the provider's status is kept for a person.
 		return h.parkInvalid(ctx, msg, err, log)
 	}
-	ch := store.Change{Note: "provider status " + st.SettlementStatus, IfNotParked: unlocked && target.ParkedReason == ""}
+	ch := store.Change{Note: "provider status " + st.SettlementStatus}
 	if st.DeclineReason != "" || to == store.StateRefused {
 		r := st.DeclineReason // an R's, even empty: sameVerdict reads it once bodies are purged
 		ch.DeclineReason = &r
@@ -328,10 +343,12 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 	if !containsState(finished, target.State) {
 		// The verdict ends any parking of a settlement that awaited it
 		// (the sweeper's status deadline, a panic, retries exhausted):
-		// what the person was to find out is now known. Cleared also when
-		// the read was older than the parking.
+		// what the person was to find out is now known. The note says
+		// whether it was parked as read; a parking since fails the move
+		// (IfNotParked), and the status reads it again.
 		none := ""
 		ch.ParkedReason = &none
+		ch.IfNotParked = target.ParkedReason == ""
 		if target.ParkedReason != "" {
 			ch.Note += ", after it was parked"
 			log.Info().Str("parked_reason", truncate(target.ParkedReason, 200)).Msg("provider status for a parked settlement; its parking is cleared")
@@ -623,7 +640,7 @@ func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettle
 // settlement up and decode its stored request).
 //
 // The row may be stale by now; apply's move, a compare-and-set from the
-// awaiting states that also compares the parking (unlocked), then fails and
+// awaiting states that also compares the parking, then fails and
 // the status takes the look-up. A move that succeeds finds the settlement
 // as the look-up would have: awaiting its verdict (no status events), not
 // parked, and with the same request, ids and money, which no transition
