@@ -77,7 +77,10 @@
 // settlement awaiting its verdict (submitting or acknowledged) is applied
 // without the lock (ProviderStatus.awaited). Its move is a compare-and-set
 // from those states, so it applies once and never over another step's
-// write; anything else a status can meet goes through the lock. A status
+// write, and it compares the parking it read (the sweeper parks a
+// settlement where it is, without the lock; under the lock too a status
+// compares it, and reads the settlement again on a conflict); anything
+// else a status can meet goes through the lock. A status
 // answering this process's own call is applied without even looking the
 // settlement up: from the row the settlement handler kept when it
 // recorded it acknowledged (Requests, ProviderStatus.inProcess), matched
