@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -150,5 +151,36 @@ func checkNoLeak(t *testing.T, when string, sent []sentMsg) {
 				t.Errorf("%s: status event's DeclineReason holds the card number: %q", when, st.DeclineReason)
 			}
 		}
+	}
+}
+
+// The sweeper re-sends a settlement stuck in flight from its stored row,
+// headers included: a money header sealed at rest must go out opened, as
+// the sender sent it (a duplicate compares it), never as its stored
+// marked form; so must the copy it parks.
+func TestSweeperSendsASealedMoneyHeaderAsSent(t *testing.T) {
+	const authID = "authorization_id" // paysafe.HeaderAuthorizationID
+	p := newScripted("paysafe", providers.Facts{MoneyHeaders: []string{authID}})
+	p.confirmErrs = []error{providers.TransientError("", "timeout", nil)}
+	r, path, _ := keyedRig(t, p)
+	key := store.Key{Provider: "paysafe", RequestID: "req-1"}
+	r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, map[string]string{authID: leakPAN}))
+	r.pub.take()
+	if raw := rawHeadersColumn(t, path, key); leaks(raw) || !strings.Contains(raw, `\u0000SWE1:`) {
+		t.Fatalf("headers column %s: want the value sealed", raw)
+	}
+	w := r.sweeper(2 * time.Minute)
+	if rep, err := w.Sweep(context.Background()); err != nil || rep.Resumed != 1 {
+		t.Fatalf("sweep %+v, %v: want req-1 resumed", rep, err)
+	}
+	resent := only(t, r.pub.take(), broker.RequestQueue("paysafe"))
+	if got := resent.Metadata.Get(authID); got != leakPAN {
+		t.Errorf("re-sent %s = %q, want it as sent", authID, got)
+	}
+	// Parked by the sweeper (here by markInvalid's and parkStored's
+	// storedRequest, the same rebuild): the copy carries it as sent too.
+	s := r.get(t, "req-1")
+	if msg := storedRequest(s); msg.Metadata.Get(authID) != leakPAN {
+		t.Errorf("a parked copy's %s = %q, want it as sent", authID, msg.Metadata.Get(authID))
 	}
 }
