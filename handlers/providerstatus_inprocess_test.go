@@ -431,3 +431,57 @@ func TestOwnStatusPublishesTheLookUpsEvent(t *testing.T) {
 		})
 	}
 }
+
+// A row kept, then the settlement parked and its parking cleared again (a
+// replay that resumed it; its correlation id is made from its key, so it
+// keeps it, whatever its attempts), then Radial's status for the call:
+// Radial's status carries nothing that tells one call from another, so
+// the look-up would apply it to the settlement awaiting its verdict, and
+// so does the row, as for an unparked settlement (the parking is no longer
+// there to note). A status applied from the row is never one the look-up
+// would have handled otherwise.
+func TestOwnStatusAfterAParkingClearedIsAppliedAsTheLookUpWould(t *testing.T) {
+	ctx := context.Background()
+	for _, backend := range inProcessBackends {
+		t.Run(backend, func(t *testing.T) {
+			run := func(own bool) (store.Settlement, string) {
+				r := newInProcessRig(t, backend)
+				r.acknowledge(t, "req-1")
+				key := store.Key{Provider: "radial", RequestID: "req-1"}
+				reason, none := "no provider status within its deadline", ""
+				if _, _, err := r.other.Transition(ctx, key, []store.State{store.StateAcknowledged}, store.StateAcknowledged,
+					store.Change{ParkedReason: &reason, Note: "parked by the sweeper"}, nil); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := r.other.Transition(ctx, key, []store.State{store.StateAcknowledged}, store.StateSubmitting,
+					store.Change{ParkedReason: &none, IncAttempts: true, Note: "replayed after parking"}, nil); err != nil {
+					t.Fatal(err)
+				}
+				ps := r.ps
+				if !own {
+					ps = r.otherReplica()
+				}
+				before := r.reads.finds.Load()
+				if err := ps.HandleSafely(r.status(t, "req-1", messages.StatusSettled, "", "radial-1", nil)); err != nil {
+					t.Fatal(err)
+				}
+				if own && r.reads.finds.Load() != before {
+					t.Error("the row was not used")
+				}
+				wantEvent(t, r.pub.take(), messages.StatusSettled)
+				hist, err := r.st.History(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r.get(t, "req-1"), hist[len(hist)-1].Note
+			}
+			fromRow, rowNote := run(true)
+			lookedUp, lookedNote := run(false)
+			if fromRow.State != lookedUp.State || fromRow.ParkedReason != lookedUp.ParkedReason || rowNote != lookedNote ||
+				fromRow.Attempts != lookedUp.Attempts {
+				t.Errorf("from the row: %s, parked %q, attempts %d, %q; looked up: %s, parked %q, attempts %d, %q",
+					fromRow.State, fromRow.ParkedReason, fromRow.Attempts, rowNote, lookedUp.State, lookedUp.ParkedReason, lookedUp.Attempts, lookedNote)
+			}
+		})
+	}
+}
