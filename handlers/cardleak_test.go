@@ -83,6 +83,11 @@ func TestCardNumbersInHeadersAndProviderAnswersNeverReachReasonsNorLogs(t *testi
 		{name: "tender type header, not required", headers: map[string]string{HeaderTenderType: leakPAN}},
 		{name: "store id header", headers: map[string]string{HeaderStoreID: leakPAN}},
 		{name: "store id header, spaced", headers: map[string]string{HeaderStoreID: "store " + spaced}},
+		{name: "order id (a valid OrderId of 16 digits)", body: func(t *testing.T) ([]byte, string) {
+			req := testRequest()
+			req.PaymentContext.OrderID = leakPAN
+			return encodeXML(t, req), ContentTypeXML
+		}},
 		{name: "provider money header", facts: providers.Facts{MoneyHeaders: []string{"authorization_id"}},
 			headers: map[string]string{"authorization_id": leakPAN}},
 		{name: "provider refusal echoing the card, spaced", setup: func(p *scripted) {

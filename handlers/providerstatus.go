@@ -177,7 +177,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		st.DeclineReason = h.Redact(st.DeclineReason)
 	}
 	st.DeclineReason = messages.MaskPANs(st.DeclineReason)
-	log = log.With().Str("order_id", st.OrderID()).Str("store_id", messages.MaskPANs(st.StoreID)).
+	log = log.With().Str("order_id", messages.MaskPANs(st.OrderID())).Str("store_id", messages.MaskPANs(st.StoreID)).
 		Str("settlement_status", st.SettlementStatus).Logger()
 	msgID := storableMessageID(msg.Metadata.Get(broker.MetaMessageID))
 

@@ -88,3 +88,29 @@ func TestProviderStatusStoreIDCardNumberIsMasked(t *testing.T) {
 		t.Errorf("a log line holds the card number:\n%s", logs.String())
 	}
 }
+
+// A request whose OrderId is a card number (up to 20 characters: a 16-digit
+// number is a valid OrderId), and Radial's status echoing it: the order_id
+// was logged whole on every line of the status, beside the masked
+// store_id. Neither the log nor the parked copy's reason holds it.
+func TestProviderStatusOrderIDCardNumberIsMasked(t *testing.T) {
+	e := newPSEnv(t)
+	var logs bytes.Buffer
+	e.h.Log = zerolog.New(&logs)
+	e.seed(seedSpec{id: "req-A", cc: "cc-A", order: leakPAN, state: store.StateAcknowledged})
+	// Another amount: parked as conflicting, naming the settlement.
+	r := statusSpec{ccOf: "req-A", order: leakPAN, amount: "1.00", msgID: "m1"}
+	if err := e.h.Handle(r.message(t)); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
+	if !ok {
+		t.Fatal("the conflicting status was not parked")
+	}
+	if v := broker.Stringify(d.Headers[HeaderParkedReason]); leaks(v) {
+		t.Errorf("parked reason holds the card number: %q", v)
+	}
+	if leaks(logs.String()) {
+		t.Errorf("a log line holds the card number:\n%s", logs.String())
+	}
+}

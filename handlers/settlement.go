@@ -274,9 +274,11 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		return h.park(ctx, msg, 0, "unparseable request: "+err.Error(), log)
 	}
 	in := h.understand(msg, req, attemptOf(msg))
-	span.SetAttributes(attribute.String("settlement.request_id", in.key.RequestID), attribute.String("settlement.order_id", req.OrderID()),
+	span.SetAttributes(attribute.String("settlement.request_id", in.key.RequestID), attribute.String("settlement.order_id", messages.MaskPANs(req.OrderID())),
 		attribute.String("settlement.type", req.SettlementType))
-	log = log.With().Str("request_id", in.key.RequestID).Str("order_id", req.OrderID()).
+	// The order and store ids are the sender's: one holding a card number
+	// is masked here (it is sent, recorded and routed on as it is).
+	log = log.With().Str("request_id", in.key.RequestID).Str("order_id", messages.MaskPANs(req.OrderID())).
 		Str("store_id", messages.MaskPANs(in.storeID)).Str("settlement_type", req.SettlementType).Logger()
 	if req.PaymentContext != nil {
 		log = log.With().Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value)).Logger()
