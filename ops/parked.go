@@ -75,7 +75,7 @@ func describeParkedStatus(provider string, d amqp.Delivery) ParkedMessage {
 	m := describeParked(provider, d)
 	m.Kind = kindProviderStatus
 	if st, err := messages.DecodeSettlementStatus(d.Body); err == nil {
-		m.OrderID = st.OrderID()
+		m.OrderID = messages.MaskPANs(st.OrderID())
 	}
 	return m
 }
@@ -126,7 +126,7 @@ func describeParked(provider string, d amqp.Delivery) ParkedMessage {
 		From:    broker.Stringify(d.Headers[headerParkedFrom]),
 	}
 	if req, err := decodeRequest(d.ContentType, d.Body); err == nil {
-		m.RequestID, m.OrderID = req.RequestID, req.OrderID()
+		m.RequestID, m.OrderID = req.RequestID, messages.MaskPANs(req.OrderID())
 	}
 	if m.RequestID == "" {
 		m.RequestID = broker.Stringify(d.Headers[headerRequestID])

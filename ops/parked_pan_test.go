@@ -69,3 +69,43 @@ func TestShowAndStuckMaskACardNumberInTheStoreID(t *testing.T) {
 		}
 	}
 }
+
+// A request whose OrderId is a card number (a valid OrderId: up to 20
+// characters): parked ls, show and stuck printed it whole, beside the
+// masked store_id. They mask it too; the store's order_id column and the
+// request keep it as sent (the order lock and status matching use it).
+func TestOperatorCommandsMaskACardNumberInTheOrderID(t *testing.T) {
+	const card = "4012888888881881"
+	f := newFixture(t, "")
+	f.publish("", broker.ParkedQueue("paysafe"), amqp.Publishing{MessageId: "msg-p8", ContentType: "application/xml",
+		DeliveryMode: amqp.Persistent, Body: requestXML("p8", card), Headers: amqp.Table{
+			"store_id": "S1", "parked_reason": "provider unavailable",
+			"parked_at": now.Add(-time.Hour).Format(time.RFC3339), "parked_from_queue": broker.RequestQueue("paysafe")}})
+	f.setClock(now.Add(-3 * time.Hour))
+	if _, _, err := f.st.Register(f.ctx, store.Settlement{
+		Key: store.Key{Provider: "paysafe", RequestID: "p9"}, Fingerprint: "fp-p9", StoreID: "S1", OrderID: card,
+		TenderType: "VC", SettlementType: "Debit", Amount: "100.00", Currency: "USD",
+		Request: requestXML("p9", card), ContentType: "application/xml", Headers: map[string]string{"store_id": "S1"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.setClock(now)
+	for _, asJSON := range []bool{true, false} {
+		for name, run := range map[string]func() error{
+			"parked ls": func() error { return ops.List(f.ctx, f.env(), ops.Filter{}, asJSON) },
+			"show":      func() error { return ops.Show(f.ctx, f.env(), "p9", nil, asJSON) },
+			"stuck":     func() error { return ops.Stuck(f.ctx, f.env(), nil, nil, time.Hour, asJSON) },
+		} {
+			f.reset()
+			if err := run(); err != nil {
+				t.Fatal(err)
+			}
+			out := f.out.String()
+			if strings.Contains(out, card[:10]) {
+				t.Errorf("%s (json %v) shows the card number:\n%s", name, asJSON, out)
+			} else if !strings.Contains(out, "1881") {
+				t.Errorf("%s (json %v) lacks the masked order id:\n%s", name, asJSON, out)
+			}
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // PublishOptions say what Publish sends.
@@ -138,7 +139,7 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 	default:
 	}
 	fmt.Fprintf(e.out(), "published request %s (order %s, %s) to %s with routing key %s\n",
-		dash(req.RequestID), dash(req.OrderID()), ct, broker.IntakeExchange, broker.RequestRoutingKey(o.Provider))
+		dash(req.RequestID), dash(messages.MaskPANs(req.OrderID())), ct, broker.IntakeExchange, broker.RequestRoutingKey(o.Provider))
 	if o.Wait <= 0 {
 		return nil
 	}

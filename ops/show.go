@@ -154,7 +154,7 @@ func unpublishedEvent(ctx context.Context, e Env, st store.Store, messageID stri
 
 func view(ctx context.Context, st store.Store, s store.Settlement) (Settlement, error) {
 	v := Settlement{
-		Provider: s.Provider, RequestID: s.RequestID, StoreID: messages.MaskPANs(s.StoreID), OrderID: s.OrderID,
+		Provider: s.Provider, RequestID: s.RequestID, StoreID: messages.MaskPANs(s.StoreID), OrderID: messages.MaskPANs(s.OrderID),
 		TenderType: s.TenderType, SettlementType: s.SettlementType, Amount: s.Amount, Currency: s.Currency,
 		State: string(s.State), Attempts: s.Attempts, Refs: s.Refs, DeclineReason: s.DeclineReason,
 		ParkedReason: s.ParkedReason, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,

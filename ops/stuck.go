@@ -89,7 +89,7 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 				continue
 			}
 			out = append(out, StuckSettlement{Provider: s.Provider, State: string(s.State), RequestID: s.RequestID,
-				StoreID: messages.MaskPANs(s.StoreID), OrderID: s.OrderID, Attempts: s.Attempts, UpdatedAt: s.UpdatedAt})
+				StoreID: messages.MaskPANs(s.StoreID), OrderID: messages.MaskPANs(s.OrderID), Attempts: s.Attempts, UpdatedAt: s.UpdatedAt})
 		}
 		if len(page) < stuckPage {
 			break
