@@ -90,7 +90,7 @@ type Config struct {
 	// hold raw card numbers) in the store; StoreEncryptionOldKeys still
 	// open what earlier keys sealed.
 	StoreEncryptionKey     string   `env:"STORE_ENCRYPTION_KEY" help:"Base64 256-bit key (openssl rand -base64 32) sealing request and status bodies, and a recorded request header holding a card number, at rest with AES-GCM (they may hold raw card numbers; never logged); without it they are stored in clear. Use STORE_ENCRYPTION_KEY_FILE. Replicas share it: one whose keys do not open the check value the first replica with a key recorded in the store, or that has none then, does not start; one running without a key stops once a replica with one has started."`
-	StoreEncryptionOldKeys []string `env:"STORE_ENCRYPTION_OLD_KEYS" help:"Earlier STORE_ENCRYPTION_KEYs, comma-separated: still open what they sealed (never logged). Keep a key while rows sealed with it remain: the sweeper skips rows no key opens."`
+	StoreEncryptionOldKeys []string `env:"STORE_ENCRYPTION_OLD_KEYS" help:"Earlier STORE_ENCRYPTION_KEYs, comma-separated: still open what they sealed (never logged), bodies and recorded request header values holding a card number. Keep a key while rows sealed with it remain: the sweeper skips rows no key opens. BODY_RETENTION empties bodies, never headers: a key that sealed a header value is needed as long as that settlement's record is kept (without it the settlement, a later status for it and show fail as unreadable)."`
 	// ShutdownTimeout bounds the graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" help:"How long in-flight settlements may take to finish on SIGTERM."`
 	// HTTPAddr serves /healthz, /readyz and /metrics; "off" disables it.
