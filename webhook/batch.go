@@ -78,7 +78,9 @@ func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *pa
 		settlement, seq := settlementSeq(dl)
 		if settlement != "" && (seq < latest[settlement] || d.recent.superseded(settlement, seq)) {
 			p.dups++
-			d.log.Warn().Str("message_id", id).Str("settlement", settlement).Int("status_seq", seq).
+			// The settlement names the sender's requestId, which may hold a
+			// card number: masked here, compared as sent.
+			d.log.Warn().Str("message_id", messages.MaskPANs(id)).Str("settlement", messages.MaskPANs(settlement)).Int("status_seq", seq).
 				Msg("status not delivered: a later status of its settlement was delivered already (an earlier one republished, or moved back from the parked queue)")
 			continue
 		}
@@ -97,9 +99,9 @@ func (d *Deliverer) prepare(ctx context.Context, batch []amqp.Delivery, park *pa
 			perr := park.park(pctx, dl, reason)
 			cancel()
 			if perr != nil {
-				return p, fmt.Errorf("park status message %s: %w", id, perr)
+				return p, fmt.Errorf("park status message %s: %w", messages.MaskPANs(id), perr)
 			}
-			d.log.Warn().Str("message_id", id).Str("parked_queue", d.cfg.ParkedQueue).Str("reason", reason).Msg("status message parked")
+			d.log.Warn().Str("message_id", messages.MaskPANs(id)).Str("parked_queue", d.cfg.ParkedQueue).Str("reason", reason).Msg("status message parked")
 			d.Metrics.finished("parked", 1)
 			continue
 		}
