@@ -14,16 +14,20 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // instrumentation names the tracer.
@@ -104,11 +108,26 @@ func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (con
 	return otel.Tracer(instrumentation).Start(ctx, name, opts...)
 }
 
-// End ends span, recording err (nil: success).
+// End ends span, recording err (nil: success): its type, and its text
+// with every card number masked (messages.MaskPANs) as the status
+// description and the exception event's message. An error names the
+// sender's ids (a requestId, a store id) and may quote what was refused,
+// where a sender may have written one; spans leave the process.
 func End(span trace.Span, err error) {
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		msg := messages.MaskPANs(err.Error())
+		span.AddEvent("exception", trace.WithAttributes(
+			attribute.String("exception.type", errorType(err)), attribute.String("exception.message", msg)))
+		span.SetStatus(codes.Error, msg)
 	}
 	span.End()
+}
+
+// errorType names err's type as span.RecordError does.
+func errorType(err error) string {
+	t := reflect.TypeOf(err)
+	if t.PkgPath() == "" && t.Name() == "" {
+		return t.String()
+	}
+	return t.PkgPath() + "." + t.Name()
 }
