@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // refusal is an HTTP-level refusal (method, media type, size, unreadable
@@ -30,14 +32,17 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request, types ...stri
 	none := func() {}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
+		// The method and the content type are the sender's text, quoted
+		// in the answer and the log line: a card number written there is
+		// masked, as everywhere the intake quotes a request.
 		return nil, none, &refusal{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "MethodNotAllowed",
-			fmt.Sprintf("method %s is not allowed on %s: use POST", r.Method, r.URL.Path)}
+			messages.MaskPANs(fmt.Sprintf("method %s is not allowed on %s: use POST", r.Method, r.URL.Path))}
 	}
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || !slices.Contains(types, strings.ToLower(mt)) {
 		return nil, none, &refusal{http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "UnsupportedMediaType",
-			fmt.Sprintf("content type %q is not accepted here: send %s", ct, strings.Join(types, " or "))}
+			messages.MaskPANs(fmt.Sprintf("content type %q is not accepted here: send %s", ct, strings.Join(types, " or ")))}
 	}
 	// Each request may hold MaxBodyBytes, and its decoding, until it is
 	// answered: past MaxInFlight, one more is refused before its body is

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rs/zerolog"
+
 	"github.com/settlement-worker/settlement-worker/messages"
 )
 
@@ -74,7 +76,7 @@ func (s *Server) radial(w http.ResponseWriter, r *http.Request) {
 	}
 	reqs, isList, err := decodeRadial(body)
 	if err != nil {
-		log.Warn().Err(err).Msg("refused: unparseable body")
+		log.Warn().Str(zerolog.ErrorFieldName, maskedError(err)).Msg("refused: unparseable body")
 		writeFault(w, http.StatusBadRequest, FaultMalformedRequest, err.Error())
 		return
 	}
@@ -101,14 +103,17 @@ func (s *Server) radial(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.publishContext(r)
 	defer cancel()
 	if err := publishAll(ctx, s.pub, out, s.cfg.PublishConcurrency); err != nil {
-		log.Error().Err(err).Strs("request_ids", ids).Msg("publishing failed; answering 503 so that the client retries")
+		log.Error().Str(zerolog.ErrorFieldName, maskedError(err)).Strs("request_ids", maskedIDs(ids)).Msg("publishing failed; answering 503 so that the client retries")
 		w.Header().Set("Retry-After", "5")
 		writeFault(w, http.StatusServiceUnavailable, FaultServiceUnavailable,
 			"the settlement requests were not all confirmed by the broker; some may have been queued and will be settled: retry the same request with the same requestIds (each is settled once), never under new requestIds")
 		return
 	}
 	for _, req := range reqs {
-		ev := log.Info().Str("request_id", req.RequestID).Str("order_id", req.OrderID()).Str("store_id", messages.MaskPANs(params.storeID)).
+		// The ids are the sender's: a card number written in one is
+		// masked (the published request keeps them as sent).
+		ev := log.Info().Str("request_id", messages.MaskPANs(req.RequestID)).Str("order_id", messages.MaskPANs(req.OrderID())).
+			Str("store_id", messages.MaskPANs(params.storeID)).
 			Str("amount", req.Amount.Value).Str("currency", req.Amount.CurrencyCode).Str("settlement_type", req.SettlementType)
 		if req.PaymentContext != nil {
 			ev = ev.Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value))

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/settlement-worker/settlement-worker/messages"
 )
 
@@ -39,7 +41,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 	headerAuth := secretMatches(bearerToken(r), keys)
 	env, err := decodeEnvelope(body)
 	if err != nil {
-		log.Warn().Err(err).Msg("refused: body is not a JSON object")
+		log.Warn().Str(zerolog.ErrorFieldName, maskedError(err)).Msg("refused: body is not a JSON object")
 		writeEvents(w, http.StatusBadRequest, newEvent(ErrMalformedJSON,
 			"the request body is not a valid JSON object: "+err.Error(), orderRef{}))
 		return
@@ -55,9 +57,10 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	order := orderOf(env.Data.Order)
-	// The channel id is quoted on every line, also when it is refused as
-	// unknown: masked, as the refusal's event is.
-	log = log.With().Str("order_id", order.id).Str("channel", clip(messages.MaskPANs(env.Data.Channel.ID.Text))).Logger()
+	// The order and channel ids are quoted on every line, also when they
+	// are refused: masked, as the refusal's event is (its associations
+	// name the order as RetailOPS sent it, to RetailOPS alone).
+	log = log.With().Str("order_id", messages.MaskPANs(order.id)).Str("channel", clip(messages.MaskPANs(env.Data.Channel.ID.Text))).Logger()
 	if ev, ok := checkAction(env, order); !ok {
 		log.Warn().Str("action", messages.MaskPANs(env.Action.Text)).Str("version", messages.MaskPANs(env.Version.Text)).Msg("refused: " + ev.ErrorMessage)
 		writeEvents(w, http.StatusBadRequest, ev)
@@ -99,7 +102,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 		ids[i] = o.req.RequestID
 	}
 	if err := publishAll(ctx, s.pub, plan.out, s.cfg.PublishConcurrency); err != nil {
-		log.Error().Err(err).Strs("request_ids", ids).Msg("publishing failed; answering 503 so that RetailOPS retries")
+		log.Error().Str(zerolog.ErrorFieldName, maskedError(err)).Strs("request_ids", maskedIDs(ids)).Msg("publishing failed; answering 503 so that RetailOPS retries")
 		w.Header().Set("Retry-After", "5")
 		writeEvents(w, http.StatusServiceUnavailable, newEvent(ErrPublishFailed,
 			"the settlement requests were not all confirmed by the broker; some may have been queued and will be settled: retry the same webhook (it is safe: the requestIds are derived from the order, each is settled once)",
@@ -107,7 +110,7 @@ func (s *Server) retailOPS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, o := range plan.out {
-		log.Info().Str("request_id", o.req.RequestID).Str("provider", o.provider).Str("store_id", messages.MaskPANs(o.storeID)).
+		log.Info().Str("request_id", messages.MaskPANs(o.req.RequestID)).Str("provider", o.provider).Str("store_id", messages.MaskPANs(o.storeID)).
 			Str("amount", o.req.Amount.Value).Str("currency", o.req.Amount.CurrencyCode).Msg("settlement request queued")
 	}
 	log.Info().Int("requests", len(plan.out)).Dur("took", time.Since(start)).Msg("order_settle_payment accepted")
