@@ -47,7 +47,7 @@ type env struct {
 	client *frisbii.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
 	sb, err := sandbox.NewSandbox(sandbox.Config{Prefix: "/frisbii", APIKey: apiKey, Now: clk.Now, RandSeed: 1})
@@ -60,7 +60,7 @@ func newEnv(t *testing.T) *env {
 	return &env{sb: sb, srv: srv, clock: clk, client: newClient(t, srv.URL+"/frisbii", apiKey)}
 }
 
-func newClient(t *testing.T, base, key string) *frisbii.Client {
+func newClient(t testing.TB, base, key string) *frisbii.Client {
 	t.Helper()
 	c, err := frisbii.New(frisbii.Config{BaseURL: base, APIKey: key, Timeout: timeout, RefundRecheck: 5 * time.Second, SettleWindow: time.Nanosecond}, nil)
 	if err != nil {
@@ -69,7 +69,7 @@ func newClient(t *testing.T, base, key string) *frisbii.Client {
 	return c
 }
 
-func (e *env) seed(t *testing.T, s sandbox.ChargeSeed) {
+func (e *env) seed(t testing.TB, s sandbox.ChargeSeed) {
 	t.Helper()
 	if s.Currency == "" {
 		s.Currency = "USD"

@@ -81,7 +81,7 @@ type env struct {
 	bodies []string
 }
 
-func newEnv(t *testing.T, cfg sandbox.Config, seeds ...sandbox.OrderSeed) *env {
+func newEnv(t testing.TB, cfg sandbox.Config, seeds ...sandbox.OrderSeed) *env {
 	t.Helper()
 	cfg.Prefix, cfg.APIToken = "/miva", token
 	sb, err := sandbox.NewSandbox(cfg)
@@ -113,7 +113,7 @@ func newEnv(t *testing.T, cfg sandbox.Config, seeds ...sandbox.OrderSeed) *env {
 	return e
 }
 
-func newClient(t *testing.T, url, tok, key string) *miva.Client {
+func newClient(t testing.TB, url, tok, key string) *miva.Client {
 	t.Helper()
 	c, err := miva.New(miva.Config{BaseURL: url, StoreCode: storeCode, APIToken: tok, SigningKey: key, Timeout: timeout, SettleWindow: time.Nanosecond}, nil)
 	if err != nil {

@@ -38,7 +38,7 @@ type env struct {
 	client *paysafe.Client
 }
 
-func newEnv(t *testing.T, cfg sandbox.Config) *env {
+func newEnv(t testing.TB, cfg sandbox.Config) *env {
 	t.Helper()
 	cfg.Prefix, cfg.Username, cfg.Password = "/paysafe", user, pass
 	if cfg.BatchInterval == 0 {
@@ -67,7 +67,7 @@ func clientConfig(base, u, p string) paysafe.Config {
 	}
 }
 
-func newClient(t *testing.T, base, u, p string) *paysafe.Client {
+func newClient(t testing.TB, base, u, p string) *paysafe.Client {
 	t.Helper()
 	c, err := paysafe.New(clientConfig(base, u, p), nil)
 	if err != nil {
@@ -77,7 +77,7 @@ func newClient(t *testing.T, base, u, p string) *paysafe.Client {
 }
 
 // authorize seeds an authorization of amount minor units.
-func (e *env) authorize(t *testing.T, a sandbox.Authorization) string {
+func (e *env) authorize(t testing.TB, a sandbox.Authorization) string {
 	t.Helper()
 	if a.AccountID == "" {
 		a.AccountID = acct
