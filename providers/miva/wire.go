@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -25,7 +26,8 @@ func (e *exactDecimal) UnmarshalJSON(b []byte) error {
 	}
 	text := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &text); err != nil {
+		var err error
+		if text, err = unquote(b); err != nil {
 			return err
 		}
 		text = strings.TrimSpace(text)
@@ -36,6 +38,33 @@ func (e *exactDecimal) UnmarshalJSON(b []byte) error {
 	}
 	e.d, e.set = d, true
 	return nil
+}
+
+// unquote is the string a JSON string literal b holds, as json.Unmarshal
+// reads it. A literal with nothing to unescape or replace (no backslash, no
+// quote or control character inside, valid UTF-8), which is every string
+// of Miva's payment list, is taken as it is, without a second pass of
+// encoding/json over it (these UnmarshalJSON methods are called once per
+// field of every record); any other goes through json.Unmarshal.
+func unquote(b []byte) (string, error) {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && plainJSONText(b[1:n-1]) {
+		return string(b[1 : n-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
+
+// plainJSONText reports whether s, inside a JSON string literal's quotes,
+// reads as itself: valid UTF-8 with no backslash, quote or control
+// character.
+func plainJSONText(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(s)
 }
 
 // flexInt reads an integer given as a JSON number or a numeric string.
@@ -52,7 +81,8 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	}
 	text := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &text); err != nil {
+		var err error
+		if text, err = unquote(b); err != nil {
 			return err
 		}
 	}
@@ -75,8 +105,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	case string(b) == "null":
 		*f = ""
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*f = flexString(s)
@@ -145,6 +175,15 @@ func DecodePayments(data []byte) ([]Payment, error) {
 		}
 		return nil, fmt.Errorf("miva payment list: data is %s", what)
 	}
+	if ps, ok := decodePaymentsOnce(data); ok {
+		return ps, nil
+	}
+	return decodePaymentsByRecord(data)
+}
+
+// decodePaymentsByRecord decodes data, a JSON array, record by record,
+// with an error that names the record at fault.
+func decodePaymentsByRecord(data []byte) ([]Payment, error) {
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
 		return nil, fmt.Errorf("miva payment list: %w", err)
@@ -164,14 +203,48 @@ func DecodePayments(data []byte) ([]Payment, error) {
 		if IsAuthorization(int(w.Type.n)) && !w.Available.set {
 			return nil, fmt.Errorf("miva payment list: record %d, an authorization, lacks available", i)
 		}
-		out = append(out, Payment{
-			ID: w.ID.n, OrderID: w.OrderID.n, Type: int(w.Type.n), Refnum: string(w.Refnum),
-			Amount: w.Amount.d, FormattedAmount: string(w.FormattedAmount),
-			Available: w.Available.d, FormattedAvailable: string(w.FormattedAvailable),
-			DTStamp: string(w.DTStamp), Expires: string(w.Expires), PayID: w.PayID.n, PaySecID: w.PaySecID.n,
-		})
+		out = append(out, w.payment())
 	}
 	return out, nil
+}
+
+// decodePaymentsOnce is DecodePayments in one pass of encoding/json over
+// data (a JSON array), every record decoded in place: ok is false, and
+// DecodePayments reads data record by record as before (its errors name
+// the record), for any list it does not take whole: one that does not
+// decode, or a record that is not an object or lacks a field
+// DecodePayments requires. A list it takes is the one DecodePayments
+// reads record by record: each record goes through the same decoder into
+// the same type.
+func decodePaymentsOnce(data []byte) ([]Payment, bool) {
+	var ws []*wirePayment
+	if err := json.Unmarshal(data, &ws); err != nil {
+		return nil, false
+	}
+	out := make([]Payment, 0, len(ws))
+	for _, w := range ws {
+		if w == nil || !w.complete() {
+			return nil, false
+		}
+		out = append(out, w.payment())
+	}
+	return out, true
+}
+
+// complete reports whether w has what DecodePayments requires of a
+// record: an id, a type and an amount, and an authorization its available.
+func (w *wirePayment) complete() bool {
+	return w.ID.set && w.Type.set && w.Amount.set && (!IsAuthorization(int(w.Type.n)) || w.Available.set)
+}
+
+// payment is w with its values read.
+func (w *wirePayment) payment() Payment {
+	return Payment{
+		ID: w.ID.n, OrderID: w.OrderID.n, Type: int(w.Type.n), Refnum: string(w.Refnum),
+		Amount: w.Amount.d, FormattedAmount: string(w.FormattedAmount),
+		Available: w.Available.d, FormattedAvailable: string(w.FormattedAvailable),
+		DTStamp: string(w.DTStamp), Expires: string(w.Expires), PayID: w.PayID.n, PaySecID: w.PaySecID.n,
+	}
 }
 
 // ParsePaymentList decodes a whole OrderPaymentList_Load answer body
