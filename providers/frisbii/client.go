@@ -49,6 +49,8 @@ type Client struct {
 	hc  *http.Client
 	// hostNow is the host's clock (time.Now; tests skew it).
 	hostNow func() time.Time
+	// keyOnWire is the API key as it travels (redact), made once.
+	keyOnWire string
 }
 
 var (
@@ -67,7 +69,11 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = providers.HTTPClient(cfg.Timeout)
 	}
-	return &Client{cfg: cfg, hc: hc, hostNow: time.Now}, nil
+	c := &Client{cfg: cfg, hc: hc, hostNow: time.Now}
+	if cfg.APIKey != "" {
+		c.keyOnWire = base64.RawStdEncoding.EncodeToString([]byte(cfg.APIKey + ":"))
+	}
+	return c, nil
 }
 
 // Name returns "frisbii".
@@ -135,13 +141,13 @@ func (c *Client) transportError(ctx context.Context, op string, err error) error
 // echoes it, but a proxy or a misconfigured URL could), as configured and
 // as it travels: a proxy echoing the request's headers echoes the
 // Authorization header's base64 of "key:" (unpadded here, so that an echo
-// with or without its '=' is found).
+// with or without its '=' is found; made once, in New).
 func (c *Client) redact(s string) string {
-	if c.cfg.APIKey == "" {
+	if c.cfg.APIKey == "" || s == "" {
 		return s
 	}
 	s = strings.ReplaceAll(s, c.cfg.APIKey, "[redacted]")
-	return strings.ReplaceAll(s, base64.RawStdEncoding.EncodeToString([]byte(c.cfg.APIKey+":")), "[redacted]")
+	return strings.ReplaceAll(s, c.keyOnWire, "[redacted]")
 }
 
 // redactCharge and redactRefund remove the API key from the texts of an
