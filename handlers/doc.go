@@ -83,10 +83,12 @@
 // else a status can meet goes through the lock. A status
 // answering this process's own call is applied without even looking the
 // settlement up: from the row the settlement handler kept when it
-// recorded it acknowledged (Requests, ProviderStatus.inProcess), matched
-// exactly as the look-up would match it. That copy may be stale (the
-// sweeper parks an acknowledged settlement without moving its state;
-// another replica or path may have moved it), so its move also compares
+// recorded the call (submitting: the status may come before the call's
+// answer is recorded), then recorded it acknowledged (Requests,
+// ProviderStatus.inProcess), matched exactly as the look-up would match
+// it. That copy may be stale (the sweeper parks a settlement awaiting its
+// status without moving its state; another replica or path may have
+// moved it), so its move also compares
 // the parking (store.Change.IfNotParked): on any conflict the status is
 // looked up and handled as it would have been without the copy. The lock
 // can be lost while a step runs (its PostgreSQL session ended: CheckLock

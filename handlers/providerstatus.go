@@ -189,7 +189,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved or was parked since this process acknowledged it; looking it up")
+		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved or was parked since this process recorded its call; looking it up")
 	}
 	if target, ok, err := h.awaited(ctx, st); err != nil {
 		return err
@@ -630,12 +630,14 @@ func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettle
 
 // inProcess returns the settlement a status answering this process's own
 // call can be applied to without a look-up: the row the settlement handler
-// kept when it recorded the settlement acknowledged (Requests.acknowledged),
-// when the status names it exactly as awaited would have found it — its
-// correlation id, made for it (rule 1), in the status's store, with the
-// status's money — while it is, as kept, acknowledged and not parked —
-// and the request this process decoded for it, which our event is made
-// from (the row keeps no body). Both are taken out: they serve one status
+// kept when it recorded the call (Requests.called: submitting; a status
+// may come before the call's answer is recorded) or, once recorded, the
+// settlement acknowledged (Requests.acknowledged), when the status names
+// it exactly as awaited would have found it — its correlation id, made
+// for it (rule 1), in the status's store, with the status's money — while
+// it is, as kept, awaiting its verdict and not parked — and the request
+// this process decoded for it, which our event is made from (the row
+// keeps no body). Both are taken out: they serve one status
 // (a repeat, a chargeback, a redelivery after a failure look the
 // settlement up and decode its stored request).
 //
@@ -646,7 +648,13 @@ func (h *ProviderStatus) awaited(ctx context.Context, st *messages.PaymentSettle
 // parked, and with the same request, ids and money, which no transition
 // changes. Anything else the status could meet (finished, parked, another
 // replica's call with no row here, a status that differs) takes the
-// look-up, unchanged.
+// look-up, unchanged. A row kept at submitting serves a status for any
+// call of the settlement (its correlation id is made from its key: every
+// call carries it, and Radial's status carries nothing that tells one
+// call from another), as the look-up serves it: one that comes while the
+// call is in flight, or after it failed in a way that may have reached
+// Radial; the settlement handler's acknowledged write then loses to the
+// verdict (Settlement.verdictFirst).
 func (h *ProviderStatus) inProcess(st *messages.PaymentSettlementStatus) (store.Settlement, *messages.PaymentSettlementRequest, bool) {
 	if st.ClientContext == "" {
 		return store.Settlement{}, nil, false

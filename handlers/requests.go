@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"sync"
 
@@ -17,12 +18,15 @@ import (
 // type), and a miss — another replica sent the request, a restart, an
 // entry pushed out — decodes them as before.
 //
-// It also holds, once the settlement handler recorded a settlement
-// acknowledged, that row (acknowledged, awaitedRow): the status answering
+// It also holds the settlement's row as the settlement handler recorded
+// the call it makes (called: submitting), then as it recorded the call
+// acknowledged (acknowledged, which replaces it): the status answering
 // the call is applied from it without looking the settlement up (issue 9:
-// that read was 8.5 % of the worker's CPU under load). The row is a copy
-// that may be stale by the time the status comes (the sweeper parked the
-// settlement, another replica or path moved it): the status handler
+// that read was 8.5 % of the worker's CPU under load, and ~4 % still when
+// only the acknowledged row was kept: with Radial answering at once, the
+// status often comes before the acknowledged write commits). The row is a
+// copy that may be stale by the time the status comes (the sweeper parked
+// the settlement, another replica or path moved it): the status handler
 // applies it only with the compare-and-set from the awaiting states and
 // the parking's compare (store.Change.IfNotParked), and looks the
 // settlement up on a conflict (ProviderStatus.inProcess).
@@ -84,39 +88,87 @@ func (c *Requests) forget(key store.Key) {
 // settlement key. req must not be changed afterwards (the handlers copy a
 // request before changing it: Settlement.settle).
 func (c *Requests) put(key store.Key, body []byte, contentType string, req *messages.PaymentSettlementRequest) {
+	c.putRow(key, body, contentType, req, nil)
+}
+
+// called is put for the call the settlement handler is about to make for
+// s, its row as it recorded that call (submitting): the row is kept too,
+// for a status answering the call that comes before the call's answer is
+// recorded (Radial may send it at once), when the status handler could
+// apply it from the row (awaitable) and s's stored request is body, under
+// contentType (the status's event is made from req). The row stays if
+// the call fails in a way that leaves the settlement awaiting a status
+// for it (a timeout, an answer that it was not sent: it may have reached
+// the provider); Settlement.settle drops it otherwise (unkeep).
+func (c *Requests) called(s store.Settlement, body []byte, contentType string, req *messages.PaymentSettlementRequest) {
+	var row *store.Settlement
+	if awaitable(s, store.StateSubmitting) && s.ContentType == contentType && bytes.Equal(s.Request, body) {
+		k := kept(s)
+		row = &k
+	}
+	c.putRow(s.Key, body, contentType, req, row)
+}
+
+// putRow is put, with row (nil: none) kept for the status.
+func (c *Requests) putRow(key store.Key, body []byte, contentType string, req *messages.PaymentSettlementRequest, row *store.Settlement) {
 	if c == nil || c.max == 0 || req == nil {
 		return
 	}
-	e := decodedRequest{sum: sha256.Sum256(body), contentType: contentType, req: req}
+	e := decodedRequest{sum: sha256.Sum256(body), contentType: contentType, req: req, awaited: row}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.slot(key)
 	c.forget(key) // a row recorded before this call is not its answer's
 	c.m[key] = e
+	if row != nil {
+		c.byCorrelation[row.CorrelationID] = key
+	}
+}
+
+// awaitable reports whether s is a row the status handler could apply a
+// status to, as recorded in state: not parked, with one of our correlation
+// ids, and with its request body (an encrypted store returns it empty
+// when it cannot open it, where a look-up would fail).
+func awaitable(s store.Settlement, state store.State) bool {
+	return s.State == state && s.ParkedReason == "" && len(s.Request) > 0 && ownCorrelation(s)
 }
 
 // acknowledged keeps s, the row the settlement handler just recorded
-// acknowledged, for the status answering its call (awaitedRow). Only a
-// row the status handler could apply that status to is kept: acknowledged,
-// not parked, with one of our correlation ids, and whose request body (an
-// encrypted store returns it empty when it cannot open it, where a look-up
-// would fail) is the one decoded in its entry: the status's event is made
-// from that decoded request.
+// acknowledged, for the status answering its call (awaitedRow), in place
+// of the row kept when the call was recorded (called). Only a row the
+// status handler could apply that status to is kept (awaitable), and
+// whose request body is the one decoded in its entry: the status's event
+// is made from that decoded request. A row already kept for the entry
+// was checked so when the call was recorded, and no transition changes a
+// settlement's request: the body is not summed again. Anything else drops
+// the entry's row: the status looks the settlement up.
 //
 // What the status handler does not need of the row is not kept (kept):
 // with requestsKept entries, a row as the store returns it (its own copy
 // of the body, its headers and refs) was ~1.8 KB, 1.8 MiB in all, against
 // a peak RSS target the backlog drain was already at.
 func (c *Requests) acknowledged(s store.Settlement) {
-	if c == nil || c.max == 0 || s.State != store.StateAcknowledged || s.ParkedReason != "" || len(s.Request) == 0 || !ownCorrelation(s) {
+	if c == nil || c.max == 0 {
 		return
 	}
-	sum := sha256.Sum256(s.Request) // the status's take no longer sums it: the cost moves here
+	if !awaitable(s, store.StateAcknowledged) {
+		c.unkeep(s.Key)
+		return
+	}
+	c.mu.Lock()
+	e, ok := c.m[s.Key]
+	called := ok && e.awaited != nil
+	c.mu.Unlock()
+	var sum [sha256.Size]byte
+	if !called {
+		sum = sha256.Sum256(s.Request) // the status's take no longer sums it: the cost moves here
+	}
 	row := kept(s)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.m[s.Key]
-	if !ok || e.req == nil || e.contentType != s.ContentType || e.sum != sum {
+	e, ok = c.m[s.Key]
+	if !ok || e.req == nil || e.contentType != s.ContentType || (e.awaited == nil && e.sum != sum) {
+		c.unkeepLocked(s.Key)
 		return // not the request decoded here (pushed out, other bytes): the status looks it up
 	}
 	e.awaited = &row // the correlation id is the key's (ownCorrelation): its index stays right
@@ -124,7 +176,34 @@ func (c *Requests) acknowledged(s store.Settlement) {
 	c.byCorrelation[s.CorrelationID] = s.Key
 }
 
-// kept is what the status handler reads of an acknowledged row (inProcess,
+// unkeep drops the row kept for key, if any, and keeps its decoded
+// request: the settlement no longer awaits a status for the call it was
+// kept for (answered with its verdict, parked, or its answer's write
+// lost), so a status would fail the row's compare-and-set before it looks
+// the settlement up.
+func (c *Requests) unkeep(key store.Key) {
+	if c == nil || c.max == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unkeepLocked(key)
+}
+
+// unkeepLocked is unkeep with c.mu held.
+func (c *Requests) unkeepLocked(key store.Key) {
+	e, ok := c.m[key]
+	if !ok || e.awaited == nil {
+		return
+	}
+	if c.byCorrelation[e.awaited.CorrelationID] == key {
+		delete(c.byCorrelation, e.awaited.CorrelationID)
+	}
+	e.awaited = nil
+	c.m[key] = e
+}
+
+// kept is what the status handler reads of a row kept for it (inProcess,
 // apply, ourStatus with the entry's decoded request): its key, state,
 // parking, correlation id, store, money, ClientContext and content type;
 // not its body, headers, refs, fingerprint or times.

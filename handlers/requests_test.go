@@ -201,6 +201,51 @@ func TestRequestsKeepsAnAcknowledgedRowForOneStatus(t *testing.T) {
 			}
 		}
 	})
+	t.Run("kept when the call is recorded, replaced when acknowledged", func(t *testing.T) {
+		submitting := func() store.Settlement { s := row("req-1"); s.State = store.StateSubmitting; return s }
+		for _, tc := range []struct {
+			name string
+			edit func(*store.Settlement)
+			body []byte // the delivered body, when not the stored one
+			want bool
+		}{
+			{"submitting", func(*store.Settlement) {}, nil, true},
+			{"parked", func(s *store.Settlement) { s.ParkedReason = "parked" }, nil, false},
+			{"acknowledged (not a call being recorded)", func(s *store.Settlement) { s.State = store.StateAcknowledged }, nil, false},
+			{"no request body (unreadable)", func(s *store.Settlement) { s.Request = nil }, nil, false},
+			{"legacy correlation id", func(s *store.Settlement) { s.CorrelationID = "cc-1" }, nil, false},
+			{"another body delivered than the one stored", func(*store.Settlement) {}, []byte("<other/>"), false},
+			{"another content type", func(s *store.Settlement) { s.ContentType = "text/xml" }, nil, false},
+		} {
+			c := NewRequests(4)
+			s := submitting()
+			tc.edit(&s)
+			body := tc.body
+			if body == nil {
+				body = row("req-1").Request
+			}
+			c.called(s, body, ContentTypeXML, testRequest())
+			got, req, ok := c.awaitedRow(s.CorrelationID, always)
+			if ok != tc.want || (ok && (got.State != store.StateSubmitting || req == nil)) {
+				t.Errorf("%s: kept %v (%s), want %v", tc.name, ok, got.State, tc.want)
+			}
+		}
+		c := NewRequests(4)
+		s := submitting()
+		c.called(s, s.Request, ContentTypeXML, testRequest())
+		c.acknowledged(row("req-1"))
+		if got, _, ok := c.awaitedRow(s.CorrelationID, always); !ok || got.State != store.StateAcknowledged || len(c.byCorrelation) != 0 {
+			t.Errorf("after the acknowledged write: row %v (%s), %d indexed; want the acknowledged row, given once", ok, got.State, len(c.byCorrelation))
+		}
+		c.called(s, s.Request, ContentTypeXML, testRequest())
+		c.unkeep(s.Key)
+		if has(c, s) {
+			t.Error("unkeep left the row")
+		}
+		if c.take(s) == nil {
+			t.Error("unkeep dropped the decoded request too")
+		}
+	})
 	t.Run("bounded", func(t *testing.T) {
 		c := NewRequests(3)
 		rows := make([]store.Settlement, 10)

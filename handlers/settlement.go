@@ -1087,8 +1087,12 @@ const ReasonLockLostReconciling = "the order lock was lost while the earlier cal
 
 // settle calls the provider's Settle with our correlation id as the
 // request's ClientContext (Radial correlates its asynchronous status on it).
+// s is the row that recorded the call: it is kept for the status handler
+// (Requests.called), which applies a status answering the call from it,
+// also one that comes before the call's answer is recorded; it is dropped
+// when the answer leaves no status awaited for it (awaitsStatus).
 func (h *Settlement) settle(ctx context.Context, s store.Settlement, in *delivery) (providers.Outcome, error) {
-	h.Requests.put(s.Key, in.msg.Payload, in.msg.Metadata.Get(broker.MetaContentType), in.req)
+	h.Requests.called(s, in.msg.Payload, in.msg.Metadata.Get(broker.MetaContentType), in.req)
 	req := *in.req
 	req.ClientContext = s.CorrelationID
 	preq := *in.preq
@@ -1099,7 +1103,23 @@ func (h *Settlement) settle(ctx context.Context, s store.Settlement, in *deliver
 		out, e = h.Provider.Settle(cctx, &preq)
 		return e
 	}, ctx)
+	if !awaitsStatus(out, err) {
+		h.Requests.unkeep(s.Key)
+	}
 	return out, err
+}
+
+// awaitsStatus reports whether a call that answered out, err leaves the
+// settlement awaiting the provider's status for it: accepted, or failed in
+// a way that may have reached the provider (a timeout, an answer that it
+// was not sent) and is retried. A verdict, pending, a permanent or an
+// unresolved failure finish or park it: a status then is handled from the
+// store (its compare-and-set from the row would fail).
+func awaitsStatus(out providers.Outcome, err error) bool {
+	if err != nil {
+		return providers.ClassOf(err) == providers.Transient
+	}
+	return out.Kind == providers.Accepted
 }
 
 // countAttempt records, once per delivery and before its first provider
@@ -1236,6 +1256,9 @@ func (h *Settlement) outcome(ctx context.Context, s store.Settlement, in *delive
 	case providers.Accepted:
 		acked, err := h.move(ctx, s, store.StateAcknowledged, ownCall(s, store.Change{Refs: refs, Note: "acknowledged by provider"}))
 		if err != nil {
+			// Moved meanwhile (the status came first, another delivery
+			// took over): the row kept for the call is stale.
+			h.Requests.unkeep(s.Key)
 			if h.staleCall(ctx, s, err, log) {
 				return nil
 			}
@@ -1333,8 +1356,9 @@ func (h *Settlement) pastPendingDeadline(s store.Settlement) string {
 
 // verdictFirst handles a failed move to acknowledged (err) that found the
 // settlement's verdict already recorded: the provider's status, applied
-// without the order lock (ProviderStatus.awaited), came before the
-// acknowledgement was written. The status handler recorded and published
+// without the order lock (from the row this handler kept when it recorded
+// the call, ProviderStatus.inProcess, or looked up, ProviderStatus.awaited),
+// came before the acknowledgement was written. The status handler recorded and published
 // the verdict; the request is done (done=true). The acknowledgement's
 // references, if any, are kept on the finished settlement. Any other
 // failure is left to the caller (done=false, nil).
