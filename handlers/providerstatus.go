@@ -660,8 +660,12 @@ func (h *ProviderStatus) inProcess(st *messages.PaymentSettlementStatus) (store.
 		return store.Settlement{}, nil, false
 	}
 	fields := h.fields(st)
+	// Requests keeps only rows whose correlation id was made for them
+	// (ownCorrelation, checked when kept: a correlation id never changes),
+	// so it is not derived again here (a SHA-256 and two allocations per
+	// status, 1.8 % of the worker's CPU in a profile).
 	return h.Requests.awaitedRow(st.ClientContext, func(s store.Settlement) bool {
-		return s.Provider == h.Provider && s.StoreID == st.StoreID && s.CorrelationID == st.ClientContext && ownCorrelation(s) &&
+		return s.Provider == h.Provider && s.StoreID == st.StoreID && s.CorrelationID == st.ClientContext &&
 			sameMoney(s, fields) && containsState(awaiting, s.State) && s.ParkedReason == ""
 	})
 }
