@@ -665,3 +665,44 @@ func TestOwnStatusAfterAFailedCallIsAppliedAsTheLookUpWould(t *testing.T) {
 		})
 	}
 }
+
+// A row kept when the call was recorded, the call timed out, then the
+// settlement parked where it is (the sweeper: no status within its
+// deadline, or a stale call; another replica's on PostgreSQL): Radial's
+// status for the call must be recorded as one for a parked settlement
+// ("..., after it was parked", the parking cleared), not from the row as
+// it was before the parking: the row's move compares the parking, and on
+// the conflict the settlement is looked up.
+func TestStatusAfterTheCalledRowWasParkedKeepsTheParkedNote(t *testing.T) {
+	ctx := context.Background()
+	key := store.Key{Provider: "radial", RequestID: "req-1"}
+	for _, backend := range inProcessBackends {
+		t.Run(backend, func(t *testing.T) {
+			r := newInProcessRig(t, backend)
+			r.p.settleErrs = []error{providers.TransientError("", "timeout", context.DeadlineExceeded)}
+			r.deliver(t, requestMsg(t, "req-1", messages.SettlementDebit, nil))
+			r.pub.take() // its retry copy
+			reason := "the settle call got no answer within its deadline"
+			if _, _, err := r.other.Transition(ctx, key, []store.State{store.StateSubmitting}, store.StateSubmitting,
+				store.Change{ParkedReason: &reason, Note: "parked by the sweeper"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			ms, finds := r.handle(t, r.status(t, "req-1", messages.StatusSettled, "", "radial-1", nil))
+			wantEvent(t, ms, messages.StatusSettled)
+			if finds == 0 {
+				t.Error("no look-up for a settlement parked since this process recorded its call")
+			}
+			s := r.get(t, "req-1")
+			if s.State != store.StateSettled || s.ParkedReason != "" {
+				t.Errorf("req-1 is %s, parked %q: want settled, its parking cleared", s.State, s.ParkedReason)
+			}
+			hist, err := r.st.History(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := hist[len(hist)-1]; last.From != store.StateSubmitting || last.Note != "provider status S, after it was parked" {
+				t.Errorf("last history line %s → %s %q, want submitting → settled %q", last.From, last.To, last.Note, "provider status S, after it was parked")
+			}
+		})
+	}
+}
