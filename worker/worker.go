@@ -371,8 +371,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps, log zerolog.Logger) 
 // status looks its settlement up and decodes its request from the store as
 // before. Full, it holds 1 to 2 MiB of decoded requests (measured: ~1 KB
 // for a minimal Radial request, ~2 KB for one with both optional
-// contexts) and ~0.5 MiB of the acknowledged rows statuses are applied
-// from (~500 bytes each: no body, headers or refs; handlers'
+// contexts) and ~0.5 MiB of the rows statuses are applied from, kept
+// when the call is recorded and replaced when it is acknowledged (~500
+// bytes each, one per entry: no body, headers or refs; handlers'
 // TestInProcessRowsStayWithinAMiB bounds them to 1 MiB).
 const requestsKept = 1024
 
