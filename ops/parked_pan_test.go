@@ -42,29 +42,44 @@ func TestListMasksACardNumberInTheStoreID(t *testing.T) {
 func TestShowAndStuckMaskACardNumberInTheStoreID(t *testing.T) {
 	const card = "4012888888881881"
 	f := newFixture(t, "")
+	registerStuckP9(t, f, card, "O-p9")
+	checkCommandsMask(t, f, card, "************1881", "store_id", map[string]func(asJSON bool) error{
+		"show":  func(asJSON bool) error { return ops.Show(f.ctx, f.env(), "p9", nil, asJSON) },
+		"stuck": func(asJSON bool) error { return ops.Stuck(f.ctx, f.env(), nil, nil, time.Hour, asJSON) },
+	})
+}
+
+// registerStuckP9 records settlement paysafe/p9 of store storeID and
+// order orderID three hours ago (stuck past an hour), then sets the
+// clock back to now.
+func registerStuckP9(t *testing.T, f *fixture, storeID, orderID string) {
+	t.Helper()
 	f.setClock(now.Add(-3 * time.Hour))
 	if _, _, err := f.st.Register(f.ctx, store.Settlement{
-		Key: store.Key{Provider: "paysafe", RequestID: "p9"}, Fingerprint: "fp-p9", StoreID: card, OrderID: "O-p9",
+		Key: store.Key{Provider: "paysafe", RequestID: "p9"}, Fingerprint: "fp-p9", StoreID: storeID, OrderID: orderID,
 		TenderType: "VC", SettlementType: "Debit", Amount: "100.00", Currency: "USD",
-		Request: requestXML("p9", "O-p9"), ContentType: "application/xml", Headers: map[string]string{"store_id": card},
+		Request: requestXML("p9", orderID), ContentType: "application/xml", Headers: map[string]string{"store_id": storeID},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	f.setClock(now)
+}
+
+// checkCommandsMask runs each command, as JSON and as a table, and wants
+// its output to hold masked (the masked field) and not card.
+func checkCommandsMask(t *testing.T, f *fixture, card, masked, field string, runs map[string]func(asJSON bool) error) {
+	t.Helper()
 	for _, asJSON := range []bool{true, false} {
-		for name, run := range map[string]func() error{
-			"show":  func() error { return ops.Show(f.ctx, f.env(), "p9", nil, asJSON) },
-			"stuck": func() error { return ops.Stuck(f.ctx, f.env(), nil, nil, time.Hour, asJSON) },
-		} {
+		for name, run := range runs {
 			f.reset()
-			if err := run(); err != nil {
+			if err := run(asJSON); err != nil {
 				t.Fatal(err)
 			}
 			out := f.out.String()
 			if strings.Contains(out, card[:10]) {
 				t.Errorf("%s (json %v) shows the card number:\n%s", name, asJSON, out)
-			} else if !strings.Contains(out, "************1881") {
-				t.Errorf("%s (json %v) lacks the masked store_id:\n%s", name, asJSON, out)
+			} else if !strings.Contains(out, masked) {
+				t.Errorf("%s (json %v) lacks the masked %s:\n%s", name, asJSON, field, out)
 			}
 		}
 	}
@@ -81,31 +96,10 @@ func TestOperatorCommandsMaskACardNumberInTheOrderID(t *testing.T) {
 		DeliveryMode: amqp.Persistent, Body: requestXML("p8", card), Headers: amqp.Table{
 			"store_id": "S1", "parked_reason": "provider unavailable",
 			"parked_at": now.Add(-time.Hour).Format(time.RFC3339), "parked_from_queue": broker.RequestQueue("paysafe")}})
-	f.setClock(now.Add(-3 * time.Hour))
-	if _, _, err := f.st.Register(f.ctx, store.Settlement{
-		Key: store.Key{Provider: "paysafe", RequestID: "p9"}, Fingerprint: "fp-p9", StoreID: "S1", OrderID: card,
-		TenderType: "VC", SettlementType: "Debit", Amount: "100.00", Currency: "USD",
-		Request: requestXML("p9", card), ContentType: "application/xml", Headers: map[string]string{"store_id": "S1"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	f.setClock(now)
-	for _, asJSON := range []bool{true, false} {
-		for name, run := range map[string]func() error{
-			"parked ls": func() error { return ops.List(f.ctx, f.env(), ops.Filter{}, asJSON) },
-			"show":      func() error { return ops.Show(f.ctx, f.env(), "p9", nil, asJSON) },
-			"stuck":     func() error { return ops.Stuck(f.ctx, f.env(), nil, nil, time.Hour, asJSON) },
-		} {
-			f.reset()
-			if err := run(); err != nil {
-				t.Fatal(err)
-			}
-			out := f.out.String()
-			if strings.Contains(out, card[:10]) {
-				t.Errorf("%s (json %v) shows the card number:\n%s", name, asJSON, out)
-			} else if !strings.Contains(out, "1881") {
-				t.Errorf("%s (json %v) lacks the masked order id:\n%s", name, asJSON, out)
-			}
-		}
-	}
+	registerStuckP9(t, f, "S1", card)
+	checkCommandsMask(t, f, card, "1881", "order id", map[string]func(asJSON bool) error{
+		"parked ls": func(asJSON bool) error { return ops.List(f.ctx, f.env(), ops.Filter{}, asJSON) },
+		"show":      func(asJSON bool) error { return ops.Show(f.ctx, f.env(), "p9", nil, asJSON) },
+		"stuck":     func(asJSON bool) error { return ops.Stuck(f.ctx, f.env(), nil, nil, time.Hour, asJSON) },
+	})
 }
