@@ -77,9 +77,16 @@ func TestProviderStatusStoreIDCardNumberIsMasked(t *testing.T) {
 	if err := e.h.Handle(r.message(t)); err != nil {
 		t.Fatal(err)
 	}
+	parkedWithoutCardNumber(t, e, &logs, "the status of another store")
+}
+
+// parkedWithoutCardNumber wants what parked, and neither its parked
+// reason nor the handler's log to hold the card number.
+func parkedWithoutCardNumber(t *testing.T, e *psEnv, logs *bytes.Buffer, what string) {
+	t.Helper()
 	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
 	if !ok {
-		t.Fatal("the status of another store was not parked")
+		t.Fatal(what + " was not parked")
 	}
 	if v := broker.Stringify(d.Headers[HeaderParkedReason]); leaks(v) {
 		t.Errorf("parked reason holds the card number: %q", v)
@@ -103,14 +110,5 @@ func TestProviderStatusOrderIDCardNumberIsMasked(t *testing.T) {
 	if err := e.h.Handle(r.message(t)); err != nil {
 		t.Fatal(err)
 	}
-	d, ok := e.get(broker.ProviderStatusParkedQueue("radial"))
-	if !ok {
-		t.Fatal("the conflicting status was not parked")
-	}
-	if v := broker.Stringify(d.Headers[HeaderParkedReason]); leaks(v) {
-		t.Errorf("parked reason holds the card number: %q", v)
-	}
-	if leaks(logs.String()) {
-		t.Errorf("a log line holds the card number:\n%s", logs.String())
-	}
+	parkedWithoutCardNumber(t, e, &logs, "the conflicting status")
 }
