@@ -160,11 +160,7 @@ func TestOwnStatusIsAppliedWithoutALookUp(t *testing.T) {
 			if s.State != c.want || s.DeclineReason != c.decline {
 				t.Errorf("req-1 is %s (%q), want %s (%q)", s.State, s.DeclineReason, c.want, c.decline)
 			}
-			hist, err := r.st.History(context.Background(), s.Key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if last := hist[len(hist)-1]; last.From != store.StateAcknowledged || last.To != c.want || last.Note != "provider status "+c.verdict {
+			if last := r.lastHistory(t, s.Key); last.From != store.StateAcknowledged || last.To != c.want || last.Note != "provider status "+c.verdict {
 				t.Errorf("last history line %+v, want acknowledged → %s, %q", last, c.want, "provider status "+c.verdict)
 			}
 
@@ -220,11 +216,7 @@ func ownStatusAfterParking(t *testing.T, backend string) {
 	if s.State != store.StateSettled || s.ParkedReason != "" {
 		t.Errorf("req-1 is %s, parked %q: want settled, its parking cleared", s.State, truncate(s.ParkedReason, 60))
 	}
-	hist, err := r.st.History(context.Background(), s.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last := hist[len(hist)-1]; last.To != store.StateSettled || last.Note != "provider status S, after it was parked" {
+	if last := r.lastHistory(t, s.Key); last.To != store.StateSettled || last.Note != "provider status S, after it was parked" {
 		t.Errorf("last history line %q (→ %s), want %q: the status was applied from the row as it was before the parking",
 			last.Note, last.To, "provider status S, after it was parked")
 	}
@@ -428,14 +420,7 @@ func statusDuringTheCall(t *testing.T, backend string) {
 				if err != nil || len(evs) != 1 {
 					t.Fatalf("events %v, %v: want one", evs, err)
 				}
-				hist, err := r.st.History(ctx, key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var notes []string
-				for _, h := range hist {
-					notes = append(notes, string(h.From)+">"+string(h.To)+" "+h.Note)
-				}
+				notes := r.historyNotes(t, key)
 				for o, want := range map[string]float64{"acknowledged": 1, "parked": 0, string(c.want): 0} {
 					if v := testutil.ToFloat64(m.outcomes.WithLabelValues("radial", o)); v != want {
 						t.Errorf("settlement handler's outcome %q counted %v, want %v", o, v, want)
@@ -573,11 +558,7 @@ func TestOwnStatusAfterAParkingClearedIsAppliedAsTheLookUpWould(t *testing.T) {
 					t.Error("the row was not used")
 				}
 				wantEvent(t, r.pub.take(), messages.StatusSettled)
-				hist, err := r.st.History(ctx, key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return r.get(t, "req-1"), hist[len(hist)-1].Note
+				return r.get(t, "req-1"), r.lastHistory(t, key).Note
 			}
 			fromRow, rowNote := run(true)
 			lookedUp, lookedNote := run(false)
@@ -603,7 +584,6 @@ func TestOwnStatusAfterAParkingClearedIsAppliedAsTheLookUpWould(t *testing.T) {
 // look-up path), which must end in the same state, parking, attempts,
 // history and published messages.
 func TestOwnStatusAfterAFailedCallIsAppliedAsTheLookUpWould(t *testing.T) {
-	ctx := context.Background()
 	key := store.Key{Provider: "radial", RequestID: "req-1"}
 	for _, c := range []struct {
 		name    string
@@ -639,14 +619,7 @@ func TestOwnStatusAfterAFailedCallIsAppliedAsTheLookUpWould(t *testing.T) {
 				for _, m := range r.pub.take() {
 					sent = append(sent, m.key+" "+string(m.msg.Payload))
 				}
-				hist, err := r.st.History(ctx, key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var notes []string
-				for _, h := range hist {
-					notes = append(notes, string(h.From)+">"+string(h.To)+" "+h.Note)
-				}
+				notes := r.historyNotes(t, key)
 				return result{s: r.get(t, "req-1"), notes: notes, sent: sent, finds: r.reads.finds.Load() - before}
 			}
 			own, looked := run(true), run(false)
@@ -696,13 +669,33 @@ func TestStatusAfterTheCalledRowWasParkedKeepsTheParkedNote(t *testing.T) {
 			if s.State != store.StateSettled || s.ParkedReason != "" {
 				t.Errorf("req-1 is %s, parked %q: want settled, its parking cleared", s.State, s.ParkedReason)
 			}
-			hist, err := r.st.History(ctx, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if last := hist[len(hist)-1]; last.From != store.StateSubmitting || last.Note != "provider status S, after it was parked" {
+			if last := r.lastHistory(t, key); last.From != store.StateSubmitting || last.Note != "provider status S, after it was parked" {
 				t.Errorf("last history line %s → %s %q, want submitting → settled %q", last.From, last.To, last.Note, "provider status S, after it was parked")
 			}
 		})
 	}
+}
+
+// lastHistory is the last line of the settlement's history.
+func (r *inProcessRig) lastHistory(t *testing.T, key store.Key) store.Transition {
+	t.Helper()
+	hist, err := r.st.History(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hist[len(hist)-1]
+}
+
+// historyNotes is the settlement's history as "from>to note" lines.
+func (r *inProcessRig) historyNotes(t *testing.T, key store.Key) []string {
+	t.Helper()
+	hist, err := r.st.History(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, h := range hist {
+		notes = append(notes, string(h.From)+">"+string(h.To)+" "+h.Note)
+	}
+	return notes
 }

@@ -57,11 +57,7 @@ func TestLookedUpStatusAfterTheSweeperParkedKeepsTheParkedNote(t *testing.T) {
 			if s.State != store.StateSettled || s.ParkedReason != "" {
 				t.Errorf("req-1 is %s, parked %q: want settled, its parking cleared", s.State, s.ParkedReason)
 			}
-			hist, err := r.st.History(ctx, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if last := hist[len(hist)-1]; last.To != store.StateSettled || last.Note != "provider status S, after it was parked" {
+			if last := r.lastHistory(t, key); last.To != store.StateSettled || last.Note != "provider status S, after it was parked" {
 				t.Errorf("last history line %q (→ %s), want %q: the parking was cleared unnoticed",
 					last.Note, last.To, "provider status S, after it was parked")
 			}
