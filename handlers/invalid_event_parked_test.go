@@ -31,10 +31,7 @@ func TestInvalidRecordedEventIsParkedInTheParkedQueue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			r := newRig(t, newScripted("miva", providers.Facts{}))
-			req := testRequest()
-			req.Amount.CurrencyCode = "XYZ"
-			reason := "invalid request: XYZ"
-			seedLegacy(t, r, req, nil, store.Change{DeclineReason: &reason}, invalidEvent(t, req), store.StateRefused)
+			req := seedInvalidEvent(t, r)
 			if tc.marked != "" {
 				s := r.get(t, req.RequestID)
 				if _, _, err := r.st.Transition(ctx, s.Key, nil, s.State, store.Change{ParkedReason: &tc.marked, Note: "invalid status event"}, nil); err != nil {
@@ -82,10 +79,7 @@ func TestInvalidRecordedEventIsParkedInTheParkedQueue(t *testing.T) {
 func TestReplayOfAnInvalidEventCopyLeavesOneParkedCopy(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, newScripted("miva", providers.Facts{}))
-	req := testRequest()
-	req.Amount.CurrencyCode = "XYZ"
-	reason := "invalid request: XYZ"
-	seedLegacy(t, r, req, nil, store.Change{DeclineReason: &reason}, invalidEvent(t, req), store.StateRefused)
+	req := seedInvalidEvent(t, r)
 	w := r.sweeper(time.Minute)
 	if _, err := w.Sweep(ctx); err != nil {
 		t.Fatal(err)
@@ -145,8 +139,7 @@ func TestReplayOfAVerdictWithoutValidStatusLeavesItParked(t *testing.T) {
 	p := newScripted("miva", providers.Facts{})
 	r := newRig(t, p)
 	req := testRequest()
-	msg := seedLegacy(t, r, req, map[string]string{HeaderTenderType: ""},
-		store.Change{Refs: map[string]string{refCallNotSent: "true"}}, nil, store.StateSubmitting)
+	msg := seedWithoutTenderType(t, r, req)
 	r.deliver(t, msg)
 	parked := only(t, r.pub.take(), broker.ParkedQueue("miva"))
 	marked := r.get(t, req.RequestID)

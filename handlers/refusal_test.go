@@ -342,8 +342,7 @@ func TestLegacySettlementWithoutValidStatusIsParkedAfterItsVerdict(t *testing.T)
 	p := newScripted("miva", providers.Facts{})
 	r := newRig(t, p)
 	req := testRequest()
-	msg := seedLegacy(t, r, req, map[string]string{HeaderTenderType: ""},
-		store.Change{Refs: map[string]string{refCallNotSent: "true"}}, nil, store.StateSubmitting)
+	msg := seedWithoutTenderType(t, r, req)
 	r.deliver(t, msg)
 	ms := r.pub.take()
 	reason := only(t, ms, broker.ParkedQueue("miva")).Metadata.Get(HeaderParkedReason)
@@ -456,4 +455,25 @@ func TestProviderStatusWithoutValidOwnStatusIsParked(t *testing.T) {
 	if s := r.get(t, req.RequestID); s.State != store.StateRefused {
 		t.Errorf("state %s, want refused (the provider status was not applied)", s.State)
 	}
+}
+
+// seedInvalidEvent records, as an earlier version did, a refused
+// settlement (currency XYZ) whose recorded status event is not a valid
+// document, and returns its request.
+func seedInvalidEvent(t *testing.T, r *rig) *messages.PaymentSettlementRequest {
+	t.Helper()
+	req := testRequest()
+	req.Amount.CurrencyCode = "XYZ"
+	reason := "invalid request: XYZ"
+	seedLegacy(t, r, req, nil, store.Change{DeclineReason: &reason}, invalidEvent(t, req), store.StateRefused)
+	return req
+}
+
+// seedWithoutTenderType records, as an earlier version did, req as
+// submitting with an empty tender_type header (no valid status can answer
+// it) and its call known not sent, and returns its delivery.
+func seedWithoutTenderType(t *testing.T, r *rig, req *messages.PaymentSettlementRequest) *message.Message {
+	t.Helper()
+	return seedLegacy(t, r, req, map[string]string{HeaderTenderType: ""},
+		store.Change{Refs: map[string]string{refCallNotSent: "true"}}, nil, store.StateSubmitting)
 }
