@@ -56,7 +56,11 @@
 //     committed in groups: one goroutine runs the writes queued meanwhile in
 //     arrival order in one transaction (one WAL fsync), each in a savepoint
 //     of its own (a failing write is rolled back alone), and releases every
-//     caller only after that COMMIT returned. Reads run on a small read-only
+//     caller only after that COMMIT returned. The writer keeps the rows it
+//     wrote last for the settlements still moving (rowcache.go), and moves
+//     one from that copy without reading it first, its UPDATE comparing
+//     every column the move depends on (a row changed by any other path is
+//     read, as without the copy). Reads run on a small read-only
 //     (query_only) pool beside it, which WAL allows: a reader sees the last
 //     commit and never waits for the writer. Its connections keep a small
 //     page cache (readerCacheKiB): WAL empties a reader's cache at each

@@ -461,6 +461,8 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
 	}
 	s.w = newSQLiteWriter(db)
+	s.rows = newRowCache()
+	s.w.onRollback = s.rows.clear
 	if !memory {
 		// The read-only pool: in WAL mode readers see the last commit and
 		// neither wait for the writer nor make it wait.

@@ -68,6 +68,11 @@ type sqliteWriter struct {
 	// busySince is when the transaction running now began (UnixNano; 0
 	// while none runs), for Ping to say when the writer is stalled.
 	busySince atomic.Int64
+	// onRollback, when set, is called on the goroutine whenever a
+	// transaction it ran is rolled back whole (what its jobs wrote is
+	// gone): the store empties its row cache (rowCache). Set it before the
+	// first write.
+	onRollback func()
 }
 
 // writerStallAfter is how long one write transaction may run before Ping
@@ -305,6 +310,7 @@ func (w *sqliteWriter) runBatch(batch []*writeJob) {
 		}
 	}
 	if abort != nil {
+		w.rolledBack()
 		w.checkConn(w.exec(ctx, "ROLLBACK"))
 		w.checkConn(abort)
 		fail(fmt.Errorf("store: the shared write transaction was rolled back, nothing of this write was applied: %w", abort))
@@ -320,6 +326,7 @@ func (w *sqliteWriter) runBatch(batch []*writeJob) {
 // only its own writes, and gets its own error.
 func (w *sqliteWriter) runAlone(ctx context.Context, j *writeJob) {
 	if j.err = w.call(ctx, j); j.err != nil {
+		w.rolledBack()
 		w.checkConn(w.exec(ctx, "ROLLBACK"))
 		return
 	}
@@ -327,6 +334,7 @@ func (w *sqliteWriter) runAlone(ctx context.Context, j *writeJob) {
 		w.beforeCommit(1)
 	}
 	if err := w.exec(ctx, "COMMIT"); err != nil {
+		w.rolledBack()
 		w.checkConn(w.exec(ctx, "ROLLBACK"))
 		w.checkConn(err)
 		j.err = fmt.Errorf("store: the shared write transaction was rolled back, nothing of this write was applied: commit: %w", err)
@@ -334,6 +342,13 @@ func (w *sqliteWriter) runAlone(ctx context.Context, j *writeJob) {
 	}
 	w.batches.Add(1)
 	w.jobs.Add(1)
+}
+
+// rolledBack tells onRollback that the running transaction is undone.
+func (w *sqliteWriter) rolledBack() {
+	if w.onRollback != nil {
+		w.onRollback()
+	}
 }
 
 // call runs one job's function; a panic becomes its error (the writer

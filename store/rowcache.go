@@ -1,0 +1,85 @@
+package store
+
+import (
+	"bytes"
+	"maps"
+)
+
+// rowCacheSize bounds the rows kept: about the settlements in flight in
+// one process (its consumers, and those awaiting a provider's status),
+// a few KiB each.
+const rowCacheSize = 1024
+
+// rowCache keeps, for the SQLite settlements this process wrote last and
+// that are still moving, the row as that write left it, so that the next
+// transition skips reading it back (sqliteTransition: the read is a
+// statement of its own inside the writer, the serial part of every write).
+//
+// It is a hint, never the truth: a transition that starts from a cached row
+// moves it with an UPDATE that also compares every column the move depends
+// on with the cached values (state, attempts, refs, parked_reason and
+// updated_at, which every transition sets), and when that matches no row
+// the entry is dropped and the transition reads the row as it would have
+// without the cache. So a row written by any other path (retention, a
+// test's own SQL) is never moved from a stale copy.
+//
+// Only the SQLite writer's goroutine touches it: the job functions it runs
+// (register, sqliteTransition) and its abort hook, which empties it when a
+// shared transaction is rolled back (the rows it put may not exist). An
+// entry is put only once every statement of its job succeeded; a job
+// rolled back to its savepoint put none.
+type rowCache struct {
+	rows map[Key]cachedRow
+}
+
+// cachedRow is a settlement as its last write left it.
+type cachedRow struct {
+	st Settlement
+	// refs is the refs column's text as written (encodeMap(st.Refs)).
+	refs string
+	// nextSeq is the seq the settlement's next status event takes, 0 when
+	// not known.
+	nextSeq int
+}
+
+func newRowCache() *rowCache { return &rowCache{rows: make(map[Key]cachedRow)} }
+
+// get returns key's cached row. Its maps and request are the cache's own:
+// read them, never change them or hand them out (cloneSettlement).
+func (c *rowCache) get(key Key) (cachedRow, bool) {
+	r, ok := c.rows[key]
+	return r, ok
+}
+
+// put keeps r (which the cache now owns) as its settlement's row; a
+// settlement that stopped moving (a terminal state, or parked: few moves
+// follow) is dropped instead. A full cache drops an entry first.
+func (c *rowCache) put(r cachedRow) {
+	if r.st.State.Terminal() || r.st.ParkedReason != "" {
+		delete(c.rows, r.st.Key)
+		return
+	}
+	if _, ok := c.rows[r.st.Key]; !ok && len(c.rows) >= rowCacheSize {
+		for k := range c.rows { // any one
+			delete(c.rows, k)
+			break
+		}
+	}
+	c.rows[r.st.Key] = r
+}
+
+// drop forgets key's row.
+func (c *rowCache) drop(key Key) { delete(c.rows, key) }
+
+// clear forgets every row.
+func (c *rowCache) clear() { clear(c.rows) }
+
+// cloneSettlement is st with maps and request of its own, for a caller.
+func cloneSettlement(st Settlement) Settlement {
+	st.Refs = maps.Clone(st.Refs)
+	st.Headers = maps.Clone(st.Headers)
+	if st.Request != nil {
+		st.Request = bytes.Clone(st.Request)
+	}
+	return st
+}
