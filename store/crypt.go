@@ -268,7 +268,7 @@ func (e *encrypted) openSettlement(s Settlement, err error) (Settlement, error) 
 func (e *encrypted) openRequest(s Settlement) ([]byte, error) {
 	req, err := e.keys.open(s.Request, rowData(sealedRequest, s.Key))
 	if err != nil {
-		return nil, fmt.Errorf("%w: request body of %s/%s: %w", ErrUnreadable, s.Provider, s.RequestID, err)
+		return nil, fmt.Errorf("%w: request body of %s: %w", ErrUnreadable, keyText(s.Key), err)
 	}
 	return req, nil
 }
@@ -276,7 +276,7 @@ func (e *encrypted) openRequest(s Settlement) ([]byte, error) {
 func (e *encrypted) openEvent(ev StatusEvent) (StatusEvent, error) {
 	body, err := e.keys.open(ev.Body, rowData(sealedStatus, ev.Key))
 	if err != nil {
-		return ev, fmt.Errorf("%w: status event %s of %s/%s: %w", ErrUnreadable, ev.MessageID, ev.Provider, ev.RequestID, err)
+		return ev, fmt.Errorf("%w: status event %s of %s: %w", ErrUnreadable, ev.MessageID, keyText(ev.Key), err)
 	}
 	ev.Body = body
 	return ev, nil
@@ -447,7 +447,7 @@ func (e *encrypted) Transition(ctx context.Context, key Key, from []State, to St
 		// (sealed with a key no longer configured, or damaged).
 		opened, err := e.openEvent(*ev)
 		if err != nil {
-			return s, nil, fmt.Errorf("transition of %s/%s to %s committed, but its status event cannot be read: %w", key.Provider, key.RequestID, to, err)
+			return s, nil, fmt.Errorf("transition of %s to %s committed, but its status event cannot be read: %w", keyText(key), to, err)
 		}
 		ev = &opened
 	}

@@ -56,7 +56,7 @@ func (e *encrypted) sealHeaders(key Key, h map[string]string) (map[string]string
 	for name, v := range h {
 		w, err := e.encodeHeader(key, name, v)
 		if err != nil {
-			return nil, fmt.Errorf("seal header %s of %s/%s: %w", messages.MaskPANs(name), key.Provider, key.RequestID, err)
+			return nil, fmt.Errorf("seal header %s of %s: %w", messages.MaskPANs(name), keyText(key), err)
 		}
 		if w == v {
 			continue
@@ -97,7 +97,7 @@ func (e *encrypted) openHeaders(key Key, h map[string]string) (map[string]string
 		}
 		w, err := e.decodeHeader(key, name, v)
 		if err != nil {
-			return nil, fmt.Errorf("%w: header %s of %s/%s: %w", ErrUnreadable, messages.MaskPANs(name), key.Provider, key.RequestID, err)
+			return nil, fmt.Errorf("%w: header %s of %s: %w", ErrUnreadable, messages.MaskPANs(name), keyText(key), err)
 		}
 		if out == nil {
 			out = maps.Clone(h)

@@ -146,7 +146,7 @@ func (s *sqlStore) History(ctx context.Context, key Key) ([]Transition, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: history of %s/%s: %w", key.Provider, key.RequestID, err)
+		return nil, fmt.Errorf("store: history of %s: %w", keyText(key), err)
 	}
 	return out, nil
 }

@@ -192,15 +192,15 @@ func pgTransitionArgs(key Key, from []State, to State, ch Change, now time.Time,
 func pgTransitionResult(key Key, from []State, ch Change, st Settlement, moved bool, err error) error {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
+		return fmt.Errorf("%w: %s", ErrNotFound, keyText(key))
 	case err != nil:
 		return err
 	case !moved && ch.IfNotParked && st.ParkedReason != "":
-		return fmt.Errorf("%w: %s/%s is parked", ErrStateConflict, key.Provider, key.RequestID)
+		return fmt.Errorf("%w: %s is parked", ErrStateConflict, keyText(key))
 	case !moved && (len(from) == 0 || slices.Contains(from, st.State)):
-		return fmt.Errorf("%w: %s/%s: its refs or attempts changed", ErrStateConflict, key.Provider, key.RequestID)
+		return fmt.Errorf("%w: %s: its refs or attempts changed", ErrStateConflict, keyText(key))
 	case !moved:
-		return fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, st.State, from)
+		return fmt.Errorf("%w: %s is %s, not %v", ErrStateConflict, keyText(key), st.State, from)
 	}
 	return nil
 }

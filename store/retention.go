@@ -51,7 +51,7 @@ func (s *sqlStore) PurgeBodies(ctx context.Context, before time.Time, limit int)
 			return err
 		})
 		if err != nil {
-			return n, fmt.Errorf("store: purge the bodies of %s: %w", k.RequestID, err)
+			return n, fmt.Errorf("store: purge the bodies of %s: %w", keyText(k), err)
 		}
 		n++
 	}

@@ -388,10 +388,10 @@ func scanSettlementInto(r rowScanner, st *Settlement, before ...any) error {
 	st.State = State(state)
 	var err error
 	if st.Refs, err = decodeMap(refs); err != nil {
-		return fmt.Errorf("store: refs of %s/%s: %w", st.Provider, st.RequestID, err)
+		return fmt.Errorf("store: refs of %s: %w", keyText(st.Key), err)
 	}
 	if st.Headers, err = decodeMap(headers); err != nil {
-		return fmt.Errorf("store: headers of %s/%s: %w", st.Provider, st.RequestID, err)
+		return fmt.Errorf("store: headers of %s: %w", keyText(st.Key), err)
 	}
 	return nil
 }
@@ -413,7 +413,7 @@ type querier interface {
 
 func validKey(key Key) error {
 	if key.Provider == "" || key.RequestID == "" {
-		return fmt.Errorf("store: key needs a provider and a request id (got %q/%q)", key.Provider, key.RequestID)
+		return fmt.Errorf("store: key needs a provider and a request id (got %s)", quotedKey(key))
 	}
 	return nil
 }
@@ -431,7 +431,7 @@ func (s *sqlStore) Register(ctx context.Context, in Settlement) (Settlement, boo
 // received and the transition's lines, in one transaction.
 func (s *sqlStore) RegisterMoving(ctx context.Context, in Settlement, to State, ch Change) (Settlement, bool, error) {
 	if !slices.Contains(knownStates, to) {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: unknown state %q", in.Provider, in.RequestID, to)
+		return Settlement{}, false, fmt.Errorf("store: register %s: unknown state %q", keyText(in.Key), to)
 	}
 	return s.register(ctx, in, &move{to: to, ch: ch})
 }
@@ -485,7 +485,7 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 	}
 	cleaned, err := cleanRegistration(in) // text.go
 	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %q/%q: %w", in.Provider, in.RequestID, err)
+		return Settlement{}, false, fmt.Errorf("store: register %s: %w", quotedKey(in.Key), err)
 	}
 	in = cleaned
 	if m != nil {
@@ -498,7 +498,7 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 	if s.pg() { // PostgreSQL: one statement
 		stored, created, err = s.pgRegister(ctx, in, headers, state, attempts, refs, decline, parked, lines)
 		if err != nil {
-			return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+			return Settlement{}, false, fmt.Errorf("store: register %s: %w", keyText(in.Key), err)
 		}
 		return stored, created, nil
 	}
@@ -532,7 +532,7 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 		return err
 	})
 	if err != nil {
-		return Settlement{}, false, fmt.Errorf("store: register %s/%s: %w", in.Provider, in.RequestID, err)
+		return Settlement{}, false, fmt.Errorf("store: register %s: %w", keyText(in.Key), err)
 	}
 	return stored, created, nil
 }
@@ -580,7 +580,7 @@ func (s *sqlStore) get(ctx context.Context, q querier, key Key) (Settlement, err
 	st, err := scanSettlement(q.QueryRowContext(ctx, `SELECT `+settlementColumns+` FROM settlements
 		WHERE provider = $1 AND request_id = $2`, key.Provider, key.RequestID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Settlement{}, fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
+		return Settlement{}, fmt.Errorf("%w: %s", ErrNotFound, keyText(key))
 	}
 	return st, err
 }
@@ -588,7 +588,7 @@ func (s *sqlStore) get(ctx context.Context, q querier, key Key) (Settlement, err
 // Get returns a settlement or ErrNotFound.
 func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
 	if unstorableKey(key) { // text.go
-		return Settlement{}, fmt.Errorf("%w: %q/%q (%w)", ErrNotFound, key.Provider, key.RequestID, ErrInvalidText)
+		return Settlement{}, fmt.Errorf("%w: %s (%w)", ErrNotFound, quotedKey(key), ErrInvalidText)
 	}
 	var st Settlement
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
@@ -597,7 +597,7 @@ func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Settlement{}, fmt.Errorf("store: get %s/%s: %w", key.Provider, key.RequestID, err)
+		return Settlement{}, fmt.Errorf("store: get %s: %w", keyText(key), err)
 	}
 	return st, err
 }
@@ -607,7 +607,7 @@ func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
 func (s *sqlStore) Transition(ctx context.Context, key Key, from []State, to State, ch Change, status *StatusEvent) (Settlement, *StatusEvent, error) {
 	st, ev, err := s.transition(ctx, key, from, to, ch, status)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrStateConflict) {
-		err = fmt.Errorf("store: transition %s/%s to %s: %w", key.Provider, key.RequestID, to, err)
+		err = fmt.Errorf("store: transition %s to %s: %w", keyText(key), to, err)
 	}
 	return st, ev, err
 }
@@ -621,7 +621,7 @@ func (s *sqlStore) transition(ctx context.Context, key Key, from []State, to Sta
 	}
 	// Text both backends store alike (text.go).
 	if unstorableKey(key) {
-		return Settlement{}, nil, fmt.Errorf("%w: %q/%q (%w)", ErrNotFound, key.Provider, key.RequestID, ErrInvalidText)
+		return Settlement{}, nil, fmt.Errorf("%w: %s (%w)", ErrNotFound, quotedKey(key), ErrInvalidText)
 	}
 	if err := checkEventText(status); err != nil {
 		return Settlement{}, nil, err
@@ -714,7 +714,7 @@ func (s *sqlStore) sqliteTransition(ctx context.Context, tx querier, key Key, fr
 	}
 	next, ev, moved, err := s.moveRow(ctx, tx, cur, "", seq, false, from, to, ch, status)
 	if err == nil && !moved {
-		err = fmt.Errorf("%w: %s/%s moved concurrently", ErrStateConflict, key.Provider, key.RequestID)
+		err = fmt.Errorf("%w: %s moved concurrently", ErrStateConflict, keyText(key))
 	}
 	return next, ev, err
 }
@@ -808,16 +808,16 @@ func (s *sqlStore) moveRow(ctx context.Context, tx querier, cur Settlement, curR
 func moveConflict(cur Settlement, from []State, ch Change) error {
 	key := cur.Key
 	if len(from) > 0 && !slices.Contains(from, cur.State) {
-		return fmt.Errorf("%w: %s/%s is %s, not %v", ErrStateConflict, key.Provider, key.RequestID, cur.State, from)
+		return fmt.Errorf("%w: %s is %s, not %v", ErrStateConflict, keyText(key), cur.State, from)
 	}
 	if k, ok := refsDiffer(cur.Refs, ch.IfRefs); ok {
-		return fmt.Errorf("%w: %s/%s: its ref %s changed", ErrStateConflict, key.Provider, key.RequestID, k)
+		return fmt.Errorf("%w: %s: its ref %s changed", ErrStateConflict, keyText(key), k)
 	}
 	if ch.IfAttempts > 0 && cur.Attempts != ch.IfAttempts {
-		return fmt.Errorf("%w: %s/%s: %d attempts, not %d", ErrStateConflict, key.Provider, key.RequestID, cur.Attempts, ch.IfAttempts)
+		return fmt.Errorf("%w: %s: %d attempts, not %d", ErrStateConflict, keyText(key), cur.Attempts, ch.IfAttempts)
 	}
 	if ch.IfNotParked && cur.ParkedReason != "" {
-		return fmt.Errorf("%w: %s/%s is parked", ErrStateConflict, key.Provider, key.RequestID)
+		return fmt.Errorf("%w: %s is parked", ErrStateConflict, keyText(key))
 	}
 	return nil
 }
@@ -843,7 +843,7 @@ func (s *sqlStore) getWithNextSeq(ctx context.Context, q querier, key Key) (Sett
 		WHERE provider = $1 AND request_id = $2), `+settlementColumns+` FROM settlements
 		WHERE provider = $1 AND request_id = $2`, key.Provider, key.RequestID), &st, &seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Settlement{}, 0, fmt.Errorf("%w: %s/%s", ErrNotFound, key.Provider, key.RequestID)
+		return Settlement{}, 0, fmt.Errorf("%w: %s", ErrNotFound, keyText(key))
 	}
 	return st, seq, err
 }
@@ -935,7 +935,7 @@ func (s *sqlStore) Statuses(ctx context.Context, key Key) ([]StatusEvent, error)
 	out, err := queryAll(ctx, s, scanStatus, `SELECT `+statusColumns+` FROM status_events
 		WHERE provider = $1 AND request_id = $2 ORDER BY seq`, key.Provider, key.RequestID)
 	if err != nil {
-		return nil, fmt.Errorf("store: statuses of %s/%s: %w", key.Provider, key.RequestID, err)
+		return nil, fmt.Errorf("store: statuses of %s: %w", keyText(key), err)
 	}
 	return out, nil
 }

@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // State is a settlement's position in the pipeline.
@@ -53,6 +56,18 @@ var (
 type Key struct {
 	Provider  string
 	RequestID string
+}
+
+// keyText is key as the store's error texts name it, provider/requestId,
+// with a card number in the requestId masked (messages.MaskPANs): a sender
+// may put one there by mistake, and these texts reach logs, parked reasons
+// and notes. The key itself is stored and compared as sent.
+func keyText(key Key) string { return key.Provider + "/" + messages.MaskPANs(key.RequestID) }
+
+// quotedKey is keyText with both parts quoted, for a key that is not
+// valid text.
+func quotedKey(key Key) string {
+	return strconv.Quote(key.Provider) + "/" + strconv.Quote(messages.MaskPANs(key.RequestID))
 }
 
 // Settlement is one settlement request and how far it got.

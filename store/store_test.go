@@ -210,6 +210,7 @@ var suite = []struct {
 	{"StaleCountsOnlyTheProvidersAskedFor", "", testStaleCountsOnlyTheProvidersAskedFor},
 	{"UnpublishedPagesAfterACursor", "", testUnpublishedPagesAfterACursor},
 	{"StalePagesAfterACursor", "", testStalePagesAfterACursor},
+	{"ErrorTextsMaskACardNumberInTheRequestID", "", testErrorTextsMaskACardNumberInTheRequestID},
 }
 
 func TestConformance(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // Text the store writes. PostgreSQL's TEXT refuses a NUL byte and invalid
@@ -113,7 +115,7 @@ func cleanRegistration(in Settlement) (Settlement, error) {
 		{"correlation id", in.CorrelationID},
 	} {
 		if !validText(f.v) {
-			return Settlement{}, fmt.Errorf("%w: %s %q", ErrInvalidText, f.name, f.v)
+			return Settlement{}, fmt.Errorf("%w: %s %q", ErrInvalidText, f.name, messages.MaskPANs(f.v))
 		}
 	}
 	in.ClientContext = cleanText(in.ClientContext)
