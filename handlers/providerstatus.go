@@ -125,7 +125,7 @@ func (h *ProviderStatus) OrderKey(msg *message.Message) (key string) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			h.Log.Error().Str("message_id", msg.UUID).Str("panic", messages.MaskPANs(fmt.Sprint(r))).
+			h.Log.Error().Str("message_id", messages.MaskPANs(msg.UUID)).Str("panic", messages.MaskPANs(fmt.Sprint(r))).
 				Msg("decoding a provider status panicked; the handler parks it")
 			key = ""
 		}
@@ -147,9 +147,9 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 	defer cancel()
 	ctx, span := tracing.Start(tracing.Extract(ctx, msg), h.Provider+" status",
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("settlement.provider", h.Provider), attribute.String("messaging.message.id", msg.UUID)))
+		trace.WithAttributes(attribute.String("settlement.provider", h.Provider), attribute.String("messaging.message.id", messages.MaskPANs(msg.UUID))))
 	defer func() { tracing.End(span, err) }()
-	log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
+	log := h.Log.With().Str("provider", h.Provider).Str("message_id", messages.MaskPANs(msg.UUID)).Logger()
 	defer func() {
 		// A status the store refuses to record (an identifier that is not
 		// text) would fail on every delivery, handed back in-process by
@@ -189,7 +189,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved or was parked since this process recorded its call; looking it up")
+		log.Debug().Str("request_id", messages.MaskPANs(target.RequestID)).Msg("the settlement moved or was parked since this process recorded its call; looking it up")
 	}
 	if target, ok, err := h.awaited(ctx, st); err != nil {
 		return err
@@ -198,7 +198,7 @@ func (h *ProviderStatus) Handle(msg *message.Message) (err error) {
 		if !errors.Is(err, store.ErrStateConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		log.Debug().Str("request_id", target.RequestID).Msg("the settlement moved or was parked meanwhile; applying the status under the order lock")
+		log.Debug().Str("request_id", messages.MaskPANs(target.RequestID)).Msg("the settlement moved or was parked meanwhile; applying the status under the order lock")
 	}
 
 	unlock, err := h.Store.LockOrder(ctx, h.Provider, st.StoreID, st.OrderID())
@@ -249,7 +249,7 @@ func (h *ProviderStatus) underLock(ctx context.Context, msg *message.Message, st
 		}
 		evs, err := h.Store.Statuses(ctx, key)
 		if err != nil {
-			return nil, fmt.Errorf("read statuses of %s: %w", key.RequestID, err)
+			return nil, fmt.Errorf("read statuses of %s: %w", messages.MaskPANs(key.RequestID), err)
 		}
 		read[key] = evs
 		return evs, nil
@@ -262,7 +262,7 @@ func (h *ProviderStatus) underLock(ctx context.Context, msg *message.Message, st
 			}
 			for _, ev := range evs {
 				if dedupMessageID(ev.DedupKey) == msgID && says(ev, st) {
-					log.Info().Str("request_id", c.RequestID).Msg("provider status redelivered; republishing our event")
+					log.Info().Str("request_id", messages.MaskPANs(c.RequestID)).Msg("provider status redelivered; republishing our event")
 					return h.parkInvalid(ctx, msg, h.out().publish(ctx, c, ev), log)
 				}
 			}
@@ -314,7 +314,7 @@ func (h *ProviderStatus) underLock(ctx context.Context, msg *message.Message, st
 // back and republishes it later.
 func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *messages.PaymentSettlementStatus,
 	target store.Settlement, req *messages.PaymentSettlementRequest, from []store.State, evs []store.StatusEvent, msgID string, log zerolog.Logger) error {
-	log = log.With().Str("request_id", target.RequestID).Logger()
+	log = log.With().Str("request_id", messages.MaskPANs(target.RequestID)).Logger()
 	refused := false
 	if containsState(finished, target.State) {
 		var err error
@@ -356,7 +356,7 @@ func (h *ProviderStatus) apply(ctx context.Context, msg *message.Message, st *me
 	}
 	s, rec, err := h.Store.Transition(ctx, target.Key, from, to, ch, ev)
 	if err != nil {
-		return fmt.Errorf("record provider status for %s: %w", target.RequestID, err)
+		return fmt.Errorf("record provider status for %s: %w", messages.MaskPANs(target.RequestID), err)
 	}
 	if h.Crash != nil {
 		h.Crash(CrashAfterTerminalCommit)
@@ -406,7 +406,7 @@ func (h *ProviderStatus) earlierFirst(ctx context.Context, target store.Settleme
 		case broker.IsMessageRefused(err):
 			return true, nil
 		default:
-			return false, fmt.Errorf("publish %s's earlier event %s before its later status: %w", target.RequestID, ev.MessageID, err)
+			return false, fmt.Errorf("publish %s's earlier event %s before its later status: %w", messages.MaskPANs(target.RequestID), ev.MessageID, err)
 		}
 	}
 	return false, nil
@@ -512,7 +512,7 @@ func (h *ProviderStatus) invalidFor(ctx context.Context, st *messages.PaymentSet
 		return ""
 	}
 	return fmt.Sprintf("; its ClientContext is our correlation id for %s/%s (%s), which it neither settles nor refuses: "+
-		"ask %s for that settlement's status (settlement-worker show %s)", o.Provider, o.RequestID, o.State, o.Provider, o.RequestID)
+		"ask %s for that settlement's status (settlement-worker show %s)", o.Provider, messages.MaskPANs(o.RequestID), o.State, o.Provider, messages.MaskPANs(o.RequestID))
 }
 
 // conflict is the reason to park status st, whose ClientContext is the
@@ -524,10 +524,10 @@ func conflict(st *messages.PaymentSettlementStatus, c store.Correlation, o store
 	if ownCorrelation(o) {
 		whose = "our correlation id for"
 	}
-	key := o.Provider + "/" + o.RequestID
+	key := o.Provider + "/" + messages.MaskPANs(o.RequestID)
 	return fmt.Sprintf("ClientContext %q is %s %s (%s), but the status has %s: conflicting, not applied, %s left %s; "+
 		"ask %s which settlement this status is for (settlement-worker show %s)",
-		st.ClientContext, whose, key, o.State, differences(o, c), key, o.State, o.Provider, o.RequestID)
+		st.ClientContext, whose, key, o.State, differences(o, c), key, o.State, o.Provider, messages.MaskPANs(o.RequestID))
 }
 
 // differences lists the fields in which the status's fields c differ from
@@ -681,7 +681,7 @@ func pick(exact *store.Settlement, cands []store.Settlement) (*store.Settlement,
 			return exact, finished, ""
 		}
 		return nil, nil, fmt.Sprintf("ClientContext %q is request %s's, which is %s: it has not been submitted, not applied",
-			exact.CorrelationID, exact.RequestID, exact.State)
+			exact.CorrelationID, messages.MaskPANs(exact.RequestID), exact.State)
 	}
 	inState := func(states ...store.State) []store.Settlement {
 		var out []store.Settlement
@@ -737,14 +737,14 @@ func overturns(target store.Settlement, evs []store.StatusEvent, st *messages.Pa
 	}
 	return fmt.Sprintf("status S for request %s, which is refused (our events: %s): a repeat of an earlier S, an S overtaken by the R, "+
 		"or a reversal of the R cannot be told apart; not applied, check the settlement with %s",
-		target.RequestID, history, target.Provider)
+		messages.MaskPANs(target.RequestID), history, target.Provider)
 }
 
 // describe lists settlements as "req-1 (acknowledged), req-2 (acknowledged)".
 func describe(ss []store.Settlement) string {
 	parts := make([]string, len(ss))
 	for i, s := range ss {
-		parts[i] = fmt.Sprintf("%s (%s)", s.RequestID, s.State)
+		parts[i] = fmt.Sprintf("%s (%s)", messages.MaskPANs(s.RequestID), s.State)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -817,7 +817,7 @@ func (h *ProviderStatus) parkInvalid(ctx context.Context, msg *message.Message, 
 	var purged *PurgedStatusError
 	if errors.As(err, &purged) {
 		return h.park(ctx, msg, "provider status not applied: it repeats a verdict already recorded and published; "+purged.Error()+
-			"; nothing was changed. Check the verdict with `settlement-worker show "+purged.RequestID+"`; this parked copy can then be purged", log)
+			"; nothing was changed. Check the verdict with `settlement-worker show "+messages.MaskPANs(purged.RequestID)+"`; this parked copy can then be purged", log)
 	}
 	var invalid *InvalidStatusError
 	if errors.As(err, &invalid) {

@@ -27,7 +27,7 @@ import (
 // once it does (h.Outage; see StoreOutage).
 func (h *Settlement) HandleSafely(msg *message.Message) error {
 	logger := func() zerolog.Logger {
-		return h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
+		return h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", messages.MaskPANs(msg.UUID)).Logger()
 	}
 	return h.Outage.ride(msg, h.Provider.Name(), "settle", logger, func() error { return h.handleRecovered(msg) },
 		func(ctx context.Context, reason string) error { return h.park(ctx, msg, 0, reason, logger()) })
@@ -41,7 +41,7 @@ func (h *Settlement) handleRecovered(msg *message.Message) (err error) {
 			return
 		}
 		reason := panicReason(r)
-		log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
+		log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", messages.MaskPANs(msg.UUID)).Logger()
 		log.Error().Str("panic", messages.MaskPANs(fmt.Sprint(r))).Bytes("stack", debug.Stack()).Msg("handler panicked; parking the message")
 		h.Metrics.panicked(h.Provider.Name(), "settle")
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), h.budget())
@@ -101,7 +101,7 @@ func (h *Settlement) recordPanic(ctx context.Context, msg *message.Message, reas
 // once it does (h.Outage; see StoreOutage).
 func (h *ProviderStatus) HandleSafely(msg *message.Message) error {
 	logger := func() zerolog.Logger {
-		return h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
+		return h.Log.With().Str("provider", h.Provider).Str("message_id", messages.MaskPANs(msg.UUID)).Logger()
 	}
 	// ride runs the handler again only after holding it while the store
 	// did not answer: the time between two runs of one ride is held
@@ -182,7 +182,7 @@ func (h *ProviderStatus) handleRecovered(msg *message.Message) (err error) {
 		if r == nil {
 			return
 		}
-		log := h.Log.With().Str("provider", h.Provider).Str("message_id", msg.UUID).Logger()
+		log := h.Log.With().Str("provider", h.Provider).Str("message_id", messages.MaskPANs(msg.UUID)).Logger()
 		log.Error().Str("panic", messages.MaskPANs(fmt.Sprint(r))).Bytes("stack", debug.Stack()).Msg("status handler panicked; parking the status")
 		h.Metrics.panicked(h.Provider, "status")
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), statusBudget)

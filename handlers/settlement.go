@@ -247,10 +247,10 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 	// headers carry.
 	ctx, span := tracing.Start(tracing.Extract(ctx, msg), "settle "+h.Provider.Name(),
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("settlement.provider", h.Provider.Name()), attribute.String("messaging.message.id", msg.UUID)))
+		trace.WithAttributes(attribute.String("settlement.provider", h.Provider.Name()), attribute.String("messaging.message.id", messages.MaskPANs(msg.UUID))))
 	defer func() { tracing.End(span, err) }()
 
-	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", msg.UUID).Logger()
+	log := h.Log.With().Str("provider", h.Provider.Name()).Str("message_id", messages.MaskPANs(msg.UUID)).Logger()
 
 	if sent, err := h.sendUnsentCopy(ctx, msg, log); sent {
 		return err
@@ -274,11 +274,11 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		return h.park(ctx, msg, 0, "unparseable request: "+err.Error(), log)
 	}
 	in := h.understand(msg, req, attemptOf(msg))
-	span.SetAttributes(attribute.String("settlement.request_id", in.key.RequestID), attribute.String("settlement.order_id", messages.MaskPANs(req.OrderID())),
+	span.SetAttributes(attribute.String("settlement.request_id", messages.MaskPANs(in.key.RequestID)), attribute.String("settlement.order_id", messages.MaskPANs(req.OrderID())),
 		attribute.String("settlement.type", req.SettlementType))
 	// The order and store ids are the sender's: one holding a card number
 	// is masked here (it is sent, recorded and routed on as it is).
-	log = log.With().Str("request_id", in.key.RequestID).Str("order_id", messages.MaskPANs(req.OrderID())).
+	log = log.With().Str("request_id", messages.MaskPANs(in.key.RequestID)).Str("order_id", messages.MaskPANs(req.OrderID())).
 		Str("store_id", messages.MaskPANs(in.storeID)).Str("settlement_type", req.SettlementType).Logger()
 	if req.PaymentContext != nil {
 		log = log.With().Str("account", messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value)).Logger()
@@ -315,7 +315,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			log.Warn().Str("reason", reason).Msg("no valid status can answer this request; parking it")
 			return h.park(ctx, msg, 0, reason, log)
 		case err != nil:
-			return fmt.Errorf("look up %s: %w", in.key.RequestID, err)
+			return fmt.Errorf("look up %s: %w", messages.MaskPANs(in.key.RequestID), err)
 		}
 	}
 
@@ -333,7 +333,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			s.State, s.Attempts = store.StateConfirming, 1
 			in.unrecorded, in.counted = true, true
 		case gerr != nil:
-			return fmt.Errorf("look up %s: %w", in.key.RequestID, gerr)
+			return fmt.Errorf("look up %s: %w", messages.MaskPANs(in.key.RequestID), gerr)
 		default:
 			s = got
 		}
@@ -344,7 +344,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		return h.unrecordable(ctx, in, err)
 	}
 	if err != nil {
-		return fmt.Errorf("register %s: %w", in.key.RequestID, err)
+		return fmt.Errorf("register %s: %w", messages.MaskPANs(in.key.RequestID), err)
 	}
 	if !created {
 		if reason := h.identityMismatch(s, req, msg); reason != "" {
@@ -424,7 +424,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 			ch.Refs[refPendingSince] = time.Now().UTC().Format(time.RFC3339)
 		}
 		if s, _, err = h.Store.Transition(ctx, s.Key, []store.State{s.State}, s.State, ch, nil); err != nil {
-			return fmt.Errorf("unpark %s: %w", in.key.RequestID, err)
+			return fmt.Errorf("unpark %s: %w", messages.MaskPANs(in.key.RequestID), err)
 		}
 		log.Info().Msg("replayed after parking; resuming")
 	}
@@ -454,7 +454,7 @@ func (h *Settlement) nothingToReplay(ctx context.Context, s store.Settlement) (b
 	}
 	evs, err := h.Store.Statuses(ctx, s.Key)
 	if err != nil {
-		return false, fmt.Errorf("read statuses of %s: %w", s.RequestID, err)
+		return false, fmt.Errorf("read statuses of %s: %w", messages.MaskPANs(s.RequestID), err)
 	}
 	for _, ev := range evs {
 		if len(ev.Body) > 0 && validateStatusDocument(ev.Body) != nil {
@@ -471,7 +471,7 @@ func (h *Settlement) nothingToReplay(ctx context.Context, s store.Settlement) (b
 func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentSettlementRequest, msg *message.Message) string {
 	if !req.MatchesFingerprint(s.Fingerprint) && !sameAsRecorded(s, req) {
 		return fmt.Sprintf("requestId %q was already used by a different request (%s); this delivery was not applied. %s",
-			s.RequestID, recordedAs(s), sendAgainAdvice(s.RequestID))
+			messages.MaskPANs(s.RequestID), recordedAs(s), sendAgainAdvice(messages.MaskPANs(s.RequestID)))
 	}
 	for _, name := range h.moneyHeaders() {
 		var norm func(string) string
@@ -485,8 +485,8 @@ func (h *Settlement) identityMismatch(s store.Settlement, req *messages.PaymentS
 		}
 		if headerIdentity(msg.Metadata, name, norm) != headerIdentity(s.Headers, name, norm) {
 			return fmt.Sprintf("requestId %q was recorded with header %s %s but this delivery has %s; it was not applied (%s). %s",
-				s.RequestID, name, describeHeader(headerIdentity(s.Headers, name, nil)), describeHeader(headerIdentity(msg.Metadata, name, nil)),
-				recordedAs(s), sendAgainAdvice(s.RequestID))
+				messages.MaskPANs(s.RequestID), name, describeHeader(headerIdentity(s.Headers, name, nil)), describeHeader(headerIdentity(msg.Metadata, name, nil)),
+				recordedAs(s), sendAgainAdvice(messages.MaskPANs(s.RequestID)))
 		}
 	}
 	return ""
@@ -658,7 +658,7 @@ func (h *Settlement) unrecordable(ctx context.Context, in *delivery, err error) 
 type recordedMeanwhile struct{ s store.Settlement }
 
 func (e *recordedMeanwhile) Error() string {
-	return fmt.Sprintf("%s was recorded by another delivery (now %s) while its funds were confirmed", e.s.RequestID, e.s.State)
+	return fmt.Sprintf("%s was recorded by another delivery (now %s) while its funds were confirmed", messages.MaskPANs(e.s.RequestID), e.s.State)
 }
 
 // steps is run's loop: the step of each state until the settlement ends,
@@ -789,7 +789,7 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 		case store.StatePending:
 			poller, ok := h.Provider.(providers.Poller)
 			if !ok {
-				return fmt.Errorf("settlement %s is pending but provider %s cannot be polled", s.RequestID, h.Provider.Name())
+				return fmt.Errorf("settlement %s is pending but provider %s cannot be polled", messages.MaskPANs(s.RequestID), h.Provider.Name())
 			}
 			in.preq.Refs = s.Refs
 			var out providers.Outcome
@@ -807,7 +807,7 @@ func (h *Settlement) steps(ctx context.Context, s store.Settlement, in *delivery
 			return h.outcome(ctx, s, in, out)
 
 		default:
-			return fmt.Errorf("settlement %s has unknown state %q", s.RequestID, s.State)
+			return fmt.Errorf("settlement %s has unknown state %q", messages.MaskPANs(s.RequestID), s.State)
 		}
 		if err != nil {
 			return err
@@ -1158,7 +1158,7 @@ func (h *Settlement) recordDebit(ctx context.Context, s store.Settlement, in *de
 	// its request fields, the state and history from to and ch.
 	rec, created, err := h.Store.RegisterMoving(ctx, s, to, ch)
 	if err != nil {
-		return s, fmt.Errorf("register %s: %w", in.key.RequestID, err)
+		return s, fmt.Errorf("register %s: %w", messages.MaskPANs(in.key.RequestID), err)
 	}
 	if !created {
 		return s, &recordedMeanwhile{rec}
@@ -1202,7 +1202,7 @@ func (h *Settlement) checkLock(ctx context.Context, in *delivery) error {
 func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]string, error) {
 	others, err := h.Store.Find(ctx, store.Correlation{Provider: s.Provider, StoreID: h.orderStore(s.StoreID), OrderID: s.OrderID})
 	if err != nil {
-		return nil, fmt.Errorf("find the other settlements of order %s: %w", s.OrderID, err)
+		return nil, fmt.Errorf("find the other settlements of order %s: %w", messages.MaskPANs(s.OrderID), err)
 	}
 	var out, unnamed []string
 	for _, o := range others {
@@ -1211,13 +1211,13 @@ func (h *Settlement) claimedRefs(ctx context.Context, s store.Settlement) ([]str
 		case o.Refs["provider_ref"] != "":
 			out = append(out, o.Refs["provider_ref"])
 		case unnamedMove(o) && o.SettlementType == s.SettlementType && o.Amount == s.Amount:
-			unnamed = append(unnamed, o.RequestID)
+			unnamed = append(unnamed, messages.MaskPANs(o.RequestID))
 		}
 	}
 	if len(unnamed) > 0 && !h.facts().Idempotent {
 		return nil, providers.UnresolvedError("", fmt.Sprintf(
 			"order %s is ambiguous: settlement(s) %s of the same amount moved money, or may have, without naming the %s record, so a record found now could be theirs; check the order with %s",
-			s.OrderID, strings.Join(unnamed, ", "), h.Provider.Name(), h.Provider.Name()), nil)
+			messages.MaskPANs(s.OrderID), strings.Join(unnamed, ", "), h.Provider.Name(), h.Provider.Name()), nil)
 	}
 	return out, nil
 }
@@ -1373,7 +1373,7 @@ func (h *Settlement) verdictFirst(ctx context.Context, s store.Settlement, refs 
 	if len(refs) > 0 {
 		if _, _, err := h.Store.Transition(ctx, s.Key, []store.State{cur.State}, cur.State,
 			store.Change{Refs: refs, Note: "acknowledged by provider after its verdict"}, nil); err != nil {
-			return false, fmt.Errorf("record the acknowledgement's references on %s: %w", s.RequestID, err)
+			return false, fmt.Errorf("record the acknowledgement's references on %s: %w", messages.MaskPANs(s.RequestID), err)
 		}
 	}
 	log.Info().Str("state", string(cur.State)).Msg("provider acknowledged the settlement after its status was recorded; nothing left to do")
@@ -1438,7 +1438,7 @@ func (h *Settlement) parkSettlement(ctx context.Context, s store.Settlement, in 
 		if h.staleCall(ctx, s, err, in.log) {
 			return nil
 		}
-		return fmt.Errorf("record the parking of %s: %w", s.RequestID, err)
+		return fmt.Errorf("record the parking of %s: %w", messages.MaskPANs(s.RequestID), err)
 	}
 	markParkingRecorded(in.msg)
 	return h.parkAs(ctx, in.msg, in.attempt, reason, parking, in.log)
@@ -1500,7 +1500,7 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 			if h.staleCall(ctx, s, err, log) {
 				return nil
 			}
-			return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
+			return fmt.Errorf("record %s for %s: %w", to, messages.MaskPANs(s.RequestID), err)
 		}
 		markParkingRecorded(msg)
 		h.Metrics.outcome(h.Provider.Name(), string(to))
@@ -1517,7 +1517,7 @@ func (h *Settlement) finish(ctx context.Context, s store.Settlement, in *deliver
 		if h.staleCall(ctx, s, err, log) {
 			return nil
 		}
-		return fmt.Errorf("record %s for %s: %w", to, s.RequestID, err)
+		return fmt.Errorf("record %s for %s: %w", to, messages.MaskPANs(s.RequestID), err)
 	}
 	s = next
 	h.crash(CrashAfterTerminalCommit)
@@ -1542,7 +1542,7 @@ func (h *Settlement) purgedDuplicateReason(s store.Settlement) string {
 	}
 	return fmt.Sprintf("duplicate of request %s, %s (last changed %s): its status was not published again, because its request and status bodies were purged after the retention period (BODY_RETENTION); "+
 		"nothing was changed and %s was not called. Read the verdict with `settlement-worker show %s` and tell the order system; this parked copy can then be purged (a replay parks it again)",
-		s.RequestID, verdict, s.UpdatedAt.UTC().Format(time.RFC3339), h.Provider.Name(), s.RequestID)
+		messages.MaskPANs(s.RequestID), verdict, s.UpdatedAt.UTC().Format(time.RFC3339), h.Provider.Name(), messages.MaskPANs(s.RequestID))
 }
 
 // republish publishes a terminal settlement's recorded events again (same
@@ -1550,7 +1550,7 @@ func (h *Settlement) purgedDuplicateReason(s store.Settlement) string {
 func (h *Settlement) republish(ctx context.Context, s store.Settlement, log zerolog.Logger) error {
 	evs, err := h.Store.Statuses(ctx, s.Key)
 	if err != nil {
-		return fmt.Errorf("read statuses of %s: %w", s.RequestID, err)
+		return fmt.Errorf("read statuses of %s: %w", messages.MaskPANs(s.RequestID), err)
 	}
 	for _, ev := range evs {
 		if err := h.out().publish(ctx, s, ev); err != nil {
@@ -1578,7 +1578,7 @@ func (h *Settlement) move(ctx context.Context, s store.Settlement, to store.Stat
 	next, _, err := h.Store.Transition(ctx, s.Key, []store.State{s.State}, to, ch, nil)
 	tracing.End(span, err)
 	if err != nil {
-		return s, fmt.Errorf("move %s from %s to %s: %w", s.RequestID, s.State, to, err)
+		return s, fmt.Errorf("move %s from %s to %s: %w", messages.MaskPANs(s.RequestID), s.State, to, err)
 	}
 	return next, nil
 }
@@ -1612,7 +1612,7 @@ func (h *Settlement) schedule(ctx context.Context, s store.Settlement, in *deliv
 	var tooLarge *broker.HeadersTooLargeError
 	if err := h.toRetryQueue(ctx, cp, delay); errors.As(err, &tooLarge) {
 		return h.parkSettlement(ctx, s, in, fmt.Sprintf("%s; not retried: its retry copy could not be sent: %v. Check the settlement (settlement-worker show %s), then replay it "+
-			"(a parked copy without its largest headers says which it lacks) or settle it by hand", reason, tooLarge, s.RequestID))
+			"(a parked copy without its largest headers says which it lacks) or settle it by hand", reason, tooLarge, messages.MaskPANs(s.RequestID)))
 	} else if err != nil {
 		// The router runs this delivery again in place (the same
 		// message): that run sends this copy again, and nothing else.
@@ -2034,7 +2034,7 @@ func (h *Settlement) understand(msg *message.Message, req *messages.PaymentSettl
 			in.preq.AuthorizationAmount = auth
 		}
 	} else if req.SettlementType == messages.SettlementDebit {
-		h.Log.Info().Str("request_id", in.key.RequestID).Msg("no original_authorization_amount header: confirming funds for the settlement Amount")
+		h.Log.Info().Str("request_id", messages.MaskPANs(in.key.RequestID)).Msg("no original_authorization_amount header: confirming funds for the settlement Amount")
 	}
 	return in
 }

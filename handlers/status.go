@@ -77,7 +77,7 @@ type InvalidStatusError struct {
 
 // Error says what is wrong and that nothing was published.
 func (e *InvalidStatusError) Error() string {
-	return fmt.Sprintf("no PaymentSettlementStatus published for request %s: the status would not be valid against Radial's schema (%v)", e.RequestID, e.Err)
+	return fmt.Sprintf("no PaymentSettlementStatus published for request %s: the status would not be valid against Radial's schema (%v)", messages.MaskPANs(e.RequestID), e.Err)
 }
 
 // Unwrap returns the validator's verdict.
@@ -98,7 +98,7 @@ type PurgedStatusError struct {
 // Error says what happened; it is no parse error.
 func (e *PurgedStatusError) Error() string {
 	return fmt.Sprintf("the PaymentSettlementStatus %s of request %s (message_id %s) was published, then its body was purged after the retention period (BODY_RETENTION): it cannot be published again",
-		e.SettlementStatus, e.RequestID, e.MessageID)
+		e.SettlementStatus, messages.MaskPANs(e.RequestID), e.MessageID)
 }
 
 // validateStatusDocument is messages.ValidateStatusDocument (a variable
@@ -114,7 +114,7 @@ func encodeStatus(requestID string, st messages.PaymentSettlementStatus) ([]byte
 	body, err := messages.EncodeStatus(&st)
 	switch {
 	case body == nil:
-		return nil, fmt.Errorf("encode status for %s: %w", requestID, err)
+		return nil, fmt.Errorf("encode status for %s: %w", messages.MaskPANs(requestID), err)
 	case err != nil:
 		return nil, &InvalidStatusError{RequestID: requestID, Err: err}
 	}
@@ -226,7 +226,7 @@ func (o eventOut) publishChecked(ctx context.Context, s store.Settlement, ev sto
 	err := o.pub.Publish(ctx, broker.StatusExchange, broker.StatusRoutingKey(s.StoreID), msg)
 	tracing.End(span, err)
 	if err != nil {
-		return fmt.Errorf("publish status %s of %s: %w", ev.MessageID, s.RequestID, err)
+		return fmt.Errorf("publish status %s of %s: %w", ev.MessageID, messages.MaskPANs(s.RequestID), err)
 	}
 	o.markDone(ctx, ev.MessageID)
 	return nil

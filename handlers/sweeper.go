@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/settlement-worker/settlement-worker/broker"
+	"github.com/settlement-worker/settlement-worker/messages"
 	"github.com/settlement-worker/settlement-worker/providers"
 	"github.com/settlement-worker/settlement-worker/store"
 )
@@ -244,7 +245,7 @@ func (w *Sweeper) skipUnreadable(step string, err error) error {
 // cannot be opened: by its key, never its content.
 func (w *Sweeper) unreadable(step string, key store.Key, state store.State, messageID string, err error) {
 	w.Metrics.sweptOne(key.Provider, string(state), "unreadable")
-	w.Log.Error().Str("provider", key.Provider).Str("request_id", key.RequestID).Str("state", string(state)).
+	w.Log.Error().Str("provider", key.Provider).Str("request_id", messages.MaskPANs(key.RequestID)).Str("state", string(state)).
 		Str("event_message_id", messageID).Str("step", step).Err(err).
 		Msg("sealed body cannot be opened (STORE_ENCRYPTION_KEY, STORE_ENCRYPTION_OLD_KEYS, or a damaged value): skipped")
 }
@@ -411,7 +412,7 @@ func (w *Sweeper) superseded(ctx context.Context, s store.Settlement, ev, later 
 		return fmt.Errorf("relay %s: mark it published (superseded by %s): %w", ev.MessageID, later.MessageID, err)
 	}
 	round.done[ev.MessageID] = true
-	w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).Int("seq", ev.Seq).
+	w.Log.Warn().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).Str("event_message_id", ev.MessageID).Int("seq", ev.Seq).
 		Str("later_event_message_id", later.MessageID).Int("later_seq", later.Seq).
 		Msg("status event not confirmed as published, but a later event of its settlement was: marked published, not republished after it")
 	return nil
@@ -441,7 +442,7 @@ func (w *Sweeper) relayEarlier(ctx context.Context, s store.Settlement, ev store
 		if round.held[ev.Key] {
 			return nil
 		}
-		w.Log.Info().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", e.MessageID).
+		w.Log.Info().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).Str("event_message_id", e.MessageID).
 			Str("later_event_message_id", ev.MessageID).Msg("relayed an earlier event of the settlement before its later one")
 	}
 	return nil
@@ -450,7 +451,7 @@ func (w *Sweeper) relayEarlier(ctx context.Context, s store.Settlement, ev store
 // heldBack logs a later event of a settlement left in the outbox behind
 // an earlier one (counted and alerted on as that one is).
 func (w *Sweeper) heldBack(ev store.StatusEvent) {
-	w.Log.Warn().Str("provider", ev.Provider).Str("request_id", ev.RequestID).Str("event_message_id", ev.MessageID).Int("seq", ev.Seq).
+	w.Log.Warn().Str("provider", ev.Provider).Str("request_id", messages.MaskPANs(ev.RequestID)).Str("event_message_id", ev.MessageID).Int("seq", ev.Seq).
 		Msg("status event not relayed: an earlier event of its settlement is still unpublished; it is relayed after it")
 }
 
@@ -492,7 +493,7 @@ func (w *Sweeper) relayEvent(ctx context.Context, s store.Settlement, ev store.S
 	round.done[ev.MessageID] = true
 	rep.Relayed++
 	w.Metrics.sweptOne(s.Provider, string(s.State), "relayed")
-	w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("event_message_id", ev.MessageID).
+	w.Log.Warn().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).Str("event_message_id", ev.MessageID).
 		Msg("status event recorded but never confirmed as published: relayed")
 	return nil
 }
@@ -510,7 +511,7 @@ const invalidEventAdvice = "; its verdict is recorded (money moved or not as it 
 // A settlement an earlier version marked in the store only (its reason
 // without invalidEventAdvice) gets its copy too.
 func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *InvalidStatusError) error {
-	w.Log.Error().Str("provider", s.Provider).Str("request_id", s.RequestID).Err(invalid).
+	w.Log.Error().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).Err(invalid).
 		Msg("recorded status event is not a valid PaymentSettlementStatus: not relayed")
 	if s.ParkedReason != "" && (!strings.HasPrefix(s.ParkedReason, store.ParkedInvalidEvent) || strings.HasSuffix(s.ParkedReason, invalidEventAdvice)) {
 		return nil
@@ -530,7 +531,7 @@ func (w *Sweeper) markInvalid(ctx context.Context, s store.Settlement, invalid *
 	}
 	if err == nil {
 		w.Metrics.sweptOne(s.Provider, string(s.State), "parked")
-		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("parked_reason", reason).Msg("settlement parked by the sweeper")
+		w.Log.Warn().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).Str("parked_reason", reason).Msg("settlement parked by the sweeper")
 	}
 	return err
 }
@@ -592,7 +593,7 @@ func (w *Sweeper) parkOverdueOf(ctx context.Context, name string, deadline time.
 			// others are parked all the same. It stays the oldest
 			// acknowledged (SettlementAcknowledgedStuck) and is tried
 			// again when the sweeper comes round to it.
-			*refused = append(*refused, fmt.Errorf("park %s: %w", s.RequestID, err))
+			*refused = append(*refused, fmt.Errorf("park %s: %w", messages.MaskPANs(s.RequestID), err))
 		} else {
 			rep.Parked++
 		}
@@ -650,14 +651,14 @@ func (w *Sweeper) resume(ctx context.Context, now time.Time, rep *SweepReport) e
 			// age, so SettlementInFlightStuck does not see it.
 			w.Metrics.sweptOne(s.Provider, string(s.State), "unresumed")
 			if broker.IsMessageRefused(err) {
-				refused = append(refused, fmt.Errorf("resume %s: %w", s.RequestID, err))
+				refused = append(refused, fmt.Errorf("resume %s: %w", messages.MaskPANs(s.RequestID), err))
 				continue
 			}
-			return errors.Join(append(refused, fmt.Errorf("resume %s: %w", s.RequestID, err))...)
+			return errors.Join(append(refused, fmt.Errorf("resume %s: %w", messages.MaskPANs(s.RequestID), err))...)
 		}
 		rep.Resumed++
 		w.Metrics.sweptOne(s.Provider, string(s.State), "resumed")
-		w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("state", string(s.State)).
+		w.Log.Warn().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).Str("state", string(s.State)).
 			Time("updated_at", s.UpdatedAt).Msg("settlement made no progress past its deadline: request republished to resume it")
 	}
 	return errors.Join(refused...)
@@ -681,7 +682,7 @@ func (w *Sweeper) parkStored(ctx context.Context, s store.Settlement, reason str
 		if errors.Is(err, store.ErrStateConflict) {
 			// The verdict arrived meanwhile: the copy is stale, and its
 			// replay only republishes the recorded verdict.
-			w.Log.Info().Str("provider", s.Provider).Str("request_id", s.RequestID).
+			w.Log.Info().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).
 				Msg("the verdict arrived while the sweeper parked the settlement: its parked copy can be purged")
 			return nil
 		}
@@ -689,7 +690,7 @@ func (w *Sweeper) parkStored(ctx context.Context, s store.Settlement, reason str
 	}
 	w.Metrics.sweptOne(s.Provider, string(s.State), "parked")
 	w.Metrics.outcome(s.Provider, "parked")
-	w.Log.Warn().Str("provider", s.Provider).Str("request_id", s.RequestID).Str("parked_reason", reason).Msg("settlement parked by the sweeper")
+	w.Log.Warn().Str("provider", s.Provider).Str("request_id", messages.MaskPANs(s.RequestID)).Str("parked_reason", reason).Msg("settlement parked by the sweeper")
 	return nil
 }
 
