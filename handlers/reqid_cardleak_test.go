@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/rs/zerolog"
@@ -177,5 +178,103 @@ func checkStoreKeepsTheRequestID(t *testing.T, st store.Store, key store.Key) {
 		if leaks(tr.Note) {
 			t.Errorf("a history note holds the card number: %q", tr.Note)
 		}
+	}
+}
+
+// The status handler logged the settlement's requestId whole (its log
+// context once the status is matched, a redelivery's republish) and named
+// it whole in the reason of a status parked as conflicting. A requestId
+// holding a card number is masked there; our event's request_id header
+// keeps it as sent.
+func TestProviderStatusRequestIDCardNumberIsMasked(t *testing.T) {
+	cases := []struct {
+		name   string
+		status statusSpec
+		again  bool // the same status again, under another message id
+		parked bool
+	}{
+		{name: "applied", status: statusSpec{ccOf: panRequestID, msgID: "m1"}},
+		{name: "redelivered", status: statusSpec{ccOf: panRequestID, msgID: "m1"}, again: true},
+		{name: "conflicting", status: statusSpec{ccOf: panRequestID, amount: "1.00", msgID: "m1"}, parked: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPSEnv(t)
+			var logs bytes.Buffer
+			e.h.Log = zerolog.New(&logs)
+			e.seed(seedSpec{id: panRequestID, cc: "cc-A", state: store.StateAcknowledged})
+			tc.status.cc = e.corr[panRequestID]
+			if err := e.h.Handle(tc.status.message(t)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.again {
+				tc.status.msgID = "m2"
+				if err := e.h.Handle(tc.status.message(t)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.parked {
+				parkedWithoutCardNumber(t, e, &logs, "the conflicting status")
+			} else {
+				d, ok := e.get(statusQueue)
+				if !ok {
+					t.Fatal("no status event published")
+				}
+				if got := broker.Stringify(d.Headers[HeaderRequestID]); got != panRequestID {
+					t.Errorf("status event request_id %q, want %q as sent", got, panRequestID)
+				}
+			}
+			if leaks(logs.String()) {
+				t.Errorf("a log line holds the card number:\n%s", logs.String())
+			} else if !strings.Contains(logs.String(), maskedRequestID) {
+				t.Errorf("no log line names the masked requestId %s:\n%s", maskedRequestID, logs.String())
+			}
+		})
+	}
+}
+
+// The sweeper logged the requestId whole when it parked a settlement past
+// its status deadline, resumed one whose message was gone, or relayed an
+// unpublished event. A requestId holding a card number is masked there,
+// and in the reason on the parked copy.
+func TestSweeperRequestIDCardNumberIsMasked(t *testing.T) {
+	cases := []struct {
+		name  string
+		facts providers.Facts
+		setup func(p *scripted, r *rig)
+		later time.Duration
+	}{
+		{name: "parked past the status deadline", facts: providers.Facts{Idempotent: true, StatusDeadline: time.Hour},
+			setup: func(p *scripted, _ *rig) { p.accept = true }, later: 2 * time.Hour},
+		{name: "resumed", setup: func(p *scripted, _ *rig) {
+			p.settleErrs = []error{providers.NotSentError("503", "busy", nil)}
+		}, later: 2 * time.Minute},
+		{name: "relayed", setup: func(_ *scripted, r *rig) { r.pub.failStatus = true }, later: time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newScripted("radial", tc.facts)
+			r := newRig(t, p)
+			tc.setup(p, r)
+			_ = r.h.Handle(requestMsg(t, panRequestID, messages.SettlementDebit, nil))
+			r.pub.take()
+			r.pub.failStatus = false
+			var logs bytes.Buffer
+			r.h.Log = zerolog.New(&logs)
+			rep, err := r.sweeper(tc.later).Sweep(context.Background())
+			if err != nil || rep.Parked+rep.Resumed+rep.Relayed != 1 {
+				t.Fatalf("sweep %+v, %v: want one settlement handled", rep, err)
+			}
+			for _, m := range r.pub.take() {
+				if v := m.msg.Metadata.Get(HeaderParkedReason); leaks(v) {
+					t.Errorf("parked reason holds the card number: %q", v)
+				}
+			}
+			if leaks(logs.String()) {
+				t.Errorf("a log line holds the card number:\n%s", logs.String())
+			} else if !strings.Contains(logs.String(), maskedRequestID) {
+				t.Errorf("no log line names the masked requestId %s:\n%s", maskedRequestID, logs.String())
+			}
+		})
 	}
 }
