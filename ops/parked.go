@@ -56,6 +56,14 @@ type ParkedMessage struct {
 	Kind string `json:"kind,omitempty"`
 }
 
+// masked is m as the commands print it: a card number in its requestId or
+// message_id masked (messages.MaskPANs), as in its store_id and order id.
+// Filter matches the ids as sent, before this.
+func (m ParkedMessage) masked() ParkedMessage {
+	m.RequestID, m.MessageID = messages.MaskPANs(m.RequestID), messages.MaskPANs(m.MessageID)
+	return m
+}
+
 // replayMAC signs replayed copies with the worker's keys
 // (STORE_ENCRYPTION_KEY, broker.HeaderReplayMAC), nil without keys: a
 // worker with keys resumes a parked settlement only for a signed copy.
@@ -240,6 +248,9 @@ func List(ctx context.Context, e Env, f Filter, asJSON bool) error {
 	warnDeliveryLimit(e, conn, counts)
 	if len(missing) > 0 {
 		fmt.Fprintf(e.errw(), "note: no parked queue for %s on this broker (the worker never ran with them)\n", strings.Join(missing, ", "))
+	}
+	for i := range found {
+		found[i] = found[i].masked()
 	}
 	if asJSON {
 		if found == nil {
@@ -535,7 +546,7 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 			if m.Kind != "" {
 				reason = m.Kind + ": " + reason
 			}
-			fmt.Fprintf(e.out(), "%s\t%s\torder=%s\treason=%q%s\n", p, m.RequestID, dash(m.OrderID), oneLine(reason, 100), target)
+			fmt.Fprintf(e.out(), "%s\t%s\torder=%s\treason=%q%s\n", p, messages.MaskPANs(m.RequestID), dash(m.OrderID), oneLine(reason, 100), target)
 		}
 		listed = append(listed, acted...)
 		n := res.Moved
@@ -564,7 +575,7 @@ func actCounted(ctx context.Context, e Env, f Filter, o ReplayOptions, purge boo
 			what += " (replay never moves a parked provider status)"
 		}
 		return done, fmt.Errorf("no parked message has request id %q in the parked queues of %s: %s; parked ls lists what is parked, show %s tells the settlement's state",
-			f.RequestID, strings.Join(f.providers(e), ", "), what, f.RequestID)
+			messages.MaskPANs(f.RequestID), strings.Join(f.providers(e), ", "), what, messages.MaskPANs(f.RequestID))
 	}
 	return done, wd.explain(errors.Join(errs...))
 }

@@ -68,7 +68,7 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 	if verr := req.Validate(); verr != nil {
 		if !o.Force {
 			return fmt.Errorf("%s: the worker would refuse it (status R for requestId %s, for good): %w; nothing published (--force publishes it anyway)",
-				o.File, dash(req.RequestID), verr)
+				o.File, dash(messages.MaskPANs(req.RequestID)), verr)
 		}
 		fmt.Fprintf(e.errw(), "warning: the worker will refuse this request (status R): %v\n", verr)
 	}
@@ -76,7 +76,7 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(o.TenderType)); o.RequireTenderType && (n < 2 || n > 4) {
 		if !o.Force {
 			return fmt.Errorf("provider %s requires the tender type (--tender, 2 to 4 characters, got %q): the worker would refuse requestId %s (status R, for good); nothing published (--force publishes it anyway)",
-				o.Provider, o.TenderType, dash(req.RequestID))
+				o.Provider, o.TenderType, dash(messages.MaskPANs(req.RequestID)))
 		}
 		fmt.Fprintf(e.errw(), "warning: the worker will refuse this request (status R): provider %s requires the tender type\n", o.Provider)
 	}
@@ -139,7 +139,7 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 	default:
 	}
 	fmt.Fprintf(e.out(), "published request %s (order %s, %s) to %s with routing key %s\n",
-		dash(req.RequestID), dash(messages.MaskPANs(req.OrderID())), ct, broker.IntakeExchange, broker.RequestRoutingKey(o.Provider))
+		dash(messages.MaskPANs(req.RequestID)), dash(messages.MaskPANs(req.OrderID())), ct, broker.IntakeExchange, broker.RequestRoutingKey(o.Provider))
 	if o.Wait <= 0 {
 		return nil
 	}
@@ -159,7 +159,8 @@ func Publish(ctx context.Context, e Env, o PublishOptions) error {
 				}
 			}
 		case <-timer.C:
-			return fmt.Errorf("no status event for %s within %s: it may still be in flight (settlement-worker show %s)", dash(req.RequestID), o.Wait, req.RequestID)
+			return fmt.Errorf("no status event for %s within %s: it may still be in flight (settlement-worker show %s)",
+				dash(messages.MaskPANs(req.RequestID)), o.Wait, messages.MaskPANs(req.RequestID))
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -102,14 +102,16 @@ func Show(ctx context.Context, e Env, requestID string, providers []string, asJS
 		if err != nil || !found {
 			return err
 		}
-		via = fmt.Sprintf("message_id %s is status event #%d of request %s (provider %s), not published yet", requestID, ev.Seq, ev.RequestID, ev.Provider)
+		via = fmt.Sprintf("message_id %s is status event #%d of request %s (provider %s), not published yet",
+			messages.MaskPANs(requestID), ev.Seq, messages.MaskPANs(ev.RequestID), ev.Provider)
 		return add(ev.Key)
 	})
 	if err != nil {
 		return err
 	}
 	if len(out) == 0 {
-		return fmt.Errorf("no settlement has request id %q, nor a status event not published yet that message id (providers searched: %s)", requestID, strings.Join(providers, ", "))
+		return fmt.Errorf("no settlement has request id %q, nor a status event not published yet that message id (providers searched: %s)",
+			messages.MaskPANs(requestID), strings.Join(providers, ", "))
 	}
 	if asJSON {
 		enc := json.NewEncoder(e.out())
@@ -154,14 +156,11 @@ func unpublishedEvent(ctx context.Context, e Env, st store.Store, messageID stri
 
 func view(ctx context.Context, st store.Store, s store.Settlement) (Settlement, error) {
 	v := Settlement{
-		Provider: s.Provider, RequestID: s.RequestID, StoreID: messages.MaskPANs(s.StoreID), OrderID: messages.MaskPANs(s.OrderID),
+		Provider: s.Provider, RequestID: messages.MaskPANs(s.RequestID), StoreID: messages.MaskPANs(s.StoreID), OrderID: messages.MaskPANs(s.OrderID),
 		TenderType: s.TenderType, SettlementType: s.SettlementType, Amount: s.Amount, Currency: s.Currency,
-		State: string(s.State), Attempts: s.Attempts, Refs: s.Refs, DeclineReason: s.DeclineReason,
+		State: string(s.State), Attempts: s.Attempts, Refs: maskedRefs(s.Refs), DeclineReason: s.DeclineReason,
 		ParkedReason: s.ParkedReason, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt,
 		History: []HistoryLine{}, Events: []Event{},
-	}
-	if v.Refs == nil {
-		v.Refs = map[string]string{}
 	}
 	if req, err := decodeRequest(s.ContentType, s.Request); err == nil && req.PaymentContext != nil {
 		v.Account = messages.MaskAccount(req.PaymentContext.PaymentAccountUniqueID.Value)
@@ -185,6 +184,17 @@ func view(ctx context.Context, st store.Store, s store.Settlement) (Settlement, 
 		v.Events = append(v.Events, x)
 	}
 	return v, nil
+}
+
+// maskedRefs is a copy of refs with a card number in a value masked: a
+// provider's reference may echo the requestId (Frisbii's idempotency key),
+// which may hold one.
+func maskedRefs(refs map[string]string) map[string]string {
+	out := make(map[string]string, len(refs))
+	for k, v := range refs {
+		out[k] = messages.MaskPANs(v)
+	}
+	return out
 }
 
 func printSettlement(e Env, v Settlement) {

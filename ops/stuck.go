@@ -24,7 +24,9 @@ var WaitingStates = []store.State{
 	store.StateSubmitting, store.StateAcknowledged, store.StatePending,
 }
 
-// StuckSettlement is a settlement waiting past the deadline.
+// StuckSettlement is a settlement waiting past the deadline. A card number
+// in its requestId, store or order id is masked; the rest (provider, state,
+// times) tells the row, and show takes the requestId in full.
 type StuckSettlement struct {
 	Provider  string    `json:"provider"`
 	State     string    `json:"state"`
@@ -32,6 +34,7 @@ type StuckSettlement struct {
 	StoreID   string    `json:"store_id"`
 	OrderID   string    `json:"order_id"`
 	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -88,8 +91,9 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 			if len(providers) > 0 && !slices.Contains(providers, s.Provider) {
 				continue
 			}
-			out = append(out, StuckSettlement{Provider: s.Provider, State: string(s.State), RequestID: s.RequestID,
-				StoreID: messages.MaskPANs(s.StoreID), OrderID: messages.MaskPANs(s.OrderID), Attempts: s.Attempts, UpdatedAt: s.UpdatedAt})
+			out = append(out, StuckSettlement{Provider: s.Provider, State: string(s.State), RequestID: messages.MaskPANs(s.RequestID),
+				StoreID: messages.MaskPANs(s.StoreID), OrderID: messages.MaskPANs(s.OrderID), Attempts: s.Attempts,
+				CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt})
 		}
 		if len(page) < stuckPage {
 			break
@@ -100,7 +104,7 @@ func Stuck(ctx context.Context, e Env, states []store.State, providers []string,
 		defer func() {
 			for _, r := range unreadable.Rows {
 				fmt.Fprintf(e.errw(), "cannot read %s/%s (%s): its sealed body opens with no configured key (STORE_ENCRYPTION_KEY, STORE_ENCRYPTION_OLD_KEYS)\n",
-					r.Key.Provider, r.Key.RequestID, r.State)
+					r.Key.Provider, messages.MaskPANs(r.Key.RequestID), r.State)
 			}
 		}()
 	}

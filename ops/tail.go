@@ -96,7 +96,7 @@ func statusLine(d amqp.Delivery, now time.Time) string {
 		word = dash(status)
 	}
 	line := fmt.Sprintf("%s  %-8s  %-24s  order=%-16s  %s", stamp(at), dash(broker.Stringify(d.Headers[headerProvider])),
-		dash(request), dash(messages.MaskPANs(order)), word)
+		dash(messages.MaskPANs(request)), dash(messages.MaskPANs(order)), word)
 	if reason != "" {
 		line += fmt.Sprintf("  reason=%q", oneLine(reason, 200))
 	}
