@@ -10,6 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // ErrUnroutable is returned when the broker could not route a published
@@ -129,14 +131,14 @@ func (p *Publisher) current() *amqp.Connection {
 func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *message.Message) error {
 	pub, err := Marshaler{}.Marshal(msg)
 	if err != nil {
-		return fmt.Errorf("marshal message %s: %w", msg.UUID, err)
+		return fmt.Errorf("marshal message %s: %w", messages.MaskPANs(msg.UUID), err)
 	}
 	// The client would fail such a publish only after taking the shared
 	// connection down (a frame error), with every publish on it.
 	for _, f := range []struct{ name, v string }{{"exchange", exchange}, {"routing key", key}, {"message_id", pub.MessageId},
 		{"correlation_id", pub.CorrelationId}, {"type", pub.Type}, {"app_id", pub.AppId}, {"reply_to", pub.ReplyTo}, {"content_type", pub.ContentType}} {
 		if len(f.v) > MaxShortString {
-			return fmt.Errorf("publish message %s: its %s is %d bytes, above AMQP's %d: %w", msg.UUID, f.name, len(f.v), MaxShortString, ErrUnsendable)
+			return fmt.Errorf("publish message %s: its %s is %d bytes, above AMQP's %d: %w", messages.MaskPANs(msg.UUID), f.name, len(f.v), MaxShortString, ErrUnsendable)
 		}
 	}
 	select {
@@ -163,7 +165,7 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg *mess
 		}
 		if max := frameMax(cc.conn); headerBytes > max {
 			p.release(cc)
-			return fmt.Errorf("publish message %s: %w", msg.UUID, &HeadersTooLargeError{Bytes: headerBytes, Max: max})
+			return fmt.Errorf("publish message %s: %w", messages.MaskPANs(msg.UUID), &HeadersTooLargeError{Bytes: headerBytes, Max: max})
 		}
 		err = cc.publish(ctx, exchange, key, pub)
 		switch {

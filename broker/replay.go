@@ -8,6 +8,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/settlement-worker/settlement-worker/messages"
 )
 
 // replayDropped are headers removed from a parked message when it is
@@ -206,18 +208,18 @@ func republishConfirmed(ctx context.Context, ch *amqp.Channel, returns chan amqp
 	drain(returns)
 	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", m.Target, true, false, republication(d, mac))
 	if err != nil {
-		return fmt.Errorf("republish %s to %s: %w", m.RequestID, m.Target, err)
+		return fmt.Errorf("republish %s to %s: %w", messages.MaskPANs(m.RequestID), m.Target, err)
 	}
 	if ok, err := dc.WaitContext(ctx); err != nil || !ok {
 		if err == nil {
 			err = errors.New("nacked by the broker")
 		}
-		return fmt.Errorf("republish %s to %s not confirmed: %w", m.RequestID, m.Target, err)
+		return fmt.Errorf("republish %s to %s not confirmed: %w", messages.MaskPANs(m.RequestID), m.Target, err)
 	}
 	select {
 	case r := <-returns:
 		return fmt.Errorf("republish %s to %s: unroutable (%d %s): does queue %s exist? the message stays in %s",
-			m.RequestID, m.Target, r.ReplyCode, r.ReplyText, m.Target, parked)
+			messages.MaskPANs(m.RequestID), m.Target, r.ReplyCode, r.ReplyText, m.Target, parked)
 	default:
 	}
 	return nil
