@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -277,4 +278,70 @@ func TestSweeperRequestIDCardNumberIsMasked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusingLock is a store whose order locks fail (a database gone), or,
+// with busy, are held by another delivery until the caller gives up.
+type refusingLock struct {
+	store.Store
+	busy bool
+}
+
+func (s refusingLock) LockOrder(ctx context.Context, _, _, _ string) (func(), error) {
+	if s.busy {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return nil, errors.New("database gone")
+}
+
+// The order lock's errors named the lock's key whole: the OrderId, or
+// "request:" and the requestId when there is none, either of which may
+// hold a card number. The error a delivery returns (logged, recorded on
+// its span) masks it.
+func TestOrderLockErrorsMaskACardNumberInTheKey(t *testing.T) {
+	cases := []struct {
+		name       string
+		order      string
+		busy       bool
+		failRetry  bool
+		wantInText string
+	}{
+		{name: "lock refused, order id", order: leakPAN, wantInText: "************1881"},
+		{name: "lock refused, no order id", wantInText: "request:" + maskedRequestID},
+		{name: "busy, retry copy refused", order: leakPAN, busy: true, failRetry: true, wantInText: "************1881"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, newScripted("miva", providers.Facts{}))
+			r.h.Store = refusingLock{Store: r.st, busy: tc.busy}
+			r.h.LockWait = 10 * time.Millisecond
+			var pub failingRetry
+			if tc.failRetry {
+				r.h.Pub = &pub
+			}
+			req := testRequest()
+			req.RequestID = panRequestID
+			req.PaymentContext = nil
+			req.PaymentContextBase = &messages.PaymentContextBase{OrderID: tc.order}
+			msg := message.NewMessage("m-1", encodeXML(t, req))
+			msg.Metadata.Set(broker.MetaContentType, ContentTypeXML)
+			msg.Metadata.Set(HeaderStoreID, "STORE1")
+			msg.Metadata.Set(HeaderTenderType, "VC")
+			err := r.h.HandleSafely(msg)
+			if err == nil {
+				t.Fatal("Handle succeeded")
+			}
+			if leaks(err.Error()) || !strings.Contains(err.Error(), tc.wantInText) {
+				t.Errorf("Handle: %v, want the lock key masked (%s)", err, tc.wantInText)
+			}
+		})
+	}
+}
+
+// failingRetry refuses every publish (a broker gone).
+type failingRetry struct{}
+
+func (*failingRetry) Publish(context.Context, string, string, *message.Message) error {
+	return errors.New("broker gone")
 }

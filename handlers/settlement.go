@@ -300,7 +300,7 @@ func (h *Settlement) Handle(msg *message.Message) (err error) {
 		return h.deferBusy(ctx, in, lockKey)
 	}
 	if err != nil {
-		return fmt.Errorf("lock order %s: %w", lockKey, err)
+		return fmt.Errorf("lock order %s: %w", messages.MaskPANs(lockKey), err)
 	}
 	defer unlock()
 	in.lock = lockRef{storeID: lockStore, orderID: lockKey}
@@ -1678,7 +1678,7 @@ func (h *Settlement) lockOrder(ctx context.Context, storeID, orderKey string) (f
 func (h *Settlement) deferBusy(ctx context.Context, in *delivery, orderKey string) error {
 	delay := h.nearestDelay(0)
 	if err := h.toRetryQueue(ctx, copyMessage(in.msg), delay); err != nil {
-		return fmt.Errorf("defer (order %s busy): %w", orderKey, err)
+		return fmt.Errorf("defer (order %s busy): %w", messages.MaskPANs(orderKey), err)
 	}
 	h.Metrics.outcome(h.Provider.Name(), "deferred")
 	in.log.Info().Dur("delay", delay).Dur("lock_wait", h.LockWait).
