@@ -31,6 +31,13 @@ import (
 const opsEnvHelp = "It needs only AMQP_URL and STORE_DSN (the store is opened read-only, so it works\n" +
 	"beside a running worker, SQLite included)."
 
+// maskedIDHelp says how the commands that print settlements show an id
+// holding a card number, and how to find its settlement.
+const maskedIDHelp = "A card number a sender put in a request id, store id or order id is printed\n" +
+	"masked (REQ-************1111), beside the provider, order, state and times that\n" +
+	"tell the row; give the full request id, as the order system has it, to show and\n" +
+	"--request-id.\n"
+
 // opsRun runs f with the operator environment and a context that SIGINT
 // and SIGTERM cancel. A configuration error exits 2, a failure 1.
 func opsRun(c *cobra.Command, f func(ctx context.Context, e ops.Env) error) error {
@@ -224,7 +231,7 @@ func newParkedLsCmd() *cobra.Command {
 		Long: "ls lists the parked requests of every provider (or of --provider): request id,\n" +
 			"order, provider, attempts, when and why parked. It reads each parked queue and\n" +
 			"puts every message back in its order (they are held unacked meanwhile, and\n" +
-			"requeued together): nothing is lost or moved. " + opsEnvHelp,
+			"requeued together): nothing is lost or moved.\n" + maskedIDHelp + opsEnvHelp,
 		Example: "  settlement-worker parked ls\n" +
 			"  settlement-worker parked ls --provider radial --reason 'provider down' --older-than 2h\n" +
 			"  settlement-worker parked ls --json | jq -r '.[].request_id'",
@@ -367,7 +374,7 @@ func newShowCmd() *cobra.Command {
 			"published. Request and status bodies are never printed; the account is masked.\n" +
 			"REQUEST_ID may also be the message_id of a status event not published yet (the\n" +
 			"sweeper's \"relay MESSAGE_ID\" warning): its settlement is shown.\n" +
-			"Without --provider every provider is searched. " + opsEnvHelp,
+			"Without --provider every provider is searched.\n" + maskedIDHelp + opsEnvHelp,
 		Example: "  settlement-worker show 7f3c2a\n" +
 			"  settlement-worker show 7f3c2a --provider radial --json",
 		Args: cobra.ExactArgs(1),
@@ -404,7 +411,7 @@ func newStuckCmd() *cobra.Command {
 			"STUCK_AFTER, 1h) in the given states (default: every non-final state), by\n" +
 			"provider and state, oldest first. Parked settlements are listed by parked ls.\n" +
 			"The worker's sweeper resumes stuck settlements by itself; this shows what it\n" +
-			"is waiting on. " + opsEnvHelp,
+			"is waiting on.\n" + maskedIDHelp + opsEnvHelp,
 		Example: "  settlement-worker stuck\n" +
 			"  settlement-worker stuck --state pending --older-than 2d",
 		Args: cobra.NoArgs,
