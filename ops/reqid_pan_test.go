@@ -51,6 +51,14 @@ func TestOperatorCommandsMaskACardNumberInTheRequestID(t *testing.T) {
 			return ops.Replay(f.ctx, f.env(), ops.Filter{RequestID: id}, ops.ReplayOptions{DryRun: true})
 		},
 	})
+	// stuck --json tells the row by its creation too, as show does.
+	f.reset()
+	if err := ops.Stuck(f.ctx, f.env(), nil, nil, time.Hour, true); err != nil {
+		t.Fatal(err)
+	}
+	if out := f.out.String(); !strings.Contains(out, `"created_at": "2026-03-04T02:00:01Z"`) {
+		t.Errorf("stuck --json lacks the settlement's created_at:\n%s", out)
+	}
 	// An id nothing has: the error names it masked.
 	const other = "REQ-4111111111111111"
 	for name, run := range map[string]func() error{
