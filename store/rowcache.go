@@ -5,10 +5,15 @@ import (
 	"maps"
 )
 
-// rowCacheSize bounds the rows kept: about the settlements in flight in
-// one process (its consumers, and those awaiting a provider's status),
-// a few KiB each.
-const rowCacheSize = 1024
+// The row cache's bounds: about the settlements in flight in one process
+// (its consumers, and those awaiting a provider's status), each a few KiB.
+// A row larger than rowCacheMaxRow (a large request body) is not kept: it
+// is read, as without the cache.
+const (
+	rowCacheSize   = 512
+	rowCacheBytes  = 2 << 20
+	rowCacheMaxRow = 32 << 10
+)
 
 // rowCache keeps, for the SQLite settlements this process wrote last and
 // that are still moving, the row as that write left it, so that the next
@@ -29,7 +34,8 @@ const rowCacheSize = 1024
 // entry is put only once every statement of its job succeeded; a job
 // rolled back to its savepoint put none.
 type rowCache struct {
-	rows map[Key]cachedRow
+	rows  map[Key]cachedRow
+	bytes int // the rows' rowSize, summed
 }
 
 // cachedRow is a settlement as its last write left it.
@@ -40,6 +46,22 @@ type cachedRow struct {
 	// nextSeq is the seq the settlement's next status event takes, 0 when
 	// not known.
 	nextSeq int
+	// size is rowSize(st), counted once when put.
+	size int
+}
+
+// rowSize approximates the memory a cached row holds: its request, refs
+// and headers, and its other fields and map overhead.
+func rowSize(st Settlement) int {
+	n := 512 + len(st.Request) + len(st.Fingerprint) + len(st.StoreID) + len(st.OrderID) + len(st.ClientContext) +
+		len(st.CorrelationID) + len(st.DeclineReason) + len(st.ParkedReason)
+	for k, v := range st.Refs {
+		n += 48 + len(k) + len(v)
+	}
+	for k, v := range st.Headers {
+		n += 48 + len(k) + len(v)
+	}
+	return n
 }
 
 func newRowCache() *rowCache { return &rowCache{rows: make(map[Key]cachedRow)} }
@@ -53,26 +75,39 @@ func (c *rowCache) get(key Key) (cachedRow, bool) {
 
 // put keeps r (which the cache now owns) as its settlement's row; a
 // settlement that stopped moving (a terminal state, or parked: few moves
-// follow) is dropped instead. A full cache drops an entry first.
+// follow) or a row above rowCacheMaxRow is dropped instead. Past its
+// bounds the cache drops other rows first.
 func (c *rowCache) put(r cachedRow) {
+	c.drop(r.st.Key)
 	if r.st.State.Terminal() || r.st.ParkedReason != "" {
-		delete(c.rows, r.st.Key)
 		return
 	}
-	if _, ok := c.rows[r.st.Key]; !ok && len(c.rows) >= rowCacheSize {
-		for k := range c.rows { // any one
-			delete(c.rows, k)
+	if r.size = rowSize(r.st); r.size > rowCacheMaxRow {
+		return
+	}
+	for k := range c.rows { // any, until it fits
+		if len(c.rows) < rowCacheSize && c.bytes+r.size <= rowCacheBytes {
 			break
 		}
+		c.drop(k)
 	}
 	c.rows[r.st.Key] = r
+	c.bytes += r.size
 }
 
 // drop forgets key's row.
-func (c *rowCache) drop(key Key) { delete(c.rows, key) }
+func (c *rowCache) drop(key Key) {
+	if r, ok := c.rows[key]; ok {
+		c.bytes -= r.size
+		delete(c.rows, key)
+	}
+}
 
 // clear forgets every row.
-func (c *rowCache) clear() { clear(c.rows) }
+func (c *rowCache) clear() {
+	clear(c.rows)
+	c.bytes = 0
+}
 
 // cloneSettlement is st with maps and request of its own, for a caller.
 func cloneSettlement(st Settlement) Settlement {

@@ -184,22 +184,47 @@ func TestRowCacheReturnsRowsOfTheirOwn(t *testing.T) {
 	}
 }
 
-// The cache keeps settlements that still move, at most rowCacheSize.
+// The cache keeps settlements that still move, within its bounds: at most
+// rowCacheSize rows and rowCacheBytes, no row above rowCacheMaxRow (a
+// large request body would otherwise be held a thousand times over: ops'
+// TestStuckReadsAPageAtATime saw the heap of 2000 registered 48 KB
+// requests).
 func TestRowCacheBounded(t *testing.T) {
-	c := newRowCache()
-	for i := 0; i < 3*rowCacheSize; i++ {
-		c.put(cachedRow{st: Settlement{Key: Key{"acme", fmt.Sprint(i)}, State: StateSubmitting}})
+	row := func(id string, body int) cachedRow {
+		return cachedRow{st: Settlement{Key: Key{"acme", id}, State: StateSubmitting, Request: make([]byte, body)}}
 	}
-	if n := len(c.rows); n != rowCacheSize {
-		t.Errorf("%d rows, want %d", n, rowCacheSize)
+	for _, c := range []struct {
+		name     string
+		body     int
+		maxRows  int
+		maxBytes int
+	}{
+		{"small rows", 10, rowCacheSize, rowCacheBytes},
+		{"8 KiB rows", 8 << 10, rowCacheBytes / (8 << 10), rowCacheBytes},
+		{"rows above the limit", rowCacheMaxRow, 0, 0},
+	} {
+		cache := newRowCache()
+		for i := 0; i < 3*rowCacheSize; i++ {
+			cache.put(row(fmt.Sprint(i), c.body))
+			if len(cache.rows) > c.maxRows || cache.bytes > c.maxBytes {
+				t.Fatalf("%s: %d rows, %d bytes after %d puts; want at most %d, %d", c.name, len(cache.rows), cache.bytes, i+1, c.maxRows, c.maxBytes)
+			}
+		}
+		sum := 0
+		for _, r := range cache.rows {
+			sum += r.size
+		}
+		if sum != cache.bytes || (c.maxRows > 0 && len(cache.rows) == 0) {
+			t.Errorf("%s: %d rows counted as %d bytes, summing to %d", c.name, len(cache.rows), cache.bytes, sum)
+		}
 	}
+	cache := newRowCache()
 	k := Key{"acme", "t"}
-	c.put(cachedRow{st: Settlement{Key: k, State: StateSubmitting}})
 	for _, st := range []Settlement{{Key: k, State: StateSettled}, {Key: k, State: StateAcknowledged, ParkedReason: "p"}} {
-		c.put(cachedRow{st: Settlement{Key: k, State: StateSubmitting}})
-		c.put(cachedRow{st: st})
-		if _, ok := c.get(k); ok {
-			t.Errorf("%s (parked %q) still cached", st.State, st.ParkedReason)
+		cache.put(cachedRow{st: Settlement{Key: k, State: StateSubmitting}})
+		cache.put(cachedRow{st: st})
+		if _, ok := cache.get(k); ok || cache.bytes != 0 {
+			t.Errorf("%s (parked %q) still cached (%d bytes)", st.State, st.ParkedReason, cache.bytes)
 		}
 	}
 }
