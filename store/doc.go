@@ -57,7 +57,8 @@
 //     arrival order in one transaction (one WAL fsync), each in a savepoint
 //     of its own (a failing write is rolled back alone), and releases every
 //     caller only after that COMMIT returned. The writer keeps the rows it
-//     wrote last for the settlements still moving (rowcache.go), and moves
+//     wrote last for the settlements still moving (rowcache.go; at most
+//     512 rows and 2 MiB, none above 32 KiB), and moves
 //     one from that copy without reading it first, its UPDATE comparing
 //     every column the move depends on (a row changed by any other path is
 //     read, as without the copy). Reads run on a small read-only
