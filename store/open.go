@@ -463,6 +463,7 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 	s.w = newSQLiteWriter(db)
 	s.rows = newRowCache()
 	s.w.onRollback = s.rows.clear
+	s.w.onJobStart, s.w.onJobUndone = s.rows.begin, s.rows.undo
 	if !memory {
 		// The read-only pool: in WAL mode readers see the last commit and
 		// neither wait for the writer nor make it wait.

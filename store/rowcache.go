@@ -29,13 +29,17 @@ const (
 // test's own SQL) is never moved from a stale copy.
 //
 // Only the SQLite writer's goroutine touches it: the job functions it runs
-// (register, sqliteTransition) and its abort hook, which empties it when a
-// shared transaction is rolled back (the rows it put may not exist). An
-// entry is put only once every statement of its job succeeded; a job
-// rolled back to its savepoint put none.
+// (register, sqliteTransition) and its hooks, which empty it when a shared
+// transaction is rolled back (the rows its jobs put may not exist), and
+// forget the rows a job put when that job alone is rolled back (its
+// savepoint; a function that failed or panicked after a move: begin,
+// undo).
 type rowCache struct {
 	rows  map[Key]cachedRow
 	bytes int // the rows' rowSize, summed
+	// journal are the keys put by the writer's job running now (begin):
+	// undo drops them when that job's writes are rolled back.
+	journal []Key
 }
 
 // cachedRow is a settlement as its last write left it.
@@ -93,6 +97,19 @@ func (c *rowCache) put(r cachedRow) {
 	}
 	c.rows[r.st.Key] = r
 	c.bytes += r.size
+	c.journal = append(c.journal, r.st.Key)
+}
+
+// begin starts the journal of a writer's job: the keys it puts from now.
+func (c *rowCache) begin() { c.journal = c.journal[:0] }
+
+// undo forgets the rows the job begun last put: its writes were rolled
+// back (a failing job may have moved a settlement before its error).
+func (c *rowCache) undo() {
+	for _, k := range c.journal {
+		c.drop(k)
+	}
+	c.journal = c.journal[:0]
 }
 
 // drop forgets key's row.
@@ -107,6 +124,7 @@ func (c *rowCache) drop(key Key) {
 func (c *rowCache) clear() {
 	clear(c.rows)
 	c.bytes = 0
+	c.journal = c.journal[:0]
 }
 
 // cloneSettlement is st with maps and request of its own, for a caller.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
+	"time"
 )
 
 // behind changes a's row through the writer with sql, as a path that
@@ -226,5 +228,75 @@ func TestRowCacheBounded(t *testing.T) {
 		if _, ok := cache.get(k); ok || cache.bytes != 0 {
 			t.Errorf("%s (parked %q) still cached (%d bytes)", st.State, st.ParkedReason, cache.bytes)
 		}
+	}
+}
+
+// A job whose function moved a settlement (its row put in the cache) and
+// then failed or panicked is rolled back, alone (its savepoint, in a
+// batch) or with its transaction: the cache must not keep the row its
+// undone writes left. With a fixed clock the row's updated_at does not
+// tell the undone write from the one before, and the copy's next seq
+// (one past the undone event) would make a gap in the settlement's events.
+func TestRowCacheForgetsAJobRolledBack(t *testing.T) {
+	at := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		batch bool
+		fail  func() error
+	}{
+		{"alone, error", false, func() error { return errors.New("a later step failed") }},
+		{"alone, panic", false, func() error { panic("a later step panicked") }},
+		{"in a batch, error", true, func() error { return errors.New("a later step failed") }},
+		{"in a batch, panic", true, func() error { panic("a later step panicked") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := openCacheRig(t, func() time.Time { return at }, true, nil)
+			s, ctx := r.s, context.Background()
+			a, other := sample("a"), sample("other")
+			for _, in := range []Settlement{a, other} {
+				if _, _, err := s.Register(ctx, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ev := func(d string) *StatusEvent { return &StatusEvent{DedupKey: d, MessageID: "m-" + d} }
+			if _, _, err := s.Transition(ctx, a.Key, []State{StateReceived}, StatePending, Change{}, ev("P1")); err != nil {
+				t.Fatal(err)
+			}
+			undone := func() error {
+				return s.w.tx(ctx, func(ctx context.Context, q querier) error {
+					if _, _, err := s.transitionTx(ctx, q, a.Key, []State{StatePending}, StatePending, Change{}, ev("P2")); err != nil {
+						return err
+					}
+					return c.fail()
+				})
+			}
+			if c.batch {
+				release := blockWriter(t, s.w)
+				wait := queue(t, s.w, func() error {
+					_, _, err := s.Transition(ctx, other.Key, nil, StateConfirming, Change{}, nil)
+					return err
+				}, undone)
+				release()
+				if errs := wait(); errs[0] != nil || errs[1] == nil {
+					t.Fatalf("errors %v, want the second's only", errs)
+				}
+			} else if err := undone(); err == nil {
+				t.Fatal("the failing job succeeded")
+			}
+			if _, _, err := s.Transition(ctx, a.Key, []State{StatePending}, StatePending, Change{}, ev("P3")); err != nil {
+				t.Fatal(err)
+			}
+			evs, err := s.Statuses(ctx, a.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range evs {
+				got = append(got, fmt.Sprintf("%d:%s", e.Seq, e.DedupKey))
+			}
+			if want := []string{"1:P1", "2:P3"}; !slices.Equal(got, want) {
+				t.Errorf("events %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -73,6 +73,13 @@ type sqliteWriter struct {
 	// gone): the store empties its row cache (rowCache). Set it before the
 	// first write.
 	onRollback func()
+	// onJobStart and onJobUndone, when set, are called on the goroutine
+	// before each job's function runs, and once that job's writes were
+	// rolled back (its savepoint, or the transaction that held only its
+	// writes) after it failed or panicked: the store forgets the rows the
+	// job put in its row cache (rowCache.begin, rowCache.undo). Set them
+	// before the first write.
+	onJobStart, onJobUndone func()
 }
 
 // writerStallAfter is how long one write transaction may run before Ping
@@ -295,6 +302,7 @@ func (w *sqliteWriter) runBatch(batch []*writeJob) {
 				abort = fmt.Errorf("rolling back after %v: %w", j.err, err)
 				break
 			}
+			w.jobUndone()
 		}
 		if err := w.exec(ctx, "RELEASE job"); err != nil {
 			abort = err
@@ -326,8 +334,9 @@ func (w *sqliteWriter) runBatch(batch []*writeJob) {
 // only its own writes, and gets its own error.
 func (w *sqliteWriter) runAlone(ctx context.Context, j *writeJob) {
 	if j.err = w.call(ctx, j); j.err != nil {
-		w.rolledBack()
+		// The transaction holds only this job's writes.
 		w.checkConn(w.exec(ctx, "ROLLBACK"))
+		w.jobUndone()
 		return
 	}
 	if w.beforeCommit != nil {
@@ -351,9 +360,19 @@ func (w *sqliteWriter) rolledBack() {
 	}
 }
 
+// jobUndone tells onJobUndone that the last job's writes are undone.
+func (w *sqliteWriter) jobUndone() {
+	if w.onJobUndone != nil {
+		w.onJobUndone()
+	}
+}
+
 // call runs one job's function; a panic becomes its error (the writer
 // serves every caller and must not die with one).
 func (w *sqliteWriter) call(ctx context.Context, j *writeJob) (err error) {
+	if w.onJobStart != nil {
+		w.onJobStart()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("store: panic in a write: %v\n%s", r, debug.Stack())
