@@ -18,12 +18,17 @@ type cacheRig struct {
 	st Store
 }
 
-// openCacheRig opens a fresh SQLite file with clock, with the row cache
-// or without it (the path every transition took before the cache), and
-// through Encrypted when keys is not nil.
-func openCacheRig(t *testing.T, clock func() time.Time, cached bool, keys *Keyring) cacheRig {
+// openCacheRig opens a fresh SQLite file (or ":memory:", whose reads run
+// on the writer) with clock, with the row cache or without it (the path
+// every transition took before the cache), and through Encrypted when
+// keys is not nil.
+func openCacheRig(t *testing.T, clock func() time.Time, cached, memory bool, keys *Keyring) cacheRig {
 	t.Helper()
-	st, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "s.db"), WithClock(clock))
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "s.db")
+	if memory {
+		dsn = "sqlite::memory:"
+	}
+	st, err := Open(context.Background(), dsn, WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +67,8 @@ func outcome(st Settlement, ev *StatusEvent, err error) string {
 // beside other writes of the same settlement), parked and unparked,
 // text that the store cleans, refs changed within one state, events
 // after a terminal state, conflicts; with a fixed clock (updated_at the
-// same across writes) and a moving one, plain and through Encrypted.
+// same across writes) and a moving one, plain, through Encrypted and on
+// ":memory:".
 func TestRowCacheAnswersAsTheUncachedPath(t *testing.T) {
 	keys, err := ParseKeyring("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", nil)
 	if err != nil {
@@ -83,14 +89,14 @@ func TestRowCacheAnswersAsTheUncachedPath(t *testing.T) {
 		},
 	}
 	for clockName, clock := range clocks {
-		for _, sealed := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s sealed=%v", clockName, sealed), func(t *testing.T) {
+		for _, v := range []struct{ sealed, memory bool }{{false, false}, {true, false}, {false, true}} {
+			t.Run(fmt.Sprintf("%s sealed=%v memory=%v", clockName, v.sealed, v.memory), func(t *testing.T) {
 				var k *Keyring
-				if sealed {
+				if v.sealed {
 					k = keys
 				}
-				with := runCacheScript(t, openCacheRig(t, clock(), true, k), sealed)
-				without := runCacheScript(t, openCacheRig(t, clock(), false, k), sealed)
+				with := runCacheScript(t, openCacheRig(t, clock(), true, v.memory, k), v.sealed, at)
+				without := runCacheScript(t, openCacheRig(t, clock(), false, v.memory, k), v.sealed, at)
 				if len(with) != len(without) {
 					t.Fatalf("%d answers with the cache, %d without", len(with), len(without))
 				}
@@ -107,7 +113,7 @@ func TestRowCacheAnswersAsTheUncachedPath(t *testing.T) {
 // runCacheScript makes the writes of TestRowCacheAnswersAsTheUncachedPath
 // on r and returns every answer and the reads after, as text. Sealed rows'
 // bodies are random: their events' bodies are left out of the text.
-func runCacheScript(t *testing.T, r cacheRig, sealed bool) []string {
+func runCacheScript(t *testing.T, r cacheRig, sealed bool, at time.Time) []string {
 	t.Helper()
 	ctx := context.Background()
 	var out []string
@@ -189,6 +195,12 @@ func runCacheScript(t *testing.T, r cacheRig, sealed bool) []string {
 	do(move(aKey, pend, StateSettled, Change{DeclineReason: ptr("")}, event("S", "m9")))
 	do(move(aKey, []State{StateSettled}, StateRefused, Change{Note: "chargeback"}, event("R", "m10")))
 	do(move(aKey, []State{StateSettled}, StateRefused, Change{}, event("R", "m11"))) // conflict
+	// Retention empties a's body (finished); a later move returns it empty.
+	n, err := r.st.PurgeBodies(ctx, at.Add(time.Hour), 0)
+	if n != 1 || err != nil {
+		t.Errorf("purged %d, %v; want a's body", n, err)
+	}
+	do(move(aKey, []State{StateRefused}, StateRefused, Change{Note: "after retention"}, nil))
 	do(move(bKey, nil, StateSubmitting, Change{IncAttempts: true, Via: []Waypoint{{State: StateConfirmed, Note: "via"}}}, nil))
 	do(move(bKey, sub, StateAcknowledged, Change{}, event("ack", "m12")))
 

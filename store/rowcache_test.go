@@ -250,7 +250,7 @@ func TestRowCacheForgetsAJobRolledBack(t *testing.T) {
 		{"in a batch, panic", true, func() error { panic("a later step panicked") }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := openCacheRig(t, func() time.Time { return at }, true, nil)
+			r := openCacheRig(t, func() time.Time { return at }, true, false, nil)
 			s, ctx := r.s, context.Background()
 			a, other := sample("a"), sample("other")
 			for _, in := range []Settlement{a, other} {
