@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -140,14 +142,28 @@ func consumeForever(ctx context.Context, url, queue string, f func(amqp.Delivery
 	}
 }
 
-// publisher publishes with confirms, reconnecting through broker restarts:
-// a message whose confirm did not arrive is published again (same
-// message_id: a duplicate the worker must absorb).
+// publisher publishes with confirms and the mandatory flag, reconnecting
+// through broker restarts: a message whose confirm did not arrive, or that
+// the broker returned unrouted, is published again (same message_id: a
+// duplicate the worker must absorb). Each publication it gave up on or saw
+// confirmed is written to journal (when set): what the judge calls lost can
+// be told apart from what never reached a queue.
 type publisher struct {
-	url  string
-	mu   sync.Mutex
-	conn *amqp.Connection
-	ch   *amqp.Channel
+	url     string
+	journal io.Writer
+	mu      sync.Mutex
+	conn    *amqp.Connection
+	ch      *amqp.Channel
+	returns chan amqp.Return
+}
+
+// errReturned is a publication the broker returned: no queue took it.
+var errReturned = errors.New("returned unrouted")
+
+func (p *publisher) note(id, what string) {
+	if p.journal != nil {
+		fmt.Fprintf(p.journal, "%s %s %s\n", time.Now().UTC().Format("15:04:05.000"), id, what)
+	}
 }
 
 func (p *publisher) publish(ctx context.Context, key string, m amqp.Publishing) error {
@@ -174,7 +190,10 @@ func (p *publisher) publish(ctx context.Context, key string, m amqp.Publishing) 
 				time.Sleep(300 * time.Millisecond)
 				continue
 			}
-			p.conn, p.ch = conn, ch
+			// amqp091 hands a basic.return to this channel before it
+			// handles the ack that follows it: once the confirm is
+			// in, a return of that publication is here.
+			p.conn, p.ch, p.returns = conn, ch, ch.NotifyReturn(make(chan amqp.Return, 1))
 		}
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		dc, err := p.ch.PublishWithDeferredConfirmWithContext(pctx, "payments.settlements", key, true, false, m)
@@ -187,8 +206,17 @@ func (p *publisher) publish(ctx context.Context, key string, m amqp.Publishing) 
 		}
 		cancel()
 		if err == nil {
+			select {
+			case r := <-p.returns:
+				err = fmt.Errorf("%w: %s %s", errReturned, r.MessageId, r.ReplyText)
+			default:
+			}
+		}
+		if err == nil {
+			p.note(m.MessageId, "confirmed")
 			return nil
 		}
+		p.note(m.MessageId, "again: "+err.Error())
 		_ = p.ch.Close()
 		p.ch = nil
 		time.Sleep(200 * time.Millisecond)

@@ -76,6 +76,7 @@ type options struct {
 	keepBroker     bool
 	verbose        bool
 	window         int
+	logLevel       string
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -118,6 +119,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.mgmt, "mgmt-port", 15676, "management port of the private RabbitMQ node")
 	fs.StringVar(&o.node, "node", "chaos@localhost", "node name of the private RabbitMQ node")
 	fs.BoolVar(&o.keepBroker, "keep-broker", false, "leave the private node running at the end")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "the workers' LOG_LEVEL (info logs every step of every settlement: for diagnosing a failed run)")
 	fs.BoolVar(&o.verbose, "v", false, "print the tail of each worker's log at the end of a scenario")
 	if err := fs.Parse(args); err != nil {
 		return o, err

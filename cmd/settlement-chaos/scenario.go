@@ -197,7 +197,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	}
 
 	// Workers.
-	env := workerEnv(sc, b, sb)
+	env := workerEnv(sc, b, sb, o.logLevel)
 	workers := make([]*worker, sc.replicas)
 	var wmu sync.Mutex
 	// A worker that exits without being told to is said at once, with the
@@ -254,10 +254,15 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	deadline := time.Now().Add(o.timeout)
 	var published atomic.Int64
 	pubs := map[string]*publisher{}
+	journal, err := os.Create(filepath.Join(dir, sc.store+"-published.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	defer journal.Close()
 	var wg sync.WaitGroup
 	start := time.Now()
 	for _, pv := range providers {
-		p := &publisher{url: b.amqp}
+		p := &publisher{url: b.amqp, journal: journal}
 		pubs[pv] = p
 		defer p.close()
 		wg.Add(1)
@@ -438,7 +443,7 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	return res, strings.Join(notes, "\n"), nil
 }
 
-func workerEnv(sc scenario, b *privateBroker, sb *sandboxes) []string {
+func workerEnv(sc scenario, b *privateBroker, sb *sandboxes, logLevel string) []string {
 	dsn := sc.storeDSN
 	return []string{
 		"AMQP_URL=" + b.amqp, "PROVIDERS=" + strings.Join(providers, ","), "QUEUE_TYPE=quorum",
@@ -450,7 +455,7 @@ func workerEnv(sc scenario, b *privateBroker, sb *sandboxes) []string {
 		"RADIAL_TIMEOUT=2s", "PAYSAFE_TIMEOUT=2s", "FRISBII_TIMEOUT=2s", "MIVA_TIMEOUT=2s",
 		"RADIAL_SETTLE_WINDOW=4s", "PAYSAFE_SETTLE_WINDOW=4s", "FRISBII_SETTLE_WINDOW=4s", "MIVA_SETTLE_WINDOW=4s",
 		"RETRY_DELAYS=" + retryDelays, "MAX_ATTEMPTS=8", "SWEEP_INTERVAL=2s", "STUCK_AFTER=15s", "OUTBOX_RELAY_AFTER=2s",
-		"STORE_DSN=" + dsn, "CONCURRENCY=8", "HTTP_ADDR=off", "LOG_LEVEL=warn", "SHUTDOWN_TIMEOUT=10s",
+		"STORE_DSN=" + dsn, "CONCURRENCY=8", "HTTP_ADDR=off", "LOG_LEVEL=" + logLevel, "SHUTDOWN_TIMEOUT=10s",
 	}
 }
 
