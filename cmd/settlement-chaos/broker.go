@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -155,6 +156,8 @@ type publisher struct {
 	conn    *amqp.Connection
 	ch      *amqp.Channel
 	returns chan amqp.Return
+	// again counts publications sent again (no confirm, a nack, returned).
+	again atomic.Int64
 }
 
 // errReturned is a publication the broker returned: no queue took it.
@@ -216,6 +219,7 @@ func (p *publisher) publish(ctx context.Context, key string, m amqp.Publishing) 
 			p.note(m.MessageId, "confirmed")
 			return nil
 		}
+		p.again.Add(1)
 		p.note(m.MessageId, "again: "+err.Error())
 		_ = p.ch.Close()
 		p.ch = nil

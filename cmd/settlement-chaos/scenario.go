@@ -378,7 +378,11 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		return nil, "", err
 	}
 	wg.Wait()
-	progress("%s: %d published in %s; waiting until quiet", sc.name, published.Load(), time.Since(start).Round(time.Second))
+	again := int64(0)
+	for _, p := range pubs {
+		again += p.again.Load()
+	}
+	progress("%s: %d published in %s (%d sent again: no confirm, nacked or returned); waiting until quiet", sc.name, published.Load(), time.Since(start).Round(time.Second), again)
 
 	// Quiet: every settlement has a verdict or is parked, and nothing
 	// changed (events, parked, ledgers) for o.quiet; or the timeout.
