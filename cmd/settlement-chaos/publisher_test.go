@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -73,5 +74,44 @@ func TestPublisherDoesNotCountAReturnedPublication(t *testing.T) {
 	}
 	if got := journal.String(); !strings.Contains(got, "c-routed-1 confirmed") {
 		t.Errorf("journal:\n%s\nwant c-routed-1 confirmed", got)
+	}
+}
+
+// TestHeldMessagesNamesTheQueuesThatHoldSome: the end-of-run diagnosis
+// lists the queues holding messages, parked queues aside.
+func TestHeldMessagesNamesTheQueuesThatHoldSome(t *testing.T) {
+	amqpURL := testenv.AMQPURL(t)
+	u, err := neturl.Parse(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := withChannel(amqpURL, func(ch *amqp.Channel) error {
+		for _, q := range []string{"q.settlement.x", "q.settlement.x.parked", "q.empty"} {
+			if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+				return err
+			}
+		}
+		for _, q := range []string{"q.settlement.x", "q.settlement.x.parked"} {
+			if err := ch.Publish("", q, false, false, amqp.Publishing{Body: []byte("x")}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := &privateBroker{mgmt: strings.TrimSuffix(testenv.ManagementURL(t), "/"), vhost: strings.TrimPrefix(u.Path, "/")}
+	// The management API's counts lag by its statistics interval.
+	var held []queueDepth
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if held, err = b.heldMessages(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(held) > 0 {
+			break
+		}
+	}
+	if len(held) != 1 || held[0].Name != "q.settlement.x" || held[0].Ready != 1 {
+		t.Errorf("held = %+v, want q.settlement.x with 1 ready", held)
 	}
 }

@@ -412,6 +412,21 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 	if time.Now().After(deadline) {
 		note("%s: timeout %s reached before quiet", sc.name, o.timeout)
 	}
+	if progressOf() < 1 {
+		// Something has no verdict: say whether the broker still holds
+		// messages (held by a consumer, or waiting), which tells a
+		// request held in silence from one lost.
+		held, err := b.heldMessages(ctx)
+		switch {
+		case err != nil:
+			note("%s: queue depths unknown: %v", sc.name, err)
+		case len(held) == 0:
+			note("%s: no queue holds a message (parked queues aside)", sc.name)
+		}
+		for _, q := range held {
+			note("%s: queue %s holds %d ready, %d delivered and not acked (%d consumers)", sc.name, q.Name, q.Ready, q.Unacked, q.Consumers)
+		}
+	}
 	stopObs()
 	wmu.Lock()
 	for _, w := range workers {
