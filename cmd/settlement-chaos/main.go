@@ -77,6 +77,7 @@ type options struct {
 	verbose        bool
 	window         int
 	logLevel       string
+	restarts       int
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -119,10 +120,14 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.mgmt, "mgmt-port", 15676, "management port of the private RabbitMQ node")
 	fs.StringVar(&o.node, "node", "chaos@localhost", "node name of the private RabbitMQ node")
 	fs.BoolVar(&o.keepBroker, "keep-broker", false, "leave the private node running at the end")
+	fs.IntVar(&o.restarts, "restarts", 2, "broker restarts per scenario (at least 2; more are spread between 15 % and 90 % of the verdicts)")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "the workers' LOG_LEVEL (info logs every step of every settlement: for diagnosing a failed run)")
 	fs.BoolVar(&o.verbose, "v", false, "print the tail of each worker's log at the end of a scenario")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.restarts < 2 {
+		return o, errors.New("-restarts must be at least 2")
 	}
 	if o.n < 4 {
 		return o, errors.New("-n must be at least 4")

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,10 +310,17 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		return float64(len(ob.finished)) / float64(total)
 	}
 	changed := map[string]string{} // requestId → changed header
-	steps := []struct {
+	type step struct {
 		at   float64
 		what string
-	}{{0.12, "kill"}, {0.25, "broker"}, {0.33, "locks"}, {0.40, "kill"}, {0.50, "changed"}, {0.60, "broker"}, {0.66, "locks"}, {0.75, "kill"}}
+	}
+	steps := []step{{0.12, "kill"}, {0.25, "broker"}, {0.33, "locks"}, {0.40, "kill"}, {0.50, "changed"}, {0.60, "broker"}, {0.66, "locks"}, {0.75, "kill"}}
+	// -restarts beyond the two: more broker restarts, spread evenly
+	// between 15 % and 90 % of the verdicts.
+	for i := 0; i < o.restarts-2; i++ {
+		steps = append(steps, step{0.15 + 0.75*float64(i+1)/float64(o.restarts-1), "broker"})
+	}
+	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(a.at, b.at) })
 	kills := 0
 	restarted := make(chan error, 1)
 	restarted <- nil
