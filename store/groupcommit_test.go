@@ -138,7 +138,9 @@ func TestGroupCommitFailingCallerRollsBackAlone(t *testing.T) {
 	a, b := sample("a"), sample("b")
 	wait := queue(t, s.w,
 		func() error { _, _, err := s.Register(ctx, a); return err },
-		// Writes b, then fails: b must not exist afterwards.
+		// Writes b, then fails: b must not exist afterwards. (A row
+		// inserted by hand, not through register: the key filter does
+		// not know it, which holds because it is rolled back.)
 		func() error {
 			return s.w.tx(ctx, func(ctx context.Context, q querier) error {
 				if _, err := q.ExecContext(ctx, `INSERT INTO settlements (provider, request_id, state, created_at, updated_at)
@@ -444,6 +446,8 @@ func TestGroupCommitAloneFailingWriteRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
+	// Inserted by hand, not through register (the key filter does not
+	// know it), and rolled back: it never exists.
 	err := s.w.tx(ctx, func(ctx context.Context, q querier) error {
 		if _, err := q.ExecContext(ctx, `INSERT INTO settlements (provider, request_id, state, created_at, updated_at)
 			VALUES ('acme', 'b', 'received', 'x', 'x')`); err != nil {

@@ -460,6 +460,12 @@ func openSQLite(ctx context.Context, dsn, rest string, o options) (Store, error)
 		db.Close()
 		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
 	}
+	// The key filter, from the table as migrated, before the writer runs
+	// (keyfilter.go): from now on only register inserts, and it adds to it.
+	if s.keys, err = loadKeyFilter(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("STORE_DSN %q: cannot open SQLite file %s: %w", dsn, path, err)
+	}
 	s.w = newSQLiteWriter(db)
 	s.rows = newRowCache()
 	s.w.onRollback = s.rows.clear

@@ -110,6 +110,15 @@ type sqlStore struct {
 	// which db then is (nil for PostgreSQL and ":memory:", whose reads go
 	// through the writer).
 	rstmts *stmtCache
+	// keys tells which keys SQLite's settlements table may hold, so that
+	// Get answers a key never registered without a query (keyfilter.go;
+	// nil for PostgreSQL, read-only opens and tables above
+	// keyFilterMaxRows).
+	keys *keyFilter
+	// readWrap, when set (tests), wraps the querier every read off the
+	// writer is given (to count its statements), as the writer's wrap does
+	// for writes and for ":memory:"'s reads. Set it before the first read.
+	readWrap func(querier) querier
 	// release drops the SQLite file lock (nil for PostgreSQL).
 	release func()
 	// held are the order locks this store holds, by orderKey, for
@@ -160,13 +169,19 @@ func (s *sqlStore) writeTx(ctx context.Context, fn func(ctx context.Context, q q
 // writer), on the writer's connection for ":memory:", or on PostgreSQL's
 // pool.
 func (s *sqlStore) read(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	var q querier
 	switch {
 	case s.rstmts != nil:
-		return fn(ctx, cachedQuerier{c: s.rstmts})
+		q = cachedQuerier{c: s.rstmts}
 	case s.w != nil:
 		return s.w.do(ctx, fn)
+	default:
+		q = s.db
 	}
-	return fn(ctx, s.db)
+	if s.readWrap != nil {
+		q = s.readWrap(q)
+	}
+	return fn(ctx, q)
 }
 
 // knownStates are the states Transition accepts as a target.
@@ -506,6 +521,12 @@ func (s *sqlStore) register(ctx context.Context, in Settlement, m *move) (Settle
 	// statement. The new row is not read back: it is built from the values
 	// inserted (insertedRow). A known key's row is read as stored.
 	err = s.writeTx(ctx, func(ctx context.Context, q querier) error {
+		if s.keys != nil {
+			// Before the INSERT, on the writer: a Get after the commit
+			// finds the key in the filter. An INSERT that then conflicts
+			// or is rolled back leaves a false positive (keyfilter.go).
+			s.keys.add(in.Key)
+		}
 		now := s.now()
 		res, err := q.ExecContext(ctx, `INSERT INTO settlements (`+settlementColumns+`, history)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21)
@@ -585,10 +606,15 @@ func (s *sqlStore) get(ctx context.Context, q querier, key Key) (Settlement, err
 	return st, err
 }
 
-// Get returns a settlement or ErrNotFound.
+// Get returns a settlement or ErrNotFound. On a writable SQLite store, a
+// key never registered is answered from the key filter (keyfilter.go),
+// with the error the query would have given, and no query.
 func (s *sqlStore) Get(ctx context.Context, key Key) (Settlement, error) {
 	if unstorableKey(key) { // text.go
 		return Settlement{}, fmt.Errorf("%w: %s (%w)", ErrNotFound, quotedKey(key), ErrInvalidText)
+	}
+	if s.keys != nil && !s.keys.mayHold(key) {
+		return Settlement{}, fmt.Errorf("%w: %s", ErrNotFound, keyText(key)) // as get's
 	}
 	var st Settlement
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
@@ -1275,6 +1301,9 @@ func (s *sqlStore) pingWritable(ctx context.Context) error {
 
 // Close releases the database.
 func (s *sqlStore) Close() error {
+	if s.keys != nil {
+		s.keys.close() // first: a Get from now on queries, and fails as before
+	}
 	var werr error
 	if s.w != nil {
 		werr = s.w.close() // waits for the write in progress
