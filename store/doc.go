@@ -68,10 +68,11 @@
 //     file (PATH.lock) and register is the one INSERT into settlements: it
 //     adds the key before its INSERT runs, and Open builds the filter from
 //     the table once migrated. An INSERT rolled back and a row deleted only
-//     leave a false positive: Get queries, as before. It is sized at open
-//     for twice the rows plus 1M keys at 1 % false positives (1.2 MiB on an
-//     empty table, about 20 MiB at most), is built at about 1 µs a row, and
-//     above 8M rows (keyFilterMaxRows) there is none; ":memory:" has one
+//     leave a false positive: Get queries, as before. It grows with
+//     the keys (a scalable Bloom filter: 1 % false positives in all, about
+//     90 KiB on an empty table and 1.2 bytes a key beyond, off past 32M
+//     keys), is built at open at about 1 µs a row, and above 8M rows
+//     (keyFilterMaxRows) there is none; ":memory:" has one
 //     too, read-only opens and PostgreSQL (other processes insert) none.
 //     Reads run on a small read-only
 //     (query_only) pool beside it, which WAL allows: a reader sees the last

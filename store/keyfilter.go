@@ -5,23 +5,31 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/bits-and-blooms/bloom/v3"
 )
 
-// The key filter's sizing: a false-positive rate of keyFilterFalsePositive
-// for up to twice the rows found at open plus keyFilterHeadroom keys, and
-// no filter at all above keyFilterMaxRows rows. At the bound it is sized
-// for 17M keys, about 20 MiB (9.6 bits a key at 1 %); on an empty table,
-// for 1M keys, about 1.2 MiB. Keys registered beyond what it was sized
-// for raise its false-positive rate (about 16 % at twice its keys), never
-// its memory, and a false positive only costs the query Get would have run
-// anyway; the next open sizes it for the table as it then is.
+// The key filter's sizing. Its first Bloom filter is sized at open for
+// twice the rows found, and at least keyFilterInitial keys; once it holds
+// that many, another filter twice as large is added, and so on (a
+// scalable Bloom filter: Almeida et al., 2007). Each takes half the
+// false-positive rate of the one before, starting at half of
+// keyFilterFalsePositive, so that the series' rate stays below
+// keyFilterFalsePositive however many keys are registered, and the
+// memory follows the keys: about 90 KiB on an empty table, about 1.2
+// bytes a key beyond. Past keyFilterMaxKeys keys the filter is dropped
+// and Get queries for every key, as without it; above keyFilterMaxRows
+// rows at open there is none.
 const (
 	keyFilterFalsePositive = 0.01
-	keyFilterHeadroom      = 1 << 20
+	keyFilterInitial       = 1 << 16
 )
+
+// keyFilterMaxKeys bounds the keys a key filter is sized for, together
+// (about 40 MiB of bits at the bound; a variable for the tests).
+var keyFilterMaxKeys uint = 1 << 25
 
 // keyFilterMaxRows bounds the table a key filter is built for: above it,
 // Open builds none and Get queries as without it (a variable for the
@@ -48,16 +56,34 @@ var keyFilterMaxRows int64 = 8_000_000
 // builds the filter from the table.
 //
 // Reads (Get, from any goroutine) and adds (register, on the writer's
-// goroutine) take mu; close drops the filter, after which every key may
-// be there and Get's query answers as before (a closed store's error).
+// goroutine) take mu. A key is never left out of it: once it would grow
+// past keyFilterMaxKeys, or once closed, it is off, every key may be
+// there, and Get's query answers as before (a closed store's error).
 type keyFilter struct {
 	mu sync.RWMutex
-	f  *bloom.BloomFilter
+	// fs are the filters, each twice the size of the one before; the last
+	// takes the adds (room more at its rate), all answer mayHold.
+	fs   []*bloom.BloomFilter
+	room uint
+	last uint // keys the last filter is sized for
+	keys uint // keys the filters are sized for, together
+	off  bool
 }
 
-// newKeyFilter returns an empty key filter sized for n keys.
+// newKeyFilter returns an empty key filter whose first Bloom filter is
+// sized for n keys.
 func newKeyFilter(n uint) *keyFilter {
-	return &keyFilter{f: bloom.NewWithEstimates(max(n, 1), keyFilterFalsePositive)}
+	k := &keyFilter{}
+	k.grow(max(n, 1))
+	return k
+}
+
+// grow adds a Bloom filter for n keys, at half the false-positive rate of
+// the one before.
+func (k *keyFilter) grow(n uint) {
+	rate := math.Ldexp(keyFilterFalsePositive, -(len(k.fs) + 1))
+	k.fs = append(k.fs, bloom.NewWithEstimates(n, rate))
+	k.room, k.last, k.keys = n, n, k.keys+n
 }
 
 // keyFilterBuf is room enough for most keys' filter text on the stack.
@@ -79,9 +105,26 @@ func (k *keyFilter) add(key Key) {
 	b := appendFilterKey(buf[:0], key.Provider, key.RequestID)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.f != nil {
-		k.f.Add(b)
+	k.addText(b)
+}
+
+// addText adds a key's filter text (appendFilterKey), growing the filter
+// when its last Bloom filter is full, or turning it off past its bound.
+// The caller holds mu, or has the filter to itself (loadKeyFilter).
+func (k *keyFilter) addText(b []byte) {
+	if k.off {
+		return
 	}
+	if k.room == 0 {
+		next := 2 * k.last
+		if k.keys+next > keyFilterMaxKeys {
+			k.fs, k.off = nil, true
+			return
+		}
+		k.grow(next)
+	}
+	k.fs[len(k.fs)-1].Add(b)
+	k.room--
 }
 
 // mayHold reports whether key may be in the table: false only when no
@@ -91,14 +134,33 @@ func (k *keyFilter) mayHold(key Key) bool {
 	b := appendFilterKey(buf[:0], key.Provider, key.RequestID)
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.f == nil || k.f.Test(b)
+	if k.off {
+		return true
+	}
+	for i := len(k.fs) - 1; i >= 0; i-- { // the largest holds most keys
+		if k.fs[i].Test(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// bytes is the memory the filter's bits take.
+func (k *keyFilter) bytes() int {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	n := 0
+	for _, f := range k.fs {
+		n += int(f.Cap() / 8)
+	}
+	return n
 }
 
 // close drops the filter's memory; every key may then be there.
 func (k *keyFilter) close() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.f = nil
+	k.fs, k.off = nil, true
 }
 
 // loadKeyFilter builds the key filter of a writable SQLite store from its
@@ -115,7 +177,7 @@ func loadKeyFilter(ctx context.Context, db *sql.DB) (*keyFilter, error) {
 	if rows > keyFilterMaxRows {
 		return nil, nil
 	}
-	k := newKeyFilter(uint(2*rows + keyFilterHeadroom))
+	k := newKeyFilter(uint(max(2*rows, keyFilterInitial)))
 	r, err := db.QueryContext(ctx, `SELECT provider, request_id FROM settlements`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the settlements' keys: %w", err)
@@ -128,7 +190,7 @@ func loadKeyFilter(ctx context.Context, db *sql.DB) (*keyFilter, error) {
 			return nil, fmt.Errorf("reading the settlements' keys: %w", err)
 		}
 		b = appendFilterKey(b[:0], provider, requestID)
-		k.f.Add(b)
+		k.addText(b)
 	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("reading the settlements' keys: %w", err)

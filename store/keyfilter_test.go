@@ -308,7 +308,7 @@ func TestKeyFilterBuiltFromTheTableAtOpen(t *testing.T) {
 			if !c.filter && got != absent {
 				t.Errorf("without a filter: %d statements for %d keys, want one each", got, absent)
 			}
-			// Sized for 2×3000+keyFilterHeadroom keys at 1 %: a false
+			// Sized for keyFilterInitial keys at 0.5 %: a false
 			// positive among these is rare; 2 % is far beyond chance.
 			if c.filter && got > absent/50 {
 				t.Errorf("%d statements for %d keys never registered, want (almost) none", got, absent)
@@ -460,5 +460,61 @@ func BenchmarkSQLiteGetOfANewKey(b *testing.B) {
 			})
 			b.ReportMetric(float64(n.Load())/float64(b.N), "stmts/op")
 		})
+	}
+}
+
+// TestKeyFilterGrowsWithItsKeys: a filter takes more keys than it was
+// sized for without its false-positive rate rising past its bound (a
+// worker that registers millions of requests between restarts), and the
+// filter of an empty table is small (the backlog's RSS bound: a filter
+// sized for a million keys up front is resident once its bits are set).
+func TestKeyFilterGrowsWithItsKeys(t *testing.T) {
+	k := newKeyFilter(1000)
+	const added = 16_000 // 16 times what it was sized for
+	for i := range added {
+		k.add(Key{"p", fmt.Sprintf("present-%d", i)})
+	}
+	for i := range added {
+		if key := (Key{"p", fmt.Sprintf("present-%d", i)}); !k.mayHold(key) {
+			t.Fatalf("mayHold(%v) = false for a key added", key)
+		}
+	}
+	const absent = 20_000
+	fp := 0
+	for i := range absent {
+		if k.mayHold(Key{"p", fmt.Sprintf("absent-%d", i)}) {
+			fp++
+		}
+	}
+	t.Logf("%d false positives among %d keys never added (%.2f %%); %d bytes", fp, absent, 100*float64(fp)/absent, k.bytes())
+	if rate := float64(fp) / absent; rate > 2*keyFilterFalsePositive {
+		t.Errorf("false-positive rate %.3f after %d keys in a filter sized for 1000, want at most %.3f", rate, added, 2*keyFilterFalsePositive)
+	}
+
+	empty := openStore(t, "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
+	if b := empty.keys.bytes(); b > 128<<10 {
+		t.Errorf("the filter of an empty table holds %d bytes, want at most 128 KiB", b)
+	}
+}
+
+// TestKeyFilterOffPastItsBound: a filter that would grow past
+// keyFilterMaxKeys is turned off, never left without a key added since:
+// every key may then be there (Get queries).
+func TestKeyFilterOffPastItsBound(t *testing.T) {
+	defer func(was uint) { keyFilterMaxKeys = was }(keyFilterMaxKeys)
+	keyFilterMaxKeys = 4000
+	k := newKeyFilter(1000)
+	for i := range 10_000 {
+		key := Key{"p", fmt.Sprintf("present-%d", i)}
+		k.add(key)
+		if !k.mayHold(key) {
+			t.Fatalf("mayHold(%v) = false right after its add (%d keys added)", key, i+1)
+		}
+	}
+	if !k.mayHold(Key{"p", "never"}) {
+		t.Error("past its bound the filter still says a key was never added")
+	}
+	if b := k.bytes(); b != 0 {
+		t.Errorf("past its bound the filter holds %d bytes, want 0", b)
 	}
 }
