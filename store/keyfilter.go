@@ -18,8 +18,9 @@ import (
 // false-positive rate of the one before, starting at half of
 // keyFilterFalsePositive, so that the series' rate stays below
 // keyFilterFalsePositive however many keys are registered, and the
-// memory follows the keys: about 90 KiB on an empty table, about 1.2
-// bytes a key beyond. Past keyFilterMaxKeys keys the filter is dropped
+// memory follows the keys: about 90 KiB on an empty table, 1.4 to 2
+// bytes a key beyond (the later filters, at lower rates, take more bits a
+// key). Past keyFilterMaxKeys keys the filter is dropped
 // and Get queries for every key, as without it; above keyFilterMaxRows
 // rows at open there is none.
 const (
