@@ -198,8 +198,9 @@ type publisher struct {
 	conn    *amqp.Connection
 	ch      *amqp.Channel
 	returns chan amqp.Return
-	// again counts publications sent again (no confirm, a nack, returned).
-	again atomic.Int64
+	// again counts publications sent again (no confirm, a nack, returned),
+	// returned those the broker returned unrouted.
+	again, returned atomic.Int64
 }
 
 // errReturned is a publication the broker returned: no queue took it.
@@ -253,6 +254,7 @@ func (p *publisher) publish(ctx context.Context, key string, m amqp.Publishing) 
 		if err == nil {
 			select {
 			case r := <-p.returns:
+				p.returned.Add(1)
 				err = fmt.Errorf("%w: %s %s", errReturned, r.MessageId, r.ReplyText)
 			default:
 			}

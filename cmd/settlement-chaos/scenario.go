@@ -387,11 +387,11 @@ func runScenario(ctx context.Context, o options, sc scenario, b *privateBroker, 
 		return nil, "", err
 	}
 	wg.Wait()
-	again := int64(0)
+	again, returned := int64(0), int64(0)
 	for _, p := range pubs {
-		again += p.again.Load()
+		again, returned = again+p.again.Load(), returned+p.returned.Load()
 	}
-	progress("%s: %d published in %s (%d sent again: no confirm, nacked or returned); waiting until quiet", sc.name, published.Load(), time.Since(start).Round(time.Second), again)
+	progress("%s: %d published in %s (%d sent again: no confirm, nacked, or %d returned unrouted); waiting until quiet", sc.name, published.Load(), time.Since(start).Round(time.Second), again, returned)
 
 	// Quiet: every settlement has a verdict or is parked, and nothing
 	// changed (events, parked, ledgers) for o.quiet; or the timeout.
