@@ -42,3 +42,28 @@ func TestComposeWorkerConfigIsComplete(t *testing.T) {
 		t.Errorf("the worker's bodies are not sealed at rest: STORE_ENCRYPTION_KEY (as STORE_ENCRYPTION_KEY_FILE, a secret) is %v", err)
 	}
 }
+
+// TestComposeBrokerHasTheProjectsAdvancedConfig: the compose broker (both
+// images) reads deployments/rabbitmq/advanced.config, whose
+// dead_letter_worker_publisher_confirm_timeout bounds how long a retry or
+// deferral held by the broker after its restart waits (3 minutes by
+// default; see TestBrokerResendsHeldDeadLettersWithinSeconds in broker).
+func TestComposeBrokerHasTheProjectsAdvancedConfig(t *testing.T) {
+	r := service(t, mustLoad(t), "rabbitmq")
+	found := false
+	for _, v := range r.Volumes {
+		if v.Target == "/etc/rabbitmq/advanced.config" {
+			found = strings.HasSuffix(v.Source, "deployments/rabbitmq/advanced.config") && v.ReadOnly
+		}
+	}
+	if !found {
+		t.Errorf("the rabbitmq service mounts no deployments/rabbitmq/advanced.config read-only at /etc/rabbitmq/advanced.config: %+v", r.Volumes)
+	}
+	b, err := os.ReadFile("rabbitmq/advanced.config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "{dead_letter_worker_publisher_confirm_timeout, 10000}") {
+		t.Errorf("deployments/rabbitmq/advanced.config does not set dead_letter_worker_publisher_confirm_timeout to 10000:\n%s", b)
+	}
+}

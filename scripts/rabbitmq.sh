@@ -143,7 +143,8 @@ write_files() {
   fi
   chmod 400 "$RMQ_HOME/.erlang.cookie"
   : >"$SCRATCH/rabbitmq-env.conf"
-  echo '[].' >"$SCRATCH/advanced.config"
+  # Settings rabbitmq.conf cannot set (what and why: in the file).
+  cp "$ROOT/deployments/rabbitmq/advanced.config" "$SCRATCH/advanced.config"
   echo '[rabbitmq_management].' >"$SCRATCH/enabled_plugins"
   cat >"$SCRATCH/rabbitmq.conf" <<EOF
 listeners.tcp.1 = $HOST:$AMQP_PORT

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -112,6 +114,9 @@ func brokerFromDocker() (*broker, error) {
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:        RabbitMQImage,
 			ExposedPorts: []string{"5672/tcp", "15672/tcp"},
+			// The broker settings the project's brokers all have
+			// (deployments/rabbitmq/advanced.config).
+			Files: []testcontainers.ContainerFile{{HostFilePath: advancedConfigPath(), ContainerFilePath: "/etc/rabbitmq/advanced.config", FileMode: 0o644}},
 			WaitingFor: wait.ForAll(
 				wait.ForListeningPort("5672/tcp"),
 				wait.ForHTTP("/api/overview").WithPort("15672/tcp").
@@ -359,4 +364,45 @@ func (b *broker) ping(ctx context.Context) error {
 	defer cancel()
 	_, err = b.mgmt(pctx, http.MethodGet, "/api/overview", nil)
 	return err
+}
+
+// BrokerEval evaluates an Erlang expression on the test broker's node
+// (rabbitmqctl eval) and returns what it prints: for tests of the broker's
+// own settings. It needs RABBITMQ_NODE (scripts/rabbitmq.sh, make test) or
+// the Docker broker.
+func BrokerEval(t testing.TB, expr string) string {
+	t.Helper()
+	b := getBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if b.source == "docker" {
+		code, out, err := b.container.Exec(ctx, []string{"rabbitmqctl", "eval", expr})
+		var msg []byte
+		if out != nil {
+			msg, _ = io.ReadAll(out)
+		}
+		if err != nil || code != 0 {
+			t.Fatalf("testenv: rabbitmqctl eval in container: exit %d, %v: %s", code, err, msg)
+		}
+		return strings.TrimSpace(string(msg))
+	}
+	if b.node == "" {
+		unavailable(t, "testenv: BrokerEval needs RABBITMQ_NODE (and RABBITMQ_CTL) of the broker behind AMQP_URL: use scripts/rabbitmq.sh or make test")
+	}
+	ctl := b.ctl
+	if ctl == "" {
+		ctl = findRabbitmqctl()
+	}
+	out, err := exec.CommandContext(ctx, ctl, "-n", b.node, "eval", expr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("testenv: %s -n %s eval: %v\n%s", ctl, b.node, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// advancedConfigPath is deployments/rabbitmq/advanced.config in this
+// module's tree.
+func advancedConfigPath() string {
+	_, file, _, _ := runtime.Caller(0) // internal/testenv/rabbitmq.go
+	return filepath.Join(filepath.Dir(file), "..", "..", "deployments", "rabbitmq", "advanced.config")
 }
