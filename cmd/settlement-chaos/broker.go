@@ -62,6 +62,7 @@ func (b *privateBroker) freshVhosts(ctx context.Context, name string) error {
 // queueDepth is what the management API says a queue holds.
 type queueDepth struct {
 	Name      string `json:"name"`
+	Messages  int    `json:"messages"` // all it holds: also those dead-lettered, not yet taken by their target (at-least-once)
 	Ready     int    `json:"messages_ready"`
 	Unacked   int    `json:"messages_unacknowledged"`
 	Consumers int    `json:"consumers"`
@@ -74,7 +75,7 @@ type queueDepth struct {
 // forever in silence). The management API's counts lag by its
 // statistics interval (5 s by default).
 func (b *privateBroker) heldMessages(ctx context.Context) ([]queueDepth, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.mgmt+"/api/queues/"+url.PathEscape(b.vhost)+"?columns=name,messages_ready,messages_unacknowledged,consumers", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.mgmt+"/api/queues/"+url.PathEscape(b.vhost)+"?columns=name,messages,messages_ready,messages_unacknowledged,consumers", nil)
 	req.SetBasicAuth("guest", "guest")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -90,7 +91,7 @@ func (b *privateBroker) heldMessages(ctx context.Context) ([]queueDepth, error) 
 	}
 	var held []queueDepth
 	for _, q := range all {
-		if (q.Ready > 0 || q.Unacked > 0) && !strings.Contains(q.Name, "parked") {
+		if (q.Messages > 0 || q.Ready > 0 || q.Unacked > 0) && !strings.Contains(q.Name, "parked") {
 			held = append(held, q)
 		}
 	}

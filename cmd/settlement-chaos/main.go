@@ -78,6 +78,7 @@ type options struct {
 	window         int
 	logLevel       string
 	restarts       int
+	lateGrace      time.Duration
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -120,6 +121,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.mgmt, "mgmt-port", 15676, "management port of the private RabbitMQ node")
 	fs.StringVar(&o.node, "node", "chaos@localhost", "node name of the private RabbitMQ node")
 	fs.BoolVar(&o.keepBroker, "keep-broker", false, "leave the private node running at the end")
+	fs.DurationVar(&o.lateGrace, "late-grace", 200*time.Second, "once nothing moved for 3×-quiet+20s with requests still without a verdict, how much longer to wait before judging them lost (a broker may hold a retry up to its dead_letter_worker_publisher_confirm_timeout)")
 	fs.IntVar(&o.restarts, "restarts", 2, "broker restarts per scenario (at least 2; more are spread between 15 % and 90 % of the verdicts)")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "the workers' LOG_LEVEL (info logs every step of every settlement: for diagnosing a failed run)")
 	fs.BoolVar(&o.verbose, "v", false, "print the tail of each worker's log at the end of a scenario")
