@@ -70,7 +70,7 @@
 //     the table once migrated. An INSERT rolled back and a row deleted only
 //     leave a false positive: Get queries, as before. It grows with
 //     the keys (a scalable Bloom filter: 1 % false positives in all, about
-//     90 KiB on an empty table and 1.4 to 2 bytes a key beyond, off past 32M
+//     90 KiB on an empty table and 1.4 to 2 bytes a key beyond, off past 16M
 //     keys), is built at open at about 1 µs a row, and above 8M rows
 //     (keyFilterMaxRows) there is none; ":memory:" has one
 //     too, read-only opens and PostgreSQL (other processes insert) none.

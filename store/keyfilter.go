@@ -29,8 +29,9 @@ const (
 )
 
 // keyFilterMaxKeys bounds the keys a key filter is sized for, together
-// (about 40 MiB of bits at the bound; a variable for the tests).
-var keyFilterMaxKeys uint = 1 << 25
+// (16M keys: about 40 MiB of bits, grown from an empty table; a variable
+// for the tests).
+var keyFilterMaxKeys uint = 1 << 24
 
 // keyFilterMaxRows bounds the table a key filter is built for: above it,
 // Open builds none and Get queries as without it (a variable for the
